@@ -1,0 +1,116 @@
+// Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008).
+//
+// For user u and item i with observed weight r_ui >= 0 the preference is
+// p_ui = 1 if r_ui > 0 else 0 and the confidence c_ui = 1 + alpha * r_ui.
+// Training minimises
+//   sum_ui c_ui (p_ui - x_u . y_i)^2 + reg * (|X|^2 + |Y|^2)
+// by alternating exact (Cholesky) or approximate, warm-started conjugate
+// gradient solves of each side. Only the observed entries are visited; the
+// unobserved ones enter through the Gramian Y^T Y (the standard trick).
+//
+// Thread safety: all functions are pure apart from their output arguments
+// and may be called concurrently on distinct outputs. Training uses
+// `AlsOptions::threads` threads internally.
+#ifndef AISLE_CORE_ALS_H_
+#define AISLE_CORE_ALS_H_
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace aisle::core {
+
+using RowMatrix =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// One observed (row, column, weight) entry.
+struct Triplet {
+  int32_t row = 0;
+  int32_t col = 0;
+  float weight = 0;
+};
+
+// Sparse matrix in compressed-row form. Rows are users (or items for the
+// transposed matrix); entries within a row are sorted by column, unique.
+struct SparseRows {
+  int32_t rows = 0;
+  int32_t cols = 0;
+  std::vector<int64_t> row_ptr;  // size rows + 1
+  std::vector<int32_t> col;      // size nnz
+  std::vector<float> weight;     // size nnz, r_ui (not yet scaled by alpha)
+
+  int64_t nnz() const { return static_cast<int64_t>(col.size()); }
+  // Builds from triplets; duplicate (row, col) weights are summed; triplets
+  // with weight <= 0 after summing are dropped. REQUIRES: indices in range.
+  static SparseRows FromTriplets(int32_t rows, int32_t cols,
+                                 std::vector<Triplet> triplets);
+  SparseRows Transposed() const;
+};
+
+enum class AlsSolver { kConjugateGradient, kCholesky };
+
+struct AlsOptions {
+  int factors = 64;
+  float alpha = 10.0f;          // confidence scale; see README "Model"
+  float regularization = 0.1f;  // L2 on both sides
+  int iterations = 15;
+  AlsSolver solver = AlsSolver::kConjugateGradient;
+  int cg_steps = 3;  // CG steps per solve (warm-started from last value)
+  uint64_t seed = 42;
+  int threads = 0;   // 0 = std::thread::hardware_concurrency()
+  float init_scale = 0.01f;  // factors start ~ N(0, init_scale^2)
+};
+
+struct AlsFactors {
+  RowMatrix users;  // rows x factors
+  RowMatrix items;  // cols x factors
+};
+
+struct AlsProgress {
+  int iteration = 0;  // 1-based
+  int iterations = 0;
+  double seconds = 0;  // wall time of this iteration
+  double loss = -1;    // training loss if compute_loss, else -1
+};
+
+// Trains from scratch. Returns InvalidArgument for non-positive factors,
+// iterations, alpha or negative regularization, or an empty matrix.
+// Deterministic for a given seed and thread count... and in fact for any
+// thread count: each row's solve depends only on the fixed side.
+// `on_iteration`, if set, is called after each full iteration (both sides).
+absl::StatusOr<AlsFactors> TrainAls(
+    const SparseRows& user_items, const AlsOptions& options,
+    const std::function<void(const AlsProgress&)>& on_iteration = {},
+    bool compute_loss = false);
+
+// Y^T Y (factors x factors) of `factors` (n x k).
+Eigen::MatrixXf Gramian(const RowMatrix& factors);
+
+// One half-iteration: re-solves every row of `solved` against `fixed`.
+// `gramian` must be Gramian(fixed). Exposed for benchmarks and tests.
+void SolveSide(const SparseRows& rows, const RowMatrix& fixed,
+               const Eigen::MatrixXf& gramian, const AlsOptions& options,
+               RowMatrix* solved);
+
+// Training objective (see file comment) for reporting.
+double AlsLoss(const SparseRows& user_items, const AlsFactors& factors,
+               const AlsOptions& options);
+
+// Fold-in: the least-squares user vector for the given (item index, r_ui)
+// pairs against fixed item factors, solved exactly (Cholesky, k x k).
+// `gramian` must be Gramian(item_factors). Items out of range are ignored.
+// Cost O(n k^2 + k^3) for n interactions. Returns a zero vector when no
+// interaction has positive weight.
+Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
+                       const Eigen::MatrixXf& gramian,
+                       std::span<const int32_t> items,
+                       std::span<const float> weights,
+                       const AlsOptions& options);
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_ALS_H_

@@ -1,0 +1,148 @@
+// Engine: the in-memory recommendation engine. It owns the catalog, every
+// user's interaction history, popularity/trending counters, item
+// co-occurrence, per-user fold-in vectors, and the current FactorModel.
+//
+// The engine never persists anything: the caller (server) makes an event
+// durable in storage first, then calls ApplyEvents; on start-up it replays
+// stored items and events through UpsertItems/ApplyEvents and installs the
+// stored model with SwapModel.
+//
+// Typical sequence (see server/service.cc):
+//   Engine engine(options);
+//   engine.UpsertItems(items_from_storage);
+//   engine.ApplyEvents(events_from_storage);   // in batches
+//   engine.SwapModel(model_from_storage);      // may be null
+//   ... serve: Recommend / ApplyEvents / UpsertItems / EraseUser ...
+//
+// Thread safety: every method may be called concurrently. Reads take shared
+// locks; a model swap is a pointer swap under a short lock, and a Recommend
+// in flight finishes on the model version it started with.
+#ifndef AISLE_CORE_ENGINE_H_
+#define AISLE_CORE_ENGINE_H_
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/model.h"
+#include "core/types.h"
+
+namespace aisle::core {
+
+// How much each event type says about taste; the r_ui of implicit ALS and
+// the weight in popularity and co-occurrence. Defaults: see README "Model".
+struct EventWeights {
+  float view = 1.0f;
+  float click = 2.0f;
+  float add_to_cart = 4.0f;
+  float remove_from_cart = -2.0f;  // subtracts, never below zero
+  float purchase = 8.0f;
+  // A rating's weight is rating_scale * value (value 1..5 => 0.2..1 * 5).
+  float rating_scale = 1.0f;
+  float impression = 0.0f;  // impressions are attribution, not taste
+  // DISLIKE has no weight: it removes the item from the user's positives
+  // and from every recommendation to that user.
+
+  float For(EventType type, double value) const;
+};
+
+struct EngineOptions {
+  EventWeights weights;
+  // Half-life of event weight for popularity (days) and trending (hours).
+  double popularity_half_life_days = 14.0;
+  double trending_half_life_hours = 24.0;
+  // Optional time decay of a user's own events in fold-in; 0 = no decay.
+  double user_half_life_days = 0.0;
+  // Per-user history kept in memory (most recent events).
+  int max_history_per_user = 500;
+  // Co-occurrence: pairs counted within a user's last N distinct items.
+  int co_occurrence_window = 50;
+  // Exact search instead of ANN when the filter keeps less than this
+  // fraction of the catalog.
+  double exact_below_selectivity = 0.05;
+  ModelOptions model;
+};
+
+struct EngineStats {
+  int64_t items = 0;
+  int64_t users = 0;
+  int64_t events = 0;
+  int64_t users_with_vectors = 0;
+  std::string model_version;
+  int64_t model_trained_at_ms = 0;
+};
+
+// Per-request diagnostics for metrics.
+struct RecommendTrace {
+  bool used_ann = false;
+  bool used_exact = false;
+  double retrieval_seconds = 0;
+  std::array<int, 8> candidates_by_source{};  // indexed by Source
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Catalog. Upsert replaces whole records. Deleted items are never
+  // recommended again; their history stays (it is still evidence).
+  void UpsertItems(std::span<const Item> items);
+  // Returns how many of the ids existed.
+  int DeleteItems(std::span<const std::string> item_ids);
+  std::optional<Item> GetItem(std::string_view item_id) const;
+
+  // Applies durable events: history, popularity, co-occurrence, and the
+  // user's fold-in vector (re-solved before returning, so the next
+  // Recommend reflects it). Events for unknown items are still recorded
+  // (the item may arrive later). REQUIRES: events validated by the caller.
+  void ApplyEvents(std::span<const Event> events);
+  // Same without fold-in, for replaying history at start-up; call
+  // RefreshUserVectors() once afterwards.
+  void ReplayEvents(std::span<const Event> events);
+  // Re-solves every known user's vector against the current model.
+  void RefreshUserVectors();
+
+  std::optional<UserProfile> GetUser(std::string_view user_id) const;
+  // Forgets everything about the user held in memory. Returns false if the
+  // user was unknown.
+  bool EraseUser(std::string_view user_id);
+
+  // Installs `model` (may be null: no factor model) and re-folds users
+  // against it. Returns the previous model.
+  std::shared_ptr<const FactorModel> SwapModel(
+      std::shared_ptr<const FactorModel> model);
+  std::shared_ptr<const FactorModel> model() const;
+
+  // InvalidArgument for requests the engine cannot interpret (the server
+  // validates shapes first). NotFound when SIMILAR_ITEMS/FBT context items
+  // are all unknown and there is no fallback.
+  absl::StatusOr<Recommendation> Recommend(const RecommendRequest& request,
+                                           RecommendTrace* trace = nullptr) const;
+
+  // Training input: every user's positive interactions with catalog items
+  // as weights (r_ui), plus the id maps. Used by `aisle train`.
+  struct TrainingData {
+    std::vector<std::string> user_ids;
+    std::vector<std::string> item_ids;
+    SparseRows user_items;
+  };
+  TrainingData ExportTrainingData() const;
+
+  EngineStats Stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_ENGINE_H_

@@ -1,0 +1,96 @@
+// FactorModel: one immutable, trained model version (item and user vectors,
+// the item-vector ANN index and the Gramian used by fold-in).
+//
+// A model is created once (Create or Deserialize), then only read. It is
+// shared as std::shared_ptr<const FactorModel>; the engine swaps the pointer
+// to serve a new version, and a request in flight keeps the version it
+// started with alive until it finishes.
+//
+// Thread safety: all const methods are safe to call concurrently.
+#ifndef AISLE_CORE_MODEL_H_
+#define AISLE_CORE_MODEL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/als.h"
+#include "core/types.h"
+#include "core/vector_index.h"
+
+namespace aisle::core {
+
+struct ModelOptions {
+  // Build an ANN index when the model has at least this many items; below
+  // it every query is exact (exact is faster there anyway).
+  int32_t ann_min_items = 20000;
+  AnnOptions ann;
+  // Fold-in options: alpha and regularization must match training; they are
+  // taken from the model's stored parameters when present.
+  AlsOptions als;
+};
+
+class FactorModel {
+ public:
+  // Takes ownership of the vectors; builds the Gramian and (if large
+  // enough) the ANN index. InvalidArgument if shapes disagree with the id
+  // lists or with metadata.factors, or ids repeat.
+  static absl::StatusOr<std::shared_ptr<const FactorModel>> Create(
+      ModelMetadata metadata, std::vector<std::string> item_ids,
+      RowMatrix item_factors, std::vector<std::string> user_ids,
+      RowMatrix user_factors, const ModelOptions& options);
+
+  // Versioned binary format with a magic header and a CRC32C of the body.
+  std::string Serialize() const;
+  // DataLoss("model blob ...: checksum mismatch/truncated") for damaged
+  // input; never crashes on arbitrary bytes.
+  static absl::StatusOr<std::shared_ptr<const FactorModel>> Deserialize(
+      std::string_view blob, const ModelOptions& options);
+  // Reads only the metadata from a blob (cheap; for listings).
+  static absl::StatusOr<ModelMetadata> PeekMetadata(std::string_view blob);
+
+  const ModelMetadata& metadata() const { return metadata_; }
+  const std::string& version() const { return metadata_.version; }
+  int factors() const { return static_cast<int>(item_factors_.cols()); }
+  int32_t num_items() const { return static_cast<int32_t>(item_ids_.size()); }
+  int32_t num_users() const { return static_cast<int32_t>(user_ids_.size()); }
+
+  std::optional<int32_t> ItemIndex(std::string_view item_id) const;
+  const std::string& ItemId(int32_t index) const { return item_ids_[index]; }
+  std::optional<int32_t> UserIndex(std::string_view user_id) const;
+
+  const RowMatrix& item_factors() const { return item_factors_; }
+  const RowMatrix& user_factors() const { return user_factors_; }
+  const Eigen::MatrixXf& gramian() const { return gramian_; }
+  const AlsOptions& als_options() const { return als_; }
+  // Null when the catalog is below ModelOptions::ann_min_items.
+  const AnnIndex* ann() const { return ann_.get(); }
+
+  // Fold-in of (item id, weight) pairs; unknown item ids are ignored.
+  Eigen::VectorXf FoldIn(
+      std::span<const std::pair<std::string, float>> interactions) const;
+
+  // Bytes held by vectors, index and maps (approximate).
+  size_t MemoryBytes() const;
+
+ private:
+  FactorModel() = default;
+  ModelMetadata metadata_;
+  std::vector<std::string> item_ids_;
+  std::vector<std::string> user_ids_;
+  absl::flat_hash_map<std::string, int32_t> item_index_;
+  absl::flat_hash_map<std::string, int32_t> user_index_;
+  RowMatrix item_factors_;
+  RowMatrix user_factors_;
+  Eigen::MatrixXf gramian_;
+  AlsOptions als_;
+  std::unique_ptr<AnnIndex> ann_;
+};
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_MODEL_H_

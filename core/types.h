@@ -1,0 +1,160 @@
+// Domain types shared by the engine, storage and server. Plain values: no
+// gRPC, no RocksDB. The server converts aisle.v1 protos to and from these.
+#ifndef AISLE_CORE_TYPES_H_
+#define AISLE_CORE_TYPES_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aisle::core {
+
+// Numbering matches aisle.v1.EventType so conversion is a cast.
+enum class EventType : uint8_t {
+  kUnspecified = 0,
+  kView = 1,
+  kClick = 2,
+  kAddToCart = 3,
+  kRemoveFromCart = 4,
+  kPurchase = 5,
+  kRating = 6,
+  kDislike = 7,
+  kImpression = 8,
+};
+inline constexpr int kNumEventTypes = 9;
+
+// "view", "click", "add_to_cart", ... (lower case, as in the import files).
+std::string_view EventTypeName(EventType type);
+// Accepts the lower-case names above and the upper-case proto names.
+// Returns nullopt for anything else (including "unspecified").
+std::optional<EventType> ParseEventType(std::string_view name);
+
+struct Event {
+  std::string event_id;  // idempotency key; never empty once stored
+  std::string user_id;
+  std::string item_id;
+  EventType type = EventType::kUnspecified;
+  double value = 0;          // rating, or quantity
+  int64_t timestamp_ms = 0;  // unix ms
+  std::string recommendation_id;
+};
+
+struct Item {
+  std::string item_id;
+  std::string title;
+  std::vector<std::string> categories;  // "a/b/c" paths
+  std::vector<std::string> tags;
+  double price = 0;
+  bool available = true;
+  std::map<std::string, std::string> attributes;
+  int64_t updated_at_ms = 0;
+};
+
+// Numbering matches aisle.v1.Scenario.
+enum class Scenario : uint8_t {
+  kForYou = 1,
+  kSimilarItems = 2,
+  kFrequentlyBoughtTogether = 3,
+  kRecentlyViewed = 4,
+  kTrending = 5,
+};
+std::string_view ScenarioName(Scenario scenario);  // "for_you", ...
+std::optional<Scenario> ParseScenario(std::string_view name);
+
+// Numbering matches aisle.v1.Source.
+enum class Source : uint8_t {
+  kUnspecified = 0,
+  kFactorModel = 1,
+  kCoOccurrence = 2,
+  kPopularity = 3,
+  kTrending = 4,
+  kUserHistory = 5,
+  kContent = 6,
+  kItemSimilarity = 7,
+};
+std::string_view SourceName(Source source);  // "factor_model", ...
+
+// Numbering matches aisle.v1.ReasonCode.
+enum class ReasonCode : uint8_t {
+  kUnspecified = 0,
+  kMatchesYourTaste = 1,
+  kBecauseYouInteracted = 2,
+  kBoughtTogether = 3,
+  kSimilarTo = 4,
+  kPopular = 5,
+  kTrending = 6,
+  kRecentlyViewedByYou = 7,
+  kSameCategory = 8,
+  kNewUserFallback = 9,
+};
+
+struct Reason {
+  ReasonCode code = ReasonCode::kUnspecified;
+  std::string related_item_id;
+  std::string detail;
+};
+
+struct Filter {
+  std::vector<std::string> include_categories;  // prefix match on paths
+  std::vector<std::string> exclude_categories;
+  std::vector<std::string> exclude_item_ids;
+  std::optional<double> min_price;
+  std::optional<double> max_price;
+  bool available_only = false;
+};
+
+struct RecommendRequest {
+  std::string user_id;  // may be empty (anonymous)
+  Scenario scenario = Scenario::kForYou;
+  std::vector<std::string> context_item_ids;
+  int count = 10;
+  Filter filter;
+  bool include_seen = false;
+  double diversity = 0;  // 0..1
+  bool explain = false;
+};
+
+struct ScoredItem {
+  std::string item_id;
+  double score = 0;
+  Source source = Source::kUnspecified;
+  std::vector<Reason> reasons;  // filled only when explain was requested
+};
+
+struct Recommendation {
+  std::vector<ScoredItem> items;
+  std::string model_version;  // empty when no factor model is loaded
+  Source source = Source::kUnspecified;
+  bool fallback = false;
+  std::string fallback_reason;
+};
+
+struct UserProfile {
+  std::string user_id;
+  std::map<EventType, int64_t> event_counts;
+  std::vector<std::string> recent_item_ids;  // most recent first, <= 20
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  std::string segment;  // "new", "casual", "engaged", "loyal"
+  std::vector<std::string> top_categories;
+  bool has_vector = false;
+};
+
+// Metadata of one trained model version.
+struct ModelMetadata {
+  std::string version;  // e.g. "20261125T101500Z-3f2a"
+  int64_t trained_at_ms = 0;
+  int factors = 0;
+  int64_t users = 0;
+  int64_t items = 0;
+  int64_t interactions = 0;
+  std::map<std::string, double> metrics;         // "ndcg@10" -> 0.48
+  std::map<std::string, std::string> parameters;  // "alpha" -> "10"
+};
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_TYPES_H_

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures and builds Aisle (Release) into ./build. Usage: scripts/build.sh [targets...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${AISLE_BUILD_DIR:-build}
+JOBS=${AISLE_JOBS:-$(nproc)}
+if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-Release}
+fi
+if (($# > 0)); then
+  cmake --build "$BUILD_DIR" -j "$JOBS" --target "$@"
+else
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+fi

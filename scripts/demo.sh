@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and starts a demo server on
+# localhost:50051 with a generated store. Ctrl-C stops it cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+./scripts/build.sh aisle
+DATA_DIR=${AISLE_DEMO_DIR:-$PWD/.demo-data}
+echo
+echo "Starting Aisle demo (data in $DATA_DIR). In another terminal try:"
+echo "  ./build/server/aisle recommend --user u42 --explain"
+echo "  ./build/server/aisle recommend --user u42 --scenario similar_items --context i100"
+echo "  ./build/server/aisle feedback --user u42 --item i100 --type purchase"
+echo
+exec ./build/server/aisle serve --demo --data-dir "$DATA_DIR" "$@"
