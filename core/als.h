@@ -53,15 +53,33 @@ struct SparseRows {
 
 enum class AlsSolver { kConjugateGradient, kCholesky };
 
+// Defaults were chosen by a grid search on the MovieLens-100K per-user 75/25
+// split (/work/shared/data/ml-100k-split-by-user, top-10 protocol of its
+// README) with r_ui = the rating value (1..5): factors {32..200}, alpha
+// {0.3..30}, regularization {1..200}, iterations {15, 30}, CG vs Cholesky.
+// The winner reaches nDCG@10 0.490, P@10 0.429, R@10 0.228, MAP 0.153
+// (seeds 1..5 all within 0.490 +- 0.001; most-popular gives 0.250). Binary
+// r_ui = 1 peaks slightly lower (about 0.488 at alpha 1.5, reg 25). Large
+// regularization matters most (the old default 0.1 with alpha 10 gives
+// 0.306). It is an absolute L2 weight: on much larger data sets it may
+// deserve scaling up with the number of interactions, and on toy data sets
+// of a few users it shrinks the factors strongly (scores stay ordered but
+// tiny), so tests on toy data should set their own values.
 struct AlsOptions {
+  // Latent dimension. Default: 64 (32 loses 0.002 nDCG, 200 gains 0.001).
   int factors = 64;
-  float alpha = 10.0f;          // confidence scale; see README "Model"
-  float regularization = 0.1f;  // L2 on both sides
+  // Confidence scale: c_ui = 1 + alpha * r_ui. Default: 1.
+  float alpha = 1.0f;
+  // L2 weight on both sides. Default: 40.
+  float regularization = 40.0f;
+  // Full iterations (users then items). Default: 15.
   int iterations = 15;
+  // Default: kConjugateGradient; with 3 steps it matches Cholesky's ranking
+  // quality at a fraction of the cost (1 step loses 0.03 nDCG).
   AlsSolver solver = AlsSolver::kConjugateGradient;
   int cg_steps = 3;  // CG steps per solve (warm-started from last value)
   uint64_t seed = 42;
-  int threads = 0;   // 0 = std::thread::hardware_concurrency()
+  int threads = 0;           // 0 = std::thread::hardware_concurrency()
   float init_scale = 0.01f;  // factors start ~ N(0, init_scale^2)
 };
 
@@ -78,9 +96,10 @@ struct AlsProgress {
 };
 
 // Trains from scratch. Returns InvalidArgument for non-positive factors,
-// iterations, alpha or negative regularization, or an empty matrix.
-// Deterministic for a given seed and thread count... and in fact for any
-// thread count: each row's solve depends only on the fixed side.
+// iterations, alpha or cg_steps (CG solver), negative regularization,
+// threads or init_scale, or a matrix without rows, columns or entries.
+// The result depends only on the data and options.seed, not on the thread
+// count: each row's solve reads only the fixed side.
 // `on_iteration`, if set, is called after each full iteration (both sides).
 absl::StatusOr<AlsFactors> TrainAls(
     const SparseRows& user_items, const AlsOptions& options,
@@ -91,7 +110,10 @@ absl::StatusOr<AlsFactors> TrainAls(
 Eigen::MatrixXf Gramian(const RowMatrix& factors);
 
 // One half-iteration: re-solves every row of `solved` against `fixed`.
-// `gramian` must be Gramian(fixed). Exposed for benchmarks and tests.
+// `gramian` must be Gramian(fixed). The CG solver warm-starts from the
+// current contents of `solved`; Cholesky ignores them. Options are not
+// validated here. REQUIRES: solved is rows.rows x fixed.cols(), fixed has
+// rows.cols rows. Exposed for benchmarks and tests.
 void SolveSide(const SparseRows& rows, const RowMatrix& fixed,
                const Eigen::MatrixXf& gramian, const AlsOptions& options,
                RowMatrix* solved);

@@ -14,6 +14,16 @@
 //   engine.SwapModel(model_from_storage);      // may be null
 //   ... serve: Recommend / ApplyEvents / UpsertItems / EraseUser ...
 //
+// Time: popularity and trending decay is evaluated at "now" = the largest
+// event timestamp applied so far (not the wall clock), so results depend
+// only on the events, which keeps replays and tests deterministic. Ranking
+// ties are broken by the order in which the engine first saw the item id.
+//
+// Items that appear in events before they are upserted are tracked (their
+// events count for popularity, co-occurrence and training) but are never
+// recommended until they are in the catalog. Aggregates (popularity,
+// co-occurrence) are anonymous and are kept when a user is erased.
+//
 // Thread safety: every method may be called concurrently. Reads take shared
 // locks; a model swap is a pointer swap under a short lock, and a Recommend
 // in flight finishes on the model version it started with.
@@ -65,6 +75,19 @@ struct EngineOptions {
   // Exact search instead of ANN when the filter keeps less than this
   // fraction of the catalog.
   double exact_below_selectivity = 0.05;
+  // Co-occurrence neighbours kept per item: when an item's list grows past
+  // twice this, the weakest are dropped (bounds memory on large catalogs).
+  // Default: 200.
+  int co_occurrence_max_neighbors = 200;
+  // Candidate sources FOR_YOU may use before the popularity top-up. All on
+  // by default; the offline evaluation turns them off to measure each one
+  // (all off = the most-popular baseline).
+  struct ForYouSources {
+    bool factor_model = true;
+    bool co_occurrence = true;
+    bool content = true;
+  };
+  ForYouSources for_you;
   ModelOptions model;
 };
 

@@ -2,24 +2,44 @@
 // user records and model versions, one column family per kind of record.
 // This is the only code in Aisle that knows RocksDB.
 //
-// Column families (key layout in store.cc):
+// Column families (key layout in storage/codec.h):
 //   items       item_id -> Item
-//   events      user_id \0 ts(8B big-endian) seq(8B) -> Event
-//   event_ids   event_id -> user_id \0 ts   (idempotency keys)
+//   events      user_id \0 ts(8B big-endian) seq(8B big-endian) -> Event
+//   event_ids   event_id -> (user_id, ts)   (idempotency keys)
 //   users       user_id -> UserRecord (first/last seen, counts)
 //   models      version -> model blob;  "meta:" version -> metadata
-//   meta        "active_model", "schema_version", ...
+//   meta        "active_model", "previous_active_model", "schema_version",
+//               "open_generation"
+//   default     unused (RocksDB requires it)
+//
+// Ids: user ids must be non-empty and must not contain '\0' (the server
+// rejects NUL in ids); "user_id\0" is then a key prefix no other user
+// shares. Event timestamps may be any int64.
 //
 // Durability: a method that returns OK has written its batch to the WAL.
 // With Durability::kProcess the WAL is written but not fsynced (survives a
 // process crash, kill -9); with Durability::kMachine it is fsynced, and
 // concurrent writers share one fsync (RocksDB group commit), so it survives
-// power loss.
+// power loss. Erasure, model and active-model writes are always fsynced.
+// After a crash the WAL is replayed up to the last intact record (a torn
+// tail is dropped, never a reason to refuse to open).
+//
+// Idempotency: an event_id is remembered for idempotency_retention_ms of
+// event time, across restarts; a re-sent event_id within that window is a
+// duplicate. PruneIdempotencyKeys forgets older ones.
+//
+// Errors: every RocksDB error becomes an absl::Status whose message says
+// what to do: another process holds the data dir -> FailedPrecondition
+// ("... in use ..."); corruption -> DataLoss; disk full ->
+// ResourceExhausted; other I/O errors -> Unavailable. Nothing is deleted on
+// error. After a background error (e.g. disk full) writes keep failing with
+// that status; each later write first asks RocksDB to resume.
 //
 // Thread safety: all methods are safe to call concurrently.
 #ifndef AISLE_STORAGE_STORE_H_
 #define AISLE_STORAGE_STORE_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,12 +85,20 @@ struct EraseResult {
 };
 
 struct StoreStats {
-  int64_t items = 0;            // estimate
-  int64_t events = 0;           // estimate
-  int64_t users = 0;            // estimate
+  int64_t items = 0;   // estimate
+  int64_t events = 0;  // estimate
+  int64_t users = 0;   // estimate
   int64_t live_data_bytes = 0;
   int64_t pending_compaction_bytes = 0;
   int64_t memtable_bytes = 0;
+};
+
+// Per-user summary kept in the users column family, updated in the same
+// write batch as the user's events.
+struct UserRecord {
+  int64_t first_seen_ms = 0;  // earliest event timestamp
+  int64_t last_seen_ms = 0;   // latest event timestamp
+  std::array<int64_t, core::kNumEventTypes> counts{};  // by EventType value
 };
 
 struct StoredModel {
@@ -81,10 +109,16 @@ struct StoredModel {
 class Store {
  public:
   // Opens (creating if needed) the store in options.data_dir. Errors:
-  // InvalidArgument for a bad path, DataLoss("...: run `aisle repair` or
-  // restore from backup") for corruption, FailedPrecondition if another
-  // process holds the lock, Unavailable/Internal for I/O errors such as a
-  // full disk; the message says what to do.
+  // InvalidArgument for a bad path, DataLoss("...: restore from a backup
+  // (aisle restore) or move the directory aside") for corruption or a
+  // directory holding RocksDB files without a CURRENT file,
+  // FailedPrecondition if another process holds the lock, if the directory
+  // is non-empty but not an aisle data dir, or if it was written by a newer
+  // schema version; ResourceExhausted for a full disk; Unavailable for
+  // other I/O errors. The message says what to do. With read_only the
+  // directory must exist; read-only opening works while a writer holds the
+  // lock and sees what the writer had flushed or written to its WAL at that
+  // moment; every write method then returns FailedPrecondition.
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const StoreOptions& options);
   ~Store();  // flushes memtables, closes
@@ -93,9 +127,13 @@ class Store {
 
   // --- Events -------------------------------------------------------------
   // Atomically stores the events not stored before (by event_id), in one
-  // write batch. REQUIRES: events validated, event_id non-empty. Two
-  // concurrent calls with the same event_id store it once.
-  absl::StatusOr<AppendResult> AppendEvents(std::span<const core::Event> events);
+  // write batch, with the users' records: all or nothing. REQUIRES: events
+  // validated; InvalidArgument (nothing stored) for an empty event_id or
+  // user_id, a user_id containing '\0', or an unknown event type. Two
+  // concurrent calls with the same event_id store it once; calls with disjoint
+  // event_ids never wait for each other (so kMachine writers share fsyncs).
+  absl::StatusOr<AppendResult> AppendEvents(
+      std::span<const core::Event> events);
   // Calls `fn` for every stored event, in (user, time) order, in batches of
   // up to `batch_size`. Stops and returns the first non-OK status of `fn`.
   absl::Status ScanEvents(
@@ -118,7 +156,11 @@ class Store {
       size_t batch_size = 4096) const;
 
   // --- Users --------------------------------------------------------------
-  // Removes every record of the user in every column family.
+  // NotFound if the user has no events.
+  absl::StatusOr<UserRecord> GetUser(std::string_view user_id) const;
+  // Removes every record of the user in every column family, in one fsynced
+  // batch. Appends wait while it runs, so no event stored before it returns
+  // survives it.
   absl::StatusOr<EraseResult> EraseUser(std::string_view user_id);
   // Test/audit helper: number of keys in any column family that belong to
   // the user (by key prefix or, for event_ids, by value).
@@ -126,7 +168,10 @@ class Store {
 
   // --- Models -------------------------------------------------------------
   // Stores a model version (blob from FactorModel::Serialize) durably
-  // (always fsynced) and prunes old versions beyond models_to_keep.
+  // (always fsynced) and prunes old versions beyond models_to_keep, oldest
+  // first; the active and the previous active version are never pruned.
+  // InvalidArgument for an empty version or one starting with "meta:";
+  // storing an existing version replaces it.
   absl::Status PutModel(const core::ModelMetadata& metadata,
                         std::string_view blob);
   // NotFound if absent.
@@ -135,10 +180,15 @@ class Store {
   absl::StatusOr<std::vector<StoredModel>> ListModels() const;
   // "" if none.
   absl::StatusOr<std::string> GetActiveModel() const;
+  // Makes `version` active (fsynced) and remembers the one it replaces as
+  // the previous active version, for rollback. NotFound if not stored.
   absl::Status SetActiveModel(std::string_view version);
+  // The active version before the last change, "" if none.
+  absl::StatusOr<std::string> GetPreviousActiveModel() const;
 
   // --- Operations ---------------------------------------------------------
-  // Consistent point-in-time copy into `dir` (must not exist) while serving.
+  // Consistent point-in-time copy into `dir` (must not exist) while serving;
+  // files are hard-linked when on the same file system.
   absl::Status Checkpoint(const std::string& dir) const;
   // Flushes memtables and syncs the WAL.
   absl::Status Flush();
@@ -151,7 +201,10 @@ class Store {
 };
 
 // Restores a checkpoint made by Checkpoint into `data_dir` (must be empty
-// or absent). The server must not be running on data_dir.
+// or absent): copies the files (hard-linking the immutable ones) into a
+// staging directory beside data_dir, verifies it opens, then renames it
+// into place. The server must not be running on data_dir. The checkpoint
+// is left as it was.
 absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
                                const std::string& data_dir);
 

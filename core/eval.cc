@@ -1,0 +1,236 @@
+#include "core/eval.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/model.h"
+
+namespace aisle::core {
+namespace {
+
+bool ParseRatingLine(absl::string_view line, Rating* out) {
+  std::vector<absl::string_view> f =
+      absl::StrSplit(line, absl::ByAnyChar("\t, "), absl::SkipEmpty());
+  if (f.size() != 4) return false;
+  double rating = 0;
+  int64_t ts = 0;
+  if (!absl::SimpleAtod(f[2], &rating) || !absl::SimpleAtoi(f[3], &ts)) {
+    return false;
+  }
+  out->user_id = std::string(f[0]);
+  out->item_id = std::string(f[1]);
+  out->rating = rating;
+  out->timestamp_ms = ts * 1000;
+  return true;
+}
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Rating>> LoadRatings(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::vector<Rating> ratings;
+  std::vector<std::string> bad;
+  int64_t bad_count = 0;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    Rating r;
+    if (ParseRatingLine(line, &r)) {
+      ratings.push_back(std::move(r));
+    } else if (number == 1) {
+      continue;  // header
+    } else {
+      if (++bad_count <= 5) bad.push_back(absl::StrCat(number));
+    }
+  }
+  if (bad_count > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", bad_count, " malformed line(s), e.g. line ",
+                     absl::StrJoin(bad, ", "),
+                     " (expected: user item rating unix_seconds)"));
+  }
+  return ratings;
+}
+
+std::string_view EvalVariantName(EvalVariant variant) {
+  switch (variant) {
+    case EvalVariant::kPopular:
+      return "popular";
+    case EvalVariant::kCoOccurrence:
+      return "cooccurrence";
+    case EvalVariant::kAls:
+      return "als";
+  }
+  return "unknown";
+}
+
+RankingScores ScoreRanking(std::span<const std::string> recommended,
+                           const absl::flat_hash_set<std::string>& relevant,
+                           int k) {
+  RankingScores s;
+  if (relevant.empty() || k <= 0) return s;
+  const size_t n = std::min(recommended.size(), static_cast<size_t>(k));
+  double dcg = 0, ap = 0;
+  int hits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!relevant.contains(recommended[i])) continue;
+    ++hits;
+    dcg += 1.0 / std::log2(static_cast<double>(i) + 2.0);
+    ap += static_cast<double>(hits) / static_cast<double>(i + 1);
+  }
+  double ideal = 0;
+  const size_t ideal_n = std::min(relevant.size(), static_cast<size_t>(k));
+  for (size_t i = 0; i < ideal_n; ++i) {
+    ideal += 1.0 / std::log2(static_cast<double>(i) + 2.0);
+  }
+  s.precision = static_cast<double>(hits) / k;
+  s.recall = static_cast<double>(hits) / static_cast<double>(relevant.size());
+  s.ndcg = dcg / ideal;
+  s.average_precision = ap / static_cast<double>(relevant.size());
+  return s;
+}
+
+absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
+  if (options.k <= 0) return absl::InvalidArgumentError("k must be positive");
+  auto train = LoadRatings(options.train_path);
+  if (!train.ok()) return train.status();
+  auto test = LoadRatings(options.test_path);
+  if (!test.ok()) return test.status();
+
+  EngineOptions eo = options.engine;
+  bool binary = !options.rating_as_weight;
+  switch (options.variant) {
+    case EvalVariant::kPopular:
+      eo.for_you = {false, false, false};
+      eo.popularity_half_life_days = 0;
+      binary = true;
+      break;
+    case EvalVariant::kCoOccurrence:
+      eo.for_you = {false, true, false};
+      // Count every pair of a user's items, as batch item-item CF does.
+      eo.co_occurrence_window = std::max(eo.co_occurrence_window, 100000);
+      eo.co_occurrence_max_neighbors =
+          std::max(eo.co_occurrence_max_neighbors, 100000);
+      eo.max_history_per_user = std::max(eo.max_history_per_user, 100000);
+      break;
+    case EvalVariant::kAls:
+      break;
+  }
+  Engine engine(eo);
+
+  // Items exist only as ids, created in order of first appearance (which
+  // is also the popularity tie-break order).
+  std::vector<Item> items;
+  absl::flat_hash_set<std::string> item_set;
+  for (const Rating& r : *train) {
+    if (item_set.insert(r.item_id).second) items.push_back({.item_id = r.item_id});
+  }
+  engine.UpsertItems(items);
+
+  std::vector<Event> events;
+  events.reserve(train->size());
+  for (size_t i = 0; i < train->size(); ++i) {
+    const Rating& r = (*train)[i];
+    events.push_back({.event_id = absl::StrCat("train-", i),
+                      .user_id = r.user_id,
+                      .item_id = r.item_id,
+                      .type = EventType::kRating,
+                      .value = binary ? 1.0 : r.rating,
+                      .timestamp_ms = r.timestamp_ms});
+  }
+  // History order is arrival order: replay chronologically.
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Event& a, const Event& b) {
+                     return a.timestamp_ms < b.timestamp_ms;
+                   });
+  engine.ReplayEvents(events);
+
+  EvalReport report;
+  report.variant = std::string(EvalVariantName(options.variant));
+  report.k = options.k;
+  report.train_ratings = static_cast<int64_t>(train->size());
+  report.test_ratings = static_cast<int64_t>(test->size());
+
+  if (options.variant == EvalVariant::kAls) {
+    const auto start = Clock::now();
+    Engine::TrainingData data = engine.ExportTrainingData();
+    auto factors = TrainAls(data.user_items, options.als);
+    if (!factors.ok()) return factors.status();
+    ModelMetadata meta;
+    meta.version = "eval";
+    meta.factors = options.als.factors;
+    meta.interactions = data.user_items.nnz();
+    meta.parameters["alpha"] = absl::StrCat(options.als.alpha);
+    meta.parameters["regularization"] = absl::StrCat(options.als.regularization);
+    ModelOptions mo = eo.model;
+    mo.als = options.als;
+    auto model = FactorModel::Create(std::move(meta), std::move(data.item_ids),
+                                     std::move(factors->items),
+                                     std::move(data.user_ids),
+                                     std::move(factors->users), mo);
+    if (!model.ok()) return model.status();
+    engine.SwapModel(*std::move(model));
+    report.train_seconds = Seconds(start);
+  } else {
+    engine.RefreshUserVectors();
+  }
+
+  // Test users in order of first appearance.
+  std::vector<std::string> users;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> relevant;
+  for (const Rating& r : *test) {
+    auto [it, inserted] = relevant.try_emplace(r.user_id);
+    if (inserted) users.push_back(r.user_id);
+    it->second.insert(r.item_id);
+  }
+  absl::flat_hash_set<std::string> recommended_items;
+  RankingScores sum;
+  const auto start = Clock::now();
+  for (const std::string& user : users) {
+    RecommendRequest req;
+    req.user_id = user;
+    req.scenario = Scenario::kForYou;
+    req.count = options.k;
+    req.include_seen = false;
+    auto rec = engine.Recommend(req);
+    std::vector<std::string> ids;
+    if (rec.ok()) {
+      for (const ScoredItem& s : rec->items) ids.push_back(s.item_id);
+    }
+    for (const std::string& id : ids) recommended_items.insert(id);
+    const RankingScores s = ScoreRanking(ids, relevant[user], options.k);
+    sum.precision += s.precision;
+    sum.recall += s.recall;
+    sum.ndcg += s.ndcg;
+    sum.average_precision += s.average_precision;
+  }
+  report.recommend_seconds = Seconds(start);
+  const double n = users.empty() ? 1.0 : static_cast<double>(users.size());
+  report.users_evaluated = static_cast<int64_t>(users.size());
+  report.precision = sum.precision / n;
+  report.recall = sum.recall / n;
+  report.ndcg = sum.ndcg / n;
+  report.map = sum.average_precision / n;
+  report.coverage = item_set.empty() ? 0
+                                     : static_cast<double>(recommended_items.size()) /
+                                           static_cast<double>(item_set.size());
+  return report;
+}
+
+}  // namespace aisle::core

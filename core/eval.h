@@ -1,0 +1,96 @@
+// Offline evaluation of the engine on a ratings train/test split, through
+// Engine::Recommend: the same code path the server uses.
+//
+// Protocol (/work/shared/data/README.md): every train rating is an implicit
+// positive; for every test user the engine recommends the top k items with
+// the user's train items removed (FOR_YOU, include_seen = false); an item is
+// relevant if it is in the user's test rows. Metrics are averaged over all
+// test users; a user with no recommendations scores zero.
+//
+// Thread safety: all functions are reentrant.
+#ifndef AISLE_CORE_EVAL_H_
+#define AISLE_CORE_EVAL_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "core/als.h"
+#include "core/engine.h"
+
+namespace aisle::core {
+
+struct Rating {
+  std::string user_id;
+  std::string item_id;
+  double rating = 0;
+  int64_t timestamp_ms = 0;
+};
+
+// Reads "user item rating unix_seconds" lines separated by tabs, commas or
+// spaces; a first line that does not parse is taken as a header. Returns
+// NotFound if the file cannot be opened, InvalidArgument naming the line
+// numbers (first few) of malformed lines.
+absl::StatusOr<std::vector<Rating>> LoadRatings(const std::string& path);
+
+enum class EvalVariant {
+  kPopular,       // most popular, plain counts, no time decay
+  kCoOccurrence,  // FOR_YOU from item co-occurrence only
+  kAls,           // implicit ALS trained on the engine's export
+};
+std::string_view EvalVariantName(EvalVariant variant);
+
+struct EvalOptions {
+  std::string train_path;
+  std::string test_path;
+  EvalVariant variant = EvalVariant::kAls;
+  int k = 10;
+  // kAls: training options (threads = 0 uses every core).
+  AlsOptions als;
+  // Engine options; the variant overrides what it must (sources, decay).
+  EngineOptions engine;
+  // true: every rating weighs engine.weights.rating_scale * rating; false:
+  // every rating weighs 1 (binary). kPopular always counts (binary).
+  // Default: true (the better nDCG for ALS, see eval_test).
+  bool rating_as_weight = true;
+};
+
+struct EvalReport {
+  std::string variant;
+  int k = 10;
+  double precision = 0;  // P@k
+  double recall = 0;     // R@k
+  double ndcg = 0;       // nDCG@k
+  double map = 0;        // MAP (Microsoft Recommenders definition)
+  double coverage = 0;   // distinct recommended items / distinct train items
+  int64_t users_evaluated = 0;
+  int64_t train_ratings = 0;
+  int64_t test_ratings = 0;
+  double train_seconds = 0;      // model training (kAls), else 0
+  double recommend_seconds = 0;  // all Recommend calls
+};
+
+// Runs the protocol. Errors: those of LoadRatings, InvalidArgument for
+// k <= 0, and training errors of TrainAls/FactorModel::Create.
+absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options);
+
+// Per-user ranking metrics (pure). `recommended` is best first; only its
+// first k entries count. With no relevant items every metric is 0.
+struct RankingScores {
+  double precision = 0;  // hits in top k / k
+  double recall = 0;     // hits in top k / |relevant|
+  double ndcg = 0;       // binary gains, log2(rank + 1) discount, ideal DCG
+                         // over min(k, |relevant|) items
+  double average_precision = 0;  // sum over hits of hits-so-far / rank,
+                                 // divided by |relevant|
+};
+RankingScores ScoreRanking(std::span<const std::string> recommended,
+                           const absl::flat_hash_set<std::string>& relevant,
+                           int k);
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_EVAL_H_

@@ -1,0 +1,286 @@
+#include "core/vector_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace aisle::core {
+namespace {
+
+// Strict "ranks before": higher score first, lower index on ties, so that
+// results are reproducible.
+bool Better(const SearchHit& a, const SearchHit& b) {
+  return a.score != b.score ? a.score > b.score : a.index < b.index;
+}
+
+// Keeps the best k hits seen so far in a heap whose top is the worst kept.
+class TopK {
+ public:
+  explicit TopK(int k) : k_(static_cast<size_t>(std::max(k, 0))) {
+    heap_.reserve(k_);
+  }
+
+  void Push(int32_t index, float score) {
+    const SearchHit hit{index, score};
+    if (heap_.size() < k_) {
+      heap_.push_back(hit);
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    } else if (k_ > 0 && Better(hit, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), Better);
+      heap_.back() = hit;
+      std::push_heap(heap_.begin(), heap_.end(), Better);
+    }
+  }
+
+  // Cheap pre-check so the hot loop skips most candidates without touching
+  // the heap.
+  float Threshold() const {
+    return heap_.size() < k_ ? -std::numeric_limits<float>::infinity()
+                             : heap_.front().score;
+  }
+
+  std::vector<SearchHit> Take() && {
+    std::sort_heap(heap_.begin(), heap_.end(), Better);
+    return std::move(heap_);
+  }
+
+ private:
+  size_t k_;
+  std::vector<SearchHit> heap_;
+};
+
+void Scan(const float* scores, int32_t offset, int64_t n, const RowFilter& keep,
+          TopK* top) {
+  for (int64_t j = 0; j < n; ++j) {
+    // >= lets an equal score with a lower index reach Push's tie-break.
+    if (scores[j] >= top->Threshold()) {
+      const int32_t index = offset + static_cast<int32_t>(j);
+      if (!keep || keep(index)) top->Push(index, scores[j]);
+    }
+  }
+}
+
+int ResolveThreads(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+}  // namespace
+
+std::vector<SearchHit> ExactTopK(const RowMatrix& vectors, const float* query,
+                                 int k, const RowFilter& keep) {
+  if (k <= 0 || vectors.rows() == 0) return {};
+  const Eigen::Map<const Eigen::VectorXf> q(query, vectors.cols());
+  const Eigen::VectorXf scores = vectors * q;
+  TopK top(static_cast<int>(std::min<int64_t>(k, vectors.rows())));
+  Scan(scores.data(), 0, scores.size(), keep, &top);
+  return std::move(top).Take();
+}
+
+std::vector<std::vector<SearchHit>> ExactTopKBatch(const RowMatrix& vectors,
+                                                   const RowMatrix& queries,
+                                                   int k) {
+  std::vector<std::vector<SearchHit>> out(queries.rows());
+  if (k <= 0 || vectors.rows() == 0) return out;
+  // Blocks keep the score tile (64 x 4096 floats = 1 MiB) in cache while
+  // the GEMM still runs at full width.
+  constexpr int64_t kQueryBlock = 64;
+  constexpr int64_t kItemBlock = 4096;
+  const int kk = static_cast<int>(std::min<int64_t>(k, vectors.rows()));
+  RowMatrix tile;
+  for (int64_t q0 = 0; q0 < queries.rows(); q0 += kQueryBlock) {
+    const int64_t qn = std::min(kQueryBlock, queries.rows() - q0);
+    std::vector<TopK> tops(qn, TopK(kk));
+    for (int64_t i0 = 0; i0 < vectors.rows(); i0 += kItemBlock) {
+      const int64_t in = std::min(kItemBlock, vectors.rows() - i0);
+      tile.noalias() =
+          queries.middleRows(q0, qn) * vectors.middleRows(i0, in).transpose();
+      for (int64_t q = 0; q < qn; ++q) {
+        Scan(tile.data() + q * in, static_cast<int32_t>(i0), in, nullptr,
+             &tops[q]);
+      }
+    }
+    for (int64_t q = 0; q < qn; ++q) out[q0 + q] = std::move(tops[q]).Take();
+  }
+  return out;
+}
+
+struct AnnIndex::Impl {
+  int dim = 0;
+  int32_t size = 0;
+  int ef_search = 0;
+  int build_threads = 1;
+  size_t upper_link_bytes = 0;
+  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  // hnswlib keeps one visited-list (2 bytes per element) per concurrent
+  // search ever seen; tracking the peak keeps MemoryBytes honest.
+  mutable std::atomic<int> active_searches{0};
+  mutable std::atomic<int> peak_searches{0};
+};
+
+AnnIndex::AnnIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AnnIndex::~AnnIndex() = default;
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
+    const RowMatrix& vectors, const AnnOptions& options) {
+  if (vectors.rows() == 0 || vectors.cols() == 0) {
+    return absl::InvalidArgumentError("cannot index an empty matrix");
+  }
+  if (options.m < 2 || options.ef_construction <= 0 || options.ef_search <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid HNSW options: m=", options.m, " ef_construction=",
+        options.ef_construction, " ef_search=", options.ef_search));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dim = static_cast<int>(vectors.cols());
+  impl->size = static_cast<int32_t>(vectors.rows());
+  impl->ef_search = options.ef_search;
+  impl->build_threads = ResolveThreads(options.threads);
+  try {
+    impl->space = std::make_unique<hnswlib::InnerProductSpace>(impl->dim);
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl->space.get(), vectors.rows(), options.m, options.ef_construction,
+        options.seed);
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("HNSW allocation failed: ", e.what()));
+  }
+
+  // hnswlib's addPoint is meant for concurrent use. The graph it builds
+  // depends on insertion interleaving, so multi-threaded builds are not
+  // bit-for-bit reproducible (searches on a built index are). Known wart of
+  // 0.6.2: addPoint draws the node level from a shared generator without a
+  // lock, so concurrent builds race on that word (a thread sanitizer
+  // reports it); the worst outcome is a repeated level draw.
+  std::atomic<int64_t> next{0};
+  std::mutex error_mu;
+  std::string error;
+  auto worker = [&] {
+    constexpr int64_t kChunk = 256;
+    for (;;) {
+      const int64_t begin = next.fetch_add(kChunk);
+      if (begin >= vectors.rows()) return;
+      const int64_t end = std::min<int64_t>(vectors.rows(), begin + kChunk);
+      try {
+        for (int64_t i = begin; i < end; ++i) {
+          impl->hnsw->addPoint(vectors.data() + i * vectors.cols(),
+                               static_cast<hnswlib::labeltype>(i));
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (error.empty()) error = e.what();
+        next.store(vectors.rows());
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < impl->build_threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& th : pool) th.join();
+  if (!error.empty()) {
+    return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
+  }
+  for (int32_t i = 0; i < impl->size; ++i) {
+    const int level = impl->hnsw->element_levels_[i];
+    if (level > 0) {
+      impl->upper_link_bytes += impl->hnsw->size_links_per_element_ * level + 1;
+    }
+  }
+  return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
+}
+
+std::vector<SearchHit> AnnIndex::Search(const float* query, int k,
+                                        int ef) const {
+  if (k <= 0) return {};
+  const hnswlib::HierarchicalNSW<float>& g = *impl_->hnsw;
+  const size_t beam =
+      static_cast<size_t>(std::max({k, ef > 0 ? ef : impl_->ef_search, 1}));
+  const int active = impl_->active_searches.fetch_add(1) + 1;
+  int peak = impl_->peak_searches.load();
+  while (active > peak &&
+         !impl_->peak_searches.compare_exchange_weak(peak, active)) {
+  }
+  std::vector<SearchHit> hits;
+  try {
+    // hnswlib's searchKnn reads a mutable member ef_ (setEf is not
+    // thread-safe), so this replays its greedy descent through the upper
+    // layers and then runs the base-layer beam search with the per-call
+    // width; everything it touches is const.
+    hnswlib::tableint current = g.enterpoint_node_;
+    float best = g.fstdistfunc_(query, g.getDataByInternalId(current),
+                                g.dist_func_param_);
+    for (int level = g.maxlevel_; level > 0; --level) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        hnswlib::linklistsizeint* links = g.get_linklist(current, level);
+        const int count = g.getListCount(links);
+        const hnswlib::tableint* neighbours =
+            reinterpret_cast<const hnswlib::tableint*>(links + 1);
+        for (int i = 0; i < count; ++i) {
+          const float d = g.fstdistfunc_(
+              query, g.getDataByInternalId(neighbours[i]), g.dist_func_param_);
+          if (d < best) {
+            best = d;
+            current = neighbours[i];
+            changed = true;
+          }
+        }
+      }
+    }
+    auto top = g.searchBaseLayerST<false>(current, query, beam);
+    while (top.size() > static_cast<size_t>(k)) top.pop();
+    hits.resize(top.size());
+    // The queue pops worst first; hnswlib's inner-product distance is
+    // 1 - dot.
+    for (size_t i = hits.size(); i-- > 0;) {
+      hits[i].index =
+          static_cast<int32_t>(g.getExternalLabel(top.top().second));
+      hits[i].score = 1.0f - top.top().first;
+      top.pop();
+    }
+  } catch (const std::exception&) {
+    // Only allocation failure can reach here; an empty answer lets the
+    // caller fall back to exact search.
+    hits.clear();
+  }
+  impl_->active_searches.fetch_sub(1);
+  return hits;
+}
+
+int32_t AnnIndex::size() const { return impl_->size; }
+
+int AnnIndex::dim() const { return impl_->dim; }
+
+size_t AnnIndex::MemoryBytes() const {
+  const hnswlib::HierarchicalNSW<float>& g = *impl_->hnsw;
+  const size_t n = g.max_elements_;
+  // Label map: one hash node (key, value, next pointer, malloc header) per
+  // element plus the bucket array.
+  const size_t label_map =
+      g.label_lookup_.size() * 32 + g.label_lookup_.bucket_count() * 8;
+  const size_t visited_lists =
+      static_cast<size_t>(
+          std::max({1, impl_->build_threads, impl_->peak_searches.load()})) *
+      n * sizeof(hnswlib::vl_type);
+  return n * g.size_data_per_element_ + impl_->upper_link_bytes +
+         n * sizeof(char*) + g.element_levels_.capacity() * sizeof(int) +
+         g.link_list_locks_.size() * sizeof(std::mutex) +
+         g.link_list_update_locks_.size() * sizeof(std::mutex) + label_map +
+         visited_lists + sizeof(*impl_);
+}
+
+}  // namespace aisle::core

@@ -1,0 +1,229 @@
+#include "core/vector_index.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace aisle::core {
+namespace {
+
+RowMatrix RandomVectors(int rows, int dim, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  RowMatrix m(rows, dim);
+  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
+
+// Reference: score every row in double precision, sort everything.
+std::vector<SearchHit> NaiveTopK(const RowMatrix& v, const float* q, int k,
+                                 const RowFilter& keep = nullptr) {
+  std::vector<SearchHit> all;
+  for (int32_t i = 0; i < v.rows(); ++i) {
+    if (keep && !keep(i)) continue;
+    double s = 0;
+    for (int d = 0; d < v.cols(); ++d) s += double{v(i, d)} * q[d];
+    all.push_back({i, static_cast<float>(s)});
+  }
+  std::sort(all.begin(), all.end(), [](const SearchHit& a, const SearchHit& b) {
+    return a.score != b.score ? a.score > b.score : a.index < b.index;
+  });
+  if (static_cast<int>(all.size()) > k) all.resize(std::max(k, 0));
+  return all;
+}
+
+std::vector<int32_t> Indices(const std::vector<SearchHit>& hits) {
+  std::vector<int32_t> out;
+  for (const SearchHit& h : hits) out.push_back(h.index);
+  return out;
+}
+
+void ExpectSameHits(const std::vector<SearchHit>& got,
+                    const std::vector<SearchHit>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t r = 0; r < got.size(); ++r) {
+    EXPECT_EQ(got[r].index, want[r].index) << "rank " << r;
+    EXPECT_NEAR(got[r].score, want[r].score, 1e-4) << "rank " << r;
+  }
+}
+
+TEST(ExactTopKTest, MatchesNaiveLoop) {
+  const RowMatrix v = RandomVectors(500, 16, 1);
+  const RowMatrix q = RandomVectors(5, 16, 2);
+  for (int k : {1, 10, 499, 500}) {
+    for (int row = 0; row < q.rows(); ++row) {
+      SCOPED_TRACE(testing::Message() << "k=" << k << " query=" << row);
+      ExpectSameHits(ExactTopK(v, q.row(row).data(), k),
+                     NaiveTopK(v, q.row(row).data(), k));
+    }
+  }
+}
+
+TEST(ExactTopKTest, HonoursFilter) {
+  const RowMatrix v = RandomVectors(300, 8, 3);
+  const RowMatrix q = RandomVectors(1, 8, 4);
+  const RowFilter even = [](int32_t i) { return i % 2 == 0; };
+  const auto hits = ExactTopK(v, q.data(), 20, even);
+  for (const SearchHit& h : hits) EXPECT_EQ(h.index % 2, 0);
+  ExpectSameHits(hits, NaiveTopK(v, q.data(), 20, even));
+  const RowFilter none = [](int32_t) { return false; };
+  EXPECT_TRUE(ExactTopK(v, q.data(), 5, none).empty());
+}
+
+TEST(ExactTopKTest, KLargerThanRowsReturnsAllRowsSorted) {
+  const RowMatrix v = RandomVectors(7, 4, 5);
+  const RowMatrix q = RandomVectors(1, 4, 6);
+  const auto hits = ExactTopK(v, q.data(), 50);
+  ExpectSameHits(hits, NaiveTopK(v, q.data(), 7));
+  const RowFilter small = [](int32_t i) { return i < 3; };
+  EXPECT_EQ(ExactTopK(v, q.data(), 50, small).size(), 3u);
+}
+
+TEST(ExactTopKTest, NonPositiveKOrEmptyMatrixGivesNothing) {
+  const RowMatrix v = RandomVectors(7, 4, 5);
+  const RowMatrix q = RandomVectors(1, 4, 6);
+  EXPECT_TRUE(ExactTopK(v, q.data(), 0).empty());
+  EXPECT_TRUE(ExactTopK(v, q.data(), -1).empty());
+  EXPECT_TRUE(ExactTopK(RowMatrix(0, 4), q.data(), 3).empty());
+}
+
+// Sizes cross both the query and the item block boundaries.
+TEST(ExactTopKBatchTest, MatchesSingleQuerySearch) {
+  const RowMatrix v = RandomVectors(9000, 12, 7);
+  const RowMatrix q = RandomVectors(70, 12, 8);
+  for (int k : {1, 10}) {
+    const auto batch = ExactTopKBatch(v, q, k);
+    ASSERT_EQ(batch.size(), 70u);
+    for (int row = 0; row < q.rows(); ++row) {
+      SCOPED_TRACE(testing::Message() << "k=" << k << " query=" << row);
+      ExpectSameHits(batch[row], NaiveTopK(v, q.row(row).data(), k));
+    }
+  }
+  const auto all = ExactTopKBatch(RandomVectors(3, 12, 9), q, 10);
+  for (const auto& hits : all) EXPECT_EQ(hits.size(), 3u);
+}
+
+TEST(AnnIndexTest, RejectsEmptyMatrix) {
+  EXPECT_EQ(AnnIndex::Build(RowMatrix(0, 8), AnnOptions{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+class AnnIndexRecallTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    vectors_ = new RowMatrix(RandomVectors(20000, 32, 11));
+    queries_ = new RowMatrix(RandomVectors(200, 32, 12));
+    AnnOptions options;
+    options.threads = 2;
+    auto index = AnnIndex::Build(*vectors_, options);
+    ASSERT_TRUE(index.ok()) << index.status();
+    index_ = index->release();
+  }
+  static void TearDownTestSuite() {
+    delete index_;
+    delete queries_;
+    delete vectors_;
+  }
+  static RowMatrix* vectors_;
+  static RowMatrix* queries_;
+  static AnnIndex* index_;
+};
+
+RowMatrix* AnnIndexRecallTest::vectors_ = nullptr;
+RowMatrix* AnnIndexRecallTest::queries_ = nullptr;
+AnnIndex* AnnIndexRecallTest::index_ = nullptr;
+
+TEST_F(AnnIndexRecallTest, RecallAtTenAgainstExact) {
+  ASSERT_NE(index_, nullptr);
+  EXPECT_EQ(index_->size(), 20000);
+  EXPECT_EQ(index_->dim(), 32);
+  EXPECT_GT(index_->MemoryBytes(),
+            static_cast<size_t>(vectors_->size()) * sizeof(float));
+  const auto exact = ExactTopKBatch(*vectors_, *queries_, 10);
+  int found = 0;
+  for (int q = 0; q < queries_->rows(); ++q) {
+    const auto hits = index_->Search(queries_->row(q).data(), 10);
+    ASSERT_EQ(hits.size(), 10u);
+    for (size_t r = 0; r < hits.size(); ++r) {
+      // Scores are real inner products, best first.
+      EXPECT_NEAR(hits[r].score,
+                  vectors_->row(hits[r].index).dot(queries_->row(q)), 1e-3);
+      if (r > 0) {
+        EXPECT_GE(hits[r - 1].score, hits[r].score);
+      }
+    }
+    const auto want = Indices(exact[q]);
+    for (const SearchHit& h : hits) {
+      found += std::count(want.begin(), want.end(), h.index);
+    }
+  }
+  const double recall = found / (10.0 * queries_->rows());
+  EXPECT_GE(recall, 0.9);
+  RecordProperty("recall_at_10", std::to_string(recall));
+}
+
+TEST_F(AnnIndexRecallTest, WiderSearchDoesNotLoseRecall) {
+  ASSERT_NE(index_, nullptr);
+  const auto exact = ExactTopKBatch(*vectors_, *queries_, 10);
+  int narrow = 0;
+  int wide = 0;
+  for (int q = 0; q < queries_->rows(); ++q) {
+    const auto want = Indices(exact[q]);
+    for (const SearchHit& h : index_->Search(queries_->row(q).data(), 10, 10)) {
+      narrow += std::count(want.begin(), want.end(), h.index);
+    }
+    for (const SearchHit& h :
+         index_->Search(queries_->row(q).data(), 10, 400)) {
+      wide += std::count(want.begin(), want.end(), h.index);
+    }
+  }
+  EXPECT_GE(wide, narrow);
+  EXPECT_GE(wide, 0.97 * 10 * queries_->rows());
+}
+
+TEST_F(AnnIndexRecallTest, KLargerThanEfAndNonPositiveK) {
+  ASSERT_NE(index_, nullptr);
+  EXPECT_EQ(index_->Search(queries_->data(), 150, 20).size(), 150u);
+  EXPECT_TRUE(index_->Search(queries_->data(), 0).empty());
+}
+
+TEST_F(AnnIndexRecallTest, ConcurrentSearchesMatchSequential) {
+  ASSERT_NE(index_, nullptr);
+  const int n = static_cast<int>(queries_->rows());
+  ASSERT_EQ(n, 200);
+  // Mixed per-call ef values exercise the path that must not share state.
+  auto ef_for = [](int q) { return q % 3 == 0 ? 0 : 16 + 8 * (q % 5); };
+  std::vector<std::vector<SearchHit>> sequential(n);
+  for (int q = 0; q < n; ++q) {
+    sequential[q] = index_->Search(queries_->row(q).data(), 10, ef_for(q));
+  }
+  constexpr int kThreads = 4;
+  std::vector<std::vector<std::vector<SearchHit>>> parallel(
+      kThreads, std::vector<std::vector<SearchHit>>(n));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread walks the queries in a different order (the strides
+      // are coprime with n = 200, so every query is visited once).
+      constexpr int kStride[kThreads] = {1, 3, 7, 9};
+      for (int j = 0; j < n; ++j) {
+        const int q = (j * kStride[t] + t * 17) % n;
+        parallel[t][q] = index_->Search(queries_->row(q).data(), 10, ef_for(q));
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int q = 0; q < n; ++q) {
+      EXPECT_EQ(Indices(parallel[t][q]), Indices(sequential[q]))
+          << "thread " << t << " query " << q;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aisle::core

@@ -1,0 +1,350 @@
+#include "storage/codec.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace aisle::storage {
+namespace {
+
+class Writer {
+ public:
+  explicit Writer(uint8_t format) { out_.push_back(static_cast<char>(format)); }
+
+  void Byte(uint8_t b) { out_.push_back(static_cast<char>(b)); }
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void Signed(int64_t v) {
+    Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  void Double(double d) {
+    uint64_t bits = std::bit_cast<uint64_t>(d);
+    for (int i = 0; i < 8; ++i) {
+      out_.push_back(static_cast<char>(bits & 0xff));
+      bits >>= 8;
+    }
+  }
+  void String(std::string_view s) {
+    Varint(s.size());
+    out_.append(s);
+  }
+
+  std::string Finish() && { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Every getter returns false (and leaves the reader failed) on malformed
+// input; callers check ok() once at the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+
+  bool Format(uint8_t expected) {
+    uint8_t b = 0;
+    return Byte(&b) && (b == expected || Fail());
+  }
+  bool Byte(uint8_t* b) {
+    if (!ok_ || in_.empty()) return Fail();
+    *b = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = 0;
+      if (!Byte(&b)) return false;
+      // The tenth byte may only carry the top bit of a 64-bit value.
+      if (shift == 63 && b > 1) return Fail();
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return Fail();
+  }
+  bool Signed(int64_t* v) {
+    uint64_t u = 0;
+    if (!Varint(&u)) return false;
+    *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+    return true;
+  }
+  bool Int(int* v) {
+    int64_t wide = 0;
+    if (!Signed(&wide)) return false;
+    if (wide < INT32_MIN || wide > INT32_MAX) return Fail();
+    *v = static_cast<int>(wide);
+    return true;
+  }
+  bool Double(double* d) {
+    if (!ok_ || in_.size() < 8) return Fail();
+    uint64_t bits = 0;
+    for (int i = 7; i >= 0; --i) {
+      bits = (bits << 8) | static_cast<uint8_t>(in_[i]);
+    }
+    in_.remove_prefix(8);
+    *d = std::bit_cast<double>(bits);
+    return true;
+  }
+  bool String(std::string* s) {
+    uint64_t n = 0;
+    if (!Varint(&n)) return false;
+    if (n > in_.size()) return Fail();
+    s->assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool Count(uint64_t* n) {
+    if (!Varint(n)) return false;
+    // Every element takes at least a byte, so a larger count is corrupt;
+    // rejecting it early stops a bad count from driving a huge allocation.
+    if (*n > in_.size()) return Fail();
+    return true;
+  }
+  bool Bool(bool* b) {
+    uint8_t byte = 0;
+    if (!Byte(&byte)) return false;
+    if (byte > 1) return Fail();
+    *b = byte == 1;
+    return true;
+  }
+
+  // OK if every read succeeded and the input was consumed exactly.
+  absl::Status Done(std::string_view what) const {
+    if (ok_ && in_.empty()) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat(
+        "malformed ", absl::string_view(what.data(), what.size()), " record",
+        ok_ ? " (trailing bytes)" : " (truncated or invalid field)"));
+  }
+
+ private:
+  bool Fail() {
+    ok_ = false;
+    return false;
+  }
+
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+void PutBigEndian64(uint64_t v, std::string* out) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+}  // namespace
+
+std::string EncodeEvent(const core::Event& event) {
+  Writer w(kFormatV1);
+  w.String(event.event_id);
+  w.String(event.user_id);
+  w.String(event.item_id);
+  w.Byte(static_cast<uint8_t>(event.type));
+  w.Double(event.value);
+  w.Signed(event.timestamp_ms);
+  w.String(event.recommendation_id);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<core::Event> DecodeEvent(std::string_view bytes) {
+  Reader r(bytes);
+  core::Event e;
+  uint8_t type = 0;
+  r.Format(kFormatV1) && r.String(&e.event_id) && r.String(&e.user_id) &&
+      r.String(&e.item_id) && r.Byte(&type) && r.Double(&e.value) &&
+      r.Signed(&e.timestamp_ms) && r.String(&e.recommendation_id);
+  if (absl::Status s = r.Done("event"); !s.ok()) return s;
+  if (type >= core::kNumEventTypes) {
+    return absl::DataLossError(
+        absl::StrCat("malformed event record (event type ", type, ")"));
+  }
+  e.type = static_cast<core::EventType>(type);
+  return e;
+}
+
+std::string EncodeItem(const core::Item& item) {
+  Writer w(kFormatV1);
+  w.String(item.item_id);
+  w.String(item.title);
+  w.Varint(item.categories.size());
+  for (const std::string& c : item.categories) w.String(c);
+  w.Varint(item.tags.size());
+  for (const std::string& t : item.tags) w.String(t);
+  w.Double(item.price);
+  w.Byte(item.available ? 1 : 0);
+  w.Varint(item.attributes.size());
+  for (const auto& [k, v] : item.attributes) {
+    w.String(k);
+    w.String(v);
+  }
+  w.Signed(item.updated_at_ms);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<core::Item> DecodeItem(std::string_view bytes) {
+  Reader r(bytes);
+  core::Item item;
+  uint64_t n = 0;
+  bool ok = r.Format(kFormatV1) && r.String(&item.item_id) &&
+            r.String(&item.title) && r.Count(&n);
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    ok = r.String(&item.categories.emplace_back());
+  }
+  ok = ok && r.Count(&n);
+  for (uint64_t i = 0; ok && i < n; ++i)
+    ok = r.String(&item.tags.emplace_back());
+  ok = ok && r.Double(&item.price) && r.Bool(&item.available) && r.Count(&n);
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    std::string k, v;
+    ok = r.String(&k) && r.String(&v);
+    if (ok) item.attributes.insert_or_assign(std::move(k), std::move(v));
+  }
+  ok = ok && r.Signed(&item.updated_at_ms);
+  if (absl::Status s = r.Done("item"); !s.ok()) return s;
+  return item;
+}
+
+std::string EncodeUserRecord(const UserRecord& record) {
+  Writer w(kFormatV1);
+  w.Signed(record.first_seen_ms);
+  w.Signed(record.last_seen_ms);
+  w.Varint(record.counts.size());
+  for (int64_t c : record.counts) w.Signed(c);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<UserRecord> DecodeUserRecord(std::string_view bytes) {
+  Reader r(bytes);
+  UserRecord record;
+  uint64_t n = 0;
+  bool ok = r.Format(kFormatV1) && r.Signed(&record.first_seen_ms) &&
+            r.Signed(&record.last_seen_ms) && r.Count(&n);
+  if (ok && n > record.counts.size()) {
+    return absl::DataLossError(
+        absl::StrCat("malformed user record (", n, " event types)"));
+  }
+  for (uint64_t i = 0; ok && i < n; ++i) ok = r.Signed(&record.counts[i]);
+  if (absl::Status s = r.Done("user"); !s.ok()) return s;
+  return record;
+}
+
+UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b) {
+  UserRecord out;
+  out.first_seen_ms = std::min(a.first_seen_ms, b.first_seen_ms);
+  out.last_seen_ms = std::max(a.last_seen_ms, b.last_seen_ms);
+  for (size_t i = 0; i < out.counts.size(); ++i) {
+    out.counts[i] = a.counts[i] + b.counts[i];
+  }
+  return out;
+}
+
+std::string EncodeStoredModel(const StoredModel& model) {
+  const core::ModelMetadata& m = model.metadata;
+  Writer w(kFormatV1);
+  w.String(m.version);
+  w.Signed(m.trained_at_ms);
+  w.Signed(m.factors);
+  w.Signed(m.users);
+  w.Signed(m.items);
+  w.Signed(m.interactions);
+  w.Varint(m.metrics.size());
+  for (const auto& [k, v] : m.metrics) {
+    w.String(k);
+    w.Double(v);
+  }
+  w.Varint(m.parameters.size());
+  for (const auto& [k, v] : m.parameters) {
+    w.String(k);
+    w.String(v);
+  }
+  w.Signed(model.blob_bytes);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes) {
+  Reader r(bytes);
+  StoredModel model;
+  core::ModelMetadata& m = model.metadata;
+  uint64_t n = 0;
+  bool ok = r.Format(kFormatV1) && r.String(&m.version) &&
+            r.Signed(&m.trained_at_ms) && r.Int(&m.factors) &&
+            r.Signed(&m.users) && r.Signed(&m.items) &&
+            r.Signed(&m.interactions) && r.Count(&n);
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    std::string k;
+    double v = 0;
+    ok = r.String(&k) && r.Double(&v);
+    if (ok) m.metrics.insert_or_assign(std::move(k), v);
+  }
+  ok = ok && r.Count(&n);
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    std::string k, v;
+    ok = r.String(&k) && r.String(&v);
+    if (ok) m.parameters.insert_or_assign(std::move(k), std::move(v));
+  }
+  ok = ok && r.Signed(&model.blob_bytes);
+  if (absl::Status s = r.Done("model metadata"); !s.ok()) return s;
+  return model;
+}
+
+std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {
+  Writer w(kFormatV1);
+  w.String(record.user_id);
+  w.Signed(record.timestamp_ms);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
+    std::string_view bytes) {
+  Reader r(bytes);
+  IdempotencyRecord record;
+  r.Format(kFormatV1) && r.String(&record.user_id) &&
+      r.Signed(&record.timestamp_ms);
+  if (absl::Status s = r.Done("idempotency key"); !s.ok()) return s;
+  return record;
+}
+
+std::string EventKey(std::string_view user_id, int64_t timestamp_ms,
+                     uint64_t sequence) {
+  std::string key = UserKeyPrefix(user_id);
+  key.reserve(key.size() + 16);
+  PutBigEndian64(static_cast<uint64_t>(timestamp_ms) ^ (uint64_t{1} << 63),
+                 &key);
+  PutBigEndian64(sequence, &key);
+  return key;
+}
+
+std::string UserKeyPrefix(std::string_view user_id) {
+  std::string prefix;
+  prefix.reserve(user_id.size() + 1);
+  prefix.append(user_id);
+  prefix.push_back('\0');
+  return prefix;
+}
+
+std::string PrefixSuccessor(std::string_view prefix) {
+  std::string out(prefix);
+  while (!out.empty()) {
+    if (static_cast<uint8_t>(out.back()) != 0xff) {
+      out.back() = static_cast<char>(static_cast<uint8_t>(out.back()) + 1);
+      return out;
+    }
+    out.pop_back();
+  }
+  return out;
+}
+
+}  // namespace aisle::storage

@@ -1,0 +1,71 @@
+// Binary encoding of the records Aisle keeps in RocksDB, and the key layout.
+// Hand-written so that storage depends on neither protobuf nor gRPC.
+//
+// Every value starts with a format byte (kFormatV1) so that a later release
+// can change a layout and still read old records. Fields follow in a fixed
+// order: strings and repeated fields are varint-length-prefixed, integers
+// are zigzag varints, doubles are 8 little-endian bytes of their IEEE bits.
+// Decoders reject unknown format bytes, truncated input, out-of-range enum
+// values, lengths that run past the end, and trailing bytes; they never read
+// out of bounds, whatever the input.
+//
+// Thread safety: all functions are pure and safe to call concurrently.
+#ifndef AISLE_STORAGE_CODEC_H_
+#define AISLE_STORAGE_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/types.h"
+#include "storage/store.h"
+
+namespace aisle::storage {
+
+inline constexpr uint8_t kFormatV1 = 1;
+
+std::string EncodeEvent(const core::Event& event);
+// DataLoss on malformed input.
+absl::StatusOr<core::Event> DecodeEvent(std::string_view bytes);
+
+std::string EncodeItem(const core::Item& item);
+absl::StatusOr<core::Item> DecodeItem(std::string_view bytes);
+
+std::string EncodeUserRecord(const UserRecord& record);
+absl::StatusOr<UserRecord> DecodeUserRecord(std::string_view bytes);
+// The merge of two records of the same user: earliest first_seen, latest
+// last_seen, counts added. Associative and commutative, so RocksDB may fold
+// merge operands in any grouping.
+UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b);
+
+std::string EncodeStoredModel(const StoredModel& model);
+absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes);
+
+// Value of an idempotency key: whom the event belongs to and when it
+// happened (for erasure and for retention).
+struct IdempotencyRecord {
+  std::string user_id;
+  int64_t timestamp_ms = 0;
+};
+std::string EncodeIdempotencyRecord(const IdempotencyRecord& record);
+absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
+    std::string_view bytes);
+
+// --- Keys -------------------------------------------------------------------
+// Events key: user_id '\0' ts(8B) seq(8B), both big-endian so that byte
+// order is (user, time, arrival) order. The timestamp's sign bit is flipped
+// so negative timestamps sort before positive ones. REQUIRES: user_id has no
+// '\0' (the server rejects NUL in ids), which makes "user_id\0" a prefix
+// that no other user's keys share.
+std::string EventKey(std::string_view user_id, int64_t timestamp_ms,
+                     uint64_t sequence);
+// "user_id\0": every events key of the user starts with it.
+std::string UserKeyPrefix(std::string_view user_id);
+// The smallest key greater than every key starting with `prefix`, or "" if
+// there is none (prefix of all 0xff bytes); for iterate_upper_bound.
+std::string PrefixSuccessor(std::string_view prefix);
+
+}  // namespace aisle::storage
+
+#endif  // AISLE_STORAGE_CODEC_H_
