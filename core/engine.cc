@@ -120,14 +120,15 @@ class RankCache {
                                                   size_t depth) {
     absl::MutexLock lock(&mu_);
     const size_t n = c.size();
-    if (order_ && version_ == c.version() && (order_->size() >= depth ||
-                                              order_->size() == nonzero_)) {
+    if (order_ && version_ == c.version() &&
+        (order_->size() >= depth || order_->size() == nonzero_)) {
       return order_;
     }
     std::vector<int32_t> all;
     all.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-      if (c.Key(static_cast<int32_t>(i)) > 0) all.push_back(static_cast<int32_t>(i));
+      if (c.Key(static_cast<int32_t>(i)) > 0)
+        all.push_back(static_cast<int32_t>(i));
     }
     nonzero_ = all.size();
     const auto better = [&c](int32_t a, int32_t b) {
@@ -219,7 +220,7 @@ struct Candidate {
   double score = 0;
   Source source = Source::kUnspecified;
   ReasonCode reason = ReasonCode::kUnspecified;
-  int32_t related = -1;  // engine item the candidate came from, if any
+  int32_t related = -1;       // engine item the candidate came from, if any
   double related_weight = 0;  // that item's contribution to `score`
 };
 
@@ -294,7 +295,8 @@ struct Engine::State {
     return it == user_index.end() ? nullptr : &users[it->second];
   }
   int32_t InternUser(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (auto it = user_index.find(id); it != user_index.end()) return it->second;
+    if (auto it = user_index.find(id); it != user_index.end())
+      return it->second;
     int32_t u;
     if (!free_users.empty()) {
       u = free_users.back();
@@ -412,17 +414,17 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
     co[item][other] += 1;
     co[other][item] += 1;
   }
-  const size_t cap = static_cast<size_t>(std::max(1, options.co_occurrence_max_neighbors));
+  const size_t cap =
+      static_cast<size_t>(std::max(1, options.co_occurrence_max_neighbors));
   const auto prune = [cap](absl::flat_hash_map<int32_t, float>& m) {
     if (m.size() <= 2 * cap) return;
     std::vector<std::pair<float, int32_t>> v;
     v.reserve(m.size());
     for (const auto& [k, w] : m) v.emplace_back(w, k);
-    std::nth_element(v.begin(), v.begin() + cap, v.end(),
-                     [](const auto& a, const auto& b) {
-                       return a.first != b.first ? a.first > b.first
-                                                 : a.second < b.second;
-                     });
+    std::nth_element(
+        v.begin(), v.begin() + cap, v.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
     v.resize(cap);
     m.clear();
     for (const auto& [w, k] : v) m.emplace(k, w);
@@ -457,9 +459,9 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
   }
   UserItem& ui = user.FindOrInsert(item);
   ui.last_sec = std::max<uint32_t>(
-      ui.last_sec, static_cast<uint32_t>(std::clamp<int64_t>(
-                       e.timestamp_ms / 1000, 0,
-                       std::numeric_limits<uint32_t>::max())));
+      ui.last_sec,
+      static_cast<uint32_t>(std::clamp<int64_t>(
+          e.timestamp_ms / 1000, 0, std::numeric_limits<uint32_t>::max())));
   if (TypeRank(e.type) > TypeRank(ui.best)) ui.best = e.type;
   if (e.type == EventType::kDislike) {
     ui.flags |= kBlocked;
@@ -496,7 +498,8 @@ float Engine::State::Weight(const UserRec& user, const UserItem& ui) const {
   const double age_ms = std::max<double>(
       0, static_cast<double>(user.last_seen) - 1000.0 * ui.last_sec);
   return static_cast<float>(
-      ui.weight * std::exp2(-age_ms / (options.user_half_life_days * kMsPerDay)));
+      ui.weight *
+      std::exp2(-age_ms / (options.user_half_life_days * kMsPerDay)));
 }
 
 Engine::State::FoldJob Engine::State::MakeFoldJob(int32_t u,
@@ -609,10 +612,9 @@ struct CompiledFilter {
 };
 
 void SortCandidates(std::vector<Candidate>* v) {
-  std::stable_sort(v->begin(), v->end(),
-                   [](const Candidate& a, const Candidate& b) {
-                     return a.score > b.score;
-                   });
+  std::stable_sort(
+      v->begin(), v->end(),
+      [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
 }
 
 }  // namespace
@@ -633,20 +635,25 @@ class Engine::State::Runner {
   bool Full() const { return out_.size() >= want_; }
   bool Add(const Candidate& c) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   int AddAll(std::vector<Candidate> cands) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
-  int Produced(Source src) const {
-    return by_source_[static_cast<int>(src)];
-  }
+  int Produced(Source src) const { return by_source_[static_cast<int>(src)]; }
 
   void Prepare() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // only_cold: just items the model does not know.
   std::vector<Candidate> CoOccurrence(
-      const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const
-      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+      const std::vector<std::pair<int32_t, float>>& seeds, bool cart,
+      bool only_cold = false) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::vector<Candidate> Content(
       const std::vector<std::pair<int32_t, float>>& seeds) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   void Ranked(const DecayedCounters& counter, RankCache& cache, Source source,
               ReasonCode reason) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   double Selectivity() const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  std::optional<std::vector<int32_t>> IncludedRows() const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Top `need` eligible model rows for `q` by inner product (cosine: scaled
+  // by 1/|y_i|), ANN or exact, best first.
+  std::vector<SearchHit> Retrieve(const float* q, size_t need, bool cosine)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::vector<Candidate> ModelForYou() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::vector<Candidate> VectorSimilar() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   void RecentlyViewed() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
@@ -719,7 +726,8 @@ void Engine::State::Runner::Prepare() {
   }
   for (const auto& id : req_.context_item_ids) {
     const int32_t i = s_.FindItem(id);
-    if (i >= 0 && std::find(context_.begin(), context_.end(), i) == context_.end()) {
+    if (i >= 0 &&
+        std::find(context_.begin(), context_.end(), i) == context_.end()) {
       context_.push_back(i);
     }
   }
@@ -727,7 +735,8 @@ void Engine::State::Runner::Prepare() {
       req_.scenario == Scenario::kFrequentlyBoughtTogether) {
     excluded_.insert(context_.begin(), context_.end());
   }
-  include_seen_ = req_.include_seen || req_.scenario == Scenario::kRecentlyViewed;
+  include_seen_ =
+      req_.include_seen || req_.scenario == Scenario::kRecentlyViewed;
   if (user_ != nullptr) {
     absl::flat_hash_set<int32_t> seen;
     const size_t limit =
@@ -746,7 +755,10 @@ void Engine::State::Runner::Prepare() {
 // (cosine over the binary user-item matrix, so that popular items do not
 // dominate merely by being everywhere).
 std::vector<Candidate> Engine::State::Runner::CoOccurrence(
-    const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
+    const std::vector<std::pair<int32_t, float>>& seeds, bool cart,
+    bool only_cold) const {
+  std::vector<Candidate> out;
+  if (Full()) return out;
   const auto& co = cart ? s_.co_cart : s_.co_all;
   const auto& n = cart ? s_.n_cart : s_.n_all;
   absl::flat_hash_map<int32_t, Candidate> acc;
@@ -754,7 +766,10 @@ std::vector<Candidate> Engine::State::Runner::CoOccurrence(
     if (static_cast<size_t>(seed) >= co.size() || n[seed] <= 0) continue;
     const double wseed = std::log1p(static_cast<double>(w));
     for (const auto& [other, c] : co[seed]) {
-      if (n[other] <= 0 || taken_.contains(other) || !Eligible(other)) continue;
+      if (n[other] <= 0 ||
+          (only_cold && b_ != nullptr && b_->Row(other) >= 0)) {
+        continue;
+      }
       const double contribution =
           wseed * c / std::sqrt(static_cast<double>(n[seed]) * n[other]);
       Candidate& cand = acc[other];
@@ -769,9 +784,11 @@ std::vector<Candidate> Engine::State::Runner::CoOccurrence(
       }
     }
   }
-  std::vector<Candidate> out;
+  // Eligibility once per distinct candidate, not per pair.
   out.reserve(acc.size());
-  for (auto& [item, c] : acc) out.push_back(c);
+  for (auto& [item, c] : acc) {
+    if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
+  }
   // Hash order is arbitrary: fix it so ties resolve the same every time.
   std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
@@ -782,6 +799,7 @@ std::vector<Candidate> Engine::State::Runner::CoOccurrence(
 // Items sharing a full category path with the seeds, by popularity.
 std::vector<Candidate> Engine::State::Runner::Content(
     const std::vector<std::pair<int32_t, float>>& seeds) const {
+  if (Full()) return {};
   constexpr size_t kMaxSeeds = 10;
   absl::flat_hash_map<int32_t, Candidate> acc;
   for (size_t k = 0; k < seeds.size() && k < kMaxSeeds; ++k) {
@@ -789,8 +807,11 @@ std::vector<Candidate> Engine::State::Runner::Content(
     for (int32_t leaf : s_.items[seed].leaves) {
       for (int32_t i : s_.prefix_items[leaf]) {
         if (taken_.contains(i) || acc.contains(i) || !Eligible(i)) continue;
-        acc[i] = Candidate{i, s_.popularity.ScoreAt(i, s_.now_ms),
-                           Source::kContent, ReasonCode::kSameCategory, seed,
+        acc[i] = Candidate{i,
+                           s_.popularity.ScoreAt(i, s_.now_ms),
+                           Source::kContent,
+                           ReasonCode::kSameCategory,
+                           seed,
                            0};
       }
     }
@@ -839,97 +860,79 @@ double Engine::State::Runner::Selectivity() const {
   return sampled == 0 ? 0 : static_cast<double>(kept) / sampled;
 }
 
-std::vector<Candidate> Engine::State::Runner::ModelForYou() {
+std::optional<std::vector<int32_t>> Engine::State::Runner::IncludedRows()
+    const {
+  if (!filter_.has_include) return std::nullopt;
+  std::vector<int32_t> rows;
+  for (int32_t p : filter_.include) {
+    for (int32_t i : s_.prefix_items[p]) {
+      const int32_t row = b_->Row(i);
+      if (row >= 0 && !taken_.contains(i) && Eligible(i)) rows.push_back(row);
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  return rows;
+}
+
+std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
+                                                       size_t need,
+                                                       bool cosine) {
   const FactorModel& m = *b_->model;
-  const float* q = user_->vec.data();
-  const size_t need = want_ - out_.size();
+  const RowMatrix& y = m.item_factors();
+  const int32_t n = m.num_items();
   const auto keep = [this](int32_t row) {
     const int32_t i = b_->model_to_engine[row];
     return !taken_.contains(i) && Eligible(i);
   };
   const auto start = std::chrono::steady_clock::now();
+  // An include filter names its candidates through the category index;
+  // otherwise the selectivity is estimated from a sample.
+  const std::optional<std::vector<int32_t>> rows = IncludedRows();
+  const double selectivity =
+      rows ? static_cast<double>(rows->size()) / std::max(1, n) : Selectivity();
   std::vector<SearchHit> hits;
-  const AnnIndex* ann = m.ann();
-  bool exact = ann == nullptr ||
-               Selectivity() < s_.options.exact_below_selectivity;
-  if (!exact) {
-    // Over-fetch: seen, blocked and filtered items are dropped afterwards.
-    int64_t k = static_cast<int64_t>(need + user_->items.size() +
-                                     excluded_.size()) + 16;
-    for (;;) {
-      if (k > m.num_items() / 2) {
-        exact = true;
-        break;
-      }
+  bool exact = true;
+  if (const AnnIndex* ann = m.ann();
+      ann != nullptr && selectivity >= s_.options.exact_below_selectivity) {
+    // Over-fetch: seen, blocked and filtered items are dropped afterwards,
+    // and a cosine ranking re-orders inner-product hits.
+    int64_t k = static_cast<int64_t>(need + excluded_.size()) + 16;
+    if (user_ != nullptr) k += static_cast<int64_t>(user_->items.size());
+    k = static_cast<int64_t>(std::min<double>(
+        n, std::ceil(static_cast<double>(k) / std::max(selectivity, 1e-3))));
+    if (cosine) k *= 4;
+    for (; k <= n / 2; k *= 2) {
       const int kk = static_cast<int>(k);
-      std::vector<SearchHit> raw = ann->Search(q, kk, kk);
+      const std::vector<SearchHit> raw = ann->Search(q, kk, kk);
       hits.clear();
       for (const SearchHit& h : raw) {
         if (keep(h.index)) hits.push_back(h);
       }
-      if (hits.size() >= need || static_cast<int64_t>(raw.size()) < k) break;
-      k *= 2;
-    }
-    if (!exact && hits.size() > need) hits.resize(need);
-  }
-  if (exact) hits = ExactTopK(m.item_factors(), q, static_cast<int>(need), keep);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  if (trace_ != nullptr) {
-    (exact ? trace_->used_exact : trace_->used_ann) = true;
-    trace_->retrieval_seconds += seconds;
-  }
-  std::vector<Candidate> out;
-  out.reserve(hits.size());
-  for (const SearchHit& h : hits) {
-    out.push_back({b_->model_to_engine[h.index], h.score, Source::kFactorModel,
-                   ReasonCode::kMatchesYourTaste, -1, 0});
-  }
-  return out;
-}
-
-// Cosine similarity of item vectors to the (normalised, summed) context
-// vectors.
-std::vector<Candidate> Engine::State::Runner::VectorSimilar() {
-  const FactorModel& m = *b_->model;
-  Eigen::VectorXf q = Eigen::VectorXf::Zero(m.factors());
-  std::vector<int32_t> rows;
-  for (int32_t c : context_) {
-    const int32_t row = b_->Row(c);
-    if (row < 0 || b_->inv_norms[row] == 0) continue;
-    rows.push_back(row);
-    q += m.item_factors().row(row).transpose() * b_->inv_norms[row];
-  }
-  if (rows.empty()) return {};
-  const size_t need = want_ - out_.size();
-  const auto keep = [this](int32_t row) {
-    const int32_t i = b_->model_to_engine[row];
-    return !taken_.contains(i) && Eligible(i);
-  };
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<SearchHit> hits;
-  bool exact = true;
-  if (const AnnIndex* ann = m.ann();
-      ann != nullptr && Selectivity() >= s_.options.exact_below_selectivity) {
-    // Inner-product search, re-ranked by cosine: over-fetch generously.
-    const int64_t k = 4 * static_cast<int64_t>(need + excluded_.size()) + 32;
-    if (k <= m.num_items() / 2) {
-      const int kk = static_cast<int>(k);
-      for (const SearchHit& h : ann->Search(q.data(), kk, kk)) {
-        if (keep(h.index)) hits.push_back(h);
+      if (hits.size() >= need || static_cast<int64_t>(raw.size()) < k) {
+        exact = false;
+        break;
       }
-      exact = hits.size() < need;
     }
   }
   if (exact) {
     hits.clear();
-    const Eigen::VectorXf scores = m.item_factors() * q;
-    for (int32_t row = 0; row < m.num_items(); ++row) {
-      if (keep(row)) hits.push_back({row, scores[row]});
+    if (rows) {
+      const Eigen::Map<const Eigen::VectorXf> qv(q, m.factors());
+      for (int32_t row : *rows) hits.push_back({row, y.row(row).dot(qv)});
+    } else if (!cosine) {
+      hits = ExactTopK(y, q, static_cast<int>(need), keep);
+    } else {
+      const Eigen::VectorXf scores =
+          y * Eigen::Map<const Eigen::VectorXf>(q, m.factors());
+      for (int32_t row = 0; row < n; ++row) {
+        if (keep(row)) hits.push_back({row, scores[row]});
+      }
     }
   }
-  for (SearchHit& h : hits) h.score *= b_->inv_norms[h.index];
+  if (cosine) {
+    for (SearchHit& h : hits) h.score *= b_->inv_norms[h.index];
+  }
   const size_t top = std::min(need, hits.size());
   std::partial_sort(hits.begin(), hits.begin() + top, hits.end(),
                     [](const SearchHit& a, const SearchHit& b) {
@@ -943,15 +946,46 @@ std::vector<Candidate> Engine::State::Runner::VectorSimilar() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
   }
+  return hits;
+}
+
+std::vector<Candidate> Engine::State::Runner::ModelForYou() {
+  if (Full()) return {};
+  std::vector<Candidate> out;
+  for (const SearchHit& h :
+       Retrieve(user_->vec.data(), want_ - out_.size(), /*cosine=*/false)) {
+    out.push_back({b_->model_to_engine[h.index], h.score, Source::kFactorModel,
+                   ReasonCode::kMatchesYourTaste, -1, 0});
+  }
+  return out;
+}
+
+// Cosine similarity of item vectors to the (normalised, summed) context
+// vectors.
+std::vector<Candidate> Engine::State::Runner::VectorSimilar() {
+  if (Full()) return {};
+  const FactorModel& m = *b_->model;
+  Eigen::VectorXf q = Eigen::VectorXf::Zero(m.factors());
+  std::vector<int32_t> rows;
+  for (int32_t c : context_) {
+    const int32_t row = b_->Row(c);
+    if (row < 0 || b_->inv_norms[row] == 0) continue;
+    rows.push_back(row);
+    q += m.item_factors().row(row).transpose() * b_->inv_norms[row];
+  }
+  if (rows.empty()) return {};
+  const std::vector<SearchHit> hits =
+      Retrieve(q.data(), want_ - out_.size(), /*cosine=*/true);
   std::vector<Candidate> out;
   for (const SearchHit& h : hits) {
     Candidate c{b_->model_to_engine[h.index], h.score, Source::kItemSimilarity,
-                ReasonCode::kSimilarTo, -1, 0};
+                ReasonCode::kSimilarTo,       -1,      0};
     // Name the context item this one is closest to.
     double best = -2;
     for (int32_t row : rows) {
-      const double cos = m.item_factors().row(row).dot(m.item_factors().row(h.index)) *
-                         b_->inv_norms[row] * b_->inv_norms[h.index];
+      const double cos =
+          m.item_factors().row(row).dot(m.item_factors().row(h.index)) *
+          b_->inv_norms[row] * b_->inv_norms[h.index];
       if (cos > best) {
         best = cos;
         c.related = b_->model_to_engine[row];
@@ -967,10 +1001,10 @@ void Engine::State::Runner::RecentlyViewed() {
   std::vector<const HistoryEntry*> h;
   h.reserve(user_->history.size());
   for (const HistoryEntry& e : user_->history) h.push_back(&e);
-  std::stable_sort(h.begin(), h.end(), [](const HistoryEntry* a,
-                                          const HistoryEntry* b) {
-    return a->ts > b->ts;
-  });
+  std::stable_sort(h.begin(), h.end(),
+                   [](const HistoryEntry* a, const HistoryEntry* b) {
+                     return a->ts > b->ts;
+                   });
   // Arrival order breaks timestamp ties: the later arrival is more recent.
   std::vector<const HistoryEntry*> ordered;
   ordered.reserve(h.size());
@@ -982,7 +1016,8 @@ void Engine::State::Runner::RecentlyViewed() {
   }
   for (const HistoryEntry* e : ordered) {
     if (Full()) break;
-    if (e->type == EventType::kDislike || e->type == EventType::kRemoveFromCart) {
+    if (e->type == EventType::kDislike ||
+        e->type == EventType::kRemoveFromCart) {
       continue;
     }
     Add({e->item, static_cast<double>(e->ts) / 1000.0, Source::kUserHistory,
@@ -1055,8 +1090,9 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
     for (const auto& [item, w] : recent_) {
       const int32_t other = b_->Row(item);
       if (row < 0 || other < 0) continue;
-      const double cos = m.item_factors().row(row).dot(m.item_factors().row(other)) *
-                         b_->inv_norms[row] * b_->inv_norms[other];
+      const double cos =
+          m.item_factors().row(row).dot(m.item_factors().row(other)) *
+          b_->inv_norms[row] * b_->inv_norms[other];
       if (cos > best) {
         best = cos;
         related = item;
@@ -1071,14 +1107,15 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
   switch (c.reason) {
     case ReasonCode::kMatchesYourTaste:
     case ReasonCode::kBecauseYouInteracted:
-      r.detail = related >= 0
-                     ? absl::StrCat("Because you ", AV(verb(related)), " ", Title(related))
-                     : "Matches your taste";
+      r.detail = related >= 0 ? absl::StrCat("Because you ", AV(verb(related)),
+                                             " ", Title(related))
+                              : "Matches your taste";
       break;
     case ReasonCode::kBoughtTogether:
-      r.detail = c.source == Source::kCoOccurrence && related >= 0
-                     ? absl::StrCat("Frequently bought together with ", Title(related))
-                     : "Frequently bought together";
+      r.detail =
+          c.source == Source::kCoOccurrence && related >= 0
+              ? absl::StrCat("Frequently bought together with ", Title(related))
+              : "Frequently bought together";
       break;
     case ReasonCode::kSimilarTo:
       r.detail = related >= 0 ? absl::StrCat("Similar to ", Title(related))
@@ -1139,16 +1176,23 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
           // Blend in items the model does not know (new since training),
           // placed within the model's score range by their co-occurrence
           // strength relative to the strongest co-occurring item.
-          const std::vector<Candidate> co = CoOccurrence(recent_, false);
+          // The latest few items bound the cost per request.
+          constexpr size_t kColdSeeds = 10;
+          const std::vector<std::pair<int32_t, float>> seeds(
+              recent_.begin(),
+              recent_.begin() + std::min(kColdSeeds, recent_.size()));
+          const std::vector<Candidate> co =
+              CoOccurrence(seeds, false, /*only_cold=*/true);
           if (!co.empty()) {
-            const double top_co = co.front().score;
+            // Relative to the strongest co-occurring item of any kind.
+            const std::vector<Candidate> all = CoOccurrence(seeds, false);
+            const double top_co = all.front().score;
             double hi = 1, lo = 0;
             if (!cands.empty()) {
               hi = cands.front().score;
               lo = cands.back().score;
             }
             for (const Candidate& c : co) {
-              if (b_->Row(c.item) >= 0) continue;
               Candidate cold = c;
               cold.reason = ReasonCode::kBecauseYouInteracted;
               cold.score = lo + (hi - lo) * (c.score / top_co);
@@ -1196,8 +1240,8 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
       AddAll(std::move(co));
       AddAll(Content(context_seeds));
       if (out_.empty()) {
-        fallback_reason = context_.empty() ? "unknown context items"
-                                           : "no similar items";
+        fallback_reason =
+            context_.empty() ? "unknown context items" : "no similar items";
       }
       Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
              ReasonCode::kPopular);
@@ -1211,8 +1255,8 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
       for (Candidate& c : co) c.reason = ReasonCode::kBoughtTogether;
       AddAll(std::move(co));
       if (out_.empty()) {
-        fallback_reason = context_.empty() ? "unknown context items"
-                                           : "no co-purchase data";
+        fallback_reason =
+            context_.empty() ? "unknown context items" : "no co-purchase data";
       }
       if (b_ != nullptr) AddAll(VectorSimilar());
       AddAll(Content(context_seeds));
@@ -1340,7 +1384,8 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
   }
   p.first_seen_ms = user->first_seen;
   p.last_seen_ms = user->last_seen;
-  const int64_t purchases = user->counts[static_cast<int>(EventType::kPurchase)];
+  const int64_t purchases =
+      user->counts[static_cast<int>(EventType::kPurchase)];
   if (events < 3) {
     p.segment = "new";
   } else if (purchases >= 2) {
@@ -1366,7 +1411,8 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
     p.top_categories.push_back(state_->prefix_names[cats[k].second]);
   }
   const auto b = state_->CurrentBinding();
-  p.has_vector = b != nullptr && !user->vec.empty() && user->vec_serial == b->serial;
+  p.has_vector =
+      b != nullptr && !user->vec.empty() && user->vec_serial == b->serial;
   return p;
 }
 
@@ -1419,8 +1465,8 @@ std::shared_ptr<const FactorModel> Engine::model() const {
   return b != nullptr ? b->model : nullptr;
 }
 
-absl::StatusOr<Recommendation> Engine::Recommend(const RecommendRequest& request,
-                                                 RecommendTrace* trace) const {
+absl::StatusOr<Recommendation> Engine::Recommend(
+    const RecommendRequest& request, RecommendTrace* trace) const {
   // The binding (and so the model) is held for the whole request even if a
   // swap happens meanwhile.
   const std::shared_ptr<const Binding> b = state_->CurrentBinding();

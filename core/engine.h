@@ -124,7 +124,8 @@ class Engine {
 
   // Applies durable events: history, popularity, co-occurrence, and the
   // user's fold-in vector (re-solved before returning, so the next
-  // Recommend reflects it). Events for unknown items are still recorded
+  // Recommend reflects it). Events with an empty user or item id or an
+  // unknown type are ignored. Events for unknown items are still recorded
   // (the item may arrive later). REQUIRES: events validated by the caller.
   void ApplyEvents(std::span<const Event> events);
   // Same without fold-in, for replaying history at start-up; call
@@ -139,19 +140,52 @@ class Engine {
   bool EraseUser(std::string_view user_id);
 
   // Installs `model` (may be null: no factor model) and re-folds users
-  // against it. Returns the previous model.
+  // against it. Returns the previous model. The re-fold runs after the
+  // swap, in chunks, without blocking readers (~35 us per user at 64
+  // factors); until a user's vector is re-solved, FOR_YOU serves them from
+  // co-occurrence.
   std::shared_ptr<const FactorModel> SwapModel(
       std::shared_ptr<const FactorModel> model);
   std::shared_ptr<const FactorModel> model() const;
 
+  // Candidate sources, in order, each topping up what the previous left:
+  //   FOR_YOU: factor model (ANN with over-fetch, or exact when the filter
+  //     keeps < exact_below_selectivity of the catalog or there is no ANN),
+  //     blended with co-occurrence for items the model does not know; then
+  //     co-occurrence of the user's recent items (or, for an unknown user,
+  //     of context_item_ids, then their vector similarity); then same
+  //     category (content); then popularity.
+  //   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
+  //   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
+  //     co-occurrence, item-vector cosine, content, popularity.
+  //   RECENTLY_VIEWED: the user's distinct history, most recent first (no
+  //     top-up; include_seen implied). TRENDING: trending, then popularity.
+  // The list has `count` items whenever that many eligible items exist.
+  // Eligible: in the catalog, passes the filter (categories match whole
+  // path segments: "shoes" matches "shoes/running", not "shoestring"),
+  // not disliked by the user, not seen unless include_seen, not a context
+  // item (SIMILAR/FBT). fallback is set, with fallback_reason ("anonymous
+  // user", "unknown user", "no history", "no model", "no personal
+  // candidates", "unknown context items", "no similar items", "no
+  // co-purchase data"), when the scenario's own sources produced nothing.
+  // diversity > 0 over-fetches (1 + 2 * diversity) * count and re-ranks by
+  // MMR over category overlap with lambda = 1 - diversity.
   // InvalidArgument for requests the engine cannot interpret (the server
   // validates shapes first). NotFound when SIMILAR_ITEMS/FBT context items
   // are all unknown and there is no fallback.
-  absl::StatusOr<Recommendation> Recommend(const RecommendRequest& request,
-                                           RecommendTrace* trace = nullptr) const;
+  absl::StatusOr<Recommendation> Recommend(
+      const RecommendRequest& request, RecommendTrace* trace = nullptr) const;
 
   // Training input: every user's positive interactions with catalog items
-  // as weights (r_ui), plus the id maps. Used by `aisle train`.
+  // as weights (r_ui), plus the id maps. Used by `aisle train`. Items only
+  // seen in events so far, and deleted items, are included: they are
+  // evidence about the users (and give a late-arriving item a vector); they
+  // are never recommended while not in the catalog. r_ui is the sum of the
+  // event weights (floored at 0; 0 after a dislike), decayed by
+  // user_half_life_days from the user's latest event on the item to the
+  // user's latest event overall. Users without positives are left out.
+  // Holds the shared lock while it copies (tens of ms per million
+  // interactions).
   struct TrainingData {
     std::vector<std::string> user_ids;
     std::vector<std::string> item_ids;

@@ -139,7 +139,11 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   std::vector<Item> items;
   absl::flat_hash_set<std::string> item_set;
   for (const Rating& r : *train) {
-    if (item_set.insert(r.item_id).second) items.push_back({.item_id = r.item_id});
+    if (item_set.insert(r.item_id).second) {
+      Item item;
+      item.item_id = r.item_id;
+      items.push_back(std::move(item));
+    }
   }
   engine.UpsertItems(items);
 
@@ -147,12 +151,14 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   events.reserve(train->size());
   for (size_t i = 0; i < train->size(); ++i) {
     const Rating& r = (*train)[i];
-    events.push_back({.event_id = absl::StrCat("train-", i),
-                      .user_id = r.user_id,
-                      .item_id = r.item_id,
-                      .type = EventType::kRating,
-                      .value = binary ? 1.0 : r.rating,
-                      .timestamp_ms = r.timestamp_ms});
+    Event e;
+    e.event_id = absl::StrCat("train-", i);
+    e.user_id = r.user_id;
+    e.item_id = r.item_id;
+    e.type = EventType::kRating;
+    e.value = binary ? 1.0 : r.rating;
+    e.timestamp_ms = r.timestamp_ms;
+    events.push_back(std::move(e));
   }
   // History order is arrival order: replay chronologically.
   std::stable_sort(events.begin(), events.end(),
@@ -177,13 +183,13 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
     meta.factors = options.als.factors;
     meta.interactions = data.user_items.nnz();
     meta.parameters["alpha"] = absl::StrCat(options.als.alpha);
-    meta.parameters["regularization"] = absl::StrCat(options.als.regularization);
+    meta.parameters["regularization"] =
+        absl::StrCat(options.als.regularization);
     ModelOptions mo = eo.model;
     mo.als = options.als;
-    auto model = FactorModel::Create(std::move(meta), std::move(data.item_ids),
-                                     std::move(factors->items),
-                                     std::move(data.user_ids),
-                                     std::move(factors->users), mo);
+    auto model = FactorModel::Create(
+        std::move(meta), std::move(data.item_ids), std::move(factors->items),
+        std::move(data.user_ids), std::move(factors->users), mo);
     if (!model.ok()) return model.status();
     engine.SwapModel(*std::move(model));
     report.train_seconds = Seconds(start);
@@ -227,9 +233,10 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   report.recall = sum.recall / n;
   report.ndcg = sum.ndcg / n;
   report.map = sum.average_precision / n;
-  report.coverage = item_set.empty() ? 0
-                                     : static_cast<double>(recommended_items.size()) /
-                                           static_cast<double>(item_set.size());
+  report.coverage = item_set.empty()
+                        ? 0
+                        : static_cast<double>(recommended_items.size()) /
+                              static_cast<double>(item_set.size());
   return report;
 }
 

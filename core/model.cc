@@ -160,7 +160,8 @@ absl::StatusOr<std::string_view> Body(std::string_view blob, bool check_crc) {
     return Damaged(absl::StrCat("has unsupported format version ", format));
   }
   if (length != blob.size() - kHeaderSize) {
-    return Damaged(absl::StrCat("truncated: body is ", blob.size() - kHeaderSize,
+    return Damaged(absl::StrCat("truncated: body is ",
+                                blob.size() - kHeaderSize,
                                 " bytes, header says ", length));
   }
   const std::string_view body = blob.substr(kHeaderSize);
@@ -168,9 +169,7 @@ absl::StatusOr<std::string_view> Body(std::string_view blob, bool check_crc) {
   return body;
 }
 
-bool AllFinite(const RowMatrix& m) {
-  return m.size() == 0 || m.allFinite();
-}
+bool AllFinite(const RowMatrix& m) { return m.size() == 0 || m.allFinite(); }
 
 absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> IndexIds(
     const std::vector<std::string>& ids, absl::string_view what) {
@@ -197,14 +196,16 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   if (item_ids.empty()) {
     return absl::InvalidArgumentError("model has no items");
   }
-  if (item_ids.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()) ||
-      user_ids.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+  if (item_ids.size() >
+          static_cast<size_t>(std::numeric_limits<int32_t>::max()) ||
+      user_ids.size() >
+          static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     return absl::InvalidArgumentError("model too large");
   }
   if (metadata.factors <= 0 || item_factors.cols() != metadata.factors) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "item factors have ", item_factors.cols(), " columns, metadata says ",
-        metadata.factors));
+    return absl::InvalidArgumentError(
+        absl::StrCat("item factors have ", item_factors.cols(),
+                     " columns, metadata says ", metadata.factors));
   }
   if (item_factors.rows() != static_cast<int64_t>(item_ids.size())) {
     return absl::InvalidArgumentError(
@@ -217,9 +218,9 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
                      user_ids.size(), " user ids"));
   }
   if (user_factors.rows() > 0 && user_factors.cols() != metadata.factors) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "user factors have ", user_factors.cols(), " columns, metadata says ",
-        metadata.factors));
+    return absl::InvalidArgumentError(
+        absl::StrCat("user factors have ", user_factors.cols(),
+                     " columns, metadata says ", metadata.factors));
   }
   if (user_factors.rows() == 0) user_factors.resize(0, metadata.factors);
   if (!AllFinite(item_factors) || !AllFinite(user_factors)) {
@@ -266,9 +267,10 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
 
 std::string FactorModel::Serialize() const {
   std::string body;
-  body.reserve(static_cast<size_t>(item_factors_.size() + user_factors_.size()) *
-                   sizeof(float) +
-               (item_ids_.size() + user_ids_.size()) * 16 + 1024);
+  body.reserve(
+      static_cast<size_t>(item_factors_.size() + user_factors_.size()) *
+          sizeof(float) +
+      (item_ids_.size() + user_ids_.size()) * 16 + 1024);
   Writer w(&body);
   WriteMetadata(metadata_, &w);
   w.Pod<uint32_t>(static_cast<uint32_t>(item_ids_.size()));
@@ -302,9 +304,9 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Deserialize(
     return Damaged("truncated or malformed body");
   }
   if (r.remaining() != 0) return Damaged("has trailing bytes");
-  auto model = Create(std::move(metadata), std::move(item_ids),
-                      std::move(items), std::move(user_ids), std::move(users),
-                      options);
+  auto model =
+      Create(std::move(metadata), std::move(item_ids), std::move(items),
+             std::move(user_ids), std::move(users), options);
   // A blob that passed its checksum but is inconsistent was written wrong
   // or forged; either way the bytes are not a usable model.
   if (absl::IsInvalidArgument(model.status())) {

@@ -1,1 +1,84 @@
-int main() { return 0; }
+// `aisle`: the server and its command-line tools in one binary.
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/cli_commands.h"
+#include "server/cli_util.h"
+#include "server/server.h"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(Usage: aisle COMMAND [flags]
+
+Aisle: a self-hosted real-time recommendation service.
+
+Server:
+  serve            run the gRPC server (aisle serve --help for options)
+  version          print the version and build information
+
+Client (talk to a running server; --target host:port, default localhost:50051):
+  recommend        get recommendations for a user or an item page
+  feedback         send one event (view, click, purchase, ...)
+  user get|delete  show a user's profile, or erase the user
+  item get|upsert|delete
+                   read or change the catalog
+  model info       the model the server is serving
+  loadgen          generate load and report latency percentiles
+
+Data (work on a data directory, or stream into a server):
+  import           load events and items from TSV/CSV files
+  train            train a factor model from the stored events
+  eval             offline evaluation on a train/test split
+  models list|activate|rollback
+                   list and switch stored model versions
+  backup           consistent copy of a data directory
+  restore          restore a backup into an empty data directory
+
+Run 'aisle COMMAND --help' for the flags of a command.
+Exit status: 0 success, 1 failure, 2 usage error.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return aisle::cli::kExitUsage;
+  }
+  const std::string command = argv[1];
+  if (command == "serve") return aisle::server::ServeMain(argc - 1, argv + 1);
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return aisle::cli::kExitOk;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  using Runner = int (*)(const aisle::cli::Args&);
+  struct Entry {
+    std::string_view name;
+    Runner run;
+  };
+  static constexpr Entry kCommands[] = {
+      {"version", aisle::cli::RunVersion},
+      {"--version", aisle::cli::RunVersion},
+      {"recommend", aisle::cli::RunRecommend},
+      {"feedback", aisle::cli::RunFeedback},
+      {"user", aisle::cli::RunUser},
+      {"item", aisle::cli::RunItem},
+      {"model", aisle::cli::RunModel},
+      {"loadgen", aisle::cli::RunLoadgen},
+      {"import", aisle::cli::RunImport},
+      {"train", aisle::cli::RunTrain},
+      {"eval", aisle::cli::RunEval},
+      {"models", aisle::cli::RunModels},
+      {"backup", aisle::cli::RunBackup},
+      {"restore", aisle::cli::RunRestore},
+  };
+  for (const Entry& entry : kCommands) {
+    if (entry.name == command) return entry.run(args);
+  }
+  aisle::cli::PrintError("unknown command '" + command + "'",
+                         "run 'aisle --help' for the list of commands");
+  return aisle::cli::kExitUsage;
+}

@@ -82,7 +82,7 @@ core::ModelMetadata SampleMetadata() {
   return m;
 }
 
-TEST(CodecTest, EventRoundTrip) {
+TEST(StorageCodecTest, EventRoundTrip) {
   for (const Event& e : SampleEvents()) {
     SCOPED_TRACE(e.event_id);
     absl::StatusOr<Event> decoded = DecodeEvent(EncodeEvent(e));
@@ -91,7 +91,7 @@ TEST(CodecTest, EventRoundTrip) {
   }
 }
 
-TEST(CodecTest, EventKeepsNaNValue) {
+TEST(StorageCodecTest, EventKeepsNaNValue) {
   Event e = SampleEvents()[0];
   e.value = std::numeric_limits<double>::quiet_NaN();
   absl::StatusOr<Event> decoded = DecodeEvent(EncodeEvent(e));
@@ -99,7 +99,7 @@ TEST(CodecTest, EventKeepsNaNValue) {
   EXPECT_TRUE(std::isnan(decoded->value));
 }
 
-TEST(CodecTest, ItemRoundTrip) {
+TEST(StorageCodecTest, ItemRoundTrip) {
   for (const Item& item : {SampleItem(), Item{}}) {
     absl::StatusOr<Item> decoded = DecodeItem(EncodeItem(item));
     ASSERT_TRUE(decoded.ok()) << decoded.status();
@@ -114,7 +114,7 @@ TEST(CodecTest, ItemRoundTrip) {
   }
 }
 
-TEST(CodecTest, UserRecordRoundTripAndCombine) {
+TEST(StorageCodecTest, UserRecordRoundTripAndCombine) {
   UserRecord a;
   a.first_seen_ms = 100;
   a.last_seen_ms = 200;
@@ -141,7 +141,7 @@ TEST(CodecTest, UserRecordRoundTripAndCombine) {
   EXPECT_EQ(d.counts, c.counts);
 }
 
-TEST(CodecTest, StoredModelRoundTrip) {
+TEST(StorageCodecTest, StoredModelRoundTrip) {
   StoredModel model{SampleMetadata(), 123456789};
   absl::StatusOr<StoredModel> decoded =
       DecodeStoredModel(EncodeStoredModel(model));
@@ -157,7 +157,7 @@ TEST(CodecTest, StoredModelRoundTrip) {
   EXPECT_EQ(decoded->blob_bytes, 123456789);
 }
 
-TEST(CodecTest, IdempotencyRecordRoundTrip) {
+TEST(StorageCodecTest, IdempotencyRecordRoundTrip) {
   IdempotencyRecord r{"alice", -42};
   absl::StatusOr<IdempotencyRecord> decoded =
       DecodeIdempotencyRecord(EncodeIdempotencyRecord(r));
@@ -193,7 +193,7 @@ std::vector<Encoded> AllEncodings() {
   return out;
 }
 
-TEST(CodecTest, RejectsEveryTruncation) {
+TEST(StorageCodecTest, RejectsEveryTruncation) {
   for (const Encoded& enc : AllEncodings()) {
     SCOPED_TRACE(enc.name);
     ASSERT_TRUE(enc.decodes(enc.bytes));
@@ -204,7 +204,7 @@ TEST(CodecTest, RejectsEveryTruncation) {
   }
 }
 
-TEST(CodecTest, RejectsTrailingBytesAndUnknownFormat) {
+TEST(StorageCodecTest, RejectsTrailingBytesAndUnknownFormat) {
   for (const Encoded& enc : AllEncodings()) {
     SCOPED_TRACE(enc.name);
     EXPECT_FALSE(enc.decodes(enc.bytes + '\0'));
@@ -214,7 +214,7 @@ TEST(CodecTest, RejectsTrailingBytesAndUnknownFormat) {
   }
 }
 
-TEST(CodecTest, RejectsUnknownEventType) {
+TEST(StorageCodecTest, RejectsUnknownEventType) {
   std::string bytes = EncodeEvent(SampleEvents()[1]);
   // Layout: format, "e2" (1+2), "bob" (1+3), "" (1), type.
   const size_t type_offset = 1 + 3 + 4 + 1;
@@ -224,7 +224,7 @@ TEST(CodecTest, RejectsUnknownEventType) {
   EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
 }
 
-TEST(CodecTest, RejectsHugeCounts) {
+TEST(StorageCodecTest, RejectsHugeCounts) {
   // An item whose category count claims 2^62 elements.
   std::string bytes;
   bytes.push_back(static_cast<char>(kFormatV1));
@@ -233,7 +233,7 @@ TEST(CodecTest, RejectsHugeCounts) {
   EXPECT_FALSE(DecodeItem(bytes).ok());
 }
 
-TEST(CodecTest, RandomBytesNeverCrash) {
+TEST(StorageCodecTest, RandomBytesNeverCrash) {
   std::mt19937_64 rng(20261125);
   std::uniform_int_distribution<int> len(0, 64);
   std::uniform_int_distribution<int> byte(0, 255);
@@ -268,7 +268,7 @@ TEST(CodecTest, RandomBytesNeverCrash) {
   }
 }
 
-TEST(KeyTest, EventKeysSortByUserThenTimeThenSequence) {
+TEST(StorageKeyTest, EventKeysSortByUserThenTimeThenSequence) {
   using Tuple = std::tuple<std::string, int64_t, uint64_t>;
   std::vector<Tuple> tuples = {
       {"a", 5, 1},
@@ -292,7 +292,7 @@ TEST(KeyTest, EventKeysSortByUserThenTimeThenSequence) {
   }
 }
 
-TEST(KeyTest, UserPrefixIsNotSharedWithLongerIds) {
+TEST(StorageKeyTest, UserPrefixIsNotSharedWithLongerIds) {
   const std::string prefix = UserKeyPrefix("u1");
   EXPECT_TRUE(EventKey("u1", 3, 4).starts_with(prefix));
   EXPECT_FALSE(EventKey("u10", 3, 4).starts_with(prefix));
@@ -306,7 +306,7 @@ TEST(KeyTest, UserPrefixIsNotSharedWithLongerIds) {
   EXPECT_GE(EventKey("u10", 0, 0), upper);
 }
 
-TEST(KeyTest, PrefixSuccessor) {
+TEST(StorageKeyTest, PrefixSuccessor) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"abc", "abd"}, {std::string("a\0", 2), "a\x01"},
       {"a\xff", "b"}, {"\xff\xff", ""},

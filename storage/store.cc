@@ -321,6 +321,60 @@ absl::Status FsyncPath(const std::string& path, bool directory) {
   return absl::OkStatus();
 }
 
+std::string InUseMessage(std::string_view dir, std::string_view holder) {
+  return Cat("data dir ", dir, " is in use by ", holder,
+             " (LOCK held); stop it or use another --data-dir");
+}
+
+// Data dirs this process has open for writing (or is opening). RocksDB
+// would report a second open itself, but only after rotating the holder's
+// info LOG; and the cross-process check below must never run against a dir
+// this process holds, because closing any descriptor of the LOCK file
+// drops the process's own fcntl lock on it.
+class WritableDirRegistry {
+ public:
+  static WritableDirRegistry& Get() {
+    static WritableDirRegistry* registry = new WritableDirRegistry;
+    return *registry;
+  }
+  bool Claim(const std::string& dir) {
+    absl::MutexLock lock(&mu_);
+    return dirs_.insert(dir).second;
+  }
+  void Release(const std::string& dir) {
+    absl::MutexLock lock(&mu_);
+    dirs_.erase(dir);
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> dirs_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string CanonicalDir(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  return ec ? dir : p.string();
+}
+
+// Refuses, before RocksDB touches anything, a dir whose LOCK another
+// process holds. REQUIRES: this process does not hold that lock.
+absl::Status CheckNotLockedElsewhere(const std::string& dir) {
+  const std::string lock_file = (fs::path(dir) / "LOCK").string();
+  const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::OkStatus();  // new dir; RocksDB reports the rest
+  struct flock query = {};
+  query.l_type = F_WRLCK;
+  query.l_whence = SEEK_SET;
+  const int rc = ::fcntl(fd, F_GETLK, &query);
+  ::close(fd);
+  if (rc == 0 && query.l_type != F_UNLCK) {
+    return absl::FailedPreconditionError(InUseMessage(
+        dir, Cat("another aisle process (pid ", query.l_pid, ")")));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -348,8 +402,17 @@ struct Store::Impl {
   // Set when a write failed; the next write first asks RocksDB to resume
   // from a background error (e.g. a full disk that has been cleared).
   std::atomic<bool> write_failed{false};
+  // This store's entry in WritableDirRegistry; empty when read-only.
+  std::string registered_dir;
 
   ~Impl() {
+    Close();
+    if (!registered_dir.empty()) {
+      WritableDirRegistry::Get().Release(registered_dir);
+    }
+  }
+
+  void Close() {
     if (db == nullptr) return;
     if (!options.read_only) {
       // Best effort: a failure here leaves the data in the WAL, which the
@@ -364,6 +427,7 @@ struct Store::Impl {
     }
     db->Close().PermitUncheckedError();
     delete db;
+    db = nullptr;
   }
 
   absl::Status Error(const rocksdb::Status& s, std::string_view what) const {
@@ -489,6 +553,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (!options.read_only) {
+    const std::string canonical = CanonicalDir(dir);
+    if (!WritableDirRegistry::Get().Claim(canonical)) {
+      return absl::FailedPreconditionError(InUseMessage(dir, "this process"));
+    }
+    impl->registered_dir = canonical;  // released by ~Impl
+    if (absl::Status s = CheckNotLockedElsewhere(dir); !s.ok()) return s;
+  }
   impl->cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
   rocksdb::DBOptions db_options;
@@ -499,6 +571,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.bytes_per_sync = 1 << 20;
   db_options.max_total_wal_size = 512 << 20;
+  // Caps memtable memory across all column families.
+  db_options.db_write_buffer_size = 256 << 20;
   db_options.keep_log_file_num = 5;
   db_options.max_log_file_size = 16 << 20;
 
@@ -1027,7 +1101,7 @@ absl::Status Store::PutModel(const core::ModelMetadata& metadata,
       impl.GetMeta(kPreviousActiveModelKey);
   if (!previous.ok()) return previous.status();
   auto is_protected = [&](const std::string& v) {
-    return (active->has_value() && **active == v) ||
+    return v == metadata.version || (active->has_value() && **active == v) ||
            (previous->has_value() && **previous == v);
   };
   rocksdb::WriteBatch prune;

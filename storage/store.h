@@ -64,10 +64,14 @@ struct StoreOptions {
   // after which a re-sent event_id is stored again. Default: 30 days.
   int64_t idempotency_retention_ms = 30LL * 24 * 3600 * 1000;
   // Model versions kept; older ones are deleted when a new one is stored
-  // (the active version is never deleted). Default: 5.
+  // (the active, the previous active and the new version never are).
+  // Must be >= 1. Default: 5.
   int models_to_keep = 5;
+  // Block cache shared by all column families. Default: 256 MiB.
   size_t block_cache_bytes = 256 << 20;
-  bool read_only = false;  // for `aisle models list` next to a server
+  // Opens without the lock (RocksDB OpenForReadOnly), e.g. for `aisle
+  // train` or `aisle models list` next to a running server. Default: false.
+  bool read_only = false;
 };
 
 struct AppendResult {
@@ -112,7 +116,8 @@ class Store {
   // InvalidArgument for a bad path, DataLoss("...: restore from a backup
   // (aisle restore) or move the directory aside") for corruption or a
   // directory holding RocksDB files without a CURRENT file,
-  // FailedPrecondition if another process holds the lock, if the directory
+  // FailedPrecondition ("... is in use by ...") if another process or
+  // another Store in this process has it open for writing, if the directory
   // is non-empty but not an aisle data dir, or if it was written by a newer
   // schema version; ResourceExhausted for a full disk; Unavailable for
   // other I/O errors. The message says what to do. With read_only the
@@ -159,8 +164,8 @@ class Store {
   // NotFound if the user has no events.
   absl::StatusOr<UserRecord> GetUser(std::string_view user_id) const;
   // Removes every record of the user in every column family, in one fsynced
-  // batch. Appends wait while it runs, so no event stored before it returns
-  // survives it.
+  // batch. Appends wait while it runs: every event whose append returned
+  // before the call is erased; events appended afterwards are kept.
   absl::StatusOr<EraseResult> EraseUser(std::string_view user_id);
   // Test/audit helper: number of keys in any column family that belong to
   // the user (by key prefix or, for event_ids, by value).
@@ -169,7 +174,8 @@ class Store {
   // --- Models -------------------------------------------------------------
   // Stores a model version (blob from FactorModel::Serialize) durably
   // (always fsynced) and prunes old versions beyond models_to_keep, oldest
-  // first; the active and the previous active version are never pruned.
+  // first by trained_at; the version just stored, the active and the
+  // previous active version are never pruned.
   // InvalidArgument for an empty version or one starting with "meta:";
   // storing an existing version replaces it.
   absl::Status PutModel(const core::ModelMetadata& metadata,

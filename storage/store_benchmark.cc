@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "storage/store.h"
 
@@ -35,8 +36,8 @@ std::string MakeTempDir() {
 core::Event MakeEvent(std::string event_id, uint64_t n) {
   core::Event e;
   e.event_id = std::move(event_id);
-  e.user_id = "user" + std::to_string(n * 2654435761u % 100000);
-  e.item_id = "item" + std::to_string(n * 40503u % 20000);
+  e.user_id = absl::StrCat("user", n * 2654435761u % 100000);
+  e.item_id = absl::StrCat("item", n * 40503u % 20000);
   e.type = core::EventType::kView;
   e.value = 1;
   e.timestamp_ms = 1732500000000 + static_cast<int64_t>(n);
@@ -67,14 +68,14 @@ void BM_AppendEvents(benchmark::State& state) {
     }
     ++g_run;
   }
-  const std::string id_prefix = "r" + std::to_string(g_run.load()) + "t" +
-                                std::to_string(state.thread_index()) + "-";
+  const std::string id_prefix =
+      absl::StrCat("r", g_run.load(), "t", state.thread_index(), "-");
   uint64_t n = 0;
   std::vector<core::Event> batch(batch_size);
   for (auto _ : state) {
     if (g_store == nullptr) break;
     for (int i = 0; i < batch_size; ++i, ++n) {
-      batch[i] = MakeEvent(id_prefix + std::to_string(n), n);
+      batch[i] = MakeEvent(absl::StrCat(id_prefix, n), n);
     }
     absl::StatusOr<AppendResult> r = g_store->AppendEvents(batch);
     if (!r.ok() || r->accepted != batch_size) {
@@ -119,7 +120,7 @@ void BM_ScanEvents(benchmark::State& state) {
     }
     std::vector<core::Event> batch;
     for (int n = 0; n < kScanEvents; ++n) {
-      batch.push_back(MakeEvent("e" + std::to_string(n), n));
+      batch.push_back(MakeEvent(absl::StrCat("e", n), n));
       if (batch.size() == 1000) {
         if (!(*store)->AppendEvents(batch).ok()) {
           state.SkipWithError("loading failed");

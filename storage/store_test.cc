@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 
@@ -141,7 +142,7 @@ TEST_F(StoreTest, ScanStopsAtCallbackError) {
   ASSERT_NE(store, nullptr);
   std::vector<Event> events;
   for (int i = 0; i < 10; ++i) {
-    events.push_back(MakeEvent("e" + std::to_string(i), "u", i));
+    events.push_back(MakeEvent(absl::StrCat("e", i), "u", i));
   }
   ASSERT_TRUE(store->AppendEvents(events).ok());
   int calls = 0;
@@ -211,8 +212,8 @@ TEST_F(StoreTest, ConcurrentOverlappingAppendsStoreEachIdOnce) {
         for (size_t k = start; k < std::min(ids.size(), start + batch_size);
              ++k) {
           const int id = ids[k];
-          batch.push_back(MakeEvent("id" + std::to_string(id),
-                                    "user" + std::to_string(id % 13), id));
+          batch.push_back(MakeEvent(absl::StrCat("id", id),
+                                    absl::StrCat("user", id % 13), id));
         }
         absl::StatusOr<AppendResult> r = store->AppendEvents(batch);
         if (!r.ok()) {
@@ -233,7 +234,7 @@ TEST_F(StoreTest, ConcurrentOverlappingAppendsStoreEachIdOnce) {
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kIds));
   int64_t counted = 0;
   for (int u = 0; u < 13; ++u) {
-    absl::StatusOr<UserRecord> rec = store->GetUser("user" + std::to_string(u));
+    absl::StatusOr<UserRecord> rec = store->GetUser(absl::StrCat("user", u));
     ASSERT_TRUE(rec.ok()) << rec.status();
     counted += rec->counts[static_cast<size_t>(EventType::kView)];
   }
@@ -285,7 +286,7 @@ TEST_F(StoreTest, ReadersSeeWholeBatchesOnly) {
     std::vector<Event> batch;
     for (int i = 0; i < kBatch; ++i, ++next) {
       batch.push_back(
-          MakeEvent("e" + std::to_string(next), "a", next, EventType::kClick));
+          MakeEvent(absl::StrCat("e", next), "a", next, EventType::kClick));
     }
     ASSERT_TRUE(store->AppendEvents(batch).ok());
   }
@@ -303,7 +304,7 @@ TEST_F(StoreTest, UserEventsLimitKeepsNewestInOrder) {
   ASSERT_NE(store, nullptr);
   std::vector<Event> events;
   for (int i = 0; i < 10; ++i) {
-    events.push_back(MakeEvent("e" + std::to_string(i), "u", 100 - i * 10));
+    events.push_back(MakeEvent(absl::StrCat("e", i), "u", 100 - i * 10));
   }
   events.push_back(MakeEvent("other", "u2", 1000));
   ASSERT_TRUE(store->AppendEvents(events).ok());
@@ -431,6 +432,41 @@ TEST_F(StoreTest, EraseUserRemovesEveryRecordAndKeepsOthers) {
   EXPECT_FALSE(nobody->profile_deleted);
 }
 
+TEST_F(StoreTest, EraseUserWhileTheUserIsStillWriting) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  constexpr int kBatch = 5;
+  std::atomic<int> acked{-1};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int b = 0; !stop.load(); ++b) {
+      std::vector<Event> batch;
+      for (int i = 0; i < kBatch; ++i) {
+        batch.push_back(MakeEvent(absl::StrCat("z", b, "-", i), "zed", b));
+      }
+      if (store->AppendEvents(batch).ok()) acked = b;
+    }
+  });
+  while (acked.load() < 50) std::this_thread::yield();
+  const int acked_before_erase = acked.load();
+  absl::StatusOr<EraseResult> erased = store->EraseUser("zed");
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_GE(erased->events_deleted, (acked_before_erase + 1) * kBatch);
+  EXPECT_EQ(erased->events_deleted % kBatch, 0);
+  EXPECT_EQ(erased->idempotency_keys_deleted, erased->events_deleted);
+  absl::StatusOr<std::vector<Event>> left = store->UserEvents("zed");
+  ASSERT_TRUE(left.ok());
+  for (const Event& e : *left) {
+    EXPECT_GT(e.timestamp_ms, acked_before_erase) << e.event_id;
+  }
+  // What survived was written after the erase, whole batches with their
+  // idempotency keys and a fresh user record.
+  EXPECT_EQ(*store->CountUserRecords("zed"),
+            static_cast<int64_t>(2 * left->size() + (left->empty() ? 0 : 1)));
+}
+
 TEST_F(StoreTest, PruneIdempotencyKeysForgetsOldIds) {
   options_.idempotency_retention_ms = 1000;
   auto store = OpenOrDie();
@@ -475,18 +511,16 @@ TEST_F(StoreTest, ModelsPutListPruneActivate) {
   ASSERT_TRUE(models.ok()) << models.status();
   std::vector<std::string> versions;
   for (const StoredModel& m : *models) versions.push_back(m.metadata.version);
-  // The two newest, plus the active (v2) and the previous active (v1),
-  // which are never pruned; v5 is neither.
-  EXPECT_EQ(versions, (std::vector<std::string>{"v4", "v3", "v2", "v1"}));
+  // The two newest, plus the active (v2), the previous active (v1) and the
+  // one just stored (v5), which are never pruned.
+  EXPECT_EQ(versions, (std::vector<std::string>{"v4", "v3", "v5", "v2", "v1"}));
   EXPECT_EQ((*models)[0].blob_bytes, 5);
   EXPECT_EQ((*models)[0].metadata.metrics.at("ndcg@10"), 0.4);
-  EXPECT_EQ(store->GetModelBlob("v5").status().code(),
-            absl::StatusCode::kNotFound);
   EXPECT_EQ(*store->GetModelBlob("v4"), "blob4");
   EXPECT_EQ(*store->GetActiveModel(), "v2");
   EXPECT_EQ(*store->GetPreviousActiveModel(), "v1");
 
-  EXPECT_EQ(store->SetActiveModel("v5").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->SetActiveModel("v0").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store->GetModelBlob("nope").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(store->PutModel(Meta("meta:x", 1), "b").code(),
@@ -498,13 +532,29 @@ TEST_F(StoreTest, ModelsPutListPruneActivate) {
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->GetActiveModel(), "v4");
   EXPECT_EQ(*store->GetPreviousActiveModel(), "v2");
-  // v1 is no longer protected: the next put prunes it.
+  // v1, v3 and v5 are no longer protected: the next put prunes them.
   ASSERT_OK(store->PutModel(Meta("v6", 400), "blob6"));
   models = store->ListModels();
   ASSERT_TRUE(models.ok()) << models.status();
   versions.clear();
   for (const StoredModel& m : *models) versions.push_back(m.metadata.version);
   EXPECT_EQ(versions, (std::vector<std::string>{"v6", "v4", "v2"}));
+}
+
+TEST_F(StoreTest, NewlyStoredOlderModelSurvivesItsOwnPut) {
+  options_.models_to_keep = 2;
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->PutModel(Meta("new1", 1000), "a"));
+  ASSERT_OK(store->PutModel(Meta("new2", 1100), "b"));
+  ASSERT_OK(store->PutModel(Meta("late", 5), "c"));  // trained long ago
+  EXPECT_EQ(*store->GetModelBlob("late"), "c");
+  ASSERT_OK(store->PutModel(Meta("new3", 1200), "d"));
+  EXPECT_EQ(store->GetModelBlob("late").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->GetModelBlob("new1").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->ListModels()->size(), 2u);
 }
 
 TEST_F(StoreTest, NoActiveModelIsEmpty) {
@@ -572,7 +622,7 @@ TEST_F(StoreTest, CheckpointWhileWritingRestoresConsistentState) {
     while (!stop.load()) {
       std::vector<Event> batch;
       for (int i = 0; i < kBatch; ++i, ++next) {
-        batch.push_back(MakeEvent("w" + std::to_string(next), "w", next));
+        batch.push_back(MakeEvent(absl::StrCat("w", next), "w", next));
       }
       if (store->AppendEvents(batch).ok()) ++batches;
     }
@@ -596,7 +646,9 @@ TEST_F(StoreTest, CheckpointWhileWritingRestoresConsistentState) {
   EXPECT_EQ(RestoreCheckpoint(checkpoint, options_.data_dir).code(),
             absl::StatusCode::kFailedPrecondition);
 
+  // Into an existing empty directory.
   const std::string restored = root_ + "/restored";
+  fs::create_directories(restored);
   ASSERT_OK(RestoreCheckpoint(checkpoint, restored));
   StoreOptions options = options_;
   options.data_dir = restored;
@@ -649,7 +701,7 @@ TEST_P(DamagedStoreTest, OpenFailsAndLeavesFilesAlone) {
     ASSERT_NE(store, nullptr);
     std::vector<Event> events;
     for (int i = 0; i < 100; ++i) {
-      events.push_back(MakeEvent("e" + std::to_string(i), "u", i));
+      events.push_back(MakeEvent(absl::StrCat("e", i), "u", i));
     }
     ASSERT_TRUE(store->AppendEvents(events).ok());
     ASSERT_OK(store->Flush());
@@ -705,7 +757,22 @@ INSTANTIATE_TEST_SUITE_P(Damages, DamagedStoreTest,
                                            Damage::kMissingCurrent,
                                            Damage::kGarbageManifest,
                                            Damage::kTruncatedManifest,
-                                           Damage::kGarbageSst));
+                                           Damage::kGarbageSst),
+                         [](const ::testing::TestParamInfo<Damage>& info) {
+                           switch (info.param) {
+                             case Damage::kGarbageCurrent:
+                               return "GarbageCurrent";
+                             case Damage::kMissingCurrent:
+                               return "MissingCurrent";
+                             case Damage::kGarbageManifest:
+                               return "GarbageManifest";
+                             case Damage::kTruncatedManifest:
+                               return "TruncatedManifest";
+                             case Damage::kGarbageSst:
+                               return "GarbageSst";
+                           }
+                           return "Unknown";
+                         });
 
 TEST_F(StoreTest, RefusesForeignNonEmptyDirectory) {
   fs::create_directories(options_.data_dir);
@@ -807,8 +874,7 @@ std::vector<Event> NumberedBatch(const std::string& user, int b, int size) {
   std::vector<Event> batch;
   for (int i = 0; i < size; ++i) {
     batch.push_back(
-        MakeEvent(user + std::to_string(b) + "-" + std::to_string(i), user,
-                  int64_t{b} * size + i));
+        MakeEvent(absl::StrCat(user, b, "-", i), user, int64_t{b} * size + i));
   }
   return batch;
 }
@@ -863,6 +929,44 @@ TEST_F(StoreTest, KillNineLosesNoAcknowledgedEventEvenWithTornWalTail) {
       EXPECT_TRUE(ids.contains(e.event_id)) << e.event_id;
     }
   }
+}
+
+TEST_F(StoreTest, OpenHeldByAnotherProcessIsRefusedWithoutTouchingFiles) {
+  ChildProcess holder([&](int fd) {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
+    Report(fd, store.ok() ? 1 : 0);
+    pause();  // until killed
+  });
+  ASSERT_TRUE(holder.started());
+  ASSERT_EQ(holder.Next(), 1);
+  const std::map<std::string, std::string> before = Snapshot(options_.data_dir);
+  const std::set<std::string> names_before = [&] {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(options_.data_dir)) {
+      names.insert(e.path().filename().string());
+    }
+    return names;
+  }();
+
+  absl::StatusOr<std::unique_ptr<Store>> second = Store::Open(options_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another aisle process"),
+            absl::string_view::npos)
+      << second.status();
+  // Not even the holder's info LOG was rotated.
+  std::set<std::string> names_after;
+  for (const auto& e : fs::directory_iterator(options_.data_dir)) {
+    names_after.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(names_after, names_before);
+  EXPECT_EQ(Snapshot(options_.data_dir), before);
+
+  StoreOptions ro = options_;
+  ro.read_only = true;
+  EXPECT_TRUE(Store::Open(ro).ok());
+  holder.Kill();
+  holder.Wait();
+  EXPECT_TRUE(Store::Open(options_).ok());
 }
 
 TEST_F(StoreTest, WritesFailCleanlyWhenFilesCannotGrow) {
@@ -935,7 +1039,7 @@ TEST_F(StoreTest, StatsReflectContents) {
   std::vector<Event> events;
   for (int i = 0; i < 1000; ++i) {
     events.push_back(
-        MakeEvent("e" + std::to_string(i), "u" + std::to_string(i % 10), i));
+        MakeEvent(absl::StrCat("e", i), absl::StrCat("u", i % 10), i));
   }
   ASSERT_TRUE(store->AppendEvents(events).ok());
   StoreStats before_flush = store->Stats();

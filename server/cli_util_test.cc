@@ -1,0 +1,382 @@
+#include "server/cli_util.h"
+
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/convert.h"
+
+namespace aisle::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// --- FlagParser ------------------------------------------------------------------
+
+struct Parsed {
+  std::string name = "none";
+  int count = 10;
+  double ratio = 0.5;
+  bool explain = false;
+  bool titles = true;
+  std::chrono::milliseconds timeout{5000};
+  std::optional<double> max_price;
+};
+
+FlagParser MakeParser(Parsed* p) {
+  FlagParser parser("aisle thing get ID [flags]", "Does a thing.");
+  parser.String("name", &p->name, "a name");
+  parser.Int("count", &p->count, "how many");
+  parser.Double("ratio", &p->ratio, "a ratio");
+  parser.Bool("explain", &p->explain, "explain");
+  parser.Bool("titles", &p->titles, "titles");
+  parser.Duration("timeout", &p->timeout, "deadline");
+  parser.OptionalDouble("max-price", &p->max_price, "price cap");
+  return parser;
+}
+
+TEST(FlagParserTest, AcceptsEveryForm) {
+  Parsed p;
+  FlagParser parser = MakeParser(&p);
+  auto positional = parser.Parse({"get", "--name", "x y", "--count=3",
+                                  "--ratio", "-0.25", "--explain",
+                                  "--no-titles", "--timeout", "250ms",
+                                  "--max-price=9.5", "id1", "--", "--count"});
+  ASSERT_TRUE(positional.ok()) << positional.status();
+  EXPECT_THAT(*positional, ElementsAre("get", "id1", "--count"));
+  EXPECT_EQ(p.name, "x y");
+  EXPECT_EQ(p.count, 3);
+  EXPECT_DOUBLE_EQ(p.ratio, -0.25);
+  EXPECT_TRUE(p.explain);
+  EXPECT_FALSE(p.titles);
+  EXPECT_EQ(p.timeout, std::chrono::milliseconds(250));
+  ASSERT_TRUE(p.max_price.has_value());
+  EXPECT_DOUBLE_EQ(*p.max_price, 9.5);
+  EXPECT_TRUE(parser.IsSet("count"));
+  EXPECT_TRUE(parser.IsSet("name"));
+  EXPECT_FALSE(parser.help_requested());
+}
+
+TEST(FlagParserTest, DefaultsStayWhenAbsent) {
+  Parsed p;
+  FlagParser parser = MakeParser(&p);
+  ASSERT_TRUE(parser.Parse({}).ok());
+  EXPECT_EQ(p.count, 10);
+  EXPECT_TRUE(p.titles);
+  EXPECT_FALSE(p.max_price.has_value());
+  EXPECT_FALSE(parser.IsSet("count"));
+}
+
+TEST(FlagParserTest, BoolTakesExplicitValue) {
+  Parsed p;
+  FlagParser parser = MakeParser(&p);
+  ASSERT_TRUE(parser.Parse({"--explain=true", "--titles=false"}).ok());
+  EXPECT_TRUE(p.explain);
+  EXPECT_FALSE(p.titles);
+}
+
+TEST(FlagParserTest, RejectsBadInput) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--bogus"}, "unknown flag --bogus"},
+      {{"--count"}, "flag --count needs a value"},
+      {{"--count", "ten"}, "--count: 'ten' is not an integer"},
+      {{"--ratio=abc"}, "--ratio: 'abc' is not a number"},
+      {{"--ratio=inf"}, "--ratio: must be finite"},
+      {{"--explain=maybe"}, "--explain: 'maybe' is not a boolean"},
+      {{"--timeout", "soon"}, "--timeout:"},
+      {{"--no-count"}, "unknown flag --no-count"},
+  };
+  for (const Case& c : cases) {
+    Parsed p;
+    FlagParser parser = MakeParser(&p);
+    auto result = parser.Parse(c.args);
+    ASSERT_FALSE(result.ok()) << c.args[0];
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(result.status().message()), HasSubstr(c.message));
+  }
+}
+
+TEST(FlagParserTest, HelpListsFlagsWithDefaults) {
+  Parsed p;
+  FlagParser parser = MakeParser(&p);
+  parser.AddNotes("Example: aisle thing get 1");
+  ASSERT_TRUE(parser.Parse({"--help"}).ok());
+  EXPECT_TRUE(parser.help_requested());
+  const std::string help = parser.Help();
+  EXPECT_THAT(help, HasSubstr("Usage: aisle thing get ID [flags]"));
+  EXPECT_THAT(help, HasSubstr("--count VALUE"));
+  EXPECT_THAT(help, HasSubstr("(default: 10)"));
+  EXPECT_THAT(help, HasSubstr("(default: none)"));
+  EXPECT_THAT(help, HasSubstr("(default: 5s)"));
+  EXPECT_THAT(help, HasSubstr("Example: aisle thing get 1"));
+}
+
+TEST(SplitListTest, DropsEmptyPiecesAndTrims) {
+  EXPECT_THAT(SplitList(" a, b,,c ,"), ElementsAre("a", "b", "c"));
+  EXPECT_TRUE(SplitList("").empty());
+}
+
+// --- Output ---------------------------------------------------------------------
+
+TEST(TableTest, AlignsTextLeftAndNumbersRight) {
+  Table table({"rank", "item", "score"});
+  table.AddRow({"1", "shoes", "0.9000"});
+  table.AddRow({"10", "a", "12.5000"});
+  EXPECT_EQ(table.Render(),
+            "rank  item   score\n"
+            "----  -----  -------\n"
+            "   1  shoes   0.9000\n"
+            "  10  a      12.5000\n");
+}
+
+TEST(FormatTest, CountsAndFixed) {
+  EXPECT_EQ(FormatCount(0), "0");
+  EXPECT_EQ(FormatCount(999), "999");
+  EXPECT_EQ(FormatCount(1000), "1,000");
+  EXPECT_EQ(FormatCount(1234567), "1,234,567");
+  EXPECT_EQ(FormatCount(-45000), "-45,000");
+  EXPECT_EQ(FormatFixed(0.5, 4), "0.5000");
+  EXPECT_EQ(FormatTimeMs(0), "-");
+  EXPECT_EQ(FormatTimeMs(1793491200000), "2026-11-01 00:00:00 UTC");
+}
+
+TEST(GrpcFormatTest, NamesTheCodeAndHints) {
+  grpc::Status status(grpc::StatusCode::INVALID_ARGUMENT,
+                      "events[0].user_id: must be 1..256 bytes, got 0");
+  EXPECT_EQ(FormatGrpcStatus(status),
+            "INVALID_ARGUMENT: events[0].user_id: must be 1..256 bytes, got 0");
+  EXPECT_THAT(HintForGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, ""),
+                                "host:1"),
+              HasSubstr("host:1"));
+}
+
+// --- Delimited files --------------------------------------------------------------
+
+std::vector<Record> ReadAll(const std::string& text, FileFormat format,
+                            std::vector<std::string>* errors = nullptr) {
+  std::istringstream in(text);
+  DelimitedReader reader(&in, format);
+  std::vector<Record> records;
+  Record record;
+  std::string error;
+  while (reader.Next(&record, &error)) {
+    records.push_back(record);
+    if (errors != nullptr) errors->push_back(error);
+  }
+  EXPECT_EQ(reader.bytes_read(), static_cast<int64_t>(text.size()) +
+                                     (text.empty() || text.back() == '\n' ? 0 : 1));
+  return records;
+}
+
+TEST(DelimitedReaderTest, TsvSplitsOnTabsAndSkipsBlankLines) {
+  auto records = ReadAll("a\tb\tc\n\n1\t\t3\r\n", FileFormat::kTsv);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].line, 1);
+  EXPECT_THAT(records[0].fields, ElementsAre("a", "b", "c"));
+  EXPECT_EQ(records[1].line, 3);
+  EXPECT_THAT(records[1].fields, ElementsAre("1", "", "3"));
+}
+
+TEST(DelimitedReaderTest, WhitespaceSplitsOnRuns) {
+  auto records = ReadAll("196\t242  3 881250949\n", FileFormat::kWhitespace);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_THAT(records[0].fields, ElementsAre("196", "242", "3", "881250949"));
+}
+
+TEST(DelimitedReaderTest, CsvHandlesQuoting) {
+  std::vector<std::string> errors;
+  auto records = ReadAll(
+      "item_id,title,price\n"
+      "i1,\"Shoes, red\",10\n"
+      "i2,\"The \"\"Best\"\" Hat\",5\n"
+      "i3,\"two\nlines\",7\n"
+      "i4,,\n",
+      FileFormat::kCsv, &errors);
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_THAT(records[1].fields, ElementsAre("i1", "Shoes, red", "10"));
+  EXPECT_THAT(records[2].fields, ElementsAre("i2", "The \"Best\" Hat", "5"));
+  EXPECT_THAT(records[3].fields, ElementsAre("i3", "two\nlines", "7"));
+  EXPECT_EQ(records[3].line, 4);
+  // The record after a two-line field starts on line 6.
+  EXPECT_EQ(records[4].line, 6);
+  EXPECT_THAT(records[4].fields, ElementsAre("i4", "", ""));
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+}
+
+TEST(DelimitedReaderTest, CsvReportsMalformedRecords) {
+  std::vector<std::string> errors;
+  auto records = ReadAll("a,b\"c\n\"open,x\n", FileFormat::kCsv, &errors);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_THAT(errors[0], HasSubstr("stray quote"));
+  EXPECT_THAT(errors[1], HasSubstr("unterminated quoted field"));
+  EXPECT_THAT(errors[1], HasSubstr("line 2"));
+}
+
+TEST(ResolveFormatTest, ByFlagThenExtension) {
+  EXPECT_EQ(*ResolveFormat("", "x.csv"), FileFormat::kCsv);
+  EXPECT_EQ(*ResolveFormat("", "x.CSV"), FileFormat::kCsv);
+  EXPECT_EQ(*ResolveFormat("", "x.tsv"), FileFormat::kTsv);
+  EXPECT_EQ(*ResolveFormat("", "x.data"), FileFormat::kTsv);
+  EXPECT_EQ(*ResolveFormat("csv", "x.tsv"), FileFormat::kCsv);
+  EXPECT_FALSE(ResolveFormat("json", "x").ok());
+}
+
+// --- Import rows ------------------------------------------------------------------
+
+TEST(MapEventHeaderTest, AcceptsAliasesInAnyOrder) {
+  auto cols = MapEventHeader(
+      {"Timestamp", "event_type", "USER", "item_id", "rating", "extra"},
+      std::nullopt);
+  ASSERT_TRUE(cols.ok()) << cols.status();
+  EXPECT_EQ(cols->timestamp_s, 0);
+  EXPECT_EQ(cols->type, 1);
+  EXPECT_EQ(cols->user_id, 2);
+  EXPECT_EQ(cols->item_id, 3);
+  EXPECT_EQ(cols->value, 4);
+  EXPECT_EQ(cols->timestamp_ms, -1);
+  EXPECT_THAT(cols->ignored, ElementsAre("extra"));
+}
+
+TEST(MapEventHeaderTest, RejectsIncompleteOrAmbiguousHeaders) {
+  struct Case {
+    std::vector<std::string> header;
+    std::optional<core::EventType> default_type;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"user_id", "item_id"}, std::nullopt, "missing column(s) type"},
+      {{"item_id", "type"}, std::nullopt, "missing column(s) user_id"},
+      {{"196", "242", "3", "881250949"}, std::nullopt,
+       "missing column(s) user_id, item_id, type"},
+      {{"user_id", "user", "item_id", "type"}, std::nullopt, "given twice"},
+      {{"user_id", "item_id", "timestamp", "timestamp_ms"},
+       core::EventType::kView, "not both"},
+  };
+  for (const Case& c : cases) {
+    auto cols = MapEventHeader(c.header, c.default_type);
+    ASSERT_FALSE(cols.ok()) << c.message;
+    EXPECT_THAT(std::string(cols.status().message()), HasSubstr(c.message));
+  }
+  EXPECT_TRUE(MapEventHeader({"user_id", "item_id"}, core::EventType::kView).ok());
+}
+
+Record Row(int64_t line, std::vector<std::string> fields) {
+  return Record{line, std::move(fields)};
+}
+
+TEST(ParseEventRowTest, ConvertsAValidRow) {
+  auto cols = MapEventHeader(
+      {"user_id", "item_id", "type", "value", "timestamp", "event_id"},
+      std::nullopt);
+  ASSERT_TRUE(cols.ok());
+  auto event = ParseEventRow(
+      Row(2, {" u1 ", "i9", "PURCHASE", "2", "1700000000.5", "e-7"}), *cols,
+      std::nullopt, 6);
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->user_id, "u1");
+  EXPECT_EQ(event->item_id, "i9");
+  EXPECT_EQ(event->type, core::EventType::kPurchase);
+  EXPECT_DOUBLE_EQ(event->value, 2);
+  EXPECT_EQ(event->timestamp_ms, 1700000000500);
+  EXPECT_EQ(event->event_id, "e-7");
+}
+
+TEST(ParseEventRowTest, DerivesStableIdsWhenAbsent) {
+  auto cols = MapEventHeader({"user_id", "item_id", "timestamp_ms"},
+                             core::EventType::kView);
+  ASSERT_TRUE(cols.ok());
+  auto parse = [&](std::vector<std::string> fields) {
+    auto e = ParseEventRow(Row(2, std::move(fields)), *cols,
+                           core::EventType::kView, 3);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? e->event_id : "";
+  };
+  const std::string a = parse({"u1", "i1", "1000"});
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(parse({"u1", "i1", "1000"}), a);
+  EXPECT_NE(parse({"u1", "i1", "1001"}), a);
+  EXPECT_NE(parse({"u2", "i1", "1000"}), a);
+  EXPECT_NE(parse({"u1", "i2", "1000"}), a);
+  // The same derivation as the server's for events sent without an id.
+  core::Event e;
+  e.user_id = "u1";
+  e.item_id = "i1";
+  e.type = core::EventType::kView;
+  e.timestamp_ms = 1000;
+  EXPECT_EQ(a, server::DerivedEventId(e));
+}
+
+TEST(ParseEventRowTest, RejectsMalformedFields) {
+  auto cols = MapEventHeader(
+      {"user_id", "item_id", "type", "value", "timestamp_ms"}, std::nullopt);
+  ASSERT_TRUE(cols.ok());
+  struct Case {
+    std::vector<std::string> fields;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"u", "i", "view", "1"}, "expected 5 fields like the header, got 4"},
+      {{"u", "i", "buy", "1", "5"}, "type: unknown event type 'buy'"},
+      {{"u", "i", "", "1", "5"}, "type: empty"},
+      {{"u", "i", "view", "x", "5"}, "value: 'x' is not a number"},
+      {{"u", "i", "view", "1", "5.5"}, "timestamp_ms: '5.5' is not an integer"},
+      {{"u", "i", "view", "1", "soon"}, "timestamp_ms: 'soon'"},
+  };
+  for (const Case& c : cases) {
+    auto e = ParseEventRow(Row(3, c.fields), *cols, std::nullopt, 5);
+    ASSERT_FALSE(e.ok()) << c.message;
+    EXPECT_THAT(std::string(e.status().message()), HasSubstr(c.message));
+  }
+}
+
+TEST(ParseEventRowTest, MovieLensRowsAreRatings) {
+  auto e = ParseEventRow(Row(1, {"196", "242", "3", "881250949"}),
+                         MovieLensColumns(), core::EventType::kRating, 4);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->user_id, "196");
+  EXPECT_EQ(e->item_id, "242");
+  EXPECT_EQ(e->type, core::EventType::kRating);
+  EXPECT_DOUBLE_EQ(e->value, 3);
+  EXPECT_EQ(e->timestamp_ms, 881250949000);
+}
+
+TEST(ParseItemRowTest, ConvertsAndRejects) {
+  auto cols = MapItemHeader(
+      {"item_id", "title", "categories", "tags", "price", "available"});
+  ASSERT_TRUE(cols.ok()) << cols.status();
+  auto item = ParseItemRow(
+      Row(2, {"i1", "Red Shoes", "fashion/shoes| sale", "red|", "19.99", "no"}),
+      *cols, 6);
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->item_id, "i1");
+  EXPECT_EQ(item->title, "Red Shoes");
+  EXPECT_THAT(item->categories, ElementsAre("fashion/shoes", "sale"));
+  EXPECT_THAT(item->tags, ElementsAre("red"));
+  EXPECT_DOUBLE_EQ(item->price, 19.99);
+  EXPECT_FALSE(item->available);
+
+  auto defaults = ParseItemRow(Row(3, {"i2", "", "", "", "", ""}), *cols, 6);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->available);
+  EXPECT_DOUBLE_EQ(defaults->price, 0);
+
+  EXPECT_THAT(std::string(ParseItemRow(Row(4, {"i3", "", "", "", "cheap", ""}),
+                                       *cols, 6)
+                              .status()
+                              .message()),
+              HasSubstr("price: 'cheap' is not a number"));
+  EXPECT_THAT(std::string(ParseItemRow(Row(5, {"i3", "", "", "", "", "maybe"}),
+                                       *cols, 6)
+                              .status()
+                              .message()),
+              HasSubstr("available:"));
+  EXPECT_FALSE(MapItemHeader({"title", "price"}).ok());
+}
+
+}  // namespace
+}  // namespace aisle::cli

@@ -1,0 +1,518 @@
+#include "server/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+
+namespace aisle::server {
+namespace {
+
+using Setter = std::function<absl::Status(absl::string_view, ServerConfig*)>;
+
+struct Option {
+  absl::string_view name;  // flag name without dashes
+  absl::string_view value_name;
+  absl::string_view help;
+  bool is_bool = false;
+  Setter set;
+};
+
+absl::Status Bad(absl::string_view what) {
+  return absl::InvalidArgumentError(what);
+}
+
+absl::StatusOr<int64_t> ParseInt(absl::string_view text, int64_t min,
+                                 int64_t max) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value)) {
+    return Bad(absl::StrCat("must be an integer, got \"", text, "\""));
+  }
+  if (value < min || value > max) {
+    return Bad(absl::StrCat("must be ", min, "..", max, ", got ", value));
+  }
+  return value;
+}
+
+absl::StatusOr<double> ParseDouble(absl::string_view text, double min,
+                                   double max) {
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value) || !std::isfinite(value)) {
+    return Bad(absl::StrCat("must be a number, got \"", text, "\""));
+  }
+  if (value < min || value > max) {
+    return Bad(absl::StrCat("must be ", min, "..", max, ", got ", text));
+  }
+  return value;
+}
+
+absl::StatusOr<bool> ParseBool(absl::string_view text) {
+  std::string lower = absl::AsciiStrToLower(text);
+  if (lower.empty() || lower == "true" || lower == "1" || lower == "yes" ||
+      lower == "on") {
+    return true;
+  }
+  if (lower == "false" || lower == "0" || lower == "no" || lower == "off") {
+    return false;
+  }
+  return Bad(absl::StrCat("must be true or false, got \"", text, "\""));
+}
+
+// Setters for the common shapes. `field` points into ServerConfig (or the
+// engine options inside it).
+template <typename T>
+Setter IntSetter(T ServerConfig::*field, int64_t min, int64_t max) {
+  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
+    absl::StatusOr<int64_t> n = ParseInt(v, min, max);
+    if (!n.ok()) return n.status();
+    c->*field = static_cast<T>(*n);
+    return absl::OkStatus();
+  };
+}
+
+Setter DurationSetter(int64_t ServerConfig::*field, bool allow_disable) {
+  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
+    if (allow_disable && absl::StripAsciiWhitespace(v) == "-1") {
+      c->*field = -1;
+      return absl::OkStatus();
+    }
+    absl::StatusOr<int64_t> ms =
+        ParseDurationMs(std::string_view(v.data(), v.size()));
+    if (!ms.ok()) return ms.status();
+    if (allow_disable && *ms == 0) {
+      return Bad("must be positive, or -1 to disable");
+    }
+    c->*field = *ms;
+    return absl::OkStatus();
+  };
+}
+
+Setter StringSetter(std::string ServerConfig::*field, bool non_empty) {
+  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
+    if (non_empty && v.empty()) return Bad("must not be empty");
+    c->*field = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
+const std::vector<Option>& Options() {
+  static const auto* options = new std::vector<Option>{
+      {"host", "ADDR",
+       "Address to bind the gRPC server (default 0.0.0.0: all interfaces, "
+       "for containers; 127.0.0.1 keeps it local).",
+       false, StringSetter(&ServerConfig::host, true)},
+      {"port", "N", "gRPC port; 0 = ephemeral (default 50051).", false,
+       IntSetter(&ServerConfig::port, 0, 65535)},
+      {"metrics-port", "N",
+       "Prometheus /metrics port; 0 = ephemeral, -1 = disabled (default "
+       "9464).",
+       false, IntSetter(&ServerConfig::metrics_port, -1, 65535)},
+      {"data-dir", "DIR", "RocksDB data directory (default ./aisle-data).",
+       false, StringSetter(&ServerConfig::data_dir, true)},
+      {"demo", "",
+       "With an empty data dir, generate a demo catalog and events and "
+       "train an initial model (default off).",
+       true,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<bool> b = ParseBool(v);
+         if (!b.ok()) return b.status();
+         c->demo = *b;
+         return absl::OkStatus();
+       }},
+      {"durability", "process|machine",
+       "process: acknowledged events survive a process crash; machine: "
+       "fsync, they survive power loss (default process).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         if (v == "process") {
+           c->durability = storage::Durability::kProcess;
+         } else if (v == "machine") {
+           c->durability = storage::Durability::kMachine;
+         } else {
+           return Bad(absl::StrCat("must be process or machine, got \"", v,
+                                   "\""));
+         }
+         return absl::OkStatus();
+       }},
+      {"log-level", "LEVEL",
+       "trace, debug, info, warn, error or off (default info).", false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         static constexpr absl::string_view kLevels[] = {
+             "trace", "debug", "info", "warn", "error", "off"};
+         for (absl::string_view level : kLevels) {
+           if (v == level) {
+             c->log_level = std::string(v);
+             return absl::OkStatus();
+           }
+         }
+         return Bad(absl::StrCat(
+             "must be trace, debug, info, warn, error or off, got \"", v,
+             "\""));
+       }},
+      {"log-format", "text|json",
+       "Log lines as text or one JSON object per line (default text).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         if (v == "text") {
+           c->log_format = LogFormat::kText;
+         } else if (v == "json") {
+           c->log_format = LogFormat::kJson;
+         } else {
+           return Bad(
+               absl::StrCat("must be text or json, got \"", v, "\""));
+         }
+         return absl::OkStatus();
+       }},
+      {"access-log-sample", "FRACTION",
+       "Fraction of RPCs written to the access log, 0..1 (default 0.01).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0, 1);
+         if (!d.ok()) return d.status();
+         c->access_log_sample = *d;
+         return absl::OkStatus();
+       }},
+      {"log-salt", "SECRET",
+       "Key for hashing user ids in logs (default: random per process).",
+       false, StringSetter(&ServerConfig::log_salt, false)},
+      {"model-poll-interval", "DURATION",
+       "How often to check <data-dir>/model-inbox for new models; -1 "
+       "disables (default 10s).",
+       false, DurationSetter(&ServerConfig::model_poll_interval_ms, true)},
+      {"max-message-bytes", "SIZE",
+       "Largest accepted request; larger ones get RESOURCE_EXHAUSTED "
+       "(default 4MiB).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseByteSize(std::string_view(v.data(), v.size()));
+         if (!n.ok()) return n.status();
+         if (*n < 1024 || *n > (1LL << 30)) {
+           return Bad(absl::StrCat("must be 1KiB..1GiB, got ", *n, " bytes"));
+         }
+         c->max_message_bytes = *n;
+         return absl::OkStatus();
+       }},
+      {"threads", "N",
+       "Upper bound on gRPC threads; 0 = gRPC's default (default 0).", false,
+       IntSetter(&ServerConfig::threads, 0, 1024)},
+      {"idempotency-retention", "DURATION",
+       "How long event ids are remembered to skip duplicates (default "
+       "30d).",
+       false, DurationSetter(&ServerConfig::idempotency_retention_ms, false)},
+      {"models-to-keep", "N", "Model versions kept in the store (default 5).",
+       false, IntSetter(&ServerConfig::models_to_keep, 1, 1000)},
+      {"shutdown-grace", "DURATION",
+       "Time in-flight RPCs get to finish at shutdown (default 10s).", false,
+       DurationSetter(&ServerConfig::shutdown_grace_ms, false)},
+      {"block-cache", "SIZE", "RocksDB block cache size (default 256MiB).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseByteSize(std::string_view(v.data(), v.size()));
+         if (!n.ok()) return n.status();
+         c->block_cache_bytes = *n;
+         return absl::OkStatus();
+       }},
+      {"train-threads", "N",
+       "Threads for training the demo model; 0 = all cores (default 0).",
+       false, IntSetter(&ServerConfig::train_threads, 0, 1024)},
+      {"popularity-half-life", "DAYS",
+       "Half-life of popularity, in days (default 14).", false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0.001, 1e6);
+         if (!d.ok()) return d.status();
+         c->engine.popularity_half_life_days = *d;
+         return absl::OkStatus();
+       }},
+      {"trending-half-life", "HOURS",
+       "Half-life of trending, in hours (default 24).", false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0.001, 1e6);
+         if (!d.ok()) return d.status();
+         c->engine.trending_half_life_hours = *d;
+         return absl::OkStatus();
+       }},
+      {"user-half-life", "DAYS",
+       "Decay of a user's own events in fold-in, in days; 0 = none "
+       "(default 0).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0, 1e6);
+         if (!d.ok()) return d.status();
+         c->engine.user_half_life_days = *d;
+         return absl::OkStatus();
+       }},
+      {"max-history-per-user", "N",
+       "Events per user kept in memory (default 500).", false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseInt(v, 1, 1000000);
+         if (!n.ok()) return n.status();
+         c->engine.max_history_per_user = static_cast<int>(*n);
+         return absl::OkStatus();
+       }},
+      {"co-occurrence-window", "N",
+       "Co-occurrence counted within a user's last N items (default 50).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseInt(v, 1, 10000);
+         if (!n.ok()) return n.status();
+         c->engine.co_occurrence_window = static_cast<int>(*n);
+         return absl::OkStatus();
+       }},
+      {"exact-below-selectivity", "FRACTION",
+       "Use exact search when a filter keeps less than this fraction of "
+       "the catalog (default 0.05).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0, 1);
+         if (!d.ok()) return d.status();
+         c->engine.exact_below_selectivity = *d;
+         return absl::OkStatus();
+       }},
+      {"ann-min-items", "N",
+       "Build an ANN index for models with at least N items (default "
+       "20000).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseInt(v, 0, (1LL << 31) - 1);
+         if (!n.ok()) return n.status();
+         c->engine.model.ann_min_items = static_cast<int32_t>(*n);
+         return absl::OkStatus();
+       }},
+  };
+  return *options;
+}
+
+const Option* FindOption(absl::string_view name) {
+  for (const Option& option : Options()) {
+    if (option.name == name) return &option;
+  }
+  return nullptr;
+}
+
+std::string EnvName(absl::string_view name) {
+  std::string env = absl::StrCat("AISLE_", name);
+  absl::AsciiStrToUpper(&env);
+  absl::StrReplaceAll({{"-", "_"}}, &env);
+  return env;
+}
+
+// A value and where it came from, for error messages.
+struct Setting {
+  std::string value;
+  std::string source;  // "--port", "AISLE_PORT", "file.conf:3"
+};
+
+absl::Status ParseConfigFile(const std::string& path,
+                             std::map<std::string, Setting>* out) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("--config: cannot read \"", path, "\""));
+  }
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    std::string where = absl::StrCat(path, ":", line_no);
+    size_t eq = text.find('=');
+    if (eq == absl::string_view::npos) {
+      return Bad(absl::StrCat(where, ": expected `key = value`, got \"",
+                              text, "\""));
+    }
+    std::string key(absl::StripAsciiWhitespace(text.substr(0, eq)));
+    absl::StrReplaceAll({{"_", "-"}}, &key);
+    absl::string_view value = absl::StripAsciiWhitespace(text.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (key == "config" || FindOption(key) == nullptr) {
+      return Bad(absl::StrCat(where, ": unknown option \"", key, "\""));
+    }
+    (*out)[key] = Setting{std::string(value), where};
+  }
+  return absl::OkStatus();
+}
+
+constexpr absl::string_view kHelpMessage = "help";
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseDurationMs(std::string_view input) {
+  absl::string_view text =
+      absl::StripAsciiWhitespace(absl::string_view(input.data(), input.size()));
+  size_t split = 0;
+  while (split < text.size() &&
+         (absl::ascii_isdigit(text[split]) || text[split] == '.')) {
+    ++split;
+  }
+  absl::string_view number = text.substr(0, split);
+  absl::string_view unit = text.substr(split);
+  double value = 0;
+  if (number.empty() || !absl::SimpleAtod(number, &value)) {
+    return Bad(absl::StrCat(
+        "must be a non-negative duration like 250ms, 10s, 5m, 2h or 30d, "
+        "got \"",
+        text, "\""));
+  }
+  double scale = 0;
+  if (unit.empty() || unit == "s") {
+    scale = 1000;
+  } else if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "m") {
+    scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else if (unit == "d") {
+    scale = 86'400'000;
+  } else {
+    return Bad(absl::StrCat("unknown duration unit \"", unit, "\" in \"",
+                            text, "\" (use ms, s, m, h or d)"));
+  }
+  double ms = value * scale;
+  if (ms > 1e15) return Bad(absl::StrCat("duration too large: \"", text, "\""));
+  return static_cast<int64_t>(std::llround(ms));
+}
+
+absl::StatusOr<int64_t> ParseByteSize(std::string_view input) {
+  absl::string_view text =
+      absl::StripAsciiWhitespace(absl::string_view(input.data(), input.size()));
+  size_t split = 0;
+  while (split < text.size() && absl::ascii_isdigit(text[split])) ++split;
+  absl::string_view number = text.substr(0, split);
+  std::string unit = absl::AsciiStrToLower(text.substr(split));
+  int64_t value = 0;
+  if (number.empty() || !absl::SimpleAtoi(number, &value)) {
+    return Bad(absl::StrCat(
+        "must be a size like 4194304, 512KiB, 4MiB or 1GiB, got \"", text,
+        "\""));
+  }
+  int shift = 0;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else if (unit == "k" || unit == "kib" || unit == "kb") {
+    shift = 10;
+  } else if (unit == "m" || unit == "mib" || unit == "mb") {
+    shift = 20;
+  } else if (unit == "g" || unit == "gib" || unit == "gb") {
+    shift = 30;
+  } else {
+    return Bad(absl::StrCat("unknown size unit in \"", text,
+                            "\" (use B, KiB, MiB or GiB)"));
+  }
+  if (value > (int64_t{1} << (62 - shift))) {
+    return Bad(absl::StrCat("size too large: \"", text, "\""));
+  }
+  return value << shift;
+}
+
+bool IsHelpRequest(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) && status.message() == kHelpMessage;
+}
+
+absl::StatusOr<ServerConfig> ParseServeArgs(
+    int argc, char** argv, const std::map<std::string, std::string>& env) {
+  std::map<std::string, Setting> flags;
+  std::optional<Setting> config_file;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") return Bad(kHelpMessage);
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      return Bad(absl::StrCat("unexpected argument \"", arg,
+                              "\" (flags start with --; see --help)"));
+    }
+    std::string name;
+    std::optional<std::string> value;
+    if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      name = std::string(arg.substr(0, eq));
+      value = std::string(arg.substr(eq + 1));
+    } else {
+      name = std::string(arg);
+    }
+    const Option* option = FindOption(name);
+    if (option == nullptr && name != "config") {
+      return Bad(absl::StrCat("unknown flag --", name, " (see --help)"));
+    }
+    if (!value.has_value()) {
+      if (option != nullptr && option->is_bool) {
+        value = "true";
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return Bad(absl::StrCat("--", name, ": missing value"));
+      }
+    }
+    Setting setting{*value, absl::StrCat("--", name)};
+    if (name == "config") {
+      config_file = setting;
+    } else {
+      flags[name] = setting;
+    }
+  }
+  if (!config_file.has_value()) {
+    if (auto it = env.find("AISLE_CONFIG"); it != env.end()) {
+      config_file = Setting{it->second, "AISLE_CONFIG"};
+    }
+  }
+
+  std::map<std::string, Setting> file_settings;
+  if (config_file.has_value() && !config_file->value.empty()) {
+    absl::Status status = ParseConfigFile(config_file->value, &file_settings);
+    if (!status.ok()) return status;
+  }
+
+  ServerConfig config;
+  if (config_file.has_value()) config.config_file = config_file->value;
+  // Lowest precedence first; later layers overwrite.
+  std::map<std::string, Setting> merged = std::move(file_settings);
+  for (const Option& option : Options()) {
+    std::string env_name = EnvName(option.name);
+    if (auto it = env.find(env_name); it != env.end()) {
+      merged[std::string(option.name)] = Setting{it->second, env_name};
+    }
+  }
+  for (auto& [name, setting] : flags) merged[name] = setting;
+
+  for (const auto& [name, setting] : merged) {
+    const Option* option = FindOption(name);
+    absl::Status status = option->set(setting.value, &config);
+    if (!status.ok()) {
+      return Bad(absl::StrCat(setting.source, ": ", status.message()));
+    }
+  }
+  return config;
+}
+
+std::string ServeUsage() {
+  std::string usage =
+      "Usage: aisle serve [flags]\n\n"
+      "Runs the Aisle recommendation server (gRPC + Prometheus metrics).\n"
+      "Every flag can also be set with an AISLE_<FLAG> environment variable\n"
+      "(e.g. AISLE_METRICS_PORT=9464) or a `key = value` line in the file\n"
+      "given with --config FILE (or AISLE_CONFIG). Precedence: flag > "
+      "environment > file > default.\n"
+      "Durations: 250ms, 10s, 5m, 2h, 30d. Sizes: 4194304, 512KiB, 4MiB.\n\n"
+      "Flags:\n"
+      "  --config FILE\n      Read options from FILE (`key = value` "
+      "lines, # comments).\n";
+  for (const Option& option : Options()) {
+    absl::StrAppend(&usage, "  --", option.name);
+    if (!option.value_name.empty()) {
+      absl::StrAppend(&usage, " ", option.value_name);
+    }
+    absl::StrAppend(&usage, "\n      ", option.help, "\n");
+  }
+  absl::StrAppend(&usage, "  --help\n      Show this help.\n");
+  return usage;
+}
+
+}  // namespace aisle::server

@@ -1,0 +1,117 @@
+// ServerConfig: every option of `aisle serve`, with its default, and the
+// parser that assembles it from command-line flags, AISLE_* environment
+// variables and an optional config file.
+//
+// Precedence (highest first): --flag, AISLE_<FLAG> environment variable
+// (e.g. AISLE_METRICS_PORT for --metrics-port), a `key = value` line in the
+// file named by --config (or AISLE_CONFIG), the default below.
+//
+// Config file syntax: one `key = value` per line; keys are the flag names
+// without the leading dashes ("metrics-port" or "metrics_port"); blank lines
+// and lines starting with '#' are ignored; values may be wrapped in double
+// quotes.
+//
+// Durations accept a number followed by ms, s, m, h or d ("10s", "30d",
+// "250ms"); a bare number means seconds. Sizes accept B, KiB, MiB, GiB (or
+// K, M, G as powers of 1024); a bare number means bytes.
+//
+// Thread safety: plain values; ParseServeArgs is pure (it reads the config
+// file but no global state).
+#ifndef AISLE_SERVER_CONFIG_H_
+#define AISLE_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/engine.h"
+#include "storage/store.h"
+
+namespace aisle::server {
+
+enum class LogFormat { kText, kJson };
+
+struct ServerConfig {
+  // Address the gRPC server binds. Default: "0.0.0.0" (all interfaces, so
+  // that it is reachable inside a container); use 127.0.0.1 to keep it
+  // local.
+  std::string host = "0.0.0.0";
+  // gRPC port. 0 = an ephemeral port (tests). Default: 50051.
+  int port = 50051;
+  // Prometheus /metrics port, on the same host. 0 = ephemeral, -1 =
+  // disabled. Default: 9464.
+  int metrics_port = 9464;
+  // RocksDB data directory, created if missing. Default: "./aisle-data".
+  std::string data_dir = "./aisle-data";
+  // With an empty data dir: generate the demo catalog and events and train
+  // an initial model. Default: false.
+  bool demo = false;
+  // kProcess: survives a crash of the process; kMachine: fsync, survives
+  // power loss. Default: kProcess.
+  storage::Durability durability = storage::Durability::kProcess;
+  // "trace", "debug", "info", "warn", "error", "off". Default: "info".
+  std::string log_level = "info";
+  // Text lines or one JSON object per line. Default: kText.
+  LogFormat log_format = LogFormat::kText;
+  // Fraction of RPCs written to the access log (0..1). Default: 0.01.
+  double access_log_sample = 0.01;
+  // Salt for hashing user ids in logs. Default: "" = random per process
+  // (hashes then cannot be correlated across restarts).
+  std::string log_salt;
+  // How often the server checks the model inbox and the active model
+  // version, in ms. -1 disables the background poller (tests call
+  // AisleServer::PollModelsOnce). Default: 10 s.
+  int64_t model_poll_interval_ms = 10'000;
+  // Largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED.
+  // Default: 4 MiB.
+  int64_t max_message_bytes = 4 << 20;
+  // Upper bound on the threads gRPC may use (a grpc::ResourceQuota); 0 =
+  // gRPC's own default. Default: 0.
+  int threads = 0;
+  // How long event ids are remembered for idempotency. Default: 30 days.
+  int64_t idempotency_retention_ms = 30LL * 24 * 3600 * 1000;
+  // Model versions kept in the store. Default: 5.
+  int models_to_keep = 5;
+  // In-flight RPCs get this long to finish at shutdown; then they are
+  // cancelled. Default: 10 s.
+  int64_t shutdown_grace_ms = 10'000;
+  // RocksDB block cache. Default: 256 MiB.
+  int64_t block_cache_bytes = 256 << 20;
+  // Demo generation: ALS threads for the initial training (0 = all cores).
+  // Default: 0.
+  int train_threads = 0;
+  // Engine knobs (see core/engine.h for meaning and defaults):
+  //   --popularity-half-life (days, default 14), --trending-half-life
+  //   (hours, default 24), --user-half-life (days, default 0 = off),
+  //   --max-history-per-user (500), --co-occurrence-window (50),
+  //   --exact-below-selectivity (0.05), --ann-min-items (20000).
+  core::EngineOptions engine;
+  // The file given with --config, "" if none (for the startup log).
+  std::string config_file;
+};
+
+// Parses `aisle serve` arguments. argv[0] is the subcommand name ("serve")
+// and is skipped. Flags are "--name value" or "--name=value"; boolean flags
+// (--demo) take no value or "=true/false". `env` holds the environment
+// (only AISLE_* keys are read).
+// Errors: InvalidArgument naming the flag (or env var, or file:line) and
+// the accepted range, e.g. "--port: must be 0..65535, got 70000"; NotFound
+// for a missing --config file. "--help" yields InvalidArgument with the
+// message "help" so the caller can print ServeUsage() and exit 0.
+absl::StatusOr<ServerConfig> ParseServeArgs(
+    int argc, char** argv, const std::map<std::string, std::string>& env);
+
+// True iff `status` is the "--help was requested" result of ParseServeArgs.
+bool IsHelpRequest(const absl::Status& status);
+
+// The text of `aisle serve --help`.
+std::string ServeUsage();
+
+// Helpers shared with the CLI; InvalidArgument with a short explanation.
+absl::StatusOr<int64_t> ParseDurationMs(std::string_view text);
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_CONFIG_H_

@@ -1,0 +1,157 @@
+// Metrics: every Prometheus metric the server exports, exactly as listed in
+// notes/metrics.md (the contract with deploy/ dashboards and alerts).
+//
+// Families are created once in the constructor. Series with a small, fixed
+// label space (method x code, event type, source, scenario) are cached in
+// arrays of pointers filled on first use, so the hot path does no label
+// map lookups; the open-ended attribution series (variant) go through a
+// small mutex-protected map.
+//
+// Gauges that describe state elsewhere (model age, storage sizes, catalog
+// size) are refreshed by the on-scrape callback set with SetScrapeCallback,
+// which runs at the start of every /metrics request.
+//
+// Thread safety: all methods are safe to call concurrently.
+#ifndef AISLE_SERVER_METRICS_H_
+#define AISLE_SERVER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "core/types.h"
+#include "grpcpp/support/status.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "storage/store.h"
+
+namespace aisle::server {
+
+// The RPCs of aisle.v1.Recommender, for per-method series.
+enum class Method {
+  kRecommend,
+  kFeedback,
+  kImportEvents,
+  kUpsertItems,
+  kDeleteItems,
+  kGetItem,
+  kGetUser,
+  kDeleteUser,
+  kGetModelInfo,
+  kListModels,
+  kActivateModel,
+};
+inline constexpr int kNumMethods = 11;
+std::string_view MethodName(Method method);  // "Recommend", ...
+
+class Metrics {
+ public:
+  explicit Metrics(std::string_view build_version);
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // What an Exposer serves: runs the scrape callback, then collects the
+  // registry.
+  std::shared_ptr<prometheus::Collectable> collectable();
+  // Called (from the exposer's thread) at the start of each scrape.
+  void SetScrapeCallback(std::function<void()> callback);
+
+  // --- RPCs ---------------------------------------------------------------
+  void RpcStarted(Method method);
+  void RpcFinished(Method method, grpc::StatusCode code, double seconds);
+
+  // --- Serving state ------------------------------------------------------
+  void SetUp(bool up);
+  // version "" = no model (the aisle_model_info series is removed).
+  void SetModel(const std::string& version, int64_t trained_at_ms);
+  void UpdateModelAge(int64_t now_ms);
+  void SetCatalog(int64_t items, int64_t users);
+  void SetStorageStats(const storage::StoreStats& stats);
+
+  // --- Events -------------------------------------------------------------
+  void EventStored(core::EventType type);
+  void EventsDuplicate(int64_t count);
+  // Counts a stored event carrying a parsable recommendation_id (only
+  // impression, click, add_to_cart and purchase are counted).
+  void EventAttributed(core::Scenario scenario, std::string_view variant,
+                       core::EventType type);
+  void ObserveFoldIn(double seconds);
+
+  // --- Recommend ----------------------------------------------------------
+  void ObserveRetrieval(bool ann, double seconds);
+  void CandidatesProduced(core::Source source, int64_t count);
+  void Recommended(core::Scenario scenario, std::string_view variant,
+                   bool fallback, int64_t items);
+
+  // --- Storage ------------------------------------------------------------
+  void ObserveStorageWrite(double seconds);
+  void ObserveStorageRead(double seconds);
+
+ private:
+  class Scraper;
+  prometheus::Counter* RequestCounter(Method method, grpc::StatusCode code);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Scraper> scraper_;
+
+  prometheus::Family<prometheus::Counter>* requests_total_;
+  prometheus::Family<prometheus::Gauge>* model_info_family_;
+  prometheus::Family<prometheus::Counter>* attributed_family_;
+  prometheus::Family<prometheus::Counter>* recommended_items_family_;
+
+  static constexpr int kNumCodes = 17;
+  std::mutex series_mu_;  // guards creation of lazily added series
+  std::array<std::array<std::atomic<prometheus::Counter*>, kNumCodes>,
+             kNumMethods>
+      requests_{};
+  std::array<prometheus::Histogram*, kNumMethods> durations_{};
+  std::array<prometheus::Gauge*, kNumMethods> in_flight_{};
+
+  prometheus::Gauge* up_;
+  prometheus::Gauge* model_trained_;
+  prometheus::Gauge* model_age_;
+  prometheus::Gauge* catalog_items_;
+  prometheus::Gauge* known_users_;
+  prometheus::Gauge* storage_live_bytes_;
+  prometheus::Gauge* storage_pending_compaction_;
+  prometheus::Gauge* storage_memtable_;
+  std::array<prometheus::Counter*, core::kNumEventTypes> events_{};
+  prometheus::Counter* duplicates_;
+  prometheus::Histogram* fold_in_;
+  prometheus::Histogram* retrieval_ann_;
+  prometheus::Histogram* retrieval_exact_;
+  std::array<prometheus::Counter*, 8> candidates_{};  // by core::Source
+  std::array<prometheus::Counter*, 6> recommendations_{};  // by Scenario
+  std::array<prometheus::Counter*, 6> fallbacks_{};
+  prometheus::Histogram* storage_write_;
+  prometheus::Histogram* storage_read_;
+
+  absl::Mutex model_mu_;
+  prometheus::Gauge* model_info_ ABSL_GUARDED_BY(model_mu_) = nullptr;
+  std::atomic<int64_t> model_trained_at_ms_{0};
+
+  absl::Mutex labeled_mu_;
+  // (scenario, variant, type) -> counter.
+  absl::flat_hash_map<std::tuple<int, std::string, int>, prometheus::Counter*>
+      attributed_ ABSL_GUARDED_BY(labeled_mu_);
+  // (scenario, variant) -> counter.
+  absl::flat_hash_map<std::pair<int, std::string>, prometheus::Counter*>
+      recommended_items_ ABSL_GUARDED_BY(labeled_mu_);
+};
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_METRICS_H_

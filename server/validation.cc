@@ -1,0 +1,271 @@
+#include "server/validation.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace aisle::server {
+namespace {
+
+absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// Position of the first ASCII control character, or npos.
+size_t FindControl(absl::string_view value) {
+  for (size_t i = 0; i < value.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7F) return i;
+  }
+  return absl::string_view::npos;
+}
+
+// A bounded string without control characters (categories, tags).
+absl::Status ValidateLabel(absl::string_view value, absl::string_view field) {
+  if (value.empty() || value.size() > kMaxCategoryBytes) {
+    return Invalid(field, absl::StrCat("must be 1..", kMaxCategoryBytes,
+                                       " bytes, got ", value.size()));
+  }
+  if (size_t pos = FindControl(value); pos != absl::string_view::npos) {
+    return Invalid(field, absl::StrCat("must not contain control characters "
+                                       "(byte 0x",
+                                       absl::Hex(static_cast<unsigned char>(
+                                                     value[pos]),
+                                                 absl::kZeroPad2),
+                                       " at offset ", pos, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLabels(const std::vector<std::string>& values,
+                            absl::string_view field) {
+  if (values.size() > kMaxCategories) {
+    return Invalid(field, absl::StrCat("at most ", kMaxCategories,
+                                       " entries, got ", values.size()));
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    absl::Status status =
+        ValidateLabel(values[i], absl::StrCat(field, "[", i, "]"));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFinite(double value, absl::string_view field) {
+  if (!std::isfinite(value)) {
+    return Invalid(field, absl::StrCat("must be finite, got ", value));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateId(std::string_view value_in, std::string_view field_in) {
+  const absl::string_view value = AV(value_in);
+  const absl::string_view field = AV(field_in);
+  if (value.empty() || value.size() > kMaxIdBytes) {
+    return Invalid(field, absl::StrCat("must be 1..", kMaxIdBytes,
+                                       " bytes, got ", value.size()));
+  }
+  if (size_t pos = FindControl(value); pos != absl::string_view::npos) {
+    return Invalid(
+        field,
+        absl::StrCat("must not contain NUL or control characters (byte 0x",
+                     absl::Hex(static_cast<unsigned char>(value[pos]),
+                               absl::kZeroPad2),
+                     " at offset ", pos, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
+                           std::string_view field_in) {
+  const absl::string_view field = AV(field_in);
+  if (!e.event_id.empty()) {
+    absl::Status s = ValidateId(e.event_id, absl::StrCat(field, ".event_id"));
+    if (!s.ok()) return s;
+  }
+  absl::Status s = ValidateId(e.user_id, absl::StrCat(field, ".user_id"));
+  if (!s.ok()) return s;
+  s = ValidateId(e.item_id, absl::StrCat(field, ".item_id"));
+  if (!s.ok()) return s;
+
+  const int type = static_cast<int>(e.type);
+  if (type <= 0 || type >= core::kNumEventTypes) {
+    return Invalid(absl::StrCat(field, ".type"),
+                   type == 0 ? std::string("must be set (VIEW, CLICK, ...)")
+                             : absl::StrCat("unknown value ", type));
+  }
+
+  const std::string value_field = absl::StrCat(field, ".value");
+  s = ValidateFinite(e.value, value_field);
+  if (!s.ok()) return s;
+  double max_value = -1;
+  if (e.type == core::EventType::kRating) {
+    max_value = kMaxRating;
+  } else if (e.type == core::EventType::kPurchase ||
+             e.type == core::EventType::kAddToCart) {
+    max_value = kMaxQuantity;
+  }
+  if (max_value >= 0 && (e.value < 0 || e.value > max_value)) {
+    return Invalid(value_field,
+                   absl::StrCat("must be 0..", max_value, " for ",
+                                AV(core::EventTypeName(e.type)), ", got ",
+                                e.value));
+  }
+
+  const std::string ts_field = absl::StrCat(field, ".timestamp_ms");
+  if (e.timestamp_ms < 0) {
+    return Invalid(ts_field, absl::StrCat("must not be negative, got ",
+                                          e.timestamp_ms));
+  }
+  if (e.timestamp_ms > now_ms + kMaxFutureMs) {
+    return Invalid(ts_field,
+                   absl::StrCat("must be at most 1 day in the future, got ",
+                                e.timestamp_ms, " (now ", now_ms, ")"));
+  }
+  if (e.recommendation_id.size() > kMaxIdBytes) {
+    return Invalid(absl::StrCat(field, ".recommendation_id"),
+                   absl::StrCat("must be at most ", kMaxIdBytes,
+                                " bytes, got ", e.recommendation_id.size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateItem(const core::Item& item, std::string_view field_in) {
+  const absl::string_view field = AV(field_in);
+  absl::Status s = ValidateId(item.item_id, absl::StrCat(field, ".item_id"));
+  if (!s.ok()) return s;
+  if (item.title.size() > kMaxTitleBytes) {
+    return Invalid(absl::StrCat(field, ".title"),
+                   absl::StrCat("must be at most ", kMaxTitleBytes,
+                                " bytes, got ", item.title.size()));
+  }
+  s = ValidateLabels(item.categories, absl::StrCat(field, ".categories"));
+  if (!s.ok()) return s;
+  s = ValidateLabels(item.tags, absl::StrCat(field, ".tags"));
+  if (!s.ok()) return s;
+  const std::string price_field = absl::StrCat(field, ".price");
+  s = ValidateFinite(item.price, price_field);
+  if (!s.ok()) return s;
+  if (item.price < 0 || item.price > kMaxPrice) {
+    return Invalid(price_field,
+                   absl::StrCat("must be 0..", kMaxPrice, ", got ",
+                                item.price));
+  }
+  const std::string attr_field = absl::StrCat(field, ".attributes");
+  if (item.attributes.size() > kMaxAttributes) {
+    return Invalid(attr_field, absl::StrCat("at most ", kMaxAttributes,
+                                            " entries, got ",
+                                            item.attributes.size()));
+  }
+  for (const auto& [key, value] : item.attributes) {
+    if (key.empty() || key.size() > kMaxAttributeBytes) {
+      return Invalid(attr_field,
+                     absl::StrCat("keys must be 1..", kMaxAttributeBytes,
+                                  " bytes, got ", key.size()));
+    }
+    if (value.size() > kMaxAttributeBytes) {
+      return Invalid(absl::StrCat(attr_field, "[\"", key.substr(0, 64),
+                                  "\"]"),
+                     absl::StrCat("must be at most ", kMaxAttributeBytes,
+                                  " bytes, got ", value.size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
+  if (!r.user_id.empty()) {
+    absl::Status s = ValidateId(r.user_id, "user_id");
+    if (!s.ok()) return s;
+  }
+  if (r.context_item_ids.size() > kMaxContextItems) {
+    return Invalid("context_item_ids",
+                   absl::StrCat("at most ", kMaxContextItems,
+                                " entries, got ", r.context_item_ids.size()));
+  }
+  for (size_t i = 0; i < r.context_item_ids.size(); ++i) {
+    absl::Status s = ValidateId(r.context_item_ids[i],
+                                absl::StrCat("context_item_ids[", i, "]"));
+    if (!s.ok()) return s;
+  }
+  if (r.count < 1 || r.count > kMaxCount) {
+    return Invalid("count", absl::StrCat("must be 0..", kMaxCount,
+                                         " (0 = ", kDefaultCount, "), got ",
+                                         r.count));
+  }
+  if (!std::isfinite(r.diversity) || r.diversity < 0 || r.diversity > 1) {
+    return Invalid("diversity", absl::StrCat("must be a finite number in "
+                                             "0..1, got ",
+                                             r.diversity));
+  }
+  const core::Filter& f = r.filter;
+  absl::Status s =
+      ValidateLabels(f.include_categories, "filter.include_categories");
+  if (!s.ok()) return s;
+  s = ValidateLabels(f.exclude_categories, "filter.exclude_categories");
+  if (!s.ok()) return s;
+  if (f.exclude_item_ids.size() > kMaxBatch) {
+    return Invalid("filter.exclude_item_ids",
+                   absl::StrCat("at most ", kMaxBatch, " entries, got ",
+                                f.exclude_item_ids.size()));
+  }
+  for (size_t i = 0; i < f.exclude_item_ids.size(); ++i) {
+    s = ValidateId(f.exclude_item_ids[i],
+                   absl::StrCat("filter.exclude_item_ids[", i, "]"));
+    if (!s.ok()) return s;
+  }
+  if (f.min_price.has_value()) {
+    s = ValidateFinite(*f.min_price, "filter.min_price");
+    if (!s.ok()) return s;
+  }
+  if (f.max_price.has_value()) {
+    s = ValidateFinite(*f.max_price, "filter.max_price");
+    if (!s.ok()) return s;
+  }
+  if (f.min_price.has_value() && f.max_price.has_value() &&
+      *f.min_price > *f.max_price) {
+    return Invalid("filter.min_price",
+                   absl::StrCat("must be <= filter.max_price, got ",
+                                *f.min_price, " > ", *f.max_price));
+  }
+  switch (r.scenario) {
+    case core::Scenario::kSimilarItems:
+    case core::Scenario::kFrequentlyBoughtTogether:
+      if (r.context_item_ids.empty()) {
+        return Invalid("context_item_ids",
+                       absl::StrCat("required for scenario ",
+                                    AV(core::ScenarioName(r.scenario))));
+      }
+      break;
+    case core::Scenario::kRecentlyViewed:
+      if (r.user_id.empty()) {
+        return Invalid("user_id", "required for scenario recently_viewed");
+      }
+      break;
+    case core::Scenario::kForYou:
+    case core::Scenario::kTrending:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
+  const absl::string_view field = AV(field_in);
+  if (size == 0) {
+    return Invalid(field, absl::StrCat("must have 1..", kMaxBatch,
+                                       " entries, got 0"));
+  }
+  if (size > kMaxBatch) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(field, ": at most ", kMaxBatch, " entries per request, "
+                     "got ", size));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace aisle::server

@@ -1,0 +1,75 @@
+// Input validation for the public API. Every check runs on core types after
+// conversion from protos, except enum values, which are checked on the raw
+// proto numbers (proto3 enums are open: a client may send any int32) by
+// ConvertEvent/ConvertRecommendRequest in convert.h, which reject unknown
+// numbers with the same message style.
+//
+// Messages name the offending field with its path and say what is
+// accepted, e.g. "events[3].item_id: must be 1..256 bytes, got 0".
+// All functions return OK or InvalidArgument, except request-size limits
+// (too many events/items), which are ResourceExhausted per the API
+// contract ("RESOURCE_EXHAUSTED a request is larger than the documented
+// limits").
+//
+// Thread safety: pure functions.
+#ifndef AISLE_SERVER_VALIDATION_H_
+#define AISLE_SERVER_VALIDATION_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "core/types.h"
+
+namespace aisle::server {
+
+inline constexpr size_t kMaxIdBytes = 256;
+inline constexpr size_t kMaxBatch = 1000;  // events, items or ids per call
+inline constexpr size_t kMaxContextItems = 100;
+inline constexpr int kMaxCount = 500;
+inline constexpr int kDefaultCount = 10;
+inline constexpr size_t kMaxCategories = 100;  // also tags
+inline constexpr size_t kMaxCategoryBytes = 256;
+inline constexpr size_t kMaxTitleBytes = 1024;
+inline constexpr size_t kMaxAttributes = 64;
+inline constexpr size_t kMaxAttributeBytes = 1024;  // key or value
+inline constexpr double kMaxRating = 10;
+inline constexpr double kMaxQuantity = 10000;
+inline constexpr double kMaxPrice = 1e12;
+inline constexpr int64_t kMaxFutureMs = 24LL * 3600 * 1000;
+
+// An id (user, item, event): 1..256 bytes, no NUL or other ASCII control
+// characters (0x00..0x1F, 0x7F). `field` is the path used in the message.
+absl::Status ValidateId(std::string_view value, std::string_view field);
+
+// A stored-to-be event. `field` is e.g. "events[3]". Checks: event_id
+// empty or a valid id (the server fills empty ones after validation);
+// user_id and item_id valid ids; type known and not UNSPECIFIED; value
+// finite and 0..10 for RATING, 0..10000 for PURCHASE/ADD_TO_CART, finite
+// otherwise; timestamp_ms >= 0 (0 = now) and at most 1 day after now_ms;
+// recommendation_id empty or <= 256 bytes.
+absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
+                           std::string_view field);
+
+// An item, `field` e.g. "items[0]": item_id valid; title <= 1024 bytes;
+// <= 100 categories and tags, each 1..256 bytes without control
+// characters; price finite and 0..1e12; <= 64 attributes, keys 1..1024
+// bytes, values <= 1024 bytes.
+absl::Status ValidateItem(const core::Item& item, std::string_view field);
+
+// A Recommend request after conversion (count already mapped 0 -> 10 by
+// the converter; this checks 1..500): user_id empty or a valid id;
+// context_item_ids <= 100, each a valid id; diversity finite 0..1;
+// filter: <= 100 categories each, valid category strings, <= 1000
+// exclude_item_ids, prices finite and min <= max. SIMILAR_ITEMS and
+// FREQUENTLY_BOUGHT_TOGETHER need context_item_ids; RECENTLY_VIEWED needs
+// user_id.
+absl::Status ValidateRecommendRequest(const core::RecommendRequest& request);
+
+// Batch size: 1..1000 entries. `field` e.g. "events". ResourceExhausted
+// above the limit, InvalidArgument for an empty batch.
+absl::Status ValidateBatchSize(size_t size, std::string_view field);
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_VALIDATION_H_
