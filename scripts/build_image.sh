@@ -4,6 +4,7 @@
 #
 #   scripts/build_image.sh            # image aisle:dev
 #   AISLE_IMAGE=aisle:0.1 scripts/build_image.sh
+#   scripts/build_image.sh --base-only   # only step 1
 #
 # 1. Makes the Debian 12 base images the Dockerfile names
 #    (docker.io/library/debian:bookworm-slim and :bookworm) with
@@ -20,6 +21,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+BASE_ONLY=0
+case "${1:-}" in
+  "") ;;
+  --base-only) BASE_ONLY=1 ;;
+  *) echo "usage: $0 [--base-only]" >&2; exit 2 ;;
+esac
 IMAGE=${AISLE_IMAGE:-aisle:dev}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
@@ -45,11 +52,28 @@ fi
 WORK=$(mktemp -d /tmp/aisle-image.XXXXXX)
 CTR=""
 SERVER_PID=""
+# The server runs as a child of `buildah run`; signals go to it directly
+# (by pid, found from buildah's process tree) so that it drains as it would
+# under a container runtime.
+descendants() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+server_pids() { descendants "$SERVER_PID"; echo "$SERVER_PID"; }
+stop_server() {  # stop_server SIGNAL
+  local pid
+  for pid in $(descendants "$SERVER_PID"); do
+    if [[ "$(ps -o comm= -p "$pid" 2>/dev/null)" == aisle ]]; then kill "-$1" "$pid" 2>/dev/null || true; fi
+  done
+}
 cleanup() {
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    stop_server TERM
     for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    for pid in $(server_pids); do kill -KILL "$pid" 2>/dev/null || true; done
   fi
   if [[ -n "$CTR" ]]; then buildah rm "$CTR" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
@@ -97,6 +121,8 @@ EOF
   rm -rf "$ROOTFS" "$WORK/base"
 fi
 
+if ((BASE_ONLY)); then log "OK: base images ready"; exit 0; fi
+
 # --- 2. the image ------------------------------------------------------------
 log "buildah bud -f docker/Dockerfile -t $IMAGE (Release build inside; long)"
 if ! buildah bud --isolation chroot --layers --build-arg "BUILD_JOBS=$JOBS" \
@@ -105,7 +131,7 @@ if ! buildah bud --isolation chroot --layers --build-arg "BUILD_JOBS=$JOBS" \
   cp "$WORK/bud.log" /tmp/aisle-image-bud.log
   die "buildah bud (full log: /tmp/aisle-image-bud.log)"
 fi
-grep -A30 '^runtime packages:' "$WORK/bud.log" | sed -n '1,/^STEP\|^\[/p' | grep -v '^STEP' || true
+sed -n '/^runtime packages:/,/^STEP/p' "$WORK/bud.log" | grep -v '^STEP' || true
 log "built $IMAGE: $(buildah images --format '{{.Size}}' "$IMAGE" | head -1)"
 
 # --- 3. checks ---------------------------------------------------------------
@@ -136,7 +162,7 @@ buildah run --isolation chroot --user 10001:10001 "$CTR" -- \
 SERVER_PID=$!
 
 deadline=$(($(date +%s) + 300))
-until curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep -q '^aisle_up 1'; do
+until curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep -Eq '^aisle_up 1(\.0+)?( |$)'; do
   kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/serve.log"; die "the server in the image exited"; }
   (($(date +%s) < deadline)) || { tail -20 "$WORK/serve.log"; die "not serving after 300s"; }
   sleep 0.5
@@ -151,10 +177,10 @@ r = json.load(open(sys.argv[1]))
 items = r.get("items", [])
 assert items, "no items"
 print("  Recommend: %d items, first %s, model %s" % (
-    len(items), items[0].get("itemId"), r.get("modelVersion", "")))
+    len(items), items[0].get("item_id"), r.get("model_version", "")))
 EOF
 
-kill -TERM "$SERVER_PID"
+stop_server TERM
 for _ in $(seq 1 150); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
 if kill -0 "$SERVER_PID" 2>/dev/null; then die "the server did not stop within 30s of SIGTERM"; fi
 wait "$SERVER_PID" && rc=0 || rc=$?

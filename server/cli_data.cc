@@ -580,8 +580,12 @@ core::RankingScores HoldoutScores(const HoldoutSplit& split,
          ++e) {
       scores[split.train.col[e]] = -std::numeric_limits<float>::infinity();
     }
-    std::vector<int32_t> order(static_cast<size_t>(scores.size()));
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+    std::vector<int32_t> order;
+    for (int32_t i = 0; i < static_cast<int32_t>(scores.size()); ++i) {
+      if (scores[i] != -std::numeric_limits<float>::infinity()) {
+        order.push_back(i);
+      }
+    }
     const size_t top = std::min<size_t>(k, order.size());
     std::partial_sort(order.begin(), order.begin() + top, order.end(),
                       [&](int32_t a, int32_t b) {

@@ -334,7 +334,8 @@ std::string HintForGrpcStatus(const grpc::Status& status,
       return "fix the field named in the message (see --help for accepted "
              "values)";
     case grpc::StatusCode::NOT_FOUND:
-      return "check the id; list models with `aisle models list`";
+      return "check the id: nothing is stored under it (it may have been "
+             "deleted)";
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return "the request is over a documented limit; send smaller batches";
     case grpc::StatusCode::FAILED_PRECONDITION:

@@ -123,12 +123,13 @@ TEST(SplitListTest, DropsEmptyPiecesAndTrims) {
 
 // --- Output ---------------------------------------------------------------------
 
+// Numeric columns right-align their header too, so it sits over the digits.
 TEST(TableTest, AlignsTextLeftAndNumbersRight) {
   Table table({"rank", "item", "score"});
   table.AddRow({"1", "shoes", "0.9000"});
   table.AddRow({"10", "a", "12.5000"});
   EXPECT_EQ(table.Render(),
-            "rank  item   score\n"
+            "rank  item     score\n"
             "----  -----  -------\n"
             "   1  shoes   0.9000\n"
             "  10  a      12.5000\n");

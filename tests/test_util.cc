@@ -103,7 +103,8 @@ server::ServerConfig TestServerConfig(const std::string& data_dir) {
   server::ServerConfig config;
   config.host = "127.0.0.1";
   config.port = 0;
-  config.metrics_port = 0;
+  // The exposer (civetweb) takes ~2 s to stop; tests that scrape turn it on.
+  config.metrics_port = -1;
   config.data_dir = data_dir;
   config.model_poll_interval_ms = -1;
   config.access_log_sample = 0;
@@ -131,6 +132,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   args.SetMaxReceiveMessageSize(64 << 20);
+  // Tests poll a server that is still starting: without this, gRPC's
+  // reconnect backoff (1 s, then x1.6) makes each start-up wait ~5 s.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }

@@ -41,9 +41,9 @@ class TempDir {
   std::string path_;
 };
 
-// A ServerConfig for tests: ports 0, metrics on an ephemeral port, the
-// given data dir, no background model poller, access log off, warnings
-// only.
+// A ServerConfig for tests: 127.0.0.1, gRPC port 0, metrics disabled (set
+// metrics_port = 0 for an ephemeral one), the given data dir, no
+// background model poller, access log off.
 server::ServerConfig TestServerConfig(const std::string& data_dir);
 
 // An in-process server plus a channel to it.

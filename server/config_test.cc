@@ -1,0 +1,233 @@
+#include "server/config.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace aisle::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// argv for ParseServeArgs from a list of strings (argv[0] = "serve").
+class Args {
+ public:
+  explicit Args(std::vector<std::string> args) : storage_(std::move(args)) {
+    storage_.insert(storage_.begin(), "serve");
+    for (std::string& s : storage_) pointers_.push_back(s.data());
+  }
+  int argc() { return static_cast<int>(pointers_.size()); }
+  char** argv() { return pointers_.data(); }
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<char*> pointers_;
+};
+
+absl::StatusOr<ServerConfig> Parse(
+    std::vector<std::string> args,
+    const std::map<std::string, std::string>& env = {}) {
+  Args a(std::move(args));
+  return ParseServeArgs(a.argc(), a.argv(), env);
+}
+
+// A config file in a fresh temp path, removed at the end of the test.
+class ConfigFile {
+ public:
+  explicit ConfigFile(const std::string& contents) {
+    char pattern[] = "/tmp/aisle-config-test-XXXXXX";
+    int fd = mkstemp(pattern);
+    EXPECT_GE(fd, 0);
+    close(fd);
+    path_ = pattern;
+    std::ofstream(path_) << contents;
+  }
+  ~ConfigFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(ConfigTest, Defaults) {
+  absl::StatusOr<ServerConfig> c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->host, "0.0.0.0");
+  EXPECT_EQ(c->port, 50051);
+  EXPECT_EQ(c->metrics_port, 9464);
+  EXPECT_EQ(c->data_dir, "./aisle-data");
+  EXPECT_FALSE(c->demo);
+  EXPECT_EQ(c->durability, storage::Durability::kProcess);
+  EXPECT_EQ(c->log_level, "info");
+  EXPECT_EQ(c->log_format, LogFormat::kText);
+  EXPECT_DOUBLE_EQ(c->access_log_sample, 0.01);
+  EXPECT_EQ(c->model_poll_interval_ms, 10'000);
+  EXPECT_EQ(c->max_message_bytes, 4 << 20);
+  EXPECT_EQ(c->idempotency_retention_ms, 30LL * 24 * 3600 * 1000);
+  EXPECT_EQ(c->models_to_keep, 5);
+  EXPECT_EQ(c->shutdown_grace_ms, 10'000);
+}
+
+TEST(ConfigTest, FlagsInBothForms) {
+  absl::StatusOr<ServerConfig> c =
+      Parse({"--port", "6000", "--metrics-port=-1", "--demo",
+             "--durability=machine", "--log-format", "json",
+             "--model-poll-interval", "-1", "--max-message-bytes", "8MiB",
+             "--idempotency-retention", "7d", "--shutdown-grace", "250ms",
+             "--popularity-half-life", "3.5", "--ann-min-items", "100"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->port, 6000);
+  EXPECT_EQ(c->metrics_port, -1);
+  EXPECT_TRUE(c->demo);
+  EXPECT_EQ(c->durability, storage::Durability::kMachine);
+  EXPECT_EQ(c->log_format, LogFormat::kJson);
+  EXPECT_EQ(c->model_poll_interval_ms, -1);
+  EXPECT_EQ(c->max_message_bytes, 8 << 20);
+  EXPECT_EQ(c->idempotency_retention_ms, 7LL * 24 * 3600 * 1000);
+  EXPECT_EQ(c->shutdown_grace_ms, 250);
+  EXPECT_DOUBLE_EQ(c->engine.popularity_half_life_days, 3.5);
+  EXPECT_EQ(c->engine.model.ann_min_items, 100);
+}
+
+TEST(ConfigTest, PrecedenceFlagOverEnvOverFileOverDefault) {
+  ConfigFile file(
+      "# comment\n"
+      "port = 7001\n"
+      "metrics_port = 7002\n"
+      "data-dir = \"/from/file\"\n"
+      "\n"
+      "log-level = debug\n");
+  std::map<std::string, std::string> env = {
+      {"AISLE_CONFIG", file.path()},
+      {"AISLE_PORT", "8001"},
+      {"AISLE_METRICS_PORT", "8002"},
+      {"UNRELATED", "x"},
+  };
+  absl::StatusOr<ServerConfig> c = Parse({"--port", "9001"}, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->port, 9001);           // flag beats env and file
+  EXPECT_EQ(c->metrics_port, 8002);   // env beats file
+  EXPECT_EQ(c->data_dir, "/from/file");  // file beats default
+  EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->host, "0.0.0.0");      // default
+  EXPECT_EQ(c->config_file, file.path());
+
+  // --config on the command line beats AISLE_CONFIG.
+  ConfigFile other("data-dir = /other\n");
+  c = Parse({"--config", other.path()}, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->data_dir, "/other");
+  EXPECT_EQ(c->port, 8001);
+}
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string error;  // substring of the message
+};
+
+TEST(ConfigTest, BadValuesAreRejectedWithClearMessages) {
+  const BadCase cases[] = {
+      {{"--port", "70000"}, {}, "--port: must be 0..65535, got 70000"},
+      {{"--port", "abc"}, {}, "--port: must be an integer, got \"abc\""},
+      {{"--metrics-port", "-2"}, {}, "--metrics-port: must be -1..65535"},
+      {{"--durability", "disk"}, {},
+       "--durability: must be process or machine, got \"disk\""},
+      {{"--log-format", "xml"}, {}, "--log-format: must be text or json"},
+      {{"--log-level", "loud"}, {}, "--log-level: must be trace, debug"},
+      {{"--access-log-sample", "1.5"}, {}, "--access-log-sample: must be 0..1"},
+      {{"--model-poll-interval", "0"}, {},
+       "--model-poll-interval: must be positive, or -1 to disable"},
+      {{"--shutdown-grace", "10 parsecs"}, {}, "--shutdown-grace: unknown"},
+      {{"--max-message-bytes", "12"}, {}, "--max-message-bytes: must be 1KiB"},
+      {{"--models-to-keep", "0"}, {}, "--models-to-keep: must be 1..1000"},
+      {{"--no-such-flag"}, {}, "unknown flag --no-such-flag"},
+      {{"stray"}, {}, "unexpected argument \"stray\""},
+      {{"--port"}, {}, "--port: missing value"},
+      {{"--data-dir="}, {}, "--data-dir: must not be empty"},
+      {{}, {{"AISLE_PORT", "-5"}}, "AISLE_PORT: must be 0..65535, got -5"},
+      {{}, {{"AISLE_DEMO", "maybe"}}, "AISLE_DEMO: must be true or false"},
+  };
+  for (const BadCase& c : cases) {
+    absl::StatusOr<ServerConfig> config = Parse(c.args, c.env);
+    ASSERT_FALSE(config.ok()) << c.error;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(c.error));
+  }
+}
+
+TEST(ConfigTest, BadFileLinesNameFileAndLine) {
+  ConfigFile file("port = 1\nthis is not a setting\n");
+  absl::StatusOr<ServerConfig> c = Parse({"--config", file.path()});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr(file.path() + ":2: expected `key = value`"));
+
+  ConfigFile unknown("colour = blue\n");
+  c = Parse({"--config", unknown.path()});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr(unknown.path() + ":1: unknown option \"colour\""));
+
+  ConfigFile bad_value("port = 99999\n");
+  c = Parse({"--config", bad_value.path()});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr(bad_value.path() + ":1: must be 0..65535"));
+
+  c = Parse({"--config", "/nonexistent/aisle.conf"});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, HelpIsRecognised) {
+  absl::StatusOr<ServerConfig> c = Parse({"--port", "1", "--help"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(IsHelpRequest(c.status()));
+  EXPECT_FALSE(IsHelpRequest(absl::InvalidArgumentError("--port: bad")));
+  const std::string usage = ServeUsage();
+  for (const char* flag :
+       {"--host", "--port", "--metrics-port", "--data-dir", "--demo",
+        "--durability", "--log-level", "--log-format", "--access-log-sample",
+        "--model-poll-interval", "--max-message-bytes", "--threads",
+        "--idempotency-retention", "--models-to-keep", "--shutdown-grace",
+        "--popularity-half-life", "--config"}) {
+    EXPECT_THAT(usage, HasSubstr(flag));
+  }
+}
+
+TEST(ParseDurationTest, Units) {
+  struct Case {
+    const char* text;
+    int64_t ms;
+  };
+  for (const Case& c : {Case{"250ms", 250}, Case{"10s", 10'000},
+                        Case{"10", 10'000}, Case{"1.5s", 1'500},
+                        Case{"5m", 300'000}, Case{"2h", 7'200'000},
+                        Case{"30d", 2'592'000'000}}) {
+    absl::StatusOr<int64_t> ms = ParseDurationMs(c.text);
+    ASSERT_TRUE(ms.ok()) << c.text << ": " << ms.status();
+    EXPECT_EQ(*ms, c.ms) << c.text;
+  }
+  for (const char* bad : {"", "s", "-1s", "10y", "1e3"}) {
+    EXPECT_FALSE(ParseDurationMs(bad).ok()) << bad;
+  }
+}
+
+TEST(ParseByteSizeTest, Units) {
+  EXPECT_EQ(*ParseByteSize("4194304"), 4194304);
+  EXPECT_EQ(*ParseByteSize("512KiB"), 512 * 1024);
+  EXPECT_EQ(*ParseByteSize("4MiB"), 4 << 20);
+  EXPECT_EQ(*ParseByteSize("1G"), 1LL << 30);
+  EXPECT_FALSE(ParseByteSize("4 parsecs").ok());
+  EXPECT_FALSE(ParseByteSize("-1").ok());
+}
+
+}  // namespace
+}  // namespace aisle::server
