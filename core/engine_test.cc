@@ -808,10 +808,11 @@ TEST(EngineTest, ModelSwapsWhileServing) {
     });
   }
   std::thread writer([&] {
-    int i = 0;
-    while (!stop.load()) {
-      engine->ApplyEvents(std::vector<Event>{
-          Ev(absl::StrCat("w", i++), "k2", EventType::kView)});
+    // A bounded set of users, so that every swap's re-fold stays small.
+    for (int i = 0; i < 2000 && !stop.load(); ++i) {
+      engine->ApplyEvents(
+          std::vector<Event>{Ev(absl::StrCat("w", i % 20),
+                                absl::StrCat("k", i % 5), EventType::kView)});
     }
   });
   for (int i = 0; i < 200; ++i)

@@ -54,7 +54,10 @@ struct EvalOptions {
   EngineOptions engine;
   // true: every rating weighs engine.weights.rating_scale * rating; false:
   // every rating weighs 1 (binary). kPopular always counts (binary).
-  // Default: true (the better nDCG for ALS, see eval_test).
+  // Default: true. On ml-100k-split-by-user with default AlsOptions:
+  // rating value nDCG@10 0.4916, binary 0.4219 (binary needs alpha 1.5 and
+  // regularization 25 to reach 0.4877); rating_scale 0.2 (weights 0.2..1)
+  // gives 0.4167 unless alpha is raised to 5 (then equal to scale 1).
   bool rating_as_weight = true;
 };
 

@@ -50,7 +50,9 @@ class FactorModel {
   // input; never crashes on arbitrary bytes.
   static absl::StatusOr<std::shared_ptr<const FactorModel>> Deserialize(
       std::string_view blob, const ModelOptions& options);
-  // Reads only the metadata from a blob (cheap; for listings).
+  // Reads only the metadata from a blob (cheap; for listings). Checks the
+  // header and bounds but not the checksum: DataLoss for a bad header or
+  // truncated metadata.
   static absl::StatusOr<ModelMetadata> PeekMetadata(std::string_view blob);
 
   const ModelMetadata& metadata() const { return metadata_; }

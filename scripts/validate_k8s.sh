@@ -7,7 +7,7 @@
 #
 # Rendering: `kubectl kustomize` when kubectl exists, and then the
 # fallback renderer scripts/k8s-validate/render.py must produce the same
-# objects; without kubectl, render.py alone. Validation needs node and npm
+# objects; without kubectl (or with KUBECTL=none), render.py alone. Validation needs node and npm
 # (installed from Debian if missing) and the npm packages pinned in
 # scripts/k8s-validate/package-lock.json (installed with `npm ci`).
 # Negative checks: deliberately broken copies of the rendered objects must be
@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 TOOLS=$ROOT/scripts/k8s-validate
 PY=/usr/bin/python3  # Debian's, with python3-yaml
+KUBECTL=${KUBECTL:-kubectl}  # KUBECTL=none forces the render.py path
 
 log() { printf '[validate_k8s] %s\n' "$*"; }
 
@@ -51,8 +52,8 @@ for overlay in deploy/k8s/overlays/*/; do targets+=("${overlay%/}"); done
 for target in "${targets[@]}"; do
   name=$(echo "$target" | tr '/' '_')
   $PY "$TOOLS/render.py" "$target" > "$WORK/$name.py.yaml" || { fail "$target: render.py"; continue; }
-  if command -v kubectl >/dev/null; then
-    if ! kubectl kustomize "$target" > "$WORK/$name.yaml" 2> "$WORK/$name.err"; then
+  if command -v "$KUBECTL" >/dev/null; then
+    if ! "$KUBECTL" kustomize "$target" > "$WORK/$name.yaml" 2> "$WORK/$name.err"; then
       cat "$WORK/$name.err"; fail "$target: kubectl kustomize"; continue
     fi
     # Same objects from both renderers (order-insensitive)?

@@ -362,9 +362,12 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     s.metrics->SetScrapeCallback([&s] { s.RefreshGauges(); });
   }
 
-  spdlog::info("aisle {} listening on {} (grpc port {}, metrics port {}); "
-               "loading {}",
-               AISLE_VERSION, address, s.port, s.metrics_port,
+  spdlog::info("aisle {}: gRPC on {}:{}, metrics {}; loading {}",
+               AISLE_VERSION, config.host, s.port,
+               s.metrics_port < 0
+                   ? std::string("disabled")
+                   : absl::StrCat("on ", config.host, ":", s.metrics_port,
+                                  "/metrics"),
                config.data_dir);
   int64_t items = 0;
   int64_t events = 0;
@@ -482,7 +485,7 @@ int ServeMain(int argc, char** argv) {
     return 1;
   }
   std::cerr << "aisle serving on " << config->host << ":" << (*server)->port()
-            << " (try: aisle recommend --server localhost:"
+            << " (try: aisle recommend --target localhost:"
             << (*server)->port() << " --user u1)\n";
 
   int signo = 0;

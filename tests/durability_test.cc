@@ -19,8 +19,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include <iostream>
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -197,7 +195,6 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
     absl::StatusOr<ServeProcess> serve =
         SpawnServe(data_dir, {}, dir.path());
     ASSERT_TRUE(serve.ok()) << serve.status();
-    std::cerr << "T spawned " << absl::Now() << "\n" << serve->process->Stderr() << serve->process->Stdout();
     size_t base = 0;
     {
       std::lock_guard<std::mutex> lock(ledger.mu);
@@ -210,14 +207,11 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
                       seed * 31 + static_cast<uint64_t>(round), &ledger);
     ASSERT_TRUE(load.WaitForAcked(base + kill_after, std::chrono::seconds(60)))
         << "round " << round << ": server acknowledged too few events";
-    std::cerr << "T acked " << absl::Now() << "\n";
     ASSERT_TRUE(serve->process->Signal(SIGKILL).ok());
     absl::StatusOr<int> code = serve->process->Wait(std::chrono::seconds(30));
     ASSERT_TRUE(code.ok()) << code.status();
     EXPECT_EQ(*code, 128 + SIGKILL);
-    std::cerr << "T killed " << absl::Now() << "\n";
     load.Stop();
-    std::cerr << "T stopped " << absl::Now() << "\n";
   }
   absl::StatusOr<ServeProcess> serve =
       SpawnServe(data_dir, {}, dir.path());

@@ -132,11 +132,6 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   args.SetMaxReceiveMessageSize(64 << 20);
-  // Tests poll a server that is still starting: without this, gRPC's
-  // reconnect backoff (1 s, then x1.6) makes each start-up wait ~5 s.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }
@@ -503,10 +498,12 @@ absl::StatusOr<ServeProcess> SpawnServe(
   if (!process.ok()) return process.status();
   serve.process = *std::move(process);
 
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(serve.address);
   const auto deadline = Clock::now() + timeout;
   std::string last = "no answer yet";
   while (Clock::now() < deadline) {
+    // A fresh channel per poll: a channel whose first connect raced the
+    // server's start-up keeps failing its handshakes for ~5 s.
+    std::shared_ptr<grpc::Channel> channel = MakeChannel(serve.address);
     if (std::optional<int> code = serve.process->TryWait(); code.has_value()) {
       return absl::UnavailableError(
           absl::StrCat("aisle serve exited with code ", *code,

@@ -104,12 +104,12 @@ def timeseries(title, description, targets, unit, w=12, h=8, stack=False,
 
 
 def stat(title, description, targets, unit, w=4, h=4, text_mode="auto",
-         thresholds=None, decimals=None):
+         thresholds=None, decimals=None, base_color="green"):
     defaults = {
         "unit": unit,
         "color": {"mode": "thresholds"},
         "thresholds": {"mode": "absolute", "steps": [
-            {"color": "green", "value": None}] + (thresholds or [])},
+            {"color": base_color, "value": None}] + (thresholds or [])},
     }
     if decimals is not None:
         defaults["decimals"] = decimals
@@ -144,7 +144,7 @@ def build():
         "Serving", "aisle_up: 1 while SERVING, 0 while starting (recovery) or "
         "draining. Summed over the selected instances.",
         [target(f"sum(aisle_up{{{SEL}}})", "serving", "A")], "none",
-        thresholds=None))
+        base_color="red", thresholds=[{"color": "green", "value": 1}]))
     lay.add(*stat(
         "Build", "aisle_build_info: the server version per instance.",
         [target(f"count by (version) (aisle_build_info{{{SEL}}})",
