@@ -131,7 +131,7 @@ if ! buildah bud --isolation chroot --layers --build-arg "BUILD_JOBS=$JOBS" \
   cp "$WORK/bud.log" /tmp/aisle-image-bud.log
   die "buildah bud (full log: /tmp/aisle-image-bud.log)"
 fi
-sed -n '/^runtime packages:/,/^STEP/p' "$WORK/bud.log" | grep -v '^STEP' || true
+sed -n '/^runtime packages:/,/^-->/p' "$WORK/bud.log" | grep -v '^-->' | tr '\n' ' ' | sed 's/^/  /'; echo
 log "built $IMAGE: $(buildah images --format '{{.Size}}' "$IMAGE" | head -1)"
 
 # --- 3. checks ---------------------------------------------------------------

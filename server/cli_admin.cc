@@ -74,7 +74,7 @@ void PrintModelTable(const std::vector<ModelRow>& rows,
   Table table({"", "version", "trained", "factors", "users", "items",
                "interactions", "ndcg@10", "bytes"});
   for (const ModelRow& row : rows) {
-    std::string mark = row.version == active ? "*"
+    std::string mark = row.version == active     ? "*"
                        : row.version == previous ? "prev"
                                                  : "";
     table.AddRow({mark, row.version, FormatTimeMs(row.trained_at_ms),
@@ -200,7 +200,7 @@ int ModelsActivate(const std::string& data_dir, const ClientFlags& client,
   if (auto model = core::FactorModel::Deserialize(*blob, core::ModelOptions{});
       !model.ok()) {
     PrintError(Cat("model ", target_version,
-                      " does not load: ", model.status().message()),
+                   " does not load: ", model.status().message()),
                "activate another version, or train a new one");
     return kExitFailure;
   }

@@ -18,7 +18,6 @@
 namespace aisle::cli {
 namespace {
 
-
 // "SOURCE_FACTOR_MODEL" -> "factor_model".
 std::string EnumLabel(const std::string& proto_name, std::string_view prefix) {
   std::string_view name = proto_name;
@@ -27,15 +26,14 @@ std::string EnumLabel(const std::string& proto_name, std::string_view prefix) {
 }
 
 std::string SourceLabel(int source) {
-  return EnumLabel(v1::Source_Name(static_cast<v1::Source>(source)),
-                   "SOURCE_");
+  return EnumLabel(v1::Source_Name(static_cast<v1::Source>(source)), "SOURCE_");
 }
 
 std::string ReasonLabel(const v1::Reason& reason) {
   if (!reason.detail().empty()) return reason.detail();
-  std::string label = EnumLabel(
-      v1::ReasonCode_Name(static_cast<v1::ReasonCode>(reason.code())),
-      "REASON_");
+  std::string label =
+      EnumLabel(v1::ReasonCode_Name(static_cast<v1::ReasonCode>(reason.code())),
+                "REASON_");
   if (!reason.related_item_id().empty()) {
     absl::StrAppend(&label, " ", reason.related_item_id());
   }
@@ -70,9 +68,8 @@ std::vector<std::string> FetchTitles(v1::Recommender::Stub& stub,
     v1::GetItemRequest request;
     request.set_item_id(item.item_id());
     v1::Item reply;
-    titles.push_back(stub.GetItem(&context, request, &reply).ok()
-                         ? reply.title()
-                         : "");
+    titles.push_back(
+        stub.GetItem(&context, request, &reply).ok() ? reply.title() : "");
   }
   return titles;
 }
@@ -134,19 +131,18 @@ int RunRecommend(const Args& args) {
   std::vector<std::string> positional;
   if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
   if (!positional.empty()) {
-    return UsageError(parser, Cat("unexpected argument '", positional[0],
-                                     "'"));
+    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
   }
-  std::optional<core::Scenario> parsed_scenario =
-      core::ParseScenario(scenario);
+  std::optional<core::Scenario> parsed_scenario = core::ParseScenario(scenario);
   if (!parsed_scenario.has_value()) {
-    return UsageError(parser, Cat("--scenario: unknown scenario '",
-                                     scenario, "'"));
+    return UsageError(parser,
+                      Cat("--scenario: unknown scenario '", scenario, "'"));
   }
   if (user.empty() && context_items.empty() &&
       *parsed_scenario != core::Scenario::kTrending) {
-    return UsageError(parser, "give --user, or --context for an anonymous "
-                              "visitor");
+    return UsageError(parser,
+                      "give --user, or --context for an anonymous "
+                      "visitor");
   }
 
   v1::RecommendRequest request;
@@ -185,8 +181,7 @@ int RunRecommend(const Args& args) {
             << (response.model_version().empty() ? "(none)"
                                                  : response.model_version())
             << "  source: " << SourceLabel(response.source())
-            << "  recommendation_id: " << response.recommendation_id()
-            << "\n";
+            << "  recommendation_id: " << response.recommendation_id() << "\n";
   if (response.fallback()) {
     std::cout << "fallback: yes (" << response.fallback_reason() << ")\n";
   } else {
@@ -255,8 +250,7 @@ int RunFeedback(const Args& args) {
   std::vector<std::string> positional;
   if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
   if (!positional.empty()) {
-    return UsageError(parser, Cat("unexpected argument '", positional[0],
-                                     "'"));
+    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
   }
   for (auto [flag, v] : {std::pair<const char*, std::string*>{"user", &user},
                          {"item", &item},
@@ -265,8 +259,7 @@ int RunFeedback(const Args& args) {
   }
   std::optional<core::EventType> parsed_type = core::ParseEventType(type);
   if (!parsed_type.has_value()) {
-    return UsageError(parser, Cat("--type: unknown event type '", type,
-                                     "'"));
+    return UsageError(parser, Cat("--type: unknown event type '", type, "'"));
   }
   v1::FeedbackRequest request;
   v1::Event* event = request.add_events();
@@ -310,8 +303,7 @@ int UserGet(v1::Recommender::Stub& stub, const ClientFlags& client,
   for (const v1::EventCount& c : profile.event_counts()) {
     total += c.count();
     counts.push_back(Cat(
-        EnumLabel(v1::EventType_Name(static_cast<v1::EventType>(c.type())),
-                  ""),
+        EnumLabel(v1::EventType_Name(static_cast<v1::EventType>(c.type())), ""),
         "=", c.count()));
   }
   std::cout << "user:           " << profile.user_id() << "\n"
@@ -322,8 +314,8 @@ int UserGet(v1::Recommender::Stub& stub, const ClientFlags& client,
             << "\n"
             << "last seen:      " << FormatTimeMs(profile.last_seen_ms())
             << "\n"
-            << "top categories: " << absl::StrJoin(profile.top_categories(), ", ")
-            << "\n"
+            << "top categories: "
+            << absl::StrJoin(profile.top_categories(), ", ") << "\n"
             << "recent items:   "
             << absl::StrJoin(profile.recent_item_ids(), ", ") << "\n"
             << "model vector:   " << (profile.has_vector() ? "yes" : "no")
@@ -344,8 +336,8 @@ int UserDelete(v1::Recommender::Stub& stub, const ClientFlags& client,
             << " events, " << response.idempotency_keys_deleted()
             << " idempotency keys, profile "
             << (response.profile_deleted() ? "deleted" : "absent")
-            << ", vector "
-            << (response.vector_deleted() ? "deleted" : "absent") << "\n";
+            << ", vector " << (response.vector_deleted() ? "deleted" : "absent")
+            << "\n";
   return kExitOk;
 }
 
@@ -407,7 +399,8 @@ int RunItem(const Args& args) {
   grpc::ClientContext context;
   SetDeadline(&context, client.timeout);
   if (verb == "get") {
-    if (positional.size() != 2) return UsageError(parser, "expected 'get ITEM_ID'");
+    if (positional.size() != 2)
+      return UsageError(parser, "expected 'get ITEM_ID'");
     v1::GetItemRequest request;
     request.set_item_id(positional[1]);
     v1::Item item;
@@ -415,7 +408,8 @@ int RunItem(const Args& args) {
     if (!status.ok()) return ReportRpcError(status, client.target);
     if (json) return PrintJson(item);
     std::vector<std::string> attrs;
-    for (const auto& [k, v] : item.attributes()) attrs.push_back(Cat(k, "=", v));
+    for (const auto& [k, v] : item.attributes())
+      attrs.push_back(Cat(k, "=", v));
     std::sort(attrs.begin(), attrs.end());
     std::cout << "item:       " << item.item_id() << "\n"
               << "title:      " << item.title() << "\n"
@@ -429,14 +423,16 @@ int RunItem(const Args& args) {
     return kExitOk;
   }
   if (verb == "upsert") {
-    if (positional.size() > 2) return UsageError(parser, "expected 'upsert --id ID ...'");
+    if (positional.size() > 2)
+      return UsageError(parser, "expected 'upsert --id ID ...'");
     if (positional.size() == 2 && id.empty()) id = positional[1];
     if (id.empty()) return UsageError(parser, "--id is required for upsert");
     v1::UpsertItemsRequest request;
     v1::Item* item = request.add_items();
     item->set_item_id(id);
     item->set_title(title);
-    for (std::string& c : SplitList(categories)) item->add_categories(std::move(c));
+    for (std::string& c : SplitList(categories))
+      item->add_categories(std::move(c));
     for (std::string& t : SplitList(tags)) item->add_tags(std::move(t));
     item->set_price(price);
     item->set_available(available);
@@ -444,8 +440,8 @@ int RunItem(const Args& args) {
       std::pair<std::string, std::string> kv =
           absl::StrSplit(pair, absl::MaxSplits('=', 1));
       if (kv.first.empty() || pair.find('=') == std::string::npos) {
-        return UsageError(parser, Cat("--attributes: '", pair,
-                                         "' is not key=value"));
+        return UsageError(parser,
+                          Cat("--attributes: '", pair, "' is not key=value"));
       }
       (*item->mutable_attributes())[kv.first] = kv.second;
     }
@@ -469,10 +465,10 @@ int RunItem(const Args& args) {
     std::cout << "deleted " << response.deleted() << ", not found "
               << response.not_found() << "\n";
     return response.not_found() > 0 && response.deleted() == 0 ? kExitFailure
-                                                                 : kExitOk;
+                                                               : kExitOk;
   }
-  return UsageError(parser, Cat("unknown item command '", verb,
-                                   "' (get, upsert, delete)"));
+  return UsageError(
+      parser, Cat("unknown item command '", verb, "' (get, upsert, delete)"));
 }
 
 namespace {
@@ -480,12 +476,15 @@ namespace {
 // Lines shared by `model info` and `models list`.
 void PrintModelInfo(const v1::ModelInfo& info) {
   std::vector<std::string> metrics;
-  for (const auto& [k, v] : info.metrics()) metrics.push_back(Cat(k, "=", FormatFixed(v, 4)));
+  for (const auto& [k, v] : info.metrics())
+    metrics.push_back(Cat(k, "=", FormatFixed(v, 4)));
   std::vector<std::string> params;
   for (const auto& [k, v] : info.parameters()) params.push_back(Cat(k, "=", v));
   std::sort(metrics.begin(), metrics.end());
   std::sort(params.begin(), params.end());
-  std::cout << "version:       " << (info.version().empty() ? "(no model loaded)" : info.version()) << "\n"
+  std::cout << "version:       "
+            << (info.version().empty() ? "(no model loaded)" : info.version())
+            << "\n"
             << "trained at:    " << FormatTimeMs(info.trained_at_ms()) << "\n"
             << "factors:       " << info.factors() << "\n"
             << "model users:   " << FormatCount(info.users()) << "\n"
@@ -511,8 +510,9 @@ int RunModel(const Args& args) {
   std::vector<std::string> positional;
   if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
   if (positional.size() != 1 || positional[0] != "info") {
-    return UsageError(parser, "expected 'model info' (stored versions: "
-                              "'aisle models list')");
+    return UsageError(parser,
+                      "expected 'model info' (stored versions: "
+                      "'aisle models list')");
   }
   auto stub = v1::Recommender::NewStub(MakeClientChannel(client.target));
   grpc::ClientContext context;

@@ -1,5 +1,7 @@
 // Data commands: import (offline into a data dir, or streamed into a
 // server), train (from a data dir, next to a server or not) and eval.
+#include "server/cli_data.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -30,7 +32,6 @@
 #include "core/eval.h"
 #include "core/model.h"
 #include "server/cli_commands.h"
-#include "server/cli_data.h"
 #include "server/cli_util.h"
 #include "server/convert.h"
 #include "server/server.h"
@@ -55,7 +56,8 @@ std::string FieldMessage(const absl::Status& status) {
   return std::string(m);
 }
 
-// --- Import --------------------------------------------------------------------
+// --- Import
+// --------------------------------------------------------------------
 
 // Where imported batches go: a store opened by this process, or a server.
 class ImportSink {
@@ -99,7 +101,8 @@ class StoreSink : public ImportSink {
 // the server as it arrives) and items through UpsertItems.
 class ServerSink : public ImportSink {
  public:
-  ServerSink(const ClientFlags& client, std::chrono::milliseconds stream_timeout)
+  ServerSink(const ClientFlags& client,
+             std::chrono::milliseconds stream_timeout)
       : client_(client),
         stream_timeout_(stream_timeout),
         stub_(v1::Recommender::NewStub(MakeClientChannel(client.target))) {}
@@ -142,7 +145,7 @@ class ServerSink : public ImportSink {
     if (status.ok()) return absl::OkStatus();
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         Cat(FormatGrpcStatus(status), "\nhint: ",
-                               HintForGrpcStatus(status, client_.target)));
+                            HintForGrpcStatus(status, client_.target)));
   }
   absl::Status StreamFinish() {
     if (finished_) return absl::OkStatus();
@@ -211,25 +214,34 @@ absl::Status ImportItems(const ImportOptions& options, ImportSink& sink,
                          FileStats* stats, int64_t* written) {
   std::ifstream in(options.items_path, std::ios::binary);
   if (!in) return absl::NotFoundError(Cat("cannot open ", options.items_path));
-  absl::StatusOr<FileFormat> format =
-      ResolveFormat(options.format, options.items_path);
-  if (!format.ok()) return format.status();
-  DelimitedReader reader(&in, *format);
+  FileFormat format = FileFormat::kPipe;
+  if (!options.movielens) {
+    absl::StatusOr<FileFormat> f =
+        ResolveFormat(options.format, options.items_path);
+    if (!f.ok()) return f.status();
+    format = *f;
+  }
+  DelimitedReader reader(&in, format);
   Record record;
   std::string error;
-  if (!reader.Next(&record, &error)) {
-    return absl::InvalidArgumentError(Cat(options.items_path, " is empty"));
+  ItemColumns columns;
+  size_t header_fields = 0;
+  if (!options.movielens) {
+    if (!reader.Next(&record, &error)) {
+      return absl::InvalidArgumentError(Cat(options.items_path, " is empty"));
+    }
+    absl::StatusOr<ItemColumns> mapped = MapItemHeader(record.fields);
+    if (!mapped.ok()) {
+      return absl::InvalidArgumentError(
+          Cat(options.items_path, ": line 1: ", mapped.status().message()));
+    }
+    columns = *std::move(mapped);
+    if (!columns.ignored.empty()) {
+      std::cerr << "note: ignoring item columns: "
+                << absl::StrJoin(columns.ignored, ", ") << "\n";
+    }
+    header_fields = record.fields.size();
   }
-  absl::StatusOr<ItemColumns> columns = MapItemHeader(record.fields);
-  if (!columns.ok()) {
-    return absl::InvalidArgumentError(
-        Cat(options.items_path, ": line 1: ", columns.status().message()));
-  }
-  if (!columns->ignored.empty()) {
-    std::cerr << "note: ignoring item columns: "
-              << absl::StrJoin(columns->ignored, ", ") << "\n";
-  }
-  const size_t header_fields = record.fields.size();
   ProgressLine progress("items", FileSize(options.items_path));
   std::vector<core::Item> batch;
   auto flush = [&]() -> absl::Status {
@@ -246,7 +258,8 @@ absl::Status ImportItems(const ImportOptions& options, ImportSink& sink,
       continue;
     }
     absl::StatusOr<core::Item> item =
-        ParseItemRow(record, *columns, header_fields);
+        options.movielens ? ParseMovieLensItemRow(record)
+                          : ParseItemRow(record, columns, header_fields);
     if (!item.ok()) {
       Reject(stats, record.line, item.status().message());
       continue;
@@ -290,14 +303,13 @@ absl::Status ImportEventsFile(const ImportOptions& options, ImportSink& sink,
     if (!default_type.has_value()) default_type = core::EventType::kRating;
   } else {
     if (!reader.Next(&record, &error)) {
-      return absl::InvalidArgumentError(
-          Cat(options.events_path, " is empty"));
+      return absl::InvalidArgumentError(Cat(options.events_path, " is empty"));
     }
     absl::StatusOr<EventColumns> mapped =
         MapEventHeader(record.fields, default_type);
     if (!mapped.ok()) {
-      return absl::InvalidArgumentError(Cat(
-          options.events_path, ": line 1: ", mapped.status().message()));
+      return absl::InvalidArgumentError(
+          Cat(options.events_path, ": line 1: ", mapped.status().message()));
     }
     columns = *std::move(mapped);
     header_fields = record.fields.size();
@@ -377,8 +389,9 @@ int RunImport(const Args& args) {
   parser.String("type", &type,
                 "event type for every row when the file has no type column");
   parser.Bool("movielens", &options.movielens,
-              "headerless 'user item rating unix_seconds' rows (MovieLens "
-              "u.data), type rating");
+              "MovieLens-100K files: --events u.data (headerless 'user item "
+              "rating unix_seconds', type rating), --items u.item (pipe-"
+              "separated, Latin-1, genres become categories)");
   parser.Int("batch", &options.batch, "events or items per write (1..1000)");
   parser.AddNotes(
       "Events file: a header row naming the columns, then one event per "
@@ -400,18 +413,19 @@ int RunImport(const Args& args) {
       "numbers (the first 20 shown) and counted, never silently dropped.\n"
       "Batches are committed as they go: after an interruption re-run the\n"
       "same command; rows already imported count as duplicates.\n"
+      "Exit status 1 when any row was rejected (the valid rows are still\n"
+      "imported) or the import stopped on an error.\n"
       "\n"
       "Examples:\n"
       "  aisle import --data-dir ./aisle-data --events events.tsv --items "
       "items.tsv\n"
       "  aisle import --data-dir ./aisle-data --movielens --events "
-      "ml-100k/u.data\n"
+      "ml-100k/u.data --items ml-100k/u.item\n"
       "  aisle import --target localhost:50051 --events events.csv");
   std::vector<std::string> positional;
   if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
   if (!positional.empty()) {
-    return UsageError(parser,
-                      Cat("unexpected argument '", positional[0], "'"));
+    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
   }
   if (data_dir.empty() == client.target.empty()) {
     return UsageError(parser, "give exactly one of --data-dir and --target");
@@ -419,7 +433,8 @@ int RunImport(const Args& args) {
   if (options.events_path.empty() && options.items_path.empty()) {
     return UsageError(parser, "give --events FILE and/or --items FILE");
   }
-  if (options.batch < 1 || options.batch > static_cast<int>(server::kMaxBatch)) {
+  if (options.batch < 1 ||
+      options.batch > static_cast<int>(server::kMaxBatch)) {
     return UsageError(parser, "--batch: must be 1..1000");
   }
   if (!type.empty()) {
@@ -476,14 +491,15 @@ int RunImport(const Args& args) {
   if (status.ok()) status = finish;
   const double seconds = SecondsSince(start);
 
-  if (!options.items_path.empty()) PrintRejections(options.items_path, item_stats);
+  if (!options.items_path.empty())
+    PrintRejections(options.items_path, item_stats);
   if (!options.events_path.empty()) {
     PrintRejections(options.events_path, event_stats);
   }
   if (sink->server_rejected > 0) {
-    std::cerr << "rejected by the server (" << sink->server_rejected
-              << "):\n";
-    for (const std::string& e : sink->server_errors) std::cerr << "  " << e << "\n";
+    std::cerr << "rejected by the server (" << sink->server_rejected << "):\n";
+    for (const std::string& e : sink->server_errors)
+      std::cerr << "  " << e << "\n";
   }
   if (!options.items_path.empty()) {
     std::cout << "items:  " << FormatCount(item_stats.rows) << " rows read, "
@@ -499,17 +515,17 @@ int RunImport(const Args& args) {
   }
   std::cout << absl::StrFormat("time:   %.2fs", seconds);
   if (seconds > 0 && event_stats.rows > 0) {
-    std::cout << absl::StrFormat(" (%s rows/s)",
-                                 FormatCount(static_cast<int64_t>(
-                                     event_stats.rows / seconds)));
+    std::cout << absl::StrFormat(
+        " (%s rows/s)",
+        FormatCount(static_cast<int64_t>(event_stats.rows / seconds)));
   }
   std::cout << "\n";
   if (!status.ok()) {
     PrintError(status.message(),
                Cat(FormatCount(events_sent),
-                      " events were committed before the error; fix it and "
-                      "re-run the same command (imported rows count as "
-                      "duplicates)"));
+                   " events were committed before the error; fix it and "
+                   "re-run the same command (imported rows count as "
+                   "duplicates)"));
     return kExitFailure;
   }
   if (item_stats.rejected + event_stats.rejected + sink->server_rejected > 0) {
@@ -520,13 +536,14 @@ int RunImport(const Args& args) {
   return kExitOk;
 }
 
-// --- Train ---------------------------------------------------------------------
+// --- Train
+// ---------------------------------------------------------------------
 
 std::string ModelVersion(absl::Time now, uint64_t seed) {
   const std::string stamp =
       absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
-  const uint32_t mix = core::Crc32c(
-      Cat(absl::ToUnixNanos(now), "/", seed, "/", getpid()));
+  const uint32_t mix =
+      core::Crc32c(Cat(absl::ToUnixNanos(now), "/", seed, "/", getpid()));
   return absl::StrFormat("%s-%04x", stamp, mix & 0xffff);
 }
 
@@ -653,8 +670,7 @@ absl::Status WriteFileAtomically(const fs::path& dir, const std::string& name,
   fs::rename(tmp, final_path, ec);
   if (ec) {
     return absl::UnavailableError(Cat("renaming ", tmp.string(), " to ",
-                                         final_path.string(), ": ",
-                                         ec.message()));
+                                      final_path.string(), ": ", ec.message()));
   }
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dir_fd >= 0) {
@@ -833,8 +849,7 @@ int RunTrain(const Args& args) {
       FormatCount(static_cast<int64_t>(data.item_ids.size())),
       FormatCount(data.user_items.nnz()), SecondsSince(start));
   if (data.user_items.nnz() == 0) {
-    PrintError(Cat("no positive interactions in ", data_dir,
-                      " to train on"),
+    PrintError(Cat("no positive interactions in ", data_dir, " to train on"),
                "import events first: aisle import --data-dir DIR --events "
                "FILE");
     return kExitFailure;
@@ -851,8 +866,8 @@ int RunTrain(const Args& args) {
 
   std::map<std::string, double> metrics;
   if (validate_fraction > 0) {
-    HoldoutSplit split = SplitHoldout(data.user_items, validate_fraction,
-                                      train.als.seed);
+    HoldoutSplit split =
+        SplitHoldout(data.user_items, validate_fraction, train.als.seed);
     absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
         split.train, train.als, on_iteration("validation"), loss);
     if (!factors.ok()) {
@@ -884,7 +899,8 @@ int RunTrain(const Args& args) {
 
   const absl::Time now = absl::Now();
   core::ModelMetadata metadata;
-  metadata.version = version.empty() ? ModelVersion(now, train.als.seed) : version;
+  metadata.version =
+      version.empty() ? ModelVersion(now, train.als.seed) : version;
   metadata.trained_at_ms = absl::ToUnixMillis(now);
   metadata.factors = train.als.factors;
   metadata.users = static_cast<int64_t>(data.user_ids.size());
@@ -905,10 +921,10 @@ int RunTrain(const Args& args) {
     metadata.parameters["validate_fraction"] = Cat(validate_fraction);
   }
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Create(metadata, std::move(data.item_ids),
-                                std::move(factors->items),
-                                std::move(data.user_ids),
-                                std::move(factors->users), core::ModelOptions{});
+      core::FactorModel::Create(
+          metadata, std::move(data.item_ids), std::move(factors->items),
+          std::move(data.user_ids), std::move(factors->users),
+          core::ModelOptions{});
   if (!model.ok()) {
     PrintError(Cat("building the model: ", model.status().message()));
     return kExitFailure;
@@ -918,19 +934,21 @@ int RunTrain(const Args& args) {
   std::string where;
   if (server_running) {
     const fs::path inbox = server::ModelInboxDir(data_dir);
-    if (absl::Status s = WriteFileAtomically(
-            inbox, metadata.version + ".model", blob);
+    if (absl::Status s =
+            WriteFileAtomically(inbox, metadata.version + ".model", blob);
         !s.ok()) {
       PrintError(s.message());
       return kExitFailure;
     }
     where = Cat("written to ", (inbox / (metadata.version + ".model")).string(),
-                   "; the running server will validate, store and activate "
-                   "it at its next model poll (check with `aisle models list "
-                   "--data-dir ", data_dir, "` or `aisle model info`)");
+                "; the running server will validate, store and activate "
+                "it at its next model poll (check with `aisle models list "
+                "--data-dir ",
+                data_dir, "` or `aisle model info`)");
     if (!activate) {
-      where += "; note: --no-activate does not apply to the inbox, the "
-               "server activates inbox models";
+      where +=
+          "; note: --no-activate does not apply to the inbox, the "
+          "server activates inbox models";
     }
   } else {
     if (absl::Status s = (*store)->PutModel(metadata, blob); !s.ok()) {
@@ -938,16 +956,19 @@ int RunTrain(const Args& args) {
       return kExitFailure;
     }
     if (activate) {
-      if (absl::Status s = (*store)->SetActiveModel(metadata.version); !s.ok()) {
+      if (absl::Status s = (*store)->SetActiveModel(metadata.version);
+          !s.ok()) {
         PrintError(Cat("activating the model: ", s.message()));
         return kExitFailure;
       }
-      where = "stored and activated; the next `aisle serve` on this data dir "
-              "serves it";
+      where =
+          "stored and activated; the next `aisle serve` on this data dir "
+          "serves it";
     } else {
-      where = Cat("stored, not active (activate with `aisle models "
-                     "activate ", metadata.version, " --data-dir ", data_dir,
-                     "`)");
+      where =
+          Cat("stored, not active (activate with `aisle models "
+              "activate ",
+              metadata.version, " --data-dir ", data_dir, "`)");
     }
   }
   std::cout << "model " << metadata.version << ": "
@@ -965,7 +986,8 @@ int RunTrain(const Args& args) {
   return kExitOk;
 }
 
-// --- Eval ----------------------------------------------------------------------
+// --- Eval
+// ----------------------------------------------------------------------
 
 int RunEval(const Args& args) {
   std::string train_path;
@@ -1020,14 +1042,14 @@ int RunEval(const Args& args) {
       variants.push_back(core::EvalVariant::kAls);
     } else {
       return UsageError(parser, Cat("--model: unknown model '", name,
-                                       "' (popular, cooccurrence, als, all)"));
+                                    "' (popular, cooccurrence, als, all)"));
     }
   }
   if (variants.empty()) return UsageError(parser, "--model: empty");
 
   const std::string kk = Cat("@", k);
-  Table table({"model", Cat("P", kk), Cat("R", kk), Cat("nDCG", kk),
-               "MAP", "coverage", "users", "train_s", "recommend_s"});
+  Table table({"model", Cat("P", kk), Cat("R", kk), Cat("nDCG", kk), "MAP",
+               "coverage", "users", "train_s", "recommend_s"});
   for (core::EvalVariant variant : variants) {
     core::EvalOptions options;
     options.train_path = train_path;

@@ -8,6 +8,8 @@
 // the schedule slips (reported as "late"), so --concurrency must be large
 // enough for rps x latency. Latency is measured per call, from send to
 // response.
+#include "server/cli_loadgen.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,7 +30,6 @@
 #include "absl/synchronization/notification.h"
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "server/cli_commands.h"
-#include "server/cli_loadgen.h"
 #include "server/cli_util.h"
 #include "server/convert.h"
 
@@ -52,7 +53,7 @@ absl::StatusOr<std::vector<MixEntry>> ParseMix(std::string_view text) {
     if (!op.has_value()) {
       return absl::InvalidArgumentError(
           Cat("--mix: unknown operation '", kv.first,
-                 "' (recommend, similar, feedback, get_item, get_user)"));
+              "' (recommend, similar, feedback, get_item, get_user)"));
     }
     double weight = 0;
     if (!absl::SimpleAtod(kv.second, &weight) || !std::isfinite(weight) ||
@@ -92,7 +93,8 @@ double Percentile(std::vector<uint32_t>* sorted_or_not, double q) {
   std::vector<uint32_t>& v = *sorted_or_not;
   if (v.empty()) return 0;
   const size_t index = std::min(
-      v.size() - 1, static_cast<size_t>(std::floor(q * static_cast<double>(v.size()))));
+      v.size() - 1,
+      static_cast<size_t>(std::floor(q * static_cast<double>(v.size()))));
   std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(index),
                    v.end());
   return v[index];
@@ -128,10 +130,12 @@ grpc::Status Issue(v1::Recommender::Stub& stub, const LoadConfig& config,
   grpc::ClientContext context;
   SetDeadline(&context, config.client.timeout);
   auto user = [&] {
-    return Cat("u", std::uniform_int_distribution<int>(0, config.users - 1)(rng));
+    return Cat("u",
+               std::uniform_int_distribution<int>(0, config.users - 1)(rng));
   };
   auto item = [&] {
-    return Cat("i", std::uniform_int_distribution<int>(0, config.items - 1)(rng));
+    return Cat("i",
+               std::uniform_int_distribution<int>(0, config.items - 1)(rng));
   };
   switch (op) {
     case LoadOp::kRecommend:
@@ -245,7 +249,8 @@ int RunLoadgen(const Args& args) {
   if (config.duration.count() <= 0) {
     return UsageError(parser, "--duration: must be > 0");
   }
-  if (config.requests < 0) return UsageError(parser, "--requests: must be >= 0");
+  if (config.requests < 0)
+    return UsageError(parser, "--requests: must be >= 0");
   if (config.users < 1 || config.items < 1) {
     return UsageError(parser, "--users and --items: must be >= 1");
   }
@@ -263,8 +268,8 @@ int RunLoadgen(const Args& args) {
         channel_args)));
   }
   const std::string run_id = absl::StrFormat(
-      "%x", std::random_device()() ^ static_cast<uint32_t>(
-                                          Clock::now().time_since_epoch().count()));
+      "%x", std::random_device()() ^
+                static_cast<uint32_t>(Clock::now().time_since_epoch().count()));
 
   std::vector<std::unique_ptr<WorkerStats>> stats;
   for (int i = 0; i < config.concurrency; ++i) {
@@ -279,9 +284,9 @@ int RunLoadgen(const Args& args) {
             << config.client.target << " for "
             << config.duration.count() / 1000.0 << "s"
             << (config.rps > 0 ? Cat(" at ", config.rps, " rps") : "")
-            << (config.requests > 0 ? Cat(", at most ", config.requests,
-                                             " requests")
-                                    : "")
+            << (config.requests > 0
+                    ? Cat(", at most ", config.requests, " requests")
+                    : "")
             << "\n";
 
   std::vector<std::thread> workers;
@@ -295,9 +300,10 @@ int RunLoadgen(const Args& args) {
         const int64_t n = tickets.fetch_add(1);
         if (config.requests > 0 && n >= config.requests) break;
         if (config.rps > 0) {
-          const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(
-                                           static_cast<double>(n) / config.rps));
+          const auto due =
+              start + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(static_cast<double>(n) /
+                                                        config.rps));
           if (due >= end) break;
           const auto now = Clock::now();
           if (due > now) {
@@ -386,7 +392,8 @@ int RunLoadgen(const Args& args) {
   double mean = 0;
   for (uint32_t v : all) mean += v;
   if (!all.empty()) mean /= static_cast<double>(all.size());
-  const double max = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
+  const double max =
+      all.empty() ? 0 : *std::max_element(all.begin(), all.end());
   std::cout << "requests:  " << FormatCount(total) << " in "
             << absl::StrFormat("%.2fs", elapsed) << " ("
             << absl::StrFormat("%.0f", total / std::max(elapsed, 1e-9))
@@ -411,9 +418,8 @@ int RunLoadgen(const Args& args) {
   }
   if (total > 0 && all.empty()) {
     PrintError("every request failed",
-               HintForGrpcStatus(
-                   grpc::Status(errors.begin()->first, ""),
-                   config.client.target));
+               HintForGrpcStatus(grpc::Status(errors.begin()->first, ""),
+                                 config.client.target));
     return kExitFailure;
   }
   return kExitOk;

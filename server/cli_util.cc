@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -21,7 +22,6 @@
 
 namespace aisle::cli {
 namespace {
-
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Av(s)); }
 std::string_view Strip(std::string_view s) {
@@ -61,7 +61,8 @@ bool LooksNumeric(std::string_view cell) {
 
 }  // namespace
 
-// --- FlagParser ----------------------------------------------------------------
+// --- FlagParser
+// ----------------------------------------------------------------
 
 FlagParser::FlagParser(std::string usage, std::string description)
     : usage_(std::move(usage)), description_(std::move(description)) {}
@@ -80,19 +81,17 @@ FlagParser::Flag& FlagParser::Add(
 
 void FlagParser::String(std::string name, std::string* target,
                         std::string help) {
-  Add(std::move(name), std::move(help), *target,
-      [target](std::string_view v) {
-        *target = std::string(v);
-        return absl::OkStatus();
-      });
+  Add(std::move(name), std::move(help), *target, [target](std::string_view v) {
+    *target = std::string(v);
+    return absl::OkStatus();
+  });
 }
 
 void FlagParser::Int(std::string name, int* target, std::string help) {
   Add(std::move(name), std::move(help), Cat(*target),
       [target](std::string_view v) {
         if (!ToInt(Strip(v), target)) {
-          return absl::InvalidArgumentError(
-              Cat("'", v, "' is not an integer"));
+          return absl::InvalidArgumentError(Cat("'", v, "' is not an integer"));
         }
         return absl::OkStatus();
       });
@@ -102,8 +101,7 @@ void FlagParser::Int64(std::string name, int64_t* target, std::string help) {
   Add(std::move(name), std::move(help), Cat(*target),
       [target](std::string_view v) {
         if (!ToInt(Strip(v), target)) {
-          return absl::InvalidArgumentError(
-              Cat("'", v, "' is not an integer"));
+          return absl::InvalidArgumentError(Cat("'", v, "' is not an integer"));
         }
         return absl::OkStatus();
       });
@@ -122,12 +120,11 @@ void FlagParser::Double(std::string name, double* target, std::string help) {
       });
 }
 
-void FlagParser::OptionalDouble(std::string name,
-                                std::optional<double>* target,
+void FlagParser::OptionalDouble(std::string name, std::optional<double>* target,
                                 std::string help) {
-  Add(std::move(name), std::move(help), target->has_value()
-                                            ? absl::StrFormat("%g", **target)
-                                            : std::string("unset"),
+  Add(std::move(name), std::move(help),
+      target->has_value() ? absl::StrFormat("%g", **target)
+                          : std::string("unset"),
       [target](std::string_view v) -> absl::Status {
         absl::StatusOr<double> d = ParseDoubleText(v);
         if (!d.ok()) return d.status();
@@ -140,8 +137,7 @@ void FlagParser::OptionalDouble(std::string name,
 }
 
 void FlagParser::Bool(std::string name, bool* target, std::string help) {
-  Flag& flag = Add(std::move(name), std::move(help),
-                   *target ? "true" : "false",
+  Flag& flag = Add(std::move(name), std::move(help), *target ? "true" : "false",
                    [target](std::string_view v) -> absl::Status {
                      absl::StatusOr<bool> b = ParseBoolText(v);
                      if (!b.ok()) return b.status();
@@ -249,8 +245,8 @@ std::string FlagParser::Help() const {
     }
     for (const Flag& flag : flags_) {
       std::string left = Cat("--", flag.name, flag.is_bool ? "" : " VALUE");
-      std::string line = absl::StrFormat("  %-*s  %s", width + 2, left,
-                                         flag.help);
+      std::string line =
+          absl::StrFormat("  %-*s  %s", width + 2, left, flag.help);
       if (!flag.default_text.empty()) {
         absl::StrAppend(&line, " (default: ", flag.default_text, ")");
       }
@@ -307,7 +303,8 @@ std::vector<std::string> SplitList(std::string_view text) {
   return out;
 }
 
-// --- gRPC ----------------------------------------------------------------------
+// --- gRPC
+// ----------------------------------------------------------------------
 
 void ClientFlags::Register(FlagParser& parser) {
   parser.String("target", &target, "server address host:port");
@@ -317,7 +314,7 @@ void ClientFlags::Register(FlagParser& parser) {
 
 std::string FormatGrpcStatus(const grpc::Status& status) {
   return Cat(server::GrpcCodeName(status.error_code()), ": ",
-                status.error_message());
+             status.error_message());
 }
 
 std::string HintForGrpcStatus(const grpc::Status& status,
@@ -325,8 +322,8 @@ std::string HintForGrpcStatus(const grpc::Status& status,
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       return Cat("is `aisle serve` running and reachable at ", target,
-                    "? Start it or pass --target host:port; if it is "
-                    "starting up, retry in a moment");
+                 "? Start it or pass --target host:port; if it is "
+                 "starting up, retry in a moment");
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return "the server did not answer within --timeout; raise --timeout "
              "or check the server's load";
@@ -342,8 +339,8 @@ std::string HintForGrpcStatus(const grpc::Status& status,
       return "the server cannot apply this now; see the message";
     case grpc::StatusCode::UNIMPLEMENTED:
       return Cat("the server at ", target,
-                    " does not implement this call; is it an aisle server "
-                    "of the same version?");
+                 " does not implement this call; is it an aisle server "
+                 "of the same version?");
     default:
       return "";
   }
@@ -367,7 +364,8 @@ void SetDeadline(grpc::ClientContext* context,
   context->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
-// --- Output --------------------------------------------------------------------
+// --- Output
+// --------------------------------------------------------------------
 
 Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
 
@@ -447,19 +445,17 @@ void ProgressLine::Update(int64_t done, int64_t rows) {
   const auto min_gap = tty_ ? std::chrono::milliseconds(200) : interval_;
   if (now - last_draw_ < min_gap) return;
   last_draw_ = now;
-  const double seconds =
-      std::chrono::duration<double>(now - start_).count();
+  const double seconds = std::chrono::duration<double>(now - start_).count();
   const double rate = seconds > 0 ? rows / seconds : 0;
   std::string text;
   if (total_ > 0) {
     const double fraction =
         std::clamp(static_cast<double>(done) / total_, 0.0, 1.0);
     const int filled = static_cast<int>(fraction * 30);
-    text = absl::StrFormat("%s [%s%s] %5.1f%%  %s rows  %s rows/s  %.0fs",
-                           label_, std::string(filled, '='),
-                           std::string(30 - filled, ' '), fraction * 100,
-                           FormatCount(rows),
-                           FormatCount(static_cast<int64_t>(rate)), seconds);
+    text = absl::StrFormat(
+        "%s [%s%s] %5.1f%%  %s rows  %s rows/s  %.0fs", label_,
+        std::string(filled, '='), std::string(30 - filled, ' '), fraction * 100,
+        FormatCount(rows), FormatCount(static_cast<int64_t>(rate)), seconds);
   } else {
     text = absl::StrFormat("%s %s rows  %s rows/s  %.0fs", label_,
                            FormatCount(rows),
@@ -478,7 +474,8 @@ void ProgressLine::Finish() {
   drawn_ = false;
 }
 
-// --- Delimited files -----------------------------------------------------------
+// --- Delimited files
+// -----------------------------------------------------------
 
 absl::StatusOr<FileFormat> ResolveFormat(std::string_view flag,
                                          std::string_view path) {
@@ -519,6 +516,9 @@ bool DelimitedReader::Next(Record* record, std::string* error) {
       record->fields =
           absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
       return true;
+    case FileFormat::kPipe:
+      record->fields = absl::StrSplit(line, '|');
+      return true;
     case FileFormat::kCsv:
       break;
   }
@@ -533,8 +533,8 @@ bool DelimitedReader::Next(Record* record, std::string* error) {
       if (!in_quotes) break;
       std::string next;
       if (!ReadLine(&next)) {
-        *error = Cat("unterminated quoted field (opened on line ",
-                        record->line, ")");
+        *error = Cat("unterminated quoted field (opened on line ", record->line,
+                     ")");
         record->fields.push_back(std::move(field));
         return true;
       }
@@ -567,7 +567,7 @@ bool DelimitedReader::Next(Record* record, std::string* error) {
       was_quoted = true;
     } else if (c == '"') {
       *error = Cat("stray quote in field ", record->fields.size() + 1,
-                      " (quote the whole field and double inner quotes)");
+                   " (quote the whole field and double inner quotes)");
       field += c;
     } else {
       field += c;
@@ -578,7 +578,8 @@ bool DelimitedReader::Next(Record* record, std::string* error) {
   return true;
 }
 
-// --- Import rows ---------------------------------------------------------------
+// --- Import rows
+// ---------------------------------------------------------------
 
 namespace {
 
@@ -600,9 +601,9 @@ std::string_view Field(const Record& record, int column) {
 
 absl::Status CheckFieldCount(const Record& record, size_t expected) {
   if (record.fields.size() != expected) {
-    return absl::InvalidArgumentError(
-        Cat("expected ", expected, " fields like the header, got ",
-               record.fields.size()));
+    return absl::InvalidArgumentError(Cat("expected ", expected,
+                                          " fields like the header, got ",
+                                          record.fields.size()));
   }
   return absl::OkStatus();
 }
@@ -612,8 +613,8 @@ absl::StatusOr<int64_t> ParseInteger(std::string_view text,
   int64_t v = 0;
   if (ToInt(text, &v)) return v;
   double d = 0;
-  if (ToDouble(text, &d) && std::isfinite(d) &&
-      d == std::floor(d) && std::fabs(d) < 9e18) {
+  if (ToDouble(text, &d) && std::isfinite(d) && d == std::floor(d) &&
+      std::fabs(d) < 9e18) {
     return static_cast<int64_t>(d);
   }
   return absl::InvalidArgumentError(
@@ -670,12 +671,12 @@ absl::StatusOr<EventColumns> MapEventHeader(
   if (cols.item_id == -1) missing.push_back("item_id");
   if (cols.type == -1 && !default_type.has_value()) missing.push_back("type");
   if (!missing.empty()) {
-    return absl::InvalidArgumentError(Cat(
-        "header: missing column(s) ", absl::StrJoin(missing, ", "),
-        "; the first row must name the columns, e.g. "
-        "'user_id<TAB>item_id<TAB>type<TAB>value<TAB>timestamp' "
-        "(pass --type TYPE if every row has the same type, or --movielens "
-        "for a headerless 'user item rating unix_seconds' file)"));
+    return absl::InvalidArgumentError(
+        Cat("header: missing column(s) ", absl::StrJoin(missing, ", "),
+            "; the first row must name the columns, e.g. "
+            "'user_id<TAB>item_id<TAB>type<TAB>value<TAB>timestamp' "
+            "(pass --type TYPE if every row has the same type, or --movielens "
+            "for a headerless 'user item rating unix_seconds' file)"));
   }
   return cols;
 }
@@ -794,9 +795,53 @@ absl::StatusOr<core::Item> ParseItemRow(const Record& record,
   if (std::string_view a = Field(record, columns.available); !a.empty()) {
     absl::StatusOr<bool> b = ParseBoolText(a);
     if (!b.ok()) {
-      return absl::InvalidArgumentError(Cat("available: ", b.status().message()));
+      return absl::InvalidArgumentError(
+          Cat("available: ", b.status().message()));
     }
     item.available = *b;
+  }
+  return item;
+}
+
+std::string Latin1ToUtf8(std::string_view latin1) {
+  std::string out;
+  out.reserve(latin1.size());
+  for (char c : latin1) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x80) {
+      out += c;
+    } else {
+      out += static_cast<char>(0xC0 | (b >> 6));
+      out += static_cast<char>(0x80 | (b & 0x3F));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<core::Item> ParseMovieLensItemRow(const Record& record) {
+  // The genre order of MovieLens-100K's u.genre.
+  static constexpr std::string_view kGenres[] = {
+      "unknown",   "Action",   "Adventure",   "Animation", "Children's",
+      "Comedy",    "Crime",    "Documentary", "Drama",     "Fantasy",
+      "Film-Noir", "Horror",   "Musical",     "Mystery",   "Romance",
+      "Sci-Fi",    "Thriller", "War",         "Western"};
+  constexpr size_t kGenreCount = std::size(kGenres);
+  if (absl::Status s = CheckFieldCount(record, 5 + kGenreCount); !s.ok()) {
+    return absl::InvalidArgumentError(
+        Cat(s.message(),
+            " (MovieLens u.item: id|title|release date|video "
+            "release date|IMDb URL|19 genre flags)"));
+  }
+  core::Item item;
+  item.item_id = std::string(Field(record, 0));
+  item.title = Latin1ToUtf8(Field(record, 1));
+  for (size_t g = 0; g < kGenreCount; ++g) {
+    std::string_view flag = Field(record, static_cast<int>(5 + g));
+    if (flag != "0" && flag != "1") {
+      return absl::InvalidArgumentError(
+          Cat("genre ", kGenres[g], ": '", flag, "' is not 0 or 1"));
+    }
+    if (flag == "1" && g > 0) item.categories.emplace_back(kGenres[g]);
   }
   return item;
 }

@@ -188,9 +188,9 @@ std::string FormatTimeMs(int64_t unix_ms);
 class ProgressLine {
  public:
   // `total` is the amount that means 100% (e.g. file bytes); 0 = unknown.
-  ProgressLine(std::string label, int64_t total,
-               std::chrono::milliseconds plain_interval =
-                   std::chrono::seconds(5));
+  ProgressLine(
+      std::string label, int64_t total,
+      std::chrono::milliseconds plain_interval = std::chrono::seconds(5));
   // Reports `done` of total and `rows` processed so far. Cheap when called
   // often: redraws at most every 200 ms.
   void Update(int64_t done, int64_t rows);
@@ -209,7 +209,7 @@ class ProgressLine {
 
 // --- Delimited files ---------------------------------------------------------
 
-enum class FileFormat { kTsv, kCsv, kWhitespace };
+enum class FileFormat { kTsv, kCsv, kWhitespace, kPipe };
 
 // "tsv", "csv"; "" picks by extension (.csv -> CSV, anything else TSV).
 absl::StatusOr<FileFormat> ResolveFormat(std::string_view flag,
@@ -226,7 +226,8 @@ struct Record {
 //   kCsv: RFC 4180: comma-separated, fields optionally in double quotes, a
 //         doubled quote inside quotes is a quote, quoted fields may span
 //         lines;
-//   kWhitespace: split on runs of spaces/tabs (MovieLens u.data).
+//   kWhitespace: split on runs of spaces/tabs (MovieLens u.data);
+//   kPipe: split on '|', no quoting (MovieLens u.item).
 // A trailing '\r' (Windows line ends) is dropped. Blank lines are skipped.
 class DelimitedReader {
  public:
@@ -292,7 +293,7 @@ struct ItemColumns {
   int categories = -1;  // '|'-separated
   int tags = -1;        // '|'-separated
   int price = -1;
-  int available = -1;   // true/false/1/0/yes/no; empty = true
+  int available = -1;  // true/false/1/0/yes/no; empty = true
   std::vector<std::string> ignored;
 };
 // Header names: item_id|item|id, title|name, categories|category, tags,
@@ -302,6 +303,16 @@ absl::StatusOr<ItemColumns> MapItemHeader(
 absl::StatusOr<core::Item> ParseItemRow(const Record& record,
                                         const ItemColumns& columns,
                                         size_t header_fields);
+
+// One row of MovieLens u.item ("id|title|release date|video release
+// date|IMDb URL|19 genre flags"), headerless, Latin-1: the title is
+// converted to UTF-8, the genres with flag 1 become categories ("Drama"),
+// "genre:unknown" excluded. InvalidArgument for a wrong field count or a
+// flag that is not 0/1.
+absl::StatusOr<core::Item> ParseMovieLensItemRow(const Record& record);
+
+// Latin-1 (ISO 8859-1) bytes to UTF-8.
+std::string Latin1ToUtf8(std::string_view latin1);
 
 }  // namespace aisle::cli
 

@@ -12,7 +12,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// --- FlagParser ------------------------------------------------------------------
+// --- FlagParser
+// ------------------------------------------------------------------
 
 struct Parsed {
   std::string name = "none";
@@ -39,10 +40,10 @@ FlagParser MakeParser(Parsed* p) {
 TEST(FlagParserTest, AcceptsEveryForm) {
   Parsed p;
   FlagParser parser = MakeParser(&p);
-  auto positional = parser.Parse({"get", "--name", "x y", "--count=3",
-                                  "--ratio", "-0.25", "--explain",
-                                  "--no-titles", "--timeout", "250ms",
-                                  "--max-price=9.5", "id1", "--", "--count"});
+  auto positional =
+      parser.Parse({"get", "--name", "x y", "--count=3", "--ratio", "-0.25",
+                    "--explain", "--no-titles", "--timeout", "250ms",
+                    "--max-price=9.5", "id1", "--", "--count"});
   ASSERT_TRUE(positional.ok()) << positional.status();
   EXPECT_THAT(*positional, ElementsAre("get", "id1", "--count"));
   EXPECT_EQ(p.name, "x y");
@@ -121,7 +122,8 @@ TEST(SplitListTest, DropsEmptyPiecesAndTrims) {
   EXPECT_TRUE(SplitList("").empty());
 }
 
-// --- Output ---------------------------------------------------------------------
+// --- Output
+// ---------------------------------------------------------------------
 
 // Numeric columns right-align their header too, so it sits over the digits.
 TEST(TableTest, AlignsTextLeftAndNumbersRight) {
@@ -156,7 +158,8 @@ TEST(GrpcFormatTest, NamesTheCodeAndHints) {
               HasSubstr("host:1"));
 }
 
-// --- Delimited files --------------------------------------------------------------
+// --- Delimited files
+// --------------------------------------------------------------
 
 std::vector<Record> ReadAll(const std::string& text, FileFormat format,
                             std::vector<std::string>* errors = nullptr) {
@@ -169,8 +172,9 @@ std::vector<Record> ReadAll(const std::string& text, FileFormat format,
     records.push_back(record);
     if (errors != nullptr) errors->push_back(error);
   }
-  EXPECT_EQ(reader.bytes_read(), static_cast<int64_t>(text.size()) +
-                                     (text.empty() || text.back() == '\n' ? 0 : 1));
+  EXPECT_EQ(reader.bytes_read(),
+            static_cast<int64_t>(text.size()) +
+                (text.empty() || text.back() == '\n' ? 0 : 1));
   return records;
 }
 
@@ -227,7 +231,8 @@ TEST(ResolveFormatTest, ByFlagThenExtension) {
   EXPECT_FALSE(ResolveFormat("json", "x").ok());
 }
 
-// --- Import rows ------------------------------------------------------------------
+// --- Import rows
+// ------------------------------------------------------------------
 
 TEST(MapEventHeaderTest, AcceptsAliasesInAnyOrder) {
   auto cols = MapEventHeader(
@@ -252,18 +257,21 @@ TEST(MapEventHeaderTest, RejectsIncompleteOrAmbiguousHeaders) {
   const std::vector<Case> cases = {
       {{"user_id", "item_id"}, std::nullopt, "missing column(s) type"},
       {{"item_id", "type"}, std::nullopt, "missing column(s) user_id"},
-      {{"196", "242", "3", "881250949"}, std::nullopt,
+      {{"196", "242", "3", "881250949"},
+       std::nullopt,
        "missing column(s) user_id, item_id, type"},
       {{"user_id", "user", "item_id", "type"}, std::nullopt, "given twice"},
       {{"user_id", "item_id", "timestamp", "timestamp_ms"},
-       core::EventType::kView, "not both"},
+       core::EventType::kView,
+       "not both"},
   };
   for (const Case& c : cases) {
     auto cols = MapEventHeader(c.header, c.default_type);
     ASSERT_FALSE(cols.ok()) << c.message;
     EXPECT_THAT(std::string(cols.status().message()), HasSubstr(c.message));
   }
-  EXPECT_TRUE(MapEventHeader({"user_id", "item_id"}, core::EventType::kView).ok());
+  EXPECT_TRUE(
+      MapEventHeader({"user_id", "item_id"}, core::EventType::kView).ok());
 }
 
 Record Row(int64_t line, std::vector<std::string> fields) {
@@ -377,6 +385,30 @@ TEST(ParseItemRowTest, ConvertsAndRejects) {
                               .message()),
               HasSubstr("available:"));
   EXPECT_FALSE(MapItemHeader({"title", "price"}).ok());
+}
+
+TEST(MovieLensItemTest, GenresBecomeCategoriesAndTitlesUtf8) {
+  std::istringstream in(
+      "543|Mis\xe9rables, Les (1995)|01-Jan-1995||http://x|"
+      "0|0|0|0|0|0|0|0|1|0|0|0|0|0|1|0|0|1|0\n"
+      "1|Toy Story (1995)|01-Jan-1995||http://y|0|0|0|1|1|1\n");
+  DelimitedReader reader(&in, FileFormat::kPipe);
+  Record record;
+  std::string error;
+  ASSERT_TRUE(reader.Next(&record, &error));
+  auto item = ParseMovieLensItemRow(record);
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->item_id, "543");
+  EXPECT_EQ(item->title, "Mis\xc3\xa9rables, Les (1995)");
+  EXPECT_THAT(item->categories, ElementsAre("Drama", "Romance", "War"));
+  ASSERT_TRUE(reader.Next(&record, &error));
+  EXPECT_THAT(std::string(ParseMovieLensItemRow(record).status().message()),
+              HasSubstr("expected 24 fields"));
+}
+
+TEST(Latin1Test, AsciiUnchangedHighBytesTwoBytes) {
+  EXPECT_EQ(Latin1ToUtf8("abc"), "abc");
+  EXPECT_EQ(Latin1ToUtf8("\xff\x80"), "\xc3\xbf\xc2\x80");
 }
 
 }  // namespace

@@ -136,8 +136,8 @@ const std::vector<Option>& Options() {
          } else if (v == "machine") {
            c->durability = storage::Durability::kMachine;
          } else {
-           return Bad(absl::StrCat("must be process or machine, got \"", v,
-                                   "\""));
+           return Bad(
+               absl::StrCat("must be process or machine, got \"", v, "\""));
          }
          return absl::OkStatus();
        }},
@@ -157,16 +157,14 @@ const std::vector<Option>& Options() {
              "\""));
        }},
       {"log-format", "text|json",
-       "Log lines as text or one JSON object per line (default text).",
-       false,
+       "Log lines as text or one JSON object per line (default text).", false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
          if (v == "text") {
            c->log_format = LogFormat::kText;
          } else if (v == "json") {
            c->log_format = LogFormat::kJson;
          } else {
-           return Bad(
-               absl::StrCat("must be text or json, got \"", v, "\""));
+           return Bad(absl::StrCat("must be text or json, got \"", v, "\""));
          }
          return absl::OkStatus();
        }},
@@ -180,8 +178,8 @@ const std::vector<Option>& Options() {
          return absl::OkStatus();
        }},
       {"log-salt", "SECRET",
-       "Key for hashing user ids in logs (default: random per process).",
-       false, StringSetter(&ServerConfig::log_salt, false)},
+       "Key for hashing user ids in logs (default: random per process).", false,
+       StringSetter(&ServerConfig::log_salt, false)},
       {"model-poll-interval", "DURATION",
        "How often to check <data-dir>/model-inbox for new models; -1 "
        "disables (default 10s).",
@@ -191,7 +189,8 @@ const std::vector<Option>& Options() {
        "(default 4MiB).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n = ParseByteSize(std::string_view(v.data(), v.size()));
+         absl::StatusOr<int64_t> n =
+             ParseByteSize(std::string_view(v.data(), v.size()));
          if (!n.ok()) return n.status();
          if (*n < 1024 || *n > (1LL << 30)) {
            return Bad(absl::StrCat("must be 1KiB..1GiB, got ", *n, " bytes"));
@@ -214,14 +213,15 @@ const std::vector<Option>& Options() {
       {"block-cache", "SIZE", "RocksDB block cache size (default 256MiB).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n = ParseByteSize(std::string_view(v.data(), v.size()));
+         absl::StatusOr<int64_t> n =
+             ParseByteSize(std::string_view(v.data(), v.size()));
          if (!n.ok()) return n.status();
          c->block_cache_bytes = *n;
          return absl::OkStatus();
        }},
       {"train-threads", "N",
-       "Threads for training the demo model; 0 = all cores (default 0).",
-       false, IntSetter(&ServerConfig::train_threads, 0, 1024)},
+       "Threads for training the demo model; 0 = all cores (default 0).", false,
+       IntSetter(&ServerConfig::train_threads, 0, 1024)},
       {"popularity-half-life", "DAYS",
        "Half-life of popularity, in days (default 14).", false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
@@ -325,8 +325,8 @@ absl::Status ParseConfigFile(const std::string& path,
     std::string where = absl::StrCat(path, ":", line_no);
     size_t eq = text.find('=');
     if (eq == absl::string_view::npos) {
-      return Bad(absl::StrCat(where, ": expected `key = value`, got \"",
-                              text, "\""));
+      return Bad(
+          absl::StrCat(where, ": expected `key = value`, got \"", text, "\""));
     }
     std::string key(absl::StripAsciiWhitespace(text.substr(0, eq)));
     absl::StrReplaceAll({{"_", "-"}}, &key);
@@ -375,8 +375,8 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view input) {
   } else if (unit == "d") {
     scale = 86'400'000;
   } else {
-    return Bad(absl::StrCat("unknown duration unit \"", unit, "\" in \"",
-                            text, "\" (use ms, s, m, h or d)"));
+    return Bad(absl::StrCat("unknown duration unit \"", unit, "\" in \"", text,
+                            "\" (use ms, s, m, h or d)"));
   }
   double ms = value * scale;
   if (ms > 1e15) return Bad(absl::StrCat("duration too large: \"", text, "\""));

@@ -112,11 +112,11 @@ TEST(ConfigTest, PrecedenceFlagOverEnvOverFileOverDefault) {
   };
   absl::StatusOr<ServerConfig> c = Parse({"--port", "9001"}, env);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->port, 9001);           // flag beats env and file
-  EXPECT_EQ(c->metrics_port, 8002);   // env beats file
+  EXPECT_EQ(c->port, 9001);              // flag beats env and file
+  EXPECT_EQ(c->metrics_port, 8002);      // env beats file
   EXPECT_EQ(c->data_dir, "/from/file");  // file beats default
   EXPECT_EQ(c->log_level, "debug");
-  EXPECT_EQ(c->host, "0.0.0.0");      // default
+  EXPECT_EQ(c->host, "0.0.0.0");  // default
   EXPECT_EQ(c->config_file, file.path());
 
   // --config on the command line beats AISLE_CONFIG.
@@ -138,12 +138,14 @@ TEST(ConfigTest, BadValuesAreRejectedWithClearMessages) {
       {{"--port", "70000"}, {}, "--port: must be 0..65535, got 70000"},
       {{"--port", "abc"}, {}, "--port: must be an integer, got \"abc\""},
       {{"--metrics-port", "-2"}, {}, "--metrics-port: must be -1..65535"},
-      {{"--durability", "disk"}, {},
+      {{"--durability", "disk"},
+       {},
        "--durability: must be process or machine, got \"disk\""},
       {{"--log-format", "xml"}, {}, "--log-format: must be text or json"},
       {{"--log-level", "loud"}, {}, "--log-level: must be trace, debug"},
       {{"--access-log-sample", "1.5"}, {}, "--access-log-sample: must be 0..1"},
-      {{"--model-poll-interval", "0"}, {},
+      {{"--model-poll-interval", "0"},
+       {},
        "--model-poll-interval: must be positive, or -1 to disable"},
       {{"--shutdown-grace", "10 parsecs"}, {}, "--shutdown-grace: unknown"},
       {{"--max-message-bytes", "12"}, {}, "--max-message-bytes: must be 1KiB"},
@@ -207,10 +209,10 @@ TEST(ParseDurationTest, Units) {
     const char* text;
     int64_t ms;
   };
-  for (const Case& c : {Case{"250ms", 250}, Case{"10s", 10'000},
-                        Case{"10", 10'000}, Case{"1.5s", 1'500},
-                        Case{"5m", 300'000}, Case{"2h", 7'200'000},
-                        Case{"30d", 2'592'000'000}}) {
+  for (const Case& c :
+       {Case{"250ms", 250}, Case{"10s", 10'000}, Case{"10", 10'000},
+        Case{"1.5s", 1'500}, Case{"5m", 300'000}, Case{"2h", 7'200'000},
+        Case{"30d", 2'592'000'000}}) {
     absl::StatusOr<int64_t> ms = ParseDurationMs(c.text);
     ASSERT_TRUE(ms.ok()) << c.text << ": " << ms.status();
     EXPECT_EQ(*ms, c.ms) << c.text;

@@ -45,7 +45,8 @@ class StableHasher {
     for (unsigned char c : bytes) Mix(c);
   }
   void AddInt(uint64_t value) {
-    for (int i = 0; i < 8; ++i) Mix(static_cast<unsigned char>(value >> (8 * i)));
+    for (int i = 0; i < 8; ++i)
+      Mix(static_cast<unsigned char>(value >> (8 * i)));
   }
   uint64_t Finish() const {
     uint64_t z = h_ + 0x9e3779b97f4a7c15ULL;

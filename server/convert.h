@@ -86,8 +86,7 @@ struct RecommendationIdParts {
 };
 // nullopt for anything that is not a well-formed id of the format above
 // (clients may send arbitrary strings; those are stored, not attributed).
-std::optional<RecommendationIdParts> ParseRecommendationId(
-    std::string_view id);
+std::optional<RecommendationIdParts> ParseRecommendationId(std::string_view id);
 
 }  // namespace aisle::server
 

@@ -47,7 +47,8 @@ TEST(EnumConversionTest, RejectsUnknownNumbers) {
   EXPECT_EQ(*ToCoreEventType(v1::PURCHASE, "t"), core::EventType::kPurchase);
   EXPECT_EQ(*ToCoreEventType(v1::IMPRESSION, "t"),
             core::EventType::kImpression);
-  absl::StatusOr<core::EventType> unknown = ToCoreEventType(42, "events[1].type");
+  absl::StatusOr<core::EventType> unknown =
+      ToCoreEventType(42, "events[1].type");
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().message(), "events[1].type: unknown value 42");
   EXPECT_FALSE(ToCoreEventType(-3, "t").ok());
@@ -128,7 +129,9 @@ TEST(RecommendRequestConversionTest, DefaultsAndFilter) {
 
 TEST(RecommendationConversionTest, FillsResponse) {
   core::Recommendation rec;
-  rec.items.push_back({"i1", 0.9, core::Source::kFactorModel,
+  rec.items.push_back({"i1",
+                       0.9,
+                       core::Source::kFactorModel,
                        {{core::ReasonCode::kSimilarTo, "i7", "Similar to X"}}});
   rec.items.push_back({"i2", 0.5, core::Source::kPopularity, {}});
   rec.model_version = "v1";
@@ -222,14 +225,12 @@ TEST(RecommendationIdTest, RoundTrip) {
 }
 
 TEST(RecommendationIdTest, RejectsMalformed) {
-  for (const char* id : {"", "r1", "r1-1-default", "r2-1-default-0123456789abcdef",
-                         "r1-0-default-0123456789abcdef",
-                         "r1-6-default-0123456789abcdef",
-                         "r1-x-default-0123456789abcdef",
-                         "r1-1--0123456789abcdef", "r1-1-default-0123",
-                         "r1-1-default-0123456789abcdeg",
-                         "r1-1-a b-0123456789abcdef",
-                         "r1-1-default-0123456789abcdef-extra"}) {
+  for (const char* id :
+       {"", "r1", "r1-1-default", "r2-1-default-0123456789abcdef",
+        "r1-0-default-0123456789abcdef", "r1-6-default-0123456789abcdef",
+        "r1-x-default-0123456789abcdef", "r1-1--0123456789abcdef",
+        "r1-1-default-0123", "r1-1-default-0123456789abcdeg",
+        "r1-1-a b-0123456789abcdef", "r1-1-default-0123456789abcdef-extra"}) {
     EXPECT_FALSE(ParseRecommendationId(id).has_value()) << id;
   }
 }

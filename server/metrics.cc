@@ -15,8 +15,8 @@ using prometheus::BuildHistogram;
 using prometheus::Histogram;
 
 constexpr std::array<std::string_view, kNumMethods> kMethodNames = {
-    "Recommend",    "Feedback",   "ImportEvents", "UpsertItems",
-    "DeleteItems",  "GetItem",    "GetUser",      "DeleteUser",
+    "Recommend",    "Feedback",   "ImportEvents",  "UpsertItems",
+    "DeleteItems",  "GetItem",    "GetUser",       "DeleteUser",
     "GetModelInfo", "ListModels", "ActivateModel",
 };
 
@@ -105,8 +105,9 @@ Metrics::Metrics(std::string_view build_version)
                             .Register(r);
   model_trained_ = &BuildGauge()
                         .Name("aisle_model_trained_timestamp_seconds")
-                        .Help("Unix time the serving model was trained (0 = "
-                              "none)")
+                        .Help(
+                            "Unix time the serving model was trained (0 = "
+                            "none)")
                         .Register(r)
                         .Add({});
   model_age_ = &BuildGauge()
@@ -131,8 +132,7 @@ Metrics::Metrics(std::string_view build_version)
                      .Register(r);
   for (int t = 1; t < core::kNumEventTypes; ++t) {
     events_[t] = &events.Add(
-        {{"type",
-          Str(core::EventTypeName(static_cast<core::EventType>(t)))}});
+        {{"type", Str(core::EventTypeName(static_cast<core::EventType>(t)))}});
   }
   duplicates_ = &BuildCounter()
                      .Name("aisle_events_duplicate_total")
@@ -141,8 +141,9 @@ Metrics::Metrics(std::string_view build_version)
                      .Add({});
   fold_in_ = &BuildHistogram()
                   .Name("aisle_fold_in_duration_seconds")
-                  .Help("Time to apply Feedback events to the engine, "
-                        "including re-solving the users' vectors")
+                  .Help(
+                      "Time to apply Feedback events to the engine, "
+                      "including re-solving the users' vectors")
                   .Register(r)
                   .Add({}, LatencyBuckets());
   auto& retrieval = BuildHistogram()
@@ -202,8 +203,9 @@ Metrics::Metrics(std::string_view build_version)
   attributed_family_ =
       &BuildCounter()
            .Name("aisle_attributed_events_total")
-           .Help("Events carrying a recommendation_id, by the scenario and "
-                 "variant of that recommendation")
+           .Help(
+               "Events carrying a recommendation_id, by the scenario and "
+               "variant of that recommendation")
            .Register(r);
   recommended_items_family_ =
       &BuildCounter()
@@ -293,8 +295,7 @@ void Metrics::EventsDuplicate(int64_t count) {
   if (count > 0) duplicates_->Increment(static_cast<double>(count));
 }
 
-void Metrics::EventAttributed(core::Scenario scenario,
-                              std::string_view variant,
+void Metrics::EventAttributed(core::Scenario scenario, std::string_view variant,
                               core::EventType type) {
   if (!IsAttributedType(type)) return;
   auto key = std::make_tuple(static_cast<int>(scenario), std::string(variant),

@@ -46,17 +46,16 @@ constexpr char kServiceName[] = "aisle.v1.Recommender";
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
 absl::Status Annotate(const absl::Status& status, std::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(absl::string_view(context.data(),
-                                                     context.size()),
-                                   ": ", status.message()));
+  return absl::Status(
+      status.code(),
+      absl::StrCat(absl::string_view(context.data(), context.size()), ": ",
+                   status.message()));
 }
 
 // "20261125T101500Z-demo": sortable by training time like the versions
@@ -70,8 +69,7 @@ std::string DemoModelVersion() {
 absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot read ", path.string()));
+    return absl::UnavailableError(absl::StrCat("cannot read ", path.string()));
   }
   std::ostringstream contents;
   contents << in.rdbuf();
@@ -100,7 +98,7 @@ struct AisleServer::Impl {
   int port = 0;
   int metrics_port = -1;
 
-  std::thread poller;
+  std::thread background;
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;   // guarded by mu
@@ -125,7 +123,8 @@ struct AisleServer::Impl {
   absl::Status LoadState(int64_t* items, int64_t* events);
   absl::Status GenerateDemo();
   absl::Status PollInbox();
-  void PollLoop();
+  // Model inbox polling (unless disabled) and idempotency-key pruning.
+  void BackgroundLoop();
 };
 
 absl::Status AisleServer::Impl::LoadState(int64_t* items, int64_t* events) {
@@ -158,8 +157,8 @@ absl::Status AisleServer::Impl::GenerateDemo() {
   core::DemoData demo = core::GenerateDemoData(core::DemoOptions{});
   constexpr size_t kBatch = 1000;
   for (size_t i = 0; i < demo.items.size(); i += kBatch) {
-    std::span<const core::Item> batch(
-        demo.items.data() + i, std::min(kBatch, demo.items.size() - i));
+    std::span<const core::Item> batch(demo.items.data() + i,
+                                      std::min(kBatch, demo.items.size() - i));
     if (absl::Status s = store->PutItems(batch); !s.ok()) {
       return Annotate(s, "storing demo items");
     }
@@ -168,14 +167,15 @@ absl::Status AisleServer::Impl::GenerateDemo() {
   for (size_t i = 0; i < demo.events.size(); i += kBatch) {
     std::span<const core::Event> batch(
         demo.events.data() + i, std::min(kBatch, demo.events.size() - i));
-    absl::StatusOr<storage::AppendResult> appended =
-        store->AppendEvents(batch);
-    if (!appended.ok()) return Annotate(appended.status(), "storing demo events");
+    absl::StatusOr<storage::AppendResult> appended = store->AppendEvents(batch);
+    if (!appended.ok())
+      return Annotate(appended.status(), "storing demo events");
     engine->ReplayEvents(batch);
   }
-  spdlog::info("demo store: {} items, {} events ({:.1f} s); training the "
-               "initial model",
-               demo.items.size(), demo.events.size(), SecondsSince(start));
+  spdlog::info(
+      "demo store: {} items, {} events ({:.1f} s); training the "
+      "initial model",
+      demo.items.size(), demo.events.size(), SecondsSince(start));
 
   core::Engine::TrainingData data = engine->ExportTrainingData();
   core::AlsOptions als;
@@ -183,11 +183,11 @@ absl::Status AisleServer::Impl::GenerateDemo() {
   const auto train_start = std::chrono::steady_clock::now();
   absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
       data.user_items, als, [](const core::AlsProgress& progress) {
-        spdlog::info("training: iteration {}/{} ({:.2f} s)",
-                     progress.iteration, progress.iterations,
-                     progress.seconds);
+        spdlog::info("training: iteration {}/{} ({:.2f} s)", progress.iteration,
+                     progress.iterations, progress.seconds);
       });
-  if (!factors.ok()) return Annotate(factors.status(), "training the demo model");
+  if (!factors.ok())
+    return Annotate(factors.status(), "training the demo model");
 
   core::ModelMetadata metadata;
   metadata.version = DemoModelVersion();
@@ -249,9 +249,8 @@ absl::Status AisleServer::Impl::PollInbox() {
       fs::path rejected = file;
       rejected += ".rejected";
       fs::rename(file, rejected, ec);
-      spdlog::error("model inbox: {} rejected ({}); moved to {}",
-                    file.string(), installed.status().ToString(),
-                    rejected.string());
+      spdlog::error("model inbox: {} rejected ({}); moved to {}", file.string(),
+                    installed.status().ToString(), rejected.string());
       continue;
     }
     if (!installed.ok()) {
@@ -267,14 +266,38 @@ absl::Status AisleServer::Impl::PollInbox() {
   return absl::OkStatus();
 }
 
-void AisleServer::Impl::PollLoop() {
-  const auto interval =
-      std::chrono::milliseconds(config.model_poll_interval_ms);
+void AisleServer::Impl::BackgroundLoop() {
+  using Clock = std::chrono::steady_clock;
+  const bool poll_models = config.model_poll_interval_ms > 0;
+  const auto poll_interval = std::chrono::milliseconds(
+      std::max<int64_t>(config.model_poll_interval_ms, 1));
+  // Old idempotency keys are dropped once an hour; the first pass waits a
+  // minute so that it does not compete with start-up.
+  constexpr auto kPruneInterval = std::chrono::hours(1);
+  auto next_poll = Clock::now() + poll_interval;
+  auto next_prune = Clock::now() + std::chrono::minutes(1);
   std::unique_lock<std::mutex> lock(mu);
-  while (!cv.wait_for(lock, interval, [this] { return stopping; })) {
+  while (true) {
+    const auto wake =
+        poll_models ? std::min(next_poll, next_prune) : next_prune;
+    if (cv.wait_until(lock, wake, [this] { return stopping; })) return;
     lock.unlock();
-    if (absl::Status status = PollInbox(); !status.ok()) {
-      spdlog::error("model poll: {}", status.ToString());
+    const auto now = Clock::now();
+    if (poll_models && now >= next_poll) {
+      if (absl::Status status = PollInbox(); !status.ok()) {
+        spdlog::error("model poll: {}", status.ToString());
+      }
+      next_poll = Clock::now() + poll_interval;
+    }
+    if (now >= next_prune) {
+      absl::StatusOr<int64_t> pruned = store->PruneIdempotencyKeys(NowMs());
+      if (!pruned.ok()) {
+        spdlog::error("pruning idempotency keys: {}",
+                      pruned.status().ToString());
+      } else if (*pruned > 0) {
+        spdlog::info("pruned {} expired idempotency keys", *pruned);
+      }
+      next_prune = Clock::now() + kPruneInterval;
     }
     lock.lock();
   }
@@ -325,8 +348,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(config.host, ":", config.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           &s.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(config.max_message_bytes, INT32_MAX)));
   if (config.threads > 0) {
@@ -338,9 +360,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   s.grpc_server = builder.BuildAndStart();
   if (s.grpc_server == nullptr || s.port == 0) {
     s.grpc_server.reset();
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address,
-        " (port in use? pick another with --port)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address,
+                     " (port in use? pick another with --port)"));
   }
   // Bound before loading, so clients see NOT_SERVING / UNAVAILABLE while
   // the state is replayed instead of "connection refused".
@@ -362,12 +384,11 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     s.metrics->SetScrapeCallback([&s] { s.RefreshGauges(); });
   }
 
-  spdlog::info("aisle {}: gRPC on {}:{}, metrics {}; loading {}",
-               AISLE_VERSION, config.host, s.port,
-               s.metrics_port < 0
-                   ? std::string("disabled")
-                   : absl::StrCat("on ", config.host, ":", s.metrics_port,
-                                  "/metrics"),
+  spdlog::info("aisle {}: gRPC on {}:{}, metrics {}; loading {}", AISLE_VERSION,
+               config.host, s.port,
+               s.metrics_port < 0 ? std::string("disabled")
+                                  : absl::StrCat("on ", config.host, ":",
+                                                 s.metrics_port, "/metrics"),
                config.data_dir);
   int64_t items = 0;
   int64_t events = 0;
@@ -386,9 +407,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
       stats.model_version.empty() ? "(none)" : stats.model_version,
       stats.users_with_vectors);
 
-  if (config.model_poll_interval_ms > 0) {
-    s.poller = std::thread([&s] { s.PollLoop(); });
-  }
+  s.background = std::thread([&s] { s.BackgroundLoop(); });
   return server;
 }
 
@@ -414,13 +433,16 @@ void AisleServer::Shutdown() {
   s.SetHealth(false);
   if (s.grpc_server != nullptr) {
     // New calls are refused; calls in flight get the grace period.
-    s.grpc_server->Shutdown(std::chrono::system_clock::now() +
-                            std::chrono::milliseconds(
-                                s.config.shutdown_grace_ms));
+    s.grpc_server->Shutdown(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(s.config.shutdown_grace_ms));
     s.grpc_server->Wait();
+    spdlog::debug("shutdown: gRPC drained after {:.3f} s", SecondsSince(start));
   }
-  if (s.poller.joinable()) s.poller.join();
+  if (s.background.joinable()) s.background.join();
   s.exposer.reset();
+  spdlog::debug("shutdown: metrics stopped after {:.3f} s",
+                SecondsSince(start));
   if (s.store != nullptr) {
     if (absl::Status status = s.store->Flush(); !status.ok()) {
       spdlog::error("flushing the store at shutdown: {}", status.ToString());
@@ -441,7 +463,8 @@ void AisleServer::Wait() {
   impl_->cv.wait(lock, [this] { return impl_->shut_down; });
 }
 
-// --- aisle serve -----------------------------------------------------------------
+// --- aisle serve
+// -----------------------------------------------------------------
 
 int ServeMain(int argc, char** argv) {
   std::map<std::string, std::string> env;
@@ -480,13 +503,12 @@ int ServeMain(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<AisleServer>> server =
       AisleServer::Start(*config);
   if (!server.ok()) {
-    spdlog::error("cannot start: {}", server.status().ToString());
     std::cerr << "error: " << server.status().message() << "\n";
     return 1;
   }
   std::cerr << "aisle serving on " << config->host << ":" << (*server)->port()
-            << " (try: aisle recommend --target localhost:"
-            << (*server)->port() << " --user u1)\n";
+            << " (try: aisle recommend --target localhost:" << (*server)->port()
+            << " --user u1)\n";
 
   int signo = 0;
   sigwait(&signals, &signo);

@@ -18,6 +18,7 @@
 //     stored (PutModel + SetActiveModel), swapped in and deleted; a file
 //     that does not deserialize is renamed to <name>.rejected and logged.
 //   - Models are otherwise activated via the ActivateModel RPC.
+// The same background thread drops expired idempotency keys once an hour.
 //
 // Shutdown (Shutdown, also run by the destructor): health NOT_SERVING,
 // gRPC shutdown with deadline now + shutdown_grace_ms so in-flight RPCs

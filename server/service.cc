@@ -115,9 +115,8 @@ class RecommenderService::ImportReactor
     for (int i = 0; i < size; ++i) {
       const std::string field = absl::StrCat("events[", i, "]");
       absl::StatusOr<core::Event> event = ToCoreEvent(batch_.events(i), field);
-      absl::Status status = event.ok()
-                                ? ValidateEvent(*event, now_ms, field)
-                                : event.status();
+      absl::Status status =
+          event.ok() ? ValidateEvent(*event, now_ms, field) : event.status();
       if (!status.ok()) {
         response_->set_rejected(response_->rejected() + 1);
         AddError(absl::StrCat("batch ", batch_index_, ": ", status.message()));
@@ -152,7 +151,8 @@ class RecommenderService::ImportReactor
   int batch_index_ = 0;
 };
 
-// --- RecommenderService --------------------------------------------------------
+// --- RecommenderService
+// --------------------------------------------------------
 
 RecommenderService::RecommenderService(core::Engine* engine,
                                        storage::Store* store, Metrics* metrics,
@@ -182,8 +182,7 @@ void RecommenderService::RecordRpc(Method method, int64_t start_ns,
                                    std::string_view user_id) {
   const double seconds = SecondsSince(start_ns);
   metrics_->RpcFinished(method, code, seconds);
-  access_log_->Record(MethodName(method), GrpcCodeName(code), seconds,
-                      user_id);
+  access_log_->Record(MethodName(method), GrpcCodeName(code), seconds, user_id);
 }
 
 grpc::ServerUnaryReactor* RecommenderService::Finish(
@@ -209,7 +208,8 @@ grpc::ServerUnaryReactor* RecommenderService::Unary(
 grpc::ServerUnaryReactor* RecommenderService::Recommend(
     grpc::CallbackServerContext* ctx, const v1::RecommendRequest* request,
     v1::RecommendResponse* response) {
-  return Unary(ctx, Method::kRecommend, request->user_id(), [&] { return DoRecommend(*request, response); });
+  return Unary(ctx, Method::kRecommend, request->user_id(),
+               [&] { return DoRecommend(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::Feedback(
@@ -217,7 +217,8 @@ grpc::ServerUnaryReactor* RecommenderService::Feedback(
     v1::FeedbackResponse* response) {
   std::string_view user_id =
       request->events_size() > 0 ? request->events(0).user_id() : "";
-  return Unary(ctx, Method::kFeedback, user_id, [&] { return DoFeedback(*request, response); });
+  return Unary(ctx, Method::kFeedback, user_id,
+               [&] { return DoFeedback(*request, response); });
 }
 
 grpc::ServerReadReactor<v1::FeedbackRequest>* RecommenderService::ImportEvents(
@@ -228,43 +229,50 @@ grpc::ServerReadReactor<v1::FeedbackRequest>* RecommenderService::ImportEvents(
 grpc::ServerUnaryReactor* RecommenderService::UpsertItems(
     grpc::CallbackServerContext* ctx, const v1::UpsertItemsRequest* request,
     v1::UpsertItemsResponse* response) {
-  return Unary(ctx, Method::kUpsertItems, "", [&] { return DoUpsertItems(*request, response); });
+  return Unary(ctx, Method::kUpsertItems, "",
+               [&] { return DoUpsertItems(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::DeleteItems(
     grpc::CallbackServerContext* ctx, const v1::DeleteItemsRequest* request,
     v1::DeleteItemsResponse* response) {
-  return Unary(ctx, Method::kDeleteItems, "", [&] { return DoDeleteItems(*request, response); });
+  return Unary(ctx, Method::kDeleteItems, "",
+               [&] { return DoDeleteItems(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetItem(
     grpc::CallbackServerContext* ctx, const v1::GetItemRequest* request,
     v1::Item* response) {
-  return Unary(ctx, Method::kGetItem, "", [&] { return DoGetItem(*request, response); });
+  return Unary(ctx, Method::kGetItem, "",
+               [&] { return DoGetItem(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetUser(
     grpc::CallbackServerContext* ctx, const v1::GetUserRequest* request,
     v1::UserProfile* response) {
-  return Unary(ctx, Method::kGetUser, request->user_id(), [&] { return DoGetUser(*request, response); });
+  return Unary(ctx, Method::kGetUser, request->user_id(),
+               [&] { return DoGetUser(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::DeleteUser(
     grpc::CallbackServerContext* ctx, const v1::DeleteUserRequest* request,
     v1::DeleteUserResponse* response) {
-  return Unary(ctx, Method::kDeleteUser, request->user_id(), [&] { return DoDeleteUser(*request, response); });
+  return Unary(ctx, Method::kDeleteUser, request->user_id(),
+               [&] { return DoDeleteUser(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
     grpc::CallbackServerContext* ctx, const v1::GetModelInfoRequest*,
     v1::ModelInfo* response) {
-  return Unary(ctx, Method::kGetModelInfo, "", [&] { return DoGetModelInfo(response); });
+  return Unary(ctx, Method::kGetModelInfo, "",
+               [&] { return DoGetModelInfo(response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::ListModels(
     grpc::CallbackServerContext* ctx, const v1::ListModelsRequest*,
     v1::ListModelsResponse* response) {
-  return Unary(ctx, Method::kListModels, "", [&] { return DoListModels(response); });
+  return Unary(ctx, Method::kListModels, "",
+               [&] { return DoListModels(response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
@@ -276,10 +284,10 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
     return Finish(ctx, Method::kActivateModel, start_ns, status, "");
   }
   if (request->version().empty() && !request->rollback()) {
-    return Finish(ctx, Method::kActivateModel, start_ns,
-                  absl::InvalidArgumentError(
-                      "version: required unless rollback is set"),
-                  "");
+    return Finish(
+        ctx, Method::kActivateModel, start_ns,
+        absl::InvalidArgumentError("version: required unless rollback is set"),
+        "");
   }
   if (!request->version().empty()) {
     absl::Status status = ValidateId(request->version(), "version");
@@ -308,8 +316,8 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
 
 // --- Handlers ----------------------------------------------------------------
 
-absl::Status RecommenderService::DoRecommend(
-    const v1::RecommendRequest& proto, v1::RecommendResponse* response) {
+absl::Status RecommenderService::DoRecommend(const v1::RecommendRequest& proto,
+                                             v1::RecommendResponse* response) {
   absl::StatusOr<core::RecommendRequest> request =
       ToCoreRecommendRequest(proto);
   if (!request.ok()) return request.status();
@@ -336,9 +344,8 @@ absl::Status RecommenderService::DoRecommend(
   return absl::OkStatus();
 }
 
-absl::StatusOr<RecommenderService::StoredBatch>
-RecommenderService::StoreEvents(std::vector<core::Event> events,
-                                int64_t now_ms) {
+absl::StatusOr<RecommenderService::StoredBatch> RecommenderService::StoreEvents(
+    std::vector<core::Event> events, int64_t now_ms) {
   for (core::Event& e : events) {
     if (e.timestamp_ms == 0) e.timestamp_ms = now_ms;
     // Derived after the timestamp default, so two identical events sent
@@ -441,8 +448,8 @@ absl::Status RecommenderService::DoDeleteItems(
   std::vector<std::string> ids;
   ids.reserve(request.item_ids_size());
   for (int i = 0; i < request.item_ids_size(); ++i) {
-    if (absl::Status s = ValidateId(request.item_ids(i),
-                                    absl::StrCat("item_ids[", i, "]"));
+    if (absl::Status s =
+            ValidateId(request.item_ids(i), absl::StrCat("item_ids[", i, "]"));
         !s.ok()) {
       return s;
     }
@@ -529,8 +536,7 @@ absl::Status RecommenderService::DoDeleteUser(
   engine_->EraseUser(request.user_id());
   response->set_events_deleted(erased->events_deleted);
   response->set_idempotency_keys_deleted(erased->idempotency_keys_deleted);
-  response->set_profile_deleted(erased->profile_deleted ||
-                                profile.has_value());
+  response->set_profile_deleted(erased->profile_deleted || profile.has_value());
   response->set_vector_deleted(had_vector);
   spdlog::info("erased user {}: {} events, {} idempotency keys",
                access_log_->HashUserId(request.user_id()),
@@ -564,7 +570,8 @@ absl::Status RecommenderService::DoListModels(
   return absl::OkStatus();
 }
 
-// --- Models --------------------------------------------------------------------
+// --- Models
+// --------------------------------------------------------------------
 
 void RecommenderService::ServeModel(
     std::shared_ptr<const core::FactorModel> model) {
@@ -657,8 +664,9 @@ absl::Status RecommenderService::LoadActiveModelAtStartup() {
     return absl::OkStatus();
   }
   if (!active->empty()) {
-    spdlog::error("no stored model could be loaded; serving without a factor "
-                  "model (popularity and co-occurrence only)");
+    spdlog::error(
+        "no stored model could be loaded; serving without a factor "
+        "model (popularity and co-occurrence only)");
   }
   ServeModel(nullptr);
   return absl::OkStatus();

@@ -117,15 +117,14 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   grpc::ServerUnaryReactor* DeleteUser(
       grpc::CallbackServerContext* ctx, const v1::DeleteUserRequest* request,
       v1::DeleteUserResponse* response) override;
-  grpc::ServerUnaryReactor* GetModelInfo(
-      grpc::CallbackServerContext* ctx, const v1::GetModelInfoRequest* request,
-      v1::ModelInfo* response) override;
+  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* ctx,
+                                         const v1::GetModelInfoRequest* request,
+                                         v1::ModelInfo* response) override;
   grpc::ServerUnaryReactor* ListModels(
       grpc::CallbackServerContext* ctx, const v1::ListModelsRequest* request,
       v1::ListModelsResponse* response) override;
   grpc::ServerUnaryReactor* ActivateModel(
-      grpc::CallbackServerContext* ctx,
-      const v1::ActivateModelRequest* request,
+      grpc::CallbackServerContext* ctx, const v1::ActivateModelRequest* request,
       v1::ModelInfo* response) override;
 
  private:
@@ -151,8 +150,7 @@ class RecommenderService final : public v1::Recommender::CallbackService {
                              v1::UpsertItemsResponse* response);
   absl::Status DoDeleteItems(const v1::DeleteItemsRequest& request,
                              v1::DeleteItemsResponse* response);
-  absl::Status DoGetItem(const v1::GetItemRequest& request,
-                         v1::Item* response);
+  absl::Status DoGetItem(const v1::GetItemRequest& request, v1::Item* response);
   absl::Status DoGetUser(const v1::GetUserRequest& request,
                          v1::UserProfile* response);
   absl::Status DoDeleteUser(const v1::DeleteUserRequest& request,

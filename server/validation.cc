@@ -30,12 +30,12 @@ absl::Status ValidateLabel(absl::string_view value, absl::string_view field) {
                                        " bytes, got ", value.size()));
   }
   if (size_t pos = FindControl(value); pos != absl::string_view::npos) {
-    return Invalid(field, absl::StrCat("must not contain control characters "
-                                       "(byte 0x",
-                                       absl::Hex(static_cast<unsigned char>(
-                                                     value[pos]),
-                                                 absl::kZeroPad2),
-                                       " at offset ", pos, ")"));
+    return Invalid(
+        field, absl::StrCat("must not contain control characters "
+                            "(byte 0x",
+                            absl::Hex(static_cast<unsigned char>(value[pos]),
+                                      absl::kZeroPad2),
+                            " at offset ", pos, ")"));
   }
   return absl::OkStatus();
 }
@@ -73,10 +73,10 @@ absl::Status ValidateId(std::string_view value_in, std::string_view field_in) {
   if (size_t pos = FindControl(value); pos != absl::string_view::npos) {
     return Invalid(
         field,
-        absl::StrCat("must not contain NUL or control characters (byte 0x",
-                     absl::Hex(static_cast<unsigned char>(value[pos]),
-                               absl::kZeroPad2),
-                     " at offset ", pos, ")"));
+        absl::StrCat(
+            "must not contain NUL or control characters (byte 0x",
+            absl::Hex(static_cast<unsigned char>(value[pos]), absl::kZeroPad2),
+            " at offset ", pos, ")"));
   }
   return absl::OkStatus();
 }
@@ -111,16 +111,15 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
     max_value = kMaxQuantity;
   }
   if (max_value >= 0 && (e.value < 0 || e.value > max_value)) {
-    return Invalid(value_field,
-                   absl::StrCat("must be 0..", max_value, " for ",
-                                AV(core::EventTypeName(e.type)), ", got ",
-                                e.value));
+    return Invalid(value_field, absl::StrCat("must be 0..", max_value, " for ",
+                                             AV(core::EventTypeName(e.type)),
+                                             ", got ", e.value));
   }
 
   const std::string ts_field = absl::StrCat(field, ".timestamp_ms");
   if (e.timestamp_ms < 0) {
-    return Invalid(ts_field, absl::StrCat("must not be negative, got ",
-                                          e.timestamp_ms));
+    return Invalid(ts_field,
+                   absl::StrCat("must not be negative, got ", e.timestamp_ms));
   }
   if (e.timestamp_ms > now_ms + kMaxFutureMs) {
     return Invalid(ts_field,
@@ -129,8 +128,8 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
   }
   if (e.recommendation_id.size() > kMaxIdBytes) {
     return Invalid(absl::StrCat(field, ".recommendation_id"),
-                   absl::StrCat("must be at most ", kMaxIdBytes,
-                                " bytes, got ", e.recommendation_id.size()));
+                   absl::StrCat("must be at most ", kMaxIdBytes, " bytes, got ",
+                                e.recommendation_id.size()));
   }
   return absl::OkStatus();
 }
@@ -152,15 +151,14 @@ absl::Status ValidateItem(const core::Item& item, std::string_view field_in) {
   s = ValidateFinite(item.price, price_field);
   if (!s.ok()) return s;
   if (item.price < 0 || item.price > kMaxPrice) {
-    return Invalid(price_field,
-                   absl::StrCat("must be 0..", kMaxPrice, ", got ",
-                                item.price));
+    return Invalid(price_field, absl::StrCat("must be 0..", kMaxPrice, ", got ",
+                                             item.price));
   }
   const std::string attr_field = absl::StrCat(field, ".attributes");
   if (item.attributes.size() > kMaxAttributes) {
-    return Invalid(attr_field, absl::StrCat("at most ", kMaxAttributes,
-                                            " entries, got ",
-                                            item.attributes.size()));
+    return Invalid(attr_field,
+                   absl::StrCat("at most ", kMaxAttributes, " entries, got ",
+                                item.attributes.size()));
   }
   for (const auto& [key, value] : item.attributes) {
     if (key.empty() || key.size() > kMaxAttributeBytes) {
@@ -169,8 +167,7 @@ absl::Status ValidateItem(const core::Item& item, std::string_view field_in) {
                                   " bytes, got ", key.size()));
     }
     if (value.size() > kMaxAttributeBytes) {
-      return Invalid(absl::StrCat(attr_field, "[\"", key.substr(0, 64),
-                                  "\"]"),
+      return Invalid(absl::StrCat(attr_field, "[\"", key.substr(0, 64), "\"]"),
                      absl::StrCat("must be at most ", kMaxAttributeBytes,
                                   " bytes, got ", value.size()));
     }
@@ -185,8 +182,8 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
   }
   if (r.context_item_ids.size() > kMaxContextItems) {
     return Invalid("context_item_ids",
-                   absl::StrCat("at most ", kMaxContextItems,
-                                " entries, got ", r.context_item_ids.size()));
+                   absl::StrCat("at most ", kMaxContextItems, " entries, got ",
+                                r.context_item_ids.size()));
   }
   for (size_t i = 0; i < r.context_item_ids.size(); ++i) {
     absl::Status s = ValidateId(r.context_item_ids[i],
@@ -194,9 +191,8 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
     if (!s.ok()) return s;
   }
   if (r.count < 1 || r.count > kMaxCount) {
-    return Invalid("count", absl::StrCat("must be 0..", kMaxCount,
-                                         " (0 = ", kDefaultCount, "), got ",
-                                         r.count));
+    return Invalid("count", absl::StrCat("must be 0..", kMaxCount, " (0 = ",
+                                         kDefaultCount, "), got ", r.count));
   }
   if (!std::isfinite(r.diversity) || r.diversity < 0 || r.diversity > 1) {
     return Invalid("diversity", absl::StrCat("must be a finite number in "
@@ -257,13 +253,15 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
 absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
   const absl::string_view field = AV(field_in);
   if (size == 0) {
-    return Invalid(field, absl::StrCat("must have 1..", kMaxBatch,
-                                       " entries, got 0"));
+    return Invalid(field,
+                   absl::StrCat("must have 1..", kMaxBatch, " entries, got 0"));
   }
   if (size > kMaxBatch) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(field, ": at most ", kMaxBatch, " entries per request, "
-                     "got ", size));
+    return absl::ResourceExhaustedError(absl::StrCat(field, ": at most ",
+                                                     kMaxBatch,
+                                                     " entries per request, "
+                                                     "got ",
+                                                     size));
   }
   return absl::OkStatus();
 }

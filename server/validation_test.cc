@@ -73,14 +73,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "events[3].event_id: must not contain"},
         EventCase{"Utf8IsFine",
                   [](core::Event* e) { e->item_id = "caf\xc3\xa9"; }, ""},
-        EventCase{"UnspecifiedType",
-                  [](core::Event* e) { e->type = core::EventType::kUnspecified; },
-                  "events[3].type: must be set"},
-        EventCase{"UnknownType",
-                  [](core::Event* e) { e->type = static_cast<core::EventType>(42); },
-                  "events[3].type: unknown value 42"},
-        EventCase{"NanValue",
-                  [](core::Event* e) { e->value = std::nan(""); },
+        EventCase{
+            "UnspecifiedType",
+            [](core::Event* e) { e->type = core::EventType::kUnspecified; },
+            "events[3].type: must be set"},
+        EventCase{
+            "UnknownType",
+            [](core::Event* e) { e->type = static_cast<core::EventType>(42); },
+            "events[3].type: unknown value 42"},
+        EventCase{"NanValue", [](core::Event* e) { e->value = std::nan(""); },
                   "events[3].value: must be finite"},
         EventCase{"InfValue",
                   [](core::Event* e) {
@@ -168,11 +169,12 @@ INSTANTIATE_TEST_SUITE_P(
                  [](core::Item* i) { i->categories = {std::string(257, 'c')}; },
                  "items[0].categories[0]: must be 1..256 bytes"},
         ItemCase{"TooManyCategories",
-                 [](core::Item* i) {
-                   i->categories.assign(101, "c");
-                 },
+                 [](core::Item* i) { i->categories.assign(101, "c"); },
                  "items[0].categories: at most 100 entries, got 101"},
-        ItemCase{"EmptyTag", [](core::Item* i) { i->tags = {"ok", ""}; },
+        ItemCase{"EmptyTag",
+                 [](core::Item* i) {
+                   i->tags = {"ok", ""};
+                 },
                  "items[0].tags[1]: must be 1..256 bytes"},
         ItemCase{"NanPrice", [](core::Item* i) { i->price = std::nan(""); },
                  "items[0].price: must be finite"},
@@ -240,11 +242,12 @@ INSTANTIATE_TEST_SUITE_P(
         RequestCase{"CountNegative",
                     [](core::RecommendRequest* r) { r->count = -1; },
                     "count: must be 0..500"},
-        RequestCase{"CountMax", [](core::RecommendRequest* r) { r->count = 500; },
-                    ""},
-        RequestCase{"DiversityNan",
-                    [](core::RecommendRequest* r) { r->diversity = std::nan(""); },
-                    "diversity: must be a finite number in 0..1"},
+        RequestCase{"CountMax",
+                    [](core::RecommendRequest* r) { r->count = 500; }, ""},
+        RequestCase{
+            "DiversityNan",
+            [](core::RecommendRequest* r) { r->diversity = std::nan(""); },
+            "diversity: must be a finite number in 0..1"},
         RequestCase{"DiversityAboveOne",
                     [](core::RecommendRequest* r) { r->diversity = 1.5; },
                     "diversity"},

@@ -113,9 +113,8 @@ class FeedbackLoad {
   // timeout expires. Returns whether the count was reached.
   bool WaitForAcked(size_t count, std::chrono::seconds timeout) {
     std::unique_lock<std::mutex> lock(ledger_->mu);
-    return ledger_->acked_cv.wait_for(lock, timeout, [&] {
-      return ledger_->acked.size() >= count;
-    });
+    return ledger_->acked_cv.wait_for(
+        lock, timeout, [&] { return ledger_->acked.size() >= count; });
   }
 
   void Stop() {
@@ -178,8 +177,8 @@ void VerifyLedger(const std::string& address, const Ledger& ledger) {
     ASSERT_TRUE(status.ok()) << user << ": " << status.error_message();
     int64_t stored = 0;
     for (const v1::EventCount& c : profile.event_counts()) stored += c.count();
-    EXPECT_EQ(stored, count) << "user " << user
-                             << ": stored events != events sent once";
+    EXPECT_EQ(stored, count)
+        << "user " << user << ": stored events != events sent once";
   }
 }
 
@@ -190,10 +189,9 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
   TempDir dir;
   const std::string data_dir = dir.Sub("data");
   Ledger ledger;
-  constexpr int kRounds = 4;
+  constexpr int kRounds = 5;
   for (int round = 0; round < kRounds; ++round) {
-    absl::StatusOr<ServeProcess> serve =
-        SpawnServe(data_dir, {}, dir.path());
+    absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
     ASSERT_TRUE(serve.ok()) << serve.status();
     size_t base = 0;
     {
@@ -202,7 +200,7 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
     }
     // Kill after a random number of acknowledged events this round.
     const size_t kill_after =
-        std::uniform_int_distribution<size_t>(50, 1500)(rng);
+        std::uniform_int_distribution<size_t>(100, 3000)(rng);
     FeedbackLoad load(serve->address, absl::StrCat("r", round), 4,
                       seed * 31 + static_cast<uint64_t>(round), &ledger);
     ASSERT_TRUE(load.WaitForAcked(base + kill_after, std::chrono::seconds(60)))
@@ -213,10 +211,9 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
     EXPECT_EQ(*code, 128 + SIGKILL);
     load.Stop();
   }
-  absl::StatusOr<ServeProcess> serve =
-      SpawnServe(data_dir, {}, dir.path());
+  absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
   ASSERT_TRUE(serve.ok()) << serve.status();
-  EXPECT_GE(ledger.acked.size(), static_cast<size_t>(kRounds * 50));
+  EXPECT_GE(ledger.acked.size(), static_cast<size_t>(kRounds * 100));
   VerifyLedger(serve->address, ledger);
 }
 
@@ -227,8 +224,7 @@ TEST(DurabilityTest, SigtermWithRequestsInFlightExitsCleanly) {
   const std::string data_dir = dir.Sub("data");
   Ledger ledger;
   {
-    absl::StatusOr<ServeProcess> serve =
-        SpawnServe(data_dir, {}, dir.path());
+    absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
     ASSERT_TRUE(serve.ok()) << serve.status();
     FeedbackLoad load(serve->address, "term", 4, seed, &ledger);
     ASSERT_TRUE(load.WaitForAcked(500, std::chrono::seconds(60)));
@@ -239,8 +235,7 @@ TEST(DurabilityTest, SigtermWithRequestsInFlightExitsCleanly) {
     EXPECT_EQ(*code, 0) << serve->process->Stderr();
     load.Stop();
   }
-  absl::StatusOr<ServeProcess> serve =
-      SpawnServe(data_dir, {}, dir.path());
+  absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
   ASSERT_TRUE(serve.ok()) << serve.status();
   VerifyLedger(serve->address, ledger);
 }

@@ -1,5 +1,7 @@
 // End-to-end tests of the gRPC API: a real AisleServer on an ephemeral port,
 // a real RocksDB in a temp dir, real channels.
+#include <signal.h>
+
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -135,10 +137,9 @@ class IntegrationTest : public ::testing::Test {
         // Users prefer items of their own category, so the data has
         // structure for the factor model.
         int item = (u % 3) + 3 * ((u + k) % 10);
-        events.push_back(MakeEvent(absl::StrCat("seed", u),
-                                   absl::StrCat("i", item), v1::PURCHASE,
-                                   absl::StrCat("s", u, "-", k),
-                                   base + u * 100 + k));
+        events.push_back(MakeEvent(
+            absl::StrCat("seed", u), absl::StrCat("i", item), v1::PURCHASE,
+            absl::StrCat("s", u, "-", k), base + u * 100 + k));
       }
     }
     v1::FeedbackResponse response;
@@ -343,7 +344,8 @@ TEST_F(IntegrationTest, BadFeedbackIsRejectedAndNothingIsStored) {
        [](v1::FeedbackRequest* r) {
          r->mutable_events(1)->set_item_id(std::string("a\0b", 3));
        },
-       grpc::StatusCode::INVALID_ARGUMENT, "events[1].item_id: must not contain"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "events[1].item_id: must not contain"},
       {"UnknownEventType",
        [](v1::FeedbackRequest* r) {
          r->mutable_events(1)->set_type(static_cast<v1::EventType>(42));
@@ -387,8 +389,7 @@ TEST_F(IntegrationTest, BadFeedbackIsRejectedAndNothingIsStored) {
        grpc::StatusCode::INVALID_ARGUMENT, "events: must have 1..1000"},
       {"OversizedMessage",
        [](v1::FeedbackRequest* r) {
-         r->mutable_events(0)->set_recommendation_id(
-             std::string(5 << 20, 'x'));
+         r->mutable_events(0)->set_recommendation_id(std::string(5 << 20, 'x'));
        },
        grpc::StatusCode::RESOURCE_EXHAUSTED, ""},
   };
@@ -481,9 +482,9 @@ TEST_F(IntegrationTest, ImportEventsCommitsBatchesAndReportsBadEvents) {
     for (int b = 0; b < 3; ++b) {
       v1::FeedbackRequest batch;
       for (int i = 0; i < 10; ++i) {
-        v1::Event e = MakeEvent(absl::StrCat("imp", i % 4), "i1", v1::VIEW,
-                                absl::StrCat("imp-", b, "-", i),
-                                NowMs() - 10'000 + i);
+        v1::Event e =
+            MakeEvent(absl::StrCat("imp", i % 4), "i1", v1::VIEW,
+                      absl::StrCat("imp-", b, "-", i), NowMs() - 10'000 + i);
         if (bad_every > 0 && i % bad_every == 0) e.clear_user_id();
         *batch.add_events() = e;
       }
@@ -544,21 +545,29 @@ TEST_F(IntegrationTest, MetricsEndpointCountsRequests) {
     samples[std::string(line.substr(0, space))] =
         std::stod(std::string(line.substr(space + 1)));
   }
-  EXPECT_EQ(samples[R"(aisle_grpc_requests_total{code="OK",method="Recommend"})"],
-            1);
-  EXPECT_EQ(samples[R"(aisle_grpc_requests_total{code="INVALID_ARGUMENT",method="Recommend"})"],
-            1);
-  EXPECT_EQ(samples[R"(aisle_grpc_requests_total{code="OK",method="Feedback"})"],
-            2);
-  EXPECT_EQ(samples[R"(aisle_grpc_request_duration_seconds_count{method="Recommend"})"],
-            2);
+  EXPECT_EQ(
+      samples[R"(aisle_grpc_requests_total{code="OK",method="Recommend"})"], 1);
+  EXPECT_EQ(
+      samples
+          [R"(aisle_grpc_requests_total{code="INVALID_ARGUMENT",method="Recommend"})"],
+      1);
+  EXPECT_EQ(
+      samples[R"(aisle_grpc_requests_total{code="OK",method="Feedback"})"], 2);
+  EXPECT_EQ(
+      samples
+          [R"(aisle_grpc_request_duration_seconds_count{method="Recommend"})"],
+      2);
   EXPECT_EQ(samples[R"(aisle_events_total{type="purchase"})"], 120);
   EXPECT_EQ(samples[R"(aisle_events_total{type="click"})"], 1);
-  EXPECT_EQ(samples[R"(aisle_attributed_events_total{scenario="for_you",type="click",variant="default"})"],
-            1);
+  EXPECT_EQ(
+      samples
+          [R"(aisle_attributed_events_total{scenario="for_you",type="click",variant="default"})"],
+      1);
   EXPECT_EQ(samples[R"(aisle_recommendations_total{scenario="for_you"})"], 1);
-  EXPECT_EQ(samples[R"(aisle_recommended_items_total{scenario="for_you",variant="default"})"],
-            served);
+  EXPECT_EQ(
+      samples
+          [R"(aisle_recommended_items_total{scenario="for_you",variant="default"})"],
+      served);
   EXPECT_EQ(samples["aisle_up"], 1);
   EXPECT_EQ(samples["aisle_catalog_items"], 30);
   EXPECT_EQ(samples["aisle_known_users"], 20);  // seed0..seed19
@@ -683,7 +692,8 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
 
 TEST_F(IntegrationTest, StateSurvivesRestart) {
   SeedCatalogAndEvents();
-  DropInInbox("20260101T000000Z-a.model", TrainModelBlob("20260101T000000Z-a", 1));
+  DropInInbox("20260101T000000Z-a.model",
+              TrainModelBlob("20260101T000000Z-a", 1));
   ASSERT_TRUE(server().PollModelsOnce().ok());
   Restart();
   v1::ModelInfo info = ModelInfo();
@@ -788,6 +798,59 @@ TEST_F(IntegrationTest, GracefulShutdownCompletesAnInFlightStream) {
   v1::UserProfile profile;
   ASSERT_TRUE(GetUser("late", &profile).ok());
   EXPECT_EQ(profile.event_counts(0).count(), 2);
+}
+
+// The real binary: `aisle serve` starts, serves, and exits 0 on SIGTERM;
+// a second server on the same data dir refuses to start.
+TEST(ServeBinaryTest, StartsServesAndStopsOnSigterm) {
+  TempDir dir;
+  absl::StatusOr<ServeProcess> serve =
+      SpawnServe(dir.Sub("data"), {}, dir.path());
+  ASSERT_TRUE(serve.ok()) << serve.status();
+
+  auto stub = MakeStub(serve->address);
+  v1::UpsertItemsRequest upsert;
+  *upsert.add_items() = MakeItem("i1", "c");
+  v1::UpsertItemsResponse upserted;
+  auto ctx = ContextWithDeadline();
+  ASSERT_TRUE(stub->UpsertItems(ctx.get(), upsert, &upserted).ok());
+  v1::RecommendRequest request;
+  v1::RecommendResponse response;
+  ctx = ContextWithDeadline();
+  grpc::Status status = stub->Recommend(ctx.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  absl::StatusOr<RunResult> second =
+      RunAisle({"serve", "--data-dir", dir.Sub("data"), "--port", "0",
+                "--metrics-port", "-1"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->exit_code, 1) << second->err;
+  EXPECT_THAT(second->err, HasSubstr("error: "));
+
+  ASSERT_TRUE(serve->process->Signal(SIGTERM).ok());
+  absl::StatusOr<int> code = serve->process->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << serve->process->Stderr();
+  EXPECT_THAT(serve->process->Stderr(), HasSubstr("received SIGTERM"));
+}
+
+TEST(ServeBinaryTest, HelpAndBadFlags) {
+  absl::StatusOr<RunResult> help = RunAisle({"serve", "--help"});
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_EQ(help->exit_code, 0);
+  EXPECT_THAT(help->out, HasSubstr("--metrics-port"));
+
+  absl::StatusOr<RunResult> bad = RunAisle({"serve", "--port", "70000"});
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->exit_code, 2);
+  EXPECT_THAT(bad->err, HasSubstr("--port: must be 0..65535, got 70000"));
+
+  absl::StatusOr<RunResult> bad_env =
+      RunAisle({"serve"}, {{"AISLE_DURABILITY", "sometimes"}});
+  ASSERT_TRUE(bad_env.ok()) << bad_env.status();
+  EXPECT_EQ(bad_env->exit_code, 2);
+  EXPECT_THAT(bad_env->err, HasSubstr("AISLE_DURABILITY: must be process or "
+                                      "machine"));
 }
 
 }  // namespace

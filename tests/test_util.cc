@@ -97,7 +97,8 @@ std::string TempDir::Sub(const std::string& name) const {
   return absl::StrCat(path_, "/", name);
 }
 
-// --- In-process server ---------------------------------------------------------
+// --- In-process server
+// ---------------------------------------------------------
 
 server::ServerConfig TestServerConfig(const std::string& data_dir) {
   server::ServerConfig config;
@@ -132,6 +133,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   args.SetMaxReceiveMessageSize(64 << 20);
+  // Servers under test often start after the first connection attempt;
+  // reconnect quickly instead of gRPC's default 1 s+ backoff.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }
@@ -147,7 +153,8 @@ std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
   return context;
 }
 
-// --- Health and reflection -----------------------------------------------------
+// --- Health and reflection
+// -----------------------------------------------------
 
 absl::StatusOr<int> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
                                 const std::string& service,
@@ -165,7 +172,8 @@ absl::StatusOr<int> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
       grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
           channel.get(), method, &context, request, &response);
   if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat("health check: ", ToString(status)));
+    return absl::UnavailableError(
+        absl::StrCat("health check: ", ToString(status)));
   }
   google::protobuf::UnknownFieldSet fields;
   if (!fields.ParseFromString(FromByteBuffer(response))) {
@@ -231,7 +239,8 @@ absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
   }
   grpc::Status status = stream->Finish();
   if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat("reflection: ", ToString(status)));
+    return absl::UnavailableError(
+        absl::StrCat("reflection: ", ToString(status)));
   }
   if (!got_response) return absl::DataLossError("reflection: no response");
   return services;
@@ -257,7 +266,8 @@ absl::Status WaitForServing(const std::string& address,
       absl::StrCat(address, " not SERVING in time; last: ", last));
 }
 
-// --- Sockets -----------------------------------------------------------------------
+// --- Sockets
+// -----------------------------------------------------------------------
 
 int PickUnusedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -328,7 +338,8 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   return response.substr(header_end + 4);
 }
 
-// --- Child processes ----------------------------------------------------------------
+// --- Child processes
+// ----------------------------------------------------------------
 
 std::string AisleBinary() {
 #ifdef AISLE_BIN
@@ -341,8 +352,7 @@ std::string AisleBinary() {
 
 absl::StatusOr<std::unique_ptr<AisleProcess>> AisleProcess::Spawn(
     const std::vector<std::string>& args,
-    const std::map<std::string, std::string>& env,
-    const std::string& log_dir) {
+    const std::map<std::string, std::string>& env, const std::string& log_dir) {
   std::unique_ptr<AisleProcess> process(new AisleProcess());
   const std::string binary = AisleBinary();
 
@@ -436,9 +446,8 @@ absl::StatusOr<int> AisleProcess::Wait(std::chrono::milliseconds timeout) {
   while (true) {
     if (std::optional<int> code = TryWait(); code.has_value()) return *code;
     if (Clock::now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("pid ", pid_, " still running after ",
-                       timeout.count(), " ms"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "pid ", pid_, " still running after ", timeout.count(), " ms"));
     }
     // waitpid has no timeout; poll the exit status at a short interval.
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -458,9 +467,10 @@ std::string Slurp(const std::string& path) {
 std::string AisleProcess::Stdout() const { return Slurp(stdout_path_); }
 std::string AisleProcess::Stderr() const { return Slurp(stderr_path_); }
 
-absl::StatusOr<RunResult> RunAisle(const std::vector<std::string>& args,
-                                   const std::map<std::string, std::string>& env,
-                                   std::chrono::milliseconds timeout) {
+absl::StatusOr<RunResult> RunAisle(
+    const std::vector<std::string>& args,
+    const std::map<std::string, std::string>& env,
+    std::chrono::milliseconds timeout) {
   TempDir logs;
   absl::StatusOr<std::unique_ptr<AisleProcess>> process =
       AisleProcess::Spawn(args, env, logs.path());
@@ -517,10 +527,9 @@ absl::StatusOr<ServeProcess> SpawnServe(
                        : status.status().ToString();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("aisle serve on ", serve.address,
-                   " not SERVING in time; last: ", last, "; stderr:\n",
-                   serve.process->Stderr()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "aisle serve on ", serve.address, " not SERVING in time; last: ", last,
+      "; stderr:\n", serve.process->Stderr()));
 }
 
 }  // namespace aisle::testing

@@ -1,0 +1,39 @@
+#include "server/logging.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace aisle::server {
+namespace {
+
+TEST(AccessLogTest, UserIdsArePseudonymised) {
+  AccessLog log(1.0, "salt-a");
+  const std::string hash = log.HashUserId("alice@example.com");
+  EXPECT_THAT(hash, ::testing::MatchesRegex("[0-9a-f]{12}"));
+  EXPECT_EQ(log.HashUserId("alice@example.com"), hash);  // correlatable
+  EXPECT_NE(log.HashUserId("bob@example.com"), hash);
+  EXPECT_EQ(log.HashUserId(""), "");
+  // Keyed: another salt gives another pseudonym.
+  EXPECT_NE(AccessLog(1.0, "salt-b").HashUserId("alice@example.com"), hash);
+  // An empty salt means a random per-instance key.
+  EXPECT_NE(AccessLog(1.0, "").HashUserId("alice@example.com"),
+            AccessLog(1.0, "").HashUserId("alice@example.com"));
+}
+
+TEST(JsonEscapeTest, EscapesSpecialCharacters) {
+  EXPECT_EQ(JsonEscape("plain"), "plain");
+  EXPECT_EQ(JsonEscape("a\"b\\c"), "a\\\"b\\\\c");
+  EXPECT_EQ(JsonEscape("line\nnext\ttab"), "line\\nnext\\ttab");
+  EXPECT_EQ(JsonEscape(std::string("\x01", 1)), "\\u0001");
+  EXPECT_EQ(JsonEscape("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 passes
+}
+
+TEST(ConfigureLoggingTest, RejectsUnknownLevel) {
+  EXPECT_TRUE(ConfigureLogging(LogFormat::kText, "warn").ok());
+  EXPECT_TRUE(ConfigureLogging(LogFormat::kJson, "off").ok());
+  EXPECT_EQ(ConfigureLogging(LogFormat::kText, "chatty").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace aisle::server
