@@ -53,7 +53,8 @@ if ((${#need[@]})); then
   log "installing ${need[*]}"
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
 WORK=$(mktemp -d /tmp/aisle-prom.XXXXXX)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders deploy/k8s (base and every overlay) offline and validates every
-# object against the Kubernetes schemas and Aisle's deployment policy
-# (scripts/k8s-validate/validate.mjs). Needs no cluster.
+# object against the Kubernetes schemas, without unknown fields, and
+# against Aisle's deployment policy (scripts/k8s-validate/validate.mjs).
+# Needs no cluster.
 #
 #   scripts/validate_k8s.sh
 #
@@ -83,8 +84,10 @@ done
 
 # --- negative checks: each broken copy must be rejected, for the right reason.
 BASE_JSON=$WORK/deploy_k8s_base.json
+negatives=0
 negative() {  # negative NAME EXPECTED_MESSAGE PYTHON_MUTATION
   local name=$1 expected=$2 mutation=$3
+  negatives=$((negatives + 1))
   $PY - "$BASE_JSON" "$WORK/neg-$name.json" "$mutation" <<'EOF'
 import json, sys
 objs = json.load(open(sys.argv[1]))
@@ -107,6 +110,12 @@ if [[ -f $BASE_JSON ]]; then
   negative port-type "containerPort must be integer" 'c["ports"][0]["containerPort"] = "50051"'
   negative no-selector "must have required property selector" 'del ss["spec"]["selector"]'
   negative bad-enum "must be equal to one of the allowed values" 'ss["spec"]["podManagementPolicy"] = "Sometimes"'
+  negative typo-spec "spec.replicaz: unknown field" 'ss["spec"]["replicaz"] = 2'
+  negative typo-container "containers[0].readinessprobe: unknown field" 'c["readinessprobe"] = c.pop("readinessProbe")'
+  negative typo-probe "startupProbe.grpc.prot: unknown field" 'c["startupProbe"]["grpc"]["prot"] = 50051'
+  negative typo-pvc "volumeClaimTemplates[0].spec.resources.request: unknown field" 'ss["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["request"] = {"storage": "1Gi"}'
+  negative typo-crd "spec.endpoints[0].intervall: unknown field" 'by("ServiceMonitor")["spec"]["endpoints"][0]["intervall"] = "15s"'
+  negative typo-meta "metadata.lables: unknown field" 'by("Service")["metadata"]["lables"] = {"a": "b"}'
   negative unknown-kind "no schema known" 'objs.append({"apiVersion": "v1", "kind": "Servise", "metadata": {"name": "x"}})'
   negative sm-port "endpoint port metric is not a port" 'by("ServiceMonitor")["spec"]["endpoints"][0]["port"] = "metric"'
   negative http-probe "readinessProbe must be a gRPC probe" 'c["readinessProbe"] = {"httpGet": {"path": "/", "port": 9464}}'
@@ -120,4 +129,4 @@ if ((failures)); then
   log "$failures failure(s)"
   exit 1
 fi
-log "OK: ${#targets[@]} kustomizations valid, 10 broken variants rejected"
+log "OK: ${#targets[@]} kustomizations valid, $negatives broken variants rejected"

@@ -56,24 +56,24 @@ std::string FieldMessage(const absl::Status& status) {
   return std::string(m);
 }
 
-// --- Import
-// --------------------------------------------------------------------
+// --- Import ------------------------------------------------------------------
 
 // Where imported batches go: a store opened by this process, or a server.
 class ImportSink {
  public:
   virtual ~ImportSink() = default;
   virtual absl::Status WriteItems(std::span<const core::Item> items) = 0;
-  // Returns (accepted, duplicates) when the sink knows them per batch.
   virtual absl::Status WriteEvents(std::span<const core::Event> events) = 0;
-  // Completes the import; fills the totals.
+  // Completes the import. The counters below are final after it returns
+  // (a store sink counts per batch, a server reports once at the end).
   virtual absl::Status Finish() = 0;
+  // Whether the sink fills timestamp 0 with "now" itself (a server does).
+  virtual bool fills_now() const = 0;
+
   int64_t accepted = 0;
   int64_t duplicates = 0;
   int64_t server_rejected = 0;
   std::vector<std::string> server_errors;
-  // Whether the sink fills timestamp 0 with "now" itself (a server does).
-  virtual bool fills_now() const = 0;
 };
 
 class StoreSink : public ImportSink {
@@ -127,9 +127,12 @@ class ServerSink : public ImportSink {
     for (const core::Event& event : events) {
       server::ToProtoEvent(event, request.add_events());
     }
-    if (!writer_->Write(request)) {
+    if (finished_ || !writer_->Write(request)) {
       // The stream broke; Finish() carries the reason.
-      return StreamFinish();
+      absl::Status s = StreamFinish();
+      return s.ok() ? absl::UnavailableError(
+                          "the server closed the import stream early")
+                    : s;
     }
     return absl::OkStatus();
   }
@@ -148,11 +151,12 @@ class ServerSink : public ImportSink {
                             HintForGrpcStatus(status, client_.target)));
   }
   absl::Status StreamFinish() {
-    if (finished_) return absl::OkStatus();
+    if (finished_) return finish_status_;
     finished_ = true;
     writer_->WritesDone();
     grpc::Status status = writer_->Finish();
-    if (!status.ok()) return RpcStatus(status);
+    finish_status_ = RpcStatus(status);
+    if (!status.ok()) return finish_status_;
     accepted = response_.accepted();
     duplicates = response_.duplicates();
     server_rejected = response_.rejected();
@@ -167,6 +171,7 @@ class ServerSink : public ImportSink {
   v1::ImportEventsResponse response_;
   std::unique_ptr<grpc::ClientWriter<v1::FeedbackRequest>> writer_;
   bool finished_ = false;
+  absl::Status finish_status_;
 };
 
 bool IsLockError(const absl::Status& status) {
@@ -491,15 +496,22 @@ int RunImport(const Args& args) {
   if (status.ok()) status = finish;
   const double seconds = SecondsSince(start);
 
-  if (!options.items_path.empty())
+  if (!status.ok() && item_stats.rows == 0 && event_stats.rows == 0) {
+    // Nothing was read (a bad header, an unreachable server): no summary.
+    PrintError(status.message());
+    return kExitFailure;
+  }
+  if (!options.items_path.empty()) {
     PrintRejections(options.items_path, item_stats);
+  }
   if (!options.events_path.empty()) {
     PrintRejections(options.events_path, event_stats);
   }
   if (sink->server_rejected > 0) {
     std::cerr << "rejected by the server (" << sink->server_rejected << "):\n";
-    for (const std::string& e : sink->server_errors)
+    for (const std::string& e : sink->server_errors) {
       std::cerr << "  " << e << "\n";
+    }
   }
   if (!options.items_path.empty()) {
     std::cout << "items:  " << FormatCount(item_stats.rows) << " rows read, "
@@ -536,8 +548,7 @@ int RunImport(const Args& args) {
   return kExitOk;
 }
 
-// --- Train
-// ---------------------------------------------------------------------
+// --- Train -------------------------------------------------------------------
 
 std::string ModelVersion(absl::Time now, uint64_t seed) {
   const std::string stamp =
@@ -986,8 +997,7 @@ int RunTrain(const Args& args) {
   return kExitOk;
 }
 
-// --- Eval
-// ----------------------------------------------------------------------
+// --- Eval --------------------------------------------------------------------
 
 int RunEval(const Args& args) {
   std::string train_path;

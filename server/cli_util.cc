@@ -61,8 +61,7 @@ bool LooksNumeric(std::string_view cell) {
 
 }  // namespace
 
-// --- FlagParser
-// ----------------------------------------------------------------
+// --- FlagParser --------------------------------------------------------------
 
 FlagParser::FlagParser(std::string usage, std::string description)
     : usage_(std::move(usage)), description_(std::move(description)) {}
@@ -235,25 +234,71 @@ absl::StatusOr<std::vector<std::string>> FlagParser::Parse(
   return positional;
 }
 
+namespace {
+
+constexpr size_t kHelpWidth = 79;
+
+// Greedy word wrap to kHelpWidth columns. The text starts at column
+// `column` (the caller has printed that much); continuation lines are
+// indented by `indent` spaces. Newlines in the text are kept.
+std::string Wrap(std::string_view text, size_t column, size_t indent) {
+  std::string out;
+  bool first_line = true;
+  for (absl::string_view paragraph : absl::StrSplit(Av(text), '\n')) {
+    if (!first_line) {
+      out += '\n';
+      out.append(indent, ' ');
+      column = indent;
+    }
+    first_line = false;
+    bool line_start = true;
+    for (absl::string_view word :
+         absl::StrSplit(paragraph, ' ', absl::SkipEmpty())) {
+      if (!line_start && column + 1 + word.size() > kHelpWidth) {
+        out += '\n';
+      out.append(indent, ' ');
+        column = indent;
+        line_start = true;
+      }
+      if (!line_start) {
+        out += ' ';
+        ++column;
+      }
+      out.append(word.data(), word.size());
+      column += word.size();
+      line_start = false;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string FlagParser::Help() const {
-  std::string out = Cat("Usage: ", usage_, "\n\n", description_, "\n");
+  std::string out =
+      Cat("Usage: ", usage_, "\n\n", Wrap(description_, 0, 0), "\n");
   if (!flags_.empty()) {
     out += "\nFlags:\n";
-    size_t width = 0;
+    size_t width = 6;  // "--help"
     for (const Flag& flag : flags_) {
-      width = std::max(width, flag.name.size() + (flag.is_bool ? 0 : 8));
+      width = std::max(width, flag.name.size() + (flag.is_bool ? 2 : 8));
     }
+    const size_t help_column = 2 + width + 2;
+    auto add = [&](const std::string& left, const std::string& help) {
+      out += absl::StrFormat("  %-*s  ", width, left);
+      out += Wrap(help, help_column, help_column);
+      out += "\n";
+    };
     for (const Flag& flag : flags_) {
-      std::string left = Cat("--", flag.name, flag.is_bool ? "" : " VALUE");
-      std::string line =
-          absl::StrFormat("  %-*s  %s", width + 2, left, flag.help);
-      if (!flag.default_text.empty()) {
-        absl::StrAppend(&line, " (default: ", flag.default_text, ")");
+      std::string help = flag.help;
+      // A false boolean default goes without saying.
+      if (!flag.default_text.empty() &&
+          !(flag.is_bool && flag.default_text == "false")) {
+        absl::StrAppend(&help, " (default: ", flag.default_text, ")");
       }
-      absl::StrAppend(&out, line, "\n");
+      add(Cat("--", flag.name, flag.is_bool ? "" : " VALUE"), help);
     }
-    absl::StrAppend(&out, absl::StrFormat("  %-*s  %s\n", width + 2, "--help",
-                                          "show this help"));
+    add("--help", "show this help");
   }
   if (!notes_.empty()) absl::StrAppend(&out, "\n", notes_, "\n");
   return out;
@@ -303,8 +348,7 @@ std::vector<std::string> SplitList(std::string_view text) {
   return out;
 }
 
-// --- gRPC
-// ----------------------------------------------------------------------
+// --- gRPC --------------------------------------------------------------------
 
 void ClientFlags::Register(FlagParser& parser) {
   parser.String("target", &target, "server address host:port");
@@ -364,8 +408,7 @@ void SetDeadline(grpc::ClientContext* context,
   context->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
-// --- Output
-// --------------------------------------------------------------------
+// --- Output ------------------------------------------------------------------
 
 Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
 
@@ -474,8 +517,7 @@ void ProgressLine::Finish() {
   drawn_ = false;
 }
 
-// --- Delimited files
-// -----------------------------------------------------------
+// --- Delimited files ---------------------------------------------------------
 
 absl::StatusOr<FileFormat> ResolveFormat(std::string_view flag,
                                          std::string_view path) {
@@ -578,8 +620,7 @@ bool DelimitedReader::Next(Record* record, std::string* error) {
   return true;
 }
 
-// --- Import rows
-// ---------------------------------------------------------------
+// --- Import rows -------------------------------------------------------------
 
 namespace {
 

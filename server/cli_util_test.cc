@@ -12,8 +12,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// --- FlagParser
-// ------------------------------------------------------------------
+// --- FlagParser --------------------------------------------------------------
 
 struct Parsed {
   std::string name = "none";
@@ -122,8 +121,7 @@ TEST(SplitListTest, DropsEmptyPiecesAndTrims) {
   EXPECT_TRUE(SplitList("").empty());
 }
 
-// --- Output
-// ---------------------------------------------------------------------
+// --- Output ------------------------------------------------------------------
 
 // Numeric columns right-align their header too, so it sits over the digits.
 TEST(TableTest, AlignsTextLeftAndNumbersRight) {
@@ -158,8 +156,7 @@ TEST(GrpcFormatTest, NamesTheCodeAndHints) {
               HasSubstr("host:1"));
 }
 
-// --- Delimited files
-// --------------------------------------------------------------
+// --- Delimited files ---------------------------------------------------------
 
 std::vector<Record> ReadAll(const std::string& text, FileFormat format,
                             std::vector<std::string>* errors = nullptr) {
@@ -231,8 +228,7 @@ TEST(ResolveFormatTest, ByFlagThenExtension) {
   EXPECT_FALSE(ResolveFormat("json", "x").ok());
 }
 
-// --- Import rows
-// ------------------------------------------------------------------
+// --- Import rows -------------------------------------------------------------
 
 TEST(MapEventHeaderTest, AcceptsAliasesInAnyOrder) {
   auto cols = MapEventHeader(

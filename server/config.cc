@@ -198,9 +198,8 @@ const std::vector<Option>& Options() {
          c->max_message_bytes = *n;
          return absl::OkStatus();
        }},
-      {"threads", "N",
-       "Upper bound on gRPC threads; 0 = gRPC's default (default 0).", false,
-       IntSetter(&ServerConfig::threads, 0, 1024)},
+      {"threads", "N", "Cap on gRPC's thread quota; 0 = no cap (default 0).",
+       false, IntSetter(&ServerConfig::threads, 0, 1024)},
       {"idempotency-retention", "DURATION",
        "How long event ids are remembered to skip duplicates (default "
        "30d).",

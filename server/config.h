@@ -66,8 +66,9 @@ struct ServerConfig {
   // Largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED.
   // Default: 4 MiB.
   int64_t max_message_bytes = 4 << 20;
-  // Upper bound on the threads gRPC may use (a grpc::ResourceQuota); 0 =
-  // gRPC's own default. Default: 0.
+  // Cap on gRPC's thread quota (grpc::ResourceQuota::SetMaxThreads); 0 =
+  // no cap. Callback handlers run on gRPC's own executor, which sizes
+  // itself to the cores, so this is rarely needed. Default: 0.
   int threads = 0;
   // How long event ids are remembered for idempotency. Default: 30 days.
   int64_t idempotency_retention_ms = 30LL * 24 * 3600 * 1000;

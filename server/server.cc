@@ -309,8 +309,8 @@ AisleServer::~AisleServer() {
   Shutdown();
   // Members go in dependency order: the service (its loader thread) before
   // the engine and the store it uses.
-  impl_->service.reset();
   impl_->grpc_server.reset();
+  impl_->service.reset();
   impl_->engine.reset();
   impl_->store.reset();
 }
@@ -356,6 +356,8 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     quota.SetMaxThreads(config.threads);
     builder.SetResourceQuota(quota);
   }
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS, 0);
   builder.RegisterService(s.service.get());
   s.grpc_server = builder.BuildAndStart();
   if (s.grpc_server == nullptr || s.port == 0) {

@@ -1,8 +1,8 @@
 // Input validation for the public API. Every check runs on core types after
-// conversion from protos, except enum values, which are checked on the raw
-// proto numbers (proto3 enums are open: a client may send any int32) by
-// ConvertEvent/ConvertRecommendRequest in convert.h, which reject unknown
-// numbers with the same message style.
+// conversion from protos. Enum values are also checked here (an unknown
+// number cast into a core enum is rejected), but the proto converters in
+// convert.h (ToCoreEvent, ToCoreRecommendRequest) already reject unknown
+// numbers, since proto3 enums are open and a client may send any int32.
 //
 // Messages name the offending field with its path and say what is
 // accepted, e.g. "events[3].item_id: must be 1..256 bytes, got 0".

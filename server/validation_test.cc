@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -173,7 +174,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "items[0].categories: at most 100 entries, got 101"},
         ItemCase{"EmptyTag",
                  [](core::Item* i) {
-                   i->tags = {"ok", ""};
+                   i->tags = {"ok", std::string()};
                  },
                  "items[0].tags[1]: must be 1..256 bytes"},
         ItemCase{"NanPrice", [](core::Item* i) { i->price = std::nan(""); },
@@ -183,13 +184,14 @@ INSTANTIATE_TEST_SUITE_P(
         ItemCase{"TooManyAttributes",
                  [](core::Item* i) {
                    for (int k = 0; k < 65; ++k) {
-                     i->attributes[std::to_string(k)] = "v";
+                     i->attributes.emplace(absl::StrCat("k", k), "v");
                    }
                  },
                  "items[0].attributes: at most 64 entries"},
-        ItemCase{"EmptyAttributeKey",
-                 [](core::Item* i) { i->attributes[""] = "v"; },
-                 "items[0].attributes: keys must be"}),
+        ItemCase{
+            "EmptyAttributeKey",
+            [](core::Item* i) { i->attributes.emplace(std::string(), "v"); },
+            "items[0].attributes: keys must be"}),
     [](const ::testing::TestParamInfo<ItemCase>& info) {
       return info.param.name;
     });

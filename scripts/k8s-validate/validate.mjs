@@ -6,7 +6,9 @@
 // layers of checks:
 //  1. Schema: each object against the Kubernetes OpenAPI schema of its
 //     apiVersion/kind (kubernetes-models; the ServiceMonitor CRD from
-//     @kubernetes-models/prometheus-operator). An unknown kind is an error.
+//     @kubernetes-models/prometheus-operator). An unknown kind is an error,
+//     and so is an unknown field (fields.mjs), which the API server would
+//     drop with a mere warning.
 //  2. Consistency and policy across objects: selectors match the pods,
 //     named ports exist, the ServiceMonitor finds the metrics port and
 //     yields job="aisle" (what the alerts select), gRPC probes, the
@@ -14,6 +16,7 @@
 //     longer than the server's shutdown grace, one replica per store.
 // Prints every problem and exits 1 if there is any.
 import { readFileSync } from "node:fs";
+import { unknownFields } from "./fields.mjs";
 
 const [file, label = file] = process.argv.slice(2);
 if (!file) {
@@ -37,7 +40,7 @@ async function modelFor(apiVersion, kind) {
   for (const path of candidates) {
     try {
       const module = await import(path);
-      if (module[kind]) return module[kind];
+      if (module[kind]) return { Model: module[kind], path };
     } catch {
       // try the next candidate
     }
@@ -50,16 +53,17 @@ for (const o of objects) {
     problems.push(`object without apiVersion/kind: ${JSON.stringify(o).slice(0, 80)}`);
     continue;
   }
-  const Model = await modelFor(o.apiVersion, o.kind);
-  if (!Model) {
+  const found = await modelFor(o.apiVersion, o.kind);
+  if (!found) {
     problem(o, `no schema known for ${o.apiVersion} ${o.kind}`);
     continue;
   }
   try {
-    new Model(o).validate();
+    new found.Model(o).validate();
   } catch (e) {
     problem(o, `schema: ${e.message}`);
   }
+  for (const p of unknownFields(o, found.path)) problem(o, p);
 }
 
 // --- 2. consistency and policy -----------------------------------------------
