@@ -2,6 +2,7 @@
 #include <google/protobuf/stubs/common.h>
 
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -9,9 +10,7 @@
 
 #include "Eigen/Core"
 #include "absl/base/config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "core/model.h"
 #include "grpcpp/grpcpp.h"
@@ -25,11 +24,6 @@ namespace aisle::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool IsLockError(const absl::Status& status) {
-  return absl::IsFailedPrecondition(status) &&
-         absl::StrContains(status.message(), "in use");
-}
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenExisting(
     const std::string& data_dir, bool read_only) {
@@ -164,7 +158,7 @@ int ModelsActivate(const std::string& data_dir, const ClientFlags& client,
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       OpenExisting(data_dir, /*read_only=*/false);
   if (!store.ok()) {
-    if (IsLockError(store.status())) {
+    if (IsDataDirInUse(store.status())) {
       PrintError(store.status().message(),
                  "a server is running on this data dir: use --target "
                  "host:port so the server switches models itself");
@@ -279,7 +273,7 @@ int RunBackup(const Args& args) {
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       OpenExisting(data_dir, /*read_only=*/false);
   bool server_running = false;
-  if (!store.ok() && IsLockError(store.status())) {
+  if (!store.ok() && IsDataDirInUse(store.status())) {
     server_running = true;
     store = OpenExisting(data_dir, /*read_only=*/true);
   }

@@ -14,12 +14,14 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -39,6 +41,37 @@
 #include "storage/store.h"
 
 namespace aisle::cli {
+
+void SentLines::Add(int64_t line) {
+  if (runs_.empty() || line != last_ + 1) runs_.push_back({count_, line});
+  last_ = line;
+  ++count_;
+}
+
+int64_t SentLines::LineOf(int64_t n) const {
+  if (n < 0 || n >= count_ || runs_.empty()) return -1;
+  auto it = std::upper_bound(
+      runs_.begin(), runs_.end(), n,
+      [](int64_t v, const Run& run) { return v < run.first_event; });
+  --it;
+  return it->first_line + (n - it->first_event);
+}
+
+std::string SentLines::Locate(const std::string& error, int batch_size) const {
+  static const std::regex kPattern(R"(^batch (\d+): events\[(\d+)\]\.?(.*)$)");
+  std::smatch m;
+  if (!std::regex_match(error, m, kPattern)) return error;
+  int64_t batch = 0;
+  int64_t index = 0;
+  if (!absl::SimpleAtoi(Av(m[1].str()), &batch) ||
+      !absl::SimpleAtoi(Av(m[2].str()), &index)) {
+    return error;
+  }
+  const int64_t line = LineOf(batch * batch_size + index);
+  if (line < 0) return error;
+  return Cat("line ", line, ": ", m[3].str());
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -63,7 +96,9 @@ class ImportSink {
  public:
   virtual ~ImportSink() = default;
   virtual absl::Status WriteItems(std::span<const core::Item> items) = 0;
-  virtual absl::Status WriteEvents(std::span<const core::Event> events) = 0;
+  // `lines[i]` is the file line of events[i], for error messages.
+  virtual absl::Status WriteEvents(std::span<const core::Event> events,
+                                   std::span<const int64_t> lines) = 0;
   // Completes the import. The counters below are final after it returns
   // (a store sink counts per batch, a server reports once at the end).
   virtual absl::Status Finish() = 0;
@@ -83,7 +118,8 @@ class StoreSink : public ImportSink {
   absl::Status WriteItems(std::span<const core::Item> items) override {
     return store_->PutItems(items);
   }
-  absl::Status WriteEvents(std::span<const core::Event> events) override {
+  absl::Status WriteEvents(std::span<const core::Event> events,
+                           std::span<const int64_t>) override {
     absl::StatusOr<storage::AppendResult> r = store_->AppendEvents(events);
     if (!r.ok()) return r.status();
     accepted += r->accepted;
@@ -102,8 +138,9 @@ class StoreSink : public ImportSink {
 class ServerSink : public ImportSink {
  public:
   ServerSink(const ClientFlags& client,
-             std::chrono::milliseconds stream_timeout)
-      : client_(client),
+             std::chrono::milliseconds stream_timeout, int batch_size)
+      : batch_size_(batch_size),
+        client_(client),
         stream_timeout_(stream_timeout),
         stub_(v1::Recommender::NewStub(MakeClientChannel(client.target))) {}
 
@@ -118,7 +155,9 @@ class ServerSink : public ImportSink {
     return RpcStatus(stub_->UpsertItems(&context, request, &response));
   }
 
-  absl::Status WriteEvents(std::span<const core::Event> events) override {
+  absl::Status WriteEvents(std::span<const core::Event> events,
+                           std::span<const int64_t> lines) override {
+    for (int64_t line : lines) lines_.Add(line);
     if (writer_ == nullptr) {
       SetDeadline(&stream_context_, stream_timeout_);
       writer_ = stub_->ImportEvents(&stream_context_, &response_);
@@ -160,10 +199,14 @@ class ServerSink : public ImportSink {
     accepted = response_.accepted();
     duplicates = response_.duplicates();
     server_rejected = response_.rejected();
-    server_errors.assign(response_.errors().begin(), response_.errors().end());
+    for (const std::string& error : response_.errors()) {
+      server_errors.push_back(lines_.Locate(error, batch_size_));
+    }
     return absl::OkStatus();
   }
 
+  int batch_size_;
+  SentLines lines_;
   ClientFlags client_;
   std::chrono::milliseconds stream_timeout_;
   std::unique_ptr<v1::Recommender::Stub> stub_;
@@ -173,11 +216,6 @@ class ServerSink : public ImportSink {
   bool finished_ = false;
   absl::Status finish_status_;
 };
-
-bool IsLockError(const absl::Status& status) {
-  return absl::IsFailedPrecondition(status) &&
-         absl::StrContains(status.message(), "in use");
-}
 
 struct FileStats {
   int64_t rows = 0;
@@ -326,11 +364,13 @@ absl::Status ImportEventsFile(const ImportOptions& options, ImportSink& sink,
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
   ProgressLine progress("events", FileSize(options.events_path));
   std::vector<core::Event> batch;
+  std::vector<int64_t> lines;
   auto flush = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
-    absl::Status s = sink.WriteEvents(batch);
+    absl::Status s = sink.WriteEvents(batch, lines);
     if (s.ok()) *sent += static_cast<int64_t>(batch.size());
     batch.clear();
+    lines.clear();
     return s;
   };
   while (reader.Next(&record, &error)) {
@@ -355,6 +395,7 @@ absl::Status ImportEventsFile(const ImportOptions& options, ImportSink& sink,
       event->timestamp_ms = now_ms;
     }
     batch.push_back(*std::move(event));
+    lines.push_back(record.line);
     if (batch.size() >= static_cast<size_t>(options.batch)) {
       if (absl::Status s = flush(); !s.ok()) return s;
     }
@@ -465,7 +506,7 @@ int RunImport(const Args& args) {
     absl::StatusOr<std::unique_ptr<storage::Store>> store =
         storage::Store::Open(store_options);
     if (!store.ok()) {
-      if (IsLockError(store.status())) {
+      if (IsDataDirInUse(store.status())) {
         PrintError(store.status().message(),
                    "a server is running on this data dir: stop the server, "
                    "or use --target host:port to stream into it");
@@ -476,7 +517,7 @@ int RunImport(const Args& args) {
     }
     sink = std::make_unique<StoreSink>(*std::move(store));
   } else {
-    sink = std::make_unique<ServerSink>(client, stream_timeout);
+    sink = std::make_unique<ServerSink>(client, stream_timeout, options.batch);
   }
 
   const auto start = Clock::now();
@@ -829,7 +870,7 @@ int RunTrain(const Args& args) {
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::Store::Open(store_options);
   bool server_running = false;
-  if (!store.ok() && IsLockError(store.status())) {
+  if (!store.ok() && IsDataDirInUse(store.status())) {
     server_running = true;
     store_options.read_only = true;
     store = storage::Store::Open(store_options);

@@ -330,13 +330,20 @@ int RunLoadgen(const Args& args) {
                                                                   sent)
                 .count(),
             UINT32_MAX));
-        absl::MutexLock lock(&my.mu);
-        if (status.ok()) {
-          my.window_us.push_back(us);
-          my.all_us.push_back(us);
-        } else {
-          ++my.window_errors;
-          ++my.errors[status.error_code()];
+        {
+          absl::MutexLock lock(&my.mu);
+          if (status.ok()) {
+            my.window_us.push_back(us);
+            my.all_us.push_back(us);
+          } else {
+            ++my.window_errors;
+            ++my.errors[status.error_code()];
+          }
+        }
+        // A server that is down fails calls in microseconds; pause so the
+        // workers do not spin on it (the errors are still counted).
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
       }
     });

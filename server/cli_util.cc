@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -256,7 +257,7 @@ std::string Wrap(std::string_view text, size_t column, size_t indent) {
          absl::StrSplit(paragraph, ' ', absl::SkipEmpty())) {
       if (!line_start && column + 1 + word.size() > kHelpWidth) {
         out += '\n';
-      out.append(indent, ' ');
+        out.append(indent, ' ');
         column = indent;
         line_start = true;
       }
@@ -315,6 +316,11 @@ std::optional<int> ParseOrExit(FlagParser& parser,
   }
   *positional = *std::move(parsed);
   return std::nullopt;
+}
+
+bool IsDataDirInUse(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) &&
+         absl::StrContains(status.message(), "in use");
 }
 
 void PrintError(absl::string_view message, absl::string_view hint) {

@@ -136,6 +136,10 @@ int UsageError(const FlagParser& parser, absl::string_view message);
 // Splits "a,b,,c" into {"a","b","c"} (empty pieces dropped, trimmed).
 std::vector<std::string> SplitList(std::string_view text);
 
+// True for storage::Store::Open's "data dir in use by another process"
+// (a running server holds its lock).
+bool IsDataDirInUse(const absl::Status& status);
+
 // --- gRPC ------------------------------------------------------------------
 
 // --target and --timeout, shared by every command that calls the server.

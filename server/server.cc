@@ -356,8 +356,6 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     quota.SetMaxThreads(config.threads);
     builder.SetResourceQuota(quota);
   }
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS, 0);
   builder.RegisterService(s.service.get());
   s.grpc_server = builder.BuildAndStart();
   if (s.grpc_server == nullptr || s.port == 0) {

@@ -262,6 +262,29 @@ TEST_F(CliTest, ImportOfACleanFileSucceeds) {
   EXPECT_THAT(r.out, HasSubstr(absl::StrCat(kGoodEvents, " accepted")));
 }
 
+// An interrupted import is resumed by running the same command again: the
+// rows committed before the interruption come back as duplicates.
+TEST_F(CliTest, ReRunningAnInterruptedImportResumesIt) {
+  const std::vector<std::string> rows = GoodEventRows();
+  std::string head = "user_id\titem_id\ttype\tvalue\ttimestamp\n";
+  const size_t committed = rows.size() / 2;
+  for (size_t i = 0; i < committed; ++i) head += rows[i] + "\n";
+  // What an interrupted run left behind: the first batches only.
+  WriteFile(dir_.Sub("head.tsv"), head);
+  RunResult first = Aisle({"import", "--data-dir", DataDir(), "--events",
+                           dir_.Sub("head.tsv"), "--batch", "7"});
+  ASSERT_EQ(first.exit_code, 0) << Describe(first);
+
+  RunResult resumed =
+      Aisle({"import", "--data-dir", DataDir(), "--events",
+             WriteGoodEvents(dir_.Sub("events.tsv")), "--batch", "7"});
+  EXPECT_EQ(resumed.exit_code, 0) << Describe(resumed);
+  EXPECT_THAT(resumed.out,
+              HasSubstr(absl::StrCat(rows.size() - committed, " accepted, ",
+                                     committed, " duplicates, 0 rejected")));
+  EXPECT_EQ(CountStoredEvents(DataDir()), kGoodEvents);
+}
+
 TEST_F(CliTest, TrainStoresVersionsThatModelsCanSwitch) {
   ImportGood();
   const std::string v1 = Train({"--validate-fraction", "0.3"});
