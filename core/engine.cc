@@ -1,16 +1,19 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
@@ -201,13 +204,23 @@ struct ItemRec {
 };
 
 // A model plus the engine-side maps to use it.
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 struct Binding {
   std::shared_ptr<const FactorModel> model;
   std::vector<int32_t> model_to_engine;
   std::vector<int32_t> engine_to_model;  // -1: not in the model
   std::vector<float> inv_norms;          // 1/|y_i| (0 for zero vectors)
   uint64_t serial = 0;
+  // Built after the swap when the model's own was deferred.
+  std::shared_ptr<const AnnIndex> deferred_ann;
 
+  const AnnIndex* Ann() const {
+    return deferred_ann != nullptr ? deferred_ann.get() : model->ann();
+  }
   int32_t Row(int32_t engine_item) const {
     return static_cast<size_t>(engine_item) < engine_to_model.size()
                ? engine_to_model[engine_item]
@@ -267,6 +280,14 @@ struct Engine::State {
   mutable absl::Mutex model_mu;
   std::shared_ptr<const Binding> binding ABSL_GUARDED_BY(model_mu);
   uint64_t next_serial ABSL_GUARDED_BY(model_mu) = 1;
+
+  // Background re-fold (options.refold_in_background). Only SwapModel,
+  // WaitForRefold and the destructor touch the thread (under refold_mu).
+  absl::Mutex refold_mu;
+  std::thread refold_thread ABSL_GUARDED_BY(refold_mu);
+  // Results of the last re-fold, published when it ends.
+  std::atomic<double> refold_seconds{0};
+  std::atomic<int64_t> refold_users{0};
 
   std::shared_ptr<const Binding> CurrentBinding() const {
     absl::MutexLock lock(&model_mu);
@@ -339,7 +360,12 @@ struct Engine::State {
   };
   FoldJob MakeFoldJob(int32_t u, const Binding& b) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
-  void FoldUsers(const std::vector<int32_t>& users_to_fold);
+  // Re-solves the users' vectors against the current binding, on
+  // `threads` threads (0 = all cores). Stops early if the binding changes.
+  // Returns how many vectors were stored.
+  int64_t FoldUsers(const std::vector<int32_t>& users_to_fold, int threads = 1);
+  // Every known user, for a full re-fold.
+  std::vector<int32_t> AllUsers() const;
 
   class Runner;
 };
@@ -519,10 +545,17 @@ Engine::State::FoldJob Engine::State::MakeFoldJob(int32_t u,
 // Solves outside the lock; a vector is stored only if the user did not
 // change meanwhile (a later call stores the newer one) and the model is
 // still the one it was solved against.
-void Engine::State::FoldUsers(const std::vector<int32_t>& users_to_fold) {
+int64_t Engine::State::FoldUsers(const std::vector<int32_t>& users_to_fold,
+                                 int threads) {
   const std::shared_ptr<const Binding> b = CurrentBinding();
+  if (threads <= 0) {
+    threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   constexpr size_t kChunk = 1024;
+  int64_t stored = 0;
   for (size_t start = 0; start < users_to_fold.size(); start += kChunk) {
+    if (CurrentBinding() != b) break;  // swapped again: that swap re-folds
     const size_t end = std::min(users_to_fold.size(), start + kChunk);
     std::vector<FoldJob> jobs;
     {
@@ -542,13 +575,21 @@ void Engine::State::FoldUsers(const std::vector<int32_t>& users_to_fold) {
     std::vector<std::vector<float>> vectors(jobs.size());
     if (b != nullptr) {
       const FactorModel& m = *b->model;
-      for (size_t j = 0; j < jobs.size(); ++j) {
-        if (jobs[j].rows.empty()) continue;
-        const Eigen::VectorXf x =
-            core::FoldIn(m.item_factors(), m.gramian(), jobs[j].rows,
-                         jobs[j].weights, m.als_options());
-        vectors[j].assign(x.data(), x.data() + x.size());
-      }
+      auto solve = [&](size_t first, size_t step) {
+        for (size_t j = first; j < jobs.size(); j += step) {
+          if (jobs[j].rows.empty()) continue;
+          const Eigen::VectorXf x =
+              core::FoldIn(m.item_factors(), m.gramian(), jobs[j].rows,
+                           jobs[j].weights, m.als_options());
+          vectors[j].assign(x.data(), x.data() + x.size());
+        }
+      };
+      const size_t workers =
+          std::min(static_cast<size_t>(threads), jobs.size() / 64 + 1);
+      std::vector<std::thread> pool;
+      for (size_t t = 1; t < workers; ++t) pool.emplace_back(solve, t, workers);
+      solve(0, workers);
+      for (std::thread& t : pool) t.join();
     }
     absl::MutexLock lock(&mu);
     for (size_t j = 0; j < jobs.size(); ++j) {
@@ -558,8 +599,21 @@ void Engine::State::FoldUsers(const std::vector<int32_t>& users_to_fold) {
       if (user.id.empty() || user.generation != jobs[j].generation) continue;
       user.vec = std::move(vectors[j]);
       user.vec_serial = b ? b->serial : 0;
+      ++stored;
     }
   }
+  return stored;
+}
+
+std::vector<int32_t> Engine::State::AllUsers() const {
+  std::vector<int32_t> all;
+  {
+    absl::ReaderMutexLock lock(&mu);
+    all.reserve(user_index.size());
+    for (const auto& [id, u] : user_index) all.push_back(u);
+  }
+  std::sort(all.begin(), all.end());
+  return all;
 }
 
 float EventWeights::For(EventType type, double value) const {
@@ -654,6 +708,11 @@ class Engine::State::Runner {
   // by 1/|y_i|), ANN or exact, best first.
   std::vector<SearchHit> Retrieve(const float* q, size_t need, bool cosine)
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The user's vector against b_: the stored one when it was solved
+  // against this model, else solved now (once per request; see
+  // EngineOptions::refold_in_background). Null when the user has no
+  // positive item the model knows.
+  const float* UserVector() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::vector<Candidate> ModelForYou() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::vector<Candidate> VectorSimilar() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   void RecentlyViewed() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
@@ -667,6 +726,7 @@ class Engine::State::Runner {
   RecommendTrace* trace_;
 
   const UserRec* user_ = nullptr;
+  int32_t user_row_ = -1;  // index of user_ in s_.users
   CompiledFilter filter_;
   absl::flat_hash_set<int32_t> excluded_;
   std::vector<int32_t> context_;  // known context items
@@ -677,7 +737,26 @@ class Engine::State::Runner {
   absl::flat_hash_set<int32_t> taken_;
   std::vector<Candidate> out_;
   std::array<int, 8> by_source_{};
+  bool vector_solved_ = false;
+  Eigen::VectorXf solved_vector_;
 };
+
+const float* Engine::State::Runner::UserVector() {
+  if (user_ == nullptr || b_ == nullptr) return nullptr;
+  if (!user_->vec.empty() && user_->vec_serial == b_->serial) {
+    return user_->vec.data();
+  }
+  if (!vector_solved_) {
+    vector_solved_ = true;
+    const FoldJob job = s_.MakeFoldJob(user_row_, *b_);
+    if (!job.rows.empty()) {
+      const FactorModel& m = *b_->model;
+      solved_vector_ = core::FoldIn(m.item_factors(), m.gramian(), job.rows,
+                                    job.weights, m.als_options());
+    }
+  }
+  return solved_vector_.size() > 0 ? solved_vector_.data() : nullptr;
+}
 
 bool Engine::State::Runner::Eligible(int32_t i) const {
   if (i < 0 || static_cast<size_t>(i) >= s_.items.size()) return false;
@@ -710,7 +789,12 @@ int Engine::State::Runner::AddAll(std::vector<Candidate> cands) {
 }
 
 void Engine::State::Runner::Prepare() {
-  user_ = req_.user_id.empty() ? nullptr : s_.FindUser(req_.user_id);
+  if (!req_.user_id.empty()) {
+    if (auto it = s_.user_index.find(req_.user_id); it != s_.user_index.end()) {
+      user_row_ = it->second;
+      user_ = &s_.users[user_row_];
+    }
+  }
   filter_.has_include = !req_.filter.include_categories.empty();
   for (const auto& c : req_.filter.include_categories) {
     if (int32_t p = s_.FindPrefix(c); p >= 0) filter_.include.push_back(p);
@@ -893,7 +977,7 @@ std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
       rows ? static_cast<double>(rows->size()) / std::max(1, n) : Selectivity();
   std::vector<SearchHit> hits;
   bool exact = true;
-  if (const AnnIndex* ann = m.ann();
+  if (const AnnIndex* ann = b_->Ann();
       ann != nullptr && selectivity >= s_.options.exact_below_selectivity) {
     // Over-fetch: seen, blocked and filtered items are dropped afterwards,
     // and a cosine ranking re-orders inner-product hits.
@@ -953,7 +1037,7 @@ std::vector<Candidate> Engine::State::Runner::ModelForYou() {
   if (Full()) return {};
   std::vector<Candidate> out;
   for (const SearchHit& h :
-       Retrieve(user_->vec.data(), want_ - out_.size(), /*cosine=*/false)) {
+       Retrieve(UserVector(), want_ - out_.size(), /*cosine=*/false)) {
     out.push_back({b_->model_to_engine[h.index], h.score, Source::kFactorModel,
                    ReasonCode::kMatchesYourTaste, -1, 0});
   }
@@ -1168,8 +1252,7 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
   switch (scenario) {
     case Scenario::kForYou: {
       const bool has_vector = user_ != nullptr && b_ != nullptr &&
-                              sources.factor_model && !user_->vec.empty() &&
-                              user_->vec_serial == b_->serial;
+                              sources.factor_model && UserVector() != nullptr;
       if (has_vector) {
         std::vector<Candidate> cands = ModelForYou();
         if (sources.co_occurrence && !recent_.empty()) {
@@ -1311,7 +1394,15 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
 Engine::Engine(EngineOptions options)
     : state_(std::make_unique<State>(std::move(options))) {}
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // A background re-fold stops at its next chunk once the binding changes.
+  {
+    absl::MutexLock lock(&state_->model_mu);
+    state_->binding = nullptr;
+  }
+  absl::MutexLock lock(&state_->refold_mu);
+  if (state_->refold_thread.joinable()) state_->refold_thread.join();
+}
 
 void Engine::UpsertItems(std::span<const Item> items) {
   absl::MutexLock lock(&state_->mu);
@@ -1351,14 +1442,7 @@ void Engine::ReplayEvents(std::span<const Event> events) {
 }
 
 void Engine::RefreshUserVectors() {
-  std::vector<int32_t> all;
-  {
-    absl::ReaderMutexLock lock(&state_->mu);
-    all.reserve(state_->user_index.size());
-    for (const auto& [id, u] : state_->user_index) all.push_back(u);
-  }
-  std::sort(all.begin(), all.end());
-  state_->FoldUsers(all);
+  state_->FoldUsers(state_->AllUsers(), state_->options.refold_threads);
 }
 
 std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
@@ -1410,9 +1494,14 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
   for (size_t k = 0; k < cats.size() && k < 5; ++k) {
     p.top_categories.push_back(state_->prefix_names[cats[k].second]);
   }
+  // Personalised by the model: a vector solved against it, or one that
+  // FOR_YOU would solve (the background re-fold has not reached the user).
   const auto b = state_->CurrentBinding();
   p.has_vector =
-      b != nullptr && !user->vec.empty() && user->vec_serial == b->serial;
+      b != nullptr &&
+      ((!user->vec.empty() && user->vec_serial == b->serial) ||
+       !state_->MakeFoldJob(state_->user_index.find(user_id)->second, *b)
+            .rows.empty());
   return p;
 }
 
@@ -1450,14 +1539,77 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
     b->model = std::move(model);
   }
   std::shared_ptr<const FactorModel> previous;
+  // Held across the swap so that swaps and their re-folds stay in order.
+  absl::MutexLock refold_lock(&state_->refold_mu);
   {
     absl::MutexLock lock(&state_->model_mu);
     if (b != nullptr) b->serial = state_->next_serial++;
     if (state_->binding != nullptr) previous = state_->binding->model;
     state_->binding = std::move(b);
   }
-  RefreshUserVectors();
+  // A running re-fold sees the new binding at its next chunk and stops.
+  if (state_->refold_thread.joinable()) state_->refold_thread.join();
+  State* s = state_.get();
+  auto refold = [s](int threads) {
+    std::shared_ptr<const Binding> b = s->CurrentBinding();
+    if (b != nullptr && b->Ann() == nullptr &&
+        b->model->num_items() >= s->options.model.ann_min_items) {
+      const auto ann_start = std::chrono::steady_clock::now();
+      absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
+          AnnIndex::Build(b->model->item_factors(), s->options.model.ann);
+      const double seconds = SecondsSince(ann_start);
+      std::string message;
+      if (ann.ok()) {
+        auto with_ann = std::make_shared<Binding>(*b);
+        with_ann->deferred_ann = *std::move(ann);
+        absl::MutexLock lock(&s->model_mu);
+        if (s->binding == b) {
+          s->binding = with_ann;
+          b = std::move(with_ann);
+          message =
+              absl::StrCat("built the ANN index over ", b->model->num_items(),
+                           " items of model ", b->model->version(), " in ",
+                           absl::StrFormat("%.2f", seconds), " s");
+        }
+      } else {
+        message = absl::StrCat("cannot build the ANN index of model ",
+                               b->model->version(),
+                               ", searching exactly: ", ann.status().message());
+      }
+      if (!message.empty() && s->options.on_background_done) {
+        s->options.on_background_done(message);
+      }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t users = s->FoldUsers(s->AllUsers(), threads);
+    const double seconds = SecondsSince(start);
+    s->refold_users = users;
+    s->refold_seconds = seconds;
+    if (s->options.on_background_done && b != nullptr &&
+        s->CurrentBinding() == b) {
+      s->options.on_background_done(absl::StrCat(
+          "re-solved ", users, " user vectors against model ",
+          b->model->version(), " in ", absl::StrFormat("%.2f", seconds), " s"));
+    }
+  };
+  if (state_->options.refold_in_background) {
+    int threads = state_->options.refold_threads;
+    if (threads <= 0) {
+      threads = static_cast<int>(
+          std::max(2u, std::thread::hardware_concurrency()) - 1);
+    }
+    state_->refold_thread = std::thread(refold, threads);
+  } else {
+    refold(state_->options.refold_threads);
+  }
   return previous;
+}
+
+double Engine::WaitForRefold(int64_t* users) {
+  absl::MutexLock lock(&state_->refold_mu);
+  if (state_->refold_thread.joinable()) state_->refold_thread.join();
+  if (users != nullptr) *users = state_->refold_users;
+  return state_->refold_seconds;
 }
 
 std::shared_ptr<const FactorModel> Engine::model() const {

@@ -31,6 +31,7 @@
 #define AISLE_CORE_ENGINE_H_
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -91,6 +92,21 @@ struct EngineOptions {
   };
   ForYouSources for_you;
   ModelOptions model;
+  // SwapModel re-solves every user's vector against the new model. When
+  // false (default) it does so before returning. When true it returns
+  // right after the pointer swap and re-solves on a background thread;
+  // meanwhile Recommend solves a stale user's vector on the fly (tens of
+  // microseconds), so results are the same either way. The server sets
+  // it, so that neither start-up nor a model swap waits for a million
+  // users to be re-solved.
+  bool refold_in_background = false;
+  // Threads that re-solve user vectors after a swap; 0 = all cores (one
+  // fewer in the background, to leave a core to serving). Default: 0.
+  int refold_threads = 0;
+  // Called with a line for the log when the work after a swap completes
+  // (on the thread that did it): a deferred ANN index built, every user
+  // re-solved; not for work a later swap cancelled. Optional.
+  std::function<void(const std::string& message)> on_background_done;
 };
 
 struct EngineStats {
@@ -143,12 +159,20 @@ class Engine {
 
   // Installs `model` (may be null: no factor model) and re-folds users
   // against it. Returns the previous model. The re-fold runs after the
-  // swap, in chunks, without blocking readers (~35 us per user at 64
-  // factors); until a user's vector is re-solved, FOR_YOU serves them from
-  // co-occurrence.
+  // swap, in chunks, on refold_threads threads, without blocking readers
+  // (~20 us per user with 50 items at 64 factors); until a user's vector is
+  // re-solved, FOR_YOU solves it on the fly for that request. See
+  // EngineOptions::refold_in_background for who waits for it. A swap
+  // during a background re-fold cancels it. A model whose ANN index was
+  // deferred (ModelOptions::defer_ann) gets it built first, by the same
+  // worker; searches are exact until it is in place.
   std::shared_ptr<const FactorModel> SwapModel(
       std::shared_ptr<const FactorModel> model);
   std::shared_ptr<const FactorModel> model() const;
+  // Blocks until no background re-solve is running (refold_in_background);
+  // returns at once otherwise. Returns the seconds the last completed
+  // re-solve took and, in *users, how many users it re-solved.
+  double WaitForRefold(int64_t* users = nullptr);
 
   // Candidate sources, in order, each topping up what the previous left:
   //   FOR_YOU: factor model (ANN with over-fetch, or exact when the filter

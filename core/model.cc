@@ -257,7 +257,7 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   model->item_factors_ = std::move(item_factors);
   model->user_factors_ = std::move(user_factors);
   model->gramian_ = Gramian(model->item_factors_);
-  if (model->num_items() >= options.ann_min_items) {
+  if (!options.defer_ann && model->num_items() >= options.ann_min_items) {
     auto ann = AnnIndex::Build(model->item_factors_, options.ann);
     if (!ann.ok()) return ann.status();
     model->ann_ = *std::move(ann);

@@ -29,6 +29,11 @@ struct ModelOptions {
   // it every query is exact (exact is faster there anyway).
   int32_t ann_min_items = 20000;
   AnnOptions ann;
+  // Create/Deserialize skip the ANN index; an Engine that gets such a
+  // model builds it in the background after the swap and searches exactly
+  // until then (a server's start-up does not wait minutes for a 1M-item
+  // graph). Default: false.
+  bool defer_ann = false;
   // Fold-in options: alpha and regularization must match training; they are
   // taken from the model's stored parameters when present.
   AlsOptions als;
@@ -69,7 +74,8 @@ class FactorModel {
   const RowMatrix& user_factors() const { return user_factors_; }
   const Eigen::MatrixXf& gramian() const { return gramian_; }
   const AlsOptions& als_options() const { return als_; }
-  // Null when the catalog is below ModelOptions::ann_min_items.
+  // Null when the catalog is below ModelOptions::ann_min_items, or the
+  // index was deferred (ModelOptions::defer_ann).
   const AnnIndex* ann() const { return ann_.get(); }
 
   // Fold-in of (item id, weight) pairs; unknown item ids are ignored.

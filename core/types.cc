@@ -8,18 +8,19 @@ namespace aisle::core {
 namespace {
 
 constexpr std::array<std::string_view, kNumEventTypes> kEventTypeNames = {
-    "unspecified", "view",     "click",   "add_to_cart", "remove_from_cart",
-    "purchase",    "rating",   "dislike", "impression"};
+    "unspecified", "view",   "click",   "add_to_cart", "remove_from_cart",
+    "purchase",    "rating", "dislike", "impression"};
 constexpr std::array<std::string_view, 6> kScenarioNames = {
-    "unspecified",    "for_you",         "similar_items",
-    "frequently_bought_together", "recently_viewed", "trending"};
+    "unspecified",     "for_you", "similar_items", "frequently_bought_together",
+    "recently_viewed", "trending"};
 constexpr std::array<std::string_view, 8> kSourceNames = {
     "unspecified", "factor_model", "co_occurrence", "popularity",
     "trending",    "user_history", "content",       "item_similarity"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

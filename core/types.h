@@ -151,7 +151,7 @@ struct ModelMetadata {
   int64_t users = 0;
   int64_t items = 0;
   int64_t interactions = 0;
-  std::map<std::string, double> metrics;         // "ndcg@10" -> 0.48
+  std::map<std::string, double> metrics;          // "ndcg@10" -> 0.48
   std::map<std::string, std::string> parameters;  // "alpha" -> "10"
 };
 

@@ -2,8 +2,8 @@
 #include <google/protobuf/stubs/common.h>
 
 #include <filesystem>
-#include <map>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>

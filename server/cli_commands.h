@@ -28,6 +28,7 @@ int RunModel(const Args& args);  // model info
 
 // cli_data.cc
 int RunImport(const Args& args);
+int RunGenerate(const Args& args);
 int RunTrain(const Args& args);
 int RunEval(const Args& args);
 

@@ -30,6 +30,7 @@
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "core/als.h"
 #include "core/crc32c.h"
+#include "core/demo_data.h"
 #include "core/engine.h"
 #include "core/eval.h"
 #include "core/model.h"
@@ -406,6 +407,32 @@ absl::Status ImportEventsFile(const ImportOptions& options, ImportSink& sink,
   return s;
 }
 
+// The sink for --data-dir (a store opened here) or --target (a server);
+// null after printing what to do when the data dir cannot be opened.
+std::unique_ptr<ImportSink> MakeSink(const std::string& data_dir,
+                                     const ClientFlags& client,
+                                     std::chrono::milliseconds stream_timeout,
+                                     int batch) {
+  if (data_dir.empty()) {
+    return std::make_unique<ServerSink>(client, stream_timeout, batch);
+  }
+  storage::StoreOptions store_options;
+  store_options.data_dir = data_dir;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(store_options);
+  if (!store.ok()) {
+    if (IsDataDirInUse(store.status())) {
+      PrintError(store.status().message(),
+                 "a server is running on this data dir: stop the server, "
+                 "or use --target host:port to stream into it");
+    } else {
+      PrintError(store.status().message());
+    }
+    return nullptr;
+  }
+  return std::make_unique<StoreSink>(*std::move(store));
+}
+
 }  // namespace
 
 int RunImport(const Args& args) {
@@ -499,26 +526,9 @@ int RunImport(const Args& args) {
     }
   }
 
-  std::unique_ptr<ImportSink> sink;
-  if (!data_dir.empty()) {
-    storage::StoreOptions store_options;
-    store_options.data_dir = data_dir;
-    absl::StatusOr<std::unique_ptr<storage::Store>> store =
-        storage::Store::Open(store_options);
-    if (!store.ok()) {
-      if (IsDataDirInUse(store.status())) {
-        PrintError(store.status().message(),
-                   "a server is running on this data dir: stop the server, "
-                   "or use --target host:port to stream into it");
-      } else {
-        PrintError(store.status().message());
-      }
-      return kExitFailure;
-    }
-    sink = std::make_unique<StoreSink>(*std::move(store));
-  } else {
-    sink = std::make_unique<ServerSink>(client, stream_timeout, options.batch);
-  }
+  std::unique_ptr<ImportSink> sink =
+      MakeSink(data_dir, client, stream_timeout, options.batch);
+  if (sink == nullptr) return kExitFailure;
 
   const auto start = Clock::now();
   FileStats item_stats;
@@ -585,6 +595,134 @@ int RunImport(const Args& args) {
     std::cerr << "error: some rows were rejected (see above); fix them and "
                  "re-run: rows already imported count as duplicates\n";
     return kExitFailure;
+  }
+  return kExitOk;
+}
+
+// --- Generate ----------------------------------------------------------------
+
+int RunGenerate(const Args& args) {
+  ClientFlags client;
+  client.target = "";
+  client.timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds stream_timeout = std::chrono::hours(2);
+  std::string data_dir;
+  core::DemoOptions demo;
+  int64_t seed = static_cast<int64_t>(demo.seed);
+  int batch = static_cast<int>(server::kMaxBatch);
+  FlagParser parser(
+      "aisle generate (--data-dir DIR | --target HOST:PORT) [flags]",
+      "Generates a synthetic store (the one `aisle serve --demo` loads, at any "
+      "size) and writes it into a data directory (the server must not be "
+      "running on it) or streams it into a running server. The output "
+      "depends only on the flags: the same flags give the same items, users "
+      "and events (event ids e0, e1, ...), so re-running the command stores "
+      "nothing twice. For demos, load tests and scale measurements.");
+  parser.String("data-dir", &data_dir,
+                "write into this data directory (offline)");
+  client.Register(parser);
+  parser.Duration("stream-timeout", &stream_timeout,
+                  "deadline of the whole event stream with --target");
+  parser.Int("items", &demo.items, "catalog items (ids i0..i<N-1>)");
+  parser.Int("users", &demo.users,
+             "users (ids u0..u<N-1>); activity is log-normal, so some "
+             "users get no events");
+  parser.Int64("events", &demo.events,
+               "events (impressions, views, clicks, carts, purchases, "
+               "ratings, dislikes)");
+  parser.Int("days", &demo.days, "period the events span, ending 2026-11-01");
+  parser.Int64("seed", &seed, "random seed");
+  parser.Int("batch", &batch, "events or items per write (1..1000)");
+  parser.AddNotes(
+      "Then train a model on it: aisle train --data-dir DIR\n"
+      "\n"
+      "Example (a store for a recovery test: 100k items, ~1M users):\n"
+      "  aisle generate --data-dir /tmp/big --items 100000 --users 1000000 "
+      "--events 10000000");
+  std::vector<std::string> positional;
+  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
+  if (!positional.empty()) {
+    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
+  }
+  if (data_dir.empty() == client.target.empty()) {
+    return UsageError(parser, "give exactly one of --data-dir and --target");
+  }
+  if (demo.items < 1 || demo.items > 50'000'000) {
+    return UsageError(parser, "--items: must be 1..50000000");
+  }
+  if (demo.users < 1 || demo.users > 50'000'000) {
+    return UsageError(parser, "--users: must be 1..50000000");
+  }
+  if (demo.events < 1 || demo.events > 500'000'000) {
+    return UsageError(parser, "--events: must be 1..500000000");
+  }
+  if (demo.days < 1 || demo.days > 3650) {
+    return UsageError(parser, "--days: must be 1..3650");
+  }
+  if (batch < 1 || batch > static_cast<int>(server::kMaxBatch)) {
+    return UsageError(parser, "--batch: must be 1..1000");
+  }
+  demo.seed = static_cast<uint64_t>(seed);
+
+  std::unique_ptr<ImportSink> sink =
+      MakeSink(data_dir, client, stream_timeout, batch);
+  if (sink == nullptr) return kExitFailure;
+
+  const auto start = Clock::now();
+  std::cerr << "generating " << FormatCount(demo.items) << " items, "
+            << FormatCount(demo.users) << " users, " << FormatCount(demo.events)
+            << " events...\n";
+  core::DemoData data = core::GenerateDemoData(demo);
+  std::cerr << absl::StrFormat("generated in %.1fs; writing\n",
+                               SecondsSince(start));
+  const auto write_start = Clock::now();
+  absl::Status status;
+  {
+    ProgressLine progress("items", static_cast<int64_t>(data.items.size()));
+    for (size_t i = 0; status.ok() && i < data.items.size(); i += batch) {
+      const size_t n = std::min<size_t>(batch, data.items.size() - i);
+      status = sink->WriteItems({data.items.data() + i, n});
+      progress.Update(static_cast<int64_t>(i + n), static_cast<int64_t>(i + n));
+    }
+    progress.Finish();
+  }
+  {
+    ProgressLine progress("events", static_cast<int64_t>(data.events.size()));
+    const std::vector<int64_t> no_lines(batch, 0);
+    for (size_t i = 0; status.ok() && i < data.events.size(); i += batch) {
+      const size_t n = std::min<size_t>(batch, data.events.size() - i);
+      status =
+          sink->WriteEvents({data.events.data() + i, n}, {no_lines.data(), n});
+      progress.Update(static_cast<int64_t>(i + n), static_cast<int64_t>(i + n));
+    }
+    progress.Finish();
+  }
+  absl::Status finish = sink->Finish();
+  if (status.ok()) status = finish;
+  if (!status.ok()) {
+    PrintError(status.message(),
+               "re-run the same command: what was stored counts as "
+               "duplicates");
+    return kExitFailure;
+  }
+  const double write_seconds = SecondsSince(write_start);
+  std::cout << "items:  " << FormatCount(data.items.size()) << " upserted\n"
+            << "events: " << FormatCount(sink->accepted) << " accepted, "
+            << FormatCount(sink->duplicates) << " duplicates, "
+            << FormatCount(sink->server_rejected) << " rejected\n"
+            << absl::StrFormat(
+                   "time:   %.2fs (writing %.2fs, %s events/s)\n",
+                   SecondsSince(start), write_seconds,
+                   FormatCount(static_cast<int64_t>(
+                       data.events.size() / std::max(write_seconds, 1e-9))));
+  if (sink->server_rejected > 0) {
+    for (const std::string& e : sink->server_errors) {
+      std::cerr << "  " << e << "\n";
+    }
+    return kExitFailure;
+  }
+  if (!data_dir.empty()) {
+    std::cout << "next: aisle train --data-dir " << data_dir << "\n";
   }
   return kExitOk;
 }

@@ -29,6 +29,7 @@ Client (talk to a running server; --target host:port, default localhost:50051):
 
 Data (work on a data directory, or stream into a server):
   import           load events and items from TSV/CSV files
+  generate         write a synthetic store of any size (demo, load tests)
   train            train a factor model from the stored events
   eval             offline evaluation on a train/test split
   models list|activate|rollback
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
       {"model", aisle::cli::RunModel},
       {"loadgen", aisle::cli::RunLoadgen},
       {"import", aisle::cli::RunImport},
+      {"generate", aisle::cli::RunGenerate},
       {"train", aisle::cli::RunTrain},
       {"eval", aisle::cli::RunEval},
       {"models", aisle::cli::RunModels},

@@ -333,7 +333,16 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
       storage::Store::Open(store_options);
   if (!store.ok()) return store.status();
   s.store = *std::move(store);
-  s.engine = std::make_unique<core::Engine>(config.engine);
+  {
+    // Neither start-up nor a model swap waits for every user's vector to be
+    // re-solved: FOR_YOU solves a stale one on the fly meanwhile.
+    core::EngineOptions engine_options = config.engine;
+    engine_options.refold_in_background = true;
+    engine_options.on_background_done = [](const std::string& message) {
+      spdlog::info("{}", message);
+    };
+    s.engine = std::make_unique<core::Engine>(engine_options);
+  }
   s.metrics = std::make_unique<Metrics>(AISLE_VERSION);
   s.access_log =
       std::make_unique<AccessLog>(config.access_log_sample, config.log_salt);
@@ -401,11 +410,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
 
   core::EngineStats stats = s.engine->Stats();
   spdlog::info(
-      "ready in {:.2f} s: {} items, {} users, {} events, model {}, "
-      "{} users with vectors",
+      "ready in {:.2f} s: {} items, {} users, {} events, model {}",
       SecondsSince(start), stats.items, stats.users, stats.events,
-      stats.model_version.empty() ? "(none)" : stats.model_version,
-      stats.users_with_vectors);
+      stats.model_version.empty() ? "(none)" : stats.model_version);
 
   s.background = std::thread([&s] { s.BackgroundLoop(); });
   return server;

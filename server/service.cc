@@ -643,12 +643,22 @@ absl::Status RecommenderService::LoadActiveModelAtStartup() {
   if (!previous.ok()) return previous.status();
   for (const std::string& version : {*active, *previous}) {
     if (version.empty()) continue;
+    const int64_t load_start = MonotonicNs();
     absl::StatusOr<std::string> blob = store_->GetModelBlob(version);
     if (!blob.ok() && !absl::IsNotFound(blob.status())) return blob.status();
+    // Serving starts without waiting for the ANN index: the engine builds
+    // it in the background and searches exactly until then.
+    core::ModelOptions options = model_options_;
+    options.defer_ann = true;
     absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-        blob.ok() ? core::FactorModel::Deserialize(*blob, model_options_)
+        blob.ok() ? core::FactorModel::Deserialize(*blob, options)
                   : absl::StatusOr<std::shared_ptr<const core::FactorModel>>(
                         blob.status());
+    if (model.ok()) {
+      spdlog::info("model {} loaded in {:.2f} s: {} items, {} users, {} MB",
+                   version, SecondsSince(load_start), (*model)->num_items(),
+                   (*model)->num_users(), (*model)->MemoryBytes() >> 20);
+    }
     if (!model.ok()) {
       spdlog::error(
           "model {} cannot be loaded ({}); falling back to the previous "
