@@ -570,6 +570,116 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   EXPECT_EQ(Ids(*few), (std::vector<std::string>{"a0", "a1", "a2", "a3"}));
 }
 
+// The server's mode: SwapModel returns at once, the deferred ANN graph and
+// the users' vectors come from a background worker, and until then FOR_YOU
+// solves a stale user's vector on the fly. Every answer must equal the
+// synchronous engine's, before and after the background work.
+TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
+  constexpr int kItems = 400;
+  std::vector<Item> items;
+  std::vector<std::string> ids;
+  RowMatrix y(kItems, 4);
+  for (int i = 0; i < kItems; ++i) {
+    ids.push_back(absl::StrCat("a", i));
+    items.push_back(MakeItem(ids.back(), absl::StrCat("c", i % 4), i));
+    y.row(i).setConstant(0.01f);
+    y(i, i % 4) = 1.0f + 0.001f * i;
+  }
+  std::vector<Event> history;
+  for (int u = 0; u < 50; ++u) {
+    for (int k = 0; k < 5; ++k) {
+      history.push_back(Ev(absl::StrCat("u", u),
+                           absl::StrCat("a", (u * 7 + k * 4) % kItems),
+                           EventType::kPurchase));
+    }
+  }
+  ModelMetadata meta;
+  meta.version = "bg";
+  meta.factors = 4;
+  meta.parameters = {{"regularization", "0.1"}};
+
+  auto make_engine = [&](bool background, std::vector<std::string>* log) {
+    EngineOptions options;
+    options.model.ann_min_items = 100;
+    options.model.ann.threads = 1;
+    options.refold_in_background = background;
+    if (log != nullptr) {
+      options.on_background_done = [log](const std::string& m) {
+        log->push_back(m);
+      };
+    }
+    auto engine = std::make_unique<Engine>(options);
+    engine->UpsertItems(items);
+    engine->ReplayEvents(history);
+    ModelOptions model_options = options.model;
+    model_options.defer_ann = background;
+    auto model =
+        FactorModel::Create(meta, ids, y, {}, RowMatrix(), model_options);
+    EXPECT_TRUE(model.ok()) << model.status();
+    EXPECT_EQ((*model)->ann() == nullptr, background);
+    engine->SwapModel(*model);
+    return engine;
+  };
+  auto answers = [](const Engine& engine, bool* used_ann) {
+    std::vector<std::vector<std::string>> out;
+    for (int u = 0; u < 50; ++u) {
+      RecommendTrace trace;
+      auto r = engine.Recommend(
+          Req(Scenario::kForYou, absl::StrCat("u", u), 10), &trace);
+      EXPECT_TRUE(r.ok());
+      EXPECT_FALSE(r->fallback) << "u" << u;
+      *used_ann = *used_ann || trace.used_ann;
+      out.push_back(Ids(*r));
+    }
+    return out;
+  };
+
+  auto sync = make_engine(false, nullptr);
+  EXPECT_EQ(sync->Stats().users_with_vectors, 50);
+  bool sync_ann = false;
+  const auto expected = answers(*sync, &sync_ann);
+  EXPECT_TRUE(sync_ann);
+
+  std::vector<std::string> log;
+  auto background = make_engine(true, &log);
+  bool ann_during = false;
+  // Whatever the worker has reached, answers are the same.
+  EXPECT_EQ(answers(*background, &ann_during), expected);
+  int64_t users = 0;
+  background->WaitForRefold(&users);
+  EXPECT_EQ(users, 50);
+  EXPECT_EQ(background->Stats().users_with_vectors, 50);
+  bool ann_after = false;
+  EXPECT_EQ(answers(*background, &ann_after), expected);
+  EXPECT_TRUE(ann_after) << "the deferred ANN index was never used";
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_NE(log[0].find("built the ANN index over 400 items"),
+            std::string::npos)
+      << log[0];
+  EXPECT_NE(log[1].find("re-solved 50 user vectors"), std::string::npos)
+      << log[1];
+
+  // A user whose vector is not stored (replayed, never re-folded) is
+  // solved for the request: the on-the-fly path, deterministically.
+  sync->ReplayEvents(std::vector<Event>{Ev("late", "a8", EventType::kPurchase),
+                                        Ev("late", "a12", EventType::kView)});
+  EXPECT_EQ(sync->Stats().users_with_vectors, 50);
+  auto late = sync->Recommend(Req(Scenario::kForYou, "late", 5));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->fallback);
+  ASSERT_EQ(late->items.size(), 5u);
+  for (const auto& item : late->items) {
+    EXPECT_EQ(item.source, Source::kFactorModel) << item.item_id;
+    EXPECT_EQ(std::stoi(item.item_id.substr(1)) % 4, 0) << item.item_id;
+  }
+  EXPECT_TRUE(sync->GetUser("late")->has_vector);
+
+  // A user who arrives later is solved at once by ApplyEvents, as before.
+  background->ApplyEvents(
+      std::vector<Event>{Ev("new", "a8", EventType::kPurchase)});
+  EXPECT_TRUE(background->GetUser("new")->has_vector);
+}
+
 TEST(EngineTest, RecentlyViewedIsTheUsersOwnDistinctHistory) {
   auto engine = NewEngine();
   engine->ApplyEvents(
