@@ -1566,10 +1566,15 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
         if (s->binding == b) {
           s->binding = with_ann;
           b = std::move(with_ann);
-          message =
-              absl::StrCat("built the ANN index over ", b->model->num_items(),
-                           " items of model ", b->model->version(), " in ",
-                           absl::StrFormat("%.2f", seconds), " s");
+          const size_t vectors_mb = (b->model->item_factors().size() +
+                                     b->model->user_factors().size()) *
+                                        sizeof(float) >>
+                                    20;
+          message = absl::StrFormat(
+              "built the ANN index over %d items of model %s in %.2f s "
+              "(index %d MB; item and user vectors %d MB)",
+              b->model->num_items(), b->model->version(), seconds,
+              b->Ann()->MemoryBytes() >> 20, vectors_mb);
         }
       } else {
         message = absl::StrCat("cannot build the ANN index of model ",

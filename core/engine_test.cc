@@ -653,7 +653,7 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
   EXPECT_EQ(answers(*background, &ann_after), expected);
   EXPECT_TRUE(ann_after) << "the deferred ANN index was never used";
   ASSERT_EQ(log.size(), 2u);
-  EXPECT_NE(log[0].find("built the ANN index over 400 items"),
+  EXPECT_NE(log[0].find("built the ANN index over 400 items of model bg"),
             std::string::npos)
       << log[0];
   EXPECT_NE(log[1].find("re-solved 50 user vectors"), std::string::npos)

@@ -38,6 +38,7 @@
 #include "server/cli_util.h"
 #include "server/convert.h"
 #include "server/server.h"
+#include "server/training.h"
 #include "server/validation.h"
 #include "storage/store.h"
 
@@ -953,7 +954,7 @@ int RunTrain(const Args& args) {
   int64_t seed = 42;
   bool activate = true;
   bool loss = false;
-  double validate_fraction = 0;
+  double validate_fraction = 0.1;
   int validate_users = 2000;
   std::string version;
   FlagParser parser(
@@ -1045,81 +1046,31 @@ int RunTrain(const Args& args) {
     return kExitFailure;
   }
 
-  auto on_iteration = [](std::string label) {
-    return [label](const core::AlsProgress& p) {
-      std::cerr << absl::StrFormat("%s iteration %d/%d  %.2fs", label,
-                                   p.iteration, p.iterations, p.seconds);
-      if (p.loss >= 0) std::cerr << absl::StrFormat("  loss %.6g", p.loss);
-      std::cerr << "\n";
-    };
-  };
-
-  std::map<std::string, double> metrics;
-  if (validate_fraction > 0) {
-    HoldoutSplit split =
-        SplitHoldout(data.user_items, validate_fraction, train.als.seed);
-    absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
-        split.train, train.als, on_iteration("validation"), loss);
-    if (!factors.ok()) {
-      PrintError(Cat("validation training: ", factors.status().message()));
-      return kExitFailure;
-    }
-    int64_t evaluated = 0;
-    core::RankingScores s = HoldoutScores(split, *factors, 10, validate_users,
-                                          train.als.seed, &evaluated);
-    metrics["holdout_precision@10"] = s.precision;
-    metrics["holdout_recall@10"] = s.recall;
-    metrics["holdout_ndcg@10"] = s.ndcg;
-    metrics["holdout_map@10"] = s.average_precision;
-    std::cerr << absl::StrFormat(
-        "holdout (%.0f%% of each user's items, %d users): P@10 %.4f  R@10 "
-        "%.4f  nDCG@10 %.4f  MAP %.4f\n",
-        validate_fraction * 100, evaluated, s.precision, s.recall, s.ndcg,
-        s.average_precision);
-  }
-
-  const auto train_start = Clock::now();
-  absl::StatusOr<core::AlsFactors> factors =
-      core::TrainAls(data.user_items, train.als, on_iteration("train"), loss);
-  if (!factors.ok()) {
-    PrintError(Cat("training: ", factors.status().message()));
+  server::TrainingOptions options;
+  options.als = train.als;
+  options.validate_fraction = validate_fraction;
+  options.validate_users = validate_users;
+  options.compute_loss = loss;
+  options.version = version;
+  // The ANN index is not stored with the model: the server builds it.
+  core::ModelOptions model_options;
+  model_options.defer_ann = true;
+  absl::StatusOr<server::TrainedModel> trained = server::TrainModelVersion(
+      std::move(data), options, model_options,
+      [](std::string_view phase, const core::AlsProgress& p) {
+        std::cerr << absl::StrFormat("%s iteration %d/%d  %.2fs", phase,
+                                     p.iteration, p.iterations, p.seconds);
+        if (p.loss >= 0) std::cerr << absl::StrFormat("  loss %.6g", p.loss);
+        std::cerr << "\n";
+      });
+  if (!trained.ok()) {
+    PrintError(Cat("training: ", trained.status().message()));
     return kExitFailure;
   }
-  const double train_seconds = SecondsSince(train_start);
-
-  const absl::Time now = absl::Now();
-  core::ModelMetadata metadata;
-  metadata.version =
-      version.empty() ? ModelVersion(now, train.als.seed) : version;
-  metadata.trained_at_ms = absl::ToUnixMillis(now);
-  metadata.factors = train.als.factors;
-  metadata.users = static_cast<int64_t>(data.user_ids.size());
-  metadata.items = static_cast<int64_t>(data.item_ids.size());
-  metadata.interactions = data.user_items.nnz();
-  metadata.metrics = metrics;
-  metadata.parameters = {
-      {"factors", Cat(train.als.factors)},
-      {"alpha", Cat(train.als.alpha)},
-      {"regularization", Cat(train.als.regularization)},
-      {"iterations", Cat(train.als.iterations)},
-      {"seed", Cat(train.als.seed)},
-      {"solver", train.solver},
-      {"cg_steps", Cat(train.als.cg_steps)},
-      {"train_seconds", absl::StrFormat("%.2f", train_seconds)},
-  };
-  if (validate_fraction > 0) {
-    metadata.parameters["validate_fraction"] = Cat(validate_fraction);
-  }
-  absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Create(
-          metadata, std::move(data.item_ids), std::move(factors->items),
-          std::move(data.user_ids), std::move(factors->users),
-          core::ModelOptions{});
-  if (!model.ok()) {
-    PrintError(Cat("building the model: ", model.status().message()));
-    return kExitFailure;
-  }
-  const std::string blob = (*model)->Serialize();
+  const core::FactorModel& model = *trained->model;
+  const core::ModelMetadata& metadata = model.metadata();
+  const double train_seconds = trained->train_seconds;
+  const std::string blob = model.Serialize();
 
   std::string where;
   if (server_running) {
@@ -1166,8 +1117,15 @@ int RunTrain(const Args& args) {
             << FormatCount(metadata.items) << " items, "
             << FormatCount(metadata.interactions) << " interactions, "
             << metadata.factors << " factors\n";
-  for (const auto& [name, value] : metrics) {
-    std::cout << "  " << name << " = " << FormatFixed(value, 4) << "\n";
+  if (trained->holdout_users > 0) {
+    std::cout << absl::StrFormat(
+        "  holdout (%.0f%% of each user's items, %d users):",
+        validate_fraction * 100, trained->holdout_users);
+    for (const auto& [name, value] : metadata.metrics) {
+      std::cout << " " << name.substr(name.find('_') + 1) << " "
+                << FormatFixed(value, 4);
+    }
+    std::cout << "\n";
   }
   std::cout << absl::StrFormat("  training %.2fs, total %.2fs, %s bytes\n",
                                train_seconds, SecondsSince(start),

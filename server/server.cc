@@ -32,6 +32,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/service.h"
+#include "server/training.h"
 #include "spdlog/spdlog.h"
 
 extern char** environ;
@@ -177,48 +178,33 @@ absl::Status AisleServer::Impl::GenerateDemo() {
       "initial model",
       demo.items.size(), demo.events.size(), SecondsSince(start));
 
-  core::Engine::TrainingData data = engine->ExportTrainingData();
-  core::AlsOptions als;
-  als.threads = config.train_threads;
+  TrainingOptions training;
+  training.als.threads = config.train_threads;
+  training.version = DemoModelVersion();
+  training.extra_parameters = {{"source", "demo"}};
   const auto train_start = std::chrono::steady_clock::now();
-  absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
-      data.user_items, als, [](const core::AlsProgress& progress) {
-        spdlog::info("training: iteration {}/{} ({:.2f} s)", progress.iteration,
-                     progress.iterations, progress.seconds);
+  absl::StatusOr<TrainedModel> trained = TrainModelVersion(
+      engine->ExportTrainingData(), training, config.engine.model,
+      [](std::string_view phase, const core::AlsProgress& progress) {
+        spdlog::info("training ({}): iteration {}/{} ({:.2f} s)", phase,
+                     progress.iteration, progress.iterations, progress.seconds);
       });
-  if (!factors.ok())
-    return Annotate(factors.status(), "training the demo model");
-
-  core::ModelMetadata metadata;
-  metadata.version = DemoModelVersion();
-  metadata.trained_at_ms = NowMs();
-  metadata.factors = als.factors;
-  metadata.users = data.user_items.rows;
-  metadata.items = data.user_items.cols;
-  metadata.interactions = data.user_items.nnz();
-  metadata.parameters = {
-      {"factors", absl::StrCat(als.factors)},
-      {"alpha", absl::StrCat(als.alpha)},
-      {"regularization", absl::StrCat(als.regularization)},
-      {"iterations", absl::StrCat(als.iterations)},
-      {"source", "demo"},
-  };
-  absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Create(metadata, std::move(data.item_ids),
-                                std::move(factors->items),
-                                std::move(data.user_ids),
-                                std::move(factors->users), config.engine.model);
-  if (!model.ok()) return Annotate(model.status(), "building the demo model");
-  if (absl::Status s = store->PutModel(metadata, (*model)->Serialize());
-      !s.ok()) {
+  if (!trained.ok()) {
+    return Annotate(trained.status(), "training the demo model");
+  }
+  std::shared_ptr<const core::FactorModel> model = std::move(trained->model);
+  const core::ModelMetadata& metadata = model->metadata();
+  if (absl::Status s = store->PutModel(metadata, model->Serialize()); !s.ok()) {
     return Annotate(s, "storing the demo model");
   }
   if (absl::Status s = store->SetActiveModel(metadata.version); !s.ok()) {
     return Annotate(s, "activating the demo model");
   }
-  service->ServeModel(*std::move(model));
-  spdlog::info("demo model {} trained in {:.1f} s", metadata.version,
-               SecondsSince(train_start));
+  const auto ndcg = metadata.metrics.find("holdout_ndcg@10");
+  spdlog::info("demo model {} trained in {:.1f} s (holdout nDCG@10 {:.4f})",
+               metadata.version, SecondsSince(train_start),
+               ndcg != metadata.metrics.end() ? ndcg->second : 0.0);
+  service->ServeModel(std::move(model));
   return absl::OkStatus();
 }
 
@@ -409,10 +395,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   s.SetHealth(true);
 
   core::EngineStats stats = s.engine->Stats();
-  spdlog::info(
-      "ready in {:.2f} s: {} items, {} users, {} events, model {}",
-      SecondsSince(start), stats.items, stats.users, stats.events,
-      stats.model_version.empty() ? "(none)" : stats.model_version);
+  spdlog::info("ready in {:.2f} s: {} items, {} users, {} events, model {}",
+               SecondsSince(start), stats.items, stats.users, stats.events,
+               stats.model_version.empty() ? "(none)" : stats.model_version);
 
   s.background = std::thread([&s] { s.BackgroundLoop(); });
   return server;

@@ -1,0 +1,65 @@
+// Training one model version from an engine's interactions: what
+// `aisle train` and `aisle serve --demo` share.
+//
+// TrainModelVersion takes the engine's training data, optionally trains
+// once more on a per-user holdout split to measure the model (P/R/nDCG/MAP
+// at 10 on the held-out items, stored in the metadata's metrics), trains on
+// everything, and builds the FactorModel with its metadata (version, time,
+// counts, parameters). It stores nothing: the caller stores or serves the
+// result.
+//
+// Thread safety: reentrant.
+#ifndef AISLE_SERVER_TRAINING_H_
+#define AISLE_SERVER_TRAINING_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/als.h"
+#include "core/engine.h"
+#include "core/model.h"
+
+namespace aisle::server {
+
+struct TrainingOptions {
+  core::AlsOptions als;
+  // Share of each user's interactions held out to measure the model; 0 =
+  // no measurement (trains once). Default: 0.1.
+  double validate_fraction = 0.1;
+  // Users scored for the holdout figures (a random sample). Default: 2000.
+  int validate_users = 2000;
+  // Compute the training loss each iteration (costs a pass over the data).
+  bool compute_loss = false;
+  // Model version; empty = ModelVersion(now, als.seed).
+  std::string version;
+  // Added to the metadata's parameters (e.g. {"source", "demo"}).
+  std::map<std::string, std::string> extra_parameters;
+};
+
+// Progress of one training pass: `phase` is "validation" (the holdout
+// training) or "train".
+using TrainingProgress =
+    std::function<void(std::string_view phase, const core::AlsProgress&)>;
+
+struct TrainedModel {
+  std::shared_ptr<const core::FactorModel> model;
+  int64_t holdout_users = 0;  // users scored; 0 when not measured
+  double train_seconds = 0;   // the final training pass
+};
+
+// `data` is Engine::ExportTrainingData(). InvalidArgument (with what to
+// do) when it holds no interactions; otherwise the errors of
+// core::TrainAls and FactorModel::Create.
+absl::StatusOr<TrainedModel> TrainModelVersion(
+    core::Engine::TrainingData data, const TrainingOptions& options,
+    const core::ModelOptions& model_options,
+    const TrainingProgress& progress = nullptr);
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_TRAINING_H_
