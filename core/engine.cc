@@ -285,6 +285,8 @@ struct Engine::State {
   // WaitForRefold and the destructor touch the thread (under refold_mu).
   absl::Mutex refold_mu;
   std::thread refold_thread ABSL_GUARDED_BY(refold_mu);
+  // Set to stop the background worker early (a new swap, or destruction).
+  std::atomic<bool> cancel_background{false};
   // Results of the last re-fold, published when it ends.
   std::atomic<double> refold_seconds{0};
   std::atomic<int64_t> refold_users{0};
@@ -555,7 +557,8 @@ int64_t Engine::State::FoldUsers(const std::vector<int32_t>& users_to_fold,
   constexpr size_t kChunk = 1024;
   int64_t stored = 0;
   for (size_t start = 0; start < users_to_fold.size(); start += kChunk) {
-    if (CurrentBinding() != b) break;  // swapped again: that swap re-folds
+    // Swapped again (that swap re-folds), or shutting down.
+    if (CurrentBinding() != b || cancel_background) break;
     const size_t end = std::min(users_to_fold.size(), start + kChunk);
     std::vector<FoldJob> jobs;
     {
@@ -1395,11 +1398,8 @@ Engine::Engine(EngineOptions options)
     : state_(std::make_unique<State>(std::move(options))) {}
 
 Engine::~Engine() {
-  // A background re-fold stops at its next chunk once the binding changes.
-  {
-    absl::MutexLock lock(&state_->model_mu);
-    state_->binding = nullptr;
-  }
+  // The background worker stops at its next chunk.
+  state_->cancel_background = true;
   absl::MutexLock lock(&state_->refold_mu);
   if (state_->refold_thread.joinable()) state_->refold_thread.join();
 }
@@ -1547,16 +1547,22 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
     if (state_->binding != nullptr) previous = state_->binding->model;
     state_->binding = std::move(b);
   }
-  // A running re-fold sees the new binding at its next chunk and stops.
-  if (state_->refold_thread.joinable()) state_->refold_thread.join();
+  // A running background worker stops at its next chunk.
+  if (state_->refold_thread.joinable()) {
+    state_->cancel_background = true;
+    state_->refold_thread.join();
+    state_->cancel_background = false;
+  }
   State* s = state_.get();
   auto refold = [s](int threads) {
     std::shared_ptr<const Binding> b = s->CurrentBinding();
     if (b != nullptr && b->Ann() == nullptr &&
         b->model->num_items() >= s->options.model.ann_min_items) {
       const auto ann_start = std::chrono::steady_clock::now();
+      AnnOptions ann_options = s->options.model.ann;
+      ann_options.cancel = &s->cancel_background;
       absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
-          AnnIndex::Build(b->model->item_factors(), s->options.model.ann);
+          AnnIndex::Build(b->model->item_factors(), ann_options);
       const double seconds = SecondsSince(ann_start);
       std::string message;
       if (ann.ok()) {
@@ -1576,7 +1582,7 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
               b->model->num_items(), b->model->version(), seconds,
               b->Ann()->MemoryBytes() >> 20, vectors_mb);
         }
-      } else {
+      } else if (!absl::IsCancelled(ann.status())) {
         message = absl::StrCat("cannot build the ANN index of model ",
                                b->model->version(),
                                ", searching exactly: ", ann.status().message());
@@ -1591,7 +1597,7 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
     s->refold_users = users;
     s->refold_seconds = seconds;
     if (s->options.on_background_done && b != nullptr &&
-        s->CurrentBinding() == b) {
+        !s->cancel_background && s->CurrentBinding() == b) {
       s->options.on_background_done(absl::StrCat(
           "re-solved ", users, " user vectors against model ",
           b->model->version(), " in ", absl::StrFormat("%.2f", seconds), " s"));

@@ -165,11 +165,17 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
   // lock, so concurrent builds race on that word (a thread sanitizer
   // reports it); the worst outcome is a repeated level draw.
   std::atomic<int64_t> next{0};
+  std::atomic<bool> cancelled{false};
   std::mutex error_mu;
   std::string error;
   auto worker = [&] {
     constexpr int64_t kChunk = 256;
     for (;;) {
+      if (options.cancel != nullptr &&
+          options.cancel->load(std::memory_order_relaxed)) {
+        cancelled = true;
+        return;
+      }
       const int64_t begin = next.fetch_add(kChunk);
       if (begin >= vectors.rows()) return;
       const int64_t end = std::min<int64_t>(vectors.rows(), begin + kChunk);
@@ -193,6 +199,7 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
   if (!error.empty()) {
     return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
   }
+  if (cancelled) return absl::CancelledError("HNSW build cancelled");
   for (int32_t i = 0; i < impl->size; ++i) {
     const int level = impl->hnsw->element_levels_[i];
     if (level > 0) {

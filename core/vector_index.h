@@ -11,6 +11,7 @@
 #ifndef AISLE_CORE_VECTOR_INDEX_H_
 #define AISLE_CORE_VECTOR_INDEX_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -58,6 +59,10 @@ struct AnnOptions {
   int threads = 0;
   // Seed of hnswlib's level generator. Default: 100.
   uint64_t seed = 100;
+  // If set, Build checks it between chunks of 256 insertions and returns
+  // Cancelled once it is true (a build of 1M items takes minutes; a
+  // shutting-down server should not wait for it). Not owned. Default: null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class AnnIndex {
@@ -65,7 +70,8 @@ class AnnIndex {
   // Builds an HNSW index over the rows of `vectors` (copied into the
   // index). Returns InvalidArgument for an empty matrix or m < 2 or
   // non-positive ef values, ResourceExhausted if hnswlib cannot allocate,
-  // Internal for any other hnswlib failure.
+  // Cancelled when options.cancel became true, Internal for any other
+  // hnswlib failure.
   static absl::StatusOr<std::unique_ptr<AnnIndex>> Build(
       const RowMatrix& vectors, const AnnOptions& options);
 

@@ -1,5 +1,6 @@
 #include "core/vector_index.h"
 
+#include <atomic>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -226,4 +227,18 @@ TEST_F(AnnIndexRecallTest, ConcurrentSearchesMatchSequential) {
 }
 
 }  // namespace
+TEST(AnnIndexTest, BuildStopsWhenCancelled) {
+  RowMatrix v = RowMatrix::Random(2000, 8);
+  std::atomic<bool> cancel{true};
+  AnnOptions options;
+  options.threads = 2;
+  options.cancel = &cancel;
+  auto cancelled = AnnIndex::Build(v, options);
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+  cancel = false;
+  auto built = AnnIndex::Build(v, options);
+  ASSERT_TRUE(built.ok()) << built.status();
+  EXPECT_EQ((*built)->size(), 2000);
+}
+
 }  // namespace aisle::core

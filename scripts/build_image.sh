@@ -10,7 +10,8 @@
 #    (docker.io/library/debian:bookworm-slim and :bookworm) with
 #    debootstrap --variant=minbase from Debian's archive, unless they exist.
 # 2. `buildah bud --isolation chroot` builds the image (a full Release build
-#    of `aisle` inside the builder stage: 15-25 minutes on 2 cores).
+#    of `aisle` inside the builder stage: about 7 minutes on 2 cores from
+#    nothing, 3 with the base images and dependency layer cached).
 # 3. Runs `aisle version` in the image, starts `aisle serve --demo` in it on
 #    loopback ports, and asks it for recommendations with the host's `aisle`
 #    binary ($AISLE_BIN, default ./build/server/aisle; built if missing).

@@ -1,10 +1,32 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test. Exit status is
 # non-zero on any failure. CI (.ci/run) calls exactly this.
+#
+#   1. unit and integration tests (GoogleTest via CTest): real server, real
+#      sockets, real RocksDB in temporary directories;
+#   2. deployment checks: the Prometheus rules and every Grafana panel query
+#      against a real server and a real Prometheus on loopback
+#      (scripts/check_prometheus.sh), and the Kubernetes manifests against
+#      the Kubernetes schemas (scripts/validate_k8s.sh). Skip them with
+#      AISLE_SKIP_DEPLOY_CHECKS=1.
+# The container image check (scripts/build_image.sh, ~7 minutes, needs
+# root) is run separately.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 BUILD_DIR=${AISLE_BUILD_DIR:-build}
-# Unit and integration tests (GoogleTest via CTest).
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" --timeout 600
+
+failed=()
+if [[ "${AISLE_SKIP_DEPLOY_CHECKS:-0}" != "1" ]]; then
+  AISLE_BIN="$PWD/$BUILD_DIR/server/aisle" ./scripts/check_prometheus.sh ||
+    failed+=(check_prometheus.sh)
+  ./scripts/validate_k8s.sh || failed+=(validate_k8s.sh)
+fi
+# CTest last, so that its summary closes the output.
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" \
+  --timeout 600 || failed+=(ctest)
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
