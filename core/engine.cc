@@ -203,12 +203,12 @@ struct ItemRec {
   std::vector<int32_t> leaves;    // ids of the full paths
 };
 
-// A model plus the engine-side maps to use it.
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
+// A model plus the engine-side maps to use it.
 struct Binding {
   std::shared_ptr<const FactorModel> model;
   std::vector<int32_t> model_to_engine;

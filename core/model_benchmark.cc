@@ -1,5 +1,6 @@
 // Memory and load time of a served model: a FactorModel with N items (and
-// N/10 users) at 64 factors is serialized, then loaded the way a server
+// N/10 users) at 64 factors, shaped like trained factors
+// (core/bench_vectors.h), is serialized, then loaded the way a server
 // loads it (Deserialize, then the ANN index), and the process's resident
 // memory is read before and after.
 //
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/bench_vectors.h"
 #include "core/model.h"
 
 namespace aisle::core {
@@ -38,14 +40,6 @@ double RssBytes() {
   const int n = std::fscanf(f, "%ld %ld", &pages, &resident);
   std::fclose(f);
   return n == 2 ? static_cast<double>(resident) * sysconf(_SC_PAGESIZE) : 0;
-}
-
-RowMatrix RandomFactors(int64_t rows, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.1f);
-  RowMatrix m(rows, kFactors);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
 }
 
 std::vector<std::string> Ids(const char* prefix, int64_t n) {
@@ -67,9 +61,9 @@ void BM_ModelLoad(benchmark::State& state) {
     meta.items = items;
     ModelOptions no_index;
     no_index.defer_ann = true;
-    auto model =
-        FactorModel::Create(meta, Ids("i", items), RandomFactors(items, 1),
-                            Ids("u", users), RandomFactors(users, 2), no_index);
+    auto model = FactorModel::Create(
+        meta, Ids("i", items), bench::ModelLikeVectors(items, 1),
+        Ids("u", users), bench::ModelLikeVectors(users, 2), no_index);
     if (!model.ok()) {
       state.SkipWithError(model.status().ToString().c_str());
       return;

@@ -1,8 +1,7 @@
 // Top-10 inner-product search: HNSW (AnnIndex) against exact brute force.
 //
 // Item and query vectors are 64-dimensional and shaped like trained
-// factors rather than isotropic noise: a rank-16 signal plus noise, with a
-// log-normal per-row scale standing in for popularity-driven norms.
+// factors (core/bench_vectors.h).
 // Sizes: 100k and 1M items; set AISLE_BENCH_MAX_ITEMS=100000 to skip the 1M
 // case (its index takes minutes to build on 2 cores).
 #include <benchmark/benchmark.h>
@@ -14,38 +13,17 @@
 #include <random>
 #include <vector>
 
+#include "core/bench_vectors.h"
 #include "core/vector_index.h"
 
 namespace aisle::core {
 namespace {
 
 constexpr int kDim = 64;
-constexpr int kRank = 16;
 constexpr int kQueries = 500;
 constexpr int kTopK = 10;
 
-RowMatrix ModelLikeVectors(int64_t rows, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  // The same basis for items and queries (seeded apart from the rows), as
-  // in a trained model where both live in one latent space.
-  static const RowMatrix basis = [] {
-    std::mt19937_64 basis_rng(77);
-    std::normal_distribution<float> n(0.0f, 0.25f);
-    RowMatrix b(kRank, kDim);
-    for (int64_t i = 0; i < b.size(); ++i) b.data()[i] = n(basis_rng);
-    return b;
-  }();
-  std::lognormal_distribution<float> scale(0.0f, 0.5f);
-  RowMatrix coef(rows, kRank);
-  for (int64_t i = 0; i < coef.size(); ++i) coef.data()[i] = normal(rng);
-  RowMatrix v = coef * basis;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float s = scale(rng);
-    for (int d = 0; d < kDim; ++d) v(r, d) = s * (v(r, d) + 0.1f * normal(rng));
-  }
-  return v;
-}
+using bench::ModelLikeVectors;
 
 struct Fixture {
   RowMatrix items;

@@ -408,40 +408,59 @@ absl::Status ImportEventsFile(const ImportOptions& options, ImportSink& sink,
   return s;
 }
 
-// The sink for --data-dir (a store opened here) or --target (a server);
-// null after printing what to do when the data dir cannot be opened.
-std::unique_ptr<ImportSink> MakeSink(const std::string& data_dir,
-                                     const ClientFlags& client,
-                                     std::chrono::milliseconds stream_timeout,
-                                     int batch) {
-  if (data_dir.empty()) {
-    return std::make_unique<ServerSink>(client, stream_timeout, batch);
+// Where `import` and `generate` write: --data-dir (a store opened here) or
+// --target (a running server, through ImportEvents and UpsertItems).
+struct SinkFlags {
+  std::string data_dir;
+  ClientFlags client{.target = "", .timeout = std::chrono::seconds(30)};
+  std::chrono::milliseconds stream_timeout = std::chrono::hours(2);
+  int batch = static_cast<int>(server::kMaxBatch);
+
+  void Register(FlagParser& parser) {
+    parser.String("data-dir", &data_dir,
+                  "write into this data directory (offline)");
+    client.Register(parser);
+    parser.Duration("stream-timeout", &stream_timeout,
+                    "deadline of the whole event stream with --target");
+    parser.Int("batch", &batch, "events or items per write (1..1000)");
   }
-  storage::StoreOptions store_options;
-  store_options.data_dir = data_dir;
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::Store::Open(store_options);
-  if (!store.ok()) {
-    if (IsDataDirInUse(store.status())) {
-      PrintError(store.status().message(),
-                 "a server is running on this data dir: stop the server, "
-                 "or use --target host:port to stream into it");
-    } else {
-      PrintError(store.status().message());
+  // The usage error, if any.
+  std::optional<std::string> Check() const {
+    if (data_dir.empty() == client.target.empty()) {
+      return "give exactly one of --data-dir and --target";
     }
-    return nullptr;
+    if (batch < 1 || batch > static_cast<int>(server::kMaxBatch)) {
+      return "--batch: must be 1..1000";
+    }
+    return std::nullopt;
   }
-  return std::make_unique<StoreSink>(*std::move(store));
-}
+  // Null after printing what to do when the data dir cannot be opened.
+  std::unique_ptr<ImportSink> Open() const {
+    if (data_dir.empty()) {
+      return std::make_unique<ServerSink>(client, stream_timeout, batch);
+    }
+    storage::StoreOptions store_options;
+    store_options.data_dir = data_dir;
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::Store::Open(store_options);
+    if (!store.ok()) {
+      if (IsDataDirInUse(store.status())) {
+        PrintError(store.status().message(),
+                   "a server is running on this data dir: stop the server, "
+                   "or use --target host:port to stream into it");
+      } else {
+        PrintError(store.status().message());
+      }
+      return nullptr;
+    }
+    return std::make_unique<StoreSink>(*std::move(store));
+  }
+};
 
 }  // namespace
 
 int RunImport(const Args& args) {
-  ClientFlags client;
-  client.target = "";
-  client.timeout = std::chrono::seconds(30);
-  std::chrono::milliseconds stream_timeout = std::chrono::hours(2);
-  std::string data_dir;
+  SinkFlags sink_flags;
   std::string type;
   ImportOptions options;
   FlagParser parser(
@@ -450,11 +469,7 @@ int RunImport(const Args& args) {
       "Loads events (and items) from delimited files, either directly into a "
       "data directory (the server must not be running on it) or streamed "
       "into a running server.");
-  parser.String("data-dir", &data_dir,
-                "write into this data directory (offline)");
-  client.Register(parser);
-  parser.Duration("stream-timeout", &stream_timeout,
-                  "deadline of the whole event stream with --target");
+  sink_flags.Register(parser);
   parser.String("events", &options.events_path, "events file");
   parser.String("items", &options.items_path,
                 "items file (imported before the events)");
@@ -466,7 +481,6 @@ int RunImport(const Args& args) {
               "MovieLens-100K files: --events u.data (headerless 'user item "
               "rating unix_seconds', type rating), --items u.item (pipe-"
               "separated, Latin-1, genres become categories)");
-  parser.Int("batch", &options.batch, "events or items per write (1..1000)");
   parser.AddNotes(
       "Events file: a header row naming the columns, then one event per "
       "row.\n"
@@ -501,16 +515,11 @@ int RunImport(const Args& args) {
   if (!positional.empty()) {
     return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
   }
-  if (data_dir.empty() == client.target.empty()) {
-    return UsageError(parser, "give exactly one of --data-dir and --target");
-  }
+  if (auto error = sink_flags.Check()) return UsageError(parser, *error);
   if (options.events_path.empty() && options.items_path.empty()) {
     return UsageError(parser, "give --events FILE and/or --items FILE");
   }
-  if (options.batch < 1 ||
-      options.batch > static_cast<int>(server::kMaxBatch)) {
-    return UsageError(parser, "--batch: must be 1..1000");
-  }
+  options.batch = sink_flags.batch;
   if (!type.empty()) {
     options.default_type = core::ParseEventType(type);
     if (!options.default_type.has_value()) {
@@ -527,8 +536,7 @@ int RunImport(const Args& args) {
     }
   }
 
-  std::unique_ptr<ImportSink> sink =
-      MakeSink(data_dir, client, stream_timeout, options.batch);
+  std::unique_ptr<ImportSink> sink = sink_flags.Open();
   if (sink == nullptr) return kExitFailure;
 
   const auto start = Clock::now();
@@ -603,14 +611,9 @@ int RunImport(const Args& args) {
 // --- Generate ----------------------------------------------------------------
 
 int RunGenerate(const Args& args) {
-  ClientFlags client;
-  client.target = "";
-  client.timeout = std::chrono::seconds(30);
-  std::chrono::milliseconds stream_timeout = std::chrono::hours(2);
-  std::string data_dir;
+  SinkFlags sink_flags;
   core::DemoOptions demo;
   int64_t seed = static_cast<int64_t>(demo.seed);
-  int batch = static_cast<int>(server::kMaxBatch);
   FlagParser parser(
       "aisle generate (--data-dir DIR | --target HOST:PORT) [flags]",
       "Generates a synthetic store (the one `aisle serve --demo` loads, at any "
@@ -619,11 +622,7 @@ int RunGenerate(const Args& args) {
       "depends only on the flags: the same flags give the same items, users "
       "and events (event ids e0, e1, ...), so re-running the command stores "
       "nothing twice. For demos, load tests and scale measurements.");
-  parser.String("data-dir", &data_dir,
-                "write into this data directory (offline)");
-  client.Register(parser);
-  parser.Duration("stream-timeout", &stream_timeout,
-                  "deadline of the whole event stream with --target");
+  sink_flags.Register(parser);
   parser.Int("items", &demo.items, "catalog items (ids i0..i<N-1>)");
   parser.Int("users", &demo.users,
              "users (ids u0..u<N-1>); activity is log-normal, so some "
@@ -633,7 +632,6 @@ int RunGenerate(const Args& args) {
                "ratings, dislikes)");
   parser.Int("days", &demo.days, "period the events span, ending 2026-11-01");
   parser.Int64("seed", &seed, "random seed");
-  parser.Int("batch", &batch, "events or items per write (1..1000)");
   parser.AddNotes(
       "Then train a model on it: aisle train --data-dir DIR\n"
       "\n"
@@ -645,9 +643,7 @@ int RunGenerate(const Args& args) {
   if (!positional.empty()) {
     return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
   }
-  if (data_dir.empty() == client.target.empty()) {
-    return UsageError(parser, "give exactly one of --data-dir and --target");
-  }
+  if (auto error = sink_flags.Check()) return UsageError(parser, *error);
   if (demo.items < 1 || demo.items > 50'000'000) {
     return UsageError(parser, "--items: must be 1..50000000");
   }
@@ -660,14 +656,11 @@ int RunGenerate(const Args& args) {
   if (demo.days < 1 || demo.days > 3650) {
     return UsageError(parser, "--days: must be 1..3650");
   }
-  if (batch < 1 || batch > static_cast<int>(server::kMaxBatch)) {
-    return UsageError(parser, "--batch: must be 1..1000");
-  }
   demo.seed = static_cast<uint64_t>(seed);
 
-  std::unique_ptr<ImportSink> sink =
-      MakeSink(data_dir, client, stream_timeout, batch);
+  std::unique_ptr<ImportSink> sink = sink_flags.Open();
   if (sink == nullptr) return kExitFailure;
+  const int batch = sink_flags.batch;
 
   const auto start = Clock::now();
   std::cerr << "generating " << FormatCount(demo.items) << " items, "
@@ -722,8 +715,8 @@ int RunGenerate(const Args& args) {
     }
     return kExitFailure;
   }
-  if (!data_dir.empty()) {
-    std::cout << "next: aisle train --data-dir " << data_dir << "\n";
+  if (!sink_flags.data_dir.empty()) {
+    std::cout << "next: aisle train --data-dir " << sink_flags.data_dir << "\n";
   }
   return kExitOk;
 }
