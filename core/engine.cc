@@ -695,10 +695,14 @@ class Engine::State::Runner {
   int Produced(Source src) const { return by_source_[static_cast<int>(src)]; }
 
   void Prepare() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
-  // only_cold: just items the model does not know.
+  // Whether any seed co-occurs with an item the model does not know (a
+  // cheap scan: no allocation, stops at the first).
+  bool AnyColdNeighbor(const std::vector<std::pair<int32_t, float>>& seeds)
+      const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Eligible co-occurring items of the seeds, best first (ties by id).
   std::vector<Candidate> CoOccurrence(
-      const std::vector<std::pair<int32_t, float>>& seeds, bool cart,
-      bool only_cold = false) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+      const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::vector<Candidate> Content(
       const std::vector<std::pair<int32_t, float>>& seeds) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
@@ -841,9 +845,20 @@ void Engine::State::Runner::Prepare() {
 // Items paired with the seeds, scored sum_seed log1p(w_seed) * c / sqrt(n n')
 // (cosine over the binary user-item matrix, so that popular items do not
 // dominate merely by being everywhere).
+bool Engine::State::Runner::AnyColdNeighbor(
+    const std::vector<std::pair<int32_t, float>>& seeds) const {
+  if (b_ == nullptr) return false;
+  for (const auto& [seed, w] : seeds) {
+    if (static_cast<size_t>(seed) >= s_.co_all.size()) continue;
+    for (const auto& [other, c] : s_.co_all[seed]) {
+      if (s_.n_all[other] > 0 && b_->Row(other) < 0) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<Candidate> Engine::State::Runner::CoOccurrence(
-    const std::vector<std::pair<int32_t, float>>& seeds, bool cart,
-    bool only_cold) const {
+    const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
   std::vector<Candidate> out;
   if (Full()) return out;
   const auto& co = cart ? s_.co_cart : s_.co_all;
@@ -853,10 +868,7 @@ std::vector<Candidate> Engine::State::Runner::CoOccurrence(
     if (static_cast<size_t>(seed) >= co.size() || n[seed] <= 0) continue;
     const double wseed = std::log1p(static_cast<double>(w));
     for (const auto& [other, c] : co[seed]) {
-      if (n[other] <= 0 ||
-          (only_cold && b_ != nullptr && b_->Row(other) >= 0)) {
-        continue;
-      }
+      if (n[other] <= 0) continue;
       const double contribution =
           wseed * c / std::sqrt(static_cast<double>(n[seed]) * n[other]);
       Candidate& cand = acc[other];
@@ -1267,23 +1279,24 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
           const std::vector<std::pair<int32_t, float>> seeds(
               recent_.begin(),
               recent_.begin() + std::min(kColdSeeds, recent_.size()));
-          const std::vector<Candidate> co =
-              CoOccurrence(seeds, false, /*only_cold=*/true);
-          if (!co.empty()) {
-            // Relative to the strongest co-occurring item of any kind.
-            const std::vector<Candidate> all = CoOccurrence(seeds, false);
-            const double top_co = all.front().score;
-            double hi = 1, lo = 0;
-            if (!cands.empty()) {
-              hi = cands.front().score;
-              lo = cands.back().score;
-            }
-            for (const Candidate& c : co) {
-              Candidate cold = c;
-              cold.reason = ReasonCode::kBecauseYouInteracted;
-              cold.score = lo + (hi - lo) * (c.score / top_co);
-              cands.push_back(cold);
-            }
+          // One pass over the co-occurrences, when there is a cold item
+          // among them at all: the cold items, and the strongest
+          // co-occurring item of any kind to scale them by (the list is
+          // sorted, best first).
+          const std::vector<Candidate> co = AnyColdNeighbor(seeds)
+                                                ? CoOccurrence(seeds, false)
+                                                : std::vector<Candidate>();
+          double hi = 1, lo = 0;
+          if (!cands.empty()) {
+            hi = cands.front().score;
+            lo = cands.back().score;
+          }
+          for (const Candidate& c : co) {
+            if (b_->Row(c.item) >= 0) continue;  // the model ranked it
+            Candidate cold = c;
+            cold.reason = ReasonCode::kBecauseYouInteracted;
+            cold.score = lo + (hi - lo) * (c.score / co.front().score);
+            cands.push_back(cold);
           }
         }
         AddAll(std::move(cands));
