@@ -82,6 +82,12 @@ TEST(FactorModelTest, BuildsAnnIndexAtThreshold) {
   ASSERT_NE(m, nullptr);
   ASSERT_NE(m->ann(), nullptr);
   EXPECT_EQ(m->ann()->size(), 50);
+  // Deferred: no index, whatever the size (the engine builds it later).
+  o.defer_ann = true;
+  auto deferred = Make(50, 3, 8, o);
+  ASSERT_NE(deferred, nullptr);
+  EXPECT_EQ(deferred->ann(), nullptr);
+  EXPECT_LT(deferred->MemoryBytes(), m->MemoryBytes());
 }
 
 TEST(FactorModelTest, CreateRejectsInconsistentInput) {
