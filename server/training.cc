@@ -1,16 +1,118 @@
 #include "server/training.h"
 
-#include <chrono>
-#include <utility>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "server/cli_data.h"
+#include "core/crc32c.h"
 
 namespace aisle::server {
+
+std::string ModelVersion(absl::Time now, uint64_t seed) {
+  const std::string stamp =
+      absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
+  const uint32_t mix = core::Crc32c(
+      absl::StrCat(absl::ToUnixNanos(now), "/", seed, "/", getpid()));
+  return absl::StrFormat("%s-%04x", stamp, mix & 0xffff);
+}
+
+HoldoutSplit SplitHoldout(const core::SparseRows& rows, double fraction,
+                          uint64_t seed) {
+  HoldoutSplit split;
+  split.held_out.resize(rows.rows);
+  std::mt19937_64 rng(seed);
+  std::vector<core::Triplet> train;
+  train.reserve(static_cast<size_t>(rows.nnz()));
+  for (int32_t u = 0; u < rows.rows; ++u) {
+    const int64_t begin = rows.row_ptr[u];
+    const int64_t end = rows.row_ptr[u + 1];
+    std::vector<int64_t> order;
+    for (int64_t e = begin; e < end; ++e) order.push_back(e);
+    // Users with a single interaction keep it: nothing to hold out.
+    const auto n_hold = static_cast<int64_t>(
+        std::floor(fraction * static_cast<double>(order.size())));
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t i = 0; i < order.size(); ++i) {
+      const int64_t e = order[i];
+      if (static_cast<int64_t>(i) < n_hold && order.size() > 1) {
+        split.held_out[u].push_back(rows.col[e]);
+      } else {
+        train.push_back({u, rows.col[e], rows.weight[e]});
+      }
+    }
+  }
+  split.train =
+      core::SparseRows::FromTriplets(rows.rows, rows.cols, std::move(train));
+  return split;
+}
+
+core::RankingScores HoldoutScores(const HoldoutSplit& split,
+                                  const core::AlsFactors& factors, int k,
+                                  int max_users, uint64_t seed,
+                                  int64_t* users_evaluated) {
+  std::vector<int32_t> users;
+  for (int32_t u = 0; u < split.train.rows; ++u) {
+    if (!split.held_out[u].empty()) users.push_back(u);
+  }
+  if (static_cast<int>(users.size()) > max_users) {
+    std::mt19937_64 rng(seed ^ 0x5eed);
+    std::shuffle(users.begin(), users.end(), rng);
+    users.resize(max_users);
+  }
+  core::RankingScores sum;
+  for (int32_t u : users) {
+    Eigen::VectorXf scores = factors.items * factors.users.row(u).transpose();
+    for (int64_t e = split.train.row_ptr[u]; e < split.train.row_ptr[u + 1];
+         ++e) {
+      scores[split.train.col[e]] = -std::numeric_limits<float>::infinity();
+    }
+    std::vector<int32_t> order;
+    for (int32_t i = 0; i < static_cast<int32_t>(scores.size()); ++i) {
+      if (scores[i] != -std::numeric_limits<float>::infinity()) {
+        order.push_back(i);
+      }
+    }
+    const size_t top = std::min<size_t>(k, order.size());
+    std::partial_sort(order.begin(), order.begin() + top, order.end(),
+                      [&](int32_t a, int32_t b) {
+                        return scores[a] > scores[b] ||
+                               (scores[a] == scores[b] && a < b);
+                      });
+    // Item columns stand in for ids: the metric only needs equality.
+    std::vector<std::string> recommended;
+    for (size_t i = 0; i < top; ++i)
+      recommended.push_back(absl::StrCat(order[i]));
+    absl::flat_hash_set<std::string> relevant;
+    for (int32_t col : split.held_out[u]) relevant.insert(absl::StrCat(col));
+    core::RankingScores s = core::ScoreRanking(recommended, relevant, k);
+    sum.precision += s.precision;
+    sum.recall += s.recall;
+    sum.ndcg += s.ndcg;
+    sum.average_precision += s.average_precision;
+  }
+  *users_evaluated = static_cast<int64_t>(users.size());
+  if (!users.empty()) {
+    const double n = static_cast<double>(users.size());
+    sum.precision /= n;
+    sum.recall /= n;
+    sum.ndcg /= n;
+    sum.average_precision /= n;
+  }
+  return sum;
+}
 
 absl::StatusOr<TrainedModel> TrainModelVersion(
     core::Engine::TrainingData data, const TrainingOptions& options,
@@ -29,14 +131,14 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   TrainedModel out;
   std::map<std::string, double> metrics;
   if (options.validate_fraction > 0) {
-    cli::HoldoutSplit split = cli::SplitHoldout(
+    HoldoutSplit split = SplitHoldout(
         data.user_items, options.validate_fraction, options.als.seed);
     absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
         split.train, options.als, reporter("validation"), options.compute_loss);
     if (!factors.ok()) return factors.status();
     const core::RankingScores s =
-        cli::HoldoutScores(split, *factors, 10, options.validate_users,
-                           options.als.seed, &out.holdout_users);
+        HoldoutScores(split, *factors, 10, options.validate_users,
+                      options.als.seed, &out.holdout_users);
     metrics["holdout_precision@10"] = s.precision;
     metrics["holdout_recall@10"] = s.recall;
     metrics["holdout_ndcg@10"] = s.ndcg;
@@ -54,8 +156,8 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   const absl::Time now = absl::Now();
   const core::AlsOptions& als = options.als;
   core::ModelMetadata metadata;
-  metadata.version = options.version.empty() ? cli::ModelVersion(now, als.seed)
-                                             : options.version;
+  metadata.version =
+      options.version.empty() ? ModelVersion(now, als.seed) : options.version;
   metadata.trained_at_ms = absl::ToUnixMillis(now);
   metadata.factors = als.factors;
   metadata.users = static_cast<int64_t>(data.user_ids.size());

@@ -20,8 +20,10 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/als.h"
 #include "core/engine.h"
+#include "core/eval.h"
 #include "core/model.h"
 
 namespace aisle::server {
@@ -40,6 +42,32 @@ struct TrainingOptions {
   // Added to the metadata's parameters (e.g. {"source", "demo"}).
   std::map<std::string, std::string> extra_parameters;
 };
+
+// A per-user random holdout of a user x item matrix.
+struct HoldoutSplit {
+  core::SparseRows train;  // same shape as the input, held-out entries gone
+  std::vector<std::vector<int32_t>> held_out;  // per user: item columns
+};
+
+// Holds out floor(fraction * n) of each user's n entries (chosen with
+// `seed`); users with a single entry keep it. Every input entry ends up in
+// exactly one of train and held_out.
+HoldoutSplit SplitHoldout(const core::SparseRows& rows, double fraction,
+                          uint64_t seed);
+
+// Mean ranking metrics at k over (at most max_users, sampled with `seed`)
+// users that have held-out items: each user's items ranked by
+// user . item score, the user's train items excluded. Sets
+// *users_evaluated.
+core::RankingScores HoldoutScores(const HoldoutSplit& split,
+                                  const core::AlsFactors& factors, int k,
+                                  int max_users, uint64_t seed,
+                                  int64_t* users_evaluated);
+
+// "20261125T101500Z-3f2a": the UTC time to the second and 4 hex digits
+// mixed from the time, the seed and the process id, so two trainings in the
+// same second get different versions.
+std::string ModelVersion(absl::Time now, uint64_t seed);
 
 // Progress of one training pass: `phase` is "validation" (the holdout
 // training) or "train".
