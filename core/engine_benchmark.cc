@@ -1,0 +1,138 @@
+// Recommend and Feedback cost inside the engine (no gRPC, no storage), on
+// the demo store (20k items, 5k users, 300k events) with a trained model,
+// and on a 200k-item store where FOR_YOU goes through the ANN index.
+//
+//   engine_benchmark [--benchmark_filter=...]
+//
+// Times are per call on one thread; the server adds gRPC and, for
+// Feedback, the durable write (store_benchmark).
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/als.h"
+#include "core/demo_data.h"
+#include "core/engine.h"
+#include "core/model.h"
+
+namespace aisle::core {
+namespace {
+
+struct Store {
+  std::unique_ptr<Engine> engine;
+  int users = 0;
+  int items = 0;
+};
+
+// Built once per catalog size and shared by the benchmarks.
+Store& Get(int items) {
+  static std::map<int, std::unique_ptr<Store>> cache;
+  auto& slot = cache[items];
+  if (slot) return *slot;
+  slot = std::make_unique<Store>();
+  DemoOptions demo;
+  demo.items = items;
+  demo.users = items == 20000 ? 5000 : 20000;
+  demo.events = items == 20000 ? 300000 : 2000000;
+  DemoData data = GenerateDemoData(demo);
+  slot->users = demo.users;
+  slot->items = demo.items;
+  slot->engine = std::make_unique<Engine>(EngineOptions{});
+  Engine& engine = *slot->engine;
+  engine.UpsertItems(data.items);
+  engine.ReplayEvents(data.events);
+  Engine::TrainingData training = engine.ExportTrainingData();
+  AlsOptions als;
+  auto factors = TrainAls(training.user_items, als);
+  if (!factors.ok()) return *slot;
+  ModelMetadata meta;
+  meta.version = "bench";
+  meta.factors = als.factors;
+  auto model = FactorModel::Create(
+      meta, std::move(training.item_ids), std::move(factors->items),
+      std::move(training.user_ids), std::move(factors->users), ModelOptions{});
+  if (model.ok()) engine.SwapModel(*model);
+  return *slot;
+}
+
+void Run(benchmark::State& state, Scenario scenario, bool with_user,
+         int context_items) {
+  Store& s = Get(static_cast<int>(state.range(0)));
+  if (s.engine->model() == nullptr) {
+    state.SkipWithError("no model");
+    return;
+  }
+  RecommendRequest request;
+  request.scenario = scenario;
+  request.count = 10;
+  int n = 0;
+  int64_t fallbacks = 0;
+  for (auto _ : state) {
+    request.user_id = with_user ? absl::StrCat("u", n % s.users) : "";
+    request.context_item_ids.clear();
+    for (int c = 0; c < context_items; ++c) {
+      request.context_item_ids.push_back(
+          absl::StrCat("i", (n * 7919 + c * 104729) % s.items));
+    }
+    auto r = s.engine->Recommend(request);
+    if (r.ok() && r->fallback) ++fallbacks;
+    benchmark::DoNotOptimize(r);
+    ++n;
+  }
+  state.counters["fallback"] =
+      static_cast<double>(fallbacks) / std::max<int64_t>(1, state.iterations());
+  state.counters["ann"] = s.engine->model()->ann() != nullptr;
+}
+
+void BM_ForYou(benchmark::State& state) {
+  Run(state, Scenario::kForYou, true, 0);
+}
+void BM_SimilarItems(benchmark::State& state) {
+  Run(state, Scenario::kSimilarItems, false, 1);
+}
+void BM_FrequentlyBoughtTogether(benchmark::State& state) {
+  Run(state, Scenario::kFrequentlyBoughtTogether, false, 2);
+}
+void BM_Trending(benchmark::State& state) {
+  Run(state, Scenario::kTrending, false, 0);
+}
+
+// One event applied with fold-in (what Feedback does after the write).
+void BM_ApplyEvent(benchmark::State& state) {
+  Store& s = Get(static_cast<int>(state.range(0)));
+  int n = 0;
+  for (auto _ : state) {
+    Event e;
+    e.event_id = absl::StrCat("bench", n);
+    e.user_id = absl::StrCat("u", n % s.users);
+    e.item_id = absl::StrCat("i", (n * 7919) % s.items);
+    e.type = EventType::kClick;
+    e.timestamp_ms = 1793491200000 + n;
+    s.engine->ApplyEvents(std::span<const Event>(&e, 1));
+    ++n;
+  }
+}
+
+BENCHMARK(BM_ForYou)->Arg(20000)->Arg(200000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SimilarItems)
+    ->Arg(20000)
+    ->Arg(200000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FrequentlyBoughtTogether)
+    ->Arg(20000)
+    ->Arg(200000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Trending)->Arg(20000)->Arg(200000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ApplyEvent)
+    ->Arg(20000)
+    ->Arg(200000)
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace aisle::core
+
+BENCHMARK_MAIN();
