@@ -1574,6 +1574,8 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
       const auto ann_start = std::chrono::steady_clock::now();
       AnnOptions ann_options = s->options.model.ann;
       ann_options.cancel = &s->cancel_background;
+      // In the background, leave a core to serving as the re-fold does.
+      if (ann_options.threads <= 0) ann_options.threads = threads;
       absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
           AnnIndex::Build(b->model->item_factors(), ann_options);
       const double seconds = SecondsSince(ann_start);

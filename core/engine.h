@@ -100,8 +100,10 @@ struct EngineOptions {
   // it, so that neither start-up nor a model swap waits for a million
   // users to be re-solved.
   bool refold_in_background = false;
-  // Threads that re-solve user vectors after a swap; 0 = all cores (one
-  // fewer in the background, to leave a core to serving). Default: 0.
+  // Threads that re-solve user vectors after a swap, and build a deferred
+  // ANN index unless ModelOptions::ann.threads says otherwise; 0 = all
+  // cores (one fewer in the background, to leave a core to serving).
+  // Default: 0.
   int refold_threads = 0;
   // Called with a line for the log when the work after a swap completes
   // (on the thread that did it): a deferred ANN index built, every user
