@@ -654,11 +654,6 @@ absl::Status RecommenderService::LoadActiveModelAtStartup() {
         blob.ok() ? core::FactorModel::Deserialize(*blob, options)
                   : absl::StatusOr<std::shared_ptr<const core::FactorModel>>(
                         blob.status());
-    if (model.ok()) {
-      spdlog::info("model {} loaded in {:.2f} s: {} items, {} users, {} MB",
-                   version, SecondsSince(load_start), (*model)->num_items(),
-                   (*model)->num_users(), (*model)->MemoryBytes() >> 20);
-    }
     if (!model.ok()) {
       spdlog::error(
           "model {} cannot be loaded ({}); falling back to the previous "
@@ -666,6 +661,9 @@ absl::Status RecommenderService::LoadActiveModelAtStartup() {
           version, model.status().ToString());
       continue;
     }
+    spdlog::info("model {} loaded in {:.2f} s: {} items, {} users, {} MB",
+                 version, SecondsSince(load_start), (*model)->num_items(),
+                 (*model)->num_users(), (*model)->MemoryBytes() >> 20);
     ServeModel(*std::move(model));
     if (version != *active) {
       spdlog::warn("serving the previous model {} instead of {}", version,
