@@ -14,7 +14,7 @@
 #    nothing, 3 with the base images and dependency layer cached).
 # 3. Runs `aisle version` in the image, starts `aisle serve --demo` in it on
 #    loopback ports, and asks it for recommendations with the host's `aisle`
-#    binary ($AISLE_BIN, default ./build/server/aisle; built if missing).
+#    binary ($AISLE_BIN, default ./build/aisle; built if missing).
 #
 # Needs root (debootstrap, buildah). Installs debootstrap and buildah from
 # Debian if missing. Not part of the test suite: it takes long.
@@ -32,7 +32,7 @@ IMAGE=${AISLE_IMAGE:-aisle:dev}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 JOBS=${AISLE_JOBS:-2}
-AISLE_BIN=${AISLE_BIN:-$ROOT/build/server/aisle}
+AISLE_BIN=${AISLE_BIN:-$ROOT/build/aisle}
 START=$(date +%s)
 
 log() { printf '[build_image %4ds] %s\n' $(($(date +%s) - START)) "$*"; }

@@ -9,7 +9,7 @@
 # 1. promtool: check config, check rules, rule unit tests
 #    (deploy/prometheus/alerts_test.yml); the dashboard JSON is what
 #    deploy/grafana/dashboard.py generates.
-# 2. Starts `aisle serve --demo` ($AISLE_BIN, default ./build/server/aisle,
+# 2. Starts `aisle serve --demo` ($AISLE_BIN, default ./build/aisle,
 #    built if missing) on free loopback ports and waits for aisle_up 1.
 # 3. Starts Prometheus (scrape and rule evaluation every 1s, the real rule
 #    files) and waits until it has scraped several times and evaluated
@@ -97,7 +97,7 @@ log "promtool check config/rules, promtool test rules, dashboard generation: $( 
 
 # --- 2. the server -----------------------------------------------------------
 if ((WITH_SERVER)); then
-  AISLE_BIN=${AISLE_BIN:-$ROOT/build/server/aisle}
+  AISLE_BIN=${AISLE_BIN:-$ROOT/build/aisle}
   if [[ ! -x "$AISLE_BIN" ]]; then
     log "building $AISLE_BIN"
     ./scripts/build.sh aisle > "$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; die "building aisle"; }

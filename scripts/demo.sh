@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 DATA_DIR=${AISLE_DEMO_DIR:-$PWD/.demo-data}
 echo
 echo "Starting Aisle demo (data in $DATA_DIR). In another terminal try:"
-echo "  ./build/server/aisle recommend --user u42 --explain"
-echo "  ./build/server/aisle recommend --user u42 --scenario similar_items --context i100"
-echo "  ./build/server/aisle feedback --user u42 --item i100 --type purchase"
+echo "  ./build/aisle recommend --user u42 --explain"
+echo "  ./build/aisle recommend --user u42 --scenario similar_items --context i100"
+echo "  ./build/aisle feedback --user u42 --item i100 --type purchase"
 echo
-exec ./build/server/aisle serve --demo --data-dir "$DATA_DIR" "$@"
+exec ./build/aisle serve --demo --data-dir "$DATA_DIR" "$@"

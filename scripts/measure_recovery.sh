@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 ITEMS=${1:-100000}
 USERS=${2:-1000000}
 EVENTS=${3:-10000000}
-AISLE=${AISLE_BIN:-$PWD/build/server/aisle}
+AISLE=${AISLE_BIN:-$PWD/build/aisle}
 [[ -x $AISLE ]] || ./scripts/build.sh aisle
 DIR=/tmp/aisle-recovery-$ITEMS-$USERS-$EVENTS
 LOG=$(mktemp /tmp/aisle-recovery.XXXXXX.log)

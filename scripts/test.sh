@@ -19,7 +19,7 @@ BUILD_DIR=${AISLE_BUILD_DIR:-build}
 
 failed=()
 if [[ "${AISLE_SKIP_DEPLOY_CHECKS:-0}" != "1" ]]; then
-  AISLE_BIN="$PWD/$BUILD_DIR/server/aisle" ./scripts/check_prometheus.sh ||
+  AISLE_BIN="$PWD/$BUILD_DIR/aisle" ./scripts/check_prometheus.sh ||
     failed+=(check_prometheus.sh)
   ./scripts/validate_k8s.sh || failed+=(validate_k8s.sh)
 fi

@@ -32,7 +32,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/service.h"
-#include "server/training.h"
+#include "core/training.h"
 #include "spdlog/spdlog.h"
 
 extern char** environ;
@@ -178,12 +178,12 @@ absl::Status AisleServer::Impl::GenerateDemo() {
       "initial model",
       demo.items.size(), demo.events.size(), SecondsSince(start));
 
-  TrainingOptions training;
+  core::TrainingOptions training;
   training.als.threads = config.train_threads;
   training.version = DemoModelVersion();
   training.extra_parameters = {{"source", "demo"}};
   const auto train_start = std::chrono::steady_clock::now();
-  absl::StatusOr<TrainedModel> trained = TrainModelVersion(
+  absl::StatusOr<core::TrainedModel> trained = core::TrainModelVersion(
       engine->ExportTrainingData(), training, config.engine.model,
       [](std::string_view phase, const core::AlsProgress& progress) {
         spdlog::info("training ({}): iteration {}/{} ({:.2f} s)", phase,

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::storage {
 namespace {
@@ -30,12 +31,6 @@ namespace fs = std::filesystem;
 using ::aisle::core::Event;
 using ::aisle::core::EventType;
 using ::aisle::core::Item;
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const absl::Status assert_ok_status = (expr);           \
-    ASSERT_TRUE(assert_ok_status.ok()) << assert_ok_status; \
-  } while (0)
 
 Event MakeEvent(std::string event_id, std::string user_id, int64_t ts,
                 EventType type = EventType::kView, std::string item = "i1") {

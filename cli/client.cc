@@ -11,8 +11,8 @@
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "core/types.h"
 #include "google/protobuf/util/json_util.h"
-#include "server/cli_commands.h"
-#include "server/cli_util.h"
+#include "cli/commands.h"
+#include "cli/util.h"
 #include "server/convert.h"
 
 namespace aisle::cli {

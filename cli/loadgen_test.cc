@@ -1,4 +1,4 @@
-#include "server/cli_loadgen.h"
+#include "cli/loadgen.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -4,8 +4,8 @@
 #include <string_view>
 #include <vector>
 
-#include "server/cli_commands.h"
-#include "server/cli_util.h"
+#include "cli/commands.h"
+#include "cli/util.h"
 #include "server/server.h"
 
 namespace {

@@ -1,8 +1,8 @@
 // Pieces of `aisle loadgen` exposed for unit tests.
 //
 // Thread safety: pure functions.
-#ifndef AISLE_SERVER_CLI_LOADGEN_H_
-#define AISLE_SERVER_CLI_LOADGEN_H_
+#ifndef AISLE_CLI_LOADGEN_H_
+#define AISLE_CLI_LOADGEN_H_
 
 #include <cstdint>
 #include <string_view>
@@ -32,4 +32,4 @@ double Percentile(std::vector<uint32_t>* values, double q);
 
 }  // namespace aisle::cli
 
-#endif  // AISLE_SERVER_CLI_LOADGEN_H_
+#endif  // AISLE_CLI_LOADGEN_H_

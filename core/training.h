@@ -9,8 +9,8 @@
 // result.
 //
 // Thread safety: reentrant.
-#ifndef AISLE_SERVER_TRAINING_H_
-#define AISLE_SERVER_TRAINING_H_
+#ifndef AISLE_CORE_TRAINING_H_
+#define AISLE_CORE_TRAINING_H_
 
 #include <cstdint>
 #include <functional>
@@ -26,10 +26,10 @@
 #include "core/eval.h"
 #include "core/model.h"
 
-namespace aisle::server {
+namespace aisle::core {
 
 struct TrainingOptions {
-  core::AlsOptions als;
+  AlsOptions als;
   // Share of each user's interactions held out to measure the model; 0 =
   // no measurement (trains once). Default: 0.1.
   double validate_fraction = 0.1;
@@ -45,22 +45,22 @@ struct TrainingOptions {
 
 // A per-user random holdout of a user x item matrix.
 struct HoldoutSplit {
-  core::SparseRows train;  // same shape as the input, held-out entries gone
+  SparseRows train;  // same shape as the input, held-out entries gone
   std::vector<std::vector<int32_t>> held_out;  // per user: item columns
 };
 
 // Holds out floor(fraction * n) of each user's n entries (chosen with
 // `seed`); users with a single entry keep it. Every input entry ends up in
 // exactly one of train and held_out.
-HoldoutSplit SplitHoldout(const core::SparseRows& rows, double fraction,
+HoldoutSplit SplitHoldout(const SparseRows& rows, double fraction,
                           uint64_t seed);
 
 // Mean ranking metrics at k over (at most max_users, sampled with `seed`)
 // users that have held-out items: each user's items ranked by
 // user . item score, the user's train items excluded. Sets
 // *users_evaluated.
-core::RankingScores HoldoutScores(const HoldoutSplit& split,
-                                  const core::AlsFactors& factors, int k,
+RankingScores HoldoutScores(const HoldoutSplit& split,
+                                  const AlsFactors& factors, int k,
                                   int max_users, uint64_t seed,
                                   int64_t* users_evaluated);
 
@@ -72,22 +72,22 @@ std::string ModelVersion(absl::Time now, uint64_t seed);
 // Progress of one training pass: `phase` is "validation" (the holdout
 // training) or "train".
 using TrainingProgress =
-    std::function<void(std::string_view phase, const core::AlsProgress&)>;
+    std::function<void(std::string_view phase, const AlsProgress&)>;
 
 struct TrainedModel {
-  std::shared_ptr<const core::FactorModel> model;
+  std::shared_ptr<const FactorModel> model;
   int64_t holdout_users = 0;  // users scored; 0 when not measured
   double train_seconds = 0;   // the final training pass
 };
 
 // `data` is Engine::ExportTrainingData(). InvalidArgument (with what to
 // do) when it holds no interactions; otherwise the errors of
-// core::TrainAls and FactorModel::Create.
+// TrainAls and FactorModel::Create.
 absl::StatusOr<TrainedModel> TrainModelVersion(
-    core::Engine::TrainingData data, const TrainingOptions& options,
-    const core::ModelOptions& model_options,
+    Engine::TrainingData data, const TrainingOptions& options,
+    const ModelOptions& model_options,
     const TrainingProgress& progress = nullptr);
 
-}  // namespace aisle::server
+}  // namespace aisle::core
 
-#endif  // AISLE_SERVER_TRAINING_H_
+#endif  // AISLE_CORE_TRAINING_H_

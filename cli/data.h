@@ -1,8 +1,8 @@
 // Pieces of `aisle import` exposed for unit tests.
 //
 // Thread safety: pure functions.
-#ifndef AISLE_SERVER_CLI_DATA_H_
-#define AISLE_SERVER_CLI_DATA_H_
+#ifndef AISLE_CLI_DATA_H_
+#define AISLE_CLI_DATA_H_
 
 #include <algorithm>
 #include <cstdint>
@@ -43,4 +43,4 @@ class SentLines {
 
 }  // namespace aisle::cli
 
-#endif  // AISLE_SERVER_CLI_DATA_H_
+#endif  // AISLE_CLI_DATA_H_

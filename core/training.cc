@@ -1,4 +1,4 @@
-#include "server/training.h"
+#include "core/training.h"
 
 #include <unistd.h>
 
@@ -19,22 +19,22 @@
 #include "absl/time/time.h"
 #include "core/crc32c.h"
 
-namespace aisle::server {
+namespace aisle::core {
 
 std::string ModelVersion(absl::Time now, uint64_t seed) {
   const std::string stamp =
       absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
-  const uint32_t mix = core::Crc32c(
+  const uint32_t mix = Crc32c(
       absl::StrCat(absl::ToUnixNanos(now), "/", seed, "/", getpid()));
   return absl::StrFormat("%s-%04x", stamp, mix & 0xffff);
 }
 
-HoldoutSplit SplitHoldout(const core::SparseRows& rows, double fraction,
+HoldoutSplit SplitHoldout(const SparseRows& rows, double fraction,
                           uint64_t seed) {
   HoldoutSplit split;
   split.held_out.resize(rows.rows);
   std::mt19937_64 rng(seed);
-  std::vector<core::Triplet> train;
+  std::vector<Triplet> train;
   train.reserve(static_cast<size_t>(rows.nnz()));
   for (int32_t u = 0; u < rows.rows; ++u) {
     const int64_t begin = rows.row_ptr[u];
@@ -55,12 +55,12 @@ HoldoutSplit SplitHoldout(const core::SparseRows& rows, double fraction,
     }
   }
   split.train =
-      core::SparseRows::FromTriplets(rows.rows, rows.cols, std::move(train));
+      SparseRows::FromTriplets(rows.rows, rows.cols, std::move(train));
   return split;
 }
 
-core::RankingScores HoldoutScores(const HoldoutSplit& split,
-                                  const core::AlsFactors& factors, int k,
+RankingScores HoldoutScores(const HoldoutSplit& split,
+                                  const AlsFactors& factors, int k,
                                   int max_users, uint64_t seed,
                                   int64_t* users_evaluated) {
   std::vector<int32_t> users;
@@ -72,7 +72,7 @@ core::RankingScores HoldoutScores(const HoldoutSplit& split,
     std::shuffle(users.begin(), users.end(), rng);
     users.resize(max_users);
   }
-  core::RankingScores sum;
+  RankingScores sum;
   for (int32_t u : users) {
     Eigen::VectorXf scores = factors.items * factors.users.row(u).transpose();
     for (int64_t e = split.train.row_ptr[u]; e < split.train.row_ptr[u + 1];
@@ -97,7 +97,7 @@ core::RankingScores HoldoutScores(const HoldoutSplit& split,
       recommended.push_back(absl::StrCat(order[i]));
     absl::flat_hash_set<std::string> relevant;
     for (int32_t col : split.held_out[u]) relevant.insert(absl::StrCat(col));
-    core::RankingScores s = core::ScoreRanking(recommended, relevant, k);
+    RankingScores s = ScoreRanking(recommended, relevant, k);
     sum.precision += s.precision;
     sum.recall += s.recall;
     sum.ndcg += s.ndcg;
@@ -115,15 +115,15 @@ core::RankingScores HoldoutScores(const HoldoutSplit& split,
 }
 
 absl::StatusOr<TrainedModel> TrainModelVersion(
-    core::Engine::TrainingData data, const TrainingOptions& options,
-    const core::ModelOptions& model_options, const TrainingProgress& progress) {
+    Engine::TrainingData data, const TrainingOptions& options,
+    const ModelOptions& model_options, const TrainingProgress& progress) {
   if (data.user_items.nnz() == 0) {
     return absl::InvalidArgumentError(
         "no positive interactions to train on; import events first: aisle "
         "import --data-dir DIR --events FILE");
   }
   auto reporter = [&progress](std::string_view phase) {
-    return [&progress, phase](const core::AlsProgress& p) {
+    return [&progress, phase](const AlsProgress& p) {
       if (progress) progress(phase, p);
     };
   };
@@ -133,10 +133,10 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   if (options.validate_fraction > 0) {
     HoldoutSplit split = SplitHoldout(
         data.user_items, options.validate_fraction, options.als.seed);
-    absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
+    absl::StatusOr<AlsFactors> factors = TrainAls(
         split.train, options.als, reporter("validation"), options.compute_loss);
     if (!factors.ok()) return factors.status();
-    const core::RankingScores s =
+    const RankingScores s =
         HoldoutScores(split, *factors, 10, options.validate_users,
                       options.als.seed, &out.holdout_users);
     metrics["holdout_precision@10"] = s.precision;
@@ -146,7 +146,7 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   }
 
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<core::AlsFactors> factors = core::TrainAls(
+  absl::StatusOr<AlsFactors> factors = TrainAls(
       data.user_items, options.als, reporter("train"), options.compute_loss);
   if (!factors.ok()) return factors.status();
   out.train_seconds =
@@ -154,8 +154,8 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
           .count();
 
   const absl::Time now = absl::Now();
-  const core::AlsOptions& als = options.als;
-  core::ModelMetadata metadata;
+  const AlsOptions& als = options.als;
+  ModelMetadata metadata;
   metadata.version =
       options.version.empty() ? ModelVersion(now, als.seed) : options.version;
   metadata.trained_at_ms = absl::ToUnixMillis(now);
@@ -170,7 +170,7 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
       {"regularization", absl::StrCat(als.regularization)},
       {"iterations", absl::StrCat(als.iterations)},
       {"seed", absl::StrCat(als.seed)},
-      {"solver", als.solver == core::AlsSolver::kCholesky ? "cholesky" : "cg"},
+      {"solver", als.solver == AlsSolver::kCholesky ? "cholesky" : "cg"},
       {"cg_steps", absl::StrCat(als.cg_steps)},
       {"train_seconds", absl::StrFormat("%.2f", out.train_seconds)},
   };
@@ -181,8 +181,8 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   for (const auto& [key, value] : options.extra_parameters) {
     metadata.parameters[key] = value;
   }
-  absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Create(std::move(metadata), std::move(data.item_ids),
+  absl::StatusOr<std::shared_ptr<const FactorModel>> model =
+      FactorModel::Create(std::move(metadata), std::move(data.item_ids),
                                 std::move(factors->items),
                                 std::move(data.user_ids),
                                 std::move(factors->users), model_options);
@@ -191,4 +191,4 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   return out;
 }
 
-}  // namespace aisle::server
+}  // namespace aisle::core

@@ -1,4 +1,4 @@
-#include "server/training.h"
+#include "core/training.h"
 
 #include <regex>
 
@@ -6,21 +6,21 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace aisle::server {
+namespace aisle::core {
 namespace {
 
-core::SparseRows Matrix(int32_t rows, int32_t cols,
-                        std::vector<core::Triplet> triplets) {
-  return core::SparseRows::FromTriplets(rows, cols, std::move(triplets));
+SparseRows Matrix(int32_t rows, int32_t cols,
+                        std::vector<Triplet> triplets) {
+  return SparseRows::FromTriplets(rows, cols, std::move(triplets));
 }
 
 TEST(SplitHoldoutTest, PartitionsEveryUsersEntries) {
-  std::vector<core::Triplet> t;
+  std::vector<Triplet> t;
   // User u has u + 1 items (user 0 has one: it must be kept).
   for (int32_t u = 0; u < 6; ++u) {
     for (int32_t i = 0; i <= u; ++i) t.push_back({u, i, 1.0f + i});
   }
-  const core::SparseRows rows = Matrix(6, 6, t);
+  const SparseRows rows = Matrix(6, 6, t);
   const HoldoutSplit split = SplitHoldout(rows, 0.5, 7);
   ASSERT_EQ(split.held_out.size(), 6u);
   EXPECT_EQ(split.train.rows, 6);
@@ -53,15 +53,15 @@ TEST(HoldoutScoresTest, RanksByDotProductExcludingTrainItems) {
   HoldoutSplit split;
   split.train = Matrix(1, 4, {{0, 0, 1.0f}});
   split.held_out = {{2}};
-  core::AlsFactors f;
-  f.users = core::RowMatrix(1, 1);
+  AlsFactors f;
+  f.users = RowMatrix(1, 1);
   f.users << 1;
-  f.items = core::RowMatrix(4, 1);
+  f.items = RowMatrix(4, 1);
   f.items << 4, 3, 2, 1;
   int64_t users = 0;
   // Train item 0 is skipped: the ranking is 1, 2, 3, so the held-out item 2
   // is at rank 2: nDCG = (1 / log2 3) / 1, precision@2 = 1/2.
-  core::RankingScores s = HoldoutScores(split, f, 2, 10, 1, &users);
+  RankingScores s = HoldoutScores(split, f, 2, 10, 1, &users);
   EXPECT_EQ(users, 1);
   EXPECT_NEAR(s.ndcg, 1.0 / std::log2(3.0), 1e-9);
   EXPECT_DOUBLE_EQ(s.precision, 0.5);
@@ -80,15 +80,15 @@ TEST(ModelVersionTest, TimeAndFourHexDigits) {
 TEST(TrainModelVersionTest, MeasuresOnHoldoutAndRecordsParameters) {
   // Two planted tastes: users 0..39 like items 0..9, users 40..79 items
   // 10..19; each user has 6 of their 10.
-  core::Engine engine{core::EngineOptions{}};
-  std::vector<core::Event> events;
+  Engine engine{EngineOptions{}};
+  std::vector<Event> events;
   for (int u = 0; u < 80; ++u) {
     for (int k = 0; k < 6; ++k) {
-      core::Event e;
+      Event e;
       e.event_id = absl::StrCat("e", u, "-", k);
       e.user_id = absl::StrCat("u", u);
       e.item_id = absl::StrCat("i", (u < 40 ? 0 : 10) + (u * 3 + k) % 10);
-      e.type = core::EventType::kPurchase;
+      e.type = EventType::kPurchase;
       e.timestamp_ms = 1'700'000'000'000 + k;
       events.push_back(e);
     }
@@ -104,15 +104,15 @@ TEST(TrainModelVersionTest, MeasuresOnHoldoutAndRecordsParameters) {
   options.extra_parameters = {{"source", "test"}};
   std::vector<std::string> phases;
   absl::StatusOr<TrainedModel> trained = TrainModelVersion(
-      engine.ExportTrainingData(), options, core::ModelOptions{},
-      [&phases](std::string_view phase, const core::AlsProgress&) {
+      engine.ExportTrainingData(), options, ModelOptions{},
+      [&phases](std::string_view phase, const AlsProgress&) {
         if (phases.empty() || phases.back() != phase) {
           phases.emplace_back(phase);
         }
       });
   ASSERT_TRUE(trained.ok()) << trained.status();
   EXPECT_EQ(phases, (std::vector<std::string>{"validation", "train"}));
-  const core::ModelMetadata& m = trained->model->metadata();
+  const ModelMetadata& m = trained->model->metadata();
   EXPECT_EQ(m.version, "v1");
   EXPECT_EQ(m.users, 80);
   EXPECT_EQ(m.items, 20);
@@ -128,18 +128,18 @@ TEST(TrainModelVersionTest, MeasuresOnHoldoutAndRecordsParameters) {
 
   options.validate_fraction = 0;
   trained = TrainModelVersion(engine.ExportTrainingData(), options,
-                              core::ModelOptions{});
+                              ModelOptions{});
   ASSERT_TRUE(trained.ok());
   EXPECT_TRUE(trained->model->metadata().metrics.empty());
   EXPECT_EQ(trained->holdout_users, 0);
 
-  core::Engine empty{core::EngineOptions{}};
+  Engine empty{EngineOptions{}};
   EXPECT_EQ(TrainModelVersion(empty.ExportTrainingData(), options,
-                              core::ModelOptions{})
+                              ModelOptions{})
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
-}  // namespace aisle::server
+}  // namespace aisle::core

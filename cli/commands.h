@@ -9,8 +9,8 @@
 // localhost:50051) with a deadline on every call (--timeout). Data
 // commands (import, train, models, backup, restore) work on a data
 // directory directly, and say what to do when a server holds it.
-#ifndef AISLE_SERVER_CLI_COMMANDS_H_
-#define AISLE_SERVER_CLI_COMMANDS_H_
+#ifndef AISLE_CLI_COMMANDS_H_
+#define AISLE_CLI_COMMANDS_H_
 
 #include <string>
 #include <vector>
@@ -43,4 +43,4 @@ int RunLoadgen(const Args& args);
 
 }  // namespace aisle::cli
 
-#endif  // AISLE_SERVER_CLI_COMMANDS_H_
+#endif  // AISLE_CLI_COMMANDS_H_

@@ -1,6 +1,6 @@
 // Data commands: import (offline into a data dir, or streamed into a
 // server), train (from a data dir, next to a server or not) and eval.
-#include "server/cli_data.h"
+#include "cli/data.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -34,11 +34,11 @@
 #include "core/engine.h"
 #include "core/eval.h"
 #include "core/model.h"
-#include "server/cli_commands.h"
-#include "server/cli_util.h"
+#include "cli/commands.h"
+#include "cli/util.h"
 #include "server/convert.h"
 #include "server/server.h"
-#include "server/training.h"
+#include "core/training.h"
 #include "server/validation.h"
 #include "storage/store.h"
 
@@ -947,7 +947,7 @@ int RunTrain(const Args& args) {
     return kExitFailure;
   }
 
-  server::TrainingOptions options;
+  core::TrainingOptions options;
   options.als = train.als;
   options.validate_fraction = validate_fraction;
   options.validate_users = validate_users;
@@ -956,7 +956,7 @@ int RunTrain(const Args& args) {
   // The ANN index is not stored with the model: the server builds it.
   core::ModelOptions model_options;
   model_options.defer_ann = true;
-  absl::StatusOr<server::TrainedModel> trained = server::TrainModelVersion(
+  absl::StatusOr<core::TrainedModel> trained = core::TrainModelVersion(
       std::move(data), options, model_options,
       [](std::string_view phase, const core::AlsProgress& p) {
         std::cerr << absl::StrFormat("%s iteration %d/%d  %.2fs", phase,

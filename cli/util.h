@@ -11,8 +11,8 @@
 //
 // Thread safety: FlagParser, Table, ProgressLine and DelimitedReader are
 // plain objects for one thread; the free functions are pure.
-#ifndef AISLE_SERVER_CLI_UTIL_H_
-#define AISLE_SERVER_CLI_UTIL_H_
+#ifndef AISLE_CLI_UTIL_H_
+#define AISLE_CLI_UTIL_H_
 
 #include <chrono>
 #include <cstdint>
@@ -320,4 +320,4 @@ std::string Latin1ToUtf8(std::string_view latin1);
 
 }  // namespace aisle::cli
 
-#endif  // AISLE_SERVER_CLI_UTIL_H_
+#endif  // AISLE_CLI_UTIL_H_

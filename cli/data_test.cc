@@ -1,4 +1,4 @@
-#include "server/cli_data.h"
+#include "cli/data.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

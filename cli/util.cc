@@ -1,4 +1,4 @@
-#include "server/cli_util.h"
+#include "cli/util.h"
 
 #include <unistd.h>
 

@@ -8,7 +8,7 @@
 // the schedule slips (reported as "late"), so --concurrency must be large
 // enough for rps x latency. Latency is measured per call, from send to
 // response.
-#include "server/cli_loadgen.h"
+#include "cli/loadgen.h"
 
 #include <algorithm>
 #include <atomic>
@@ -29,8 +29,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "aisle/v1/recommender.grpc.pb.h"
-#include "server/cli_commands.h"
-#include "server/cli_util.h"
+#include "cli/commands.h"
+#include "cli/util.h"
 #include "server/convert.h"
 
 namespace aisle::cli {

@@ -1,0 +1,69 @@
+# Helpers shared by every folder's CMakeLists.txt.
+
+# aisle_expose_folder(TARGET): makes the calling folder's headers, and only
+# them, visible to TARGET and to whatever links it, as "<folder>/x.h".
+# Each library gets a private include root in the build tree that holds a
+# link to its own folder, so that a library can include only the folders
+# of the libraries it links (core cannot include "server/...": the layering
+# is checked by the compiler, not by review).
+function(aisle_expose_folder target)
+  get_filename_component(folder ${CMAKE_CURRENT_SOURCE_DIR} NAME)
+  set(root ${CMAKE_BINARY_DIR}/include/${target})
+  file(MAKE_DIRECTORY ${root})
+  file(CREATE_LINK ${CMAKE_CURRENT_SOURCE_DIR} ${root}/${folder} SYMBOLIC)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "INTERFACE_LIBRARY")
+    target_include_directories(${target} INTERFACE ${root})
+  else()
+    target_include_directories(${target} PUBLIC ${root})
+  endif()
+endfunction()
+
+# aisle_test(NAME SRCS src... LIBS lib...): a GoogleTest binary, one CTest
+# entry per test case. Tests find the shared data (MovieLens) through
+# AISLE_SHARED_DATA and skip when it is absent.
+function(aisle_test name)
+  cmake_parse_arguments(T "" "" "SRCS;LIBS" ${ARGN})
+  add_executable(${name} ${T_SRCS})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} aisle::test_support
+    GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "AISLE_SHARED_DATA=${PROJECT_SOURCE_DIR}/../shared/data")
+endfunction()
+
+# aisle_folder_tests(PREFIX LIBS lib... [SRCS extra...]): one test binary
+# <PREFIX>_<name> per <name>_test.cc in the calling folder.
+function(aisle_folder_tests prefix)
+  if(NOT AISLE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(T "" "" "SRCS;LIBS" ${ARGN})
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  foreach(src ${tests})
+    get_filename_component(name ${src} NAME_WE)
+    aisle_test(${prefix}_${name} SRCS ${src} ${T_SRCS} LIBS ${T_LIBS})
+  endforeach()
+endfunction()
+
+# aisle_folder_benchmarks(LIBS lib...): one Google Benchmark binary <name>
+# per <name>_benchmark.cc in the calling folder.
+function(aisle_folder_benchmarks)
+  if(NOT AISLE_BUILD_BENCHMARKS)
+    return()
+  endif()
+  cmake_parse_arguments(B "" "" "LIBS" ${ARGN})
+  file(GLOB benchmarks CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_benchmark.cc)
+  foreach(src ${benchmarks})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src})
+    target_link_libraries(${name} PRIVATE ${B_LIBS} benchmark::benchmark)
+  endforeach()
+endfunction()
+
+# aisle_library_sources(VAR): the calling folder's .cc files that are not
+# tests, benchmarks or main.cc.
+function(aisle_library_sources var)
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  list(FILTER sources EXCLUDE REGEX "(_test|_benchmark|/main)\\.cc$")
+  set(${var} ${sources} PARENT_SCOPE)
+endfunction()
