@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libeigen3-dev librocksdb-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
   python3 python3-grpcio python3-protobuf
+  clang  # scripts/check_thread_safety.sh, scripts/sanitize.sh
 )
 # Extra tools used by the deployment checks (scripts/check_*.sh).
 if [[ "${AISLE_SETUP_DEPLOY:-0}" == "1" ]]; then
