@@ -1,12 +1,17 @@
+// Encoders and decoders of storage/codec.h over a small varint writer and a
+// bounds-checked reader, and the key builders.
 #include "storage/codec.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/string_view.h"
 
 namespace aisle::storage {
 namespace {
@@ -37,10 +42,26 @@ class Writer {
     Varint(s.size());
     out_.append(s);
   }
+  void Strings(const std::vector<std::string>& list) {
+    Varint(list.size());
+    for (const std::string& s : list) String(s);
+  }
+  // A count, then key and value of each entry.
+  template <typename V>
+  void Map(const std::map<std::string, V>& map) {
+    Varint(map.size());
+    for (const auto& [k, v] : map) {
+      String(k);
+      Value(v);
+    }
+  }
 
   std::string Finish() && { return std::move(out_); }
 
  private:
+  void Value(std::string_view s) { String(s); }
+  void Value(double d) { Double(d); }
+
   std::string out_;
 };
 
@@ -113,6 +134,27 @@ class Reader {
     if (*n > in_.size()) return Fail();
     return true;
   }
+  bool Strings(std::vector<std::string>* list) {
+    uint64_t n = 0;
+    if (!Count(&n)) return false;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (!String(&list->emplace_back())) return false;
+    }
+    return true;
+  }
+  // Reads what Writer::Map wrote; a repeated key keeps its last value.
+  template <typename V>
+  bool Map(std::map<std::string, V>* map) {
+    uint64_t n = 0;
+    if (!Count(&n)) return false;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string k;
+      V v{};
+      if (!String(&k) || !Value(&v)) return false;
+      map->insert_or_assign(std::move(k), std::move(v));
+    }
+    return true;
+  }
   bool Bool(bool* b) {
     uint8_t byte = 0;
     if (!Byte(&byte)) return false;
@@ -125,11 +167,13 @@ class Reader {
   absl::Status Done(std::string_view what) const {
     if (ok_ && in_.empty()) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(
-        "malformed ", absl::string_view(what.data(), what.size()), " record",
+        "malformed ", core::ToAbsl(what), " record",
         ok_ ? " (trailing bytes)" : " (truncated or invalid field)"));
   }
 
  private:
+  bool Value(std::string* s) { return String(s); }
+  bool Value(double* d) { return Double(d); }
   bool Fail() {
     ok_ = false;
     return false;
@@ -179,17 +223,11 @@ std::string EncodeItem(const core::Item& item) {
   Writer w(kFormatV1);
   w.String(item.item_id);
   w.String(item.title);
-  w.Varint(item.categories.size());
-  for (const std::string& c : item.categories) w.String(c);
-  w.Varint(item.tags.size());
-  for (const std::string& t : item.tags) w.String(t);
+  w.Strings(item.categories);
+  w.Strings(item.tags);
   w.Double(item.price);
   w.Byte(item.available ? 1 : 0);
-  w.Varint(item.attributes.size());
-  for (const auto& [k, v] : item.attributes) {
-    w.String(k);
-    w.String(v);
-  }
+  w.Map(item.attributes);
   w.Signed(item.updated_at_ms);
   return std::move(w).Finish();
 }
@@ -197,22 +235,10 @@ std::string EncodeItem(const core::Item& item) {
 absl::StatusOr<core::Item> DecodeItem(std::string_view bytes) {
   Reader r(bytes);
   core::Item item;
-  uint64_t n = 0;
-  bool ok = r.Format(kFormatV1) && r.String(&item.item_id) &&
-            r.String(&item.title) && r.Count(&n);
-  for (uint64_t i = 0; ok && i < n; ++i) {
-    ok = r.String(&item.categories.emplace_back());
-  }
-  ok = ok && r.Count(&n);
-  for (uint64_t i = 0; ok && i < n; ++i)
-    ok = r.String(&item.tags.emplace_back());
-  ok = ok && r.Double(&item.price) && r.Bool(&item.available) && r.Count(&n);
-  for (uint64_t i = 0; ok && i < n; ++i) {
-    std::string k, v;
-    ok = r.String(&k) && r.String(&v);
-    if (ok) item.attributes.insert_or_assign(std::move(k), std::move(v));
-  }
-  ok = ok && r.Signed(&item.updated_at_ms);
+  r.Format(kFormatV1) && r.String(&item.item_id) && r.String(&item.title) &&
+      r.Strings(&item.categories) && r.Strings(&item.tags) &&
+      r.Double(&item.price) && r.Bool(&item.available) &&
+      r.Map(&item.attributes) && r.Signed(&item.updated_at_ms);
   if (absl::Status s = r.Done("item"); !s.ok()) return s;
   return item;
 }
@@ -260,16 +286,8 @@ std::string EncodeStoredModel(const StoredModel& model) {
   w.Signed(m.users);
   w.Signed(m.items);
   w.Signed(m.interactions);
-  w.Varint(m.metrics.size());
-  for (const auto& [k, v] : m.metrics) {
-    w.String(k);
-    w.Double(v);
-  }
-  w.Varint(m.parameters.size());
-  for (const auto& [k, v] : m.parameters) {
-    w.String(k);
-    w.String(v);
-  }
+  w.Map(m.metrics);
+  w.Map(m.parameters);
   w.Signed(model.blob_bytes);
   return std::move(w).Finish();
 }
@@ -278,24 +296,10 @@ absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes) {
   Reader r(bytes);
   StoredModel model;
   core::ModelMetadata& m = model.metadata;
-  uint64_t n = 0;
-  bool ok = r.Format(kFormatV1) && r.String(&m.version) &&
-            r.Signed(&m.trained_at_ms) && r.Int(&m.factors) &&
-            r.Signed(&m.users) && r.Signed(&m.items) &&
-            r.Signed(&m.interactions) && r.Count(&n);
-  for (uint64_t i = 0; ok && i < n; ++i) {
-    std::string k;
-    double v = 0;
-    ok = r.String(&k) && r.Double(&v);
-    if (ok) m.metrics.insert_or_assign(std::move(k), v);
-  }
-  ok = ok && r.Count(&n);
-  for (uint64_t i = 0; ok && i < n; ++i) {
-    std::string k, v;
-    ok = r.String(&k) && r.String(&v);
-    if (ok) m.parameters.insert_or_assign(std::move(k), std::move(v));
-  }
-  ok = ok && r.Signed(&model.blob_bytes);
+  r.Format(kFormatV1) && r.String(&m.version) && r.Signed(&m.trained_at_ms) &&
+      r.Int(&m.factors) && r.Signed(&m.users) && r.Signed(&m.items) &&
+      r.Signed(&m.interactions) && r.Map(&m.metrics) && r.Map(&m.parameters) &&
+      r.Signed(&model.blob_bytes);
   if (absl::Status s = r.Done("model metadata"); !s.ok()) return s;
   return model;
 }
@@ -333,6 +337,12 @@ std::string UserKeyPrefix(std::string_view user_id) {
   prefix.append(user_id);
   prefix.push_back('\0');
   return prefix;
+}
+
+std::string ModelMetaKey(std::string_view version) {
+  std::string key(kModelMetaPrefix);
+  key.append(version);
+  return key;
 }
 
 std::string PrefixSuccessor(std::string_view prefix) {

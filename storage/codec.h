@@ -19,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/types.h"
-#include "storage/store.h"
+#include "storage/records.h"
 
 namespace aisle::storage {
 
@@ -42,12 +42,6 @@ UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b);
 std::string EncodeStoredModel(const StoredModel& model);
 absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes);
 
-// Value of an idempotency key: whom the event belongs to and when it
-// happened (for erasure and for retention).
-struct IdempotencyRecord {
-  std::string user_id;
-  int64_t timestamp_ms = 0;
-};
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record);
 absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
     std::string_view bytes);
@@ -65,6 +59,18 @@ std::string UserKeyPrefix(std::string_view user_id);
 // The smallest key greater than every key starting with `prefix`, or "" if
 // there is none (prefix of all 0xff bytes); for iterate_upper_bound.
 std::string PrefixSuccessor(std::string_view prefix);
+
+// Models column family: the blob under the bare version, its StoredModel
+// under "meta:" version. A version must therefore not start with "meta:".
+inline constexpr std::string_view kModelMetaPrefix = "meta:";
+std::string ModelMetaKey(std::string_view version);
+
+// Meta column family keys. Values are decimal integers (schema version,
+// open generation) or model versions.
+inline constexpr char kSchemaVersionKey[] = "schema_version";
+inline constexpr char kOpenGenerationKey[] = "open_generation";
+inline constexpr char kActiveModelKey[] = "active_model";
+inline constexpr char kPreviousActiveModelKey[] = "previous_active_model";
 
 }  // namespace aisle::storage
 

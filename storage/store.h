@@ -12,9 +12,13 @@
 //               "open_generation"
 //   default     unused (RocksDB requires it)
 //
-// Ids: user ids must be non-empty and must not contain '\0' (the server
-// rejects NUL in ids); "user_id\0" is then a key prefix no other user
-// shares. Event timestamps may be any int64.
+// Ids: request rules (lengths, characters, non-empty ids) are the caller's
+// (server/validation.h). The store checks only what its key layout and
+// records need: a user id must not contain '\0', so that "user_id\0" is a
+// key prefix no other user shares; an event needs an event_id (its
+// idempotency key) and a known event type (its slot in UserRecord::counts);
+// a model version must be non-empty ("" means "no model") and must not
+// start with "meta:" (the metadata keys). Event timestamps may be any int64.
 //
 // Durability: a method that returns OK has written its batch to the WAL.
 // With Durability::kProcess the WAL is written but not fsynced (survives a
@@ -39,11 +43,9 @@
 #ifndef AISLE_STORAGE_STORE_H_
 #define AISLE_STORAGE_STORE_H_
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/types.h"
+#include "storage/records.h"  // AppendResult, UserRecord, StoredModel, ...
 
 namespace aisle::storage {
 
@@ -72,42 +75,6 @@ struct StoreOptions {
   // Opens without the lock (RocksDB OpenForReadOnly), e.g. for `aisle
   // train` or `aisle models list` next to a running server. Default: false.
   bool read_only = false;
-};
-
-struct AppendResult {
-  // Per input event: true if newly stored, false if its event_id was
-  // already stored (a duplicate, not stored again).
-  std::vector<bool> stored;
-  int accepted = 0;
-  int duplicates = 0;
-};
-
-struct EraseResult {
-  int64_t events_deleted = 0;
-  int64_t idempotency_keys_deleted = 0;
-  bool profile_deleted = false;
-};
-
-struct StoreStats {
-  int64_t items = 0;   // estimate
-  int64_t events = 0;  // estimate
-  int64_t users = 0;   // estimate
-  int64_t live_data_bytes = 0;
-  int64_t pending_compaction_bytes = 0;
-  int64_t memtable_bytes = 0;
-};
-
-// Per-user summary kept in the users column family, updated in the same
-// write batch as the user's events.
-struct UserRecord {
-  int64_t first_seen_ms = 0;  // earliest event timestamp
-  int64_t last_seen_ms = 0;   // latest event timestamp
-  std::array<int64_t, core::kNumEventTypes> counts{};  // by EventType value
-};
-
-struct StoredModel {
-  core::ModelMetadata metadata;
-  int64_t blob_bytes = 0;
 };
 
 class Store {
@@ -133,8 +100,8 @@ class Store {
   // --- Events -------------------------------------------------------------
   // Atomically stores the events not stored before (by event_id), in one
   // write batch, with the users' records: all or nothing. REQUIRES: events
-  // validated; InvalidArgument (nothing stored) for an empty event_id or
-  // user_id, a user_id containing '\0', or an unknown event type. Two
+  // validated; InvalidArgument (nothing stored) for an empty event_id, a
+  // user_id containing '\0', or an unknown event type. Two
   // concurrent calls with the same event_id store it once; calls with disjoint
   // event_ids never wait for each other (so kMachine writers share fsyncs).
   absl::StatusOr<AppendResult> AppendEvents(
@@ -161,6 +128,7 @@ class Store {
       size_t batch_size = 4096) const;
 
   // --- Users --------------------------------------------------------------
+  // Each takes a user id; InvalidArgument if it contains '\0'.
   // NotFound if the user has no events.
   absl::StatusOr<UserRecord> GetUser(std::string_view user_id) const;
   // Removes every record of the user in every column family, in one fsynced

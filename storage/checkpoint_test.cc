@@ -1,0 +1,102 @@
+// Backups: a checkpoint taken while writing restores a consistent store.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/store.h"
+#include "storage/store_test_util.h"
+#include "tests/status_matchers.h"
+
+namespace aisle::storage {
+namespace {
+
+namespace fs = std::filesystem;
+using ::aisle::core::Event;
+using ::aisle::core::EventType;
+using ::aisle::core::Item;
+using ::aisle::testing::StatusIs;
+using ::testing::_;
+
+TEST_F(StoreTest, CheckpointWhileWritingRestoresConsistentState) {
+  options_.durability = Durability::kMachine;
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->PutModel(Meta("v1", 1), "model-bytes"));
+  ASSERT_OK(store->SetActiveModel("v1"));
+  constexpr int kBatch = 10;
+  std::atomic<bool> stop{false};
+  std::atomic<int> batches{0};
+  std::thread writer([&] {
+    int next = 0;
+    while (!stop.load()) {
+      std::vector<Event> batch;
+      for (int i = 0; i < kBatch; ++i, ++next) {
+        batch.push_back(MakeEvent(absl::StrCat("w", next), "w", next));
+      }
+      if (store->AppendEvents(batch).ok()) ++batches;
+    }
+  });
+  // Let some batches land before the checkpoint, and more while it runs.
+  while (batches.load() < 20) std::this_thread::yield();
+  const std::string checkpoint = root_ + "/checkpoint";
+  absl::Status cp = store->Checkpoint(checkpoint);
+  const int batches_after_checkpoint = batches.load();
+  while (batches.load() < batches_after_checkpoint + 20) {
+    std::this_thread::yield();
+  }
+  stop = true;
+  writer.join();
+  ASSERT_OK(cp);
+  EXPECT_THAT(store->Checkpoint(checkpoint),
+              StatusIs(absl::StatusCode::kAlreadyExists, _));
+  store.reset();
+
+  // Not into a non-empty directory.
+  EXPECT_THAT(RestoreCheckpoint(checkpoint, options_.data_dir),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
+
+  // Into an existing empty directory.
+  const std::string restored = root_ + "/restored";
+  fs::create_directories(restored);
+  ASSERT_OK(RestoreCheckpoint(checkpoint, restored));
+  StoreOptions options = options_;
+  options.data_dir = restored;
+  auto copy = OpenOrDie(options);
+  ASSERT_NE(copy, nullptr);
+  std::vector<Event> events = ScanAll(*copy);
+  EXPECT_GE(events.size(), 20u * kBatch);
+  EXPECT_LT(events.size(), static_cast<size_t>(batches.load()) * kBatch);
+  EXPECT_EQ(events.size() % kBatch, 0u);
+  // Each batch came whole: its events, their ids and the user record.
+  EXPECT_EQ(*copy->CountUserRecords("w"),
+            static_cast<int64_t>(2 * events.size() + 1));
+  EXPECT_EQ(copy->GetUser("w")->counts[static_cast<size_t>(EventType::kView)],
+            static_cast<int64_t>(events.size()));
+  // Re-sending what the checkpoint holds stores nothing.
+  absl::StatusOr<AppendResult> resend = copy->AppendEvents(events);
+  ASSERT_OK(resend);
+  EXPECT_EQ(resend->accepted, 0);
+  EXPECT_EQ(*copy->GetActiveModel(), "v1");
+  EXPECT_EQ(*copy->GetModelBlob("v1"), "model-bytes");
+  // The checkpoint itself is still intact.
+  EXPECT_TRUE(fs::exists(fs::path(checkpoint) / "CURRENT"));
+}
+
+TEST_F(StoreTest, RestoreRejectsSomethingThatIsNotACheckpoint) {
+  fs::create_directories(root_ + "/junk");
+  std::ofstream(root_ + "/junk/CURRENT") << "MANIFEST-000099\n";
+  const absl::Status s = RestoreCheckpoint(root_ + "/junk", options_.data_dir);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(fs::exists(options_.data_dir));
+  EXPECT_FALSE(fs::exists(options_.data_dir + ".restoring"));
+  EXPECT_THAT(RestoreCheckpoint(root_ + "/absent", options_.data_dir),
+              StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+}  // namespace
+}  // namespace aisle::storage

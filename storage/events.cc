@@ -1,0 +1,141 @@
+// Events: AppendEvents (idempotent, with the users' summaries, all or
+// nothing), ScanEvents and UserEvents.
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "core/string_view.h"
+#include "storage/codec.h"
+#include "storage/store.h"
+#include "storage/store_impl.h"
+
+namespace aisle::storage {
+namespace {
+
+// The store's own guard on an event: its id is the idempotency key (an
+// empty key would make every later id-less event a duplicate, silently not
+// stored), its user id must fit the key layout, and its type indexes
+// UserRecord::counts and must decode again. Request rules are the caller's.
+absl::Status CheckStorable(const core::Event& e) {
+  if (e.event_id.empty()) return absl::InvalidArgumentError("empty event_id");
+  if (absl::Status s = CheckUserIdKey(e.user_id); !s.ok()) return s;
+  if (static_cast<int>(e.type) >= core::kNumEventTypes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown event type ", static_cast<int>(e.type)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> Store::Impl::AllocateSequences(uint64_t n) {
+  const uint64_t first = next_sequence.fetch_add(n);
+  if (first + n > sequence_limit) {
+    return absl::ResourceExhaustedError(
+        "event sequence numbers of this process are used up (2^40 "
+        "events); restart aisle to start a new generation");
+  }
+  return first;
+}
+
+absl::StatusOr<AppendResult> Store::AppendEvents(
+    std::span<const core::Event> events) {
+  Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (absl::Status s = CheckStorable(events[i]); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event ", i, ": ", s.message()));
+    }
+  }
+  AppendResult result;
+  result.stored.assign(events.size(), false);
+  if (events.empty()) return result;
+
+  BatchIds ids = DistinctEventIds(events);
+  ClaimGuard claim(&impl.claims, std::move(ids.hashes));
+  absl::ReaderMutexLock erase_lock(&impl.erase_mu);
+
+  absl::StatusOr<std::vector<size_t>> fresh =
+      impl.WithoutIdempotencyKey(events, ids.first);
+  if (!fresh.ok()) return fresh.status();
+  if (!fresh->empty()) {
+    absl::StatusOr<uint64_t> sequence = impl.AllocateSequences(fresh->size());
+    if (!sequence.ok()) return sequence.status();
+    rocksdb::WriteBatch batch;
+    absl::flat_hash_map<std::string_view, UserRecord> deltas;
+    uint64_t seq = *sequence;
+    for (size_t i : *fresh) {
+      const core::Event& e = events[i];
+      batch.Put(impl.events, EventKey(e.user_id, e.timestamp_ms, seq++),
+                EncodeEvent(e));
+      batch.Put(impl.event_ids, e.event_id,
+                EncodeIdempotencyRecord({e.user_id, e.timestamp_ms}));
+      UserRecord one;
+      one.first_seen_ms = one.last_seen_ms = e.timestamp_ms;
+      one.counts[static_cast<size_t>(e.type)] = 1;
+      auto [it, inserted] = deltas.try_emplace(e.user_id, one);
+      if (!inserted) it->second = CombineUserRecords(it->second, one);
+    }
+    for (const auto& [user, delta] : deltas) {
+      batch.Merge(impl.users, ToSlice(user), EncodeUserRecord(delta));
+    }
+    if (absl::Status s =
+            impl.Write(&batch, impl.SyncEvents(), "appending events");
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (size_t i : *fresh) result.stored[i] = true;
+  result.accepted = static_cast<int>(fresh->size());
+  result.duplicates = static_cast<int>(events.size() - fresh->size());
+  return result;
+}
+
+absl::Status Store::ScanEvents(
+    const std::function<absl::Status(std::span<const core::Event>)>& fn,
+    size_t batch_size) const {
+  const Impl& impl = *impl_;
+  auto decode = [&](std::string_view /*key*/,
+                    std::string_view value) -> absl::StatusOr<core::Event> {
+    absl::StatusOr<core::Event> e = DecodeEvent(value);
+    if (!e.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "event record in ", impl.options.data_dir, ": ", e.status().message(),
+          ": restore from a backup (aisle restore)"));
+    }
+    return e;
+  };
+  return impl.ScanInBatches<core::Event>(impl.events, "scanning events", decode,
+                                         fn, batch_size);
+}
+
+absl::StatusOr<std::vector<core::Event>> Store::UserEvents(
+    std::string_view user_id, size_t limit) const {
+  const Impl& impl = *impl_;
+  if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  std::vector<core::Event> out;
+  // With a limit, the newest `limit` events, read newest first.
+  const ScanOrder order =
+      limit == 0 ? ScanOrder::kForward : ScanOrder::kBackward;
+  absl::Status s = impl.ForEachInPrefix(
+      impl.events, UserKeyPrefix(user_id), rocksdb::ReadOptions(),
+      "reading a user's events",
+      [&](std::string_view /*key*/, std::string_view value) -> absl::Status {
+        absl::StatusOr<core::Event> e = DecodeEvent(value);
+        if (!e.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "event record of user ", core::ToAbsl(user_id), ": ",
+              e.status().message(), ": restore from a backup (aisle restore)"));
+        }
+        out.push_back(*std::move(e));
+        return absl::OkStatus();
+      },
+      order, limit);
+  if (!s.ok()) return s;
+  if (order == ScanOrder::kBackward) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace aisle::storage

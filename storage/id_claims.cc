@@ -1,0 +1,142 @@
+// Idempotency: claims on event ids being written, the lookup of ids already
+// stored, erasure of a user's idempotency keys, and their expiry
+// (PruneIdempotencyKeys).
+#include "storage/id_claims.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "storage/codec.h"
+#include "storage/store.h"
+#include "storage/store_impl.h"
+
+namespace aisle::storage {
+namespace {
+
+// Deletes per write batch when pruning idempotency keys, so a large prune
+// does not build one huge batch in memory.
+constexpr size_t kPruneBatchSize = 10000;
+
+}  // namespace
+
+void EventIdClaims::Acquire(const std::vector<uint64_t>& hashes) {
+  auto free = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    for (uint64_t h : hashes) {
+      if (claimed_.contains(h)) return false;
+    }
+    return true;
+  };
+  absl::MutexLock lock(&mu_, absl::Condition(&free));
+  claimed_.insert(hashes.begin(), hashes.end());
+}
+
+void EventIdClaims::Release(const std::vector<uint64_t>& hashes) {
+  absl::MutexLock lock(&mu_);
+  for (uint64_t h : hashes) claimed_.erase(h);
+}
+
+BatchIds DistinctEventIds(std::span<const core::Event> events) {
+  BatchIds ids;
+  absl::flat_hash_set<std::string_view> seen;
+  seen.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (seen.insert(events[i].event_id).second) {
+      ids.first.push_back(i);
+      ids.hashes.push_back(absl::Hash<std::string_view>{}(events[i].event_id));
+    }
+  }
+  std::sort(ids.hashes.begin(), ids.hashes.end());
+  ids.hashes.erase(std::unique(ids.hashes.begin(), ids.hashes.end()),
+                   ids.hashes.end());
+  return ids;
+}
+
+absl::StatusOr<std::vector<size_t>> Store::Impl::WithoutIdempotencyKey(
+    std::span<const core::Event> events,
+    std::span<const size_t> candidates) const {
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(candidates.size());
+  for (size_t i : candidates) keys.push_back(ToSlice(events[i].event_id));
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db->MultiGet(rocksdb::ReadOptions(), event_ids, keys.size(), keys.data(),
+               values.data(), statuses.data());
+  std::vector<size_t> fresh;
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    if (statuses[k].IsNotFound()) {
+      fresh.push_back(candidates[k]);
+    } else if (!statuses[k].ok()) {
+      return Error(statuses[k], "checking event ids");
+    }
+  }
+  return fresh;
+}
+
+absl::StatusOr<int64_t> Store::Impl::DeleteIdempotencyKeys(
+    std::string_view user_id, const std::vector<std::string>& ids,
+    rocksdb::WriteBatch* batch) const {
+  if (ids.empty()) return 0;
+  std::vector<rocksdb::Slice> keys(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db->MultiGet(rocksdb::ReadOptions(), event_ids, keys.size(), keys.data(),
+               values.data(), statuses.data());
+  int64_t deleted = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;  // pruned already
+    if (!statuses[i].ok()) {
+      return Error(statuses[i], "reading idempotency keys");
+    }
+    // After retention expired the same id may have been stored again for
+    // someone else; that key is theirs.
+    absl::StatusOr<IdempotencyRecord> r =
+        DecodeIdempotencyRecord(ToView(values[i]));
+    if (r.ok() && r->user_id != user_id) continue;
+    batch->Delete(event_ids, keys[i]);
+    ++deleted;
+  }
+  return deleted;
+}
+
+absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms) {
+  Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  const int64_t cutoff = now_ms - impl.options.idempotency_retention_ms;
+  rocksdb::ManagedSnapshot snapshot(impl.db);
+  int64_t pruned = 0;
+  rocksdb::WriteBatch batch;
+  auto flush = [&]() -> absl::Status {
+    if (batch.Count() == 0) return absl::OkStatus();
+    absl::Status s =
+        impl.Write(&batch, impl.SyncEvents(), "pruning idempotency keys");
+    batch.Clear();
+    return s;
+  };
+  absl::Status scanned = impl.ForEachInPrefix(
+      impl.event_ids, "", Impl::BulkReadOptions(snapshot.snapshot()),
+      "scanning idempotency keys",
+      [&](std::string_view key, std::string_view value) -> absl::Status {
+        absl::StatusOr<IdempotencyRecord> r = DecodeIdempotencyRecord(value);
+        if (!r.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "idempotency key in ", impl.options.data_dir, ": ",
+              r.status().message(), ": restore from a backup (aisle restore)"));
+        }
+        if (r->timestamp_ms >= cutoff) return absl::OkStatus();
+        batch.Delete(impl.event_ids, ToSlice(key));
+        ++pruned;
+        if (static_cast<size_t>(batch.Count()) < kPruneBatchSize) {
+          return absl::OkStatus();
+        }
+        return flush();
+      });
+  if (!scanned.ok()) return scanned;
+  if (absl::Status s = flush(); !s.ok()) return s;
+  return pruned;
+}
+
+}  // namespace aisle::storage

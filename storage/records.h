@@ -1,0 +1,62 @@
+// The record types the store reads and writes: results of its write calls,
+// the per-user summary and stored model metadata it keeps, and the value of
+// an idempotency key. Plain values with no behaviour; their on-disk
+// encoding is in storage/codec.h.
+#ifndef AISLE_STORAGE_RECORDS_H_
+#define AISLE_STORAGE_RECORDS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+namespace aisle::storage {
+
+struct AppendResult {
+  // Per input event: true if newly stored, false if its event_id was
+  // already stored (a duplicate, not stored again).
+  std::vector<bool> stored;
+  int accepted = 0;
+  int duplicates = 0;
+};
+
+struct EraseResult {
+  int64_t events_deleted = 0;
+  int64_t idempotency_keys_deleted = 0;
+  bool profile_deleted = false;
+};
+
+struct StoreStats {
+  int64_t items = 0;   // estimate
+  int64_t events = 0;  // estimate
+  int64_t users = 0;   // estimate
+  int64_t live_data_bytes = 0;
+  int64_t pending_compaction_bytes = 0;
+  int64_t memtable_bytes = 0;
+};
+
+// Per-user summary kept in the users column family, updated in the same
+// write batch as the user's events.
+struct UserRecord {
+  int64_t first_seen_ms = 0;  // earliest event timestamp
+  int64_t last_seen_ms = 0;   // latest event timestamp
+  std::array<int64_t, core::kNumEventTypes> counts{};  // by EventType value
+};
+
+struct StoredModel {
+  core::ModelMetadata metadata;
+  int64_t blob_bytes = 0;
+};
+
+// Value of an idempotency key (event_ids column family): whom the event
+// belongs to and when it happened, for erasure and for retention.
+struct IdempotencyRecord {
+  std::string user_id;
+  int64_t timestamp_ms = 0;
+};
+
+}  // namespace aisle::storage
+
+#endif  // AISLE_STORAGE_RECORDS_H_

@@ -1,0 +1,228 @@
+// Store::Impl: the state behind a Store (the open RocksDB, its column
+// families, the locks that order writers) and the helpers that the Store
+// methods, spread over this folder's .cc files, share. Private to storage/:
+// NOT part of the API; include storage/store.h instead.
+//
+// Where the methods live: store.cc (open, close, writes, flush, stats),
+// events.cc, items.cc, users.cc, model_versions.cc, checkpoint.cc,
+// id_claims.cc (idempotency keys), data_dir.cc (format markers).
+#ifndef AISLE_STORAGE_STORE_IMPL_H_
+#define AISLE_STORAGE_STORE_IMPL_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/types.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/write_batch.h"
+#include "storage/codec.h"
+#include "storage/data_dir.h"
+#include "storage/id_claims.h"
+#include "storage/store.h"
+
+namespace aisle::storage {
+
+inline std::string_view ToView(const rocksdb::Slice& s) {
+  return std::string_view(s.data(), s.size());
+}
+inline rocksdb::Slice ToSlice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+// Event sequence numbers are (open generation << 40) | counter: unique
+// across restarts without scanning the events at open, and increasing, so
+// events with equal timestamps keep arrival order.
+inline constexpr int kSequenceCounterBits = 40;
+inline constexpr uint64_t kMaxOpenGeneration =
+    (uint64_t{1} << (64 - kSequenceCounterBits)) - 1;
+
+// The store's key-layout guard for user ids: "user_id\0" must be a prefix
+// no other user's keys share. InvalidArgument if `user_id` contains '\0'.
+// Request rules (length, other characters) belong to the caller.
+absl::Status CheckUserIdKey(std::string_view user_id);
+
+// Order of ForEachInPrefix.
+enum class ScanOrder { kForward, kBackward };
+
+struct Store::Impl {
+  StoreOptions options;
+  std::shared_ptr<rocksdb::Cache> cache;
+  // This process's claim on the data dir while it is open for writing
+  // (null when read-only); released after ~Impl has closed the database.
+  std::unique_ptr<WritableDirClaim> dir_claim;
+  rocksdb::DB* db = nullptr;  // owned; closed in the destructor
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned; every CF
+  rocksdb::ColumnFamilyHandle* items = nullptr;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* event_ids = nullptr;
+  rocksdb::ColumnFamilyHandle* users = nullptr;
+  rocksdb::ColumnFamilyHandle* models = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+
+  std::atomic<uint64_t> next_sequence{0};
+  uint64_t sequence_limit = 0;  // first sequence of the next generation
+
+  EventIdClaims claims;
+  // Appends hold it shared, EraseUser exclusively: an erase sees every
+  // event whose append has returned, and no append lands in the middle.
+  absl::Mutex erase_mu;
+  // Serialises model writes, pruning and active-model changes, so a
+  // version cannot be pruned while it is being made active.
+  std::mutex models_mu;
+  // Set when a write failed; the next write first asks RocksDB to resume
+  // from a background error (e.g. a full disk that has been cleared).
+  std::atomic<bool> write_failed{false};
+
+  ~Impl();
+  // Flushes (unless read-only) and closes the database; idempotent.
+  void Close();
+
+  // --- store.cc -----------------------------------------------------------
+  // ToStatus for this store's data dir.
+  absl::Status Error(const rocksdb::Status& s, std::string_view what) const;
+  // FailedPrecondition if opened read-only.
+  absl::Status CheckWritable() const;
+  // Writes `batch` (fsynced if `sync`), resuming first after a failed write.
+  absl::Status Write(rocksdb::WriteBatch* batch, bool sync,
+                     std::string_view what);
+  // Whether event, item and idempotency-key writes are fsynced.
+  bool SyncEvents() const { return options.durability == Durability::kMachine; }
+  // A meta value; nullopt if absent.
+  absl::StatusOr<std::optional<std::string>> GetMeta(
+      std::string_view key) const;
+
+  // --- data_dir.cc --------------------------------------------------------
+  // Refuses a newer schema version; when writable, also writes this
+  // version and the next open generation, and starts event sequences there.
+  absl::Status CheckAndWriteMarkers();
+  // An integer meta value, 0 if absent; DataLoss if it is not an integer.
+  absl::StatusOr<int64_t> GetMetaInt(std::string_view key) const;
+
+  // --- events.cc ----------------------------------------------------------
+  // The first of `n` consecutive event sequence numbers.
+  absl::StatusOr<uint64_t> AllocateSequences(uint64_t n);
+
+  // --- id_claims.cc -------------------------------------------------------
+  // Of events[i] for i in `candidates`, those whose event_id has no
+  // idempotency key yet, in `candidates` order.
+  absl::StatusOr<std::vector<size_t>> WithoutIdempotencyKey(
+      std::span<const core::Event> events,
+      std::span<const size_t> candidates) const;
+  // Adds to `batch` the deletion of those of `ids`' idempotency keys that
+  // belong to `user_id` (a key re-used by someone else after retention is
+  // theirs); returns how many.
+  absl::StatusOr<int64_t> DeleteIdempotencyKeys(
+      std::string_view user_id, const std::vector<std::string>& ids,
+      rocksdb::WriteBatch* batch) const;
+
+  // --- model_versions.cc --------------------------------------------------
+  // Stored models with their metadata, newest first (by trained_at, then
+  // version).
+  absl::StatusOr<std::vector<StoredModel>> ListModels() const;
+
+  // --- Scans --------------------------------------------------------------
+  // Read options for reads of many keys (scans, audits) on `snapshot`
+  // (null: the current state): they do not fill the block cache, so a scan
+  // does not evict the serving working set, and read ahead.
+  static rocksdb::ReadOptions BulkReadOptions(
+      const rocksdb::Snapshot* snapshot);
+
+  // Calls fn(key, value) -> absl::Status for each key of `cf` that starts
+  // with `prefix` ("" = every key), in `order`, at most `max_keys` of them
+  // (0 = all), reading with `read` (plus the prefix bounds). Returns the
+  // first non-OK status of `fn`, or Error(iterator status, what).
+  template <typename Fn>
+  absl::Status ForEachInPrefix(rocksdb::ColumnFamilyHandle* cf,
+                               std::string_view prefix,
+                               const rocksdb::ReadOptions& read,
+                               std::string_view what, Fn&& fn,
+                               ScanOrder order = ScanOrder::kForward,
+                               size_t max_keys = 0) const;
+
+  // Decodes every value of `cf` on one snapshot with
+  // decode(key, value) -> absl::StatusOr<T> and hands them to `fn` in
+  // batches of up to batch_size (at least 1). Stops at the first non-OK
+  // status of `decode` or `fn` and returns it.
+  template <typename T, typename Decode>
+  absl::Status ScanInBatches(
+      rocksdb::ColumnFamilyHandle* cf, std::string_view what,
+      const Decode& decode,
+      const std::function<absl::Status(std::span<const T>)>& fn,
+      size_t batch_size) const;
+};
+
+template <typename Fn>
+absl::Status Store::Impl::ForEachInPrefix(rocksdb::ColumnFamilyHandle* cf,
+                                          std::string_view prefix,
+                                          const rocksdb::ReadOptions& read,
+                                          std::string_view what, Fn&& fn,
+                                          ScanOrder order,
+                                          size_t max_keys) const {
+  rocksdb::ReadOptions ro = read;
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice lower_slice = ToSlice(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  if (!prefix.empty()) {
+    ro.iterate_lower_bound = &lower_slice;
+    if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+  const bool forward = order == ScanOrder::kForward;
+  size_t visited = 0;
+  for (forward ? it->SeekToFirst() : it->SeekToLast();
+       it->Valid() && (max_keys == 0 || visited < max_keys);
+       forward ? it->Next() : it->Prev()) {
+    ++visited;
+    if (absl::Status s = fn(ToView(it->key()), ToView(it->value())); !s.ok()) {
+      return s;
+    }
+  }
+  if (!it->status().ok()) return Error(it->status(), what);
+  return absl::OkStatus();
+}
+
+template <typename T, typename Decode>
+absl::Status Store::Impl::ScanInBatches(
+    rocksdb::ColumnFamilyHandle* cf, std::string_view what,
+    const Decode& decode,
+    const std::function<absl::Status(std::span<const T>)>& fn,
+    size_t batch_size) const {
+  batch_size = std::max<size_t>(batch_size, 1);
+  rocksdb::ManagedSnapshot snapshot(db);
+  std::vector<T> batch;
+  batch.reserve(std::min<size_t>(batch_size, 4096));
+  absl::Status s = ForEachInPrefix(
+      cf, "", BulkReadOptions(snapshot.snapshot()), what,
+      [&](std::string_view key, std::string_view value) -> absl::Status {
+        absl::StatusOr<T> record = decode(key, value);
+        if (!record.ok()) return record.status();
+        batch.push_back(*std::move(record));
+        if (batch.size() < batch_size) return absl::OkStatus();
+        absl::Status delivered = fn(batch);
+        batch.clear();
+        return delivered;
+      });
+  if (!s.ok()) return s;
+  if (!batch.empty()) return fn(batch);
+  return absl::OkStatus();
+}
+
+}  // namespace aisle::storage
+
+#endif  // AISLE_STORAGE_STORE_IMPL_H_

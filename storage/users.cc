@@ -1,0 +1,112 @@
+// Users: GetUser, EraseUser (every record of a user, in one batch) and the
+// CountUserRecords audit.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/string_view.h"
+#include "storage/codec.h"
+#include "storage/store.h"
+#include "storage/store_impl.h"
+
+namespace aisle::storage {
+
+absl::StatusOr<UserRecord> Store::GetUser(std::string_view user_id) const {
+  const Impl& impl = *impl_;
+  if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.users,
+                                   ToSlice(user_id), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(
+        absl::StrCat("user '", core::ToAbsl(user_id), "' not found"));
+  }
+  if (!s.ok()) return impl.Error(s, "reading a user record");
+  absl::StatusOr<UserRecord> record = DecodeUserRecord(ToView(value));
+  if (!record.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "user record '", core::ToAbsl(user_id), "': ",
+        record.status().message(), ": restore from a backup (aisle restore)"));
+  }
+  return record;
+}
+
+absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id) {
+  Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  absl::MutexLock erase_lock(&impl.erase_mu);
+
+  EraseResult result;
+  rocksdb::WriteBatch batch;
+  std::vector<std::string> event_ids;
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  absl::Status scanned = impl.ForEachInPrefix(
+      impl.events, UserKeyPrefix(user_id), ro, "reading a user's events",
+      [&](std::string_view key, std::string_view value) {
+        batch.Delete(impl.events, ToSlice(key));
+        ++result.events_deleted;
+        // A record that does not decode is still deleted; only its
+        // idempotency key cannot be found from it.
+        absl::StatusOr<core::Event> e = DecodeEvent(value);
+        if (e.ok()) event_ids.push_back(std::move(e->event_id));
+        return absl::OkStatus();
+      });
+  if (!scanned.ok()) return scanned;
+
+  absl::StatusOr<int64_t> keys =
+      impl.DeleteIdempotencyKeys(user_id, event_ids, &batch);
+  if (!keys.ok()) return keys.status();
+  result.idempotency_keys_deleted = *keys;
+
+  std::string record;
+  rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.users,
+                                   ToSlice(user_id), &record);
+  if (s.ok()) {
+    result.profile_deleted = true;
+  } else if (!s.IsNotFound()) {
+    return impl.Error(s, "reading a user record");
+  }
+  batch.Delete(impl.users, ToSlice(user_id));
+  if (absl::Status w = impl.Write(&batch, /*sync=*/true, "erasing a user");
+      !w.ok()) {
+    return w;
+  }
+  return result;
+}
+
+absl::StatusOr<int64_t> Store::CountUserRecords(
+    std::string_view user_id) const {
+  const Impl& impl = *impl_;
+  if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  const std::string prefix = UserKeyPrefix(user_id);
+  rocksdb::ManagedSnapshot snapshot(impl.db);
+  int64_t count = 0;
+  for (rocksdb::ColumnFamilyHandle* cf : impl.handles) {
+    // Every key, not just the prefix: event_ids keys are not the user's.
+    absl::Status s = impl.ForEachInPrefix(
+        cf, "", Impl::BulkReadOptions(snapshot.snapshot()),
+        "auditing a user's records",
+        [&](std::string_view key, std::string_view value) {
+          bool mine =
+              key.starts_with(prefix) || (cf == impl.users && key == user_id);
+          if (!mine && cf == impl.event_ids) {
+            absl::StatusOr<IdempotencyRecord> r =
+                DecodeIdempotencyRecord(value);
+            mine = r.ok() && r->user_id == user_id;
+          }
+          if (!mine && cf == impl.events) {
+            absl::StatusOr<core::Event> e = DecodeEvent(value);
+            mine = e.ok() && e->user_id == user_id;
+          }
+          if (mine) ++count;
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+  }
+  return count;
+}
+
+}  // namespace aisle::storage
