@@ -1,15 +1,19 @@
 #include "core/als.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <random>
 #include <set>
 #include <vector>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
 namespace aisle::core {
 namespace {
+
+using ::aisle::testing::StatusIs;
+using ::testing::_;
 
 // A small random interaction matrix: each user picks `per_user` distinct
 // items with weights in [1, 5].
@@ -61,9 +65,9 @@ TEST(SparseRowsTest, FromTripletsSumsDuplicatesAndDropsNonPositive) {
        {2, 3, 0.5f}});
   EXPECT_EQ(m.rows, 3);
   EXPECT_EQ(m.cols, 4);
-  EXPECT_THAT(m.row_ptr, testing::ElementsAre(0, 2, 2, 3));
-  EXPECT_THAT(m.col, testing::ElementsAre(1, 2, 3));
-  EXPECT_THAT(m.weight, testing::ElementsAre(2.0f, 4.5f, 0.5f));
+  EXPECT_THAT(m.row_ptr, ::testing::ElementsAre(0, 2, 2, 3));
+  EXPECT_THAT(m.col, ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(m.weight, ::testing::ElementsAre(2.0f, 4.5f, 0.5f));
 }
 
 TEST(SparseRowsTest, TransposedSwapsRowsAndColumnsAndRoundTrips) {
@@ -176,8 +180,8 @@ TEST(AlsTest, ConjugateGradientTrainingReachesCholeskyObjective) {
   cg.cg_steps = 3;
   auto exact = TrainAls(m, chol);
   auto approx = TrainAls(m, cg);
-  ASSERT_TRUE(exact.ok()) << exact.status();
-  ASSERT_TRUE(approx.ok()) << approx.status();
+  ASSERT_OK(exact);
+  ASSERT_OK(approx);
   const double exact_loss = AlsLoss(m, *exact, chol);
   const double approx_loss = AlsLoss(m, *approx, cg);
   EXPECT_NEAR(approx_loss, exact_loss, 0.02 * exact_loss);
@@ -196,7 +200,7 @@ TEST(AlsTest, LossDecreasesOverIterations) {
     auto f = TrainAls(
         m, o, [&](const AlsProgress& p) { losses.push_back(p.loss); },
         /*compute_loss=*/true);
-    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_OK(f);
     ASSERT_EQ(losses.size(), static_cast<size_t>(o.iterations));
     if (solver == AlsSolver::kCholesky) {
       // Exact alternating minimisation never increases the objective.
@@ -220,7 +224,11 @@ TEST(AlsTest, DeterministicForSeedAndThreadCount) {
   auto d = TrainAls(m, o);
   o.seed = 43;
   auto other_seed = TrainAls(m, o);
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok() && other_seed.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(c);
+  ASSERT_OK(d);
+  ASSERT_OK(other_seed);
   EXPECT_EQ(a->users, b->users);
   EXPECT_EQ(a->items, b->items);
   EXPECT_EQ(a->users, c->users);
@@ -234,7 +242,7 @@ TEST(AlsTest, FoldInEqualsExactSolveOfThatUser) {
   const SparseRows m = RandomMatrix(30, 40, 7, 13);
   AlsOptions o = SmallOptions(AlsSolver::kCholesky);
   auto f = TrainAls(m, o);
-  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_OK(f);
   const Eigen::MatrixXf g = Gramian(f->items);
   RowMatrix solved = RowMatrix::Zero(30, o.factors);
   SolveSide(m, f->items, g, o, &solved);
@@ -297,16 +305,16 @@ TEST(AlsTest, RejectsInvalidOptions) {
     AlsOptions o = SmallOptions(AlsSolver::kConjugateGradient);
     c.mutate(o);
     auto f = TrainAls(m, o);
-    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_THAT(f, StatusIs(absl::StatusCode::kInvalidArgument, _)) << c.name;
   }
 }
 
 TEST(AlsTest, RejectsEmptyMatrix) {
   const AlsOptions o = SmallOptions(AlsSolver::kConjugateGradient);
-  EXPECT_EQ(TrainAls(SparseRows::FromTriplets(0, 0, {}), o).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(TrainAls(SparseRows::FromTriplets(4, 4, {}), o).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(TrainAls(SparseRows::FromTriplets(0, 0, {}), o),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(TrainAls(SparseRows::FromTriplets(4, 4, {}), o),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
 // Users and items fall into three planted taste clusters; users mostly
@@ -340,7 +348,7 @@ TEST(AlsTest, RecoversPlantedClusters) {
     o.solver = solver;
     o.threads = 2;
     auto f = TrainAls(m, o);
-    ASSERT_TRUE(f.ok()) << f.status();
+    ASSERT_OK(f);
     int in_own = 0;
     int total = 0;
     for (int u = 0; u < kUsers; ++u) {

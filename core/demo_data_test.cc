@@ -9,6 +9,7 @@
 #include "core/engine.h"
 #include "core/eval.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::core {
 namespace {
@@ -131,7 +132,7 @@ TEST(DemoDataTest, AlsBeatsPopularityOnHeldOutEvents) {
       req.user_id = user;
       req.count = 10;
       auto rec = engine.Recommend(req);
-      EXPECT_TRUE(rec.ok()) << rec.status();
+      EXPECT_OK(rec);
       std::vector<std::string> ids;
       for (const auto& s : rec->items) ids.push_back(s.item_id);
       sum += ScoreRanking(ids, items, 10).ndcg;
@@ -154,7 +155,7 @@ TEST(DemoDataTest, AlsBeatsPopularityOnHeldOutEvents) {
   ao.regularization = 5;
   ao.iterations = 10;
   auto factors = TrainAls(data.user_items, ao);
-  ASSERT_TRUE(factors.ok()) << factors.status();
+  ASSERT_OK(factors);
   ModelMetadata meta;
   meta.version = "demo";
   meta.factors = ao.factors;
@@ -162,7 +163,7 @@ TEST(DemoDataTest, AlsBeatsPopularityOnHeldOutEvents) {
   mo.als = ao;
   auto model = FactorModel::Create(meta, data.item_ids, factors->items,
                                    data.user_ids, factors->users, mo);
-  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_OK(model);
   als.SwapModel(*model);
 
   const double pop_ndcg = ndcg(popular);

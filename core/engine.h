@@ -46,7 +46,8 @@
 namespace aisle::core {
 
 // How much each event type says about taste; the r_ui of implicit ALS and
-// the weight in popularity and co-occurrence. Defaults: see README "Model".
+// the weight in popularity and co-occurrence. The defaults are the field
+// initialisers below (README "Quality" has the figures they give).
 struct EventWeights {
   float view = 1.0f;
   float click = 2.0f;
@@ -144,12 +145,15 @@ class Engine {
 
   // Applies durable events: history, popularity, co-occurrence, and the
   // user's fold-in vector (re-solved before returning, so the next
-  // Recommend reflects it). Events with an empty user or item id or an
-  // unknown type are ignored. Events for unknown items are still recorded
-  // (the item may arrive later). REQUIRES: events validated by the caller.
+  // Recommend reflects it). Events for items not in the catalog are still
+  // recorded (the item may arrive later).
+  // REQUIRES: every event is valid as server::ValidateEvent defines it; the
+  // engine relies on a non-empty user_id and item_id and a type other than
+  // kUnspecified and below kNumEventTypes, and asserts that (AISLE_DCHECK,
+  // core/check.h); it does not skip or report bad events.
   void ApplyEvents(std::span<const Event> events);
   // Same without fold-in, for replaying history at start-up; call
-  // RefreshUserVectors() once afterwards.
+  // RefreshUserVectors() once afterwards. REQUIRES: as ApplyEvents.
   void ReplayEvents(std::span<const Event> events);
   // Re-solves every known user's vector against the current model.
   void RefreshUserVectors();
@@ -176,31 +180,37 @@ class Engine {
   // re-solve took and, in *users, how many users it re-solved.
   double WaitForRefold(int64_t* users = nullptr);
 
-  // Candidate sources, in order, each topping up what the previous left:
-  //   FOR_YOU: factor model (ANN with over-fetch, or exact when the filter
-  //     keeps < exact_below_selectivity of the catalog or there is no ANN),
-  //     blended with co-occurrence for items the model does not know; then
-  //     co-occurrence of the user's recent items (or, for an unknown user,
-  //     of context_item_ids, then their vector similarity); then same
-  //     category (content); then popularity.
-  //   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
-  //   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
-  //     co-occurrence, item-vector cosine, content, popularity.
-  //   RECENTLY_VIEWED: the user's distinct history, most recent first (no
-  //     top-up; include_seen implied). TRENDING: trending, then popularity.
+  // Recommends request.count items for request.scenario, best first, each
+  // with its score, source and (request.explain) reasons; the
+  // Recommendation names the model version used. Which sources feed each
+  // scenario, in which order, is in core/recommend.cc.
+  //
   // The list has `count` items whenever that many eligible items exist.
   // Eligible: in the catalog, passes the filter (categories match whole
   // path segments: "shoes" matches "shoes/running", not "shoestring"),
-  // not disliked by the user, not seen unless include_seen, not a context
-  // item (SIMILAR/FBT). fallback is set, with fallback_reason ("anonymous
-  // user", "unknown user", "no history", "no model", "no personal
-  // candidates", "unknown context items", "no similar items", "no
-  // co-purchase data"), when the scenario's own sources produced nothing.
-  // diversity > 0 over-fetches (1 + 2 * diversity) * count and re-ranks by
-  // MMR over category overlap with lambda = 1 - diversity.
-  // InvalidArgument for requests the engine cannot interpret (the server
-  // validates shapes first). NotFound when SIMILAR_ITEMS/FBT context items
-  // are all unknown and there is no fallback.
+  // not disliked by the user, not seen unless include_seen (always
+  // included for RECENTLY_VIEWED), not a context item (SIMILAR_ITEMS,
+  // FREQUENTLY_BOUGHT_TOGETHER). diversity (clamped to 0..1) trades rank
+  // for spread across categories.
+  //
+  // Fallback: set, with fallback_reason, when the scenario's own sources
+  // produced nothing and the list comes from the general ones (popularity
+  // last): FOR_YOU "anonymous user", "unknown user", "no history", "no
+  // model", "no personal candidates"; SIMILAR_ITEMS "unknown context
+  // items", "no similar items"; FREQUENTLY_BOUGHT_TOGETHER "unknown context
+  // items", "no co-purchase data". RECENTLY_VIEWED and TRENDING never fall
+  // back.
+  //
+  // Errors: NotFound when no context item of SIMILAR_ITEMS/FBT is known
+  // and no eligible item exists at all (e.g. an empty catalog).
+  // InvalidArgument when request.scenario is not a Scenario value.
+  // REQUIRES (asserted, see ApplyEvents; server/validation.cc checks them
+  // for the API): count >= 0 (0 gives an empty list); context_item_ids
+  // not empty for SIMILAR_ITEMS and FREQUENTLY_BOUGHT_TOGETHER.
+  //
+  // Thread safety: runs under the shared lock, concurrently with other
+  // reads, on the model version current when it started even if a swap
+  // happens meanwhile. `trace` (optional) receives per-request diagnostics.
   absl::StatusOr<Recommendation> Recommend(
       const RecommendRequest& request, RecommendTrace* trace = nullptr) const;
 

@@ -8,10 +8,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/check.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::core {
 namespace {
+
+using ::aisle::testing::StatusIs;
+using ::testing::_;
 
 constexpr int64_t kT0 = 1'700'000'000'000;  // ms
 constexpr int64_t kDay = 86'400'000;
@@ -127,7 +132,7 @@ std::shared_ptr<const FactorModel> TasteModel(const std::string& version,
   meta.factors = 2;
   meta.parameters = {{"alpha", "1"}, {"regularization", "0.1"}};
   auto m = FactorModel::Create(meta, ids, y, {}, RowMatrix(), options);
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_OK(m);
   return *m;
 }
 
@@ -153,7 +158,7 @@ TEST(EngineTest, ColdStartFallsBackToPopularityWithReason) {
     auto req = Req(Scenario::kForYou, c.user, 3);
     req.explain = true;
     auto r = engine->Recommend(req);
-    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_OK(r);
     EXPECT_EQ(Ids(*r), (std::vector<std::string>{"b0", "b1", "k0"})) << c.user;
     EXPECT_TRUE(r->fallback);
     EXPECT_EQ(r->fallback_reason, c.reason);
@@ -176,7 +181,7 @@ TEST(EngineTest, CountIsFilledWheneverEnoughEligibleItemsExist) {
   engine->ApplyEvents(events);
   for (int count : {1, 5, 10, 16}) {
     auto r = engine->Recommend(Req(Scenario::kForYou, "u", count));
-    ASSERT_TRUE(r.ok());
+    ASSERT_OK(r);
     EXPECT_EQ(r->items.size(), static_cast<size_t>(count)) << count;
     const std::vector<std::string> ids = Ids(*r);
     EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
@@ -188,11 +193,9 @@ TEST(EngineTest, CountIsFilledWheneverEnoughEligibleItemsExist) {
   }
   // 24 items - 8 seen = 16 eligible: asking for more returns all 16.
   auto r = engine->Recommend(Req(Scenario::kForYou, "u", 50));
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->items.size(), 16u);
   EXPECT_TRUE(engine->Recommend(Req(Scenario::kForYou, "u", 0))->items.empty());
-  EXPECT_EQ(engine->Recommend(Req(Scenario::kForYou, "u", -1)).status().code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(EngineTest, FiltersApplyToEveryCandidate) {
@@ -249,7 +252,7 @@ TEST(EngineTest, FiltersApplyToEveryCandidate) {
       auto req = Req(s, "", 100);
       req.filter = c.filter;
       auto r = engine->Recommend(req);
-      ASSERT_TRUE(r.ok()) << c.name;
+      ASSERT_OK(r) << c.name;
       EXPECT_EQ(r->items.size(), c.expected) << c.name;
       for (const auto& id : Ids(*r)) {
         EXPECT_TRUE(c.ok(id)) << c.name << " returned " << id;
@@ -266,7 +269,7 @@ TEST(EngineTest, IncludeSeenControlsInteractedItemsButNotImpressions) {
       Ev("u", "b0", EventType::kView), Ev("u", "b1", EventType::kImpression)});
   auto req = Req(Scenario::kForYou, "u", 3);
   auto unseen = engine->Recommend(req);
-  ASSERT_TRUE(unseen.ok());
+  ASSERT_OK(unseen);
   EXPECT_FALSE(Contains(Ids(*unseen), "b0"));
   EXPECT_TRUE(Contains(Ids(*unseen), "b1"));  // only an impression
   req.include_seen = true;
@@ -288,7 +291,7 @@ TEST(EngineTest, DislikeBlocksTheItemEverywhereUntilErased) {
     req.include_seen = true;
     req.context_item_ids = {"b1"};
     auto r = engine->Recommend(req);
-    ASSERT_TRUE(r.ok()) << ScenarioName(s);
+    ASSERT_OK(r) << ScenarioName(s);
     EXPECT_FALSE(Contains(Ids(*r), "b0")) << ScenarioName(s);
   }
   // No longer a positive: not exported for training.
@@ -318,13 +321,13 @@ TEST(EngineTest, CoOccurrenceDrivesForYouWithoutAModelAndReadsYourWrites) {
   auto req = Req(Scenario::kForYou, "u", 3);
   req.explain = true;
   auto before = engine->Recommend(req);
-  ASSERT_TRUE(before.ok());
+  ASSERT_OK(before);
   EXPECT_TRUE(before->fallback);
   EXPECT_FALSE(Contains(Ids(*before), "k4"));
 
   engine->ApplyEvents(std::vector<Event>{Ev("u", "t3", EventType::kClick)});
   auto after = engine->Recommend(req);
-  ASSERT_TRUE(after.ok());
+  ASSERT_OK(after);
   ASSERT_FALSE(after->items.empty());
   EXPECT_EQ(after->items[0].item_id, "k4");
   EXPECT_EQ(after->items[0].source, Source::kCoOccurrence);
@@ -359,7 +362,7 @@ TEST(EngineTest, FrequentlyBoughtTogetherPrefersCartCoOccurrence) {
   req.context_item_ids = {"t0"};
   req.explain = true;
   auto r = engine->Recommend(req);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   ASSERT_EQ(r->items.size(), 3u);
   EXPECT_EQ(r->items[0].item_id, "r1");
   EXPECT_EQ(r->items[1].item_id, "k2");
@@ -371,29 +374,58 @@ TEST(EngineTest, FrequentlyBoughtTogetherPrefersCartCoOccurrence) {
   // Nothing co-occurs with b3: fallback (content, then popularity).
   req.context_item_ids = {"b3"};
   auto none = engine->Recommend(req);
-  ASSERT_TRUE(none.ok());
+  ASSERT_OK(none);
   EXPECT_TRUE(none->fallback);
   EXPECT_EQ(none->items.size(), 3u);
   EXPECT_EQ(none->items[0].source, Source::kContent);  // other fiction
   EXPECT_EQ(none->items[0].item_id[0], 'b');
 }
 
-TEST(EngineTest, ContextScenariosValidateContext) {
+TEST(EngineTest, UnknownContextItemsFallBackOrAreNotFound) {
   auto engine = NewEngine();
   AddCrowd(*engine);
   auto req = Req(Scenario::kSimilarItems, "", 3);
-  EXPECT_EQ(engine->Recommend(req).status().code(),
-            absl::StatusCode::kInvalidArgument);
   req.context_item_ids = {"nope"};
   auto r = engine->Recommend(req);
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_TRUE(r->fallback);
   EXPECT_EQ(r->fallback_reason, "unknown context items");
   EXPECT_EQ(r->items.size(), 3u);
 
   Engine empty(EngineOptions{});
-  EXPECT_EQ(empty.Recommend(req).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(empty.Recommend(req), StatusIs(absl::StatusCode::kNotFound, _));
 }
+
+TEST(EngineTest, UnknownScenarioIsInvalid) {
+  auto engine = NewEngine();
+  EXPECT_THAT(engine->Recommend(Req(static_cast<Scenario>(77))),
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown scenario"));
+}
+
+// The shape of requests and events is the caller's REQUIRES: the server
+// rejects bad ones with a message (server/validation_test.cc); the engine
+// only asserts, in debug and sanitizer builds.
+#if AISLE_DCHECK_IS_ON
+TEST(EngineDeathTest, RequiresValidRequestsAndEvents) {
+  auto engine = NewEngine();
+  EXPECT_DEATH(engine->Recommend(Req(Scenario::kForYou, "u", -1)).IgnoreError(),
+               "REQUIRES failed");
+  EXPECT_DEATH(engine->Recommend(Req(Scenario::kSimilarItems)).IgnoreError(),
+               "REQUIRES failed");
+  EXPECT_DEATH(
+      engine->Recommend(Req(Scenario::kFrequentlyBoughtTogether)).IgnoreError(),
+      "REQUIRES failed");
+  EXPECT_DEATH(engine->ApplyEvents({Ev("", "b0", EventType::kView)}),
+               "REQUIRES failed");
+  EXPECT_DEATH(engine->ApplyEvents({Ev("u", "", EventType::kView)}),
+               "REQUIRES failed");
+  EXPECT_DEATH(engine->ReplayEvents({Ev("u", "b0", EventType::kUnspecified)}),
+               "REQUIRES failed");
+  EXPECT_DEATH(engine->ApplyEvents(
+                   {Ev("u", "b0", static_cast<EventType>(kNumEventTypes))}),
+               "REQUIRES failed");
+}
+#endif
 
 TEST(EngineTest, SimilarItemsUsesVectorsWhenTheModelKnowsTheItem) {
   auto engine = NewEngine();
@@ -408,14 +440,14 @@ TEST(EngineTest, SimilarItemsUsesVectorsWhenTheModelKnowsTheItem) {
   req.context_item_ids = {"t0"};
   req.explain = true;
   auto co = engine->Recommend(req);
-  ASSERT_TRUE(co.ok());
+  ASSERT_OK(co);
   EXPECT_EQ(co->items[0].item_id, "b4");
   EXPECT_EQ(co->items[0].source, Source::kCoOccurrence);
 
   engine->SwapModel(TasteModel("m1"));
   RecommendTrace trace;
   auto vec = engine->Recommend(req, &trace);
-  ASSERT_TRUE(vec.ok());
+  ASSERT_OK(vec);
   EXPECT_EQ(vec->model_version, "m1");
   ASSERT_EQ(vec->items.size(), 2u);
   EXPECT_EQ(vec->items[0].source, Source::kItemSimilarity);
@@ -440,7 +472,7 @@ TEST(EngineTest, ForYouFollowsTheUsersVectorAndExplainsWithTheirItem) {
   req.explain = true;
   RecommendTrace trace;
   auto r = engine->Recommend(req, &trace);
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   ASSERT_EQ(r->items.size(), 4u);
   EXPECT_FALSE(r->fallback);
   EXPECT_EQ(r->source, Source::kFactorModel);
@@ -460,7 +492,7 @@ TEST(EngineTest, ForYouFollowsTheUsersVectorAndExplainsWithTheirItem) {
     books.push_back(Ev("u", b, EventType::kPurchase));
   engine->ApplyEvents(books);
   auto after = engine->Recommend(req);
-  ASSERT_TRUE(after.ok());
+  ASSERT_OK(after);
   EXPECT_EQ(after->items[0].item_id[0], 'b') << after->items[0].item_id;
 }
 
@@ -479,7 +511,7 @@ TEST(EngineTest, ForYouBlendsItemsTheModelDoesNotKnow) {
   req.explain = true;
   RecommendTrace trace;
   auto r = engine->Recommend(req, &trace);
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   ASSERT_EQ(r->items.size(), 4u);
   const auto ids = Ids(*r);
   const auto it = std::find(ids.begin(), ids.end(), "new");
@@ -502,7 +534,7 @@ TEST(EngineTest, ContentCoversUsersWhoseItemsCoOccurWithNothing) {
   auto req = Req(Scenario::kForYou, "solo", 7);
   req.explain = true;
   auto r = engine->Recommend(req);
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   ASSERT_EQ(r->items.size(), 7u);
   EXPECT_FALSE(r->fallback);
   // r0 is the most popular road shoe; the other four follow in id order.
@@ -539,7 +571,7 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   meta.parameters = {{"regularization", "0.1"}};
   auto model =
       FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
-  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_OK(model);
   ASSERT_NE((*model)->ann(), nullptr);
   engine.SwapModel(*model);
   // The user has seen the 60 best c0 items; over-fetch must get past them.
@@ -552,7 +584,7 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   RecommendTrace trace;
   auto req = Req(Scenario::kForYou, "u", 10);
   auto r = engine.Recommend(req, &trace);
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_TRUE(trace.used_ann);
   ASSERT_EQ(r->items.size(), 10u);
   for (const auto& s : r->items) {
@@ -565,7 +597,7 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   RecommendTrace exact_trace;
   req.filter.max_price = 3;
   auto few = engine.Recommend(req, &exact_trace);
-  ASSERT_TRUE(few.ok());
+  ASSERT_OK(few);
   EXPECT_TRUE(exact_trace.used_exact);
   EXPECT_EQ(Ids(*few), (std::vector<std::string>{"a0", "a1", "a2", "a3"}));
 }
@@ -615,7 +647,7 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
     model_options.defer_ann = background;
     auto model =
         FactorModel::Create(meta, ids, y, {}, RowMatrix(), model_options);
-    EXPECT_TRUE(model.ok()) << model.status();
+    EXPECT_OK(model);
     EXPECT_EQ((*model)->ann() == nullptr, background);
     engine->SwapModel(*model);
     return engine;
@@ -626,7 +658,7 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
       RecommendTrace trace;
       auto r = engine.Recommend(
           Req(Scenario::kForYou, absl::StrCat("u", u), 10), &trace);
-      EXPECT_TRUE(r.ok());
+      EXPECT_OK(r);
       EXPECT_FALSE(r->fallback) << "u" << u;
       *used_ann = *used_ann || trace.used_ann;
       out.push_back(Ids(*r));
@@ -665,7 +697,7 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
                                         Ev("late", "a12", EventType::kView)});
   EXPECT_EQ(sync->Stats().users_with_vectors, 50);
   auto late = sync->Recommend(Req(Scenario::kForYou, "late", 5));
-  ASSERT_TRUE(late.ok());
+  ASSERT_OK(late);
   EXPECT_FALSE(late->fallback);
   ASSERT_EQ(late->items.size(), 5u);
   for (const auto& item : late->items) {
@@ -693,7 +725,7 @@ TEST(EngineTest, RecentlyViewedIsTheUsersOwnDistinctHistory) {
   auto req = Req(Scenario::kRecentlyViewed, "u", 10);
   req.explain = true;
   auto r = engine->Recommend(req);
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(Ids(*r), (std::vector<std::string>{"k5", "b0", "k1"}));
   EXPECT_EQ(r->items[0].source, Source::kUserHistory);
   EXPECT_EQ(r->items[0].reasons[0].code, ReasonCode::kRecentlyViewedByYou);
@@ -715,7 +747,7 @@ TEST(EngineTest, TrendingDecaysFasterThanPopularity) {
   }
   engine->ApplyEvents(events);
   auto trending = engine->Recommend(Req(Scenario::kTrending, "", 2));
-  ASSERT_TRUE(trending.ok());
+  ASSERT_OK(trending);
   EXPECT_EQ(Ids(*trending), (std::vector<std::string>{"r3", "k3"}));
   EXPECT_EQ(trending->items[0].source, Source::kTrending);
   // 24 h half-life, evaluated at the newest event: 3 vs 10 * 2^-10.

@@ -9,9 +9,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::core {
 namespace {
+
+using ::aisle::testing::StatusIs;
+using ::testing::_;
+using ::testing::HasSubstr;
 
 struct MetricCase {
   std::string name;
@@ -73,7 +78,7 @@ TEST(LoadRatingsTest, SkipsHeaderAndReportsBadLinesWithNumbers) {
   std::ofstream(good) << "user,item,rating,ts\nu1,i1,4,100\nu2,i2,5.5,200\n";
   std::ofstream(bad) << "u1\ti1\t4\t100\nu1\ti2\n\nu2\ti3\tx\t5\n";
   auto ratings = LoadRatings(good);
-  ASSERT_TRUE(ratings.ok()) << ratings.status();
+  ASSERT_OK(ratings);
   ASSERT_EQ(ratings->size(), 2u);
   EXPECT_EQ((*ratings)[1].user_id, "u2");
   EXPECT_EQ((*ratings)[1].item_id, "i2");
@@ -81,11 +86,11 @@ TEST(LoadRatingsTest, SkipsHeaderAndReportsBadLinesWithNumbers) {
   EXPECT_EQ((*ratings)[1].timestamp_ms, 200000);
 
   auto broken = LoadRatings(bad);
-  ASSERT_EQ(broken.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(broken.status().message().find("line 2, 4"), std::string::npos)
-      << broken.status();
-  EXPECT_EQ(LoadRatings((dir / "aisle_no_such_file").string()).status().code(),
-            absl::StatusCode::kNotFound);
+  ASSERT_THAT(broken, StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(broken, StatusIs(absl::StatusCode::kInvalidArgument,
+                               HasSubstr("line 2, 4")));
+  EXPECT_THAT(LoadRatings((dir / "aisle_no_such_file").string()),
+              StatusIs(absl::StatusCode::kNotFound, _));
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }
@@ -121,7 +126,7 @@ TEST(EvaluateTest, PopularReproducesPublishedBaseline) {
     GTEST_SKIP() << "AISLE_SHARED_DATA/ml-100k-split-by-user not found";
   }
   auto r = Evaluate(SplitOptions(dir, EvalVariant::kPopular));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   Print(*r);
   EXPECT_EQ(r->users_evaluated, 943);
   EXPECT_EQ(r->train_ratings, 74992);
@@ -137,7 +142,7 @@ TEST(EvaluateTest, CoOccurrenceBeatsPopular) {
     GTEST_SKIP() << "AISLE_SHARED_DATA/ml-100k-split-by-user not found";
   }
   auto r = Evaluate(SplitOptions(dir, EvalVariant::kCoOccurrence));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   Print(*r);
   EXPECT_GT(r->ndcg, 0.30);
 }
@@ -148,7 +153,7 @@ TEST(EvaluateTest, AlsWithDefaultOptionsReachesTarget) {
     GTEST_SKIP() << "AISLE_SHARED_DATA/ml-100k-split-by-user not found";
   }
   auto r = Evaluate(SplitOptions(dir, EvalVariant::kAls));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   Print(*r);
   EXPECT_GE(r->ndcg, 0.47);
   EXPECT_GT(r->precision, 0.40);

@@ -7,9 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::core {
 namespace {
+
+using ::aisle::testing::StatusIs;
+using ::testing::_;
+using ::testing::HasSubstr;
 
 RowMatrix Random(int rows, int cols, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -43,7 +48,7 @@ std::shared_ptr<const FactorModel> Make(int items, int users, int factors,
   auto m = FactorModel::Create(Meta(factors), Ids("i", items),
                                Random(items, factors, 1), Ids("u", users),
                                Random(users, factors, 2), options);
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_OK(m);
   return m.ok() ? *m : nullptr;
 }
 
@@ -109,15 +114,13 @@ TEST(FactorModelTest, CreateRejectsInconsistentInput) {
     auto m = FactorModel::Create(
         Meta(c.meta_factors), ids, Random(c.item_rows, c.factor_cols, 1),
         Ids("u", c.user_ids), Random(c.user_rows, c.factor_cols, 2), {});
-    EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_THAT(m, StatusIs(absl::StatusCode::kInvalidArgument, _)) << c.name;
   }
   RowMatrix bad = Random(3, 2, 1);
   bad(1, 1) = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_EQ(
-      FactorModel::Create(Meta(2), Ids("i", 3), bad, {}, RowMatrix(0, 2), {})
-          .status()
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      FactorModel::Create(Meta(2), Ids("i", 3), bad, {}, RowMatrix(0, 2), {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
 TEST(FactorModelTest, SerializeRoundTripsEverything) {
@@ -126,7 +129,7 @@ TEST(FactorModelTest, SerializeRoundTripsEverything) {
   const std::string blob = m->Serialize();
   EXPECT_EQ(blob.substr(0, 8), "AISLEMDL");
   auto back = FactorModel::Deserialize(blob, {});
-  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_OK(back);
   const FactorModel& b = **back;
   EXPECT_EQ(b.version(), m->version());
   EXPECT_EQ(b.metadata().trained_at_ms, m->metadata().trained_at_ms);
@@ -143,7 +146,7 @@ TEST(FactorModelTest, SerializeRoundTripsEverything) {
   EXPECT_EQ(b.Serialize(), blob);
 
   auto meta = FactorModel::PeekMetadata(blob);
-  ASSERT_TRUE(meta.ok()) << meta.status();
+  ASSERT_OK(meta);
   EXPECT_EQ(meta->version, m->version());
   EXPECT_EQ(meta->factors, 6);
   EXPECT_EQ(meta->items, 40);
@@ -154,9 +157,9 @@ TEST(FactorModelTest, SerializeRoundTripsEverything) {
 TEST(FactorModelTest, ModelWithoutUsersRoundTrips) {
   auto m = FactorModel::Create(Meta(3), Ids("i", 5), Random(5, 3, 1), {},
                                RowMatrix(), {});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_OK(m);
   auto back = FactorModel::Deserialize((*m)->Serialize(), {});
-  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_OK(back);
   EXPECT_EQ((*back)->num_users(), 0);
 }
 
@@ -167,12 +170,13 @@ TEST(FactorModelTest, DamagedBlobsAreDataLossNeverACrash) {
   // Every truncation.
   for (size_t n = 0; n < blob.size(); n += (n < 64 ? 1 : 7)) {
     const auto s = FactorModel::Deserialize(blob.substr(0, n), {}).status();
-    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << n;
-    EXPECT_NE(s.message().find("model blob"), std::string::npos);
+    EXPECT_THAT(s,
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("model blob")))
+        << n;
   }
   // Appended garbage.
-  EXPECT_EQ(FactorModel::Deserialize(blob + "x", {}).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_THAT(FactorModel::Deserialize(blob + "x", {}),
+              StatusIs(absl::StatusCode::kDataLoss, _));
   // Random byte flips anywhere: header, metadata, ids, floats.
   std::mt19937_64 rng(99);
   for (int trial = 0; trial < 400; ++trial) {
@@ -181,8 +185,8 @@ TEST(FactorModelTest, DamagedBlobsAreDataLossNeverACrash) {
     for (int f = 0; f < flips; ++f) {
       bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
     }
-    EXPECT_EQ(FactorModel::Deserialize(bad, {}).status().code(),
-              absl::StatusCode::kDataLoss)
+    EXPECT_THAT(FactorModel::Deserialize(bad, {}),
+                StatusIs(absl::StatusCode::kDataLoss, _))
         << trial;
     // Peek does not check the checksum, but must stay in bounds.
     (void)FactorModel::PeekMetadata(bad);
@@ -192,11 +196,11 @@ TEST(FactorModelTest, DamagedBlobsAreDataLossNeverACrash) {
     std::string junk(rng() % 200, '\0');
     for (char& c : junk) c = static_cast<char>(rng());
     if (trial % 2 == 0) junk = blob.substr(0, 24) + junk;
-    EXPECT_EQ(FactorModel::Deserialize(junk, {}).status().code(),
-              absl::StatusCode::kDataLoss);
+    EXPECT_THAT(FactorModel::Deserialize(junk, {}),
+                StatusIs(absl::StatusCode::kDataLoss, _));
     auto peek = FactorModel::PeekMetadata(junk);
     if (!peek.ok()) {
-      EXPECT_EQ(peek.status().code(), absl::StatusCode::kDataLoss);
+      EXPECT_THAT(peek, StatusIs(absl::StatusCode::kDataLoss, _));
     }
   }
 }
@@ -216,10 +220,10 @@ TEST(FactorModelTest, HugeLengthsWithValidChecksumAreRejected) {
   blob.append(reinterpret_cast<const char*>(&crc), 4);
   blob.append(reinterpret_cast<const char*>(&len), 8);
   blob += body;
-  EXPECT_EQ(FactorModel::Deserialize(blob, {}).status().code(),
-            absl::StatusCode::kDataLoss);
-  EXPECT_EQ(FactorModel::PeekMetadata(blob).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_THAT(FactorModel::Deserialize(blob, {}),
+              StatusIs(absl::StatusCode::kDataLoss, _));
+  EXPECT_THAT(FactorModel::PeekMetadata(blob),
+              StatusIs(absl::StatusCode::kDataLoss, _));
 }
 
 TEST(FactorModelTest, FoldInByIdMatchesIndexFoldInAndIgnoresUnknownIds) {

@@ -5,12 +5,15 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::core {
 namespace {
 
-SparseRows Matrix(int32_t rows, int32_t cols,
-                        std::vector<Triplet> triplets) {
+using ::aisle::testing::StatusIs;
+using ::testing::_;
+
+SparseRows Matrix(int32_t rows, int32_t cols, std::vector<Triplet> triplets) {
   return SparseRows::FromTriplets(rows, cols, std::move(triplets));
 }
 
@@ -103,14 +106,14 @@ TEST(TrainModelVersionTest, MeasuresOnHoldoutAndRecordsParameters) {
   options.version = "v1";
   options.extra_parameters = {{"source", "test"}};
   std::vector<std::string> phases;
-  absl::StatusOr<TrainedModel> trained = TrainModelVersion(
-      engine.ExportTrainingData(), options, ModelOptions{},
-      [&phases](std::string_view phase, const AlsProgress&) {
-        if (phases.empty() || phases.back() != phase) {
-          phases.emplace_back(phase);
-        }
-      });
-  ASSERT_TRUE(trained.ok()) << trained.status();
+  absl::StatusOr<TrainedModel> trained =
+      TrainModelVersion(engine.ExportTrainingData(), options, ModelOptions{},
+                        [&phases](std::string_view phase, const AlsProgress&) {
+                          if (phases.empty() || phases.back() != phase) {
+                            phases.emplace_back(phase);
+                          }
+                        });
+  ASSERT_OK(trained);
   EXPECT_EQ(phases, (std::vector<std::string>{"validation", "train"}));
   const ModelMetadata& m = trained->model->metadata();
   EXPECT_EQ(m.version, "v1");
@@ -127,18 +130,16 @@ TEST(TrainModelVersionTest, MeasuresOnHoldoutAndRecordsParameters) {
   EXPECT_EQ(m.parameters.at("validate_fraction"), "0.34");
 
   options.validate_fraction = 0;
-  trained = TrainModelVersion(engine.ExportTrainingData(), options,
-                              ModelOptions{});
-  ASSERT_TRUE(trained.ok());
+  trained =
+      TrainModelVersion(engine.ExportTrainingData(), options, ModelOptions{});
+  ASSERT_OK(trained);
   EXPECT_TRUE(trained->model->metadata().metrics.empty());
   EXPECT_EQ(trained->holdout_users, 0);
 
   Engine empty{EngineOptions{}};
-  EXPECT_EQ(TrainModelVersion(empty.ExportTrainingData(), options,
-                              ModelOptions{})
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      TrainModelVersion(empty.ExportTrainingData(), options, ModelOptions{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
 }  // namespace

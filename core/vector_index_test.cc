@@ -1,16 +1,20 @@
 #include "core/vector_index.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
 namespace aisle::core {
 namespace {
+
+using ::aisle::testing::StatusIs;
+using ::testing::_;
 
 RowMatrix RandomVectors(int rows, int dim, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -57,7 +61,7 @@ TEST(ExactTopKTest, MatchesNaiveLoop) {
   const RowMatrix q = RandomVectors(5, 16, 2);
   for (int k : {1, 10, 499, 500}) {
     for (int row = 0; row < q.rows(); ++row) {
-      SCOPED_TRACE(testing::Message() << "k=" << k << " query=" << row);
+      SCOPED_TRACE(::testing::Message() << "k=" << k << " query=" << row);
       ExpectSameHits(ExactTopK(v, q.row(row).data(), k),
                      NaiveTopK(v, q.row(row).data(), k));
     }
@@ -100,7 +104,7 @@ TEST(ExactTopKBatchTest, MatchesSingleQuerySearch) {
     const auto batch = ExactTopKBatch(v, q, k);
     ASSERT_EQ(batch.size(), 70u);
     for (int row = 0; row < q.rows(); ++row) {
-      SCOPED_TRACE(testing::Message() << "k=" << k << " query=" << row);
+      SCOPED_TRACE(::testing::Message() << "k=" << k << " query=" << row);
       ExpectSameHits(batch[row], NaiveTopK(v, q.row(row).data(), k));
     }
   }
@@ -109,11 +113,11 @@ TEST(ExactTopKBatchTest, MatchesSingleQuerySearch) {
 }
 
 TEST(AnnIndexTest, RejectsEmptyMatrix) {
-  EXPECT_EQ(AnnIndex::Build(RowMatrix(0, 8), AnnOptions{}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(AnnIndex::Build(RowMatrix(0, 8), AnnOptions{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
-class AnnIndexRecallTest : public testing::Test {
+class AnnIndexRecallTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     vectors_ = new RowMatrix(RandomVectors(20000, 32, 11));
@@ -121,7 +125,7 @@ class AnnIndexRecallTest : public testing::Test {
     AnnOptions options;
     options.threads = 2;
     auto index = AnnIndex::Build(*vectors_, options);
-    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_OK(index);
     index_ = index->release();
   }
   static void TearDownTestSuite() {
@@ -234,10 +238,10 @@ TEST(AnnIndexTest, BuildStopsWhenCancelled) {
   options.threads = 2;
   options.cancel = &cancel;
   auto cancelled = AnnIndex::Build(v, options);
-  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(cancelled, StatusIs(absl::StatusCode::kCancelled, _));
   cancel = false;
   auto built = AnnIndex::Build(v, options);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_OK(built);
   EXPECT_EQ((*built)->size(), 2000);
 }
 

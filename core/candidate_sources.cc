@@ -1,0 +1,218 @@
+// The Runner's candidate sources: co-occurrence, same category (content),
+// a ranked counter (popularity, trending) with its catalog top-up, the
+// user's own history (RECENTLY_VIEWED), and the factor model's sources
+// (the user's vector, FOR_YOU retrieval, item-vector similarity).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/als.h"
+#include "core/recommend_runner.h"
+
+namespace aisle::core {
+
+const float* Engine::State::Runner::UserVector() {
+  if (user_ == nullptr || b_ == nullptr) return nullptr;
+  if (!user_->vec.empty() && user_->vec_serial == b_->serial) {
+    return user_->vec.data();
+  }
+  if (!vector_solved_) {
+    vector_solved_ = true;
+    const FoldJob job = s_.MakeFoldJob(user_row_, *b_);
+    if (!job.rows.empty()) {
+      const FactorModel& m = *b_->model;
+      solved_vector_ = core::FoldIn(m.item_factors(), m.gramian(), job.rows,
+                                    job.weights, m.als_options());
+    }
+  }
+  return solved_vector_.size() > 0 ? solved_vector_.data() : nullptr;
+}
+
+// Items paired with the seeds, scored sum_seed log1p(w_seed) * c / sqrt(n n')
+// (cosine over the binary user-item matrix, so that popular items do not
+// dominate merely by being everywhere).
+bool Engine::State::Runner::AnyColdNeighbor(
+    const std::vector<std::pair<int32_t, float>>& seeds) const {
+  if (b_ == nullptr) return false;
+  for (const auto& [seed, w] : seeds) {
+    if (static_cast<size_t>(seed) >= s_.co_all.size()) continue;
+    for (const auto& [other, c] : s_.co_all[seed]) {
+      if (s_.n_all[other] > 0 && b_->Row(other) < 0) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::CoOccurrence(
+    const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
+  std::vector<Candidate> out;
+  if (Full()) return out;
+  const auto& co = cart ? s_.co_cart : s_.co_all;
+  const auto& n = cart ? s_.n_cart : s_.n_all;
+  absl::flat_hash_map<int32_t, Candidate> acc;
+  for (const auto& [seed, w] : seeds) {
+    if (static_cast<size_t>(seed) >= co.size() || n[seed] <= 0) continue;
+    const double wseed = std::log1p(static_cast<double>(w));
+    for (const auto& [other, c] : co[seed]) {
+      if (n[other] <= 0) continue;
+      const double contribution =
+          wseed * c / std::sqrt(static_cast<double>(n[seed]) * n[other]);
+      Candidate& cand = acc[other];
+      if (cand.item < 0) {
+        cand.item = other;
+        cand.source = Source::kCoOccurrence;
+      }
+      cand.score += contribution;
+      if (contribution > cand.related_weight) {
+        cand.related = seed;
+        cand.related_weight = contribution;
+      }
+    }
+  }
+  // Eligibility once per distinct candidate, not per pair.
+  out.reserve(acc.size());
+  for (auto& [item, c] : acc) {
+    if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
+  }
+  // Hash order is arbitrary: fix it so ties resolve the same every time.
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  });
+  return out;
+}
+
+// Items sharing a full category path with the seeds, by popularity.
+std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Content(
+    const std::vector<std::pair<int32_t, float>>& seeds) const {
+  if (Full()) return {};
+  constexpr size_t kMaxSeeds = 10;
+  absl::flat_hash_map<int32_t, Candidate> acc;
+  for (size_t k = 0; k < seeds.size() && k < kMaxSeeds; ++k) {
+    const int32_t seed = seeds[k].first;
+    for (int32_t leaf : s_.items[seed].leaves) {
+      for (int32_t i : s_.prefix_items[leaf]) {
+        if (taken_.contains(i) || acc.contains(i) || !Eligible(i)) continue;
+        acc[i] = Candidate{i,
+                           s_.popularity.ScoreAt(i, s_.now_ms),
+                           Source::kContent,
+                           ReasonCode::kSameCategory,
+                           seed,
+                           0};
+      }
+    }
+  }
+  std::vector<Candidate> out;
+  out.reserve(acc.size());
+  for (auto& [item, c] : acc) out.push_back(c);
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  });
+  return out;
+}
+
+// Tops up from a counter's ranking, then (so that `count` is met whenever
+// enough eligible items exist) from the rest of the catalog in id order.
+void Engine::State::Runner::Ranked(const DecayedCounters& counter,
+                                   RankCache& cache, Source source,
+                                   ReasonCode reason) {
+  size_t depth = std::max<size_t>(64, want_ * 4);
+  size_t pos = 0;
+  while (!Full()) {
+    const auto order = cache.Top(counter, depth);
+    for (; pos < order->size() && !Full(); ++pos) {
+      const int32_t i = (*order)[pos];
+      Add({i, counter.ScoreAt(i, s_.now_ms), source, reason, -1, 0});
+    }
+    if (order->size() < depth) break;
+    depth *= 4;
+  }
+  for (size_t i = 0; i < s_.items.size() && !Full(); ++i) {
+    const auto item = static_cast<int32_t>(i);
+    if (counter.Key(item) <= 0) Add({item, 0, source, reason, -1, 0});
+  }
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::ModelForYou() {
+  if (Full()) return {};
+  std::vector<Candidate> out;
+  for (const SearchHit& h :
+       Retrieve(UserVector(), want_ - out_.size(), /*cosine=*/false)) {
+    out.push_back({b_->model_to_engine[h.index], h.score, Source::kFactorModel,
+                   ReasonCode::kMatchesYourTaste, -1, 0});
+  }
+  return out;
+}
+
+// Cosine similarity of item vectors to the (normalised, summed) context
+// vectors.
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::VectorSimilar() {
+  if (Full()) return {};
+  const FactorModel& m = *b_->model;
+  Eigen::VectorXf q = Eigen::VectorXf::Zero(m.factors());
+  std::vector<int32_t> rows;
+  for (int32_t c : context_) {
+    const int32_t row = b_->Row(c);
+    if (row < 0 || b_->inv_norms[row] == 0) continue;
+    rows.push_back(row);
+    q += m.item_factors().row(row).transpose() * b_->inv_norms[row];
+  }
+  if (rows.empty()) return {};
+  const std::vector<SearchHit> hits =
+      Retrieve(q.data(), want_ - out_.size(), /*cosine=*/true);
+  std::vector<Candidate> out;
+  for (const SearchHit& h : hits) {
+    Candidate c{b_->model_to_engine[h.index], h.score, Source::kItemSimilarity,
+                ReasonCode::kSimilarTo,       -1,      0};
+    // Name the context item this one is closest to.
+    double best = -2;
+    for (int32_t row : rows) {
+      const double cos =
+          m.item_factors().row(row).dot(m.item_factors().row(h.index)) *
+          b_->inv_norms[row] * b_->inv_norms[h.index];
+      if (cos > best) {
+        best = cos;
+        c.related = b_->model_to_engine[row];
+      }
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+void Engine::State::Runner::RecentlyViewed() {
+  if (user_ == nullptr) return;
+  std::vector<const HistoryEntry*> h;
+  h.reserve(user_->history.size());
+  for (const HistoryEntry& e : user_->history) h.push_back(&e);
+  std::stable_sort(h.begin(), h.end(),
+                   [](const HistoryEntry* a, const HistoryEntry* b) {
+                     return a->ts > b->ts;
+                   });
+  // Arrival order breaks timestamp ties: the later arrival is more recent.
+  std::vector<const HistoryEntry*> ordered;
+  ordered.reserve(h.size());
+  for (size_t i = 0; i < h.size();) {
+    size_t j = i;
+    while (j < h.size() && h[j]->ts == h[i]->ts) ++j;
+    for (size_t k = j; k > i; --k) ordered.push_back(h[k - 1]);
+    i = j;
+  }
+  for (const HistoryEntry* e : ordered) {
+    if (Full()) break;
+    if (e->type == EventType::kDislike ||
+        e->type == EventType::kRemoveFromCart) {
+      continue;
+    }
+    Add({e->item, static_cast<double>(e->ts) / 1000.0, Source::kUserHistory,
+         ReasonCode::kRecentlyViewedByYou, -1, 0});
+  }
+}
+
+}  // namespace aisle::core

@@ -1,0 +1,159 @@
+// Applying events to Engine::State: the user's history and items (r_ui),
+// popularity and trending counters, and item co-occurrence (all positive
+// interactions, and cart/purchase only). Also EventWeights::For.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/check.h"
+#include "core/engine_state.h"
+
+namespace aisle::core {
+namespace {
+
+// Strength of an event type as evidence, for "Because you <verb> X".
+int TypeRank(EventType t) {
+  switch (t) {
+    case EventType::kPurchase:
+      return 5;
+    case EventType::kAddToCart:
+      return 4;
+    case EventType::kRating:
+      return 3;
+    case EventType::kClick:
+      return 2;
+    case EventType::kView:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+float EventWeights::For(EventType type, double value) const {
+  switch (type) {
+    case EventType::kView:
+      return view;
+    case EventType::kClick:
+      return click;
+    case EventType::kAddToCart:
+      return add_to_cart;
+    case EventType::kRemoveFromCart:
+      return remove_from_cart;
+    case EventType::kPurchase:
+      return purchase;
+    case EventType::kRating:
+      return static_cast<float>(rating_scale * value);
+    case EventType::kImpression:
+      return impression;
+    default:
+      return 0;
+  }
+}
+
+// Pairs `item` with the user's last distinct items (before this event) that
+// were counted the same way, once per user and pair.
+void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
+  auto& co = cart ? co_cart : co_all;
+  auto& n = cart ? n_cart : n_all;
+  n[item] += 1;
+  const int window = std::max(0, options.co_occurrence_window);
+  absl::flat_hash_set<int32_t> seen;
+  for (auto it = user.history.rbegin();
+       it != user.history.rend() && static_cast<int>(seen.size()) < window;
+       ++it) {
+    const int32_t other = it->item;
+    if (other == item) continue;
+    if (cart) {
+      if (it->type != EventType::kAddToCart && it->type != EventType::kPurchase)
+        continue;
+    } else {
+      const UserItem* ui = user.Find(other);
+      if (ui == nullptr || !(ui->flags & kCounted)) continue;
+    }
+    if (!seen.insert(other).second) continue;
+    co[item][other] += 1;
+    co[other][item] += 1;
+  }
+  const size_t cap =
+      static_cast<size_t>(std::max(1, options.co_occurrence_max_neighbors));
+  const auto prune = [cap](absl::flat_hash_map<int32_t, float>& m) {
+    if (m.size() <= 2 * cap) return;
+    std::vector<std::pair<float, int32_t>> v;
+    v.reserve(m.size());
+    for (const auto& [k, w] : m) v.emplace_back(w, k);
+    std::nth_element(
+        v.begin(), v.begin() + cap, v.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+    v.resize(cap);
+    m.clear();
+    for (const auto& [w, k] : v) m.emplace(k, w);
+  };
+  prune(co[item]);
+  for (int32_t other : seen) prune(co[other]);
+}
+
+void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
+  // What server::ValidateEvent and the store guarantee (see ApplyEvents).
+  AISLE_DCHECK(!e.user_id.empty() && !e.item_id.empty());
+  AISLE_DCHECK(e.type != EventType::kUnspecified &&
+               static_cast<int>(e.type) < kNumEventTypes);
+  const int32_t item = InternItem(e.item_id);
+  const int32_t u = InternUser(e.user_id);
+  UserRec& user = users[u];
+  ++events;
+  now_ms = std::max(now_ms, e.timestamp_ms);
+  ++user.counts[static_cast<int>(e.type)];
+  if (user.first_seen == 0 || e.timestamp_ms < user.first_seen) {
+    user.first_seen = e.timestamp_ms;
+  }
+  user.last_seen = std::max(user.last_seen, e.timestamp_ms);
+  // Impressions are attribution, not taste: counted, nothing else.
+  if (e.type == EventType::kImpression) return;
+
+  const float w = options.weights.For(e.type, e.value);
+  if (w > 0) {
+    popularity.Add(item, w, e.timestamp_ms);
+    trending.Add(item, w, e.timestamp_ms);
+  }
+  UserItem& ui = user.FindOrInsert(item);
+  ui.last_sec = std::max<uint32_t>(
+      ui.last_sec,
+      static_cast<uint32_t>(std::clamp<int64_t>(
+          e.timestamp_ms / 1000, 0, std::numeric_limits<uint32_t>::max())));
+  if (TypeRank(e.type) > TypeRank(ui.best)) ui.best = e.type;
+  if (e.type == EventType::kDislike) {
+    ui.flags |= kBlocked;
+    ui.weight = 0;
+  } else if (!(ui.flags & kBlocked)) {
+    ui.weight = std::max(0.0f, ui.weight + w);
+  }
+  const bool positive = ui.weight > 0;
+  const bool count_all = positive && !(ui.flags & kCounted);
+  const bool count_cart =
+      (e.type == EventType::kAddToCart || e.type == EventType::kPurchase) &&
+      !(ui.flags & (kCarted | kBlocked));
+  if (count_all) ui.flags |= kCounted;
+  if (count_cart) ui.flags |= kCarted;
+  // `ui` may move when CountPairs looks other items up: flags are set first.
+  if (count_all) CountPairs(user, item, /*cart=*/false);
+  if (count_cart) CountPairs(user, item, /*cart=*/true);
+
+  user.history.push_back({e.timestamp_ms, item, e.type});
+  const size_t max_history =
+      static_cast<size_t>(std::max(1, options.max_history_per_user));
+  // Trim in batches so appends stay amortised O(1).
+  if (user.history.size() > max_history + max_history / 4) {
+    user.history.erase(user.history.begin(),
+                       user.history.end() - static_cast<int64_t>(max_history));
+  }
+  ++user.generation;
+  if (touched != nullptr) touched->push_back(u);
+}
+
+}  // namespace aisle::core

@@ -1,0 +1,285 @@
+// Engine::State: everything an Engine holds, shared by the files that
+// implement it (engine.cc, engine_catalog.cc, engine_events.cc, refold.cc
+// and the Recommend files). PRIVATE to core/engine*.cc and the files
+// named above: not part of the public API, which is core/engine.h only;
+// nothing outside core/ may include it.
+//
+// Locking: `mu` guards the catalog, users, counters and co-occurrence
+// (readers share it, writers hold it exclusively); `model_mu` guards only
+// the binding pointer, so that a model swap never waits for readers;
+// `refold_mu` orders swaps and the background worker's thread.
+#ifndef AISLE_CORE_ENGINE_STATE_H_
+#define AISLE_CORE_ENGINE_STATE_H_
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "core/decayed_counter.h"
+#include "core/engine.h"
+#include "core/model.h"
+#include "core/string_view.h"
+#include "core/types.h"
+
+namespace aisle::core {
+
+struct Engine::State {
+  static constexpr double kMsPerDay = 86400e3;
+  static constexpr double kMsPerHour = 3600e3;
+
+  // UserItem flags.
+  static constexpr uint8_t kBlocked = 1;  // disliked: never recommended
+  static constexpr uint8_t kCounted = 2;  // counted once in co-occurrence
+  static constexpr uint8_t kCarted = 4;   // counted once in cart co-occurrence
+
+  struct HistoryEntry {
+    int64_t ts = 0;
+    int32_t item = 0;
+    EventType type = EventType::kUnspecified;
+  };
+
+  // One (user, item) pair the user interacted with (impressions excluded).
+  struct UserItem {
+    int32_t item = 0;
+    float weight = 0;       // r_ui, >= 0
+    uint32_t last_sec = 0;  // unix seconds of the latest event on the item
+    uint8_t flags = 0;
+    EventType best = EventType::kUnspecified;  // strongest event type seen
+  };
+
+  struct UserRec {
+    std::string id;                     // empty: a free slot (erased user)
+    std::vector<HistoryEntry> history;  // arrival order, oldest first
+    std::vector<UserItem> items;        // sorted by item
+    std::array<int32_t, kNumEventTypes> counts{};
+    int64_t first_seen = 0;
+    int64_t last_seen = 0;
+    uint64_t generation = 0;  // bumped whenever `items` changes
+    std::vector<float> vec;   // fold-in vector against model `vec_serial`
+    uint64_t vec_serial = 0;
+
+    const UserItem* Find(int32_t item) const {
+      auto it = std::lower_bound(
+          items.begin(), items.end(), item,
+          [](const UserItem& a, int32_t b) { return a.item < b; });
+      return it != items.end() && it->item == item ? &*it : nullptr;
+    }
+    UserItem& FindOrInsert(int32_t item) {
+      auto it = std::lower_bound(
+          items.begin(), items.end(), item,
+          [](const UserItem& a, int32_t b) { return a.item < b; });
+      if (it != items.end() && it->item == item) return *it;
+      UserItem ui;
+      ui.item = item;
+      return *items.insert(it, ui);
+    }
+  };
+
+  struct ItemRec {
+    Item item;  // meaningful only while in_catalog
+    bool in_catalog = false;
+    std::vector<int32_t> prefixes;  // ids of every prefix of every path
+    std::vector<int32_t> leaves;    // ids of the full paths
+  };
+
+  // A model plus the engine-side maps to use it. Immutable once published;
+  // a Recommend holds the one it started with.
+  struct Binding {
+    std::shared_ptr<const FactorModel> model;
+    std::vector<int32_t> model_to_engine;
+    std::vector<int32_t> engine_to_model;  // -1: not in the model
+    std::vector<float> inv_norms;          // 1/|y_i| (0 for zero vectors)
+    uint64_t serial = 0;
+    // Built after the swap when the model's own was deferred.
+    std::shared_ptr<const AnnIndex> deferred_ann;
+
+    const AnnIndex* Ann() const {
+      return deferred_ann != nullptr ? deferred_ann.get() : model->ann();
+    }
+    int32_t Row(int32_t engine_item) const {
+      return static_cast<size_t>(engine_item) < engine_to_model.size()
+                 ? engine_to_model[engine_item]
+                 : -1;
+    }
+  };
+
+  // A user's positive items in model rows, to solve the user's vector
+  // outside the lock.
+  struct FoldJob {
+    int32_t user;
+    uint64_t generation;
+    std::vector<int32_t> rows;
+    std::vector<float> weights;
+  };
+
+  class Runner;  // one Recommend call: core/recommend_runner.h
+
+  explicit State(EngineOptions o)
+      : options(std::move(o)),
+        popularity(options.popularity_half_life_days * kMsPerDay),
+        trending(options.trending_half_life_hours * kMsPerHour) {}
+
+  const EngineOptions options;
+
+  mutable absl::Mutex mu;
+  // Item interning: ids live in a deque so the map's string_views stay
+  // valid as it grows.
+  std::deque<std::string> item_ids ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string_view, int32_t> item_index ABSL_GUARDED_BY(mu);
+  std::vector<ItemRec> items ABSL_GUARDED_BY(mu);
+  int64_t catalog_size ABSL_GUARDED_BY(mu) = 0;
+
+  // Category paths and all their prefixes, interned; the catalog items
+  // under each.
+  std::vector<std::string> prefix_names ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, int32_t> prefix_index ABSL_GUARDED_BY(mu);
+  std::vector<std::vector<int32_t>> prefix_items ABSL_GUARDED_BY(mu);
+
+  std::deque<UserRec> users ABSL_GUARDED_BY(mu);
+  std::vector<int32_t> free_users ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string_view, int32_t> user_index ABSL_GUARDED_BY(mu);
+
+  DecayedCounters popularity ABSL_GUARDED_BY(mu);
+  DecayedCounters trending ABSL_GUARDED_BY(mu);
+  mutable RankCache popularity_rank;
+  mutable RankCache trending_rank;
+  int64_t now_ms ABSL_GUARDED_BY(mu) = 0;  // latest event timestamp
+  int64_t events ABSL_GUARDED_BY(mu) = 0;
+
+  // Co-occurrence: symmetric pair weights and per-item user counts, over
+  // all positive interactions and over cart/purchase only.
+  std::vector<absl::flat_hash_map<int32_t, float>> co_all ABSL_GUARDED_BY(mu);
+  std::vector<absl::flat_hash_map<int32_t, float>> co_cart ABSL_GUARDED_BY(mu);
+  std::vector<float> n_all ABSL_GUARDED_BY(mu);
+  std::vector<float> n_cart ABSL_GUARDED_BY(mu);
+
+  mutable absl::Mutex model_mu;
+  std::shared_ptr<const Binding> binding ABSL_GUARDED_BY(model_mu);
+  uint64_t next_serial ABSL_GUARDED_BY(model_mu) = 1;
+
+  // Background re-fold (options.refold_in_background). Only SwapModel,
+  // WaitForRefold and the destructor touch the thread (under refold_mu).
+  absl::Mutex refold_mu;
+  std::thread refold_thread ABSL_GUARDED_BY(refold_mu);
+  // Set to stop the background worker early (a new swap, or destruction).
+  std::atomic<bool> cancel_background{false};
+  // Results of the last re-fold, published when it ends.
+  std::atomic<double> refold_seconds{0};
+  std::atomic<int64_t> refold_users{0};
+
+  std::shared_ptr<const Binding> CurrentBinding() const {
+    absl::MutexLock lock(&model_mu);
+    return binding;
+  }
+
+  static std::string_view TrimSlashes(std::string_view s) {
+    while (!s.empty() && s.front() == '/') s.remove_prefix(1);
+    while (!s.empty() && s.back() == '/') s.remove_suffix(1);
+    return s;
+  }
+
+  // Lookups and interning. Find* return -1 / nullptr when unknown;
+  // Intern* add the id when it is new.
+  int32_t FindItem(std::string_view id) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    auto it = item_index.find(id);
+    return it == item_index.end() ? -1 : it->second;
+  }
+  int32_t InternItem(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (int32_t i = FindItem(id); i >= 0) return i;
+    const auto i = static_cast<int32_t>(item_ids.size());
+    item_ids.emplace_back(id);
+    item_index.emplace(item_ids.back(), i);
+    items.emplace_back();
+    co_all.emplace_back();
+    co_cart.emplace_back();
+    n_all.push_back(0);
+    n_cart.push_back(0);
+    return i;
+  }
+  const UserRec* FindUser(std::string_view id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    auto it = user_index.find(id);
+    return it == user_index.end() ? nullptr : &users[it->second];
+  }
+  int32_t InternUser(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (auto it = user_index.find(id); it != user_index.end())
+      return it->second;
+    int32_t u;
+    if (!free_users.empty()) {
+      u = free_users.back();
+      free_users.pop_back();
+    } else {
+      u = static_cast<int32_t>(users.size());
+      users.emplace_back();
+    }
+    users[u].id = std::string(id);
+    user_index.emplace(users[u].id, u);
+    return u;
+  }
+  int32_t InternPrefix(std::string_view p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = prefix_index.find(ToAbsl(p));
+    if (it != prefix_index.end()) return it->second;
+    const auto id = static_cast<int32_t>(prefix_names.size());
+    prefix_names.emplace_back(p);
+    prefix_index.emplace(std::string(p), id);
+    prefix_items.emplace_back();
+    return id;
+  }
+  int32_t FindPrefix(std::string_view p) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    auto it = prefix_index.find(ToAbsl(TrimSlashes(p)));
+    return it == prefix_index.end() ? -1 : it->second;
+  }
+
+  // Catalog (engine_catalog.cc).
+  void Upsert(const Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool Delete(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // Events (engine_events.cc). Apply appends the user's index to
+  // `touched` (if not null) when their items changed.
+  void Apply(const Event& e, std::vector<int32_t>* touched)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void CountPairs(UserRec& user, int32_t item, bool cart)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // r_ui of the pair for training and fold-in: 0 when not positive or
+  // blocked, decayed by options.user_half_life_days from the latest event
+  // on the item to the user's latest event.
+  float Weight(const UserRec& user, const UserItem& ui) const {
+    if (ui.weight <= 0 || (ui.flags & kBlocked)) return 0;
+    if (options.user_half_life_days <= 0) return ui.weight;
+    const double age_ms = std::max<double>(
+        0, static_cast<double>(user.last_seen) - 1000.0 * ui.last_sec);
+    return static_cast<float>(
+        ui.weight *
+        std::exp2(-age_ms / (options.user_half_life_days * kMsPerDay)));
+  }
+
+  // Folding users (refold.cc).
+  FoldJob MakeFoldJob(int32_t u, const Binding& b) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Re-solves the users' vectors against the current binding, on
+  // `threads` threads (0 = all cores). Stops early if the binding changes.
+  // Returns how many vectors were stored.
+  int64_t FoldUsers(const std::vector<int32_t>& users_to_fold, int threads = 1);
+  // Every known user, for a full re-fold.
+  std::vector<int32_t> AllUsers() const;
+  // The work after a swap, on `threads` threads: the deferred ANN index
+  // (if any), then every user's vector. Runs on the background thread or
+  // inside SwapModel (options.refold_in_background).
+  void AfterSwap(int threads);
+};
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_ENGINE_STATE_H_

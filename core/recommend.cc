@@ -1,0 +1,279 @@
+// One Recommend call: Engine::Recommend and the Runner's main line
+// (eligibility, the candidate sources of each scenario, fallback, the
+// response).
+//
+// Candidate sources, in order, each topping up what the previous left:
+//   FOR_YOU: factor model (see retrieval.cc for ANN vs exact), blended
+//     with co-occurrence for items the model does not know; then
+//     co-occurrence of the user's recent items (or, for an unknown user,
+//     of context_item_ids, then their vector similarity); then same
+//     category (content); then popularity. EngineOptions::for_you turns
+//     the first three off one by one (for the offline evaluation).
+//   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
+//   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
+//     co-occurrence, item-vector cosine, content, popularity.
+//   RECENTLY_VIEWED: the user's distinct history, most recent first (no
+//     top-up; include_seen implied).
+//   TRENDING: trending, then popularity order of the rest.
+// The popularity and trending top-ups end with the rest of the catalog in
+// id order, so the list is full whenever enough eligible items exist.
+// fallback_reason names why the scenario's own sources produced nothing.
+// diversity > 0 over-fetches (1 + 2 * diversity) * count candidates and
+// re-ranks them (diversity.cc).
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/check.h"
+#include "core/recommend_runner.h"
+#include "core/string_view.h"
+
+namespace aisle::core {
+
+absl::StatusOr<Recommendation> Engine::Recommend(
+    const RecommendRequest& request, RecommendTrace* trace) const {
+  // The binding (and so the model) is held for the whole request even if a
+  // swap happens meanwhile.
+  const std::shared_ptr<const State::Binding> b = state_->CurrentBinding();
+  absl::ReaderMutexLock lock(&state_->mu);
+  State::Runner runner(*state_, b.get(), request, trace);
+  return runner.Run();
+}
+
+int Engine::State::Runner::AddAll(std::vector<Candidate> cands) {
+  std::stable_sort(
+      cands.begin(), cands.end(),
+      [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  int added = 0;
+  for (const Candidate& c : cands) {
+    if (Full()) break;
+    added += Add(c) ? 1 : 0;
+  }
+  return added;
+}
+
+void Engine::State::Runner::Prepare() {
+  if (!req_.user_id.empty()) {
+    if (auto it = s_.user_index.find(req_.user_id); it != s_.user_index.end()) {
+      user_row_ = it->second;
+      user_ = &s_.users[user_row_];
+    }
+  }
+  filter_.has_include = !req_.filter.include_categories.empty();
+  for (const auto& c : req_.filter.include_categories) {
+    if (int32_t p = s_.FindPrefix(c); p >= 0) filter_.include.push_back(p);
+  }
+  for (const auto& c : req_.filter.exclude_categories) {
+    if (int32_t p = s_.FindPrefix(c); p >= 0) filter_.exclude.push_back(p);
+  }
+  filter_.min_price = req_.filter.min_price;
+  filter_.max_price = req_.filter.max_price;
+  filter_.available_only = req_.filter.available_only;
+  for (const auto& id : req_.filter.exclude_item_ids) {
+    if (int32_t i = s_.FindItem(id); i >= 0) excluded_.insert(i);
+  }
+  for (const auto& id : req_.context_item_ids) {
+    const int32_t i = s_.FindItem(id);
+    if (i >= 0 &&
+        std::find(context_.begin(), context_.end(), i) == context_.end()) {
+      context_.push_back(i);
+    }
+  }
+  for (int32_t c : context_) context_seeds_.emplace_back(c, 1.0f);
+  if (req_.scenario == Scenario::kSimilarItems ||
+      req_.scenario == Scenario::kFrequentlyBoughtTogether) {
+    excluded_.insert(context_.begin(), context_.end());
+  }
+  include_seen_ =
+      req_.include_seen || req_.scenario == Scenario::kRecentlyViewed;
+  if (user_ != nullptr) {
+    absl::flat_hash_set<int32_t> seen;
+    const size_t limit =
+        static_cast<size_t>(std::max(1, s_.options.co_occurrence_window));
+    for (auto it = user_->history.rbegin();
+         it != user_->history.rend() && recent_.size() < limit; ++it) {
+      if (!seen.insert(it->item).second) continue;
+      const UserItem* ui = user_->Find(it->item);
+      const float w = ui != nullptr ? s_.Weight(*user_, *ui) : 0;
+      if (w > 0) recent_.emplace_back(it->item, w);
+    }
+  }
+}
+
+absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
+  const Scenario scenario = req_.scenario;
+  // Not checked by server/validation.cc (the proto converter rejects
+  // unknown numbers), so it stays a status here.
+  if (static_cast<int>(scenario) < 1 || static_cast<int>(scenario) > 5) {
+    return absl::InvalidArgumentError("unknown scenario");
+  }
+  const bool context_scenario = scenario == Scenario::kSimilarItems ||
+                                scenario == Scenario::kFrequentlyBoughtTogether;
+  // The REQUIRES of Engine::Recommend (server/validation.cc checks them).
+  AISLE_DCHECK(req_.count >= 0);
+  AISLE_DCHECK(!context_scenario || !req_.context_item_ids.empty());
+  Prepare();
+  const size_t count = static_cast<size_t>(req_.count);
+  const double diversity = std::clamp(req_.diversity, 0.0, 1.0);
+  want_ = count + static_cast<size_t>(std::ceil(2 * diversity * count));
+
+  Recommendation rec;
+  if (b_ != nullptr) rec.model_version = b_->model->version();
+  std::string fallback_reason;
+  switch (scenario) {
+    case Scenario::kForYou:
+      ForYou(&fallback_reason);
+      break;
+    case Scenario::kSimilarItems:
+      SimilarItems(&fallback_reason);
+      break;
+    case Scenario::kFrequentlyBoughtTogether:
+      FrequentlyBoughtTogether(&fallback_reason);
+      break;
+    case Scenario::kRecentlyViewed:
+      RecentlyViewed();
+      break;
+    case Scenario::kTrending:
+      Ranked(s_.trending, s_.trending_rank, Source::kTrending,
+             ReasonCode::kTrending);
+      break;
+  }
+  if (context_scenario && context_.empty() && out_.empty()) {
+    return absl::NotFoundError("none of the context items is known");
+  }
+
+  if (diversity > 0) Diversify(count);
+  if (out_.size() > count) out_.resize(count);
+  rec.fallback = !fallback_reason.empty();
+  rec.fallback_reason = fallback_reason;
+  if (!out_.empty()) rec.source = out_.front().source;
+  const bool new_user = rec.fallback && (user_ == nullptr || recent_.empty());
+  rec.items.reserve(out_.size());
+  for (const Candidate& c : out_) {
+    ScoredItem item;
+    item.item_id = s_.item_ids[c.item];
+    item.score = c.score;
+    item.source = c.source;
+    if (req_.explain) {
+      item.reasons.push_back(Explain(c));
+      if (new_user && c.source == Source::kPopularity) {
+        item.reasons.push_back(
+            {ReasonCode::kNewUserFallback, "", "Popular with other shoppers"});
+      }
+    }
+    rec.items.push_back(std::move(item));
+  }
+  if (trace_ != nullptr) {
+    for (size_t k = 0; k < by_source_.size(); ++k) {
+      trace_->candidates_by_source[k] += by_source_[k];
+    }
+  }
+  return rec;
+}
+
+void Engine::State::Runner::ForYou(std::string* fallback_reason) {
+  const EngineOptions::ForYouSources& sources = s_.options.for_you;
+  const bool has_vector = user_ != nullptr && b_ != nullptr &&
+                          sources.factor_model && UserVector() != nullptr;
+  if (has_vector) {
+    std::vector<Candidate> cands = ModelForYou();
+    if (sources.co_occurrence && !recent_.empty()) {
+      // Blend in items the model does not know (new since training),
+      // placed within the model's score range by their co-occurrence
+      // strength relative to the strongest co-occurring item.
+      // The latest few items bound the cost per request.
+      constexpr size_t kColdSeeds = 10;
+      const std::vector<std::pair<int32_t, float>> seeds(
+          recent_.begin(),
+          recent_.begin() + std::min(kColdSeeds, recent_.size()));
+      // One pass over the co-occurrences, when there is a cold item
+      // among them at all: the cold items, and the strongest
+      // co-occurring item of any kind to scale them by (the list is
+      // sorted, best first).
+      const std::vector<Candidate> co = AnyColdNeighbor(seeds)
+                                            ? CoOccurrence(seeds, false)
+                                            : std::vector<Candidate>();
+      double hi = 1, lo = 0;
+      if (!cands.empty()) {
+        hi = cands.front().score;
+        lo = cands.back().score;
+      }
+      for (const Candidate& c : co) {
+        if (b_->Row(c.item) >= 0) continue;  // the model ranked it
+        Candidate cold = c;
+        cold.reason = ReasonCode::kBecauseYouInteracted;
+        cold.score = lo + (hi - lo) * (c.score / co.front().score);
+        cands.push_back(cold);
+      }
+    }
+    AddAll(std::move(cands));
+  }
+  if (!recent_.empty() && sources.co_occurrence) {
+    std::vector<Candidate> co = CoOccurrence(recent_, false);
+    for (Candidate& c : co) c.reason = ReasonCode::kBecauseYouInteracted;
+    AddAll(std::move(co));
+  }
+  if (user_ == nullptr && !context_seeds_.empty()) {
+    std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+    for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
+    AddAll(std::move(co));
+    if (b_ != nullptr) AddAll(VectorSimilar());
+  }
+  if (sources.content) {
+    AddAll(Content(!recent_.empty() ? recent_ : context_seeds_));
+  }
+  if (out_.empty()) {
+    if (req_.user_id.empty() && context_.empty()) {
+      *fallback_reason = "anonymous user";
+    } else if (user_ == nullptr && context_.empty()) {
+      *fallback_reason = "unknown user";
+    } else if (recent_.empty() && context_.empty()) {
+      *fallback_reason = "no history";
+    } else if (b_ == nullptr) {
+      *fallback_reason = "no model";
+    } else {
+      *fallback_reason = "no personal candidates";
+    }
+  }
+  Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
+         ReasonCode::kPopular);
+}
+
+void Engine::State::Runner::SimilarItems(std::string* fallback_reason) {
+  if (b_ != nullptr) AddAll(VectorSimilar());
+  std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+  for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
+  AddAll(std::move(co));
+  AddAll(Content(context_seeds_));
+  if (out_.empty()) {
+    *fallback_reason =
+        context_.empty() ? "unknown context items" : "no similar items";
+  }
+  Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
+         ReasonCode::kPopular);
+}
+
+void Engine::State::Runner::FrequentlyBoughtTogether(
+    std::string* fallback_reason) {
+  std::vector<Candidate> cart = CoOccurrence(context_seeds_, true);
+  for (Candidate& c : cart) c.reason = ReasonCode::kBoughtTogether;
+  AddAll(std::move(cart));
+  std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+  for (Candidate& c : co) c.reason = ReasonCode::kBoughtTogether;
+  AddAll(std::move(co));
+  if (out_.empty()) {
+    *fallback_reason =
+        context_.empty() ? "unknown context items" : "no co-purchase data";
+  }
+  if (b_ != nullptr) AddAll(VectorSimilar());
+  AddAll(Content(context_seeds_));
+  Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
+         ReasonCode::kPopular);
+}
+
+}  // namespace aisle::core

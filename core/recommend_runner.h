@@ -1,0 +1,177 @@
+// Engine::State::Runner: the state and steps of one Recommend call.
+// PRIVATE to core/ (see engine_state.h): not part of the public API.
+//
+// A Runner lives for one request, on the caller's thread, under the
+// engine's shared lock, with the model binding the request started with.
+// Its steps are spread over the files that implement them:
+//   recommend.cc          Run: eligibility, the candidate sources per
+//                         scenario, fallback, the response
+//   candidate_sources.cc  co-occurrence, content, popularity/trending,
+//                         the user's history, the factor model's sources
+//   retrieval.cc          top-k model rows for a query: ANN or exact
+//   diversity.cc          the MMR re-rank
+//   explain.cc            the reason shown with each item
+#ifndef AISLE_CORE_RECOMMEND_RUNNER_H_
+#define AISLE_CORE_RECOMMEND_RUNNER_H_
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "core/decayed_counter.h"
+#include "core/engine_state.h"
+#include "core/vector_index.h"
+
+namespace aisle::core {
+
+class Engine::State::Runner {
+ public:
+  // `b` may be null (no model). `trace` may be null.
+  Runner(const State& s, const Binding* b, const RecommendRequest& req,
+         RecommendTrace* trace)
+      : s_(s), b_(b), req_(req), trace_(trace) {}
+
+  absl::StatusOr<Recommendation> Run() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+ private:
+  struct Candidate {
+    int32_t item = -1;
+    double score = 0;
+    Source source = Source::kUnspecified;
+    ReasonCode reason = ReasonCode::kUnspecified;
+    int32_t related = -1;       // engine item the candidate came from, if any
+    double related_weight = 0;  // that item's contribution to `score`
+  };
+
+  // The request's filter against the category index.
+  struct CompiledFilter {
+    bool has_include = false;
+    std::vector<int32_t> include;  // prefix ids; has_include + empty: none
+    std::vector<int32_t> exclude;
+    std::optional<double> min_price, max_price;
+    bool available_only = false;
+
+    bool Passes(const ItemRec& rec) const {
+      if (available_only && !rec.item.available) return false;
+      if (min_price && rec.item.price < *min_price) return false;
+      if (max_price && rec.item.price > *max_price) return false;
+      const auto any_of = [&rec](const std::vector<int32_t>& ids) {
+        for (int32_t p : rec.prefixes) {
+          if (std::find(ids.begin(), ids.end(), p) != ids.end()) return true;
+        }
+        return false;
+      };
+      if (has_include && !any_of(include)) return false;
+      if (!exclude.empty() && any_of(exclude)) return false;
+      return true;
+    }
+  };
+
+  // Eligible, Full and Add run for every candidate: inline here.
+  bool Eligible(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    if (i < 0 || static_cast<size_t>(i) >= s_.items.size()) return false;
+    const ItemRec& rec = s_.items[i];
+    if (!rec.in_catalog || excluded_.contains(i)) return false;
+    if (user_ != nullptr) {
+      if (const UserItem* ui = user_->Find(i)) {
+        if ((ui->flags & kBlocked) || !include_seen_) return false;
+      }
+    }
+    return filter_.Passes(rec);
+  }
+  bool Full() const { return out_.size() >= want_; }
+  // Appends `c` unless the list is full, or it is taken or not eligible.
+  bool Add(const Candidate& c) ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    if (Full() || taken_.contains(c.item) || !Eligible(c.item)) return false;
+    taken_.insert(c.item);
+    out_.push_back(c);
+    ++by_source_[static_cast<int>(c.source)];
+    return true;
+  }
+  // Adds the candidates best first (stable on ties); returns how many.
+  int AddAll(std::vector<Candidate> cands) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // recommend.cc
+  void Prepare() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  void ForYou(std::string* fallback_reason) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  void SimilarItems(std::string* fallback_reason)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  void FrequentlyBoughtTogether(std::string* fallback_reason)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // candidate_sources.cc
+  // Whether any seed co-occurs with an item the model does not know (a
+  // cheap scan: no allocation, stops at the first).
+  bool AnyColdNeighbor(const std::vector<std::pair<int32_t, float>>& seeds)
+      const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Eligible co-occurring items of the seeds, best first (ties by id).
+  std::vector<Candidate> CoOccurrence(
+      const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Eligible items sharing a full category path with the seeds, by
+  // popularity.
+  std::vector<Candidate> Content(
+      const std::vector<std::pair<int32_t, float>>& seeds) const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Tops the list up from a counter's ranking, then from the catalog.
+  void Ranked(const DecayedCounters& counter, RankCache& cache, Source source,
+              ReasonCode reason) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The user's vector against b_: the stored one when it was solved
+  // against this model, else solved now (once per request; see
+  // EngineOptions::refold_in_background). Null when the user has no
+  // positive item the model knows.
+  const float* UserVector() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  std::vector<Candidate> ModelForYou() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  std::vector<Candidate> VectorSimilar() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  void RecentlyViewed() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // retrieval.cc
+  double Selectivity() const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  std::optional<std::vector<int32_t>> IncludedRows() const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Top `need` eligible model rows for `q` by inner product (cosine: scaled
+  // by 1/|y_i|), ANN or exact, best first.
+  std::vector<SearchHit> Retrieve(const float* q, size_t need, bool cosine)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // diversity.cc: re-ranks out_ down to `count` items.
+  void Diversify(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // explain.cc
+  Reason Explain(const Candidate& c) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  std::string Title(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  const State& s_;
+  const Binding* b_;
+  const RecommendRequest& req_;
+  RecommendTrace* trace_;
+
+  const UserRec* user_ = nullptr;
+  int32_t user_row_ = -1;  // index of user_ in s_.users
+  CompiledFilter filter_;
+  absl::flat_hash_set<int32_t> excluded_;
+  std::vector<int32_t> context_;  // known context items
+  // Context items as co-occurrence seeds, weight 1.
+  std::vector<std::pair<int32_t, float>> context_seeds_;
+  // The user's recent distinct positive items, most recent first.
+  std::vector<std::pair<int32_t, float>> recent_;
+  bool include_seen_ = false;
+  size_t want_ = 0;
+  absl::flat_hash_set<int32_t> taken_;
+  std::vector<Candidate> out_;
+  std::array<int, 8> by_source_{};
+  bool vector_solved_ = false;
+  Eigen::VectorXf solved_vector_;
+};
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_RECOMMEND_RUNNER_H_

@@ -1,0 +1,124 @@
+// The Runner's retrieval: the top-k eligible model rows for a query
+// vector, by an ANN search with over-fetch or by an exact scan.
+//
+// Exact instead of ANN when there is no ANN index (none built, or a
+// deferred one not built yet) or when the filter keeps less than
+// EngineOptions::exact_below_selectivity of the catalog: an include
+// filter names its rows through the category index; otherwise the
+// selectivity is estimated from a fixed sample. The ANN over-fetches
+// k = (need + excluded + the user's items + 16) / selectivity (x4 for a
+// cosine ranking, which re-orders inner-product hits), doubling k until
+// enough hits survive the filters or k passes half the catalog, where it
+// gives up for the exact scan.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/recommend_runner.h"
+
+namespace aisle::core {
+
+// Fraction of model items that pass the request's filters, from a fixed
+// stride sample (deterministic, ~256 predicate calls).
+double Engine::State::Runner::Selectivity() const {
+  const int32_t n = b_->model->num_items();
+  const int32_t step = std::max(1, n / 256);
+  int sampled = 0, kept = 0;
+  for (int32_t row = 0; row < n; row += step) {
+    ++sampled;
+    kept += Eligible(b_->model_to_engine[row]) ? 1 : 0;
+  }
+  return sampled == 0 ? 0 : static_cast<double>(kept) / sampled;
+}
+
+std::optional<std::vector<int32_t>> Engine::State::Runner::IncludedRows()
+    const {
+  if (!filter_.has_include) return std::nullopt;
+  std::vector<int32_t> rows;
+  for (int32_t p : filter_.include) {
+    for (int32_t i : s_.prefix_items[p]) {
+      const int32_t row = b_->Row(i);
+      if (row >= 0 && !taken_.contains(i) && Eligible(i)) rows.push_back(row);
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  return rows;
+}
+
+std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
+                                                       size_t need,
+                                                       bool cosine) {
+  const FactorModel& m = *b_->model;
+  const RowMatrix& y = m.item_factors();
+  const int32_t n = m.num_items();
+  const auto keep = [this](int32_t row) {
+    const int32_t i = b_->model_to_engine[row];
+    return !taken_.contains(i) && Eligible(i);
+  };
+  const auto start = SteadyClock::now();
+  // An include filter names its candidates through the category index;
+  // otherwise the selectivity is estimated from a sample.
+  const std::optional<std::vector<int32_t>> rows = IncludedRows();
+  const double selectivity =
+      rows ? static_cast<double>(rows->size()) / std::max(1, n) : Selectivity();
+  std::vector<SearchHit> hits;
+  bool exact = true;
+  if (const AnnIndex* ann = b_->Ann();
+      ann != nullptr && selectivity >= s_.options.exact_below_selectivity) {
+    // Over-fetch: seen, blocked and filtered items are dropped afterwards,
+    // and a cosine ranking re-orders inner-product hits.
+    int64_t k = static_cast<int64_t>(need + excluded_.size()) + 16;
+    if (user_ != nullptr) k += static_cast<int64_t>(user_->items.size());
+    k = static_cast<int64_t>(std::min<double>(
+        n, std::ceil(static_cast<double>(k) / std::max(selectivity, 1e-3))));
+    if (cosine) k *= 4;
+    for (; k <= n / 2; k *= 2) {
+      const int kk = static_cast<int>(k);
+      const std::vector<SearchHit> raw = ann->Search(q, kk, kk);
+      hits.clear();
+      for (const SearchHit& h : raw) {
+        if (keep(h.index)) hits.push_back(h);
+      }
+      if (hits.size() >= need || static_cast<int64_t>(raw.size()) < k) {
+        exact = false;
+        break;
+      }
+    }
+  }
+  if (exact) {
+    hits.clear();
+    if (rows) {
+      const Eigen::Map<const Eigen::VectorXf> qv(q, m.factors());
+      for (int32_t row : *rows) hits.push_back({row, y.row(row).dot(qv)});
+    } else if (!cosine) {
+      hits = ExactTopK(y, q, static_cast<int>(need), keep);
+    } else {
+      const Eigen::VectorXf scores =
+          y * Eigen::Map<const Eigen::VectorXf>(q, m.factors());
+      for (int32_t row = 0; row < n; ++row) {
+        if (keep(row)) hits.push_back({row, scores[row]});
+      }
+    }
+  }
+  if (cosine) {
+    for (SearchHit& h : hits) h.score *= b_->inv_norms[h.index];
+  }
+  const size_t top = std::min(need, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + top, hits.end(),
+                    [](const SearchHit& a, const SearchHit& b) {
+                      return a.score != b.score ? a.score > b.score
+                                                : a.index < b.index;
+                    });
+  hits.resize(top);
+  if (trace_ != nullptr) {
+    (exact ? trace_->used_exact : trace_->used_ann) = true;
+    trace_->retrieval_seconds += SecondsSince(start);
+  }
+  return hits;
+}
+
+}  // namespace aisle::core
