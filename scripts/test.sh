@@ -9,6 +9,10 @@
 #      (scripts/check_prometheus.sh), and the Kubernetes manifests against
 #      the Kubernetes schemas (scripts/validate_k8s.sh). Skip them with
 #      AISLE_SKIP_DEPLOY_CHECKS=1.
+#   3. the lock annotations (ABSL_GUARDED_BY ...), checked by a clang build
+#      with -Werror=thread-safety (scripts/check_thread_safety.sh).
+# Sanitizer runs (scripts/sanitize.sh address|thread) take long and are run
+# separately.
 # The container image check (scripts/build_image.sh, ~7 minutes, needs
 # root) is run separately.
 set -euo pipefail
@@ -23,6 +27,7 @@ if [[ "${AISLE_SKIP_DEPLOY_CHECKS:-0}" != "1" ]]; then
     failed+=(check_prometheus.sh)
   ./scripts/validate_k8s.sh || failed+=(validate_k8s.sh)
 fi
+./scripts/check_thread_safety.sh || failed+=(check_thread_safety.sh)
 # CTest last, so that its summary closes the output.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" \
   --timeout 600 || failed+=(ctest)
