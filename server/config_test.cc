@@ -10,11 +10,17 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::server {
 namespace {
 
+using ::aisle::testing::IsOk;
+using ::aisle::testing::IsOkAndHolds;
+using ::aisle::testing::StatusIs;
+using ::testing::_;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // argv for ParseServeArgs from a list of strings (argv[0] = "serve").
 class Args {
@@ -58,7 +64,7 @@ class ConfigFile {
 
 TEST(ConfigTest, Defaults) {
   absl::StatusOr<ServerConfig> c = Parse({});
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_OK(c);
   EXPECT_EQ(c->host, "0.0.0.0");
   EXPECT_EQ(c->port, 50051);
   EXPECT_EQ(c->metrics_port, 9464);
@@ -82,7 +88,7 @@ TEST(ConfigTest, FlagsInBothForms) {
              "--model-poll-interval", "-1", "--max-message-bytes", "8MiB",
              "--idempotency-retention", "7d", "--shutdown-grace", "250ms",
              "--popularity-half-life", "3.5", "--ann-min-items", "100"});
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_OK(c);
   EXPECT_EQ(c->port, 6000);
   EXPECT_EQ(c->metrics_port, -1);
   EXPECT_TRUE(c->demo);
@@ -111,7 +117,7 @@ TEST(ConfigTest, PrecedenceFlagOverEnvOverFileOverDefault) {
       {"UNRELATED", "x"},
   };
   absl::StatusOr<ServerConfig> c = Parse({"--port", "9001"}, env);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_OK(c);
   EXPECT_EQ(c->port, 9001);              // flag beats env and file
   EXPECT_EQ(c->metrics_port, 8002);      // env beats file
   EXPECT_EQ(c->data_dir, "/from/file");  // file beats default
@@ -122,7 +128,7 @@ TEST(ConfigTest, PrecedenceFlagOverEnvOverFileOverDefault) {
   // --config on the command line beats AISLE_CONFIG.
   ConfigFile other("data-dir = /other\n");
   c = Parse({"--config", other.path()}, env);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_OK(c);
   EXPECT_EQ(c->data_dir, "/other");
   EXPECT_EQ(c->port, 8001);
 }
@@ -158,39 +164,38 @@ TEST(ConfigTest, BadValuesAreRejectedWithClearMessages) {
       {{}, {{"AISLE_DEMO", "maybe"}}, "AISLE_DEMO: must be true or false"},
   };
   for (const BadCase& c : cases) {
-    absl::StatusOr<ServerConfig> config = Parse(c.args, c.env);
-    ASSERT_FALSE(config.ok()) << c.error;
-    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(config.status().message()), HasSubstr(c.error));
+    EXPECT_THAT(
+        Parse(c.args, c.env),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.error)));
   }
 }
 
 TEST(ConfigTest, BadFileLinesNameFileAndLine) {
   ConfigFile file("port = 1\nthis is not a setting\n");
   absl::StatusOr<ServerConfig> c = Parse({"--config", file.path()});
-  ASSERT_FALSE(c.ok());
-  EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr(file.path() + ":2: expected `key = value`"));
+  EXPECT_THAT(c,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(file.path() + ":2: expected `key = value`")));
 
   ConfigFile unknown("colour = blue\n");
   c = Parse({"--config", unknown.path()});
-  ASSERT_FALSE(c.ok());
-  EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr(unknown.path() + ":1: unknown option \"colour\""));
+  EXPECT_THAT(
+      c, StatusIs(absl::StatusCode::kInvalidArgument,
+                  HasSubstr(unknown.path() + ":1: unknown option \"colour\"")));
 
   ConfigFile bad_value("port = 99999\n");
   c = Parse({"--config", bad_value.path()});
-  ASSERT_FALSE(c.ok());
-  EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr(bad_value.path() + ":1: must be 0..65535"));
+  EXPECT_THAT(c,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(bad_value.path() + ":1: must be 0..65535")));
 
   c = Parse({"--config", "/nonexistent/aisle.conf"});
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kNotFound, _));
 }
 
 TEST(ConfigTest, HelpIsRecognised) {
   absl::StatusOr<ServerConfig> c = Parse({"--port", "1", "--help"});
-  ASSERT_FALSE(c.ok());
+  ASSERT_THAT(c, Not(IsOk()));
   EXPECT_TRUE(IsHelpRequest(c.status()));
   EXPECT_FALSE(IsHelpRequest(absl::InvalidArgumentError("--port: bad")));
   const std::string usage = ServeUsage();
@@ -213,12 +218,12 @@ TEST(ParseDurationTest, Units) {
        {Case{"250ms", 250}, Case{"10s", 10'000}, Case{"10", 10'000},
         Case{"1.5s", 1'500}, Case{"5m", 300'000}, Case{"2h", 7'200'000},
         Case{"30d", 2'592'000'000}}) {
-    absl::StatusOr<int64_t> ms = ParseDurationMs(c.text);
-    ASSERT_TRUE(ms.ok()) << c.text << ": " << ms.status();
-    EXPECT_EQ(*ms, c.ms) << c.text;
+    EXPECT_THAT(ParseDurationMs(c.text), IsOkAndHolds(c.ms)) << c.text;
   }
   for (const char* bad : {"", "s", "-1s", "10y", "1e3"}) {
-    EXPECT_FALSE(ParseDurationMs(bad).ok()) << bad;
+    EXPECT_THAT(ParseDurationMs(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, _))
+        << bad;
   }
 }
 
@@ -227,8 +232,10 @@ TEST(ParseByteSizeTest, Units) {
   EXPECT_EQ(*ParseByteSize("512KiB"), 512 * 1024);
   EXPECT_EQ(*ParseByteSize("4MiB"), 4 << 20);
   EXPECT_EQ(*ParseByteSize("1G"), 1LL << 30);
-  EXPECT_FALSE(ParseByteSize("4 parsecs").ok());
-  EXPECT_FALSE(ParseByteSize("-1").ok());
+  EXPECT_THAT(ParseByteSize("4 parsecs"),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(ParseByteSize("-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
 }  // namespace

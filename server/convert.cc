@@ -1,113 +1,32 @@
 #include "server/convert.h"
 
-#include <array>
-#include <random>
-#include <vector>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "server/validation.h"
 
 namespace aisle::server {
 namespace {
 
-absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
-
-constexpr std::array<std::string_view, 17> kCodeNames = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
-// Stable 64-bit hash (FNV-1a with a splitmix64 finaliser). Unlike
-// absl::Hash it is the same in every process and build, which derived
-// event ids require.
-class StableHasher {
- public:
-  explicit StableHasher(uint64_t seed) : h_(0xcbf29ce484222325ULL ^ seed) {}
-  void Add(std::string_view bytes) {
-    AddLength(bytes.size());  // length prefix: ("ab","c") != ("a","bc")
-    for (unsigned char c : bytes) Mix(c);
-  }
-  void AddInt(uint64_t value) {
-    for (int i = 0; i < 8; ++i)
-      Mix(static_cast<unsigned char>(value >> (8 * i)));
-  }
-  uint64_t Finish() const {
-    uint64_t z = h_ + 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-
- private:
-  void AddLength(uint64_t n) { AddInt(n); }
-  void Mix(unsigned char c) {
-    h_ ^= c;
-    h_ *= 0x100000001b3ULL;
-  }
-  uint64_t h_;
-};
+// An open proto enum number as the core enum: unchanged when it fits the
+// core enum's underlying type, else its largest value (never a valid one).
+template <typename CoreEnum>
+CoreEnum NarrowEnum(int value) {
+  using Underlying = std::underlying_type_t<CoreEnum>;
+  constexpr int kMax = std::numeric_limits<Underlying>::max();
+  return static_cast<CoreEnum>(value >= 0 && value <= kMax ? value : kMax);
+}
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl::StatusCode and grpc::StatusCode share the canonical numbering.
-  int code = static_cast<int>(status.code());
-  if (code < 0 || code >= static_cast<int>(kCodeNames.size())) {
-    code = static_cast<int>(grpc::StatusCode::UNKNOWN);
-  }
-  return grpc::Status(static_cast<grpc::StatusCode>(code),
-                      std::string(status.message()));
+core::EventType ToCoreEventType(int value) {
+  return NarrowEnum<core::EventType>(value);
 }
 
-std::string_view GrpcCodeName(grpc::StatusCode code) {
-  int index = static_cast<int>(code);
-  if (index < 0 || index >= static_cast<int>(kCodeNames.size())) {
-    return "UNKNOWN";
-  }
-  return kCodeNames[index];
-}
-
-absl::StatusOr<core::EventType> ToCoreEventType(int value,
-                                                std::string_view field) {
-  if (value == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AV(field), ": must be set (VIEW, CLICK, ...)"));
-  }
-  if (value < 0 || value >= core::kNumEventTypes ||
-      !v1::EventType_IsValid(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AV(field), ": unknown value ", value));
-  }
-  return static_cast<core::EventType>(value);
-}
-
-absl::StatusOr<core::Scenario> ToCoreScenario(int value,
-                                              std::string_view field) {
+core::Scenario ToCoreScenario(int value) {
   if (value == v1::SCENARIO_UNSPECIFIED) return core::Scenario::kForYou;
-  if (value < v1::FOR_YOU || value > v1::TRENDING ||
-      !v1::Scenario_IsValid(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AV(field), ": unknown value ", value));
-  }
-  return static_cast<core::Scenario>(value);
+  return NarrowEnum<core::Scenario>(value);
 }
 
 v1::EventType ToProtoEventType(core::EventType type) {
@@ -123,16 +42,12 @@ v1::Scenario ToProtoScenario(core::Scenario scenario) {
   return static_cast<v1::Scenario>(scenario);
 }
 
-absl::StatusOr<core::Event> ToCoreEvent(const v1::Event& proto,
-                                        std::string_view field) {
-  absl::StatusOr<core::EventType> type =
-      ToCoreEventType(proto.type(), absl::StrCat(AV(field), ".type"));
-  if (!type.ok()) return type.status();
+core::Event ToCoreEvent(const v1::Event& proto) {
   core::Event event;
   event.event_id = proto.event_id();
   event.user_id = proto.user_id();
   event.item_id = proto.item_id();
-  event.type = *type;
+  event.type = ToCoreEventType(proto.type());
   event.value = proto.value();
   event.timestamp_ms = proto.timestamp_ms();
   event.recommendation_id = proto.recommendation_id();
@@ -191,17 +106,14 @@ core::Filter ToCoreFilter(const v1::Filter& proto) {
   return filter;
 }
 
-absl::StatusOr<core::RecommendRequest> ToCoreRecommendRequest(
+core::RecommendRequest ToCoreRecommendRequest(
     const v1::RecommendRequest& proto) {
-  absl::StatusOr<core::Scenario> scenario =
-      ToCoreScenario(proto.scenario(), "scenario");
-  if (!scenario.ok()) return scenario.status();
   core::RecommendRequest request;
   request.user_id = proto.user_id();
-  request.scenario = *scenario;
+  request.scenario = ToCoreScenario(proto.scenario());
   request.context_item_ids.assign(proto.context_item_ids().begin(),
                                   proto.context_item_ids().end());
-  request.count = proto.count() == 0 ? 10 : proto.count();
+  request.count = proto.count() == 0 ? kDefaultCount : proto.count();
   request.filter = ToCoreFilter(proto.filter());
   request.include_seen = proto.include_seen();
   request.diversity = proto.diversity();
@@ -264,49 +176,6 @@ void ToProtoModelMetadata(const core::ModelMetadata& metadata,
   for (const auto& [key, value] : metadata.parameters) {
     (*proto->mutable_parameters())[key] = value;
   }
-}
-
-std::string DerivedEventId(const core::Event& event) {
-  // Two independently seeded 64-bit hashes: 128 bits make accidental
-  // collisions (which would drop a real event as a duplicate) negligible.
-  std::string out = "h1-";
-  for (uint64_t seed : {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL}) {
-    StableHasher h(seed);
-    h.Add(event.user_id);
-    h.Add(event.item_id);
-    h.AddInt(static_cast<uint64_t>(event.type));
-    h.AddInt(static_cast<uint64_t>(event.timestamp_ms));
-    absl::StrAppend(&out, absl::Hex(h.Finish(), absl::kZeroPad16));
-  }
-  return out;
-}
-
-std::string NewRecommendationId(core::Scenario scenario,
-                                std::string_view variant) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrCat("r1-", static_cast<int>(scenario), "-", AV(variant), "-",
-                      absl::Hex(rng(), absl::kZeroPad16));
-}
-
-std::optional<RecommendationIdParts> ParseRecommendationId(
-    std::string_view id) {
-  std::vector<absl::string_view> parts = absl::StrSplit(AV(id), '-');
-  if (parts.size() != 4 || parts[0] != "r1") return std::nullopt;
-  int scenario = 0;
-  if (!absl::SimpleAtoi(parts[1], &scenario) || scenario < 1 ||
-      scenario > static_cast<int>(core::Scenario::kTrending)) {
-    return std::nullopt;
-  }
-  if (parts[2].empty() || parts[2].size() > 64) return std::nullopt;
-  for (char c : parts[2]) {
-    if (!absl::ascii_isalnum(c) && c != '_') return std::nullopt;
-  }
-  if (parts[3].size() != 16) return std::nullopt;
-  for (char c : parts[3]) {
-    if (!absl::ascii_isxdigit(c)) return std::nullopt;
-  }
-  return RecommendationIdParts{static_cast<core::Scenario>(scenario),
-                               std::string(parts[2])};
 }
 
 }  // namespace aisle::server

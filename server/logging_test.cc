@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::server {
 namespace {
@@ -29,10 +30,11 @@ TEST(JsonEscapeTest, EscapesSpecialCharacters) {
 }
 
 TEST(ConfigureLoggingTest, RejectsUnknownLevel) {
-  EXPECT_TRUE(ConfigureLogging(LogFormat::kText, "warn").ok());
-  EXPECT_TRUE(ConfigureLogging(LogFormat::kJson, "off").ok());
-  EXPECT_EQ(ConfigureLogging(LogFormat::kText, "chatty").code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_OK(ConfigureLogging(LogFormat::kText, "warn"));
+  EXPECT_OK(ConfigureLogging(LogFormat::kJson, "off"));
+  EXPECT_THAT(ConfigureLogging(LogFormat::kText, "chatty"),
+              ::aisle::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         ::testing::_));
 }
 
 }  // namespace

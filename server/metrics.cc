@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "prometheus/metric_family.h"
-#include "server/convert.h"
+#include "server/grpc_status.h"
 
 namespace aisle::server {
 namespace {

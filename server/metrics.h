@@ -1,5 +1,6 @@
 // Metrics: every Prometheus metric the server exports, exactly as listed in
-// notes/metrics.md (the contract with deploy/ dashboards and alerts).
+// docs/metrics.md (the contract with the dashboards and alerts in deploy/;
+// metrics_test.cc checks the two agree).
 //
 // Families are created once in the constructor. Series with a small, fixed
 // label space (method x code, event type, source, scenario) are cached in

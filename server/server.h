@@ -11,14 +11,11 @@
 // instead of connection refused; when loading is done health turns SERVING
 // for "" and "aisle.v1.Recommender".
 //
-// Model hot reload (PollModelsOnce, called by a background thread every
-// model_poll_interval_ms unless that is -1):
-//   - <data_dir>/model-inbox/<version>.model files (written atomically by
-//     `aisle train` next to a live server) are validated by deserializing,
-//     stored (PutModel + SetActiveModel), swapped in and deleted; a file
-//     that does not deserialize is renamed to <name>.rejected and logged.
-//   - Models are otherwise activated via the ActivateModel RPC.
-// The same background thread drops expired idempotency keys once an hour.
+// Model hot reload: a background thread runs PollModelsOnce every
+// model_poll_interval_ms (unless that is -1), which installs the models
+// `aisle train` dropped into the model inbox (model_manager.h). Models are
+// otherwise activated via the ActivateModel RPC. The same thread drops
+// expired idempotency keys once an hour.
 //
 // Shutdown (Shutdown, also run by the destructor): health NOT_SERVING,
 // gRPC shutdown with deadline now + shutdown_grace_ms so in-flight RPCs
@@ -82,9 +79,7 @@ class AisleServer {
   // False while starting and from the start of Shutdown on.
   bool serving() const;
 
-  // One round of the model poller (see above). Returns the first error met
-  // (a rejected inbox file is not an error of the poll: it is logged and
-  // set aside); OK when there was nothing to do.
+  // One round of the model inbox poller (ModelManager::PollInboxOnce).
   absl::Status PollModelsOnce();
 
   core::Engine& engine();
@@ -96,9 +91,6 @@ class AisleServer {
   explicit AisleServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// The inbox directory `aisle train` drops models into.
-std::string ModelInboxDir(const std::string& data_dir);
 
 }  // namespace aisle::server
 

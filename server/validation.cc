@@ -4,11 +4,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "core/string_view.h"
 
 namespace aisle::server {
 namespace {
-
-absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
@@ -64,8 +63,8 @@ absl::Status ValidateFinite(double value, absl::string_view field) {
 }  // namespace
 
 absl::Status ValidateId(std::string_view value_in, std::string_view field_in) {
-  const absl::string_view value = AV(value_in);
-  const absl::string_view field = AV(field_in);
+  const absl::string_view value = core::ToAbsl(value_in);
+  const absl::string_view field = core::ToAbsl(field_in);
   if (value.empty() || value.size() > kMaxIdBytes) {
     return Invalid(field, absl::StrCat("must be 1..", kMaxIdBytes,
                                        " bytes, got ", value.size()));
@@ -83,7 +82,15 @@ absl::Status ValidateId(std::string_view value_in, std::string_view field_in) {
 
 absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
                            std::string_view field_in) {
-  const absl::string_view field = AV(field_in);
+  const absl::string_view field = core::ToAbsl(field_in);
+  // The type first: it is what a client most often gets wrong, and the
+  // message names the number it sent.
+  const int type = static_cast<int>(e.type);
+  if (type <= 0 || type >= core::kNumEventTypes) {
+    return Invalid(absl::StrCat(field, ".type"),
+                   type == 0 ? std::string("must be set (VIEW, CLICK, ...)")
+                             : absl::StrCat("unknown value ", type));
+  }
   if (!e.event_id.empty()) {
     absl::Status s = ValidateId(e.event_id, absl::StrCat(field, ".event_id"));
     if (!s.ok()) return s;
@@ -92,13 +99,6 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
   if (!s.ok()) return s;
   s = ValidateId(e.item_id, absl::StrCat(field, ".item_id"));
   if (!s.ok()) return s;
-
-  const int type = static_cast<int>(e.type);
-  if (type <= 0 || type >= core::kNumEventTypes) {
-    return Invalid(absl::StrCat(field, ".type"),
-                   type == 0 ? std::string("must be set (VIEW, CLICK, ...)")
-                             : absl::StrCat("unknown value ", type));
-  }
 
   const std::string value_field = absl::StrCat(field, ".value");
   s = ValidateFinite(e.value, value_field);
@@ -111,9 +111,10 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
     max_value = kMaxQuantity;
   }
   if (max_value >= 0 && (e.value < 0 || e.value > max_value)) {
-    return Invalid(value_field, absl::StrCat("must be 0..", max_value, " for ",
-                                             AV(core::EventTypeName(e.type)),
-                                             ", got ", e.value));
+    return Invalid(value_field,
+                   absl::StrCat("must be 0..", max_value, " for ",
+                                core::ToAbsl(core::EventTypeName(e.type)),
+                                ", got ", e.value));
   }
 
   const std::string ts_field = absl::StrCat(field, ".timestamp_ms");
@@ -135,7 +136,7 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
 }
 
 absl::Status ValidateItem(const core::Item& item, std::string_view field_in) {
-  const absl::string_view field = AV(field_in);
+  const absl::string_view field = core::ToAbsl(field_in);
   absl::Status s = ValidateId(item.item_id, absl::StrCat(field, ".item_id"));
   if (!s.ok()) return s;
   if (item.title.size() > kMaxTitleBytes) {
@@ -176,6 +177,11 @@ absl::Status ValidateItem(const core::Item& item, std::string_view field_in) {
 }
 
 absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
+  const int scenario = static_cast<int>(r.scenario);
+  if (scenario < static_cast<int>(core::Scenario::kForYou) ||
+      scenario > static_cast<int>(core::Scenario::kTrending)) {
+    return Invalid("scenario", absl::StrCat("unknown value ", scenario));
+  }
   if (!r.user_id.empty()) {
     absl::Status s = ValidateId(r.user_id, "user_id");
     if (!s.ok()) return s;
@@ -233,9 +239,10 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
     case core::Scenario::kSimilarItems:
     case core::Scenario::kFrequentlyBoughtTogether:
       if (r.context_item_ids.empty()) {
-        return Invalid("context_item_ids",
-                       absl::StrCat("required for scenario ",
-                                    AV(core::ScenarioName(r.scenario))));
+        return Invalid(
+            "context_item_ids",
+            absl::StrCat("required for scenario ",
+                         core::ToAbsl(core::ScenarioName(r.scenario))));
       }
       break;
     case core::Scenario::kRecentlyViewed:
@@ -251,7 +258,7 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
 }
 
 absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
-  const absl::string_view field = AV(field_in);
+  const absl::string_view field = core::ToAbsl(field_in);
   if (size == 0) {
     return Invalid(field,
                    absl::StrCat("must have 1..", kMaxBatch, " entries, got 0"));
@@ -264,6 +271,22 @@ absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
                                                      size));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateImportBatchSize(size_t size) {
+  if (size > kMaxBatch) {
+    return Invalid("events", absl::StrCat("at most ", kMaxBatch,
+                                          " entries per message, got ", size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateActivateModel(std::string_view version, bool rollback) {
+  if (version.empty()) {
+    if (rollback) return absl::OkStatus();
+    return Invalid("version", "required unless rollback is set");
+  }
+  return ValidateId(version, "version");
 }
 
 }  // namespace aisle::server

@@ -1,11 +1,13 @@
-// Input validation for the public API. Every check runs on core types after
-// conversion from protos. Enum values are also checked here (an unknown
-// number cast into a core enum is rejected), but the proto converters in
-// convert.h (ToCoreEvent, ToCoreRecommendRequest) already reject unknown
-// numbers, since proto3 enums are open and a client may send any int32.
+// Input validation for the public API: the one owner of every request
+// rule (ids, sizes, ranges, enum values, what each scenario needs). The
+// converters (convert.h) only map shapes, and the engine and the store
+// trust validated input. Checks run on core types after conversion; an
+// unknown proto enum number reaches them unchanged (see convert.h), so the
+// message names the number the client sent.
 //
 // Messages name the offending field with its path and say what is
-// accepted, e.g. "events[3].item_id: must be 1..256 bytes, got 0".
+// accepted, e.g. "events[3].item_id: must be 1..256 bytes, got 0". They
+// are part of the API (clients and tests match on them).
 // All functions return OK or InvalidArgument, except request-size limits
 // (too many events/items), which are ResourceExhausted per the API
 // contract ("RESOURCE_EXHAUSTED a request is larger than the documented
@@ -42,10 +44,11 @@ inline constexpr int64_t kMaxFutureMs = 24LL * 3600 * 1000;
 // characters (0x00..0x1F, 0x7F). `field` is the path used in the message.
 absl::Status ValidateId(std::string_view value, std::string_view field);
 
-// A stored-to-be event. `field` is e.g. "events[3]". Checks: event_id
-// empty or a valid id (the server fills empty ones after validation);
-// user_id and item_id valid ids; type known and not UNSPECIFIED; value
-// finite and 0..10 for RATING, 0..10000 for PURCHASE/ADD_TO_CART, finite
+// A stored-to-be event. `field` is e.g. "events[3]". Checks, in order:
+// type known and not UNSPECIFIED ("<field>.type: must be set (VIEW, CLICK,
+// ...)" or "<field>.type: unknown value 42"); event_id empty or a valid id (the
+// server fills empty ones after validation); user_id and item_id valid ids;
+// value finite and 0..10 for RATING, 0..10000 for PURCHASE/ADD_TO_CART, finite
 // otherwise; timestamp_ms >= 0 (0 = now) and at most 1 day after now_ms;
 // recommendation_id empty or <= 256 bytes.
 absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
@@ -58,7 +61,8 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
 absl::Status ValidateItem(const core::Item& item, std::string_view field);
 
 // A Recommend request after conversion (count already mapped 0 -> 10 by
-// the converter; this checks 1..500): user_id empty or a valid id;
+// the converter; this checks 1..500): scenario known ("scenario: unknown
+// value 9"); user_id empty or a valid id;
 // context_item_ids <= 100, each a valid id; diversity finite 0..1;
 // filter: <= 100 categories each, valid category strings, <= 1000
 // exclude_item_ids, prices finite and min <= max. SIMILAR_ITEMS and
@@ -69,6 +73,17 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& request);
 // Batch size: 1..1000 entries. `field` e.g. "events". ResourceExhausted
 // above the limit, InvalidArgument for an empty batch.
 absl::Status ValidateBatchSize(size_t size, std::string_view field);
+
+// One message of the ImportEvents stream: at most 1000 events
+// (InvalidArgument "events: at most 1000 entries per message, got N"; the
+// stream reports it for that message and goes on). An empty message is
+// fine.
+absl::Status ValidateImportBatchSize(size_t size);
+
+// ActivateModel: `version` is required unless `rollback` is set (then an
+// empty version means the previous active one); a given version must be a
+// valid id.
+absl::Status ValidateActivateModel(std::string_view version, bool rollback);
 
 }  // namespace aisle::server
 

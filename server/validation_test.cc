@@ -7,10 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::server {
 namespace {
 
+using ::aisle::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr int64_t kNow = 1'800'000'000'000;  // a fixed "now" (2027)
@@ -41,10 +43,10 @@ TEST_P(EventValidationTest, Validates) {
   c.mutate(&e);
   absl::Status status = ValidateEvent(e, kNow, "events[3]");
   if (c.error.empty()) {
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_OK(status);
   } else {
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr(c.error));
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr(c.error)));
   }
 }
 
@@ -150,10 +152,10 @@ TEST_P(ItemValidationTest, Validates) {
   c.mutate(&item);
   absl::Status status = ValidateItem(item, "items[0]");
   if (c.error.empty()) {
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_OK(status);
   } else {
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr(c.error));
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr(c.error)));
   }
 }
 
@@ -217,10 +219,10 @@ TEST_P(RecommendValidationTest, Validates) {
   c.mutate(&r);
   absl::Status status = ValidateRecommendRequest(r);
   if (c.error.empty()) {
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_OK(status);
   } else {
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-    EXPECT_THAT(std::string(status.message()), HasSubstr(c.error));
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr(c.error)));
   }
 }
 
@@ -296,23 +298,69 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(ValidateIdTest, NamesTheField) {
-  absl::Status status = ValidateId("", "item_ids[7]");
-  EXPECT_EQ(status.message(), "item_ids[7]: must be 1..256 bytes, got 0");
-  status = ValidateId(std::string("x\x7f", 2), "user_id");
-  EXPECT_THAT(std::string(status.message()),
-              HasSubstr("user_id: must not contain NUL or control characters "
-                        "(byte 0x7f at offset 1)"));
+  EXPECT_THAT(ValidateId("", "item_ids[7]"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "item_ids[7]: must be 1..256 bytes, got 0"));
+  EXPECT_THAT(
+      ValidateId(std::string("x\x7f", 2), "user_id"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("user_id: must not contain NUL or control characters "
+                         "(byte 0x7f at offset 1)")));
 }
 
 TEST(ValidateBatchSizeTest, Limits) {
-  EXPECT_EQ(ValidateBatchSize(0, "events").code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(ValidateBatchSize(1, "events").ok());
-  EXPECT_TRUE(ValidateBatchSize(1000, "events").ok());
-  absl::Status over = ValidateBatchSize(1001, "events");
-  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(over.message()),
-              HasSubstr("events: at most 1000 entries per request, got 1001"));
+  EXPECT_THAT(ValidateBatchSize(0, "events"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "events: must have 1..1000 entries, got 0"));
+  EXPECT_OK(ValidateBatchSize(1, "events"));
+  EXPECT_OK(ValidateBatchSize(1000, "events"));
+  EXPECT_THAT(ValidateBatchSize(1001, "events"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "events: at most 1000 entries per request, got 1001"));
+}
+
+TEST(ValidateImportBatchSizeTest, Limits) {
+  EXPECT_OK(ValidateImportBatchSize(0));
+  EXPECT_OK(ValidateImportBatchSize(1000));
+  EXPECT_THAT(ValidateImportBatchSize(1001),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "events: at most 1000 entries per message, got 1001"));
+}
+
+TEST(ValidateActivateModelTest, VersionOrRollback) {
+  EXPECT_OK(ValidateActivateModel("v1", false));
+  EXPECT_OK(ValidateActivateModel("v1", true));
+  EXPECT_OK(ValidateActivateModel("", true));
+  EXPECT_THAT(ValidateActivateModel("", false),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "version: required unless rollback is set"));
+  EXPECT_THAT(ValidateActivateModel(std::string("v\n1"), false),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("version: must not contain")));
+}
+
+// The type is checked first, so a client that sends an unknown type hears
+// about it even when other fields are wrong too (the message it got when
+// conversion rejected the type).
+TEST(EventValidationOrderTest, TypeFirst) {
+  core::Event e;
+  e.type = static_cast<core::EventType>(42);
+  EXPECT_THAT(ValidateEvent(e, kNow, "events[1]"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "events[1].type: unknown value 42"));
+  e.type = core::EventType::kUnspecified;
+  EXPECT_THAT(ValidateEvent(e, kNow, "events[0]"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "events[0].type: must be set (VIEW, CLICK, ...)"));
+}
+
+TEST(RecommendValidationOrderTest, ScenarioFirst) {
+  core::RecommendRequest r;
+  r.scenario = static_cast<core::Scenario>(9);
+  r.count = 0;
+  EXPECT_THAT(ValidateRecommendRequest(r),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "scenario: unknown value 9"));
 }
 
 }  // namespace

@@ -1,0 +1,147 @@
+#include "server/ingest.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/clock.h"
+#include "server/recommendation_id.h"
+#include "spdlog/spdlog.h"
+
+namespace aisle::server {
+namespace {
+
+// Stable 64-bit hash (FNV-1a with a splitmix64 finaliser). Unlike
+// absl::Hash it is the same in every process and build, which derived
+// event ids require.
+class StableHasher {
+ public:
+  explicit StableHasher(uint64_t seed) : h_(0xcbf29ce484222325ULL ^ seed) {}
+  void Add(std::string_view bytes) {
+    AddInt(bytes.size());  // length prefix: ("ab","c") != ("a","bc")
+    for (unsigned char c : bytes) Mix(c);
+  }
+  void AddInt(uint64_t value) {
+    for (int i = 0; i < 8; ++i) {
+      Mix(static_cast<unsigned char>(value >> (8 * i)));
+    }
+  }
+  uint64_t Finish() const {
+    uint64_t z = h_ + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  void Mix(unsigned char c) {
+    h_ ^= c;
+    h_ *= 0x100000001b3ULL;
+  }
+  uint64_t h_;
+};
+
+}  // namespace
+
+std::string DerivedEventId(const core::Event& event) {
+  // Two independently seeded 64-bit hashes: 128 bits make accidental
+  // collisions (which would drop a real event as a duplicate) negligible.
+  std::string out = "h1-";
+  for (uint64_t seed : {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL}) {
+    StableHasher h(seed);
+    h.Add(event.user_id);
+    h.Add(event.item_id);
+    h.AddInt(static_cast<uint64_t>(event.type));
+    h.AddInt(static_cast<uint64_t>(event.timestamp_ms));
+    absl::StrAppend(&out, absl::Hex(h.Finish(), absl::kZeroPad16));
+  }
+  return out;
+}
+
+Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
+               AccessLog* access_log)
+    : engine_(engine),
+      store_(store),
+      metrics_(metrics),
+      access_log_(access_log) {}
+
+absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
+                                               int64_t now_ms) {
+  for (core::Event& e : events) {
+    if (e.timestamp_ms == 0) e.timestamp_ms = now_ms;
+    // Derived after the timestamp default, so two identical events sent
+    // without ids at different times are both kept.
+    if (e.event_id.empty()) e.event_id = DerivedEventId(e);
+  }
+
+  absl::ReaderMutexLock erase_lock(&erase_mu_);
+  const int64_t write_start = core::SteadyNanos();
+  absl::StatusOr<storage::AppendResult> result = store_->AppendEvents(events);
+  metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
+  if (!result.ok()) return result.status();
+
+  std::vector<core::Event> stored;
+  stored.reserve(result->accepted);
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i < result->stored.size() && result->stored[i]) {
+      stored.push_back(std::move(events[i]));
+    }
+  }
+  if (!stored.empty()) {
+    const int64_t apply_start = core::SteadyNanos();
+    engine_->ApplyEvents(stored);
+    metrics_->ObserveFoldIn(core::SecondsSinceNanos(apply_start));
+  }
+
+  for (const core::Event& e : stored) {
+    metrics_->EventStored(e.type);
+    if (e.recommendation_id.empty()) continue;
+    std::optional<RecommendationIdParts> parts =
+        ParseRecommendationId(e.recommendation_id);
+    if (parts.has_value() && parts->variant == kDefaultVariant) {
+      metrics_->EventAttributed(parts->scenario, parts->variant, e.type);
+    }
+  }
+  metrics_->EventsDuplicate(result->duplicates);
+  return EventsStored{result->accepted, result->duplicates};
+}
+
+absl::Status Ingest::UpsertItems(std::vector<core::Item> items,
+                                 int64_t now_ms) {
+  for (core::Item& item : items) item.updated_at_ms = now_ms;
+  const int64_t write_start = core::SteadyNanos();
+  absl::Status status = store_->PutItems(items);
+  metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
+  if (!status.ok()) return status;
+  engine_->UpsertItems(items);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Ingest::DeleteItems(
+    const std::vector<std::string>& item_ids) {
+  const int64_t write_start = core::SteadyNanos();
+  absl::StatusOr<int> deleted = store_->DeleteItems(item_ids);
+  metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
+  if (!deleted.ok()) return deleted.status();
+  engine_->DeleteItems(item_ids);
+  return *deleted;
+}
+
+absl::StatusOr<UserErasure> Ingest::EraseUser(const std::string& user_id) {
+  absl::WriterMutexLock erase_lock(&erase_mu_);
+  absl::StatusOr<storage::EraseResult> erased = store_->EraseUser(user_id);
+  if (!erased.ok()) return erased.status();
+  std::optional<core::UserProfile> profile = engine_->GetUser(user_id);
+  engine_->EraseUser(user_id);
+  UserErasure erasure;
+  erasure.events_deleted = erased->events_deleted;
+  erasure.idempotency_keys_deleted = erased->idempotency_keys_deleted;
+  erasure.profile_deleted = erased->profile_deleted || profile.has_value();
+  erasure.vector_deleted = profile.has_value() && profile->has_vector;
+  spdlog::info("erased user {}: {} events, {} idempotency keys",
+               access_log_->HashUserId(user_id), erasure.events_deleted,
+               erasure.idempotency_keys_deleted);
+  return erasure;
+}
+
+}  // namespace aisle::server

@@ -1,0 +1,100 @@
+// Ingest: the durable write path. Every write goes to the store first and
+// to the engine second, so that anything the engine serves is durable; the
+// caller replies after both, so a client's next Recommend reflects its own
+// writes.
+//
+//   Ingest ingest(&engine, &store, &metrics, &access_log);
+//   ASSIGN_OR_RETURN(EventsStored r, ingest.AddEvents(events, now_ms));
+//   RETURN_IF_ERROR(ingest.UpsertItems(items, now_ms));
+//   ASSIGN_OR_RETURN(UserErasure e, ingest.EraseUser("u1"));
+//
+// Inputs are validated by the caller (validation.h); Ingest fills defaults
+// and does no request checks. Errors are the store's (the engine is not
+// touched when storing failed).
+//
+// Thread safety: all methods may be called concurrently. Event writes and
+// user erasure are ordered by one lock (see erase_mu_).
+#ifndef AISLE_SERVER_INGEST_H_
+#define AISLE_SERVER_INGEST_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/engine.h"
+#include "core/types.h"
+#include "server/logging.h"
+#include "server/metrics.h"
+#include "storage/store.h"
+
+namespace aisle::server {
+
+// The idempotency key for an event sent without one: "h1-" + 32 hex digits
+// of a hash of (user_id, item_id, type, timestamp_ms). Deterministic across
+// processes and versions, so a re-sent event without an id is still a
+// duplicate. Also used by `aisle import` to show the ids it will send.
+std::string DerivedEventId(const core::Event& event);
+
+struct EventsStored {
+  int accepted = 0;    // newly stored (and applied to the engine)
+  int duplicates = 0;  // event_id already stored: neither stored nor applied
+};
+
+struct UserErasure {
+  int64_t events_deleted = 0;
+  int64_t idempotency_keys_deleted = 0;
+  bool profile_deleted = false;  // in the store or in the engine
+  bool vector_deleted = false;   // the engine had a factor vector
+};
+
+class Ingest {
+ public:
+  // Borrowed pointers; all must outlive the Ingest.
+  Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
+         AccessLog* access_log);
+  Ingest(const Ingest&) = delete;
+  Ingest& operator=(const Ingest&) = delete;
+
+  // Feedback and ImportEvents. Fills defaults (timestamp_ms 0 -> now_ms,
+  // then an empty event_id -> DerivedEventId), appends durably, applies
+  // the newly stored events to the engine and records event metrics
+  // (stored, duplicates, attribution of recommendation ids the server
+  // issued). REQUIRES: every event passed ValidateEvent.
+  absl::StatusOr<EventsStored> AddEvents(std::vector<core::Event> events,
+                                         int64_t now_ms);
+
+  // Stamps updated_at_ms = now_ms, stores, then upserts into the engine.
+  // REQUIRES: every item passed ValidateItem.
+  absl::Status UpsertItems(std::vector<core::Item> items, int64_t now_ms);
+
+  // Deletes from the store, then from the engine. Returns how many ids
+  // were stored (the others were not found).
+  absl::StatusOr<int> DeleteItems(const std::vector<std::string>& item_ids);
+
+  // Erases everything kept about the user: stored events, idempotency keys
+  // and profile, then the engine's history and vector. Logs the erasure
+  // with the user id hashed.
+  absl::StatusOr<UserErasure> EraseUser(const std::string& user_id);
+
+ private:
+  core::Engine* const engine_;
+  storage::Store* const store_;
+  Metrics* const metrics_;
+  AccessLog* const access_log_;
+
+  // Orders event writes against user erasure: AddEvents holds it shared
+  // from the append to the engine update, EraseUser exclusively across the
+  // store and the engine. So no event stored before an erasure reappears
+  // in the engine after it (an append cannot land in the store before the
+  // erasure and in the engine after it).
+  absl::Mutex erase_mu_;
+};
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_INGEST_H_

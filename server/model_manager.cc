@@ -1,0 +1,216 @@
+#include "server/model_manager.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/clock.h"
+#include "spdlog/spdlog.h"
+
+namespace aisle::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::UnavailableError(absl::StrCat("cannot read ", path.string()));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    return absl::UnavailableError(
+        absl::StrCat("error reading ", path.string()));
+  }
+  return std::move(contents).str();
+}
+
+// The inbox's complete drops, in name (= training time) order.
+absl::StatusOr<std::vector<fs::path>> ListInbox(const fs::path& inbox) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (!fs::is_directory(inbox, ec)) return files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(inbox, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".model") {
+      files.push_back(entry.path());
+    }
+  }
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("listing ", inbox.string(), ": ", ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+std::string ModelInboxDir(const std::string& data_dir) {
+  return (fs::path(data_dir) / "model-inbox").string();
+}
+
+ModelManager::ModelManager(core::Engine* engine, storage::Store* store,
+                           Metrics* metrics, core::ModelOptions options,
+                           std::string inbox_dir)
+    : engine_(engine),
+      store_(store),
+      metrics_(metrics),
+      options_(std::move(options)),
+      inbox_dir_(std::move(inbox_dir)) {}
+
+void ModelManager::ServeLocked(std::shared_ptr<const core::FactorModel> model) {
+  std::string version = model != nullptr ? model->version() : "";
+  int64_t trained_at = model != nullptr ? model->metadata().trained_at_ms : 0;
+  engine_->SwapModel(std::move(model));
+  metrics_->SetModel(version, trained_at);
+}
+
+void ModelManager::Serve(std::shared_ptr<const core::FactorModel> model) {
+  absl::MutexLock lock(&mu_);
+  ServeLocked(std::move(model));
+}
+
+absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
+    const std::string& requested, bool rollback) {
+  absl::MutexLock lock(&mu_);
+  std::string version = requested;
+  if (version.empty() && rollback) {
+    absl::StatusOr<std::string> previous = store_->GetPreviousActiveModel();
+    if (!previous.ok()) return previous.status();
+    if (previous->empty()) {
+      return absl::FailedPreconditionError(
+          "rollback: there is no previous model version");
+    }
+    version = *std::move(previous);
+  }
+  absl::StatusOr<std::string> blob = store_->GetModelBlob(version);
+  if (absl::IsNotFound(blob.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("model version \"", version, "\" is not stored"));
+  }
+  if (!blob.ok()) return blob.status();
+  absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
+      core::FactorModel::Deserialize(*blob, options_);
+  if (!model.ok()) {
+    spdlog::error("model {} cannot be loaded, keeping the current one: {}",
+                  version, model.status().ToString());
+    return absl::FailedPreconditionError(
+        absl::StrCat("model version \"", version,
+                     "\" cannot be loaded (the current version keeps "
+                     "serving): ",
+                     model.status().message()));
+  }
+  if (absl::Status s = store_->SetActiveModel(version); !s.ok()) return s;
+  core::ModelMetadata metadata = (*model)->metadata();
+  ServeLocked(*std::move(model));
+  spdlog::info("model {} activated{}", version, rollback ? " (rollback)" : "");
+  return metadata;
+}
+
+absl::StatusOr<core::ModelMetadata> ModelManager::Install(
+    std::string_view blob) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
+      core::FactorModel::Deserialize(blob, options_);
+  if (!model.ok()) return model.status();
+  core::ModelMetadata metadata = (*model)->metadata();
+  if (absl::Status s = store_->PutModel(metadata, blob); !s.ok()) return s;
+  if (absl::Status s = store_->SetActiveModel(metadata.version); !s.ok()) {
+    return s;
+  }
+  ServeLocked(*std::move(model));
+  spdlog::info("model {} installed from the inbox and activated",
+               metadata.version);
+  return metadata;
+}
+
+absl::Status ModelManager::LoadAtStartup() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> active = store_->GetActiveModel();
+  if (!active.ok()) return active.status();
+  absl::StatusOr<std::string> previous = store_->GetPreviousActiveModel();
+  if (!previous.ok()) return previous.status();
+  // Serving starts without waiting for the ANN index: the engine builds it
+  // in the background and searches exactly until then.
+  core::ModelOptions options = options_;
+  options.defer_ann = true;
+  for (const std::string& version : {*active, *previous}) {
+    if (version.empty()) continue;
+    const auto load_start = core::SteadyClock::now();
+    absl::StatusOr<std::string> blob = store_->GetModelBlob(version);
+    if (!blob.ok() && !absl::IsNotFound(blob.status())) return blob.status();
+    absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
+        blob.ok() ? core::FactorModel::Deserialize(*blob, options)
+                  : absl::StatusOr<std::shared_ptr<const core::FactorModel>>(
+                        blob.status());
+    if (!model.ok()) {
+      spdlog::error(
+          "model {} cannot be loaded ({}); falling back to the previous "
+          "active version, if any",
+          version, model.status().ToString());
+      continue;
+    }
+    spdlog::info("model {} loaded in {:.2f} s: {} items, {} users, {} MB",
+                 version, core::SecondsSince(load_start), (*model)->num_items(),
+                 (*model)->num_users(), (*model)->MemoryBytes() >> 20);
+    ServeLocked(*std::move(model));
+    if (version != *active) {
+      spdlog::warn("serving the previous model {} instead of {}", version,
+                   *active);
+    }
+    return absl::OkStatus();
+  }
+  if (!active->empty()) {
+    spdlog::error(
+        "no stored model could be loaded; serving without a factor "
+        "model (popularity and co-occurrence only)");
+  }
+  ServeLocked(nullptr);
+  return absl::OkStatus();
+}
+
+absl::Status ModelManager::PollInboxOnce() {
+  absl::StatusOr<std::vector<fs::path>> files = ListInbox(inbox_dir_);
+  if (!files.ok()) return files.status();
+  for (const fs::path& file : *files) {
+    absl::StatusOr<std::string> blob = ReadFile(file);
+    if (!blob.ok()) return blob.status();
+    absl::StatusOr<core::ModelMetadata> installed = Install(*blob);
+    std::error_code ec;
+    if (absl::IsDataLoss(installed.status()) ||
+        absl::IsInvalidArgument(installed.status())) {
+      fs::path rejected = file;
+      rejected += ".rejected";
+      fs::rename(file, rejected, ec);
+      spdlog::error("model inbox: {} rejected ({}); moved to {}", file.string(),
+                    installed.status().ToString(), rejected.string());
+      continue;
+    }
+    if (!installed.ok()) {
+      return absl::Status(installed.status().code(),
+                          absl::StrCat("installing ", file.string(), ": ",
+                                       installed.status().message()));
+    }
+    fs::remove(file, ec);
+    if (ec) {
+      spdlog::warn("model inbox: could not delete {}: {}", file.string(),
+                   ec.message());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelManager::Listing> ModelManager::List() const {
+  absl::StatusOr<std::vector<storage::StoredModel>> models =
+      store_->ListModels();
+  if (!models.ok()) return models.status();
+  absl::StatusOr<std::string> active = store_->GetActiveModel();
+  if (!active.ok()) return active.status();
+  return Listing{*std::move(models), *std::move(active)};
+}
+
+}  // namespace aisle::server

@@ -1,0 +1,85 @@
+// `aisle serve`: flags, logging, signals, and the AisleServer's lifetime.
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/server.h"
+#include "spdlog/spdlog.h"
+
+extern char** environ;
+
+namespace aisle::server {
+namespace {
+
+// The AISLE_* entries of the process environment.
+std::map<std::string, std::string> AisleEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry = *e;
+    if (entry.substr(0, 6) != "AISLE_") continue;
+    size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+}  // namespace
+
+int ServeMain(int argc, char** argv) {
+  absl::StatusOr<ServerConfig> config =
+      ParseServeArgs(argc, argv, AisleEnvironment());
+  if (!config.ok()) {
+    if (IsHelpRequest(config.status())) {
+      std::cout << ServeUsage();
+      return 0;
+    }
+    std::cerr << "error: " << config.status().message()
+              << "\nhint: run `aisle serve --help` for the options\n";
+    return 2;
+  }
+  if (absl::Status s = ConfigureLogging(config->log_format, config->log_level);
+      !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 2;
+  }
+
+  // Signals are taken synchronously by a dedicated thread (sigwait), so
+  // shutdown work never runs inside a signal handler. They are blocked
+  // before any other thread starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<AisleServer>> server =
+      AisleServer::Start(*config);
+  if (!server.ok()) {
+    std::cerr << "error: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::cerr << "aisle serving on " << config->host << ":" << (*server)->port()
+            << " (try: aisle recommend --target localhost:" << (*server)->port()
+            << " --user u1)\n";
+
+  int signo = 0;
+  sigwait(&signals, &signo);
+  spdlog::info("received {}, shutting down (grace {} ms)",
+               signo == SIGTERM ? "SIGTERM" : "SIGINT",
+               config->shutdown_grace_ms);
+  (*server)->Shutdown();
+  server->reset();
+  spdlog::info("bye");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace aisle::server
