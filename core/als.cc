@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -11,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/clock.h"
 
 namespace aisle::core {
 namespace {
@@ -308,12 +308,10 @@ absl::StatusOr<AlsFactors> TrainAls(
 
   const SparseRows item_users = user_items.Transposed();
   for (int it = 1; it <= options.iterations; ++it) {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = SteadyClock::now();
     SolveSide(user_items, f.items, Gramian(f.items), options, &f.users);
     SolveSide(item_users, f.users, Gramian(f.users), options, &f.items);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+    const double seconds = SecondsSince(start);
     if (on_iteration) {
       AlsProgress progress;
       progress.iteration = it;

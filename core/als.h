@@ -54,7 +54,7 @@ struct SparseRows {
 enum class AlsSolver { kConjugateGradient, kCholesky };
 
 // Defaults were chosen by a grid search on the MovieLens-100K per-user 75/25
-// split (/work/shared/data/ml-100k-split-by-user, top-10 protocol of its
+// split (../shared/data/ml-100k-split-by-user, top-10 protocol of its
 // README) with r_ui = the rating value (1..5): factors {32..200}, alpha
 // {0.3..30}, regularization {1..200}, iterations {15, 30}, CG vs Cholesky.
 // The winner reaches nDCG@10 0.490, P@10 0.429, R@10 0.228, MAP 0.153

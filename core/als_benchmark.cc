@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/als.h"
+#include "core/test_vectors.h"
 
 namespace aisle::core {
 namespace {
@@ -75,14 +76,6 @@ const Dataset& Data() {
   return *data;
 }
 
-RowMatrix RandomFactors(int64_t rows, int k, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.1f);
-  RowMatrix m(rows, k);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
-}
-
 // Flops of one SolveSide with the CG solver, as implemented: per row the
 // residual costs a k x k GEMV plus two n_u x k GEMVs over the gathered
 // rows; each CG step costs the same again plus O(k) vector updates.
@@ -106,8 +99,10 @@ void BM_AlsIteration(benchmark::State& state) {
   AlsOptions o;
   o.factors = kFactors;
   o.solver = static_cast<AlsSolver>(state.range(0));
-  RowMatrix users = RandomFactors(d.user_items.rows, kFactors, 2);
-  RowMatrix items = RandomFactors(d.user_items.cols, kFactors, 3);
+  RowMatrix users =
+      test_vectors::Gaussian(d.user_items.rows, kFactors, 0.1f, 2);
+  RowMatrix items =
+      test_vectors::Gaussian(d.user_items.cols, kFactors, 0.1f, 3);
   for (auto _ : state) {
     SolveSide(d.user_items, items, Gramian(items), o, &users);
     SolveSide(d.item_users, users, Gramian(users), o, &items);
@@ -159,7 +154,7 @@ BENCHMARK(BM_EigenSgemm)->Arg(1024)->Unit(benchmark::kMillisecond);
 void BM_FoldIn(benchmark::State& state) {
   const int events = static_cast<int>(state.range(0));
   const int32_t n_items = 50'000;
-  const RowMatrix items = RandomFactors(n_items, kFactors, 4);
+  const RowMatrix items = test_vectors::Gaussian(n_items, kFactors, 0.1f, 4);
   const Eigen::MatrixXf g = Gramian(items);
   std::mt19937_64 rng(5);
   std::uniform_int_distribution<int32_t> item(0, n_items - 1);

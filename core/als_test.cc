@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "core/test_vectors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -30,14 +31,6 @@ SparseRows RandomMatrix(int users, int items, int per_user, uint64_t seed) {
     }
   }
   return SparseRows::FromTriplets(users, items, std::move(t));
-}
-
-RowMatrix RandomFactors(int rows, int k, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  RowMatrix m(rows, k);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
 }
 
 AlsOptions SmallOptions(AlsSolver solver) {
@@ -97,7 +90,7 @@ TEST(SparseRowsTest, TransposedSwapsRowsAndColumnsAndRoundTrips) {
 }
 
 TEST(AlsTest, GramianMatchesNaiveProduct) {
-  const RowMatrix y = RandomFactors(50, 6, 3);
+  const RowMatrix y = test_vectors::Gaussian(50, 6, 0.3f, 3);
   const Eigen::MatrixXf g = Gramian(y);
   for (int a = 0; a < 6; ++a) {
     for (int b = 0; b < 6; ++b) {
@@ -110,7 +103,8 @@ TEST(AlsTest, GramianMatchesNaiveProduct) {
 
 TEST(AlsTest, LossMatchesDefinitionOverAllPairs) {
   const SparseRows m = RandomMatrix(12, 9, 3, 11);
-  AlsFactors f{RandomFactors(12, 4, 1), RandomFactors(9, 4, 2)};
+  AlsFactors f{test_vectors::Gaussian(12, 4, 0.3f, 1),
+               test_vectors::Gaussian(9, 4, 0.3f, 2)};
   AlsOptions o = SmallOptions(AlsSolver::kCholesky);
   double expected = 0;
   for (int u = 0; u < 12; ++u) {
@@ -134,7 +128,7 @@ TEST(AlsTest, LossMatchesDefinitionOverAllPairs) {
 // each solved row, computed here naively over every (user, item) pair.
 TEST(AlsTest, CholeskySolveZeroesTheGradient) {
   const SparseRows m = RandomMatrix(15, 20, 5, 19);
-  const RowMatrix items = RandomFactors(20, 6, 23);
+  const RowMatrix items = test_vectors::Gaussian(20, 6, 0.3f, 23);
   AlsOptions o = SmallOptions(AlsSolver::kCholesky);
   o.alpha = 3.0f;
   o.regularization = 0.7f;
@@ -160,13 +154,14 @@ TEST(AlsTest, CholeskySolveZeroesTheGradient) {
 // rounding), so one half-iteration must match Cholesky row by row.
 TEST(AlsTest, ConvergedConjugateGradientMatchesCholesky) {
   const SparseRows m = RandomMatrix(40, 30, 6, 5);
-  const RowMatrix items = RandomFactors(30, 8, 9);
+  const RowMatrix items = test_vectors::Gaussian(30, 8, 0.3f, 9);
   const Eigen::MatrixXf g = Gramian(items);
   AlsOptions chol = SmallOptions(AlsSolver::kCholesky);
   AlsOptions cg = SmallOptions(AlsSolver::kConjugateGradient);
   cg.cg_steps = 30;
   RowMatrix exact = RowMatrix::Zero(40, 8);
-  RowMatrix approx = RandomFactors(40, 8, 4);  // arbitrary warm start
+  RowMatrix approx =
+      test_vectors::Gaussian(40, 8, 0.3f, 4);  // arbitrary warm start
   SolveSide(m, items, g, chol, &exact);
   SolveSide(m, items, g, cg, &approx);
   EXPECT_LT((exact - approx).norm(), 1e-3 * exact.norm());
@@ -258,7 +253,7 @@ TEST(AlsTest, FoldInEqualsExactSolveOfThatUser) {
 }
 
 TEST(AlsTest, FoldInMergesDuplicatesAndIgnoresOutOfRangeItems) {
-  const RowMatrix items = RandomFactors(10, 4, 17);
+  const RowMatrix items = test_vectors::Gaussian(10, 4, 0.3f, 17);
   const Eigen::MatrixXf g = Gramian(items);
   const AlsOptions o = SmallOptions(AlsSolver::kCholesky);
   const std::vector<int32_t> merged_items = {2, 5};
@@ -274,7 +269,7 @@ TEST(AlsTest, FoldInMergesDuplicatesAndIgnoresOutOfRangeItems) {
 }
 
 TEST(AlsTest, FoldInWithoutPositiveWeightsIsZero) {
-  const RowMatrix items = RandomFactors(10, 4, 17);
+  const RowMatrix items = test_vectors::Gaussian(10, 4, 0.3f, 17);
   const Eigen::MatrixXf g = Gramian(items);
   const AlsOptions o = SmallOptions(AlsSolver::kCholesky);
   const std::vector<int32_t> ids = {1, 3};

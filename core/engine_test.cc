@@ -415,14 +415,17 @@ TEST(EngineDeathTest, RequiresValidRequestsAndEvents) {
   EXPECT_DEATH(
       engine->Recommend(Req(Scenario::kFrequentlyBoughtTogether)).IgnoreError(),
       "REQUIRES failed");
-  EXPECT_DEATH(engine->ApplyEvents({Ev("", "b0", EventType::kView)}),
+  EXPECT_DEATH(
+      engine->ApplyEvents(std::vector<Event>{Ev("", "b0", EventType::kView)}),
+      "REQUIRES failed");
+  EXPECT_DEATH(
+      engine->ApplyEvents(std::vector<Event>{Ev("u", "", EventType::kView)}),
+      "REQUIRES failed");
+  EXPECT_DEATH(engine->ReplayEvents(
+                   std::vector<Event>{Ev("u", "b0", EventType::kUnspecified)}),
                "REQUIRES failed");
-  EXPECT_DEATH(engine->ApplyEvents({Ev("u", "", EventType::kView)}),
-               "REQUIRES failed");
-  EXPECT_DEATH(engine->ReplayEvents({Ev("u", "b0", EventType::kUnspecified)}),
-               "REQUIRES failed");
-  EXPECT_DEATH(engine->ApplyEvents(
-                   {Ev("u", "b0", static_cast<EventType>(kNumEventTypes))}),
+  EXPECT_DEATH(engine->ApplyEvents(std::vector<Event>{
+                   Ev("u", "b0", static_cast<EventType>(kNumEventTypes))}),
                "REQUIRES failed");
 }
 #endif

@@ -1,7 +1,6 @@
 #include "core/eval.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <utility>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/clock.h"
 #include "core/model.h"
 
 namespace aisle::core {
@@ -31,11 +31,6 @@ bool ParseRatingLine(absl::string_view line, Rating* out) {
   out->rating = rating;
   out->timestamp_ms = ts * 1000;
   return true;
-}
-
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
 }  // namespace
@@ -174,7 +169,7 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   report.test_ratings = static_cast<int64_t>(test->size());
 
   if (options.variant == EvalVariant::kAls) {
-    const auto start = Clock::now();
+    const auto start = SteadyClock::now();
     Engine::TrainingData data = engine.ExportTrainingData();
     auto factors = TrainAls(data.user_items, options.als);
     if (!factors.ok()) return factors.status();
@@ -192,7 +187,7 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
         std::move(data.user_ids), std::move(factors->users), mo);
     if (!model.ok()) return model.status();
     engine.SwapModel(*std::move(model));
-    report.train_seconds = Seconds(start);
+    report.train_seconds = SecondsSince(start);
   } else {
     engine.RefreshUserVectors();
   }
@@ -207,7 +202,7 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   }
   absl::flat_hash_set<std::string> recommended_items;
   RankingScores sum;
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   for (const std::string& user : users) {
     RecommendRequest req;
     req.user_id = user;
@@ -226,7 +221,7 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
     sum.ndcg += s.ndcg;
     sum.average_precision += s.average_precision;
   }
-  report.recommend_seconds = Seconds(start);
+  report.recommend_seconds = SecondsSince(start);
   const double n = users.empty() ? 1.0 : static_cast<double>(users.size());
   report.users_evaluated = static_cast<int64_t>(users.size());
   report.precision = sum.precision / n;

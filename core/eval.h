@@ -1,7 +1,7 @@
 // Offline evaluation of the engine on a ratings train/test split, through
 // Engine::Recommend: the same code path the server uses.
 //
-// Protocol (/work/shared/data/README.md): every train rating is an implicit
+// Protocol (../shared/data/README.md): every train rating is an implicit
 // positive; for every test user the engine recommends the top k items with
 // the user's train items removed (FOR_YOU, include_seen = false); an item is
 // relevant if it is in the user's test rows. Metrics are averaged over all

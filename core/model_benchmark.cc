@@ -1,6 +1,6 @@
 // Memory and load time of a served model: a FactorModel with N items (and
 // N/10 users) at 64 factors, shaped like trained factors
-// (core/bench_vectors.h), is serialized, then loaded the way a server
+// (core/test_vectors.h), is serialized, then loaded the way a server
 // loads it (Deserialize, then the ANN index), and the process's resident
 // memory is read before and after.
 //
@@ -16,7 +16,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -24,8 +23,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/bench_vectors.h"
+#include "core/clock.h"
 #include "core/model.h"
+#include "core/test_vectors.h"
 
 namespace aisle::core {
 namespace {
@@ -62,8 +62,8 @@ void BM_ModelLoad(benchmark::State& state) {
     ModelOptions no_index;
     no_index.defer_ann = true;
     auto model = FactorModel::Create(
-        meta, Ids("i", items), bench::ModelLikeVectors(items, 1),
-        Ids("u", users), bench::ModelLikeVectors(users, 2), no_index);
+        meta, Ids("i", items), test_vectors::ModelLikeVectors(items, 1),
+        Ids("u", users), test_vectors::ModelLikeVectors(users, 2), no_index);
     if (!model.ok()) {
       state.SkipWithError(model.status().ToString().c_str());
       return;
@@ -76,11 +76,9 @@ void BM_ModelLoad(benchmark::State& state) {
   double rss = 0, load_s = 0, raw = 0, index = 0, total = 0;
   for (auto _ : state) {
     const double before = RssBytes();
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = SteadyClock::now();
     auto model = FactorModel::Deserialize(blob, options);
-    load_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+    load_s = SecondsSince(start);
     if (!model.ok() || (*model)->ann() == nullptr) {
       state.SkipWithError("load failed");
       return;

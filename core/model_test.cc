@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
+#include "core/test_vectors.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 
@@ -15,16 +16,6 @@ namespace {
 using ::aisle::testing::StatusIs;
 using ::testing::_;
 using ::testing::HasSubstr;
-
-RowMatrix Random(int rows, int cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0, 1);
-  RowMatrix m(rows, cols);
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) m(r, c) = normal(rng);
-  }
-  return m;
-}
 
 std::vector<std::string> Ids(const char* prefix, int n) {
   std::vector<std::string> ids;
@@ -45,9 +36,10 @@ ModelMetadata Meta(int factors) {
 
 std::shared_ptr<const FactorModel> Make(int items, int users, int factors,
                                         ModelOptions options = {}) {
-  auto m = FactorModel::Create(Meta(factors), Ids("i", items),
-                               Random(items, factors, 1), Ids("u", users),
-                               Random(users, factors, 2), options);
+  auto m = FactorModel::Create(
+      Meta(factors), Ids("i", items),
+      test_vectors::Gaussian(items, factors, 1.0f, 1), Ids("u", users),
+      test_vectors::Gaussian(users, factors, 1.0f, 2), options);
   EXPECT_OK(m);
   return m.ok() ? *m : nullptr;
 }
@@ -112,11 +104,13 @@ TEST(FactorModelTest, CreateRejectsInconsistentInput) {
     std::vector<std::string> ids = Ids("i", c.item_ids);
     if (c.duplicate) ids[1] = ids[0];
     auto m = FactorModel::Create(
-        Meta(c.meta_factors), ids, Random(c.item_rows, c.factor_cols, 1),
-        Ids("u", c.user_ids), Random(c.user_rows, c.factor_cols, 2), {});
+        Meta(c.meta_factors), ids,
+        test_vectors::Gaussian(c.item_rows, c.factor_cols, 1.0f, 1),
+        Ids("u", c.user_ids),
+        test_vectors::Gaussian(c.user_rows, c.factor_cols, 1.0f, 2), {});
     EXPECT_THAT(m, StatusIs(absl::StatusCode::kInvalidArgument, _)) << c.name;
   }
-  RowMatrix bad = Random(3, 2, 1);
+  RowMatrix bad = test_vectors::Gaussian(3, 2, 1.0f, 1);
   bad(1, 1) = std::numeric_limits<float>::quiet_NaN();
   EXPECT_THAT(
       FactorModel::Create(Meta(2), Ids("i", 3), bad, {}, RowMatrix(0, 2), {}),
@@ -155,7 +149,8 @@ TEST(FactorModelTest, SerializeRoundTripsEverything) {
 }
 
 TEST(FactorModelTest, ModelWithoutUsersRoundTrips) {
-  auto m = FactorModel::Create(Meta(3), Ids("i", 5), Random(5, 3, 1), {},
+  auto m = FactorModel::Create(Meta(3), Ids("i", 5),
+                               test_vectors::Gaussian(5, 3, 1.0f, 1), {},
                                RowMatrix(), {});
   ASSERT_OK(m);
   auto back = FactorModel::Deserialize((*m)->Serialize(), {});

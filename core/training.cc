@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/clock.h"
 #include "core/crc32c.h"
 
 namespace aisle::core {
@@ -24,8 +24,8 @@ namespace aisle::core {
 std::string ModelVersion(absl::Time now, uint64_t seed) {
   const std::string stamp =
       absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
-  const uint32_t mix = Crc32c(
-      absl::StrCat(absl::ToUnixNanos(now), "/", seed, "/", getpid()));
+  const uint32_t mix =
+      Crc32c(absl::StrCat(absl::ToUnixNanos(now), "/", seed, "/", getpid()));
   return absl::StrFormat("%s-%04x", stamp, mix & 0xffff);
 }
 
@@ -60,9 +60,8 @@ HoldoutSplit SplitHoldout(const SparseRows& rows, double fraction,
 }
 
 RankingScores HoldoutScores(const HoldoutSplit& split,
-                                  const AlsFactors& factors, int k,
-                                  int max_users, uint64_t seed,
-                                  int64_t* users_evaluated) {
+                            const AlsFactors& factors, int k, int max_users,
+                            uint64_t seed, int64_t* users_evaluated) {
   std::vector<int32_t> users;
   for (int32_t u = 0; u < split.train.rows; ++u) {
     if (!split.held_out[u].empty()) users.push_back(u);
@@ -145,13 +144,11 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
     metrics["holdout_map@10"] = s.average_precision;
   }
 
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = SteadyClock::now();
   absl::StatusOr<AlsFactors> factors = TrainAls(
       data.user_items, options.als, reporter("train"), options.compute_loss);
   if (!factors.ok()) return factors.status();
-  out.train_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  out.train_seconds = SecondsSince(start);
 
   const absl::Time now = absl::Now();
   const AlsOptions& als = options.als;
@@ -183,9 +180,8 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   }
   absl::StatusOr<std::shared_ptr<const FactorModel>> model =
       FactorModel::Create(std::move(metadata), std::move(data.item_ids),
-                                std::move(factors->items),
-                                std::move(data.user_ids),
-                                std::move(factors->users), model_options);
+                          std::move(factors->items), std::move(data.user_ids),
+                          std::move(factors->users), model_options);
   if (!model.ok()) return model.status();
   out.model = *std::move(model);
   return out;

@@ -60,9 +60,8 @@ HoldoutSplit SplitHoldout(const SparseRows& rows, double fraction,
 // user . item score, the user's train items excluded. Sets
 // *users_evaluated.
 RankingScores HoldoutScores(const HoldoutSplit& split,
-                                  const AlsFactors& factors, int k,
-                                  int max_users, uint64_t seed,
-                                  int64_t* users_evaluated);
+                            const AlsFactors& factors, int k, int max_users,
+                            uint64_t seed, int64_t* users_evaluated);
 
 // "20261125T101500Z-3f2a": the UTC time to the second and 4 hex digits
 // mixed from the time, the seed and the process id, so two trainings in the

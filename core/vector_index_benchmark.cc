@@ -1,19 +1,19 @@
 // Top-10 inner-product search: HNSW (AnnIndex) against exact brute force.
 //
 // Item and query vectors are 64-dimensional and shaped like trained
-// factors (core/bench_vectors.h).
+// factors (core/test_vectors.h).
 // Sizes: 100k and 1M items; set AISLE_BENCH_MAX_ITEMS=100000 to skip the 1M
 // case (its index takes minutes to build on 2 cores).
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
 #include <vector>
 
-#include "core/bench_vectors.h"
+#include "core/clock.h"
+#include "core/test_vectors.h"
 #include "core/vector_index.h"
 
 namespace aisle::core {
@@ -23,7 +23,7 @@ constexpr int kDim = 64;
 constexpr int kQueries = 500;
 constexpr int kTopK = 10;
 
-using bench::ModelLikeVectors;
+using test_vectors::ModelLikeVectors;
 
 struct Fixture {
   RowMatrix items;
@@ -42,11 +42,9 @@ Fixture& Get(int64_t n) {
     slot->items = ModelLikeVectors(n, 1);
     slot->queries = ModelLikeVectors(kQueries, 2);
     slot->truth = ExactTopKBatch(slot->items, slot->queries, kTopK);
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = SteadyClock::now();
     auto index = AnnIndex::Build(slot->items, AnnOptions{});
-    slot->build_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+    slot->build_seconds = SecondsSince(start);
     if (index.ok()) slot->index = *std::move(index);
   }
   return *slot;

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/test_vectors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -15,14 +16,6 @@ namespace {
 
 using ::aisle::testing::StatusIs;
 using ::testing::_;
-
-RowMatrix RandomVectors(int rows, int dim, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  RowMatrix m(rows, dim);
-  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
-}
 
 // Reference: score every row in double precision, sort everything.
 std::vector<SearchHit> NaiveTopK(const RowMatrix& v, const float* q, int k,
@@ -57,8 +50,8 @@ void ExpectSameHits(const std::vector<SearchHit>& got,
 }
 
 TEST(ExactTopKTest, MatchesNaiveLoop) {
-  const RowMatrix v = RandomVectors(500, 16, 1);
-  const RowMatrix q = RandomVectors(5, 16, 2);
+  const RowMatrix v = test_vectors::Gaussian(500, 16, 1.0f, 1);
+  const RowMatrix q = test_vectors::Gaussian(5, 16, 1.0f, 2);
   for (int k : {1, 10, 499, 500}) {
     for (int row = 0; row < q.rows(); ++row) {
       SCOPED_TRACE(::testing::Message() << "k=" << k << " query=" << row);
@@ -69,8 +62,8 @@ TEST(ExactTopKTest, MatchesNaiveLoop) {
 }
 
 TEST(ExactTopKTest, HonoursFilter) {
-  const RowMatrix v = RandomVectors(300, 8, 3);
-  const RowMatrix q = RandomVectors(1, 8, 4);
+  const RowMatrix v = test_vectors::Gaussian(300, 8, 1.0f, 3);
+  const RowMatrix q = test_vectors::Gaussian(1, 8, 1.0f, 4);
   const RowFilter even = [](int32_t i) { return i % 2 == 0; };
   const auto hits = ExactTopK(v, q.data(), 20, even);
   for (const SearchHit& h : hits) EXPECT_EQ(h.index % 2, 0);
@@ -80,8 +73,8 @@ TEST(ExactTopKTest, HonoursFilter) {
 }
 
 TEST(ExactTopKTest, KLargerThanRowsReturnsAllRowsSorted) {
-  const RowMatrix v = RandomVectors(7, 4, 5);
-  const RowMatrix q = RandomVectors(1, 4, 6);
+  const RowMatrix v = test_vectors::Gaussian(7, 4, 1.0f, 5);
+  const RowMatrix q = test_vectors::Gaussian(1, 4, 1.0f, 6);
   const auto hits = ExactTopK(v, q.data(), 50);
   ExpectSameHits(hits, NaiveTopK(v, q.data(), 7));
   const RowFilter small = [](int32_t i) { return i < 3; };
@@ -89,8 +82,8 @@ TEST(ExactTopKTest, KLargerThanRowsReturnsAllRowsSorted) {
 }
 
 TEST(ExactTopKTest, NonPositiveKOrEmptyMatrixGivesNothing) {
-  const RowMatrix v = RandomVectors(7, 4, 5);
-  const RowMatrix q = RandomVectors(1, 4, 6);
+  const RowMatrix v = test_vectors::Gaussian(7, 4, 1.0f, 5);
+  const RowMatrix q = test_vectors::Gaussian(1, 4, 1.0f, 6);
   EXPECT_TRUE(ExactTopK(v, q.data(), 0).empty());
   EXPECT_TRUE(ExactTopK(v, q.data(), -1).empty());
   EXPECT_TRUE(ExactTopK(RowMatrix(0, 4), q.data(), 3).empty());
@@ -98,8 +91,8 @@ TEST(ExactTopKTest, NonPositiveKOrEmptyMatrixGivesNothing) {
 
 // Sizes cross both the query and the item block boundaries.
 TEST(ExactTopKBatchTest, MatchesSingleQuerySearch) {
-  const RowMatrix v = RandomVectors(9000, 12, 7);
-  const RowMatrix q = RandomVectors(70, 12, 8);
+  const RowMatrix v = test_vectors::Gaussian(9000, 12, 1.0f, 7);
+  const RowMatrix q = test_vectors::Gaussian(70, 12, 1.0f, 8);
   for (int k : {1, 10}) {
     const auto batch = ExactTopKBatch(v, q, k);
     ASSERT_EQ(batch.size(), 70u);
@@ -108,7 +101,8 @@ TEST(ExactTopKBatchTest, MatchesSingleQuerySearch) {
       ExpectSameHits(batch[row], NaiveTopK(v, q.row(row).data(), k));
     }
   }
-  const auto all = ExactTopKBatch(RandomVectors(3, 12, 9), q, 10);
+  const auto all =
+      ExactTopKBatch(test_vectors::Gaussian(3, 12, 1.0f, 9), q, 10);
   for (const auto& hits : all) EXPECT_EQ(hits.size(), 3u);
 }
 
@@ -120,8 +114,8 @@ TEST(AnnIndexTest, RejectsEmptyMatrix) {
 class AnnIndexRecallTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    vectors_ = new RowMatrix(RandomVectors(20000, 32, 11));
-    queries_ = new RowMatrix(RandomVectors(200, 32, 12));
+    vectors_ = new RowMatrix(test_vectors::Gaussian(20000, 32, 1.0f, 11));
+    queries_ = new RowMatrix(test_vectors::Gaussian(200, 32, 1.0f, 12));
     AnnOptions options;
     options.threads = 2;
     auto index = AnnIndex::Build(*vectors_, options);

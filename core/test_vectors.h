@@ -1,15 +1,26 @@
-// Test vectors for benchmarks: shaped like trained factors rather than
-// isotropic noise (isotropic 64-d vectors are far harder for HNSW than
-// real item factors, and nothing like them).
-#ifndef AISLE_CORE_BENCH_VECTORS_H_
-#define AISLE_CORE_BENCH_VECTORS_H_
+// Deterministic test vectors for core's tests and benchmarks: plain
+// Gaussian noise, and vectors shaped like trained factors (isotropic 64-d
+// vectors are far harder for HNSW than real item factors, and nothing like
+// them, so benchmarks use the latter).
+#ifndef AISLE_CORE_TEST_VECTORS_H_
+#define AISLE_CORE_TEST_VECTORS_H_
 
 #include <cstdint>
 #include <random>
 
 #include "core/als.h"
 
-namespace aisle::core::bench {
+namespace aisle::core::test_vectors {
+
+// `rows` vectors of `dim` floats, each entry N(0, stddev^2), filled in
+// row-major order from a generator seeded with `seed`.
+inline RowMatrix Gaussian(int64_t rows, int dim, float stddev, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, stddev);
+  RowMatrix m(rows, dim);
+  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
 
 // `rows` vectors of `dim` floats: a rank-16 signal in a basis shared by
 // every call (items and users live in one latent space) plus noise, with a
@@ -33,6 +44,6 @@ inline RowMatrix ModelLikeVectors(int64_t rows, uint64_t seed, int dim = 64) {
   return v;
 }
 
-}  // namespace aisle::core::bench
+}  // namespace aisle::core::test_vectors
 
-#endif  // AISLE_CORE_BENCH_VECTORS_H_
+#endif  // AISLE_CORE_TEST_VECTORS_H_
