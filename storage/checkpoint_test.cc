@@ -18,7 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::aisle::core::Event;
 using ::aisle::core::EventType;
-using ::aisle::core::Item;
 using ::aisle::testing::StatusIs;
 using ::testing::_;
 

@@ -1,3 +1,4 @@
+// Codec round trips, rejection of malformed records, and key ordering.
 #include "storage/codec.h"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::storage {
 namespace {
@@ -16,6 +18,8 @@ namespace {
 using ::aisle::core::Event;
 using ::aisle::core::EventType;
 using ::aisle::core::Item;
+using ::aisle::testing::StatusIs;
+using ::testing::_;
 
 std::vector<Event> SampleEvents() {
   Event plain;
@@ -86,7 +90,7 @@ TEST(StorageCodecTest, EventRoundTrip) {
   for (const Event& e : SampleEvents()) {
     SCOPED_TRACE(e.event_id);
     absl::StatusOr<Event> decoded = DecodeEvent(EncodeEvent(e));
-    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_OK(decoded);
     ExpectEventEq(*decoded, e);
   }
 }
@@ -95,14 +99,14 @@ TEST(StorageCodecTest, EventKeepsNaNValue) {
   Event e = SampleEvents()[0];
   e.value = std::numeric_limits<double>::quiet_NaN();
   absl::StatusOr<Event> decoded = DecodeEvent(EncodeEvent(e));
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_OK(decoded);
   EXPECT_TRUE(std::isnan(decoded->value));
 }
 
 TEST(StorageCodecTest, ItemRoundTrip) {
   for (const Item& item : {SampleItem(), Item{}}) {
     absl::StatusOr<Item> decoded = DecodeItem(EncodeItem(item));
-    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_OK(decoded);
     EXPECT_EQ(decoded->item_id, item.item_id);
     EXPECT_EQ(decoded->title, item.title);
     EXPECT_EQ(decoded->categories, item.categories);
@@ -121,7 +125,7 @@ TEST(StorageCodecTest, UserRecordRoundTripAndCombine) {
   a.counts[static_cast<size_t>(EventType::kView)] = 3;
   a.counts[static_cast<size_t>(EventType::kPurchase)] = 1;
   absl::StatusOr<UserRecord> decoded = DecodeUserRecord(EncodeUserRecord(a));
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_OK(decoded);
   EXPECT_EQ(decoded->first_seen_ms, 100);
   EXPECT_EQ(decoded->last_seen_ms, 200);
   EXPECT_EQ(decoded->counts, a.counts);
@@ -145,7 +149,7 @@ TEST(StorageCodecTest, StoredModelRoundTrip) {
   StoredModel model{SampleMetadata(), 123456789};
   absl::StatusOr<StoredModel> decoded =
       DecodeStoredModel(EncodeStoredModel(model));
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_OK(decoded);
   EXPECT_EQ(decoded->metadata.version, model.metadata.version);
   EXPECT_EQ(decoded->metadata.trained_at_ms, model.metadata.trained_at_ms);
   EXPECT_EQ(decoded->metadata.factors, 64);
@@ -161,7 +165,7 @@ TEST(StorageCodecTest, IdempotencyRecordRoundTrip) {
   IdempotencyRecord r{"alice", -42};
   absl::StatusOr<IdempotencyRecord> decoded =
       DecodeIdempotencyRecord(EncodeIdempotencyRecord(r));
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_OK(decoded);
   EXPECT_EQ(decoded->user_id, "alice");
   EXPECT_EQ(decoded->timestamp_ms, -42);
 }
@@ -221,7 +225,7 @@ TEST(StorageCodecTest, RejectsUnknownEventType) {
   ASSERT_EQ(bytes[type_offset], static_cast<char>(EventType::kView));
   bytes[type_offset] = static_cast<char>(core::kNumEventTypes);
   absl::StatusOr<Event> decoded = DecodeEvent(bytes);
-  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(decoded, StatusIs(absl::StatusCode::kDataLoss, _));
 }
 
 TEST(StorageCodecTest, RejectsHugeCounts) {
@@ -304,6 +308,11 @@ TEST(StorageKeyTest, UserPrefixIsNotSharedWithLongerIds) {
                      std::numeric_limits<uint64_t>::max()),
             upper);
   EXPECT_GE(EventKey("u10", 0, 0), upper);
+}
+
+TEST(StorageKeyTest, ModelMetaKeyIsPrefixed) {
+  EXPECT_EQ(ModelMetaKey("v1"), "meta:v1");
+  EXPECT_TRUE(ModelMetaKey("").starts_with(kModelMetaPrefix));
 }
 
 TEST(StorageKeyTest, PrefixSuccessor) {

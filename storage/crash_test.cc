@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
 #include "storage/store_test_util.h"
@@ -23,10 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::aisle::core::Event;
-using ::aisle::core::EventType;
-using ::aisle::core::Item;
-using ::aisle::testing::StatusIs;
-using ::testing::_;
 
 TEST_F(StoreTest, KillNineLosesNoAcknowledgedEventEvenWithTornWalTail) {
   constexpr int kBatch = 10;

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "storage/store.h"
@@ -22,7 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::aisle::core::Event;
-using ::aisle::core::EventType;
 using ::aisle::core::Item;
 using ::aisle::testing::StatusIs;
 using ::testing::_;
@@ -82,11 +80,7 @@ TEST_P(DamagedStoreTest, OpenFailsAndLeavesFilesAlone) {
   {
     auto store = OpenOrDie();
     ASSERT_NE(store, nullptr);
-    std::vector<Event> events;
-    for (int i = 0; i < 100; ++i) {
-      events.push_back(MakeEvent(absl::StrCat("e", i), "u", i));
-    }
-    ASSERT_OK(store->AppendEvents(events));
+    ASSERT_OK(store->AppendEvents(NumberedBatch("u", 0, 100)));
     ASSERT_OK(store->Flush());
   }
   std::string manifest, sst;

@@ -17,12 +17,8 @@
 namespace aisle::storage {
 namespace {
 
-namespace fs = std::filesystem;
 using ::aisle::core::Event;
 using ::aisle::core::EventType;
-using ::aisle::core::Item;
-using ::aisle::testing::StatusIs;
-using ::testing::_;
 
 TEST_F(StoreTest, DedupWithinBatchAcrossCallsAndAcrossReopen) {
   {

@@ -2,7 +2,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
 #include "storage/store_test_util.h"
@@ -11,10 +10,6 @@
 namespace aisle::storage {
 namespace {
 
-namespace fs = std::filesystem;
-using ::aisle::core::Event;
-using ::aisle::core::EventType;
-using ::aisle::core::Item;
 using ::aisle::testing::StatusIs;
 using ::testing::_;
 

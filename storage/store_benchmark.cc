@@ -44,6 +44,22 @@ core::Event MakeEvent(std::string event_id, uint64_t n) {
   return e;
 }
 
+// Opens a store in `dir`/data; on failure marks the benchmark skipped and
+// returns null.
+std::unique_ptr<Store> OpenOrSkip(
+    benchmark::State& state, const std::string& dir,
+    Durability durability = Durability::kProcess) {
+  StoreOptions options;
+  options.data_dir = dir + "/data";
+  options.durability = durability;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  if (!store.ok()) {
+    state.SkipWithError(std::string(store.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(store);
+}
+
 // Shared by the threads of one benchmark run; thread 0 sets it up before
 // the timed loop (whose start is a barrier) and tears it down after.
 std::unique_ptr<Store> g_store;
@@ -57,15 +73,7 @@ void BM_AppendEvents(benchmark::State& state) {
   const int batch_size = static_cast<int>(state.range(1));
   if (state.thread_index() == 0) {
     g_dir = MakeTempDir();
-    StoreOptions options;
-    options.data_dir = g_dir + "/data";
-    options.durability = durability;
-    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-    if (!store.ok()) {
-      state.SkipWithError(std::string(store.status().message()).c_str());
-    } else {
-      g_store = *std::move(store);
-    }
+    g_store = OpenOrSkip(state, g_dir, durability);
     ++g_run;
   }
   const std::string id_prefix =
@@ -111,37 +119,27 @@ constexpr int kScanEvents = 1'000'000;
 void BM_ScanEvents(benchmark::State& state) {
   const std::string dir = MakeTempDir();
   {
-    StoreOptions options;
-    options.data_dir = dir + "/data";
-    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-    if (!store.ok()) {
-      state.SkipWithError(std::string(store.status().message()).c_str());
-      return;
-    }
+    std::unique_ptr<Store> store = OpenOrSkip(state, dir);
+    if (store == nullptr) return;
     std::vector<core::Event> batch;
     for (int n = 0; n < kScanEvents; ++n) {
       batch.push_back(MakeEvent(absl::StrCat("e", n), n));
       if (batch.size() == 1000) {
-        if (!(*store)->AppendEvents(batch).ok()) {
+        if (!store->AppendEvents(batch).ok()) {
           state.SkipWithError("loading failed");
           return;
         }
         batch.clear();
       }
     }
-    if (!(*store)->Flush().ok()) state.SkipWithError("flush failed");
+    if (!store->Flush().ok()) state.SkipWithError("flush failed");
   }
-  StoreOptions options;
-  options.data_dir = dir + "/data";
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
+  std::unique_ptr<Store> store = OpenOrSkip(state, dir);
+  if (store == nullptr) return;
   int64_t scanned = 0;
   for (auto _ : state) {
     int64_t seen = 0;
-    absl::Status s = (*store)->ScanEvents([&](std::span<const core::Event> b) {
+    absl::Status s = store->ScanEvents([&](std::span<const core::Event> b) {
       seen += static_cast<int64_t>(b.size());
       return absl::OkStatus();
     });
@@ -152,7 +150,7 @@ void BM_ScanEvents(benchmark::State& state) {
     scanned += seen;
   }
   state.SetItemsProcessed(scanned);
-  store->reset();
+  store.reset();
   std::filesystem::remove_all(dir);
 }
 

@@ -1,7 +1,6 @@
 // Events, items, users and stats through the Store API.
 #include "storage/store.h"
 
-#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -15,7 +14,6 @@
 namespace aisle::storage {
 namespace {
 
-namespace fs = std::filesystem;
 using ::aisle::core::Event;
 using ::aisle::core::EventType;
 using ::aisle::core::Item;
@@ -69,11 +67,7 @@ TEST_F(StoreTest, AppendAndScanRoundTrip) {
 TEST_F(StoreTest, ScanStopsAtCallbackError) {
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);
-  std::vector<Event> events;
-  for (int i = 0; i < 10; ++i) {
-    events.push_back(MakeEvent(absl::StrCat("e", i), "u", i));
-  }
-  ASSERT_OK(store->AppendEvents(events));
+  ASSERT_OK(store->AppendEvents(NumberedBatch("u", 0, 10)));
   int calls = 0;
   absl::Status s = store->ScanEvents(
       [&](std::span<const Event>) {
