@@ -30,18 +30,22 @@
 #include "absl/synchronization/notification.h"
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "cli/commands.h"
-#include "cli/util.h"
-#include "server/convert.h"
+#include "cli/flags.h"
+#include "cli/output.h"
+#include "cli/rpc.h"
+#include "cli/text.h"
+#include "core/clock.h"
+#include "server/grpc_status.h"
 
 namespace aisle::cli {
 
-using Clock = std::chrono::steady_clock;
+using Clock = core::SteadyClock;
 
 absl::StatusOr<std::vector<MixEntry>> ParseMix(std::string_view text) {
   std::vector<MixEntry> mix;
   double total = 0;
   for (absl::string_view part :
-       absl::StrSplit(Av(text), ',', absl::SkipEmpty())) {
+       absl::StrSplit(core::ToAbsl(text), ',', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(part, absl::MaxSplits('=', 1));
     std::optional<LoadOp> op;
@@ -209,8 +213,8 @@ int RunLoadgen(const Args& args) {
                 "target requests per second; 0 = as fast as the workers go "
                 "(closed loop)");
   parser.Duration("duration", &config.duration, "how long to run");
-  parser.Int64("requests", &config.requests,
-               "stop after this many requests; 0 = no limit");
+  parser.Int("requests", &config.requests,
+             "stop after this many requests; 0 = no limit");
   parser.String("mix", &mix_text,
                 "operation weights: recommend (FOR_YOU), similar "
                 "(SIMILAR_ITEMS), feedback (one event, unique id), get_item, "
@@ -220,7 +224,7 @@ int RunLoadgen(const Args& args) {
   parser.Int("items", &config.items,
              "item ids drawn uniformly from i0..i<N-1>");
   parser.Int("count", &config.count, "items per Recommend");
-  parser.Int64("seed", &seed, "random seed for ids and the mix");
+  parser.Int("seed", &seed, "random seed for ids and the mix");
   parser.AddNotes(
       "Equivalent ghz command (ghz reads the API through server "
       "reflection):\n"
@@ -234,11 +238,7 @@ int RunLoadgen(const Args& args) {
       "      --rps 1000 --duration 30s localhost:50051\n"
       "\n"
       "Feedback requests store real events; aim loadgen at a test server.");
-  std::vector<std::string> positional;
-  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
-  if (!positional.empty()) {
-    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
-  }
+  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   absl::StatusOr<std::vector<MixEntry>> mix = ParseMix(mix_text);
   if (!mix.ok()) return UsageError(parser, mix.status().message());
   config.mix = *std::move(mix);
@@ -381,8 +381,7 @@ int RunLoadgen(const Args& args) {
                                  second, rps, Ms(p50), Ms(p99), errors);
   }
   waiter.join();
-  const double elapsed =
-      std::chrono::duration<double>(Clock::now() - start).count();
+  const double elapsed = core::SecondsSince(start);
 
   std::vector<uint32_t> all;
   std::map<grpc::StatusCode, int64_t> errors;

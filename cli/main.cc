@@ -1,11 +1,13 @@
-// `aisle`: the server and its command-line tools in one binary.
+// `aisle`: the server and its command-line tools in one binary. This file
+// holds the top-level usage text and the table from command name to its
+// Run* function (cli/commands.h); `serve` goes to the server.
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/util.h"
+#include "cli/output.h"
 #include "server/server.h"
 
 namespace {

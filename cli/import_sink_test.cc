@@ -1,4 +1,5 @@
-#include "cli/data.h"
+// SentLines: the server's batch errors mapped back to file lines.
+#include "cli/import_sink.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -6,7 +7,7 @@
 namespace aisle::cli {
 namespace {
 
-TEST(SentLinesTest, MapsServerErrorsToFileLines) {
+TEST(ImportSentLinesTest, MapsServerErrorsToFileLines) {
   SentLines lines;
   // Header on line 1; rows 2..4 sent, row 5 rejected locally, rows 6..9
   // sent, a blank line, rows 11..12 sent: 9 events.

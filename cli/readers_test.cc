@@ -1,162 +1,22 @@
-#include "cli/util.h"
+// Delimited records and their conversion to events and items.
+#include "cli/readers.h"
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/convert.h"
+#include "server/ingest.h"
+#include "tests/status_matchers.h"
 
 namespace aisle::cli {
 namespace {
 
+using ::aisle::testing::IsOkAndHolds;
+using ::aisle::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// --- FlagParser --------------------------------------------------------------
-
-struct Parsed {
-  std::string name = "none";
-  int count = 10;
-  double ratio = 0.5;
-  bool explain = false;
-  bool titles = true;
-  std::chrono::milliseconds timeout{5000};
-  std::optional<double> max_price;
-};
-
-FlagParser MakeParser(Parsed* p) {
-  FlagParser parser("aisle thing get ID [flags]", "Does a thing.");
-  parser.String("name", &p->name, "a name");
-  parser.Int("count", &p->count, "how many");
-  parser.Double("ratio", &p->ratio, "a ratio");
-  parser.Bool("explain", &p->explain, "explain");
-  parser.Bool("titles", &p->titles, "titles");
-  parser.Duration("timeout", &p->timeout, "deadline");
-  parser.OptionalDouble("max-price", &p->max_price, "price cap");
-  return parser;
-}
-
-TEST(FlagParserTest, AcceptsEveryForm) {
-  Parsed p;
-  FlagParser parser = MakeParser(&p);
-  auto positional =
-      parser.Parse({"get", "--name", "x y", "--count=3", "--ratio", "-0.25",
-                    "--explain", "--no-titles", "--timeout", "250ms",
-                    "--max-price=9.5", "id1", "--", "--count"});
-  ASSERT_TRUE(positional.ok()) << positional.status();
-  EXPECT_THAT(*positional, ElementsAre("get", "id1", "--count"));
-  EXPECT_EQ(p.name, "x y");
-  EXPECT_EQ(p.count, 3);
-  EXPECT_DOUBLE_EQ(p.ratio, -0.25);
-  EXPECT_TRUE(p.explain);
-  EXPECT_FALSE(p.titles);
-  EXPECT_EQ(p.timeout, std::chrono::milliseconds(250));
-  ASSERT_TRUE(p.max_price.has_value());
-  EXPECT_DOUBLE_EQ(*p.max_price, 9.5);
-  EXPECT_TRUE(parser.IsSet("count"));
-  EXPECT_TRUE(parser.IsSet("name"));
-  EXPECT_FALSE(parser.help_requested());
-}
-
-TEST(FlagParserTest, DefaultsStayWhenAbsent) {
-  Parsed p;
-  FlagParser parser = MakeParser(&p);
-  ASSERT_TRUE(parser.Parse({}).ok());
-  EXPECT_EQ(p.count, 10);
-  EXPECT_TRUE(p.titles);
-  EXPECT_FALSE(p.max_price.has_value());
-  EXPECT_FALSE(parser.IsSet("count"));
-}
-
-TEST(FlagParserTest, BoolTakesExplicitValue) {
-  Parsed p;
-  FlagParser parser = MakeParser(&p);
-  ASSERT_TRUE(parser.Parse({"--explain=true", "--titles=false"}).ok());
-  EXPECT_TRUE(p.explain);
-  EXPECT_FALSE(p.titles);
-}
-
-TEST(FlagParserTest, RejectsBadInput) {
-  struct Case {
-    std::vector<std::string> args;
-    std::string message;
-  };
-  const std::vector<Case> cases = {
-      {{"--bogus"}, "unknown flag --bogus"},
-      {{"--count"}, "flag --count needs a value"},
-      {{"--count", "ten"}, "--count: 'ten' is not an integer"},
-      {{"--ratio=abc"}, "--ratio: 'abc' is not a number"},
-      {{"--ratio=inf"}, "--ratio: must be finite"},
-      {{"--explain=maybe"}, "--explain: 'maybe' is not a boolean"},
-      {{"--timeout", "soon"}, "--timeout:"},
-      {{"--no-count"}, "unknown flag --no-count"},
-  };
-  for (const Case& c : cases) {
-    Parsed p;
-    FlagParser parser = MakeParser(&p);
-    auto result = parser.Parse(c.args);
-    ASSERT_FALSE(result.ok()) << c.args[0];
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(result.status().message()), HasSubstr(c.message));
-  }
-}
-
-TEST(FlagParserTest, HelpListsFlagsWithDefaults) {
-  Parsed p;
-  FlagParser parser = MakeParser(&p);
-  parser.AddNotes("Example: aisle thing get 1");
-  ASSERT_TRUE(parser.Parse({"--help"}).ok());
-  EXPECT_TRUE(parser.help_requested());
-  const std::string help = parser.Help();
-  EXPECT_THAT(help, HasSubstr("Usage: aisle thing get ID [flags]"));
-  EXPECT_THAT(help, HasSubstr("--count VALUE"));
-  EXPECT_THAT(help, HasSubstr("(default: 10)"));
-  EXPECT_THAT(help, HasSubstr("(default: none)"));
-  EXPECT_THAT(help, HasSubstr("(default: 5s)"));
-  EXPECT_THAT(help, HasSubstr("Example: aisle thing get 1"));
-}
-
-TEST(SplitListTest, DropsEmptyPiecesAndTrims) {
-  EXPECT_THAT(SplitList(" a, b,,c ,"), ElementsAre("a", "b", "c"));
-  EXPECT_TRUE(SplitList("").empty());
-}
-
-// --- Output ------------------------------------------------------------------
-
-// Numeric columns right-align their header too, so it sits over the digits.
-TEST(TableTest, AlignsTextLeftAndNumbersRight) {
-  Table table({"rank", "item", "score"});
-  table.AddRow({"1", "shoes", "0.9000"});
-  table.AddRow({"10", "a", "12.5000"});
-  EXPECT_EQ(table.Render(),
-            "rank  item     score\n"
-            "----  -----  -------\n"
-            "   1  shoes   0.9000\n"
-            "  10  a      12.5000\n");
-}
-
-TEST(FormatTest, CountsAndFixed) {
-  EXPECT_EQ(FormatCount(0), "0");
-  EXPECT_EQ(FormatCount(999), "999");
-  EXPECT_EQ(FormatCount(1000), "1,000");
-  EXPECT_EQ(FormatCount(1234567), "1,234,567");
-  EXPECT_EQ(FormatCount(-45000), "-45,000");
-  EXPECT_EQ(FormatFixed(0.5, 4), "0.5000");
-  EXPECT_EQ(FormatTimeMs(0), "-");
-  EXPECT_EQ(FormatTimeMs(1793491200000), "2026-11-01 00:00:00 UTC");
-}
-
-TEST(GrpcFormatTest, NamesTheCodeAndHints) {
-  grpc::Status status(grpc::StatusCode::INVALID_ARGUMENT,
-                      "events[0].user_id: must be 1..256 bytes, got 0");
-  EXPECT_EQ(FormatGrpcStatus(status),
-            "INVALID_ARGUMENT: events[0].user_id: must be 1..256 bytes, got 0");
-  EXPECT_THAT(HintForGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, ""),
-                                "host:1"),
-              HasSubstr("host:1"));
-}
-
-// --- Delimited files ---------------------------------------------------------
 
 std::vector<Record> ReadAll(const std::string& text, FileFormat format,
                             std::vector<std::string>* errors = nullptr) {
@@ -219,22 +79,22 @@ TEST(DelimitedReaderTest, CsvReportsMalformedRecords) {
   EXPECT_THAT(errors[1], HasSubstr("line 2"));
 }
 
-TEST(ResolveFormatTest, ByFlagThenExtension) {
+TEST(ReaderFormatTest, ByFlagThenExtension) {
   EXPECT_EQ(*ResolveFormat("", "x.csv"), FileFormat::kCsv);
   EXPECT_EQ(*ResolveFormat("", "x.CSV"), FileFormat::kCsv);
   EXPECT_EQ(*ResolveFormat("", "x.tsv"), FileFormat::kTsv);
   EXPECT_EQ(*ResolveFormat("", "x.data"), FileFormat::kTsv);
   EXPECT_EQ(*ResolveFormat("csv", "x.tsv"), FileFormat::kCsv);
-  EXPECT_FALSE(ResolveFormat("json", "x").ok());
+  EXPECT_THAT(ResolveFormat("json", "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--format: 'json' is not tsv or csv"));
 }
 
-// --- Import rows -------------------------------------------------------------
-
-TEST(MapEventHeaderTest, AcceptsAliasesInAnyOrder) {
+TEST(ReaderEventHeaderTest, AcceptsAliasesInAnyOrder) {
   auto cols = MapEventHeader(
       {"Timestamp", "event_type", "USER", "item_id", "rating", "extra"},
       std::nullopt);
-  ASSERT_TRUE(cols.ok()) << cols.status();
+  ASSERT_OK(cols);
   EXPECT_EQ(cols->timestamp_s, 0);
   EXPECT_EQ(cols->type, 1);
   EXPECT_EQ(cols->user_id, 2);
@@ -244,7 +104,7 @@ TEST(MapEventHeaderTest, AcceptsAliasesInAnyOrder) {
   EXPECT_THAT(cols->ignored, ElementsAre("extra"));
 }
 
-TEST(MapEventHeaderTest, RejectsIncompleteOrAmbiguousHeaders) {
+TEST(ReaderEventHeaderTest, RejectsIncompleteOrAmbiguousHeaders) {
   struct Case {
     std::vector<std::string> header;
     std::optional<core::EventType> default_type;
@@ -263,26 +123,25 @@ TEST(MapEventHeaderTest, RejectsIncompleteOrAmbiguousHeaders) {
   };
   for (const Case& c : cases) {
     auto cols = MapEventHeader(c.header, c.default_type);
-    ASSERT_FALSE(cols.ok()) << c.message;
-    EXPECT_THAT(std::string(cols.status().message()), HasSubstr(c.message));
+    EXPECT_THAT(cols, StatusIs(absl::StatusCode::kInvalidArgument,
+                               HasSubstr(c.message)));
   }
-  EXPECT_TRUE(
-      MapEventHeader({"user_id", "item_id"}, core::EventType::kView).ok());
+  EXPECT_OK(MapEventHeader({"user_id", "item_id"}, core::EventType::kView));
 }
 
 Record Row(int64_t line, std::vector<std::string> fields) {
   return Record{line, std::move(fields)};
 }
 
-TEST(ParseEventRowTest, ConvertsAValidRow) {
+TEST(ReaderEventRowTest, ConvertsAValidRow) {
   auto cols = MapEventHeader(
       {"user_id", "item_id", "type", "value", "timestamp", "event_id"},
       std::nullopt);
-  ASSERT_TRUE(cols.ok());
+  ASSERT_OK(cols);
   auto event = ParseEventRow(
       Row(2, {" u1 ", "i9", "PURCHASE", "2", "1700000000.5", "e-7"}), *cols,
       std::nullopt, 6);
-  ASSERT_TRUE(event.ok()) << event.status();
+  ASSERT_OK(event);
   EXPECT_EQ(event->user_id, "u1");
   EXPECT_EQ(event->item_id, "i9");
   EXPECT_EQ(event->type, core::EventType::kPurchase);
@@ -291,14 +150,14 @@ TEST(ParseEventRowTest, ConvertsAValidRow) {
   EXPECT_EQ(event->event_id, "e-7");
 }
 
-TEST(ParseEventRowTest, DerivesStableIdsWhenAbsent) {
+TEST(ReaderEventRowTest, DerivesStableIdsWhenAbsent) {
   auto cols = MapEventHeader({"user_id", "item_id", "timestamp_ms"},
                              core::EventType::kView);
-  ASSERT_TRUE(cols.ok());
+  ASSERT_OK(cols);
   auto parse = [&](std::vector<std::string> fields) {
     auto e = ParseEventRow(Row(2, std::move(fields)), *cols,
                            core::EventType::kView, 3);
-    EXPECT_TRUE(e.ok()) << e.status();
+    EXPECT_OK(e);
     return e.ok() ? e->event_id : "";
   };
   const std::string a = parse({"u1", "i1", "1000"});
@@ -316,10 +175,10 @@ TEST(ParseEventRowTest, DerivesStableIdsWhenAbsent) {
   EXPECT_EQ(a, server::DerivedEventId(e));
 }
 
-TEST(ParseEventRowTest, RejectsMalformedFields) {
+TEST(ReaderEventRowTest, RejectsMalformedFields) {
   auto cols = MapEventHeader(
       {"user_id", "item_id", "type", "value", "timestamp_ms"}, std::nullopt);
-  ASSERT_TRUE(cols.ok());
+  ASSERT_OK(cols);
   struct Case {
     std::vector<std::string> fields;
     std::string message;
@@ -334,15 +193,15 @@ TEST(ParseEventRowTest, RejectsMalformedFields) {
   };
   for (const Case& c : cases) {
     auto e = ParseEventRow(Row(3, c.fields), *cols, std::nullopt, 5);
-    ASSERT_FALSE(e.ok()) << c.message;
-    EXPECT_THAT(std::string(e.status().message()), HasSubstr(c.message));
+    EXPECT_THAT(
+        e, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)));
   }
 }
 
-TEST(ParseEventRowTest, MovieLensRowsAreRatings) {
+TEST(ReaderEventRowTest, MovieLensRowsAreRatings) {
   auto e = ParseEventRow(Row(1, {"196", "242", "3", "881250949"}),
                          MovieLensColumns(), core::EventType::kRating, 4);
-  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_OK(e);
   EXPECT_EQ(e->user_id, "196");
   EXPECT_EQ(e->item_id, "242");
   EXPECT_EQ(e->type, core::EventType::kRating);
@@ -350,14 +209,14 @@ TEST(ParseEventRowTest, MovieLensRowsAreRatings) {
   EXPECT_EQ(e->timestamp_ms, 881250949000);
 }
 
-TEST(ParseItemRowTest, ConvertsAndRejects) {
+TEST(ReaderItemRowTest, ConvertsAndRejects) {
   auto cols = MapItemHeader(
       {"item_id", "title", "categories", "tags", "price", "available"});
-  ASSERT_TRUE(cols.ok()) << cols.status();
+  ASSERT_OK(cols);
   auto item = ParseItemRow(
       Row(2, {"i1", "Red Shoes", "fashion/shoes| sale", "red|", "19.99", "no"}),
       *cols, 6);
-  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_OK(item);
   EXPECT_EQ(item->item_id, "i1");
   EXPECT_EQ(item->title, "Red Shoes");
   EXPECT_THAT(item->categories, ElementsAre("fashion/shoes", "sale"));
@@ -366,24 +225,22 @@ TEST(ParseItemRowTest, ConvertsAndRejects) {
   EXPECT_FALSE(item->available);
 
   auto defaults = ParseItemRow(Row(3, {"i2", "", "", "", "", ""}), *cols, 6);
-  ASSERT_TRUE(defaults.ok());
+  ASSERT_OK(defaults);
   EXPECT_TRUE(defaults->available);
   EXPECT_DOUBLE_EQ(defaults->price, 0);
 
-  EXPECT_THAT(std::string(ParseItemRow(Row(4, {"i3", "", "", "", "cheap", ""}),
-                                       *cols, 6)
-                              .status()
-                              .message()),
-              HasSubstr("price: 'cheap' is not a number"));
-  EXPECT_THAT(std::string(ParseItemRow(Row(5, {"i3", "", "", "", "", "maybe"}),
-                                       *cols, 6)
-                              .status()
-                              .message()),
-              HasSubstr("available:"));
-  EXPECT_FALSE(MapItemHeader({"title", "price"}).ok());
+  EXPECT_THAT(ParseItemRow(Row(4, {"i3", "", "", "", "cheap", ""}), *cols, 6),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("price: 'cheap' is not a number")));
+  EXPECT_THAT(
+      ParseItemRow(Row(5, {"i3", "", "", "", "", "maybe"}), *cols, 6),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("available:")));
+  EXPECT_THAT(MapItemHeader({"title", "price"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("missing column item_id")));
 }
 
-TEST(MovieLensItemTest, GenresBecomeCategoriesAndTitlesUtf8) {
+TEST(ReaderMovieLensItemTest, GenresBecomeCategoriesAndTitlesUtf8) {
   std::istringstream in(
       "543|Mis\xe9rables, Les (1995)|01-Jan-1995||http://x|"
       "0|0|0|0|0|0|0|0|1|0|0|0|0|0|1|0|0|1|0\n"
@@ -393,16 +250,17 @@ TEST(MovieLensItemTest, GenresBecomeCategoriesAndTitlesUtf8) {
   std::string error;
   ASSERT_TRUE(reader.Next(&record, &error));
   auto item = ParseMovieLensItemRow(record);
-  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_OK(item);
   EXPECT_EQ(item->item_id, "543");
   EXPECT_EQ(item->title, "Mis\xc3\xa9rables, Les (1995)");
   EXPECT_THAT(item->categories, ElementsAre("Drama", "Romance", "War"));
   ASSERT_TRUE(reader.Next(&record, &error));
-  EXPECT_THAT(std::string(ParseMovieLensItemRow(record).status().message()),
-              HasSubstr("expected 24 fields"));
+  EXPECT_THAT(ParseMovieLensItemRow(record),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("expected 24 fields")));
 }
 
-TEST(Latin1Test, AsciiUnchangedHighBytesTwoBytes) {
+TEST(ReaderLatin1Test, AsciiUnchangedHighBytesTwoBytes) {
   EXPECT_EQ(Latin1ToUtf8("abc"), "abc");
   EXPECT_EQ(Latin1ToUtf8("\xff\x80"), "\xc3\xbf\xc2\x80");
 }

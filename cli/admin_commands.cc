@@ -1,4 +1,5 @@
-// Admin commands: model versions, backup/restore, version.
+// Admin commands: stored model versions (models list|activate|rollback, on
+// a data dir or through a server), backup, restore, version.
 #include <google/protobuf/stubs/common.h>
 
 #include <filesystem>
@@ -12,11 +13,14 @@
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "aisle/v1/recommender.grpc.pb.h"
+#include "cli/commands.h"
+#include "cli/data_dir.h"
+#include "cli/flags.h"
+#include "cli/output.h"
+#include "cli/rpc.h"
+#include "cli/text.h"
 #include "core/model.h"
 #include "grpcpp/grpcpp.h"
-#include "cli/commands.h"
-#include "cli/util.h"
-#include "server/convert.h"
 #include "spdlog/version.h"
 #include "storage/store.h"
 
@@ -24,18 +28,6 @@ namespace aisle::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-absl::StatusOr<std::unique_ptr<storage::Store>> OpenExisting(
-    const std::string& data_dir, bool read_only) {
-  if (!fs::is_directory(data_dir)) {
-    return absl::NotFoundError(Cat("no data dir ", data_dir));
-  }
-  storage::StoreOptions options;
-  options.data_dir = data_dir;
-  options.read_only = read_only;
-  options.block_cache_bytes = 8 << 20;
-  return storage::Store::Open(options);
-}
 
 // One row of `models list`, from either source.
 struct ModelRow {
@@ -82,13 +74,12 @@ void PrintModelTable(const std::vector<ModelRow>& rows,
 
 int ModelsList(const std::string& data_dir, const ClientFlags& client) {
   if (!client.target.empty()) {
-    auto stub = v1::Recommender::NewStub(MakeClientChannel(client.target));
-    grpc::ClientContext context;
-    SetDeadline(&context, client.timeout);
+    RecommenderClient rpc(client);
     v1::ListModelsResponse response;
-    grpc::Status status =
-        stub->ListModels(&context, v1::ListModelsRequest(), &response);
-    if (!status.ok()) return ReportRpcError(status, client.target);
+    if (auto exit = rpc.CallOrExit(&RecommenderClient::Stub::ListModels,
+                                   v1::ListModelsRequest(), &response)) {
+      return *exit;
+    }
     std::vector<ModelRow> rows;
     for (const v1::ModelInfo& m : response.models()) {
       ModelRow row;
@@ -105,8 +96,7 @@ int ModelsList(const std::string& data_dir, const ClientFlags& client) {
     return kExitOk;
   }
   // Read-only works next to a running server.
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenExisting(data_dir, /*read_only=*/true);
+  StoreOrError store = OpenExisting(data_dir, /*read_only=*/true);
   if (!store.ok()) {
     PrintError(store.status().message());
     return kExitFailure;
@@ -142,29 +132,23 @@ int ModelsList(const std::string& data_dir, const ClientFlags& client) {
 int ModelsActivate(const std::string& data_dir, const ClientFlags& client,
                    const std::string& version, bool rollback) {
   if (!client.target.empty()) {
-    auto stub = v1::Recommender::NewStub(MakeClientChannel(client.target));
-    grpc::ClientContext context;
-    SetDeadline(&context, client.timeout);
     v1::ActivateModelRequest request;
     request.set_version(version);
     request.set_rollback(rollback);
     v1::ModelInfo info;
-    grpc::Status status = stub->ActivateModel(&context, request, &info);
-    if (!status.ok()) return ReportRpcError(status, client.target);
+    if (auto exit = RecommenderClient(client).CallOrExit(
+            &RecommenderClient::Stub::ActivateModel, request, &info)) {
+      return *exit;
+    }
     std::cout << "active model: " << info.version() << " (served by "
               << client.target << ")\n";
     return kExitOk;
   }
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenExisting(data_dir, /*read_only=*/false);
+  StoreOrError store = OpenExisting(data_dir, /*read_only=*/false);
   if (!store.ok()) {
-    if (IsDataDirInUse(store.status())) {
-      PrintError(store.status().message(),
-                 "a server is running on this data dir: use --target "
-                 "host:port so the server switches models itself");
-    } else {
-      PrintError(store.status().message());
-    }
+    PrintOpenError(store.status(),
+                   "a server is running on this data dir: use --target "
+                   "host:port so the server switches models itself");
     return kExitFailure;
   }
   std::string target_version = version;
@@ -258,11 +242,7 @@ int RunBackup(const Args& args) {
       "Restore it with `aisle restore`.");
   parser.String("data-dir", &data_dir, "data directory (required)");
   parser.String("to", &to, "backup directory to create (required)");
-  std::vector<std::string> positional;
-  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
-  if (!positional.empty()) {
-    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
-  }
+  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   if (data_dir.empty() || to.empty()) {
     return UsageError(parser, "--data-dir and --to are required");
   }
@@ -270,13 +250,10 @@ int RunBackup(const Args& args) {
     PrintError(Cat(to, " already exists"), "choose a new backup path");
     return kExitFailure;
   }
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      OpenExisting(data_dir, /*read_only=*/false);
   bool server_running = false;
-  if (!store.ok() && IsDataDirInUse(store.status())) {
-    server_running = true;
-    store = OpenExisting(data_dir, /*read_only=*/true);
-  }
+  StoreOrError store = OpenBesideServer(
+      [&](bool read_only) { return OpenExisting(data_dir, read_only); },
+      &server_running);
   if (!store.ok()) {
     PrintError(store.status().message());
     return kExitFailure;
@@ -305,11 +282,7 @@ int RunRestore(const Args& args) {
       "backup is left unchanged. Start the server on DIR afterwards.");
   parser.String("from", &from, "backup directory (required)");
   parser.String("data-dir", &data_dir, "data directory to create (required)");
-  std::vector<std::string> positional;
-  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
-  if (!positional.empty()) {
-    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
-  }
+  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   if (from.empty() || data_dir.empty()) {
     return UsageError(parser, "--from and --data-dir are required");
   }
@@ -326,11 +299,7 @@ int RunRestore(const Args& args) {
 int RunVersion(const Args& args) {
   FlagParser parser("aisle version",
                     "Prints the version and build information.");
-  std::vector<std::string> positional;
-  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
-  if (!positional.empty()) {
-    return UsageError(parser, Cat("unexpected argument '", positional[0], "'"));
-  }
+  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
 #ifdef NDEBUG
   constexpr const char* kBuildType = "release";
 #else

@@ -1,0 +1,433 @@
+// `aisle train` (a factor model from a data directory's events, stored
+// directly or handed to a running server through its model inbox) and
+// `aisle eval` (offline metrics on a train/test split).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
+#include "cli/commands.h"
+#include "cli/data_dir.h"
+#include "cli/flags.h"
+#include "cli/output.h"
+#include "cli/text.h"
+#include "core/als.h"
+#include "core/clock.h"
+#include "core/engine.h"
+#include "core/eval.h"
+#include "core/model.h"
+#include "core/training.h"
+#include "server/model_manager.h"
+#include "storage/store.h"
+
+namespace aisle::cli {
+
+// --- Train -------------------------------------------------------------------
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes `blob` to dir/name atomically: a temporary file, fsync, rename,
+// fsync of the directory, so the server never sees a partial model.
+absl::Status WriteFileAtomically(const fs::path& dir, const std::string& name,
+                                 std::string_view blob) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        Cat("cannot create ", dir.string(), ": ", ec.message()));
+  }
+  const fs::path tmp = dir / (name + ".tmp");
+  const fs::path final_path = dir / name;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        Cat("cannot create ", tmp.string(), ": ", std::strerror(errno)));
+  }
+  size_t off = 0;
+  while (off < blob.size()) {
+    const ssize_t n = ::write(fd, blob.data() + off, blob.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      fs::remove(tmp, ec);
+      return absl::UnavailableError(Cat("writing ", tmp.string(), ": ", why));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    fs::remove(tmp, ec);
+    return absl::UnavailableError(
+        Cat("syncing ", tmp.string(), ": ", std::strerror(errno)));
+  }
+  fs::rename(tmp, final_path, ec);
+  if (ec) {
+    return absl::UnavailableError(Cat("renaming ", tmp.string(), " to ",
+                                      final_path.string(), ": ", ec.message()));
+  }
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadEngine(const storage::Store& store, core::Engine* engine,
+                        int64_t* items, int64_t* events) {
+  absl::Status s = store.ScanItems([&](std::span<const core::Item> batch) {
+    engine->UpsertItems(batch);
+    *items += static_cast<int64_t>(batch.size());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  ProgressLine progress("loading", 0);
+  s = store.ScanEvents([&](std::span<const core::Event> batch) {
+    engine->ReplayEvents(batch);
+    *events += static_cast<int64_t>(batch.size());
+    progress.Update(0, *events);
+    return absl::OkStatus();
+  });
+  progress.Finish();
+  return s;
+}
+
+absl::StatusOr<std::string> ParseSolver(std::string_view name,
+                                        core::AlsSolver* solver) {
+  if (name == "cg") {
+    *solver = core::AlsSolver::kConjugateGradient;
+  } else if (name == "cholesky") {
+    *solver = core::AlsSolver::kCholesky;
+  } else {
+    return absl::InvalidArgumentError(
+        Cat("--solver: '", name, "' is not cg or cholesky"));
+  }
+  return std::string(name);
+}
+
+struct TrainFlags {
+  core::AlsOptions als;
+  std::string solver = "cg";
+  double alpha = 1.0;
+  double reg = 40.0;
+};
+
+void RegisterAlsFlags(FlagParser& parser, TrainFlags* f) {
+  parser.Int("factors", &f->als.factors, "latent dimension");
+  parser.Double("alpha", &f->alpha, "confidence scale c = 1 + alpha * r");
+  parser.Double("reg", &f->reg, "L2 regularization");
+  parser.Int("iterations", &f->als.iterations, "ALS iterations");
+  parser.String("solver", &f->solver, "cg or cholesky");
+  parser.Int("cg-steps", &f->als.cg_steps, "CG steps per solve (solver cg)");
+  parser.Int("threads", &f->als.threads, "training threads; 0 = all cores");
+}
+
+// Completes `f->als` from the flag values; usage error text on failure.
+absl::Status FinishAlsFlags(TrainFlags* f, int64_t seed) {
+  f->als.alpha = static_cast<float>(f->alpha);
+  f->als.regularization = static_cast<float>(f->reg);
+  f->als.seed = static_cast<uint64_t>(seed);
+  if (absl::StatusOr<std::string> s = ParseSolver(f->solver, &f->als.solver);
+      !s.ok()) {
+    return s.status();
+  }
+  if (f->als.factors < 1 || f->als.factors > 1024) {
+    return absl::InvalidArgumentError("--factors: must be 1..1024");
+  }
+  if (f->als.iterations < 1) {
+    return absl::InvalidArgumentError("--iterations: must be >= 1");
+  }
+  if (f->alpha <= 0) return absl::InvalidArgumentError("--alpha: must be > 0");
+  if (f->reg < 0) return absl::InvalidArgumentError("--reg: must be >= 0");
+  if (f->als.cg_steps < 1) {
+    return absl::InvalidArgumentError("--cg-steps: must be >= 1");
+  }
+  if (f->als.threads < 0) {
+    return absl::InvalidArgumentError("--threads: must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunTrain(const Args& args) {
+  std::string data_dir;
+  TrainFlags train;
+  int64_t seed = 42;
+  bool activate = true;
+  bool loss = false;
+  double validate_fraction = 0.1;
+  int validate_users = 2000;
+  std::string version;
+  FlagParser parser(
+      "aisle train --data-dir DIR [flags]",
+      "Trains an implicit-ALS factor model from the events stored in DIR and "
+      "stores it as a new model version.\n"
+      "If no server is running on DIR the model is stored and (with "
+      "--activate) made active directly; the next `aisle serve` loads it.\n"
+      "If a server is running on DIR, the store is read read-only and the "
+      "model is written to DIR/model-inbox/<version>.model, which the server "
+      "validates, stores and activates at its next model poll "
+      "(--model-poll-interval).");
+  parser.String("data-dir", &data_dir, "data directory (required)");
+  RegisterAlsFlags(parser, &train);
+  parser.Int("seed", &seed, "random seed (initial factors, holdout split)");
+  parser.Bool("activate", &activate,
+              "make the new version active (--no-activate stores only)");
+  parser.Bool("loss", &loss, "compute the training loss each iteration");
+  parser.Double("validate-fraction", &validate_fraction,
+                "hold out this fraction of each user's interactions, report "
+                "holdout P/R/nDCG@10 and store them in the model metadata "
+                "(trains twice); 0 = off");
+  parser.Int("validate-users", &validate_users,
+             "users scored for the holdout metrics (a random sample)");
+  parser.String("version", &version,
+                "version string (default: <UTC time>-<4 hex>)");
+  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
+  if (data_dir.empty()) return UsageError(parser, "--data-dir is required");
+  if (absl::Status s = FinishAlsFlags(&train, seed); !s.ok()) {
+    return UsageError(parser, s.message());
+  }
+  if (validate_fraction < 0 || validate_fraction >= 1) {
+    return UsageError(parser, "--validate-fraction: must be in [0, 1)");
+  }
+  if (validate_users < 1) {
+    return UsageError(parser, "--validate-users: must be >= 1");
+  }
+  if (!fs::is_directory(data_dir)) {
+    PrintError(Cat("no data dir ", data_dir),
+               "import events first: aisle import --data-dir DIR --events "
+               "FILE");
+    return kExitFailure;
+  }
+
+  const auto start = core::SteadyClock::now();
+  bool server_running = false;
+  StoreOrError store = OpenBesideServer(
+      [&](bool read_only) {
+        storage::StoreOptions store_options;
+        store_options.data_dir = data_dir;
+        store_options.read_only = read_only;
+        return storage::Store::Open(store_options);
+      },
+      &server_running);
+  if (!store.ok()) {
+    PrintError(store.status().message());
+    return kExitFailure;
+  }
+  if (server_running) {
+    std::cerr << "a server holds " << data_dir
+              << ": reading it read-only; the model will go to its "
+                 "model-inbox\n";
+  }
+
+  core::Engine engine{core::EngineOptions{}};
+  int64_t items = 0;
+  int64_t events = 0;
+  if (absl::Status s = LoadEngine(**store, &engine, &items, &events); !s.ok()) {
+    PrintError(Cat("reading ", data_dir, ": ", s.message()));
+    return kExitFailure;
+  }
+  core::Engine::TrainingData data = engine.ExportTrainingData();
+  std::cerr << absl::StrFormat(
+      "loaded %s items, %s events: %s users x %s items, %s interactions "
+      "(%.1fs)\n",
+      FormatCount(items), FormatCount(events),
+      FormatCount(static_cast<int64_t>(data.user_ids.size())),
+      FormatCount(static_cast<int64_t>(data.item_ids.size())),
+      FormatCount(data.user_items.nnz()), core::SecondsSince(start));
+  if (data.user_items.nnz() == 0) {
+    PrintError(Cat("no positive interactions in ", data_dir, " to train on"),
+               "import events first: aisle import --data-dir DIR --events "
+               "FILE");
+    return kExitFailure;
+  }
+
+  core::TrainingOptions options;
+  options.als = train.als;
+  options.validate_fraction = validate_fraction;
+  options.validate_users = validate_users;
+  options.compute_loss = loss;
+  options.version = version;
+  // The ANN index is not stored with the model: the server builds it.
+  core::ModelOptions model_options;
+  model_options.defer_ann = true;
+  absl::StatusOr<core::TrainedModel> trained = core::TrainModelVersion(
+      std::move(data), options, model_options,
+      [](std::string_view phase, const core::AlsProgress& p) {
+        std::cerr << absl::StrFormat("%s iteration %d/%d  %.2fs", phase,
+                                     p.iteration, p.iterations, p.seconds);
+        if (p.loss >= 0) std::cerr << absl::StrFormat("  loss %.6g", p.loss);
+        std::cerr << "\n";
+      });
+  if (!trained.ok()) {
+    PrintError(Cat("training: ", trained.status().message()));
+    return kExitFailure;
+  }
+  const core::FactorModel& model = *trained->model;
+  const core::ModelMetadata& metadata = model.metadata();
+  const double train_seconds = trained->train_seconds;
+  const std::string blob = model.Serialize();
+
+  std::string where;
+  if (server_running) {
+    const fs::path inbox = server::ModelInboxDir(data_dir);
+    if (absl::Status s =
+            WriteFileAtomically(inbox, metadata.version + ".model", blob);
+        !s.ok()) {
+      PrintError(s.message());
+      return kExitFailure;
+    }
+    where = Cat("written to ", (inbox / (metadata.version + ".model")).string(),
+                "; the running server will validate, store and activate "
+                "it at its next model poll (check with `aisle models list "
+                "--data-dir ",
+                data_dir, "` or `aisle model info`)");
+    if (!activate) {
+      where +=
+          "; note: --no-activate does not apply to the inbox, the "
+          "server activates inbox models";
+    }
+  } else {
+    if (absl::Status s = (*store)->PutModel(metadata, blob); !s.ok()) {
+      PrintError(Cat("storing the model: ", s.message()));
+      return kExitFailure;
+    }
+    if (activate) {
+      if (absl::Status s = (*store)->SetActiveModel(metadata.version);
+          !s.ok()) {
+        PrintError(Cat("activating the model: ", s.message()));
+        return kExitFailure;
+      }
+      where =
+          "stored and activated; the next `aisle serve` on this data dir "
+          "serves it";
+    } else {
+      where =
+          Cat("stored, not active (activate with `aisle models "
+              "activate ",
+              metadata.version, " --data-dir ", data_dir, "`)");
+    }
+  }
+  std::cout << "model " << metadata.version << ": "
+            << FormatCount(metadata.users) << " users x "
+            << FormatCount(metadata.items) << " items, "
+            << FormatCount(metadata.interactions) << " interactions, "
+            << metadata.factors << " factors\n";
+  if (trained->holdout_users > 0) {
+    std::cout << absl::StrFormat(
+        "  holdout (%.0f%% of each user's items, %d users):",
+        validate_fraction * 100, trained->holdout_users);
+    for (const auto& [name, value] : metadata.metrics) {
+      std::cout << " " << name.substr(name.find('_') + 1) << " "
+                << FormatFixed(value, 4);
+    }
+    std::cout << "\n";
+  }
+  std::cout << absl::StrFormat("  training %.2fs, total %.2fs, %s bytes\n",
+                               train_seconds, core::SecondsSince(start),
+                               FormatCount(static_cast<int64_t>(blob.size())));
+  std::cout << where << "\n";
+  return kExitOk;
+}
+
+// --- Eval --------------------------------------------------------------------
+
+int RunEval(const Args& args) {
+  std::string train_path;
+  std::string test_path;
+  int k = 10;
+  std::string models = "all";
+  TrainFlags train;
+  int64_t seed = 42;
+  bool binary = false;
+  FlagParser parser(
+      "aisle eval --train FILE --test FILE [flags]",
+      "Offline evaluation on a train/test split of ratings (rows 'user item "
+      "rating unix_seconds', tab/comma/space separated) through the same "
+      "Recommend code path the server uses: for every test user the top k "
+      "items, the user's train items excluded; an item is relevant if it is "
+      "in the user's test rows.");
+  parser.String("train", &train_path, "train ratings file (required)");
+  parser.String("test", &test_path, "test ratings file (required)");
+  parser.Int("k", &k, "list length");
+  parser.String("model", &models,
+                "popular, cooccurrence, als, or all (comma-separated)");
+  RegisterAlsFlags(parser, &train);
+  parser.Int("seed", &seed, "ALS seed");
+  parser.Bool("binary", &binary,
+              "weigh every rating 1 instead of by its value");
+  parser.AddNotes(
+      "Example (MovieLens-100K split of ../shared/data):\n"
+      "  aisle eval --train ml-100k-split-by-user/train.tsv \\\n"
+      "             --test ml-100k-split-by-user/test.tsv");
+  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
+  if (train_path.empty() || test_path.empty()) {
+    return UsageError(parser, "--train and --test are required");
+  }
+  if (k < 1) return UsageError(parser, "--k: must be >= 1");
+  if (absl::Status s = FinishAlsFlags(&train, seed); !s.ok()) {
+    return UsageError(parser, s.message());
+  }
+  std::vector<core::EvalVariant> variants;
+  for (const std::string& name : SplitList(models)) {
+    if (name == "all") {
+      variants = {core::EvalVariant::kPopular, core::EvalVariant::kCoOccurrence,
+                  core::EvalVariant::kAls};
+    } else if (name == "popular") {
+      variants.push_back(core::EvalVariant::kPopular);
+    } else if (name == "cooccurrence" || name == "co_occurrence") {
+      variants.push_back(core::EvalVariant::kCoOccurrence);
+    } else if (name == "als") {
+      variants.push_back(core::EvalVariant::kAls);
+    } else {
+      return UsageError(parser, Cat("--model: unknown model '", name,
+                                    "' (popular, cooccurrence, als, all)"));
+    }
+  }
+  if (variants.empty()) return UsageError(parser, "--model: empty");
+
+  const std::string kk = Cat("@", k);
+  Table table({"model", Cat("P", kk), Cat("R", kk), Cat("nDCG", kk), "MAP",
+               "coverage", "users", "train_s", "recommend_s"});
+  for (core::EvalVariant variant : variants) {
+    core::EvalOptions options;
+    options.train_path = train_path;
+    options.test_path = test_path;
+    options.variant = variant;
+    options.k = k;
+    options.als = train.als;
+    options.rating_as_weight = !binary;
+    std::cerr << "evaluating " << core::EvalVariantName(variant) << "...\n";
+    absl::StatusOr<core::EvalReport> report = core::Evaluate(options);
+    if (!report.ok()) {
+      PrintError(report.status().message(),
+                 absl::IsNotFound(report.status())
+                     ? "check the --train/--test paths"
+                     : "");
+      return kExitFailure;
+    }
+    table.AddRow({report->variant, FormatFixed(report->precision, 4),
+                  FormatFixed(report->recall, 4), FormatFixed(report->ndcg, 4),
+                  FormatFixed(report->map, 4), FormatFixed(report->coverage, 4),
+                  Cat(report->users_evaluated),
+                  FormatFixed(report->train_seconds, 2),
+                  FormatFixed(report->recommend_seconds, 2)});
+  }
+  std::cout << table.Render();
+  return kExitOk;
+}
+
+}  // namespace aisle::cli
