@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 using ::aisle::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class DataDirTest : public ::testing::Test {
+class CliDataDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -29,14 +29,14 @@ class DataDirTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(DataDirTest, OpenExistingNamesAMissingDirectory) {
+TEST_F(CliDataDirTest, OpenExistingNamesAMissingDirectory) {
   EXPECT_THAT(
       OpenExisting(dir_.string(), /*read_only=*/true),
       StatusIs(absl::StatusCode::kNotFound, "no data dir " + dir_.string()));
 }
 
 // A second writer in this process stands in for a running server.
-TEST_F(DataDirTest, OpenBesideServerFallsBackToReadOnly) {
+TEST_F(CliDataDirTest, OpenBesideServerFallsBackToReadOnly) {
   storage::StoreOptions options;
   options.data_dir = dir_.string();
   ASSERT_OK_AND_ASSIGN(auto server, storage::Store::Open(options));
@@ -60,7 +60,7 @@ TEST_F(DataDirTest, OpenBesideServerFallsBackToReadOnly) {
   EXPECT_EQ(opens, 1);
 }
 
-TEST_F(DataDirTest, InUseIsTheLockError) {
+TEST_F(CliDataDirTest, InUseIsTheLockError) {
   storage::StoreOptions options;
   options.data_dir = dir_.string();
   ASSERT_OK_AND_ASSIGN(auto first, storage::Store::Open(options));

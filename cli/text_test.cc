@@ -15,13 +15,13 @@ using ::aisle::testing::IsOkAndHolds;
 using ::aisle::testing::StatusIs;
 using ::testing::ElementsAre;
 
-TEST(TextTest, SplitListDropsEmptyPiecesAndTrims) {
+TEST(CliTextTest, SplitListDropsEmptyPiecesAndTrims) {
   EXPECT_THAT(SplitList(" a, b,,c ,"), ElementsAre("a", "b", "c"));
   EXPECT_TRUE(SplitList("").empty());
   EXPECT_THAT(SplitList("a| b|", '|'), ElementsAre("a", "b"));
 }
 
-TEST(TextTest, BooleansAndNumbers) {
+TEST(CliTextTest, BooleansAndNumbers) {
   EXPECT_THAT(ParseBoolText(" Yes "), IsOkAndHolds(true));
   EXPECT_THAT(ParseBoolText("0"), IsOkAndHolds(false));
   EXPECT_THAT(ParseBoolText("maybe"),
