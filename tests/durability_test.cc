@@ -21,12 +21,14 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
 namespace aisle {
 namespace {
 
 using testing::ContextWithDeadline;
+using testing::FromGrpc;
 using testing::MakeStub;
 using testing::ServeProcess;
 using testing::SpawnServe;
@@ -143,7 +145,7 @@ std::pair<int64_t, int64_t> Resend(v1::Recommender::Stub& stub,
     auto context = ContextWithDeadline(std::chrono::seconds(30));
     v1::FeedbackResponse response;
     grpc::Status status = stub.Feedback(context.get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_OK(FromGrpc(status));
     accepted += response.accepted();
     duplicates += response.duplicates();
   }
@@ -174,7 +176,7 @@ void VerifyLedger(const std::string& address, const Ledger& ledger) {
     request.set_user_id(user);
     v1::UserProfile profile;
     grpc::Status status = stub->GetUser(context.get(), request, &profile);
-    ASSERT_TRUE(status.ok()) << user << ": " << status.error_message();
+    ASSERT_OK(FromGrpc(status)) << user;
     int64_t stored = 0;
     for (const v1::EventCount& c : profile.event_counts()) stored += c.count();
     EXPECT_EQ(stored, count)
@@ -192,7 +194,7 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
   constexpr int kRounds = 5;
   for (int round = 0; round < kRounds; ++round) {
     absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
-    ASSERT_TRUE(serve.ok()) << serve.status();
+    ASSERT_OK(serve);
     size_t base = 0;
     {
       std::lock_guard<std::mutex> lock(ledger.mu);
@@ -205,14 +207,14 @@ TEST(DurabilityTest, AcknowledgedEventsSurviveKill9) {
                       seed * 31 + static_cast<uint64_t>(round), &ledger);
     ASSERT_TRUE(load.WaitForAcked(base + kill_after, std::chrono::seconds(60)))
         << "round " << round << ": server acknowledged too few events";
-    ASSERT_TRUE(serve->process->Signal(SIGKILL).ok());
+    ASSERT_OK(serve->process->Signal(SIGKILL));
     absl::StatusOr<int> code = serve->process->Wait(std::chrono::seconds(30));
-    ASSERT_TRUE(code.ok()) << code.status();
+    ASSERT_OK(code);
     EXPECT_EQ(*code, 128 + SIGKILL);
     load.Stop();
   }
   absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
-  ASSERT_TRUE(serve.ok()) << serve.status();
+  ASSERT_OK(serve);
   EXPECT_GE(ledger.acked.size(), static_cast<size_t>(kRounds * 100));
   VerifyLedger(serve->address, ledger);
 }
@@ -225,18 +227,18 @@ TEST(DurabilityTest, SigtermWithRequestsInFlightExitsCleanly) {
   Ledger ledger;
   {
     absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
-    ASSERT_TRUE(serve.ok()) << serve.status();
+    ASSERT_OK(serve);
     FeedbackLoad load(serve->address, "term", 4, seed, &ledger);
     ASSERT_TRUE(load.WaitForAcked(500, std::chrono::seconds(60)));
     // The client threads are still sending: requests are in flight.
-    ASSERT_TRUE(serve->process->Signal(SIGTERM).ok());
+    ASSERT_OK(serve->process->Signal(SIGTERM));
     absl::StatusOr<int> code = serve->process->Wait(std::chrono::seconds(60));
-    ASSERT_TRUE(code.ok()) << code.status();
+    ASSERT_OK(code);
     EXPECT_EQ(*code, 0) << serve->process->Stderr();
     load.Stop();
   }
   absl::StatusOr<ServeProcess> serve = SpawnServe(data_dir, {}, dir.path());
-  ASSERT_TRUE(serve.ok()) << serve.status();
+  ASSERT_OK(serve);
   VerifyLedger(serve->address, ledger);
 }
 

@@ -18,6 +18,8 @@
 #include "core/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/model_manager.h"
+#include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
 namespace aisle::testing {
@@ -68,7 +70,7 @@ class IntegrationTest : public ::testing::Test {
     server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
     if (with_metrics) config.metrics_port = 0;
     absl::StatusOr<TestServer> server = StartTestServer(config);
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_OK(server);
     server_ = *std::move(server);
   }
 
@@ -88,7 +90,7 @@ class IntegrationTest : public ::testing::Test {
     v1::UpsertItemsResponse response;
     auto ctx = ContextWithDeadline();
     grpc::Status status = stub().UpsertItems(ctx.get(), request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_OK(FromGrpc(status));
     ASSERT_EQ(response.upserted(), static_cast<int>(items.size()));
   }
 
@@ -118,7 +120,7 @@ class IntegrationTest : public ::testing::Test {
     auto ctx = ContextWithDeadline();
     grpc::Status status =
         stub().GetModelInfo(ctx.get(), v1::GetModelInfoRequest(), &info);
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_OK(FromGrpc(status));
     return info;
   }
 
@@ -144,7 +146,7 @@ class IntegrationTest : public ::testing::Test {
     }
     v1::FeedbackResponse response;
     grpc::Status status = Feedback(events, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_OK(FromGrpc(status));
     ASSERT_EQ(response.accepted(), static_cast<int>(events.size()));
   }
 
@@ -159,7 +161,7 @@ class IntegrationTest : public ::testing::Test {
     als.seed = seed;
     absl::StatusOr<core::AlsFactors> factors =
         core::TrainAls(data.user_items, als);
-    EXPECT_TRUE(factors.ok()) << factors.status();
+    EXPECT_OK(factors);
     if (!factors.ok()) return "";
     core::ModelMetadata metadata;
     metadata.version = version;
@@ -173,7 +175,7 @@ class IntegrationTest : public ::testing::Test {
         core::FactorModel::Create(metadata, data.item_ids, factors->items,
                                   data.user_ids, factors->users,
                                   core::ModelOptions{});
-    EXPECT_TRUE(model.ok()) << model.status();
+    EXPECT_OK(model);
     return model.ok() ? (*model)->Serialize() : "";
   }
 
@@ -197,17 +199,17 @@ class IntegrationTest : public ::testing::Test {
 TEST_F(IntegrationTest, HealthIsServingAndReflectionListsTheService) {
   absl::StatusOr<int> overall =
       HealthCheck(server_.channel, "", std::chrono::seconds(5));
-  ASSERT_TRUE(overall.ok()) << overall.status();
+  ASSERT_OK(overall);
   EXPECT_EQ(*overall, 1);  // SERVING
   absl::StatusOr<int> service = HealthCheck(
       server_.channel, "aisle.v1.Recommender", std::chrono::seconds(5));
-  ASSERT_TRUE(service.ok()) << service.status();
+  ASSERT_OK(service);
   EXPECT_EQ(*service, 1);
   EXPECT_TRUE(server().serving());
 
   absl::StatusOr<std::vector<std::string>> services =
       ListServicesByReflection(server_.channel);
-  ASSERT_TRUE(services.ok()) << services.status();
+  ASSERT_OK(services);
   EXPECT_THAT(*services, Contains("aisle.v1.Recommender"));
   EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
 }
@@ -222,7 +224,7 @@ TEST_F(IntegrationTest, ItemsUpsertGetDelete) {
   v1::Item item;
   auto ctx = ContextWithDeadline();
   grpc::Status status = stub().GetItem(ctx.get(), get, &item);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(item.title(), "Item shoes");
   EXPECT_EQ(item.categories(0), "fashion/shoes");
   EXPECT_EQ(item.attributes().at("colour"), "red");
@@ -234,7 +236,7 @@ TEST_F(IntegrationTest, ItemsUpsertGetDelete) {
   v1::DeleteItemsResponse deleted;
   ctx = ContextWithDeadline();
   status = stub().DeleteItems(ctx.get(), del, &deleted);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(deleted.deleted(), 1);
   EXPECT_EQ(deleted.not_found(), 1);
 
@@ -251,7 +253,7 @@ TEST_F(IntegrationTest, FeedbackIsReflectedByTheNextRecommend) {
   request.set_count(5);
   v1::RecommendResponse before;
   grpc::Status status = Recommend(request, &before);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   ASSERT_FALSE(before.items().empty());
   EXPECT_THAT(before.recommendation_id(),
               ::testing::MatchesRegex("r1-1-default-[0-9a-f]{16}"));
@@ -263,24 +265,24 @@ TEST_F(IntegrationTest, FeedbackIsReflectedByTheNextRecommend) {
   v1::Event click = MakeEvent("newcomer", top, v1::CLICK, "n1");
   click.set_recommendation_id(before.recommendation_id());
   status = Feedback({click}, &fed);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(fed.accepted(), 1);
 
   v1::RecommendResponse after;
   status = Recommend(request, &after);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_THAT(ItemIds(after), Not(Contains(top)));
   EXPECT_NE(after.recommendation_id(), before.recommendation_id());
 
   request.set_include_seen(true);
   request.set_count(30);
   status = Recommend(request, &after);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_THAT(ItemIds(after), Contains(top));
 
   v1::UserProfile profile;
   status = GetUser("newcomer", &profile);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   ASSERT_EQ(profile.event_counts_size(), 1);
   EXPECT_EQ(profile.event_counts(0).type(), v1::CLICK);
   EXPECT_EQ(profile.event_counts(0).count(), 1);
@@ -291,27 +293,27 @@ TEST_F(IntegrationTest, DuplicatesAreCountedOnce) {
   Upsert({MakeItem("i1", "c")});
   const int64_t ts = NowMs() - 1000;
   v1::FeedbackResponse r;
-  ASSERT_TRUE(Feedback({MakeEvent("u", "i1", v1::VIEW, "dup-1", ts)}, &r).ok());
+  ASSERT_OK(
+      FromGrpc(Feedback({MakeEvent("u", "i1", v1::VIEW, "dup-1", ts)}, &r)));
   EXPECT_EQ(r.accepted(), 1);
   EXPECT_EQ(r.duplicates(), 0);
   // Same event_id again, and twice within one batch.
-  ASSERT_TRUE(Feedback({MakeEvent("u", "i1", v1::VIEW, "dup-1", ts),
-                        MakeEvent("u", "i1", v1::VIEW, "dup-2", ts + 1),
-                        MakeEvent("u", "i1", v1::VIEW, "dup-2", ts + 1)},
-                       &r)
-                  .ok());
+  ASSERT_OK(FromGrpc(Feedback({MakeEvent("u", "i1", v1::VIEW, "dup-1", ts),
+                               MakeEvent("u", "i1", v1::VIEW, "dup-2", ts + 1),
+                               MakeEvent("u", "i1", v1::VIEW, "dup-2", ts + 1)},
+                              &r)));
   EXPECT_EQ(r.accepted(), 1);
   EXPECT_EQ(r.duplicates(), 2);
   // Without event_id the server derives one from (user, item, type, ts):
   // the same event re-sent is still a duplicate.
-  ASSERT_TRUE(Feedback({MakeEvent("u", "i1", v1::CLICK, "", ts)}, &r).ok());
+  ASSERT_OK(FromGrpc(Feedback({MakeEvent("u", "i1", v1::CLICK, "", ts)}, &r)));
   EXPECT_EQ(r.accepted(), 1);
-  ASSERT_TRUE(Feedback({MakeEvent("u", "i1", v1::CLICK, "", ts)}, &r).ok());
+  ASSERT_OK(FromGrpc(Feedback({MakeEvent("u", "i1", v1::CLICK, "", ts)}, &r)));
   EXPECT_EQ(r.accepted(), 0);
   EXPECT_EQ(r.duplicates(), 1);
 
   v1::UserProfile profile;
-  ASSERT_TRUE(GetUser("u", &profile).ok());
+  ASSERT_OK(FromGrpc(GetUser("u", &profile)));
   std::map<int, int64_t> counts;
   for (const v1::EventCount& c : profile.event_counts()) {
     counts[c.type()] = c.count();
@@ -414,7 +416,8 @@ TEST_F(IntegrationTest, BadFeedbackIsRejectedAndNothingIsStored) {
   EXPECT_EQ(*server().store().CountUserRecords("victim"), 0);
   // Still serving: a good request goes through.
   v1::FeedbackResponse ok;
-  ASSERT_TRUE(Feedback({MakeEvent("victim", "i1", v1::VIEW, "v1")}, &ok).ok());
+  ASSERT_OK(
+      FromGrpc(Feedback({MakeEvent("victim", "i1", v1::VIEW, "v1")}, &ok)));
   EXPECT_EQ(ok.accepted(), 1);
 }
 
@@ -469,7 +472,7 @@ TEST_F(IntegrationTest, BadRecommendRequestsAreRejected) {
   }
   v1::RecommendRequest good;
   v1::RecommendResponse response;
-  EXPECT_TRUE(Recommend(good, &response).ok());
+  EXPECT_OK(FromGrpc(Recommend(good, &response)));
 }
 
 TEST_F(IntegrationTest, ImportEventsCommitsBatchesAndReportsBadEvents) {
@@ -492,7 +495,7 @@ TEST_F(IntegrationTest, ImportEventsCommitsBatchesAndReportsBadEvents) {
     }
     writer->WritesDone();
     grpc::Status status = writer->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_OK(FromGrpc(status));
     return response;
   };
   v1::ImportEventsResponse first = import(5);  // events 0 and 5 are bad
@@ -511,7 +514,7 @@ TEST_F(IntegrationTest, ImportEventsCommitsBatchesAndReportsBadEvents) {
   EXPECT_EQ(second.rejected(), 0);
 
   v1::UserProfile profile;
-  ASSERT_TRUE(GetUser("imp1", &profile).ok());
+  ASSERT_OK(FromGrpc(GetUser("imp1", &profile)));
   ASSERT_EQ(profile.event_counts_size(), 1);
   EXPECT_EQ(profile.event_counts(0).count(), 9);  // i = 1, 5, 9 per batch
 }
@@ -522,7 +525,7 @@ TEST_F(IntegrationTest, MetricsEndpointCountsRequests) {
   v1::RecommendRequest request;
   request.set_user_id("seed1");
   v1::RecommendResponse response;
-  ASSERT_TRUE(Recommend(request, &response).ok());
+  ASSERT_OK(FromGrpc(Recommend(request, &response)));
   ASSERT_GT(response.items_size(), 0);
   const int served = response.items_size();
   // An attributed click.
@@ -530,14 +533,15 @@ TEST_F(IntegrationTest, MetricsEndpointCountsRequests) {
                               "attributed-1");
   click.set_recommendation_id(response.recommendation_id());
   v1::FeedbackResponse fed;
-  ASSERT_TRUE(Feedback({click}, &fed).ok());
+  ASSERT_OK(FromGrpc(Feedback({click}, &fed)));
   request.set_count(1000);  // invalid
-  EXPECT_FALSE(Recommend(request, &response).ok());
+  EXPECT_THAT(FromGrpc(Recommend(request, &response)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("count")));
 
   ASSERT_GT(server().metrics_port(), 0);
   absl::StatusOr<std::string> body =
       HttpGet(server().metrics_port(), "/metrics");
-  ASSERT_TRUE(body.ok()) << body.status();
+  ASSERT_OK(body);
   std::map<std::string, double> samples;  // "name{labels}" -> value
   for (absl::string_view line : absl::StrSplit(*body, '\n')) {
     if (line.empty() || line[0] == '#') continue;
@@ -614,7 +618,7 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
 
   wait_for_calls(5);
   DropInInbox("20260101T000000Z-a.model", blob_a);
-  ASSERT_TRUE(server().PollModelsOnce().ok());
+  ASSERT_OK(server().PollModelsOnce());
   EXPECT_EQ(ModelInfo().version(), "20260101T000000Z-a");
   EXPECT_EQ(ModelInfo().factors(), 8);
   int seen = calls.load();
@@ -622,7 +626,7 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
 
   DropInInbox("20260102T000000Z-b.model", blob_b);
   DropInInbox("20260103T000000Z-bad.model", "not a model at all");
-  ASSERT_TRUE(server().PollModelsOnce().ok());
+  ASSERT_OK(server().PollModelsOnce());
   // The corrupt file is set aside; b serves.
   EXPECT_EQ(ModelInfo().version(), "20260102T000000Z-b");
   const fs::path inbox = server::ModelInboxDir(server().config().data_dir);
@@ -640,14 +644,14 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
   v1::RecommendRequest request;
   request.set_user_id("seed1");
   v1::RecommendResponse response;
-  ASSERT_TRUE(Recommend(request, &response).ok());
+  ASSERT_OK(FromGrpc(Recommend(request, &response)));
   EXPECT_EQ(response.model_version(), "20260102T000000Z-b");
 
   // ListModels shows both, newest first, b active.
   v1::ListModelsResponse models;
   auto ctx = ContextWithDeadline();
-  ASSERT_TRUE(
-      stub().ListModels(ctx.get(), v1::ListModelsRequest(), &models).ok());
+  ASSERT_OK(
+      FromGrpc(stub().ListModels(ctx.get(), v1::ListModelsRequest(), &models)));
   ASSERT_EQ(models.models_size(), 2);
   EXPECT_EQ(models.models(0).version(), "20260102T000000Z-b");
   EXPECT_EQ(models.active_version(), "20260102T000000Z-b");
@@ -658,7 +662,7 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
   v1::ModelInfo info;
   ctx = ContextWithDeadline();
   grpc::Status status = stub().ActivateModel(ctx.get(), rollback, &info);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(info.version(), "20260101T000000Z-a");
   EXPECT_EQ(ModelInfo().version(), "20260101T000000Z-a");
 
@@ -667,7 +671,7 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
   activate.set_version("20260102T000000Z-b");
   ctx = ContextWithDeadline();
   status = stub().ActivateModel(ctx.get(), activate, &info);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(ModelInfo().version(), "20260102T000000Z-b");
 
   // Unknown version: NOT_FOUND; nothing changes.
@@ -681,7 +685,7 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
   corrupt_meta.version = "20260104T000000Z-corrupt";
   std::string corrupt = blob_a;
   corrupt[corrupt.size() / 2] ^= 0x5A;
-  ASSERT_TRUE(server().store().PutModel(corrupt_meta, corrupt).ok());
+  ASSERT_OK(server().store().PutModel(corrupt_meta, corrupt));
   activate.set_version("20260104T000000Z-corrupt");
   ctx = ContextWithDeadline();
   status = stub().ActivateModel(ctx.get(), activate, &info);
@@ -694,7 +698,7 @@ TEST_F(IntegrationTest, StateSurvivesRestart) {
   SeedCatalogAndEvents();
   DropInInbox("20260101T000000Z-a.model",
               TrainModelBlob("20260101T000000Z-a", 1));
-  ASSERT_TRUE(server().PollModelsOnce().ok());
+  ASSERT_OK(server().PollModelsOnce());
   Restart();
   v1::ModelInfo info = ModelInfo();
   EXPECT_EQ(info.version(), "20260101T000000Z-a");
@@ -702,17 +706,16 @@ TEST_F(IntegrationTest, StateSurvivesRestart) {
   EXPECT_EQ(info.known_users(), 20);
   EXPECT_EQ(info.events(), 120);
   v1::UserProfile profile;
-  ASSERT_TRUE(GetUser("seed3", &profile).ok());
+  ASSERT_OK(FromGrpc(GetUser("seed3", &profile)));
   EXPECT_TRUE(profile.has_vector());
 }
 
 TEST_F(IntegrationTest, DeleteUserErasesEverything) {
   SeedCatalogAndEvents();
   v1::FeedbackResponse fed;
-  ASSERT_TRUE(Feedback({MakeEvent("gone", "i1", v1::VIEW, "g1"),
-                        MakeEvent("gone", "i2", v1::PURCHASE, "g2")},
-                       &fed)
-                  .ok());
+  ASSERT_OK(FromGrpc(Feedback({MakeEvent("gone", "i1", v1::VIEW, "g1"),
+                               MakeEvent("gone", "i2", v1::PURCHASE, "g2")},
+                              &fed)));
   ASSERT_GT(*server().store().CountUserRecords("gone"), 0);
 
   v1::DeleteUserRequest request;
@@ -720,7 +723,7 @@ TEST_F(IntegrationTest, DeleteUserErasesEverything) {
   v1::DeleteUserResponse response;
   auto ctx = ContextWithDeadline();
   grpc::Status status = stub().DeleteUser(ctx.get(), request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(response.events_deleted(), 2);
   EXPECT_EQ(response.idempotency_keys_deleted(), 2);
   EXPECT_TRUE(response.profile_deleted());
@@ -730,7 +733,7 @@ TEST_F(IntegrationTest, DeleteUserErasesEverything) {
             grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(*server().store().CountUserRecords("gone"), 0);
   // Other users are untouched.
-  EXPECT_TRUE(GetUser("seed1", &profile).ok());
+  EXPECT_OK(FromGrpc(GetUser("seed1", &profile)));
 }
 
 TEST_F(IntegrationTest, UnknownUserIsNotFound) {
@@ -763,7 +766,7 @@ TEST_F(IntegrationTest, GracefulShutdownCompletesAnInFlightStream) {
          std::chrono::steady_clock::now() < committed_deadline) {
     std::this_thread::yield();
   }
-  ASSERT_TRUE(server().store().GetUser("late").ok());
+  ASSERT_OK(server().store().GetUser("late"));
 
   std::thread shutdown([&] { server().Shutdown(); });
   const auto deadline =
@@ -791,12 +794,12 @@ TEST_F(IntegrationTest, GracefulShutdownCompletesAnInFlightStream) {
   writer->WritesDone();
   status = writer->Finish();
   shutdown.join();
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
   EXPECT_EQ(response.accepted(), 2);
 
   Restart();  // both events are durable
   v1::UserProfile profile;
-  ASSERT_TRUE(GetUser("late", &profile).ok());
+  ASSERT_OK(FromGrpc(GetUser("late", &profile)));
   EXPECT_EQ(profile.event_counts(0).count(), 2);
 }
 
@@ -806,48 +809,48 @@ TEST(ServeBinaryTest, StartsServesAndStopsOnSigterm) {
   TempDir dir;
   absl::StatusOr<ServeProcess> serve =
       SpawnServe(dir.Sub("data"), {}, dir.path());
-  ASSERT_TRUE(serve.ok()) << serve.status();
+  ASSERT_OK(serve);
 
   auto stub = MakeStub(serve->address);
   v1::UpsertItemsRequest upsert;
   *upsert.add_items() = MakeItem("i1", "c");
   v1::UpsertItemsResponse upserted;
   auto ctx = ContextWithDeadline();
-  ASSERT_TRUE(stub->UpsertItems(ctx.get(), upsert, &upserted).ok());
+  ASSERT_OK(FromGrpc(stub->UpsertItems(ctx.get(), upsert, &upserted)));
   v1::RecommendRequest request;
   v1::RecommendResponse response;
   ctx = ContextWithDeadline();
   grpc::Status status = stub->Recommend(ctx.get(), request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_OK(FromGrpc(status));
 
   absl::StatusOr<RunResult> second =
       RunAisle({"serve", "--data-dir", dir.Sub("data"), "--port", "0",
                 "--metrics-port", "-1"});
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_OK(second);
   EXPECT_EQ(second->exit_code, 1) << second->err;
   EXPECT_THAT(second->err, HasSubstr("error: "));
 
-  ASSERT_TRUE(serve->process->Signal(SIGTERM).ok());
+  ASSERT_OK(serve->process->Signal(SIGTERM));
   absl::StatusOr<int> code = serve->process->Wait(std::chrono::seconds(30));
-  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_OK(code);
   EXPECT_EQ(*code, 0) << serve->process->Stderr();
   EXPECT_THAT(serve->process->Stderr(), HasSubstr("received SIGTERM"));
 }
 
 TEST(ServeBinaryTest, HelpAndBadFlags) {
   absl::StatusOr<RunResult> help = RunAisle({"serve", "--help"});
-  ASSERT_TRUE(help.ok()) << help.status();
+  ASSERT_OK(help);
   EXPECT_EQ(help->exit_code, 0);
   EXPECT_THAT(help->out, HasSubstr("--metrics-port"));
 
   absl::StatusOr<RunResult> bad = RunAisle({"serve", "--port", "70000"});
-  ASSERT_TRUE(bad.ok()) << bad.status();
+  ASSERT_OK(bad);
   EXPECT_EQ(bad->exit_code, 2);
   EXPECT_THAT(bad->err, HasSubstr("--port: must be 0..65535, got 70000"));
 
   absl::StatusOr<RunResult> bad_env =
       RunAisle({"serve"}, {{"AISLE_DURABILITY", "sometimes"}});
-  ASSERT_TRUE(bad_env.ok()) << bad_env.status();
+  ASSERT_OK(bad_env);
   EXPECT_EQ(bad_env->exit_code, 2);
   EXPECT_THAT(bad_env->err, HasSubstr("AISLE_DURABILITY: must be process or "
                                       "machine"));

@@ -146,6 +146,13 @@ std::unique_ptr<v1::Recommender::Stub> MakeStub(const std::string& address) {
   return v1::Recommender::NewStub(MakeChannel(address));
 }
 
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  // gRPC and absl share the canonical code numbering.
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
     std::chrono::milliseconds timeout) {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -61,6 +61,10 @@ absl::StatusOr<TestServer> StartTestServer(const server::ServerConfig& config);
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 std::unique_ptr<v1::Recommender::Stub> MakeStub(const std::string& address);
 
+// The same code and message as an absl::Status, so that gRPC results work
+// with the status matchers: EXPECT_OK(FromGrpc(stub->Recommend(...))).
+absl::Status FromGrpc(const grpc::Status& status);
+
 // A ClientContext whose deadline is now + timeout.
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(
     std::chrono::milliseconds timeout = std::chrono::seconds(10));
