@@ -202,11 +202,11 @@ class Engine {
   // back.
   //
   // Errors: NotFound when no context item of SIMILAR_ITEMS/FBT is known
-  // and no eligible item exists at all (e.g. an empty catalog).
-  // InvalidArgument when request.scenario is not a Scenario value.
+  // and no eligible item exists at all (e.g. an empty catalog); no other.
   // REQUIRES (asserted, see ApplyEvents; server/validation.cc checks them
-  // for the API): count >= 0 (0 gives an empty list); context_item_ids
-  // not empty for SIMILAR_ITEMS and FREQUENTLY_BOUGHT_TOGETHER.
+  // for the API): scenario is one of the Scenario values; count >= 0 (0
+  // gives an empty list); context_item_ids not empty for SIMILAR_ITEMS and
+  // FREQUENTLY_BOUGHT_TOGETHER.
   //
   // Thread safety: runs under the shared lock, concurrently with other
   // reads, on the model version current when it started even if a swap

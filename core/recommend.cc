@@ -107,14 +107,11 @@ void Engine::State::Runner::Prepare() {
 
 absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
   const Scenario scenario = req_.scenario;
-  // Not checked by server/validation.cc (the proto converter rejects
-  // unknown numbers), so it stays a status here.
-  if (static_cast<int>(scenario) < 1 || static_cast<int>(scenario) > 5) {
-    return absl::InvalidArgumentError("unknown scenario");
-  }
   const bool context_scenario = scenario == Scenario::kSimilarItems ||
                                 scenario == Scenario::kFrequentlyBoughtTogether;
   // The REQUIRES of Engine::Recommend (server/validation.cc checks them).
+  AISLE_DCHECK(static_cast<int>(scenario) >= 1 &&
+               static_cast<int>(scenario) <= 5);
   AISLE_DCHECK(req_.count >= 0);
   AISLE_DCHECK(!context_scenario || !req_.context_item_ids.empty());
   Prepare();
