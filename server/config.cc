@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "core/string_view.h"
 
 namespace aisle::server {
 namespace {
@@ -83,8 +84,7 @@ Setter DurationSetter(int64_t ServerConfig::*field, bool allow_disable) {
       c->*field = -1;
       return absl::OkStatus();
     }
-    absl::StatusOr<int64_t> ms =
-        ParseDurationMs(std::string_view(v.data(), v.size()));
+    absl::StatusOr<int64_t> ms = ParseDurationMs(core::ToStd(v));
     if (!ms.ok()) return ms.status();
     if (allow_disable && *ms == 0) {
       return Bad("must be positive, or -1 to disable");
@@ -189,8 +189,7 @@ const std::vector<Option>& Options() {
        "(default 4MiB).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n =
-             ParseByteSize(std::string_view(v.data(), v.size()));
+         absl::StatusOr<int64_t> n = ParseByteSize(core::ToStd(v));
          if (!n.ok()) return n.status();
          if (*n < 1024 || *n > (1LL << 30)) {
            return Bad(absl::StrCat("must be 1KiB..1GiB, got ", *n, " bytes"));
@@ -212,8 +211,7 @@ const std::vector<Option>& Options() {
       {"block-cache", "SIZE", "RocksDB block cache size (default 256MiB).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n =
-             ParseByteSize(std::string_view(v.data(), v.size()));
+         absl::StatusOr<int64_t> n = ParseByteSize(core::ToStd(v));
          if (!n.ok()) return n.status();
          c->block_cache_bytes = *n;
          return absl::OkStatus();
@@ -346,8 +344,7 @@ constexpr absl::string_view kHelpMessage = "help";
 }  // namespace
 
 absl::StatusOr<int64_t> ParseDurationMs(std::string_view input) {
-  absl::string_view text =
-      absl::StripAsciiWhitespace(absl::string_view(input.data(), input.size()));
+  absl::string_view text = absl::StripAsciiWhitespace(core::ToAbsl(input));
   size_t split = 0;
   while (split < text.size() &&
          (absl::ascii_isdigit(text[split]) || text[split] == '.')) {
@@ -383,8 +380,7 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view input) {
 }
 
 absl::StatusOr<int64_t> ParseByteSize(std::string_view input) {
-  absl::string_view text =
-      absl::StripAsciiWhitespace(absl::string_view(input.data(), input.size()));
+  absl::string_view text = absl::StripAsciiWhitespace(core::ToAbsl(input));
   size_t split = 0;
   while (split < text.size() && absl::ascii_isdigit(text[split])) ++split;
   absl::string_view number = text.substr(0, split);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/string_view.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -98,8 +99,7 @@ absl::Status ConfigureLogging(LogFormat format, std::string_view level) {
   // from_str maps unknown names to "off"; only "off" itself may mean off.
   if (parsed == spdlog::level::off && level != "off") {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown log level \"",
-                     absl::string_view(level.data(), level.size()), "\""));
+        absl::StrCat("unknown log level \"", core::ToAbsl(level), "\""));
   }
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("aisle", sink);
