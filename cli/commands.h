@@ -20,9 +20,11 @@ namespace aisle::cli {
 
 using Args = std::vector<std::string>;
 
-// client_commands.cc
+// recommend_command.cc
 // One Recommend call, printed as a ranked table (titles by GetItem).
 int RunRecommend(const Args& args);
+
+// client_commands.cc
 // One event through Feedback; "accepted" means it is durable.
 int RunFeedback(const Args& args);
 // user get USER_ID (profile) | user delete USER_ID (erase everything).

@@ -193,6 +193,159 @@ grpc::Status Issue(v1::Recommender::Stub& stub, const LoadConfig& config,
 
 std::string Ms(double us) { return absl::StrFormat("%.2fms", us / 1000.0); }
 
+// What the workers share while a run lasts.
+struct LoadRun {
+  std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs;
+  std::vector<std::unique_ptr<WorkerStats>> stats;  // one per worker
+  std::string run_id;  // makes feedback event ids unique per run
+  std::atomic<int64_t> tickets{0};
+  std::atomic<bool> stop{false};
+  Clock::time_point start;
+  Clock::time_point end;
+};
+
+// One worker: takes tickets (request numbers) until the run ends, keeps to
+// the --rps schedule if any, and records each call's latency or error.
+void Work(const LoadConfig& config, LoadRun& run, int w) {
+  std::mt19937_64 rng(config.seed * 1000003 + static_cast<uint64_t>(w));
+  std::uniform_real_distribution<double> pick(0, 1);
+  v1::Recommender::Stub& stub = *run.stubs[w % run.stubs.size()];
+  WorkerStats& my = *run.stats[w];
+  while (!run.stop.load(std::memory_order_relaxed)) {
+    const int64_t n = run.tickets.fetch_add(1);
+    if (config.requests > 0 && n >= config.requests) break;
+    if (config.rps > 0) {
+      const auto due =
+          run.start + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(static_cast<double>(n) /
+                                                        config.rps));
+      if (due >= run.end) break;
+      const auto now = Clock::now();
+      if (due > now) {
+        std::this_thread::sleep_until(due);
+      } else if (now - due > std::chrono::milliseconds(100)) {
+        absl::MutexLock lock(&my.mu);
+        ++my.late;
+      }
+    }
+    if (Clock::now() >= run.end) break;
+    double roll = pick(rng);
+    LoadOp op = config.mix.back().op;
+    for (const MixEntry& e : config.mix) {
+      if (roll < e.weight) {
+        op = e.op;
+        break;
+      }
+      roll -= e.weight;
+    }
+    const auto sent = Clock::now();
+    grpc::Status status = Issue(stub, config, op, rng, run.run_id, w, n);
+    const auto us = static_cast<uint32_t>(std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                              sent)
+            .count(),
+        UINT32_MAX));
+    {
+      absl::MutexLock lock(&my.mu);
+      if (status.ok()) {
+        my.window_us.push_back(us);
+        my.all_us.push_back(us);
+      } else {
+        ++my.window_errors;
+        ++my.errors[status.error_code()];
+      }
+    }
+    // A server that is down fails calls in microseconds; pause so the
+    // workers do not spin on it (the errors are still counted).
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+// One stderr line per second (throughput, p50, p99, errors of that second)
+// until `all_done`; stops stragglers shortly after the run's end.
+void ReportEverySecond(const LoadConfig& config, LoadRun& run,
+                       absl::Notification& all_done) {
+  Clock::time_point last = run.start;
+  int second = 0;
+  while (!all_done.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    if (Clock::now() >=
+        run.end + std::chrono::seconds(2) + config.client.timeout) {
+      run.stop = true;  // stragglers: let the report finish
+    }
+    const Clock::time_point now = Clock::now();
+    std::vector<uint32_t> window;
+    int64_t errors = 0;
+    for (auto& s : run.stats) {
+      absl::MutexLock lock(&s->mu);
+      window.insert(window.end(), s->window_us.begin(), s->window_us.end());
+      s->window_us.clear();
+      errors += s->window_errors;
+      s->window_errors = 0;
+    }
+    const double secs = std::chrono::duration<double>(now - last).count();
+    last = now;
+    ++second;
+    const double rps = static_cast<double>(window.size() + errors) / secs;
+    const double p50 = Percentile(&window, 0.50);
+    const double p99 = Percentile(&window, 0.99);
+    std::cerr << absl::StrFormat("%4ds  %8.0f rps  p50 %s  p99 %s  errors %d\n",
+                                 second, rps, Ms(p50), Ms(p99), errors);
+  }
+}
+
+// The summary on stdout; kExitFailure when every request failed.
+int PrintSummary(const LoadConfig& config, const std::string& mix_text,
+                 LoadRun& run, double elapsed) {
+  std::vector<uint32_t> all;
+  std::map<grpc::StatusCode, int64_t> errors;
+  int64_t late = 0;
+  for (auto& s : run.stats) {
+    absl::MutexLock lock(&s->mu);
+    all.insert(all.end(), s->all_us.begin(), s->all_us.end());
+    for (const auto& [code, n] : s->errors) errors[code] += n;
+    late += s->late;
+  }
+  int64_t error_total = 0;
+  for (const auto& [code, n] : errors) error_total += n;
+  const int64_t total = static_cast<int64_t>(all.size()) + error_total;
+  double mean = 0;
+  for (uint32_t v : all) mean += v;
+  if (!all.empty()) mean /= static_cast<double>(all.size());
+  const double max =
+      all.empty() ? 0 : *std::max_element(all.begin(), all.end());
+  std::cout << "requests:  " << FormatCount(total) << " in "
+            << absl::StrFormat("%.2fs", elapsed) << " ("
+            << absl::StrFormat("%.0f", total / std::max(elapsed, 1e-9))
+            << " rps), " << FormatCount(static_cast<int64_t>(all.size()))
+            << " ok, " << FormatCount(error_total) << " errors\n";
+  std::cout << "latency:   p50 " << Ms(Percentile(&all, 0.50)) << "  p90 "
+            << Ms(Percentile(&all, 0.90)) << "  p99 "
+            << Ms(Percentile(&all, 0.99)) << "  max " << Ms(max) << "  mean "
+            << Ms(mean) << "\n";
+  std::cout << "mix:       " << mix_text << "\n";
+  if (late > 0) {
+    std::cout << "late:      " << FormatCount(late)
+              << " requests started >100ms behind the --rps schedule "
+                 "(raise --concurrency)\n";
+  }
+  if (!errors.empty()) {
+    Table table({"code", "count"});
+    for (const auto& [code, n] : errors) {
+      table.AddRow({std::string(server::GrpcCodeName(code)), FormatCount(n)});
+    }
+    std::cout << "errors by code:\n" << table.Render();
+  }
+  if (total > 0 && all.empty()) {
+    PrintError("every request failed",
+               HintForGrpcStatus(grpc::Status(errors.begin()->first, ""),
+                                 config.client.target));
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunLoadgen(const Args& args) {
@@ -256,29 +409,24 @@ int RunLoadgen(const Args& args) {
   }
   config.seed = static_cast<uint64_t>(seed);
 
+  auto run = std::make_unique<LoadRun>();
   // A few channels (separate connections) so one HTTP/2 connection is not
   // the bottleneck of the measurement.
-  const int channels = std::min(config.concurrency, 4);
-  std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs;
-  for (int i = 0; i < channels; ++i) {
+  for (int i = 0; i < std::min(config.concurrency, 4); ++i) {
     grpc::ChannelArguments channel_args;
     channel_args.SetInt("aisle.loadgen_channel", i);
-    stubs.push_back(v1::Recommender::NewStub(grpc::CreateCustomChannel(
+    run->stubs.push_back(v1::Recommender::NewStub(grpc::CreateCustomChannel(
         config.client.target, grpc::InsecureChannelCredentials(),
         channel_args)));
   }
-  const std::string run_id = absl::StrFormat(
+  run->run_id = absl::StrFormat(
       "%x", std::random_device()() ^
                 static_cast<uint32_t>(Clock::now().time_since_epoch().count()));
-
-  std::vector<std::unique_ptr<WorkerStats>> stats;
   for (int i = 0; i < config.concurrency; ++i) {
-    stats.push_back(std::make_unique<WorkerStats>());
+    run->stats.push_back(std::make_unique<WorkerStats>());
   }
-  std::atomic<int64_t> tickets{0};
-  std::atomic<bool> stop{false};
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point end = start + config.duration;
+  run->start = Clock::now();
+  run->end = run->start + config.duration;
 
   std::cerr << "loadgen: " << config.concurrency << " workers against "
             << config.client.target << " for "
@@ -291,144 +439,16 @@ int RunLoadgen(const Args& args) {
 
   std::vector<std::thread> workers;
   for (int w = 0; w < config.concurrency; ++w) {
-    workers.emplace_back([&, w] {
-      std::mt19937_64 rng(config.seed * 1000003 + static_cast<uint64_t>(w));
-      std::uniform_real_distribution<double> pick(0, 1);
-      v1::Recommender::Stub& stub = *stubs[w % channels];
-      WorkerStats& my = *stats[w];
-      while (!stop.load(std::memory_order_relaxed)) {
-        const int64_t n = tickets.fetch_add(1);
-        if (config.requests > 0 && n >= config.requests) break;
-        if (config.rps > 0) {
-          const auto due =
-              start + std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double>(static_cast<double>(n) /
-                                                        config.rps));
-          if (due >= end) break;
-          const auto now = Clock::now();
-          if (due > now) {
-            std::this_thread::sleep_until(due);
-          } else if (now - due > std::chrono::milliseconds(100)) {
-            absl::MutexLock lock(&my.mu);
-            ++my.late;
-          }
-        }
-        if (Clock::now() >= end) break;
-        double roll = pick(rng);
-        LoadOp op = config.mix.back().op;
-        for (const MixEntry& e : config.mix) {
-          if (roll < e.weight) {
-            op = e.op;
-            break;
-          }
-          roll -= e.weight;
-        }
-        const auto sent = Clock::now();
-        grpc::Status status = Issue(stub, config, op, rng, run_id, w, n);
-        const auto us = static_cast<uint32_t>(std::min<int64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
-                                                                  sent)
-                .count(),
-            UINT32_MAX));
-        {
-          absl::MutexLock lock(&my.mu);
-          if (status.ok()) {
-            my.window_us.push_back(us);
-            my.all_us.push_back(us);
-          } else {
-            ++my.window_errors;
-            ++my.errors[status.error_code()];
-          }
-        }
-        // A server that is down fails calls in microseconds; pause so the
-        // workers do not spin on it (the errors are still counted).
-        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-      }
-    });
+    workers.emplace_back([&, w] { Work(config, *run, w); });
   }
-
-  // Per-second report until the workers are done.
   absl::Notification all_done;
   std::thread waiter([&] {
     for (std::thread& t : workers) t.join();
     all_done.Notify();
   });
-  Clock::time_point last = start;
-  int second = 0;
-  while (!all_done.WaitForNotificationWithTimeout(absl::Seconds(1))) {
-    if (Clock::now() >= end + std::chrono::seconds(2) + config.client.timeout) {
-      stop = true;  // stragglers: let the report finish
-    }
-    const Clock::time_point now = Clock::now();
-    std::vector<uint32_t> window;
-    int64_t errors = 0;
-    for (auto& s : stats) {
-      absl::MutexLock lock(&s->mu);
-      window.insert(window.end(), s->window_us.begin(), s->window_us.end());
-      s->window_us.clear();
-      errors += s->window_errors;
-      s->window_errors = 0;
-    }
-    const double secs = std::chrono::duration<double>(now - last).count();
-    last = now;
-    ++second;
-    const double rps = static_cast<double>(window.size() + errors) / secs;
-    const double p50 = Percentile(&window, 0.50);
-    const double p99 = Percentile(&window, 0.99);
-    std::cerr << absl::StrFormat("%4ds  %8.0f rps  p50 %s  p99 %s  errors %d\n",
-                                 second, rps, Ms(p50), Ms(p99), errors);
-  }
+  ReportEverySecond(config, *run, all_done);
   waiter.join();
-  const double elapsed = core::SecondsSince(start);
-
-  std::vector<uint32_t> all;
-  std::map<grpc::StatusCode, int64_t> errors;
-  int64_t late = 0;
-  for (auto& s : stats) {
-    absl::MutexLock lock(&s->mu);
-    all.insert(all.end(), s->all_us.begin(), s->all_us.end());
-    for (const auto& [code, n] : s->errors) errors[code] += n;
-    late += s->late;
-  }
-  int64_t error_total = 0;
-  for (const auto& [code, n] : errors) error_total += n;
-  const int64_t total = static_cast<int64_t>(all.size()) + error_total;
-  double mean = 0;
-  for (uint32_t v : all) mean += v;
-  if (!all.empty()) mean /= static_cast<double>(all.size());
-  const double max =
-      all.empty() ? 0 : *std::max_element(all.begin(), all.end());
-  std::cout << "requests:  " << FormatCount(total) << " in "
-            << absl::StrFormat("%.2fs", elapsed) << " ("
-            << absl::StrFormat("%.0f", total / std::max(elapsed, 1e-9))
-            << " rps), " << FormatCount(static_cast<int64_t>(all.size()))
-            << " ok, " << FormatCount(error_total) << " errors\n";
-  std::cout << "latency:   p50 " << Ms(Percentile(&all, 0.50)) << "  p90 "
-            << Ms(Percentile(&all, 0.90)) << "  p99 "
-            << Ms(Percentile(&all, 0.99)) << "  max " << Ms(max) << "  mean "
-            << Ms(mean) << "\n";
-  std::cout << "mix:       " << mix_text << "\n";
-  if (late > 0) {
-    std::cout << "late:      " << FormatCount(late)
-              << " requests started >100ms behind the --rps schedule "
-                 "(raise --concurrency)\n";
-  }
-  if (!errors.empty()) {
-    Table table({"code", "count"});
-    for (const auto& [code, n] : errors) {
-      table.AddRow({std::string(server::GrpcCodeName(code)), FormatCount(n)});
-    }
-    std::cout << "errors by code:\n" << table.Render();
-  }
-  if (total > 0 && all.empty()) {
-    PrintError("every request failed",
-               HintForGrpcStatus(grpc::Status(errors.begin()->first, ""),
-                                 config.client.target));
-    return kExitFailure;
-  }
-  return kExitOk;
+  return PrintSummary(config, mix_text, *run, core::SecondsSince(run->start));
 }
 
 }  // namespace aisle::cli
