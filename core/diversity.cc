@@ -22,7 +22,8 @@ void Engine::State::Runner::Diversify(size_t count) {
   if (out_.size() <= count) return;
   const double lambda = 1.0 - std::clamp(req_.diversity, 0.0, 1.0);
   const size_t n = out_.size();
-  const auto similarity = [this](int32_t a, int32_t b) {
+  const auto similarity = [this](int32_t a,
+                                 int32_t b) ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
     const auto& pa = s_.items[a].prefixes;
     const auto& pb = s_.items[b].prefixes;
     if (pa.empty() || pb.empty()) return 0.0;

@@ -40,8 +40,8 @@ absl::StatusOr<Recommendation> Engine::Recommend(
   // The binding (and so the model) is held for the whole request even if a
   // swap happens meanwhile.
   const std::shared_ptr<const State::Binding> b = state_->CurrentBinding();
-  absl::ReaderMutexLock lock(&state_->mu);
   State::Runner runner(*state_, b.get(), request, trace);
+  absl::ReaderMutexLock lock(&runner.mu());
   return runner.Run();
 }
 

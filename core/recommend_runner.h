@@ -39,6 +39,9 @@ class Engine::State::Runner {
          RecommendTrace* trace)
       : s_(s), b_(b), req_(req), trace_(trace) {}
 
+  // The engine state's mutex; the caller holds it shared around Run().
+  absl::Mutex& mu() const ABSL_LOCK_RETURNED(s_.mu) { return s_.mu; }
+
   absl::StatusOr<Recommendation> Run() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
  private:

@@ -55,7 +55,7 @@ std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
   const FactorModel& m = *b_->model;
   const RowMatrix& y = m.item_factors();
   const int32_t n = m.num_items();
-  const auto keep = [this](int32_t row) {
+  const auto keep = [this](int32_t row) ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
     const int32_t i = b_->model_to_engine[row];
     return !taken_.contains(i) && Eligible(i);
   };
