@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
+#include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
 namespace aisle {
@@ -32,7 +33,7 @@ constexpr int kGoodEvents = kUsers * kEventsPerUser;
 
 RunResult Aisle(const std::vector<std::string>& args) {
   absl::StatusOr<RunResult> result = testing::RunAisle(args);
-  EXPECT_TRUE(result.ok()) << result.status();
+  EXPECT_OK(result);
   return result.ok() ? *result : RunResult{};
 }
 
@@ -122,14 +123,14 @@ int64_t CountStoredEvents(const std::string& data_dir) {
   options.data_dir = data_dir;
   options.read_only = true;
   auto store = storage::Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
+  EXPECT_OK(store);
   if (!store.ok()) return -1;
   int64_t n = 0;
   absl::Status s = (*store)->ScanEvents([&](auto batch) {
     n += static_cast<int64_t>(batch.size());
     return absl::OkStatus();
   });
-  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_OK(s);
   return n;
 }
 
@@ -347,9 +348,8 @@ TEST_F(CliTest, BackupAndRestoreRoundTrip) {
 TEST_F(CliTest, DataCommandsNextToARunningServer) {
   ImportGood();
   Train();
-  absl::StatusOr<testing::ServeProcess> serve =
-      testing::SpawnServe(DataDir(), {}, dir_.path());
-  ASSERT_TRUE(serve.ok()) << serve.status();
+  ASSERT_OK_AND_ASSIGN(testing::ServeProcess serve,
+                       testing::SpawnServe(DataDir(), {}, dir_.path()));
 
   // An offline import cannot open the store; the message says what to do.
   const std::string events = WriteGoodEvents(dir_.Sub("more.tsv"));
@@ -361,14 +361,14 @@ TEST_F(CliTest, DataCommandsNextToARunningServer) {
 
   // Streaming through the server: everything is already there.
   RunResult streamed =
-      Aisle({"import", "--target", serve->address, "--events", events});
+      Aisle({"import", "--target", serve.address, "--events", events});
   EXPECT_EQ(streamed.exit_code, 0) << Describe(streamed);
   EXPECT_THAT(streamed.out, HasSubstr(absl::StrCat("0 accepted, ", kGoodEvents,
                                                    " duplicates")));
 
   // One new event through the CLI.
   RunResult fb =
-      Aisle({"feedback", "--target", serve->address, "--user", "u0", "--item",
+      Aisle({"feedback", "--target", serve.address, "--user", "u0", "--item",
              "i9", "--type", "click", "--event-id", "cli-1"});
   EXPECT_EQ(fb.exit_code, 0) << Describe(fb);
   EXPECT_THAT(fb.out, HasSubstr("accepted"));
@@ -391,8 +391,8 @@ TEST_F(CliTest, DataCommandsNextToARunningServer) {
   const std::string backup = dir_.Sub("hot-backup");
   RunResult b = Aisle({"backup", "--data-dir", DataDir(), "--to", backup});
   ASSERT_EQ(b.exit_code, 0) << Describe(b);
-  ASSERT_TRUE(serve->process->Signal(SIGTERM).ok());
-  ASSERT_TRUE(serve->process->Wait(std::chrono::seconds(30)).ok());
+  ASSERT_OK(serve.process->Signal(SIGTERM));
+  ASSERT_OK(serve.process->Wait(std::chrono::seconds(30)));
   const std::string restored = dir_.Sub("restored");
   ASSERT_EQ(
       Aisle({"restore", "--from", backup, "--data-dir", restored}).exit_code,
@@ -403,10 +403,9 @@ TEST_F(CliTest, DataCommandsNextToARunningServer) {
 TEST_F(CliTest, ClientCommandsAgainstARunningServer) {
   ImportGood();
   const std::string version = Train();
-  absl::StatusOr<testing::ServeProcess> serve =
-      testing::SpawnServe(DataDir(), {}, dir_.path());
-  ASSERT_TRUE(serve.ok()) << serve.status();
-  const std::string target = serve->address;
+  ASSERT_OK_AND_ASSIGN(testing::ServeProcess serve,
+                       testing::SpawnServe(DataDir(), {}, dir_.path()));
+  const std::string target = serve.address;
 
   RunResult rec = Aisle({"recommend", "--target", target, "--user", "u0",
                          "--explain", "--count", "5"});
