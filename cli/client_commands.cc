@@ -1,6 +1,7 @@
 // Client commands besides recommend: feedback, user get|delete, item
 // get|upsert|delete, model info. Each is one RPC through RecommenderClient,
 // printed as aligned fields, or as JSON with --json.
+#include <algorithm>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -20,9 +21,7 @@
 
 namespace aisle::cli {
 namespace {
-
 using Stub = RecommenderClient::Stub;
-
 }  // namespace
 
 int RunFeedback(const Args& args) {

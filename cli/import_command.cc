@@ -40,7 +40,7 @@ struct ImportOptions {
   std::string format;
   std::optional<core::EventType> default_type;
   bool movielens = false;
-  int batch = 1000;
+  int batch = 0;  // SinkFlags::batch
 };
 
 // What one file's import counted.
