@@ -126,7 +126,9 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
       ui.last_sec,
       static_cast<uint32_t>(std::clamp<int64_t>(
           e.timestamp_ms / 1000, 0, std::numeric_limits<uint32_t>::max())));
-  if (TypeRank(e.type) > TypeRank(ui.best)) ui.best = e.type;
+  if (TypeRank(e.type) > TypeRank(static_cast<EventType>(ui.best))) {
+    ui.best = static_cast<uint8_t>(e.type);
+  }
   if (e.type == EventType::kDislike) {
     ui.flags |= kBlocked;
     ui.weight = 0;

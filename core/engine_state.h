@@ -56,7 +56,9 @@ struct Engine::State {
     float weight = 0;       // r_ui, >= 0
     uint32_t last_sec = 0;  // unix seconds of the latest event on the item
     uint8_t flags = 0;
-    EventType best = EventType::kUnspecified;  // strongest event type seen
+    // Strongest event type seen, as its number: one byte keeps the record
+    // at 16 bytes (there is one per user and item).
+    uint8_t best = 0;
   };
 
   struct UserRec {

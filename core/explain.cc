@@ -59,7 +59,8 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
   if (related >= 0) r.related_item_id = s_.item_ids[related];
   const auto verb = [&](int32_t item) -> std::string_view {
     const UserItem* ui = user_ != nullptr ? user_->Find(item) : nullptr;
-    return Verb(ui != nullptr ? ui->best : EventType::kView);
+    return Verb(ui != nullptr ? static_cast<EventType>(ui->best)
+                              : EventType::kView);
   };
   switch (c.reason) {
     case ReasonCode::kMatchesYourTaste:

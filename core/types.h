@@ -12,8 +12,10 @@
 
 namespace aisle::core {
 
-// Numbering matches aisle.v1.EventType so conversion is a cast.
-enum class EventType : uint8_t {
+// Numbering matches aisle.v1.EventType so conversion is a cast. The
+// underlying type is the proto's (an open int32 enum), so that any number a
+// client sends reaches validation unchanged and is reported as sent.
+enum class EventType : int32_t {
   kUnspecified = 0,
   kView = 1,
   kClick = 2,
@@ -53,8 +55,8 @@ struct Item {
   int64_t updated_at_ms = 0;
 };
 
-// Numbering matches aisle.v1.Scenario.
-enum class Scenario : uint8_t {
+// Numbering matches aisle.v1.Scenario; int32_t as EventType's.
+enum class Scenario : int32_t {
   kForYou = 1,
   kSimilarItems = 2,
   kFrequentlyBoughtTogether = 3,

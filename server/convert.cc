@@ -1,32 +1,16 @@
 #include "server/convert.h"
 
-#include <cstdint>
-#include <limits>
-#include <type_traits>
-
 #include "server/validation.h"
 
 namespace aisle::server {
-namespace {
-
-// An open proto enum number as the core enum: unchanged when it fits the
-// core enum's underlying type, else its largest value (never a valid one).
-template <typename CoreEnum>
-CoreEnum NarrowEnum(int value) {
-  using Underlying = std::underlying_type_t<CoreEnum>;
-  constexpr int kMax = std::numeric_limits<Underlying>::max();
-  return static_cast<CoreEnum>(value >= 0 && value <= kMax ? value : kMax);
-}
-
-}  // namespace
 
 core::EventType ToCoreEventType(int value) {
-  return NarrowEnum<core::EventType>(value);
+  return static_cast<core::EventType>(value);
 }
 
 core::Scenario ToCoreScenario(int value) {
   if (value == v1::SCENARIO_UNSPECIFIED) return core::Scenario::kForYou;
-  return NarrowEnum<core::Scenario>(value);
+  return static_cast<core::Scenario>(value);
 }
 
 v1::EventType ToProtoEventType(core::EventType type) {

@@ -5,8 +5,8 @@
 //
 // Proto3 enums are open (a client may send any number). Unknown numbers are
 // carried into the core enum unchanged, so that validation.h rejects them
-// naming the number sent; a number that does not fit the core enum's 8 bits
-// (never a valid value) becomes 255. The API's meaning of unset fields is
+// naming the number sent (the core enums are int32, as the proto's). The
+// API's meaning of unset fields is
 // applied here: SCENARIO_UNSPECIFIED is FOR_YOU, count 0 is kDefaultCount.
 //
 // Thread safety: pure functions.

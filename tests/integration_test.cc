@@ -353,6 +353,17 @@ TEST_F(IntegrationTest, BadFeedbackIsRejectedAndNothingIsStored) {
          r->mutable_events(1)->set_type(static_cast<v1::EventType>(42));
        },
        grpc::StatusCode::INVALID_ARGUMENT, "events[1].type: unknown value 42"},
+      {"NegativeEventType",
+       [](v1::FeedbackRequest* r) {
+         r->mutable_events(1)->set_type(static_cast<v1::EventType>(-3));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "events[1].type: unknown value -3"},
+      {"HugeEventType",
+       [](v1::FeedbackRequest* r) {
+         r->mutable_events(0)->set_type(static_cast<v1::EventType>(70000));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "events[0].type: unknown value 70000"},
       {"UnspecifiedEventType",
        [](v1::FeedbackRequest* r) {
          r->mutable_events(0)->set_type(v1::EVENT_TYPE_UNSPECIFIED);
@@ -438,6 +449,11 @@ TEST_F(IntegrationTest, BadRecommendRequestsAreRejected) {
          r->set_scenario(static_cast<v1::Scenario>(9));
        },
        "scenario: unknown value 9"},
+      {"NegativeScenario",
+       [](v1::RecommendRequest* r) {
+         r->set_scenario(static_cast<v1::Scenario>(-1));
+       },
+       "scenario: unknown value -1"},
       {"OversizedUser",
        [](v1::RecommendRequest* r) { r->set_user_id(std::string(257, 'u')); },
        "user_id: must be 1..256 bytes, got 257"},
