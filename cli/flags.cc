@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cli/output.h"
 #include "cli/text.h"
+#include "core/string_view.h"
 #include "server/config.h"
 
 namespace aisle::cli {
@@ -285,20 +286,26 @@ std::optional<int> ParseFlagsOrExit(FlagParser& parser,
   return std::nullopt;
 }
 
-int UsageError(const FlagParser& parser, absl::string_view message) {
-  // "aisle user get USER_ID [flags]" -> "aisle user get": the words before
-  // the first placeholder, option or flag.
-  std::vector<std::string> words = absl::StrSplit(parser.usage(), ' ');
-  std::string prefix;
-  for (const std::string& w : words) {
-    if (w.empty() || w[0] == '[' || w[0] == '-' ||
+std::string HelpCommand(std::string_view usage) {
+  // The words before the first placeholder (USER_ID), option ([flags],
+  // --x), group "(" or alternative "|"; of "get|delete", the first.
+  std::string command;
+  for (absl::string_view w : absl::StrSplit(core::ToAbsl(usage), ' ')) {
+    if (w.empty() || w[0] == '[' || w[0] == '-' || w[0] == '(' || w[0] == '|' ||
         absl::ascii_isupper(static_cast<unsigned char>(w[0]))) {
       break;
     }
-    if (!prefix.empty()) prefix += " ";
-    prefix += w;
+    const size_t bar = w.find('|');
+    if (!command.empty()) command += " ";
+    command.append(w.data(), bar == absl::string_view::npos ? w.size() : bar);
+    if (bar != absl::string_view::npos) break;
   }
-  PrintError(message, Cat("run '", prefix, " --help' for usage"));
+  return command;
+}
+
+int UsageError(const FlagParser& parser, absl::string_view message) {
+  PrintError(message,
+             Cat("run '", HelpCommand(parser.usage()), " --help' for usage"));
   return kExitUsage;
 }
 

@@ -100,9 +100,14 @@ std::optional<int> ParseOrExit(FlagParser& parser,
 std::optional<int> ParseFlagsOrExit(FlagParser& parser,
                                     const std::vector<std::string>& args);
 
-// Usage error: prints the message and "run '<usage command> --help'",
+// Usage error: prints the message and "run '<HelpCommand> --help'",
 // returns kExitUsage.
 int UsageError(const FlagParser& parser, absl::string_view message);
+
+// The command words of a usage line, the part a user types before --help:
+// "aisle user get|delete USER_ID [flags]" -> "aisle user get",
+// "aisle import (--data-dir DIR | ...)" -> "aisle import".
+std::string HelpCommand(std::string_view usage);
 
 }  // namespace aisle::cli
 

@@ -120,6 +120,18 @@ TEST(FlagParserTest, HelpListsFlagsWithDefaults) {
   EXPECT_THAT(help, HasSubstr("Example: aisle thing get 1"));
 }
 
+// The hint after a usage error names a command the user can run.
+TEST(FlagParserTest, HelpCommandIsTheCommandWords) {
+  EXPECT_EQ(HelpCommand("aisle thing get ID [flags]"), "aisle thing get");
+  EXPECT_EQ(HelpCommand("aisle version"), "aisle version");
+  EXPECT_EQ(HelpCommand("aisle user get|delete USER_ID [flags]"),
+            "aisle user get");
+  EXPECT_EQ(HelpCommand("aisle import (--data-dir DIR | --target HOST:PORT)"),
+            "aisle import");
+  EXPECT_EQ(HelpCommand("aisle models list | activate VERSION | rollback"),
+            "aisle models list");
+}
+
 // Int registers int and int64_t targets through one parser of integers;
 // each rejects what does not fit its type.
 TEST(FlagParserTest, IntegersOfBothWidths) {

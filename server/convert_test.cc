@@ -13,12 +13,14 @@ TEST(EnumConversionTest, KnownAndUnknownNumbers) {
   EXPECT_EQ(ToCoreEventType(v1::IMPRESSION), core::EventType::kImpression);
   EXPECT_EQ(ToCoreEventType(0), core::EventType::kUnspecified);
   EXPECT_EQ(static_cast<int>(ToCoreEventType(42)), 42);
-  EXPECT_EQ(static_cast<int>(ToCoreEventType(-3)), 255);
-  EXPECT_EQ(static_cast<int>(ToCoreEventType(1 << 20)), 255);
+  // Unknown numbers reach validation as the client sent them.
+  EXPECT_EQ(static_cast<int>(ToCoreEventType(-3)), -3);
+  EXPECT_EQ(static_cast<int>(ToCoreEventType(1 << 20)), 1 << 20);
 
   EXPECT_EQ(ToCoreScenario(v1::SCENARIO_UNSPECIFIED), core::Scenario::kForYou);
   EXPECT_EQ(ToCoreScenario(v1::TRENDING), core::Scenario::kTrending);
   EXPECT_EQ(static_cast<int>(ToCoreScenario(6)), 6);
+  EXPECT_EQ(static_cast<int>(ToCoreScenario(-1)), -1);
 }
 
 TEST(EventConversionTest, RoundTrip) {
