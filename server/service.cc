@@ -178,8 +178,12 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
 grpc::ServerUnaryReactor* RecommenderService::Feedback(
     grpc::CallbackServerContext* ctx, const v1::FeedbackRequest* request,
     v1::FeedbackResponse* response) {
-  std::string_view user_id =
-      request->events_size() > 0 ? request->events(0).user_id() : "";
+  // Both branches are views: a std::string branch would make the result a
+  // temporary string that dies at the end of this statement.
+  const std::string_view user_id =
+      request->events_size() > 0
+          ? std::string_view(request->events(0).user_id())
+          : std::string_view();
   return Unary(ctx, Method::kFeedback, user_id,
                [&] { return DoFeedback(*request, response); });
 }
