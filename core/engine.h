@@ -201,8 +201,16 @@ class Engine {
   // items", "no co-purchase data". RECENTLY_VIEWED and TRENDING never fall
   // back.
   //
+  // Stop condition: request.deadline and request.cancelled are checked
+  // before the work, after the candidate sources and after the re-rank
+  // (before the explanation); when the deadline has passed the call returns
+  // DeadlineExceeded, when cancelled() is true Cancelled, and no partial
+  // list. They never change the ranking; with the defaults (no deadline,
+  // no callback) the clock is not read.
+  //
   // Errors: NotFound when no context item of SIMILAR_ITEMS/FBT is known
-  // and no eligible item exists at all (e.g. an empty catalog); no other.
+  // and no eligible item exists at all (e.g. an empty catalog);
+  // DeadlineExceeded and Cancelled as above; no other.
   // REQUIRES (asserted, see ApplyEvents; server/validation.cc checks them
   // for the API): scenario is one of the Scenario values; count >= 0 (0
   // gives an empty list); context_item_ids not empty for SIMILAR_ITEMS and

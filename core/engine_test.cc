@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "core/check.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -394,6 +395,37 @@ TEST(EngineTest, UnknownContextItemsFallBackOrAreNotFound) {
 
   Engine empty(EngineOptions{});
   EXPECT_THAT(empty.Recommend(req), StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+// The stop condition: a deadline already past means no work at all; a
+// caller that gives up between stages gets Cancelled at the next check. A
+// counting callback pins down exactly where the checks are.
+TEST(EngineTest, StopsAtTheDeadlineOrWhenCancelled) {
+  auto engine = NewEngine();
+  AddCrowd(*engine);
+  auto req = Req(Scenario::kForYou, "", 3);
+  req.deadline = absl::InfinitePast();
+  EXPECT_THAT(engine->Recommend(req),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, _));
+
+  req.deadline = absl::InfiniteFuture();
+  int checks = 0;
+  for (int give_up_at : {1, 2, 3}) {
+    checks = 0;
+    req.cancelled = [&checks, give_up_at] { return ++checks >= give_up_at; };
+    EXPECT_THAT(engine->Recommend(req),
+                StatusIs(absl::StatusCode::kCancelled, _))
+        << give_up_at;
+    EXPECT_EQ(checks, give_up_at);
+  }
+  // Never cancelled: checked three times (before the work, after the
+  // candidate sources, after the re-rank) and the answer is unchanged.
+  checks = 0;
+  req.cancelled = [&checks] { return ++checks < 0; };
+  auto r = engine->Recommend(req);
+  ASSERT_OK(r);
+  EXPECT_EQ(checks, 3);
+  EXPECT_EQ(Ids(*r), (std::vector<std::string>{"b0", "b1", "k0"}));
 }
 
 // The shape of requests and events is the caller's REQUIRES: the server

@@ -20,6 +20,10 @@
 // fallback_reason names why the scenario's own sources produced nothing.
 // diversity > 0 over-fetches (1 + 2 * diversity) * count candidates and
 // re-ranks them (diversity.cc).
+// The request's stop condition is checked before the work, after the
+// candidate sources (retrieval and ranking are one step per source) and
+// after the re-rank, before the explanation: a caller that gave up costs at
+// most one more stage.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -29,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/check.h"
 #include "core/recommend_runner.h"
 #include "core/string_view.h"
@@ -43,6 +48,17 @@ absl::StatusOr<Recommendation> Engine::Recommend(
   State::Runner runner(*state_, b.get(), request, trace);
   absl::ReaderMutexLock lock(&runner.mu());
   return runner.Run();
+}
+
+absl::Status Engine::State::Runner::CheckStop() const {
+  if (req_.cancelled && req_.cancelled()) {
+    return absl::CancelledError("the caller cancelled the request");
+  }
+  if (req_.deadline != absl::InfiniteFuture() && absl::Now() >= req_.deadline) {
+    return absl::DeadlineExceededError(
+        "the request's deadline passed before it was answered");
+  }
+  return absl::OkStatus();
 }
 
 int Engine::State::Runner::AddAll(std::vector<Candidate> cands) {
@@ -114,6 +130,7 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
                static_cast<int>(scenario) <= 5);
   AISLE_DCHECK(req_.count >= 0);
   AISLE_DCHECK(!context_scenario || !req_.context_item_ids.empty());
+  if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
   Prepare();
   const size_t count = static_cast<size_t>(req_.count);
   const double diversity = std::clamp(req_.diversity, 0.0, 1.0);
@@ -143,8 +160,10 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
   if (context_scenario && context_.empty() && out_.empty()) {
     return absl::NotFoundError("none of the context items is known");
   }
+  if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
 
   if (diversity > 0) Diversify(count);
+  if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
   if (out_.size() > count) out_.resize(count);
   rec.fallback = !fallback_reason.empty();
   rec.fallback_reason = fallback_reason;

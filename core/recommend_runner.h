@@ -103,6 +103,10 @@ class Engine::State::Runner {
   int AddAll(std::vector<Candidate> cands) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // recommend.cc
+  // The request's stop condition (RecommendRequest::deadline, cancelled):
+  // OK to go on, else DeadlineExceeded or Cancelled. Run checks it between
+  // stages; reads the clock only when a deadline is set.
+  absl::Status CheckStop() const;
   void Prepare() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   void ForYou(std::string* fallback_reason) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   void SimilarItems(std::string* fallback_reason)

@@ -4,11 +4,14 @@
 #define AISLE_CORE_TYPES_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/time/time.h"
 
 namespace aisle::core {
 
@@ -117,6 +120,12 @@ struct RecommendRequest {
   bool include_seen = false;
   double diversity = 0;  // 0..1
   bool explain = false;
+  // When to give up (the caller's deadline, e.g. a gRPC call's); never
+  // changes the ranking, only whether one is returned. The engine checks
+  // both between stages (see Engine::Recommend). Default: no deadline, not
+  // cancellable.
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;  // optional; true = the caller gave up
 };
 
 struct ScoredItem {

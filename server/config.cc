@@ -199,6 +199,53 @@ const std::vector<Option>& Options() {
        }},
       {"threads", "N", "Cap on gRPC's thread quota; 0 = no cap (default 0).",
        false, IntSetter(&ServerConfig::threads, 0, 1024)},
+      {"admission", "adaptive|fixed|off",
+       "Admission control: past the limit of its class (read, write, "
+       "admin) a call is refused at once with RESOURCE_EXHAUSTED. adaptive: "
+       "the limit follows latency up to --max-in-flight-*; fixed: those "
+       "limits; off: none (default adaptive).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         if (v == "adaptive") {
+           c->admission = AdmissionMode::kAdaptive;
+         } else if (v == "fixed") {
+           c->admission = AdmissionMode::kFixed;
+         } else if (v == "off") {
+           c->admission = AdmissionMode::kOff;
+         } else {
+           return Bad(
+               absl::StrCat("must be adaptive, fixed or off, got \"", v, "\""));
+         }
+         return absl::OkStatus();
+       }},
+      {"max-in-flight-read", "N",
+       "Recommend/GetItem/GetUser calls worked on at once: the fixed limit "
+       "or the adaptive maximum (default 64).",
+       false, IntSetter(&ServerConfig::max_in_flight_read, 1, 100000)},
+      {"max-in-flight-write", "N",
+       "Feedback/ImportEvents/UpsertItems/DeleteItems calls at once "
+       "(default 32).",
+       false, IntSetter(&ServerConfig::max_in_flight_write, 1, 100000)},
+      {"max-in-flight-admin", "N",
+       "GetModelInfo/ListModels/ActivateModel/DeleteUser calls at once; "
+       "always fixed (default 4).",
+       false, IntSetter(&ServerConfig::max_in_flight_admin, 1, 100000)},
+      {"grpc-memory", "SIZE",
+       "Memory gRPC may use for connections and calls (default 1GiB).", false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseByteSize(core::ToStd(v));
+         if (!n.ok()) return n.status();
+         if (*n < (1 << 20)) {
+           return Bad(
+               absl::StrCat("must be at least 1MiB, got ", *n, " bytes"));
+         }
+         c->grpc_memory_bytes = *n;
+         return absl::OkStatus();
+       }},
+      {"max-concurrent-streams", "N",
+       "Calls one client connection may have open at once; more wait in "
+       "the client (default 100).",
+       false, IntSetter(&ServerConfig::max_concurrent_streams, 1, 1000000)},
       {"idempotency-retention", "DURATION",
        "How long event ids are remembered to skip duplicates (default "
        "30d).",

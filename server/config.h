@@ -21,11 +21,14 @@
 #define AISLE_SERVER_CONFIG_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/engine.h"
+#include "server/admission.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -70,6 +73,27 @@ struct ServerConfig {
   // no cap. Callback handlers run on gRPC's own executor, which sizes
   // itself to the cores, so this is rarely needed. Default: 0.
   int threads = 0;
+  // Admission control (server/admission.h): kAdaptive moves each class's
+  // limit with the observed latency between 2 and its max_in_flight_*;
+  // kFixed uses max_in_flight_* as the limits; kOff admits everything.
+  // Past the limit a call is refused at once with RESOURCE_EXHAUSTED.
+  // Default: kAdaptive.
+  AdmissionMode admission = AdmissionMode::kAdaptive;
+  // Calls of each class worked on at once: the fixed limits and the
+  // adaptive maxima. Handlers are synchronous, so more reads in flight than
+  // cores only adds waiting; the defaults leave room for cores plus slow
+  // storage reads. Default: read 64, write 32, admin 4 (always fixed).
+  int max_in_flight_read = 64;
+  int max_in_flight_write = 32;
+  int max_in_flight_admin = 4;
+  // Memory gRPC may use for connections and calls
+  // (grpc::ResourceQuota::Resize); past it new calls are refused.
+  // Default: 1 GiB.
+  int64_t grpc_memory_bytes = int64_t{1} << 30;
+  // Calls a client may have open at once on one connection (HTTP/2
+  // MAX_CONCURRENT_STREAMS); further calls wait in the client, where their
+  // deadline applies. Default: 100.
+  int max_concurrent_streams = 100;
   // How long event ids are remembered for idempotency. Default: 30 days.
   int64_t idempotency_retention_ms = 30LL * 24 * 3600 * 1000;
   // Model versions kept in the store. Default: 5.
@@ -90,6 +114,9 @@ struct ServerConfig {
   core::EngineOptions engine;
   // The file given with --config, "" if none (for the startup log).
   std::string config_file;
+  // Tests only, no flag: what call deadlines are compared with. Default:
+  // null = absl::Now.
+  std::function<absl::Time()> deadline_clock;
 };
 
 // Parses `aisle serve` arguments. argv[0] is the subcommand name ("serve")

@@ -79,6 +79,31 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->idempotency_retention_ms, 30LL * 24 * 3600 * 1000);
   EXPECT_EQ(c->models_to_keep, 5);
   EXPECT_EQ(c->shutdown_grace_ms, 10'000);
+  EXPECT_EQ(c->admission, AdmissionMode::kAdaptive);
+  EXPECT_EQ(c->max_in_flight_read, 64);
+  EXPECT_EQ(c->max_in_flight_write, 32);
+  EXPECT_EQ(c->max_in_flight_admin, 4);
+  EXPECT_EQ(c->grpc_memory_bytes, int64_t{1} << 30);
+  EXPECT_EQ(c->max_concurrent_streams, 100);
+}
+
+TEST(ConfigTest, OverloadOptions) {
+  absl::StatusOr<ServerConfig> c =
+      Parse({"--admission", "fixed", "--max-in-flight-read=8",
+             "--max-in-flight-write", "3", "--grpc-memory", "256MiB",
+             "--max-concurrent-streams", "16"},
+            {{"AISLE_MAX_IN_FLIGHT_ADMIN", "2"}});
+  ASSERT_OK(c);
+  EXPECT_EQ(c->admission, AdmissionMode::kFixed);
+  EXPECT_EQ(c->max_in_flight_read, 8);
+  EXPECT_EQ(c->max_in_flight_write, 3);
+  EXPECT_EQ(c->max_in_flight_admin, 2);
+  EXPECT_EQ(c->grpc_memory_bytes, int64_t{256} << 20);
+  EXPECT_EQ(c->max_concurrent_streams, 16);
+  EXPECT_THAT(Parse({"--admission=off"}),
+              IsOkAndHolds(::testing::Field(&ServerConfig::admission,
+                                            AdmissionMode::kOff)));
+  EXPECT_THAT(ServeUsage(), HasSubstr("--admission adaptive|fixed|off"));
 }
 
 TEST(ConfigTest, FlagsInBothForms) {
@@ -156,6 +181,13 @@ TEST(ConfigTest, BadValuesAreRejectedWithClearMessages) {
       {{"--shutdown-grace", "10 parsecs"}, {}, "--shutdown-grace: unknown"},
       {{"--max-message-bytes", "12"}, {}, "--max-message-bytes: must be 1KiB"},
       {{"--models-to-keep", "0"}, {}, "--models-to-keep: must be 1..1000"},
+      {{"--admission", "lifo"},
+       {},
+       "--admission: must be adaptive, fixed or off, got \"lifo\""},
+      {{"--max-in-flight-read", "0"},
+       {},
+       "--max-in-flight-read: must be 1..100000, got 0"},
+      {{"--grpc-memory", "1KiB"}, {}, "--grpc-memory: must be at least 1MiB"},
       {{"--no-such-flag"}, {}, "unknown flag --no-such-flag"},
       {{"stray"}, {}, "unexpected argument \"stray\""},
       {{"--port"}, {}, "--port: missing value"},

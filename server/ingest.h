@@ -1,7 +1,10 @@
 // Ingest: the durable write path. Every write goes to the store first and
 // to the engine second, so that anything the engine serves is durable; the
 // caller replies after both, so a client's next Recommend reflects its own
-// writes.
+// writes. Ingest does not look at deadlines: the caller decides before
+// calling (service.h), and a write once started runs to completion, so an
+// acknowledged write is durable and a durable one is never reported failed
+// by the server; a late client's retry is a duplicate by its event id.
 //
 //   Ingest ingest(&engine, &store, &metrics, &access_log);
 //   ASSIGN_OR_RETURN(EventsStored r, ingest.AddEvents(events, now_ms));

@@ -93,10 +93,38 @@ Metrics::Metrics(std::string_view build_version)
                         .Name("aisle_grpc_requests_in_flight")
                         .Help("RPCs being handled now")
                         .Register(r);
+  auto& shed = BuildCounter()
+                   .Name("aisle_rpc_shed_total")
+                   .Help(
+                       "Requests refused without doing their work, by "
+                       "method and reason (limit, deadline, cancelled)")
+                   .Register(r);
+  static constexpr std::array<std::string_view, kNumShedReasons> kReasons = {
+      "limit", "deadline", "cancelled"};
   for (int m = 0; m < kNumMethods; ++m) {
     prometheus::Labels labels{{"method", Str(kMethodNames[m])}};
     durations_[m] = &durations.Add(labels, LatencyBuckets());
     in_flight_[m] = &in_flight.Add(labels);
+    for (int reason = 0; reason < kNumShedReasons; ++reason) {
+      shed_[m][reason] = &shed.Add({{"method", Str(kMethodNames[m])},
+                                    {"reason", Str(kReasons[reason])}});
+    }
+  }
+  auto& admission_limit =
+      BuildGauge()
+          .Name("aisle_admission_limit")
+          .Help("Requests of a method class admitted at once (current limit)")
+          .Register(r);
+  auto& admission_in_flight =
+      BuildGauge()
+          .Name("aisle_admission_in_flight")
+          .Help("Admitted requests of a method class being worked on")
+          .Register(r);
+  for (int c = 0; c < kNumMethodClasses; ++c) {
+    prometheus::Labels labels{
+        {"class", Str(MethodClassName(static_cast<MethodClass>(c)))}};
+    admission_limit_[c] = &admission_limit.Add(labels);
+    admission_in_flight_[c] = &admission_in_flight.Add(labels);
   }
 
   model_info_family_ = &BuildGauge()
@@ -251,6 +279,15 @@ void Metrics::RpcFinished(Method method, grpc::StatusCode code,
   in_flight_[m]->Decrement();
   durations_[m]->Observe(seconds);
   RequestCounter(method, code)->Increment();
+}
+
+void Metrics::Shed(Method method, ShedReason reason) {
+  shed_[static_cast<int>(method)][static_cast<int>(reason)]->Increment();
+}
+
+void Metrics::SetAdmission(MethodClass c, int limit, int in_flight) {
+  admission_limit_[static_cast<int>(c)]->Set(limit);
+  admission_in_flight_[static_cast<int>(c)]->Set(in_flight);
 }
 
 void Metrics::SetUp(bool up) { up_->Set(up ? 1 : 0); }

@@ -37,6 +37,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "server/admission.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -58,6 +59,14 @@ enum class Method {
 inline constexpr int kNumMethods = 11;
 std::string_view MethodName(Method method);  // "Recommend", ...
 
+// Why a request was refused without doing its work (aisle_rpc_shed_total).
+enum class ShedReason {
+  kLimit,      // admission: RESOURCE_EXHAUSTED
+  kDeadline,   // deadline passed at pick-up or between stages
+  kCancelled,  // the client cancelled
+};
+inline constexpr int kNumShedReasons = 3;
+
 class Metrics {
  public:
   explicit Metrics(std::string_view build_version);
@@ -73,6 +82,11 @@ class Metrics {
   // --- RPCs ---------------------------------------------------------------
   void RpcStarted(Method method);
   void RpcFinished(Method method, grpc::StatusCode code, double seconds);
+  // A request refused without (all of) its work; also finished with its
+  // code through RpcFinished.
+  void Shed(Method method, ShedReason reason);
+  // Admission state of a class (set on scrape).
+  void SetAdmission(MethodClass c, int limit, int in_flight);
 
   // --- Serving state ------------------------------------------------------
   void SetUp(bool up);
@@ -120,6 +134,10 @@ class Metrics {
       requests_{};
   std::array<prometheus::Histogram*, kNumMethods> durations_{};
   std::array<prometheus::Gauge*, kNumMethods> in_flight_{};
+  std::array<std::array<prometheus::Counter*, kNumShedReasons>, kNumMethods>
+      shed_{};
+  std::array<prometheus::Gauge*, kNumMethodClasses> admission_limit_{};
+  std::array<prometheus::Gauge*, kNumMethodClasses> admission_in_flight_{};
 
   prometheus::Gauge* up_;
   prometheus::Gauge* model_trained_;

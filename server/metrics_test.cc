@@ -65,7 +65,7 @@ TEST(MetricsTest, ExportsExactlyTheContract) {
   metrics.SetModel("v1", 1000);
   const std::string text = Scrape(metrics);
   const std::map<std::string, std::string> contract = ContractMetrics();
-  EXPECT_EQ(contract.size(), 24u);
+  EXPECT_EQ(contract.size(), 27u);
   EXPECT_EQ(ExportedMetrics(text), contract);
   EXPECT_THAT(text, HasSubstr("aisle_build_info{version=\"1.2.3\"} 1"));
   EXPECT_THAT(text, HasSubstr("aisle_grpc_requests_total{code=\"OK\",method="
@@ -119,6 +119,21 @@ TEST(MetricsTest, OnlyFunnelEventsAreAttributed) {
   EXPECT_THAT(text, HasSubstr("aisle_attributed_events_total{scenario="
                               "\"trending\",type=\"purchase\",variant="
                               "\"default\"} 1"));
+}
+
+TEST(MetricsTest, ShedAndAdmissionSeriesExistFromTheStart) {
+  Metrics metrics("x");
+  metrics.Shed(Method::kRecommend, ShedReason::kLimit);
+  metrics.Shed(Method::kRecommend, ShedReason::kLimit);
+  metrics.SetAdmission(MethodClass::kRead, 16, 3);
+  const std::string text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("aisle_rpc_shed_total{method=\"Recommend\","
+                              "reason=\"limit\"} 2"));
+  EXPECT_THAT(text, HasSubstr("aisle_rpc_shed_total{method=\"Feedback\","
+                              "reason=\"cancelled\"} 0"));
+  EXPECT_THAT(text, HasSubstr("aisle_admission_limit{class=\"read\"} 16"));
+  EXPECT_THAT(text, HasSubstr("aisle_admission_in_flight{class=\"read\"} 3"));
+  EXPECT_THAT(text, HasSubstr("aisle_admission_limit{class=\"admin\"} 0"));
 }
 
 TEST(MetricsTest, ScrapeCallbackRunsBeforeCollection) {

@@ -42,6 +42,7 @@ struct AisleServer::Impl {
   std::unique_ptr<AccessLog> access_log;
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<ModelManager> models;
+  std::unique_ptr<Admission> admission;
   std::unique_ptr<RecommenderService> service;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -68,6 +69,12 @@ struct AisleServer::Impl {
     core::EngineStats stats = engine->Stats();
     metrics->SetCatalog(stats.items, stats.users);
     metrics->SetStorageStats(store->Stats());
+    for (int c = 0; c < kNumMethodClasses; ++c) {
+      const AdmissionLimiter& limiter =
+          admission->limiter(static_cast<MethodClass>(c));
+      metrics->SetAdmission(static_cast<MethodClass>(c), limiter.limit(),
+                            limiter.in_flight());
+    }
   }
 
   // Replays the store into the engine, then loads the active model (or,
@@ -180,6 +187,14 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   s.models = std::make_unique<ModelManager>(
       s.engine.get(), s.store.get(), s.metrics.get(), config.engine.model,
       ModelInboxDir(config.data_dir));
+  {
+    AdmissionOptions read, write, admin;
+    read.mode = write.mode = admin.mode = config.admission;
+    read.max_in_flight = config.max_in_flight_read;
+    write.max_in_flight = config.max_in_flight_write;
+    admin.max_in_flight = config.max_in_flight_admin;
+    s.admission = std::make_unique<Admission>(read, write, admin);
+  }
   RecommenderService::Units units;
   units.engine = s.engine.get();
   units.store = s.store.get();
@@ -187,6 +202,8 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.models = s.models.get();
   units.metrics = s.metrics.get();
   units.access_log = s.access_log.get();
+  units.admission = s.admission.get();
+  units.clock = config.deadline_clock;
   s.service = std::make_unique<RecommenderService>(units);
 
   // From here on the destructor of `server` tears down whatever started.
@@ -197,13 +214,30 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(config.host, ":", config.port);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port);
+  // Where a call can wait before or while it is worked on, and what bounds
+  // each place:
+  //   - in the client, for a free stream on its connection: at most
+  //     max_concurrent_streams calls per connection are open on the server;
+  //     the rest wait in the client, where their deadline applies;
+  //   - in the server's transport and callback queue, not yet handled: at
+  //     most max_concurrent_streams per connection, their buffers within
+  //     the ResourceQuota's memory (past it gRPC refuses new calls), each
+  //     message within max_message_bytes; a call whose deadline passed
+  //     meanwhile is dropped unworked when picked up (service.h);
+  //   - being handled: the admission limit of its class (admission.h);
+  //     past it a call is refused at once;
+  //   - for the store's write lock (Ingest) and the engine's lock: only
+  //     admitted calls, so at most the write limit.
+  // So memory stays bounded by connections x streams x message size and the
+  // quota, whatever the offered load.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(config.max_message_bytes, INT32_MAX)));
-  if (config.threads > 0) {
-    grpc::ResourceQuota quota("aisle");
-    quota.SetMaxThreads(config.threads);
-    builder.SetResourceQuota(quota);
-  }
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             config.max_concurrent_streams);
+  grpc::ResourceQuota quota("aisle");
+  quota.Resize(static_cast<size_t>(config.grpc_memory_bytes));
+  if (config.threads > 0) quota.SetMaxThreads(config.threads);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(s.service.get());
   s.grpc_server = builder.BuildAndStart();
   if (s.grpc_server == nullptr || s.port == 0) {
@@ -257,6 +291,7 @@ int AisleServer::port() const { return impl_->port; }
 int AisleServer::metrics_port() const { return impl_->metrics_port; }
 core::Engine& AisleServer::engine() { return *impl_->engine; }
 storage::Store& AisleServer::store() { return *impl_->store; }
+Admission& AisleServer::admission() { return *impl_->admission; }
 const ServerConfig& AisleServer::config() const { return impl_->config; }
 bool AisleServer::serving() const { return impl_->service->serving(); }
 

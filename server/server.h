@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/engine.h"
+#include "server/admission.h"
 #include "server/config.h"
 #include "storage/store.h"
 
@@ -84,6 +85,8 @@ class AisleServer {
 
   core::Engine& engine();
   storage::Store& store();
+  // The admission limiters (tests hold permits to fill a class).
+  Admission& admission();
   const ServerConfig& config() const;
 
  private:

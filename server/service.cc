@@ -1,5 +1,7 @@
 #include "server/service.h"
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
+#include "core/string_view.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
 #include "server/recommendation_id.h"
@@ -17,17 +20,6 @@ namespace aisle::server {
 namespace {
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
-// Converts and validates events[index] of a Feedback or ImportEvents
-// message.
-absl::StatusOr<core::Event> ToValidEvent(const v1::Event& proto, int index,
-                                         int64_t now_ms) {
-  core::Event event = ToCoreEvent(proto);
-  absl::Status status =
-      ValidateEvent(event, now_ms, absl::StrCat("events[", index, "]"));
-  if (!status.ok()) return status;
-  return event;
-}
 
 // The store's lifetime counts and first/last seen replace the engine's,
 // which cover only the recent history it keeps in memory.
@@ -43,91 +35,49 @@ void MergeStoredUser(const storage::UserRecord& record,
   profile->last_seen_ms = record.last_seen_ms;
 }
 
+MethodClass ClassOf(Method method) {
+  switch (method) {
+    case Method::kRecommend:
+    case Method::kGetItem:
+    case Method::kGetUser:
+      return MethodClass::kRead;
+    case Method::kFeedback:
+    case Method::kImportEvents:
+    case Method::kUpsertItems:
+    case Method::kDeleteItems:
+      return MethodClass::kWrite;
+    case Method::kDeleteUser:
+    case Method::kGetModelInfo:
+    case Method::kListModels:
+    case Method::kActivateModel:
+      return MethodClass::kAdmin;
+  }
+  return MethodClass::kAdmin;
+}
+
+// A call's deadline as absl::Time; InfiniteFuture when it has none.
+absl::Time DeadlineOf(const grpc::CallbackServerContext& ctx) {
+  const std::chrono::system_clock::time_point deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
 }  // namespace
 
-// --- ImportEvents ------------------------------------------------------------
-
-// Reads messages one at a time; each is validated event by event (bad ones
-// are counted and reported, not stored) and committed before the next read,
-// so an interrupted stream keeps what was acknowledged by storage.
-class RecommenderService::ImportReactor
-    : public grpc::ServerReadReactor<v1::FeedbackRequest> {
- public:
-  ImportReactor(RecommenderService* service, v1::ImportEventsResponse* response)
-      : service_(service), response_(response), start_ns_(core::SteadyNanos()) {
-    service_->units_.metrics->RpcStarted(Method::kImportEvents);
-    if (absl::Status serving = service_->CheckServing(); !serving.ok()) {
-      FinishWith(serving);
-      return;
-    }
-    StartRead(&batch_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // client half-closed (or the call broke): report totals
-      FinishWith(absl::OkStatus());
-      return;
-    }
-    absl::Status status = ProcessBatch();
-    ++batch_index_;
-    if (!status.ok()) {
-      FinishWith(status);
-      return;
-    }
-    StartRead(&batch_);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  absl::Status ProcessBatch() {
-    const int64_t now_ms = NowMs();
-    const int size = batch_.events_size();
-    if (absl::Status s = ValidateImportBatchSize(size); !s.ok()) {
-      response_->set_rejected(response_->rejected() + size);
-      AddError(s);
-      return absl::OkStatus();
-    }
-    std::vector<core::Event> valid;
-    valid.reserve(size);
-    for (int i = 0; i < size; ++i) {
-      absl::StatusOr<core::Event> event =
-          ToValidEvent(batch_.events(i), i, now_ms);
-      if (!event.ok()) {
-        response_->set_rejected(response_->rejected() + 1);
-        AddError(event.status());
-        continue;
-      }
-      valid.push_back(*std::move(event));
-    }
-    if (valid.empty()) return absl::OkStatus();
-    absl::StatusOr<EventsStored> stored =
-        service_->units_.ingest->AddEvents(std::move(valid), now_ms);
-    if (!stored.ok()) return stored.status();
-    response_->set_accepted(response_->accepted() + stored->accepted);
-    response_->set_duplicates(response_->duplicates() + stored->duplicates);
-    return absl::OkStatus();
-  }
-
-  // The response keeps the first 100 errors.
-  void AddError(const absl::Status& error) {
-    if (response_->errors_size() >= 100) return;
-    response_->add_errors(
-        absl::StrCat("batch ", batch_index_, ": ", error.message()));
-  }
-
-  void FinishWith(const absl::Status& status) {
-    Finish(service_->Finished(Method::kImportEvents, start_ns_, status, ""));
-  }
-
-  RecommenderService* const service_;
-  v1::ImportEventsResponse* const response_;
-  const int64_t start_ns_;
-  v1::FeedbackRequest batch_;
-  int batch_index_ = 0;
-};
+// ImportEvents is in service_import.cc.
 
 // --- Plumbing ----------------------------------------------------------------
+
+absl::StatusOr<core::Event> RecommenderService::ToValidEvent(
+    const v1::Event& proto, int index, int64_t now_ms) {
+  core::Event event = ToCoreEvent(proto);
+  absl::Status status =
+      ValidateEvent(event, now_ms, absl::StrCat("events[", index, "]"));
+  if (!status.ok()) return status;
+  return event;
+}
 
 RecommenderService::RecommenderService(const Units& units) : units_(units) {}
 
@@ -140,6 +90,33 @@ absl::Status RecommenderService::CheckServing() const {
   if (serving_.load(std::memory_order_relaxed)) return absl::OkStatus();
   return absl::UnavailableError(
       "the server is starting or shutting down; retry shortly");
+}
+
+absl::Status RecommenderService::Admit(grpc::CallbackServerContext& ctx,
+                                       Method method,
+                                       AdmissionLimiter::Permit* permit) {
+  if (absl::Status serving = CheckServing(); !serving.ok()) return serving;
+  if (ctx.IsCancelled()) {
+    units_.metrics->Shed(method, ShedReason::kCancelled);
+    return absl::CancelledError("the client cancelled the call");
+  }
+  const absl::Time deadline = DeadlineOf(ctx);
+  if (deadline != absl::InfiniteFuture() &&
+      (units_.clock ? units_.clock() : absl::Now()) >= deadline) {
+    units_.metrics->Shed(method, ShedReason::kDeadline);
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before the server picked it up (server "
+        "overloaded or deadline too short); nothing was done");
+  }
+  const MethodClass method_class = ClassOf(method);
+  AdmissionLimiter& limiter = units_.admission->limiter(method_class);
+  *permit = limiter.TryAcquire();
+  if (permit->admitted()) return absl::OkStatus();
+  units_.metrics->Shed(method, ShedReason::kLimit);
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "server overloaded: ", limiter.in_flight(), " ",
+      core::ToAbsl(MethodClassName(method_class)), " calls in flight (limit ",
+      limiter.limit(), "); retry with backoff"));
 }
 
 grpc::Status RecommenderService::Finished(Method method, int64_t start_ns,
@@ -159,8 +136,12 @@ grpc::ServerUnaryReactor* RecommenderService::Unary(
     absl::FunctionRef<absl::Status()> body) {
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(method);
-  absl::Status status = CheckServing();
-  if (status.ok()) status = body();
+  absl::Status status;
+  {
+    AdmissionLimiter::Permit permit;  // released when the work is done
+    status = Admit(*ctx, method, &permit);
+    if (status.ok()) status = body();
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(Finished(method, start_ns, status, user_id));
   return reactor;
@@ -172,7 +153,7 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     grpc::CallbackServerContext* ctx, const v1::RecommendRequest* request,
     v1::RecommendResponse* response) {
   return Unary(ctx, Method::kRecommend, request->user_id(),
-               [&] { return DoRecommend(*request, response); });
+               [&] { return DoRecommend(*ctx, *request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::Feedback(
@@ -186,11 +167,6 @@ grpc::ServerUnaryReactor* RecommenderService::Feedback(
           : std::string_view();
   return Unary(ctx, Method::kFeedback, user_id,
                [&] { return DoFeedback(*request, response); });
-}
-
-grpc::ServerReadReactor<v1::FeedbackRequest>* RecommenderService::ImportEvents(
-    grpc::CallbackServerContext*, v1::ImportEventsResponse* response) {
-  return new ImportReactor(this, response);
 }
 
 grpc::ServerUnaryReactor* RecommenderService::UpsertItems(
@@ -250,7 +226,8 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(Method::kActivateModel);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::Status status = CheckServing();
+  auto permit = std::make_shared<AdmissionLimiter::Permit>();
+  absl::Status status = Admit(*ctx, Method::kActivateModel, permit.get());
   if (status.ok()) {
     status = ValidateActivateModel(request->version(), request->rollback());
   }
@@ -259,9 +236,10 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
     return reactor;
   }
   // Loading a version can take seconds: done on the loader thread, which
-  // finishes the RPC.
+  // finishes the RPC. The permit (shared: the task must be copyable) is
+  // held until then.
   loader_.Post([this, reactor, start_ns, version = request->version(),
-                rollback = request->rollback(), response] {
+                rollback = request->rollback(), response, permit] {
     absl::StatusOr<core::ModelMetadata> metadata =
         units_.models->Activate(version, rollback);
     if (metadata.ok()) {
@@ -276,14 +254,22 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
 
 // --- Handler bodies ----------------------------------------------------------
 
-absl::Status RecommenderService::DoRecommend(const v1::RecommendRequest& proto,
+absl::Status RecommenderService::DoRecommend(grpc::CallbackServerContext& ctx,
+                                             const v1::RecommendRequest& proto,
                                              v1::RecommendResponse* response) {
-  const core::RecommendRequest request = ToCoreRecommendRequest(proto);
+  core::RecommendRequest request = ToCoreRecommendRequest(proto);
   if (absl::Status s = ValidateRecommendRequest(request); !s.ok()) return s;
+  request.deadline = DeadlineOf(ctx);
+  request.cancelled = [&ctx] { return ctx.IsCancelled(); };
 
   core::RecommendTrace trace;
   absl::StatusOr<core::Recommendation> rec =
       units_.engine->Recommend(request, &trace);
+  if (absl::IsDeadlineExceeded(rec.status())) {
+    units_.metrics->Shed(Method::kRecommend, ShedReason::kDeadline);
+  } else if (absl::IsCancelled(rec.status())) {
+    units_.metrics->Shed(Method::kRecommend, ShedReason::kCancelled);
+  }
   if (!rec.ok()) return rec.status();
   ToProtoRecommendation(*rec, response);
   response->set_recommendation_id(

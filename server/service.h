@@ -2,12 +2,30 @@
 // API, as a thin adapter. Every handler does the same few steps and
 // nothing else:
 //   1. answer UNAVAILABLE while not serving (starting, draining);
+//   1b. shed what should not be worked on (Admit), before any engine or
+//      storage work: CANCELLED when the client already cancelled,
+//      DEADLINE_EXCEEDED when the call's deadline passed before it was
+//      picked up, RESOURCE_EXHAUSTED when its method class is at its
+//      admission limit (admission.h has the classes); each is counted in
+//      aisle_rpc_shed_total. Health stays SERVING while shedding: overload
+//      is not a failure;
 //   2. validate the request (validation.h) and convert it (convert.h);
 //   3. call the unit that does the work: the engine (Recommend, GetUser),
 //      the store (GetItem, GetUser), Ingest for writes (ingest.h: durable
 //      first, then the engine), ModelManager for model versions;
 //   4. convert the answer, map the status at the edge (grpc_status.h),
 //      record the RPC metrics and the access log.
+//
+// Deadlines: Recommend hands the call's deadline and cancellation to the
+// engine, which checks them between its stages (core/engine.h). A write
+// (Feedback, ImportEvents, UpsertItems, DeleteItems, ActivateModel,
+// DeleteUser) checks them only before it starts: once the store write has
+// begun it completes and the answer is OK even if late. So the server
+// never answers an error for a write it made durable. A client whose own
+// deadline fired meanwhile sees DEADLINE_EXCEEDED although the write
+// happened; its retry carries the same event ids (or, without ids, the same
+// content, from which the same id is derived: ingest.h) and is skipped as
+// a duplicate, so retrying is harmless.
 //
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
@@ -19,12 +37,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "core/engine.h"
+#include "server/admission.h"
 #include "server/ingest.h"
 #include "server/logging.h"
 #include "server/metrics.h"
@@ -44,6 +65,10 @@ class RecommenderService final : public v1::Recommender::CallbackService {
     ModelManager* models = nullptr;
     Metrics* metrics = nullptr;
     AccessLog* access_log = nullptr;
+    Admission* admission = nullptr;
+    // What call deadlines are compared with. Null: absl::Now. Tests set a
+    // clock ahead of the client's to exercise the expired-deadline path.
+    std::function<absl::Time()> clock;
   };
   explicit RecommenderService(const Units& units);
   // Waits for queued ActivateModel calls to finish.
@@ -90,7 +115,13 @@ class RecommenderService final : public v1::Recommender::CallbackService {
  private:
   class ImportReactor;
 
-  absl::Status DoRecommend(const v1::RecommendRequest& request,
+  // Converts and validates events[index] of a Feedback or ImportEvents
+  // message.
+  static absl::StatusOr<core::Event> ToValidEvent(const v1::Event& proto,
+                                                  int index, int64_t now_ms);
+
+  absl::Status DoRecommend(grpc::CallbackServerContext& ctx,
+                           const v1::RecommendRequest& request,
                            v1::RecommendResponse* response);
   absl::Status DoFeedback(const v1::FeedbackRequest& request,
                           v1::FeedbackResponse* response);
@@ -108,7 +139,8 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   void FillModelInfo(v1::ModelInfo* response);
   absl::Status DoListModels(v1::ListModelsResponse* response);
 
-  // Runs `body` unless the server is not serving, then finishes the RPC.
+  // Runs `body` unless the server is not serving or Admit sheds the call,
+  // then finishes the RPC.
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
                                   Method method, std::string_view user_id,
                                   absl::FunctionRef<absl::Status()> body);
@@ -118,6 +150,11 @@ class RecommenderService final : public v1::Recommender::CallbackService {
                         const absl::Status& status, std::string_view user_id);
   // UNAVAILABLE while not serving, OK otherwise.
   absl::Status CheckServing() const;
+  // CheckServing, then step 1b of the file comment: OK with an admitted
+  // *permit (to hold until the work is done), or the error to answer with
+  // (counted in aisle_rpc_shed_total).
+  absl::Status Admit(grpc::CallbackServerContext& ctx, Method method,
+                     AdmissionLimiter::Permit* permit);
 
   const Units units_;
   std::atomic<bool> serving_{false};
