@@ -1,0 +1,250 @@
+// Overload: a real server with a small admission limit under a burst of
+// concurrent calls refuses what it cannot take at once with
+// RESOURCE_EXHAUSTED, keeps answering, stays SERVING, counts the shedding;
+// a call whose deadline has passed when it is picked up is not worked on.
+//
+// No timing thresholds: the slots of the read class are filled by holding
+// permits from the test (as two slow reads would), so the refusals are
+// deterministic; the expired deadline comes from a server clock set an hour
+// ahead of the client's (ServerConfig::deadline_clock), so every call sent
+// with a deadline reaches the handler already late.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/admission.h"
+#include "tests/status_matchers.h"
+#include "tests/test_util.h"
+
+namespace aisle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kOverloaded[] =
+    "server overloaded: 2 read calls in flight (limit 2); retry with backoff";
+
+// The value of one series in a /metrics scrape ("name{labels}"), -1 when
+// absent.
+double SeriesValue(const std::string& text, const std::string& series) {
+  const std::string prefix = series + " ";
+  size_t at = text.find("\n" + prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + 1 + prefix.size()));
+}
+
+class OverloadTest : public ::testing::Test {
+ protected:
+  void Start(server::ServerConfig config) {
+    config.metrics_port = 0;
+    absl::StatusOr<TestServer> server = StartTestServer(config);
+    ASSERT_OK(server);
+    server_ = *std::move(server);
+    v1::UpsertItemsRequest items;
+    for (int i = 0; i < 20; ++i) {
+      v1::Item* item = items.add_items();
+      item->set_item_id(absl::StrCat("i", i));
+      item->set_title(absl::StrCat("Item ", i));
+      item->add_categories("c");
+      item->set_available(true);
+    }
+    v1::UpsertItemsResponse upserted;
+    grpc::ClientContext ctx;  // no deadline: see ExpiredDeadline...
+    ASSERT_OK(FromGrpc(server_.stub->UpsertItems(&ctx, items, &upserted)));
+  }
+
+  std::string Scrape() {
+    absl::StatusOr<std::string> text =
+        HttpGet(server_.server->metrics_port(), "/metrics");
+    EXPECT_OK(text);
+    return text.ok() ? *text : "";
+  }
+
+  // Sends `n` Recommends at once on the callback API (each with a 10 s
+  // deadline) and returns their statuses once all have finished.
+  std::vector<grpc::Status> Burst(int n) {
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::RecommendResponse response;
+      grpc::Status status;
+    };
+    std::vector<std::unique_ptr<Call>> calls;
+    absl::Mutex mu;
+    int done = 0;
+    v1::RecommendRequest request;
+    request.set_user_id("u");
+    request.set_scenario(v1::TRENDING);
+    request.set_count(5);
+    for (int i = 0; i < n; ++i) {
+      calls.push_back(std::make_unique<Call>());
+      Call* call = calls.back().get();
+      call->ctx.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(10));
+      server_.stub->async()->Recommend(&call->ctx, &request, &call->response,
+                                       [call, &mu, &done](grpc::Status s) {
+                                         absl::MutexLock lock(&mu);
+                                         call->status = std::move(s);
+                                         ++done;
+                                       });
+    }
+    {
+      // Every call has a deadline, so this ends; the bound only keeps a
+      // broken build from hanging the suite.
+      absl::MutexLock lock(&mu);
+      const auto all_done = [&done, n] { return done == n; };
+      EXPECT_TRUE(
+          mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(60)));
+    }
+    std::vector<grpc::Status> statuses;
+    for (const auto& call : calls) statuses.push_back(call->status);
+    return statuses;
+  }
+
+  TempDir dir_;  // outlives the server
+  TestServer server_;
+};
+
+TEST_F(OverloadTest, ABurstPastTheLimitIsRefusedAtOnceAndServingGoesOn) {
+  server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
+  config.admission = server::AdmissionMode::kFixed;
+  config.max_in_flight_read = 2;
+  ASSERT_NO_FATAL_FAILURE(Start(config));
+  server::AdmissionLimiter& reads =
+      server_.server->admission().limiter(server::MethodClass::kRead);
+
+  // Two reads in flight (held by the test): the whole burst is refused,
+  // before any engine work, with a message that says what to do.
+  constexpr int kBurst = 32;
+  int refused = 0;
+  {
+    server::AdmissionLimiter::Permit a = reads.TryAcquire();
+    server::AdmissionLimiter::Permit b = reads.TryAcquire();
+    ASSERT_TRUE(a.admitted() && b.admitted());
+    for (const grpc::Status& status : Burst(kBurst)) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_EQ(status.error_message(), kOverloaded);
+      ++refused;
+    }
+    // Other classes are not affected, and overload is not a failure.
+    auto ctx = ContextWithDeadline();
+    v1::ModelInfo info;
+    EXPECT_OK(FromGrpc(server_.stub->GetModelInfo(
+        ctx.get(), v1::GetModelInfoRequest(), &info)));
+    EXPECT_EQ(info.catalog_items(), 20);
+    EXPECT_THAT(HealthCheck(server_.channel, "aisle.v1.Recommender",
+                            std::chrono::seconds(10)),
+                IsOkAndHolds(1));  // SERVING
+    const std::string text = Scrape();
+    EXPECT_EQ(SeriesValue(text, "aisle_admission_limit{class=\"read\"}"), 2);
+    EXPECT_EQ(SeriesValue(text, "aisle_admission_in_flight{class=\"read\"}"),
+              2);
+    EXPECT_EQ(SeriesValue(text,
+                          "aisle_recommendations_total{scenario="
+                          "\"trending\"}"),
+              0);  // the engine was never asked
+  }
+
+  // A real burst: each call is served or refused, nothing else (the 10 s
+  // deadlines are far beyond any queueing on loopback, so a
+  // DEADLINE_EXCEEDED here would mean calls waited instead of being
+  // refused). The first call picked up always finds a free slot.
+  int ok = 0;
+  for (const grpc::Status& status : Burst(64)) {
+    if (status.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << status.error_message();
+      ++refused;
+    }
+  }
+  EXPECT_GE(ok, 1);
+
+  // After the burst: served again, and every refusal was counted, as shed
+  // and as an RPC with its code.
+  v1::RecommendRequest request;
+  request.set_scenario(v1::TRENDING);
+  v1::RecommendResponse response;
+  auto ctx = ContextWithDeadline();
+  ASSERT_OK(FromGrpc(server_.stub->Recommend(ctx.get(), request, &response)));
+  EXPECT_EQ(response.items_size(), 10);
+  const std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text,
+                        "aisle_rpc_shed_total{method=\"Recommend\","
+                        "reason=\"limit\"}"),
+            refused);
+  EXPECT_EQ(SeriesValue(text,
+                        "aisle_grpc_requests_total{code=\"RESOURCE_"
+                        "EXHAUSTED\",method=\"Recommend\"}"),
+            refused);
+  EXPECT_EQ(SeriesValue(text,
+                        "aisle_grpc_requests_total{code=\"OK\","
+                        "method=\"Recommend\"}"),
+            ok + 1);
+  EXPECT_EQ(SeriesValue(text, "aisle_admission_in_flight{class=\"read\"}"), 0);
+}
+
+TEST_F(OverloadTest, ACallWhoseDeadlinePassedIsNotWorkedOn) {
+  server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
+  // The server's clock is an hour ahead: every deadline the client sets
+  // (10 s) has passed when the handler picks the call up.
+  config.deadline_clock = [] { return absl::Now() + absl::Hours(1); };
+  ASSERT_NO_FATAL_FAILURE(Start(config));  // seeds without a deadline
+  const int64_t events_before = server_.server->engine().Stats().events;
+
+  v1::RecommendRequest request;
+  request.set_scenario(v1::TRENDING);
+  v1::RecommendResponse response;
+  auto ctx = ContextWithDeadline();
+  grpc::Status status = server_.stub->Recommend(ctx.get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's answer, not the client's own timer.
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("deadline passed before the server picked it up"));
+
+  // A write is refused before it starts: nothing is stored.
+  v1::FeedbackRequest feedback;
+  v1::Event* event = feedback.add_events();
+  event->set_event_id("late-1");
+  event->set_user_id("u");
+  event->set_item_id("i1");
+  event->set_type(v1::VIEW);
+  v1::FeedbackResponse stored;
+  ctx = ContextWithDeadline();
+  status = server_.stub->Feedback(ctx.get(), feedback, &stored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(server_.server->engine().Stats().events, events_before);
+
+  // Without a deadline the same calls are served.
+  grpc::ClientContext no_deadline;
+  EXPECT_OK(
+      FromGrpc(server_.stub->Recommend(&no_deadline, request, &response)));
+  grpc::ClientContext no_deadline_write;
+  EXPECT_OK(
+      FromGrpc(server_.stub->Feedback(&no_deadline_write, feedback, &stored)));
+  EXPECT_EQ(stored.accepted(), 1);
+
+  const std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text,
+                        "aisle_rpc_shed_total{method=\"Recommend\","
+                        "reason=\"deadline\"}"),
+            1);
+  EXPECT_EQ(SeriesValue(text,
+                        "aisle_rpc_shed_total{method=\"Feedback\","
+                        "reason=\"deadline\"}"),
+            1);
+  // Only the call without a deadline reached the engine.
+  EXPECT_EQ(
+      SeriesValue(text, "aisle_recommendations_total{scenario=\"trending\"}"),
+      1);
+}
+
+}  // namespace
+}  // namespace aisle::testing
