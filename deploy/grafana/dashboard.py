@@ -206,6 +206,26 @@ def build():
         "flat request rate means the server is saturated.",
         [target(f"sum by (method) (aisle_grpc_requests_in_flight{{{SEL}}})",
                 "{{method}}", "A")], "short"))
+    lay.add(*timeseries(
+        "Load shedding",
+        "Calls refused without being worked on, per second, by method and "
+        "reason: limit (over the admission limit: RESOURCE_EXHAUSTED), "
+        "deadline (already late when picked up, or between Recommend's "
+        "stages), cancelled (the client gave up). Health stays SERVING "
+        "meanwhile; AisleSheddingLoad fires when more than 5% of a method's "
+        "calls are shed for 10 minutes.",
+        [target(rate("aisle_rpc_shed_total", by="method, reason"),
+                "{{method}} {{reason}}", "A")], "reqps", stack=True))
+    lay.add(*timeseries(
+        "Admission: limit vs in flight",
+        "Per method class (read, write, admin): the admission limit (fixed, "
+        "or the adaptive one moving with latency) and the admitted calls "
+        "being worked on. In flight at the limit while shedding: the server "
+        "is at capacity.",
+        [target(f"sum by (class) (aisle_admission_limit{{{SEL}}})",
+                "{{class}} limit", "A"),
+         target(f"sum by (class) (aisle_admission_in_flight{{{SEL}}})",
+                "{{class}} in flight", "B")], "short"))
 
     lay.row("Recommendations")
     lay.add(*timeseries(
