@@ -197,7 +197,7 @@ wait "$RECOVERY_PID" || die "the recovery loadgen failed"
 echo "recovery $shed_before $(shed_total) $(memory)" >>"$PHASES"
 
 # --- 6. the table -------------------------------------------------------------
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown) (binary $AISLE)"
 python3 - "$WORK" "$M" "$PHASES" "$DEADLINE" "$PINNING" "$COMMIT" \
   "$ITEMS" "$USERS" "$EVENTS" "$MIX" <<'EOF'
 import json, sys
@@ -266,7 +266,7 @@ for label, rs, goal in (("1st s", secs[:1], False), ("2nd s", secs[1:2], True),
                  met(s >= 0.99) if goal else ""])
 
 print(f"\n### Overload: {items} items, {users} users, {events} events; mix {mix}; "
-      f"{pinning}; commit {commit}\n")
+      f"{pinning}; tree at commit {commit}\n")
 head = ["phase", "offered/s", "OK in time/s", "in time vs M", "p99 ms (OK)",
         "server RSS MB (peak)", "shed (server)", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED",
         "client late or not sent", "goal", "result"]
