@@ -251,7 +251,8 @@ dashboard, prom, with_server = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 # Panels that must show data with a demo server under traffic.
 REQUIRED = {"Serving", "Build", "Model version", "Model age", "Catalog items",
             "Known users", "Request rate by method", "Error ratio by method and code",
-            "Latency p50 / p99 by method", "In-flight RPCs",
+            "Latency p50 / p99 by method", "In-flight RPCs", "Load shedding",
+            "Admission: limit vs in flight",
             "Recommendations by scenario", "Candidates by source",
             "Retrieval latency by path", "Fold-in latency", "CTR by scenario",
             "Served-item CTR by scenario", "Events by type",
@@ -322,8 +323,8 @@ for g in groups:
                 ok, note = False, "FAIL AisleDown is %s while the server is up" % state
         bad += not ok
         rows.append((g["name"], r["name"], r["type"], r["health"], state, note or "ok"))
-if alerts != 7 or len(rows) != 15:
-    rows.append(("-", "-", "-", "-", "-", "FAIL expected 7 alerts and 8 recording rules, got %d rules" % len(rows)))
+if alerts != 8 or len(rows) != 16:
+    rows.append(("-", "-", "-", "-", "-", "FAIL expected 8 alerts and 8 recording rules, got %d rules" % len(rows)))
     bad += 1
 w = max(len(r[1]) for r in rows)
 print("%-13s %-*s %-9s %-6s %-8s %s" % ("group", w, "rule", "type", "health", "state", "check"))
