@@ -86,6 +86,22 @@ struct ServerConfig {
   int max_in_flight_read = 64;
   int max_in_flight_write = 32;
   int max_in_flight_admin = 4;
+  // The read pool (server/work_queue.h) that Recommend, GetItem and GetUser
+  // run on after admission, instead of gRPC's threads.
+  // Worker threads; 0 = the cores the process may run on. Default: 0.
+  int workers = 0;
+  // Reads waiting for a worker; past it a read is refused at once with
+  // RESOURCE_EXHAUSTED. At ~9k Recommend/s per core (100k items) 64 is
+  // ~7 ms of work per core, well inside a 100 ms deadline; it equals
+  // max_in_flight_read, which already bounds queued + running, so it only
+  // binds with --admission=off or a larger read limit. Default: 64.
+  int max_queued_read = 64;
+  // A read that waited longer than this for a worker is refused unworked
+  // (RESOURCE_EXHAUSTED): under a spike the stale head of the queue is
+  // shed so that fresh calls are answered in time. A fifth of a 100 ms
+  // deadline: the wait plus the ~0.1-1 ms of work and the network still
+  // fit in it. Default: 20 ms.
+  int64_t max_queue_delay_ms = 20;
   // Memory gRPC may use for connections and calls
   // (grpc::ResourceQuota::Resize); past it new calls are refused.
   // Default: 1 GiB.

@@ -204,6 +204,10 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.access_log = s.access_log.get();
   units.admission = s.admission.get();
   units.clock = config.deadline_clock;
+  units.read_queue.workers = config.workers;
+  units.read_queue.max_queued = config.max_queued_read;
+  units.read_queue.max_queue_delay =
+      absl::Milliseconds(config.max_queue_delay_ms);
   s.service = std::make_unique<RecommenderService>(units);
 
   // From here on the destructor of `server` tears down whatever started.
@@ -225,7 +229,10 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   //     message within max_message_bytes; a call whose deadline passed
   //     meanwhile is dropped unworked when picked up (service.h);
   //   - being handled: the admission limit of its class (admission.h);
-  //     past it a call is refused at once;
+  //     past it a call is refused at once. Reads are handled on the
+  //     service's read pool (work_queue.h), whose FIFO holds at most
+  //     max_queued_read and sheds calls that waited past max_queue_delay
+  //     or their deadline; gRPC's threads only admit and post them;
   //   - for the store's write lock (Ingest) and the engine's lock: only
   //     admitted calls, so at most the write limit.
   // So memory stays bounded by connections x streams x message size and the

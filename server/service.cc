@@ -79,7 +79,16 @@ absl::StatusOr<core::Event> RecommenderService::ToValidEvent(
   return event;
 }
 
-RecommenderService::RecommenderService(const Units& units) : units_(units) {}
+namespace {
+WorkQueueOptions ReadQueueOptions(const RecommenderService::Units& units) {
+  WorkQueueOptions options = units.read_queue;
+  options.clock = units.clock;
+  return options;
+}
+}  // namespace
+
+RecommenderService::RecommenderService(const Units& units)
+    : units_(units), reads_(ReadQueueOptions(units)) {}
 
 void RecommenderService::SetServing(bool serving) {
   serving_.store(serving);
@@ -147,13 +156,65 @@ grpc::ServerUnaryReactor* RecommenderService::Unary(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RecommenderService::QueuedRead(
+    grpc::CallbackServerContext* ctx, Method method, std::string_view user_id,
+    absl::AnyInvocable<absl::Status() &&> body) {
+  const int64_t start_ns = core::SteadyNanos();
+  units_.metrics->RpcStarted(method);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  AdmissionLimiter::Permit permit;
+  if (absl::Status status = Admit(*ctx, method, &permit); !status.ok()) {
+    reactor->Finish(Finished(method, start_ns, status, user_id));
+    return reactor;
+  }
+  // The permit is shared by run and refuse (only one of them is called);
+  // each releases it before finishing, so that a client that sees the
+  // answer sees the slot free. user_id views the request, which gRPC keeps
+  // alive until Finish.
+  auto held = std::make_shared<AdmissionLimiter::Permit>(std::move(permit));
+  WorkQueue::Task task;
+  task.deadline = DeadlineOf(*ctx);
+  task.cancelled = [ctx] { return ctx->IsCancelled(); };
+  task.run = [this, reactor, method, start_ns, user_id, held,
+              body = std::move(body)]() mutable {
+    absl::Status status = std::move(body)();
+    *held = AdmissionLimiter::Permit();
+    reactor->Finish(Finished(method, start_ns, status, user_id));
+  };
+  task.refuse = [this, reactor, method, start_ns, user_id,
+                 held](absl::Status status) {
+    *held = AdmissionLimiter::Permit();
+    if (absl::IsDeadlineExceeded(status)) {
+      units_.metrics->Shed(method, ShedReason::kDeadline);
+    } else if (absl::IsCancelled(status)) {
+      units_.metrics->Shed(method, ShedReason::kCancelled);
+    } else if (absl::IsResourceExhausted(status)) {
+      units_.metrics->Shed(method, ShedReason::kLimit);
+    }
+    reactor->Finish(Finished(method, start_ns, status, user_id));
+  };
+  if (!reads_.TryPost(std::move(task))) {
+    *held = AdmissionLimiter::Permit();
+    units_.metrics->Shed(method, ShedReason::kLimit);
+    reactor->Finish(
+        Finished(method, start_ns,
+                 absl::ResourceExhaustedError(absl::StrCat(
+                     "server overloaded: ", reads_.queued(),
+                     " read calls queued for a worker; retry with backoff")),
+                 user_id));
+  }
+  return reactor;
+}
+
 // --- RPCs --------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* RecommenderService::Recommend(
     grpc::CallbackServerContext* ctx, const v1::RecommendRequest* request,
     v1::RecommendResponse* response) {
-  return Unary(ctx, Method::kRecommend, request->user_id(),
-               [&] { return DoRecommend(*ctx, *request, response); });
+  return QueuedRead(ctx, Method::kRecommend, request->user_id(),
+                    [this, ctx, request, response] {
+                      return DoRecommend(*ctx, *request, response);
+                    });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::Feedback(
@@ -186,15 +247,17 @@ grpc::ServerUnaryReactor* RecommenderService::DeleteItems(
 grpc::ServerUnaryReactor* RecommenderService::GetItem(
     grpc::CallbackServerContext* ctx, const v1::GetItemRequest* request,
     v1::Item* response) {
-  return Unary(ctx, Method::kGetItem, "",
-               [&] { return DoGetItem(*request, response); });
+  return QueuedRead(ctx, Method::kGetItem, "", [this, request, response] {
+    return DoGetItem(*request, response);
+  });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetUser(
     grpc::CallbackServerContext* ctx, const v1::GetUserRequest* request,
     v1::UserProfile* response) {
-  return Unary(ctx, Method::kGetUser, request->user_id(),
-               [&] { return DoGetUser(*request, response); });
+  return QueuedRead(
+      ctx, Method::kGetUser, request->user_id(),
+      [this, request, response] { return DoGetUser(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::DeleteUser(

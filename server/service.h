@@ -27,6 +27,15 @@
 // content, from which the same id is derived: ingest.h) and is skipped as
 // a duplicate, so retrying is harmless.
 //
+// Reads (Recommend, GetItem, GetUser) are not worked on on gRPC's thread:
+// after Admit the handler posts the work to the service's read pool
+// (work_queue.h) and returns. The permit moves with the task, so the
+// admission in-flight count is queued + running and the latency the
+// adaptive limit sees includes the wait. Queue full: RESOURCE_EXHAUSTED at
+// once; a task that waited past its deadline or past the queue's delay
+// target is refused unworked (DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED), all
+// counted in aisle_rpc_shed_total.
+//
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
 // and finishes the RPC from there.
@@ -40,6 +49,7 @@
 #include <functional>
 #include <string_view>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -51,6 +61,7 @@
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/serial_worker.h"
+#include "server/work_queue.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -69,6 +80,9 @@ class RecommenderService final : public v1::Recommender::CallbackService {
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;
+    // The reads' worker pool (not borrowed: the service owns the pool);
+    // its clock is replaced by `clock`.
+    WorkQueueOptions read_queue;
   };
   explicit RecommenderService(const Units& units);
   // Waits for queued ActivateModel calls to finish.
@@ -144,6 +158,11 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
                                   Method method, std::string_view user_id,
                                   absl::FunctionRef<absl::Status()> body);
+  // Like Unary, but `body` runs on the read pool; the call is finished
+  // from there (or at once when the pool's queue is full).
+  grpc::ServerUnaryReactor* QueuedRead(
+      grpc::CallbackServerContext* ctx, Method method, std::string_view user_id,
+      absl::AnyInvocable<absl::Status() &&> body);
   // Maps the status at the edge, records metrics and the access log, and
   // returns the gRPC status to finish the call with.
   grpc::Status Finished(Method method, int64_t start_ns,
@@ -158,9 +177,10 @@ class RecommenderService final : public v1::Recommender::CallbackService {
 
   const Units units_;
   std::atomic<bool> serving_{false};
-  // Declared last: destroyed first, so queued activations finish while the
-  // rest of the service is alive.
+  // Declared last: destroyed first, so queued activations and reads finish
+  // (or are refused) while the rest of the service is alive.
   SerialWorker loader_;
+  WorkQueue reads_;
 };
 
 }  // namespace aisle::server
