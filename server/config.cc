@@ -230,6 +230,16 @@ const std::vector<Option>& Options() {
        "GetModelInfo/ListModels/ActivateModel/DeleteUser calls at once; "
        "always fixed (default 4).",
        false, IntSetter(&ServerConfig::max_in_flight_admin, 1, 100000)},
+      {"read-pool", "",
+       "Run Recommend/GetItem/GetUser on Aisle's own bounded, shed read "
+       "pool instead of gRPC's threads (default off; README \"Overload\").",
+       true,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<bool> b = ParseBool(v);
+         if (!b.ok()) return b.status();
+         c->read_pool = *b;
+         return absl::OkStatus();
+       }},
       {"workers", "N",
        "Threads that run Recommend/GetItem/GetUser; 0 = the cores the "
        "process may run on (default 0).",

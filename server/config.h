@@ -86,9 +86,16 @@ struct ServerConfig {
   int max_in_flight_read = 64;
   int max_in_flight_write = 32;
   int max_in_flight_admin = 4;
-  // The read pool (server/work_queue.h) that Recommend, GetItem and GetUser
-  // run on after admission, instead of gRPC's threads.
-  // Worker threads; 0 = the cores the process may run on. Default: 0.
+  // Run Recommend, GetItem and GetUser on Aisle's own read pool
+  // (server/work_queue.h) after admission, instead of inline on gRPC's
+  // threads. With the pool the queue of reads is Aisle's, so it is bounded
+  // and shed (see max_queued_read, max_queue_delay_ms) and a spike is
+  // answered at capacity; but the hand-off costs capacity at normal load
+  // (measured on one core: 3.4k vs 4.9k Recommend/s closed loop, README
+  // "Overload"), so it is off until that cost is removed. Default: false.
+  bool read_pool = false;
+  // Worker threads of the read pool; 0 = the cores the process may run
+  // on. Default: 0.
   int workers = 0;
   // Reads waiting for a worker; past it a read is refused at once with
   // RESOURCE_EXHAUSTED. At ~9k Recommend/s per core (100k items) 64 is

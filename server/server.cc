@@ -204,6 +204,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.access_log = s.access_log.get();
   units.admission = s.admission.get();
   units.clock = config.deadline_clock;
+  units.read_pool = config.read_pool;
   units.read_queue.workers = config.workers;
   units.read_queue.max_queued = config.max_queued_read;
   units.read_queue.max_queue_delay =

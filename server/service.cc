@@ -83,6 +83,7 @@ namespace {
 WorkQueueOptions ReadQueueOptions(const RecommenderService::Units& units) {
   WorkQueueOptions options = units.read_queue;
   options.clock = units.clock;
+  if (!units.read_pool) options.workers = 1;  // idle: reads run inline
   return options;
 }
 }  // namespace
@@ -159,6 +160,9 @@ grpc::ServerUnaryReactor* RecommenderService::Unary(
 grpc::ServerUnaryReactor* RecommenderService::QueuedRead(
     grpc::CallbackServerContext* ctx, Method method, std::string_view user_id,
     absl::AnyInvocable<absl::Status() &&> body) {
+  if (!units_.read_pool) {
+    return Unary(ctx, method, user_id, [&] { return std::move(body)(); });
+  }
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(method);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

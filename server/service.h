@@ -80,8 +80,11 @@ class RecommenderService final : public v1::Recommender::CallbackService {
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;
+    // Whether reads run on the service's own pool (ServerConfig::read_pool)
+    // or inline on gRPC's threads.
+    bool read_pool = false;
     // The reads' worker pool (not borrowed: the service owns the pool);
-    // its clock is replaced by `clock`.
+    // its clock is replaced by `clock`. Unused without read_pool.
     WorkQueueOptions read_queue;
   };
   explicit RecommenderService(const Units& units);

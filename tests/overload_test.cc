@@ -40,10 +40,13 @@ double SeriesValue(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + 1 + prefix.size()));
 }
 
-class OverloadTest : public ::testing::Test {
+// Every test runs twice: reads inline on gRPC's threads (the default) and
+// on the read pool (--read-pool).
+class OverloadTest : public ::testing::TestWithParam<bool> {
  protected:
   void Start(server::ServerConfig config) {
     config.metrics_port = 0;
+    config.read_pool = GetParam();
     absl::StatusOr<TestServer> server = StartTestServer(config);
     ASSERT_OK(server);
     server_ = *std::move(server);
@@ -111,7 +114,7 @@ class OverloadTest : public ::testing::Test {
   TestServer server_;
 };
 
-TEST_F(OverloadTest, ABurstPastTheLimitIsRefusedAtOnceAndServingGoesOn) {
+TEST_P(OverloadTest, ABurstPastTheLimitIsRefusedAtOnceAndServingGoesOn) {
   server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
   config.admission = server::AdmissionMode::kFixed;
   config.max_in_flight_read = 2;
@@ -191,7 +194,7 @@ TEST_F(OverloadTest, ABurstPastTheLimitIsRefusedAtOnceAndServingGoesOn) {
   EXPECT_EQ(SeriesValue(text, "aisle_admission_in_flight{class=\"read\"}"), 0);
 }
 
-TEST_F(OverloadTest, ACallWhoseDeadlinePassedIsNotWorkedOn) {
+TEST_P(OverloadTest, ACallWhoseDeadlinePassedIsNotWorkedOn) {
   server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
   // The server's clock is an hour ahead: every deadline the client sets
   // (10 s) has passed when the handler picks the call up.
@@ -245,6 +248,12 @@ TEST_F(OverloadTest, ACallWhoseDeadlinePassedIsNotWorkedOn) {
       SeriesValue(text, "aisle_recommendations_total{scenario=\"trending\"}"),
       1);
 }
+
+INSTANTIATE_TEST_SUITE_P(ReadsInlineAndOnThePool, OverloadTest,
+                         ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "ReadPool" : "Inline";
+                         });
 
 }  // namespace
 }  // namespace aisle::testing
