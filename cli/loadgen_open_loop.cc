@@ -74,8 +74,7 @@ class OpenLoopRun {
  private:
   int64_t RowOf(int64_t n) const {
     return std::min<int64_t>(
-        static_cast<int64_t>(rows_.size()) - 1,
-        DueOffset(config_.rate, n) / std::chrono::seconds(1));
+        num_rows_ - 1, DueOffset(config_.rate, n) / std::chrono::seconds(1));
   }
   double RowLength(size_t row) const {
     const double d = std::chrono::duration<double>(config_.duration).count();
@@ -97,9 +96,10 @@ class OpenLoopRun {
   const LoadgenConfig& config_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<Stub>> stubs_;
-  std::mt19937_64 rng_;  // the sending thread's only
-  std::string run_id_;   // makes feedback event ids unique per run
-  int64_t total_ = 0;    // calls in the schedule
+  std::mt19937_64 rng_;   // the sending thread's only
+  std::string run_id_;    // makes feedback event ids unique per run
+  int64_t total_ = 0;     // calls in the schedule
+  int64_t num_rows_ = 0;  // rows_.size(), fixed by the constructor
   Clock::time_point start_;
   std::atomic<int64_t> in_flight_{0};
 
@@ -135,6 +135,7 @@ OpenLoopRun::OpenLoopRun(const LoadgenConfig& config)
       total_ == 0
           ? 1
           : DueOffset(config.rate, total_ - 1) / std::chrono::seconds(1) + 1;
+  num_rows_ = rows;
   absl::MutexLock lock(&mu_);
   rows_.resize(static_cast<size_t>(rows));
   for (Row& r : rows_) r.latency = std::make_unique<LatencyHistogram>();

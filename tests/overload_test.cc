@@ -55,7 +55,7 @@ class OverloadTest : public ::testing::TestWithParam<bool> {
       v1::Item* item = items.add_items();
       item->set_item_id(absl::StrCat("i", i));
       item->set_title(absl::StrCat("Item ", i));
-      item->add_categories("c");
+      item->add_categories("books");
       item->set_available(true);
     }
     v1::UpsertItemsResponse upserted;
