@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/als.h"
@@ -558,13 +557,7 @@ TEST_F(IntegrationTest, MetricsEndpointCountsRequests) {
   absl::StatusOr<std::string> body =
       HttpGet(server().metrics_port(), "/metrics");
   ASSERT_OK(body);
-  std::map<std::string, double> samples;  // "name{labels}" -> value
-  for (absl::string_view line : absl::StrSplit(*body, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    size_t space = line.rfind(' ');
-    samples[std::string(line.substr(0, space))] =
-        std::stod(std::string(line.substr(space + 1)));
-  }
+  std::map<std::string, double> samples = ParseMetricSamples(*body);
   EXPECT_EQ(
       samples[R"(aisle_grpc_requests_total{code="OK",method="Recommend"})"], 1);
   EXPECT_EQ(

@@ -9,6 +9,7 @@
 // ahead of the client's (ServerConfig::deadline_clock), so every call sent
 // with a deadline reaches the handler already late.
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,10 +35,9 @@ constexpr char kOverloaded[] =
 // The value of one series in a /metrics scrape ("name{labels}"), -1 when
 // absent.
 double SeriesValue(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  size_t at = text.find("\n" + prefix);
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + 1 + prefix.size()));
+  const std::map<std::string, double> samples = ParseMetricSamples(text);
+  const auto it = samples.find(series);
+  return it == samples.end() ? -1 : it->second;
 }
 
 // Every test runs twice: reads inline on gRPC's threads (the default) and

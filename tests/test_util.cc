@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/impl/client_unary_call.h"
@@ -291,6 +292,18 @@ int PickUnusedPort() {
   }
   close(fd);
   return port;
+}
+
+std::map<std::string, double> ParseMetricSamples(const std::string& text) {
+  std::map<std::string, double> samples;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    if (space == absl::string_view::npos) continue;
+    samples[std::string(line.substr(0, space))] =
+        std::stod(std::string(line.substr(space + 1)));
+  }
+  return samples;
 }
 
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {

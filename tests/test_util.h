@@ -93,6 +93,10 @@ int PickUnusedPort();
 // Raw HTTP/1.0 GET of http://127.0.0.1:<port><path>; returns the body.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 
+// The samples of a Prometheus text exposition: "name{labels}" -> value
+// (comment lines skipped).
+std::map<std::string, double> ParseMetricSamples(const std::string& text);
+
 // A child process running the real `aisle` binary.
 class AisleProcess {
  public:
