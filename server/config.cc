@@ -230,27 +230,17 @@ const std::vector<Option>& Options() {
        "GetModelInfo/ListModels/ActivateModel/DeleteUser calls at once; "
        "always fixed (default 4).",
        false, IntSetter(&ServerConfig::max_in_flight_admin, 1, 100000)},
-      {"read-pool", "",
-       "Run Recommend/GetItem/GetUser on Aisle's own bounded, shed read "
-       "pool instead of gRPC's threads (default off; README \"Overload\").",
-       true,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<bool> b = ParseBool(v);
-         if (!b.ok()) return b.status();
-         c->read_pool = *b;
-         return absl::OkStatus();
-       }},
       {"workers", "N",
-       "Threads that run Recommend/GetItem/GetUser; 0 = the cores the "
+       "Threads that serve Recommend (the read loop); 0 = the cores the "
        "process may run on (default 0).",
        false, IntSetter(&ServerConfig::workers, 0, 1024)},
       {"max-queued-read", "N",
-       "Reads waiting for a worker; past it a read is refused at once with "
-       "RESOURCE_EXHAUSTED (default 64).",
+       "Recommend calls waiting per read-loop thread; past it a call is "
+       "refused at once with RESOURCE_EXHAUSTED (default 64).",
        false, IntSetter(&ServerConfig::max_queued_read, 1, 100000)},
       {"max-queue-delay", "DURATION",
-       "A read that waited longer for a worker is refused unworked with "
-       "RESOURCE_EXHAUSTED (default 20ms).",
+       "A Recommend that waited longer to be worked on is refused unworked "
+       "with RESOURCE_EXHAUSTED (default 20ms).",
        false, DurationSetter(&ServerConfig::max_queue_delay_ms, false)},
       {"grpc-memory", "SIZE",
        "Memory gRPC may use for connections and calls (default 1GiB).", false,

@@ -86,25 +86,16 @@ struct ServerConfig {
   int max_in_flight_read = 64;
   int max_in_flight_write = 32;
   int max_in_flight_admin = 4;
-  // Run Recommend, GetItem and GetUser on Aisle's own read pool
-  // (server/work_queue.h) after admission, instead of inline on gRPC's
-  // threads. With the pool the queue of reads is Aisle's, so it is bounded
-  // and shed (see max_queued_read, max_queue_delay_ms) and a spike is
-  // answered at capacity; but the hand-off costs capacity at normal load
-  // (measured on one core: 3.4k vs 4.9k Recommend/s closed loop, README
-  // "Overload"), so it is off until that cost is removed. Default: false.
-  bool read_pool = false;
-  // Worker threads of the read pool; 0 = the cores the process may run
-  // on. Default: 0.
+  // Threads of the read loop that serves Recommend (server/read_loop.h),
+  // each with its own completion queue and queue of waiting calls; 0 = the
+  // cores the process may run on. Default: 0.
   int workers = 0;
-  // Reads waiting for a worker; past it a read is refused at once with
-  // RESOURCE_EXHAUSTED. At ~9k Recommend/s per core (100k items) 64 is
-  // ~7 ms of work per core, well inside a 100 ms deadline; it equals
-  // max_in_flight_read, which already bounds queued + running, so it only
-  // binds with --admission=off or a larger read limit. Default: 64.
+  // Recommend calls waiting per loop thread; past it a call is refused at
+  // once with RESOURCE_EXHAUSTED. At ~5k Recommend/s per core (100k items)
+  // 64 is ~13 ms of work, well inside a 100 ms deadline. Default: 64.
   int max_queued_read = 64;
-  // A read that waited longer than this for a worker is refused unworked
-  // (RESOURCE_EXHAUSTED): under a spike the stale head of the queue is
+  // A Recommend that waited longer than this to be worked on is refused
+  // unworked (RESOURCE_EXHAUSTED): under a spike the stale head of the queue is
   // shed so that fresh calls are answered in time. A fifth of a 100 ms
   // deadline: the wait plus the ~0.1-1 ms of work and the network still
   // fit in it. Default: 20 ms.

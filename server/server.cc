@@ -21,6 +21,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
+#include "server/read_loop.h"
 #include "server/service.h"
 #include "server/startup.h"
 #include "spdlog/spdlog.h"
@@ -44,6 +45,7 @@ struct AisleServer::Impl {
   std::unique_ptr<ModelManager> models;
   std::unique_ptr<Admission> admission;
   std::unique_ptr<RecommenderService> service;
+  std::unique_ptr<ReadLoop> read_loop;  // serves the service's Recommend
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<prometheus::Exposer> exposer;
   int port = 0;
@@ -144,6 +146,7 @@ AisleServer::~AisleServer() {
   // Members go in dependency order: the service (its loader thread) before
   // the units it calls, those before the engine and the store they use.
   impl_->grpc_server.reset();
+  impl_->read_loop.reset();
   impl_->service.reset();
   impl_->models.reset();
   impl_->ingest.reset();
@@ -204,12 +207,15 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.access_log = s.access_log.get();
   units.admission = s.admission.get();
   units.clock = config.deadline_clock;
-  units.read_pool = config.read_pool;
-  units.read_queue.workers = config.workers;
-  units.read_queue.max_queued = config.max_queued_read;
-  units.read_queue.max_queue_delay =
-      absl::Milliseconds(config.max_queue_delay_ms);
   s.service = std::make_unique<RecommenderService>(units);
+  {
+    ReadLoopOptions loop;
+    loop.threads = config.workers;
+    loop.max_queued = config.max_queued_read;
+    loop.max_queue_delay = absl::Milliseconds(config.max_queue_delay_ms);
+    loop.clock = config.deadline_clock;
+    s.read_loop = std::make_unique<ReadLoop>(s.service.get(), loop);
+  }
 
   // From here on the destructor of `server` tears down whatever started.
   std::unique_ptr<AisleServer> server(new AisleServer(std::move(impl)));
@@ -230,10 +236,10 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   //     message within max_message_bytes; a call whose deadline passed
   //     meanwhile is dropped unworked when picked up (service.h);
   //   - being handled: the admission limit of its class (admission.h);
-  //     past it a call is refused at once. Reads are handled on the
-  //     service's read pool (work_queue.h), whose FIFO holds at most
-  //     max_queued_read and sheds calls that waited past max_queue_delay
-  //     or their deadline; gRPC's threads only admit and post them;
+  //     past it a call is refused at once. Recommend calls are taken off
+  //     gRPC at once by the read loop (read_loop.h), whose queue holds at
+  //     most max_queued_read per thread and sheds calls that waited past
+  //     max_queue_delay or their deadline;
   //   - for the store's write lock (Ingest) and the engine's lock: only
   //     admitted calls, so at most the write limit.
   // So memory stays bounded by connections x streams x message size and the
@@ -247,6 +253,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   if (config.threads > 0) quota.SetMaxThreads(config.threads);
   builder.SetResourceQuota(quota);
   builder.RegisterService(s.service.get());
+  s.read_loop->AddTo(&builder);
   s.grpc_server = builder.BuildAndStart();
   if (s.grpc_server == nullptr || s.port == 0) {
     s.grpc_server.reset();
@@ -254,6 +261,8 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
         absl::StrCat("cannot listen on ", address,
                      " (port in use? pick another with --port)"));
   }
+  // Calls arriving while the state loads are answered UNAVAILABLE by it.
+  s.read_loop->Start();
   // Bound before loading, so clients see NOT_SERVING / UNAVAILABLE while
   // the state is replayed instead of "connection refused".
   s.SetHealth(false);
@@ -327,6 +336,8 @@ void AisleServer::Shutdown() {
     spdlog::debug("shutdown: gRPC drained after {:.3f} s",
                   core::SecondsSince(start));
   }
+  // After the server's shutdown, as gRPC requires of completion queues.
+  if (s.read_loop != nullptr) s.read_loop->Shutdown();
   if (s.background.joinable()) s.background.join();
   s.exposer.reset();
   spdlog::debug("shutdown: metrics stopped after {:.3f} s",

@@ -56,7 +56,7 @@ MethodClass ClassOf(Method method) {
 }
 
 // A call's deadline as absl::Time; InfiniteFuture when it has none.
-absl::Time DeadlineOf(const grpc::CallbackServerContext& ctx) {
+absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
   const std::chrono::system_clock::time_point deadline = ctx.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) {
     return absl::InfiniteFuture();
@@ -79,17 +79,7 @@ absl::StatusOr<core::Event> RecommenderService::ToValidEvent(
   return event;
 }
 
-namespace {
-WorkQueueOptions ReadQueueOptions(const RecommenderService::Units& units) {
-  WorkQueueOptions options = units.read_queue;
-  options.clock = units.clock;
-  if (!units.read_pool) options.workers = 1;  // idle: reads run inline
-  return options;
-}
-}  // namespace
-
-RecommenderService::RecommenderService(const Units& units)
-    : units_(units), reads_(ReadQueueOptions(units)) {}
+RecommenderService::RecommenderService(const Units& units) : units_(units) {}
 
 void RecommenderService::SetServing(bool serving) {
   serving_.store(serving);
@@ -102,9 +92,9 @@ absl::Status RecommenderService::CheckServing() const {
       "the server is starting or shutting down; retry shortly");
 }
 
-absl::Status RecommenderService::Admit(grpc::CallbackServerContext& ctx,
-                                       Method method,
-                                       AdmissionLimiter::Permit* permit) {
+absl::Status RecommenderService::AdmitCall(const grpc::ServerContextBase& ctx,
+                                           Method method,
+                                           AdmissionLimiter::Permit* permit) {
   if (absl::Status serving = CheckServing(); !serving.ok()) return serving;
   if (ctx.IsCancelled()) {
     units_.metrics->Shed(method, ShedReason::kCancelled);
@@ -129,9 +119,9 @@ absl::Status RecommenderService::Admit(grpc::CallbackServerContext& ctx,
       limiter.limit(), "); retry with backoff"));
 }
 
-grpc::Status RecommenderService::Finished(Method method, int64_t start_ns,
-                                          const absl::Status& status,
-                                          std::string_view user_id) {
+grpc::Status RecommenderService::FinishCall(Method method, int64_t start_ns,
+                                            const absl::Status& status,
+                                            std::string_view user_id) {
   grpc::Status grpc_status = ToGrpcStatus(status);
   const double seconds = core::SecondsSinceNanos(start_ns);
   units_.metrics->RpcFinished(method, grpc_status.error_code(), seconds);
@@ -149,77 +139,15 @@ grpc::ServerUnaryReactor* RecommenderService::Unary(
   absl::Status status;
   {
     AdmissionLimiter::Permit permit;  // released when the work is done
-    status = Admit(*ctx, method, &permit);
+    status = AdmitCall(*ctx, method, &permit);
     if (status.ok()) status = body();
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(Finished(method, start_ns, status, user_id));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* RecommenderService::QueuedRead(
-    grpc::CallbackServerContext* ctx, Method method, std::string_view user_id,
-    absl::AnyInvocable<absl::Status() &&> body) {
-  if (!units_.read_pool) {
-    return Unary(ctx, method, user_id, [&] { return std::move(body)(); });
-  }
-  const int64_t start_ns = core::SteadyNanos();
-  units_.metrics->RpcStarted(method);
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  AdmissionLimiter::Permit permit;
-  if (absl::Status status = Admit(*ctx, method, &permit); !status.ok()) {
-    reactor->Finish(Finished(method, start_ns, status, user_id));
-    return reactor;
-  }
-  // The permit is shared by run and refuse (only one of them is called);
-  // each releases it before finishing, so that a client that sees the
-  // answer sees the slot free. user_id views the request, which gRPC keeps
-  // alive until Finish.
-  auto held = std::make_shared<AdmissionLimiter::Permit>(std::move(permit));
-  WorkQueue::Task task;
-  task.deadline = DeadlineOf(*ctx);
-  task.cancelled = [ctx] { return ctx->IsCancelled(); };
-  task.run = [this, reactor, method, start_ns, user_id, held,
-              body = std::move(body)]() mutable {
-    absl::Status status = std::move(body)();
-    *held = AdmissionLimiter::Permit();
-    reactor->Finish(Finished(method, start_ns, status, user_id));
-  };
-  task.refuse = [this, reactor, method, start_ns, user_id,
-                 held](absl::Status status) {
-    *held = AdmissionLimiter::Permit();
-    if (absl::IsDeadlineExceeded(status)) {
-      units_.metrics->Shed(method, ShedReason::kDeadline);
-    } else if (absl::IsCancelled(status)) {
-      units_.metrics->Shed(method, ShedReason::kCancelled);
-    } else if (absl::IsResourceExhausted(status)) {
-      units_.metrics->Shed(method, ShedReason::kLimit);
-    }
-    reactor->Finish(Finished(method, start_ns, status, user_id));
-  };
-  if (!reads_.TryPost(std::move(task))) {
-    *held = AdmissionLimiter::Permit();
-    units_.metrics->Shed(method, ShedReason::kLimit);
-    reactor->Finish(
-        Finished(method, start_ns,
-                 absl::ResourceExhaustedError(absl::StrCat(
-                     "server overloaded: ", reads_.queued(),
-                     " read calls queued for a worker; retry with backoff")),
-                 user_id));
-  }
+  reactor->Finish(FinishCall(method, start_ns, status, user_id));
   return reactor;
 }
 
 // --- RPCs --------------------------------------------------------------------
-
-grpc::ServerUnaryReactor* RecommenderService::Recommend(
-    grpc::CallbackServerContext* ctx, const v1::RecommendRequest* request,
-    v1::RecommendResponse* response) {
-  return QueuedRead(ctx, Method::kRecommend, request->user_id(),
-                    [this, ctx, request, response] {
-                      return DoRecommend(*ctx, *request, response);
-                    });
-}
 
 grpc::ServerUnaryReactor* RecommenderService::Feedback(
     grpc::CallbackServerContext* ctx, const v1::FeedbackRequest* request,
@@ -251,17 +179,15 @@ grpc::ServerUnaryReactor* RecommenderService::DeleteItems(
 grpc::ServerUnaryReactor* RecommenderService::GetItem(
     grpc::CallbackServerContext* ctx, const v1::GetItemRequest* request,
     v1::Item* response) {
-  return QueuedRead(ctx, Method::kGetItem, "", [this, request, response] {
-    return DoGetItem(*request, response);
-  });
+  return Unary(ctx, Method::kGetItem, "",
+               [&] { return DoGetItem(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetUser(
     grpc::CallbackServerContext* ctx, const v1::GetUserRequest* request,
     v1::UserProfile* response) {
-  return QueuedRead(
-      ctx, Method::kGetUser, request->user_id(),
-      [this, request, response] { return DoGetUser(*request, response); });
+  return Unary(ctx, Method::kGetUser, request->user_id(),
+               [&] { return DoGetUser(*request, response); });
 }
 
 grpc::ServerUnaryReactor* RecommenderService::DeleteUser(
@@ -294,12 +220,12 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
   units_.metrics->RpcStarted(Method::kActivateModel);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto permit = std::make_shared<AdmissionLimiter::Permit>();
-  absl::Status status = Admit(*ctx, Method::kActivateModel, permit.get());
+  absl::Status status = AdmitCall(*ctx, Method::kActivateModel, permit.get());
   if (status.ok()) {
     status = ValidateActivateModel(request->version(), request->rollback());
   }
   if (!status.ok()) {
-    reactor->Finish(Finished(Method::kActivateModel, start_ns, status, ""));
+    reactor->Finish(FinishCall(Method::kActivateModel, start_ns, status, ""));
     return reactor;
   }
   // Loading a version can take seconds: done on the loader thread, which
@@ -314,20 +240,32 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
       FillModelInfo(response);
     }
     reactor->Finish(
-        Finished(Method::kActivateModel, start_ns, metadata.status(), ""));
+        FinishCall(Method::kActivateModel, start_ns, metadata.status(), ""));
   });
   return reactor;
 }
 
 // --- Handler bodies ----------------------------------------------------------
 
-absl::Status RecommenderService::DoRecommend(grpc::CallbackServerContext& ctx,
-                                             const v1::RecommendRequest& proto,
-                                             v1::RecommendResponse* response) {
+absl::Status RecommenderService::ParseCall(grpc::ByteBuffer* bytes,
+                                           v1::RecommendRequest* request) {
+  grpc::Status parsed =
+      grpc::SerializationTraits<v1::RecommendRequest>::Deserialize(bytes,
+                                                                   request);
+  if (parsed.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request could not be parsed as an aisle.v1.RecommendRequest (",
+      parsed.error_message(),
+      "): check that the client uses this server's recommender.proto"));
+}
+
+absl::Status RecommenderService::RecommendCall(
+    const grpc::ServerContextBase& ctx, const v1::RecommendRequest& proto,
+    v1::RecommendResponse* response, std::function<bool()> cancelled) {
   core::RecommendRequest request = ToCoreRecommendRequest(proto);
   if (absl::Status s = ValidateRecommendRequest(request); !s.ok()) return s;
   request.deadline = DeadlineOf(ctx);
-  request.cancelled = [&ctx] { return ctx.IsCancelled(); };
+  request.cancelled = std::move(cancelled);
 
   core::RecommendTrace trace;
   absl::StatusOr<core::Recommendation> rec =

@@ -27,14 +27,10 @@
 // content, from which the same id is derived: ingest.h) and is skipped as
 // a duplicate, so retrying is harmless.
 //
-// Reads (Recommend, GetItem, GetUser) are not worked on on gRPC's thread:
-// after Admit the handler posts the work to the service's read pool
-// (work_queue.h) and returns. The permit moves with the task, so the
-// admission in-flight count is queued + running and the latency the
-// adaptive limit sees includes the wait. Queue full: RESOURCE_EXHAUSTED at
-// once; a task that waited past its deadline or past the queue's delay
-// target is refused unworked (DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED), all
-// counted in aisle_rpc_shed_total.
+// Recommend is not a callback handler: it is served on gRPC's asynchronous
+// API by the ReadLoop (read_loop.h), which owns its queue and shedding and
+// calls the "for the read loop" methods below for the common steps. The
+// other reads (GetItem, GetUser) are point lookups and run inline.
 //
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
@@ -49,24 +45,41 @@
 #include <functional>
 #include <string_view>
 
-#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "core/engine.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/admission.h"
 #include "server/ingest.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/serial_worker.h"
-#include "server/work_queue.h"
 #include "storage/store.h"
 
 namespace aisle::server {
 
-class RecommenderService final : public v1::Recommender::CallbackService {
+// The generated base: Recommend raw and asynchronous (see above), every
+// other method a callback handler. Spelled out because the order matters:
+// gRPC only drops a method's handler when it is marked raw while still
+// synchronous, so the raw marking must be the innermost; a new RPC is added
+// here as WithCallbackMethod_<Name>.
+namespace internal {
+using R = v1::Recommender;
+using ServiceBase = R::WithCallbackMethod_Feedback<
+    R::WithCallbackMethod_ImportEvents<R::WithCallbackMethod_UpsertItems<
+        R::WithCallbackMethod_DeleteItems<R::WithCallbackMethod_GetItem<
+            R::WithCallbackMethod_GetUser<R::WithCallbackMethod_DeleteUser<
+                R::WithCallbackMethod_GetModelInfo<
+                    R::WithCallbackMethod_ListModels<
+                        R::WithCallbackMethod_ActivateModel<
+                            R::WithRawMethod_Recommend<R::Service>>>>>>>>>>>;
+}  // namespace internal
+
+class RecommenderService final : public internal::ServiceBase {
  public:
   // What the handlers call; borrowed, all must outlive the service.
   struct Units {
@@ -80,12 +93,6 @@ class RecommenderService final : public v1::Recommender::CallbackService {
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;
-    // Whether reads run on the service's own pool (ServerConfig::read_pool)
-    // or inline on gRPC's threads.
-    bool read_pool = false;
-    // The reads' worker pool (not borrowed: the service owns the pool);
-    // its clock is replaced by `clock`. Unused without read_pool.
-    WorkQueueOptions read_queue;
   };
   explicit RecommenderService(const Units& units);
   // Waits for queued ActivateModel calls to finish.
@@ -95,9 +102,29 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   void SetServing(bool serving);
   bool serving() const { return serving_.load(); }
 
-  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx,
-                                      const v1::RecommendRequest* request,
-                                      v1::RecommendResponse* response) override;
+  // --- For the read loop (read_loop.h) ---
+  // Parses (and consumes) a raw request; INVALID_ARGUMENT naming the
+  // message when the bytes are not one.
+  static absl::Status ParseCall(grpc::ByteBuffer* bytes,
+                                v1::RecommendRequest* request);
+  // Step 1 and 1b of the file comment for a call that just arrived: OK
+  // with *permit admitted (hold it until the answer), or the error to
+  // answer with (counted in aisle_rpc_shed_total).
+  absl::Status AdmitCall(const grpc::ServerContextBase& ctx, Method method,
+                         AdmissionLimiter::Permit* permit);
+  // Steps 2-4 of Recommend: validates, asks the engine (with the call's
+  // deadline and `cancelled` checked between its stages), fills *response.
+  absl::Status RecommendCall(const grpc::ServerContextBase& ctx,
+                             const v1::RecommendRequest& request,
+                             v1::RecommendResponse* response,
+                             std::function<bool()> cancelled);
+  // Maps the status at the edge, records the RPC metrics and the access log,
+  // and returns the gRPC status to finish the call with.
+  grpc::Status FinishCall(Method method, int64_t start_ns,
+                          const absl::Status& status, std::string_view user_id);
+  Metrics& metrics() { return *units_.metrics; }
+
+  // --- Callback handlers ---
   grpc::ServerUnaryReactor* Feedback(grpc::CallbackServerContext* ctx,
                                      const v1::FeedbackRequest* request,
                                      v1::FeedbackResponse* response) override;
@@ -137,9 +164,6 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   static absl::StatusOr<core::Event> ToValidEvent(const v1::Event& proto,
                                                   int index, int64_t now_ms);
 
-  absl::Status DoRecommend(grpc::CallbackServerContext& ctx,
-                           const v1::RecommendRequest& request,
-                           v1::RecommendResponse* response);
   absl::Status DoFeedback(const v1::FeedbackRequest& request,
                           v1::FeedbackResponse* response);
   absl::Status DoUpsertItems(const v1::UpsertItemsRequest& request,
@@ -161,29 +185,14 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
                                   Method method, std::string_view user_id,
                                   absl::FunctionRef<absl::Status()> body);
-  // Like Unary, but `body` runs on the read pool; the call is finished
-  // from there (or at once when the pool's queue is full).
-  grpc::ServerUnaryReactor* QueuedRead(
-      grpc::CallbackServerContext* ctx, Method method, std::string_view user_id,
-      absl::AnyInvocable<absl::Status() &&> body);
-  // Maps the status at the edge, records metrics and the access log, and
-  // returns the gRPC status to finish the call with.
-  grpc::Status Finished(Method method, int64_t start_ns,
-                        const absl::Status& status, std::string_view user_id);
   // UNAVAILABLE while not serving, OK otherwise.
   absl::Status CheckServing() const;
-  // CheckServing, then step 1b of the file comment: OK with an admitted
-  // *permit (to hold until the work is done), or the error to answer with
-  // (counted in aisle_rpc_shed_total).
-  absl::Status Admit(grpc::CallbackServerContext& ctx, Method method,
-                     AdmissionLimiter::Permit* permit);
 
   const Units units_;
   std::atomic<bool> serving_{false};
-  // Declared last: destroyed first, so queued activations and reads finish
-  // (or are refused) while the rest of the service is alive.
+  // Declared last: destroyed first, so queued activations finish while the
+  // rest of the service is alive.
   SerialWorker loader_;
-  WorkQueue reads_;
 };
 
 }  // namespace aisle::server

@@ -23,7 +23,7 @@ class RecommenderService::ImportReactor
       : service_(service), response_(response), start_ns_(core::SteadyNanos()) {
     service_->units_.metrics->RpcStarted(Method::kImportEvents);
     if (absl::Status admitted =
-            service_->Admit(ctx, Method::kImportEvents, &permit_);
+            service_->AdmitCall(ctx, Method::kImportEvents, &permit_);
         !admitted.ok()) {
       FinishWith(admitted);
       return;
@@ -88,7 +88,7 @@ class RecommenderService::ImportReactor
   }
 
   void FinishWith(const absl::Status& status) {
-    Finish(service_->Finished(Method::kImportEvents, start_ns_, status, ""));
+    Finish(service_->FinishCall(Method::kImportEvents, start_ns_, status, ""));
     permit_ = AdmissionLimiter::Permit();  // the work is done
   }
 

@@ -8,6 +8,7 @@
 // deterministic; the expired deadline comes from a server clock set an hour
 // ahead of the client's (ServerConfig::deadline_clock), so every call sent
 // with a deadline reaches the handler already late.
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -40,13 +41,13 @@ double SeriesValue(const std::string& text, const std::string& series) {
   return it == samples.end() ? -1 : it->second;
 }
 
-// Every test runs twice: reads inline on gRPC's threads (the default) and
-// on the read pool (--read-pool).
-class OverloadTest : public ::testing::TestWithParam<bool> {
+// Every test runs with one and with two read-loop threads (--workers), so
+// that calls spread over several completion queues are covered too.
+class OverloadTest : public ::testing::TestWithParam<int> {
  protected:
   void Start(server::ServerConfig config) {
     config.metrics_port = 0;
-    config.read_pool = GetParam();
+    config.workers = GetParam();
     absl::StatusOr<TestServer> server = StartTestServer(config);
     ASSERT_OK(server);
     server_ = *std::move(server);
@@ -249,10 +250,51 @@ TEST_P(OverloadTest, ACallWhoseDeadlinePassedIsNotWorkedOn) {
       1);
 }
 
-INSTANTIATE_TEST_SUITE_P(ReadsInlineAndOnThePool, OverloadTest,
-                         ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "ReadPool" : "Inline";
+TEST_P(OverloadTest, ACallThatWaitedPastTheQueueDelayIsNotWorkedOn) {
+  server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
+  // Every reading of the server's clock is a second after the previous
+  // one, so a Recommend has "waited" seconds between its arrival and its
+  // turn, past the 20 ms queue-delay target; calls carry no deadline, so
+  // only the queue-delay rule applies.
+  auto now = std::make_shared<std::atomic<int64_t>>(0);
+  const absl::Time epoch = absl::Now();
+  config.deadline_clock = [now, epoch] {
+    return epoch + absl::Seconds(now->fetch_add(1));
+  };
+  ASSERT_NO_FATAL_FAILURE(Start(config));
+
+  v1::RecommendRequest request;
+  request.set_user_id("u");
+  request.set_scenario(v1::TRENDING);
+  v1::RecommendResponse response;
+  grpc::ClientContext ctx;
+  const grpc::Status status = server_.stub->Recommend(&ctx, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("ms in queue; retry"));
+  EXPECT_EQ(response.items_size(), 0);
+
+  // Calls outside the read loop are served.
+  v1::GetItemRequest get;
+  get.set_item_id("i1");
+  v1::Item item;
+  grpc::ClientContext get_ctx;
+  EXPECT_OK(FromGrpc(server_.stub->GetItem(&get_ctx, get, &item)));
+
+  const std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text,
+                        "aisle_rpc_shed_total{method=\"Recommend\","
+                        "reason=\"limit\"}"),
+            1);
+  EXPECT_EQ(
+      SeriesValue(text, "aisle_recommendations_total{scenario=\"trending\"}"),
+      0);
+  EXPECT_EQ(SeriesValue(text, "aisle_admission_in_flight{class=\"read\"}"), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(ReadLoopThreads, OverloadTest, ::testing::Values(1, 2),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == 1 ? "OneLoopThread"
+                                                  : "TwoLoopThreads";
                          });
 
 }  // namespace
