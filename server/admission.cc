@@ -114,7 +114,7 @@ AdmissionOptions NeverAdaptive(AdmissionOptions options) {
 
 Admission::Admission(const AdmissionOptions& read,
                      const AdmissionOptions& write, AdmissionOptions admin)
-    : read_(read),
+    : read_(NeverAdaptive(read)),
       write_(write),
       admin_(NeverAdaptive(std::move(admin))),
       limiters_{&read_, &write_, &admin_} {}

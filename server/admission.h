@@ -11,8 +11,12 @@
 //
 // Modes:
 //   fixed     the limit is max_in_flight.
-//   adaptive  (read and write; admin is always fixed: its mix of
-//             microsecond and multi-second calls says nothing about load)
+//   adaptive  (write only. Reads are fixed: the read loop's queue sheds
+//             what waited past its delay target, which measures overload
+//             directly; an adaptive limit on top of it counted the queue's
+//             own wait as latency and settled at a fifth of the capacity.
+//             Admin is always fixed: its mix of microsecond and
+//             multi-second calls says nothing about load.)
 //             the limit moves between min_limit and max_in_flight with the
 //             latency of finished requests, AIMD in the manner of Netflix's
 //             concurrency-limits. Samples are taken in windows of

@@ -112,11 +112,13 @@ TEST(AdmissionTest, AdaptiveBaselineDriftsUpToANewNormal) {
   EXPECT_EQ(limiter.limit(), 10);
 }
 
-TEST(AdmissionTest, AdminIsNeverAdaptive) {
+TEST(AdmissionTest, OnlyWritesAreAdaptive) {
   AdmissionOptions adaptive = Options(AdmissionMode::kAdaptive, 4);
   Admission admission(adaptive, adaptive, adaptive);
-  EXPECT_EQ(admission.limiter(MethodClass::kRead).mode(),
+  EXPECT_EQ(admission.limiter(MethodClass::kWrite).mode(),
             AdmissionMode::kAdaptive);
+  EXPECT_EQ(admission.limiter(MethodClass::kRead).mode(),
+            AdmissionMode::kFixed);
   EXPECT_EQ(admission.limiter(MethodClass::kAdmin).mode(),
             AdmissionMode::kFixed);
   EXPECT_EQ(MethodClassName(MethodClass::kWrite), "write");

@@ -202,8 +202,9 @@ const std::vector<Option>& Options() {
       {"admission", "adaptive|fixed|off",
        "Admission control: past the limit of its class (read, write, "
        "admin) a call is refused at once with RESOURCE_EXHAUSTED. adaptive: "
-       "the limit follows latency up to --max-in-flight-*; fixed: those "
-       "limits; off: none (default adaptive).",
+       "the write limit follows latency up to --max-in-flight-write, read "
+       "and admin limits are fixed; fixed: the --max-in-flight-* limits; "
+       "off: none (default adaptive).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
          if (v == "adaptive") {
@@ -219,8 +220,8 @@ const std::vector<Option>& Options() {
          return absl::OkStatus();
        }},
       {"max-in-flight-read", "N",
-       "Recommend/GetItem/GetUser calls worked on at once: the fixed limit "
-       "or the adaptive maximum (default 64).",
+       "Recommend/GetItem/GetUser calls queued or worked on at once "
+       "(default 64).",
        false, IntSetter(&ServerConfig::max_in_flight_read, 1, 100000)},
       {"max-in-flight-write", "N",
        "Feedback/ImportEvents/UpsertItems/DeleteItems calls at once "
@@ -231,8 +232,8 @@ const std::vector<Option>& Options() {
        "always fixed (default 4).",
        false, IntSetter(&ServerConfig::max_in_flight_admin, 1, 100000)},
       {"workers", "N",
-       "Threads that serve Recommend (the read loop); 0 = the cores the "
-       "process may run on (default 0).",
+       "Threads that serve Recommend (the read loop); 0 = twice the cores "
+       "the process may run on (default 0).",
        false, IntSetter(&ServerConfig::workers, 0, 1024)},
       {"max-queued-read", "N",
        "Recommend calls waiting per read-loop thread; past it a call is "

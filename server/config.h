@@ -73,8 +73,9 @@ struct ServerConfig {
   // no cap. Callback handlers run on gRPC's own executor, which sizes
   // itself to the cores, so this is rarely needed. Default: 0.
   int threads = 0;
-  // Admission control (server/admission.h): kAdaptive moves each class's
-  // limit with the observed latency between 2 and its max_in_flight_*;
+  // Admission control (server/admission.h): kAdaptive moves the write
+  // limit with the observed latency between 2 and max_in_flight_write (the
+  // read and admin limits stay fixed: admission.h says why);
   // kFixed uses max_in_flight_* as the limits; kOff admits everything.
   // Past the limit a call is refused at once with RESOURCE_EXHAUSTED.
   // Default: kAdaptive.
@@ -87,8 +88,9 @@ struct ServerConfig {
   int max_in_flight_write = 32;
   int max_in_flight_admin = 4;
   // Threads of the read loop that serves Recommend (server/read_loop.h),
-  // each with its own completion queue and queue of waiting calls; 0 = the
-  // cores the process may run on. Default: 0.
+  // each with its own completion queue and queue of waiting calls; 0 =
+  // twice the cores the process may run on (read_loop.h says why).
+  // Default: 0.
   int workers = 0;
   // Recommend calls waiting per loop thread; past it a call is refused at
   // once with RESOURCE_EXHAUSTED. At ~5k Recommend/s per core (100k items)

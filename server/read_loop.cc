@@ -70,7 +70,7 @@ struct ReadLoop::Shard {
 
 ReadLoop::ReadLoop(RecommenderService* service, const ReadLoopOptions& options)
     : service_(service), options_(options) {
-  const int n = options.threads > 0 ? options.threads : UsableCores();
+  const int n = options.threads > 0 ? options.threads : 2 * UsableCores();
   for (int i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 

@@ -59,8 +59,12 @@ namespace aisle::server {
 class RecommenderService;
 
 struct ReadLoopOptions {
-  // Loop threads, each with its own completion queue. 0 = the cores this
-  // process may run on (its CPU affinity). Default: 0.
+  // Loop threads, each with its own completion queue. 0 = twice the cores
+  // this process may run on (its CPU affinity): gRPC's own I/O threads
+  // share the cores, and the kernel shares a core by thread, so with one
+  // loop thread per core the work got too small a share under a spike
+  // (measured on one core, 2x M answered in time: 62% of M with 1 thread,
+  // 120% with 2; 3 was no better; README "Overload"). Default: 0.
   int threads = 0;
   // Calls waiting per thread (not yet worked on); past it an arriving call
   // is refused. Default: 64.
