@@ -119,8 +119,31 @@ void Engine::State::AfterSwap(int threads) {
     ann_options.cancel = &cancel_background;
     // In the background, leave a core to serving as the re-fold does.
     if (ann_options.threads <= 0) ann_options.threads = threads;
+    const std::string& cache = options.model.ann_cache_dir;
+    const std::string cached =
+        cache.empty() ? ""
+                      : absl::StrCat(cache, "/", b->model->version(), ".hnsw");
     absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
-        AnnIndex::Build(b->model->item_factors(), ann_options);
+        cached.empty()
+            ? absl::NotFoundError("no ANN cache")
+            : AnnIndex::Load(cached, b->model->item_factors(), ann_options);
+    const bool loaded = ann.ok();
+    if (!loaded && !absl::IsNotFound(ann.status()) &&
+        options.on_background_done) {
+      options.on_background_done(
+          absl::StrCat("not using the stored ANN index (",
+                       ann.status().message(), "); building it again"));
+    }
+    std::string save_error;
+    if (!loaded) {
+      ann = AnnIndex::Build(b->model->item_factors(), ann_options);
+      if (ann.ok() && !cached.empty()) {
+        if (absl::Status saved = (*ann)->Save(cached); !saved.ok()) {
+          save_error = absl::StrCat(
+              " (not kept for the next start: ", saved.message(), ")");
+        }
+      }
+    }
     const double seconds = SecondsSince(ann_start);
     std::string message;
     if (ann.ok()) {
@@ -135,10 +158,11 @@ void Engine::State::AfterSwap(int threads) {
                                       sizeof(float) >>
                                   20;
         message = absl::StrFormat(
-            "built the ANN index over %d items of model %s in %.2f s "
-            "(index %d MB; item and user vectors %d MB)",
-            b->model->num_items(), b->model->version(), seconds,
-            b->Ann()->MemoryBytes() >> 20, vectors_mb);
+            "%s the ANN index over %d items of model %s in %.2f s "
+            "(index %d MB; item and user vectors %d MB)%s",
+            loaded ? "loaded" : "built", b->model->num_items(),
+            b->model->version(), seconds, b->Ann()->MemoryBytes() >> 20,
+            vectors_mb, save_error);
       }
     } else if (!absl::IsCancelled(ann.status())) {
       message = absl::StrCat("cannot build the ANN index of model ",

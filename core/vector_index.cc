@@ -4,15 +4,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <limits>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/crc32c.h"
 
 namespace aisle::core {
 namespace {
@@ -116,6 +121,36 @@ std::vector<std::vector<SearchHit>> ExactTopKBatch(const RowMatrix& vectors,
   return out;
 }
 
+namespace {
+
+// Bytes of the upper-layer link lists, which hnswlib allocates per node.
+size_t UpperLinkBytes(const hnswlib::HierarchicalNSW<float>& g) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < g.cur_element_count; ++i) {
+    const int level = g.element_levels_[i];
+    if (level > 0) bytes += g.size_links_per_element_ * level + 1;
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return absl::NotFoundError(absl::StrCat("no ", path));
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read ", path));
+  return std::move(out).str();
+}
+
+// The checksum file's content for an index file of `bytes` over rows x dim
+// vectors.
+std::string IndexSum(int32_t rows, int dim, std::string_view bytes) {
+  return absl::StrCat("aisle-ann-v1 rows=", rows, " dim=", dim,
+                      " bytes=", bytes.size(), " crc32c=", Crc32c(bytes), "\n");
+}
+
+}  // namespace
+
 struct AnnIndex::Impl {
   int dim = 0;
   int32_t size = 0;
@@ -200,12 +235,96 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
     return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
   }
   if (cancelled) return absl::CancelledError("HNSW build cancelled");
-  for (int32_t i = 0; i < impl->size; ++i) {
-    const int level = impl->hnsw->element_levels_[i];
-    if (level > 0) {
-      impl->upper_link_bytes += impl->hnsw->size_links_per_element_ * level + 1;
+  impl->upper_link_bytes = UpperLinkBytes(*impl->hnsw);
+  return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
+}
+
+absl::Status AnnIndex::Save(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  const std::string sum_tmp = path + ".sum.tmp";
+  try {
+    impl_->hnsw->saveIndex(tmp);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("cannot write the ANN index to ", tmp, ": ", e.what()));
+  }
+  // hnswlib does not report write errors: the file read back is what counts.
+  absl::StatusOr<std::string> bytes = ReadWholeFile(tmp);
+  if (!bytes.ok() || bytes->empty()) {
+    std::remove(tmp.c_str());
+    return absl::InternalError(
+        absl::StrCat("cannot write the ANN index to ", tmp));
+  }
+  const std::string sum = IndexSum(impl_->size, impl_->dim, *bytes);
+  {
+    std::ofstream out(sum_tmp, std::ios::binary | std::ios::trunc);
+    out << sum;
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return absl::InternalError(absl::StrCat("cannot write ", sum_tmp));
     }
   }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0 ||
+      std::rename(sum_tmp.c_str(), (path + ".sum").c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename into ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
+    const std::string& path, const RowMatrix& vectors,
+    const AnnOptions& options) {
+  absl::StatusOr<std::string> sum = ReadWholeFile(path + ".sum");
+  if (!sum.ok()) return sum.status();
+  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return bytes.status();
+  if (*sum != IndexSum(static_cast<int32_t>(vectors.rows()),
+                       static_cast<int>(vectors.cols()), *bytes)) {
+    return absl::DataLossError(
+        absl::StrCat(path,
+                     " does not match its checksum or is not an index of this "
+                     "model's ",
+                     vectors.rows(), "x", vectors.cols(), " item vectors"));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dim = static_cast<int>(vectors.cols());
+  impl->size = static_cast<int32_t>(vectors.rows());
+  impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
+  impl->build_threads = 1;
+  try {
+    impl->space = std::make_unique<hnswlib::InnerProductSpace>(impl->dim);
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl->space.get(), path, false, vectors.rows());
+  } catch (const std::bad_alloc& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("loading the ANN index ", path, ": ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat("loading the ANN index ", path, ": ", e.what()));
+  }
+  // The checksum proves the file is what Save wrote; this proves it was
+  // written for these vectors (every row, as stored in the graph).
+  const hnswlib::HierarchicalNSW<float>& g = *impl->hnsw;
+  if (g.cur_element_count != static_cast<size_t>(vectors.rows())) {
+    return absl::DataLossError(absl::StrCat(path, " indexes ",
+                                            g.cur_element_count,
+                                            " vectors, "
+                                            "the model has ",
+                                            vectors.rows()));
+  }
+  const size_t row_bytes = static_cast<size_t>(vectors.cols()) * sizeof(float);
+  for (int64_t i = 0; i < vectors.rows(); ++i) {
+    auto it = g.label_lookup_.find(static_cast<hnswlib::labeltype>(i));
+    if (it == g.label_lookup_.end() ||
+        std::memcmp(g.getDataByInternalId(it->second),
+                    vectors.data() + i * vectors.cols(), row_bytes) != 0) {
+      return absl::DataLossError(absl::StrCat(
+          path, " is an index of other vectors than this model's (row ", i,
+          " differs)"));
+    }
+  }
+  impl->upper_link_bytes = UpperLinkBytes(g);
   return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -74,6 +75,23 @@ class AnnIndex {
   // hnswlib failure.
   static absl::StatusOr<std::unique_ptr<AnnIndex>> Build(
       const RowMatrix& vectors, const AnnOptions& options);
+
+  // Writes the index to `path` (hnswlib's format) and a checksum file
+  // `path`.sum beside it (rows, dim, bytes, CRC32C), each written under a
+  // temporary name and renamed, so a reader never takes a half-written
+  // file for an index. Internal on any I/O failure.
+  absl::Status Save(const std::string& path) const;
+
+  // Loads an index that Save wrote for exactly these `vectors` (a model's
+  // item factors), instead of building it again. Errors: NotFound when
+  // `path` or its checksum file is absent; DataLoss when the file does not
+  // match its checksum, or is an index of other vectors (other rows, dim
+  // or values: another model's); ResourceExhausted if hnswlib cannot
+  // allocate. options.ef_search applies to searches; the build options
+  // are those the index was built with.
+  static absl::StatusOr<std::unique_ptr<AnnIndex>> Load(
+      const std::string& path, const RowMatrix& vectors,
+      const AnnOptions& options);
 
   ~AnnIndex();
   AnnIndex(const AnnIndex&) = delete;

@@ -1,7 +1,11 @@
 #include "core/vector_index.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 #include <vector>
@@ -239,4 +243,79 @@ TEST(AnnIndexTest, BuildStopsWhenCancelled) {
   EXPECT_EQ((*built)->size(), 2000);
 }
 
+}  // namespace aisle::core
+
+namespace aisle::core {
+namespace {
+
+// A fresh directory under the test's temporary directory, removed after.
+class AnnIndexFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/aisle-ann-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/v1.hnsw";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(AnnIndexFileTest, SavedIndexLoadsAndSearchesTheSame) {
+  RowMatrix v = RowMatrix::Random(3000, 16);
+  AnnOptions options;
+  options.threads = 1;
+  ASSERT_OK_AND_ASSIGN(auto built, AnnIndex::Build(v, options));
+  ASSERT_OK(built->Save(path_));
+  ASSERT_OK_AND_ASSIGN(auto loaded, AnnIndex::Load(path_, v, options));
+  EXPECT_EQ(loaded->size(), 3000);
+  EXPECT_EQ(loaded->dim(), 16);
+  RowMatrix queries = RowMatrix::Random(20, 16);
+  for (int q = 0; q < queries.rows(); ++q) {
+    const std::vector<SearchHit> a = built->Search(queries.row(q).data(), 10);
+    const std::vector<SearchHit> b = loaded->Search(queries.row(q).data(), 10);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].index, b[i].index);
+      EXPECT_FLOAT_EQ(a[i].score, b[i].score);
+    }
+  }
+}
+
+TEST_F(AnnIndexFileTest, MissingFileIsNotFound) {
+  RowMatrix v = RowMatrix::Random(100, 4);
+  EXPECT_THAT(AnnIndex::Load(path_, v, AnnOptions()),
+              StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+TEST_F(AnnIndexFileTest, CorruptedFileIsDataLossNotACrash) {
+  RowMatrix v = RowMatrix::Random(500, 8);
+  ASSERT_OK_AND_ASSIGN(auto built, AnnIndex::Build(v, AnnOptions()));
+  ASSERT_OK(built->Save(path_));
+  {
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.put('\x7f');  // max_elements_: hnswlib would allocate what it says
+  }
+  EXPECT_THAT(AnnIndex::Load(path_, v, AnnOptions()),
+              StatusIs(absl::StatusCode::kDataLoss, _));
+}
+
+TEST_F(AnnIndexFileTest, IndexOfOtherVectorsIsRefused) {
+  RowMatrix v = RowMatrix::Random(500, 8);
+  ASSERT_OK_AND_ASSIGN(auto built, AnnIndex::Build(v, AnnOptions()));
+  ASSERT_OK(built->Save(path_));
+  RowMatrix other = v;
+  other(123, 4) += 0.5f;  // same shape, one value differs: another model
+  EXPECT_THAT(AnnIndex::Load(path_, other, AnnOptions()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::HasSubstr("row 123 differs")));
+  RowMatrix fewer = v.topRows(400);
+  EXPECT_THAT(AnnIndex::Load(path_, fewer, AnnOptions()),
+              StatusIs(absl::StatusCode::kDataLoss, _));
+}
+
+}  // namespace
 }  // namespace aisle::core

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -51,6 +52,31 @@ absl::StatusOr<std::vector<fs::path>> ListInbox(const fs::path& inbox) {
 
 std::string ModelInboxDir(const std::string& data_dir) {
   return (fs::path(data_dir) / "model-inbox").string();
+}
+
+std::string AnnCacheDir(const std::string& data_dir) {
+  return (fs::path(data_dir) / "ann").string();
+}
+
+void PruneAnnCache(const storage::Store& store, const std::string& dir) {
+  absl::StatusOr<std::vector<storage::StoredModel>> models = store.ListModels();
+  if (!models.ok()) {
+    spdlog::warn("not pruning the ANN cache: {}", models.status().ToString());
+    return;
+  }
+  std::set<std::string> kept;
+  for (const storage::StoredModel& m : *models) {
+    kept.insert(m.metadata.version + ".hnsw");
+    kept.insert(m.metadata.version + ".hnsw.sum");
+  }
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (kept.count(name) > 0) continue;
+    fs::remove(entry.path(), ec);
+    if (ec)
+      spdlog::warn("cannot remove {}: {}", entry.path().string(), ec.message());
+  }
 }
 
 ModelManager::ModelManager(core::Engine* engine, storage::Store* store,

@@ -48,6 +48,14 @@ namespace aisle::server {
 // "<data_dir>/model-inbox": the directory `aisle train` drops models into.
 std::string ModelInboxDir(const std::string& data_dir);
 
+// "<data_dir>/ann": the engine's cache of built ANN indexes, one file pair
+// per model version (core::ModelOptions::ann_cache_dir).
+std::string AnnCacheDir(const std::string& data_dir);
+
+// Deletes the cached indexes of versions the store no longer holds (pruned
+// by models_to_keep or erased). Best effort: errors are logged.
+void PruneAnnCache(const storage::Store& store, const std::string& dir);
+
 class ModelManager {
  public:
   // Borrowed pointers; all must outlive the manager. `options` are used to

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -177,6 +178,20 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     // re-solved: FOR_YOU solves a stale one on the fly meanwhile.
     core::EngineOptions engine_options = config.engine;
     engine_options.refold_in_background = true;
+    // Built ANN indexes are kept for the next start and swap (when the
+    // directory cannot be made, indexes are just built every time).
+    const std::string ann_cache = AnnCacheDir(config.data_dir);
+    std::error_code ec;
+    std::filesystem::create_directories(ann_cache, ec);
+    if (ec) {
+      spdlog::warn(
+          "no ANN index cache ({}: {}); indexes are rebuilt at "
+          "every start",
+          ann_cache, ec.message());
+    } else {
+      PruneAnnCache(*s.store, ann_cache);
+      engine_options.model.ann_cache_dir = ann_cache;
+    }
     engine_options.on_background_done = [](const std::string& message) {
       spdlog::info("{}", message);
     };
