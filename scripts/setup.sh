@@ -8,6 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev librocksdb-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
+  libnats-dev nats-server  # cluster mode (cluster/) and its tests
   python3 python3-grpcio python3-protobuf
   clang  # scripts/check_thread_safety.sh, scripts/sanitize.sh
 )

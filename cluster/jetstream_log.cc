@@ -1,0 +1,356 @@
+// EventLog on a NATS JetStream stream (event_log.h has the contract), with
+// the NATS C client (libnats 3.4). Appends are synchronous JetStream
+// publishes with the Nats-Msg-Id header; readers are ordered push
+// consumers (ephemeral, flow-controlled, re-created by the client library
+// after a gap or a lost server) starting at a given stream sequence. No
+// consumer state lives in NATS: each node keeps its own position.
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "cluster/event_log.h"
+#include "nats/nats.h"
+
+namespace aisle::cluster {
+namespace {
+
+// JetStream's "stream name already in use" (with another configuration).
+constexpr jsErrCode kStreamNameExists = static_cast<jsErrCode>(10058);
+constexpr jsErrCode kNoJsError = static_cast<jsErrCode>(0);
+// How long the server keeps an ordered consumer's heartbeat interval: the
+// client re-creates the consumer after two are missed, so this bounds how
+// long a reader stalls after the NATS server holding its consumer died.
+constexpr absl::Duration kReaderHeartbeat = absl::Seconds(1);
+
+struct OptionsDeleter {
+  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
+};
+struct ConnectionDeleter {
+  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
+};
+struct JsDeleter {
+  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
+};
+struct SubscriptionDeleter {
+  void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); }
+};
+struct MsgDeleter {
+  void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
+};
+struct MetaDeleter {
+  void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
+};
+struct PubAckDeleter {
+  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
+};
+struct StreamInfoDeleter {
+  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
+};
+
+int64_t Millis(absl::Duration d) {
+  return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
+}
+
+// A NATS failure as UNAVAILABLE (everything NATS reports at run time is a
+// reason to retry later or elsewhere), with the library's last error.
+absl::Status NatsError(natsStatus s, jsErrCode js_error,
+                       absl::string_view what) {
+  std::string detail = natsStatus_GetText(s);
+  const char* last = nats_GetLastError(nullptr);
+  if (last != nullptr && *last != '\0') absl::StrAppend(&detail, ": ", last);
+  if (js_error != 0)
+    absl::StrAppend(&detail, " (JetStream error ", js_error, ")");
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", detail, "; check that NATS is running"));
+}
+
+class JetStreamReader final : public LogReader {
+ public:
+  explicit JetStreamReader(natsSubscription* sub) : sub_(sub) {}
+
+  absl::StatusOr<std::optional<LogEntry>> Next(
+      absl::Duration timeout) override {
+    while (true) {
+      natsMsg* raw = nullptr;
+      natsStatus s =
+          natsSubscription_NextMsg(&raw, sub_.get(), Millis(timeout));
+      if (s == NATS_TIMEOUT) return std::nullopt;
+      if (s != NATS_OK) return NatsError(s, kNoJsError, "reading the log");
+      std::unique_ptr<natsMsg, MsgDeleter> msg(raw);
+      jsMsgMetaData* raw_meta = nullptr;
+      s = natsMsg_GetMetaData(&raw_meta, msg.get());
+      if (s != NATS_OK)
+        return NatsError(s, kNoJsError, "reading a log entry's metadata");
+      std::unique_ptr<jsMsgMetaData, MetaDeleter> meta(raw_meta);
+      const uint64_t sequence = meta->Sequence.Stream;
+      // The ordered consumer never redelivers, but a re-created one starts
+      // after the last entry it delivered; this guard keeps "each once"
+      // even if that ever overlapped.
+      if (sequence <= last_) continue;
+      last_ = sequence;
+      LogEntry entry;
+      entry.sequence = sequence;
+      entry.payload.assign(
+          natsMsg_GetData(msg.get()),
+          static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+      entry.stored_at = absl::FromUnixNanos(meta->Timestamp);
+      return entry;
+    }
+  }
+
+ private:
+  std::unique_ptr<natsSubscription, SubscriptionDeleter> sub_;
+  uint64_t last_ = 0;
+};
+
+class JetStreamLog final : public EventLog {
+ public:
+  explicit JetStreamLog(LogOptions options) : options_(std::move(options)) {
+    if (options_.replicas <= 0) {
+      options_.replicas =
+          std::min<int>(3, static_cast<int>(options_.servers.size()));
+    }
+  }
+  // Closes the connection and waits (bounded) for NATS's callback thread
+  // to be done with this object. REQUIRES: every reader opened on this log
+  // is destroyed.
+  ~JetStreamLog() override;
+
+  absl::Status Connect();
+
+  absl::StatusOr<Appended> Append(std::string_view id,
+                                  std::string_view payload) override;
+  absl::StatusOr<std::unique_ptr<LogReader>> OpenReader(uint64_t from) override;
+  absl::StatusOr<uint64_t> LastSequence() override;
+  bool connected() const override {
+    return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;
+  }
+
+ private:
+  static void OnDisconnected(natsConnection*, void* closure) {
+    static_cast<JetStreamLog*>(closure)->Notify(false);
+  }
+  static void OnConnected(natsConnection*, void* closure) {
+    static_cast<JetStreamLog*>(closure)->Notify(true);
+  }
+  // NATS runs the closed callback after every other callback of the
+  // connection: once it ran, nothing calls into this object any more.
+  static void OnClosed(natsConnection*, void* closure) {
+    auto* log = static_cast<JetStreamLog*>(closure);
+    std::lock_guard<std::mutex> lock(log->closed_mu_);
+    log->closed_ = true;
+    log->closed_cv_.notify_all();
+  }
+  void Notify(bool connected) {
+    if (options_.on_connection_change) options_.on_connection_change(connected);
+  }
+
+  absl::Status CheckConnected() const {
+    if (connected()) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat(
+        "not connected to NATS (", absl::StrJoin(options_.servers, ","),
+        "); retry, or send to another node"));
+  }
+
+  // Creates the stream unless that already succeeded once. Creating is
+  // idempotent in JetStream (same configuration: OK), so concurrent nodes
+  // may all try.
+  absl::Status EnsureStream();
+
+  LogOptions options_;
+  std::unique_ptr<natsOptions, OptionsDeleter> nats_options_;
+  std::unique_ptr<natsConnection, ConnectionDeleter> conn_;
+  std::unique_ptr<jsCtx, JsDeleter> js_;
+  std::mutex stream_mu_;
+  bool stream_ready_ = false;  // guarded by stream_mu_
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;  // guarded by closed_mu_
+};
+
+JetStreamLog::~JetStreamLog() {
+  if (conn_ == nullptr) return;
+  natsConnection_Close(conn_.get());
+  std::unique_lock<std::mutex> lock(closed_mu_);
+  closed_cv_.wait_for(lock, std::chrono::seconds(10),
+                      [this] { return closed_; });
+}
+
+absl::Status JetStreamLog::Connect() {
+  natsOptions* raw_options = nullptr;
+  if (natsOptions_Create(&raw_options) != NATS_OK) {
+    return absl::ResourceExhaustedError("cannot allocate NATS options");
+  }
+  nats_options_.reset(raw_options);
+  natsOptions* o = nats_options_.get();
+  std::vector<const char*> urls;
+  for (const std::string& url : options_.servers) urls.push_back(url.c_str());
+  natsStatus s =
+      natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size()));
+  if (s == NATS_OK)
+    s = natsOptions_SetName(o, options_.connection_name.c_str());
+  // Reconnect forever, quickly: a node without NATS cannot take writes.
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 250);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(o, 2000);
+  // A dead server is noticed within ~2 pings, not the default 4 minutes.
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(o, 1000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, OnDisconnected, this);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, OnConnected, this);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, OnClosed, this);
+  if (s == NATS_OK)
+    s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
+  if (s != NATS_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("NATS options: ", natsStatus_GetText(s), " (servers ",
+                     absl::StrJoin(options_.servers, ","), ")"));
+  }
+  natsConnection* raw_conn = nullptr;
+  s = natsConnection_Connect(&raw_conn, o);
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+    return NatsError(s, kNoJsError, "connecting to NATS");
+  }
+  conn_.reset(raw_conn);
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = Millis(options_.append_timeout);
+  jsCtx* raw_js = nullptr;
+  s = natsConnection_JetStream(&raw_js, conn_.get(), &js_options);
+  if (s != NATS_OK) return NatsError(s, kNoJsError, "opening JetStream");
+  js_.reset(raw_js);
+  if (connected()) {
+    // Best effort now; Append and OpenReader retry while it fails (e.g. the
+    // NATS cluster has no quorum yet).
+    EnsureStream().IgnoreError();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JetStreamLog::EnsureStream() {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  if (stream_ready_) return absl::OkStatus();
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  const char* subjects[] = {options_.subject.c_str()};
+  config.Name = options_.stream.c_str();
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = options_.replicas;
+  config.Duplicates = absl::ToInt64Nanoseconds(options_.duplicate_window);
+  jsStreamInfo* raw_info = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s =
+      js_AddStream(&raw_info, js_.get(), &config, nullptr, &js_error);
+  std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
+  // Exists with another configuration (e.g. created by an operator with
+  // other limits): use it as it is.
+  if (s != NATS_OK && js_error != kStreamNameExists) {
+    return NatsError(s, js_error,
+                     absl::StrCat("creating the stream ", options_.stream));
+  }
+  stream_ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Appended> JetStreamLog::Append(std::string_view id,
+                                              std::string_view payload) {
+  if (id.empty()) return absl::InvalidArgumentError("empty log entry id");
+  if (absl::Status s = CheckConnected(); !s.ok()) return s;
+  if (absl::Status s = EnsureStream(); !s.ok()) return s;
+  const std::string msg_id(id);
+  jsPubOptions pub;
+  jsPubOptions_Init(&pub);
+  pub.MsgId = msg_id.c_str();
+  pub.MaxWait = Millis(options_.append_timeout);
+  pub.ExpectStream = options_.stream.c_str();
+  jsPubAck* raw_ack = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s =
+      js_Publish(&raw_ack, js_.get(), options_.subject.c_str(), payload.data(),
+                 static_cast<int>(payload.size()), &pub, &js_error);
+  std::unique_ptr<jsPubAck, PubAckDeleter> ack(raw_ack);
+  if (s == NATS_MAX_PAYLOAD) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log entry of ", payload.size(),
+        " bytes exceeds NATS's max_payload; send smaller batches"));
+  }
+  if (s != NATS_OK) return NatsError(s, js_error, "appending to the log");
+  return Appended{ack->Sequence, ack->Duplicate};
+}
+
+absl::StatusOr<std::unique_ptr<LogReader>> JetStreamLog::OpenReader(
+    uint64_t from) {
+  if (absl::Status s = CheckConnected(); !s.ok()) return s;
+  if (absl::Status s = EnsureStream(); !s.ok()) return s;
+  jsSubOptions sub_options;
+  jsSubOptions_Init(&sub_options);
+  sub_options.Stream = options_.stream.c_str();
+  sub_options.Ordered = true;
+  sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
+  sub_options.Config.OptStartSeq = std::max<uint64_t>(from, 1);
+  sub_options.Config.Heartbeat = absl::ToInt64Nanoseconds(kReaderHeartbeat);
+  natsSubscription* raw_sub = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s = js_SubscribeSync(&raw_sub, js_.get(), options_.subject.c_str(),
+                                  nullptr, &sub_options, &js_error);
+  if (s != NATS_OK) return NatsError(s, js_error, "subscribing to the log");
+  // Flow control bounds what the server sends ahead; these limits only
+  // keep the client from declaring a slow consumer during a catch-up.
+  natsSubscription_SetPendingLimits(raw_sub, 1 << 20, 1 << 30);
+  return std::unique_ptr<LogReader>(new JetStreamReader(raw_sub));
+}
+
+absl::StatusOr<uint64_t> JetStreamLog::LastSequence() {
+  if (absl::Status s = CheckConnected(); !s.ok()) return s;
+  if (absl::Status s = EnsureStream(); !s.ok()) return s;
+  jsStreamInfo* raw_info = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s = js_GetStreamInfo(&raw_info, js_.get(), options_.stream.c_str(),
+                                  nullptr, &js_error);
+  std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
+  if (s != NATS_OK) return NatsError(s, js_error, "reading the stream's state");
+  return info->State.LastSeq;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseServerList(
+    std::string_view list) {
+  std::vector<std::string> servers;
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(list.data(), list.size()), ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty() || !absl::StartsWith(part, "nats://") ||
+        part.size() == 7) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected comma-separated nats://host:port URLs, got \"",
+                       part, "\""));
+    }
+    servers.emplace_back(part);
+  }
+  return servers;
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> ConnectJetStream(
+    const LogOptions& options) {
+  if (options.servers.empty()) {
+    return absl::InvalidArgumentError("no NATS server given");
+  }
+  if (options.stream.empty() || options.subject.empty()) {
+    return absl::InvalidArgumentError("empty stream or subject name");
+  }
+  auto log = std::make_unique<JetStreamLog>(options);
+  if (absl::Status s = log->Connect(); !s.ok()) return s;
+  return std::unique_ptr<EventLog>(std::move(log));
+}
+
+}  // namespace aisle::cluster

@@ -1,0 +1,302 @@
+#include "cluster/testing/nats_cluster.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "nats/nats.h"
+
+namespace aisle::cluster::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Whether JetStream answers an account-info request on `url` within a
+// short timeout (in a JetStream cluster that needs an elected meta leader).
+bool JetStreamAnswers(const std::string& url) {
+  natsOptions* options = nullptr;
+  if (natsOptions_Create(&options) != NATS_OK) return false;
+  natsOptions_SetURL(options, url.c_str());
+  natsOptions_SetTimeout(options, 500);
+  natsOptions_SetMaxReconnect(options, 0);
+  natsConnection* conn = nullptr;
+  bool ok = natsConnection_Connect(&conn, options) == NATS_OK;
+  jsCtx* js = nullptr;
+  jsAccountInfo* info = nullptr;
+  if (ok) {
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.Wait = 500;
+    ok = natsConnection_JetStream(&js, conn, &js_options) == NATS_OK &&
+         js_GetAccountInfo(&info, js, nullptr, nullptr) == NATS_OK;
+  }
+  if (info != nullptr) jsAccountInfo_Destroy(info);
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (conn != nullptr) natsConnection_Destroy(conn);
+  natsOptions_Destroy(options);
+  return ok;
+}
+
+// "" when `stream` (seen through `url`) has a leader and all replicas
+// online and current, else what is missing.
+std::string StreamProblem(const std::string& url, const std::string& stream,
+                          int expected_replicas) {
+  natsOptions* options = nullptr;
+  if (natsOptions_Create(&options) != NATS_OK) return "no memory";
+  natsOptions_SetURL(options, url.c_str());
+  natsOptions_SetTimeout(options, 500);
+  natsOptions_SetMaxReconnect(options, 0);
+  natsConnection* conn = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* info = nullptr;
+  std::string problem;
+  if (natsConnection_Connect(&conn, options) != NATS_OK) {
+    problem = "cannot connect";
+  } else {
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.Wait = 1000;
+    if (natsConnection_JetStream(&js, conn, &js_options) != NATS_OK ||
+        js_GetStreamInfo(&info, js, stream.c_str(), nullptr, nullptr) !=
+            NATS_OK) {
+      problem = "no stream info";
+    } else if (expected_replicas > 1) {
+      const jsClusterInfo* cluster = info->Cluster;
+      if (cluster == nullptr || cluster->Leader == nullptr ||
+          *cluster->Leader == '\0') {
+        problem = "no leader";
+      } else if (cluster->ReplicasLen != expected_replicas - 1) {
+        problem = absl::StrCat(cluster->ReplicasLen, " followers");
+      } else {
+        for (int r = 0; r < cluster->ReplicasLen; ++r) {
+          const jsPeerInfo* peer = cluster->Replicas[r];
+          if (peer->Offline || !peer->Current) {
+            problem = absl::StrCat("replica ", peer->Name, " not current");
+          }
+        }
+      }
+    }
+  }
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (conn != nullptr) natsConnection_Destroy(conn);
+  natsOptions_Destroy(options);
+  return problem;
+}
+
+std::string MakeTempDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string pattern =
+      absl::StrCat(base != nullptr ? base : "/tmp", "/aisle-nats-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) return "";
+  return pattern;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NatsServerBinary() {
+  if (const char* env = std::getenv("AISLE_NATS_SERVER"); env != nullptr) {
+    return std::string(env);
+  }
+  std::vector<std::string> dirs;
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    dirs = absl::StrSplit(path, ':', absl::SkipEmpty());
+  }
+  dirs.push_back("/usr/sbin");
+  dirs.push_back("/usr/bin");
+  for (const std::string& dir : dirs) {
+    const std::string candidate = dir + "/nats-server";
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return absl::NotFoundError(
+      "nats-server not found (PATH, /usr/sbin, $AISLE_NATS_SERVER): run "
+      "scripts/setup.sh to install it");
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(
+    int servers, absl::Duration timeout) {
+  if (servers != 1 && servers != 3) {
+    return absl::InvalidArgumentError("NatsCluster: 1 or 3 servers");
+  }
+  absl::StatusOr<std::string> binary = NatsServerBinary();
+  if (!binary.ok()) return binary.status();
+  std::unique_ptr<NatsCluster> cluster(new NatsCluster());
+  cluster->binary_ = *binary;
+  cluster->dir_ = MakeTempDir();
+  if (cluster->dir_.empty()) {
+    return absl::UnavailableError("cannot create a temporary directory");
+  }
+  cluster->servers_.resize(servers);
+  for (int i = 0; i < servers; ++i) {
+    Server& s = cluster->servers_[i];
+    s.client_port = FreeLoopbackPort();
+    s.route_port = FreeLoopbackPort();
+    s.store_dir = absl::StrCat(cluster->dir_, "/n", i);
+    s.log_path = absl::StrCat(cluster->dir_, "/n", i, ".log");
+    if (s.client_port == 0 || s.route_port == 0) {
+      return absl::UnavailableError("no free loopback port");
+    }
+  }
+  for (int i = 0; i < servers; ++i) {
+    if (absl::Status s = cluster->Spawn(i); !s.ok()) return s;
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  for (int i = 0; i < servers; ++i) {
+    absl::Status s = cluster->WaitReady(i, deadline - absl::Now());
+    if (!s.ok()) return s;
+  }
+  return cluster;
+}
+
+NatsCluster::~NatsCluster() {
+  for (int i = 0; i < size(); ++i) Kill(i).IgnoreError();
+  std::error_code ec;
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
+}
+
+std::string NatsCluster::url(int i) const {
+  return absl::StrCat("nats://127.0.0.1:", servers_[i].client_port);
+}
+
+std::vector<std::string> NatsCluster::urls() const {
+  std::vector<std::string> out;
+  for (int i = 0; i < size(); ++i) out.push_back(url(i));
+  return out;
+}
+
+std::string NatsCluster::url_list() const { return absl::StrJoin(urls(), ","); }
+
+absl::Status NatsCluster::Spawn(int i) {
+  Server& s = servers_[i];
+  std::vector<std::string> args = {
+      binary_, "-a",  "127.0.0.1", "-p", absl::StrCat(s.client_port),
+      "-js",   "-sd", s.store_dir, "-n", absl::StrCat("n", i)};
+  if (size() > 1) {
+    std::vector<std::string> routes;
+    for (const Server& other : servers_) {
+      routes.push_back(absl::StrCat("nats://127.0.0.1:", other.route_port));
+    }
+    args.insert(args.end(), {"--cluster_name", "aisle-test", "--cluster",
+                             absl::StrCat("nats://127.0.0.1:", s.route_port),
+                             "--routes", absl::StrJoin(routes, ",")});
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) return absl::UnavailableError("fork failed");
+  if (pid == 0) {
+    // The server must not outlive a test that crashed.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    int fd = open(s.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  s.pid = pid;
+  return absl::OkStatus();
+}
+
+absl::Status NatsCluster::Kill(int i) {
+  Server& s = servers_[i];
+  if (s.pid <= 0) return absl::OkStatus();
+  kill(s.pid, SIGKILL);
+  int status = 0;
+  waitpid(s.pid, &status, 0);
+  s.pid = -1;
+  return absl::OkStatus();
+}
+
+absl::Status NatsCluster::Restart(int i, absl::Duration timeout) {
+  if (absl::Status s = Kill(i); !s.ok()) return s;
+  if (absl::Status s = Spawn(i); !s.ok()) return s;
+  return WaitReady(i, timeout);
+}
+
+absl::Status NatsCluster::WaitReady(int i, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    int status = 0;
+    if (servers_[i].pid > 0 && waitpid(servers_[i].pid, &status, WNOHANG) > 0) {
+      servers_[i].pid = -1;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "nats-server ", i, " exited at start-up:\n", LogTail(i)));
+    }
+    if (JetStreamAnswers(url(i))) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("nats-server ", i, " (", url(i),
+                       ") not ready with JetStream in time:\n", LogTail(i)));
+    }
+    // Polling interval, not a timing assumption: the loop is bounded by
+    // the deadline above.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+absl::Status NatsCluster::WaitStreamHealthy(const std::string& stream,
+                                            absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string problem;
+  while (true) {
+    for (int i = 0; i < size(); ++i) {
+      if (servers_[i].pid <= 0) continue;
+      problem = StreamProblem(url(i), stream, size());
+      if (problem != "cannot connect") break;
+    }
+    if (problem.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("stream ", stream, " not healthy in time: ", problem));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string NatsCluster::LogTail(int i) const {
+  std::ifstream in(servers_[i].log_path);
+  std::ostringstream all;
+  all << in.rdbuf();
+  std::string text = all.str();
+  if (text.size() > 2000) text = text.substr(text.size() - 2000);
+  return text;
+}
+
+}  // namespace aisle::cluster::testing
