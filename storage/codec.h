@@ -70,6 +70,8 @@ std::string ModelMetaKey(std::string_view version);
 inline constexpr char kSchemaVersionKey[] = "schema_version";
 inline constexpr char kOpenGenerationKey[] = "open_generation";
 inline constexpr char kActiveModelKey[] = "active_model";
+// Cluster mode: the last replicated-log entry applied (decimal).
+inline constexpr char kAppliedLogSequenceKey[] = "applied_log_sequence";
 inline constexpr char kPreviousActiveModelKey[] = "previous_active_model";
 
 }  // namespace aisle::storage

@@ -40,7 +40,7 @@ absl::StatusOr<uint64_t> Store::Impl::AllocateSequences(uint64_t n) {
 }
 
 absl::StatusOr<AppendResult> Store::AppendEvents(
-    std::span<const core::Event> events) {
+    std::span<const core::Event> events, uint64_t log_sequence) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -51,7 +51,7 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
   }
   AppendResult result;
   result.stored.assign(events.size(), false);
-  if (events.empty()) return result;
+  if (events.empty() && log_sequence == 0) return result;
 
   BatchIds ids = DistinctEventIds(events);
   ClaimGuard claim(&impl.claims, std::move(ids.hashes));
@@ -81,8 +81,17 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
     for (const auto& [user, delta] : deltas) {
       batch.Merge(impl.users, ToSlice(user), EncodeUserRecord(delta));
     }
+    impl.RecordLogSequence(&batch, log_sequence);
     if (absl::Status s =
             impl.Write(&batch, impl.SyncEvents(), "appending events");
+        !s.ok()) {
+      return s;
+    }
+  } else if (log_sequence != 0) {
+    rocksdb::WriteBatch batch;
+    impl.RecordLogSequence(&batch, log_sequence);
+    if (absl::Status s =
+            impl.Write(&batch, impl.SyncEvents(), "recording the log position");
         !s.ok()) {
       return s;
     }

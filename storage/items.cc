@@ -24,21 +24,24 @@ absl::StatusOr<core::Item> DecodeStoredItem(std::string_view item_id,
 
 }  // namespace
 
-absl::Status Store::PutItems(std::span<const core::Item> items) {
+absl::Status Store::PutItems(std::span<const core::Item> items,
+                             uint64_t log_sequence) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  if (items.empty()) return absl::OkStatus();
+  if (items.empty() && log_sequence == 0) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   for (const core::Item& item : items) {
     batch.Put(impl.items, item.item_id, EncodeItem(item));
   }
+  impl.RecordLogSequence(&batch, log_sequence);
   return impl.Write(&batch, impl.SyncEvents(), "storing items");
 }
 
-absl::StatusOr<int> Store::DeleteItems(std::span<const std::string> item_ids) {
+absl::StatusOr<int> Store::DeleteItems(std::span<const std::string> item_ids,
+                                       uint64_t log_sequence) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  if (item_ids.empty()) return 0;
+  if (item_ids.empty() && log_sequence == 0) return 0;
   std::vector<rocksdb::Slice> keys;
   for (const std::string& id : item_ids) keys.emplace_back(id);
   std::vector<rocksdb::PinnableSlice> values(keys.size());
@@ -55,6 +58,7 @@ absl::StatusOr<int> Store::DeleteItems(std::span<const std::string> item_ids) {
     }
     batch.Delete(impl.items, keys[i]);
   }
+  impl.RecordLogSequence(&batch, log_sequence);
   if (absl::Status s = impl.Write(&batch, impl.SyncEvents(), "deleting items");
       !s.ok()) {
     return s;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/string_view.h"
+#include "storage/codec.h"
 #include "storage/column_families.h"
 #include "storage/data_dir.h"
 #include "storage/rocksdb_status.h"
@@ -73,6 +74,12 @@ absl::Status Store::Impl::Write(rocksdb::WriteBatch* batch, bool sync,
     return Error(s, what);
   }
   return absl::OkStatus();
+}
+
+void Store::Impl::RecordLogSequence(rocksdb::WriteBatch* batch,
+                                    uint64_t log_sequence) const {
+  if (log_sequence == 0) return;
+  batch->Put(meta, kAppliedLogSequenceKey, absl::StrCat(log_sequence));
 }
 
 absl::StatusOr<std::optional<std::string>> Store::Impl::GetMeta(
@@ -158,6 +165,20 @@ absl::Status Store::Flush() {
   s = impl.db->SyncWAL();
   if (!s.ok()) return impl.Error(s, "syncing the WAL");
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Store::AppliedLogSequence() const {
+  absl::StatusOr<int64_t> sequence = impl_->GetMetaInt(kAppliedLogSequenceKey);
+  if (!sequence.ok()) return sequence.status();
+  return static_cast<uint64_t>(*sequence);
+}
+
+absl::Status Store::SetAppliedLogSequence(uint64_t log_sequence) {
+  Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  impl.RecordLogSequence(&batch, log_sequence);
+  return impl.Write(&batch, /*sync=*/true, "recording the log position");
 }
 
 StoreStats Store::Stats() const {

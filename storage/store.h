@@ -9,7 +9,7 @@
 //   users       user_id -> UserRecord (first/last seen, counts)
 //   models      version -> model blob;  "meta:" version -> metadata
 //   meta        "active_model", "previous_active_model", "schema_version",
-//               "open_generation"
+//               "open_generation", "applied_log_sequence"
 //   default     unused (RocksDB requires it)
 //
 // Ids: request rules (lengths, characters, non-empty ids) are the caller's
@@ -38,6 +38,13 @@
 // ResourceExhausted; other I/O errors -> Unavailable. Nothing is deleted on
 // error. After a background error (e.g. disk full) writes keep failing with
 // that status; each later write first asks RocksDB to resume.
+//
+// Log position (cluster mode, docs/cluster.md): the store can record which
+// entry of the replicated log its contents reflect. AppendEvents,
+// PutItems, DeleteItems and EraseUser take an optional `log_sequence`; when
+// it is non-zero the same write batch records it as the applied position,
+// so the data and the position survive a crash together or not at all,
+// and each entry is applied exactly once across restarts.
 //
 // Thread safety: all methods are safe to call concurrently.
 #ifndef AISLE_STORAGE_STORE_H_
@@ -104,8 +111,10 @@ class Store {
   // user_id containing '\0', or an unknown event type. Two
   // concurrent calls with the same event_id store it once; calls with disjoint
   // event_ids never wait for each other (so kMachine writers share fsyncs).
-  absl::StatusOr<AppendResult> AppendEvents(
-      std::span<const core::Event> events);
+  // A non-zero log_sequence is recorded in the same batch (see the file
+  // comment), also when every event is a duplicate.
+  absl::StatusOr<AppendResult> AppendEvents(std::span<const core::Event> events,
+                                            uint64_t log_sequence = 0);
   // Calls `fn` for every stored event, in (user, time) order, in batches of
   // up to `batch_size`. Stops and returns the first non-OK status of `fn`.
   absl::Status ScanEvents(
@@ -118,9 +127,12 @@ class Store {
   absl::StatusOr<int64_t> PruneIdempotencyKeys(int64_t now_ms);
 
   // --- Items --------------------------------------------------------------
-  absl::Status PutItems(std::span<const core::Item> items);
-  // Returns how many existed.
-  absl::StatusOr<int> DeleteItems(std::span<const std::string> item_ids);
+  // log_sequence: as for AppendEvents.
+  absl::Status PutItems(std::span<const core::Item> items,
+                        uint64_t log_sequence = 0);
+  // Returns how many existed. log_sequence: as for AppendEvents.
+  absl::StatusOr<int> DeleteItems(std::span<const std::string> item_ids,
+                                  uint64_t log_sequence = 0);
   // NotFound if absent.
   absl::StatusOr<core::Item> GetItem(std::string_view item_id) const;
   absl::Status ScanItems(
@@ -134,7 +146,9 @@ class Store {
   // Removes every record of the user in every column family, in one fsynced
   // batch. Appends wait while it runs: every event whose append returned
   // before the call is erased; events appended afterwards are kept.
-  absl::StatusOr<EraseResult> EraseUser(std::string_view user_id);
+  // log_sequence: as for AppendEvents.
+  absl::StatusOr<EraseResult> EraseUser(std::string_view user_id,
+                                        uint64_t log_sequence = 0);
   // Test/audit helper: number of keys in any column family that belong to
   // the user (by key prefix or, for event_ids, by value).
   absl::StatusOr<int64_t> CountUserRecords(std::string_view user_id) const;
@@ -159,6 +173,13 @@ class Store {
   absl::Status SetActiveModel(std::string_view version);
   // The active version before the last change, "" if none.
   absl::StatusOr<std::string> GetPreviousActiveModel() const;
+
+  // --- Replicated log position (cluster mode) -----------------------------
+  // The last log entry recorded as applied; 0 when none.
+  absl::StatusOr<uint64_t> AppliedLogSequence() const;
+  // Records `log_sequence` as applied, for an entry that writes nothing
+  // else (e.g. one this node skips). Fsynced like model changes.
+  absl::Status SetAppliedLogSequence(uint64_t log_sequence);
 
   // --- Operations ---------------------------------------------------------
   // Consistent point-in-time copy into `dir` (must not exist) while serving;

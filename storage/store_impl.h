@@ -103,6 +103,10 @@ struct Store::Impl {
                      std::string_view what);
   // Whether event, item and idempotency-key writes are fsynced.
   bool SyncEvents() const { return options.durability == Durability::kMachine; }
+  // Adds "this batch applies log entry `log_sequence`" to `batch`, unless
+  // log_sequence is 0 (not cluster mode).
+  void RecordLogSequence(rocksdb::WriteBatch* batch,
+                         uint64_t log_sequence) const;
   // A meta value; nullopt if absent.
   absl::StatusOr<std::optional<std::string>> GetMeta(
       std::string_view key) const;

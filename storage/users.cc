@@ -32,7 +32,8 @@ absl::StatusOr<UserRecord> Store::GetUser(std::string_view user_id) const {
   return record;
 }
 
-absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id) {
+absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
+                                             uint64_t log_sequence) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
@@ -70,6 +71,7 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id) {
     return impl.Error(s, "reading a user record");
   }
   batch.Delete(impl.users, ToSlice(user_id));
+  impl.RecordLogSequence(&batch, log_sequence);
   if (absl::Status w = impl.Write(&batch, /*sync=*/true, "erasing a user");
       !w.ok()) {
     return w;
