@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "cluster/event_log.h"
 #include "core/string_view.h"
 
 namespace aisle::server {
@@ -276,6 +277,25 @@ const std::vector<Option>& Options() {
          c->block_cache_bytes = *n;
          return absl::OkStatus();
        }},
+      {"cluster", "URLS",
+       "Cluster mode: comma-separated NATS URLs of the replicated log, e.g. "
+       "nats://h1:4222,nats://h2:4222,nats://h3:4222 (default: none, "
+       "single-node; docs/cluster.md).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<std::vector<std::string>> servers =
+             cluster::ParseServerList(core::ToStd(v));
+         if (!servers.ok()) return servers.status();
+         c->cluster = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"cluster-stream", "NAME",
+       "JetStream stream of the cluster's log (default AISLE).", false,
+       StringSetter(&ServerConfig::cluster_stream, true)},
+      {"cluster-read-wait", "DURATION",
+       "How long Recommend waits for its min_log_position before answering "
+       "stale (default 50ms).",
+       false, DurationSetter(&ServerConfig::cluster_read_wait_ms, false)},
       {"train-threads", "N",
        "Threads for training the demo model; 0 = all cores (default 0).", false,
        IntSetter(&ServerConfig::train_threads, 0, 1024)},

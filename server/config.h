@@ -122,6 +122,16 @@ struct ServerConfig {
   // Demo generation: ALS threads for the initial training (0 = all cores).
   // Default: 0.
   int train_threads = 0;
+  // Cluster mode (docs/cluster.md): the NATS servers of the replicated log,
+  // comma-separated ("nats://h1:4222,nats://h2:4222,nats://h3:4222").
+  // Default: "" = single-node mode (RocksDB only, no other process).
+  std::string cluster;
+  // The JetStream stream holding the log; nodes of one cluster share it.
+  // Default: "AISLE".
+  std::string cluster_stream = "AISLE";
+  // How long Recommend waits for its min_log_position to be applied on
+  // this node before answering with stale = true. Default: 50 ms.
+  int64_t cluster_read_wait_ms = 50;
   // Engine knobs (see core/engine.h for meaning and defaults):
   //   --popularity-half-life (days, default 14), --trending-half-life
   //   (hours, default 24), --user-half-life (days, default 0 = off),

@@ -58,6 +58,17 @@ std::string DerivedEventId(const core::Event& event) {
   return out;
 }
 
+std::string EventBatchId(const std::vector<core::Event>& events) {
+  std::string out = "b1-";
+  for (uint64_t seed : {0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL}) {
+    StableHasher h(seed);
+    h.AddInt(events.size());
+    for (const core::Event& e : events) h.Add(e.event_id);
+    absl::StrAppend(&out, absl::Hex(h.Finish(), absl::kZeroPad16));
+  }
+  return out;
+}
+
 Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
                AccessLog* access_log)
     : engine_(engine),
@@ -65,18 +76,22 @@ Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
       metrics_(metrics),
       access_log_(access_log) {}
 
-absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
-                                               int64_t now_ms) {
+void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
   for (core::Event& e : events) {
     if (e.timestamp_ms == 0) e.timestamp_ms = now_ms;
-    // Derived after the timestamp default, so two identical events sent
-    // without ids at different times are both kept.
     if (e.event_id.empty()) e.event_id = DerivedEventId(e);
   }
+}
+
+absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
+                                               int64_t now_ms,
+                                               uint64_t log_sequence) {
+  FillEventDefaults(events, now_ms);
 
   absl::ReaderMutexLock erase_lock(&erase_mu_);
   const int64_t write_start = core::SteadyNanos();
-  absl::StatusOr<storage::AppendResult> result = store_->AppendEvents(events);
+  absl::StatusOr<storage::AppendResult> result =
+      store_->AppendEvents(events, log_sequence);
   metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
   if (!result.ok()) return result.status();
 
@@ -103,14 +118,14 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
     }
   }
   metrics_->EventsDuplicate(result->duplicates);
-  return EventsStored{result->accepted, result->duplicates};
+  return EventsStored{result->accepted, result->duplicates, log_sequence};
 }
 
-absl::Status Ingest::UpsertItems(std::vector<core::Item> items,
-                                 int64_t now_ms) {
+absl::Status Ingest::UpsertItems(std::vector<core::Item> items, int64_t now_ms,
+                                 uint64_t log_sequence) {
   for (core::Item& item : items) item.updated_at_ms = now_ms;
   const int64_t write_start = core::SteadyNanos();
-  absl::Status status = store_->PutItems(items);
+  absl::Status status = store_->PutItems(items, log_sequence);
   metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
   if (!status.ok()) return status;
   engine_->UpsertItems(items);
@@ -118,18 +133,20 @@ absl::Status Ingest::UpsertItems(std::vector<core::Item> items,
 }
 
 absl::StatusOr<int> Ingest::DeleteItems(
-    const std::vector<std::string>& item_ids) {
+    const std::vector<std::string>& item_ids, uint64_t log_sequence) {
   const int64_t write_start = core::SteadyNanos();
-  absl::StatusOr<int> deleted = store_->DeleteItems(item_ids);
+  absl::StatusOr<int> deleted = store_->DeleteItems(item_ids, log_sequence);
   metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
   if (!deleted.ok()) return deleted.status();
   engine_->DeleteItems(item_ids);
   return *deleted;
 }
 
-absl::StatusOr<UserErasure> Ingest::EraseUser(const std::string& user_id) {
+absl::StatusOr<UserErasure> Ingest::EraseUser(const std::string& user_id,
+                                              uint64_t log_sequence) {
   absl::WriterMutexLock erase_lock(&erase_mu_);
-  absl::StatusOr<storage::EraseResult> erased = store_->EraseUser(user_id);
+  absl::StatusOr<storage::EraseResult> erased =
+      store_->EraseUser(user_id, log_sequence);
   if (!erased.ok()) return erased.status();
   std::optional<core::UserProfile> profile = engine_->GetUser(user_id);
   engine_->EraseUser(user_id);

@@ -15,6 +15,10 @@
 // and does no request checks. Errors are the store's (the engine is not
 // touched when storing failed).
 //
+// Cluster mode: the log applier (log_applier.h) calls the same methods
+// with the entry's `log_sequence`, which the store records in the same
+// write batch as the data (storage/store.h); 0 means single-node mode.
+//
 // Thread safety: all methods may be called concurrently. Event writes and
 // user erasure are ordered by one lock (see erase_mu_).
 #ifndef AISLE_SERVER_INGEST_H_
@@ -43,9 +47,22 @@ namespace aisle::server {
 // duplicate. Also used by `aisle import` to show the ids it will send.
 std::string DerivedEventId(const core::Event& event);
 
+// The de-duplication id of a batch of events in cluster mode's log: "b1-"
+// + 32 hex digits of a hash of the events' ids, in order. Deterministic
+// across nodes, so a batch retried through another node is recognised.
+// REQUIRES: every event has its event_id (FillEventDefaults).
+std::string EventBatchId(const std::vector<core::Event>& events);
+
+// Fills what a client may leave unset: timestamp_ms 0 -> now_ms, then an
+// empty event_id -> DerivedEventId (after the timestamp, so two identical
+// events sent without ids at different times are both kept).
+void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms);
+
 struct EventsStored {
   int accepted = 0;    // newly stored (and applied to the engine)
   int duplicates = 0;  // event_id already stored: neither stored nor applied
+  // Cluster mode: the write's position in the replicated log; 0 otherwise.
+  uint64_t log_position = 0;
 };
 
 struct UserErasure {
@@ -69,20 +86,24 @@ class Ingest {
   // (stored, duplicates, attribution of recommendation ids the server
   // issued). REQUIRES: every event passed ValidateEvent.
   absl::StatusOr<EventsStored> AddEvents(std::vector<core::Event> events,
-                                         int64_t now_ms);
+                                         int64_t now_ms,
+                                         uint64_t log_sequence = 0);
 
   // Stamps updated_at_ms = now_ms, stores, then upserts into the engine.
   // REQUIRES: every item passed ValidateItem.
-  absl::Status UpsertItems(std::vector<core::Item> items, int64_t now_ms);
+  absl::Status UpsertItems(std::vector<core::Item> items, int64_t now_ms,
+                           uint64_t log_sequence = 0);
 
   // Deletes from the store, then from the engine. Returns how many ids
   // were stored (the others were not found).
-  absl::StatusOr<int> DeleteItems(const std::vector<std::string>& item_ids);
+  absl::StatusOr<int> DeleteItems(const std::vector<std::string>& item_ids,
+                                  uint64_t log_sequence = 0);
 
   // Erases everything kept about the user: stored events, idempotency keys
   // and profile, then the engine's history and vector. Logs the erasure
   // with the user id hashed.
-  absl::StatusOr<UserErasure> EraseUser(const std::string& user_id);
+  absl::StatusOr<UserErasure> EraseUser(const std::string& user_id,
+                                        uint64_t log_sequence = 0);
 
  private:
   core::Engine* const engine_;

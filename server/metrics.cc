@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -212,6 +213,42 @@ Metrics::Metrics(std::string_view build_version)
                        .Help("RocksDB point read latency")
                        .Register(r)
                        .Add({}, LatencyBuckets());
+  log_connected_ = &BuildGauge()
+                        .Name("aisle_cluster_connected")
+                        .Help(
+                            "1 when connected to the cluster's log (NATS); "
+                            "single-node servers: 1")
+                        .Register(r)
+                        .Add({});
+  log_connected_->Set(1);
+  log_applied_ = &BuildGauge()
+                      .Name("aisle_cluster_applied_position")
+                      .Help("Last log entry applied on this node")
+                      .Register(r)
+                      .Add({});
+  log_end_ = &BuildGauge()
+                  .Name("aisle_cluster_log_end_position")
+                  .Help("Newest log entry, as last seen by this node")
+                  .Register(r)
+                  .Add({});
+  replication_lag_ =
+      &BuildHistogram()
+           .Name("aisle_cluster_replication_lag_seconds")
+           .Help("From the log storing an entry to this node applying it")
+           .Register(r)
+           .Add({}, Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005,
+                                                0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5, 1, 2.5, 5, 10, 30, 60});
+  log_append_ = &BuildHistogram()
+                     .Name("aisle_cluster_append_duration_seconds")
+                     .Help("Appending a write to the log, until acknowledged")
+                     .Register(r)
+                     .Add({}, LatencyBuckets());
+  log_append_failures_ = &BuildCounter()
+                              .Name("aisle_cluster_append_failures_total")
+                              .Help("Appends to the log that failed")
+                              .Register(r)
+                              .Add({});
   storage_live_bytes_ = &BuildGauge()
                              .Name("aisle_storage_live_data_bytes")
                              .Help("RocksDB live SST bytes")
@@ -393,6 +430,27 @@ void Metrics::ObserveStorageWrite(double seconds) {
 
 void Metrics::ObserveStorageRead(double seconds) {
   storage_read_->Observe(seconds);
+}
+
+void Metrics::SetLogConnected(bool connected) {
+  log_connected_->Set(connected ? 1 : 0);
+}
+
+void Metrics::LogEntryApplied(uint64_t sequence,
+                              std::optional<double> lag_seconds) {
+  log_applied_->Set(static_cast<double>(sequence));
+  if (lag_seconds.has_value()) {
+    replication_lag_->Observe(std::max(0.0, *lag_seconds));
+  }
+}
+
+void Metrics::SetLogEnd(uint64_t sequence) {
+  log_end_->Set(static_cast<double>(sequence));
+}
+
+void Metrics::ObserveLogAppend(double seconds, bool ok) {
+  log_append_->Observe(seconds);
+  if (!ok) log_append_failures_->Increment();
 }
 
 }  // namespace aisle::server

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -115,6 +116,17 @@ class Metrics {
   void ObserveStorageWrite(double seconds);
   void ObserveStorageRead(double seconds);
 
+  // --- Cluster mode (docs/cluster.md) -------------------------------------
+  // Whether the node is connected to the log (single-node servers: 1).
+  void SetLogConnected(bool connected);
+  // An entry applied here; lag = now - when the log stored it (nullopt:
+  // only the position, e.g. at start-up).
+  void LogEntryApplied(uint64_t sequence, std::optional<double> lag_seconds);
+  // The log's newest position as last seen.
+  void SetLogEnd(uint64_t sequence);
+  // One append to the log (until acknowledged, or failed).
+  void ObserveLogAppend(double seconds, bool ok);
+
  private:
   class Scraper;
   prometheus::Counter* RequestCounter(Method method, grpc::StatusCode code);
@@ -157,6 +169,12 @@ class Metrics {
   std::array<prometheus::Counter*, 6> fallbacks_{};
   prometheus::Histogram* storage_write_;
   prometheus::Histogram* storage_read_;
+  prometheus::Gauge* log_connected_;
+  prometheus::Gauge* log_applied_;
+  prometheus::Gauge* log_end_;
+  prometheus::Histogram* replication_lag_;
+  prometheus::Histogram* log_append_;
+  prometheus::Counter* log_append_failures_;
 
   absl::Mutex model_mu_;
   prometheus::Gauge* model_info_ ABSL_GUARDED_BY(model_mu_) = nullptr;

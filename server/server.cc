@@ -12,19 +12,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cluster/event_log.h"
 #include "core/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "prometheus/exposer.h"
+#include "server/cluster_writes.h"
 #include "server/ingest.h"
+#include "server/log_applier.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/read_loop.h"
 #include "server/service.h"
 #include "server/startup.h"
+#include "server/writes.h"
 #include "spdlog/spdlog.h"
 
 namespace aisle::server {
@@ -44,6 +48,10 @@ struct AisleServer::Impl {
   std::unique_ptr<AccessLog> access_log;
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<ModelManager> models;
+  // Cluster mode only: the replicated log and this node's applier of it.
+  std::unique_ptr<cluster::EventLog> log;
+  std::unique_ptr<LogApplier> applier;
+  std::unique_ptr<Writes> writes;  // LocalWrites or ClusterWrites
   std::unique_ptr<Admission> admission;
   std::unique_ptr<RecommenderService> service;
   std::unique_ptr<ReadLoop> read_loop;  // serves the service's Recommend
@@ -85,7 +93,63 @@ struct AisleServer::Impl {
   absl::Status LoadState();
   // Model inbox polling (unless disabled) and idempotency-key pruning.
   void BackgroundLoop();
+  // Cluster mode: connects to the log and sets up the applier and the
+  // cluster write path (not started yet).
+  absl::Status StartCluster();
+  // Cluster mode, after LoadState: applies the log from the store's
+  // position and waits (bounded) until this node has caught up.
+  void CatchUpWithLog();
 };
+
+absl::Status AisleServer::Impl::StartCluster() {
+  if (config.demo) {
+    return absl::InvalidArgumentError(
+        "--demo is single-node only: in cluster mode load data through the "
+        "API (aisle import --server ...), so that it goes through the log");
+  }
+  absl::StatusOr<std::vector<std::string>> servers =
+      cluster::ParseServerList(config.cluster);
+  if (!servers.ok()) return servers.status();
+  cluster::LogOptions options;
+  options.servers = *std::move(servers);
+  options.stream = config.cluster_stream;
+  options.connection_name = absl::StrCat("aisle ", config.host);
+  Metrics* m = metrics.get();
+  options.on_connection_change = [m](bool connected) {
+    m->SetLogConnected(connected);
+    if (connected) {
+      spdlog::info("cluster: connected to the log");
+    } else {
+      spdlog::warn(
+          "cluster: lost the connection to the log; writes answer "
+          "UNAVAILABLE and reads are marked stale until it is back");
+    }
+  };
+  absl::StatusOr<std::unique_ptr<cluster::EventLog>> connected =
+      cluster::ConnectJetStream(options);
+  if (!connected.ok()) return connected.status();
+  log = *std::move(connected);
+  metrics->SetLogConnected(log->connected());
+  applier = std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),
+                                         store.get(), metrics.get());
+  writes = std::make_unique<ClusterWrites>(log.get(), applier.get(),
+                                           store.get(), metrics.get());
+  return absl::OkStatus();
+}
+
+void AisleServer::Impl::CatchUpWithLog() {
+  const auto start = core::SteadyClock::now();
+  // Bounded: a node far behind serves (its answers are those of an older
+  // position) rather than staying down; it keeps applying meanwhile.
+  absl::Status status = applier->CatchUp(absl::Now() + absl::Minutes(5));
+  if (status.ok()) {
+    spdlog::info("cluster: caught up with the log at position {} in {:.2f} s",
+                 applier->applied(), core::SecondsSince(start));
+  } else {
+    spdlog::warn("cluster: serving before catching up with the log: {}",
+                 status.ToString());
+  }
+}
 
 void AisleServer::Impl::BackgroundLoop() {
   using Clock = std::chrono::steady_clock;
@@ -149,6 +213,9 @@ AisleServer::~AisleServer() {
   impl_->grpc_server.reset();
   impl_->read_loop.reset();
   impl_->service.reset();
+  impl_->writes.reset();
+  impl_->applier.reset();  // stops applying before the units it calls go
+  impl_->log.reset();
   impl_->models.reset();
   impl_->ingest.reset();
   impl_->engine.reset();
@@ -205,6 +272,11 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   s.models = std::make_unique<ModelManager>(
       s.engine.get(), s.store.get(), s.metrics.get(), config.engine.model,
       ModelInboxDir(config.data_dir));
+  if (config.cluster.empty()) {
+    s.writes = std::make_unique<LocalWrites>(s.ingest.get(), s.models.get());
+  } else if (absl::Status c = s.StartCluster(); !c.ok()) {
+    return c;
+  }
   {
     AdmissionOptions read, write, admin;
     read.mode = write.mode = admin.mode = config.admission;
@@ -216,7 +288,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   RecommenderService::Units units;
   units.engine = s.engine.get();
   units.store = s.store.get();
-  units.ingest = s.ingest.get();
+  units.writes = s.writes.get();
+  units.applier = s.applier.get();
+  units.cluster_read_wait = absl::Milliseconds(config.cluster_read_wait_ms);
   units.models = s.models.get();
   units.metrics = s.metrics.get();
   units.access_log = s.access_log.get();
@@ -305,6 +379,10 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
                                                  s.metrics_port, "/metrics"),
                config.data_dir);
   if (absl::Status status = s.LoadState(); !status.ok()) return status;
+  if (s.applier != nullptr) {
+    if (absl::Status status = s.applier->Start(); !status.ok()) return status;
+    s.CatchUpWithLog();
+  }
   s.RefreshGauges();
   s.service->SetServing(true);
   s.SetHealth(true);
@@ -354,6 +432,7 @@ void AisleServer::Shutdown() {
   // After the server's shutdown, as gRPC requires of completion queues.
   if (s.read_loop != nullptr) s.read_loop->Shutdown();
   if (s.background.joinable()) s.background.join();
+  if (s.applier != nullptr) s.applier->Stop();
   s.exposer.reset();
   spdlog::debug("shutdown: metrics stopped after {:.3f} s",
                 core::SecondsSince(start));

@@ -234,7 +234,7 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
   loader_.Post([this, reactor, start_ns, version = request->version(),
                 rollback = request->rollback(), response, permit] {
     absl::StatusOr<core::ModelMetadata> metadata =
-        units_.models->Activate(version, rollback);
+        units_.writes->ActivateModel(version, rollback);
     if (metadata.ok()) {
       ToProtoModelMetadata(*metadata, response);
       FillModelInfo(response);
@@ -266,6 +266,15 @@ absl::Status RecommenderService::RecommendCall(
   if (absl::Status s = ValidateRecommendRequest(request); !s.ok()) return s;
   request.deadline = DeadlineOf(ctx);
   request.cancelled = std::move(cancelled);
+  bool stale = false;
+  if (units_.applier != nullptr) {
+    if (proto.min_log_position() > 0) {
+      stale = !units_.applier->WaitApplied(
+          proto.min_log_position(),
+          std::min(absl::Now() + units_.cluster_read_wait, request.deadline));
+    }
+    stale = stale || !units_.applier->log_connected();
+  }
 
   core::RecommendTrace trace;
   absl::StatusOr<core::Recommendation> rec =
@@ -277,6 +286,7 @@ absl::Status RecommenderService::RecommendCall(
   }
   if (!rec.ok()) return rec.status();
   ToProtoRecommendation(*rec, response);
+  response->set_stale(stale);
   response->set_recommendation_id(
       NewRecommendationId(request.scenario, kDefaultVariant));
 
@@ -311,10 +321,11 @@ absl::Status RecommenderService::DoFeedback(const v1::FeedbackRequest& request,
     events.push_back(*std::move(event));
   }
   absl::StatusOr<EventsStored> stored =
-      units_.ingest->AddEvents(std::move(events), now_ms);
+      units_.writes->AddEvents(std::move(events), now_ms);
   if (!stored.ok()) return stored.status();
   response->set_accepted(stored->accepted);
   response->set_duplicates(stored->duplicates);
+  response->set_log_position(stored->log_position);
   return absl::OkStatus();
 }
 
@@ -335,7 +346,7 @@ absl::Status RecommenderService::DoUpsertItems(
     items.push_back(std::move(item));
   }
   const int count = static_cast<int>(items.size());
-  if (absl::Status s = units_.ingest->UpsertItems(std::move(items), NowMs());
+  if (absl::Status s = units_.writes->UpsertItems(std::move(items), NowMs());
       !s.ok()) {
     return s;
   }
@@ -358,7 +369,7 @@ absl::Status RecommenderService::DoDeleteItems(
   }
   const std::vector<std::string> ids(request.item_ids().begin(),
                                      request.item_ids().end());
-  absl::StatusOr<int> deleted = units_.ingest->DeleteItems(ids);
+  absl::StatusOr<int> deleted = units_.writes->DeleteItems(ids);
   if (!deleted.ok()) return deleted.status();
   response->set_deleted(*deleted);
   response->set_not_found(static_cast<int>(ids.size()) - *deleted);
@@ -412,7 +423,7 @@ absl::Status RecommenderService::DoDeleteUser(
     return s;
   }
   absl::StatusOr<UserErasure> erased =
-      units_.ingest->EraseUser(request.user_id());
+      units_.writes->EraseUser(request.user_id());
   if (!erased.ok()) return erased.status();
   response->set_events_deleted(erased->events_deleted);
   response->set_idempotency_keys_deleted(erased->idempotency_keys_deleted);

@@ -11,8 +11,9 @@
 //      is not a failure;
 //   2. validate the request (validation.h) and convert it (convert.h);
 //   3. call the unit that does the work: the engine (Recommend, GetUser),
-//      the store (GetItem, GetUser), Ingest for writes (ingest.h: durable
-//      first, then the engine), ModelManager for model versions;
+//      the store (GetItem, GetUser), Writes for every write (writes.h:
+//      Ingest in single-node mode, the replicated log in cluster mode),
+//      ModelManager for listing model versions;
 //   4. convert the answer, map the status at the edge (grpc_status.h),
 //      record the RPC metrics and the access log.
 //
@@ -31,6 +32,11 @@
 // API by the ReadLoop (read_loop.h), which owns its queue and shedding and
 // calls the "for the read loop" methods below for the common steps. The
 // other reads (GetItem, GetUser) are point lookups and run inline.
+//
+// Cluster mode: Recommend first waits (up to cluster_read_wait, within the
+// call's deadline) for the request's min_log_position to be applied here,
+// and marks the answer stale when it was not, or when the log cannot be
+// reached (the node answers from what it has).
 //
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
@@ -54,10 +60,12 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "server/admission.h"
 #include "server/ingest.h"
+#include "server/log_applier.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/serial_worker.h"
+#include "server/writes.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -84,8 +92,8 @@ class RecommenderService final : public internal::ServiceBase {
   // What the handlers call; borrowed, all must outlive the service.
   struct Units {
     core::Engine* engine = nullptr;
-    const storage::Store* store = nullptr;  // reads only; writes via ingest
-    Ingest* ingest = nullptr;
+    const storage::Store* store = nullptr;  // reads only; writes via writes
+    Writes* writes = nullptr;
     ModelManager* models = nullptr;
     Metrics* metrics = nullptr;
     AccessLog* access_log = nullptr;
@@ -93,6 +101,10 @@ class RecommenderService final : public internal::ServiceBase {
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;
+    // Cluster mode only (null in single-node mode): the log applier, asked
+    // for min_log_position and whether the log is reachable.
+    LogApplier* applier = nullptr;
+    absl::Duration cluster_read_wait = absl::Milliseconds(50);
   };
   explicit RecommenderService(const Units& units);
   // Waits for queued ActivateModel calls to finish.

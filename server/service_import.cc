@@ -73,7 +73,7 @@ class RecommenderService::ImportReactor
     }
     if (valid.empty()) return absl::OkStatus();
     absl::StatusOr<EventsStored> stored =
-        service_->units_.ingest->AddEvents(std::move(valid), now_ms);
+        service_->units_.writes->AddEvents(std::move(valid), now_ms);
     if (!stored.ok()) return stored.status();
     response_->set_accepted(response_->accepted() + stored->accepted);
     response_->set_duplicates(response_->duplicates() + stored->duplicates);

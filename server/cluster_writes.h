@@ -1,0 +1,76 @@
+// ClusterWrites: the write path of cluster mode (`aisle serve --cluster`,
+// docs/cluster.md). Every write becomes one entry of the replicated log
+// (log_entry.h), and the RPC is answered only after the log acknowledged
+// it AND this node applied it (log_applier.h): the answer is this node's
+// result of applying it, so the node's next read reflects the write.
+//
+// Never acknowledges an unlogged write: when the log cannot be reached or
+// does not acknowledge in time the answer is UNAVAILABLE, and the client
+// retries (through any node). Retrying is safe: an events batch carries a
+// de-duplication id derived from its event ids (EventBatchId), which the
+// log recognises within its window, and behind that Aisle's own
+// idempotency keys; the other writes are idempotent. When the entry is
+// logged but this node has not applied it within apply_timeout the answer
+// is UNAVAILABLE too ("logged at position N"): the write is durable and a
+// retry is a duplicate.
+//
+// Thread safety: all methods may be called concurrently.
+#ifndef AISLE_SERVER_CLUSTER_WRITES_H_
+#define AISLE_SERVER_CLUSTER_WRITES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "cluster/event_log.h"
+#include "server/log_applier.h"
+#include "server/metrics.h"
+#include "server/writes.h"
+#include "storage/store.h"
+
+namespace aisle::server {
+
+class ClusterWrites final : public Writes {
+ public:
+  // Borrowed pointers; all must outlive it. `store` is read to resolve a
+  // rollback and check a version exists before logging its activation.
+  ClusterWrites(cluster::EventLog* log, LogApplier* applier,
+                const storage::Store* store, Metrics* metrics,
+                absl::Duration apply_timeout = absl::Seconds(10));
+
+  // EventsStored::log_position is the entry's position (for
+  // RecommendRequest.min_log_position).
+  absl::StatusOr<EventsStored> AddEvents(std::vector<core::Event> events,
+                                         int64_t now_ms) override;
+  absl::Status UpsertItems(std::vector<core::Item> items,
+                           int64_t now_ms) override;
+  absl::StatusOr<int> DeleteItems(
+      const std::vector<std::string>& item_ids) override;
+  absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override;
+  // Resolves a rollback to a version on this node, checks it is stored
+  // here (NotFound otherwise, nothing logged), then logs "activate V".
+  absl::StatusOr<core::ModelMetadata> ActivateModel(const std::string& version,
+                                                    bool rollback) override;
+
+ private:
+  // Appends, then waits for this node to apply the entry. For an entry the
+  // log already held (a retry), the result is that of a duplicate:
+  // `duplicate` is set and ApplyResult is default.
+  struct Logged {
+    uint64_t sequence = 0;
+    bool duplicate = false;
+    ApplyResult result;
+  };
+  absl::StatusOr<Logged> AppendAndApply(const std::string& id,
+                                        const std::string& payload);
+
+  cluster::EventLog* const log_;
+  LogApplier* const applier_;
+  const storage::Store* const store_;
+  Metrics* const metrics_;
+  const absl::Duration apply_timeout_;
+};
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_CLUSTER_WRITES_H_

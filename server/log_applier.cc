@@ -1,0 +1,251 @@
+#include "server/log_applier.h"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/convert.h"
+#include "server/log_entry.h"
+#include "spdlog/spdlog.h"
+
+namespace aisle::server {
+namespace {
+
+// How long one read waits for an entry: bounds how long Stop takes.
+constexpr absl::Duration kReadTimeout = absl::Milliseconds(200);
+// How often the distance to the log's end is refreshed for the metric.
+constexpr absl::Duration kBehindRefresh = absl::Seconds(1);
+
+// Errors every node meets in the same way for the same entry: recorded as
+// the entry's result and skipped. Anything else is this node's trouble
+// (I/O, disk full, corruption) and is retried.
+bool SameOnEveryNode(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
+         absl::IsFailedPrecondition(status) || absl::IsOutOfRange(status);
+}
+
+}  // namespace
+
+LogApplier::LogApplier(cluster::EventLog* log, Ingest* ingest,
+                       ModelManager* models, storage::Store* store,
+                       Metrics* metrics, LogApplierOptions options)
+    : log_(log),
+      ingest_(ingest),
+      models_(models),
+      store_(store),
+      metrics_(metrics),
+      options_(options) {}
+
+LogApplier::~LogApplier() { Stop(); }
+
+absl::Status LogApplier::Start() {
+  absl::StatusOr<uint64_t> applied = store_->AppliedLogSequence();
+  if (!applied.ok()) return applied.status();
+  {
+    absl::MutexLock lock(&mu_);
+    applied_ = *applied;
+  }
+  metrics_->LogEntryApplied(*applied, std::nullopt);
+  spdlog::info("cluster: applying the log from position {}", *applied + 1);
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void LogApplier::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t LogApplier::applied() const {
+  absl::MutexLock lock(&mu_);
+  return applied_;
+}
+
+bool LogApplier::WaitApplied(uint64_t sequence, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, sequence]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return applied_ >= sequence;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+  return applied_ >= sequence;
+}
+
+absl::StatusOr<ApplyResult> LogApplier::WaitResult(uint64_t sequence,
+                                                   absl::Time deadline) {
+  if (!WaitApplied(sequence, deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "log entry ", sequence, " is not applied on this node yet"));
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = results_.find(sequence);
+  if (it == results_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("the result of log entry ", sequence,
+                     " is no longer kept (applied long ago)"));
+  }
+  return it->second;
+}
+
+absl::Status LogApplier::CatchUp(absl::Time deadline) {
+  absl::StatusOr<uint64_t> last = log_->LastSequence();
+  if (!last.ok()) return last.status();
+  if (WaitApplied(*last, deadline)) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat("applied ", applied(), " of ", *last, " log entries"));
+}
+
+bool LogApplier::WaitToRetry() {
+  absl::MutexLock lock(&mu_);
+  auto stopping = [this]()
+                      ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
+  mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.retry_wait);
+  return !stopping_;
+}
+
+void LogApplier::Run() {
+  std::unique_ptr<cluster::LogReader> reader;
+  absl::Time next_behind_refresh = absl::Now();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (absl::Now() >= next_behind_refresh) {
+      absl::StatusOr<uint64_t> last = log_->LastSequence();
+      if (last.ok()) metrics_->SetLogEnd(*last);
+      next_behind_refresh = absl::Now() + kBehindRefresh;
+    }
+    if (reader == nullptr) {
+      absl::StatusOr<std::unique_ptr<cluster::LogReader>> opened =
+          log_->OpenReader(applied() + 1);
+      if (!opened.ok()) {
+        spdlog::debug("cluster: cannot read the log yet: {}",
+                      opened.status().ToString());
+        if (!WaitToRetry()) return;
+        continue;
+      }
+      reader = *std::move(opened);
+    }
+    absl::StatusOr<std::optional<cluster::LogEntry>> entry =
+        reader->Next(kReadTimeout);
+    if (!entry.ok()) {
+      spdlog::warn("cluster: reading the log: {}; re-opening",
+                   entry.status().ToString());
+      reader.reset();
+      continue;
+    }
+    if (!entry->has_value()) continue;
+    if ((*entry)->sequence <= applied()) continue;  // applied before a restart
+    if (!ApplyWithRetry(**entry)) return;
+  }
+}
+
+bool LogApplier::ApplyWithRetry(const cluster::LogEntry& entry) {
+  while (true) {
+    ApplyResult result = Apply(entry);
+    if (!result.status.ok() && SameOnEveryNode(result.status)) {
+      spdlog::warn("cluster: log entry {} not applied: {}", entry.sequence,
+                   result.status.ToString());
+      // The entry wrote nothing; its position still has to be recorded
+      // (a failure to do so is this node's, and retried).
+      if (absl::Status s = store_->SetAppliedLogSequence(entry.sequence);
+          !s.ok()) {
+        result.status = s;
+      }
+    }
+    if (result.status.ok() || SameOnEveryNode(result.status)) {
+      const double lag = absl::ToDoubleSeconds(absl::Now() - entry.stored_at);
+      metrics_->LogEntryApplied(entry.sequence, lag);
+      Applied(entry.sequence, std::move(result));
+      return true;
+    }
+    spdlog::error("cluster: applying log entry {} failed, retrying: {}",
+                  entry.sequence, result.status.ToString());
+    if (!WaitToRetry()) return false;
+  }
+}
+
+ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
+  ApplyResult result;
+  const uint64_t seq = log_entry.sequence;
+  absl::StatusOr<cluster::v1::LogEntry> parsed =
+      ParseLogEntry(log_entry.payload);
+  if (!parsed.ok()) {
+    // Every node parses the same bytes the same way.
+    result.status = absl::FailedPreconditionError(parsed.status().message());
+    return result;
+  }
+  const cluster::v1::LogEntry& entry = *parsed;
+  switch (entry.kind_case()) {
+    case cluster::v1::LogEntry::kEvents: {
+      std::vector<core::Event> events;
+      events.reserve(entry.events().events_size());
+      for (const v1::Event& e : entry.events().events()) {
+        events.push_back(ToCoreEvent(e));
+      }
+      absl::StatusOr<EventsStored> stored =
+          ingest_->AddEvents(std::move(events), entry.written_at_ms(), seq);
+      if (stored.ok()) result.events = *stored;
+      result.status = stored.status();
+      break;
+    }
+    case cluster::v1::LogEntry::kUpsertItems: {
+      std::vector<core::Item> items;
+      for (const v1::Item& item : entry.upsert_items().items()) {
+        items.push_back(ToCoreItem(item));
+      }
+      result.status =
+          ingest_->UpsertItems(std::move(items), entry.written_at_ms(), seq);
+      break;
+    }
+    case cluster::v1::LogEntry::kDeleteItems: {
+      const std::vector<std::string> ids(
+          entry.delete_items().item_ids().begin(),
+          entry.delete_items().item_ids().end());
+      absl::StatusOr<int> deleted = ingest_->DeleteItems(ids, seq);
+      if (deleted.ok()) result.items_deleted = *deleted;
+      result.status = deleted.status();
+      break;
+    }
+    case cluster::v1::LogEntry::kDeleteUser: {
+      absl::StatusOr<UserErasure> erased =
+          ingest_->EraseUser(entry.delete_user(), seq);
+      if (erased.ok()) result.erasure = *erased;
+      result.status = erased.status();
+      break;
+    }
+    case cluster::v1::LogEntry::kActivateModel: {
+      // Activation is idempotent, so recording the position after it (not
+      // in the same batch) is enough: a crash in between re-activates.
+      absl::StatusOr<core::ModelMetadata> model =
+          models_->Activate(entry.activate_model(), /*rollback=*/false);
+      if (model.ok()) {
+        result.model = *model;
+        result.status = store_->SetAppliedLogSequence(seq);
+      } else {
+        result.status = model.status();
+      }
+      break;
+    }
+    case cluster::v1::LogEntry::KIND_NOT_SET:
+      result.status = absl::FailedPreconditionError("empty log entry");
+      break;
+  }
+  return result;
+}
+
+void LogApplier::Applied(uint64_t sequence, ApplyResult result) {
+  absl::MutexLock lock(&mu_);
+  applied_ = sequence;
+  results_[sequence] = std::move(result);
+  while (results_.size() > options_.results_kept) {
+    results_.erase(results_.begin());
+  }
+}
+
+}  // namespace aisle::server
