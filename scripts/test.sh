@@ -11,6 +11,7 @@
 #      AISLE_SKIP_DEPLOY_CHECKS=1.
 #   3. the lock annotations (ABSL_GUARDED_BY ...), checked by a clang build
 #      with -Werror=thread-safety (scripts/check_thread_safety.sh).
+#   4. cluster mode with real processes: scripts/cluster_test.sh --small.
 # Sanitizer runs (scripts/sanitize.sh address|thread) take long and are run
 # separately.
 # The container image check (scripts/build_image.sh, ~7 minutes, needs
@@ -28,6 +29,10 @@ if [[ "${AISLE_SKIP_DEPLOY_CHECKS:-0}" != "1" ]]; then
   ./scripts/validate_k8s.sh || failed+=(validate_k8s.sh)
 fi
 ./scripts/check_thread_safety.sh || failed+=(check_thread_safety.sh)
+# Cluster mode with real processes (3 NATS + 3 Aisle, kill -9 of one of
+# each under load); the full run with measurements is run by hand.
+AISLE_BUILD_DIR=$BUILD_DIR ./scripts/cluster_test.sh --small ||
+  failed+=(cluster_test.sh)
 # CTest last, so that its summary closes the output.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" \
   --timeout 600 || failed+=(ctest)

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Cluster mode on one machine (docs/cluster.md): 3 nats-server processes
+# (a JetStream cluster, the log with 3 replicas) and 3 `aisle serve
+# --cluster` nodes, all on free loopback ports.
+#
+#   scripts/cluster_test.sh          # full run (~3-4 min): the fault run
+#                                    # with 20000 events, then measurements
+#   scripts/cluster_test.sh --small  # what scripts/test.sh runs (~40 s):
+#                                    # the fault run with 3000 events
+#
+# The fault run: tests/cluster_check sends single-event Feedback to all
+# nodes in turn from 8 threads, failing over and retrying with the same
+# event id until acknowledged, and one Recommend per 10 events (answered if
+# any node answers). A quarter into the load one Aisle node and one NATS
+# server are killed with SIGKILL; half-way both are restarted (the node on
+# its own data dir). Then every node must hold every acknowledged event
+# exactly once (per-user counts), give the same Recommend answers for
+# sampled users, and no Recommend may have gone unanswered.
+#
+# Measurements (full run only): throughput and Feedback latency with 1, 2
+# and 3 nodes and with a single-node server (no cluster), and the
+# replication lag (log stored -> applied on a node) p50/p99 from the nodes'
+# aisle_cluster_replication_lag_seconds histograms. They share this
+# machine's cores with NATS and the client: read them as measured here.
+#
+# Needs the build ($AISLE_BUILD_DIR, default build: aisle and
+# tests/cluster_check) and nats-server (scripts/setup.sh). Everything
+# started here is killed on exit. Exit status 1 on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${AISLE_BUILD_DIR:-build}
+AISLE=$PWD/$BUILD_DIR/aisle
+CHECK=$PWD/$BUILD_DIR/tests/cluster_check
+START=$(date +%s)
+log() { printf '[cluster_test %3ds] %s\n' $(($(date +%s) - START)) "$*"; }
+die() { log "FAIL: $*"; exit 1; }
+
+SMALL=0
+case "${1:-}" in
+  "") ;;
+  --small) SMALL=1 ;;
+  *) echo "usage: $0 [--small]" >&2; exit 2 ;;
+esac
+EVENTS=$((SMALL ? 3000 : 20000))
+
+NATS=$(command -v nats-server || true)
+[[ -z "$NATS" && -x /usr/sbin/nats-server ]] && NATS=/usr/sbin/nats-server
+[[ -n "$NATS" ]] || die "nats-server not found: run scripts/setup.sh"
+[[ -x "$AISLE" && -x "$CHECK" ]] ||
+  die "$AISLE or $CHECK missing: build first (scripts/build.sh)"
+
+WORK=$(mktemp -d /tmp/aisle-cluster.XXXXXX)
+declare -A PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# 17 free loopback ports at once (bound together, then released).
+mapfile -t FREE < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(17)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))')
+next_port=0
+take_port() { local -n var=$1; var=${FREE[$next_port]}; next_port=$((next_port + 1)); }
+# http_get PORT PATH: the body, or nothing when the port does not answer.
+if command -v curl >/dev/null; then
+  http_get() { curl -sf --max-time 2 "http://127.0.0.1:$1$2" || true; }
+else
+  http_get() {
+    python3 -c 'import sys, urllib.request
+try: print(urllib.request.urlopen("http://127.0.0.1:%s%s" % tuple(sys.argv[1:]), timeout=2).read().decode())
+except Exception: pass' "$1" "$2"
+  }
+fi
+# wait_for SECONDS WHAT CMD...: polls CMD until it succeeds, bounded.
+wait_for() {
+  local seconds=$1 what=$2; shift 2
+  local deadline=$(($(date +%s) + seconds))
+  until "$@"; do
+    (($(date +%s) < deadline)) || die "$what not within ${seconds}s"
+    sleep 0.2
+  done
+}
+
+# --- NATS ---------------------------------------------------------------
+declare -a NATS_PORT NATS_ROUTE NATS_MON
+for i in 0 1 2; do
+  take_port "NATS_PORT[$i]"; take_port "NATS_ROUTE[$i]"; take_port "NATS_MON[$i]"
+done
+ROUTES=$(printf 'nats://127.0.0.1:%s,' "${NATS_ROUTE[@]}"); ROUTES=${ROUTES%,}
+NATS_URLS=$(printf 'nats://127.0.0.1:%s,' "${NATS_PORT[@]}"); NATS_URLS=${NATS_URLS%,}
+start_nats() {
+  local i=$1
+  "$NATS" -a 127.0.0.1 -p "${NATS_PORT[$i]}" -m "${NATS_MON[$i]}" -js \
+    -sd "$WORK/nats$i" -n "n$i" --cluster_name aisle \
+    --cluster "nats://127.0.0.1:${NATS_ROUTE[$i]}" --routes "$ROUTES" \
+    >> "$WORK/nats$i.log" 2>&1 &
+  PIDS[nats$i]=$!
+  disown  # killed with -9 on purpose: no "Killed" notice from bash
+}
+nats_healthy() { http_get "${NATS_MON[$1]}" /healthz | grep -q '"ok"'; }
+
+# --- Aisle --------------------------------------------------------------
+declare -a PORT MPORT
+for i in 0 1 2 3; do take_port "PORT[$i]"; take_port "MPORT[$i]"; done
+# start_aisle I [--cluster URLS]: node I on its own data dir.
+start_aisle() {
+  local i=$1; shift
+  "$AISLE" serve --host 127.0.0.1 --port "${PORT[$i]}" \
+    --metrics-port "${MPORT[$i]}" --data-dir "$WORK/aisle$i" \
+    --model-poll-interval -1 --access-log-sample 0 "$@" \
+    >> "$WORK/aisle$i.log" 2>&1 &
+  PIDS[aisle$i]=$!
+  disown
+}
+aisle_up() { http_get "${MPORT[$1]}" /metrics | grep -q '^aisle_up 1'; }
+nodes() { local out=""; for i in "$@"; do out+="127.0.0.1:${PORT[$i]},"; done; echo "${out%,}"; }
+
+log "starting 3 nats-server (JetStream cluster) and 3 aisle nodes"
+for i in 0 1 2; do start_nats "$i"; done
+for i in 0 1 2; do wait_for 30 "nats-server $i healthy" nats_healthy "$i"; done
+for i in 0 1 2; do start_aisle "$i" --cluster "$NATS_URLS"; done
+for i in 0 1 2; do wait_for 60 "aisle node $i SERVING" aisle_up "$i"; done
+ALL=$(nodes 0 1 2)
+
+# --- The fault run ------------------------------------------------------
+ACKED=$WORK/acked.txt
+: > "$ACKED"
+log "load: $EVENTS events over 3 nodes; kill -9 of node 2 and nats 1 at 25%, restart at 50%"
+"$CHECK" load --nodes "$ALL" --events "$EVENTS" --users 300 --workers 8 \
+  --run faults --acked "$ACKED" > "$WORK/load.json" 2> "$WORK/load.err" &
+LOAD=$!
+PIDS[load]=$LOAD
+acked_at_least() { (($(wc -l < "$ACKED") >= $1)); }
+wait_for 300 "a quarter of the events acknowledged" acked_at_least $((EVENTS / 4))
+kill -9 "${PIDS[aisle2]}" "${PIDS[nats1]}"
+log "killed aisle node 2 and nats-server 1 (SIGKILL) at $(wc -l < "$ACKED") acknowledged"
+wait_for 300 "half of the events acknowledged" acked_at_least $((EVENTS / 2))
+start_nats 1
+start_aisle 2 --cluster "$NATS_URLS"
+log "restarted both at $(wc -l < "$ACKED") acknowledged"
+wait_for 60 "restarted aisle node 2 SERVING" aisle_up 2
+LOAD_STATUS=0
+wait "$LOAD" || LOAD_STATUS=$?
+unset 'PIDS[load]'
+log "load: $(cat "$WORK/load.json")"
+[[ $LOAD_STATUS -eq 0 ]] || { cat "$WORK/load.err" >&2; die "load: events not acknowledged or Recommends unanswered"; }
+log "verify: every acknowledged event exactly once on every node, same answers"
+if ! "$CHECK" verify --nodes "$ALL" --acked "$ACKED" --sample 30 \
+    > "$WORK/verify.json" 2> "$WORK/verify.err"; then
+  head -20 "$WORK/verify.err" >&2
+  die "verify: $(cat "$WORK/verify.json")"
+fi
+log "verify: $(cat "$WORK/verify.json")"
+
+if ((SMALL)); then
+  log "OK (small run)"
+  exit 0
+fi
+
+# --- Measurements -------------------------------------------------------
+lag_quantiles() {  # p50 and p99 in ms from node $1's lag histogram
+  http_get "${MPORT[$1]}" /metrics | python3 -c '
+import re, sys
+buckets = []
+for line in sys.stdin:
+    m = re.match(r"aisle_cluster_replication_lag_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)", line)
+    if m: buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), float(m.group(2))))
+total = buckets[-1][1]
+def q(p):
+    for le, c in buckets:
+        if c >= p * total: return le * 1000
+print("entries %d, p50 <= %.1f ms, p99 <= %.1f ms (bucket bounds)" % (total, q(0.5), q(0.99)))'
+}
+log "replication lag on node 1 (log stored -> applied): $(lag_quantiles 1)"
+MEASURE=5000
+for n in 1 2 3; do
+  set -- 0 1 2
+  list=$(nodes "${@:1:$n}")
+  : > "$WORK/m$n.txt"
+  "$CHECK" load --nodes "$list" --events $MEASURE --users 300 --workers 8 \
+    --run "m$n" --acked "$WORK/m$n.txt" > "$WORK/m$n.json"
+  log "cluster, Feedback to $n node(s): $(cat "$WORK/m$n.json")"
+done
+log "replication lag on node 1 after the measurements: $(lag_quantiles 1)"
+start_aisle 3
+wait_for 60 "single-node server SERVING" aisle_up 3
+: > "$WORK/single.txt"
+"$CHECK" load --nodes "$(nodes 3)" --events $MEASURE --users 300 --workers 8 \
+  --run single --acked "$WORK/single.txt" > "$WORK/single.json"
+log "single-node (no cluster): $(cat "$WORK/single.json")"
+log "OK"
