@@ -39,7 +39,13 @@ struct JsDeleter {
   void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
 };
 struct SubscriptionDeleter {
-  void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); }
+  void operator()(natsSubscription* p) const {
+    // Unsubscribe first: destroying a live JetStream subscription lets the
+    // connection's read loop race with its teardown (seen as a hang in
+    // natsConnection_Close on a destroyed mutex with libnats 3.4).
+    natsSubscription_Unsubscribe(p);
+    natsSubscription_Destroy(p);
+  }
 };
 struct MsgDeleter {
   void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
