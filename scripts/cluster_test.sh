@@ -18,7 +18,8 @@
 # sampled users, and no Recommend may have gone unanswered.
 #
 # Measurements (full run only): throughput and Feedback latency with 1, 2
-# and 3 nodes and with a single-node server (no cluster), and the
+# and 3 nodes (8 client threads) and with a single-node server (no
+# cluster), the latency of one call at a time in both modes, and the
 # replication lag (log stored -> applied on a node) p50/p99 from the nodes'
 # aisle_cluster_replication_lag_seconds histograms. They share this
 # machine's cores with NATS and the client: read them as measured here.
@@ -186,10 +187,20 @@ for n in 1 2 3; do
   log "cluster, Feedback to $n node(s): $(cat "$WORK/m$n.json")"
 done
 log "replication lag on node 1 after the measurements: $(lag_quantiles 1)"
+# One call at a time: the latency a clustered Feedback adds, without
+# queueing.
+: > "$WORK/seq.txt"
+"$CHECK" load --nodes "$(nodes 0)" --events 1000 --users 300 --workers 1 \
+  --run seq --acked "$WORK/seq.txt" > "$WORK/seq.json"
+log "cluster, one call at a time: $(cat "$WORK/seq.json")"
 start_aisle 3
 wait_for 60 "single-node server SERVING" aisle_up 3
 : > "$WORK/single.txt"
 "$CHECK" load --nodes "$(nodes 3)" --events $MEASURE --users 300 --workers 8 \
   --run single --acked "$WORK/single.txt" > "$WORK/single.json"
 log "single-node (no cluster): $(cat "$WORK/single.json")"
+: > "$WORK/single-seq.txt"
+"$CHECK" load --nodes "$(nodes 3)" --events 1000 --users 300 --workers 1 \
+  --run single-seq --acked "$WORK/single-seq.txt" > "$WORK/single-seq.json"
+log "single-node, one call at a time: $(cat "$WORK/single-seq.json")"
 log "OK"
