@@ -15,10 +15,12 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 }  // namespace
 
 ClusterWrites::ClusterWrites(cluster::EventLog* log, LogApplier* applier,
+                             const ModelManager* models,
                              const storage::Store* store, Metrics* metrics,
                              absl::Duration apply_timeout)
     : log_(log),
       applier_(applier),
+      models_(models),
       store_(store),
       metrics_(metrics),
       apply_timeout_(apply_timeout) {}
@@ -103,16 +105,10 @@ absl::StatusOr<UserErasure> ClusterWrites::EraseUser(
 
 absl::StatusOr<core::ModelMetadata> ClusterWrites::ActivateModel(
     const std::string& requested, bool rollback) {
-  std::string version = requested;
-  if (version.empty() && rollback) {
-    absl::StatusOr<std::string> previous = store_->GetPreviousActiveModel();
-    if (!previous.ok()) return previous.status();
-    if (previous->empty()) {
-      return absl::FailedPreconditionError(
-          "rollback: there is no previous model version");
-    }
-    version = *std::move(previous);
-  }
+  absl::StatusOr<std::string> resolved =
+      models_->ResolveVersion(requested, rollback);
+  if (!resolved.ok()) return resolved.status();
+  const std::string& version = *resolved;
   absl::StatusOr<std::vector<storage::StoredModel>> models =
       store_->ListModels();
   if (!models.ok()) return models.status();

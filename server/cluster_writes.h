@@ -25,6 +25,7 @@
 #include "cluster/event_log.h"
 #include "server/log_applier.h"
 #include "server/metrics.h"
+#include "server/model_manager.h"
 #include "server/writes.h"
 #include "storage/store.h"
 
@@ -32,10 +33,12 @@ namespace aisle::server {
 
 class ClusterWrites final : public Writes {
  public:
-  // Borrowed pointers; all must outlive it. `store` is read to resolve a
-  // rollback and check a version exists before logging its activation.
+  // Borrowed pointers; all must outlive it. `models` resolves a rollback
+  // and `store` is read to check that a version exists before logging its
+  // activation.
   ClusterWrites(cluster::EventLog* log, LogApplier* applier,
-                const storage::Store* store, Metrics* metrics,
+                const ModelManager* models, const storage::Store* store,
+                Metrics* metrics,
                 absl::Duration apply_timeout = absl::Seconds(10));
 
   // EventsStored::log_position is the entry's position (for
@@ -66,6 +69,7 @@ class ClusterWrites final : public Writes {
 
   cluster::EventLog* const log_;
   LogApplier* const applier_;
+  const ModelManager* const models_;
   const storage::Store* const store_;
   Metrics* const metrics_;
   const absl::Duration apply_timeout_;

@@ -103,16 +103,9 @@ void ModelManager::Serve(std::shared_ptr<const core::FactorModel> model) {
 absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
     const std::string& requested, bool rollback) {
   absl::MutexLock lock(&mu_);
-  std::string version = requested;
-  if (version.empty() && rollback) {
-    absl::StatusOr<std::string> previous = store_->GetPreviousActiveModel();
-    if (!previous.ok()) return previous.status();
-    if (previous->empty()) {
-      return absl::FailedPreconditionError(
-          "rollback: there is no previous model version");
-    }
-    version = *std::move(previous);
-  }
+  absl::StatusOr<std::string> resolved = ResolveVersion(requested, rollback);
+  if (!resolved.ok()) return resolved.status();
+  const std::string& version = *resolved;
   absl::StatusOr<std::string> blob = store_->GetModelBlob(version);
   if (absl::IsNotFound(blob.status())) {
     return absl::NotFoundError(
@@ -135,6 +128,18 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
   ServeLocked(*std::move(model));
   spdlog::info("model {} activated{}", version, rollback ? " (rollback)" : "");
   return metadata;
+}
+
+absl::StatusOr<std::string> ModelManager::ResolveVersion(
+    const std::string& version, bool rollback) const {
+  if (!version.empty() || !rollback) return version;
+  absl::StatusOr<std::string> previous = store_->GetPreviousActiveModel();
+  if (!previous.ok()) return previous.status();
+  if (previous->empty()) {
+    return absl::FailedPreconditionError(
+        "rollback: there is no previous model version");
+  }
+  return *std::move(previous);
 }
 
 absl::StatusOr<core::ModelMetadata> ModelManager::Install(

@@ -73,6 +73,12 @@ class ModelManager {
   absl::StatusOr<core::ModelMetadata> Activate(const std::string& version,
                                                bool rollback);
 
+  // The version Activate(version, rollback) would activate: `version`, or
+  // with an empty one and rollback the previous active version
+  // (FailedPrecondition when there is none). Storage errors.
+  absl::StatusOr<std::string> ResolveVersion(const std::string& version,
+                                             bool rollback) const;
+
   // Installs a serialized model that is not stored yet (the inbox):
   // deserialize (DataLoss or InvalidArgument for a blob that does not
   // load; nothing changes), store, activate, swap.

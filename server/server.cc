@@ -132,8 +132,8 @@ absl::Status AisleServer::Impl::StartCluster() {
   metrics->SetLogConnected(log->connected());
   applier = std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),
                                          store.get(), metrics.get());
-  writes = std::make_unique<ClusterWrites>(log.get(), applier.get(),
-                                           store.get(), metrics.get());
+  writes = std::make_unique<ClusterWrites>(
+      log.get(), applier.get(), models.get(), store.get(), metrics.get());
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cluster/testing/nats_cluster.h"
+#include "core/training.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -247,6 +248,54 @@ TEST_F(ClusterTest, WithoutNatsWritesAreRefusedAndReadsMarkedStale) {
   EXPECT_EQ(Views(stub(0), "sam"), 2);  // s2 was never acknowledged nor kept
   ASSERT_OK_AND_ASSIGN(rec, Recommend(stub(0), "sam", fed.log_position()));
   EXPECT_FALSE(rec.stale());
+}
+
+TEST_F(ClusterTest, AModelActivationSwitchesEveryNode) {
+  StartNats(1);
+  StartNode();
+  StartNode();
+  std::vector<v1::Event> events;
+  for (int i = 0; i < 300; ++i) {
+    events.push_back(MakeEvent(absl::StrCat("m", i), absl::StrCat("u", i % 20),
+                               absl::StrCat("i", (i * 7) % 40)));
+  }
+  ASSERT_OK_AND_ASSIGN(v1::FeedbackResponse fed, SendFeedback(stub(0), events));
+  ASSERT_OK(Recommend(stub(1), "u1", fed.log_position()).status());
+  // The same blob stored on both nodes (distributing models through the
+  // cluster is not built: docs/cluster.md).
+  core::TrainingOptions training;
+  training.als.factors = 4;
+  training.als.iterations = 3;
+  training.als.threads = 1;
+  training.validate_fraction = 0;
+  training.version = "20260101T000000Z-c";
+  ASSERT_OK_AND_ASSIGN(
+      core::TrainedModel trained,
+      core::TrainModelVersion(nodes_[0].server->engine().ExportTrainingData(),
+                              training, core::ModelOptions{}));
+  const std::string blob = trained.model->Serialize();
+  for (TestServer& node : nodes_) {
+    ASSERT_OK(node.server->store().PutModel(trained.model->metadata(), blob));
+  }
+  v1::ActivateModelRequest activate;
+  activate.set_version("20260101T000000Z-c");
+  v1::ModelInfo info;
+  ASSERT_OK(FromGrpc(
+      stub(1).ActivateModel(ContextWithDeadline().get(), activate, &info)));
+  EXPECT_EQ(info.version(), "20260101T000000Z-c");
+  EXPECT_TRUE(WaitFor([&] {
+    v1::ModelInfo other;
+    return stub(0)
+               .GetModelInfo(ContextWithDeadline().get(),
+                             v1::GetModelInfoRequest(), &other)
+               .ok() &&
+           other.version() == "20260101T000000Z-c";
+  }));
+  // A version this node does not store is refused before it is logged.
+  activate.set_version("20990101T000000Z-missing");
+  EXPECT_THAT(FromGrpc(stub(0).ActivateModel(ContextWithDeadline().get(),
+                                             activate, &info)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not stored")));
 }
 
 // Real processes: an Aisle node killed with SIGKILL restarts from its own
