@@ -35,6 +35,9 @@ namespace aisle::server {
 namespace {
 
 constexpr char kServiceName[] = "aisle.v1.Recommender";
+// Health of writes alone: NOT_SERVING while a cluster node cannot reach the
+// log (it still serves reads). Single-node: follows the server.
+constexpr char kWriteServiceName[] = "aisle.v1.Recommender.writes";
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -66,13 +69,31 @@ struct AisleServer::Impl {
   bool stopping = false;   // guarded by mu
   bool shut_down = false;  // guarded by mu
 
+  // Orders health changes (serving, and the log's connection, reported
+  // from a NATS thread) and guards grpc_server against that thread.
+  std::mutex health_mu;
+  bool health_serving = false;       // guarded by health_mu
+  bool health_log_connected = true;  // guarded by health_mu
+
   void SetHealth(bool serving) {
+    std::lock_guard<std::mutex> lock(health_mu);
+    health_serving = serving;
+    ApplyHealthLocked();
+  }
+  void SetLogConnected(bool connected) {
+    std::lock_guard<std::mutex> lock(health_mu);
+    health_log_connected = connected;
+    ApplyHealthLocked();
+  }
+  void ApplyHealthLocked() {
     if (grpc_server == nullptr) return;
     grpc::HealthCheckServiceInterface* health =
         grpc_server->GetHealthCheckService();
     if (health == nullptr) return;
-    health->SetServingStatus(serving);
-    health->SetServingStatus(kServiceName, serving);
+    health->SetServingStatus(health_serving);
+    health->SetServingStatus(kServiceName, health_serving);
+    health->SetServingStatus(kWriteServiceName,
+                             health_serving && health_log_connected);
   }
 
   void RefreshGauges() {
@@ -114,9 +135,9 @@ absl::Status AisleServer::Impl::StartCluster() {
   options.servers = *std::move(servers);
   options.stream = config.cluster_stream;
   options.connection_name = absl::StrCat("aisle ", config.host);
-  Metrics* m = metrics.get();
-  options.on_connection_change = [m](bool connected) {
-    m->SetLogConnected(connected);
+  options.on_connection_change = [this](bool connected) {
+    metrics->SetLogConnected(connected);
+    SetLogConnected(connected);
     if (connected) {
       spdlog::info("cluster: connected to the log");
     } else {
@@ -130,6 +151,7 @@ absl::Status AisleServer::Impl::StartCluster() {
   if (!connected.ok()) return connected.status();
   log = *std::move(connected);
   metrics->SetLogConnected(log->connected());
+  SetLogConnected(log->connected());
   applier = std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),
                                          store.get(), metrics.get());
   writes = std::make_unique<ClusterWrites>(
@@ -210,12 +232,17 @@ AisleServer::~AisleServer() {
   Shutdown();
   // Members go in dependency order: the service (its loader thread) before
   // the units it calls, those before the engine and the store they use.
-  impl_->grpc_server.reset();
-  impl_->read_loop.reset();
-  impl_->service.reset();
+  // The log first: its connection callback uses grpc_server (gRPC is
+  // drained by Shutdown, so nothing calls the write path any more).
   impl_->writes.reset();
   impl_->applier.reset();  // stops applying before the units it calls go
   impl_->log.reset();
+  {
+    std::lock_guard<std::mutex> lock(impl_->health_mu);
+    impl_->grpc_server.reset();
+  }
+  impl_->read_loop.reset();
+  impl_->service.reset();
   impl_->models.reset();
   impl_->ingest.reset();
   impl_->engine.reset();
@@ -343,9 +370,12 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   builder.SetResourceQuota(quota);
   builder.RegisterService(s.service.get());
   s.read_loop->AddTo(&builder);
-  s.grpc_server = builder.BuildAndStart();
-  if (s.grpc_server == nullptr || s.port == 0) {
-    s.grpc_server.reset();
+  {
+    std::lock_guard<std::mutex> lock(s.health_mu);
+    s.grpc_server = builder.BuildAndStart();
+    if (s.port == 0) s.grpc_server.reset();
+  }
+  if (s.grpc_server == nullptr) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", address,
                      " (port in use? pick another with --port)"));

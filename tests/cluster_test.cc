@@ -239,6 +239,15 @@ TEST_F(ClusterTest, WithoutNatsWritesAreRefusedAndReadsMarkedStale) {
   ASSERT_OK_AND_ASSIGN(v1::RecommendResponse rec, Recommend(stub(0), "sam", 0));
   EXPECT_TRUE(rec.stale());
   EXPECT_EQ(Views(stub(0), "sam"), 1);
+  // Health: writes NOT_SERVING (2), the server still SERVING (1) for reads.
+  auto health = [&](const std::string& service) {
+    absl::StatusOr<int> status = HealthCheck(nodes_[0].channel, service,
+                                             std::chrono::milliseconds(2000));
+    return status.ok() ? *status : -1;
+  };
+  EXPECT_TRUE(
+      WaitFor([&] { return health("aisle.v1.Recommender.writes") == 2; }));
+  EXPECT_EQ(health("aisle.v1.Recommender"), 1);
 
   ASSERT_OK(nats_->Restart(0));
   ASSERT_OK_AND_ASSIGN(
@@ -248,6 +257,8 @@ TEST_F(ClusterTest, WithoutNatsWritesAreRefusedAndReadsMarkedStale) {
   EXPECT_EQ(Views(stub(0), "sam"), 2);  // s2 was never acknowledged nor kept
   ASSERT_OK_AND_ASSIGN(rec, Recommend(stub(0), "sam", fed.log_position()));
   EXPECT_FALSE(rec.stale());
+  EXPECT_TRUE(
+      WaitFor([&] { return health("aisle.v1.Recommender.writes") == 1; }));
 }
 
 TEST_F(ClusterTest, AModelActivationSwitchesEveryNode) {
