@@ -175,6 +175,33 @@ TEST_F(ClusterTest, WritesToOneNodeAreSeenOnEveryNode) {
   }
 }
 
+TEST_F(ClusterTest, ImportEventsBatchesGoThroughTheLog) {
+  StartNats(1);
+  StartNode();
+  StartNode();
+  auto ctx = ContextWithDeadline();
+  v1::ImportEventsResponse imported;
+  std::unique_ptr<grpc::ClientWriter<v1::FeedbackRequest>> writer =
+      stub(0).ImportEvents(ctx.get(), &imported);
+  for (int batch = 0; batch < 3; ++batch) {
+    v1::FeedbackRequest request;
+    for (int i = 0; i < 50; ++i) {
+      *request.add_events() = MakeEvent(absl::StrCat("imp", batch, "-", i),
+                                        absl::StrCat("iu", i % 5), "i1");
+    }
+    ASSERT_TRUE(writer->Write(request));
+  }
+  ASSERT_TRUE(writer->WritesDone());
+  ASSERT_OK(FromGrpc(writer->Finish()));
+  EXPECT_EQ(imported.accepted(), 150);
+  // Read-your-writes on the importing node; the other catches up.
+  EXPECT_EQ(Views(stub(0), "iu0"), 30);
+  EXPECT_TRUE(WaitFor([&] { return Views(stub(1), "iu0") == 30; }));
+  ASSERT_OK_AND_ASSIGN(std::vector<core::Event> stored,
+                       nodes_[1].server->store().UserEvents("iu4"));
+  EXPECT_EQ(stored.size(), 30u);
+}
+
 TEST_F(ClusterTest, ARetryThroughAnotherNodeIsNotCountedTwice) {
   StartNats(3);
   StartNode();
@@ -302,6 +329,24 @@ TEST_F(ClusterTest, AModelActivationSwitchesEveryNode) {
                .ok() &&
            other.version() == "20260101T000000Z-c";
   }));
+  // A version only this node stores: activated here; the other node
+  // records the entry as failed (NotFound) and goes on applying the log.
+  training.version = "20260102T000000Z-d";
+  ASSERT_OK_AND_ASSIGN(
+      core::TrainedModel only_here,
+      core::TrainModelVersion(nodes_[0].server->engine().ExportTrainingData(),
+                              training, core::ModelOptions{}));
+  ASSERT_OK(nodes_[0].server->store().PutModel(only_here.model->metadata(),
+                                               only_here.model->Serialize()));
+  activate.set_version("20260102T000000Z-d");
+  ASSERT_OK(FromGrpc(
+      stub(0).ActivateModel(ContextWithDeadline().get(), activate, &info)));
+  ASSERT_OK_AND_ASSIGN(v1::FeedbackResponse after,
+                       SendFeedback(stub(0), {MakeEvent("after", "u1", "i1")}));
+  ASSERT_OK_AND_ASSIGN(v1::RecommendResponse rec,
+                       Recommend(stub(1), "u1", after.log_position()));
+  EXPECT_FALSE(rec.stale());
+  EXPECT_EQ(rec.model_version(), "20260101T000000Z-c");
   // A version this node does not store is refused before it is logged.
   activate.set_version("20990101T000000Z-missing");
   EXPECT_THAT(FromGrpc(stub(0).ActivateModel(ContextWithDeadline().get(),
