@@ -99,6 +99,7 @@ class ServerSink : public ImportSink {
                            std::span<const int64_t> lines) override {
     for (int64_t line : lines) lines_.Add(line);
     if (writer_ == nullptr) {
+      if (!rpc_.channel_status().ok()) return rpc_.channel_status();
       SetDeadline(&stream_context_, stream_timeout_);
       writer_ = rpc_.stub().ImportEvents(&stream_context_, &response_);
     }

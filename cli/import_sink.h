@@ -50,7 +50,12 @@ class ImportSink {
 // --data-dir or --target, and the batching flags.
 struct SinkFlags {
   std::string data_dir;
-  ClientFlags client{.target = "", .timeout = std::chrono::seconds(30)};
+  ClientFlags client = [] {
+    ClientFlags flags;
+    flags.target = "";
+    flags.timeout = std::chrono::seconds(30);
+    return flags;
+  }();
   std::chrono::milliseconds stream_timeout = std::chrono::hours(2);
   int batch;  // default: the server's batch limit
 

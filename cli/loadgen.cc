@@ -255,6 +255,13 @@ int RunLoadgen(const Args& args) {
       !s.ok()) {
     return UsageError(parser, s.message());
   }
+  // The TLS files are read here once, so that a wrong path is reported
+  // before any worker starts (the loops then open their channels).
+  if (absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+          MakeClientChannel(config.client);
+      !channel.ok()) {
+    return UsageError(parser, channel.status().message());
+  }
   return config.rate > 0 ? RunOpenLoop(config) : RunClosedLoop(config);
 }
 }  // namespace aisle::cli

@@ -309,9 +309,13 @@ int RunClosedLoop(const LoadgenConfig& config) {
   for (int i = 0; i < std::min(config.concurrency, 4); ++i) {
     grpc::ChannelArguments channel_args;
     channel_args.SetInt("aisle.loadgen_channel", i);
-    run->stubs.push_back(v1::Recommender::NewStub(grpc::CreateCustomChannel(
-        config.client.target, grpc::InsecureChannelCredentials(),
-        channel_args)));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        MakeClientChannel(config.client, channel_args);
+    if (!channel.ok()) {
+      PrintError(channel.status().message());
+      return kExitFailure;
+    }
+    run->stubs.push_back(v1::Recommender::NewStub(*channel));
   }
   run->run_id = absl::StrFormat(
       "%x", std::random_device()() ^

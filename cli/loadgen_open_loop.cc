@@ -121,9 +121,12 @@ OpenLoopRun::OpenLoopRun(const LoadgenConfig& config)
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments channel_args;
     channel_args.SetInt("aisle.loadgen_channel", i);
-    channels_.push_back(grpc::CreateCustomChannel(
-        config.client.target, grpc::InsecureChannelCredentials(),
-        channel_args));
+    // RunLoadgen has made a channel with these flags already, so this
+    // fails only if a TLS file vanished since; then fewer channels.
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        MakeClientChannel(config.client, channel_args);
+    if (!channel.ok()) continue;
+    channels_.push_back(*std::move(channel));
     stubs_.push_back(v1::Recommender::NewStub(channels_.back()));
   }
   run_id_ = absl::StrFormat(
@@ -301,6 +304,11 @@ void OpenLoopRun::Drain() {
 }
 
 int OpenLoopRun::Run() {
+  if (stubs_.empty()) {
+    PrintError("cannot open a channel: a TLS file vanished",
+               "check --tls-ca, --tls-cert and --tls-key");
+    return kExitFailure;
+  }
   std::cerr << "loadgen: open loop, " << config_.rate << " calls/s against "
             << config_.client.target << " for "
             << config_.duration.count() / 1000.0 << "s (" << total_

@@ -1,5 +1,5 @@
 // Calls from the `aisle` client commands to a running server: the
-// --target/--timeout flags, the channel, and one unary call with its
+// --target/--timeout/TLS/token flags, the channel, and one unary call with its
 // deadline and, on failure, the error and hint printed (written once for
 // every command).
 //
@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "aisle/v1/recommender.grpc.pb.h"
 #include "cli/flags.h"
 #include "cli/output.h"
@@ -21,16 +23,42 @@
 
 namespace aisle::cli {
 
-// --target and --timeout, shared by every command that calls the server.
+// --target and --timeout, and the credentials (TLS files and bearer
+// token), shared by every command that calls the server.
 struct ClientFlags {
   std::string target = "localhost:50051";
   std::chrono::milliseconds timeout{5000};
-  // Registers --target and --timeout on `parser`.
+  // PEM CA bundle that signs the server's certificate; set (or
+  // --tls-cert/--tls-key, or tls) = TLS. Empty with TLS on = the system's
+  // CAs.
+  std::string tls_ca;
+  // Client certificate chain and key, for servers that want mutual TLS.
+  std::string tls_cert;
+  std::string tls_key;
+  // The name checked against the server's certificate instead of the
+  // target's host (e.g. when connecting by IP address).
+  std::string tls_server_name;
+  bool tls = false;
+  // Sent as `authorization: Bearer <token>` on every call. Default: the
+  // AISLE_TOKEN environment variable (safer than the flag, which other
+  // local users can see in the process list).
+  std::string token;
+  // Registers --target, --timeout, --tls, --tls-ca, --tls-cert, --tls-key,
+  // --tls-server-name and --token on `parser` (reads AISLE_TOKEN as the
+  // token's default).
   void Register(FlagParser& parser);
+  bool UsesTls() const {
+    return tls || !tls_ca.empty() || !tls_cert.empty() || !tls_key.empty();
+  }
 };
 
-// An insecure channel to `target` with generous (64 MiB) message limits.
-std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target);
+// A channel to flags.target with generous (64 MiB) message limits, TLS as
+// the flags say, and the bearer token attached to every call. `args` adds
+// channel arguments (e.g. to force separate connections). Errors:
+// InvalidArgument naming the flag when a TLS file cannot be read, or only
+// one of --tls-cert and --tls-key is given.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
+    const ClientFlags& flags, grpc::ChannelArguments args = {});
 // Sets the deadline of `context` to now + timeout.
 void SetDeadline(grpc::ClientContext* context,
                  std::chrono::milliseconds timeout);
@@ -52,10 +80,15 @@ class RecommenderClient {
 
   explicit RecommenderClient(const ClientFlags& flags);
 
-  // One call with the deadline; nothing printed.
+  // One call with the deadline; nothing printed. INVALID_ARGUMENT without
+  // calling when the channel could not be made (channel_status()).
   template <typename Request, typename Response>
   grpc::Status Call(Method<Request, Response> method, const Request& request,
                     Response* response) {
+    if (!channel_status_.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(channel_status_.message()));
+    }
     grpc::ClientContext context;
     SetDeadline(&context, flags_.timeout);
     return (stub_.get()->*method)(&context, request, response);
@@ -71,12 +104,16 @@ class RecommenderClient {
     return ReportRpcError(status, flags_.target);
   }
 
-  // For streaming calls, which manage their own context.
+  // For streaming calls, which manage their own context. REQUIRES
+  // channel_status().ok().
   Stub& stub() { return *stub_; }
   const ClientFlags& flags() const { return flags_; }
+  // Why the channel could not be made (MakeClientChannel), or OK.
+  const absl::Status& channel_status() const { return channel_status_; }
 
  private:
   ClientFlags flags_;
+  absl::Status channel_status_;
   std::unique_ptr<Stub> stub_;
 };
 

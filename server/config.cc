@@ -103,6 +103,13 @@ Setter StringSetter(std::string ServerConfig::*field, bool non_empty) {
   };
 }
 
+Setter PathSetter(std::string TlsFiles::*field) {
+  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
+    c->tls.*field = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
 const std::vector<Option>& Options() {
   static const auto* options = new std::vector<Option>{
       {"host", "ADDR",
@@ -360,6 +367,27 @@ const std::vector<Option>& Options() {
          absl::StatusOr<int64_t> n = ParseInt(v, 0, (1LL << 31) - 1);
          if (!n.ok()) return n.status();
          c->engine.model.ann_min_items = static_cast<int32_t>(*n);
+         return absl::OkStatus();
+       }},
+      {"tls-cert", "FILE",
+       "PEM certificate chain of the gRPC port; with --tls-key turns on "
+       "TLS (default: none = plaintext, with a warning).",
+       false, PathSetter(&TlsFiles::cert)},
+      {"tls-key", "FILE", "PEM private key of --tls-cert.", false,
+       PathSetter(&TlsFiles::key)},
+      {"tls-client-ca", "FILE",
+       "PEM CA bundle: clients must present a certificate it signed "
+       "(mutual TLS).",
+       false, PathSetter(&TlsFiles::client_ca)},
+      {"tls-reload-interval", "DURATION",
+       "How often the TLS files are re-read, so rotated certificates apply "
+       "without a restart (default 60s).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> ms = ParseDurationMs(core::ToStd(v));
+         if (!ms.ok()) return ms.status();
+         if (*ms < 1000 || *ms > 86'400'000) return Bad("must be 1s..1d");
+         c->tls.reload_interval_s = static_cast<int>(*ms / 1000);
          return absl::OkStatus();
        }},
   };

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "core/engine.h"
 #include "server/admission.h"
+#include "server/tls.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -138,6 +139,10 @@ struct ServerConfig {
   //   --max-history-per-user (500), --co-occurrence-window (50),
   //   --exact-below-selectivity (0.05), --ann-min-items (20000).
   core::EngineOptions engine;
+  // TLS of the gRPC port (server/tls.h): --tls-cert, --tls-key,
+  // --tls-client-ca, --tls-reload-interval (default 60s). Default: none =
+  // plaintext, with a warning at start.
+  TlsFiles tls;
   // The file given with --config, "" if none (for the startup log).
   std::string config_file;
   // Tests only, no flag: what call deadlines are compared with. Default:

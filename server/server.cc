@@ -28,6 +28,7 @@
 #include "server/read_loop.h"
 #include "server/service.h"
 #include "server/startup.h"
+#include "server/tls.h"
 #include "server/writes.h"
 #include "spdlog/spdlog.h"
 
@@ -340,7 +341,16 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(config.host, ":", config.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(config.tls);
+  if (!credentials.ok()) return credentials.status();
+  if (!config.tls.enabled()) {
+    spdlog::warn(
+        "gRPC on {}:{} is plaintext: anyone who can reach the port can read "
+        "and send requests; set --tls-cert and --tls-key (docs/security.md)",
+        config.host, config.port);
+  }
+  builder.AddListeningPort(address, *credentials, &s.port);
   // Where a call can wait before or while it is worked on, and what bounds
   // each place:
   //   - in the client, for a free stream on its connection: at most
@@ -402,8 +412,11 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     s.metrics->SetScrapeCallback([&s] { s.RefreshGauges(); });
   }
 
-  spdlog::info("aisle {}: gRPC on {}:{}, metrics {}; loading {}", AISLE_VERSION,
-               config.host, s.port,
+  spdlog::info("aisle {}: gRPC on {}:{} ({}), metrics {}; loading {}",
+               AISLE_VERSION, config.host, s.port,
+               config.tls.mutual()    ? "mutual TLS"
+               : config.tls.enabled() ? "TLS"
+                                      : "plaintext",
                s.metrics_port < 0 ? std::string("disabled")
                                   : absl::StrCat("on ", config.host, ":",
                                                  s.metrics_port, "/metrics"),
