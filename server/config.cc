@@ -379,6 +379,20 @@ const std::vector<Option>& Options() {
        "PEM CA bundle: clients must present a certificate it signed "
        "(mutual TLS).",
        false, PathSetter(&TlsFiles::client_ca)},
+      {"auth-tokens", "FILE",
+       "Bearer tokens with roles, one `role token` per line (roles read, "
+       "write, admin); re-read on change (default: none = no "
+       "authentication, with a warning).",
+       false, StringSetter(&ServerConfig::auth_tokens_file, false)},
+      {"tls-roles", "FILE",
+       "Roles of mutual-TLS clients, one `role identity` per line "
+       "(identity: the certificate's common name or a subject alternative "
+       "name); re-read on change.",
+       false, StringSetter(&ServerConfig::tls_roles_file, false)},
+      {"metrics-address", "ADDR",
+       "Address the /metrics listener binds (default: --host); e.g. the "
+       "pod IP, so that only the cluster can scrape.",
+       false, StringSetter(&ServerConfig::metrics_address, false)},
       {"tls-reload-interval", "DURATION",
        "How often the TLS files are re-read, so rotated certificates apply "
        "without a restart (default 60s).",

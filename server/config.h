@@ -143,6 +143,18 @@ struct ServerConfig {
   // --tls-client-ca, --tls-reload-interval (default 60s). Default: none =
   // plaintext, with a warning at start.
   TlsFiles tls;
+  // Credentials with roles (server/auth.h): --auth-tokens FILE (`role
+  // token` lines) and --tls-roles FILE (`role identity` lines for mutual
+  // TLS client certificates). Default: none = every caller may call every
+  // method, with a warning at start.
+  std::string auth_tokens_file;
+  std::string tls_roles_file;
+  // Tests only, no flag: how often calls check those files for changes.
+  int64_t auth_reload_check_ms = 1000;
+  // Address the /metrics listener binds. Default: "" = --host. Bind it to
+  // the pod or management network only, so that the outside sees gRPC
+  // only.
+  std::string metrics_address;
   // The file given with --config, "" if none (for the startup log).
   std::string config_file;
   // Tests only, no flag: what call deadlines are compared with. Default:

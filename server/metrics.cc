@@ -111,6 +111,20 @@ Metrics::Metrics(std::string_view build_version)
                                     {"reason", Str(kReasons[reason])}});
     }
   }
+  auto& auth_refused =
+      BuildCounter()
+          .Name("aisle_auth_refused_total")
+          .Help(
+              "Calls refused before their handler for a missing or invalid "
+              "credential (UNAUTHENTICATED) or too low a role "
+              "(PERMISSION_DENIED), by method")
+          .Register(r);
+  for (int m = 0; m < kNumMethods; ++m) {
+    auth_refused_[m][0] = &auth_refused.Add(
+        {{"method", Str(kMethodNames[m])}, {"code", "UNAUTHENTICATED"}});
+    auth_refused_[m][1] = &auth_refused.Add(
+        {{"method", Str(kMethodNames[m])}, {"code", "PERMISSION_DENIED"}});
+  }
   auto& admission_limit =
       BuildGauge()
           .Name("aisle_admission_limit")
@@ -320,6 +334,11 @@ void Metrics::RpcFinished(Method method, grpc::StatusCode code,
 
 void Metrics::Shed(Method method, ShedReason reason) {
   shed_[static_cast<int>(method)][static_cast<int>(reason)]->Increment();
+}
+
+void Metrics::AuthRefused(Method method, grpc::StatusCode code) {
+  const int column = code == grpc::StatusCode::PERMISSION_DENIED ? 1 : 0;
+  auth_refused_[static_cast<int>(method)][column]->Increment();
 }
 
 void Metrics::SetAdmission(MethodClass c, int limit, int in_flight) {

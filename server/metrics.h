@@ -86,6 +86,9 @@ class Metrics {
   // A request refused without (all of) its work; also finished with its
   // code through RpcFinished.
   void Shed(Method method, ShedReason reason);
+  // A call refused by the Authenticator (auth.h) before its handler ran:
+  // code is UNAUTHENTICATED or PERMISSION_DENIED.
+  void AuthRefused(Method method, grpc::StatusCode code);
   // Admission state of a class (set on scrape).
   void SetAdmission(MethodClass c, int limit, int in_flight);
 
@@ -148,6 +151,8 @@ class Metrics {
   std::array<prometheus::Gauge*, kNumMethods> in_flight_{};
   std::array<std::array<prometheus::Counter*, kNumShedReasons>, kNumMethods>
       shed_{};
+  // [method][0] UNAUTHENTICATED, [method][1] PERMISSION_DENIED.
+  std::array<std::array<prometheus::Counter*, 2>, kNumMethods> auth_refused_{};
   std::array<prometheus::Gauge*, kNumMethodClasses> admission_limit_{};
   std::array<prometheus::Gauge*, kNumMethodClasses> admission_in_flight_{};
 

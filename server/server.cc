@@ -19,6 +19,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "prometheus/exposer.h"
+#include "server/auth.h"
 #include "server/cluster_writes.h"
 #include "server/ingest.h"
 #include "server/log_applier.h"
@@ -59,6 +60,9 @@ struct AisleServer::Impl {
   std::unique_ptr<Admission> admission;
   std::unique_ptr<RecommenderService> service;
   std::unique_ptr<ReadLoop> read_loop;  // serves the service's Recommend
+  // Shared with the port's credentials, which gRPC keeps until the server
+  // is destroyed.
+  std::shared_ptr<Authenticator> auth;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<prometheus::Exposer> exposer;
   int port = 0;
@@ -350,6 +354,29 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
         "and send requests; set --tls-cert and --tls-key (docs/security.md)",
         config.host, config.port);
   }
+  {
+    AuthOptions auth_options;
+    auth_options.tokens_file = config.auth_tokens_file;
+    auth_options.tls_roles_file = config.tls_roles_file;
+    auth_options.reload_check_ms = config.auth_reload_check_ms;
+    absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+        Authenticator::Create(auth_options, s.metrics.get());
+    if (!auth.ok()) return auth.status();
+    s.auth = *std::move(auth);
+  }
+  if (s.auth->enabled()) {
+    *credentials =
+        WithAuthentication(*credentials, config.tls.enabled(), s.auth);
+    if (!config.tls.enabled()) {
+      spdlog::warn(
+          "bearer tokens travel in clear text on a plaintext port; use TLS "
+          "unless a sidecar encrypts the traffic");
+    }
+  } else {
+    spdlog::warn(
+        "no --auth-tokens or --tls-roles: every client that reaches the port "
+        "may call every method, DeleteUser and ActivateModel included");
+  }
   builder.AddListeningPort(address, *credentials, &s.port);
   // Where a call can wait before or while it is worked on, and what bounds
   // each place:
@@ -396,9 +423,12 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   // the state is replayed instead of "connection refused".
   s.SetHealth(false);
 
+  std::string metrics_host;
   if (config.metrics_port >= 0) {
+    metrics_host =
+        config.metrics_address.empty() ? config.host : config.metrics_address;
     const std::string metrics_address =
-        absl::StrCat(config.host, ":", config.metrics_port);
+        absl::StrCat(metrics_host, ":", config.metrics_port);
     try {
       s.exposer = std::make_unique<prometheus::Exposer>(metrics_address);
     } catch (const std::exception& e) {
@@ -418,7 +448,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
                : config.tls.enabled() ? "TLS"
                                       : "plaintext",
                s.metrics_port < 0 ? std::string("disabled")
-                                  : absl::StrCat("on ", config.host, ":",
+                                  : absl::StrCat("on ", metrics_host, ":",
                                                  s.metrics_port, "/metrics"),
                config.data_dir);
   if (absl::Status status = s.LoadState(); !status.ok()) return status;
