@@ -393,6 +393,14 @@ const std::vector<Option>& Options() {
        "Address the /metrics listener binds (default: --host); e.g. the "
        "pod IP, so that only the cluster can scrape.",
        false, StringSetter(&ServerConfig::metrics_address, false)},
+      {"attribution-key", "FILE",
+       "Hex keys of the recommendation ids' HMAC, one per line; the first "
+       "signs, all verify (default: <data-dir>/attribution.key, generated).",
+       false, StringSetter(&ServerConfig::attribution_key_file, false)},
+      {"attribution-window", "DURATION",
+       "Events count for the recommendation whose id they carry for this "
+       "long after it was issued (default 7d).",
+       false, DurationSetter(&ServerConfig::attribution_window_ms, false)},
       {"tls-reload-interval", "DURATION",
        "How often the TLS files are re-read, so rotated certificates apply "
        "without a restart (default 60s).",

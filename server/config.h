@@ -155,6 +155,13 @@ struct ServerConfig {
   // the pod or management network only, so that the outside sees gRPC
   // only.
   std::string metrics_address;
+  // Keys of the recommendation ids' MAC (server/recommendation_id.h):
+  // --attribution-key FILE. Default: "" = <data-dir>/attribution.key,
+  // generated on first start.
+  std::string attribution_key_file;
+  // Feedback carrying a recommendation id older than this is stored but not
+  // attributed (--attribution-window). Default: 7 days.
+  int64_t attribution_window_ms = 7LL * 24 * 3600 * 1000;
   // The file given with --config, "" if none (for the startup log).
   std::string config_file;
   // Tests only, no flag: what call deadlines are compared with. Default:

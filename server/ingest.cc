@@ -70,11 +70,12 @@ std::string EventBatchId(const std::vector<core::Event>& events) {
 }
 
 Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
-               AccessLog* access_log)
+               AccessLog* access_log, const RecommendationIds* ids)
     : engine_(engine),
       store_(store),
       metrics_(metrics),
-      access_log_(access_log) {}
+      access_log_(access_log),
+      ids_(ids) {}
 
 void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
   for (core::Event& e : events) {
@@ -111,10 +112,14 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
   for (const core::Event& e : stored) {
     metrics_->EventStored(e.type);
     if (e.recommendation_id.empty()) continue;
-    std::optional<RecommendationIdParts> parts =
-        ParseRecommendationId(e.recommendation_id);
-    if (parts.has_value() && parts->variant == kDefaultVariant) {
-      metrics_->EventAttributed(parts->scenario, parts->variant, e.type);
+    // A forged or expired id is stored with its event (it is the client's
+    // data) but counts for no recommendation.
+    RecommendationIds::Checked id =
+        ids_->Check(e.recommendation_id, e.user_id, now_ms);
+    if (!id.parts.has_value()) {
+      metrics_->AttributionRejected(id.rejection);
+    } else if (id.parts->variant == kDefaultVariant) {
+      metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
     }
   }
   metrics_->EventsDuplicate(result->duplicates);

@@ -37,6 +37,7 @@
 #include "core/types.h"
 #include "server/logging.h"
 #include "server/metrics.h"
+#include "server/recommendation_id.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -76,7 +77,7 @@ class Ingest {
  public:
   // Borrowed pointers; all must outlive the Ingest.
   Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
-         AccessLog* access_log);
+         AccessLog* access_log, const RecommendationIds* ids);
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
 
@@ -110,6 +111,7 @@ class Ingest {
   storage::Store* const store_;
   Metrics* const metrics_;
   AccessLog* const access_log_;
+  const RecommendationIds* const ids_;
 
   // Orders event writes against user erasure: AddEvents holds it shared
   // from the append to the engine update, EraseUser exclusively across the

@@ -40,7 +40,7 @@ TEST(DerivedEventIdTest, DeterministicAndFieldSensitive) {
   // Value and recommendation id are not part of the identity.
   b = a;
   b.value = 3;
-  b.recommendation_id = "r1-1-default-0123456789abcdef";
+  b.recommendation_id = "r2-1-default-1-0123456789abcdef-u-0";
   EXPECT_EQ(DerivedEventId(b), id);
   EXPECT_EQ(ids.size(), 6u);
 }

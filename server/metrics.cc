@@ -182,6 +182,18 @@ Metrics::Metrics(std::string_view build_version)
                      .Help("Events skipped as duplicates")
                      .Register(r)
                      .Add({});
+  auto& rejected =
+      BuildCounter()
+          .Name("aisle_attribution_rejected_total")
+          .Help(
+              "Stored events whose recommendation_id was not attributed: "
+              "malformed, forged (MAC does not verify for the event's user) "
+              "or expired")
+          .Register(r);
+  for (int i = 0; i < kNumIdRejections; ++i) {
+    attribution_rejected_[i] = &rejected.Add(
+        {{"reason", Str(IdRejectionName(static_cast<IdRejection>(i)))}});
+  }
   fold_in_ = &BuildHistogram()
                   .Name("aisle_fold_in_duration_seconds")
                   .Help(
@@ -382,6 +394,10 @@ void Metrics::SetStorageStats(const storage::StoreStats& stats) {
 void Metrics::EventStored(core::EventType type) {
   int t = static_cast<int>(type);
   if (t > 0 && t < core::kNumEventTypes) events_[t]->Increment();
+}
+
+void Metrics::AttributionRejected(IdRejection rejection) {
+  attribution_rejected_[static_cast<int>(rejection)]->Increment();
 }
 
 void Metrics::EventsDuplicate(int64_t count) {

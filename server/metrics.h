@@ -39,6 +39,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "server/admission.h"
+#include "server/recommendation_id.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -107,6 +108,8 @@ class Metrics {
   // impression, click, add_to_cart and purchase are counted).
   void EventAttributed(core::Scenario scenario, std::string_view variant,
                        core::EventType type);
+  // A stored event whose recommendation_id did not verify.
+  void AttributionRejected(IdRejection rejection);
   void ObserveFoldIn(double seconds);
 
   // --- Recommend ----------------------------------------------------------
@@ -166,6 +169,7 @@ class Metrics {
   prometheus::Gauge* storage_memtable_;
   std::array<prometheus::Counter*, core::kNumEventTypes> events_{};
   prometheus::Counter* duplicates_;
+  std::array<prometheus::Counter*, kNumIdRejections> attribution_rejected_{};
   prometheus::Histogram* fold_in_;
   prometheus::Histogram* retrieval_ann_;
   prometheus::Histogram* retrieval_exact_;

@@ -65,7 +65,7 @@ TEST(MetricsTest, ExportsExactlyTheContract) {
   metrics.SetModel("v1", 1000);
   const std::string text = Scrape(metrics);
   const std::map<std::string, std::string> contract = ContractMetrics();
-  EXPECT_EQ(contract.size(), 33u);
+  EXPECT_EQ(contract.size(), 34u);
   EXPECT_EQ(ExportedMetrics(text), contract);
   EXPECT_THAT(text, HasSubstr("aisle_build_info{version=\"1.2.3\"} 1"));
   EXPECT_THAT(text, HasSubstr("aisle_grpc_requests_total{code=\"OK\",method="
@@ -86,6 +86,11 @@ TEST(MetricsTest, ExportsExactlyTheContract) {
                               "\"for_you\",variant=\"default\"} 10"));
   EXPECT_THAT(text, HasSubstr("aisle_model_info{version=\"v1\"} 1"));
   EXPECT_THAT(text, HasSubstr("aisle_model_trained_timestamp_seconds 1"));
+  // Refusals and rejected ids are exported at 0 before the first one.
+  EXPECT_THAT(text, HasSubstr("aisle_auth_refused_total{code=\"PERMISSION_"
+                              "DENIED\",method=\"DeleteUser\"} 0"));
+  EXPECT_THAT(text, HasSubstr("aisle_attribution_rejected_total{reason="
+                              "\"forged\"} 0"));
 }
 
 TEST(MetricsTest, ModelInfoKeepsOneSeries) {

@@ -1,39 +1,135 @@
 #include "server/recommendation_id.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace aisle::server {
 namespace {
 
-TEST(RecommendationIdTest, RoundTrip) {
+constexpr int64_t kNow = 1'700'000'000'000;
+constexpr int64_t kDay = 24LL * 3600 * 1000;
+const std::string kKey(32, 'k');
+const std::string kOtherKey(32, 'o');
+
+TEST(RecommendationIdTest, IssuedIdsVerifyForTheirUser) {
+  RecommendationIds ids({kKey}, 7 * kDay);
   for (core::Scenario s :
        {core::Scenario::kForYou, core::Scenario::kSimilarItems,
         core::Scenario::kFrequentlyBoughtTogether,
         core::Scenario::kRecentlyViewed, core::Scenario::kTrending}) {
-    std::string id = NewRecommendationId(s, "default");
-    EXPECT_THAT(id, ::testing::MatchesRegex("r1-[1-5]-default-[0-9a-f]{16}"));
-    std::optional<RecommendationIdParts> parts = ParseRecommendationId(id);
-    ASSERT_TRUE(parts.has_value()) << id;
-    EXPECT_EQ(parts->scenario, s);
-    EXPECT_EQ(parts->variant, "default");
+    std::string id = ids.Issue(s, "default", "u42", kNow);
+    EXPECT_THAT(id,
+                ::testing::MatchesRegex(
+                    "r2-[1-5]-default-[0-9a-f]+-[0-9a-f]{16}-u-[0-9a-f]{32}"));
+    RecommendationIds::Checked checked = ids.Check(id, "u42", kNow + 1000);
+    ASSERT_TRUE(checked.parts.has_value()) << id;
+    EXPECT_EQ(checked.parts->scenario, s);
+    EXPECT_EQ(checked.parts->variant, "default");
+    EXPECT_LE(kNow - checked.parts->issued_ms, 1000);
   }
-  EXPECT_NE(NewRecommendationId(core::Scenario::kForYou, "default"),
-            NewRecommendationId(core::Scenario::kForYou, "default"));
+  EXPECT_NE(ids.Issue(core::Scenario::kForYou, "default", "u42", kNow),
+            ids.Issue(core::Scenario::kForYou, "default", "u42", kNow));
+}
+
+TEST(RecommendationIdTest, AnotherUsersOrAlteredOrOtherKeysIdsAreForged) {
+  RecommendationIds ids({kKey}, 7 * kDay);
+  const std::string id =
+      ids.Issue(core::Scenario::kForYou, "default", "u42", kNow);
+  EXPECT_EQ(ids.Check(id, "u43", kNow).rejection, IdRejection::kForged);
+  EXPECT_FALSE(ids.Check(id, "u43", kNow).parts.has_value());
+  // Claim another scenario: the MAC no longer fits.
+  std::string altered = id;
+  altered[3] = '5';
+  EXPECT_EQ(ids.Check(altered, "u42", kNow).rejection, IdRejection::kForged);
+  // Push the issued time forward to escape expiry.
+  RecommendationIds other({kOtherKey}, 7 * kDay);
+  EXPECT_EQ(other.Check(id, "u42", kNow).rejection, IdRejection::kForged);
+  // A made-up MAC.
+  std::string guessed = id.substr(0, id.size() - 32) + std::string(32, '0');
+  EXPECT_EQ(ids.Check(guessed, "u42", kNow).rejection, IdRejection::kForged);
+}
+
+TEST(RecommendationIdTest, AnonymousIdsVerifyForAnyUser) {
+  RecommendationIds ids({kKey}, 7 * kDay);
+  const std::string id =
+      ids.Issue(core::Scenario::kTrending, "default", "", kNow);
+  EXPECT_THAT(id, ::testing::HasSubstr("-a-"));
+  EXPECT_TRUE(ids.Check(id, "visitor-1", kNow).parts.has_value());
+  // Turning a user-bound id into an anonymous one breaks the MAC.
+  std::string bound = ids.Issue(core::Scenario::kForYou, "default", "u1", kNow);
+  bound[bound.size() - 34] = 'a';
+  EXPECT_EQ(ids.Check(bound, "u2", kNow).rejection, IdRejection::kForged);
+}
+
+TEST(RecommendationIdTest, OldAndFutureIdsAreExpired) {
+  RecommendationIds ids({kKey}, 7 * kDay);
+  const std::string id =
+      ids.Issue(core::Scenario::kForYou, "default", "u", kNow);
+  EXPECT_TRUE(ids.Check(id, "u", kNow + 7 * kDay - 1000).parts.has_value());
+  EXPECT_EQ(ids.Check(id, "u", kNow + 7 * kDay + 1000).rejection,
+            IdRejection::kExpired);
+  EXPECT_EQ(ids.Check(id, "u", kNow - kDay).rejection, IdRejection::kExpired);
+}
+
+TEST(RecommendationIdTest, RotationVerifiesWithEveryKeySignsWithTheFirst) {
+  RecommendationIds old_ids({kKey}, 7 * kDay);
+  RecommendationIds rotated({kOtherKey, kKey}, 7 * kDay);
+  const std::string old_id =
+      old_ids.Issue(core::Scenario::kForYou, "default", "u", kNow);
+  EXPECT_TRUE(rotated.Check(old_id, "u", kNow).parts.has_value());
+  const std::string new_id =
+      rotated.Issue(core::Scenario::kForYou, "default", "u", kNow);
+  EXPECT_EQ(old_ids.Check(new_id, "u", kNow).rejection, IdRejection::kForged);
 }
 
 TEST(RecommendationIdTest, RejectsMalformed) {
-  for (const char* id :
-       {"", "r1", "r1-1-default", "r2-1-default-0123456789abcdef",
-        "r1-0-default-0123456789abcdef", "r1-6-default-0123456789abcdef",
-        "r1-x-default-0123456789abcdef", "r1-1--0123456789abcdef",
-        "r1-1-default-0123", "r1-1-default-0123456789abcdeg",
-        "r1-1-a b-0123456789abcdef", "r1-1-default-0123456789abcdef-extra"}) {
-    EXPECT_FALSE(ParseRecommendationId(id).has_value()) << id;
+  RecommendationIds ids({kKey}, 7 * kDay);
+  const std::string mac(32, '0');
+  for (const std::string& id : std::vector<std::string>{
+           "", "r2", "r1-1-default-0123456789abcdef",
+           "r2-0-default-1-0123456789abcdef-u-" + mac,
+           "r2-6-default-1-0123456789abcdef-u-" + mac,
+           "r2-1--1-0123456789abcdef-u-" + mac,
+           "r2-1-a b-1-0123456789abcdef-u-" + mac,
+           "r2-1-default-xyz-0123456789abcdef-u-" + mac,
+           "r2-1-default-1-0123-u-" + mac,
+           "r2-1-default-1-0123456789abcdef-x-" + mac,
+           "r2-1-default-1-0123456789abcdef-u-0123",
+           "r2-1-default-1-0123456789abcdef-u-" + mac + "-extra"}) {
+    RecommendationIds::Checked checked = ids.Check(id, "u", kNow);
+    EXPECT_FALSE(checked.parts.has_value()) << id;
+    EXPECT_EQ(checked.rejection, IdRejection::kMalformed) << id;
   }
+}
+
+TEST(RecommendationIdTest, KeyIsGeneratedOnceOwnerOnlyAndReused) {
+  const std::string dir = ::testing::TempDir() + "/rid-keys";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto first = RecommendationIds::Open("", dir, 7 * kDay);
+  ASSERT_TRUE(first.ok()) << first.status();
+  struct stat st {};
+  ASSERT_EQ(stat((dir + "/attribution.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  auto second = RecommendationIds::Open("", dir, 7 * kDay);
+  ASSERT_TRUE(second.ok()) << second.status();
+  const std::string id =
+      (*first)->Issue(core::Scenario::kForYou, "default", "u", kNow);
+  EXPECT_TRUE((*second)->Check(id, "u", kNow).parts.has_value())
+      << "a restart keeps the key, so ids issued before it still count";
+
+  std::ofstream(dir + "/short.key") << "abcd\n";
+  EXPECT_THAT(
+      RecommendationIds::Open(dir + "/short.key", dir, kDay).status().message(),
+      ::testing::HasSubstr("--attribution-key: "));
 }
 
 }  // namespace

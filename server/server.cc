@@ -27,6 +27,7 @@
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/read_loop.h"
+#include "server/recommendation_id.h"
 #include "server/service.h"
 #include "server/startup.h"
 #include "server/tls.h"
@@ -51,6 +52,7 @@ struct AisleServer::Impl {
   std::unique_ptr<core::Engine> engine;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<AccessLog> access_log;
+  std::unique_ptr<RecommendationIds> ids;
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<ModelManager> models;
   // Cluster mode only: the replicated log and this node's applier of it.
@@ -299,8 +301,16 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   s.metrics = std::make_unique<Metrics>(AISLE_VERSION);
   s.access_log =
       std::make_unique<AccessLog>(config.access_log_sample, config.log_salt);
-  s.ingest = std::make_unique<Ingest>(s.engine.get(), s.store.get(),
-                                      s.metrics.get(), s.access_log.get());
+  {
+    absl::StatusOr<std::unique_ptr<RecommendationIds>> ids =
+        RecommendationIds::Open(config.attribution_key_file, config.data_dir,
+                                config.attribution_window_ms);
+    if (!ids.ok()) return ids.status();
+    s.ids = *std::move(ids);
+  }
+  s.ingest =
+      std::make_unique<Ingest>(s.engine.get(), s.store.get(), s.metrics.get(),
+                               s.access_log.get(), s.ids.get());
   s.models = std::make_unique<ModelManager>(
       s.engine.get(), s.store.get(), s.metrics.get(), config.engine.model,
       ModelInboxDir(config.data_dir));
@@ -327,6 +337,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.metrics = s.metrics.get();
   units.access_log = s.access_log.get();
   units.admission = s.admission.get();
+  units.ids = s.ids.get();
   units.clock = config.deadline_clock;
   s.service = std::make_unique<RecommenderService>(units);
   {

@@ -288,7 +288,8 @@ absl::Status RecommenderService::RecommendCall(
   ToProtoRecommendation(*rec, response);
   response->set_stale(stale);
   response->set_recommendation_id(
-      NewRecommendationId(request.scenario, kDefaultVariant));
+      units_.ids->Issue(request.scenario, kDefaultVariant, request.user_id,
+                        absl::ToUnixMillis(absl::Now())));
 
   Metrics& metrics = *units_.metrics;
   if (trace.used_ann || trace.used_exact) {

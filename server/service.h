@@ -98,6 +98,7 @@ class RecommenderService final : public internal::ServiceBase {
     Metrics* metrics = nullptr;
     AccessLog* access_log = nullptr;
     Admission* admission = nullptr;
+    const RecommendationIds* ids = nullptr;  // signs recommendation ids
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;

@@ -255,7 +255,8 @@ TEST_F(IntegrationTest, FeedbackIsReflectedByTheNextRecommend) {
   ASSERT_OK(FromGrpc(status));
   ASSERT_FALSE(before.items().empty());
   EXPECT_THAT(before.recommendation_id(),
-              ::testing::MatchesRegex("r1-1-default-[0-9a-f]{16}"));
+              ::testing::MatchesRegex(
+                  "r2-1-default-[0-9a-f]+-[0-9a-f]{16}-u-[0-9a-f]{32}"));
   const std::string top = before.items(0).item_id();
 
   // Interacting with the top item makes it "seen": the very next Recommend
