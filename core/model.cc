@@ -233,7 +233,8 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
 
   std::shared_ptr<FactorModel> model(new FactorModel());
   metadata.items = static_cast<int64_t>(item_ids.size());
-  metadata.users = static_cast<int64_t>(user_ids.size());
+  // A model stored without user vectors keeps the count it was trained on.
+  if (!user_ids.empty()) metadata.users = static_cast<int64_t>(user_ids.size());
   model->als_ = options.als;
   model->als_.factors = metadata.factors;
   // Fold-in must use the confidence and regularization of training.
@@ -265,7 +266,17 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   return std::shared_ptr<const FactorModel>(std::move(model));
 }
 
-std::string FactorModel::Serialize() const {
+std::string FactorModel::Serialize() const { return SerializeImpl(true); }
+
+std::string FactorModel::SerializeWithoutUsers() const {
+  return SerializeImpl(false);
+}
+
+std::string FactorModel::SerializeImpl(bool with_users) const {
+  static const std::vector<std::string> kNoIds;
+  const std::vector<std::string>& user_ids = with_users ? user_ids_ : kNoIds;
+  const RowMatrix no_users(0, item_factors_.cols());
+  const RowMatrix& user_factors = with_users ? user_factors_ : no_users;
   std::string body;
   body.reserve(
       static_cast<size_t>(item_factors_.size() + user_factors_.size()) *
@@ -275,10 +286,10 @@ std::string FactorModel::Serialize() const {
   WriteMetadata(metadata_, &w);
   w.Pod<uint32_t>(static_cast<uint32_t>(item_ids_.size()));
   for (const auto& id : item_ids_) w.String(id);
-  w.Pod<uint32_t>(static_cast<uint32_t>(user_ids_.size()));
-  for (const auto& id : user_ids_) w.String(id);
+  w.Pod<uint32_t>(static_cast<uint32_t>(user_ids.size()));
+  for (const auto& id : user_ids) w.String(id);
   w.Matrix(item_factors_);
-  w.Matrix(user_factors_);
+  w.Matrix(user_factors);
 
   std::string out;
   out.reserve(kHeaderSize + body.size());
@@ -313,6 +324,19 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Deserialize(
     return Damaged(absl::StrCat("is inconsistent: ", model.status().message()));
   }
   return model;
+}
+
+absl::StatusOr<int64_t> FactorModel::PeekUserVectors(std::string_view blob) {
+  auto body = Body(blob, /*check_crc=*/false);
+  if (!body.ok()) return body.status();
+  Reader r(*body);
+  ModelMetadata metadata;
+  std::vector<std::string> item_ids;
+  uint32_t users = 0;
+  if (!ReadMetadata(&r, &metadata) || !r.Strings(&item_ids) || !r.Pod(&users)) {
+    return Damaged("truncated ids");
+  }
+  return static_cast<int64_t>(users);
 }
 
 absl::StatusOr<ModelMetadata> FactorModel::PeekMetadata(std::string_view blob) {

@@ -59,6 +59,14 @@ class FactorModel {
 
   // Versioned binary format with a magic header and a CRC32C of the body.
   std::string Serialize() const;
+  // The same model with no user ids and vectors. Stored versions hold
+  // none (docs/security.md, "Erasure"): serving re-solves every user's
+  // vector from their events (fold-in), so a stored user vector would only
+  // be personal data that DeleteUser cannot reach.
+  std::string SerializeWithoutUsers() const;
+  // How many user vectors a blob holds, without reading the vectors.
+  // DataLoss for a bad header or truncated ids.
+  static absl::StatusOr<int64_t> PeekUserVectors(std::string_view blob);
   // DataLoss("model blob ...: checksum mismatch/truncated") for damaged
   // input; never crashes on arbitrary bytes.
   static absl::StatusOr<std::shared_ptr<const FactorModel>> Deserialize(
@@ -95,6 +103,7 @@ class FactorModel {
 
  private:
   FactorModel() = default;
+  std::string SerializeImpl(bool with_users) const;
   ModelMetadata metadata_;
   std::vector<std::string> item_ids_;
   std::vector<std::string> user_ids_;

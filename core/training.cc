@@ -178,10 +178,13 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   for (const auto& [key, value] : options.extra_parameters) {
     metadata.parameters[key] = value;
   }
+  // No user vectors: serving re-solves them from each user's events, and
+  // a stored vector would be personal data beyond DeleteUser's reach
+  // (FactorModel::SerializeWithoutUsers).
   absl::StatusOr<std::shared_ptr<const FactorModel>> model =
       FactorModel::Create(std::move(metadata), std::move(data.item_ids),
-                          std::move(factors->items), std::move(data.user_ids),
-                          std::move(factors->users), model_options);
+                          std::move(factors->items), {},
+                          RowMatrix(0, als.factors), model_options);
   if (!model.ok()) return model.status();
   out.model = *std::move(model);
   return out;

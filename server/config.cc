@@ -393,6 +393,10 @@ const std::vector<Option>& Options() {
        "Address the /metrics listener binds (default: --host); e.g. the "
        "pod IP, so that only the cluster can scrape.",
        false, StringSetter(&ServerConfig::metrics_address, false)},
+      {"event-retention", "DURATION",
+       "Delete raw events older than this, hourly; 0 = keep forever "
+       "(default 0).",
+       false, DurationSetter(&ServerConfig::event_retention_ms, false)},
       {"attribution-key", "FILE",
        "Hex keys of the recommendation ids' HMAC, one per line; the first "
        "signs, all verify (default: <data-dir>/attribution.key, generated).",

@@ -155,6 +155,11 @@ struct ServerConfig {
   // the pod or management network only, so that the outside sees gRPC
   // only.
   std::string metrics_address;
+  // Raw events older than this are deleted by a background job
+  // (--event-retention). Default: 0 = kept forever.
+  int64_t event_retention_ms = 0;
+  // Tests only, no flag: how often that job runs. Default: 1 hour.
+  int64_t event_retention_interval_ms = 3'600'000;
   // Keys of the recommendation ids' MAC (server/recommendation_id.h):
   // --attribution-key FILE. Default: "" = <data-dir>/attribution.key,
   // generated on first start.

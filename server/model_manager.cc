@@ -149,6 +149,12 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Install(
       core::FactorModel::Deserialize(blob, options_);
   if (!model.ok()) return model.status();
   core::ModelMetadata metadata = (*model)->metadata();
+  // A model trained by an older build holds user vectors; none are stored.
+  std::string without_users;
+  if ((*model)->num_users() > 0) {
+    without_users = (*model)->SerializeWithoutUsers();
+    blob = without_users;
+  }
   if (absl::Status s = store_->PutModel(metadata, blob); !s.ok()) return s;
   if (absl::Status s = store_->SetActiveModel(metadata.version); !s.ok()) {
     return s;
@@ -157,6 +163,37 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Install(
   spdlog::info("model {} installed from the inbox and activated",
                metadata.version);
   return metadata;
+}
+
+absl::StatusOr<int> ModelManager::StripStoredUserVectors() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::vector<storage::StoredModel>> stored =
+      store_->ListModels();
+  if (!stored.ok()) return stored.status();
+  core::ModelOptions options = options_;
+  options.defer_ann = true;
+  int rewritten = 0;
+  for (const storage::StoredModel& m : *stored) {
+    absl::StatusOr<std::string> blob = store_->GetModelBlob(m.metadata.version);
+    if (!blob.ok()) continue;
+    absl::StatusOr<int64_t> users = core::FactorModel::PeekUserVectors(*blob);
+    if (!users.ok() || *users == 0) continue;
+    absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
+        core::FactorModel::Deserialize(*blob, options);
+    if (!model.ok()) continue;
+    absl::Status put = store_->PutModel((*model)->metadata(),
+                                        (*model)->SerializeWithoutUsers());
+    if (!put.ok()) return put;
+    ++rewritten;
+  }
+  if (rewritten > 0) {
+    if (absl::Status purged = store_->PurgeDeleted(); !purged.ok()) {
+      return purged;
+    }
+    spdlog::info("rewrote {} stored model versions without user vectors",
+                 rewritten);
+  }
+  return rewritten;
 }
 
 absl::Status ModelManager::LoadAtStartup() {

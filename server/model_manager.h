@@ -81,7 +81,7 @@ class ModelManager {
 
   // Installs a serialized model that is not stored yet (the inbox):
   // deserialize (DataLoss or InvalidArgument for a blob that does not
-  // load; nothing changes), store, activate, swap.
+  // load; nothing changes), store without user vectors, activate, swap.
   absl::StatusOr<core::ModelMetadata> Install(std::string_view blob);
 
   // Start-up: serves the store's active version; when it does not load,
@@ -90,6 +90,12 @@ class ModelManager {
   // start-up: errors are storage failures only. The ANN index is built in
   // the background (the engine searches exactly until then).
   absl::Status LoadAtStartup();
+
+  // Rewrites the stored versions that hold user vectors (written by builds
+  // before they were dropped, core/model.h) without them, and purges the
+  // old bytes from the store's files. Returns how many were rewritten; a
+  // version that does not load is left for LoadAtStartup to report.
+  absl::StatusOr<int> StripStoredUserVectors();
 
   // Serves `model` (null = none) that is already stored and recorded as
   // active (the demo model at start-up).

@@ -119,7 +119,8 @@ struct AisleServer::Impl {
   // Replays the store into the engine, then loads the active model (or,
   // with --demo and an empty store, generates the demo data and model).
   absl::Status LoadState();
-  // Model inbox polling (unless disabled) and idempotency-key pruning.
+  // Model inbox polling (unless disabled), idempotency-key pruning and
+  // event retention.
   void BackgroundLoop();
   // Cluster mode: connects to the log and sets up the applier and the
   // cluster write path (not started yet).
@@ -127,6 +128,17 @@ struct AisleServer::Impl {
   // Cluster mode, after LoadState: applies the log from the store's
   // position and waits (bounded) until this node has caught up.
   void CatchUpWithLog();
+  // Deletes the events older than config.event_retention_ms.
+  void EnforceRetention() {
+    absl::StatusOr<int64_t> deleted =
+        store->DeleteEventsBefore(NowMs() - config.event_retention_ms);
+    if (!deleted.ok()) {
+      spdlog::error("event retention: {}", deleted.status().ToString());
+    } else if (*deleted > 0) {
+      spdlog::info("event retention: deleted {} events older than {} days",
+                   *deleted, config.event_retention_ms / 86'400'000.0);
+    }
+  }
 };
 
 absl::Status AisleServer::Impl::StartCluster() {
@@ -190,10 +202,14 @@ void AisleServer::Impl::BackgroundLoop() {
   constexpr auto kPruneInterval = std::chrono::hours(1);
   auto next_poll = Clock::now() + poll_interval;
   auto next_prune = Clock::now() + std::chrono::minutes(1);
+  const bool retention = config.event_retention_ms > 0;
+  const auto retention_interval =
+      std::chrono::milliseconds(config.event_retention_interval_ms);
+  auto next_retention = Clock::now() + retention_interval;
   std::unique_lock<std::mutex> lock(mu);
   while (true) {
-    const auto wake =
-        poll_models ? std::min(next_poll, next_prune) : next_prune;
+    auto wake = poll_models ? std::min(next_poll, next_prune) : next_prune;
+    if (retention) wake = std::min(wake, next_retention);
     if (cv.wait_until(lock, wake, [this] { return stopping; })) return;
     lock.unlock();
     const auto now = Clock::now();
@@ -213,6 +229,10 @@ void AisleServer::Impl::BackgroundLoop() {
       }
       next_prune = Clock::now() + kPruneInterval;
     }
+    if (retention && now >= next_retention) {
+      EnforceRetention();
+      next_retention = Clock::now() + retention_interval;
+    }
     lock.lock();
   }
 }
@@ -225,6 +245,10 @@ absl::Status AisleServer::Impl::LoadState() {
   if (config.demo && replayed.items == 0 && replayed.events == 0) {
     return GenerateDemo(*store, *engine, *models, config.engine.model,
                         config.train_threads);
+  }
+  if (absl::StatusOr<int> stripped = models->StripStoredUserVectors();
+      !stripped.ok()) {
+    return stripped.status();
   }
   // Installing the model re-folds every replayed user against it.
   absl::Status status = models->LoadAtStartup();

@@ -331,6 +331,18 @@ std::string EventKey(std::string_view user_id, int64_t timestamp_ms,
   return key;
 }
 
+std::optional<int64_t> EventKeyTimestamp(std::string_view key) {
+  const size_t nul = key.find('\0');
+  if (nul == std::string_view::npos || key.size() != nul + 1 + 16) {
+    return std::nullopt;
+  }
+  uint64_t ts = 0;
+  for (size_t i = nul + 1; i < nul + 9; ++i) {
+    ts = (ts << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return static_cast<int64_t>(ts ^ (uint64_t{1} << 63));
+}
+
 std::string UserKeyPrefix(std::string_view user_id) {
   std::string prefix;
   prefix.reserve(user_id.size() + 1);

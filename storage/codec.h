@@ -14,6 +14,7 @@
 #define AISLE_STORAGE_CODEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,8 @@ absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
 // that no other user's keys share.
 std::string EventKey(std::string_view user_id, int64_t timestamp_ms,
                      uint64_t sequence);
+// The timestamp in an events key; nullopt if `key` is not one.
+std::optional<int64_t> EventKeyTimestamp(std::string_view key);
 // "user_id\0": every events key of the user starts with it.
 std::string UserKeyPrefix(std::string_view user_id);
 // The smallest key greater than every key starting with `prefix`, or "" if
@@ -73,6 +76,8 @@ inline constexpr char kActiveModelKey[] = "active_model";
 // Cluster mode: the last replicated-log entry applied (decimal).
 inline constexpr char kAppliedLogSequenceKey[] = "applied_log_sequence";
 inline constexpr char kPreviousActiveModelKey[] = "previous_active_model";
+// Unix ms of the last Store::PurgeDeleted (written to end it, purge.cc).
+inline constexpr char kLastPurgeKey[] = "last_purge_ms";
 
 }  // namespace aisle::storage
 

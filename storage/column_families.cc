@@ -122,6 +122,17 @@ rocksdb::DBOptions MakeDbOptions(bool read_only) {
   db_options.db_write_buffer_size = 256 << 20;
   db_options.keep_log_file_num = 5;
   db_options.max_log_file_size = 16 << 20;
+  // Erasure (Store::PurgeDeleted) must leave no user id in any file.
+  // RocksDB's informational LOG prints keys, which start with the user id
+  // (e.g. manual compaction ranges); warnings and errors are still logged.
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // The MANIFEST is a log of file-set changes, and every SST file it ever
+  // listed is there with its smallest and largest key, until a new
+  // MANIFEST is started with only the live files. This size makes every
+  // change start a new one (a few KB per flush or compaction; the old one
+  // is deleted), so a purge can end with a MANIFEST that lists only
+  // files written after the deletions.
+  db_options.max_manifest_file_size = 1;
   return db_options;
 }
 

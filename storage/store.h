@@ -125,6 +125,13 @@ class Store {
                                                       size_t limit = 0) const;
   // Drops idempotency keys older than the retention window; returns count.
   absl::StatusOr<int64_t> PruneIdempotencyKeys(int64_t now_ms);
+  // Event retention: deletes every stored event with timestamp_ms <
+  // cutoff_ms, in batches; returns how many. Their bytes leave the SST
+  // files with RocksDB's next compactions of those files (no forced
+  // rewrite of the whole column family every run; PurgeDeleted forces
+  // it). Idempotency keys and user records (counts) follow their own
+  // rules.
+  absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms);
 
   // --- Items --------------------------------------------------------------
   // log_sequence: as for AppendEvents.
@@ -145,7 +152,9 @@ class Store {
   absl::StatusOr<UserRecord> GetUser(std::string_view user_id) const;
   // Removes every record of the user in every column family, in one fsynced
   // batch. Appends wait while it runs: every event whose append returned
-  // before the call is erased; events appended afterwards are kept.
+  // before the call is erased; events appended afterwards are kept. Then
+  // purges (PurgeDeleted): when it returns OK, no file of the data dir
+  // holds the user's records (a checkpoint taken afterwards neither).
   // log_sequence: as for AppendEvents.
   absl::StatusOr<EraseResult> EraseUser(std::string_view user_id,
                                         uint64_t log_sequence = 0);
@@ -187,6 +196,15 @@ class Store {
   absl::Status Checkpoint(const std::string& dir) const;
   // Flushes memtables and syncs the WAL.
   absl::Status Flush();
+  // A delete in RocksDB only hides a record: its bytes stay in the
+  // write-ahead log until the memtable is flushed, and in SST files until
+  // a compaction drops them. This flushes every column family (so RocksDB
+  // deletes the WAL files that held deleted records) and compacts the
+  // events, users, idempotency-key and model column families to their last
+  // level (so deleted values and their tombstones leave the SST files). It
+  // rewrites those column families; EraseUser compacts only the user's
+  // key ranges.
+  absl::Status PurgeDeleted();
   StoreStats Stats() const;
 
  private:

@@ -135,6 +135,17 @@ struct Store::Impl {
       std::string_view user_id, const std::vector<std::string>& ids,
       rocksdb::WriteBatch* batch) const;
 
+  // --- purge.cc -----------------------------------------------------------
+  // Keys [begin, end] of a column family; "" = from the first / to the last.
+  struct PurgeRange {
+    rocksdb::ColumnFamilyHandle* cf;
+    std::string begin;
+    std::string end;
+  };
+  // Flushes every column family, then compacts `ranges` down to the last
+  // level, so that deleted records leave the WAL and the SST files.
+  absl::Status Purge(std::span<const PurgeRange> ranges);
+
   // --- model_versions.cc --------------------------------------------------
   // Stored models with their metadata, newest first (by trained_at, then
   // version).

@@ -1,5 +1,6 @@
 // Users: GetUser, EraseUser (every record of a user, in one batch) and the
 // CountUserRecords audit.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,18 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
       !w.ok()) {
     return w;
   }
+  // Erasure means the bytes too, not just a tombstone over them: only the
+  // files that hold the user's keys are rewritten.
+  std::vector<Impl::PurgeRange> ranges = {
+      {impl.events, UserKeyPrefix(user_id),
+       PrefixSuccessor(UserKeyPrefix(user_id))},
+      {impl.users, std::string(user_id), std::string(user_id)}};
+  if (!event_ids.empty()) {
+    auto [lowest, highest] =
+        std::minmax_element(event_ids.begin(), event_ids.end());
+    ranges.push_back({impl.event_ids, *lowest, *highest});
+  }
+  if (absl::Status p = impl.Purge(ranges); !p.ok()) return p;
   return result;
 }
 

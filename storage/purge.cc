@@ -1,0 +1,91 @@
+// Deleting for good: purging deleted records from the files, and event
+// retention.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "storage/codec.h"
+#include "storage/store.h"
+#include "storage/store_impl.h"
+
+namespace aisle::storage {
+namespace {
+
+// Events are written in batches of this many deletions.
+constexpr int kDeleteBatch = 10'000;
+
+}  // namespace
+
+absl::Status Store::Impl::Purge(std::span<const PurgeRange> ranges) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  // Every column family, so that no WAL file is kept for one of them.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status s = db->Flush(flush, handles);
+  if (!s.ok()) return Error(s, "flushing before a purge");
+  rocksdb::CompactRangeOptions compact;
+  // Also the last level, where the deleted values usually are.
+  compact.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  for (const PurgeRange& range : ranges) {
+    const rocksdb::Slice begin = ToSlice(range.begin);
+    const rocksdb::Slice end = ToSlice(range.end);
+    s = db->CompactRange(compact, range.cf,
+                         range.begin.empty() ? nullptr : &begin,
+                         range.end.empty() ? nullptr : &end);
+    if (!s.ok()) return Error(s, "compacting deleted records away");
+  }
+  // One more file-set change starts a MANIFEST that lists only the files
+  // written by the compactions above (column_families.cc).
+  rocksdb::WriteBatch marker;
+  marker.Put(meta, kLastPurgeKey,
+             absl::StrCat(absl::ToUnixMillis(absl::Now())));
+  if (absl::Status w = Write(&marker, /*sync=*/true, "marking a purge");
+      !w.ok()) {
+    return w;
+  }
+  s = db->Flush(flush, meta);
+  if (!s.ok()) return Error(s, "flushing after a purge");
+  return absl::OkStatus();
+}
+
+absl::Status Store::PurgeDeleted() {
+  Impl& impl = *impl_;
+  const Impl::PurgeRange all[] = {{impl.events, "", ""},
+                                  {impl.event_ids, "", ""},
+                                  {impl.users, "", ""},
+                                  {impl.models, "", ""}};
+  return impl.Purge(all);
+}
+
+absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms) {
+  Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  rocksdb::ManagedSnapshot snapshot(impl.db);
+  rocksdb::WriteBatch batch;
+  int64_t deleted = 0;
+  absl::Status scanned = impl.ForEachInPrefix(
+      impl.events, "", Impl::BulkReadOptions(snapshot.snapshot()),
+      "scanning events for retention",
+      [&](std::string_view key, std::string_view) -> absl::Status {
+        std::optional<int64_t> ts = EventKeyTimestamp(key);
+        if (!ts.has_value() || *ts >= cutoff_ms) return absl::OkStatus();
+        batch.Delete(impl.events, ToSlice(key));
+        if (++deleted % kDeleteBatch == 0) {
+          absl::Status w =
+              impl.Write(&batch, impl.SyncEvents(), "deleting old events");
+          batch.Clear();
+          return w;
+        }
+        return absl::OkStatus();
+      });
+  if (!scanned.ok()) return scanned;
+  if (batch.Count() > 0) {
+    absl::Status w =
+        impl.Write(&batch, impl.SyncEvents(), "deleting old events");
+    if (!w.ok()) return w;
+  }
+  return deleted;
+}
+
+}  // namespace aisle::storage
