@@ -303,6 +303,24 @@ Metrics::Metrics(std::string_view build_version)
            .Name("aisle_recommended_items_total")
            .Help("Items returned in Recommend responses")
            .Register(r);
+
+  // Every series whose label values are known up front exists from start
+  // at 0, so that dashboards and alerts (rate(), ratios, absent()) see it
+  // before the first event. Only the variants the server issues are known.
+  for (int m = 0; m < kNumMethods; ++m) {
+    for (int c = 0; c < kNumCodes; ++c) {
+      RequestCounter(static_cast<Method>(m), static_cast<grpc::StatusCode>(c));
+    }
+  }
+  for (int s = 1; s < static_cast<int>(recommendations_.size()); ++s) {
+    const auto scenario = static_cast<core::Scenario>(s);
+    RecommendedItemsCounter(scenario, kDefaultVariant);
+    for (core::EventType type :
+         {core::EventType::kImpression, core::EventType::kClick,
+          core::EventType::kAddToCart, core::EventType::kPurchase}) {
+      AttributedCounter(scenario, kDefaultVariant, type);
+    }
+  }
 }
 
 std::shared_ptr<prometheus::Collectable> Metrics::collectable() {
@@ -407,21 +425,36 @@ void Metrics::EventsDuplicate(int64_t count) {
 void Metrics::EventAttributed(core::Scenario scenario, std::string_view variant,
                               core::EventType type) {
   if (!IsAttributedType(type)) return;
+  AttributedCounter(scenario, variant, type)->Increment();
+}
+
+prometheus::Counter* Metrics::AttributedCounter(core::Scenario scenario,
+                                                std::string_view variant,
+                                                core::EventType type) {
   auto key = std::make_tuple(static_cast<int>(scenario), std::string(variant),
                              static_cast<int>(type));
-  prometheus::Counter* counter = nullptr;
-  {
-    absl::MutexLock lock(&labeled_mu_);
-    auto [it, inserted] = attributed_.try_emplace(key, nullptr);
-    if (inserted) {
-      it->second = &attributed_family_->Add(
-          {{"scenario", Str(core::ScenarioName(scenario))},
-           {"variant", std::string(variant)},
-           {"type", Str(core::EventTypeName(type))}});
-    }
-    counter = it->second;
+  absl::MutexLock lock(&labeled_mu_);
+  auto [it, inserted] = attributed_.try_emplace(key, nullptr);
+  if (inserted) {
+    it->second = &attributed_family_->Add(
+        {{"scenario", Str(core::ScenarioName(scenario))},
+         {"variant", std::string(variant)},
+         {"type", Str(core::EventTypeName(type))}});
   }
-  counter->Increment();
+  return it->second;
+}
+
+prometheus::Counter* Metrics::RecommendedItemsCounter(
+    core::Scenario scenario, std::string_view variant) {
+  absl::MutexLock lock(&labeled_mu_);
+  auto [it, inserted] = recommended_items_.try_emplace(
+      {static_cast<int>(scenario), std::string(variant)}, nullptr);
+  if (inserted) {
+    it->second = &recommended_items_family_->Add(
+        {{"scenario", Str(core::ScenarioName(scenario))},
+         {"variant", std::string(variant)}});
+  }
+  return it->second;
 }
 
 void Metrics::ObserveFoldIn(double seconds) { fold_in_->Observe(seconds); }
@@ -444,19 +477,8 @@ void Metrics::Recommended(core::Scenario scenario, std::string_view variant,
   recommendations_[s]->Increment();
   if (fallback) fallbacks_[s]->Increment();
   if (items <= 0) return;
-  prometheus::Counter* counter = nullptr;
-  {
-    absl::MutexLock lock(&labeled_mu_);
-    auto [it, inserted] =
-        recommended_items_.try_emplace({s, std::string(variant)}, nullptr);
-    if (inserted) {
-      it->second = &recommended_items_family_->Add(
-          {{"scenario", Str(core::ScenarioName(scenario))},
-           {"variant", std::string(variant)}});
-    }
-    counter = it->second;
-  }
-  counter->Increment(static_cast<double>(items));
+  RecommendedItemsCounter(scenario, variant)
+      ->Increment(static_cast<double>(items));
 }
 
 void Metrics::ObserveStorageWrite(double seconds) {

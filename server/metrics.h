@@ -2,11 +2,13 @@
 // docs/metrics.md (the contract with the dashboards and alerts in deploy/;
 // metrics_test.cc checks the two agree).
 //
-// Families are created once in the constructor. Series with a small, fixed
-// label space (method x code, event type, source, scenario) are cached in
-// arrays of pointers filled on first use, so the hot path does no label
-// map lookups; the open-ended attribution series (variant) go through a
-// small mutex-protected map.
+// Families are created once in the constructor, and with them every series
+// whose label values are known up front (methods, codes, reasons, event
+// types, sources, scenarios, the variants the server issues), at 0. Series
+// with a small, fixed label space are cached in arrays of pointers, so the
+// hot path does no label map lookups; the attribution series (variant) go
+// through a small mutex-protected map. No label ever holds a user id,
+// item id or token.
 //
 // Gauges that describe state elsewhere (model age, storage sizes, catalog
 // size) are refreshed by the on-scrape callback set with SetScrapeCallback,
@@ -136,6 +138,11 @@ class Metrics {
  private:
   class Scraper;
   prometheus::Counter* RequestCounter(Method method, grpc::StatusCode code);
+  prometheus::Counter* AttributedCounter(core::Scenario scenario,
+                                         std::string_view variant,
+                                         core::EventType type);
+  prometheus::Counter* RecommendedItemsCounter(core::Scenario scenario,
+                                               std::string_view variant);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<Scraper> scraper_;

@@ -149,5 +149,30 @@ TEST(MetricsTest, ScrapeCallbackRunsBeforeCollection) {
   EXPECT_THAT(text, HasSubstr("aisle_known_users 7"));
 }
 
+// Dashboards and alerts see every series whose labels are known before
+// the first event (docs/metrics.md, conventions).
+TEST(MetricsTest, KnownSeriesExistFromStartAtZero) {
+  Metrics metrics("x");
+  const std::string text = Scrape(metrics);
+  auto count = [&](const std::string& prefix) {
+    int n = 0;
+    size_t at = 0;
+    while ((at = text.find("\n" + prefix + "{", at)) != std::string::npos) {
+      ++n;
+      const size_t end = text.find('\n', at + 1);
+      EXPECT_EQ(text.substr(end - 2, 2), " 0") << text.substr(at, end - at);
+      at = end;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("aisle_grpc_requests_total"), kNumMethods * 17);
+  EXPECT_EQ(count("aisle_auth_refused_total"), kNumMethods * 2);
+  EXPECT_EQ(count("aisle_rpc_shed_total"), kNumMethods * kNumShedReasons);
+  EXPECT_EQ(count("aisle_attributed_events_total"), 5 * 4);
+  EXPECT_EQ(count("aisle_recommended_items_total"), 5);
+  EXPECT_EQ(count("aisle_attribution_rejected_total"), kNumIdRejections);
+  EXPECT_EQ(count("aisle_events_total"), core::kNumEventTypes - 1);
+}
+
 }  // namespace
 }  // namespace aisle::server
