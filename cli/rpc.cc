@@ -2,26 +2,13 @@
 #include "cli/rpc.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/client_interceptor.h"
+#include "server/config.h"
 
 namespace aisle::cli {
 namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& flag,
-                                    const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read \"", path, "\""));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Adds `authorization: Bearer <token>` to every call of the channel, so
 // that unary calls, streams and loadgen's callback calls all carry it
@@ -68,14 +55,17 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
   }
   grpc::SslCredentialsOptions options;
   if (!flags.tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadPem("--tls-ca", flags.tls_ca);
+    absl::StatusOr<std::string> ca =
+        server::ReadFlagFile("--tls-ca", flags.tls_ca);
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *std::move(ca);
   }
   if (!flags.tls_cert.empty()) {
-    absl::StatusOr<std::string> cert = ReadPem("--tls-cert", flags.tls_cert);
+    absl::StatusOr<std::string> cert =
+        server::ReadFlagFile("--tls-cert", flags.tls_cert);
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem("--tls-key", flags.tls_key);
+    absl::StatusOr<std::string> key =
+        server::ReadFlagFile("--tls-key", flags.tls_key);
     if (!key.ok()) return key.status();
     options.pem_cert_chain = *std::move(cert);
     options.pem_private_key = *std::move(key);

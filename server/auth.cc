@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/string_view.h"
+#include "server/config.h"
 #include "spdlog/spdlog.h"
 
 namespace aisle::server {
@@ -101,37 +102,26 @@ std::array<int64_t, 3> FileSignature(const std::string& path) {
 template <typename Add>
 absl::Status ReadRoleFile(absl::string_view flag, const std::string& path,
                           Add add) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read \"", path, "\""));
-  }
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    absl::string_view text = absl::StripAsciiWhitespace(line);
-    if (text.empty() || text[0] == '#') continue;
-    const std::string where = absl::StrCat(flag, ": ", path, ":", line_no);
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (fields.size() != 2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": expected `role ",
-                       flag == "--auth-tokens" ? "token" : "identity",
-                       "` (two fields), got ", fields.size()));
-    }
-    std::optional<Role> role = ParseRole(fields[0]);
-    if (!role.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": role must be read, write or admin, got \"",
-                       fields[0], "\""));
-    }
-    if (absl::Status status = add(*role, fields[1], where); !status.ok()) {
-      return status;
-    }
-  }
-  return absl::OkStatus();
+  return ForEachFlagFileLine(
+      core::ToStd(flag), path,
+      [&](absl::string_view text, int line_no) -> absl::Status {
+        const std::string where = absl::StrCat(flag, ": ", path, ":", line_no);
+        std::vector<absl::string_view> fields =
+            absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+        if (fields.size() != 2) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": expected `role ",
+                           flag == "--auth-tokens" ? "token" : "identity",
+                           "` (two fields), got ", fields.size()));
+        }
+        std::optional<Role> role = ParseRole(fields[0]);
+        if (!role.has_value()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": role must be read, write or admin, got \"",
+                           fields[0], "\""));
+        }
+        return add(*role, fields[1], where);
+      });
 }
 
 absl::StatusOr<std::shared_ptr<const Authenticator::Credentials>> ReadFiles(

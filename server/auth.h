@@ -70,8 +70,9 @@ struct AuthOptions {
 
 class Authenticator {
  public:
-  // Reads the files. Errors: InvalidArgument naming the flag, file and line
-  // (never the token) when a file cannot be read or parsed.
+  // Reads the files. Errors: NotFound naming the flag when a file cannot
+  // be read; InvalidArgument naming the flag, file and line (never the
+  // token) when it does not parse.
   static absl::StatusOr<std::unique_ptr<Authenticator>> Create(
       const AuthOptions& options, Metrics* metrics);
   Authenticator(const Authenticator&) = delete;

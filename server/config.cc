@@ -4,12 +4,14 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cluster/event_log.h"
 #include "core/string_view.h"
@@ -442,40 +444,60 @@ struct Setting {
 
 absl::Status ParseConfigFile(const std::string& path,
                              std::map<std::string, Setting>* out) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("--config: cannot read \"", path, "\""));
-  }
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    absl::string_view text = absl::StripAsciiWhitespace(line);
-    if (text.empty() || text[0] == '#') continue;
-    std::string where = absl::StrCat(path, ":", line_no);
-    size_t eq = text.find('=');
-    if (eq == absl::string_view::npos) {
-      return Bad(
-          absl::StrCat(where, ": expected `key = value`, got \"", text, "\""));
-    }
-    std::string key(absl::StripAsciiWhitespace(text.substr(0, eq)));
-    absl::StrReplaceAll({{"_", "-"}}, &key);
-    absl::string_view value = absl::StripAsciiWhitespace(text.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
-    if (key == "config" || FindOption(key) == nullptr) {
-      return Bad(absl::StrCat(where, ": unknown option \"", key, "\""));
-    }
-    (*out)[key] = Setting{std::string(value), where};
-  }
-  return absl::OkStatus();
+  return ForEachFlagFileLine(
+      "--config", path, [&](absl::string_view text, int line_no) {
+        std::string where = absl::StrCat(path, ":", line_no);
+        size_t eq = text.find('=');
+        if (eq == absl::string_view::npos) {
+          return Bad(absl::StrCat(where, ": expected `key = value`, got \"",
+                                  text, "\""));
+        }
+        std::string key(absl::StripAsciiWhitespace(text.substr(0, eq)));
+        absl::StrReplaceAll({{"_", "-"}}, &key);
+        absl::string_view value =
+            absl::StripAsciiWhitespace(text.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+          value = value.substr(1, value.size() - 2);
+        }
+        if (key == "config" || FindOption(key) == nullptr) {
+          return Bad(absl::StrCat(where, ": unknown option \"", key, "\""));
+        }
+        (*out)[key] = Setting{std::string(value), where};
+        return absl::OkStatus();
+      });
 }
 
 constexpr absl::string_view kHelpMessage = "help";
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadFlagFile(std::string_view flag,
+                                         const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(core::ToAbsl(flag), ": cannot read \"", path, "\""));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status ForEachFlagFileLine(
+    std::string_view flag, const std::string& path,
+    const std::function<absl::Status(absl::string_view text, int line_no)>&
+        fn) {
+  absl::StatusOr<std::string> contents = ReadFlagFile(flag, path);
+  if (!contents.ok()) return contents.status();
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(*contents, '\n')) {
+    ++line_no;
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    if (absl::Status status = fn(text, line_no); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<int64_t> ParseDurationMs(std::string_view input) {
   absl::string_view text = absl::StripAsciiWhitespace(core::ToAbsl(input));

@@ -191,6 +191,17 @@ bool IsHelpRequest(const absl::Status& status);
 // The text of `aisle serve --help`.
 std::string ServeUsage();
 
+// The files named by flags (config, tokens, roles, keys, certificates).
+// NotFound "<flag>: cannot read \"<path>\"" when the file cannot be read.
+absl::StatusOr<std::string> ReadFlagFile(std::string_view flag,
+                                         const std::string& path);
+// Calls fn(text, line_no) for every line of the file that is not blank or
+// a '#' comment, with surrounding whitespace stripped; stops at fn's first
+// error and returns it. NotFound as ReadFlagFile.
+absl::Status ForEachFlagFileLine(
+    std::string_view flag, const std::string& path,
+    const std::function<absl::Status(absl::string_view text, int line_no)>& fn);
+
 // Helpers shared with the CLI; InvalidArgument with a short explanation.
 absl::StatusOr<int64_t> ParseDurationMs(std::string_view text);
 absl::StatusOr<int64_t> ParseByteSize(std::string_view text);

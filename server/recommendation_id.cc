@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/string_view.h"
+#include "server/config.h"
 #include "spdlog/spdlog.h"
 
 namespace aisle::server {
@@ -50,26 +51,19 @@ std::string Mac(const std::string& key, absl::string_view signed_part,
 
 absl::StatusOr<std::vector<std::string>> ReadKeys(const std::string& path,
                                                   const std::string& flag) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read \"", path, "\""));
-  }
   std::vector<std::string> keys;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    absl::string_view text = absl::StripAsciiWhitespace(line);
-    if (text.empty() || text[0] == '#') continue;
-    if (!IsHex(text) || text.size() % 2 != 0 ||
-        text.size() / 2 < kMinKeyBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          flag, ": ", path, ":", line_no, ": expected a key of at least ",
-          kMinKeyBytes, " bytes in hex (e.g. `openssl rand -hex 32`)"));
-    }
-    keys.push_back(absl::HexStringToBytes(text));
-  }
+  absl::Status read = ForEachFlagFileLine(
+      flag, path, [&](absl::string_view text, int line_no) -> absl::Status {
+        if (!IsHex(text) || text.size() % 2 != 0 ||
+            text.size() / 2 < kMinKeyBytes) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              flag, ": ", path, ":", line_no, ": expected a key of at least ",
+              kMinKeyBytes, " bytes in hex (e.g. `openssl rand -hex 32`)"));
+        }
+        keys.push_back(absl::HexStringToBytes(text));
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   if (keys.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, ": \"", path, "\" holds no key"));

@@ -62,9 +62,10 @@ class RecommendationIds {
   // Reads the keys from `key_file`, or when it is "" from
   // <data_dir>/attribution.key, generating it first if missing. Ids older
   // than ttl_ms (or issued more than 5 minutes in the future) are expired.
-  // Errors: InvalidArgument naming --attribution-key (unreadable, a line
-  // that is not hex, a key shorter than 32 bytes, no key); Internal when
-  // the generated key cannot be written.
+  // Errors: NotFound naming --attribution-key when the file cannot be
+  // read; InvalidArgument naming it for a line that is not hex, a key
+  // shorter than 32 bytes, or no key; Internal when the generated key
+  // cannot be written.
   static absl::StatusOr<std::unique_ptr<RecommendationIds>> Open(
       const std::string& key_file, const std::string& data_dir, int64_t ttl_ms);
   // With the given raw keys (tests). REQUIRES: keys non-empty.

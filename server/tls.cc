@@ -6,27 +6,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "server/config.h"
 
 namespace aisle::server {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& flag,
-                                     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read \"", path, "\""));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string OpenSslError() {
   const unsigned long code = ERR_get_error();
@@ -54,7 +40,7 @@ Bio MemoryBio(const std::string& pem) {
 
 absl::StatusOr<std::unique_ptr<X509, X509Free>> FirstCertificate(
     const std::string& flag, const std::string& path) {
-  absl::StatusOr<std::string> pem = ReadFile(flag, path);
+  absl::StatusOr<std::string> pem = ReadFlagFile(flag, path);
   if (!pem.ok()) return pem.status();
   Bio bio = MemoryBio(*pem);
   std::unique_ptr<X509, X509Free> cert(
@@ -88,7 +74,7 @@ absl::Status CheckTlsFiles(const TlsFiles& files) {
   }
   auto cert = FirstCertificate("--tls-cert", files.cert);
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key_pem = ReadFile("--tls-key", files.key);
+  absl::StatusOr<std::string> key_pem = ReadFlagFile("--tls-key", files.key);
   if (!key_pem.ok()) return key_pem.status();
   Bio bio = MemoryBio(*key_pem);
   std::unique_ptr<EVP_PKEY, KeyFree> key(

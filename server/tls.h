@@ -43,8 +43,9 @@ struct TlsFiles {
 // Checks that the files are readable PEM, that the key is the
 // certificate's, and that the CA bundle holds at least one certificate,
 // so that a mistake is a start-up error naming the flag instead of
-// handshakes failing later. Errors: InvalidArgument naming the flag
-// (--tls-cert, --tls-key, --tls-client-ca) and what is wrong.
+// handshakes failing later. Errors: NotFound for a file that cannot be
+// read, InvalidArgument for one that does not fit, both naming the flag
+// (--tls-cert, --tls-key, --tls-client-ca).
 absl::Status CheckTlsFiles(const TlsFiles& files);
 
 // The credentials of the listening port: TLS (mutual when client_ca is

@@ -227,7 +227,7 @@ TEST_F(AuthTest, BadTokenFilesAreStartUpErrorsThatNeverShowTheToken) {
                        HasSubstr("tokens:2: token listed twice")));
   config.auth_tokens_file = dir_.Sub("missing");
   EXPECT_THAT(server::AisleServer::Start(config),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("--auth-tokens: cannot read")));
 }
 

@@ -144,7 +144,7 @@ TEST_F(TlsTest, FilesThatDoNotFitAreAStartUpErrorNamingTheFlag) {
   config = Config(false);
   config.tls.cert = certs_.Sub("missing.pem");
   EXPECT_THAT(server::AisleServer::Start(config),
-              StatusIs(absl::StatusCode::kInvalidArgument,
+              StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("--tls-cert: cannot read")));
   config = Config(true);
   config.tls.client_ca = pki_.ca.key;  // a key, not a certificate
