@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
   libnats-dev nats-server  # cluster mode (cluster/) and its tests
   python3 python3-grpcio python3-protobuf
+  libssl-dev openssl  # TLS checks, HMAC; the TLS tests make certificates
   clang  # scripts/check_thread_safety.sh, scripts/sanitize.sh
 )
 # Extra tools used by the deployment checks (scripts/check_*.sh).
