@@ -65,6 +65,10 @@ struct ReadLoop::Shard {
   std::deque<Call*> queue;  // admitted, waiting to be worked on, FIFO
   grpc::Alarm wake;         // Shutdown's nudge to a blocked thread
   Tag wake_tag{nullptr, Tag::kWake};
+  // The wake alarm fired. Only then may the thread shut its queue down:
+  // Shutdown sets the alarm after stopping_, and an alarm set on a queue
+  // already shut down is a gRPC assertion failure.
+  bool woken = false;
   std::thread thread;
 };
 
@@ -130,7 +134,7 @@ void ReadLoop::Run(Shard* shard) {
     void* tag = nullptr;
     bool ok = false;
     if (shard->queue.empty()) {
-      if (stopping_.load() && !queue_shut) {
+      if (stopping_.load() && shard->woken && !queue_shut) {
         // Nothing queued and nothing more will be: the server has shut
         // down, so no call arrives any more.
         shard->cq->Shutdown();
@@ -154,6 +158,7 @@ void ReadLoop::Handle(Shard* shard, void* raw, bool ok) {
   Call* call = tag->call;
   switch (tag->kind) {
     case Tag::kWake:
+      shard->woken = true;
       return;
     case Tag::kRequested:
       if (!ok) {  // the server is shutting down; this call never started
