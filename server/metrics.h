@@ -86,6 +86,9 @@ class Metrics {
   // A request refused without (all of) its work; also finished with its
   // code through RpcFinished.
   void Shed(Method method, ShedReason reason);
+  // A request message that could not be parsed (the RPC, or for
+  // ImportEvents the stream, is also finished through RpcFinished).
+  void Unparsable(Method method);
   // Admission state of a class (set on scrape).
   void SetAdmission(MethodClass c, int limit, int in_flight);
 
@@ -148,6 +151,7 @@ class Metrics {
   std::array<prometheus::Gauge*, kNumMethods> in_flight_{};
   std::array<std::array<prometheus::Counter*, kNumShedReasons>, kNumMethods>
       shed_{};
+  std::array<prometheus::Counter*, kNumMethods> unparsable_{};
   std::array<prometheus::Gauge*, kNumMethodClasses> admission_limit_{};
   std::array<prometheus::Gauge*, kNumMethodClasses> admission_in_flight_{};
 
