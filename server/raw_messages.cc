@@ -27,8 +27,8 @@ std::string Join(const std::string& path, const std::string& name) {
 // The path of one occurrence of field `number` of `type` under `path`:
 // "events[2]" for the third element of a repeated field, "field 9" for a
 // number the type does not declare.
-std::string FieldPath(const Descriptor& type, const FieldDescriptor* field,
-                      uint32_t number, const std::string& path,
+std::string FieldPath(const FieldDescriptor* field, uint32_t number,
+                      const std::string& path,
                       absl::flat_hash_map<uint32_t, int>& seen) {
   if (field == nullptr) return Join(path, absl::StrCat("field ", number));
   std::string name = Join(path, field->name());
@@ -52,7 +52,7 @@ std::string Walk(const Descriptor& type, std::string_view bytes,
     }
     const FieldDescriptor* field =
         type.FindFieldByNumber(static_cast<int>(number));
-    const std::string at = FieldPath(type, field, number, path, seen);
+    const std::string at = FieldPath(field, number, path, seen);
     uint64_t scalar = 0;
     uint32_t length = 0;
     switch (tag & 7) {
@@ -79,7 +79,7 @@ std::string Walk(const Descriptor& type, std::string_view bytes,
         if (field->type() == FieldDescriptor::TYPE_STRING) {
           const int valid =
               google::protobuf::internal::UTF8SpnStructurallyValid(
-                  {value.data(), static_cast<int>(value.size())});
+                  google::protobuf::StringPiece(value.data(), value.size()));
           if (static_cast<size_t>(valid) < value.size()) {
             return absl::StrCat(
                 at, ": string is not valid UTF-8 (byte 0x",
