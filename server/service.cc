@@ -157,10 +157,10 @@ void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
 
 // --- RPCs (typed; service_raw.cc parses and calls them) ---------------------
 
-void RecommenderService::Feedback(Context* ctx,
-                                  const v1::FeedbackRequest* request,
-                                  v1::FeedbackResponse* response,
-                                  UnaryCall* call) {
+void RecommenderService::HandleFeedback(Context* ctx,
+                                        const v1::FeedbackRequest* request,
+                                        v1::FeedbackResponse* response,
+                                        UnaryCall* call) {
   // Both branches are views: a std::string branch would make the result a
   // temporary string that dies at the end of this statement.
   const std::string_view user_id =
@@ -171,65 +171,64 @@ void RecommenderService::Feedback(Context* ctx,
         [&] { return DoFeedback(*request, response); });
 }
 
-void RecommenderService::UpsertItems(Context* ctx,
-                                     const v1::UpsertItemsRequest* request,
-                                     v1::UpsertItemsResponse* response,
-                                     UnaryCall* call) {
+void RecommenderService::HandleUpsertItems(
+    Context* ctx, const v1::UpsertItemsRequest* request,
+    v1::UpsertItemsResponse* response, UnaryCall* call) {
   Unary(ctx, call, Method::kUpsertItems, "",
         [&] { return DoUpsertItems(*request, response); });
 }
 
-void RecommenderService::DeleteItems(Context* ctx,
-                                     const v1::DeleteItemsRequest* request,
-                                     v1::DeleteItemsResponse* response,
-                                     UnaryCall* call) {
+void RecommenderService::HandleDeleteItems(
+    Context* ctx, const v1::DeleteItemsRequest* request,
+    v1::DeleteItemsResponse* response, UnaryCall* call) {
   Unary(ctx, call, Method::kDeleteItems, "",
         [&] { return DoDeleteItems(*request, response); });
 }
 
-void RecommenderService::GetItem(Context* ctx,
-                                 const v1::GetItemRequest* request,
-                                 v1::Item* response, UnaryCall* call) {
+void RecommenderService::HandleGetItem(Context* ctx,
+                                       const v1::GetItemRequest* request,
+                                       v1::Item* response, UnaryCall* call) {
   Unary(ctx, call, Method::kGetItem, "",
         [&] { return DoGetItem(*request, response); });
 }
 
-void RecommenderService::GetUser(Context* ctx,
-                                 const v1::GetUserRequest* request,
-                                 v1::UserProfile* response, UnaryCall* call) {
+void RecommenderService::HandleGetUser(Context* ctx,
+                                       const v1::GetUserRequest* request,
+                                       v1::UserProfile* response,
+                                       UnaryCall* call) {
   Unary(ctx, call, Method::kGetUser, request->user_id(),
         [&] { return DoGetUser(*request, response); });
 }
 
-void RecommenderService::DeleteUser(Context* ctx,
-                                    const v1::DeleteUserRequest* request,
-                                    v1::DeleteUserResponse* response,
-                                    UnaryCall* call) {
+void RecommenderService::HandleDeleteUser(Context* ctx,
+                                          const v1::DeleteUserRequest* request,
+                                          v1::DeleteUserResponse* response,
+                                          UnaryCall* call) {
   Unary(ctx, call, Method::kDeleteUser, request->user_id(),
         [&] { return DoDeleteUser(*request, response); });
 }
 
-void RecommenderService::GetModelInfo(Context* ctx,
-                                      const v1::GetModelInfoRequest*,
-                                      v1::ModelInfo* response,
-                                      UnaryCall* call) {
+void RecommenderService::HandleGetModelInfo(Context* ctx,
+                                            const v1::GetModelInfoRequest*,
+                                            v1::ModelInfo* response,
+                                            UnaryCall* call) {
   Unary(ctx, call, Method::kGetModelInfo, "", [&] {
     FillModelInfo(response);
     return absl::OkStatus();
   });
 }
 
-void RecommenderService::ListModels(Context* ctx, const v1::ListModelsRequest*,
-                                    v1::ListModelsResponse* response,
-                                    UnaryCall* call) {
+void RecommenderService::HandleListModels(Context* ctx,
+                                          const v1::ListModelsRequest*,
+                                          v1::ListModelsResponse* response,
+                                          UnaryCall* call) {
   Unary(ctx, call, Method::kListModels, "",
         [&] { return DoListModels(response); });
 }
 
-void RecommenderService::ActivateModel(Context* ctx,
-                                       const v1::ActivateModelRequest* request,
-                                       v1::ModelInfo* response,
-                                       UnaryCall* call) {
+void RecommenderService::HandleActivateModel(
+    Context* ctx, const v1::ActivateModelRequest* request,
+    v1::ModelInfo* response, UnaryCall* call) {
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(Method::kActivateModel);
   auto permit = std::make_shared<AdmissionLimiter::Permit>();

@@ -179,27 +179,29 @@ class RecommenderService final : public internal::ServiceBase {
   // RPC metrics) and returns the status to finish the call with.
   grpc::Status Unparsable(Method method, const absl::Status& error);
 
-  // --- Typed handlers ---
+  // --- Typed handlers (named apart from the generated virtuals, which
+  // they would hide) ---
   // Each finishes `call` exactly once (possibly from another thread, after
   // returning); request and response belong to `call`.
-  void Feedback(Context* ctx, const v1::FeedbackRequest* request,
-                v1::FeedbackResponse* response, UnaryCall* call);
-  void UpsertItems(Context* ctx, const v1::UpsertItemsRequest* request,
-                   v1::UpsertItemsResponse* response, UnaryCall* call);
-  void DeleteItems(Context* ctx, const v1::DeleteItemsRequest* request,
-                   v1::DeleteItemsResponse* response, UnaryCall* call);
-  void GetItem(Context* ctx, const v1::GetItemRequest* request,
-               v1::Item* response, UnaryCall* call);
-  void GetUser(Context* ctx, const v1::GetUserRequest* request,
-               v1::UserProfile* response, UnaryCall* call);
-  void DeleteUser(Context* ctx, const v1::DeleteUserRequest* request,
-                  v1::DeleteUserResponse* response, UnaryCall* call);
-  void GetModelInfo(Context* ctx, const v1::GetModelInfoRequest* request,
-                    v1::ModelInfo* response, UnaryCall* call);
-  void ListModels(Context* ctx, const v1::ListModelsRequest* request,
-                  v1::ListModelsResponse* response, UnaryCall* call);
-  void ActivateModel(Context* ctx, const v1::ActivateModelRequest* request,
-                     v1::ModelInfo* response, UnaryCall* call);
+  void HandleFeedback(Context* ctx, const v1::FeedbackRequest* request,
+                      v1::FeedbackResponse* response, UnaryCall* call);
+  void HandleUpsertItems(Context* ctx, const v1::UpsertItemsRequest* request,
+                         v1::UpsertItemsResponse* response, UnaryCall* call);
+  void HandleDeleteItems(Context* ctx, const v1::DeleteItemsRequest* request,
+                         v1::DeleteItemsResponse* response, UnaryCall* call);
+  void HandleGetItem(Context* ctx, const v1::GetItemRequest* request,
+                     v1::Item* response, UnaryCall* call);
+  void HandleGetUser(Context* ctx, const v1::GetUserRequest* request,
+                     v1::UserProfile* response, UnaryCall* call);
+  void HandleDeleteUser(Context* ctx, const v1::DeleteUserRequest* request,
+                        v1::DeleteUserResponse* response, UnaryCall* call);
+  void HandleGetModelInfo(Context* ctx, const v1::GetModelInfoRequest* request,
+                          v1::ModelInfo* response, UnaryCall* call);
+  void HandleListModels(Context* ctx, const v1::ListModelsRequest* request,
+                        v1::ListModelsResponse* response, UnaryCall* call);
+  void HandleActivateModel(Context* ctx,
+                           const v1::ActivateModelRequest* request,
+                           v1::ModelInfo* response, UnaryCall* call);
 
  private:
   class ImportReactor;

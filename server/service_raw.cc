@@ -38,63 +38,66 @@ RecommenderService::Reactor* RecommenderService::Feedback(Context* ctx,
                                                           const Bytes* request,
                                                           Bytes* response) {
   return Dispatch<v1::FeedbackRequest, v1::FeedbackResponse>(
-      ctx, request, response, Method::kFeedback, &RecommenderService::Feedback);
+      ctx, request, response, Method::kFeedback,
+      &RecommenderService::HandleFeedback);
 }
 
 RecommenderService::Reactor* RecommenderService::UpsertItems(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::UpsertItemsRequest, v1::UpsertItemsResponse>(
       ctx, request, response, Method::kUpsertItems,
-      &RecommenderService::UpsertItems);
+      &RecommenderService::HandleUpsertItems);
 }
 
 RecommenderService::Reactor* RecommenderService::DeleteItems(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::DeleteItemsRequest, v1::DeleteItemsResponse>(
       ctx, request, response, Method::kDeleteItems,
-      &RecommenderService::DeleteItems);
+      &RecommenderService::HandleDeleteItems);
 }
 
 RecommenderService::Reactor* RecommenderService::GetItem(Context* ctx,
                                                          const Bytes* request,
                                                          Bytes* response) {
   return Dispatch<v1::GetItemRequest, v1::Item>(
-      ctx, request, response, Method::kGetItem, &RecommenderService::GetItem);
+      ctx, request, response, Method::kGetItem,
+      &RecommenderService::HandleGetItem);
 }
 
 RecommenderService::Reactor* RecommenderService::GetUser(Context* ctx,
                                                          const Bytes* request,
                                                          Bytes* response) {
   return Dispatch<v1::GetUserRequest, v1::UserProfile>(
-      ctx, request, response, Method::kGetUser, &RecommenderService::GetUser);
+      ctx, request, response, Method::kGetUser,
+      &RecommenderService::HandleGetUser);
 }
 
 RecommenderService::Reactor* RecommenderService::DeleteUser(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::DeleteUserRequest, v1::DeleteUserResponse>(
       ctx, request, response, Method::kDeleteUser,
-      &RecommenderService::DeleteUser);
+      &RecommenderService::HandleDeleteUser);
 }
 
 RecommenderService::Reactor* RecommenderService::GetModelInfo(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::GetModelInfoRequest, v1::ModelInfo>(
       ctx, request, response, Method::kGetModelInfo,
-      &RecommenderService::GetModelInfo);
+      &RecommenderService::HandleGetModelInfo);
 }
 
 RecommenderService::Reactor* RecommenderService::ListModels(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::ListModelsRequest, v1::ListModelsResponse>(
       ctx, request, response, Method::kListModels,
-      &RecommenderService::ListModels);
+      &RecommenderService::HandleListModels);
 }
 
 RecommenderService::Reactor* RecommenderService::ActivateModel(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::ActivateModelRequest, v1::ModelInfo>(
       ctx, request, response, Method::kActivateModel,
-      &RecommenderService::ActivateModel);
+      &RecommenderService::HandleActivateModel);
 }
 
 }  // namespace aisle::server
