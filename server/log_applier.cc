@@ -188,11 +188,11 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
       for (const v1::Event& e : entry.events().events()) {
         events.push_back(ToCoreEvent(e));
       }
-      absl::StatusOr<EventsStored> stored = ingest_->AddEvents(
-          std::move(events), entry.written_at_ms(), seq,
-          entry.events().skip_id_conflicts()
-              ? storage::Store::OnIdConflict::kSkipConflicts
-              : storage::Store::OnIdConflict::kStoreNothing);
+      absl::StatusOr<EventsStored> stored =
+          ingest_->AddEvents(std::move(events), entry.written_at_ms(), seq,
+                             entry.events().skip_id_conflicts()
+                                 ? storage::Store::OnIdConflict::kSkipConflicts
+                                 : storage::Store::OnIdConflict::kStoreNothing);
       if (stored.ok()) result.events = *stored;
       result.status = stored.status();
       break;

@@ -121,10 +121,9 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
   }
   for (size_t i : fresh) result.stored[i] = true;
   result.accepted = static_cast<int>(fresh.size());
-  result.duplicates =
-      refused ? 0
-              : static_cast<int>(events.size() - fresh.size() -
-                                 result.conflicts.size());
+  result.duplicates = refused ? 0
+                              : static_cast<int>(events.size() - fresh.size() -
+                                                 result.conflicts.size());
   return result;
 }
 

@@ -167,7 +167,7 @@ TEST_F(StoreTest, EventIdOfAnotherUserIsAConflict) {
   EXPECT_EQ(r->stored, std::vector<bool>(6, false));
   EXPECT_EQ(store->GetUser("u2").status().code(), absl::StatusCode::kNotFound);
 
-  r = store->AppendEvents(batch, Store::OnIdConflict::kSkipConflicts);
+  r = store->AppendEvents(batch, 0, Store::OnIdConflict::kSkipConflicts);
   ASSERT_OK(r);
   EXPECT_EQ(r->conflicts, (std::vector<size_t>{1, 3}));
   EXPECT_EQ(r->stored,
