@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libeigen3-dev librocksdb-dev libspdlog-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev
   libnats-dev nats-server  # cluster mode (cluster/) and its tests
+  libnghttp2-dev  # tests/raw_grpc.h: raw HTTP/2 frames for hostile-client tests
   python3 python3-grpcio python3-protobuf
   libssl-dev openssl  # TLS checks, HMAC; the TLS tests make certificates
   clang  # scripts/check_thread_safety.sh, scripts/sanitize.sh

@@ -67,10 +67,13 @@ absl::StatusOr<ClusterWrites::Logged> ClusterWrites::AppendAndApply(
 }
 
 absl::StatusOr<EventsStored> ClusterWrites::AddEvents(
-    std::vector<core::Event> events, int64_t now_ms) {
+    std::vector<core::Event> events, int64_t now_ms,
+    storage::Store::OnIdConflict on_conflict) {
   FillEventDefaults(events, now_ms);
-  absl::StatusOr<Logged> logged =
-      AppendAndApply(EventBatchId(events), EventsEntry(events, now_ms));
+  absl::StatusOr<Logged> logged = AppendAndApply(
+      EventBatchId(events),
+      EventsEntry(events, now_ms,
+                  on_conflict == storage::Store::OnIdConflict::kSkipConflicts));
   if (!logged.ok()) return logged.status();
   EventsStored stored = logged->result.events;
   if (logged->duplicate) {

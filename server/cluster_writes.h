@@ -43,8 +43,9 @@ class ClusterWrites final : public Writes {
 
   // EventsStored::log_position is the entry's position (for
   // RecommendRequest.min_log_position).
-  absl::StatusOr<EventsStored> AddEvents(std::vector<core::Event> events,
-                                         int64_t now_ms) override;
+  absl::StatusOr<EventsStored> AddEvents(
+      std::vector<core::Event> events, int64_t now_ms,
+      storage::Store::OnIdConflict on_conflict) override;
   absl::Status UpsertItems(std::vector<core::Item> items,
                            int64_t now_ms) override;
   absl::StatusOr<int> DeleteItems(

@@ -84,15 +84,15 @@ void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
   }
 }
 
-absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
-                                               int64_t now_ms,
-                                               uint64_t log_sequence) {
+absl::StatusOr<EventsStored> Ingest::AddEvents(
+    std::vector<core::Event> events, int64_t now_ms, uint64_t log_sequence,
+    storage::Store::OnIdConflict on_conflict) {
   FillEventDefaults(events, now_ms);
 
   absl::ReaderMutexLock erase_lock(&erase_mu_);
   const int64_t write_start = core::SteadyNanos();
   absl::StatusOr<storage::AppendResult> result =
-      store_->AppendEvents(events, log_sequence);
+      store_->AppendEvents(events, log_sequence, on_conflict);
   metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
   if (!result.ok()) return result.status();
 
@@ -123,7 +123,9 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(std::vector<core::Event> events,
     }
   }
   metrics_->EventsDuplicate(result->duplicates);
-  return EventsStored{result->accepted, result->duplicates, log_sequence};
+  EventsStored out{result->accepted, result->duplicates, log_sequence};
+  out.conflicts = std::move(result->conflicts);
+  return out;
 }
 
 absl::Status Ingest::UpsertItems(std::vector<core::Item> items, int64_t now_ms,

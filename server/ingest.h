@@ -64,6 +64,9 @@ struct EventsStored {
   int duplicates = 0;  // event_id already stored: neither stored nor applied
   // Cluster mode: the write's position in the replicated log; 0 otherwise.
   uint64_t log_position = 0;
+  // Indexes of events whose event_id is another user's (storage/store.h):
+  // never stored; ascending.
+  std::vector<size_t> conflicts;
 };
 
 struct UserErasure {
@@ -85,10 +88,13 @@ class Ingest {
   // then an empty event_id -> DerivedEventId), appends durably, applies
   // the newly stored events to the engine and records event metrics
   // (stored, duplicates, attribution of recommendation ids the server
-  // issued). REQUIRES: every event passed ValidateEvent.
-  absl::StatusOr<EventsStored> AddEvents(std::vector<core::Event> events,
-                                         int64_t now_ms,
-                                         uint64_t log_sequence = 0);
+  // issued). With an event-id conflict, `on_conflict` says whether the
+  // other events are stored. REQUIRES: every event passed ValidateEvent.
+  absl::StatusOr<EventsStored> AddEvents(
+      std::vector<core::Event> events, int64_t now_ms,
+      uint64_t log_sequence = 0,
+      storage::Store::OnIdConflict on_conflict =
+          storage::Store::OnIdConflict::kStoreNothing);
 
   // Stamps updated_at_ms = now_ms, stores, then upserts into the engine.
   // REQUIRES: every item passed ValidateItem.

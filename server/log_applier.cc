@@ -189,7 +189,10 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
         events.push_back(ToCoreEvent(e));
       }
       absl::StatusOr<EventsStored> stored =
-          ingest_->AddEvents(std::move(events), entry.written_at_ms(), seq);
+          ingest_->AddEvents(std::move(events), entry.written_at_ms(), seq,
+                             entry.events().skip_id_conflicts()
+                                 ? storage::Store::OnIdConflict::kSkipConflicts
+                                 : storage::Store::OnIdConflict::kStoreNothing);
       if (stored.ok()) result.events = *stored;
       result.status = stored.status();
       break;

@@ -14,10 +14,11 @@ std::string Serialize(cluster::v1::LogEntry& entry, int64_t now_ms) {
 
 }  // namespace
 
-std::string EventsEntry(const std::vector<core::Event>& events,
-                        int64_t now_ms) {
+std::string EventsEntry(const std::vector<core::Event>& events, int64_t now_ms,
+                        bool skip_id_conflicts) {
   cluster::v1::LogEntry entry;
   cluster::v1::Events* out = entry.mutable_events();
+  out->set_skip_id_conflicts(skip_id_conflicts);
   for (const core::Event& e : events) ToProtoEvent(e, out->add_events());
   return Serialize(entry, now_ms);
 }

@@ -19,7 +19,9 @@
 namespace aisle::server {
 
 // Serialized entries. `now_ms` is when the node took the write.
-std::string EventsEntry(const std::vector<core::Event>& events, int64_t now_ms);
+// `skip_id_conflicts`: Events.skip_id_conflicts (log_entry.proto).
+std::string EventsEntry(const std::vector<core::Event>& events, int64_t now_ms,
+                        bool skip_id_conflicts);
 std::string UpsertItemsEntry(const std::vector<core::Item>& items,
                              int64_t now_ms);
 std::string DeleteItemsEntry(const std::vector<std::string>& item_ids,

@@ -100,12 +100,18 @@ Metrics::Metrics(std::string_view build_version)
                        "Requests refused without doing their work, by "
                        "method and reason (limit, deadline, cancelled)")
                    .Register(r);
+  auto& unparsable =
+      BuildCounter()
+          .Name("aisle_rpc_unparsable_requests_total")
+          .Help("Request messages that could not be parsed, by method")
+          .Register(r);
   static constexpr std::array<std::string_view, kNumShedReasons> kReasons = {
       "limit", "deadline", "cancelled"};
   for (int m = 0; m < kNumMethods; ++m) {
     prometheus::Labels labels{{"method", Str(kMethodNames[m])}};
     durations_[m] = &durations.Add(labels, LatencyBuckets());
     in_flight_[m] = &in_flight.Add(labels);
+    unparsable_[m] = &unparsable.Add(labels);
     for (int reason = 0; reason < kNumShedReasons; ++reason) {
       shed_[m][reason] = &shed.Add({{"method", Str(kMethodNames[m])},
                                     {"reason", Str(kReasons[reason])}});
@@ -369,6 +375,10 @@ void Metrics::Shed(Method method, ShedReason reason) {
 void Metrics::AuthRefused(Method method, grpc::StatusCode code) {
   const int column = code == grpc::StatusCode::PERMISSION_DENIED ? 1 : 0;
   auth_refused_[static_cast<int>(method)][column]->Increment();
+}
+
+void Metrics::Unparsable(Method method) {
+  unparsable_[static_cast<int>(method)]->Increment();
 }
 
 void Metrics::SetAdmission(MethodClass c, int limit, int in_flight) {

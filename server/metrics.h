@@ -92,6 +92,9 @@ class Metrics {
   // A call refused by the Authenticator (auth.h) before its handler ran:
   // code is UNAUTHENTICATED or PERMISSION_DENIED.
   void AuthRefused(Method method, grpc::StatusCode code);
+  // A request message that could not be parsed (the RPC, or for
+  // ImportEvents the stream, is also finished through RpcFinished).
+  void Unparsable(Method method);
   // Admission state of a class (set on scrape).
   void SetAdmission(MethodClass c, int limit, int in_flight);
 
@@ -163,6 +166,7 @@ class Metrics {
       shed_{};
   // [method][0] UNAUTHENTICATED, [method][1] PERMISSION_DENIED.
   std::array<std::array<prometheus::Counter*, 2>, kNumMethods> auth_refused_{};
+  std::array<prometheus::Counter*, kNumMethods> unparsable_{};
   std::array<prometheus::Gauge*, kNumMethodClasses> admission_limit_{};
   std::array<prometheus::Gauge*, kNumMethodClasses> admission_in_flight_{};
 

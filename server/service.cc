@@ -13,6 +13,7 @@
 #include "core/string_view.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
+#include "server/raw_messages.h"
 #include "server/recommendation_id.h"
 #include "server/validation.h"
 
@@ -131,9 +132,18 @@ grpc::Status RecommenderService::FinishCall(Method method, int64_t start_ns,
   return grpc_status;
 }
 
-grpc::ServerUnaryReactor* RecommenderService::Unary(
-    grpc::CallbackServerContext* ctx, Method method, std::string_view user_id,
-    absl::FunctionRef<absl::Status()> body) {
+grpc::Status RecommenderService::Unparsable(Method method,
+                                            const absl::Status& error) {
+  const int64_t start_ns = core::SteadyNanos();
+  units_.metrics->RpcStarted(method);
+  units_.metrics->Unparsable(method);
+  return FinishCall(method, start_ns, error, "");
+}
+
+void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
+                               UnaryCall* call, Method method,
+                               std::string_view user_id,
+                               absl::FunctionRef<absl::Status()> body) {
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(method);
   absl::Status status;
@@ -142,96 +152,98 @@ grpc::ServerUnaryReactor* RecommenderService::Unary(
     status = AdmitCall(*ctx, method, &permit);
     if (status.ok()) status = body();
   }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(FinishCall(method, start_ns, status, user_id));
-  return reactor;
+  call->Finish(FinishCall(method, start_ns, status, user_id));
 }
 
-// --- RPCs --------------------------------------------------------------------
+// --- RPCs (typed; service_raw.cc parses and calls them) ---------------------
 
-grpc::ServerUnaryReactor* RecommenderService::Feedback(
-    grpc::CallbackServerContext* ctx, const v1::FeedbackRequest* request,
-    v1::FeedbackResponse* response) {
+void RecommenderService::HandleFeedback(Context* ctx,
+                                        const v1::FeedbackRequest* request,
+                                        v1::FeedbackResponse* response,
+                                        UnaryCall* call) {
   // Both branches are views: a std::string branch would make the result a
   // temporary string that dies at the end of this statement.
   const std::string_view user_id =
       request->events_size() > 0
           ? std::string_view(request->events(0).user_id())
           : std::string_view();
-  return Unary(ctx, Method::kFeedback, user_id,
-               [&] { return DoFeedback(*request, response); });
+  Unary(ctx, call, Method::kFeedback, user_id,
+        [&] { return DoFeedback(*request, response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::UpsertItems(
-    grpc::CallbackServerContext* ctx, const v1::UpsertItemsRequest* request,
-    v1::UpsertItemsResponse* response) {
-  return Unary(ctx, Method::kUpsertItems, "",
-               [&] { return DoUpsertItems(*request, response); });
+void RecommenderService::HandleUpsertItems(
+    Context* ctx, const v1::UpsertItemsRequest* request,
+    v1::UpsertItemsResponse* response, UnaryCall* call) {
+  Unary(ctx, call, Method::kUpsertItems, "",
+        [&] { return DoUpsertItems(*request, response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::DeleteItems(
-    grpc::CallbackServerContext* ctx, const v1::DeleteItemsRequest* request,
-    v1::DeleteItemsResponse* response) {
-  return Unary(ctx, Method::kDeleteItems, "",
-               [&] { return DoDeleteItems(*request, response); });
+void RecommenderService::HandleDeleteItems(
+    Context* ctx, const v1::DeleteItemsRequest* request,
+    v1::DeleteItemsResponse* response, UnaryCall* call) {
+  Unary(ctx, call, Method::kDeleteItems, "",
+        [&] { return DoDeleteItems(*request, response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::GetItem(
-    grpc::CallbackServerContext* ctx, const v1::GetItemRequest* request,
-    v1::Item* response) {
-  return Unary(ctx, Method::kGetItem, "",
-               [&] { return DoGetItem(*request, response); });
+void RecommenderService::HandleGetItem(Context* ctx,
+                                       const v1::GetItemRequest* request,
+                                       v1::Item* response, UnaryCall* call) {
+  Unary(ctx, call, Method::kGetItem, "",
+        [&] { return DoGetItem(*request, response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::GetUser(
-    grpc::CallbackServerContext* ctx, const v1::GetUserRequest* request,
-    v1::UserProfile* response) {
-  return Unary(ctx, Method::kGetUser, request->user_id(),
-               [&] { return DoGetUser(*request, response); });
+void RecommenderService::HandleGetUser(Context* ctx,
+                                       const v1::GetUserRequest* request,
+                                       v1::UserProfile* response,
+                                       UnaryCall* call) {
+  Unary(ctx, call, Method::kGetUser, request->user_id(),
+        [&] { return DoGetUser(*request, response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::DeleteUser(
-    grpc::CallbackServerContext* ctx, const v1::DeleteUserRequest* request,
-    v1::DeleteUserResponse* response) {
-  return Unary(ctx, Method::kDeleteUser, request->user_id(),
-               [&] { return DoDeleteUser(*request, response); });
+void RecommenderService::HandleDeleteUser(Context* ctx,
+                                          const v1::DeleteUserRequest* request,
+                                          v1::DeleteUserResponse* response,
+                                          UnaryCall* call) {
+  Unary(ctx, call, Method::kDeleteUser, request->user_id(),
+        [&] { return DoDeleteUser(*request, response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
-    grpc::CallbackServerContext* ctx, const v1::GetModelInfoRequest*,
-    v1::ModelInfo* response) {
-  return Unary(ctx, Method::kGetModelInfo, "", [&] {
+void RecommenderService::HandleGetModelInfo(Context* ctx,
+                                            const v1::GetModelInfoRequest*,
+                                            v1::ModelInfo* response,
+                                            UnaryCall* call) {
+  Unary(ctx, call, Method::kGetModelInfo, "", [&] {
     FillModelInfo(response);
     return absl::OkStatus();
   });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::ListModels(
-    grpc::CallbackServerContext* ctx, const v1::ListModelsRequest*,
-    v1::ListModelsResponse* response) {
-  return Unary(ctx, Method::kListModels, "",
-               [&] { return DoListModels(response); });
+void RecommenderService::HandleListModels(Context* ctx,
+                                          const v1::ListModelsRequest*,
+                                          v1::ListModelsResponse* response,
+                                          UnaryCall* call) {
+  Unary(ctx, call, Method::kListModels, "",
+        [&] { return DoListModels(response); });
 }
 
-grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
-    grpc::CallbackServerContext* ctx, const v1::ActivateModelRequest* request,
-    v1::ModelInfo* response) {
+void RecommenderService::HandleActivateModel(
+    Context* ctx, const v1::ActivateModelRequest* request,
+    v1::ModelInfo* response, UnaryCall* call) {
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(Method::kActivateModel);
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto permit = std::make_shared<AdmissionLimiter::Permit>();
   absl::Status status = AdmitCall(*ctx, Method::kActivateModel, permit.get());
   if (status.ok()) {
     status = ValidateActivateModel(request->version(), request->rollback());
   }
   if (!status.ok()) {
-    reactor->Finish(FinishCall(Method::kActivateModel, start_ns, status, ""));
-    return reactor;
+    call->Finish(FinishCall(Method::kActivateModel, start_ns, status, ""));
+    return;
   }
   // Loading a version can take seconds: done on the loader thread, which
   // finishes the RPC. The permit (shared: the task must be copyable) is
   // held until then.
-  loader_.Post([this, reactor, start_ns, version = request->version(),
+  loader_.Post([this, call, start_ns, version = request->version(),
                 rollback = request->rollback(), response, permit] {
     absl::StatusOr<core::ModelMetadata> metadata =
         units_.writes->ActivateModel(version, rollback);
@@ -239,24 +251,18 @@ grpc::ServerUnaryReactor* RecommenderService::ActivateModel(
       ToProtoModelMetadata(*metadata, response);
       FillModelInfo(response);
     }
-    reactor->Finish(
+    call->Finish(
         FinishCall(Method::kActivateModel, start_ns, metadata.status(), ""));
   });
-  return reactor;
 }
 
 // --- Handler bodies ----------------------------------------------------------
 
 absl::Status RecommenderService::ParseCall(grpc::ByteBuffer* bytes,
                                            v1::RecommendRequest* request) {
-  grpc::Status parsed =
-      grpc::SerializationTraits<v1::RecommendRequest>::Deserialize(bytes,
-                                                                   request);
-  if (parsed.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request could not be parsed as an aisle.v1.RecommendRequest (",
-      parsed.error_message(),
-      "): check that the client uses this server's recommender.proto"));
+  absl::Status parsed = ParseMessage(bytes, request);
+  if (!parsed.ok()) units_.metrics->Unparsable(Method::kRecommend);
+  return parsed;
 }
 
 absl::Status RecommenderService::RecommendCall(
@@ -324,6 +330,11 @@ absl::Status RecommenderService::DoFeedback(const v1::FeedbackRequest& request,
   absl::StatusOr<EventsStored> stored =
       units_.writes->AddEvents(std::move(events), now_ms);
   if (!stored.ok()) return stored.status();
+  if (!stored->conflicts.empty()) {  // nothing was stored
+    const int i = static_cast<int>(stored->conflicts.front());
+    return EventIdConflict(absl::StrCat("events[", i, "]"),
+                           request.events(i).event_id());
+  }
   response->set_accepted(stored->accepted);
   response->set_duplicates(stored->duplicates);
   response->set_log_position(stored->log_position);

@@ -66,25 +66,33 @@
 #include "server/model_manager.h"
 #include "server/serial_worker.h"
 #include "server/writes.h"
+#include "server/unary_call.h"
 #include "storage/store.h"
 
 namespace aisle::server {
 
-// The generated base: Recommend raw and asynchronous (see above), every
-// other method a callback handler. Spelled out because the order matters:
-// gRPC only drops a method's handler when it is marked raw while still
-// synchronous, so the raw marking must be the innermost; a new RPC is added
-// here as WithCallbackMethod_<Name>.
+// The generated base: every method raw (bytes in and out), so that the
+// server, not gRPC, parses requests: gRPC's typed handlers answer a request
+// that does not parse with UNIMPLEMENTED and no message; here it is
+// INVALID_ARGUMENT naming the field (raw_messages.h), counted in
+// aisle_rpc_unparsable_requests_total. Recommend is asynchronous (see
+// above), every other method a callback handler (service_raw.cc parses
+// and dispatches to the typed handlers below). Spelled out because the
+// order matters: gRPC only drops a method's handler when it is marked raw
+// while still synchronous, so the async raw marking must be the innermost;
+// a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase = R::WithCallbackMethod_Feedback<
-    R::WithCallbackMethod_ImportEvents<R::WithCallbackMethod_UpsertItems<
-        R::WithCallbackMethod_DeleteItems<R::WithCallbackMethod_GetItem<
-            R::WithCallbackMethod_GetUser<R::WithCallbackMethod_DeleteUser<
-                R::WithCallbackMethod_GetModelInfo<
-                    R::WithCallbackMethod_ListModels<
-                        R::WithCallbackMethod_ActivateModel<
-                            R::WithRawMethod_Recommend<R::Service>>>>>>>>>>>;
+using ServiceBase = R::WithRawCallbackMethod_Feedback<
+    R::WithRawCallbackMethod_ImportEvents<R::WithRawCallbackMethod_UpsertItems<
+        R::WithRawCallbackMethod_DeleteItems<
+            R::WithRawCallbackMethod_GetItem<R::WithRawCallbackMethod_GetUser<
+                R::WithRawCallbackMethod_DeleteUser<
+                    R::WithRawCallbackMethod_GetModelInfo<
+                        R::WithRawCallbackMethod_ListModels<
+                            R::WithRawCallbackMethod_ActivateModel<
+                                R::WithRawMethod_Recommend<
+                                    R::Service>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {
@@ -116,10 +124,10 @@ class RecommenderService final : public internal::ServiceBase {
   bool serving() const { return serving_.load(); }
 
   // --- For the read loop (read_loop.h) ---
-  // Parses (and consumes) a raw request; INVALID_ARGUMENT naming the
-  // message when the bytes are not one.
-  static absl::Status ParseCall(grpc::ByteBuffer* bytes,
-                                v1::RecommendRequest* request);
+  // Parses a raw request; INVALID_ARGUMENT naming the field when the
+  // bytes are not one (raw_messages.h), counted as unparsable.
+  absl::Status ParseCall(grpc::ByteBuffer* bytes,
+                         v1::RecommendRequest* request);
   // Step 1 and 1b of the file comment for a call that just arrived: OK
   // with *permit admitted (hold it until the answer), or the error to
   // answer with (counted in aisle_rpc_shed_total).
@@ -137,37 +145,64 @@ class RecommenderService final : public internal::ServiceBase {
                           const absl::Status& status, std::string_view user_id);
   Metrics& metrics() { return *units_.metrics; }
 
-  // --- Callback handlers ---
-  grpc::ServerUnaryReactor* Feedback(grpc::CallbackServerContext* ctx,
-                                     const v1::FeedbackRequest* request,
-                                     v1::FeedbackResponse* response) override;
-  grpc::ServerReadReactor<v1::FeedbackRequest>* ImportEvents(
-      grpc::CallbackServerContext* ctx,
-      v1::ImportEventsResponse* response) override;
-  grpc::ServerUnaryReactor* UpsertItems(
-      grpc::CallbackServerContext* ctx, const v1::UpsertItemsRequest* request,
-      v1::UpsertItemsResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteItems(
-      grpc::CallbackServerContext* ctx, const v1::DeleteItemsRequest* request,
-      v1::DeleteItemsResponse* response) override;
-  grpc::ServerUnaryReactor* GetItem(grpc::CallbackServerContext* ctx,
-                                    const v1::GetItemRequest* request,
-                                    v1::Item* response) override;
-  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* ctx,
-                                    const v1::GetUserRequest* request,
-                                    v1::UserProfile* response) override;
-  grpc::ServerUnaryReactor* DeleteUser(
-      grpc::CallbackServerContext* ctx, const v1::DeleteUserRequest* request,
-      v1::DeleteUserResponse* response) override;
-  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* ctx,
-                                         const v1::GetModelInfoRequest* request,
-                                         v1::ModelInfo* response) override;
-  grpc::ServerUnaryReactor* ListModels(
-      grpc::CallbackServerContext* ctx, const v1::ListModelsRequest* request,
-      v1::ListModelsResponse* response) override;
-  grpc::ServerUnaryReactor* ActivateModel(
-      grpc::CallbackServerContext* ctx, const v1::ActivateModelRequest* request,
-      v1::ModelInfo* response) override;
+  // --- Raw callback handlers (service_raw.cc) ---
+  // Each parses the request; one that does not parse is finished with
+  // Unparsable's status, the others go to the typed handler below.
+  using Context = grpc::CallbackServerContext;
+  using Bytes = grpc::ByteBuffer;
+  using Reactor = grpc::ServerUnaryReactor;
+  Reactor* Feedback(Context* ctx, const Bytes* request,
+                    Bytes* response) override;
+  // Reads raw messages and parses each itself (service_import.cc), so that
+  // one that does not parse is reported for its batch instead of ending
+  // the stream as if it were complete.
+  grpc::ServerReadReactor<Bytes>* ImportEvents(Context* ctx,
+                                               Bytes* response) override;
+  Reactor* UpsertItems(Context* ctx, const Bytes* request,
+                       Bytes* response) override;
+  Reactor* DeleteItems(Context* ctx, const Bytes* request,
+                       Bytes* response) override;
+  Reactor* GetItem(Context* ctx, const Bytes* request,
+                   Bytes* response) override;
+  Reactor* GetUser(Context* ctx, const Bytes* request,
+                   Bytes* response) override;
+  Reactor* DeleteUser(Context* ctx, const Bytes* request,
+                      Bytes* response) override;
+  Reactor* GetModelInfo(Context* ctx, const Bytes* request,
+                        Bytes* response) override;
+  Reactor* ListModels(Context* ctx, const Bytes* request,
+                      Bytes* response) override;
+  Reactor* ActivateModel(Context* ctx, const Bytes* request,
+                         Bytes* response) override;
+
+  // A request of `method` that could not be parsed (`error`, from
+  // raw_messages.h): counts it (aisle_rpc_unparsable_requests_total and the
+  // RPC metrics) and returns the status to finish the call with.
+  grpc::Status Unparsable(Method method, const absl::Status& error);
+
+  // --- Typed handlers (named apart from the generated virtuals, which
+  // they would hide) ---
+  // Each finishes `call` exactly once (possibly from another thread, after
+  // returning); request and response belong to `call`.
+  void HandleFeedback(Context* ctx, const v1::FeedbackRequest* request,
+                      v1::FeedbackResponse* response, UnaryCall* call);
+  void HandleUpsertItems(Context* ctx, const v1::UpsertItemsRequest* request,
+                         v1::UpsertItemsResponse* response, UnaryCall* call);
+  void HandleDeleteItems(Context* ctx, const v1::DeleteItemsRequest* request,
+                         v1::DeleteItemsResponse* response, UnaryCall* call);
+  void HandleGetItem(Context* ctx, const v1::GetItemRequest* request,
+                     v1::Item* response, UnaryCall* call);
+  void HandleGetUser(Context* ctx, const v1::GetUserRequest* request,
+                     v1::UserProfile* response, UnaryCall* call);
+  void HandleDeleteUser(Context* ctx, const v1::DeleteUserRequest* request,
+                        v1::DeleteUserResponse* response, UnaryCall* call);
+  void HandleGetModelInfo(Context* ctx, const v1::GetModelInfoRequest* request,
+                          v1::ModelInfo* response, UnaryCall* call);
+  void HandleListModels(Context* ctx, const v1::ListModelsRequest* request,
+                        v1::ListModelsResponse* response, UnaryCall* call);
+  void HandleActivateModel(Context* ctx,
+                           const v1::ActivateModelRequest* request,
+                           v1::ModelInfo* response, UnaryCall* call);
 
  private:
   class ImportReactor;
@@ -195,9 +230,16 @@ class RecommenderService final : public internal::ServiceBase {
 
   // Runs `body` unless the server is not serving or Admit sheds the call,
   // then finishes the RPC.
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
-                                  Method method, std::string_view user_id,
-                                  absl::FunctionRef<absl::Status()> body);
+  void Unary(grpc::CallbackServerContext* ctx, UnaryCall* call, Method method,
+             std::string_view user_id, absl::FunctionRef<absl::Status()> body);
+  // Parses the raw request into a new MessageCall and runs `handler` on it,
+  // or finishes the call with Unparsable's status (service_raw.cc).
+  template <class Request, class Response>
+  Reactor* Dispatch(Context* ctx, const Bytes* request, Bytes* response,
+                    Method method,
+                    void (RecommenderService::*handler)(Context*,
+                                                        const Request*,
+                                                        Response*, UnaryCall*));
   // UNAVAILABLE while not serving, OK otherwise.
   absl::Status CheckServing() const;
 

@@ -258,27 +258,21 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
 }
 
 absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
-  const absl::string_view field = core::ToAbsl(field_in);
-  if (size == 0) {
-    return Invalid(field,
-                   absl::StrCat("must have 1..", kMaxBatch, " entries, got 0"));
-  }
-  if (size > kMaxBatch) {
-    return absl::ResourceExhaustedError(absl::StrCat(field, ": at most ",
-                                                     kMaxBatch,
-                                                     " entries per request, "
-                                                     "got ",
-                                                     size));
+  if (size == 0 || size > kMaxBatch) {
+    return Invalid(
+        core::ToAbsl(field_in),
+        absl::StrCat("must have 1..", kMaxBatch, " entries, got ", size));
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateImportBatchSize(size_t size) {
-  if (size > kMaxBatch) {
-    return Invalid("events", absl::StrCat("at most ", kMaxBatch,
-                                          " entries per message, got ", size));
-  }
-  return absl::OkStatus();
+absl::Status EventIdConflict(std::string_view field,
+                             std::string_view event_id) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      core::ToAbsl(field), ".event_id: \"", core::ToAbsl(event_id),
+      "\" is already the id of another user's event; an event id names one "
+      "event of one user (a re-send must carry the same user_id): use ids "
+      "unique across users, or leave event_id empty to have one derived"));
 }
 
 absl::Status ValidateActivateModel(std::string_view version, bool rollback) {

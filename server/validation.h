@@ -8,10 +8,12 @@
 // Messages name the offending field with its path and say what is
 // accepted, e.g. "events[3].item_id: must be 1..256 bytes, got 0". They
 // are part of the API (clients and tests match on them).
-// All functions return OK or InvalidArgument, except request-size limits
-// (too many events/items), which are ResourceExhausted per the API
-// contract ("RESOURCE_EXHAUSTED a request is larger than the documented
-// limits").
+// All functions return OK or InvalidArgument, size limits included (too
+// many events, items, context items, categories, excluded ids; strings too
+// long): a request over a documented limit is malformed and fails the same
+// way on every retry. RESOURCE_EXHAUSTED is kept for what a retry with
+// backoff can cure: an overloaded server (admission.h). The limits are
+// the constants below; proto/aisle/v1/recommender.proto documents each.
 //
 // Thread safety: pure functions.
 #ifndef AISLE_SERVER_VALIDATION_H_
@@ -70,15 +72,17 @@ absl::Status ValidateItem(const core::Item& item, std::string_view field);
 // user_id.
 absl::Status ValidateRecommendRequest(const core::RecommendRequest& request);
 
-// Batch size: 1..1000 entries. `field` e.g. "events". ResourceExhausted
-// above the limit, InvalidArgument for an empty batch.
+// Batch size of Feedback, UpsertItems, DeleteItems and of each
+// ImportEvents message: 1..1000 entries ("events: must have 1..1000
+// entries, got 0"). `field` e.g. "events".
 absl::Status ValidateBatchSize(size_t size, std::string_view field);
 
-// One message of the ImportEvents stream: at most 1000 events
-// (InvalidArgument "events: at most 1000 entries per message, got N"; the
-// stream reports it for that message and goes on). An empty message is
-// fine.
-absl::Status ValidateImportBatchSize(size_t size);
+// An event whose event_id is already the id of another user's event
+// (EventsStored::conflicts): event ids are scoped to the whole store, not
+// to a user, so the event is refused, never silently taken for a
+// duplicate. AlreadyExists "events[3].event_id: \"e1\" is already the id
+// of another user's event; ...". `field` e.g. "events[3]".
+absl::Status EventIdConflict(std::string_view field, std::string_view event_id);
 
 // ActivateModel: `version` is required unless `rollback` is set (then an
 // empty version means the previous active one); a given version must be a

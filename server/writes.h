@@ -31,7 +31,9 @@ class Writes {
  public:
   virtual ~Writes() = default;
   virtual absl::StatusOr<EventsStored> AddEvents(
-      std::vector<core::Event> events, int64_t now_ms) = 0;
+      std::vector<core::Event> events, int64_t now_ms,
+      storage::Store::OnIdConflict on_conflict =
+          storage::Store::OnIdConflict::kStoreNothing) = 0;
   virtual absl::Status UpsertItems(std::vector<core::Item> items,
                                    int64_t now_ms) = 0;
   virtual absl::StatusOr<int> DeleteItems(
@@ -48,9 +50,11 @@ class LocalWrites final : public Writes {
   LocalWrites(Ingest* ingest, ModelManager* models)
       : ingest_(ingest), models_(models) {}
 
-  absl::StatusOr<EventsStored> AddEvents(std::vector<core::Event> events,
-                                         int64_t now_ms) override {
-    return ingest_->AddEvents(std::move(events), now_ms);
+  absl::StatusOr<EventsStored> AddEvents(
+      std::vector<core::Event> events, int64_t now_ms,
+      storage::Store::OnIdConflict on_conflict =
+          storage::Store::OnIdConflict::kStoreNothing) override {
+    return ingest_->AddEvents(std::move(events), now_ms, 0, on_conflict);
   }
   absl::Status UpsertItems(std::vector<core::Item> items,
                            int64_t now_ms) override {

@@ -305,18 +305,20 @@ absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes) {
 }
 
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {
-  Writer w(kFormatV1);
+  Writer w(kFormatV2);
   w.String(record.user_id);
   w.Signed(record.timestamp_ms);
+  w.Signed(record.stored_at_ms);
   return std::move(w).Finish();
 }
 
 absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
     std::string_view bytes) {
+  const bool v1 = !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kFormatV1;
   Reader r(bytes);
   IdempotencyRecord record;
-  r.Format(kFormatV1) && r.String(&record.user_id) &&
-      r.Signed(&record.timestamp_ms);
+  r.Format(v1 ? kFormatV1 : kFormatV2) && r.String(&record.user_id) &&
+      r.Signed(&record.timestamp_ms) && (v1 || r.Signed(&record.stored_at_ms));
   if (absl::Status s = r.Done("idempotency key"); !s.ok()) return s;
   return record;
 }

@@ -25,6 +25,8 @@
 namespace aisle::storage {
 
 inline constexpr uint8_t kFormatV1 = 1;
+// Idempotency records since they carry stored_at_ms.
+inline constexpr uint8_t kFormatV2 = 2;
 
 std::string EncodeEvent(const core::Event& event);
 // DataLoss on malformed input.
@@ -43,6 +45,8 @@ UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b);
 std::string EncodeStoredModel(const StoredModel& model);
 absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes);
 
+// Writes kFormatV2. Decodes kFormatV2 and kFormatV1 (which has no
+// stored_at_ms: it decodes as kStoredAtUnknown).
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record);
 absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
     std::string_view bytes);

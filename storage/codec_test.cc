@@ -161,13 +161,27 @@ TEST(StorageCodecTest, StoredModelRoundTrip) {
   EXPECT_EQ(decoded->blob_bytes, 123456789);
 }
 
+TEST(StorageCodecTest, IdempotencyRecordReadsFormatOneWithoutStorageTime) {
+  // Format 1, as earlier builds wrote it: user "bob", timestamp 9.
+  absl::StatusOr<IdempotencyRecord> decoded =
+      DecodeIdempotencyRecord(std::string("\x01\x03"
+                                          "bob"
+                                          "\x12",
+                                          6));
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->user_id, "bob");
+  EXPECT_EQ(decoded->timestamp_ms, 9);
+  EXPECT_EQ(decoded->stored_at_ms, kStoredAtUnknown);
+}
+
 TEST(StorageCodecTest, IdempotencyRecordRoundTrip) {
-  IdempotencyRecord r{"alice", -42};
+  IdempotencyRecord r{"alice", -42, 1234};
   absl::StatusOr<IdempotencyRecord> decoded =
       DecodeIdempotencyRecord(EncodeIdempotencyRecord(r));
   ASSERT_OK(decoded);
   EXPECT_EQ(decoded->user_id, "alice");
   EXPECT_EQ(decoded->timestamp_ms, -42);
+  EXPECT_EQ(decoded->stored_at_ms, 1234);
 }
 
 // Encodings of every record kind, with a decoder that reports only success.
@@ -175,6 +189,12 @@ struct Encoded {
   std::string name;
   std::string bytes;
   bool (*decodes)(std::string_view);
+  // Whether the decoder knows `format` (the first byte): the one it writes,
+  // and for idempotency records also kFormatV1.
+  bool Knows(char format) const {
+    return format == bytes[0] ||
+           (name == "idempotency" && format == static_cast<char>(kFormatV1));
+  }
 };
 
 std::vector<Encoded> AllEncodings() {
@@ -192,7 +212,7 @@ std::vector<Encoded> AllEncodings() {
   out.push_back({"model", EncodeStoredModel({SampleMetadata(), 7}),
                  [](std::string_view b) { return DecodeStoredModel(b).ok(); }});
   out.push_back(
-      {"idempotency", EncodeIdempotencyRecord({"bob", 9}),
+      {"idempotency", EncodeIdempotencyRecord({"bob", 9, 10}),
        [](std::string_view b) { return DecodeIdempotencyRecord(b).ok(); }});
   return out;
 }
@@ -213,7 +233,7 @@ TEST(StorageCodecTest, RejectsTrailingBytesAndUnknownFormat) {
     SCOPED_TRACE(enc.name);
     EXPECT_FALSE(enc.decodes(enc.bytes + '\0'));
     std::string other_format = enc.bytes;
-    other_format[0] = static_cast<char>(kFormatV1 + 1);
+    other_format[0] = static_cast<char>(kFormatV2 + 1);
     EXPECT_FALSE(enc.decodes(other_format));
   }
 }
@@ -248,11 +268,9 @@ TEST(StorageCodecTest, RandomBytesNeverCrash) {
     // Half the inputs start with the right format byte so the decoders get
     // past the first check; the others must all be rejected.
     if (i % 2 == 0 && !bytes.empty()) bytes[0] = static_cast<char>(kFormatV1);
-    const bool right_format =
-        !bytes.empty() && bytes[0] == static_cast<char>(kFormatV1);
     for (const Encoded& enc : encodings) {
       const bool ok = enc.decodes(bytes);
-      if (!right_format) {
+      if (bytes.empty() || !enc.Knows(bytes[0])) {
         EXPECT_FALSE(ok) << enc.name;
       }
     }
@@ -265,7 +283,7 @@ TEST(StorageCodecTest, RandomBytesNeverCrash) {
       const size_t pos = rng() % bytes.size();
       bytes[pos] = static_cast<char>(byte(rng));
       const bool ok = enc.decodes(bytes);
-      if (bytes[0] != static_cast<char>(kFormatV1)) {
+      if (!enc.Knows(bytes[0])) {
         EXPECT_FALSE(ok);
       }
     }

@@ -160,29 +160,7 @@ TEST_F(StoreTest, RefusesForeignNonEmptyDirectory) {
 
 TEST_F(StoreTest, RefusesNewerSchemaVersion) {
   OpenOrDie().reset();
-  {
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                options_.data_dir, &names)
-                    .ok());
-    for (const std::string& n : names)
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.data_dir, cfs,
-                                  &handles, &raw)
-                    .ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") {
-        ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i],
-                             "schema_version", "99")
-                        .ok());
-      }
-    }
-    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
-    delete raw;
-  }
+  PutRaw(options_.data_dir, "meta", "schema_version", "99");
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options_);
   EXPECT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition,
                               HasSubstr("schema version 99")));

@@ -40,7 +40,8 @@ absl::StatusOr<uint64_t> Store::Impl::AllocateSequences(uint64_t n) {
 }
 
 absl::StatusOr<AppendResult> Store::AppendEvents(
-    std::span<const core::Event> events, uint64_t log_sequence) {
+    std::span<const core::Event> events, uint64_t log_sequence,
+    OnIdConflict on_conflict) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -57,21 +58,43 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
   ClaimGuard claim(&impl.claims, std::move(ids.hashes));
   absl::ReaderMutexLock erase_lock(&impl.erase_mu);
 
-  absl::StatusOr<std::vector<size_t>> fresh =
-      impl.WithoutIdempotencyKey(events, ids.first);
-  if (!fresh.ok()) return fresh.status();
-  if (!fresh->empty()) {
-    absl::StatusOr<uint64_t> sequence = impl.AllocateSequences(fresh->size());
+  absl::StatusOr<Impl::IdLookup> lookup =
+      impl.LookUpEventIds(events, ids.first);
+  if (!lookup.ok()) return lookup.status();
+  // Each id belongs to the user it is stored for, else to the user of its
+  // first occurrence in the batch (which is then stored).
+  absl::flat_hash_map<std::string_view, std::string_view> owner;
+  std::vector<size_t> fresh;
+  for (size_t k = 0; k < ids.first.size(); ++k) {
+    const core::Event& e = events[ids.first[k]];
+    const std::optional<std::string>& stored = lookup->stored_owner[k];
+    owner[e.event_id] = stored.has_value() ? *stored : e.user_id;
+    if (!stored.has_value()) fresh.push_back(ids.first[k]);
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (owner[events[i].event_id] != events[i].user_id) {
+      result.conflicts.push_back(i);
+    }
+  }
+  // A conflict in an all-or-nothing batch stores none of its events (the
+  // log position is still recorded: the batch was applied, as a refusal).
+  const bool refused =
+      !result.conflicts.empty() && on_conflict == OnIdConflict::kStoreNothing;
+  if (refused) fresh.clear();
+  if (!fresh.empty()) {
+    absl::StatusOr<uint64_t> sequence = impl.AllocateSequences(fresh.size());
     if (!sequence.ok()) return sequence.status();
+    const int64_t stored_at_ms = impl.NowMs();
     rocksdb::WriteBatch batch;
     absl::flat_hash_map<std::string_view, UserRecord> deltas;
     uint64_t seq = *sequence;
-    for (size_t i : *fresh) {
+    for (size_t i : fresh) {
       const core::Event& e = events[i];
       batch.Put(impl.events, EventKey(e.user_id, e.timestamp_ms, seq++),
                 EncodeEvent(e));
-      batch.Put(impl.event_ids, e.event_id,
-                EncodeIdempotencyRecord({e.user_id, e.timestamp_ms}));
+      batch.Put(
+          impl.event_ids, e.event_id,
+          EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));
       UserRecord one;
       one.first_seen_ms = one.last_seen_ms = e.timestamp_ms;
       one.counts[static_cast<size_t>(e.type)] = 1;
@@ -96,9 +119,11 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
       return s;
     }
   }
-  for (size_t i : *fresh) result.stored[i] = true;
-  result.accepted = static_cast<int>(fresh->size());
-  result.duplicates = static_cast<int>(events.size() - fresh->size());
+  for (size_t i : fresh) result.stored[i] = true;
+  result.accepted = static_cast<int>(fresh.size());
+  result.duplicates = refused ? 0
+                              : static_cast<int>(events.size() - fresh.size() -
+                                                 result.conflicts.size());
   return result;
 }
 

@@ -1,6 +1,7 @@
 // Idempotency: claims on event ids being written, the lookup of ids already
-// stored, erasure of a user's idempotency keys, and their expiry
-// (PruneIdempotencyKeys).
+// stored (duplicates, and conflicts: an id stored for another user),
+// erasure of a user's idempotency keys, and their retention
+// (PruneIdempotencyKeys), counted from when the key was stored.
 #include "storage/id_claims.h"
 
 #include <algorithm>
@@ -55,7 +56,7 @@ BatchIds DistinctEventIds(std::span<const core::Event> events) {
   return ids;
 }
 
-absl::StatusOr<std::vector<size_t>> Store::Impl::WithoutIdempotencyKey(
+absl::StatusOr<Store::Impl::IdLookup> Store::Impl::LookUpEventIds(
     std::span<const core::Event> events,
     std::span<const size_t> candidates) const {
   std::vector<rocksdb::Slice> keys;
@@ -65,15 +66,22 @@ absl::StatusOr<std::vector<size_t>> Store::Impl::WithoutIdempotencyKey(
   std::vector<rocksdb::Status> statuses(keys.size());
   db->MultiGet(rocksdb::ReadOptions(), event_ids, keys.size(), keys.data(),
                values.data(), statuses.data());
-  std::vector<size_t> fresh;
+  IdLookup lookup;
+  lookup.stored_owner.resize(candidates.size());
   for (size_t k = 0; k < candidates.size(); ++k) {
-    if (statuses[k].IsNotFound()) {
-      fresh.push_back(candidates[k]);
-    } else if (!statuses[k].ok()) {
-      return Error(statuses[k], "checking event ids");
+    if (statuses[k].IsNotFound()) continue;
+    if (!statuses[k].ok()) return Error(statuses[k], "checking event ids");
+    absl::StatusOr<IdempotencyRecord> record =
+        DecodeIdempotencyRecord(ToView(values[k]));
+    if (!record.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("idempotency key in ", options.data_dir, ": ",
+                       record.status().message(),
+                       ": restore from a backup (aisle restore)"));
     }
+    lookup.stored_owner[k] = std::move(record->user_id);
   }
-  return fresh;
+  return lookup;
 }
 
 absl::StatusOr<int64_t> Store::Impl::DeleteIdempotencyKeys(
@@ -105,6 +113,8 @@ absl::StatusOr<int64_t> Store::Impl::DeleteIdempotencyKeys(
 absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  // By storage time: an event's own timestamp says nothing about when a
+  // client may re-send it (a re-import of old history).
   const int64_t cutoff = now_ms - impl.options.idempotency_retention_ms;
   rocksdb::ManagedSnapshot snapshot(impl.db);
   int64_t pruned = 0;
@@ -126,7 +136,11 @@ absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms) {
               "idempotency key in ", impl.options.data_dir, ": ",
               r.status().message(), ": restore from a backup (aisle restore)"));
         }
-        if (r->timestamp_ms >= cutoff) return absl::OkStatus();
+        // Keys without a storage time cannot be told apart from keys
+        // stored yesterday: kept.
+        if (r->stored_at_ms == kStoredAtUnknown || r->stored_at_ms >= cutoff) {
+          return absl::OkStatus();
+        }
         batch.Delete(impl.event_ids, ToSlice(key));
         ++pruned;
         if (static_cast<size_t>(batch.Count()) < kPruneBatchSize) {

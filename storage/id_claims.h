@@ -57,8 +57,8 @@ class ClaimGuard {
 
 // The distinct event ids of a batch.
 struct BatchIds {
-  // Index of each id's first occurrence, in batch order; later occurrences
-  // are duplicates whatever the store holds.
+  // Index of each id's first occurrence, in batch order; a later
+  // occurrence is a duplicate or a conflict whatever the store holds.
   std::vector<size_t> first;
   // What to claim: the ids' hashes, sorted, without repeats.
   std::vector<uint64_t> hashes;

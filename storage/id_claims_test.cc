@@ -26,7 +26,7 @@ TEST_F(StoreTest, DedupWithinBatchAcrossCallsAndAcrossReopen) {
     ASSERT_NE(store, nullptr);
     std::vector<Event> batch = {MakeEvent("a", "u1", 1),
                                 MakeEvent("b", "u1", 2),
-                                MakeEvent("a", "u2", 3)};
+                                MakeEvent("a", "u1", 3)};
     absl::StatusOr<AppendResult> r = store->AppendEvents(batch);
     ASSERT_OK(r);
     EXPECT_EQ(r->stored, (std::vector<bool>{true, true, false}));
@@ -105,21 +105,78 @@ TEST_F(StoreTest, ConcurrentOverlappingAppendsStoreEachIdOnce) {
   EXPECT_EQ(counted, kIds);
 }
 
-TEST_F(StoreTest, PruneIdempotencyKeysForgetsOldIds) {
+// Retention counts from when the store stored an id, not from the event's
+// timestamp: re-importing old history within the window stores nothing.
+TEST_F(StoreTest, PruneIdempotencyKeysForgetsIdsStoredBeforeTheWindow) {
+  int64_t now = 1'000'000;
   options_.idempotency_retention_ms = 1000;
+  options_.now_ms = [&now] { return now; };
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);
-  ASSERT_OK(store->AppendEvents(
-      std::vector<Event>{MakeEvent("old", "u", 0), MakeEvent("mid", "u", 500),
-                         MakeEvent("new", "u", 2000)}));
-  absl::StatusOr<int64_t> pruned = store->PruneIdempotencyKeys(2500);
+  // Events from long ago, stored at 1'000'000 and 1'000'500.
+  ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("first", "u", 0),
+                                                   MakeEvent("old", "u", 1)}));
+  now += 500;
+  ASSERT_OK(
+      store->AppendEvents(std::vector<Event>{MakeEvent("second", "u", 2)}));
+  EXPECT_EQ(*store->PruneIdempotencyKeys(now), 0);  // events' age is moot
+  now += 600;  // "first" and "old" were stored 1100 ms ago, "second" 600
+  absl::StatusOr<int64_t> pruned = store->PruneIdempotencyKeys(now);
   ASSERT_OK(pruned);
   EXPECT_EQ(*pruned, 2);
   absl::StatusOr<AppendResult> r = store->AppendEvents(std::vector<Event>{
-      MakeEvent("old", "u", 0), MakeEvent("new", "u", 2000)});
+      MakeEvent("first", "u", 0), MakeEvent("second", "u", 2)});
   ASSERT_OK(r);
   EXPECT_EQ(r->stored, (std::vector<bool>{true, false}));
-  EXPECT_EQ(*store->PruneIdempotencyKeys(2500), 1);  // "old" again
+}
+
+// Keys written before the storage time was recorded (format 1) cannot be
+// told apart from keys stored yesterday: never pruned.
+TEST_F(StoreTest, PruneKeepsIdempotencyKeysWithoutStorageTime) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+  }
+  // Format 1: user_id "u" (length 1), timestamp 0 (zigzag varint).
+  PutRaw(options_.data_dir, "event_ids", "legacy",
+         std::string("\x01\x01u\x00", 4));
+  options_.idempotency_retention_ms = 1;
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->PruneIdempotencyKeys(int64_t{1} << 50), 0);
+  absl::StatusOr<AppendResult> r =
+      store->AppendEvents(std::vector<Event>{MakeEvent("legacy", "u", 5)});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->duplicates, 1);
+}
+
+// An event id belongs to one user: reusing it for another is a conflict,
+// never a duplicate, whether the id is stored or earlier in the batch.
+TEST_F(StoreTest, EventIdOfAnotherUserIsAConflict) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("x", "u1", 1)}));
+  const std::vector<Event> batch = {
+      MakeEvent("new", "u2", 1), MakeEvent("x", "u2", 2),   // stored for u1
+      MakeEvent("y", "u3", 3),   MakeEvent("y", "u2", 4),   // first is u3's
+      MakeEvent("y", "u3", 5),   MakeEvent("x", "u1", 6)};  // duplicates
+  absl::StatusOr<AppendResult> r = store->AppendEvents(batch);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->conflicts, (std::vector<size_t>{1, 3}));
+  EXPECT_EQ(r->accepted, 0);  // kStoreNothing
+  EXPECT_EQ(r->stored, std::vector<bool>(6, false));
+  EXPECT_EQ(store->GetUser("u2").status().code(), absl::StatusCode::kNotFound);
+
+  r = store->AppendEvents(batch, 0, Store::OnIdConflict::kSkipConflicts);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->conflicts, (std::vector<size_t>{1, 3}));
+  EXPECT_EQ(r->stored,
+            (std::vector<bool>{true, false, true, false, false, false}));
+  EXPECT_EQ(r->accepted, 2);
+  EXPECT_EQ(r->duplicates, 2);
+  absl::StatusOr<UserRecord> u2 = store->GetUser("u2");
+  ASSERT_OK(u2);
+  EXPECT_EQ(u2->counts[static_cast<size_t>(EventType::kView)], 1);
 }
 
 }  // namespace

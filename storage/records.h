@@ -16,10 +16,14 @@ namespace aisle::storage {
 
 struct AppendResult {
   // Per input event: true if newly stored, false if its event_id was
-  // already stored (a duplicate, not stored again).
+  // already stored (a duplicate, not stored again), if it is a conflict,
+  // or if a conflict made the batch store nothing.
   std::vector<bool> stored;
   int accepted = 0;
   int duplicates = 0;
+  // Indexes of events whose event_id belongs to another user's event
+  // (stored, or earlier in the batch), ascending. Never stored.
+  std::vector<size_t> conflicts;
 };
 
 struct EraseResult {
@@ -51,10 +55,15 @@ struct StoredModel {
 };
 
 // Value of an idempotency key (event_ids column family): whom the event
-// belongs to and when it happened, for erasure and for retention.
+// belongs to (for erasure and to refuse the id for another user), when it
+// happened, and when this server first stored it (for retention).
+inline constexpr int64_t kStoredAtUnknown = -1;
 struct IdempotencyRecord {
   std::string user_id;
   int64_t timestamp_ms = 0;
+  // Unix ms (the store's clock); kStoredAtUnknown in records written
+  // before it was kept.
+  int64_t stored_at_ms = kStoredAtUnknown;
 };
 
 }  // namespace aisle::storage

@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/string_view.h"
 #include "storage/codec.h"
 #include "storage/column_families.h"
@@ -49,6 +51,10 @@ void Store::Impl::Close() {
 absl::Status Store::Impl::Error(const rocksdb::Status& s,
                                 std::string_view what) const {
   return ToStatus(s, what, options.data_dir);
+}
+
+int64_t Store::Impl::NowMs() const {
+  return options.now_ms ? options.now_ms() : absl::ToUnixMillis(absl::Now());
 }
 
 absl::Status Store::Impl::CheckWritable() const {

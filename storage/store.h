@@ -28,9 +28,15 @@
 // After a crash the WAL is replayed up to the last intact record (a torn
 // tail is dropped, never a reason to refuse to open).
 //
-// Idempotency: an event_id is remembered for idempotency_retention_ms of
-// event time, across restarts; a re-sent event_id within that window is a
-// duplicate. PruneIdempotencyKeys forgets older ones.
+// Idempotency: an event_id is remembered, across restarts, for
+// idempotency_retention_ms from when this store first stored it (not from
+// the event's own timestamp, so re-importing old history within the window
+// stores nothing twice); a re-sent event_id within that window is a
+// duplicate. PruneIdempotencyKeys forgets older ones. Keys written by
+// builds that did not record the storage time are never pruned. An
+// event_id belongs to one user: an event reusing a stored id (or one used
+// earlier in the same batch) for another user is a conflict, never stored
+// and never counted as a duplicate.
 //
 // Errors: every RocksDB error becomes an absl::Status whose message says
 // what to do: another process holds the data dir -> FailedPrecondition
@@ -70,9 +76,13 @@ enum class Durability { kProcess, kMachine };
 struct StoreOptions {
   std::string data_dir;  // created if missing
   Durability durability = Durability::kProcess;
-  // Idempotency keys older than this (by event timestamp) may be dropped,
-  // after which a re-sent event_id is stored again. Default: 30 days.
+  // Idempotency keys stored longer ago than this may be dropped (by
+  // PruneIdempotencyKeys), after which a re-sent event_id is stored again.
+  // Default: 30 days.
   int64_t idempotency_retention_ms = 30LL * 24 * 3600 * 1000;
+  // The clock that stamps when a key is stored (Unix ms). Null: the wall
+  // clock. Tests set it to move time.
+  std::function<int64_t()> now_ms;
   // Model versions kept; older ones are deleted when a new one is stored
   // (the active, the previous active and the new version never are).
   // Must be >= 1. Default: 5.
@@ -105,16 +115,25 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // --- Events -------------------------------------------------------------
+  // What AppendEvents does with the other events of a batch that has an
+  // event-id conflict (see Idempotency above).
+  enum class OnIdConflict {
+    kStoreNothing,  // the batch stores nothing (all or nothing requests)
+    kSkipConflicts  // the other events are stored (bulk loads)
+  };
   // Atomically stores the events not stored before (by event_id), in one
-  // write batch, with the users' records: all or nothing. REQUIRES: events
-  // validated; InvalidArgument (nothing stored) for an empty event_id, a
-  // user_id containing '\0', or an unknown event type. Two
-  // concurrent calls with the same event_id store it once; calls with disjoint
-  // event_ids never wait for each other (so kMachine writers share fsyncs).
-  // A non-zero log_sequence is recorded in the same batch (see the file
-  // comment), also when every event is a duplicate.
-  absl::StatusOr<AppendResult> AppendEvents(std::span<const core::Event> events,
-                                            uint64_t log_sequence = 0);
+  // write batch, with the users' records: all or nothing. Conflicts are
+  // listed in AppendResult::conflicts, never stored; `on_conflict` says
+  // whether the rest is. REQUIRES: events validated; InvalidArgument
+  // (nothing stored) for an empty event_id, a user_id containing '\0', or
+  // an unknown event type. Two concurrent calls with the same event_id
+  // store it once; calls with disjoint event_ids never wait for each other
+  // (so kMachine writers share fsyncs). A non-zero log_sequence is
+  // recorded in the same batch (see the file comment), also when every
+  // event is a duplicate or a conflict refused the batch.
+  absl::StatusOr<AppendResult> AppendEvents(
+      std::span<const core::Event> events, uint64_t log_sequence = 0,
+      OnIdConflict on_conflict = OnIdConflict::kStoreNothing);
   // Calls `fn` for every stored event, in (user, time) order, in batches of
   // up to `batch_size`. Stops and returns the first non-OK status of `fn`.
   absl::Status ScanEvents(
@@ -123,7 +142,8 @@ class Store {
   // A user's events, oldest first, at most `limit` (0 = all), newest kept.
   absl::StatusOr<std::vector<core::Event>> UserEvents(std::string_view user_id,
                                                       size_t limit = 0) const;
-  // Drops idempotency keys older than the retention window; returns count.
+  // Drops idempotency keys stored before now_ms - retention; returns how
+  // many.
   absl::StatusOr<int64_t> PruneIdempotencyKeys(int64_t now_ms);
   // Event retention: deletes every stored event with timestamp_ms <
   // cutoff_ms, in batches; returns how many. Their bytes leave the SST

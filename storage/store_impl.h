@@ -101,6 +101,8 @@ struct Store::Impl {
   // Writes `batch` (fsynced if `sync`), resuming first after a failed write.
   absl::Status Write(rocksdb::WriteBatch* batch, bool sync,
                      std::string_view what);
+  // The store's clock (StoreOptions::now_ms, else the wall clock), Unix ms.
+  int64_t NowMs() const;
   // Whether event, item and idempotency-key writes are fsynced.
   bool SyncEvents() const { return options.durability == Durability::kMachine; }
   // Adds "this batch applies log entry `log_sequence`" to `batch`, unless
@@ -123,9 +125,12 @@ struct Store::Impl {
   absl::StatusOr<uint64_t> AllocateSequences(uint64_t n);
 
   // --- id_claims.cc -------------------------------------------------------
-  // Of events[i] for i in `candidates`, those whose event_id has no
-  // idempotency key yet, in `candidates` order.
-  absl::StatusOr<std::vector<size_t>> WithoutIdempotencyKey(
+  // For events[i], i in `candidates`: the user whose idempotency key the
+  // event_id already is, nullopt if none (parallel to `candidates`).
+  struct IdLookup {
+    std::vector<std::optional<std::string>> stored_owner;
+  };
+  absl::StatusOr<IdLookup> LookUpEventIds(
       std::span<const core::Event> events,
       std::span<const size_t> candidates) const;
   // Adds to `batch` the deletion of those of `ids`' idempotency keys that

@@ -397,7 +397,8 @@ TEST_F(IntegrationTest, BadFeedbackIsRejectedAndNothingIsStored) {
        [](v1::FeedbackRequest* r) {
          for (int i = 0; i < 1000; ++i) *r->add_events() = r->events(0);
        },
-       grpc::StatusCode::RESOURCE_EXHAUSTED, "events: at most 1000"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "events: must have 1..1000 entries, got 1002"},
       {"EmptyBatch", [](v1::FeedbackRequest* r) { r->clear_events(); },
        grpc::StatusCode::INVALID_ARGUMENT, "events: must have 1..1000"},
       {"OversizedMessage",
