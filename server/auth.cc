@@ -213,7 +213,10 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
       ReadFiles(options);
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<Authenticator> auth(new Authenticator(options, metrics));
-  auth->credentials_ = *std::move(credentials);
+  {
+    absl::MutexLock lock(&auth->mu_);  // not shared yet; keeps the rule
+    auth->credentials_ = *std::move(credentials);
+  }
   auth->next_check_ms_ = NowMs() + options.reload_check_ms;
   return auth;
 }

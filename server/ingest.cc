@@ -123,7 +123,10 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(
     }
   }
   metrics_->EventsDuplicate(result->duplicates);
-  EventsStored out{result->accepted, result->duplicates, log_sequence};
+  EventsStored out;
+  out.accepted = result->accepted;
+  out.duplicates = result->duplicates;
+  out.log_position = log_sequence;
   out.conflicts = std::move(result->conflicts);
   return out;
 }
