@@ -25,8 +25,11 @@ fi
 command -v clang++ >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }
 dir=build-fuzz
 if [[ ! -f "$dir/build.ninja" ]]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DAISLE_SANITIZE=fuzzer -DAISLE_BUILD_TESTS=OFF -DAISLE_BUILD_BENCHMARKS=OFF
+    -DAISLE_SANITIZE=fuzzer -DAISLE_BUILD_TESTS=OFF -DAISLE_BUILD_BENCHMARKS=OFF \
+    "${launcher[@]}"
 fi
 echo "fuzz: building fuzz_$target"
 cmake --build "$dir" -j "${AISLE_JOBS:-2}" --target "fuzz_$target"
