@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Aisle with a sanitizer and runs the tests under it.
 #
-#   scripts/sanitize.sh asan [CTEST_ARGS...]   # ASan + UBSan, build-asan/
+#   scripts/sanitize.sh asan [CTEST_ARGS...]   # ASan + UBSan, build-fuzz/
 #   scripts/sanitize.sh tsan [CTEST_ARGS...]   # TSan, build-tsan/
 #
 # Example: scripts/sanitize.sh tsan -R 'Engine|Store'
@@ -17,7 +17,11 @@ cd "$(dirname "$0")/.."
 kind=${1:-}
 shift || true
 case "$kind" in
-  asan | address) kind=address dir=build-asan ;;
+  # One ASan+UBSan build serves the tests and the fuzz targets
+  # (scripts/fuzz.sh): AISLE_SANITIZE=fuzzer is ASan+UBSan plus libFuzzer's
+  # coverage instrumentation, which costs the tests little, and a second
+  # instrumented build of everything would cost as long as the run.
+  asan | address) kind=fuzzer dir=build-fuzz ;;
   tsan | thread) kind=thread dir=build-tsan ;;
   *) echo "usage: scripts/sanitize.sh asan|tsan [ctest args...]" >&2; exit 2 ;;
 esac
@@ -28,12 +32,12 @@ if ((${#apt_missing[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
 fi
-if [[ ! -f "$dir/build.ninja" ]]; then
-  launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DAISLE_SANITIZE="$kind" -DAISLE_BUILD_BENCHMARKS=OFF "${launcher[@]}"
-fi
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Configured every time: scripts/fuzz.sh may have made the dir without tests.
+CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAISLE_SANITIZE="$kind" -DAISLE_BUILD_TESTS=ON -DAISLE_BUILD_BENCHMARKS=OFF \
+  "${launcher[@]}" >/dev/null
 echo "sanitize: building $dir (AISLE_JOBS=${AISLE_JOBS:-$(nproc)})"
 cmake --build "$dir" -j "${AISLE_JOBS:-$(nproc)}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
