@@ -1,8 +1,7 @@
 // Request bytes through the path the service takes: the raw parser
 // (server/raw_messages: ParseMessage, and DescribeParseFailure when
 // protobuf refuses the bytes), the converters (server/convert) and the
-// request rules (server/validation), plus the recommendation-id check
-// every Feedback event's id goes through. The first byte picks the
+// request rules (server/validation). The first byte picks the
 // request type, the rest is the message as it arrives on the wire.
 //
 // Checked beyond "no crash, no out-of-bounds read, no UB, no hang": every
@@ -26,7 +25,6 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "server/convert.h"
 #include "server/raw_messages.h"
-#include "server/recommendation_id.h"
 #include "server/validation.h"
 
 namespace aisle::server {
@@ -43,12 +41,6 @@ void CheckRefusal(const absl::Status& status) {
   if (status.ok()) return;
   Check(absl::IsInvalidArgument(status));
   Check(!status.message().empty());
-}
-
-const RecommendationIds& Ids() {
-  static const RecommendationIds* ids = new RecommendationIds(
-      {std::string(32, 'k')}, /*ttl_ms=*/7LL * 24 * 3600 * 1000);
-  return *ids;
 }
 
 absl::Status Parse(std::string_view bytes, google::protobuf::Message* m) {
@@ -80,9 +72,6 @@ void Events(const v1::FeedbackRequest& request) {
           again.item_id == event.item_id && again.type == event.type &&
           again.timestamp_ms == event.timestamp_ms &&
           again.recommendation_id == event.recommendation_id);
-    if (!event.recommendation_id.empty()) {
-      (void)Ids().Check(event.recommendation_id, event.user_id, kNowMs);
-    }
   }
 }
 
@@ -187,8 +176,7 @@ void WriteSeeds(const std::string& dir) {
   e->set_type(v1::PURCHASE);
   e->set_value(2);
   e->set_timestamp_ms(kNowMs - 1000);
-  e->set_recommendation_id(
-      Ids().Issue(core::Scenario::kForYou, kDefaultVariant, "u1", kNowMs));
+  e->set_recommendation_id("r2-1-default-1-0123456789abcdef-u-00");
   v1::Event* rating = feedback.add_events();
   rating->set_user_id("u2");
   rating->set_item_id("i2");

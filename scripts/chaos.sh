@@ -252,6 +252,15 @@ case_backup() {
   "$AISLE" restore --from "$b.bad" --data-dir "$work/restored-bad" >/dev/null 2>"$work/restore-bad.err"
   check "restore of a truncated backup is refused" [ $? != 0 ]
   check "and leaves no data dir behind" [ ! -e "$work/restored-bad/CURRENT" ]
+  # Damage inside a block (footer and index intact): only checksums see it.
+  rm -rf "$b.bad" && cp -a "$b" "$b.bad"
+  sst=$(ls -S "$b.bad"/*.sst | head -1)
+  printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$sst" bs=1 \
+    seek=$(($(stat -c %s "$sst") / 3)) conv=notrunc status=none
+  "$AISLE" restore --from "$b.bad" --data-dir "$work/restored-bad" >/dev/null 2>"$work/restore-bad.err"
+  check "restore of a backup with a corrupted block is refused" [ $? != 0 ]
+  check "its error says the backup is damaged" contains "$work/restore-bad.err" "damaged"
+  check "and leaves no data dir behind" [ ! -e "$work/restored-bad/CURRENT" ]
   "$AISLE" restore --from "$b" --data-dir "$work/restored" >/dev/null 2>&1
   check "restore of the good backup succeeds" [ $? = 0 ]
   kill9 "$server_pid"
