@@ -15,7 +15,6 @@
 // AISLE_FUZZ_WRITE_SEEDS=DIR writes small valid files of each kind into
 // DIR (how fuzz/corpus/readers/ was made) and exits.
 #include <cstdint>
-#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -24,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "cli/readers.h"
+#include "fuzz_util.h"
 #include "server/validation.h"
 
 namespace aisle::cli {
@@ -133,17 +133,9 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace aisle::cli
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("AISLE_FUZZ_WRITE_SEEDS")) {
-    aisle::cli::WriteSeeds(dir);
-    std::exit(0);
-  }
-  return 0;
+  return aisle::fuzz::WriteSeedsIfAsked(&aisle::cli::WriteSeeds);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  aisle::cli::ReadFile(
-      data[0],
-      std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
-  return 0;
+  return aisle::fuzz::SplitFirstByte(data, size, &aisle::cli::ReadFile);
 }

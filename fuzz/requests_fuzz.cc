@@ -12,7 +12,6 @@
 // AISLE_FUZZ_WRITE_SEEDS=DIR writes one valid request of each type into
 // DIR (how fuzz/corpus/requests/ was made) and exits.
 #include <cstdint>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -21,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "aisle/v1/recommender.pb.h"
+#include "fuzz_util.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/convert.h"
@@ -92,6 +92,15 @@ void Items(const v1::UpsertItemsRequest& request) {
   }
 }
 
+// A request whose only rule is one id field.
+template <typename Request>
+void OneId(std::string_view bytes, const std::string& (Request::*id)() const,
+           std::string_view field) {
+  Request request;
+  if (Parse(bytes, &request).ok())
+    CheckRefusal(ValidateId((request.*id)(), field));
+}
+
 void OneInput(uint8_t kind, std::string_view bytes) {
   switch (kind % 8) {
     case 0: {
@@ -120,27 +129,15 @@ void OneInput(uint8_t kind, std::string_view bytes) {
       }
       return;
     }
-    case 4: {
-      v1::GetItemRequest request;
-      if (Parse(bytes, &request).ok()) {
-        CheckRefusal(ValidateId(request.item_id(), "item_id"));
-      }
+    case 4:
+      OneId(bytes, &v1::GetItemRequest::item_id, "item_id");
       return;
-    }
-    case 5: {
-      v1::GetUserRequest request;
-      if (Parse(bytes, &request).ok()) {
-        CheckRefusal(ValidateId(request.user_id(), "user_id"));
-      }
+    case 5:
+      OneId(bytes, &v1::GetUserRequest::user_id, "user_id");
       return;
-    }
-    case 6: {
-      v1::DeleteUserRequest request;
-      if (Parse(bytes, &request).ok()) {
-        CheckRefusal(ValidateId(request.user_id(), "user_id"));
-      }
+    case 6:
+      OneId(bytes, &v1::DeleteUserRequest::user_id, "user_id");
       return;
-    }
     case 7: {
       v1::ActivateModelRequest request;
       if (Parse(bytes, &request).ok()) {
@@ -214,17 +211,9 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace aisle::server
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (const char* dir = std::getenv("AISLE_FUZZ_WRITE_SEEDS")) {
-    aisle::server::WriteSeeds(dir);
-    std::exit(0);
-  }
-  return 0;
+  return aisle::fuzz::WriteSeedsIfAsked(&aisle::server::WriteSeeds);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  aisle::server::OneInput(
-      data[0],
-      std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
-  return 0;
+  return aisle::fuzz::SplitFirstByte(data, size, &aisle::server::OneInput);
 }
