@@ -323,11 +323,19 @@ int Report(const ImportOptions& options, const ImportSink& sink,
   }
   std::cout << "\n";
   if (!status.ok()) {
+    // A stream to a server that broke confirmed nothing: its batches were
+    // sent, and the server stored those that arrived whole.
     PrintError(status.message(),
-               Cat(FormatCount(events.written),
-                   " events were committed before the error; fix it and "
-                   "re-run the same command (imported rows count as "
-                   "duplicates)"));
+               sink.confirms_each_write()
+                   ? Cat(FormatCount(events.written),
+                         " events were committed before the error; fix it "
+                         "and re-run the same command (imported rows count "
+                         "as duplicates)")
+                   : Cat(FormatCount(events.written),
+                         " events were sent before the error and the "
+                         "server may have stored part of them; fix it and "
+                         "re-run the same command (rows already stored "
+                         "count as duplicates)"));
     return kExitFailure;
   }
   if (items.rejected + events.rejected + sink.server_rejected > 0) {

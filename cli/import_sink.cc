@@ -70,6 +70,7 @@ class StoreSink : public ImportSink {
   }
   absl::Status Finish() override { return store_->Flush(); }
   bool fills_now() const override { return false; }
+  bool confirms_each_write() const override { return true; }
 
  private:
   std::unique_ptr<storage::Store> store_;
@@ -122,6 +123,7 @@ class ServerSink : public ImportSink {
     return StreamFinish();
   }
   bool fills_now() const override { return true; }
+  bool confirms_each_write() const override { return false; }
 
  private:
   // The error and its hint in one message, printed by the command.

@@ -39,6 +39,10 @@ class ImportSink {
   virtual absl::Status Finish() = 0;
   // Whether the sink fills timestamp 0 with "now" itself (a server does).
   virtual bool fills_now() const = 0;
+  // Whether a write that returned OK is durably stored (a store sink). A
+  // server sink only buffers into the ImportEvents stream: what the server
+  // stored is known from its final answer, not from each write.
+  virtual bool confirms_each_write() const = 0;
 
   int64_t accepted = 0;
   int64_t duplicates = 0;

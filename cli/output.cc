@@ -67,7 +67,10 @@ std::string HintForGrpcStatus(const grpc::Status& status,
       return "check the id: nothing is stored under it (it may have been "
              "deleted)";
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "the request is over a documented limit; send smaller batches";
+      // Size limits are INVALID_ARGUMENT (server/validation.h): this is an
+      // overloaded server or a full disk, which the message names.
+      return "the server is overloaded or out of disk space (see the "
+             "message); retry with backoff once it has recovered";
     case grpc::StatusCode::FAILED_PRECONDITION:
       return "the server cannot apply this now; see the message";
     case grpc::StatusCode::UNIMPLEMENTED:

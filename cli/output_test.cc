@@ -11,6 +11,7 @@ namespace aisle::cli {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Numeric columns right-align their header too, so it sits over the digits.
 TEST(OutputTableTest, AlignsTextLeftAndNumbersRight) {
@@ -43,6 +44,12 @@ TEST(OutputGrpcErrorTest, NamesTheCodeAndHints) {
   EXPECT_THAT(HintForGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, ""),
                                 "host:1"),
               HasSubstr("host:1"));
+  // A full disk or an overloaded server, never a size limit (those are
+  // INVALID_ARGUMENT): the hint must not send the user after batch sizes.
+  const std::string exhausted = HintForGrpcStatus(
+      grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "disk full"), "h:1");
+  EXPECT_THAT(exhausted, HasSubstr("disk"));
+  EXPECT_THAT(exhausted, Not(HasSubstr("smaller batches")));
 }
 
 TEST(OutputFormatTest, EnumLabelDropsThePrefix) {

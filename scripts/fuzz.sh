@@ -2,7 +2,8 @@
 # Builds one libFuzzer target (clang 14, -fsanitize=fuzzer,address,undefined)
 # and runs it for a bounded time on a copy of its seed corpus.
 #
-#   scripts/fuzz.sh TARGET SECONDS     # TARGET: codec, model_decoder
+#   scripts/fuzz.sh TARGET SECONDS     # TARGET: codec, model_decoder,
+#                                      # requests, readers
 #   scripts/fuzz.sh list
 #
 # The seeds are fuzz/corpus/<TARGET>/ (in the repository); inputs the run
@@ -13,7 +14,7 @@
 # Prints the executions and their rate at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(codec model_decoder)
+targets=(codec model_decoder requests readers)
 if [[ "${1:-}" == "list" ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 target=${1:-}
 seconds=${2:-}
@@ -24,8 +25,11 @@ fi
 command -v clang++ >/dev/null || { echo "fuzz: needs clang (apt-get install clang)" >&2; exit 1; }
 dir=build-fuzz
 if [[ ! -f "$dir/build.ninja" ]]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DAISLE_SANITIZE=fuzzer -DAISLE_BUILD_TESTS=OFF -DAISLE_BUILD_BENCHMARKS=OFF
+    -DAISLE_SANITIZE=fuzzer -DAISLE_BUILD_TESTS=OFF -DAISLE_BUILD_BENCHMARKS=OFF \
+    "${launcher[@]}"
 fi
 echo "fuzz: building fuzz_$target"
 cmake --build "$dir" -j "${AISLE_JOBS:-2}" --target "fuzz_$target"

@@ -22,7 +22,8 @@
 namespace aisle::server {
 
 // Installs the default spdlog logger (stderr) with the given format and
-// level. InvalidArgument for an unknown level name.
+// level, and routes libprotobuf's own messages into it (at debug, FATAL
+// at critical). InvalidArgument for an unknown level name.
 absl::Status ConfigureLogging(LogFormat format, std::string_view level);
 
 // Escapes `text` for inclusion inside a JSON string literal.

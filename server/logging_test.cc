@@ -1,7 +1,9 @@
 #include "server/logging.h"
 
+#include "aisle/v1/recommender.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spdlog/spdlog.h"
 #include "tests/status_matchers.h"
 
 namespace aisle::server {
@@ -35,6 +37,18 @@ TEST(ConfigureLoggingTest, RejectsUnknownLevel) {
   EXPECT_THAT(ConfigureLogging(LogFormat::kText, "chatty"),
               ::aisle::testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                          ::testing::_));
+}
+
+TEST(ConfigureLoggingTest, ProtobufParseErrorsStayOutOfTheInfoLog) {
+  ASSERT_OK(ConfigureLogging(LogFormat::kJson, "info"));
+  v1::Event event;
+  event.set_user_id("u1");
+  std::string bytes = event.SerializeAsString();
+  bytes.back() = '\xff';  // the last byte of "u1": not UTF-8
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(v1::Event().ParseFromString(bytes));
+  spdlog::default_logger()->flush();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace

@@ -54,6 +54,16 @@ absl::Status Store::Checkpoint(const std::string& dir) const {
   return absl::OkStatus();
 }
 
+absl::Status Store::VerifyChecksums() const {
+  rocksdb::Status s = impl_->db->VerifyChecksum();
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsCorruption()) {
+    return absl::DataLossError(
+        absl::StrCat("checksum mismatch: ", s.ToString()));
+  }
+  return impl_->Error(s, "verifying checksums");
+}
+
 absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
                                const std::string& data_dir) {
   std::error_code ec;
@@ -128,6 +138,13 @@ absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
       return abandon(absl::DataLossError(
           absl::StrCat("checkpoint ", checkpoint_dir,
                        " does not open: ", store.status().message())));
+    }
+    // Opening reads only the files' footers and indexes: a damaged block
+    // would be restored and fail the server later, at some read.
+    if (absl::Status s = (*store)->VerifyChecksums(); !s.ok()) {
+      return abandon(absl::DataLossError(
+          absl::StrCat("checkpoint ", checkpoint_dir, " is damaged (",
+                       s.message(), "); restore another backup")));
     }
   }
   if (fs::exists(target, ec)) fs::remove(target, ec);  // empty, checked above

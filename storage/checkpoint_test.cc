@@ -20,6 +20,7 @@ using ::aisle::core::Event;
 using ::aisle::core::EventType;
 using ::aisle::testing::StatusIs;
 using ::testing::_;
+using ::testing::HasSubstr;
 
 TEST_F(StoreTest, CheckpointWhileWritingRestoresConsistentState) {
   options_.durability = Durability::kMachine;
@@ -95,6 +96,43 @@ TEST_F(StoreTest, RestoreRejectsSomethingThatIsNotACheckpoint) {
   EXPECT_FALSE(fs::exists(options_.data_dir + ".restoring"));
   EXPECT_THAT(RestoreCheckpoint(root_ + "/absent", options_.data_dir),
               StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+TEST_F(StoreTest, RestoreRejectsACheckpointWithADamagedBlock) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    std::vector<Event> batch;
+    for (int i = 0; i < 2000; ++i) {
+      batch.push_back(MakeEvent(absl::StrCat("d", i), "u", i));
+    }
+    ASSERT_OK(store->AppendEvents(batch).status());
+    ASSERT_OK(store->Checkpoint(root_ + "/checkpoint"));
+  }
+  // Damage the middle of the largest table file of a copy: its footer and
+  // index still read, so only a checksum pass sees it.
+  const fs::path copy = root_ + "/damaged";
+  fs::copy(root_ + "/checkpoint", copy);
+  fs::path largest;
+  for (const auto& entry : fs::directory_iterator(copy)) {
+    if (entry.path().extension() == ".sst" &&
+        (largest.empty() || entry.file_size() > fs::file_size(largest))) {
+      largest = entry.path();
+    }
+  }
+  ASSERT_FALSE(largest.empty());
+  {
+    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(largest) / 3));
+    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+  }
+  const std::string target = root_ + "/restored";
+  EXPECT_THAT(RestoreCheckpoint(copy.string(), target),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("damaged")));
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_FALSE(fs::exists(target + ".restoring"));
+  // The undamaged checkpoint restores.
+  ASSERT_OK(RestoreCheckpoint(root_ + "/checkpoint", target));
 }
 
 }  // namespace

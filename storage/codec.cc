@@ -271,8 +271,12 @@ UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b) {
   UserRecord out;
   out.first_seen_ms = std::min(a.first_seen_ms, b.first_seen_ms);
   out.last_seen_ms = std::max(a.last_seen_ms, b.last_seen_ms);
+  // Added modulo 2^64: a corrupt operand (any bytes that decode) must not
+  // make the merge undefined behaviour, and wrapping, unlike saturating,
+  // keeps it associative. Real counts are far from the limit.
   for (size_t i = 0; i < out.counts.size(); ++i) {
-    out.counts[i] = a.counts[i] + b.counts[i];
+    out.counts[i] = static_cast<int64_t>(static_cast<uint64_t>(a.counts[i]) +
+                                         static_cast<uint64_t>(b.counts[i]));
   }
   return out;
 }

@@ -214,6 +214,11 @@ class Store {
   // Consistent point-in-time copy into `dir` (must not exist) while serving;
   // files are hard-linked when on the same file system.
   absl::Status Checkpoint(const std::string& dir) const;
+  // Reads every block of every table file and checks its checksum (RocksDB
+  // checks a block only when it is read, so damage deep in a file would
+  // otherwise show up at some later read). DataLoss naming the file on a
+  // mismatch. Reads the whole store: for restores, not for serving.
+  absl::Status VerifyChecksums() const;
   // Flushes memtables and syncs the WAL.
   absl::Status Flush();
   // A delete in RocksDB only hides a record: its bytes stay in the
@@ -235,9 +240,10 @@ class Store {
 
 // Restores a checkpoint made by Checkpoint into `data_dir` (must be empty
 // or absent): copies the files (hard-linking the immutable ones) into a
-// staging directory beside data_dir, verifies it opens, then renames it
-// into place. The server must not be running on data_dir. The checkpoint
-// is left as it was.
+// staging directory beside data_dir, verifies it opens and that every
+// block's checksum matches (DataLoss otherwise, and nothing is left
+// behind), then renames it into place. The server must not be running on
+// data_dir. The checkpoint is left as it was.
 absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
                                const std::string& data_dir);
 
