@@ -177,7 +177,7 @@ std::string CallTemplate::Expand(const CallData& data,
         out += "false";
         break;
       case Kind::kTimestamp:
-        out += absl::FormatTime(absl::RFC3339_sec, absl::FromUnixNanos(ns),
+        out += absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(ns),
                                 absl::UTCTimeZone());
         break;
       case Kind::kTimestampUnix:
