@@ -119,7 +119,7 @@ std::string GhzJson(const GhzReport& report, bool pretty, bool details);
 // ghz's CSV: a header and one line per call.
 std::string GhzCsv(const GhzReport& report);
 
-// `text` as a JSON string literal, quotes included.
+// `text` as a JSON string literal, quotes included (server::JsonEscape).
 std::string JsonQuote(std::string_view text);
 
 }  // namespace aisle::cli

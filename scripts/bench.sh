@@ -186,7 +186,14 @@ closed() { load "$1" -c "$CONCURRENCY" --connections 2 -z "${PHASE_S}s" -t 1s "$
 REC=aisle.v1.Recommender.Recommend
 U="u{{randomInt 0 $USERS}}"
 I="i{{randomInt 0 $ITEMS}}"
+# The client's own cost: CPU seconds of the health run per call (the
+# async client should need a few microseconds of its core per call).
+CLIENT_TIME=()
+command -v /usr/bin/time >/dev/null && CLIENT_TIME=(/usr/bin/time -f "%U %S" -o "$WORK/health.time")
+PIN_CLIENT_SAVED=("${PIN_CLIENT[@]}")
+PIN_CLIENT=("${CLIENT_TIME[@]}" "${PIN_CLIENT_SAVED[@]}")
 closed health --call grpc.health.v1.Health.Check
+PIN_CLIENT=("${PIN_CLIENT_SAVED[@]}")
 closed for_you_spread --call $REC -d "{\"user_id\":\"$U\",\"scenario\":\"FOR_YOU\",\"count\":10}"
 closed for_you_fixed --call $REC -d '{"user_id":"u1","scenario":"FOR_YOU","count":10}'
 closed similar_items --call $REC -d "{\"context_item_ids\":[\"$I\"],\"scenario\":\"SIMILAR_ITEMS\",\"count\":10}"

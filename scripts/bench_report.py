@@ -92,6 +92,15 @@ def main():
             return None
         return round(s["ok_per_s"] / ceiling, 3)
 
+    client_cpu_us = None
+    try:
+        with open(os.path.join(WORK, "health.time")) as f:
+            user, system = (float(x) for x in f.read().split()[-2:])
+        if loads["health"] and loads["health"]["calls"]:
+            client_cpu_us = round((user + system) * 1e6 / loads["health"]["calls"], 2)
+    except (OSError, ValueError):
+        pass
+
     delta = num("DELTA") or 1
     rss = {
         "loaded_mb": round(num("RSS_LOADED_KB") / 1024, 1),
@@ -149,6 +158,7 @@ def main():
                     "first_start_to_serving": num("FIRST_START_S"),
                     "background_ann_and_refold": num("BACKGROUND_S")},
         "ceiling_health_rps": ceiling,
+        "client_cpu_us_per_call": client_cpu_us,
         "loads": loads,
         "ratios_to_ceiling": {k: ratio(k) for k in [
             "for_you_spread", "for_you_fixed", "similar_items",
@@ -190,6 +200,11 @@ def render_table(r):
     rows = []
     c = r["ceiling_health_rps"]
     rows.append(("health check (the ceiling)", "%d req/s" % round(c), "1"))
+    if r.get("client_cpu_us_per_call"):
+        rows.append(("the client's own CPU per call (health run)",
+                     "%s us: one client core drives ~%dk calls/s" % (
+                         r["client_cpu_us_per_call"],
+                         round(1e3 / r["client_cpu_us_per_call"])), ""))
     names = {
         "for_you_spread": "Recommend FOR_YOU, users spread over all users",
         "for_you_fixed": "Recommend FOR_YOU, one fixed user",
