@@ -296,6 +296,14 @@ int RunLoadgen(const Args& args) {
   if (!ghz.call.empty() || !ghz.config.empty()) {
     return RunGhzMode(parser, ghz, config, positional);
   }
+  for (const char* flag :
+       {"data", "data-file", "connections", "insecure", "format", "output"}) {
+    if (parser.IsSet(flag)) {
+      return UsageError(parser, Cat("--", flag,
+                                    " belongs to ghz mode: add "
+                                    "--call METHOD"));
+    }
+  }
   if (!positional.empty()) {
     return UsageError(parser,
                       Cat("unexpected argument '", positional[0],

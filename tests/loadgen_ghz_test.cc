@@ -116,6 +116,9 @@ TEST_F(LoadgenGhzTest, UsageErrorsBeforeAnyCall) {
                R"({"usr":"u1"})"});
   EXPECT_EQ(field.exit_code, 2);
   EXPECT_THAT(field.err, HasSubstr("usr"));
+  RunResult no_call = Loadgen({"-d", "{}"});
+  EXPECT_EQ(no_call.exit_code, 2);
+  EXPECT_THAT(no_call.err, HasSubstr("--data belongs to ghz mode"));
 }
 
 }  // namespace
