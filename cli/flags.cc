@@ -122,9 +122,18 @@ void FlagParser::AddNotes(std::string notes) {
   notes_ += std::move(notes);
 }
 
+void FlagParser::Alias(std::string_view name, std::string alias) {
+  for (Flag& flag : flags_) {
+    if (flag.name == name) flag.aliases.push_back(std::move(alias));
+  }
+}
+
 FlagParser::Flag* FlagParser::Find(std::string_view name) {
   for (Flag& flag : flags_) {
     if (flag.name == name) return &flag;
+    for (const std::string& alias : flag.aliases) {
+      if (alias == name) return &flag;
+    }
   }
   return nullptr;
 }
@@ -240,7 +249,11 @@ std::string FlagParser::Help() const {
     out += "\nFlags:\n";
     size_t width = 6;  // "--help"
     for (const Flag& flag : flags_) {
-      width = std::max(width, flag.name.size() + (flag.is_bool ? 2 : 8));
+      size_t names = flag.name.size() + (flag.is_bool ? 2 : 8);
+      for (const std::string& alias : flag.aliases) {
+        names += alias.size() + (alias.size() == 1 ? 3 : 4);
+      }
+      width = std::max(width, names);
     }
     const size_t help_column = 2 + width + 2;
     auto add = [&](const std::string& left, const std::string& help) {
@@ -255,7 +268,11 @@ std::string FlagParser::Help() const {
           !(flag.is_bool && flag.default_text == "false")) {
         absl::StrAppend(&help, " (default: ", flag.default_text, ")");
       }
-      add(Cat("--", flag.name, flag.is_bool ? "" : " VALUE"), help);
+      std::string names;
+      for (const std::string& alias : flag.aliases) {
+        absl::StrAppend(&names, alias.size() == 1 ? "-" : "--", alias, ", ");
+      }
+      add(Cat(names, "--", flag.name, flag.is_bool ? "" : " VALUE"), help);
     }
     add("--help", "show this help");
   }

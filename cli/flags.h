@@ -49,6 +49,10 @@ class FlagParser {
   // like --max-price).
   void OptionalDouble(std::string name, std::optional<double>* target,
                       std::string help);
+  // Another name for the registered flag `name` (e.g. "c" for
+  // "concurrency", so that "-c 8" works as in other tools); Help() lists it
+  // beside the flag. REQUIRES: `name` is registered.
+  void Alias(std::string_view name, std::string alias);
   // Extra text appended to Help() (examples, notes).
   void AddNotes(std::string notes);
 
@@ -71,6 +75,7 @@ class FlagParser {
     std::string name;
     std::string help;
     std::string default_text;
+    std::vector<std::string> aliases;
     bool is_bool = false;
     bool set = false;
     std::function<absl::Status(std::string_view)> apply;

@@ -15,6 +15,8 @@
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/ghz_options.h"
+#include "cli/ghz_run.h"
 #include "cli/output.h"
 #include "cli/text.h"
 #include "core/string_view.h"
@@ -216,6 +218,33 @@ absl::Status FinishLoadgenConfig(const std::string& mix_text,
   return absl::OkStatus();
 }
 
+namespace {
+
+// `aisle loadgen --call ...`: ghz's options resolved, then the async run.
+int RunGhzMode(FlagParser& parser, const GhzFlags& ghz,
+               const LoadgenConfig& config,
+               std::vector<std::string> positional) {
+  if (absl::Status s = ApplyGhzConfig(parser, ghz, &positional); !s.ok()) {
+    return UsageError(parser, s.message());
+  }
+  if (ghz.call.empty()) {
+    return UsageError(parser,
+                      "ghz mode needs --call (or \"call\" in --config)");
+  }
+  absl::StatusOr<GhzSettings> settings = ResolveGhzSettings(
+      parser, ghz, config.client, config.concurrency, config.rps,
+      config.duration, config.requests, positional);
+  if (!settings.ok()) return UsageError(parser, settings.status().message());
+  absl::StatusOr<GhzMethod> method = ResolveGhzMethod(settings->call);
+  if (!method.ok()) return UsageError(parser, method.status().message());
+  absl::StatusOr<std::vector<CallTemplate>> data =
+      ParseGhzData(settings->data, *method);
+  if (!data.ok()) return UsageError(parser, data.status().message());
+  return RunGhz(*settings, *method, *data);
+}
+
+}  // namespace
+
 int RunLoadgen(const Args& args) {
   LoadgenConfig config;
   config.client.timeout = std::chrono::seconds(1);
@@ -233,6 +262,18 @@ int RunLoadgen(const Args& args) {
       "the calls offered, sent, answered OK within --deadline, and each "
       "status code.");
   RegisterLoadgenFlags(parser, &config, &mix_text, &deadline);
+  GhzFlags ghz;
+  RegisterGhzFlags(parser, &ghz);
+  parser.AddNotes(
+      "ghz mode (--call): ghz's options, defaults (-c 50, -n 200, -t 20s, "
+      "TLS unless --insecure) and reports (-O summary|json|pretty|csv), "
+      "the async API, any unary method of the aisle API or the health "
+      "check; the host is the positional argument:\n"
+      "  aisle loadgen --insecure --call aisle.v1.Recommender.Recommend \\\n"
+      "      -d '{\"user_id\":\"u{{randomInt 0 100000}}\",\"count\":10}' \\\n"
+      "      -c 50 -z 10s -O json localhost:50051\n"
+      "  aisle loadgen --config deploy/loadtest/health.json\n"
+      "\n");
   parser.AddNotes(
       "Example (open loop, 2000 calls/s with 100ms deadlines, JSON report):\n"
       "  aisle loadgen --rate 2000 --deadline 100ms --duration 10s \\\n"
@@ -250,7 +291,24 @@ int RunLoadgen(const Args& args) {
       "      --rps 1000 --duration 30s localhost:50051\n"
       "\n"
       "Feedback requests store real events; aim loadgen at a test server.");
-  if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
+  std::vector<std::string> positional;
+  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
+  if (!ghz.call.empty() || !ghz.config.empty()) {
+    return RunGhzMode(parser, ghz, config, positional);
+  }
+  for (const char* flag :
+       {"data", "data-file", "connections", "insecure", "format", "output"}) {
+    if (parser.IsSet(flag)) {
+      return UsageError(parser, Cat("--", flag,
+                                    " belongs to ghz mode: add "
+                                    "--call METHOD"));
+    }
+  }
+  if (!positional.empty()) {
+    return UsageError(parser,
+                      Cat("unexpected argument '", positional[0],
+                          "' (a host is taken in ghz mode, with --call)"));
+  }
   if (absl::Status s = FinishLoadgenConfig(mix_text, deadline, &config);
       !s.ok()) {
     return UsageError(parser, s.message());

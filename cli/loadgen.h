@@ -7,6 +7,7 @@
 // loadgen_open_loop.cc): calls start on a fixed schedule from one thread
 // with the async API whatever the answers, each with its own deadline, up
 // to --max-in-flight outstanding: what a spike of independent users does.
+// With --call, the ghz-compatible mode (cli/ghz_run.h) runs instead.
 //
 // Thread safety: pure functions; Run* are whole commands.
 #ifndef AISLE_CLI_LOADGEN_H_

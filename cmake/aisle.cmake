@@ -57,7 +57,34 @@ function(aisle_folder_benchmarks)
     get_filename_component(name ${src} NAME_WE)
     add_executable(${name} ${src})
     target_link_libraries(${name} PRIVATE ${B_LIBS} benchmark::benchmark)
+    aisle_benchmark_smoke_test(${name})
   endforeach()
+endfunction()
+
+# aisle_benchmark_smoke_test(NAME): a CTest entry "benchmark_smoke_<NAME>"
+# that runs the benchmark once, briefly, so that none rots unnoticed
+# (scripts/bench.sh runs them for real). Each binary gets the filter of its
+# cheapest cases; ALS data is shrunk by AISLE_BENCH_NNZ (1M, the least
+# at which its generator finishes). The ANN and model
+# benchmarks have no size below 100k items (minutes to build an index), so
+# they are only started and list their cases.
+function(aisle_benchmark_smoke_test name)
+  if(NOT AISLE_BUILD_TESTS)
+    return()
+  endif()
+  set(args --benchmark_min_time=0.001)
+  if(name STREQUAL "als_benchmark")
+    list(APPEND args "--benchmark_filter=BM_FoldIn/50|BM_AlsIteration/1")
+  elseif(name STREQUAL "engine_benchmark")
+    list(APPEND args "--benchmark_filter=BM_(ForYou|Trending|ApplyEvent)/20000$")
+  elseif(name STREQUAL "store_benchmark")
+    list(APPEND args "--benchmark_filter=BM_AppendEvents/machine:0/batch:1")
+  elseif(name STREQUAL "vector_index_benchmark" OR name STREQUAL "model_benchmark")
+    list(APPEND args --benchmark_list_tests=true)
+  endif()
+  add_test(NAME benchmark_smoke_${name} COMMAND ${name} ${args})
+  set_tests_properties(benchmark_smoke_${name} PROPERTIES
+    ENVIRONMENT "AISLE_BENCH_NNZ=1000000" TIMEOUT 120 LABELS benchmark_smoke)
 endfunction()
 
 # aisle_library_sources(VAR): the calling folder's .cc files that are not

@@ -3,7 +3,9 @@
 # non-zero on any failure. CI (.ci/run) calls exactly this.
 #
 #   1. unit and integration tests (GoogleTest via CTest): real server, real
-#      sockets, real RocksDB in temporary directories;
+#      sockets, real RocksDB in temporary directories; and every benchmark
+#      binary started once on its cheapest cases (benchmark_smoke_*, about
+#      a minute; scripts/bench.sh runs them for real);
 #   2. deployment checks: the Prometheus rules and every Grafana panel query
 #      against a real server and a real Prometheus on loopback
 #      (scripts/check_prometheus.sh), and the Kubernetes manifests against
