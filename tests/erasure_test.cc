@@ -116,6 +116,17 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
                                                "20260101T000000-legacy"));
   EXPECT_THAT(core::FactorModel::PeekUserVectors(stored), IsOkAndHolds(0));
 
+  // A stored engine snapshot holds the user too (start-up would load it).
+  ASSERT_OK(server.server->SnapshotEngine());
+  {
+    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
+                         server.server->store().GetSnapshot());
+    ASSERT_TRUE(snapshot.has_value());
+    core::Engine loaded{core::EngineOptions{}};
+    ASSERT_OK(loaded.LoadSnapshot(snapshot->pieces));
+    ASSERT_TRUE(loaded.GetUser(kTarget).has_value());
+  }
+
   // The check can fail: before erasure the id is in the files.
   ASSERT_OK(server.server->store().Flush());
   ASSERT_THAT(FilesContaining(data_, kTarget), ::testing::Not(IsEmpty()));
@@ -126,6 +137,23 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
   ASSERT_OK(FromGrpc(server.stub->DeleteUser(ContextWithDeadline().get(),
                                              request, &response)));
   EXPECT_GT(response.events_deleted(), 0);
+  // The snapshot went with the erasure; the next one has no trace of the
+  // user (nor does the one written at shutdown).
+  {
+    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
+                         server.server->store().GetSnapshot());
+    EXPECT_FALSE(snapshot.has_value());
+  }
+  ASSERT_OK(server.server->SnapshotEngine());
+  {
+    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
+                         server.server->store().GetSnapshot());
+    ASSERT_TRUE(snapshot.has_value());
+    core::Engine loaded{core::EngineOptions{}};
+    ASSERT_OK(loaded.LoadSnapshot(snapshot->pieces));
+    EXPECT_FALSE(loaded.GetUser(kTarget).has_value());
+    EXPECT_TRUE(loaded.GetUser("control-user-5522").has_value());
+  }
 
   const std::string backup = dir_.Sub("backup");
   ASSERT_OK(server.server->store().Checkpoint(backup));
