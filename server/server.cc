@@ -292,6 +292,14 @@ absl::Status AisleServer::Impl::LoadState() {
     return s;
   }
   const ReplayCounts& replayed = restored.replayed;
+  if (restored.from_snapshot && replayed.events == 0) {
+    // The engine is the stored snapshot: nothing to write until something
+    // changes (positions are per open, so record this open's).
+    std::lock_guard<std::mutex> lock(snapshot_mu);
+    absl::StatusOr<storage::SnapshotPosition> now =
+        store->SnapshotPositionNow();
+    if (now.ok()) last_snapshot = *now;
+  }
   if (config.demo && !restored.from_snapshot && replayed.items == 0 &&
       replayed.events == 0) {
     return GenerateDemo(*store, *engine, *models, config.engine.model,

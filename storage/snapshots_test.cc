@@ -148,28 +148,16 @@ TEST_F(StoreTest, ReadOnlyOpenOfAStoreWithoutTheSnapshotFamily) {
     ASSERT_OK(store->AppendEvents({{MakeEvent("e1", "u", 1)}}).status());
   }
   // Drop the column family, as in a store written before snapshots.
-  {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                options_.data_dir, &names)
-                    .ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const std::string& n : names) {
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options_.data_dir, cfs,
-                                  &handles, &raw)
-                    .ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "snapshot") {
-        ASSERT_TRUE(raw->DropColumnFamily(handles[i]).ok());
-      }
-    }
-    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
-    delete raw;
-  }
+  WithRawDb(options_.data_dir,
+            [](const std::vector<std::string>& names,
+               const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+               rocksdb::DB* raw) {
+              for (size_t i = 0; i < names.size(); ++i) {
+                if (names[i] == "snapshot") {
+                  EXPECT_TRUE(raw->DropColumnFamily(handles[i]).ok());
+                }
+              }
+            });
   StoreOptions read_only = options_;
   read_only.read_only = true;
   std::unique_ptr<Store> store = OpenOrDie(read_only);

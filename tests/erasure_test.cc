@@ -89,6 +89,17 @@ class ErasureTest : public ::testing::Test {
                                              request, &response)));
   }
 
+  // Whether the engine snapshot stored by `server` knows `user`.
+  void ExpectSnapshotHolds(TestServer& server, const std::string& user,
+                           bool holds) {
+    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
+                         server.server->store().GetSnapshot());
+    ASSERT_TRUE(snapshot.has_value());
+    core::Engine loaded{core::EngineOptions{}};
+    ASSERT_OK(loaded.LoadSnapshot(snapshot->pieces));
+    EXPECT_EQ(loaded.GetUser(user).has_value(), holds) << user;
+  }
+
   TempDir dir_;
   const std::string data_ = dir_.Sub("data");
 };
@@ -118,14 +129,7 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
 
   // A stored engine snapshot holds the user too (start-up would load it).
   ASSERT_OK(server.server->SnapshotEngine());
-  {
-    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
-                         server.server->store().GetSnapshot());
-    ASSERT_TRUE(snapshot.has_value());
-    core::Engine loaded{core::EngineOptions{}};
-    ASSERT_OK(loaded.LoadSnapshot(snapshot->pieces));
-    ASSERT_TRUE(loaded.GetUser(kTarget).has_value());
-  }
+  ExpectSnapshotHolds(server, kTarget, true);
 
   // The check can fail: before erasure the id is in the files.
   ASSERT_OK(server.server->store().Flush());
@@ -145,15 +149,8 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
     EXPECT_FALSE(snapshot.has_value());
   }
   ASSERT_OK(server.server->SnapshotEngine());
-  {
-    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
-                         server.server->store().GetSnapshot());
-    ASSERT_TRUE(snapshot.has_value());
-    core::Engine loaded{core::EngineOptions{}};
-    ASSERT_OK(loaded.LoadSnapshot(snapshot->pieces));
-    EXPECT_FALSE(loaded.GetUser(kTarget).has_value());
-    EXPECT_TRUE(loaded.GetUser("control-user-5522").has_value());
-  }
+  ExpectSnapshotHolds(server, kTarget, false);
+  ExpectSnapshotHolds(server, "control-user-5522", true);
 
   const std::string backup = dir_.Sub("backup");
   ASSERT_OK(server.server->store().Checkpoint(backup));
