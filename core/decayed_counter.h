@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -59,6 +60,20 @@ class DecayedCounters {
   size_t size() const { return values_.size(); }
   // Changes on every Add: a ranking built at another version is stale.
   uint64_t version() const { return version_; }
+
+  // The raw state, for engine snapshots (core/engine_snapshot.cc): values
+  // are relative to base() (ms), which is meaningful only if has_base().
+  int64_t base() const { return base_; }
+  bool has_base() const { return has_base_; }
+  const std::vector<double>& values() const { return values_; }
+  // Replaces the state with one read from a snapshot written with the same
+  // half-life; a new version, so cached rankings are rebuilt.
+  void Restore(int64_t base, bool has_base, std::vector<double> values) {
+    base_ = base;
+    has_base_ = has_base;
+    values_ = std::move(values);
+    ++version_;
+  }
 
  private:
   static constexpr double kLn2 = 0.69314718055994530942;

@@ -395,6 +395,10 @@ const std::vector<Option>& Options() {
        "Address the /metrics listener binds (default: --host); e.g. the "
        "pod IP, so that only the cluster can scrape.",
        false, StringSetter(&ServerConfig::metrics_address, false)},
+      {"snapshot-interval", "DURATION",
+       "How often to snapshot the engine's state so that a restart replays "
+       "only newer events (also at shutdown); -1 disables (default 10m).",
+       false, DurationSetter(&ServerConfig::snapshot_interval_ms, true)},
       {"event-retention", "DURATION",
        "Delete raw events older than this, hourly; 0 = keep forever "
        "(default 0).",

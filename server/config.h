@@ -160,6 +160,12 @@ struct ServerConfig {
   int64_t event_retention_ms = 0;
   // Tests only, no flag: how often that job runs. Default: 1 hour.
   int64_t event_retention_interval_ms = 3'600'000;
+  // How often the engine's derived state is snapshotted into the store
+  // (when events or erasures happened since the last one), so that a
+  // restart replays only the events after it (server/snapshots.h); also
+  // at a clean shutdown. -1 disables both (every start replays every
+  // event). --snapshot-interval. Default: 10 min.
+  int64_t snapshot_interval_ms = 600'000;
   // Keys of the recommendation ids' MAC (server/recommendation_id.h):
   // --attribution-key FILE. Default: "" = <data-dir>/attribution.key,
   // generated on first start.

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -111,6 +112,15 @@ class Ingest {
   // with the user id hashed.
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id,
                                         uint64_t log_sequence = 0);
+
+  // Calls `fn` while no event write or erasure is in flight, so that the
+  // store and the engine hold the same events (engine snapshots,
+  // server/snapshots.h). Event writes and erasures wait meanwhile; reads
+  // do not.
+  void WithWritesPaused(absl::FunctionRef<void()> fn) {
+    absl::WriterMutexLock lock(&erase_mu_);
+    fn();
+  }
 
  private:
   core::Engine* const engine_;

@@ -1,11 +1,13 @@
 #include "server/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -29,6 +31,7 @@
 #include "server/read_loop.h"
 #include "server/recommendation_id.h"
 #include "server/service.h"
+#include "server/snapshots.h"
 #include "server/startup.h"
 #include "server/tls.h"
 #include "server/writes.h"
@@ -73,8 +76,15 @@ struct AisleServer::Impl {
   std::thread background;
   std::mutex mu;
   std::condition_variable cv;
-  bool stopping = false;   // guarded by mu
-  bool shut_down = false;  // guarded by mu
+  // Set once LoadState succeeded: only then is the engine a snapshot of
+  // the store (a failed start must not store a partial one).
+  std::atomic<bool> state_loaded{false};
+  // Orders snapshot writers (background thread, Shutdown, tests).
+  std::mutex snapshot_mu;
+  // What the last engine snapshot covered.
+  std::optional<storage::SnapshotPosition> last_snapshot;  // snapshot_mu
+  bool stopping = false;                                   // guarded by mu
+  bool shut_down = false;                                  // guarded by mu
 
   // Orders health changes (serving, and the log's connection, reported
   // from a NATS thread) and guards grpc_server against that thread.
@@ -114,6 +124,36 @@ struct AisleServer::Impl {
       metrics->SetAdmission(static_cast<MethodClass>(c), limiter.limit(),
                             limiter.in_flight());
     }
+  }
+
+  // Writes an engine snapshot when events or erasures happened since the
+  // last one (or always, if `force`); logs the outcome.
+  absl::Status SnapshotIfChanged(bool force) {
+    if (!state_loaded) {
+      return absl::FailedPreconditionError("the state is not loaded yet");
+    }
+    std::lock_guard<std::mutex> lock(snapshot_mu);
+    absl::StatusOr<storage::SnapshotPosition> now =
+        store->SnapshotPositionNow();
+    if (!now.ok()) return now.status();
+    if (!force && last_snapshot.has_value() &&
+        last_snapshot->event_sequence == now->event_sequence &&
+        last_snapshot->erasures == now->erasures) {
+      return absl::OkStatus();
+    }
+    absl::StatusOr<SnapshotWritten> written =
+        WriteEngineSnapshot(*store, *engine, *ingest);
+    if (!written.ok()) {
+      spdlog::warn("engine snapshot not written: {}",
+                   written.status().ToString());
+      return written.status();
+    }
+    last_snapshot = written->position;
+    spdlog::info(
+        "engine snapshot written: {:.1f} MB, writes paused {:.3f} s, stored "
+        "in {:.2f} s",
+        written->bytes / 1e6, written->paused_seconds, written->store_seconds);
+    return absl::OkStatus();
   }
 
   // Replays the store into the engine, then loads the active model (or,
@@ -206,10 +246,15 @@ void AisleServer::Impl::BackgroundLoop() {
   const auto retention_interval =
       std::chrono::milliseconds(config.event_retention_interval_ms);
   auto next_retention = Clock::now() + retention_interval;
+  const bool snapshots = config.snapshot_interval_ms > 0;
+  const auto snapshot_interval = std::chrono::milliseconds(
+      std::max<int64_t>(config.snapshot_interval_ms, 1));
+  auto next_snapshot = Clock::now() + snapshot_interval;
   std::unique_lock<std::mutex> lock(mu);
   while (true) {
     auto wake = poll_models ? std::min(next_poll, next_prune) : next_prune;
     if (retention) wake = std::min(wake, next_retention);
+    if (snapshots) wake = std::min(wake, next_snapshot);
     if (cv.wait_until(lock, wake, [this] { return stopping; })) return;
     lock.unlock();
     const auto now = Clock::now();
@@ -233,16 +278,30 @@ void AisleServer::Impl::BackgroundLoop() {
       EnforceRetention();
       next_retention = Clock::now() + retention_interval;
     }
+    if (snapshots && now >= next_snapshot) {
+      SnapshotIfChanged(/*force=*/false).IgnoreError();  // logged
+      next_snapshot = Clock::now() + snapshot_interval;
+    }
     lock.lock();
   }
 }
 
 absl::Status AisleServer::Impl::LoadState() {
-  ReplayCounts replayed;
-  if (absl::Status s = ReplayStore(*store, *engine, &replayed); !s.ok()) {
+  RestoreCounts restored;
+  if (absl::Status s = RestoreEngine(*store, *engine, &restored); !s.ok()) {
     return s;
   }
-  if (config.demo && replayed.items == 0 && replayed.events == 0) {
+  const ReplayCounts& replayed = restored.replayed;
+  if (restored.from_snapshot && replayed.events == 0) {
+    // The engine is the stored snapshot: nothing to write until something
+    // changes (positions are per open, so record this open's).
+    std::lock_guard<std::mutex> lock(snapshot_mu);
+    absl::StatusOr<storage::SnapshotPosition> now =
+        store->SnapshotPositionNow();
+    if (now.ok()) last_snapshot = *now;
+  }
+  if (config.demo && !restored.from_snapshot && replayed.items == 0 &&
+      replayed.events == 0) {
     return GenerateDemo(*store, *engine, *models, config.engine.model,
                         config.train_threads);
   }
@@ -487,6 +546,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
                                                  s.metrics_port, "/metrics"),
                config.data_dir);
   if (absl::Status status = s.LoadState(); !status.ok()) return status;
+  s.state_loaded = true;
   if (s.applier != nullptr) {
     if (absl::Status status = s.applier->Start(); !status.ok()) return status;
     s.CatchUpWithLog();
@@ -517,6 +577,11 @@ absl::Status AisleServer::PollModelsOnce() {
   return impl_->models->PollInboxOnce();
 }
 
+absl::Status AisleServer::SnapshotEngine() {
+  // Serialised with the background thread by the store (PutSnapshot).
+  return impl_->SnapshotIfChanged(/*force=*/true);
+}
+
 void AisleServer::Shutdown() {
   Impl& s = *impl_;
   {
@@ -541,6 +606,10 @@ void AisleServer::Shutdown() {
   if (s.read_loop != nullptr) s.read_loop->Shutdown();
   if (s.background.joinable()) s.background.join();
   if (s.applier != nullptr) s.applier->Stop();
+  // The next start then replays nothing (writes have stopped).
+  if (s.config.snapshot_interval_ms > 0 && s.state_loaded) {
+    s.SnapshotIfChanged(/*force=*/false).IgnoreError();  // logged
+  }
   s.exposer.reset();
   spdlog::debug("shutdown: metrics stopped after {:.3f} s",
                 core::SecondsSince(start));

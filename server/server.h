@@ -15,12 +15,16 @@
 // model_poll_interval_ms (unless that is -1), which installs the models
 // `aisle train` dropped into the model inbox (model_manager.h). Models are
 // otherwise activated via the ActivateModel RPC. The same thread drops
-// expired idempotency keys once an hour.
+// expired idempotency keys once an hour and, every snapshot_interval_ms,
+// snapshots the engine when events or erasures happened since the last
+// snapshot (server/snapshots.h; start-up loads it and replays only newer
+// events).
 //
 // Shutdown (Shutdown, also run by the destructor): health NOT_SERVING,
 // gRPC shutdown with deadline now + shutdown_grace_ms so in-flight RPCs
-// finish, background threads stopped, store flushed. The store stays open
-// (and its directory locked) until the AisleServer is destroyed.
+// finish, background threads stopped, an engine snapshot written (unless
+// snapshot_interval_ms is -1 or nothing changed), store flushed. The store
+// stays open (and its directory locked) until the AisleServer is destroyed.
 //
 // Example (tests):
 //   ServerConfig config;
@@ -82,6 +86,9 @@ class AisleServer {
 
   // One round of the model inbox poller (ModelManager::PollInboxOnce).
   absl::Status PollModelsOnce();
+  // Writes an engine snapshot now (server/snapshots.h), as the background
+  // thread does every snapshot_interval_ms when something changed.
+  absl::Status SnapshotEngine();
 
   core::Engine& engine();
   storage::Store& store();

@@ -59,14 +59,20 @@ absl::Status StoreDemoData(const core::DemoData& demo, storage::Store& store,
 
 }  // namespace
 
-absl::Status ReplayStore(const storage::Store& store, core::Engine& engine,
-                         ReplayCounts* counts) {
+absl::Status LoadItems(const storage::Store& store, core::Engine& engine,
+                       ReplayCounts* counts) {
   absl::Status status = store.ScanItems([&](std::span<const core::Item> batch) {
     engine.UpsertItems(batch);
     counts->items += static_cast<int64_t>(batch.size());
     return absl::OkStatus();
   });
-  if (!status.ok()) return Annotate(status, "loading items");
+  return Annotate(status, "loading items");
+}
+
+absl::Status ReplayStore(const storage::Store& store, core::Engine& engine,
+                         ReplayCounts* counts) {
+  absl::Status status = LoadItems(store, engine, counts);
+  if (!status.ok()) return status;
   auto last_log = core::SteadyClock::now();
   status = store.ScanEvents([&](std::span<const core::Event> batch) {
     engine.ReplayEvents(batch);

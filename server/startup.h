@@ -22,6 +22,11 @@ struct ReplayCounts {
   int64_t events = 0;
 };
 
+// Upserts every stored item into `engine`, counting them in counts->items.
+// Errors: the store's, prefixed with "loading items".
+absl::Status LoadItems(const storage::Store& store, core::Engine& engine,
+                       ReplayCounts* counts);
+
 // Upserts every stored item, then replays every stored event, into
 // `engine` (events are not re-stored). Logs progress every 5 s. Errors:
 // the store's, prefixed with "loading items" or "loading events".

@@ -72,9 +72,10 @@ TEST_F(StoreTest, CheckpointWhileWritingRestoresConsistentState) {
   EXPECT_GE(events.size(), 20u * kBatch);
   EXPECT_LT(events.size(), static_cast<size_t>(batches.load()) * kBatch);
   EXPECT_EQ(events.size() % kBatch, 0u);
-  // Each batch came whole: its events, their ids and the user record.
+  // Each batch came whole: its events, their ids, their event-log entries
+  // and the user record.
   EXPECT_EQ(*copy->CountUserRecords("w"),
-            static_cast<int64_t>(2 * events.size() + 1));
+            static_cast<int64_t>(3 * events.size() + 1));
   EXPECT_EQ(copy->GetUser("w")->counts[static_cast<size_t>(EventType::kView)],
             static_cast<int64_t>(events.size()));
   // Re-sending what the checkpoint holds stores nothing.

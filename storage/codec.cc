@@ -349,6 +349,57 @@ std::optional<int64_t> EventKeyTimestamp(std::string_view key) {
   return static_cast<int64_t>(ts ^ (uint64_t{1} << 63));
 }
 
+std::optional<uint64_t> EventKeySequence(std::string_view key) {
+  if (!EventKeyTimestamp(key).has_value()) return std::nullopt;
+  uint64_t seq = 0;
+  for (size_t i = key.size() - 8; i < key.size(); ++i) {
+    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return seq;
+}
+
+std::string EventLogKey(uint64_t sequence) {
+  std::string key(kEventLogPrefix);
+  PutBigEndian64(sequence, &key);
+  return key;
+}
+
+std::string SnapshotPieceKey(uint64_t generation, uint32_t index) {
+  std::string key(kSnapshotPiecePrefix);
+  PutBigEndian64(generation, &key);
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((index >> shift) & 0xFF));
+  }
+  return key;
+}
+
+std::string EncodeSnapshotManifest(const SnapshotManifest& manifest) {
+  Writer w(kFormatV1);
+  w.Varint(manifest.generation);
+  w.Varint(manifest.pieces);
+  w.Varint(manifest.bytes);
+  w.Varint(manifest.position.event_sequence);
+  w.Varint(manifest.position.log_sequence);
+  w.Signed(manifest.written_at_ms);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<SnapshotManifest> DecodeSnapshotManifest(
+    std::string_view bytes) {
+  Reader r(bytes);
+  SnapshotManifest m;
+  uint64_t pieces = 0;
+  r.Format(kFormatV1) && r.Varint(&m.generation) && r.Varint(&pieces) &&
+      r.Varint(&m.bytes) && r.Varint(&m.position.event_sequence) &&
+      r.Varint(&m.position.log_sequence) && r.Signed(&m.written_at_ms);
+  if (absl::Status s = r.Done("snapshot manifest"); !s.ok()) return s;
+  if (pieces > UINT32_MAX) {
+    return absl::DataLossError("snapshot manifest: too many pieces");
+  }
+  m.pieces = static_cast<uint32_t>(pieces);
+  return m;
+}
+
 std::string UserKeyPrefix(std::string_view user_id) {
   std::string prefix;
   prefix.reserve(user_id.size() + 1);

@@ -67,6 +67,30 @@ std::string UserKeyPrefix(std::string_view user_id);
 // there is none (prefix of all 0xff bytes); for iterate_upper_bound.
 std::string PrefixSuccessor(std::string_view prefix);
 
+// The sequence number in an events key; nullopt if `key` is not one.
+std::optional<uint64_t> EventKeySequence(std::string_view key);
+
+// Snapshot column family: 'L' seq(8B big-endian) -> events key, one per
+// event appended (the arrival-ordered log of events not yet in a
+// snapshot); 'C' generation(8B) index(4B) -> a snapshot piece; 'M' -> the
+// manifest of the current snapshot; 'G' -> the open generation of the last
+// snapshot-aware writer (decimal).
+std::string EventLogKey(uint64_t sequence);
+inline constexpr std::string_view kEventLogPrefix = "L";
+inline constexpr std::string_view kSnapshotPiecePrefix = "C";
+inline constexpr std::string_view kSnapshotManifestKey = "M";
+inline constexpr std::string_view kSnapshotGenerationKey = "G";
+std::string SnapshotPieceKey(uint64_t generation, uint32_t index);
+struct SnapshotManifest {
+  uint64_t generation = 0;
+  uint32_t pieces = 0;
+  uint64_t bytes = 0;
+  SnapshotPosition position;
+  int64_t written_at_ms = 0;
+};
+std::string EncodeSnapshotManifest(const SnapshotManifest& manifest);
+absl::StatusOr<SnapshotManifest> DecodeSnapshotManifest(std::string_view bytes);
+
 // Models column family: the blob under the bare version, its StoredModel
 // under "meta:" version. A version must therefore not start with "meta:".
 inline constexpr std::string_view kModelMetaPrefix = "meta:";

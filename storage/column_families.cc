@@ -104,6 +104,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> AisleColumnFamilies(
   cfs[kModelsCf].options = MakeCfOptions(cache, false, 8 << 20);
   cfs[kModelsCf].options.level0_file_num_compaction_trigger = 2;
   cfs[kMetaCf].options = MakeCfOptions(cache, false, 4 << 20);
+  // Snapshot pieces are large and replaced whole: flushed out of memory
+  // soon, compacted early so a replaced snapshot's files go.
+  cfs[kSnapshotCf].options = MakeCfOptions(cache, false, 16 << 20);
+  cfs[kSnapshotCf].options.level0_file_num_compaction_trigger = 2;
   return cfs;
 }
 
@@ -151,6 +155,11 @@ ColumnFamiliesToOpen(const rocksdb::DBOptions& db_options,
   };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       AisleColumnFamilies(cache);
+  // A store written before engine snapshots has no snapshot column family;
+  // read-only it opens without one (Store::GetSnapshot then finds none).
+  if (read_only && !holds(kColumnFamilyNames[kSnapshotCf])) {
+    descriptors.erase(descriptors.begin() + kSnapshotCf);
+  }
   for (const rocksdb::ColumnFamilyDescriptor& d : descriptors) {
     if (read_only && !holds(d.name)) {
       return absl::FailedPreconditionError(

@@ -29,11 +29,12 @@ enum ColumnFamilyIndex : size_t {
   kUsersCf,
   kModelsCf,
   kMetaCf,
+  kSnapshotCf,  // engine snapshots and the event log after them
   kNumColumnFamilies,
 };
 inline constexpr std::array<const char*, kNumColumnFamilies>
     kColumnFamilyNames = {"default", "items",  "events", "event_ids",
-                          "users",   "models", "meta"};
+                          "users",   "models", "meta",   "snapshot"};
 
 // Database-wide options: crash recovery up to the last intact WAL record,
 // paranoid checks, bounded WAL and memtable memory. Creates a missing store

@@ -90,8 +90,10 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
     uint64_t seq = *sequence;
     for (size_t i : fresh) {
       const core::Event& e = events[i];
-      batch.Put(impl.events, EventKey(e.user_id, e.timestamp_ms, seq++),
-                EncodeEvent(e));
+      const std::string key = EventKey(e.user_id, e.timestamp_ms, seq);
+      batch.Put(impl.events, key, EncodeEvent(e));
+      // The arrival-ordered log a restart replays after the snapshot.
+      batch.Put(impl.snapshot, EventLogKey(seq++), key);
       batch.Put(
           impl.event_ids, e.event_id,
           EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));

@@ -54,7 +54,8 @@ absl::Status Store::PurgeDeleted() {
   const Impl::PurgeRange all[] = {{impl.events, "", ""},
                                   {impl.event_ids, "", ""},
                                   {impl.users, "", ""},
-                                  {impl.models, "", ""}};
+                                  {impl.models, "", ""},
+                                  {impl.snapshot, "", ""}};
   return impl.Purge(all);
 }
 

@@ -49,6 +49,23 @@ struct UserRecord {
   std::array<int64_t, core::kNumEventTypes> counts{};  // by EventType value
 };
 
+// What an engine snapshot covers (storage/store.h, "Engine snapshots"):
+// every event up to event_sequence (the store's arrival numbering) and,
+// in cluster mode, every log entry up to log_sequence; `erasures` is the
+// store's count of user erasures at that moment, so that a snapshot taken
+// before an erasure is never stored after it.
+struct SnapshotPosition {
+  uint64_t event_sequence = 0;
+  uint64_t log_sequence = 0;
+  uint64_t erasures = 0;
+};
+
+struct StoredSnapshot {
+  SnapshotPosition position;  // erasures: 0 (meaningful only when taken)
+  int64_t written_at_ms = 0;  // the store's clock
+  std::vector<std::string> pieces;
+};
+
 struct StoredModel {
   core::ModelMetadata metadata;
   int64_t blob_bytes = 0;

@@ -156,8 +156,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   impl->users = impl->handles[kUsersCf];
   impl->models = impl->handles[kModelsCf];
   impl->meta = impl->handles[kMetaCf];
+  // By name: absent when opened read-only on a store written before
+  // snapshots (column_families.cc).
+  for (rocksdb::ColumnFamilyHandle* h : impl->handles) {
+    if (h->GetName() == kColumnFamilyNames[kSnapshotCf]) impl->snapshot = h;
+  }
 
   if (absl::Status m = impl->CheckAndWriteMarkers(); !m.ok()) return m;
+  if (absl::Status g = impl->CheckSnapshotGeneration(); !g.ok()) return g;
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

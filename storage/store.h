@@ -10,6 +10,8 @@
 //   models      version -> model blob;  "meta:" version -> metadata
 //   meta        "active_model", "previous_active_model", "schema_version",
 //               "open_generation", "applied_log_sequence"
+//   snapshot    the engine snapshot and the event log after it
+//               (storage/codec.h)
 //   default     unused (RocksDB requires it)
 //
 // Ids: request rules (lengths, characters, non-empty ids) are the caller's
@@ -210,6 +212,41 @@ class Store {
   // else (e.g. one this node skips). Fsynced like model changes.
   absl::Status SetAppliedLogSequence(uint64_t log_sequence);
 
+  // --- Engine snapshots (storage/snapshots.cc) ----------------------------
+  // The store keeps one snapshot of the engine's derived state (opaque
+  // pieces, core/engine.h) with the position it covers, and an
+  // arrival-ordered log of the events appended since, so that a restart
+  // loads the snapshot and replays only ScanEventsAfter(position).
+  //
+  // The position a snapshot taken now would cover. REQUIRES: the caller
+  // has no AppendEvents or EraseUser in flight (it pauses its writers), so
+  // that every event up to it has been applied where the snapshot is
+  // taken, and none after it.
+  absl::StatusOr<SnapshotPosition> SnapshotPositionNow() const;
+  // Replaces the stored snapshot with `pieces` covering `position`
+  // (atomically: a reader sees the old one or the new one), fsynced, and
+  // drops the event log up to position.event_sequence. Aborted (nothing
+  // changes) if a user was erased since `position` was taken: the pieces
+  // may hold that user; take a new snapshot.
+  absl::Status PutSnapshot(const SnapshotPosition& position,
+                           std::span<const std::string> pieces);
+  // The stored snapshot; nullopt if none. DataLoss if its pieces are
+  // missing (the caller replays every event instead).
+  absl::StatusOr<std::optional<StoredSnapshot>> GetSnapshot() const;
+  // Deletes the stored snapshot (the event log stays). Fsynced.
+  absl::Status DropSnapshot();
+  // Calls `fn` with the stored events appended after `event_sequence`, in
+  // arrival order, in batches of up to batch_size; events deleted since
+  // (retention, erasure) are skipped. Stops at the first non-OK status.
+  absl::Status ScanEventsAfter(
+      uint64_t event_sequence,
+      const std::function<absl::Status(std::span<const core::Event>)>& fn,
+      size_t batch_size = 4096) const;
+  // Erasure (EraseUser) deletes the stored snapshot together with the
+  // user's records and purges its bytes: an older snapshot never brings an
+  // erased user back, and PutSnapshot refuses one taken before the
+  // erasure.
+
   // --- Operations ---------------------------------------------------------
   // Consistent point-in-time copy into `dir` (must not exist) while serving;
   // files are hard-linked when on the same file system.
@@ -225,8 +262,8 @@ class Store {
   // write-ahead log until the memtable is flushed, and in SST files until
   // a compaction drops them. This flushes every column family (so RocksDB
   // deletes the WAL files that held deleted records) and compacts the
-  // events, users, idempotency-key and model column families to their last
-  // level (so deleted values and their tombstones leave the SST files). It
+  // events, users, idempotency-key, model and snapshot column families to their
+  // last level (so deleted values and their tombstones leave the SST files). It
   // rewrites those column families; EraseUser compacts only the user's
   // key ranges.
   absl::Status PurgeDeleted();

@@ -74,6 +74,8 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* users = nullptr;
   rocksdb::ColumnFamilyHandle* models = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
+  // Null only when opened read-only on a store from before snapshots.
+  rocksdb::ColumnFamilyHandle* snapshot = nullptr;
 
   std::atomic<uint64_t> next_sequence{0};
   uint64_t sequence_limit = 0;  // first sequence of the next generation
@@ -82,6 +84,12 @@ struct Store::Impl {
   // Appends hold it shared, EraseUser exclusively: an erase sees every
   // event whose append has returned, and no append lands in the middle.
   absl::Mutex erase_mu;
+  // User erasures since open, counted under erase_mu (exclusive): a
+  // snapshot taken at another count may hold an erased user.
+  std::atomic<uint64_t> erasures{0};
+  // Serialises PutSnapshot and DropSnapshot (one snapshot generation at a
+  // time).
+  std::mutex snapshot_mu;
   // Serialises model writes, pruning and active-model changes, so a
   // version cannot be pruned while it is being made active.
   std::mutex models_mu;
@@ -155,6 +163,17 @@ struct Store::Impl {
   // Stored models with their metadata, newest first (by trained_at, then
   // version).
   absl::StatusOr<std::vector<StoredModel>> ListModels() const;
+
+  // --- snapshots.cc -------------------------------------------------------
+  // At a writable open: drops the stored snapshot if a writer that does not
+  // keep the event log (an older aisle) opened the store since it was
+  // written, then records this open's generation.
+  absl::Status CheckSnapshotGeneration();
+  // Adds to `batch` the deletion of the stored snapshot (manifest and
+  // pieces; the event log stays).
+  void DropSnapshotInBatch(rocksdb::WriteBatch* batch) const;
+  // The stored snapshot's manifest; nullopt if none.
+  absl::StatusOr<std::optional<SnapshotManifest>> ReadSnapshotManifest() const;
 
   // --- Scans --------------------------------------------------------------
   // Read options for reads of many keys (scans, audits) on `snapshot`

@@ -239,9 +239,9 @@ TEST_F(StoreTest, EraseUserRemovesEveryRecordAndKeepsOthers) {
   ASSERT_OK(
       store->AppendEvents(std::vector<Event>{MakeEvent("a4", "alice", 4)}));
 
-  // 4 events + 4 idempotency keys + 1 user record.
-  EXPECT_EQ(*store->CountUserRecords("alice"), 9);
-  EXPECT_EQ(*store->CountUserRecords("bob"), 5);
+  // 4 events + 4 idempotency keys + 4 event-log entries + 1 user record.
+  EXPECT_EQ(*store->CountUserRecords("alice"), 13);
+  EXPECT_EQ(*store->CountUserRecords("bob"), 7);
 
   absl::StatusOr<EraseResult> erased = store->EraseUser("alice");
   ASSERT_OK(erased);
@@ -250,8 +250,8 @@ TEST_F(StoreTest, EraseUserRemovesEveryRecordAndKeepsOthers) {
   EXPECT_TRUE(erased->profile_deleted);
 
   EXPECT_EQ(*store->CountUserRecords("alice"), 0);
-  EXPECT_EQ(*store->CountUserRecords("bob"), 5);
-  EXPECT_EQ(*store->CountUserRecords("alicex"), 3);
+  EXPECT_EQ(*store->CountUserRecords("bob"), 7);
+  EXPECT_EQ(*store->CountUserRecords("alicex"), 4);
   EXPECT_EQ(store->UserEvents("bob")->size(), 2u);
   EXPECT_THAT(store->GetUser("alice"),
               StatusIs(absl::StatusCode::kNotFound, _));
@@ -302,9 +302,9 @@ TEST_F(StoreTest, EraseUserWhileTheUserIsStillWriting) {
     EXPECT_GT(e.timestamp_ms, acked_before_erase) << e.event_id;
   }
   // What survived was written after the erase, whole batches with their
-  // idempotency keys and a fresh user record.
+  // idempotency keys, event-log entries and a fresh user record.
   EXPECT_EQ(*store->CountUserRecords("zed"),
-            static_cast<int64_t>(2 * left->size() + (left->empty() ? 0 : 1)));
+            static_cast<int64_t>(3 * left->size() + (left->empty() ? 0 : 1)));
 }
 
 TEST_F(StoreTest, StatsReflectContents) {

@@ -106,11 +106,15 @@ class StoreTest : public ::testing::Test {
   StoreOptions options_;
 };
 
-// Writes key -> value into column family `family` of the closed store in
-// `data_dir` with RocksDB directly: for states the Store API cannot
-// produce (records of older formats, newer schema markers).
-inline void PutRaw(const std::string& data_dir, const std::string& family,
-                   const std::string& key, const std::string& value) {
+// Opens the closed store in `data_dir` with RocksDB directly (every column
+// family, default options) and calls fn(names, handles, db): for states
+// the Store API cannot produce (records of older formats, newer schema
+// markers, missing column families).
+inline void WithRawDb(
+    const std::string& data_dir,
+    const std::function<void(const std::vector<std::string>&,
+                             const std::vector<rocksdb::ColumnFamilyHandle*>&,
+                             rocksdb::DB*)>& fn) {
   std::vector<std::string> names;
   ASSERT_TRUE(
       rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names)
@@ -124,15 +128,28 @@ inline void PutRaw(const std::string& data_dir, const std::string& family,
   ASSERT_TRUE(
       rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, cfs, &handles, &raw)
           .ok());
-  bool found = false;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != family) continue;
-    found = true;
-    EXPECT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
-  }
-  EXPECT_TRUE(found) << "no column family " << family;
+  fn(names, handles, raw);
   for (auto* h : handles) EXPECT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
   delete raw;
+}
+
+// Writes key -> value into column family `family` of the closed store in
+// `data_dir` (WithRawDb).
+inline void PutRaw(const std::string& data_dir, const std::string& family,
+                   const std::string& key, const std::string& value) {
+  WithRawDb(
+      data_dir, [&](const std::vector<std::string>& names,
+                    const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                    rocksdb::DB* raw) {
+        bool found = false;
+        for (size_t i = 0; i < names.size(); ++i) {
+          if (names[i] != family) continue;
+          found = true;
+          EXPECT_TRUE(
+              raw->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
+        }
+        EXPECT_TRUE(found) << "no column family " << family;
+      });
 }
 
 // Runs `child` in a forked process that reports progress as ints on a

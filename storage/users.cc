@@ -1,6 +1,8 @@
 // Users: GetUser, EraseUser (every record of a user, in one batch) and the
 // CountUserRecords audit.
 #include <algorithm>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,7 +40,13 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  // A snapshot being stored finishes first (it then holds no erased user;
+  // the erasure below drops it).
+  std::lock_guard<std::mutex> snapshot_lock(impl.snapshot_mu);
   absl::MutexLock erase_lock(&impl.erase_mu);
+  // Counted before anything is erased: a snapshot taken at the old count
+  // is refused from now on (Store::PutSnapshot).
+  ++impl.erasures;
 
   EraseResult result;
   rocksdb::WriteBatch batch;
@@ -49,6 +57,9 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
       impl.events, UserKeyPrefix(user_id), ro, "reading a user's events",
       [&](std::string_view key, std::string_view value) {
         batch.Delete(impl.events, ToSlice(key));
+        if (std::optional<uint64_t> seq = EventKeySequence(key)) {
+          batch.Delete(impl.snapshot, EventLogKey(*seq));
+        }
         ++result.events_deleted;
         // A record that does not decode is still deleted; only its
         // idempotency key cannot be found from it.
@@ -72,6 +83,9 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
     return impl.Error(s, "reading a user record");
   }
   batch.Delete(impl.users, ToSlice(user_id));
+  // The stored engine snapshot may hold the user: it goes, and the server
+  // writes a new one (without the user) later.
+  impl.DropSnapshotInBatch(&batch);
   impl.RecordLogSequence(&batch, log_sequence);
   if (absl::Status w = impl.Write(&batch, /*sync=*/true, "erasing a user");
       !w.ok()) {
@@ -82,7 +96,8 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
   std::vector<Impl::PurgeRange> ranges = {
       {impl.events, UserKeyPrefix(user_id),
        PrefixSuccessor(UserKeyPrefix(user_id))},
-      {impl.users, std::string(user_id), std::string(user_id)}};
+      {impl.users, std::string(user_id), std::string(user_id)},
+      {impl.snapshot, "", ""}};
   if (!event_ids.empty()) {
     auto [lowest, highest] =
         std::minmax_element(event_ids.begin(), event_ids.end());
@@ -112,6 +127,8 @@ absl::StatusOr<int64_t> Store::CountUserRecords(
                 DecodeIdempotencyRecord(value);
             mine = r.ok() && r->user_id == user_id;
           }
+          // The event log's values are the user's events keys.
+          if (!mine && cf == impl.snapshot) mine = value.starts_with(prefix);
           if (!mine && cf == impl.events) {
             absl::StatusOr<core::Event> e = DecodeEvent(value);
             mine = e.ok() && e->user_id == user_id;

@@ -89,6 +89,17 @@ class ErasureTest : public ::testing::Test {
                                              request, &response)));
   }
 
+  // Whether the engine snapshot stored by `server` knows `user`.
+  void ExpectSnapshotHolds(TestServer& server, const std::string& user,
+                           bool holds) {
+    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
+                         server.server->store().GetSnapshot());
+    ASSERT_TRUE(snapshot.has_value());
+    core::Engine loaded{core::EngineOptions{}};
+    ASSERT_OK(loaded.LoadSnapshot(snapshot->pieces));
+    EXPECT_EQ(loaded.GetUser(user).has_value(), holds) << user;
+  }
+
   TempDir dir_;
   const std::string data_ = dir_.Sub("data");
 };
@@ -116,6 +127,10 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
                                                "20260101T000000-legacy"));
   EXPECT_THAT(core::FactorModel::PeekUserVectors(stored), IsOkAndHolds(0));
 
+  // A stored engine snapshot holds the user too (start-up would load it).
+  ASSERT_OK(server.server->SnapshotEngine());
+  ExpectSnapshotHolds(server, kTarget, true);
+
   // The check can fail: before erasure the id is in the files.
   ASSERT_OK(server.server->store().Flush());
   ASSERT_THAT(FilesContaining(data_, kTarget), ::testing::Not(IsEmpty()));
@@ -126,6 +141,16 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
   ASSERT_OK(FromGrpc(server.stub->DeleteUser(ContextWithDeadline().get(),
                                              request, &response)));
   EXPECT_GT(response.events_deleted(), 0);
+  // The snapshot went with the erasure; the next one has no trace of the
+  // user (nor does the one written at shutdown).
+  {
+    ASSERT_OK_AND_ASSIGN(std::optional<storage::StoredSnapshot> snapshot,
+                         server.server->store().GetSnapshot());
+    EXPECT_FALSE(snapshot.has_value());
+  }
+  ASSERT_OK(server.server->SnapshotEngine());
+  ExpectSnapshotHolds(server, kTarget, false);
+  ExpectSnapshotHolds(server, "control-user-5522", true);
 
   const std::string backup = dir_.Sub("backup");
   ASSERT_OK(server.server->store().Checkpoint(backup));
