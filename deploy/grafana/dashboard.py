@@ -328,6 +328,39 @@ def build():
                 "{{instance}}", "A")], "bytes", w=8,
         thresholds=[{"color": "red", "value": 16 * 1024**3}]))
 
+    lay.row("Cluster (replicated log; empty in single-node mode)")
+    lay.add(*timeseries(
+        "Applied position", "The last log entry each node applied, and the "
+        "log's end as each node sees it. A node's line below the end is a "
+        "node behind (alert AisleClusterNodeBehind).",
+        [target(f"max by (instance) (aisle_cluster_applied_position{{{SEL}}})",
+                "applied {{instance}}", "A"),
+         target(f"max(aisle_cluster_log_end_position{{{SEL}}})",
+                "log end", "B")], "short", w=6))
+    lay.add(*timeseries(
+        "Replication lag", "From the log storing an entry to a node "
+        "applying it.",
+        [target(quantile(0.5, "aisle_cluster_replication_lag_seconds",
+                         "instance"), "p50 {{instance}}", "A"),
+         target(quantile(0.99, "aisle_cluster_replication_lag_seconds",
+                         "instance"), "p99 {{instance}}", "B")], "s", w=6))
+    lay.add(*timeseries(
+        "Log append latency and failures", "A write appended to the log "
+        "until JetStream acknowledged it (stored on a quorum); failed "
+        "appends answer UNAVAILABLE.",
+        [target(quantile(0.5, "aisle_cluster_append_duration_seconds", ""),
+                "p50", "A"),
+         target(quantile(0.99, "aisle_cluster_append_duration_seconds", ""),
+                "p99", "B"),
+         target(rate("aisle_cluster_append_failures_total", by="instance"),
+                "failures/s {{instance}}", "C")], "s", w=6))
+    lay.add(*timeseries(
+        "NATS connection", "1 while a node is connected to NATS; 0: its "
+        "writes answer UNAVAILABLE and its reads are marked stale (alert "
+        "AisleClusterLogUnreachable).",
+        [target(f"min by (instance) (aisle_cluster_connected{{{SEL}}})",
+                "{{instance}}", "A")], "short", w=6))
+
     return {
         "__requires": [
             {"type": "grafana", "id": "grafana", "name": "Grafana",
