@@ -88,8 +88,9 @@ class LogReader {
  public:
   virtual ~LogReader() = default;
   // The next entry, waiting up to `timeout`; nullopt when none arrived in
-  // that time. Errors: UNAVAILABLE when the subscription broke for good
-  // (re-open a reader after the last entry delivered).
+  // that time. A zero timeout returns only an entry already received
+  // (never waits). Errors: UNAVAILABLE when the subscription broke for
+  // good (re-open a reader after the last entry delivered).
   virtual absl::StatusOr<std::optional<LogEntry>> Next(
       absl::Duration timeout) = 0;
 };

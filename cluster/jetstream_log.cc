@@ -1,6 +1,9 @@
 // EventLog on a NATS JetStream stream (event_log.h has the contract), with
-// the NATS C client (libnats 3.4). Appends are synchronous JetStream
-// publishes with the Nats-Msg-Id header; readers are ordered push
+// the NATS C client (libnats 3.4). Appends are asynchronous JetStream
+// publishes with the Nats-Msg-Id header (js_PublishMsgAsync): concurrent
+// appends are in flight together on the one connection and each caller
+// waits for its own acknowledgement (matched by message in OnAck), so many
+// writers share round trips instead of queueing; readers are ordered push
 // consumers (ephemeral, flow-controlled, re-created by the client library
 // after a gap or a lost server) starting at a given stream sequence. No
 // consumer state lives in NATS: each node keeps its own position.
@@ -9,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +32,9 @@ constexpr jsErrCode kNoJsError = static_cast<jsErrCode>(0);
 // client re-creates the consumer after two are missed, so this bounds how
 // long a reader stalls after the NATS server holding its consumer died.
 constexpr absl::Duration kReaderHeartbeat = absl::Seconds(1);
+// Appends in flight at once per node; one more waits (StallWait) for an
+// acknowledgement. Far above the RPC threads that append concurrently.
+constexpr int64_t kMaxAppendsInFlight = 4096;
 
 struct OptionsDeleter {
   void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
@@ -52,9 +59,6 @@ struct MsgDeleter {
 };
 struct MetaDeleter {
   void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
-};
-struct PubAckDeleter {
-  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
 };
 struct StreamInfoDeleter {
   void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
@@ -84,6 +88,15 @@ class JetStreamReader final : public LogReader {
   absl::StatusOr<std::optional<LogEntry>> Next(
       absl::Duration timeout) override {
     while (true) {
+      if (timeout <= absl::ZeroDuration()) {
+        int pending = 0;
+        int pending_bytes = 0;
+        if (natsSubscription_GetPending(sub_.get(), &pending, &pending_bytes) !=
+                NATS_OK ||
+            pending == 0) {
+          return std::nullopt;
+        }
+      }
       natsMsg* raw = nullptr;
       natsStatus s =
           natsSubscription_NextMsg(&raw, sub_.get(), Millis(timeout));
@@ -154,6 +167,51 @@ class JetStreamLog final : public EventLog {
     log->closed_ = true;
     log->closed_cv_.notify_all();
   }
+  // An Append waiting for its acknowledgement.
+  struct AckWaiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;  // guarded by mu
+    absl::StatusOr<Appended> result = absl::UnknownError("");
+  };
+  // JetStream's answer to an asynchronous publish (from the connection's
+  // delivery thread): hands it to the Append waiting for `msg`, if it did
+  // not give up, and frees the message (ours once the handler runs).
+  static void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
+                    void* closure) {
+    auto* log = static_cast<JetStreamLog*>(closure);
+    std::shared_ptr<AckWaiter> waiter;
+    {
+      std::lock_guard<std::mutex> lock(log->acks_mu_);
+      auto it = log->acks_.find(msg);
+      if (it != log->acks_.end()) {
+        waiter = std::move(it->second);
+        log->acks_.erase(it);
+      }
+    }
+    if (waiter != nullptr) {
+      absl::StatusOr<Appended> result = absl::UnknownError("");
+      if (ack != nullptr) {
+        result = Appended{ack->Sequence, ack->Duplicate};
+      } else {
+        result = absl::UnavailableError(absl::StrCat(
+            "appending to the log: ",
+            error != nullptr ? natsStatus_GetText(error->Err) : "no answer",
+            error != nullptr && error->ErrText != nullptr
+                ? absl::StrCat(": ", error->ErrText)
+                : "",
+            error != nullptr && error->ErrCode != 0
+                ? absl::StrCat(" (JetStream error ", error->ErrCode, ")")
+                : "",
+            "; retry with the same id"));
+      }
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      waiter->result = std::move(result);
+      waiter->done = true;
+      waiter->cv.notify_all();
+    }
+    natsMsg_Destroy(msg);
+  }
   void Notify(bool connected) {
     if (options_.on_connection_change) options_.on_connection_change(connected);
   }
@@ -179,6 +237,10 @@ class JetStreamLog final : public EventLog {
   std::mutex closed_mu_;
   std::condition_variable closed_cv_;
   bool closed_ = false;  // guarded by closed_mu_
+  // Appends in flight, by their message (alive until OnAck ran for it).
+  std::mutex acks_mu_;
+  std::unordered_map<natsMsg*, std::shared_ptr<AckWaiter>>
+      acks_;  // guarded by acks_mu_
 };
 
 JetStreamLog::~JetStreamLog() {
@@ -228,6 +290,9 @@ absl::Status JetStreamLog::Connect() {
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = Millis(options_.append_timeout);
+  js_options.PublishAsync.AckHandler = OnAck;
+  js_options.PublishAsync.AckHandlerClosure = this;
+  js_options.PublishAsync.MaxPending = kMaxAppendsInFlight;
   jsCtx* raw_js = nullptr;
   s = natsConnection_JetStream(&raw_js, conn_.get(), &js_options);
   if (s != NATS_OK) return NatsError(s, kNoJsError, "opening JetStream");
@@ -278,19 +343,51 @@ absl::StatusOr<Appended> JetStreamLog::Append(std::string_view id,
   pub.MsgId = msg_id.c_str();
   pub.MaxWait = Millis(options_.append_timeout);
   pub.ExpectStream = options_.stream.c_str();
-  jsPubAck* raw_ack = nullptr;
-  jsErrCode js_error = kNoJsError;
+  natsMsg* msg = nullptr;
   natsStatus s =
-      js_Publish(&raw_ack, js_.get(), options_.subject.c_str(), payload.data(),
-                 static_cast<int>(payload.size()), &pub, &js_error);
-  std::unique_ptr<jsPubAck, PubAckDeleter> ack(raw_ack);
-  if (s == NATS_MAX_PAYLOAD) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log entry of ", payload.size(),
-        " bytes exceeds NATS's max_payload; send smaller batches"));
+      natsMsg_Create(&msg, options_.subject.c_str(), nullptr, payload.data(),
+                     static_cast<int>(payload.size()));
+  if (s != NATS_OK) return NatsError(s, kNoJsError, "appending to the log");
+  natsMsg* const key = msg;
+  auto waiter = std::make_shared<AckWaiter>();
+  {
+    // Registered before publishing: the acknowledgement may arrive before
+    // js_PublishMsgAsync returns.
+    std::lock_guard<std::mutex> lock(acks_mu_);
+    acks_[key] = waiter;
   }
-  if (s != NATS_OK) return NatsError(s, js_error, "appending to the log");
-  return Appended{ack->Sequence, ack->Duplicate};
+  s = js_PublishMsgAsync(js_.get(), &msg, &pub);
+  if (s != NATS_OK) {
+    {
+      std::lock_guard<std::mutex> lock(acks_mu_);
+      acks_.erase(key);
+    }
+    natsMsg_Destroy(msg);  // null when the library kept it
+    if (s == NATS_MAX_PAYLOAD) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "log entry of ", payload.size(),
+          " bytes exceeds NATS's max_payload; send smaller batches"));
+    }
+    return NatsError(s, kNoJsError, "appending to the log");
+  }
+  // The library times the publish out after MaxWait and answers OnAck
+  // with an error; this bound only covers an answer that never comes
+  // (e.g. the connection closed meanwhile).
+  const auto deadline = std::chrono::steady_clock::now() +
+                        absl::ToChronoMilliseconds(options_.append_timeout) +
+                        std::chrono::seconds(1);
+  std::unique_lock<std::mutex> lock(waiter->mu);
+  if (!waiter->cv.wait_until(lock, deadline,
+                             [&waiter] { return waiter->done; })) {
+    lock.unlock();
+    std::lock_guard<std::mutex> acks_lock(acks_mu_);
+    acks_.erase(key);
+    return absl::UnavailableError(absl::StrCat(
+        "no acknowledgement from JetStream within ",
+        absl::FormatDuration(options_.append_timeout),
+        "; the entry may or may not be stored: retry with the same id"));
+  }
+  return waiter->result;
 }
 
 absl::StatusOr<std::unique_ptr<LogReader>> JetStreamLog::OpenReader(

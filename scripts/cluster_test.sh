@@ -7,6 +7,10 @@
 #                                    # with 20000 events, then measurements
 #   scripts/cluster_test.sh --small  # what scripts/test.sh runs (~40 s):
 #                                    # the fault run with 3000 events
+#   scripts/cluster_test.sh --measure  # the measurements only (~1 min)
+#
+# MEASURE_WORKERS (default "8 32"): the client threads of the throughput
+# measurements, each count measured with 1, 2 and 3 nodes.
 #
 # The fault run: tests/cluster_check sends single-event Feedback to all
 # nodes in turn from 8 threads, failing over and retrying with the same
@@ -37,11 +41,14 @@ log() { printf '[cluster_test %3ds] %s\n' $(($(date +%s) - START)) "$*"; }
 die() { log "FAIL: $*"; exit 1; }
 
 SMALL=0
+MEASURE_ONLY=0
 case "${1:-}" in
   "") ;;
   --small) SMALL=1 ;;
-  *) echo "usage: $0 [--small]" >&2; exit 2 ;;
+  --measure) MEASURE_ONLY=1 ;;
+  *) echo "usage: $0 [--small|--measure]" >&2; exit 2 ;;
 esac
+MEASURE_WORKERS=${MEASURE_WORKERS:-8 32}
 EVENTS=$((SMALL ? 3000 : 20000))
 
 NATS=$(command -v nats-server || true)
@@ -128,6 +135,7 @@ for i in 0 1 2; do wait_for 60 "aisle node $i SERVING" aisle_up "$i"; done
 ALL=$(nodes 0 1 2)
 
 # --- The fault run ------------------------------------------------------
+if ((!MEASURE_ONLY)); then
 ACKED=$WORK/acked.txt
 : > "$ACKED"
 log "load: $EVENTS events over 3 nodes; kill -9 of node 2 and nats 1 at 25%, restart at 50%"
@@ -161,6 +169,7 @@ if ((SMALL)); then
   log "OK (small run)"
   exit 0
 fi
+fi  # the fault run
 
 # --- Measurements -------------------------------------------------------
 lag_quantiles() {  # p50 and p99 in ms from node $1's lag histogram
@@ -178,13 +187,15 @@ print("entries %d, p50 <= %.1f ms, p99 <= %.1f ms (bucket bounds)" % (total, q(0
 }
 log "replication lag on node 1 (log stored -> applied): $(lag_quantiles 1)"
 MEASURE=5000
-for n in 1 2 3; do
-  set -- 0 1 2
-  list=$(nodes "${@:1:$n}")
-  : > "$WORK/m$n.txt"
-  "$CHECK" load --nodes "$list" --events $MEASURE --users 300 --workers 8 \
-    --run "m$n" --acked "$WORK/m$n.txt" > "$WORK/m$n.json"
-  log "cluster, Feedback to $n node(s): $(cat "$WORK/m$n.json")"
+for w in $MEASURE_WORKERS; do
+  for n in 1 2 3; do
+    set -- 0 1 2
+    list=$(nodes "${@:1:$n}")
+    : > "$WORK/m$n-$w.txt"
+    "$CHECK" load --nodes "$list" --events $MEASURE --users 300 --workers "$w" \
+      --run "m$n-$w" --acked "$WORK/m$n-$w.txt" > "$WORK/m$n-$w.json"
+    log "cluster, Feedback to $n node(s), $w client threads: $(cat "$WORK/m$n-$w.json")"
+  done
 done
 log "replication lag on node 1 after the measurements: $(lag_quantiles 1)"
 # One call at a time: the latency a clustered Feedback adds, without
@@ -195,10 +206,12 @@ log "replication lag on node 1 after the measurements: $(lag_quantiles 1)"
 log "cluster, one call at a time: $(cat "$WORK/seq.json")"
 start_aisle 3
 wait_for 60 "single-node server SERVING" aisle_up 3
-: > "$WORK/single.txt"
-"$CHECK" load --nodes "$(nodes 3)" --events $MEASURE --users 300 --workers 8 \
-  --run single --acked "$WORK/single.txt" > "$WORK/single.json"
-log "single-node (no cluster): $(cat "$WORK/single.json")"
+for w in $MEASURE_WORKERS; do
+  : > "$WORK/single-$w.txt"
+  "$CHECK" load --nodes "$(nodes 3)" --events $MEASURE --users 300 --workers "$w" \
+    --run "single-$w" --acked "$WORK/single-$w.txt" > "$WORK/single-$w.json"
+  log "single-node (no cluster), $w client threads: $(cat "$WORK/single-$w.json")"
+done
 : > "$WORK/single-seq.txt"
 "$CHECK" load --nodes "$(nodes 3)" --events 1000 --users 300 --workers 1 \
   --run single-seq --acked "$WORK/single-seq.txt" > "$WORK/single-seq.json"

@@ -79,7 +79,8 @@ struct ServerConfig {
   // read and admin limits stay fixed: admission.h says why);
   // kFixed uses max_in_flight_* as the limits; kOff admits everything.
   // Past the limit a call is refused at once with RESOURCE_EXHAUSTED.
-  // Default: kAdaptive.
+  // In cluster mode kAdaptive keeps the write limit fixed (server.cc says
+  // why). Default: kAdaptive.
   AdmissionMode admission = AdmissionMode::kAdaptive;
   // Calls of each class worked on at once: the fixed limits and the
   // adaptive maxima. Handlers are synchronous, so more reads in flight than

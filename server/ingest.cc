@@ -87,48 +87,77 @@ void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
 absl::StatusOr<EventsStored> Ingest::AddEvents(
     std::vector<core::Event> events, int64_t now_ms, uint64_t log_sequence,
     storage::Store::OnIdConflict on_conflict) {
-  FillEventDefaults(events, now_ms);
+  std::vector<EventsInput> inputs(1);
+  inputs[0] = {std::move(events), now_ms, on_conflict};
+  absl::StatusOr<std::vector<EventsStored>> stored =
+      AddEventGroups(std::move(inputs), log_sequence);
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->front());
+}
+
+absl::StatusOr<std::vector<EventsStored>> Ingest::AddEventGroups(
+    std::vector<EventsInput> inputs, uint64_t log_sequence) {
+  std::vector<storage::Store::EventGroup> groups;
+  groups.reserve(inputs.size());
+  for (EventsInput& in : inputs) {
+    FillEventDefaults(in.events, in.now_ms);
+    groups.push_back({in.events, in.on_conflict});
+  }
 
   absl::ReaderMutexLock erase_lock(&erase_mu_);
   const int64_t write_start = core::SteadyNanos();
-  absl::StatusOr<storage::AppendResult> result =
-      store_->AppendEvents(events, log_sequence, on_conflict);
+  absl::StatusOr<std::vector<storage::AppendResult>> results =
+      store_->AppendEventGroups(groups, log_sequence);
   metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
-  if (!result.ok()) return result.status();
+  if (!results.ok()) return results.status();
 
+  // The newly stored events of every group, in order, and where each
+  // group's start in `stored`.
   std::vector<core::Event> stored;
-  stored.reserve(result->accepted);
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (i < result->stored.size() && result->stored[i]) {
-      stored.push_back(std::move(events[i]));
+  std::vector<size_t> group_start;
+  for (size_t g = 0; g < inputs.size(); ++g) {
+    group_start.push_back(stored.size());
+    const storage::AppendResult& r = (*results)[g];
+    for (size_t i = 0; i < inputs[g].events.size(); ++i) {
+      if (i < r.stored.size() && r.stored[i]) {
+        stored.push_back(std::move(inputs[g].events[i]));
+      }
     }
   }
+  group_start.push_back(stored.size());
   if (!stored.empty()) {
     const int64_t apply_start = core::SteadyNanos();
     engine_->ApplyEvents(stored);
     metrics_->ObserveFoldIn(core::SecondsSinceNanos(apply_start));
   }
 
-  for (const core::Event& e : stored) {
-    metrics_->EventStored(e.type);
-    if (e.recommendation_id.empty()) continue;
-    // A forged or expired id is stored with its event (it is the client's
-    // data) but counts for no recommendation.
-    RecommendationIds::Checked id =
-        ids_->Check(e.recommendation_id, e.user_id, now_ms);
-    if (!id.parts.has_value()) {
-      metrics_->AttributionRejected(id.rejection);
-    } else if (id.parts->variant == kDefaultVariant) {
-      metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
+  std::vector<EventsStored> out(inputs.size());
+  for (size_t g = 0; g < inputs.size(); ++g) {
+    for (size_t i = group_start[g]; i < group_start[g + 1]; ++i) {
+      CountStoredEvent(stored[i], inputs[g].now_ms);
     }
+    storage::AppendResult& r = (*results)[g];
+    metrics_->EventsDuplicate(r.duplicates);
+    out[g].accepted = r.accepted;
+    out[g].duplicates = r.duplicates;
+    out[g].log_position = log_sequence;
+    out[g].conflicts = std::move(r.conflicts);
   }
-  metrics_->EventsDuplicate(result->duplicates);
-  EventsStored out;
-  out.accepted = result->accepted;
-  out.duplicates = result->duplicates;
-  out.log_position = log_sequence;
-  out.conflicts = std::move(result->conflicts);
   return out;
+}
+
+void Ingest::CountStoredEvent(const core::Event& e, int64_t now_ms) {
+  metrics_->EventStored(e.type);
+  if (e.recommendation_id.empty()) return;
+  // A forged or expired id is stored with its event (it is the client's
+  // data) but counts for no recommendation.
+  RecommendationIds::Checked id =
+      ids_->Check(e.recommendation_id, e.user_id, now_ms);
+  if (!id.parts.has_value()) {
+    metrics_->AttributionRejected(id.rejection);
+  } else if (id.parts->variant == kDefaultVariant) {
+    metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
+  }
 }
 
 absl::Status Ingest::UpsertItems(std::vector<core::Item> items, int64_t now_ms,

@@ -97,6 +97,19 @@ class Ingest {
       storage::Store::OnIdConflict on_conflict =
           storage::Store::OnIdConflict::kStoreNothing);
 
+  // Cluster mode: consecutive events entries of the log applied together
+  // (log_applier.h), with the same results as AddEvents called for each
+  // in order, but one store write (recording `log_sequence`, the last
+  // entry's) and one engine update. All or nothing: an error stores none.
+  struct EventsInput {
+    std::vector<core::Event> events;
+    int64_t now_ms = 0;
+    storage::Store::OnIdConflict on_conflict =
+        storage::Store::OnIdConflict::kStoreNothing;
+  };
+  absl::StatusOr<std::vector<EventsStored>> AddEventGroups(
+      std::vector<EventsInput> inputs, uint64_t log_sequence);
+
   // Stamps updated_at_ms = now_ms, stores, then upserts into the engine.
   // REQUIRES: every item passed ValidateItem.
   absl::Status UpsertItems(std::vector<core::Item> items, int64_t now_ms,
@@ -123,6 +136,10 @@ class Ingest {
   }
 
  private:
+  // Event metrics for one newly stored event (attribution of the
+  // recommendation id the server issued, checked at `now_ms`).
+  void CountStoredEvent(const core::Event& e, int64_t now_ms);
+
   core::Engine* const engine_;
   storage::Store* const store_;
   Metrics* const metrics_;

@@ -5,6 +5,10 @@
 // passing the entry's sequence so that the store records it in the same
 // write batch as the data (storage/store.h). Every node runs one and
 // applies the same entries in the same order, so all hold the same state.
+// Consecutive events entries that have already arrived are applied in one
+// store write batch recording the last one's sequence (Ingest::
+// AddEventGroups): the same state and results as one at a time, and
+// still exactly once (the batch and its position commit together).
 //
 // Entries that fail for a reason every node shares (an invalid or unknown
 // entry, a model version this node lacks) are recorded as applied with
@@ -26,12 +30,15 @@
 #include <cstdint>
 #include <map>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "aisle/cluster/v1/log_entry.pb.h"
 #include "cluster/event_log.h"
 #include "core/model.h"
 #include "server/ingest.h"
@@ -57,6 +64,11 @@ struct LogApplierOptions {
   // Wait before re-opening a broken reader or retrying a failed apply.
   // Default: 200 ms.
   absl::Duration retry_wait = absl::Milliseconds(200);
+  // Consecutive events entries that have already arrived are applied in
+  // one store write batch, up to this many entries / events per batch.
+  // Defaults: 256 entries, 20000 events.
+  size_t max_run_entries = 256;
+  size_t max_run_events = 20000;
 };
 
 class LogApplier {
@@ -98,8 +110,17 @@ class LogApplier {
   // applier stopped first.
   bool ApplyWithRetry(const cluster::LogEntry& entry);
   ApplyResult Apply(const cluster::LogEntry& entry);
-  // Records the result, advances applied_, wakes waiters.
+  // An events entry of a run applied together.
+  struct EventsRunEntry {
+    cluster::LogEntry raw;
+    cluster::v1::LogEntry parsed;
+  };
+  // Applies consecutive events entries in one store write; when that
+  // fails, one at a time (ApplyWithRetry). False if the applier stopped.
+  bool ApplyEventsRun(std::vector<EventsRunEntry>& run);
+  // Records the results, advances applied_, wakes waiters.
   void Applied(uint64_t sequence, ApplyResult result);
+  void Applied(std::vector<std::pair<uint64_t, ApplyResult>> results);
   // Sleeps retry_wait unless stopped meanwhile; false if stopped.
   bool WaitToRetry();
 

@@ -4,18 +4,21 @@
 
 namespace aisle::server {
 
-SerialWorker::SerialWorker() : thread_([this] { Run(); }) {}
+WorkerPool::WorkerPool(int threads) {
+  threads_.reserve(static_cast<size_t>(threads));
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+}
 
-SerialWorker::~SerialWorker() {
+WorkerPool::~WorkerPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (std::thread& t : threads_) t.join();
 }
 
-void SerialWorker::Post(std::function<void()> task) {
+void WorkerPool::Post(absl::AnyInvocable<void() &&> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     tasks_.push_back(std::move(task));
@@ -23,15 +26,15 @@ void SerialWorker::Post(std::function<void()> task) {
   cv_.notify_one();
 }
 
-void SerialWorker::Run() {
+void WorkerPool::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
     if (tasks_.empty()) return;  // stopping and drained
-    std::function<void()> task = std::move(tasks_.front());
+    absl::AnyInvocable<void()&&> task = std::move(tasks_.front());
     tasks_.pop_front();
     lock.unlock();
-    task();
+    std::move(task)();
     lock.lock();
   }
 }

@@ -405,6 +405,13 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   {
     AdmissionOptions read, write, admin;
     read.mode = write.mode = admin.mode = config.admission;
+    // In cluster mode a write's latency is the shared log's round trip,
+    // not this node's load: an adaptive limit would shed writes whenever
+    // NATS is busy and send them, retried, to nodes that share the same
+    // log. The write limit is fixed there (docs/cluster.md).
+    if (!config.cluster.empty() && write.mode == AdmissionMode::kAdaptive) {
+      write.mode = AdmissionMode::kFixed;
+    }
     read.max_in_flight = config.max_in_flight_read;
     write.max_in_flight = config.max_in_flight_write;
     admin.max_in_flight = config.max_in_flight_admin;

@@ -80,7 +80,12 @@ absl::StatusOr<core::Event> RecommenderService::ToValidEvent(
   return event;
 }
 
-RecommenderService::RecommenderService(const Units& units) : units_(units) {}
+RecommenderService::RecommenderService(const Units& units) : units_(units) {
+  if (units_.applier != nullptr) {
+    write_pool_ =
+        std::make_unique<WorkerPool>(std::max(1, units_.cluster_write_threads));
+  }
+}
 
 void RecommenderService::SetServing(bool serving) {
   serving_.store(serving);
@@ -143,15 +148,29 @@ grpc::Status RecommenderService::Unparsable(Method method,
 void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
                                UnaryCall* call, Method method,
                                std::string_view user_id,
-                               absl::FunctionRef<absl::Status()> body) {
+                               absl::AnyInvocable<absl::Status() &&> body) {
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(method);
-  absl::Status status;
-  {
-    AdmissionLimiter::Permit permit;  // released when the work is done
-    status = AdmitCall(*ctx, method, &permit);
-    if (status.ok()) status = body();
+  AdmissionLimiter::Permit permit;  // released when the work is done
+  absl::Status status = AdmitCall(*ctx, method, &permit);
+  const bool through_log =
+      method == Method::kFeedback || method == Method::kUpsertItems ||
+      method == Method::kDeleteItems || method == Method::kDeleteUser;
+  if (status.ok() && write_pool_ != nullptr && through_log) {
+    write_pool_->Post([this, call, method, start_ns,
+                       user = std::string(user_id), body = std::move(body),
+                       permit = std::move(permit)]() mutable {
+      absl::Status result;
+      {
+        AdmissionLimiter::Permit held = std::move(permit);
+        result = std::move(body)();
+      }
+      call->Finish(FinishCall(method, start_ns, result, user));
+    });
+    return;
   }
+  if (status.ok()) status = std::move(body)();
+  permit = AdmissionLimiter::Permit();  // released before answering
   call->Finish(FinishCall(method, start_ns, status, user_id));
 }
 
@@ -168,28 +187,30 @@ void RecommenderService::HandleFeedback(Context* ctx,
           ? std::string_view(request->events(0).user_id())
           : std::string_view();
   Unary(ctx, call, Method::kFeedback, user_id,
-        [&] { return DoFeedback(*request, response); });
+        [this, request, response] { return DoFeedback(*request, response); });
 }
 
 void RecommenderService::HandleUpsertItems(
     Context* ctx, const v1::UpsertItemsRequest* request,
     v1::UpsertItemsResponse* response, UnaryCall* call) {
-  Unary(ctx, call, Method::kUpsertItems, "",
-        [&] { return DoUpsertItems(*request, response); });
+  Unary(ctx, call, Method::kUpsertItems, "", [this, request, response] {
+    return DoUpsertItems(*request, response);
+  });
 }
 
 void RecommenderService::HandleDeleteItems(
     Context* ctx, const v1::DeleteItemsRequest* request,
     v1::DeleteItemsResponse* response, UnaryCall* call) {
-  Unary(ctx, call, Method::kDeleteItems, "",
-        [&] { return DoDeleteItems(*request, response); });
+  Unary(ctx, call, Method::kDeleteItems, "", [this, request, response] {
+    return DoDeleteItems(*request, response);
+  });
 }
 
 void RecommenderService::HandleGetItem(Context* ctx,
                                        const v1::GetItemRequest* request,
                                        v1::Item* response, UnaryCall* call) {
   Unary(ctx, call, Method::kGetItem, "",
-        [&] { return DoGetItem(*request, response); });
+        [this, request, response] { return DoGetItem(*request, response); });
 }
 
 void RecommenderService::HandleGetUser(Context* ctx,
@@ -197,7 +218,7 @@ void RecommenderService::HandleGetUser(Context* ctx,
                                        v1::UserProfile* response,
                                        UnaryCall* call) {
   Unary(ctx, call, Method::kGetUser, request->user_id(),
-        [&] { return DoGetUser(*request, response); });
+        [this, request, response] { return DoGetUser(*request, response); });
 }
 
 void RecommenderService::HandleDeleteUser(Context* ctx,
@@ -205,14 +226,14 @@ void RecommenderService::HandleDeleteUser(Context* ctx,
                                           v1::DeleteUserResponse* response,
                                           UnaryCall* call) {
   Unary(ctx, call, Method::kDeleteUser, request->user_id(),
-        [&] { return DoDeleteUser(*request, response); });
+        [this, request, response] { return DoDeleteUser(*request, response); });
 }
 
 void RecommenderService::HandleGetModelInfo(Context* ctx,
                                             const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response,
                                             UnaryCall* call) {
-  Unary(ctx, call, Method::kGetModelInfo, "", [&] {
+  Unary(ctx, call, Method::kGetModelInfo, "", [this, response] {
     FillModelInfo(response);
     return absl::OkStatus();
   });
@@ -223,7 +244,7 @@ void RecommenderService::HandleListModels(Context* ctx,
                                           v1::ListModelsResponse* response,
                                           UnaryCall* call) {
   Unary(ctx, call, Method::kListModels, "",
-        [&] { return DoListModels(response); });
+        [this, response] { return DoListModels(response); });
 }
 
 void RecommenderService::HandleActivateModel(

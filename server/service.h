@@ -40,7 +40,12 @@
 //
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
-// and finishes the RPC from there.
+// and finishes the RPC from there. In cluster mode the writes that go
+// through the log (Feedback, UpsertItems, DeleteItems, DeleteUser) wait
+// for a log round trip and this node's apply: they run on a pool of
+// cluster_write_threads, so that gRPC's few callback threads (about one
+// per core) are never blocked and concurrent writes share the log's round
+// trips (appends in flight together, applied in one store batch).
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef AISLE_SERVER_SERVICE_H_
@@ -49,9 +54,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string_view>
 
-#include "absl/functional/function_ref.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "aisle/v1/recommender.grpc.pb.h"
@@ -65,8 +71,8 @@
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/serial_worker.h"
-#include "server/writes.h"
 #include "server/unary_call.h"
+#include "server/writes.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -114,6 +120,9 @@ class RecommenderService final : public internal::ServiceBase {
     // for min_log_position and whether the log is reachable.
     LogApplier* applier = nullptr;
     absl::Duration cluster_read_wait = absl::Milliseconds(50);
+    // Cluster mode: threads running the log-bound writes (file comment).
+    // Enough for the write admission limit. Default: 64.
+    int cluster_write_threads = 64;
   };
   explicit RecommenderService(const Units& units);
   // Waits for queued ActivateModel calls to finish.
@@ -229,9 +238,12 @@ class RecommenderService final : public internal::ServiceBase {
   absl::Status DoListModels(v1::ListModelsResponse* response);
 
   // Runs `body` unless the server is not serving or Admit sheds the call,
-  // then finishes the RPC.
+  // then finishes the RPC: here, or on write_pool_ for a log-bound write
+  // in cluster mode (so `body` captures nothing from the caller's stack;
+  // the request and response live as long as `call`).
   void Unary(grpc::CallbackServerContext* ctx, UnaryCall* call, Method method,
-             std::string_view user_id, absl::FunctionRef<absl::Status()> body);
+             std::string_view user_id,
+             absl::AnyInvocable<absl::Status() &&> body);
   // Parses the raw request into a new MessageCall and runs `handler` on it,
   // or finishes the call with Unparsable's status (service_raw.cc).
   template <class Request, class Response>
@@ -248,6 +260,9 @@ class RecommenderService final : public internal::ServiceBase {
   // Declared last: destroyed first, so queued activations finish while the
   // rest of the service is alive.
   SerialWorker loader_;
+  // Cluster mode only (null otherwise): the log-bound writes. Destroyed
+  // before loader_ and the rest, after finishing the calls it holds.
+  std::unique_ptr<WorkerPool> write_pool_;
 };
 
 }  // namespace aisle::server

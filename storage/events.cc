@@ -39,94 +39,143 @@ absl::StatusOr<uint64_t> Store::Impl::AllocateSequences(uint64_t n) {
   return first;
 }
 
+// Adds one group's events that are not stored yet (in the store, per
+// `lookup`, or earlier in `batch`, per `written`) to `batch`, with the
+// users' record deltas; fills its AppendResult (AppendEvents' rules).
+struct Store::Impl::EventBatchBuilder {
+  explicit EventBatchBuilder(Impl& store_impl)
+      : impl(store_impl), stored_at_ms(store_impl.NowMs()) {}
+
+  Impl& impl;
+  const int64_t stored_at_ms;
+  rocksdb::WriteBatch batch;
+  // Event id -> user, for the ids the groups so far put in `batch`.
+  absl::flat_hash_map<std::string_view, std::string_view> written;
+  absl::flat_hash_map<std::string_view, UserRecord> deltas;
+
+  absl::StatusOr<AppendResult> Add(std::span<const core::Event> events,
+                                   Store::OnIdConflict on_conflict) {
+    AppendResult result;
+    result.stored.assign(events.size(), false);
+    const BatchIds ids = DistinctEventIds(events);
+    absl::StatusOr<IdLookup> lookup = impl.LookUpEventIds(events, ids.first);
+    if (!lookup.ok()) return lookup.status();
+    // Each id belongs to the user it is stored for, else to the user of
+    // its first occurrence in the batch (which is then stored).
+    absl::flat_hash_map<std::string_view, std::string_view> owner;
+    std::vector<size_t> fresh;
+    for (size_t k = 0; k < ids.first.size(); ++k) {
+      const core::Event& e = events[ids.first[k]];
+      const std::optional<std::string>& stored = lookup->stored_owner[k];
+      auto earlier = written.find(e.event_id);
+      if (stored.has_value()) {
+        owner[e.event_id] = *stored;
+      } else if (earlier != written.end()) {
+        owner[e.event_id] = earlier->second;
+      } else {
+        owner[e.event_id] = e.user_id;
+        fresh.push_back(ids.first[k]);
+      }
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (owner[events[i].event_id] != events[i].user_id) {
+        result.conflicts.push_back(i);
+      }
+    }
+    // A conflict in an all-or-nothing batch stores none of its events (the
+    // log position is still recorded: the batch was applied, as a refusal).
+    const bool refused = !result.conflicts.empty() &&
+                         on_conflict == Store::OnIdConflict::kStoreNothing;
+    if (refused) fresh.clear();
+    if (!fresh.empty()) {
+      absl::StatusOr<uint64_t> sequence = impl.AllocateSequences(fresh.size());
+      if (!sequence.ok()) return sequence.status();
+      uint64_t seq = *sequence;
+      for (size_t i : fresh) {
+        const core::Event& e = events[i];
+        const std::string key = EventKey(e.user_id, e.timestamp_ms, seq);
+        batch.Put(impl.events, key, EncodeEvent(e));
+        // The arrival-ordered log a restart replays after the snapshot.
+        batch.Put(impl.snapshot, EventLogKey(seq++), key);
+        batch.Put(
+            impl.event_ids, e.event_id,
+            EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));
+        written[e.event_id] = e.user_id;
+        UserRecord one;
+        one.first_seen_ms = one.last_seen_ms = e.timestamp_ms;
+        one.counts[static_cast<size_t>(e.type)] = 1;
+        auto [it, inserted] = deltas.try_emplace(e.user_id, one);
+        if (!inserted) it->second = CombineUserRecords(it->second, one);
+      }
+    }
+    for (size_t i : fresh) result.stored[i] = true;
+    result.accepted = static_cast<int>(fresh.size());
+    result.duplicates = refused
+                            ? 0
+                            : static_cast<int>(events.size() - fresh.size() -
+                                               result.conflicts.size());
+    return result;
+  }
+};
+
 absl::StatusOr<AppendResult> Store::AppendEvents(
     std::span<const core::Event> events, uint64_t log_sequence,
     OnIdConflict on_conflict) {
+  if (events.empty() && log_sequence == 0) {
+    if (absl::Status s = impl_->CheckWritable(); !s.ok()) return s;
+    return AppendResult{};
+  }
+  const EventGroup group{events, on_conflict};
+  absl::StatusOr<std::vector<AppendResult>> results =
+      AppendEventGroups(std::span<const EventGroup>(&group, 1), log_sequence);
+  if (!results.ok()) return results.status();
+  return std::move(results->front());
+}
+
+absl::StatusOr<std::vector<AppendResult>> Store::AppendEventGroups(
+    std::span<const EventGroup> groups, uint64_t log_sequence) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (absl::Status s = CheckStorable(events[i]); !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event ", i, ": ", s.message()));
+  std::vector<uint64_t> hashes;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::span<const core::Event> events = groups[g].events;
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (absl::Status s = CheckStorable(events[i]); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            groups.size() == 1 ? "" : absl::StrCat("group ", g, ", "), "event ",
+            i, ": ", s.message()));
+      }
     }
+    std::vector<uint64_t> h = DistinctEventIds(events).hashes;
+    hashes.insert(hashes.end(), h.begin(), h.end());
   }
-  AppendResult result;
-  result.stored.assign(events.size(), false);
-  if (events.empty() && log_sequence == 0) return result;
-
-  BatchIds ids = DistinctEventIds(events);
-  ClaimGuard claim(&impl.claims, std::move(ids.hashes));
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  ClaimGuard claim(&impl.claims, std::move(hashes));
   absl::ReaderMutexLock erase_lock(&impl.erase_mu);
 
-  absl::StatusOr<Impl::IdLookup> lookup =
-      impl.LookUpEventIds(events, ids.first);
-  if (!lookup.ok()) return lookup.status();
-  // Each id belongs to the user it is stored for, else to the user of its
-  // first occurrence in the batch (which is then stored).
-  absl::flat_hash_map<std::string_view, std::string_view> owner;
-  std::vector<size_t> fresh;
-  for (size_t k = 0; k < ids.first.size(); ++k) {
-    const core::Event& e = events[ids.first[k]];
-    const std::optional<std::string>& stored = lookup->stored_owner[k];
-    owner[e.event_id] = stored.has_value() ? *stored : e.user_id;
-    if (!stored.has_value()) fresh.push_back(ids.first[k]);
+  Impl::EventBatchBuilder builder(impl);
+  std::vector<AppendResult> results;
+  results.reserve(groups.size());
+  for (const EventGroup& group : groups) {
+    absl::StatusOr<AppendResult> r =
+        builder.Add(group.events, group.on_conflict);
+    if (!r.ok()) return r.status();
+    results.push_back(*std::move(r));
   }
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (owner[events[i].event_id] != events[i].user_id) {
-      result.conflicts.push_back(i);
-    }
+  for (const auto& [user, delta] : builder.deltas) {
+    builder.batch.Merge(impl.users, ToSlice(user), EncodeUserRecord(delta));
   }
-  // A conflict in an all-or-nothing batch stores none of its events (the
-  // log position is still recorded: the batch was applied, as a refusal).
-  const bool refused =
-      !result.conflicts.empty() && on_conflict == OnIdConflict::kStoreNothing;
-  if (refused) fresh.clear();
-  if (!fresh.empty()) {
-    absl::StatusOr<uint64_t> sequence = impl.AllocateSequences(fresh.size());
-    if (!sequence.ok()) return sequence.status();
-    const int64_t stored_at_ms = impl.NowMs();
-    rocksdb::WriteBatch batch;
-    absl::flat_hash_map<std::string_view, UserRecord> deltas;
-    uint64_t seq = *sequence;
-    for (size_t i : fresh) {
-      const core::Event& e = events[i];
-      const std::string key = EventKey(e.user_id, e.timestamp_ms, seq);
-      batch.Put(impl.events, key, EncodeEvent(e));
-      // The arrival-ordered log a restart replays after the snapshot.
-      batch.Put(impl.snapshot, EventLogKey(seq++), key);
-      batch.Put(
-          impl.event_ids, e.event_id,
-          EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));
-      UserRecord one;
-      one.first_seen_ms = one.last_seen_ms = e.timestamp_ms;
-      one.counts[static_cast<size_t>(e.type)] = 1;
-      auto [it, inserted] = deltas.try_emplace(e.user_id, one);
-      if (!inserted) it->second = CombineUserRecords(it->second, one);
-    }
-    for (const auto& [user, delta] : deltas) {
-      batch.Merge(impl.users, ToSlice(user), EncodeUserRecord(delta));
-    }
-    impl.RecordLogSequence(&batch, log_sequence);
-    if (absl::Status s =
-            impl.Write(&batch, impl.SyncEvents(), "appending events");
-        !s.ok()) {
-      return s;
-    }
-  } else if (log_sequence != 0) {
-    rocksdb::WriteBatch batch;
-    impl.RecordLogSequence(&batch, log_sequence);
-    if (absl::Status s =
-            impl.Write(&batch, impl.SyncEvents(), "recording the log position");
-        !s.ok()) {
-      return s;
-    }
+  if (builder.batch.Count() == 0 && log_sequence == 0) return results;
+  impl.RecordLogSequence(&builder.batch, log_sequence);
+  if (absl::Status s =
+          impl.Write(&builder.batch, impl.SyncEvents(),
+                     builder.deltas.empty() ? "recording the log position"
+                                            : "appending events");
+      !s.ok()) {
+    return s;
   }
-  for (size_t i : fresh) result.stored[i] = true;
-  result.accepted = static_cast<int>(fresh.size());
-  result.duplicates = refused ? 0
-                              : static_cast<int>(events.size() - fresh.size() -
-                                                 result.conflicts.size());
-  return result;
+  return results;
 }
 
 absl::Status Store::ScanEvents(

@@ -136,6 +136,19 @@ class Store {
   absl::StatusOr<AppendResult> AppendEvents(
       std::span<const core::Event> events, uint64_t log_sequence = 0,
       OnIdConflict on_conflict = OnIdConflict::kStoreNothing);
+  // Several AppendEvents calls in one write batch (cluster mode applies
+  // consecutive log entries together): group g is treated exactly as
+  // AppendEvents(groups[g].events, 0, groups[g].on_conflict) called after
+  // groups 0..g-1 (an id stored by an earlier group is a duplicate or a
+  // conflict), and one non-zero log_sequence is recorded with them all.
+  // All or nothing across the groups. InvalidArgument (nothing stored) as
+  // for AppendEvents, naming the group.
+  struct EventGroup {
+    std::span<const core::Event> events;
+    OnIdConflict on_conflict = OnIdConflict::kStoreNothing;
+  };
+  absl::StatusOr<std::vector<AppendResult>> AppendEventGroups(
+      std::span<const EventGroup> groups, uint64_t log_sequence);
   // Calls `fn` for every stored event, in (user, time) order, in batches of
   // up to `batch_size`. Stops and returns the first non-OK status of `fn`.
   absl::Status ScanEvents(

@@ -131,6 +131,8 @@ struct Store::Impl {
   // --- events.cc ----------------------------------------------------------
   // The first of `n` consecutive event sequence numbers.
   absl::StatusOr<uint64_t> AllocateSequences(uint64_t n);
+  // The write batch of AppendEventGroups while it is built.
+  struct EventBatchBuilder;
 
   // --- id_claims.cc -------------------------------------------------------
   // For events[i], i in `candidates`: the user whose idempotency key the

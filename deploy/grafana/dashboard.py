@@ -39,6 +39,12 @@ def target(expr, legend, ref):
             "refId": ref, "range": True, "instant": False}
 
 
+def p50_p99(histogram, by, legend, refs):
+    """The p50 and p99 targets of a histogram; "%q" in legend is p50/p99."""
+    return [target(quantile(q, histogram, by), legend.replace("%q", name), ref)
+            for q, name, ref in ((0.5, "p50", refs[0]), (0.99, "p99", refs[1]))]
+
+
 class Layout:
     """Places panels left to right in rows of 24 grid units."""
 
@@ -304,14 +310,9 @@ def build():
         "Write / read latency",
         "RocksDB writes (events, catalog) and point reads. Writes include "
         "the WAL fsync with --durability=machine.",
-        [target(quantile(0.5, "aisle_storage_write_duration_seconds", ""),
-                "write p50", "A"),
-         target(quantile(0.99, "aisle_storage_write_duration_seconds", ""),
-                "write p99", "B"),
-         target(quantile(0.5, "aisle_storage_read_duration_seconds", ""),
-                "read p50", "C"),
-         target(quantile(0.99, "aisle_storage_read_duration_seconds", ""),
-                "read p99", "D")], "s", w=8))
+        p50_p99("aisle_storage_write_duration_seconds", "", "write %q", "AB")
+        + p50_p99("aisle_storage_read_duration_seconds", "", "read %q", "CD"),
+        "s", w=8))
     lay.add(*timeseries(
         "Live data and memtables", "Estimated live SST bytes and memtable "
         "bytes per instance.",
@@ -327,6 +328,34 @@ def build():
                 f"(aisle_storage_pending_compaction_bytes{{{SEL}}})",
                 "{{instance}}", "A")], "bytes", w=8,
         thresholds=[{"color": "red", "value": 16 * 1024**3}]))
+
+    lay.row("Cluster (replicated log; empty in single-node mode)")
+    lay.add(*timeseries(
+        "Applied position", "The last log entry each node applied, and the "
+        "log's end as each node sees it. A node's line below the end is a "
+        "node behind (alert AisleClusterNodeBehind).",
+        [target(f"max by (instance) (aisle_cluster_applied_position{{{SEL}}})",
+                "applied {{instance}}", "A"),
+         target(f"max(aisle_cluster_log_end_position{{{SEL}}})",
+                "log end", "B")], "short", w=6))
+    lay.add(*timeseries(
+        "Replication lag", "From the log storing an entry to a node "
+        "applying it.",
+        p50_p99("aisle_cluster_replication_lag_seconds", "instance",
+                "%q {{instance}}", "AB"), "s", w=6))
+    lay.add(*timeseries(
+        "Log append latency and failures", "A write appended to the log "
+        "until JetStream acknowledged it (stored on a quorum); failed "
+        "appends answer UNAVAILABLE.",
+        p50_p99("aisle_cluster_append_duration_seconds", "", "%q", "AB")
+        + [target(rate("aisle_cluster_append_failures_total", by="instance"),
+                  "failures/s {{instance}}", "C")], "s", w=6))
+    lay.add(*timeseries(
+        "NATS connection", "1 while a node is connected to NATS; 0: its "
+        "writes answer UNAVAILABLE and its reads are marked stale (alert "
+        "AisleClusterLogUnreachable).",
+        [target(f"min by (instance) (aisle_cluster_connected{{{SEL}}})",
+                "{{instance}}", "A")], "short", w=6))
 
     return {
         "__requires": [
