@@ -27,6 +27,9 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
                 "weight of 'what followed' in the session score");
   parser.Double("session-cooccurrence-weight", &session->co_occurrence_weight,
                 "weight of co-occurrence in the session score");
+  parser.Double("session-vector-weight", &session->vector_weight,
+                "weight of the factor model's item similarity in the "
+                "session score");
   parser.Int("transition-span", &session->transition_span,
              "an event follows this many previous distinct items");
   parser.Double("transition-gap-half-life",
@@ -45,35 +48,35 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
   std::vector<core::NextItemVariant> variants;
   for (const std::string& name : SplitList(models)) {
     if (name == "all") {
-      variants = {core::NextItemVariant::kPopular, core::NextItemVariant::kMarkov,
-                  core::NextItemVariant::kCoOccurrence,
-                  core::NextItemVariant::kFactorModel,
-                  core::NextItemVariant::kBlend};
+      variants = {
+          core::NextItemVariant::kPopular, core::NextItemVariant::kMarkov,
+          core::NextItemVariant::kCoOccurrence,
+          core::NextItemVariant::kFactorModel, core::NextItemVariant::kBlend};
       continue;
     }
     bool known = false;
-    for (auto v : {core::NextItemVariant::kPopular, core::NextItemVariant::kMarkov,
-                   core::NextItemVariant::kCoOccurrence,
-                   core::NextItemVariant::kFactorModel,
-                   core::NextItemVariant::kBlend}) {
+    for (auto v :
+         {core::NextItemVariant::kPopular, core::NextItemVariant::kMarkov,
+          core::NextItemVariant::kCoOccurrence,
+          core::NextItemVariant::kFactorModel, core::NextItemVariant::kBlend}) {
       if (name == core::NextItemVariantName(v)) {
         variants.push_back(v);
         known = true;
       }
     }
     if (!known) {
-      return UsageError(parser,
-                        Cat("--model: unknown model '", name,
-                            "' (popular, markov, cooccurrence, als, blend, all)"));
+      return UsageError(
+          parser, Cat("--model: unknown model '", name,
+                      "' (popular, markov, cooccurrence, als, blend, all)"));
     }
   }
   if (variants.empty()) return UsageError(parser, "--model: empty");
   absl::StatusOr<std::vector<core::Rating>> ratings =
       core::LoadRatings(ratings_path);
   if (!ratings.ok()) {
-    PrintError(ratings.status().message(),
-               absl::IsNotFound(ratings.status()) ? "check the --ratings path"
-                                                  : "");
+    PrintError(ratings.status().message(), absl::IsNotFound(ratings.status())
+                                               ? "check the --ratings path"
+                                               : "");
     return kExitFailure;
   }
   const std::string kk = Cat("@", k);

@@ -69,7 +69,8 @@ struct EventWeights {
 // distinct positive items, no older than `window_seconds` before their
 // latest event; the k-th most recent weighs position_decay^k. An item j
 // scores sum over session items s of weight(s) * (transition_weight *
-// P(j follows s) + co_occurrence_weight * cosine(s, j)). FOR_YOU blends
+// P(j follows s) + co_occurrence_weight * cosine(s, j)) (co-occurrence
+// cosine; see vector_weight for the model's). FOR_YOU blends
 // it with the factor model, both scaled to their best candidate:
 //   score = (1 - L) * model + L * session,
 //   L = blend_weight * freshness * min(1, session items / full_at_items),
@@ -78,12 +79,15 @@ struct EventWeights {
 // old one) gets the factor model alone. An anonymous visitor's
 // context_item_ids (oldest first) are a fresh session.
 struct SessionOptions {
-  int max_items = 5;
+  int max_items = 3;
   double window_seconds = 86400;
   double position_decay = 0.7;
-  double transition_weight = 1.0;
+  double transition_weight = 3.0;
   double co_occurrence_weight = 0.5;
-  double blend_weight = 0.6;
+  // ... plus vector_weight * the factor model's cosine(s, j), for the
+  // candidates the two above found.
+  double vector_weight = 0;
+  double blend_weight = 0.9;
   int full_at_items = 1;
   // 0 = a session never goes stale.
   double fresh_half_life_seconds = 3600;
@@ -99,7 +103,7 @@ struct SessionOptions {
 };
 
 // OK, or InvalidArgument naming the first field out of range: max_items
-// 0..100, window_seconds > 0, position_decay 0..1, the weights >= 0,
+// 0..100, window_seconds > 0, position_decay 0..1, the three weights >= 0,
 // blend_weight 0..1, full_at_items >= 0, the half-lives >= 0,
 // transition_span 0..20, transition_max_neighbors >= 1, candidates 1..10000.
 absl::Status ValidateSessionOptions(const SessionOptions& o);

@@ -46,6 +46,7 @@ absl::Status ValidateSessionOptions(const SessionOptions& o) {
   if (!(o.blend_weight >= 0 && o.blend_weight <= 1)) {
     return OutOfRange("blend_weight", "0..1");
   }
+  if (!(o.vector_weight >= 0)) return OutOfRange("vector_weight", ">= 0");
   if (o.full_at_items < 0) return OutOfRange("full_at_items", ">= 0");
   if (!(o.fresh_half_life_seconds >= 0)) {
     return OutOfRange("fresh_half_life_seconds", ">= 0");
@@ -112,8 +113,9 @@ std::vector<std::pair<int32_t, float>> Engine::State::Session(
     if (static_cast<double>(latest - it->ts) > o.window_seconds * 1000.0) {
       break;
     }
-    const bool dup = std::any_of(session.begin(), session.end(),
-                                 [&](const auto& p) { return p.first == it->item; });
+    const bool dup =
+        std::any_of(session.begin(), session.end(),
+                    [&](const auto& p) { return p.first == it->item; });
     if (dup) continue;
     session.emplace_back(it->item, static_cast<float>(weight));
     weight *= o.position_decay;

@@ -118,7 +118,8 @@ absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
   std::vector<Event> events;
   events.reserve(ratings.size());
   for (size_t i = 0; i < ratings.size(); ++i) {
-    events.push_back(RatingEvent(ratings[i], binary, absl::StrCat("train-", i)));
+    events.push_back(
+        RatingEvent(ratings[i], binary, absl::StrCat("train-", i)));
   }
   // History order is arrival order: replay chronologically.
   std::stable_sort(events.begin(), events.end(),
@@ -140,8 +141,8 @@ Event RatingEvent(const Rating& r, bool binary, std::string event_id) {
   return e;
 }
 
-absl::Status InstallAls(const AlsOptions& als, const ModelOptions& model_options,
-                        Engine& engine) {
+absl::Status InstallAls(const AlsOptions& als,
+                        const ModelOptions& model_options, Engine& engine) {
   Engine::TrainingData data = engine.ExportTrainingData();
   auto factors = TrainAls(data.user_items, als);
   if (!factors.ok()) return factors.status();

@@ -104,8 +104,8 @@ absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
                                                bool binary, Engine& engine);
 // Trains implicit ALS on the engine's export and swaps the model in.
 // Errors: those of TrainAls and FactorModel::Create.
-absl::Status InstallAls(const AlsOptions& als, const ModelOptions& model_options,
-                        Engine& engine);
+absl::Status InstallAls(const AlsOptions& als,
+                        const ModelOptions& model_options, Engine& engine);
 
 }  // namespace aisle::core
 

@@ -58,8 +58,8 @@ struct NextItemReport {
 
 // Runs the protocol on `ratings`. Errors: InvalidArgument for k <= 0 or
 // no user with 3 ratings; training errors (see InstallAls).
-absl::StatusOr<NextItemReport> EvaluateNextItem(
-    std::span<const Rating> ratings, const NextItemOptions& options);
+absl::StatusOr<NextItemReport> EvaluateNextItem(std::span<const Rating> ratings,
+                                                const NextItemOptions& options);
 
 }  // namespace aisle::core
 

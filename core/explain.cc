@@ -71,10 +71,10 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
                      : "Matches your taste";
       break;
     case ReasonCode::kJustViewed:
-      r.detail = related >= 0 ? absl::StrCat("Because you just ",
-                                             ToAbsl(verb(related)), " ",
-                                             Title(related))
-                              : "Follows what you just viewed";
+      r.detail = related >= 0
+                     ? absl::StrCat("Because you just ", ToAbsl(verb(related)),
+                                    " ", Title(related))
+                     : "Follows what you just viewed";
       break;
     case ReasonCode::kBoughtTogether:
       r.detail =

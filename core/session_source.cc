@@ -29,10 +29,10 @@ void Engine::State::Runner::PrepareSession() {
     }
   }
   if (session_.empty()) return;
-  const double fill =
-      o.full_at_items > 0
-          ? std::min(1.0, static_cast<double>(session_.size()) / o.full_at_items)
-          : 1.0;
+  const double fill = o.full_at_items > 0
+                          ? std::min(1.0, static_cast<double>(session_.size()) /
+                                              o.full_at_items)
+                          : 1.0;
   session_blend_ = std::clamp(o.blend_weight * freshness * fill, 0.0, 1.0);
 }
 
@@ -69,8 +69,9 @@ Engine::State::Runner::SessionCandidates() const {
       for (const auto& [item, c] : s_.co_all[seed]) {
         if (s_.n_all[item] <= 0) continue;
         credit(item, seed,
-               scale * c / std::sqrt(static_cast<double>(s_.n_all[seed]) *
-                                     s_.n_all[item]));
+               scale * c /
+                   std::sqrt(static_cast<double>(s_.n_all[seed]) *
+                             s_.n_all[item]));
       }
     }
   }
@@ -78,13 +79,30 @@ Engine::State::Runner::SessionCandidates() const {
   for (auto& [item, c] : acc) {
     if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
   }
+  if (o.vector_weight > 0 && b_ != nullptr) {
+    // The factor model's item-item view of the same candidates: cosine of
+    // their vectors to the session items' (no retrieval: bounded cost).
+    const RowMatrix& y = b_->model->item_factors();
+    for (Candidate& c : out) {
+      const int32_t row = b_->Row(c.item);
+      if (row < 0 || b_->inv_norms[row] == 0) continue;
+      for (const auto& [seed, w] : session_) {
+        const int32_t srow = b_->Row(seed);
+        if (srow < 0) continue;
+        const double cos = y.row(row).dot(y.row(srow)) * b_->inv_norms[row] *
+                           b_->inv_norms[srow];
+        if (cos > 0) c.score += w * o.vector_weight * cos;
+      }
+    }
+  }
   // Hash order is arbitrary: ties by id, so the order is the same each time.
   const auto better = [](const Candidate& a, const Candidate& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
   };
   const auto keep = static_cast<size_t>(std::max(1, o.candidates));
   if (out.size() > keep) {
-    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep),
+    std::partial_sort(out.begin(),
+                      out.begin() + static_cast<std::ptrdiff_t>(keep),
                       out.end(), better);
     out.resize(keep);
   } else {

@@ -10,11 +10,11 @@ void PruneNeighbors(absl::flat_hash_map<int32_t, float>& m, size_t cap) {
   std::vector<std::pair<float, int32_t>> v;
   v.reserve(m.size());
   for (const auto& [k, w] : m) v.emplace_back(w, k);
-  std::nth_element(
-      v.begin(), v.begin() + static_cast<std::ptrdiff_t>(cap), v.end(),
-      [](const auto& a, const auto& b) {
-        return a.first != b.first ? a.first > b.first : a.second < b.second;
-      });
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(cap),
+                   v.end(), [](const auto& a, const auto& b) {
+                     return a.first != b.first ? a.first > b.first
+                                               : a.second < b.second;
+                   });
   v.resize(cap);
   m.clear();
   for (const auto& [w, k] : v) m.emplace(k, w);

@@ -1,11 +1,11 @@
 #include "server/config.h"
 
 #include <cmath>
-#include <type_traits>
 #include <fstream>
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -368,11 +368,11 @@ const std::vector<Option>& Options() {
        }},
       {"session-blend", "WEIGHT",
        "Weight of the session signal (the last few events) against the "
-       "factor model for a fresh session, 0..1 (default 0.6).",
+       "factor model for a fresh session, 0..1 (default 0.9).",
        false, SessionSetter(&core::SessionOptions::blend_weight, 0, 1)},
       {"session-items", "N",
        "Distinct recent items in a session, 0 = no session signal "
-       "(default 5).",
+       "(default 3).",
        false, SessionSetter(&core::SessionOptions::max_items, 0, 100)},
       {"session-window", "SECONDS",
        "How far before a user's latest event the session reaches (default "
@@ -388,7 +388,7 @@ const std::vector<Option>& Options() {
        false,
        SessionSetter(&core::SessionOptions::fresh_half_life_seconds, 0, 1e9)},
       {"session-transition-weight", "WEIGHT",
-       "Weight of 'what followed' in the session score (default 1).", false,
+       "Weight of 'what followed' in the session score (default 3).", false,
        SessionSetter(&core::SessionOptions::transition_weight, 0, 1e6)},
       {"session-cooccurrence-weight", "WEIGHT",
        "Weight of co-occurrence in the session score (default 0.5).", false,
