@@ -79,7 +79,7 @@ struct EventWeights {
 // old one) gets the factor model alone. An anonymous visitor's
 // context_item_ids (oldest first) are a fresh session.
 struct SessionOptions {
-  int max_items = 3;
+  int max_items = 5;
   double window_seconds = 86400;
   double position_decay = 0.7;
   double transition_weight = 3.0;

@@ -372,7 +372,7 @@ const std::vector<Option>& Options() {
        false, SessionSetter(&core::SessionOptions::blend_weight, 0, 1)},
       {"session-items", "N",
        "Distinct recent items in a session, 0 = no session signal "
-       "(default 3).",
+       "(default 5).",
        false, SessionSetter(&core::SessionOptions::max_items, 0, 100)},
       {"session-window", "SECONDS",
        "How far before a user's latest event the session reaches (default "
