@@ -14,7 +14,7 @@ namespace {
 
 // Items a..f; three shoppers each view `from` then `to` (arrival order:
 // the server stamps both with the time it receives them).
-void Setup(TestServer& server) {
+void AddShoppers(TestServer& server) {
   v1::UpsertItemsRequest items;
   for (const char* id : {"a", "b", "c", "d", "e", "f"}) {
     v1::Item* item = items.add_items();
@@ -61,7 +61,7 @@ TEST(SessionTest, FeedbackChangesTheVeryNextForYouWithAJustViewedReason) {
   TempDir data;
   ASSERT_OK_AND_ASSIGN(TestServer server,
                        StartTestServer(TestServerConfig(data.path())));
-  Setup(server);
+  AddShoppers(server);
   for (const auto& [viewed, next] :
        {std::pair{"c", "d"}, std::pair{"a", "b"}}) {
     v1::FeedbackRequest feedback;
@@ -89,7 +89,7 @@ TEST(SessionTest, AnonymousContextItemsActAsTheSession) {
   TempDir data;
   ASSERT_OK_AND_ASSIGN(TestServer server,
                        StartTestServer(TestServerConfig(data.path())));
-  Setup(server);
+  AddShoppers(server);
   for (const auto& [viewed, next] :
        {std::pair{"a", "b"}, std::pair{"c", "d"}}) {
     const v1::RecommendResponse r = ForYou(server, "", {viewed});
