@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
+#include "cli/eval_next_item.h"
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "cli/text.h"
@@ -353,8 +354,12 @@ int RunEval(const Args& args) {
   TrainFlags train;
   int64_t seed = 42;
   bool binary = false;
+  std::string protocol = "split";
+  std::string ratings_path;
+  core::SessionOptions session;
   FlagParser parser(
-      "aisle eval --train FILE --test FILE [flags]",
+      "aisle eval --train FILE --test FILE [flags]\n"
+      "       aisle eval --protocol next-item --ratings FILE [flags]",
       "Offline evaluation on a train/test split of ratings (rows 'user item "
       "rating unix_seconds', tab/comma/space separated) through the same "
       "Recommend code path the server uses: for every test user the top k "
@@ -364,7 +369,14 @@ int RunEval(const Args& args) {
   parser.String("test", &test_path, "test ratings file (required)");
   parser.Int("k", &k, "list length");
   parser.String("model", &models,
-                "popular, cooccurrence, als, or all (comma-separated)");
+                "popular, cooccurrence, als, or all (comma-separated); "
+                "next-item also markov, blend");
+  parser.String("protocol", &protocol,
+                "split (--train/--test) or next-item (--ratings: each "
+                "user's last item held out, the one before posted live)");
+  parser.String("ratings", &ratings_path,
+                "ratings file with timestamps (next-item)");
+  RegisterSessionFlags(parser, &session);
   RegisterAlsFlags(parser, &train);
   parser.Int("seed", &seed, "ALS seed");
   parser.Bool("binary", &binary,
@@ -374,6 +386,20 @@ int RunEval(const Args& args) {
       "  aisle eval --train ml-100k-split-by-user/train.tsv \\\n"
       "             --test ml-100k-split-by-user/test.tsv");
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
+  if (protocol == "next-item") {
+    if (ratings_path.empty()) {
+      return UsageError(parser, "--ratings is required with next-item");
+    }
+    if (k < 1) return UsageError(parser, "--k: must be >= 1");
+    if (absl::Status s = FinishAlsFlags(&train, seed); !s.ok()) {
+      return UsageError(parser, s.message());
+    }
+    return RunNextItemEval(parser, ratings_path, models, k, train.als, session,
+                           !binary);
+  }
+  if (protocol != "split") {
+    return UsageError(parser, "--protocol: split or next-item");
+  }
   if (train_path.empty() || test_path.empty()) {
     return UsageError(parser, "--train and --test are required");
   }

@@ -66,6 +66,49 @@ struct EventWeights {
   float For(EventType type, double value) const;
 };
 
+// The session signal. A user's session is their last `max_items`
+// distinct positive items, no older than `window_seconds` before their
+// latest event; the k-th most recent weighs position_decay^k. An item j
+// scores sum over session items s of weight(s) * (transition_weight *
+// P(j follows s) + co_occurrence_weight * cosine(s, j)) (co-occurrence
+// cosine; see vector_weight for the model's). FOR_YOU blends
+// it with the factor model, both scaled to their best candidate:
+//   score = (1 - L) * model + L * session,
+//   L = blend_weight * freshness * min(1, session items / full_at_items),
+//   freshness = 2^(-(request time - latest event) / fresh_half_life),
+// so a user with a fresh session leans on it and one with none (or an
+// old one) gets the factor model alone. An anonymous visitor's
+// context_item_ids (oldest first) are a fresh session.
+struct SessionOptions {
+  int max_items = 5;
+  double window_seconds = 86400;
+  double position_decay = 0.7;
+  double transition_weight = 3.0;
+  double co_occurrence_weight = 0.5;
+  // ... plus vector_weight * the factor model's cosine(s, j), for the
+  // candidates the two above found.
+  double vector_weight = 0;
+  double blend_weight = 0.9;
+  int full_at_items = 1;
+  // 0 = a session never goes stale.
+  double fresh_half_life_seconds = 3600;
+  // Transitions: an event follows each of the user's previous
+  // `transition_span` distinct items, weighing position_decay^k *
+  // 2^(-gap / transition_gap_half_life_seconds) (0 = no time decay).
+  int transition_span = 3;
+  double transition_gap_half_life_seconds = 86400;
+  // Successors kept per item (the weakest dropped past twice this).
+  int transition_max_neighbors = 200;
+  // Session candidates scored per request (bounds the cost).
+  int candidates = 100;
+};
+
+// OK, or InvalidArgument naming the first field out of range: max_items
+// 0..100, window_seconds > 0, position_decay 0..1, the three weights >= 0,
+// blend_weight 0..1, full_at_items >= 0, the half-lives >= 0,
+// transition_span 0..20, transition_max_neighbors >= 1, candidates 1..10000.
+absl::Status ValidateSessionOptions(const SessionOptions& o);
+
 struct EngineOptions {
   EventWeights weights;
   // Half-life of event weight for popularity (days) and trending (hours).
@@ -91,8 +134,13 @@ struct EngineOptions {
     bool factor_model = true;
     bool co_occurrence = true;
     bool content = true;
+    bool session = true;  // SessionOptions below
   };
   ForYouSources for_you;
+  // Short-term intent: what the user's last few events say comes next
+  // (core/session_source.cc). Defaults measured with `aisle eval --protocol
+  // next-item` on ML-100K (README "Next item").
+  SessionOptions session;
   ModelOptions model;
   // SwapModel re-solves every user's vector against the new model. When
   // false (default) it does so before returning. When true it returns
@@ -127,7 +175,7 @@ struct RecommendTrace {
   bool used_ann = false;
   bool used_exact = false;
   double retrieval_seconds = 0;
-  std::array<int, 8> candidates_by_source{};  // indexed by Source
+  std::array<int, kNumSources> candidates_by_source{};  // by Source
 };
 
 class Engine {

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "core/check.h"
 #include "core/engine_state.h"
+#include "core/transitions.h"
 
 namespace aisle::core {
 namespace {
@@ -81,21 +82,8 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
   }
   const size_t cap =
       static_cast<size_t>(std::max(1, options.co_occurrence_max_neighbors));
-  const auto prune = [cap](absl::flat_hash_map<int32_t, float>& m) {
-    if (m.size() <= 2 * cap) return;
-    std::vector<std::pair<float, int32_t>> v;
-    v.reserve(m.size());
-    for (const auto& [k, w] : m) v.emplace_back(w, k);
-    std::nth_element(
-        v.begin(), v.begin() + cap, v.end(), [](const auto& a, const auto& b) {
-          return a.first != b.first ? a.first > b.first : a.second < b.second;
-        });
-    v.resize(cap);
-    m.clear();
-    for (const auto& [w, k] : v) m.emplace(k, w);
-  };
-  prune(co[item]);
-  for (int32_t other : seen) prune(co[other]);
+  PruneNeighbors(co[item], cap);
+  for (int32_t other : seen) PruneNeighbors(co[other], cap);
 }
 
 void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
@@ -142,10 +130,13 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
       !(ui.flags & (kCarted | kBlocked));
   if (count_all) ui.flags |= kCounted;
   if (count_cart) ui.flags |= kCarted;
+  const bool follows = w > 0 && !(ui.flags & kBlocked);
   // `ui` may move when CountPairs looks other items up: flags are set first.
   if (count_all) CountPairs(user, item, /*cart=*/false);
   if (count_cart) CountPairs(user, item, /*cart=*/true);
 
+  // Before the event joins the history: it follows the user's earlier items.
+  if (follows) CountTransitions(user, item, e.timestamp_ms);
   user.history.push_back({e.timestamp_ms, item, e.type});
   const size_t max_history =
       static_cast<size_t>(std::max(1, options.max_history_per_user));

@@ -31,6 +31,7 @@
 #include "core/engine.h"
 #include "core/model.h"
 #include "core/string_view.h"
+#include "core/transitions.h"
 #include "core/types.h"
 
 namespace aisle::core {
@@ -131,7 +132,8 @@ struct Engine::State {
   explicit State(EngineOptions o)
       : options(std::move(o)),
         popularity(options.popularity_half_life_days * kMsPerDay),
-        trending(options.trending_half_life_hours * kMsPerHour) {}
+        trending(options.trending_half_life_hours * kMsPerHour),
+        transitions(options.session.transition_max_neighbors) {}
 
   const EngineOptions options;
 
@@ -166,6 +168,8 @@ struct Engine::State {
   std::vector<absl::flat_hash_map<int32_t, float>> co_cart ABSL_GUARDED_BY(mu);
   std::vector<float> n_all ABSL_GUARDED_BY(mu);
   std::vector<float> n_cart ABSL_GUARDED_BY(mu);
+  // What follows what, for the session signal (core/engine_session.cc).
+  Transitions transitions ABSL_GUARDED_BY(mu);
 
   mutable absl::Mutex model_mu;
   std::shared_ptr<const Binding> binding ABSL_GUARDED_BY(model_mu);
@@ -254,6 +258,17 @@ struct Engine::State {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void CountPairs(UserRec& user, int32_t item, bool cart)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Adds transitions to `item` (at `ts`) from the user's previous distinct
+  // items (engine_session.cc); call before the event joins the history.
+  void CountTransitions(const UserRec& user, int32_t item, int64_t ts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The session of a user at request time `now_ms`: their recent distinct
+  // positive items, most recent first, with their weights; *freshness gets
+  // the decay of the latest event at `now_ms` (engine_session.cc).
+  std::vector<std::pair<int32_t, float>> Session(const UserRec& user,
+                                                 int64_t now_ms,
+                                                 double* freshness) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   // r_ui of the pair for training and fold-in: 0 when not positive or
   // blocked, decayed by options.user_half_life_days from the latest event
   // on the item to the user's latest event.

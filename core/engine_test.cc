@@ -90,6 +90,14 @@ void AddCrowd(Engine& engine) {
   engine.ApplyEvents(events);
 }
 
+// The sources before the session signal (core/session_test.cc tests it):
+// these tests pin what the others do.
+EngineOptions WithoutSession() {
+  EngineOptions o;
+  o.for_you.session = false;
+  return o;
+}
+
 std::unique_ptr<Engine> NewEngine(EngineOptions options = {}) {
   auto engine = std::make_unique<Engine>(options);
   const auto items = Catalog();
@@ -310,7 +318,7 @@ TEST(EngineTest, DislikeBlocksTheItemEverywhereUntilErased) {
 }
 
 TEST(EngineTest, CoOccurrenceDrivesForYouWithoutAModelAndReadsYourWrites) {
-  auto engine = NewEngine();
+  auto engine = NewEngine(WithoutSession());
   AddCrowd(*engine);
   std::vector<Event> events;
   for (int u = 0; u < 4; ++u) {
@@ -528,7 +536,7 @@ TEST(EngineTest, ForYouFollowsTheUsersVectorAndExplainsWithTheirItem) {
 }
 
 TEST(EngineTest, ForYouBlendsItemsTheModelDoesNotKnow) {
-  auto engine = NewEngine();
+  auto engine = NewEngine(WithoutSession());
   engine->UpsertItems(std::vector<Item>{MakeItem("new", "books/fiction")});
   engine->SwapModel(TasteModel("m1"));  // has no vector for "new"
   std::vector<Event> events;
@@ -662,7 +670,7 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
   meta.parameters = {{"regularization", "0.1"}};
 
   auto make_engine = [&](bool background, std::vector<std::string>* log) {
-    EngineOptions options;
+    EngineOptions options = WithoutSession();
     options.model.ann_min_items = 100;
     options.model.ann.threads = 1;
     options.refold_in_background = background;

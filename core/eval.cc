@@ -101,6 +101,67 @@ RankingScores ScoreRanking(std::span<const std::string> recommended,
   return s;
 }
 
+absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
+                                               bool binary, Engine& engine) {
+  // Items exist only as ids, created in order of first appearance (which
+  // is also the popularity tie-break order).
+  std::vector<Item> items;
+  absl::flat_hash_set<std::string> item_set;
+  for (const Rating& r : ratings) {
+    if (item_set.insert(r.item_id).second) {
+      Item item;
+      item.item_id = r.item_id;
+      items.push_back(std::move(item));
+    }
+  }
+  engine.UpsertItems(items);
+  std::vector<Event> events;
+  events.reserve(ratings.size());
+  for (size_t i = 0; i < ratings.size(); ++i) {
+    events.push_back(
+        RatingEvent(ratings[i], binary, absl::StrCat("train-", i)));
+  }
+  // History order is arrival order: replay chronologically.
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Event& a, const Event& b) {
+                     return a.timestamp_ms < b.timestamp_ms;
+                   });
+  engine.ReplayEvents(events);
+  return item_set;
+}
+
+Event RatingEvent(const Rating& r, bool binary, std::string event_id) {
+  Event e;
+  e.event_id = std::move(event_id);
+  e.user_id = r.user_id;
+  e.item_id = r.item_id;
+  e.type = EventType::kRating;
+  e.value = binary ? 1.0 : r.rating;
+  e.timestamp_ms = r.timestamp_ms;
+  return e;
+}
+
+absl::Status InstallAls(const AlsOptions& als,
+                        const ModelOptions& model_options, Engine& engine) {
+  Engine::TrainingData data = engine.ExportTrainingData();
+  auto factors = TrainAls(data.user_items, als);
+  if (!factors.ok()) return factors.status();
+  ModelMetadata meta;
+  meta.version = "eval";
+  meta.factors = als.factors;
+  meta.interactions = data.user_items.nnz();
+  meta.parameters["alpha"] = absl::StrCat(als.alpha);
+  meta.parameters["regularization"] = absl::StrCat(als.regularization);
+  ModelOptions mo = model_options;
+  mo.als = als;
+  auto model = FactorModel::Create(
+      std::move(meta), std::move(data.item_ids), std::move(factors->items),
+      std::move(data.user_ids), std::move(factors->users), mo);
+  if (!model.ok()) return model.status();
+  engine.SwapModel(*std::move(model));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   if (options.k <= 0) return absl::InvalidArgumentError("k must be positive");
   auto train = LoadRatings(options.train_path);
@@ -112,12 +173,12 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   bool binary = !options.rating_as_weight;
   switch (options.variant) {
     case EvalVariant::kPopular:
-      eo.for_you = {false, false, false};
+      eo.for_you = {false, false, false, false};
       eo.popularity_half_life_days = 0;
       binary = true;
       break;
     case EvalVariant::kCoOccurrence:
-      eo.for_you = {false, true, false};
+      eo.for_you = {false, true, false, false};
       // Count every pair of a user's items, as batch item-item CF does.
       eo.co_occurrence_window = std::max(eo.co_occurrence_window, 100000);
       eo.co_occurrence_max_neighbors =
@@ -128,39 +189,8 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
       break;
   }
   Engine engine(eo);
-
-  // Items exist only as ids, created in order of first appearance (which
-  // is also the popularity tie-break order).
-  std::vector<Item> items;
-  absl::flat_hash_set<std::string> item_set;
-  for (const Rating& r : *train) {
-    if (item_set.insert(r.item_id).second) {
-      Item item;
-      item.item_id = r.item_id;
-      items.push_back(std::move(item));
-    }
-  }
-  engine.UpsertItems(items);
-
-  std::vector<Event> events;
-  events.reserve(train->size());
-  for (size_t i = 0; i < train->size(); ++i) {
-    const Rating& r = (*train)[i];
-    Event e;
-    e.event_id = absl::StrCat("train-", i);
-    e.user_id = r.user_id;
-    e.item_id = r.item_id;
-    e.type = EventType::kRating;
-    e.value = binary ? 1.0 : r.rating;
-    e.timestamp_ms = r.timestamp_ms;
-    events.push_back(std::move(e));
-  }
-  // History order is arrival order: replay chronologically.
-  std::stable_sort(events.begin(), events.end(),
-                   [](const Event& a, const Event& b) {
-                     return a.timestamp_ms < b.timestamp_ms;
-                   });
-  engine.ReplayEvents(events);
+  const absl::flat_hash_set<std::string> item_set =
+      ReplayRatings(*train, binary, engine);
 
   EvalReport report;
   report.variant = std::string(EvalVariantName(options.variant));
@@ -170,23 +200,9 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
 
   if (options.variant == EvalVariant::kAls) {
     const auto start = SteadyClock::now();
-    Engine::TrainingData data = engine.ExportTrainingData();
-    auto factors = TrainAls(data.user_items, options.als);
-    if (!factors.ok()) return factors.status();
-    ModelMetadata meta;
-    meta.version = "eval";
-    meta.factors = options.als.factors;
-    meta.interactions = data.user_items.nnz();
-    meta.parameters["alpha"] = absl::StrCat(options.als.alpha);
-    meta.parameters["regularization"] =
-        absl::StrCat(options.als.regularization);
-    ModelOptions mo = eo.model;
-    mo.als = options.als;
-    auto model = FactorModel::Create(
-        std::move(meta), std::move(data.item_ids), std::move(factors->items),
-        std::move(data.user_ids), std::move(factors->users), mo);
-    if (!model.ok()) return model.status();
-    engine.SwapModel(*std::move(model));
+    if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
+      return s;
+    }
     report.train_seconds = SecondsSince(start);
   } else {
     engine.RefreshUserVectors();

@@ -94,6 +94,19 @@ RankingScores ScoreRanking(std::span<const std::string> recommended,
                            const absl::flat_hash_set<std::string>& relevant,
                            int k);
 
+// Shared by the evaluation protocols (eval.cc, eval_next_item.cc).
+// The event of a rating: kRating, value = the rating (1 when binary).
+Event RatingEvent(const Rating& r, bool binary, std::string event_id);
+// Upserts the rated items (ids only, in order of first appearance) and
+// replays the ratings in time order (ties in file order) through
+// Engine::ReplayEvents. Returns the item ids.
+absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
+                                               bool binary, Engine& engine);
+// Trains implicit ALS on the engine's export and swaps the model in.
+// Errors: those of TrainAls and FactorModel::Create.
+absl::Status InstallAls(const AlsOptions& als,
+                        const ModelOptions& model_options, Engine& engine);
+
 }  // namespace aisle::core
 
 #endif  // AISLE_CORE_EVAL_H_

@@ -70,6 +70,12 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
                                     Title(related))
                      : "Matches your taste";
       break;
+    case ReasonCode::kJustViewed:
+      r.detail = related >= 0
+                     ? absl::StrCat("Because you just ", ToAbsl(verb(related)),
+                                    " ", Title(related))
+                     : "Follows what you just viewed";
+      break;
     case ReasonCode::kBoughtTogether:
       r.detail =
           c.source == Source::kCoOccurrence && related >= 0

@@ -4,11 +4,13 @@
 //
 // Candidate sources, in order, each topping up what the previous left:
 //   FOR_YOU: factor model (see retrieval.cc for ANN vs exact), blended
-//     with co-occurrence for items the model does not know; then
+//     with co-occurrence for items the model does not know and with the
+//     session signal (session_source.cc; alone when there is no user
+//     vector, e.g. an anonymous visitor's context items); then
 //     co-occurrence of the user's recent items (or, for an unknown user,
 //     of context_item_ids, then their vector similarity); then same
 //     category (content); then popularity. EngineOptions::for_you turns
-//     the first three off one by one (for the offline evaluation).
+//     the sources off one by one (for the offline evaluation).
 //   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
 //   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
 //     co-occurrence, item-vector cosine, content, popularity.
@@ -119,6 +121,9 @@ void Engine::State::Runner::Prepare() {
       if (w > 0) recent_.emplace_back(it->item, w);
     }
   }
+  if (req_.scenario == Scenario::kForYou && s_.options.for_you.session) {
+    PrepareSession();
+  }
 }
 
 absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
@@ -227,7 +232,10 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
         cands.push_back(cold);
       }
     }
+    if (!session_.empty()) cands = BlendSession(std::move(cands));
     AddAll(std::move(cands));
+  } else if (!session_.empty()) {
+    AddAll(SessionCandidates());
   }
   if (!recent_.empty() && sources.co_occurrence) {
     std::vector<Candidate> co = CoOccurrence(recent_, false);

@@ -10,6 +10,7 @@
 //                         the user's history, the factor model's sources
 //   retrieval.cc          top-k model rows for a query: ANN or exact
 //   diversity.cc          the MMR re-rank
+//   session_source.cc     the session signal and its blend with the model
 //   explain.cc            the reason shown with each item
 #ifndef AISLE_CORE_RECOMMEND_RUNNER_H_
 #define AISLE_CORE_RECOMMEND_RUNNER_H_
@@ -140,6 +141,20 @@ class Engine::State::Runner {
   std::vector<Candidate> VectorSimilar() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   void RecentlyViewed() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
+  // session_source.cc
+  // Fills session_ (the user's session, or an anonymous visitor's context
+  // items) and session_blend_ (L of SessionOptions).
+  void PrepareSession() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Eligible items that follow the session, best first, at most
+  // SessionOptions::candidates, related = the session item that counted
+  // most.
+  std::vector<Candidate> SessionCandidates() const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The factor model's candidates (best first; REQUIRES a user vector)
+  // blended with the session's by SessionOptions' rule; unsorted.
+  std::vector<Candidate> BlendSession(std::vector<Candidate> model)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
   // retrieval.cc
   double Selectivity() const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   std::optional<std::vector<int32_t>> IncludedRows() const
@@ -170,11 +185,15 @@ class Engine::State::Runner {
   std::vector<std::pair<int32_t, float>> context_seeds_;
   // The user's recent distinct positive items, most recent first.
   std::vector<std::pair<int32_t, float>> recent_;
+  // The session (see PrepareSession), most recent first, and its weight
+  // in the blend (0: none).
+  std::vector<std::pair<int32_t, float>> session_;
+  double session_blend_ = 0;
   bool include_seen_ = false;
   size_t want_ = 0;
   absl::flat_hash_set<int32_t> taken_;
   std::vector<Candidate> out_;
-  std::array<int, 8> by_source_{};
+  std::array<int, kNumSources> by_source_{};
   bool vector_solved_ = false;
   Eigen::VectorXf solved_vector_;
 };

@@ -79,7 +79,9 @@ enum class Source : uint8_t {
   kUserHistory = 5,
   kContent = 6,
   kItemSimilarity = 7,
+  kSession = 8,  // the user's (or visitor's) last few items: what follows
 };
+inline constexpr int kNumSources = 9;
 std::string_view SourceName(Source source);  // "factor_model", ...
 
 // Numbering matches aisle.v1.ReasonCode.
@@ -94,6 +96,7 @@ enum class ReasonCode : uint8_t {
   kRecentlyViewedByYou = 7,
   kSameCategory = 8,
   kNewUserFallback = 9,
+  kJustViewed = 10,  // follows the session's related item ("just viewed")
 };
 
 struct Reason {
@@ -126,6 +129,11 @@ struct RecommendRequest {
   // cancellable.
   absl::Time deadline = absl::InfiniteFuture();
   std::function<bool()> cancelled;  // optional; true = the caller gave up
+  // The request's time (unix ms) for the freshness of the user's session
+  // (SessionOptions::fresh_half_life_seconds); 0 = the engine's clock (the
+  // latest event applied). The offline evaluation sets it to replay a
+  // request made right after an event; the server leaves it 0.
+  int64_t now_ms = 0;
 };
 
 struct ScoredItem {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -77,6 +78,20 @@ Setter IntSetter(T ServerConfig::*field, int64_t min, int64_t max) {
     absl::StatusOr<int64_t> n = ParseInt(v, min, max);
     if (!n.ok()) return n.status();
     c->*field = static_cast<T>(*n);
+    return absl::OkStatus();
+  };
+}
+
+// A field of the engine's SessionOptions (core/engine.h), in min..max.
+template <typename T>
+Setter SessionSetter(T core::SessionOptions::*field, double min, double max) {
+  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
+    absl::StatusOr<double> d = ParseDouble(v, min, max);
+    if (!d.ok()) return d.status();
+    if (std::is_integral_v<T> && *d != std::floor(*d)) {
+      return Bad(absl::StrCat("must be an integer, got \"", v, "\""));
+    }
+    c->engine.session.*field = static_cast<T>(*d);
     return absl::OkStatus();
   };
 }
@@ -351,6 +366,33 @@ const std::vector<Option>& Options() {
          c->engine.co_occurrence_window = static_cast<int>(*n);
          return absl::OkStatus();
        }},
+      {"session-blend", "WEIGHT",
+       "Weight of the session signal (the last few events) against the "
+       "factor model for a fresh session, 0..1 (default 0.9).",
+       false, SessionSetter(&core::SessionOptions::blend_weight, 0, 1)},
+      {"session-items", "N",
+       "Distinct recent items in a session, 0 = no session signal "
+       "(default 5).",
+       false, SessionSetter(&core::SessionOptions::max_items, 0, 100)},
+      {"session-window", "SECONDS",
+       "How far before a user's latest event the session reaches (default "
+       "86400).",
+       false, SessionSetter(&core::SessionOptions::window_seconds, 1, 1e9)},
+      {"session-decay", "FACTOR",
+       "Weight of each older session item relative to the next, 0..1 "
+       "(default 0.7).",
+       false, SessionSetter(&core::SessionOptions::position_decay, 0, 1)},
+      {"session-fresh-half-life", "SECONDS",
+       "Age of a user's latest event at which the session weighs half; 0 = "
+       "never stale (default 3600).",
+       false,
+       SessionSetter(&core::SessionOptions::fresh_half_life_seconds, 0, 1e9)},
+      {"session-transition-weight", "WEIGHT",
+       "Weight of 'what followed' in the session score (default 3).", false,
+       SessionSetter(&core::SessionOptions::transition_weight, 0, 1e6)},
+      {"session-cooccurrence-weight", "WEIGHT",
+       "Weight of co-occurrence in the session score (default 0.5).", false,
+       SessionSetter(&core::SessionOptions::co_occurrence_weight, 0, 1e6)},
       {"exact-below-selectivity", "FRACTION",
        "Use exact search when a filter keeps less than this fraction of "
        "the catalog (default 0.05).",

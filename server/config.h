@@ -138,7 +138,10 @@ struct ServerConfig {
   //   --popularity-half-life (days, default 14), --trending-half-life
   //   (hours, default 24), --user-half-life (days, default 0 = off),
   //   --max-history-per-user (500), --co-occurrence-window (50),
-  //   --exact-below-selectivity (0.05), --ann-min-items (20000).
+  //   --exact-below-selectivity (0.05), --ann-min-items (20000); the
+  //   session signal: --session-blend, --session-items, --session-window,
+  //   --session-decay, --session-fresh-half-life,
+  //   --session-transition-weight, --session-cooccurrence-weight.
   core::EngineOptions engine;
   // TLS of the gRPC port (server/tls.h): --tls-cert, --tls-key,
   // --tls-client-ca, --tls-reload-interval (default 60s). Default: none =

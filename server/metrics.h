@@ -184,7 +184,8 @@ class Metrics {
   prometheus::Histogram* fold_in_;
   prometheus::Histogram* retrieval_ann_;
   prometheus::Histogram* retrieval_exact_;
-  std::array<prometheus::Counter*, 8> candidates_{};       // by core::Source
+  std::array<prometheus::Counter*, core::kNumSources>
+      candidates_{};                                       // by core::Source
   std::array<prometheus::Counter*, 6> recommendations_{};  // by Scenario
   std::array<prometheus::Counter*, 6> fallbacks_{};
   prometheus::Histogram* storage_write_;

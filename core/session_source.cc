@@ -1,0 +1,162 @@
+// The Runner's session source: what the user's (or an anonymous visitor's)
+// last few items say comes next, and its blend with the factor model (the
+// rule is in SessionOptions, core/engine.h).
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/recommend_runner.h"
+
+namespace aisle::core {
+
+void Engine::State::Runner::PrepareSession() {
+  const SessionOptions& o = s_.options.session;
+  double freshness = 0;
+  if (user_ != nullptr) {
+    const int64_t now = req_.now_ms > 0 ? req_.now_ms : s_.now_ms;
+    session_ = s_.Session(*user_, now, &freshness);
+  } else if (!context_.empty()) {
+    // The visitor's context items, oldest first: a session happening now.
+    freshness = 1;
+    const auto max_items = static_cast<size_t>(std::max(0, o.max_items));
+    double weight = 1;
+    for (auto it = context_.rbegin();
+         it != context_.rend() && session_.size() < max_items; ++it) {
+      session_.emplace_back(*it, static_cast<float>(weight));
+      weight *= o.position_decay;
+    }
+  }
+  if (session_.empty()) return;
+  const double fill = o.full_at_items > 0
+                          ? std::min(1.0, static_cast<double>(session_.size()) /
+                                              o.full_at_items)
+                          : 1.0;
+  session_blend_ = std::clamp(o.blend_weight * freshness * fill, 0.0, 1.0);
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::SessionCandidates() const {
+  std::vector<Candidate> out;
+  if (Full() || session_.empty()) return out;
+  const SessionOptions& o = s_.options.session;
+  absl::flat_hash_map<int32_t, Candidate> acc;
+  const auto credit = [&acc](int32_t item, int32_t seed, double contribution) {
+    Candidate& c = acc[item];
+    if (c.item < 0) {
+      c.item = item;
+      c.source = Source::kSession;
+      c.reason = ReasonCode::kJustViewed;
+    }
+    c.score += contribution;
+    if (contribution > c.related_weight) {
+      c.related = seed;
+      c.related_weight = contribution;
+    }
+  };
+  for (const auto& [seed, w] : session_) {
+    if (o.transition_weight > 0) {
+      const float out_weight = s_.transitions.Out(seed);
+      if (const auto* next = s_.transitions.Next(seed); next != nullptr) {
+        const double scale = w * o.transition_weight / out_weight;
+        for (const auto& [item, t] : *next) credit(item, seed, scale * t);
+      }
+    }
+    if (o.co_occurrence_weight > 0 &&
+        static_cast<size_t>(seed) < s_.co_all.size() && s_.n_all[seed] > 0) {
+      const double scale = w * o.co_occurrence_weight;
+      for (const auto& [item, c] : s_.co_all[seed]) {
+        if (s_.n_all[item] <= 0) continue;
+        credit(item, seed,
+               scale * c /
+                   std::sqrt(static_cast<double>(s_.n_all[seed]) *
+                             s_.n_all[item]));
+      }
+    }
+  }
+  out.reserve(acc.size());
+  for (auto& [item, c] : acc) {
+    if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
+  }
+  if (o.vector_weight > 0 && b_ != nullptr) {
+    // The factor model's item-item view of the same candidates: cosine of
+    // their vectors to the session items' (no retrieval: bounded cost).
+    const RowMatrix& y = b_->model->item_factors();
+    for (Candidate& c : out) {
+      const int32_t row = b_->Row(c.item);
+      if (row < 0 || b_->inv_norms[row] == 0) continue;
+      for (const auto& [seed, w] : session_) {
+        const int32_t srow = b_->Row(seed);
+        if (srow < 0) continue;
+        const double cos = y.row(row).dot(y.row(srow)) * b_->inv_norms[row] *
+                           b_->inv_norms[srow];
+        if (cos > 0) c.score += w * o.vector_weight * cos;
+      }
+    }
+  }
+  // Hash order is arbitrary: ties by id, so the order is the same each time.
+  const auto better = [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  };
+  const auto keep = static_cast<size_t>(std::max(1, o.candidates));
+  if (out.size() > keep) {
+    std::partial_sort(out.begin(),
+                      out.begin() + static_cast<std::ptrdiff_t>(keep),
+                      out.end(), better);
+    out.resize(keep);
+  } else {
+    std::sort(out.begin(), out.end(), better);
+  }
+  return out;
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
+  if (session_blend_ <= 0) return model;
+  std::vector<Candidate> session = SessionCandidates();
+  if (session.empty()) return model;
+  const float* uv = UserVector();
+  const FactorModel& m = *b_->model;
+  const Eigen::Map<const Eigen::VectorXf> u(uv, m.factors());
+  // Both signals scaled to their best candidate, so that the blend weight
+  // means the same whatever the model's score range.
+  const double model_top = !model.empty() ? model.front().score : 0;
+  const double model_scale = model_top > 0 ? 1.0 / model_top : 0;
+  const double session_scale = 1.0 / session.front().score;
+  const double l = session_blend_;
+  absl::flat_hash_map<int32_t, size_t> index;
+  for (size_t k = 0; k < model.size(); ++k) {
+    index[model[k].item] = k;
+    model[k].related_weight = 0;  // the session part, set below
+    model[k].score = (1 - l) * std::max(0.0, model[k].score * model_scale);
+  }
+  for (const Candidate& c : session) {
+    const double part = l * c.score * session_scale;
+    Candidate* target;
+    if (auto it = index.find(c.item); it != index.end()) {
+      target = &model[it->second];
+    } else {
+      // Not in the model's top: its model score, if the model knows it.
+      const int32_t row = b_->Row(c.item);
+      const double dot =
+          row >= 0 ? m.item_factors().row(row).dot(u.transpose()) : 0.0;
+      Candidate fresh = c;
+      fresh.score = (1 - l) * std::max(0.0, dot * model_scale);
+      fresh.source = Source::kFactorModel;
+      fresh.reason = ReasonCode::kMatchesYourTaste;
+      model.push_back(fresh);
+      target = &model.back();
+    }
+    // The stronger part names the source and the reason.
+    if (part >= target->score) {
+      target->source = Source::kSession;
+      target->reason = ReasonCode::kJustViewed;
+      target->related = c.related;
+    }
+    target->score += part;
+  }
+  return model;
+}
+
+}  // namespace aisle::core
