@@ -42,7 +42,7 @@ namespace aisle::core {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'S', 'N', 'P'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr size_t kPieceBytes = 4 << 20;
 constexpr size_t kTrailerBytes = 8 + 4;
 
@@ -185,6 +185,11 @@ uint32_t OptionsFingerprint(const EngineOptions& o) {
   add(o.max_history_per_user);
   add(o.co_occurrence_window);
   add(o.co_occurrence_max_neighbors);
+  const SessionOptions& session = o.session;
+  add(session.position_decay);
+  add(session.transition_span);
+  add(session.transition_gap_half_life_seconds);
+  add(session.transition_max_neighbors);
   return Crc32c(bytes);
 }
 
@@ -221,9 +226,10 @@ bool ReadCounters(PieceReader& r, uint32_t n_items, Counters* c) {
 
 using CoMap = absl::flat_hash_map<int32_t, float>;
 
-bool ReadCoOccurrence(PieceReader& r, uint32_t n_items,
-                      std::vector<CoMap>* co) {
-  co->resize(n_items);
+// `lists` neighbour lists of items below `n_items`.
+bool ReadNeighborLists(PieceReader& r, uint32_t lists, uint32_t n_items,
+                       std::vector<CoMap>* co) {
+  co->resize(lists);
   for (CoMap& m : *co) {
     uint32_t k;
     if (!r.Count(&k, 8)) return false;
@@ -270,6 +276,17 @@ std::vector<std::string> Engine::SaveSnapshot() const {
         w.Put(other);
         w.Put(weight);
       }
+    }
+  }
+  // Transitions (session signal): outgoing totals, then the lists.
+  const std::vector<CoMap>& next = s.transitions.Lists();
+  w.Put(static_cast<uint32_t>(next.size()));
+  w.Bytes(s.transitions.Outs().data(), next.size() * sizeof(float));
+  for (const CoMap& m : next) {
+    w.Put(static_cast<uint32_t>(m.size()));
+    for (const auto& [other, weight] : m) {
+      w.Put(other);
+      w.Put(weight);
     }
   }
   w.Put(static_cast<uint32_t>(s.user_index.size()));
@@ -366,9 +383,20 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
     return Damaged("item counts");
   }
   std::vector<CoMap> co_all, co_cart;
-  if (!ReadCoOccurrence(r, n_items, &co_all) ||
-      !ReadCoOccurrence(r, n_items, &co_cart)) {
+  if (!ReadNeighborLists(r, n_items, n_items, &co_all) ||
+      !ReadNeighborLists(r, n_items, n_items, &co_cart)) {
     return Damaged("co-occurrence");
+  }
+  uint32_t n_from;
+  std::vector<CoMap> next;
+  std::vector<float> out;
+  if (!r.Count(&n_from, sizeof(float)) || n_from > n_items) {
+    return Damaged("transitions");
+  }
+  out.resize(n_from);
+  if (!r.Bytes(out.data(), n_from * sizeof(float)) ||
+      !ReadNeighborLists(r, n_from, n_items, &next)) {
+    return Damaged("transitions");
   }
   uint32_t n_users;
   if (!r.Count(&n_users, 4)) return Damaged("user count");
@@ -448,6 +476,7 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
   s.n_cart = std::move(n_cart);
   s.co_all = std::move(co_all);
   s.co_cart = std::move(co_cart);
+  s.transitions.Restore(std::move(next), std::move(out));
   s.popularity.Restore(popularity.base, popularity.has_base,
                        std::move(popularity.values));
   s.trending.Restore(trending.base, trending.has_base,

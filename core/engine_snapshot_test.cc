@@ -98,6 +98,38 @@ TEST(EngineSnapshotTest, SnapshotPlusTailEqualsFullReplay) {
   EXPECT_EQ(Fingerprint(restored), Fingerprint(full));
 }
 
+// The session signal's transitions are derived state too: with FOR_YOU
+// fed by them alone, a snapshot that lost them would answer differently.
+TEST(EngineSnapshotTest, SessionTransitionsSurviveASnapshot) {
+  EngineOptions o;
+  o.for_you = {false, false, false, true};
+  o.session.co_occurrence_weight = 0;
+  const DemoData demo = SmallDemo();
+  const size_t half = demo.events.size() / 2;
+
+  Engine full{o};
+  full.UpsertItems(demo.items);
+  full.ReplayEvents(demo.events);
+
+  Engine before{o};
+  before.UpsertItems(demo.items);
+  before.ReplayEvents(std::span<const Event>(demo.events.data(), half));
+  Engine restored{o};
+  ASSERT_OK(restored.LoadSnapshot(before.SaveSnapshot()));
+  restored.UpsertItems(demo.items);
+  restored.ReplayEvents(std::span<const Event>(demo.events.data() + half,
+                                               demo.events.size() - half));
+
+  const std::vector<std::string> want = Fingerprint(full);
+  EXPECT_EQ(Fingerprint(restored), want);
+  // And the check can fail: the tail alone gives other answers.
+  Engine tail_only{o};
+  tail_only.UpsertItems(demo.items);
+  tail_only.ReplayEvents(std::span<const Event>(demo.events.data() + half,
+                                                demo.events.size() - half));
+  EXPECT_NE(Fingerprint(tail_only), want);
+}
+
 TEST(EngineSnapshotTest, AnErasedUserIsNotInALaterSnapshot) {
   const DemoData demo = SmallDemo();
   Engine engine{EngineOptions{}};

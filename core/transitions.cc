@@ -37,4 +37,13 @@ void Transitions::Add(int32_t from, int32_t to, float w) {
   pairs_ = pairs_ + m.size() - before;
 }
 
+void Transitions::Restore(std::vector<absl::flat_hash_map<int32_t, float>> next,
+                          std::vector<float> out) {
+  next_ = std::move(next);
+  out_ = std::move(out);
+  out_.resize(next_.size(), 0);
+  pairs_ = 0;
+  for (const auto& m : next_) pairs_ += m.size();
+}
+
 }  // namespace aisle::core

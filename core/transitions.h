@@ -13,7 +13,9 @@
 // (readers share it, Add needs it exclusively).
 //
 // STATE FOR SNAPSHOTS: `next_` and `out_` are derived from the events
-// (replaying the events rebuilds them), like co-occurrence.
+// (replaying the events rebuilds them), like co-occurrence; the engine
+// snapshot (core/engine_snapshot.cc) saves them through Lists()/Outs() and
+// puts them back with Restore().
 #ifndef AISLE_CORE_TRANSITIONS_H_
 #define AISLE_CORE_TRANSITIONS_H_
 
@@ -49,6 +51,17 @@ class Transitions {
   }
   // Distinct (from, to) pairs held.
   size_t pairs() const { return pairs_; }
+
+  // The whole state, for snapshots: successor lists and outgoing totals,
+  // indexed by item (both the same length).
+  const std::vector<absl::flat_hash_map<int32_t, float>>& Lists() const {
+    return next_;
+  }
+  const std::vector<float>& Outs() const { return out_; }
+  // Replaces the state with one Lists()/Outs() returned (same length;
+  // the caller checked the item indexes). Lists are not pruned again.
+  void Restore(std::vector<absl::flat_hash_map<int32_t, float>> next,
+               std::vector<float> out);
 
  private:
   size_t cap_;
