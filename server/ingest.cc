@@ -70,12 +70,15 @@ std::string EventBatchId(const std::vector<core::Event>& events) {
 }
 
 Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
-               AccessLog* access_log, const RecommendationIds* ids)
+               AccessLog* access_log, const RecommendationIds* ids,
+               const Experiments* experiments, ExperimentStats* stats)
     : engine_(engine),
       store_(store),
       metrics_(metrics),
       access_log_(access_log),
-      ids_(ids) {}
+      ids_(ids),
+      experiments_(experiments),
+      experiment_stats_(stats) {}
 
 void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
   for (core::Event& e : events) {
@@ -109,6 +112,7 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(
     metrics_->ObserveFoldIn(core::SecondsSinceNanos(apply_start));
   }
 
+  std::vector<storage::ExperimentCount> attributed;
   for (const core::Event& e : stored) {
     metrics_->EventStored(e.type);
     if (e.recommendation_id.empty()) continue;
@@ -118,8 +122,25 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(
         ids_->Check(e.recommendation_id, e.user_id, now_ms);
     if (!id.parts.has_value()) {
       metrics_->AttributionRejected(id.rejection);
-    } else if (id.parts->variant == kDefaultVariant) {
-      metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
+      continue;
+    }
+    // Only variants this server issues for the scenario count (an ended
+    // experiment's ids do not), so label series stay bounded.
+    const bool issued =
+        experiments_ != nullptr
+            ? experiments_->Issues(id.parts->scenario, id.parts->variant)
+            : id.parts->variant == kDefaultVariant;
+    if (!issued || !IsAttributedType(e.type)) continue;
+    metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
+    attributed.push_back(
+        {id.parts->scenario, std::move(id.parts->variant), e.type, 1});
+  }
+  if (experiment_stats_ != nullptr && !attributed.empty()) {
+    // The events are durable already: a failure to count them is logged,
+    // never reported as a failure of the write.
+    if (absl::Status s = experiment_stats_->Add(attributed); !s.ok()) {
+      spdlog::warn("experiment counters not updated for {} events: {}",
+                   attributed.size(), s.ToString());
     }
   }
   metrics_->EventsDuplicate(result->duplicates);

@@ -36,6 +36,8 @@
 #include "core/engine.h"
 #include "core/types.h"
 #include "server/logging.h"
+#include "server/experiment_stats.h"
+#include "server/experiments.h"
 #include "server/metrics.h"
 #include "server/recommendation_id.h"
 #include "storage/store.h"
@@ -79,8 +81,11 @@ struct UserErasure {
 class Ingest {
  public:
   // Borrowed pointers; all must outlive the Ingest.
+  // experiments and stats may be null (no experiment counters).
   Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
-         AccessLog* access_log, const RecommendationIds* ids);
+         AccessLog* access_log, const RecommendationIds* ids,
+         const Experiments* experiments = nullptr,
+         ExperimentStats* stats = nullptr);
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
 
@@ -118,6 +123,8 @@ class Ingest {
   Metrics* const metrics_;
   AccessLog* const access_log_;
   const RecommendationIds* const ids_;
+  const Experiments* const experiments_;
+  ExperimentStats* const experiment_stats_;
 
   // Orders event writes against user erasure: AddEvents holds it shared
   // from the append to the engine update, EraseUser exclusively across the
