@@ -407,8 +407,8 @@ int RunEval(const Args& args) {
   for (const std::string& text : SplitList(explorations)) {
     double e = 0;
     if (!absl::SimpleAtod(text, &e) || !(e >= 0 && e <= 1)) {
-      return UsageError(parser, Cat("--exploration: must be 0..1, got '",
-                                    text, "'"));
+      return UsageError(parser,
+                        Cat("--exploration: must be 0..1, got '", text, "'"));
     }
     exploration_levels.push_back(e);
   }
@@ -419,37 +419,36 @@ int RunEval(const Args& args) {
                Cat("nDCG", kk), Cat("F1", kk), "MAP", "coverage", "novelty",
                "ILD", "popularity", "users", "train_s", "recommend_s"});
   for (core::EvalVariant variant : variants) {
-   for (double exploration : exploration_levels) {
-    core::EvalOptions options;
-    options.exploration = exploration;
-    options.train_path = train_path;
-    options.test_path = test_path;
-    options.variant = variant;
-    options.k = k;
-    options.als = train.als;
-    options.rating_as_weight = !binary;
-    std::cerr << "evaluating " << core::EvalVariantName(variant)
-              << " (exploration " << exploration << ")...\n";
-    absl::StatusOr<core::EvalReport> report = core::Evaluate(options);
-    if (!report.ok()) {
-      PrintError(report.status().message(),
-                 absl::IsNotFound(report.status())
-                     ? "check the --train/--test paths"
-                     : "");
-      return kExitFailure;
+    for (double exploration : exploration_levels) {
+      core::EvalOptions options;
+      options.exploration = exploration;
+      options.train_path = train_path;
+      options.test_path = test_path;
+      options.variant = variant;
+      options.k = k;
+      options.als = train.als;
+      options.rating_as_weight = !binary;
+      std::cerr << "evaluating " << core::EvalVariantName(variant)
+                << " (exploration " << exploration << ")...\n";
+      absl::StatusOr<core::EvalReport> report = core::Evaluate(options);
+      if (!report.ok()) {
+        PrintError(report.status().message(),
+                   absl::IsNotFound(report.status())
+                       ? "check the --train/--test paths"
+                       : "");
+        return kExitFailure;
+      }
+      table.AddRow(
+          {report->variant, FormatFixed(exploration, 2),
+           FormatFixed(report->precision, 4), FormatFixed(report->recall, 4),
+           FormatFixed(report->ndcg, 4), FormatFixed(report->f1, 4),
+           FormatFixed(report->map, 4), FormatFixed(report->coverage, 4),
+           FormatFixed(report->novelty, 2),
+           FormatFixed(report->intra_list_diversity, 4),
+           FormatFixed(report->popularity, 4), Cat(report->users_evaluated),
+           FormatFixed(report->train_seconds, 2),
+           FormatFixed(report->recommend_seconds, 2)});
     }
-    table.AddRow({report->variant, FormatFixed(exploration, 2),
-                  FormatFixed(report->precision, 4),
-                  FormatFixed(report->recall, 4), FormatFixed(report->ndcg, 4),
-                  FormatFixed(report->f1, 4), FormatFixed(report->map, 4),
-                  FormatFixed(report->coverage, 4),
-                  FormatFixed(report->novelty, 2),
-                  FormatFixed(report->intra_list_diversity, 4),
-                  FormatFixed(report->popularity, 4),
-                  Cat(report->users_evaluated),
-                  FormatFixed(report->train_seconds, 2),
-                  FormatFixed(report->recommend_seconds, 2)});
-   }
   }
   std::cout << table.Render();
   return kExitOk;

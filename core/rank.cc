@@ -31,9 +31,9 @@ RankResult Engine::State::Runner::Rank(
   const float* vec = UserVector();
   if (vec == nullptr) {
     result.fallback = true;
-    result.fallback_reason = user_ == nullptr   ? "unknown user"
-                             : b_ == nullptr    ? "no model"
-                                                : "no history";
+    result.fallback_reason = user_ == nullptr ? "unknown user"
+                             : b_ == nullptr  ? "no model"
+                                              : "no history";
   }
   std::vector<Candidate> modelled, by_popularity;
   for (const std::string& id : item_ids) {

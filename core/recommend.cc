@@ -200,10 +200,9 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
 
 void Engine::State::Runner::ForYou(std::string* fallback_reason) {
   const ForYouSources& on = s_.options.for_you;
-  const ForYouSources sources{
-      on.factor_model && req_.sources.factor_model,
-      on.co_occurrence && req_.sources.co_occurrence,
-      on.content && req_.sources.content};
+  const ForYouSources sources{on.factor_model && req_.sources.factor_model,
+                              on.co_occurrence && req_.sources.co_occurrence,
+                              on.content && req_.sources.content};
   const bool has_vector = user_ != nullptr && b_ != nullptr &&
                           sources.factor_model && UserVector() != nullptr;
   if (has_vector) {

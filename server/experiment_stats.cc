@@ -57,8 +57,10 @@ ZTest TwoProportionZTest(int64_t successes_a, int64_t trials_a,
                          int64_t successes_b, int64_t trials_b) {
   ZTest t;
   if (trials_a <= 0 || trials_b <= 0) return t;
-  const double sa = static_cast<double>(std::clamp<int64_t>(successes_a, 0, trials_a));
-  const double sb = static_cast<double>(std::clamp<int64_t>(successes_b, 0, trials_b));
+  const double sa =
+      static_cast<double>(std::clamp<int64_t>(successes_a, 0, trials_a));
+  const double sb =
+      static_cast<double>(std::clamp<int64_t>(successes_b, 0, trials_b));
   const double na = static_cast<double>(trials_a);
   const double nb = static_cast<double>(trials_b);
   const double pooled = (sa + sb) / (na + nb);
@@ -188,11 +190,11 @@ v1::ExperimentReport ExperimentStats::Report(
       }
     }
     result->set_summary(
-        best.empty() ? absl::StrFormat(
-                           "no significant CTR difference between arms at "
-                           "%.0f%% confidence",
-                           100 * confidence)
-                     : best);
+        best.empty()
+            ? absl::StrFormat("no significant CTR difference between arms at "
+                              "%.0f%% confidence",
+                              100 * confidence)
+            : best);
   }
   return report;
 }

@@ -33,8 +33,9 @@ bool IsVariantName(std::string_view name) {
 
 absl::Status Invalid(std::string_view where, std::string_view field,
                      std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      core::ToAbsl(where), ": ", core::ToAbsl(field), ": ", core::ToAbsl(what)));
+  return absl::InvalidArgumentError(absl::StrCat(core::ToAbsl(where), ": ",
+                                                 core::ToAbsl(field), ": ",
+                                                 core::ToAbsl(what)));
 }
 
 absl::Status CheckUnit(std::string_view where, const std::string& field,
@@ -62,8 +63,7 @@ double Bucket(std::string_view salt, std::string_view experiment,
 }  // namespace
 
 std::string_view Experiments::Assignment::name() const {
-  return variant != nullptr ? std::string_view(variant->name)
-                            : kDefaultVariant;
+  return variant != nullptr ? std::string_view(variant->name) : kDefaultVariant;
 }
 
 absl::StatusOr<Experiments> Experiments::Parse(std::string_view json,
@@ -71,12 +71,12 @@ absl::StatusOr<Experiments> Experiments::Parse(std::string_view json,
   config::v1::ExperimentsConfig proto;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  if (auto s = google::protobuf::util::JsonStringToMessage(
-          std::string(json), &proto, options);
+  if (auto s = google::protobuf::util::JsonStringToMessage(std::string(json),
+                                                           &proto, options);
       !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(core::ToAbsl(where), ": not a valid experiments file: ",
-                     s.message().as_string()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        core::ToAbsl(where),
+        ": not a valid experiments file: ", s.message().as_string()));
   }
   Experiments out;
   out.salt_ = proto.salt();
@@ -139,9 +139,9 @@ absl::StatusOr<Experiments> Experiments::Parse(std::string_view json,
                                     var.name(), "\""));
       }
       if (!variant_names.insert(var.name()).second) {
-        return Invalid(where, vat + ".name",
-                       absl::StrCat("\"", var.name(),
-                                    "\" is used twice in the file"));
+        return Invalid(
+            where, vat + ".name",
+            absl::StrCat("\"", var.name(), "\" is used twice in the file"));
       }
       if (!(var.share() > 0) || var.share() > 1e9) {
         return Invalid(where, vat + ".share",
@@ -205,7 +205,8 @@ void Experiments::Apply(const VariantConfig& variant,
                         core::RecommendRequest* request) {
   if (variant.diversity) request->diversity = *variant.diversity;
   if (variant.exploration) request->exploration = *variant.exploration;
-  if (variant.factor_model) request->sources.factor_model = *variant.factor_model;
+  if (variant.factor_model)
+    request->sources.factor_model = *variant.factor_model;
   if (variant.co_occurrence) {
     request->sources.co_occurrence = *variant.co_occurrence;
   }

@@ -510,9 +510,9 @@ absl::Status RecommenderService::DoGetExperimentReport(
     }
   }
   if (!request.experiment().empty() && selected.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "experiment: \"", request.experiment(),
-        "\" is not in the server's --experiments file"));
+    return absl::NotFoundError(
+        absl::StrCat("experiment: \"", request.experiment(),
+                     "\" is not in the server's --experiments file"));
   }
   if (units_.experiment_stats == nullptr) return absl::OkStatus();
   const double confidence =

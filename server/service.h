@@ -68,8 +68,8 @@
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/serial_worker.h"
-#include "server/writes.h"
 #include "server/unary_call.h"
+#include "server/writes.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -86,18 +86,19 @@ namespace aisle::server {
 // a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase = R::WithRawCallbackMethod_Rank<
-    R::WithRawCallbackMethod_GetExperimentReport<
-    R::WithRawCallbackMethod_Feedback<
-    R::WithRawCallbackMethod_ImportEvents<R::WithRawCallbackMethod_UpsertItems<
-        R::WithRawCallbackMethod_DeleteItems<
-            R::WithRawCallbackMethod_GetItem<R::WithRawCallbackMethod_GetUser<
-                R::WithRawCallbackMethod_DeleteUser<
-                    R::WithRawCallbackMethod_GetModelInfo<
-                        R::WithRawCallbackMethod_ListModels<
-                            R::WithRawCallbackMethod_ActivateModel<
-                                R::WithRawMethod_Recommend<
-                                    R::Service>>>>>>>>>>>>>;
+using ServiceBase =
+    R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
+        R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
+            R::WithRawCallbackMethod_UpsertItems<
+                R::WithRawCallbackMethod_DeleteItems<
+                    R::WithRawCallbackMethod_GetItem<
+                        R::WithRawCallbackMethod_GetUser<
+                            R::WithRawCallbackMethod_DeleteUser<
+                                R::WithRawCallbackMethod_GetModelInfo<
+                                    R::WithRawCallbackMethod_ListModels<
+                                        R::WithRawCallbackMethod_ActivateModel<
+                                            R::WithRawMethod_Recommend<
+                                                R::Service>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {

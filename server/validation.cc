@@ -206,8 +206,7 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
                                              "0..1, got ",
                                              r.diversity));
   }
-  if (!std::isfinite(r.exploration) || r.exploration < 0 ||
-      r.exploration > 1) {
+  if (!std::isfinite(r.exploration) || r.exploration < 0 || r.exploration > 1) {
     return Invalid("exploration", absl::StrCat("must be a finite number in "
                                                "0..1, got ",
                                                r.exploration));
@@ -289,8 +288,8 @@ absl::Status ValidateRankRequest(const core::RankRequest& request) {
     }
     auto [it, inserted] = first.emplace(request.item_ids[i], i);
     if (!inserted) {
-      return Invalid(field, absl::StrCat("duplicate of item_ids[", it->second,
-                                         "]"));
+      return Invalid(field,
+                     absl::StrCat("duplicate of item_ids[", it->second, "]"));
     }
   }
   return absl::OkStatus();
@@ -303,11 +302,11 @@ absl::Status ValidateExperimentReport(std::string_view experiment,
       return s;
     }
   }
-  if (confidence != 0 &&
-      !(std::isfinite(confidence) && confidence >= 0.5 && confidence <= 0.999)) {
-    return Invalid("confidence",
-                   absl::StrCat("must be 0 (= 0.95) or 0.5..0.999, got ",
-                                confidence));
+  if (confidence != 0 && !(std::isfinite(confidence) && confidence >= 0.5 &&
+                           confidence <= 0.999)) {
+    return Invalid(
+        "confidence",
+        absl::StrCat("must be 0 (= 0.95) or 0.5..0.999, got ", confidence));
   }
   return absl::OkStatus();
 }

@@ -19,8 +19,9 @@ namespace {
 constexpr std::string_view kCountPrefix = "xcount:";
 
 std::string CountKey(const ExperimentCount& c) {
-  return absl::StrCat(core::ToAbsl(kCountPrefix), static_cast<int>(c.scenario), ":",
-                      static_cast<int>(c.type), ":", core::ToAbsl(c.variant));
+  return absl::StrCat(core::ToAbsl(kCountPrefix), static_cast<int>(c.scenario),
+                      ":", static_cast<int>(c.type), ":",
+                      core::ToAbsl(c.variant));
 }
 
 }  // namespace
@@ -30,8 +31,7 @@ absl::Status Store::AddExperimentCounts(
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   for (const ExperimentCount& d : deltas) {
-    if (d.variant.empty() ||
-        d.variant.find('\0') != std::string::npos) {
+    if (d.variant.empty() || d.variant.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError(
           "experiment counter: the variant must be non-empty without '\\0'");
     }

@@ -46,7 +46,8 @@ std::string ExperimentsJson(const Arms& arms) {
       "variants": [{"name": ")",
                       arms.control, R"(", "share": 1},
                    {"name": ")",
-                      arms.treatment, R"(", "share": 1, "diversity": 0.2}]}]})");
+                      arms.treatment,
+                      R"(", "share": 1, "diversity": 0.2}]}]})");
 }
 
 class ExperimentsTest : public ::testing::Test {
@@ -121,9 +122,9 @@ class ExperimentsTest : public ::testing::Test {
 
   v1::ExperimentReport Report() {
     v1::ExperimentReport report;
-    EXPECT_OK(FromGrpc(stub().GetExperimentReport(
-        ContextWithDeadline().get(), v1::GetExperimentReportRequest(),
-        &report)));
+    EXPECT_OK(FromGrpc(
+        stub().GetExperimentReport(ContextWithDeadline().get(),
+                                   v1::GetExperimentReportRequest(), &report)));
     return report;
   }
 
@@ -175,9 +176,10 @@ TEST_F(ExperimentsTest, TheTrulyBetterArmWinsAndCountsSurviveARestart) {
       samples.count(
           R"(aisle_attributed_events_total{scenario="trending",type="click",variant="treatment"})"),
       1u);
-  EXPECT_EQ(samples.count(
-                R"(aisle_grpc_requests_total{code="OK",method="GetExperimentReport"})"),
-            1u);
+  EXPECT_EQ(
+      samples.count(
+          R"(aisle_grpc_requests_total{code="OK",method="GetExperimentReport"})"),
+      1u);
 }
 
 TEST_F(ExperimentsTest, AnAAExperimentFindsNoDifference) {
@@ -218,8 +220,8 @@ TEST_F(ExperimentsTest, AssignmentIsStableAndAnonymousVisitorsGetDefault) {
   EXPECT_EQ(list.variant(), "default");
   v1::RecommendRequest for_you;  // not in the experiment's scenarios
   for_you.set_user_id("alice");
-  ASSERT_OK(FromGrpc(
-      stub().Recommend(ContextWithDeadline().get(), for_you, &list)));
+  ASSERT_OK(
+      FromGrpc(stub().Recommend(ContextWithDeadline().get(), for_you, &list)));
   EXPECT_EQ(list.variant(), "default");
 }
 
@@ -233,10 +235,10 @@ TEST_F(ExperimentsTest, ReportRequestsAreValidated) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("experiment")));
   request.set_experiment("");
   request.set_confidence(2);
-  EXPECT_THAT(FromGrpc(stub().GetExperimentReport(ContextWithDeadline().get(),
-                                                  request, &report)),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("confidence")));
+  EXPECT_THAT(
+      FromGrpc(stub().GetExperimentReport(ContextWithDeadline().get(), request,
+                                          &report)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("confidence")));
 }
 
 TEST(ExperimentsConfigTest, ABadFileStopsTheServerNamingTheField) {

@@ -83,9 +83,9 @@ TEST_F(RankTest, RefusesBadRequestsNamingTheField) {
   v1::RankResponse response;
   v1::RankRequest request;
   request.add_item_ids("a");
-  EXPECT_THAT(Rank(request, &response),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("user_id")));
+  EXPECT_THAT(
+      Rank(request, &response),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("user_id")));
   request.set_user_id("u1");
   request.clear_item_ids();
   EXPECT_THAT(Rank(request, &response),
