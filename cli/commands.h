@@ -23,6 +23,12 @@ using Args = std::vector<std::string>;
 // recommend_command.cc
 // One Recommend call, printed as a ranked table (titles by GetItem).
 int RunRecommend(const Args& args);
+// The caller's items re-ranked for a user (the Rank RPC).
+int RunRank(const Args& args);
+
+// experiments_command.cc
+// experiments report: the A/B experiments' arms with their statistics.
+int RunExperiments(const Args& args);
 
 // client_commands.cc
 // One event through Feedback; "accepted" means it is durable.

@@ -22,6 +22,9 @@ Server:
 
 Client (talk to a running server; --target host:port, default localhost:50051):
   recommend        get recommendations for a user or an item page
+  rank             re-rank given items (a search or category page) for a user
+  experiments report
+                   A/B experiments: CTR and conversion per arm, significance
   feedback         send one event (view, click, purchase, ...)
   user get|delete  show a user's profile, or erase the user
   item get|upsert|delete
@@ -66,6 +69,8 @@ int main(int argc, char** argv) {
       {"version", aisle::cli::RunVersion},
       {"--version", aisle::cli::RunVersion},
       {"recommend", aisle::cli::RunRecommend},
+      {"rank", aisle::cli::RunRank},
+      {"experiments", aisle::cli::RunExperiments},
       {"feedback", aisle::cli::RunFeedback},
       {"user", aisle::cli::RunUser},
       {"item", aisle::cli::RunItem},

@@ -38,10 +38,12 @@ std::string ReasonLabel(const v1::Reason& reason) {
 }
 // Titles for the listed items, fetched with GetItem; "" where the call
 // fails (deleted item, or the item was only seen in events).
+using Items = google::protobuf::RepeatedPtrField<v1::RecommendedItem>;
+
 std::vector<std::string> FetchTitles(RecommenderClient& rpc,
-                                     const v1::RecommendResponse& response) {
+                                     const Items& items) {
   std::vector<std::string> titles;
-  for (const v1::RecommendedItem& item : response.items()) {
+  for (const v1::RecommendedItem& item : items) {
     v1::GetItemRequest request;
     request.set_item_id(item.item_id());
     v1::Item reply;
@@ -50,6 +52,35 @@ std::vector<std::string> FetchTitles(RecommenderClient& rpc,
   }
   return titles;
 }
+// The ranked table of `items`: rank, id, title (when `titles`), score,
+// source, reasons (when `explain`).
+void PrintItems(RecommenderClient& rpc, const Items& items, bool titles,
+                bool explain) {
+  std::vector<std::string> item_titles;
+  if (titles) item_titles = FetchTitles(rpc, items);
+  std::vector<std::string> headers = {"rank", "item", "title", "score",
+                                      "source"};
+  if (!titles) headers.erase(headers.begin() + 2);
+  if (explain) headers.push_back("reasons");
+  Table table(headers);
+  for (int i = 0; i < items.size(); ++i) {
+    const v1::RecommendedItem& item = items[i];
+    std::vector<std::string> row = {Cat(i + 1), item.item_id()};
+    if (titles) row.push_back(item_titles[i]);
+    row.push_back(FormatFixed(item.score(), 4));
+    row.push_back(SourceLabel(item.source()));
+    if (explain) {
+      std::vector<std::string> reasons;
+      for (const v1::Reason& r : item.reasons()) {
+        reasons.push_back(ReasonLabel(r));
+      }
+      row.push_back(absl::StrJoin(reasons, "; "));
+    }
+    table.AddRow(std::move(row));
+  }
+  std::cout << table.Render();
+}
+
 }  // namespace
 
 int RunRecommend(const Args& args) {
@@ -61,6 +92,7 @@ int RunRecommend(const Args& args) {
   bool explain = false;
   bool include_seen = false;
   double diversity = 0;
+  std::optional<double> exploration;
   std::string category;
   std::string exclude_category;
   std::string exclude_items;
@@ -87,6 +119,9 @@ int RunRecommend(const Args& args) {
               "include items the user already interacted with");
   parser.Double("diversity", &diversity,
                 "0 = pure relevance .. 1 = most category diversity");
+  parser.OptionalDouble("exploration", &exploration,
+                        "0 = pure relevance .. 1 = most long-tail exposure "
+                        "(default: the server's)");
   parser.String("category", &category,
                 "only items in these categories (comma-separated)");
   parser.String("exclude-category", &exclude_category,
@@ -127,6 +162,7 @@ int RunRecommend(const Args& args) {
   request.set_explain(explain);
   request.set_include_seen(include_seen);
   request.set_diversity(diversity);
+  if (exploration.has_value()) request.set_exploration(*exploration);
   v1::Filter* filter = request.mutable_filter();
   for (std::string& c : SplitList(category)) {
     filter->add_include_categories(std::move(c));
@@ -152,6 +188,7 @@ int RunRecommend(const Args& args) {
             << (response.model_version().empty() ? "(none)"
                                                  : response.model_version())
             << "  source: " << SourceLabel(response.source())
+            << "  variant: " << response.variant()
             << "  recommendation_id: " << response.recommendation_id() << "\n";
   if (response.fallback()) {
     std::cout << "fallback: yes (" << response.fallback_reason() << ")\n";
@@ -163,29 +200,50 @@ int RunRecommend(const Args& args) {
                  "empty)\n";
     return kExitOk;
   }
-  std::vector<std::string> item_titles;
-  if (titles) item_titles = FetchTitles(rpc, response);
-  std::vector<std::string> headers = {"rank", "item", "title", "score",
-                                      "source"};
-  if (!titles) headers.erase(headers.begin() + 2);
-  if (explain) headers.push_back("reasons");
-  Table table(headers);
-  for (int i = 0; i < response.items_size(); ++i) {
-    const v1::RecommendedItem& item = response.items(i);
-    std::vector<std::string> row = {Cat(i + 1), item.item_id()};
-    if (titles) row.push_back(item_titles[i]);
-    row.push_back(FormatFixed(item.score(), 4));
-    row.push_back(SourceLabel(item.source()));
-    if (explain) {
-      std::vector<std::string> reasons;
-      for (const v1::Reason& r : item.reasons()) {
-        reasons.push_back(ReasonLabel(r));
-      }
-      row.push_back(absl::StrJoin(reasons, "; "));
-    }
-    table.AddRow(std::move(row));
+  PrintItems(rpc, response.items(), titles, explain);
+  return kExitOk;
+}
+
+int RunRank(const Args& args) {
+  ClientFlags client;
+  std::string user, items;
+  bool explain = false, titles = true, json = false;
+  FlagParser parser("aisle rank --user USER --items ID,ID,... [flags]",
+                    "Re-ranks the given items (a search result or category "
+                    "page) for the user (the Rank RPC).");
+  client.Register(parser);
+  parser.String("user", &user, "the user (required)");
+  parser.String("items", &items, "comma-separated item ids (required)");
+  parser.Bool("explain", &explain, "show why each item is where it is");
+  parser.Bool("titles", &titles, "fetch item titles (one GetItem each)");
+  parser.Bool("json", &json, "print the raw response as JSON");
+  std::vector<std::string> positional;
+  if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
+  if (!positional.empty() || user.empty() || items.empty()) {
+    return UsageError(parser, "--user and --items are required");
   }
-  std::cout << table.Render();
+  v1::RankRequest request;
+  request.set_user_id(user);
+  for (std::string& id : SplitList(items)) request.add_item_ids(std::move(id));
+  request.set_explain(explain);
+  RecommenderClient rpc(client);
+  v1::RankResponse response;
+  if (auto exit = rpc.CallOrExit(&Stub::Rank, request, &response)) {
+    return *exit;
+  }
+  if (json) return PrintJson(response);
+  std::cout << "model: "
+            << (response.model_version().empty() ? "(none)"
+                                                 : response.model_version())
+            << "  fallback: "
+            << (response.fallback() ? "yes (" + response.fallback_reason() + ")"
+                                    : std::string("no"))
+            << "\n";
+  PrintItems(rpc, response.items(), titles, explain);
+  if (response.unknown_item_ids_size() > 0) {
+    std::cout << "not in the catalog (kept last): "
+              << absl::StrJoin(response.unknown_item_ids(), ", ") << "\n";
+  }
   return kExitOk;
 }
 

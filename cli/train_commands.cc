@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
@@ -381,6 +382,10 @@ int RunEval(const Args& args) {
   parser.Int("seed", &seed, "ALS seed");
   parser.Bool("binary", &binary,
               "weigh every rating 1 instead of by its value");
+  std::string explorations = "0";
+  parser.String("exploration", &explorations,
+                "exploration of every request, 0..1; a comma-separated "
+                "list evaluates each (e.g. 0,0.25,0.5,0.75,1)");
   parser.AddNotes(
       "Example (MovieLens-100K split of ../shared/data):\n"
       "  aisle eval --train ml-100k-split-by-user/train.tsv \\\n"
@@ -424,33 +429,52 @@ int RunEval(const Args& args) {
     }
   }
   if (variants.empty()) return UsageError(parser, "--model: empty");
+  std::vector<double> exploration_levels;
+  for (const std::string& text : SplitList(explorations)) {
+    double e = 0;
+    if (!absl::SimpleAtod(text, &e) || !(e >= 0 && e <= 1)) {
+      return UsageError(parser,
+                        Cat("--exploration: must be 0..1, got '", text, "'"));
+    }
+    exploration_levels.push_back(e);
+  }
+  if (exploration_levels.empty()) exploration_levels.push_back(0);
 
   const std::string kk = Cat("@", k);
-  Table table({"model", Cat("P", kk), Cat("R", kk), Cat("nDCG", kk), "MAP",
-               "coverage", "users", "train_s", "recommend_s"});
+  Table table({"model", "exploration", Cat("P", kk), Cat("R", kk),
+               Cat("nDCG", kk), Cat("F1", kk), "MAP", "coverage", "novelty",
+               "ILD", "popularity", "users", "train_s", "recommend_s"});
   for (core::EvalVariant variant : variants) {
-    core::EvalOptions options;
-    options.train_path = train_path;
-    options.test_path = test_path;
-    options.variant = variant;
-    options.k = k;
-    options.als = train.als;
-    options.rating_as_weight = !binary;
-    std::cerr << "evaluating " << core::EvalVariantName(variant) << "...\n";
-    absl::StatusOr<core::EvalReport> report = core::Evaluate(options);
-    if (!report.ok()) {
-      PrintError(report.status().message(),
-                 absl::IsNotFound(report.status())
-                     ? "check the --train/--test paths"
-                     : "");
-      return kExitFailure;
+    for (double exploration : exploration_levels) {
+      core::EvalOptions options;
+      options.exploration = exploration;
+      options.train_path = train_path;
+      options.test_path = test_path;
+      options.variant = variant;
+      options.k = k;
+      options.als = train.als;
+      options.rating_as_weight = !binary;
+      std::cerr << "evaluating " << core::EvalVariantName(variant)
+                << " (exploration " << exploration << ")...\n";
+      absl::StatusOr<core::EvalReport> report = core::Evaluate(options);
+      if (!report.ok()) {
+        PrintError(report.status().message(),
+                   absl::IsNotFound(report.status())
+                       ? "check the --train/--test paths"
+                       : "");
+        return kExitFailure;
+      }
+      table.AddRow(
+          {report->variant, FormatFixed(exploration, 2),
+           FormatFixed(report->precision, 4), FormatFixed(report->recall, 4),
+           FormatFixed(report->ndcg, 4), FormatFixed(report->f1, 4),
+           FormatFixed(report->map, 4), FormatFixed(report->coverage, 4),
+           FormatFixed(report->novelty, 2),
+           FormatFixed(report->intra_list_diversity, 4),
+           FormatFixed(report->popularity, 4), Cat(report->users_evaluated),
+           FormatFixed(report->train_seconds, 2),
+           FormatFixed(report->recommend_seconds, 2)});
     }
-    table.AddRow({report->variant, FormatFixed(report->precision, 4),
-                  FormatFixed(report->recall, 4), FormatFixed(report->ndcg, 4),
-                  FormatFixed(report->map, 4), FormatFixed(report->coverage, 4),
-                  Cat(report->users_evaluated),
-                  FormatFixed(report->train_seconds, 2),
-                  FormatFixed(report->recommend_seconds, 2)});
   }
   std::cout << table.Render();
   return kExitOk;

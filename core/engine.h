@@ -130,12 +130,7 @@ struct EngineOptions {
   // Candidate sources FOR_YOU may use before the popularity top-up. All on
   // by default; the offline evaluation turns them off to measure each one
   // (all off = the most-popular baseline).
-  struct ForYouSources {
-    bool factor_model = true;
-    bool co_occurrence = true;
-    bool content = true;
-    bool session = true;  // SessionOptions below
-  };
+  using ForYouSources = ::aisle::core::ForYouSources;
   ForYouSources for_you;
   // Short-term intent: what the user's last few events say comes next
   // (core/session_source.cc). Defaults measured with `aisle eval --protocol
@@ -270,6 +265,16 @@ class Engine {
   // happens meanwhile. `trace` (optional) receives per-request diagnostics.
   absl::StatusOr<Recommendation> Recommend(
       const RecommendRequest& request, RecommendTrace* trace = nullptr) const;
+
+  // The request's items ordered for the user: by the factor model's score
+  // (user vector . item vector) when the user has a vector, the items the
+  // model does not know after them by popularity; without a user vector
+  // (fallback, with fallback_reason "unknown user", "no model" or "no
+  // history") all by popularity. Items not in the catalog go last,
+  // unscored, and are listed in unknown_item_ids. Seen, disliked and
+  // filtered items are kept: the caller's page decides what is shown.
+  // Thread safety: as Recommend.
+  RankResult Rank(const RankRequest& request) const;
 
   // Training input: every user's positive interactions with catalog items
   // as weights (r_ui), plus the id maps. Used by `aisle train`. Items only

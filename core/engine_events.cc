@@ -102,7 +102,10 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
   }
   user.last_seen = std::max(user.last_seen, e.timestamp_ms);
   // Impressions are attribution, not taste: counted, nothing else.
-  if (e.type == EventType::kImpression) return;
+  if (e.type == EventType::kImpression) {
+    impressions.Add(item, 1, e.timestamp_ms);
+    return;
+  }
 
   const float w = options.weights.For(e.type, e.value);
   if (w > 0) {

@@ -267,6 +267,7 @@ std::vector<std::string> Engine::SaveSnapshot() const {
   for (const std::string& id : s.item_ids) w.String(id);
   WriteCounters(s.popularity, w);
   WriteCounters(s.trending, w);
+  WriteCounters(s.impressions, w);
   w.Bytes(s.n_all.data(), s.n_all.size() * sizeof(float));
   w.Bytes(s.n_cart.data(), s.n_cart.size() * sizeof(float));
   for (const auto* co : {&s.co_all, &s.co_cart}) {
@@ -372,9 +373,10 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
       return Damaged("item ids");
     }
   }
-  Counters popularity, trending;
+  Counters popularity, trending, impressions;
   if (!ReadCounters(r, n_items, &popularity) ||
-      !ReadCounters(r, n_items, &trending)) {
+      !ReadCounters(r, n_items, &trending) ||
+      !ReadCounters(r, n_items, &impressions)) {
     return Damaged("counters");
   }
   std::vector<float> n_all(n_items), n_cart(n_items);
@@ -481,6 +483,8 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
                        std::move(popularity.values));
   s.trending.Restore(trending.base, trending.has_base,
                      std::move(trending.values));
+  s.impressions.Restore(impressions.base, impressions.has_base,
+                        std::move(impressions.values));
   s.now_ms = now_ms;
   s.events = events;
   return absl::OkStatus();

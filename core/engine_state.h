@@ -133,6 +133,7 @@ struct Engine::State {
       : options(std::move(o)),
         popularity(options.popularity_half_life_days * kMsPerDay),
         trending(options.trending_half_life_hours * kMsPerHour),
+        impressions(options.popularity_half_life_days * kMsPerDay),
         transitions(options.session.transition_max_neighbors) {}
 
   const EngineOptions options;
@@ -157,6 +158,9 @@ struct Engine::State {
 
   DecayedCounters popularity ABSL_GUARDED_BY(mu);
   DecayedCounters trending ABSL_GUARDED_BY(mu);
+  // IMPRESSION events per item, decayed like popularity: how exposed an
+  // item is (exploration.cc).
+  DecayedCounters impressions ABSL_GUARDED_BY(mu);
   mutable RankCache popularity_rank;
   mutable RankCache trending_rank;
   int64_t now_ms ABSL_GUARDED_BY(mu) = 0;  // latest event timestamp

@@ -59,6 +59,8 @@ struct EvalOptions {
   // regularization 25 to reach 0.4877); rating_scale 0.2 (weights 0.2..1)
   // gives 0.4167 unless alpha is raised to 5 (then equal to scale 1).
   bool rating_as_weight = true;
+  // RecommendRequest::exploration of every request. Default 0.
+  double exploration = 0;
 };
 
 struct EvalReport {
@@ -69,6 +71,15 @@ struct EvalReport {
   double ndcg = 0;       // nDCG@k
   double map = 0;        // MAP (Microsoft Recommenders definition)
   double coverage = 0;   // distinct recommended items / distinct train items
+  double f1 = 0;         // mean over users of 2 P R / (P + R) at k
+  // Mean self-information of recommended items, -log2(share of train
+  // users who interacted with the item): higher = less obvious items.
+  double novelty = 0;
+  // Mean over users of the mean pairwise distance of their list, 1 -
+  // cosine of the items' train user sets (no categories in the data).
+  double intra_list_diversity = 0;
+  // Mean share of train users who interacted with a recommended item.
+  double popularity = 0;
   int64_t users_evaluated = 0;
   int64_t train_ratings = 0;
   int64_t test_ratings = 0;
@@ -89,6 +100,7 @@ struct RankingScores {
                          // over min(k, |relevant|) items
   double average_precision = 0;  // sum over hits of hits-so-far / rank,
                                  // divided by |relevant|
+  double f1 = 0;                 // 2 precision recall / (precision + recall)
 };
 RankingScores ScoreRanking(std::span<const std::string> recommended,
                            const absl::flat_hash_set<std::string>& relevant,

@@ -21,7 +21,8 @@
 // id order, so the list is full whenever enough eligible items exist.
 // fallback_reason names why the scenario's own sources produced nothing.
 // diversity > 0 over-fetches (1 + 2 * diversity) * count candidates and
-// re-ranks them (diversity.cc).
+// re-ranks them (diversity.cc); exploration > 0 over-fetches 4 *
+// exploration * count more and re-orders them first (exploration.cc).
 // The request's stop condition is checked before the work, after the
 // candidate sources (retrieval and ranking are one step per source) and
 // after the re-rank, before the explanation: a caller that gave up costs at
@@ -121,7 +122,8 @@ void Engine::State::Runner::Prepare() {
       if (w > 0) recent_.emplace_back(it->item, w);
     }
   }
-  if (req_.scenario == Scenario::kForYou && s_.options.for_you.session) {
+  if (req_.scenario == Scenario::kForYou && s_.options.for_you.session &&
+      req_.sources.session) {
     PrepareSession();
   }
 }
@@ -139,7 +141,9 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
   Prepare();
   const size_t count = static_cast<size_t>(req_.count);
   const double diversity = std::clamp(req_.diversity, 0.0, 1.0);
-  want_ = count + static_cast<size_t>(std::ceil(2 * diversity * count));
+  const double exploration = std::clamp(req_.exploration, 0.0, 1.0);
+  want_ = count + static_cast<size_t>(std::ceil(2 * diversity * count)) +
+          static_cast<size_t>(std::ceil(4 * exploration * count));
 
   Recommendation rec;
   if (b_ != nullptr) rec.model_version = b_->model->version();
@@ -167,6 +171,9 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
   }
   if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
 
+  if (exploration > 0 && scenario != Scenario::kRecentlyViewed) {
+    Explore(count);
+  }
   if (diversity > 0) Diversify(count);
   if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
   if (out_.size() > count) out_.resize(count);
@@ -198,7 +205,11 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
 }
 
 void Engine::State::Runner::ForYou(std::string* fallback_reason) {
-  const EngineOptions::ForYouSources& sources = s_.options.for_you;
+  const ForYouSources& on = s_.options.for_you;
+  const ForYouSources sources{on.factor_model && req_.sources.factor_model,
+                              on.co_occurrence && req_.sources.co_occurrence,
+                              on.content && req_.sources.content,
+                              on.session && req_.sources.session};
   const bool has_vector = user_ != nullptr && b_ != nullptr &&
                           sources.factor_model && UserVector() != nullptr;
   if (has_vector) {

@@ -11,6 +11,8 @@
 //   retrieval.cc          top-k model rows for a query: ANN or exact
 //   diversity.cc          the MMR re-rank
 //   session_source.cc     the session signal and its blend with the model
+//   exploration.cc        the popularity penalty and exploration slots
+//   rank.cc               Engine::Rank (re-ranking the caller's items)
 //   explain.cc            the reason shown with each item
 #ifndef AISLE_CORE_RECOMMEND_RUNNER_H_
 #define AISLE_CORE_RECOMMEND_RUNNER_H_
@@ -44,6 +46,9 @@ class Engine::State::Runner {
   absl::Mutex& mu() const ABSL_LOCK_RETURNED(s_.mu) { return s_.mu; }
 
   absl::StatusOr<Recommendation> Run() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // rank.cc: Engine::Rank's work (instead of Run).
+  RankResult Rank(const std::vector<std::string>& item_ids)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
  private:
   struct Candidate {
@@ -163,6 +168,11 @@ class Engine::State::Runner {
   // by 1/|y_i|), ANN or exact, best first.
   std::vector<SearchHit> Retrieve(const float* q, size_t need, bool cosine)
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // exploration.cc: re-orders out_ for req_.exploration (> 0): a
+  // popularity penalty on the rank, then a share of the first `count`
+  // slots for the least exposed of the over-fetched candidates.
+  void Explore(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // diversity.cc: re-ranks out_ down to `count` items.
   void Diversify(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);

@@ -114,6 +114,14 @@ struct Filter {
   bool available_only = false;
 };
 
+// The candidate sources FOR_YOU may use before the popularity top-up.
+struct ForYouSources {
+  bool factor_model = true;
+  bool co_occurrence = true;
+  bool content = true;
+  bool session = true;  // EngineOptions::session (core/engine.h)
+};
+
 struct RecommendRequest {
   std::string user_id;  // may be empty (anonymous)
   Scenario scenario = Scenario::kForYou;
@@ -123,6 +131,12 @@ struct RecommendRequest {
   bool include_seen = false;
   double diversity = 0;  // 0..1
   bool explain = false;
+  // Turns FOR_YOU sources off for this request (an A/B arm); a source off
+  // in EngineOptions::for_you stays off. Default: all on.
+  ForYouSources sources;
+  // 0..1: popularity penalty and slots for under-exposed items (see
+  // Engine::Recommend). Default 0: pure relevance.
+  double exploration = 0;
   // When to give up (the caller's deadline, e.g. a gRPC call's); never
   // changes the ranking, only whether one is returned. The engine checks
   // both between stages (see Engine::Recommend). Default: no deadline, not
@@ -148,6 +162,23 @@ struct Recommendation {
   std::string model_version;  // empty when no factor model is loaded
   Source source = Source::kUnspecified;
   bool fallback = false;
+  std::string fallback_reason;
+};
+
+// Re-ranking of the caller's items for a user (Engine::Rank).
+struct RankRequest {
+  std::string user_id;
+  std::vector<std::string> item_ids;  // distinct
+  bool explain = false;
+};
+
+struct RankResult {
+  // The known items best first, then the unknown ones (score 0, source
+  // kUnspecified) in request order.
+  std::vector<ScoredItem> items;
+  std::vector<std::string> unknown_item_ids;  // not in the catalog
+  std::string model_version;
+  bool fallback = false;  // no user vector: ranked by popularity
   std::string fallback_reason;
 };
 

@@ -12,4 +12,7 @@ echo "  ./build/aisle recommend --user u42 --explain"
 echo "  ./build/aisle recommend --user u42 --scenario similar_items --context i100"
 echo "  ./build/aisle feedback --user u42 --item i100 --type purchase"
 echo
-exec ./build/aisle serve --demo --data-dir "$DATA_DIR" "$@"
+# An A/B experiment over FOR_YOU, so that `aisle experiments report` has
+# arms to show (docs/experiments.md).
+exec ./build/aisle serve --demo --data-dir "$DATA_DIR" \
+  --experiments docs/experiments.example.json "$@"

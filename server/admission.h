@@ -3,9 +3,10 @@
 // before any engine or storage work) instead of making every request late.
 //
 // Classes (service.cc maps each RPC to one):
-//   read   Recommend, GetItem, GetUser          the traffic that spikes
+//   read   Recommend, GetItem, GetUser, Rank    the traffic that spikes
 //   write  Feedback, ImportEvents, UpsertItems, DeleteItems
-//   admin  GetModelInfo, ListModels, ActivateModel, DeleteUser
+//   admin  GetModelInfo, ListModels, ActivateModel, DeleteUser,
+//          GetExperimentReport
 // The operator's calls are a class of their own so that they still get
 // through while reads are being shed.
 //

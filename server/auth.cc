@@ -53,6 +53,8 @@ constexpr MethodRole kMethodRoles[] = {
     {Method::kGetUser, Role::kAdmin},
     {Method::kDeleteUser, Role::kAdmin},
     {Method::kActivateModel, Role::kAdmin},
+    {Method::kGetExperimentReport, Role::kRead},
+    {Method::kRank, Role::kRead},
 };
 static_assert(std::size(kMethodRoles) == kNumMethods,
               "every method of the service has a role");

@@ -15,7 +15,8 @@
 // logged and the previous credentials stay in force.
 //
 // Roles are ordered: admin can do what write can, write what read can.
-//   read:  Recommend, GetItem, GetModelInfo, ListModels
+//   read:  Recommend, GetItem, GetModelInfo, ListModels, Rank,
+//          GetExperimentReport
 //   write: Feedback, ImportEvents, UpsertItems, DeleteItems
 //   admin: GetUser (personal data), DeleteUser, ActivateModel
 // Health checking and reflection stay open. Any other method needs admin,

@@ -449,6 +449,20 @@ const std::vector<Option>& Options() {
        "Hex keys of the recommendation ids' HMAC, one per line; the first "
        "signs, all verify (default: <data-dir>/attribution.key, generated).",
        false, StringSetter(&ServerConfig::attribution_key_file, false)},
+      {"experiments", "FILE",
+       "A/B experiments, JSON (docs/experiments.md): arms with traffic "
+       "shares and engine settings (default: none).",
+       false, StringSetter(&ServerConfig::experiments_file, false)},
+      {"exploration", "FRACTION",
+       "Exploration of a Recommend that does not set it: popularity "
+       "penalty and slots for under-exposed items, 0..1 (default 0).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0, 1);
+         if (!d.ok()) return d.status();
+         c->default_exploration = *d;
+         return absl::OkStatus();
+       }},
       {"attribution-window", "DURATION",
        "Events count for the recommendation whose id they carry for this "
        "long after it was issued (default 7d).",

@@ -177,6 +177,12 @@ struct ServerConfig {
   // Feedback carrying a recommendation id older than this is stored but not
   // attributed (--attribution-window). Default: 7 days.
   int64_t attribution_window_ms = 7LL * 24 * 3600 * 1000;
+  // A/B experiments (server/experiments.h): --experiments FILE, JSON.
+  // Default: "" = none; every answer has variant "default".
+  std::string experiments_file;
+  // Exploration of a Recommend that does not set it (--exploration,
+  // 0..1; RecommendRequest.exploration). Default: 0.
+  double default_exploration = 0;
   // The file given with --config, "" if none (for the startup log).
   std::string config_file;
   // Tests only, no flag: what call deadlines are compared with. Default:

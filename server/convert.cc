@@ -102,14 +102,26 @@ core::RecommendRequest ToCoreRecommendRequest(
   request.include_seen = proto.include_seen();
   request.diversity = proto.diversity();
   request.explain = proto.explain();
+  request.exploration = proto.exploration();  // unset: the caller's default
   return request;
 }
 
-void ToProtoRecommendation(const core::Recommendation& rec,
-                           v1::RecommendResponse* proto) {
-  proto->mutable_items()->Reserve(static_cast<int>(rec.items.size()));
-  for (const core::ScoredItem& scored : rec.items) {
-    v1::RecommendedItem* item = proto->add_items();
+core::RankRequest ToCoreRankRequest(const v1::RankRequest& proto) {
+  core::RankRequest request;
+  request.user_id = proto.user_id();
+  request.item_ids.assign(proto.item_ids().begin(), proto.item_ids().end());
+  request.explain = proto.explain();
+  return request;
+}
+
+namespace {
+
+void ToProtoScoredItems(
+    const std::vector<core::ScoredItem>& items,
+    google::protobuf::RepeatedPtrField<v1::RecommendedItem>* out) {
+  out->Reserve(static_cast<int>(items.size()));
+  for (const core::ScoredItem& scored : items) {
+    v1::RecommendedItem* item = out->Add();
     item->set_item_id(scored.item_id);
     item->set_score(scored.score);
     item->set_source(ToProtoSource(scored.source));
@@ -120,10 +132,28 @@ void ToProtoRecommendation(const core::Recommendation& rec,
       r->set_detail(reason.detail);
     }
   }
+}
+
+}  // namespace
+
+void ToProtoRecommendation(const core::Recommendation& rec,
+                           v1::RecommendResponse* proto) {
+  ToProtoScoredItems(rec.items, proto->mutable_items());
   proto->set_model_version(rec.model_version);
   proto->set_source(ToProtoSource(rec.source));
   proto->set_fallback(rec.fallback);
   proto->set_fallback_reason(rec.fallback_reason);
+}
+
+void ToProtoRankResult(const core::RankResult& result,
+                       v1::RankResponse* proto) {
+  ToProtoScoredItems(result.items, proto->mutable_items());
+  for (const std::string& id : result.unknown_item_ids) {
+    proto->add_unknown_item_ids(id);
+  }
+  proto->set_model_version(result.model_version);
+  proto->set_fallback(result.fallback);
+  proto->set_fallback_reason(result.fallback_reason);
 }
 
 void ToProtoUserProfile(const core::UserProfile& profile,

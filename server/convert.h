@@ -42,6 +42,8 @@ core::Filter ToCoreFilter(const v1::Filter& proto);
 void ToProtoRecommendation(const core::Recommendation& rec,
                            v1::RecommendResponse* proto);
 
+core::RankRequest ToCoreRankRequest(const v1::RankRequest& proto);
+void ToProtoRankResult(const core::RankResult& result, v1::RankResponse* proto);
 void ToProtoUserProfile(const core::UserProfile& profile,
                         v1::UserProfile* proto);
 void ToProtoModelMetadata(const core::ModelMetadata& metadata,

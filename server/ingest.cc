@@ -70,12 +70,15 @@ std::string EventBatchId(const std::vector<core::Event>& events) {
 }
 
 Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
-               AccessLog* access_log, const RecommendationIds* ids)
+               AccessLog* access_log, const RecommendationIds* ids,
+               const Experiments* experiments, ExperimentStats* stats)
     : engine_(engine),
       store_(store),
       metrics_(metrics),
       access_log_(access_log),
-      ids_(ids) {}
+      ids_(ids),
+      experiments_(experiments),
+      experiment_stats_(stats) {}
 
 void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
   for (core::Event& e : events) {
@@ -132,9 +135,10 @@ absl::StatusOr<std::vector<EventsStored>> Ingest::AddEventGroups(
   }
 
   std::vector<EventsStored> out(inputs.size());
+  std::vector<storage::ExperimentCount> attributed;
   for (size_t g = 0; g < inputs.size(); ++g) {
     for (size_t i = group_start[g]; i < group_start[g + 1]; ++i) {
-      CountStoredEvent(stored[i], inputs[g].now_ms);
+      CountStoredEvent(stored[i], inputs[g].now_ms, &attributed);
     }
     storage::AppendResult& r = (*results)[g];
     metrics_->EventsDuplicate(r.duplicates);
@@ -143,10 +147,20 @@ absl::StatusOr<std::vector<EventsStored>> Ingest::AddEventGroups(
     out[g].log_position = log_sequence;
     out[g].conflicts = std::move(r.conflicts);
   }
+  if (experiment_stats_ != nullptr && !attributed.empty()) {
+    // The events are durable already: a failure to count them is logged,
+    // never reported as a failure of the write.
+    if (absl::Status s = experiment_stats_->Add(attributed); !s.ok()) {
+      spdlog::warn("experiment counters not updated for {} events: {}",
+                   attributed.size(), s.ToString());
+    }
+  }
   return out;
 }
 
-void Ingest::CountStoredEvent(const core::Event& e, int64_t now_ms) {
+void Ingest::CountStoredEvent(
+    const core::Event& e, int64_t now_ms,
+    std::vector<storage::ExperimentCount>* attributed) {
   metrics_->EventStored(e.type);
   if (e.recommendation_id.empty()) return;
   // A forged or expired id is stored with its event (it is the client's
@@ -155,9 +169,18 @@ void Ingest::CountStoredEvent(const core::Event& e, int64_t now_ms) {
       ids_->Check(e.recommendation_id, e.user_id, now_ms);
   if (!id.parts.has_value()) {
     metrics_->AttributionRejected(id.rejection);
-  } else if (id.parts->variant == kDefaultVariant) {
-    metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
+    return;
   }
+  // Only variants this server issues for the scenario count (an ended
+  // experiment's ids do not), so label series stay bounded.
+  const bool issued =
+      experiments_ != nullptr
+          ? experiments_->Issues(id.parts->scenario, id.parts->variant)
+          : id.parts->variant == kDefaultVariant;
+  if (!issued || !IsAttributedType(e.type)) return;
+  metrics_->EventAttributed(id.parts->scenario, id.parts->variant, e.type);
+  attributed->push_back(
+      {id.parts->scenario, std::move(id.parts->variant), e.type, 1});
 }
 
 absl::Status Ingest::UpsertItems(std::vector<core::Item> items, int64_t now_ms,

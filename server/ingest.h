@@ -36,6 +36,8 @@
 #include "absl/synchronization/mutex.h"
 #include "core/engine.h"
 #include "core/types.h"
+#include "server/experiment_stats.h"
+#include "server/experiments.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/recommendation_id.h"
@@ -80,8 +82,11 @@ struct UserErasure {
 class Ingest {
  public:
   // Borrowed pointers; all must outlive the Ingest.
+  // experiments and stats may be null (no experiment counters).
   Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
-         AccessLog* access_log, const RecommendationIds* ids);
+         AccessLog* access_log, const RecommendationIds* ids,
+         const Experiments* experiments = nullptr,
+         ExperimentStats* stats = nullptr);
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
 
@@ -137,14 +142,18 @@ class Ingest {
 
  private:
   // Event metrics for one newly stored event (attribution of the
-  // recommendation id the server issued, checked at `now_ms`).
-  void CountStoredEvent(const core::Event& e, int64_t now_ms);
+  // recommendation id the server issued, checked at `now_ms`); an event
+  // that counts for an experiment's variant is added to `attributed`.
+  void CountStoredEvent(const core::Event& e, int64_t now_ms,
+                        std::vector<storage::ExperimentCount>* attributed);
 
   core::Engine* const engine_;
   storage::Store* const store_;
   Metrics* const metrics_;
   AccessLog* const access_log_;
   const RecommendationIds* const ids_;
+  const Experiments* const experiments_;
+  ExperimentStats* const experiment_stats_;
 
   // Orders event writes against user erasure: AddEvents holds it shared
   // from the append to the engine update, EraseUser exclusively across the

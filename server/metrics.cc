@@ -18,7 +18,8 @@ using prometheus::Histogram;
 constexpr std::array<std::string_view, kNumMethods> kMethodNames = {
     "Recommend",    "Feedback",   "ImportEvents",  "UpsertItems",
     "DeleteItems",  "GetItem",    "GetUser",       "DeleteUser",
-    "GetModelInfo", "ListModels", "ActivateModel",
+    "GetModelInfo", "ListModels", "ActivateModel", "GetExperimentReport",
+    "Rank",
 };
 
 const Histogram::BucketBoundaries& LatencyBuckets() {
@@ -30,6 +31,8 @@ const Histogram::BucketBoundaries& LatencyBuckets() {
 
 std::string Str(std::string_view s) { return std::string(s); }
 
+}  // namespace
+
 bool IsAttributedType(core::EventType type) {
   return type == core::EventType::kImpression ||
          type == core::EventType::kClick ||
@@ -37,7 +40,20 @@ bool IsAttributedType(core::EventType type) {
          type == core::EventType::kPurchase;
 }
 
-}  // namespace
+void Metrics::AddVariants(const Experiments& experiments) {
+  for (const ExperimentConfig& xp : experiments.experiments()) {
+    for (core::Scenario scenario : xp.scenarios) {
+      for (const VariantConfig& v : xp.variants) {
+        RecommendedItemsCounter(scenario, v.name);
+        for (core::EventType type :
+             {core::EventType::kImpression, core::EventType::kClick,
+              core::EventType::kAddToCart, core::EventType::kPurchase}) {
+          AttributedCounter(scenario, v.name, type);
+        }
+      }
+    }
+  }
+}
 
 std::string_view MethodName(Method method) {
   return kMethodNames[static_cast<int>(method)];

@@ -41,6 +41,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "server/admission.h"
+#include "server/experiments.h"
 #include "server/recommendation_id.h"
 #include "storage/store.h"
 
@@ -59,8 +60,10 @@ enum class Method {
   kGetModelInfo,
   kListModels,
   kActivateModel,
+  kGetExperimentReport,
+  kRank,
 };
-inline constexpr int kNumMethods = 11;
+inline constexpr int kNumMethods = 13;
 std::string_view MethodName(Method method);  // "Recommend", ...
 
 // Why a request was refused without doing its work (aisle_rpc_shed_total).
@@ -70,6 +73,10 @@ enum class ShedReason {
   kCancelled,  // the client cancelled
 };
 inline constexpr int kNumShedReasons = 3;
+
+// The event types attribution counts: impression, click, add_to_cart,
+// purchase.
+bool IsAttributedType(core::EventType type);
 
 class Metrics {
  public:
@@ -113,6 +120,9 @@ class Metrics {
   // impression, click, add_to_cart and purchase are counted).
   void EventAttributed(core::Scenario scenario, std::string_view variant,
                        core::EventType type);
+  // Creates the attribution and recommended-items series of every arm of
+  // `experiments` at 0 (call before serving).
+  void AddVariants(const Experiments& experiments);
   // A stored event whose recommendation_id did not verify.
   void AttributionRejected(IdRejection rejection);
   void ObserveFoldIn(double seconds);

@@ -23,6 +23,8 @@
 #include "prometheus/exposer.h"
 #include "server/auth.h"
 #include "server/cluster_writes.h"
+#include "server/experiment_stats.h"
+#include "server/experiments.h"
 #include "server/ingest.h"
 #include "server/log_applier.h"
 #include "server/logging.h"
@@ -56,6 +58,8 @@ struct AisleServer::Impl {
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<AccessLog> access_log;
   std::unique_ptr<RecommendationIds> ids;
+  std::unique_ptr<Experiments> experiments;
+  std::unique_ptr<ExperimentStats> experiment_stats;
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<ModelManager> models;
   // Cluster mode only: the replicated log and this node's applier of it.
@@ -391,9 +395,20 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     if (!ids.ok()) return ids.status();
     s.ids = *std::move(ids);
   }
-  s.ingest =
-      std::make_unique<Ingest>(s.engine.get(), s.store.get(), s.metrics.get(),
-                               s.access_log.get(), s.ids.get());
+  {
+    absl::StatusOr<Experiments> experiments =
+        Experiments::Load(config.experiments_file);
+    if (!experiments.ok()) return experiments.status();
+    s.experiments = std::make_unique<Experiments>(*std::move(experiments));
+    absl::StatusOr<std::unique_ptr<ExperimentStats>> stats =
+        ExperimentStats::Open(s.store.get());
+    if (!stats.ok()) return stats.status();
+    s.experiment_stats = *std::move(stats);
+    s.metrics->AddVariants(*s.experiments);
+  }
+  s.ingest = std::make_unique<Ingest>(
+      s.engine.get(), s.store.get(), s.metrics.get(), s.access_log.get(),
+      s.ids.get(), s.experiments.get(), s.experiment_stats.get());
   s.models = std::make_unique<ModelManager>(
       s.engine.get(), s.store.get(), s.metrics.get(), config.engine.model,
       ModelInboxDir(config.data_dir));
@@ -428,6 +443,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.access_log = s.access_log.get();
   units.admission = s.admission.get();
   units.ids = s.ids.get();
+  units.experiments = s.experiments.get();
+  units.experiment_stats = s.experiment_stats.get();
+  units.default_exploration = config.default_exploration;
   units.clock = config.deadline_clock;
   s.service = std::make_unique<RecommenderService>(units);
   {

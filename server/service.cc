@@ -41,6 +41,7 @@ MethodClass ClassOf(Method method) {
     case Method::kRecommend:
     case Method::kGetItem:
     case Method::kGetUser:
+    case Method::kRank:
       return MethodClass::kRead;
     case Method::kFeedback:
     case Method::kImportEvents:
@@ -51,6 +52,7 @@ MethodClass ClassOf(Method method) {
     case Method::kGetModelInfo:
     case Method::kListModels:
     case Method::kActivateModel:
+    case Method::kGetExperimentReport:
       return MethodClass::kAdmin;
   }
   return MethodClass::kAdmin;
@@ -277,6 +279,21 @@ void RecommenderService::HandleActivateModel(
   });
 }
 
+void RecommenderService::HandleGetExperimentReport(
+    Context* ctx, const v1::GetExperimentReportRequest* request,
+    v1::ExperimentReport* response, UnaryCall* call) {
+  Unary(ctx, call, Method::kGetExperimentReport, "",
+        [&] { return DoGetExperimentReport(*request, response); });
+}
+
+void RecommenderService::HandleRank(Context* ctx,
+                                    const v1::RankRequest* request,
+                                    v1::RankResponse* response,
+                                    UnaryCall* call) {
+  Unary(ctx, call, Method::kRank, request->user_id(),
+        [&] { return DoRank(*request, response); });
+}
+
 // --- Handler bodies ----------------------------------------------------------
 
 absl::Status RecommenderService::ParseCall(grpc::ByteBuffer* bytes,
@@ -291,6 +308,15 @@ absl::Status RecommenderService::RecommendCall(
     v1::RecommendResponse* response, std::function<bool()> cancelled) {
   core::RecommendRequest request = ToCoreRecommendRequest(proto);
   if (absl::Status s = ValidateRecommendRequest(request); !s.ok()) return s;
+  if (!proto.has_exploration()) {
+    request.exploration = units_.default_exploration;
+  }
+  Experiments::Assignment arm;
+  if (units_.experiments != nullptr) {
+    arm = units_.experiments->Assign(request.scenario, request.user_id);
+    if (arm.variant != nullptr) Experiments::Apply(*arm.variant, &request);
+  }
+  const std::string_view variant = arm.name();
   request.deadline = DeadlineOf(ctx);
   request.cancelled = std::move(cancelled);
   bool stale = false;
@@ -314,8 +340,9 @@ absl::Status RecommenderService::RecommendCall(
   if (!rec.ok()) return rec.status();
   ToProtoRecommendation(*rec, response);
   response->set_stale(stale);
+  response->set_variant(std::string(variant));
   response->set_recommendation_id(
-      units_.ids->Issue(request.scenario, kDefaultVariant, request.user_id,
+      units_.ids->Issue(request.scenario, variant, request.user_id,
                         absl::ToUnixMillis(absl::Now())));
 
   Metrics& metrics = *units_.metrics;
@@ -326,7 +353,7 @@ absl::Status RecommenderService::RecommendCall(
     metrics.CandidatesProduced(static_cast<core::Source>(s),
                                trace.candidates_by_source[s]);
   }
-  metrics.Recommended(request.scenario, kDefaultVariant, rec->fallback,
+  metrics.Recommended(request.scenario, variant, rec->fallback,
                       static_cast<int64_t>(rec->items.size()));
   return absl::OkStatus();
 }
@@ -484,6 +511,42 @@ absl::Status RecommenderService::DoListModels(
     ToProtoModelMetadata(stored.metadata, response->add_models());
   }
   response->set_active_version(listing->active_version);
+  return absl::OkStatus();
+}
+
+absl::Status RecommenderService::DoGetExperimentReport(
+    const v1::GetExperimentReportRequest& request,
+    v1::ExperimentReport* response) {
+  if (absl::Status s =
+          ValidateExperimentReport(request.experiment(), request.confidence());
+      !s.ok()) {
+    return s;
+  }
+  std::vector<const ExperimentConfig*> selected;
+  if (units_.experiments != nullptr) {
+    for (const ExperimentConfig& xp : units_.experiments->experiments()) {
+      if (request.experiment().empty() || xp.name == request.experiment()) {
+        selected.push_back(&xp);
+      }
+    }
+  }
+  if (!request.experiment().empty() && selected.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("experiment: \"", request.experiment(),
+                     "\" is not in the server's --experiments file"));
+  }
+  if (units_.experiment_stats == nullptr) return absl::OkStatus();
+  const double confidence =
+      request.confidence() == 0 ? 0.95 : request.confidence();
+  *response = units_.experiment_stats->Report(selected, confidence);
+  return absl::OkStatus();
+}
+
+absl::Status RecommenderService::DoRank(const v1::RankRequest& request,
+                                        v1::RankResponse* response) {
+  const core::RankRequest rank = ToCoreRankRequest(request);
+  if (absl::Status s = ValidateRankRequest(rank); !s.ok()) return s;
+  ToProtoRankResult(units_.engine->Rank(rank), response);
   return absl::OkStatus();
 }
 

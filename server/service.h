@@ -10,7 +10,8 @@
 //      aisle_rpc_shed_total. Health stays SERVING while shedding: overload
 //      is not a failure;
 //   2. validate the request (validation.h) and convert it (convert.h);
-//   3. call the unit that does the work: the engine (Recommend, GetUser),
+//   3. call the unit that does the work: the engine (Recommend, Rank,
+//      GetUser), the experiment counters (GetExperimentReport),
 //      the store (GetItem, GetUser), Writes for every write (writes.h:
 //      Ingest in single-node mode, the replicated log in cluster mode),
 //      ModelManager for listing model versions;
@@ -65,6 +66,8 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/admission.h"
+#include "server/experiment_stats.h"
+#include "server/experiments.h"
 #include "server/ingest.h"
 #include "server/log_applier.h"
 #include "server/logging.h"
@@ -89,16 +92,19 @@ namespace aisle::server {
 // a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase = R::WithRawCallbackMethod_Feedback<
-    R::WithRawCallbackMethod_ImportEvents<R::WithRawCallbackMethod_UpsertItems<
-        R::WithRawCallbackMethod_DeleteItems<
-            R::WithRawCallbackMethod_GetItem<R::WithRawCallbackMethod_GetUser<
-                R::WithRawCallbackMethod_DeleteUser<
-                    R::WithRawCallbackMethod_GetModelInfo<
-                        R::WithRawCallbackMethod_ListModels<
-                            R::WithRawCallbackMethod_ActivateModel<
-                                R::WithRawMethod_Recommend<
-                                    R::Service>>>>>>>>>>>;
+using ServiceBase =
+    R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
+        R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
+            R::WithRawCallbackMethod_UpsertItems<
+                R::WithRawCallbackMethod_DeleteItems<
+                    R::WithRawCallbackMethod_GetItem<
+                        R::WithRawCallbackMethod_GetUser<
+                            R::WithRawCallbackMethod_DeleteUser<
+                                R::WithRawCallbackMethod_GetModelInfo<
+                                    R::WithRawCallbackMethod_ListModels<
+                                        R::WithRawCallbackMethod_ActivateModel<
+                                            R::WithRawMethod_Recommend<
+                                                R::Service>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {
@@ -113,6 +119,12 @@ class RecommenderService final : public internal::ServiceBase {
     AccessLog* access_log = nullptr;
     Admission* admission = nullptr;
     const RecommendationIds* ids = nullptr;  // signs recommendation ids
+    // A/B experiments: who gets which variant, and the attributed counts
+    // GetExperimentReport reports. Null: no experiments.
+    const Experiments* experiments = nullptr;
+    const ExperimentStats* experiment_stats = nullptr;
+    // RecommendRequest.exploration when the request does not set it.
+    double default_exploration = 0;
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;
@@ -183,6 +195,9 @@ class RecommenderService final : public internal::ServiceBase {
                       Bytes* response) override;
   Reactor* ActivateModel(Context* ctx, const Bytes* request,
                          Bytes* response) override;
+  Reactor* GetExperimentReport(Context* ctx, const Bytes* request,
+                               Bytes* response) override;
+  Reactor* Rank(Context* ctx, const Bytes* request, Bytes* response) override;
 
   // A request of `method` that could not be parsed (`error`, from
   // raw_messages.h): counts it (aisle_rpc_unparsable_requests_total and the
@@ -212,6 +227,12 @@ class RecommenderService final : public internal::ServiceBase {
   void HandleActivateModel(Context* ctx,
                            const v1::ActivateModelRequest* request,
                            v1::ModelInfo* response, UnaryCall* call);
+  void HandleGetExperimentReport(Context* ctx,
+                                 const v1::GetExperimentReportRequest* request,
+                                 v1::ExperimentReport* response,
+                                 UnaryCall* call);
+  void HandleRank(Context* ctx, const v1::RankRequest* request,
+                  v1::RankResponse* response, UnaryCall* call);
 
  private:
   class ImportReactor;
@@ -236,6 +257,11 @@ class RecommenderService final : public internal::ServiceBase {
   // engine's counts.
   void FillModelInfo(v1::ModelInfo* response);
   absl::Status DoListModels(v1::ListModelsResponse* response);
+  absl::Status DoGetExperimentReport(
+      const v1::GetExperimentReportRequest& request,
+      v1::ExperimentReport* response);
+  absl::Status DoRank(const v1::RankRequest& request,
+                      v1::RankResponse* response);
 
   // Runs `body` unless the server is not serving or Admit sheds the call,
   // then finishes the RPC: here, or on write_pool_ for a log-bound write

@@ -100,4 +100,18 @@ RecommenderService::Reactor* RecommenderService::ActivateModel(
       &RecommenderService::HandleActivateModel);
 }
 
+RecommenderService::Reactor* RecommenderService::GetExperimentReport(
+    Context* ctx, const Bytes* request, Bytes* response) {
+  return Dispatch<v1::GetExperimentReportRequest, v1::ExperimentReport>(
+      ctx, request, response, Method::kGetExperimentReport,
+      &RecommenderService::HandleGetExperimentReport);
+}
+
+RecommenderService::Reactor* RecommenderService::Rank(Context* ctx,
+                                                      const Bytes* request,
+                                                      Bytes* response) {
+  return Dispatch<v1::RankRequest, v1::RankResponse>(
+      ctx, request, response, Method::kRank, &RecommenderService::HandleRank);
+}
+
 }  // namespace aisle::server

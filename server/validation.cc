@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/string_view.h"
 
@@ -205,6 +206,11 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
                                              "0..1, got ",
                                              r.diversity));
   }
+  if (!std::isfinite(r.exploration) || r.exploration < 0 || r.exploration > 1) {
+    return Invalid("exploration", absl::StrCat("must be a finite number in "
+                                               "0..1, got ",
+                                               r.exploration));
+  }
   const core::Filter& f = r.filter;
   absl::Status s =
       ValidateLabels(f.include_categories, "filter.include_categories");
@@ -262,6 +268,45 @@ absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
     return Invalid(
         core::ToAbsl(field_in),
         absl::StrCat("must have 1..", kMaxBatch, " entries, got ", size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRankRequest(const core::RankRequest& request) {
+  if (absl::Status s = ValidateId(request.user_id, "user_id"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateBatchSize(request.item_ids.size(), "item_ids");
+      !s.ok()) {
+    return s;
+  }
+  absl::flat_hash_map<std::string_view, size_t> first;
+  for (size_t i = 0; i < request.item_ids.size(); ++i) {
+    const std::string field = absl::StrCat("item_ids[", i, "]");
+    if (absl::Status s = ValidateId(request.item_ids[i], field); !s.ok()) {
+      return s;
+    }
+    auto [it, inserted] = first.emplace(request.item_ids[i], i);
+    if (!inserted) {
+      return Invalid(field,
+                     absl::StrCat("duplicate of item_ids[", it->second, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExperimentReport(std::string_view experiment,
+                                      double confidence) {
+  if (!experiment.empty()) {
+    if (absl::Status s = ValidateId(experiment, "experiment"); !s.ok()) {
+      return s;
+    }
+  }
+  if (confidence != 0 && !(std::isfinite(confidence) && confidence >= 0.5 &&
+                           confidence <= 0.999)) {
+    return Invalid(
+        "confidence",
+        absl::StrCat("must be 0 (= 0.95) or 0.5..0.999, got ", confidence));
   }
   return absl::OkStatus();
 }

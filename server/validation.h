@@ -65,7 +65,8 @@ absl::Status ValidateItem(const core::Item& item, std::string_view field);
 // A Recommend request after conversion (count already mapped 0 -> 10 by
 // the converter; this checks 1..500): scenario known ("scenario: unknown
 // value 9"); user_id empty or a valid id;
-// context_item_ids <= 100, each a valid id; diversity finite 0..1;
+// context_item_ids <= 100, each a valid id; diversity and exploration
+// finite 0..1;
 // filter: <= 100 categories each, valid category strings, <= 1000
 // exclude_item_ids, prices finite and min <= max. SIMILAR_ITEMS and
 // FREQUENTLY_BOUGHT_TOGETHER need context_item_ids; RECENTLY_VIEWED needs
@@ -83,6 +84,15 @@ absl::Status ValidateBatchSize(size_t size, std::string_view field);
 // duplicate. AlreadyExists "events[3].event_id: \"e1\" is already the id
 // of another user's event; ...". `field` e.g. "events[3]".
 absl::Status EventIdConflict(std::string_view field, std::string_view event_id);
+
+// Rank: user_id a valid id; item_ids 1..1000 valid ids without
+// duplicates ("item_ids[4]: duplicate of item_ids[1]").
+absl::Status ValidateRankRequest(const core::RankRequest& request);
+
+// GetExperimentReport: experiment empty or a valid id; confidence 0 (the
+// default, 0.95) or 0.5..0.999.
+absl::Status ValidateExperimentReport(std::string_view experiment,
+                                      double confidence);
 
 // ActivateModel: `version` is required unless `rollback` is set (then an
 // empty version means the previous active one); a given version must be a

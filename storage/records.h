@@ -83,6 +83,16 @@ struct IdempotencyRecord {
   int64_t stored_at_ms = kStoredAtUnknown;
 };
 
+// One counter of the A/B experiment statistics (server/experiment_stats.h):
+// events of `type` attributed to recommendations of `scenario` issued to
+// `variant`. A delta when added, a total when read.
+struct ExperimentCount {
+  core::Scenario scenario = core::Scenario::kForYou;
+  std::string variant;
+  core::EventType type = core::EventType::kUnspecified;
+  int64_t count = 0;
+};
+
 }  // namespace aisle::storage
 
 #endif  // AISLE_STORAGE_RECORDS_H_

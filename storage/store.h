@@ -9,7 +9,8 @@
 //   users       user_id -> UserRecord (first/last seen, counts)
 //   models      version -> model blob;  "meta:" version -> metadata
 //   meta        "active_model", "previous_active_model", "schema_version",
-//               "open_generation", "applied_log_sequence"
+//               "open_generation", "applied_log_sequence",
+//               "xcount:" scenario ":" type ":" variant -> count (decimal)
 //   snapshot    the engine snapshot and the event log after it
 //               (storage/codec.h)
 //   default     unused (RocksDB requires it)
@@ -259,6 +260,15 @@ class Store {
   // user's records and purges its bytes: an older snapshot never brings an
   // erased user back, and PutSnapshot refuses one taken before the
   // erasure.
+
+  // --- Experiment counters (server/experiment_stats.h) -------------------
+  // Adds each delta to its counter (created at 0), in one write batch,
+  // fsynced like events (Durability). Concurrent calls are serialised, so
+  // no increment is lost. InvalidArgument (nothing written) for an empty
+  // variant or one containing '\0'.
+  absl::Status AddExperimentCounts(std::span<const ExperimentCount> deltas);
+  // Every counter, ordered by scenario, type, variant.
+  absl::StatusOr<std::vector<ExperimentCount>> ExperimentCounts() const;
 
   // --- Operations ---------------------------------------------------------
   // Consistent point-in-time copy into `dir` (must not exist) while serving;

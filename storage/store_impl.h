@@ -5,7 +5,8 @@
 //
 // Where the methods live: store.cc (open, close, writes, flush, stats),
 // events.cc, items.cc, users.cc, model_versions.cc, checkpoint.cc,
-// id_claims.cc (idempotency keys), data_dir.cc (format markers).
+// id_claims.cc (idempotency keys), data_dir.cc (format markers),
+// experiment_counts.cc.
 #ifndef AISLE_STORAGE_STORE_IMPL_H_
 #define AISLE_STORAGE_STORE_IMPL_H_
 
@@ -93,6 +94,8 @@ struct Store::Impl {
   // Serialises model writes, pruning and active-model changes, so a
   // version cannot be pruned while it is being made active.
   std::mutex models_mu;
+  // Serialises the read-modify-write of experiment counters.
+  std::mutex counts_mu;
   // Set when a write failed; the next write first asks RocksDB to resume
   // from a background error (e.g. a full disk that has been cleared).
   std::atomic<bool> write_failed{false};

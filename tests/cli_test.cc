@@ -502,12 +502,14 @@ TEST_F(CliTest, EvalOnMovieLensPrintsMetricsTable) {
                        "popular,als", "--threads", "2"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(std::regex_search(
-      r.out, std::regex("model\\s+P@10\\s+R@10\\s+nDCG@10\\s+MAP\\s+coverage")))
+      r.out,
+      std::regex("model\\s+exploration\\s+P@10\\s+R@10\\s+nDCG@10\\s+F1@10"
+                 "\\s+MAP\\s+coverage\\s+novelty\\s+ILD\\s+popularity")))
       << Describe(r);
   std::smatch popular;
   ASSERT_TRUE(std::regex_search(
       r.out, popular,
-      std::regex("popular\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)")))
+      std::regex("popular\\s+0\\.00\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)")))
       << Describe(r);
   // The published most-popular figures on this split (data README):
   // P@10 0.2239, nDCG@10 0.2498.
@@ -515,7 +517,8 @@ TEST_F(CliTest, EvalOnMovieLensPrintsMetricsTable) {
   EXPECT_NEAR(std::stod(popular[3]), 0.2498, 0.002);
   std::smatch als;
   ASSERT_TRUE(std::regex_search(
-      r.out, als, std::regex("als\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)")))
+      r.out, als,
+      std::regex("als\\s+0\\.00\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)")))
       << Describe(r);
   // Well above the published SAR/BPR level (0.38-0.40).
   EXPECT_GT(std::stod(als[3]), 0.45) << Describe(r);
