@@ -395,6 +395,14 @@ const std::vector<Option>& Options() {
        "Address the /metrics listener binds (default: --host); e.g. the "
        "pod IP, so that only the cluster can scrape.",
        false, StringSetter(&ServerConfig::metrics_address, false)},
+      {"console-port", "N",
+       "Serve the web console on this port (docs/console.md); 0 = "
+       "ephemeral, -1 = off (default -1).",
+       false, IntSetter(&ServerConfig::console_port, -1, 65535)},
+      {"console-host", "ADDR",
+       "Address the web console binds (default 127.0.0.1: this machine "
+       "only).",
+       false, StringSetter(&ServerConfig::console_host, true)},
       {"event-retention", "DURATION",
        "Delete raw events older than this, hourly; 0 = keep forever "
        "(default 0).",
