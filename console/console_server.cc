@@ -56,8 +56,10 @@ bool IsLoopback(std::string_view host) {
          host == "[::1]";
 }
 
+// `head`: the headers of the answer only (HEAD requests).
 void Send(mg_connection* conn, int status, std::string_view content_type,
-          std::string_view cache_control, std::string_view body) {
+          std::string_view cache_control, std::string_view body,
+          bool head = false) {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n"
             "Cache-Control: %.*s\r\n%sConnection: close\r\n\r\n",
@@ -65,7 +67,7 @@ void Send(mg_connection* conn, int status, std::string_view content_type,
             static_cast<int>(content_type.size()), content_type.data(),
             body.size(), static_cast<int>(cache_control.size()),
             cache_control.data(), kSecurityHeaders);
-  mg_write(conn, body.data(), body.size());
+  if (!head) mg_write(conn, body.data(), body.size());
 }
 
 void SendApi(mg_connection* conn, const ApiAnswer& answer) {
@@ -196,8 +198,8 @@ struct ConsoleServer::Impl {
       return;
     }
     // no-cache: revalidated, so a new build's pages apply at once.
-    Send(conn, 200, asset->content_type, "no-cache",
-         method == "HEAD" ? std::string_view() : asset->data);
+    Send(conn, 200, asset->content_type, "no-cache", asset->data,
+         method == "HEAD");
   }
 
   void SampleLoop() {

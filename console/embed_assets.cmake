@@ -1,7 +1,8 @@
-# cmake -DOUT=<file.cc> -DFILES="a;b;..." -P embed_assets.cmake
+# cmake -DOUT=<file.cc> -DFILES="a|b|..." -P embed_assets.cmake
 # Writes a C++ file that holds each file as a byte array and defines
 # aisle::console::FindAsset (console/assets.h). A file is served at
 # "/<its name>"; its content type follows from its extension.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(arrays "")
 set(table "")
 set(index 0)

@@ -160,6 +160,9 @@ struct ServerConfig {
   // off, on 127.0.0.1 when on.
   int console_port = -1;
   std::string console_host = "127.0.0.1";
+  // Tests only, no flag: how often the console samples the metrics; -1 =
+  // when its overview is asked (console_server.h).
+  int64_t console_sample_interval_ms = 2000;
   // Raw events older than this are deleted by a background job
   // (--event-retention). Default: 0 = kept forever.
   int64_t event_retention_ms = 0;

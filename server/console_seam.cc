@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<console::ConsoleServer>> StartConsole(
   console::ConsoleOptions options;
   options.host = config.console_host;
   options.port = config.console_port;
+  options.sample_interval_ms = config.console_sample_interval_ms;
   options.channel = grpc_server->InProcessChannel(grpc::ChannelArguments());
   if (auth != nullptr && auth->enabled()) {
     // The in-process channel bypasses the port's credentials, so the

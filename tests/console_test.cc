@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -103,6 +104,7 @@ class ConsoleTest : public ::testing::Test {
     server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
     config.auth_tokens_file = tokens;
     config.console_port = 0;
+    config.console_sample_interval_ms = -1;  // sampled when asked
     ASSERT_OK_AND_ASSIGN(server_, StartTestServer(config));
     port_ = server_.server->console_port();
     ASSERT_GT(port_, 0);

@@ -27,8 +27,8 @@ function niceMax(value) {
 
 function formatNumber(v) {
   if (Math.abs(v) >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k';
-  if (Math.abs(v) >= 10 || v === 0) return v.toFixed(0);
-  return v.toFixed(v >= 1 ? 1 : 2);
+  if (Number.isInteger(v)) return v.toFixed(0);
+  return v.toFixed(Math.abs(v) >= 10 ? 1 : 2).replace(/0+$/, '');
 }
 
 function legend(container, names) {
@@ -46,8 +46,10 @@ function legend(container, names) {
 
 // series: [{name, points: [[t_ms, value], ...]}]
 export function lineChart(container, series, emptyText) {
+  // Drawn at the container's own width, so that text keeps its CSS size.
+  const width = Math.max(320, container.clientWidth || 560);
   container.replaceChildren();
-  const width = 560, height = 200, left = 44, right = 10, top = 10, bottom = 24;
+  const height = 200, left = 44, right = 10, top = 10, bottom = 24;
   const all = series.flatMap((s) => s.points);
   if (all.length < 2) {
     const p = document.createElement('p');
@@ -72,7 +74,7 @@ export function lineChart(container, series, emptyText) {
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
     const d = s.points.map((p, k) => `${k ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join('');
-    svg('path', { class: 'series c' + (i % 4), d }, root);
+    svg('path', { class: 'line c' + (i % 4), d }, root);
   });
   container.appendChild(root);
   legend(container, series.map((s) => s.name));
@@ -80,6 +82,7 @@ export function lineChart(container, series, emptyText) {
 
 // groups: category labels; series: [{name, values: [one per group]}]
 export function barChart(container, groups, series, emptyText) {
+  const width = Math.max(320, container.clientWidth || 560);
   container.replaceChildren();
   if (groups.length === 0 || series.length === 0) {
     const p = document.createElement('p');
@@ -88,7 +91,7 @@ export function barChart(container, groups, series, emptyText) {
     container.appendChild(p);
     return;
   }
-  const width = 560, height = 200, left = 44, right = 10, top = 10, bottom = 36;
+  const height = 220, left = 44, right = 10, top = 10, bottom = 36;
   const ymax = niceMax(Math.max(...series.flatMap((s) => s.values.filter((v) => v > 0)), 0));
   const y = (v) => top + (1 - v / ymax) * (height - top - bottom);
   const groupWidth = (width - left - right) / groups.length;
@@ -104,7 +107,7 @@ export function barChart(container, groups, series, emptyText) {
     series.forEach((s, i) => {
       const v = s.values[g] || 0;
       const rect = svg('rect', {
-        class: 'series c' + (i % 4),
+        class: 'bar c' + (i % 4),
         x: gx + i * barWidth, y: y(v), width: barWidth - 1, height: Math.max(0, y(0) - y(v)),
       }, root);
       svg('title', {}, rect).textContent = `${s.name} ${label}: ${v}`;

@@ -38,7 +38,8 @@ async function overview() {
     card('Events / s', last ? fixed(last.events_per_s, 1) : '—'),
     card('Recommend / s', last ? fixed(last.recommend_per_s, 1) : '—'),
     card('Feedback / s', last ? fixed(last.feedback_per_s, 1) : '—'),
-    card('Recommend p99', last ? fixed(last.recommend_p99_ms, 1) + ' ms' : '—'),
+    // No call finished in the last interval: no latency to show.
+    card('Recommend p99', last && last.recommend_per_s > 0 ? fixed(last.recommend_p99_ms, 1) + ' ms' : '—'),
     card('Shed / s', last ? fixed(last.shed_per_s, 2) : '—'),
   );
   const series = (key) => o.points.map((p) => [p.t_ms, p[key]]);
@@ -65,7 +66,7 @@ async function overview() {
     ['Factors', m.factors],
     ['Trained on', `${Number(m.users).toLocaleString()} users × ${Number(m.items).toLocaleString()} items, ${Number(m.interactions).toLocaleString()} interactions`],
   ];
-  for (const [k, v] of Object.entries(m.metrics || {}).sort()) pairs.push([`Holdout ${k}`, fixed(v, 4)]);
+  for (const [k, v] of Object.entries(m.metrics || {}).sort()) pairs.push([k, fixed(v, 4)]);
   box.replaceChildren(facts(pairs));
 }
 
@@ -263,6 +264,10 @@ async function render() {
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   clearTimeout(refreshTimer);
   banner('');
+  if (session.authRequired && !token()) {
+    banner('Enter a bearer token above: read to view, admin for shopper profiles and model changes.', 'info');
+    return;
+  }
   try {
     if (page === 'overview') {
       await overview();

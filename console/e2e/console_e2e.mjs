@@ -129,7 +129,6 @@ try {
   const catalog = await page.textContent('#ov-cards .card .value');
   check(Number(catalog.replace(/\D/g, '')) > 0, `overview shows the catalog size (${catalog})`);
   check(await page.isVisible('#ov-model dl'), 'overview shows the active model');
-  await page.screenshot({ path: path.join(shots, 'overview.png'), fullPage: true });
 
   // Shopper: lists with reasons, then a test event changes the next list.
   await page.click('a[data-page=shopper]');
@@ -184,6 +183,12 @@ try {
   await page.click('a[data-page=experiments]');
   check(await page.isVisible('#ex-unavailable'), 'experiments: labelled not available in this build');
   await page.screenshot({ path: path.join(shots, 'experiments.png'), fullPage: true });
+  // The overview again, once it has redrawn with the calls made above.
+  await page.click('a[data-page=overview]');
+  await page.waitForSelector('#ov-rates svg');
+  await page.evaluate(() => { window.drawnBefore = document.querySelector('#ov-rates svg'); });
+  await page.waitForFunction(() => document.querySelector('#ov-rates svg') !== window.drawnBefore);
+  await page.screenshot({ path: path.join(shots, 'overview.png'), fullPage: true });
   check(errors.length === 0, `no console errors on any page ${errors.join(' | ')}`);
 
   // A read token: the same rollback is refused and nothing changes.
