@@ -89,6 +89,19 @@ Message Parse(const std::string& json) {
   return message;
 }
 
+// The member `key` of the JSON object `json`, parsed as a Message.
+template <class Message>
+Message Member(const std::string& json, const std::string& key) {
+  google::protobuf::Struct s = Parse<google::protobuf::Struct>(json);
+  std::string member;
+  if (s.fields().contains(key)) {
+    EXPECT_TRUE(
+        google::protobuf::util::MessageToJsonString(s.fields().at(key), &member)
+            .ok());
+  }
+  return Parse<Message>(member.empty() ? "{}" : member);
+}
+
 // The value of "key": "..." in a flat JSON object (the session's token).
 std::string StringField(const std::string& json, const std::string& key) {
   google::protobuf::Struct s = Parse<google::protobuf::Struct>(json);
@@ -242,11 +255,8 @@ TEST_F(ConsoleTest, RecommendAnswersWhatTheGrpcApiAnswers) {
                        Post("/api/recommend", kReadToken, body));
   ASSERT_EQ(answer.status, 200) << answer.body;
   google::protobuf::Struct s = Parse<google::protobuf::Struct>(answer.body);
-  std::string response_json;
-  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(
-                  s.fields().at("response"), &response_json)
-                  .ok());
-  v1::RecommendResponse console = Parse<v1::RecommendResponse>(response_json);
+  v1::RecommendResponse console =
+      Member<v1::RecommendResponse>(answer.body, "response");
 
   v1::RecommendRequest request = Parse<v1::RecommendRequest>(body);
   request.set_explain(true);
@@ -310,17 +320,12 @@ TEST_F(ConsoleTest, ShopperProfileNeedsAdminLikeGetUser) {
   ASSERT_OK_AND_ASSIGN(HttpResponse admin,
                        Post("/api/user", kAdminToken, body));
   ASSERT_EQ(admin.status, 200) << admin.body;
-  google::protobuf::Struct s = Parse<google::protobuf::Struct>(admin.body);
-  std::string profile_json;
-  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(
-                  s.fields().at("profile"), &profile_json)
-                  .ok());
   v1::GetUserRequest request;
   request.set_user_id("u2");
   v1::UserProfile expected;
   ASSERT_OK(FromGrpc(server_.stub->GetUser(Admin().get(), request, &expected)));
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      Parse<v1::UserProfile>(profile_json), expected));
+      Member<v1::UserProfile>(admin.body, "profile"), expected));
 
   ASSERT_OK_AND_ASSIGN(HttpResponse unknown, Post("/api/user", kAdminToken,
                                                   R"({"userId": "nobody"})"));
