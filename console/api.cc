@@ -167,6 +167,11 @@ ApiAnswer ConsoleApi::Session() {
   fields["authRequired"].set_bool_value(options_.authorize != nullptr);
   // A/B experiments and segment reports are not in this build's API.
   fields["experiments"].set_bool_value(false);
+  // Whether RecommendRequest has the exploration knob: the page offers it
+  // only when the API takes it.
+  fields["exploration"].set_bool_value(
+      v1::RecommendRequest::descriptor()->FindFieldByName("exploration") !=
+      nullptr);
   return Ok(ToJson(session));
 }
 

@@ -6,8 +6,8 @@
 const TOKEN_KEY = 'aisle.console.token';
 let csrfToken = '';
 
-// What GET /api/session said: {authRequired, experiments}.
-export const session = { authRequired: true, experiments: false };
+// What GET /api/session said: {authRequired, experiments, exploration}.
+export const session = { authRequired: true, experiments: false, exploration: false };
 
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
@@ -32,6 +32,7 @@ export async function loadSession() {
   csrfToken = json.csrfToken || '';
   session.authRequired = !!json.authRequired;
   session.experiments = !!json.experiments;
+  session.exploration = !!json.exploration;
 }
 
 async function call(method, path, body) {

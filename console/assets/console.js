@@ -93,7 +93,7 @@ function shopperRequest(userId, scenario) {
   };
   if (v('sh-min').value !== '') filter.minPrice = Number(v('sh-min').value);
   if (v('sh-max').value !== '') filter.maxPrice = Number(v('sh-max').value);
-  return {
+  const request = {
     userId,
     scenario,
     count: Number(v('sh-count').value) || 8,
@@ -101,6 +101,8 @@ function shopperRequest(userId, scenario) {
     includeSeen: v('sh-seen').checked,
     filter,
   };
+  if (session.exploration) request.exploration = Number(v('sh-exploration').value);
+  return request;
 }
 
 async function showProfile(userId) {
@@ -313,10 +315,14 @@ async function start() {
     showTokenState();
     render();
   });
-  const diversity = document.getElementById('sh-diversity');
-  diversity.addEventListener('input', () => {
-    document.getElementById('sh-diversity-out').textContent = diversity.value;
-  });
+  for (const knob of ['diversity', 'exploration']) {
+    const input = document.getElementById('sh-' + knob);
+    input.addEventListener('input', () => {
+      document.getElementById(`sh-${knob}-out`).textContent = input.value;
+    });
+  }
+  document.getElementById('sh-exploration-box').hidden = !session.exploration;
+  document.getElementById('sh-exploration-none').hidden = session.exploration;
   handle(document.getElementById('shopper-form'), lookUp);
   handle(document.getElementById('event-form'), sendEvent);
   handle(document.getElementById('item-form'), showItem);
