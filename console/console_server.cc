@@ -162,20 +162,17 @@ struct ConsoleServer::Impl {
         SendApi(conn, ConsoleApi::Error(s));
         return;
       }
-      if (info->content_length > kMaxBodyBytes) {
-        ApiAnswer answer = ConsoleApi::Error(absl::InvalidArgumentError(
-            absl::StrCat("body: at most ", kMaxBodyBytes, " bytes")));
-        answer.http_status = 413;
-        SendApi(conn, answer);
-        return;
-      }
+      // Stops one buffer past the limit at most, so that a body without a
+      // Content-Length is bounded too.
       char buffer[8192];
       int n;
-      while ((n = mg_read(conn, buffer, sizeof(buffer))) > 0) {
+      while (info->content_length <= kMaxBodyBytes &&
+             static_cast<int64_t>(request.body.size()) <= kMaxBodyBytes &&
+             (n = mg_read(conn, buffer, sizeof(buffer))) > 0) {
         request.body.append(buffer, n);
-        if (static_cast<int64_t>(request.body.size()) > kMaxBodyBytes) break;
       }
-      if (static_cast<int64_t>(request.body.size()) > kMaxBodyBytes) {
+      if (info->content_length > kMaxBodyBytes ||
+          static_cast<int64_t>(request.body.size()) > kMaxBodyBytes) {
         ApiAnswer answer = ConsoleApi::Error(absl::InvalidArgumentError(
             absl::StrCat("body: at most ", kMaxBodyBytes, " bytes")));
         answer.http_status = 413;

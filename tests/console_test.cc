@@ -367,6 +367,11 @@ TEST_F(ConsoleTest, BodiesThatAreNotTheMessageAreRefusedNamingTheProblem) {
   ASSERT_OK_AND_ASSIGN(HttpResponse unknown_field,
                        Post("/api/recommend", kReadToken, R"({"usr": "u1"})"));
   EXPECT_EQ(unknown_field.status, 400);
+  ASSERT_OK_AND_ASSIGN(
+      HttpResponse huge,
+      Post("/api/recommend", kReadToken,
+           absl::StrCat(R"({"userId": ")", std::string(2 << 20, 'u'), "\"}")));
+  EXPECT_EQ(huge.status, 413);
   ASSERT_OK_AND_ASSIGN(HttpResponse no_api, Get("/api/nothing", kReadToken));
   EXPECT_EQ(no_api.status, 404);
   ASSERT_OK_AND_ASSIGN(HttpResponse wrong_method,
