@@ -13,7 +13,14 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf
   libssl-dev openssl  # TLS checks, HMAC; the TLS tests make certificates
   clang  # scripts/check_thread_safety.sh, scripts/sanitize.sh
+  libcivetweb-dev  # the web console's HTTP server (console/)
+  chromium  # scripts/console_e2e.sh: the console in a real browser
 )
+# The console's browser test runs playwright-core under Node; a Node.js
+# installed otherwise (e.g. NodeSource's, which bundles npm) is kept.
+if ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 # Extra tools used by the deployment checks (scripts/check_*.sh).
 if [[ "${AISLE_SETUP_DEPLOY:-0}" == "1" ]]; then
   PACKAGES+=(prometheus nodejs npm)

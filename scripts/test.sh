@@ -14,6 +14,9 @@
 #   3. the lock annotations (ABSL_GUARDED_BY ...), checked by a clang build
 #      with -Werror=thread-safety (scripts/check_thread_safety.sh).
 #   4. cluster mode with real processes: scripts/cluster_test.sh --small.
+#   5. the web console in a real browser (scripts/console_e2e.sh: the
+#      system Chromium driven by playwright-core; screenshots in
+#      $BUILD_DIR/console-e2e/).
 # Sanitizer runs (scripts/sanitize.sh asan|tsan) and long fuzzing
 # (scripts/fuzz.sh) take long and are run separately. scripts/chaos.sh
 # (~1-2.5 min) joins this script once its disk case passes every time: an
@@ -38,6 +41,7 @@ fi
 # each under load); the full run with measurements is run by hand.
 AISLE_BUILD_DIR=$BUILD_DIR ./scripts/cluster_test.sh --small ||
   failed+=(cluster_test.sh)
+AISLE_BUILD_DIR=$BUILD_DIR ./scripts/console_e2e.sh || failed+=(console_e2e.sh)
 # CTest last, so that its summary closes the output.
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" \
   --timeout 600 || failed+=(ctest)

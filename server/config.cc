@@ -441,6 +441,14 @@ const std::vector<Option>& Options() {
        "How often to snapshot the engine's state so that a restart replays "
        "only newer events (also at shutdown); -1 disables (default 10m).",
        false, DurationSetter(&ServerConfig::snapshot_interval_ms, true)},
+      {"console-port", "N",
+       "Serve the web console on this port (docs/console.md); 0 = "
+       "ephemeral, -1 = off (default -1).",
+       false, IntSetter(&ServerConfig::console_port, -1, 65535)},
+      {"console-host", "ADDR",
+       "Address the web console binds (default 127.0.0.1: this machine "
+       "only).",
+       false, StringSetter(&ServerConfig::console_host, true)},
       {"event-retention", "DURATION",
        "Delete raw events older than this, hourly; 0 = keep forever "
        "(default 0).",

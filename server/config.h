@@ -159,6 +159,14 @@ struct ServerConfig {
   // the pod or management network only, so that the outside sees gRPC
   // only.
   std::string metrics_address;
+  // The web console (console/console_server.h, docs/console.md):
+  // --console-port (0 = ephemeral, -1 = off) and --console-host. Default:
+  // off, on 127.0.0.1 when on.
+  int console_port = -1;
+  std::string console_host = "127.0.0.1";
+  // Tests only, no flag: how often the console samples the metrics; -1 =
+  // when its overview is asked (console_server.h).
+  int64_t console_sample_interval_ms = 2000;
   // Raw events older than this are deleted by a background job
   // (--event-retention). Default: 0 = kept forever.
   int64_t event_retention_ms = 0;

@@ -25,6 +25,7 @@
 #include "server/cluster_writes.h"
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
+#include "server/console_seam.h"
 #include "server/ingest.h"
 #include "server/log_applier.h"
 #include "server/logging.h"
@@ -74,6 +75,7 @@ struct AisleServer::Impl {
   std::shared_ptr<Authenticator> auth;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<console::ConsoleServer> console;  // null when off
   int port = 0;
   int metrics_port = -1;
 
@@ -561,6 +563,13 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     s.metrics->SetScrapeCallback([&s] { s.RefreshGauges(); });
   }
 
+  {
+    auto console =
+        StartConsole(config, s.grpc_server.get(), s.auth, s.metrics.get());
+    if (!console.ok()) return console.status();
+    s.console = *std::move(console);
+  }
+
   spdlog::info("aisle {}: gRPC on {}:{} ({}), metrics {}; loading {}",
                AISLE_VERSION, config.host, s.port,
                config.tls.mutual()    ? "mutual TLS"
@@ -592,6 +601,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
 
 int AisleServer::port() const { return impl_->port; }
 int AisleServer::metrics_port() const { return impl_->metrics_port; }
+int AisleServer::console_port() const {
+  return impl_->console == nullptr ? -1 : impl_->console->port();
+}
 core::Engine& AisleServer::engine() { return *impl_->engine; }
 storage::Store& AisleServer::store() { return *impl_->store; }
 Admission& AisleServer::admission() { return *impl_->admission; }
@@ -616,6 +628,7 @@ void AisleServer::Shutdown() {
   }
   s.cv.notify_all();
   const auto start = core::SteadyClock::now();
+  if (s.console != nullptr) s.console->Stop();  // its calls go to gRPC
   if (s.service != nullptr) s.service->SetServing(false);
   s.SetHealth(false);
   if (s.grpc_server != nullptr) {

@@ -74,6 +74,8 @@ class AisleServer {
   int port() const;
   // The bound metrics port; -1 when metrics are disabled.
   int metrics_port() const;
+  // The bound web console port; -1 when the console is off.
+  int console_port() const;
 
   // Graceful: stop accepting, let in-flight RPCs finish within the grace
   // period, stop background threads, flush the store. Idempotent.

@@ -1,0 +1,224 @@
+// The console in a real browser: the system Chromium driven by
+// playwright-core (nothing downloaded), against `aisle serve --demo` with
+// bearer tokens. Checks that every page loads without console errors, that
+// a user lookup shows recommendations with reasons, that a test event
+// changes the next list, and that a model rollback works with an admin
+// token and is refused with a read token. Writes a screenshot of each page
+// to $AISLE_CONSOLE_SHOTS (default build/console-e2e).
+//
+// Environment: AISLE_BIN (the aisle binary, required), CHROMIUM (default
+// /usr/bin/chromium), AISLE_CONSOLE_SHOTS.
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const bin = process.env.AISLE_BIN;
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const shots = path.resolve(process.env.AISLE_CONSOLE_SHOTS || 'build/console-e2e');
+const STEP_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 300_000;
+
+if (!bin || !fs.existsSync(bin)) {
+  console.error('console e2e: set AISLE_BIN to the built aisle binary (e.g. build/aisle)');
+  process.exit(2);
+}
+if (!fs.existsSync(browserPath)) {
+  console.error(`console e2e: no Chromium at ${browserPath}; run scripts/setup.sh (apt-get install chromium) or set CHROMIUM`);
+  process.exit(2);
+}
+fs.mkdirSync(shots, { recursive: true });
+
+const started = Date.now();
+const log = (message) => console.log(`[console e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+let failures = 0;
+function check(condition, what) {
+  if (condition) {
+    log(`ok: ${what}`);
+  } else {
+    failures++;
+    log(`FAIL: ${what}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what, timeoutMs, probe) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = String(error.message || error);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} ${last}`);
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aisle-console-e2e-'));
+const readToken = 'read-' + crypto.randomBytes(16).toString('hex');
+const adminToken = 'admin-' + crypto.randomBytes(16).toString('hex');
+fs.writeFileSync(path.join(dir, 'tokens'), `read ${readToken}\nadmin ${adminToken}\n`);
+const grpcPort = await freePort();
+const consolePort = await freePort();
+const base = `http://127.0.0.1:${consolePort}`;
+const serverLog = fs.openSync(path.join(shots, 'server.log'), 'w');
+const data = path.join(dir, 'data');
+log(`starting aisle serve --demo (console on ${base})`);
+const server = spawn(bin, ['serve', '--demo', '--data-dir', data, '--host', '127.0.0.1',
+  '--port', String(grpcPort), '--metrics-port', '-1', '--console-port', String(consolePort),
+  '--auth-tokens', path.join(dir, 'tokens'), '--model-poll-interval', '1s', '--log-level', 'warn'],
+{ stdio: ['ignore', serverLog, serverLog] });
+let exited = null;
+server.on('exit', (code, signal) => { exited = signal || code; });
+
+async function api(method, route, bearer) {
+  const answer = await fetch(base + route, { method, headers: { Authorization: `Bearer ${bearer}` } });
+  return { status: answer.status, json: await answer.json().catch(() => ({})) };
+}
+
+let browser = null;
+try {
+  await until('the demo server to load', START_TIMEOUT_MS, async () => {
+    if (exited !== null) throw new Error(`the server exited (${exited}); see ${shots}/server.log`);
+    return (await api('GET', '/api/overview', readToken)).status === 200;
+  });
+  log('server ready; training a second model version for the rollback');
+  const train = spawnSync(bin, ['train', '--data-dir', data, '--iterations', '3', '--factors', '16'],
+    { encoding: 'utf8', timeout: 240_000 });
+  check(train.status === 0, `aisle train exits 0 ${train.status === 0 ? '' : train.stderr}`);
+  const models = await until('two model versions', 120_000, async () => {
+    const answer = await api('GET', '/api/models', readToken);
+    return answer.json.models && answer.json.models.length >= 2 ? answer.json : null;
+  });
+  log(`model versions: ${models.models.map((m) => m.version).join(', ')}; active ${models.activeVersion}`);
+
+  browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  await page.goto(base + '/');
+  await page.waitForSelector('body[data-ready=true]');
+  await page.fill('#token', adminToken);
+  await page.click('#token-form button');
+  check((await page.textContent('#token-state')) === 'token set', 'the token is taken');
+  check(!page.url().includes(adminToken), 'the token is not in the URL');
+
+  // Overview: cards, and charts once two samples exist.
+  await page.waitForSelector('#ov-cards .card');
+  await page.waitForSelector('#ov-rates svg', { timeout: 20_000 });
+  const catalog = await page.textContent('#ov-cards .card .value');
+  check(Number(catalog.replace(/\D/g, '')) > 0, `overview shows the catalog size (${catalog})`);
+  check(await page.isVisible('#ov-model dl'), 'overview shows the active model');
+
+  // Shopper: lists with reasons, then a test event changes the next list.
+  await page.click('a[data-page=shopper]');
+  await page.fill('#sh-user', 'u42');
+  await page.click('#sh-go');
+  await page.waitForSelector('#sh-lists .item-card');
+  await page.waitForSelector('#sh-profile dl');
+  const forYou = () => page.$$eval('#sh-lists .list:first-child .item-card', (cards) => cards.map((c) => c.dataset.itemId));
+  const before = await forYou();
+  const reasons = await page.$$eval('#sh-lists .list:first-child .reasons li', (items) => items.map((i) => i.textContent));
+  check(before.length > 0, `u42 gets ${before.length} "for you" items`);
+  check(reasons.length > 0 && reasons.every((r) => r.trim().length > 0), `each with reasons (e.g. "${reasons[0]}")`);
+  await page.screenshot({ path: path.join(shots, 'shopper.png'), fullPage: true });
+  // Buying the top item: a bought item is not recommended again, so the
+  // next list must differ.
+  await page.fill('#ev-item', before[0]);
+  await page.selectOption('#ev-type', 'PURCHASE');
+  await page.click('#ev-send');
+  await page.waitForFunction(() => document.getElementById('ev-result').textContent.startsWith('stored'));
+  await page.waitForFunction(() => !document.getElementById('ev-send').disabled);
+  const after = await forYou();
+  check(JSON.stringify(after) !== JSON.stringify(before) && !after.includes(before[0]),
+    `the test event changed the next list (${before[0]} gone; ${before.slice(0, 3)} -> ${after.slice(0, 3)})`);
+  const timelineFirst = await page.getAttribute('#sh-timeline .step', 'data-item-id');
+  check(timelineFirst === before[0], 'the event is first on the timeline');
+
+  // Item page.
+  await page.click('a[data-page=item]');
+  await page.fill('#it-id', before[0]);
+  await page.click('#it-go');
+  await page.waitForSelector('#it-lists .item-card');
+  check((await page.textContent('#it-details h3')).length > 0, 'the item page shows the item');
+  await page.screenshot({ path: path.join(shots, 'item.png'), fullPage: true });
+
+  // Models: roll back with the admin token.
+  await page.click('a[data-page=models]');
+  await page.waitForSelector('#md-table tr[data-version]');
+  const active = () => page.getAttribute('#md-table tr.active-model', 'data-version');
+  const activeBefore = await active();
+  await page.screenshot({ path: path.join(shots, 'models.png'), fullPage: true });
+  await page.click('#md-rollback');
+  await page.click('#confirm-ok');
+  await page.waitForFunction((v) => {
+    const row = document.querySelector('#md-table tr.active-model');
+    return row && row.dataset.version !== v;
+  }, activeBefore);
+  const activeAfter = await active();
+  const server1 = await api('GET', '/api/models', readToken);
+  check(activeAfter !== activeBefore && server1.json.activeVersion === activeAfter,
+    `rollback with admin: ${activeBefore} -> ${activeAfter}`);
+
+  await page.click('a[data-page=experiments]');
+  check(await page.isVisible('#ex-unavailable'), 'experiments: labelled not available in this build');
+  await page.screenshot({ path: path.join(shots, 'experiments.png'), fullPage: true });
+  // The overview again, once it has redrawn with the calls made above.
+  await page.click('a[data-page=overview]');
+  await page.waitForSelector('#ov-rates svg');
+  await page.evaluate(() => { window.drawnBefore = document.querySelector('#ov-rates svg'); });
+  await page.waitForFunction(() => document.querySelector('#ov-rates svg') !== window.drawnBefore);
+  await page.screenshot({ path: path.join(shots, 'overview.png'), fullPage: true });
+  check(errors.length === 0, `no console errors on any page ${errors.join(' | ')}`);
+
+  // A read token: the same rollback is refused and nothing changes.
+  const readContext = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  const reader = await readContext.newPage();
+  reader.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await reader.goto(base + '/#models');
+  await reader.waitForSelector('body[data-ready=true]');
+  check((await reader.textContent('#token-state')) === 'no token', 'a new tab starts without the token');
+  await reader.fill('#token', readToken);
+  await reader.click('#token-form button');
+  await reader.waitForSelector('#md-table tr[data-version]');
+  await reader.click('#md-rollback');
+  await reader.click('#confirm-ok');
+  await reader.waitForFunction(() => document.getElementById('banner').textContent.startsWith('Refused'));
+  const server2 = await api('GET', '/api/models', readToken);
+  check(server2.json.activeVersion === activeAfter,
+    `rollback with a read token refused: "${await reader.textContent('#banner')}"`);
+  await readContext.close();
+  await context.close();
+} catch (error) {
+  failures++;
+  log(`FAIL: ${error.message}`);
+} finally {
+  if (browser) await browser.close();
+  if (exited === null) {
+    server.kill('SIGTERM');
+    await until('the server to stop', 30_000, async () => exited !== null).catch(() => server.kill('SIGKILL'));
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+log(`${failures === 0 ? 'PASSED' : `FAILED (${failures})`}; screenshots in ${shots}`);
+process.exit(failures === 0 ? 0 : 1);

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The web console in a real browser (console/e2e/console_e2e.mjs): the
+# system Chromium (Debian's `chromium`) driven by playwright-core from the
+# npm registry, installed from the lockfile with `npm ci` (nothing else is
+# downloaded: no browser), against `aisle serve --demo`. Screenshots of
+# every page go to $BUILD_DIR/console-e2e/.
+#
+#   AISLE_BUILD_DIR=build ./scripts/console_e2e.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${AISLE_BUILD_DIR:-build}
+for tool in node npm; do
+  command -v "$tool" >/dev/null || {
+    echo "console e2e: $tool is missing; run scripts/setup.sh" >&2
+    exit 1
+  }
+done
+echo "console e2e: npm ci (playwright-core, no browser download)"
+(cd console/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+AISLE_BIN="$PWD/$BUILD_DIR/aisle" \
+  AISLE_CONSOLE_SHOTS="$PWD/$BUILD_DIR/console-e2e" \
+  node console/e2e/console_e2e.mjs
