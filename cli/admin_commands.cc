@@ -195,12 +195,16 @@ int ModelsActivate(const std::string& data_dir, const ClientFlags& client,
 }  // namespace
 
 int RunModels(const Args& args) {
+  if (!args.empty() && args[0] == "import") {
+    return RunModelsImport(Args(args.begin() + 1, args.end()));
+  }
   std::string data_dir;
   ClientFlags client;
   client.target = "";
   FlagParser parser(
       "aisle models list | activate VERSION | rollback  (--data-dir DIR | "
-      "--target HOST:PORT)",
+      "--target HOST:PORT)\n       aisle models import --data-dir DIR "
+      "--item-factors PATH (see aisle models import --help)",
       "list: stored model versions, newest first (* = active). With "
       "--data-dir it reads the store read-only, so it also works next to a "
       "running server.\n"

@@ -58,6 +58,9 @@ int RunEval(const Args& args);
 // admin_commands.cc
 // models list | activate VERSION | rollback, on a data dir or a server.
 int RunModels(const Args& args);
+// models_import.cc
+// models import: item factors trained elsewhere as a new model version.
+int RunModelsImport(const Args& args);
 // A consistent copy of a data dir, also next to a running server.
 int RunBackup(const Args& args);
 // A backup into an empty or absent data dir.

@@ -37,7 +37,7 @@ Data (work on a data directory, or stream into a server):
   generate         write a synthetic store of any size (demo, load tests)
   train            train a factor model from the stored events
   eval             offline evaluation on a train/test split
-  models list|activate|rollback
+  models list|activate|rollback|import
                    list and switch stored model versions
   backup           consistent copy of a data directory
   restore          restore a backup into an empty data directory

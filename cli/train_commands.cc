@@ -1,11 +1,7 @@
 // `aisle train` (a factor model from a data directory's events, stored
 // directly or handed to a running server through its model inbox) and
 // `aisle eval` (offline metrics on a train/test split).
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -21,6 +17,7 @@
 #include "cli/data_dir.h"
 #include "cli/eval_next_item.h"
 #include "cli/flags.h"
+#include "cli/model_delivery.h"
 #include "cli/output.h"
 #include "cli/text.h"
 #include "core/als.h"
@@ -39,53 +36,6 @@ namespace aisle::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Writes `blob` to dir/name atomically: a temporary file, fsync, rename,
-// fsync of the directory, so the server never sees a partial model.
-absl::Status WriteFileAtomically(const fs::path& dir, const std::string& name,
-                                 std::string_view blob) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        Cat("cannot create ", dir.string(), ": ", ec.message()));
-  }
-  const fs::path tmp = dir / (name + ".tmp");
-  const fs::path final_path = dir / name;
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        Cat("cannot create ", tmp.string(), ": ", std::strerror(errno)));
-  }
-  size_t off = 0;
-  while (off < blob.size()) {
-    const ssize_t n = ::write(fd, blob.data() + off, blob.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      fs::remove(tmp, ec);
-      return absl::UnavailableError(Cat("writing ", tmp.string(), ": ", why));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    fs::remove(tmp, ec);
-    return absl::UnavailableError(
-        Cat("syncing ", tmp.string(), ": ", std::strerror(errno)));
-  }
-  fs::rename(tmp, final_path, ec);
-  if (ec) {
-    return absl::UnavailableError(Cat("renaming ", tmp.string(), " to ",
-                                      final_path.string(), ": ", ec.message()));
-  }
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return absl::OkStatus();
-}
 
 absl::Status LoadEngine(const storage::Store& store, core::Engine* engine,
                         int64_t* items, int64_t* events) {
@@ -283,45 +233,11 @@ int RunTrain(const Args& args) {
   const double train_seconds = trained->train_seconds;
   const std::string blob = model.Serialize();
 
-  std::string where;
-  if (server_running) {
-    const fs::path inbox = server::ModelInboxDir(data_dir);
-    if (absl::Status s =
-            WriteFileAtomically(inbox, metadata.version + ".model", blob);
-        !s.ok()) {
-      PrintError(s.message());
-      return kExitFailure;
-    }
-    where = Cat("written to ", (inbox / (metadata.version + ".model")).string(),
-                "; the running server will validate, store and activate "
-                "it at its next model poll (check with `aisle models list "
-                "--data-dir ",
-                data_dir, "` or `aisle model info`)");
-    if (!activate) {
-      where +=
-          "; note: --no-activate does not apply to the inbox, the "
-          "server activates inbox models";
-    }
-  } else {
-    if (absl::Status s = (*store)->PutModel(metadata, blob); !s.ok()) {
-      PrintError(Cat("storing the model: ", s.message()));
-      return kExitFailure;
-    }
-    if (activate) {
-      if (absl::Status s = (*store)->SetActiveModel(metadata.version);
-          !s.ok()) {
-        PrintError(Cat("activating the model: ", s.message()));
-        return kExitFailure;
-      }
-      where =
-          "stored and activated; the next `aisle serve` on this data dir "
-          "serves it";
-    } else {
-      where =
-          Cat("stored, not active (activate with `aisle models "
-              "activate ",
-              metadata.version, " --data-dir ", data_dir, "`)");
-    }
+  absl::StatusOr<std::string> where =
+      DeliverModel(data_dir, server_running, **store, metadata, blob, activate);
+  if (!where.ok()) {
+    PrintError(where.status().message());
+    return kExitFailure;
   }
   std::cout << "model " << metadata.version << ": "
             << FormatCount(metadata.users) << " users x "
@@ -341,7 +257,7 @@ int RunTrain(const Args& args) {
   std::cout << absl::StrFormat("  training %.2fs, total %.2fs, %s bytes\n",
                                train_seconds, core::SecondsSince(start),
                                FormatCount(static_cast<int64_t>(blob.size())));
-  std::cout << where << "\n";
+  std::cout << *where << "\n";
   return kExitOk;
 }
 

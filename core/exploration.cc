@@ -49,9 +49,14 @@ void Engine::State::Runner::Explore(size_t count) {
   // The least exposed of those past the head.
   std::vector<size_t> pool(order.begin() + static_cast<ptrdiff_t>(head),
                            order.end());
+  // Read under the lock here: a lambda does not carry the annotation.
+  std::vector<double> shown_count(n);
+  for (size_t a : pool) {
+    shown_count[a] = s_.impressions.ScoreAt(out_[a].item, s_.now_ms);
+  }
   std::stable_sort(pool.begin(), pool.end(), [&](size_t a, size_t b) {
-    const double ia = s_.impressions.ScoreAt(out_[a].item, s_.now_ms);
-    const double ib = s_.impressions.ScoreAt(out_[b].item, s_.now_ms);
+    const double ia = shown_count[a];
+    const double ib = shown_count[b];
     return ia != ib ? ia < ib : log_pop[a] < log_pop[b];
   });
   std::vector<bool> explored(n, false);

@@ -400,6 +400,70 @@ TEST_F(CliTest, DataCommandsNextToARunningServer) {
   EXPECT_EQ(CountStoredEvents(restored), kGoodEvents + 1);
 }
 
+// Item vectors trained elsewhere, in Spark's JSON output layout (a
+// directory of part files beside _SUCCESS): one axis per taste group, so
+// the imported model can only rank a user's own group first.
+TEST_F(CliTest, ImportedFactorsServeAsAModelVersion) {
+  ImportGood();
+  const std::string spark = dir_.Sub("item-factors");
+  fs::create_directories(spark);
+  WriteFile(spark + "/_SUCCESS", "");
+  std::string part;
+  for (int i = 0; i < kItems; ++i) {
+    const int group = i / 10;
+    absl::StrAppend(&part, "{\"id\":\"i", i, "\",\"features\":[",
+                    group == 0 ? 1 : 0.01, ",", group == 1 ? 1 : 0.01, ",",
+                    group == 2 ? 1 : 0.01, "]}\n");
+  }
+  WriteFile(spark + "/part-00000.json", part);
+
+  RunResult imported =
+      Aisle({"models", "import", "--data-dir", DataDir(), "--item-factors",
+             spark, "--alpha", "5", "--regularization", "0.1"});
+  ASSERT_EQ(imported.exit_code, 0) << Describe(imported);
+  const std::string version = TrainedVersion(imported);
+  EXPECT_THAT(imported.out, HasSubstr("30 of 30 items have a vector"));
+  EXPECT_THAT(imported.out, HasSubstr("stored and activated"));
+
+  ASSERT_OK_AND_ASSIGN(testing::ServeProcess serve,
+                       testing::SpawnServe(DataDir(), {}, dir_.path()));
+  RunResult rec = Aisle({"recommend", "--target", serve.address, "--user",
+                         "u0", "--count", "4"});
+  ASSERT_EQ(rec.exit_code, 0) << Describe(rec);
+  EXPECT_THAT(rec.out, HasSubstr("model: " + version));
+  // u0 (group 0) saw i0..i5: the model puts i6..i9 first.
+  for (int rank = 1; rank <= 4; ++rank) {
+    EXPECT_TRUE(std::regex_search(
+        rec.out, std::regex(absl::StrCat("\\n\\s+", rank, "\\s+i[6-9]\\s"))))
+        << "rank " << rank << "\n" << Describe(rec);
+  }
+}
+
+TEST_F(CliTest, ImportRefusesMalformedFactorsNamingTheLine) {
+  ImportGood();
+  const std::string file = dir_.Sub("factors.tsv");
+  WriteFile(file, "# id\tvector\ni0\t0.1 0.2 0.3\ni1\t0.1,0.2\n");
+  RunResult r = Aisle(
+      {"models", "import", "--data-dir", DataDir(), "--item-factors", file});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr(file + ":3: 2 values, but the first vector "
+                                      "has 3"));
+  WriteFile(file, "i0\t0.1 nan\n");
+  r = Aisle(
+      {"models", "import", "--data-dir", DataDir(), "--item-factors", file});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr(":1: a value is not finite"));
+  WriteFile(file, "i0\t1 2\ni0\t3 4\n");
+  r = Aisle(
+      {"models", "import", "--data-dir", DataDir(), "--item-factors", file});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("id \"i0\" appears twice"));
+  // Nothing was stored by the refused imports.
+  RunResult list = Aisle({"models", "list", "--data-dir", DataDir()});
+  EXPECT_EQ(list.exit_code, 0) << Describe(list);
+  EXPECT_THAT(list.out, HasSubstr("no stored models"));
+}
+
 TEST_F(CliTest, ClientCommandsAgainstARunningServer) {
   ImportGood();
   const std::string version = Train();
