@@ -139,6 +139,7 @@ ApiAnswer ConsoleApi::Handle(const ApiRequest& r) {
       {"/api/feedback", "POST", &ConsoleApi::Feedback},
       {"/api/models", "GET", &ConsoleApi::Models},
       {"/api/models/activate", "POST", &ConsoleApi::Activate},
+      {"/api/experiments", "POST", &ConsoleApi::Experiments},
   };
   if (r.path == "/api/session") {
     if (r.method != "GET") {
@@ -165,8 +166,10 @@ ApiAnswer ConsoleApi::Session() {
   auto& fields = *session.mutable_fields();
   fields["csrfToken"].set_string_value(csrf_token_);
   fields["authRequired"].set_bool_value(options_.authorize != nullptr);
-  // A/B experiments and segment reports are not in this build's API.
-  fields["experiments"].set_bool_value(false);
+  // The API has experiment reports (GetExperimentReport) but no segment
+  // report: the page labels segment listings as not available.
+  fields["experiments"].set_bool_value(true);
+  fields["segments"].set_bool_value(false);
   // Whether RecommendRequest has the exploration knob: the page offers it
   // only when the API takes it.
   fields["exploration"].set_bool_value(
@@ -307,6 +310,17 @@ ApiAnswer ConsoleApi::Activate(const ApiRequest& r) {
                                   request, &response, kActivateDeadline);
   if (!status.ok()) return Error(status);
   return Ok(ToJson(response));
+}
+
+ApiAnswer ConsoleApi::Experiments(const ApiRequest& r) {
+  v1::GetExperimentReportRequest request;
+  if (absl::Status s = FromJson(r.body, &request); !s.ok()) return Error(s);
+  v1::ExperimentReport report;
+  absl::Status status =
+      Call::Run(*this, r, "GetExperimentReport",
+                &v1::Recommender::Stub::GetExperimentReport, request, &report);
+  if (!status.ok()) return Error(status);
+  return Ok(ToJson(report));
 }
 
 }  // namespace aisle::console

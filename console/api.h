@@ -66,6 +66,7 @@ class ConsoleApi {
   ApiAnswer Feedback(const ApiRequest& r);
   ApiAnswer Models(const ApiRequest& r);
   ApiAnswer Activate(const ApiRequest& r);
+  ApiAnswer Experiments(const ApiRequest& r);
 
   // A Recommend call with explain set, and the Item of every recommended
   // item that still exists: {"response": RecommendResponse, "items":

@@ -2,7 +2,7 @@
 // Segments & experiments. Each page asks the JSON API and draws what it
 // answers; nothing is computed here that the server did not say.
 import { ApiError, get, loadSession, post, session, setToken, token } from './api.js';
-import { barChart, lineChart } from './charts.js';
+import { barChart, intervalChart, lineChart } from './charts.js';
 import {
   age, banner, confirmAction, el, explain, facts, price, recommendationList, time,
 } from './widgets.js';
@@ -253,6 +253,75 @@ async function models() {
   document.getElementById('md-rollback').disabled = versions.length < 2;
 }
 
+// --- Segments & experiments ----------------------------------------------
+
+function percent(v) {
+  return `${(100 * (Number(v) || 0)).toFixed(2)}%`;
+}
+
+function proportion(p) {
+  return `${percent(p.value)} [${percent(p.low)}, ${percent(p.high)}]`;
+}
+
+// An arm against the control: the lift, the p-value and the verdict.
+function versus(comparison, level) {
+  if (!comparison) return el('td', { class: 'muted', text: '(control)' });
+  const lift = `${comparison.relativeLift >= 0 ? '+' : ''}${(100 * comparison.relativeLift).toFixed(1)}%`;
+  const p = Number(comparison.pValue);
+  const verdict = comparison.significant
+    ? el('span', { class: 'significant', text: `significant at ${level}` })
+    : el('span', { class: 'not-significant', text: `not significant at ${level}` });
+  return el('td', {}, `${lift} p=${p < 0.001 ? p.toExponential(1) : p.toFixed(3)} · `, verdict);
+}
+
+function experimentPanel(x, level) {
+  const box = el('div', { class: 'panel experiment', 'data-experiment': x.name });
+  const head = el('h3', { text: `${x.name} ` });
+  head.append(el('span', { class: 'muted', text: `(${(x.scenarios || []).join(', ') || 'all scenarios'}; control ${x.control})` }));
+  box.append(head, el('p', { class: 'summary', text: x.summary }));
+  const arms = x.arms || [];
+  const ctr = el('div', { class: 'chart' });
+  const conversion = el('div', { class: 'chart' });
+  box.append(el('div', { class: 'row' },
+    el('div', { class: 'grow' }, el('h3', { text: `CTR (clicks / impressions), ${level} interval` }), ctr),
+    el('div', { class: 'grow' }, el('h3', { text: `Conversion (purchases / impressions), ${level} interval` }), conversion)));
+  const table = el('table');
+  table.append(el('tr', {}, ...['Variant', 'Share', 'Impressions', 'Clicks', 'Add to cart', 'Purchases',
+    'CTR', 'CTR vs control', 'Conversion', 'Conversion vs control'].map((t) => el('th', { text: t }))));
+  for (const a of arms) {
+    const count = (v) => el('td', { class: 'num', text: Number(v).toLocaleString() });
+    table.append(el('tr', { 'data-variant': a.variant },
+      el('td', { text: a.variant }), el('td', { class: 'num', text: percent(a.share) }),
+      count(a.impressions), count(a.clicks), count(a.addToCarts), count(a.purchases),
+      el('td', { text: proportion(a.ctr) }), versus(a.ctrVsControl, level),
+      el('td', { text: proportion(a.conversion) }), versus(a.conversionVsControl, level)));
+  }
+  box.append(table);
+  // Drawn once in the page, so that the charts take the panel's width.
+  return [box, () => {
+    const rows = (key) => arms.map((a) => ({ name: a.variant, value: a[key].value, low: a[key].low, high: a[key].high }));
+    intervalChart(ctr, rows('ctr'));
+    intervalChart(conversion, rows('conversion'));
+  }];
+}
+
+async function experiments() {
+  const confidence = Number(document.getElementById('ex-confidence').value);
+  const report = await post('/api/experiments', { confidence });
+  const level = `${+(100 * report.confidence).toFixed(1)}%`;
+  const list = document.getElementById('ex-list');
+  const found = report.experiments || [];
+  if (!found.length) {
+    list.replaceChildren(el('div', { class: 'panel unavailable', id: 'ex-none' },
+      el('h3', { text: 'No A/B experiments' }),
+      el('p', { text: 'This server runs none: start it with --experiments FILE (docs/experiments.md).' })));
+    return;
+  }
+  const panels = found.map((x) => experimentPanel(x, level));
+  list.replaceChildren(...panels.map(([box]) => box));
+  for (const [, draw] of panels) draw();
+}
+
 // --- Shell ----------------------------------------------------------------
 
 function currentPage() {
@@ -276,6 +345,8 @@ async function render() {
       refreshTimer = setTimeout(() => { if (currentPage() === 'overview') render(); }, REFRESH_MS);
     } else if (page === 'models') {
       await models();
+    } else if (page === 'experiments') {
+      await experiments();
     }
   } catch (error) {
     showError(error);
@@ -323,9 +394,11 @@ async function start() {
   }
   document.getElementById('sh-exploration-box').hidden = !session.exploration;
   document.getElementById('sh-exploration-none').hidden = session.exploration;
+  document.getElementById('sg-unavailable').hidden = session.segments;
   handle(document.getElementById('shopper-form'), lookUp);
   handle(document.getElementById('event-form'), sendEvent);
   handle(document.getElementById('item-form'), showItem);
+  handle(document.getElementById('ex-form'), experiments);
   document.getElementById('md-rollback').addEventListener('click', () =>
     activate({ rollback: true }, 'Roll back to the previously active version'));
   window.addEventListener('hashchange', render);
