@@ -278,7 +278,25 @@ ApiAnswer ConsoleApi::Item(const ApiRequest& r) {
     if (!status.ok()) return Error(status);
   }
   return Ok(absl::StrCat("{\"item\":", ToJson(item), ",\"similar\":", lists[0],
-                         ",\"boughtTogether\":", lists[1], "}"));
+                         ",\"boughtTogether\":", lists[1], ",\"activity\":",
+                         ActivityJson(request.item_id()), "}"));
+}
+
+// The server's counts for the item, or null when it keeps none. Read only
+// after GetItem was allowed: the same role.
+std::string ConsoleApi::ActivityJson(const std::string& item_id) const {
+  if (!options_.item_counts) return "null";
+  const ItemCounts counts = options_.item_counts(item_id);
+  google::protobuf::Struct activity;
+  auto& fields = *activity.mutable_fields();
+  fields["recommended"].set_number_value(counts.recommended);
+  fields["views"].set_number_value(counts.views);
+  fields["clicks"].set_number_value(counts.clicks);
+  fields["addToCarts"].set_number_value(counts.add_to_carts);
+  fields["purchases"].set_number_value(counts.purchases);
+  fields["sinceMs"].set_number_value(counts.since_ms);
+  fields["partial"].set_bool_value(counts.partial);
+  return ToJson(activity);
 }
 
 ApiAnswer ConsoleApi::Feedback(const ApiRequest& r) {

@@ -161,6 +161,7 @@ class ConsoleTest : public ::testing::Test {
         e->set_user_id(absl::StrCat("u", u));
         e->set_item_id(absl::StrCat("i", (u % 2) + 2 * ((u + k) % 6)));
         e->set_type(v1::PURCHASE);
+        ++purchases_[e->item_id()];
       }
     }
     v1::FeedbackResponse stored;
@@ -192,6 +193,7 @@ class ConsoleTest : public ::testing::Test {
   TestServer server_;
   int port_ = 0;
   std::string csrf_;
+  std::map<std::string, int64_t> purchases_;  // by Seed, per item
 };
 
 TEST_F(ConsoleTest, PagesAreServedFromTheBinaryWithStrictHeaders) {
@@ -397,6 +399,56 @@ TEST_F(ConsoleTest, ItemPageMatchesGetItemAndTheItemScenarios) {
   ASSERT_OK_AND_ASSIGN(HttpResponse missing,
                        Post("/api/item", kReadToken, R"({"itemId": "zz"})"));
   EXPECT_EQ(missing.status, 404);
+}
+
+TEST_F(ConsoleTest, ItemPageCountsRecommendationsAndEvents) {
+  auto activity = [this](const std::string& item) {
+    auto answer = Post("/api/item", kReadToken,
+                       absl::StrCat(R"({"itemId": ")", item, "\"}"));
+    EXPECT_TRUE(answer.ok() && answer->status == 200);
+    google::protobuf::Struct s =
+        Parse<google::protobuf::Struct>(answer.ok() ? answer->body : "{}");
+    return s.fields().at("activity").struct_value().fields();
+  };
+  const std::string item = "i4";
+  const auto before = activity(item);
+  EXPECT_EQ(before.at("purchases").number_value(), purchases_[item]);
+  EXPECT_GT(before.at("purchases").number_value(), 0);
+  EXPECT_GT(before.at("sinceMs").number_value(), 0);
+
+  // A gRPC client's answer counts like the console's own.
+  v1::RecommendRequest request;
+  request.set_scenario(v1::TRENDING);
+  request.set_count(12);
+  v1::RecommendResponse list;
+  ASSERT_OK(FromGrpc(server_.stub->Recommend(Admin().get(), request, &list)));
+  int listed = 0;
+  for (const v1::RecommendedItem& r : list.items()) {
+    listed += r.item_id() == item;
+  }
+  ASSERT_EQ(listed, 1) << "TRENDING over all 12 items lists " << item;
+  v1::FeedbackRequest click;
+  v1::Event* e = click.add_events();
+  e->set_user_id("u9");
+  e->set_item_id(item);
+  e->set_type(v1::CLICK);
+  v1::FeedbackResponse stored;
+  ASSERT_OK(FromGrpc(server_.stub->Feedback(Admin().get(), click, &stored)));
+
+  const auto after = activity(item);
+  EXPECT_EQ(after.at("recommended").number_value(),
+            before.at("recommended").number_value() + 1);
+  EXPECT_EQ(after.at("clicks").number_value(),
+            before.at("clicks").number_value() + 1);
+  EXPECT_EQ(after.at("purchases").number_value(), purchases_[item]);
+
+  // The counts are read only by those allowed GetItem.
+  ASSERT_OK_AND_ASSIGN(HttpResponse anonymous,
+                       Post("/api/item", "", R"({"itemId": "i4"})"));
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_FALSE(Parse<google::protobuf::Struct>(anonymous.body)
+                   .fields()
+                   .contains("activity"));
 }
 
 TEST_F(ConsoleTest, ModelChangesNeedAdminAndAnswerAsActivateModel) {

@@ -195,8 +195,20 @@ async function showItem() {
       ['Available', item.available ? 'yes' : 'no'],
       ['Attributes', attributes || '—'],
       ['Updated', time(item.updatedAtMs)],
-      ['Recommended / clicked / bought', 'not counted per item in this build'],
     ]));
+  const activity = answer.activity;
+  const chart = document.getElementById('it-activity');
+  if (!activity) {
+    document.getElementById('it-since').textContent = '';
+    chart.replaceChildren(el('p', { class: 'muted', text: 'This server does not count items.' }));
+  } else {
+    document.getElementById('it-since').textContent =
+      `(this server, since ${time(activity.sinceMs)}${activity.partial ? '; it stopped counting new items at its limit' : ''})`;
+    const counts = [['recommended', activity.recommended], ['viewed', activity.views],
+      ['clicked', activity.clicks], ['added to cart', activity.addToCarts], ['bought', activity.purchases]];
+    barChart(chart, counts.map(([name]) => name), [{ name: 'times', values: counts.map(([, v]) => v) }]);
+    chart.dataset.counts = JSON.stringify(Object.fromEntries(counts));
+  }
   document.getElementById('it-lists').replaceChildren(
     recommendationList('Similar items', answer.similar),
     recommendationList('Frequently bought together', answer.boughtTogether));
