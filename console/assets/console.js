@@ -41,6 +41,8 @@ async function overview() {
     // No call finished in the last interval: no latency to show.
     card('Recommend p99', last && last.recommend_per_s > 0 ? fixed(last.recommend_p99_ms, 1) + ' ms' : '—'),
     card('Shed / s', last ? fixed(last.shed_per_s, 2) : '—'),
+    // Calls refused by admission control since the server started.
+    card('Calls shed', o.totals && 'shed_total' in o.totals ? Number(o.totals.shed_total).toLocaleString() : '—'),
   );
   const series = (key) => o.points.map((p) => [p.t_ms, p[key]]);
   lineChart(document.getElementById('ov-rates'), [
@@ -278,7 +280,11 @@ function proportion(p) {
 // An arm against the control: the lift, the p-value and the verdict.
 function versus(comparison, level) {
   if (!comparison) return el('td', { class: 'muted', text: '(control)' });
-  const lift = `${comparison.relativeLift >= 0 ? '+' : ''}${(100 * comparison.relativeLift).toFixed(1)}%`;
+  const sign = (v) => (v >= 0 ? '+' : '');
+  const points = `${sign(comparison.difference)}${(100 * comparison.difference).toFixed(2)} pts`;
+  // The relative lift is 0 when the control's rate is 0: show points only.
+  const lift = comparison.relativeLift === 0 && comparison.difference !== 0 ? points
+    : `${sign(comparison.relativeLift)}${(100 * comparison.relativeLift).toFixed(1)}% (${points})`;
   const p = Number(comparison.pValue);
   const verdict = comparison.significant
     ? el('span', { class: 'significant', text: `significant at ${level}` })
@@ -289,7 +295,7 @@ function versus(comparison, level) {
 function experimentPanel(x, level) {
   const box = el('div', { class: 'panel experiment', 'data-experiment': x.name });
   const head = el('h3', { text: `${x.name} ` });
-  head.append(el('span', { class: 'muted', text: `(${(x.scenarios || []).join(', ') || 'all scenarios'}; control ${x.control})` }));
+  head.append(el('span', { class: 'muted', text: `· scenarios ${(x.scenarios || []).join(', ') || 'all'} · control arm "${x.control}"` }));
   box.append(head, el('p', { class: 'summary', text: x.summary }));
   const arms = x.arms || [];
   const ctr = el('div', { class: 'chart' });
