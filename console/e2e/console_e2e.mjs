@@ -200,6 +200,22 @@ try {
     `the test event changed the next list (${before[0]} gone; ${before.slice(0, 3)} -> ${after.slice(0, 3)})`);
   const timelineFirst = await page.getAttribute('#sh-timeline .step', 'data-item-id');
   check(timelineFirst === before[0], 'the event is first on the timeline');
+  // The exploration knob: full exploration re-ranks the list (u42's arm,
+  // "control", sets no exploration of its own, so the knob is used).
+  const arm = await page.textContent('#sh-lists .list:first-child .arm');
+  await page.$eval('#sh-exploration', (knob) => {
+    knob.value = '1';
+    knob.dispatchEvent(new Event('input'));
+  });
+  await page.click('#sh-go');
+  await page.waitForFunction(() => !document.getElementById('sh-go').disabled);
+  const explored = await forYou();
+  check(JSON.stringify(explored) !== JSON.stringify(after),
+    `exploration 1 changes the list (${arm}: ${after.slice(0, 3)} -> ${explored.slice(0, 3)})`);
+  await page.$eval('#sh-exploration', (knob) => {
+    knob.value = '0';
+    knob.dispatchEvent(new Event('input'));
+  });
 
   // Item page.
   await page.click('a[data-page=item]');
