@@ -37,7 +37,7 @@ class ItemActivity {
   };
 
   // `started_ms`: when counting began (shown as "since"). Default max:
-  // one million items (about 100 MB at most).
+  // one million items (about 150 MB at most).
   explicit ItemActivity(int64_t started_ms, int64_t max_items = 1'000'000);
   ItemActivity(const ItemActivity&) = delete;
   ItemActivity& operator=(const ItemActivity&) = delete;

@@ -1,10 +1,11 @@
 // The console in a real browser: the system Chromium driven by
 // playwright-core (nothing downloaded), against `aisle serve --demo` with
-// bearer tokens and the example A/B experiment (docs/experiments.example.json).
-// Checks that every page loads without console errors, that a user lookup
-// shows recommendations with reasons, that a test event changes the next
-// list, that the item page counts what was sent for the item, that the
-// experiments page shows every arm with the impressions, clicks and
+// bearer tokens and the example A/B experiment
+// (docs/experiments.example.json). Checks that every page loads without
+// console errors, that a user lookup shows recommendations with reasons,
+// that a test event changes the next list, that the exploration knob
+// changes it, that the item page counts what was sent for the item, that
+// the experiments page shows every arm with the impressions, clicks and
 // purchases sent with the lists' recommendation ids, and that a model
 // rollback works with an admin token and is refused with a read token.
 // Writes a screenshot of each page to $AISLE_CONSOLE_SHOTS (default
