@@ -83,7 +83,8 @@ struct UserErasure {
 class Ingest {
  public:
   // Borrowed pointers; all must outlive the Ingest.
-  // experiments and stats may be null (no experiment counters).
+  // experiments and stats may be null (no experiment counters); activity
+  // may be null (no per-item counts of stored events).
   Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
          AccessLog* access_log, const RecommendationIds* ids,
          const Experiments* experiments = nullptr,
