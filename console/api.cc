@@ -139,6 +139,7 @@ ApiAnswer ConsoleApi::Handle(const ApiRequest& r) {
       {"/api/feedback", "POST", &ConsoleApi::Feedback},
       {"/api/models", "GET", &ConsoleApi::Models},
       {"/api/models/activate", "POST", &ConsoleApi::Activate},
+      {"/api/experiments", "POST", &ConsoleApi::Experiments},
   };
   if (r.path == "/api/session") {
     if (r.method != "GET") {
@@ -165,8 +166,10 @@ ApiAnswer ConsoleApi::Session() {
   auto& fields = *session.mutable_fields();
   fields["csrfToken"].set_string_value(csrf_token_);
   fields["authRequired"].set_bool_value(options_.authorize != nullptr);
-  // A/B experiments and segment reports are not in this build's API.
-  fields["experiments"].set_bool_value(false);
+  // The API has experiment reports (GetExperimentReport) but no segment
+  // report: the page labels segment listings as not available.
+  fields["experiments"].set_bool_value(true);
+  fields["segments"].set_bool_value(false);
   // Whether RecommendRequest has the exploration knob: the page offers it
   // only when the API takes it.
   fields["exploration"].set_bool_value(
@@ -275,7 +278,25 @@ ApiAnswer ConsoleApi::Item(const ApiRequest& r) {
     if (!status.ok()) return Error(status);
   }
   return Ok(absl::StrCat("{\"item\":", ToJson(item), ",\"similar\":", lists[0],
-                         ",\"boughtTogether\":", lists[1], "}"));
+                         ",\"boughtTogether\":", lists[1], ",\"activity\":",
+                         ActivityJson(request.item_id()), "}"));
+}
+
+// The server's counts for the item, or null when it keeps none. Read only
+// after GetItem was allowed: the same role.
+std::string ConsoleApi::ActivityJson(const std::string& item_id) const {
+  if (!options_.item_counts) return "null";
+  const ItemCounts counts = options_.item_counts(item_id);
+  google::protobuf::Struct activity;
+  auto& fields = *activity.mutable_fields();
+  fields["recommended"].set_number_value(counts.recommended);
+  fields["views"].set_number_value(counts.views);
+  fields["clicks"].set_number_value(counts.clicks);
+  fields["addToCarts"].set_number_value(counts.add_to_carts);
+  fields["purchases"].set_number_value(counts.purchases);
+  fields["sinceMs"].set_number_value(counts.since_ms);
+  fields["partial"].set_bool_value(counts.partial);
+  return ToJson(activity);
 }
 
 ApiAnswer ConsoleApi::Feedback(const ApiRequest& r) {
@@ -307,6 +328,17 @@ ApiAnswer ConsoleApi::Activate(const ApiRequest& r) {
                                   request, &response, kActivateDeadline);
   if (!status.ok()) return Error(status);
   return Ok(ToJson(response));
+}
+
+ApiAnswer ConsoleApi::Experiments(const ApiRequest& r) {
+  v1::GetExperimentReportRequest request;
+  if (absl::Status s = FromJson(r.body, &request); !s.ok()) return Error(s);
+  v1::ExperimentReport report;
+  absl::Status status =
+      Call::Run(*this, r, "GetExperimentReport",
+                &v1::Recommender::Stub::GetExperimentReport, request, &report);
+  if (!status.ok()) return Error(status);
+  return Ok(ToJson(report));
 }
 
 }  // namespace aisle::console

@@ -66,6 +66,7 @@ class ConsoleApi {
   ApiAnswer Feedback(const ApiRequest& r);
   ApiAnswer Models(const ApiRequest& r);
   ApiAnswer Activate(const ApiRequest& r);
+  ApiAnswer Experiments(const ApiRequest& r);
 
   // A Recommend call with explain set, and the Item of every recommended
   // item that still exists: {"response": RecommendResponse, "items":
@@ -73,6 +74,8 @@ class ConsoleApi {
   absl::Status RecommendWithItems(const ApiRequest& r,
                                   v1::RecommendRequest request,
                                   std::string* json);
+  // The server's counts for the item page: an object, or null.
+  std::string ActivityJson(const std::string& item_id) const;
   // The Items of `ids` that exist, as a JSON array.
   absl::Status ItemsJson(
       const ApiRequest& r,

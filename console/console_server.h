@@ -5,7 +5,11 @@
 // The API answers exactly what the gRPC API would, because it calls the
 // gRPC service itself, through an in-process channel (no socket): the same
 // validation, engine and store calls, admission and metrics. An API call
-// is counted in the aisle_grpc_* metrics like any other call.
+// is counted in the aisle_grpc_* metrics like any other call. One
+// exception: the Item page's counts (how often the item was recommended,
+// clicked, bought) come from the server's own counters (item_counts), as
+// no gRPC method reports them; they are read only after the caller was
+// allowed GetItem.
 //
 // Credentials: the page sends the gRPC bearer token in the Authorization
 // header of each API call, and the console asks `authorize` (the server's
@@ -29,6 +33,7 @@
 #ifndef AISLE_CONSOLE_CONSOLE_SERVER_H_
 #define AISLE_CONSOLE_CONSOLE_SERVER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,6 +46,15 @@
 #include "prometheus/collectable.h"
 
 namespace aisle::console {
+
+// How often one item was recommended and acted on, as the server counted
+// it since `since_ms` (server/item_activity.h; the Item page).
+struct ItemCounts {
+  int64_t recommended = 0, views = 0, clicks = 0, add_to_carts = 0,
+          purchases = 0;
+  int64_t since_ms = 0;
+  bool partial = false;  // the server stopped counting new items (its cap)
+};
 
 struct ConsoleOptions {
   // Address and port to listen on. Port 0 = ephemeral (tests).
@@ -61,6 +75,10 @@ struct ConsoleOptions {
   // The server's metrics (server/metrics.h), read for the overview's rates
   // and latencies. Null: the overview shows none.
   std::shared_ptr<prometheus::Collectable> metrics;
+  // The server's per-item counters, read for the Item page after the
+  // caller was allowed GetItem (no gRPC method reports them). Null: the
+  // page says they are not counted.
+  std::function<ItemCounts(std::string_view item_id)> item_counts;
   // How often the overview samples the metrics, in ms; it keeps the last
   // 60 samples. -1: only when /api/overview is asked (tests). Default: 2 s.
   int64_t sample_interval_ms = 2000;

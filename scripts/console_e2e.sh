@@ -2,8 +2,9 @@
 # The web console in a real browser (console/e2e/console_e2e.mjs): the
 # system Chromium (Debian's `chromium`) driven by playwright-core from the
 # npm registry, installed from the lockfile with `npm ci` (nothing else is
-# downloaded: no browser), against `aisle serve --demo`. Screenshots of
-# every page go to $BUILD_DIR/console-e2e/.
+# downloaded: no browser), against `aisle serve --demo` with the example
+# A/B experiment (docs/experiments.example.json). Screenshots of every
+# page go to $BUILD_DIR/console-e2e/.
 #
 #   AISLE_BUILD_DIR=build ./scripts/console_e2e.sh
 set -euo pipefail

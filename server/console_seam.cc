@@ -11,7 +11,8 @@ namespace aisle::server {
 
 absl::StatusOr<std::unique_ptr<console::ConsoleServer>> StartConsole(
     const ServerConfig& config, grpc::Server* grpc_server,
-    std::shared_ptr<Authenticator> auth, Metrics* metrics) {
+    std::shared_ptr<Authenticator> auth, Metrics* metrics,
+    const ItemActivity* activity) {
   if (config.console_port < 0) return nullptr;
   console::ConsoleOptions options;
   options.host = config.console_host;
@@ -29,6 +30,23 @@ absl::StatusOr<std::unique_ptr<console::ConsoleServer>> StartConsole(
     };
   }
   options.metrics = metrics->collectable();
+  if (activity != nullptr) {
+    options.item_counts = [activity](std::string_view item_id) {
+      const ItemActivity::Counts c = activity->Get(item_id);
+      auto events = [&c](core::EventType type) {
+        return c.events[static_cast<int>(type)];
+      };
+      console::ItemCounts counts;
+      counts.recommended = c.recommended;
+      counts.views = events(core::EventType::kView);
+      counts.clicks = events(core::EventType::kClick);
+      counts.add_to_carts = events(core::EventType::kAddToCart);
+      counts.purchases = events(core::EventType::kPurchase);
+      counts.since_ms = activity->started_ms();
+      counts.partial = activity->full();
+      return counts;
+    };
+  }
   absl::StatusOr<std::unique_ptr<console::ConsoleServer>> console =
       console::ConsoleServer::Start(std::move(options));
   if (!console.ok()) return console.status();

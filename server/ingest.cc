@@ -71,14 +71,16 @@ std::string EventBatchId(const std::vector<core::Event>& events) {
 
 Ingest::Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
                AccessLog* access_log, const RecommendationIds* ids,
-               const Experiments* experiments, ExperimentStats* stats)
+               const Experiments* experiments, ExperimentStats* stats,
+               ItemActivity* activity)
     : engine_(engine),
       store_(store),
       metrics_(metrics),
       access_log_(access_log),
       ids_(ids),
       experiments_(experiments),
-      experiment_stats_(stats) {}
+      experiment_stats_(stats),
+      item_activity_(activity) {}
 
 void FillEventDefaults(std::vector<core::Event>& events, int64_t now_ms) {
   for (core::Event& e : events) {
@@ -162,6 +164,7 @@ void Ingest::CountStoredEvent(
     const core::Event& e, int64_t now_ms,
     std::vector<storage::ExperimentCount>* attributed) {
   metrics_->EventStored(e.type);
+  if (item_activity_ != nullptr) item_activity_->EventStored(e);
   if (e.recommendation_id.empty()) return;
   // A forged or expired id is stored with its event (it is the client's
   // data) but counts for no recommendation.

@@ -38,6 +38,7 @@
 #include "core/types.h"
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
+#include "server/item_activity.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/recommendation_id.h"
@@ -82,11 +83,12 @@ struct UserErasure {
 class Ingest {
  public:
   // Borrowed pointers; all must outlive the Ingest.
-  // experiments and stats may be null (no experiment counters).
+  // experiments and stats may be null (no experiment counters); activity
+  // may be null (no per-item counts of stored events).
   Ingest(core::Engine* engine, storage::Store* store, Metrics* metrics,
          AccessLog* access_log, const RecommendationIds* ids,
          const Experiments* experiments = nullptr,
-         ExperimentStats* stats = nullptr);
+         ExperimentStats* stats = nullptr, ItemActivity* activity = nullptr);
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
 
@@ -154,6 +156,7 @@ class Ingest {
   const RecommendationIds* const ids_;
   const Experiments* const experiments_;
   ExperimentStats* const experiment_stats_;
+  ItemActivity* const item_activity_;  // null: not counted
 
   // Orders event writes against user erasure: AddEvents holds it shared
   // from the append to the engine update, EraseUser exclusively across the

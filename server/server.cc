@@ -23,10 +23,11 @@
 #include "prometheus/exposer.h"
 #include "server/auth.h"
 #include "server/cluster_writes.h"
+#include "server/console_seam.h"
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
-#include "server/console_seam.h"
 #include "server/ingest.h"
+#include "server/item_activity.h"
 #include "server/log_applier.h"
 #include "server/logging.h"
 #include "server/metrics.h"
@@ -61,6 +62,7 @@ struct AisleServer::Impl {
   std::unique_ptr<RecommendationIds> ids;
   std::unique_ptr<Experiments> experiments;
   std::unique_ptr<ExperimentStats> experiment_stats;
+  std::unique_ptr<ItemActivity> item_activity;
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<ModelManager> models;
   // Cluster mode only: the replicated log and this node's applier of it.
@@ -408,9 +410,12 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     s.experiment_stats = *std::move(stats);
     s.metrics->AddVariants(*s.experiments);
   }
+  s.item_activity =
+      std::make_unique<ItemActivity>(absl::ToUnixMillis(absl::Now()));
   s.ingest = std::make_unique<Ingest>(
       s.engine.get(), s.store.get(), s.metrics.get(), s.access_log.get(),
-      s.ids.get(), s.experiments.get(), s.experiment_stats.get());
+      s.ids.get(), s.experiments.get(), s.experiment_stats.get(),
+      s.item_activity.get());
   s.models = std::make_unique<ModelManager>(
       s.engine.get(), s.store.get(), s.metrics.get(), config.engine.model,
       ModelInboxDir(config.data_dir));
@@ -447,6 +452,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.ids = s.ids.get();
   units.experiments = s.experiments.get();
   units.experiment_stats = s.experiment_stats.get();
+  units.item_activity = s.item_activity.get();
   units.default_exploration = config.default_exploration;
   units.clock = config.deadline_clock;
   s.service = std::make_unique<RecommenderService>(units);
@@ -564,8 +570,8 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   }
 
   {
-    auto console =
-        StartConsole(config, s.grpc_server.get(), s.auth, s.metrics.get());
+    auto console = StartConsole(config, s.grpc_server.get(), s.auth,
+                                s.metrics.get(), s.item_activity.get());
     if (!console.ok()) return console.status();
     s.console = *std::move(console);
   }

@@ -338,6 +338,7 @@ absl::Status RecommenderService::RecommendCall(
     units_.metrics->Shed(Method::kRecommend, ShedReason::kCancelled);
   }
   if (!rec.ok()) return rec.status();
+  if (units_.item_activity != nullptr) units_.item_activity->Recommended(*rec);
   ToProtoRecommendation(*rec, response);
   response->set_stale(stale);
   response->set_variant(std::string(variant));

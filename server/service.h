@@ -69,6 +69,7 @@
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
 #include "server/ingest.h"
+#include "server/item_activity.h"
 #include "server/log_applier.h"
 #include "server/logging.h"
 #include "server/metrics.h"
@@ -123,6 +124,9 @@ class RecommenderService final : public internal::ServiceBase {
     // GetExperimentReport reports. Null: no experiments.
     const Experiments* experiments = nullptr;
     const ExperimentStats* experiment_stats = nullptr;
+    // Counts the items of every answer (the console's Item page). Null:
+    // not counted.
+    ItemActivity* item_activity = nullptr;
     // RecommendRequest.exploration when the request does not set it.
     double default_exploration = 0;
     // What call deadlines are compared with. Null: absl::Now. Tests set a

@@ -118,6 +118,12 @@ class ConsoleTest : public ::testing::Test {
     config.auth_tokens_file = tokens;
     config.console_port = 0;
     config.console_sample_interval_ms = -1;  // sampled when asked
+    config.experiments_file = dir_.Sub("experiments.json");
+    std::ofstream(config.experiments_file)
+        << R"({"salt": "console", "experiments": [{"name": "trending_ab",
+             "scenarios": ["trending"], "variants": [
+             {"name": "control", "share": 1},
+             {"name": "treatment", "share": 1, "diversity": 0.3}]}]})";
     ASSERT_OK_AND_ASSIGN(server_, StartTestServer(config));
     port_ = server_.server->console_port();
     ASSERT_GT(port_, 0);
@@ -155,6 +161,7 @@ class ConsoleTest : public ::testing::Test {
         e->set_user_id(absl::StrCat("u", u));
         e->set_item_id(absl::StrCat("i", (u % 2) + 2 * ((u + k) % 6)));
         e->set_type(v1::PURCHASE);
+        ++purchases_[e->item_id()];
       }
     }
     v1::FeedbackResponse stored;
@@ -186,6 +193,7 @@ class ConsoleTest : public ::testing::Test {
   TestServer server_;
   int port_ = 0;
   std::string csrf_;
+  std::map<std::string, int64_t> purchases_;  // by Seed, per item
 };
 
 TEST_F(ConsoleTest, PagesAreServedFromTheBinaryWithStrictHeaders) {
@@ -393,6 +401,56 @@ TEST_F(ConsoleTest, ItemPageMatchesGetItemAndTheItemScenarios) {
   EXPECT_EQ(missing.status, 404);
 }
 
+TEST_F(ConsoleTest, ItemPageCountsRecommendationsAndEvents) {
+  auto activity = [this](const std::string& item) {
+    auto answer = Post("/api/item", kReadToken,
+                       absl::StrCat(R"({"itemId": ")", item, "\"}"));
+    EXPECT_TRUE(answer.ok() && answer->status == 200);
+    google::protobuf::Struct s =
+        Parse<google::protobuf::Struct>(answer.ok() ? answer->body : "{}");
+    return s.fields().at("activity").struct_value().fields();
+  };
+  const std::string item = "i4";
+  const auto before = activity(item);
+  EXPECT_EQ(before.at("purchases").number_value(), purchases_[item]);
+  EXPECT_GT(before.at("purchases").number_value(), 0);
+  EXPECT_GT(before.at("sinceMs").number_value(), 0);
+
+  // A gRPC client's answer counts like the console's own.
+  v1::RecommendRequest request;
+  request.set_scenario(v1::TRENDING);
+  request.set_count(12);
+  v1::RecommendResponse list;
+  ASSERT_OK(FromGrpc(server_.stub->Recommend(Admin().get(), request, &list)));
+  int listed = 0;
+  for (const v1::RecommendedItem& r : list.items()) {
+    listed += r.item_id() == item;
+  }
+  ASSERT_EQ(listed, 1) << "TRENDING over all 12 items lists " << item;
+  v1::FeedbackRequest click;
+  v1::Event* e = click.add_events();
+  e->set_user_id("u9");
+  e->set_item_id(item);
+  e->set_type(v1::CLICK);
+  v1::FeedbackResponse stored;
+  ASSERT_OK(FromGrpc(server_.stub->Feedback(Admin().get(), click, &stored)));
+
+  const auto after = activity(item);
+  EXPECT_EQ(after.at("recommended").number_value(),
+            before.at("recommended").number_value() + 1);
+  EXPECT_EQ(after.at("clicks").number_value(),
+            before.at("clicks").number_value() + 1);
+  EXPECT_EQ(after.at("purchases").number_value(), purchases_[item]);
+
+  // The counts are read only by those allowed GetItem.
+  ASSERT_OK_AND_ASSIGN(HttpResponse anonymous,
+                       Post("/api/item", "", R"({"itemId": "i4"})"));
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_FALSE(Parse<google::protobuf::Struct>(anonymous.body)
+                   .fields()
+                   .contains("activity"));
+}
+
 TEST_F(ConsoleTest, ModelChangesNeedAdminAndAnswerAsActivateModel) {
   ASSERT_OK_AND_ASSIGN(HttpResponse models, Get("/api/models", kReadToken));
   ASSERT_EQ(models.status, 200) << models.body;
@@ -421,6 +479,78 @@ TEST_F(ConsoleTest, ModelChangesNeedAdminAndAnswerAsActivateModel) {
                 static_cast<absl::StatusCode>(grpc.error_code())))
       << admin.body;
   EXPECT_EQ(StringField(admin.body, "message"), grpc.error_message());
+}
+
+TEST_F(ConsoleTest, ExperimentReportNeedsReadAndMatchesGetExperimentReport) {
+  // 20 users get a TRENDING list, see every item (IMPRESSION) and click
+  // the first; the counts per arm are what this test sent.
+  std::map<std::string, int64_t> impressions;
+  for (int u = 0; u < 20; ++u) {
+    v1::RecommendRequest request;
+    request.set_user_id(absl::StrCat("shopper", u));
+    request.set_scenario(v1::TRENDING);
+    request.set_count(3);
+    v1::RecommendResponse list;
+    ASSERT_OK(FromGrpc(server_.stub->Recommend(Admin().get(), request, &list)));
+    v1::FeedbackRequest events;
+    for (const v1::RecommendedItem& item : list.items()) {
+      for (v1::EventType type : {v1::IMPRESSION, v1::CLICK}) {
+        if (type == v1::CLICK && events.events_size() > 1) continue;
+        v1::Event* e = events.add_events();
+        e->set_user_id(request.user_id());
+        e->set_item_id(item.item_id());
+        e->set_type(type);
+        e->set_recommendation_id(list.recommendation_id());
+      }
+      ++impressions[list.variant()];
+    }
+    v1::FeedbackResponse stored;
+    ASSERT_OK(FromGrpc(server_.stub->Feedback(Admin().get(), events, &stored)));
+  }
+
+  ASSERT_OK_AND_ASSIGN(HttpResponse anonymous,
+                       Post("/api/experiments", "", "{}"));
+  EXPECT_EQ(anonymous.status, 401);
+  ASSERT_OK_AND_ASSIGN(HttpResponse wrong,
+                       Post("/api/experiments", "not-a-token-at-all", "{}"));
+  EXPECT_EQ(wrong.status, 401);
+  ASSERT_OK_AND_ASSIGN(
+      HttpResponse no_csrf,
+      Http(port_, "POST", "/api/experiments",
+           {{"Content-Type", "application/json"},
+            {"Authorization", absl::StrCat("Bearer ", kReadToken)}},
+           "{}"));
+  EXPECT_EQ(no_csrf.status, 403);
+
+  const std::string body = R"({"confidence": 0.99})";
+  ASSERT_OK_AND_ASSIGN(HttpResponse answer,
+                       Post("/api/experiments", kReadToken, body));
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  v1::ExperimentReport console = Parse<v1::ExperimentReport>(answer.body);
+  v1::ExperimentReport grpc;
+  ASSERT_OK(FromGrpc(server_.stub->GetExperimentReport(
+      Admin().get(), Parse<v1::GetExperimentReportRequest>(body), &grpc)));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(console, grpc))
+      << answer.body << " vs " << grpc.DebugString();
+  EXPECT_EQ(console.confidence(), 0.99);
+  ASSERT_EQ(console.experiments_size(), 1);
+  ASSERT_EQ(console.experiments(0).arms_size(), 2);
+  int64_t total = 0;
+  for (const v1::ExperimentArm& arm : console.experiments(0).arms()) {
+    EXPECT_EQ(arm.impressions(), impressions[arm.variant()]) << arm.variant();
+    total += arm.impressions();
+  }
+  EXPECT_GT(total, 0);
+
+  // The service's own validation answers, naming the field.
+  ASSERT_OK_AND_ASSIGN(HttpResponse bad, Post("/api/experiments", kReadToken,
+                                              R"({"confidence": 2})"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(StringField(bad.body, "message"), HasSubstr("confidence"));
+  ASSERT_OK_AND_ASSIGN(HttpResponse unknown,
+                       Post("/api/experiments", kReadToken,
+                            R"({"experiment": "no_such_test"})"));
+  EXPECT_EQ(unknown.status, 404);
 }
 
 TEST(ConsoleOffTest, NoConsoleUnlessAPortIsGiven) {

@@ -6,8 +6,9 @@
 const TOKEN_KEY = 'aisle.console.token';
 let csrfToken = '';
 
-// What GET /api/session said: {authRequired, experiments, exploration}.
-export const session = { authRequired: true, experiments: false, exploration: false };
+// What GET /api/session said: {authRequired, experiments, segments,
+// exploration}.
+export const session = { authRequired: true, experiments: false, segments: false, exploration: false };
 
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
@@ -32,6 +33,7 @@ export async function loadSession() {
   csrfToken = json.csrfToken || '';
   session.authRequired = !!json.authRequired;
   session.experiments = !!json.experiments;
+  session.segments = !!json.segments;
   session.exploration = !!json.exploration;
 }
 

@@ -44,20 +44,26 @@ function legend(container, names) {
   container.appendChild(box);
 }
 
-// series: [{name, points: [[t_ms, value], ...]}]
-export function lineChart(container, series, emptyText) {
-  // Drawn at the container's own width, so that text keeps its CSS size.
+// Clears `container` for a new chart. Returns the width to draw at (the
+// container's own, so that text keeps its CSS size), or 0 when `empty`:
+// then it shows `emptyText` instead.
+function startChart(container, empty, emptyText) {
   const width = Math.max(320, container.clientWidth || 560);
   container.replaceChildren();
-  const height = 200, left = 44, right = 10, top = 10, bottom = 24;
+  if (!empty) return width;
+  const p = document.createElement('p');
+  p.className = 'muted';
+  p.textContent = emptyText;
+  container.appendChild(p);
+  return 0;
+}
+
+// series: [{name, points: [[t_ms, value], ...]}]
+export function lineChart(container, series, emptyText) {
   const all = series.flatMap((s) => s.points);
-  if (all.length < 2) {
-    const p = document.createElement('p');
-    p.className = 'muted';
-    p.textContent = emptyText || 'Collecting samples…';
-    container.appendChild(p);
-    return;
-  }
+  const width = startChart(container, all.length < 2, emptyText || 'Collecting samples…');
+  if (!width) return;
+  const height = 200, left = 44, right = 10, top = 10, bottom = 24;
   const t0 = Math.min(...all.map((p) => p[0]));
   const t1 = Math.max(...all.map((p) => p[0]));
   const ymax = niceMax(Math.max(...all.map((p) => p[1])));
@@ -82,15 +88,8 @@ export function lineChart(container, series, emptyText) {
 
 // groups: category labels; series: [{name, values: [one per group]}]
 export function barChart(container, groups, series, emptyText) {
-  const width = Math.max(320, container.clientWidth || 560);
-  container.replaceChildren();
-  if (groups.length === 0 || series.length === 0) {
-    const p = document.createElement('p');
-    p.className = 'muted';
-    p.textContent = emptyText || 'Nothing to show.';
-    container.appendChild(p);
-    return;
-  }
+  const width = startChart(container, groups.length === 0 || series.length === 0, emptyText || 'Nothing to show.');
+  if (!width) return;
   const height = 220, left = 44, right = 10, top = 10, bottom = 36;
   const ymax = niceMax(Math.max(...series.flatMap((s) => s.values.filter((v) => v > 0)), 0));
   const y = (v) => top + (1 - v / ymax) * (height - top - bottom);
@@ -117,4 +116,37 @@ export function barChart(container, groups, series, emptyText) {
   });
   container.appendChild(root);
   legend(container, series.map((s) => s.name));
+}
+
+// A proportion per row with its confidence interval: a bar from low to
+// high and a dot at the value, on a shared axis from 0.
+// rows: [{name, value, low, high}] (fractions); shown as percentages.
+export function intervalChart(container, rows, emptyText) {
+  const width = startChart(container, rows.length === 0, emptyText || 'Nothing to show.');
+  if (!width) return;
+  const rowHeight = 26, left = 110, right = 150, top = 6, bottom = 22;
+  const height = top + rows.length * rowHeight + bottom;
+  const xmax = niceMax(Math.max(...rows.map((r) => r.high)));
+  const x = (v) => left + (v / xmax) * (width - left - right);
+  const pct = (v) => `${(100 * v).toFixed(2)}%`;
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img' });
+  for (let i = 0; i <= 4; i++) {
+    const v = (xmax * i) / 4;
+    svg('line', { class: 'axis', x1: x(v), x2: x(v), y1: top, y2: height - bottom }, root);
+    text(root, x(v), height - 6, `${formatNumber(100 * v)}%`, 'middle');
+  }
+  rows.forEach((r, i) => {
+    const y = top + i * rowHeight + rowHeight / 2;
+    const row = svg('g', { class: 'interval', 'data-name': r.name }, root);
+    const short = r.name.length > 16 ? r.name.slice(0, 15) + '…' : r.name;
+    text(row, left - 8, y + 4, short, 'end');
+    svg('rect', {
+      class: 'bar c' + (i % 4), x: x(r.low), y: y - 4,
+      width: Math.max(1, x(r.high) - x(r.low)), height: 8, rx: 2,
+    }, row);
+    svg('circle', { class: 'dot', cx: x(r.value), cy: y, r: 5 }, row);
+    text(row, width - right + 8, y + 4, `${pct(r.value)} [${pct(r.low)}, ${pct(r.high)}]`);
+    svg('title', {}, row).textContent = `${r.name}: ${pct(r.value)}, interval ${pct(r.low)} to ${pct(r.high)}`;
+  });
+  container.appendChild(root);
 }

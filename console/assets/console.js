@@ -2,7 +2,7 @@
 // Segments & experiments. Each page asks the JSON API and draws what it
 // answers; nothing is computed here that the server did not say.
 import { ApiError, get, loadSession, post, session, setToken, token } from './api.js';
-import { barChart, lineChart } from './charts.js';
+import { barChart, intervalChart, lineChart } from './charts.js';
 import {
   age, banner, confirmAction, el, explain, facts, price, recommendationList, time,
 } from './widgets.js';
@@ -41,6 +41,8 @@ async function overview() {
     // No call finished in the last interval: no latency to show.
     card('Recommend p99', last && last.recommend_per_s > 0 ? fixed(last.recommend_p99_ms, 1) + ' ms' : '—'),
     card('Shed / s', last ? fixed(last.shed_per_s, 2) : '—'),
+    // Calls refused by admission control since the server started.
+    card('Calls shed', o.totals && 'shed_total' in o.totals ? Number(o.totals.shed_total).toLocaleString() : '—'),
   );
   const series = (key) => o.points.map((p) => [p.t_ms, p[key]]);
   lineChart(document.getElementById('ov-rates'), [
@@ -195,8 +197,20 @@ async function showItem() {
       ['Available', item.available ? 'yes' : 'no'],
       ['Attributes', attributes || '—'],
       ['Updated', time(item.updatedAtMs)],
-      ['Recommended / clicked / bought', 'not counted per item in this build'],
     ]));
+  const activity = answer.activity;
+  const chart = document.getElementById('it-activity');
+  if (!activity) {
+    document.getElementById('it-since').textContent = '';
+    chart.replaceChildren(el('p', { class: 'muted', text: 'This server does not count items.' }));
+  } else {
+    document.getElementById('it-since').textContent =
+      `(this server, since ${time(activity.sinceMs)}${activity.partial ? '; it stopped counting new items at its limit' : ''})`;
+    const counts = [['recommended', activity.recommended], ['viewed', activity.views],
+      ['clicked', activity.clicks], ['added to cart', activity.addToCarts], ['bought', activity.purchases]];
+    barChart(chart, counts.map(([name]) => name), [{ name: 'times', values: counts.map(([, v]) => v) }]);
+    chart.dataset.counts = JSON.stringify(Object.fromEntries(counts));
+  }
   document.getElementById('it-lists').replaceChildren(
     recommendationList('Similar items', answer.similar),
     recommendationList('Frequently bought together', answer.boughtTogether));
@@ -253,6 +267,79 @@ async function models() {
   document.getElementById('md-rollback').disabled = versions.length < 2;
 }
 
+// --- Segments & experiments ----------------------------------------------
+
+function percent(v) {
+  return `${(100 * (Number(v) || 0)).toFixed(2)}%`;
+}
+
+function proportion(p) {
+  return `${percent(p.value)} [${percent(p.low)}, ${percent(p.high)}]`;
+}
+
+// An arm against the control: the lift, the p-value and the verdict.
+function versus(comparison, level) {
+  if (!comparison) return el('td', { class: 'muted', text: '(control)' });
+  const sign = (v) => (v >= 0 ? '+' : '');
+  const points = `${sign(comparison.difference)}${(100 * comparison.difference).toFixed(2)} pts`;
+  // The relative lift is 0 when the control's rate is 0: show points only.
+  const lift = comparison.relativeLift === 0 && comparison.difference !== 0 ? points
+    : `${sign(comparison.relativeLift)}${(100 * comparison.relativeLift).toFixed(1)}% (${points})`;
+  const p = Number(comparison.pValue);
+  const verdict = comparison.significant
+    ? el('span', { class: 'significant', text: `significant at ${level}` })
+    : el('span', { class: 'not-significant', text: `not significant at ${level}` });
+  return el('td', {}, `${lift} p=${p < 0.001 ? p.toExponential(1) : p.toFixed(3)} · `, verdict);
+}
+
+function experimentPanel(x, level) {
+  const box = el('div', { class: 'panel experiment', 'data-experiment': x.name });
+  const head = el('h3', { text: `${x.name} ` });
+  head.append(el('span', { class: 'muted', text: `· scenarios ${(x.scenarios || []).join(', ') || 'all'} · control arm "${x.control}"` }));
+  box.append(head, el('p', { class: 'summary', text: x.summary }));
+  const arms = x.arms || [];
+  const ctr = el('div', { class: 'chart' });
+  const conversion = el('div', { class: 'chart' });
+  box.append(el('div', { class: 'row' },
+    el('div', { class: 'grow' }, el('h3', { text: `CTR (clicks / impressions), ${level} interval` }), ctr),
+    el('div', { class: 'grow' }, el('h3', { text: `Conversion (purchases / impressions), ${level} interval` }), conversion)));
+  const table = el('table');
+  table.append(el('tr', {}, ...['Variant', 'Share', 'Impressions', 'Clicks', 'Add to cart', 'Purchases',
+    'CTR', 'CTR vs control', 'Conversion', 'Conversion vs control'].map((t) => el('th', { text: t }))));
+  for (const a of arms) {
+    const count = (v) => el('td', { class: 'num', text: Number(v).toLocaleString() });
+    table.append(el('tr', { 'data-variant': a.variant },
+      el('td', { text: a.variant }), el('td', { class: 'num', text: percent(a.share) }),
+      count(a.impressions), count(a.clicks), count(a.addToCarts), count(a.purchases),
+      el('td', { text: proportion(a.ctr) }), versus(a.ctrVsControl, level),
+      el('td', { text: proportion(a.conversion) }), versus(a.conversionVsControl, level)));
+  }
+  box.append(table);
+  // Drawn once in the page, so that the charts take the panel's width.
+  return [box, () => {
+    const rows = (key) => arms.map((a) => ({ name: a.variant, value: a[key].value, low: a[key].low, high: a[key].high }));
+    intervalChart(ctr, rows('ctr'));
+    intervalChart(conversion, rows('conversion'));
+  }];
+}
+
+async function experiments() {
+  const confidence = Number(document.getElementById('ex-confidence').value);
+  const report = await post('/api/experiments', { confidence });
+  const level = `${+(100 * report.confidence).toFixed(1)}%`;
+  const list = document.getElementById('ex-list');
+  const found = report.experiments || [];
+  if (!found.length) {
+    list.replaceChildren(el('div', { class: 'panel unavailable', id: 'ex-none' },
+      el('h3', { text: 'No A/B experiments' }),
+      el('p', { text: 'This server runs none: start it with --experiments FILE (docs/experiments.md).' })));
+    return;
+  }
+  const panels = found.map((x) => experimentPanel(x, level));
+  list.replaceChildren(...panels.map(([box]) => box));
+  for (const [, draw] of panels) draw();
+}
+
 // --- Shell ----------------------------------------------------------------
 
 function currentPage() {
@@ -276,6 +363,8 @@ async function render() {
       refreshTimer = setTimeout(() => { if (currentPage() === 'overview') render(); }, REFRESH_MS);
     } else if (page === 'models') {
       await models();
+    } else if (page === 'experiments') {
+      await experiments();
     }
   } catch (error) {
     showError(error);
@@ -323,9 +412,11 @@ async function start() {
   }
   document.getElementById('sh-exploration-box').hidden = !session.exploration;
   document.getElementById('sh-exploration-none').hidden = session.exploration;
+  document.getElementById('sg-unavailable').hidden = session.segments;
   handle(document.getElementById('shopper-form'), lookUp);
   handle(document.getElementById('event-form'), sendEvent);
   handle(document.getElementById('item-form'), showItem);
+  handle(document.getElementById('ex-form'), experiments);
   document.getElementById('md-rollback').addEventListener('click', () =>
     activate({ rollback: true }, 'Roll back to the previously active version'));
   window.addEventListener('hashchange', render);

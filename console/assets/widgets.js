@@ -99,6 +99,10 @@ export function recommendationList(title, answer, previous) {
   const head = el('h3', { text: title + ' ' });
   head.append(el('span', { class: 'muted', text: `(${sourceName(response.source)}${response.fallback ? ', fallback' : ''})` }));
   box.append(head);
+  // An A/B arm's settings replace the request's diversity and exploration.
+  if (response.variant && response.variant !== 'default') {
+    box.append(el('p', { class: 'muted note arm', text: `A/B arm "${response.variant}": what the arm sets replaces the request's knobs` }));
+  }
   if (response.fallback && response.fallbackReason) {
     box.append(el('p', { class: 'muted note', text: response.fallbackReason }));
   }

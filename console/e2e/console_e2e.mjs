@@ -1,10 +1,15 @@
 // The console in a real browser: the system Chromium driven by
 // playwright-core (nothing downloaded), against `aisle serve --demo` with
-// bearer tokens. Checks that every page loads without console errors, that
-// a user lookup shows recommendations with reasons, that a test event
-// changes the next list, and that a model rollback works with an admin
-// token and is refused with a read token. Writes a screenshot of each page
-// to $AISLE_CONSOLE_SHOTS (default build/console-e2e).
+// bearer tokens and the example A/B experiment
+// (docs/experiments.example.json). Checks that every page loads without
+// console errors, that a user lookup shows recommendations with reasons,
+// that a test event changes the next list, that the exploration knob
+// changes it, that the item page counts what was sent for the item, that
+// the experiments page shows every arm with the impressions, clicks and
+// purchases sent with the lists' recommendation ids, and that a model
+// rollback works with an admin token and is refused with a read token.
+// Writes a screenshot of each page to $AISLE_CONSOLE_SHOTS (default
+// build/console-e2e).
 //
 // Environment: AISLE_BIN (the aisle binary, required), CHROMIUM (default
 // /usr/bin/chromium), AISLE_CONSOLE_SHOTS.
@@ -82,14 +87,54 @@ const data = path.join(dir, 'data');
 log(`starting aisle serve --demo (console on ${base})`);
 const server = spawn(bin, ['serve', '--demo', '--data-dir', data, '--host', '127.0.0.1',
   '--port', String(grpcPort), '--metrics-port', '-1', '--console-port', String(consolePort),
-  '--auth-tokens', path.join(dir, 'tokens'), '--model-poll-interval', '1s', '--log-level', 'warn'],
+  '--auth-tokens', path.join(dir, 'tokens'), '--model-poll-interval', '1s', '--log-level', 'warn',
+  '--experiments', path.resolve('docs/experiments.example.json')],
 { stdio: ['ignore', serverLog, serverLog] });
 let exited = null;
 server.on('exit', (code, signal) => { exited = signal || code; });
 
-async function api(method, route, bearer) {
-  const answer = await fetch(base + route, { method, headers: { Authorization: `Bearer ${bearer}` } });
+async function api(method, route, bearer, body) {
+  const headers = { Authorization: `Bearer ${bearer}` };
+  if (method === 'POST') {
+    if (!api.csrf) api.csrf = (await (await fetch(base + '/api/session')).json()).csrfToken;
+    Object.assign(headers, { 'Content-Type': 'application/json', 'X-Aisle-Csrf': api.csrf });
+  }
+  const answer = await fetch(base + route, { method, headers, body: body && JSON.stringify(body) });
   return { status: answer.status, json: await answer.json().catch(() => ({})) };
+}
+
+// Shoppers of the A/B experiment get a FOR_YOU list each, "see" it
+// (IMPRESSION events with the list's recommendation id) and click or buy
+// by a fixed pattern per arm. Returns what was sent per variant, and the
+// purchases per item.
+const PATTERN = { control: [1, 0], diverse: [2, 1], explore: [1, 1] };  // clicks, purchases per 2 users
+async function runExperiment(users) {
+  const sent = {};
+  const bought = new Map();
+  for (let u = 0; u < users; u++) {
+    const userId = `u${300 + u}`;
+    const list = await api('POST', '/api/recommend', adminToken, { userId, scenario: 'FOR_YOU', count: 4 });
+    if (list.status !== 200) throw new Error(`recommend for ${userId}: ${JSON.stringify(list.json)}`);
+    const { variant, recommendationId, items } = list.json.response;
+    const arm = sent[variant] || (sent[variant] = { impressions: 0, clicks: 0, purchases: 0 });
+    const [clicks, purchases] = PATTERN[variant] || [0, 0];
+    const events = [];
+    const add = (item, type) => events.push({ userId, itemId: item.itemId, type, recommendationId });
+    items.forEach((item) => add(item, 'IMPRESSION'));
+    arm.impressions += items.length;
+    if (u % 2 === 0) {
+      items.slice(0, clicks).forEach((item) => add(item, 'CLICK'));
+      arm.clicks += Math.min(clicks, items.length);
+      items.slice(0, purchases).forEach((item) => {
+        add(item, 'PURCHASE');
+        bought.set(item.itemId, (bought.get(item.itemId) || 0) + 1);
+      });
+      arm.purchases += Math.min(purchases, items.length);
+    }
+    const stored = await api('POST', '/api/feedback', adminToken, { events });
+    if (stored.status !== 200) throw new Error(`feedback for ${userId}: ${JSON.stringify(stored.json)}`);
+  }
+  return { sent, bought };
 }
 
 let browser = null;
@@ -107,6 +152,8 @@ try {
     return answer.json.models && answer.json.models.length >= 2 ? answer.json : null;
   });
   log(`model versions: ${models.models.map((m) => m.version).join(', ')}; active ${models.activeVersion}`);
+  const experiment = await runExperiment(90);
+  log(`experiment events sent: ${JSON.stringify(experiment.sent)}`);
 
   browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
   const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
@@ -154,6 +201,22 @@ try {
     `the test event changed the next list (${before[0]} gone; ${before.slice(0, 3)} -> ${after.slice(0, 3)})`);
   const timelineFirst = await page.getAttribute('#sh-timeline .step', 'data-item-id');
   check(timelineFirst === before[0], 'the event is first on the timeline');
+  // The exploration knob: full exploration re-ranks the list (u42's arm,
+  // "control", sets no exploration of its own, so the knob is used).
+  const arm = await page.textContent('#sh-lists .list:first-child .arm');
+  await page.$eval('#sh-exploration', (knob) => {
+    knob.value = '1';
+    knob.dispatchEvent(new Event('input'));
+  });
+  await page.click('#sh-go');
+  await page.waitForFunction(() => !document.getElementById('sh-go').disabled);
+  const explored = await forYou();
+  check(JSON.stringify(explored) !== JSON.stringify(after),
+    `exploration 1 changes the list (${arm}: ${after.slice(0, 3)} -> ${explored.slice(0, 3)})`);
+  await page.$eval('#sh-exploration', (knob) => {
+    knob.value = '0';
+    knob.dispatchEvent(new Event('input'));
+  });
 
   // Item page.
   await page.click('a[data-page=item]');
@@ -161,6 +224,12 @@ try {
   await page.click('#it-go');
   await page.waitForSelector('#it-lists .item-card');
   check((await page.textContent('#it-details h3')).length > 0, 'the item page shows the item');
+  // Bought once by the test event, and by the experiment's shoppers; shown
+  // on the shopper's list at least once.
+  const counts = JSON.parse(await page.getAttribute('#it-activity', 'data-counts'));
+  const boughtSent = 1 + (experiment.bought.get(before[0]) || 0);
+  check(counts.bought === boughtSent && counts.recommended >= 1 && await page.isVisible('#it-activity svg'),
+    `the item page counts ${before[0]}: ${JSON.stringify(counts)} (bought ${boughtSent} times by this test)`);
   await page.screenshot({ path: path.join(shots, 'item.png'), fullPage: true });
 
   // Models: roll back with the admin token.
@@ -180,8 +249,23 @@ try {
   check(activeAfter !== activeBefore && server1.json.activeVersion === activeAfter,
     `rollback with admin: ${activeBefore} -> ${activeAfter}`);
 
+  // Experiments: every arm with what was sent, interval charts, verdicts.
   await page.click('a[data-page=experiments]');
-  check(await page.isVisible('#ex-unavailable'), 'experiments: labelled not available in this build');
+  await page.waitForSelector('#ex-list .experiment tr[data-variant]');
+  const arms = await page.$$eval('#ex-list .experiment tr[data-variant]', (rows) => rows.map((r) => {
+    const n = (i) => Number(r.children[i].textContent.replace(/\D/g, ''));
+    return { variant: r.dataset.variant, impressions: n(2), clicks: n(3), purchases: n(5), verdict: r.children[7].textContent };
+  }));
+  const variants = Object.keys(experiment.sent).sort();
+  check(variants.length >= 2 && JSON.stringify(arms.map((a) => a.variant).sort()) === JSON.stringify(variants),
+    `experiments: one row per arm (${arms.map((a) => a.variant)})`);
+  check(arms.every((a) => { const s = experiment.sent[a.variant]; return s && s.impressions > 0 && a.impressions === s.impressions && a.clicks === s.clicks && a.purchases === s.purchases; }),
+    `experiments: the counts sent per arm (${JSON.stringify(arms)})`);
+  check(arms.slice(1).every((a) => /significant at 95%/.test(a.verdict)),
+    'experiments: each arm against the control, significant at 95% or not');
+  const intervals = await page.$$eval('#ex-list .experiment g.interval', (g) => g.length);
+  check(intervals === 2 * arms.length, `experiments: CTR and conversion intervals charted (${intervals} bars)`);
+  check(await page.isVisible('#sg-unavailable'), 'segments: labelled not available in this build');
   await page.screenshot({ path: path.join(shots, 'experiments.png'), fullPage: true });
   // The overview again, once it has redrawn with the calls made above.
   await page.click('a[data-page=overview]');
