@@ -30,6 +30,8 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
   parser.Double("session-vector-weight", &session->vector_weight,
                 "weight of the factor model's item similarity in the "
                 "session score");
+  parser.Int("session-candidates", &session->candidates,
+             "session candidates scored per request");
   parser.Int("transition-span", &session->transition_span,
              "an event follows this many previous distinct items");
   parser.Double("transition-gap-half-life",
@@ -40,8 +42,8 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
 int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
                     const std::string& models, int k,
                     const core::AlsOptions& als,
-                    const core::SessionOptions& session,
-                    bool rating_as_weight) {
+                    const core::SessionOptions& session, bool rating_as_weight,
+                    bool validation) {
   if (absl::Status s = core::ValidateSessionOptions(session); !s.ok()) {
     return UsageError(parser, s.message());
   }
@@ -89,6 +91,7 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
     options.als = als;
     options.engine.session = session;
     options.rating_as_weight = rating_as_weight;
+    options.validation = validation;
     std::cerr << "evaluating " << core::NextItemVariantName(variant)
               << " (next item)...\n";
     absl::StatusOr<core::NextItemReport> report =

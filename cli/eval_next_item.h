@@ -18,12 +18,14 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session);
 
 // Runs the protocol for each model of `models` ("popular, markov,
 // cooccurrence, als, blend" or "all", comma-separated) and prints HR@k
-// and NDCG@k per model. Returns the exit code (usage errors through
-// `parser`).
+// and NDCG@k per model; `validation` scores each user's second-to-last
+// item instead (core::NextItemOptions::validation). Returns the exit code
+// (usage errors through `parser`).
 int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
                     const std::string& models, int k,
                     const core::AlsOptions& als,
-                    const core::SessionOptions& session, bool rating_as_weight);
+                    const core::SessionOptions& session, bool rating_as_weight,
+                    bool validation);
 
 }  // namespace aisle::cli
 

@@ -274,6 +274,7 @@ int RunEval(const Args& args) {
   std::string protocol = "split";
   std::string ratings_path;
   core::SessionOptions session;
+  bool validation = false;
   FlagParser parser(
       "aisle eval --train FILE --test FILE [flags]\n"
       "       aisle eval --protocol next-item --ratings FILE [flags]",
@@ -294,6 +295,9 @@ int RunEval(const Args& args) {
   parser.String("ratings", &ratings_path,
                 "ratings file with timestamps (next-item)");
   RegisterSessionFlags(parser, &session);
+  parser.Bool("validation", &validation,
+              "next-item: drop each user's last rating first and score the "
+              "one before (a validation split, for tuning)");
   RegisterAlsFlags(parser, &train);
   parser.Int("seed", &seed, "ALS seed");
   parser.Bool("binary", &binary,
@@ -316,7 +320,7 @@ int RunEval(const Args& args) {
       return UsageError(parser, s.message());
     }
     return RunNextItemEval(parser, ratings_path, models, k, train.als, session,
-                           !binary);
+                           !binary, validation);
   }
   if (protocol != "split") {
     return UsageError(parser, "--protocol: split or next-item");

@@ -76,6 +76,8 @@ struct EventWeights {
 //   score = (1 - L) * model + L * session,
 //   L = blend_weight * freshness * min(1, session items / full_at_items),
 //   freshness = 2^(-(request time - latest event) / fresh_half_life),
+// (L under 0.001, a session about ten half-lives old, counts as 0 and
+// costs nothing),
 // so a user with a fresh session leans on it and one with none (or an
 // old one) gets the factor model alone. An anonymous visitor's
 // context_item_ids (oldest first) are a fresh session.

@@ -60,7 +60,7 @@ Store& Get(int items) {
 }
 
 void Run(benchmark::State& state, Scenario scenario, bool with_user,
-         int context_items) {
+         int context_items, bool session = true) {
   Store& s = Get(static_cast<int>(state.range(0)));
   if (s.engine->model() == nullptr) {
     state.SkipWithError("no model");
@@ -69,6 +69,7 @@ void Run(benchmark::State& state, Scenario scenario, bool with_user,
   RecommendRequest request;
   request.scenario = scenario;
   request.count = 10;
+  request.sources.session = session;
   int n = 0;
   int64_t fallbacks = 0;
   for (auto _ : state) {
@@ -90,6 +91,12 @@ void Run(benchmark::State& state, Scenario scenario, bool with_user,
 
 void BM_ForYou(benchmark::State& state) {
   Run(state, Scenario::kForYou, true, 0);
+}
+// FOR_YOU without the session signal: the cost it adds is BM_ForYou's
+// time minus this (run both interleaved: --benchmark_filter=ForYou
+// --benchmark_repetitions=4 --benchmark_enable_random_interleaving=true).
+void BM_ForYouNoSession(benchmark::State& state) {
+  Run(state, Scenario::kForYou, true, 0, /*session=*/false);
 }
 void BM_SimilarItems(benchmark::State& state) {
   Run(state, Scenario::kSimilarItems, false, 1);
@@ -118,6 +125,10 @@ void BM_ApplyEvent(benchmark::State& state) {
 }
 
 BENCHMARK(BM_ForYou)->Arg(20000)->Arg(200000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ForYouNoSession)
+    ->Arg(20000)
+    ->Arg(200000)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SimilarItems)
     ->Arg(20000)
     ->Arg(200000)

@@ -89,6 +89,7 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) {
       return ratings[a].timestamp_ms < ratings[b].timestamp_ms;
     });
+    if (options.validation && !rows.empty()) rows.pop_back();
     const size_t keep = rows.size() >= 3 ? rows.size() - 2 : rows.size();
     for (size_t j = 0; j < keep; ++j) train.push_back(ratings[rows[j]]);
     if (rows.size() >= 3) held_out.emplace_back(rows[keep], rows[keep + 1]);

@@ -43,6 +43,10 @@ struct NextItemOptions {
   // the session options they are defined by.
   EngineOptions engine;
   bool rating_as_weight = true;  // as EvalOptions
+  // Drops each user's last rating first, so that the third-to-last is
+  // live and the second-to-last scored: a validation split made from
+  // the training part, to tune on without looking at the test items.
+  bool validation = false;
 };
 
 struct NextItemReport {
@@ -57,7 +61,8 @@ struct NextItemReport {
 };
 
 // Runs the protocol on `ratings`. Errors: InvalidArgument for k <= 0 or
-// no user with 3 ratings; training errors (see InstallAls).
+// no user with 3 ratings (4 with `validation`); training errors (see
+// InstallAls).
 absl::StatusOr<NextItemReport> EvaluateNextItem(std::span<const Rating> ratings,
                                                 const NextItemOptions& options);
 

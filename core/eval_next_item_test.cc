@@ -58,6 +58,21 @@ TEST(NextItemEvalTest, BlendRunsThroughTheFactorModel) {
   EXPECT_GT(blend.hit_rate, 0.9) << "the session signal carries the cycle";
 }
 
+TEST(NextItemEvalTest, ValidationScoresTheSecondToLastWithoutTheLast) {
+  const std::vector<Rating> ratings = Cycles(60, 30, 6);
+  NextItemOptions options;
+  options.k = 1;
+  options.variant = NextItemVariant::kMarkov;
+  options.validation = true;
+  ASSERT_OK_AND_ASSIGN(NextItemReport markov,
+                       EvaluateNextItem(ratings, options));
+  EXPECT_EQ(markov.users_evaluated, 60);
+  EXPECT_EQ(markov.train_ratings, 60 * 3) << "the last rating is never seen";
+  EXPECT_EQ(markov.hit_rate, 1.0);
+  EXPECT_FALSE(EvaluateNextItem(Cycles(2, 5, 3), options).ok())
+      << "nobody has 3 ratings once the last is dropped";
+}
+
 TEST(NextItemEvalTest, RejectsBadInput) {
   NextItemOptions options;
   options.k = 0;

@@ -34,6 +34,10 @@ void Engine::State::Runner::PrepareSession() {
                                               o.full_at_items)
                           : 1.0;
   session_blend_ = std::clamp(o.blend_weight * freshness * fill, 0.0, 1.0);
+  // A session hours old would move scores by under a thousandth of the
+  // best candidate's: not worth its cost (about a third of FOR_YOU's).
+  constexpr double kNegligibleBlend = 1e-3;
+  if (session_blend_ < kNegligibleBlend) session_blend_ = 0;
 }
 
 std::vector<Engine::State::Runner::Candidate>
