@@ -21,10 +21,11 @@ constexpr size_t kProfileEntries = 5;
 
 // The largest `limit` entries of `weights` as shares of `total`, ties by
 // key.
-std::vector<std::pair<std::string, double>> TopShares(
-    const absl::flat_hash_map<std::string, double>& weights, double total,
+template <typename Key>
+std::vector<std::pair<Key, double>> TopShares(
+    const absl::flat_hash_map<Key, double>& weights, double total,
     size_t limit) {
-  std::vector<std::pair<std::string, double>> out;
+  std::vector<std::pair<Key, double>> out;
   if (total <= 0) return out;
   for (const auto& [key, w] : weights) out.emplace_back(key, w / total);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
@@ -63,7 +64,8 @@ void Engine::State::DescribeTaste(int32_t u, const Binding* b,
                                   UserProfile* p) const {
   const UserRec& user = users[u];
   p->activity_level = p->segment;
-  absl::flat_hash_map<std::string, double> categories, attributes;
+  absl::flat_hash_map<std::string, double> categories;
+  absl::flat_hash_map<std::pair<std::string, std::string>, double> attributes;
   std::vector<std::pair<double, double>> prices;
   double total = 0;
   for (const UserItem& ui : user.items) {
@@ -73,12 +75,15 @@ void Engine::State::DescribeTaste(int32_t u, const Binding* b,
     total += w;
     for (const std::string& path : item.categories) categories[path] += w;
     for (const auto& [key, value] : item.attributes) {
-      attributes[absl::StrCat(key, "=", value)] += w;
+      attributes[{key, value}] += w;
     }
     if (item.price > 0) prices.emplace_back(item.price, w);
   }
   p->category_weights = TopShares(categories, total, kProfileEntries);
-  p->preferred_attributes = TopShares(attributes, total, kProfileEntries);
+  for (auto& [kv, share] : TopShares(attributes, total, kProfileEntries)) {
+    p->preferred_attributes.push_back(
+        {std::move(kv.first), std::move(kv.second), share});
+  }
   if (b == nullptr) return;
   const Segments& segments = b->model->segments();
   p->price_band = std::string(

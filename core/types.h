@@ -182,6 +182,14 @@ struct RankResult {
   std::string fallback_reason;
 };
 
+// An item attribute value a user engages with, and its share (0..1) of
+// the user's positive weight.
+struct AttributePreference {
+  std::string key;
+  std::string value;
+  double share = 0;
+};
+
 struct UserProfile {
   std::string user_id;
   std::map<EventType, int64_t> event_counts;
@@ -201,9 +209,9 @@ struct UserProfile {
   // "budget", "mid-range" or "premium" by the weighted median price of the
   // user's items against the model's price bands; "" when unknown.
   std::string price_band;
-  // Item attributes as "key=value" with their share of the user's positive
-  // weight, strongest first, at most 5.
-  std::vector<std::pair<std::string, double>> preferred_attributes;
+  // The item attribute values the user engages with most, strongest
+  // first, at most 5.
+  std::vector<AttributePreference> preferred_attributes;
   // The activity tier: the value `segment` has always had.
   std::string activity_level;
 };
