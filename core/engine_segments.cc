@@ -126,10 +126,10 @@ absl::StatusOr<std::vector<std::string>> Engine::SegmentMembers(
   }
   if (segment_id < 0 ||
       static_cast<size_t>(segment_id) >= segments.info.size()) {
-    return absl::NotFoundError(absl::StrCat(
-        "segment ", segment_id, " not found: model ", b->model->version(),
-        " has segments 0..", segments.info.size() - 1,
-        " (aisle segments lists them)"));
+    return absl::NotFoundError(
+        absl::StrCat("segment ", segment_id, " not found: model ",
+                     b->model->version(), " has segments 0..",
+                     segments.info.size() - 1, " (aisle segments lists them)"));
   }
   std::vector<std::string> members;
   absl::ReaderMutexLock lock(&state_->mu);

@@ -145,8 +145,8 @@ absl::StatusOr<KMeansResult> KMeans(const RowMatrix& points,
 }
 
 double Silhouette(const RowMatrix& points,
-                  const std::vector<int32_t>& assignment, int k,
-                  int max_points, uint64_t seed) {
+                  const std::vector<int32_t>& assignment, int k, int max_points,
+                  uint64_t seed) {
   if (k < 2 || points.rows() < 2) return 0;
   const Eigen::Index n = points.rows();
   std::vector<Eigen::Index> sample(n);

@@ -11,10 +11,9 @@
 #ifndef AISLE_CORE_KMEANS_H_
 #define AISLE_CORE_KMEANS_H_
 
+#include <Eigen/Dense>
 #include <cstdint>
 #include <vector>
-
-#include <Eigen/Dense>
 
 #include "absl/status/statusor.h"
 #include "core/als.h"
@@ -33,11 +32,11 @@ struct KMeansOptions {
 };
 
 struct KMeansResult {
-  RowMatrix centroids;               // k x dims
-  std::vector<int32_t> assignment;   // per point: its centroid's row
-  std::vector<int64_t> sizes;        // per centroid: points assigned
-  double inertia = 0;                // sum of squared distances to centroid
-  int iterations = 0;                // Lloyd rounds run
+  RowMatrix centroids;              // k x dims
+  std::vector<int32_t> assignment;  // per point: its centroid's row
+  std::vector<int64_t> sizes;       // per centroid: points assigned
+  double inertia = 0;               // sum of squared distances to centroid
+  int iterations = 0;               // Lloyd rounds run
 };
 
 // Clusters the rows of `points`. InvalidArgument when k < 1, when there
@@ -56,8 +55,8 @@ int32_t NearestCentroid(const RowMatrix& centroids,
 // most `max_points` points sampled with `seed`, each compared with every
 // point (O(max_points * rows * dims)). 0 when k < 2.
 double Silhouette(const RowMatrix& points,
-                  const std::vector<int32_t>& assignment, int k,
-                  int max_points, uint64_t seed);
+                  const std::vector<int32_t>& assignment, int k, int max_points,
+                  uint64_t seed);
 
 }  // namespace aisle::core
 

@@ -278,10 +278,9 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
       !AllFinite(segments.centroids)) {
     return absl::InvalidArgumentError("factors contain NaN or infinity");
   }
-  if (!segments.empty() &&
-      (segments.centroids.cols() != metadata.factors ||
-       segments.centroids.rows() !=
-           static_cast<int64_t>(segments.info.size()))) {
+  if (!segments.empty() && (segments.centroids.cols() != metadata.factors ||
+                            segments.centroids.rows() !=
+                                static_cast<int64_t>(segments.info.size()))) {
     return absl::InvalidArgumentError(
         absl::StrCat("segment centroids are ", segments.centroids.rows(), "x",
                      segments.centroids.cols(), " for ", segments.info.size(),

@@ -42,7 +42,8 @@ std::vector<std::pair<Key, double>> Distinctive(
     scored.push_back({share * share / overall, {key, share}});
   }
   std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second.first < b.second.first;
+    return a.first != b.first ? a.first > b.first
+                              : a.second.first < b.second.first;
   });
   std::vector<std::pair<Key, double>> out;
   for (size_t i = 0; i < scored.size() && i < limit; ++i) {
@@ -122,9 +123,8 @@ absl::StatusOr<LearnedSegments> LearnSegments(
   if (!clusters.ok()) return clusters.status();
   out.inertia = clusters->inertia;
   out.iterations = clusters->iterations;
-  out.silhouette =
-      Silhouette(directions, clusters->assignment, k,
-                 options.silhouette_sample, options.seed);
+  out.silhouette = Silhouette(directions, clusters->assignment, k,
+                              options.silhouette_sample, options.seed);
   Segments& s = out.segments;
   s.centroids = clusters->centroids;
   s.price_bands = Terciles(items.prices);
@@ -173,7 +173,8 @@ absl::StatusOr<LearnedSegments> LearnSegments(
     }
     info.label = names.empty() ? absl::StrCat("segment ", c)
                                : absl::StrJoin(names, " & ");
-    if (!info.price_band.empty()) absl::StrAppend(&info.label, ", ", info.price_band);
+    if (!info.price_band.empty())
+      absl::StrAppend(&info.label, ", ", info.price_band);
     s.info.push_back(std::move(info));
   }
   return out;

@@ -15,13 +15,12 @@
 #ifndef AISLE_CORE_SEGMENTS_H_
 #define AISLE_CORE_SEGMENTS_H_
 
+#include <Eigen/Dense>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <Eigen/Dense>
 
 #include "absl/status/statusor.h"
 #include "core/als.h"

@@ -32,6 +32,8 @@ namespace aisle::core {
 // Segments learned by default (`--segments`). Chosen by the silhouette of
 // k = 2..16 on the demo store and ML-100K (README "Segments").
 inline constexpr int kDefaultSegments = 8;
+// The most `--segments` accepts (a list a person reads).
+inline constexpr int kMaxSegments = 256;
 
 struct TrainingOptions {
   AlsOptions als;

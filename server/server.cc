@@ -23,9 +23,9 @@
 #include "prometheus/exposer.h"
 #include "server/auth.h"
 #include "server/cluster_writes.h"
+#include "server/console_seam.h"
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
-#include "server/console_seam.h"
 #include "server/ingest.h"
 #include "server/log_applier.h"
 #include "server/logging.h"
@@ -309,7 +309,7 @@ absl::Status AisleServer::Impl::LoadState() {
   if (config.demo && !restored.from_snapshot && replayed.items == 0 &&
       replayed.events == 0) {
     return GenerateDemo(*store, *engine, *models, config.engine.model,
-                        config.train_threads);
+                        config.train_threads, config.segments);
   }
   if (absl::StatusOr<int> stripped = models->StripStoredUserVectors();
       !stripped.ok()) {

@@ -107,13 +107,6 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* RecommenderService::ExportSegment(
   return new ExportReactor(this, *ctx, request);
 }
 
-RecommenderService::Reactor* RecommenderService::ListSegments(
-    Context* ctx, const Bytes* request, Bytes* response) {
-  return Dispatch<v1::ListSegmentsRequest, v1::ListSegmentsResponse>(
-      ctx, request, response, Method::kListSegments,
-      &RecommenderService::HandleListSegments);
-}
-
 void RecommenderService::HandleListSegments(Context* ctx,
                                             const v1::ListSegmentsRequest*,
                                             v1::ListSegmentsResponse* response,
