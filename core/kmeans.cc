@@ -71,26 +71,15 @@ int32_t NearestCentroid(const RowMatrix& centroids,
   return best;
 }
 
-absl::StatusOr<KMeansResult> KMeans(const RowMatrix& points,
-                                    const KMeansOptions& options) {
-  if (options.k < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("k-means: k must be at least 1, got ", options.k));
-  }
-  if (options.max_iterations < 1) {
-    return absl::InvalidArgumentError(
-        "k-means: max_iterations must be at least 1");
-  }
-  if (points.rows() < options.k) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("k-means: ", points.rows(), " points cannot make ",
-                     options.k, " clusters; lower k"));
-  }
+namespace {
+
+// One run of Lloyd's algorithm from a k-means++ seeding drawn with `rng`.
+KMeansResult RunOnce(const RowMatrix& points, const KMeansOptions& options,
+                     std::mt19937_64* rng) {
   const int k = options.k;
   const Eigen::Index n = points.rows();
-  std::mt19937_64 rng(options.seed);
   KMeansResult r;
-  r.centroids = SeedPlusPlus(points, k, &rng);
+  r.centroids = SeedPlusPlus(points, k, rng);
   r.assignment.assign(n, -1);
   std::vector<double> dist2(n, 0);
   double previous = std::numeric_limits<double>::infinity();
@@ -142,6 +131,32 @@ absl::StatusOr<KMeansResult> KMeans(const RowMatrix& points,
     r.inertia += (points.row(i) - r.centroids.row(c)).squaredNorm();
   }
   return r;
+}
+
+}  // namespace
+
+absl::StatusOr<KMeansResult> KMeans(const RowMatrix& points,
+                                    const KMeansOptions& options) {
+  if (options.k < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k-means: k must be at least 1, got ", options.k));
+  }
+  if (options.max_iterations < 1 || options.restarts < 1) {
+    return absl::InvalidArgumentError(
+        "k-means: max_iterations and restarts must be at least 1");
+  }
+  if (points.rows() < options.k) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k-means: ", points.rows(), " points cannot make ",
+                     options.k, " clusters; lower k"));
+  }
+  std::mt19937_64 rng(options.seed);
+  KMeansResult best = RunOnce(points, options, &rng);
+  for (int run = 1; run < options.restarts; ++run) {
+    KMeansResult r = RunOnce(points, options, &rng);
+    if (r.inertia < best.inertia) best = std::move(r);
+  }
+  return best;
 }
 
 double Silhouette(const RowMatrix& points,

@@ -29,6 +29,11 @@ struct KMeansOptions {
   double tolerance = 1e-4;
   // Seeds k-means++. Default: 42.
   uint64_t seed = 42;
+  // Independent runs (each its own k-means++ seeding); the one with the
+  // lowest inertia wins. Lloyd's algorithm stops in a local optimum that
+  // depends on the seeding (e.g. two true groups merged and another
+  // split); a few restarts make that rare. Default: 5.
+  int restarts = 5;
 };
 
 struct KMeansResult {
@@ -36,13 +41,14 @@ struct KMeansResult {
   std::vector<int32_t> assignment;  // per point: its centroid's row
   std::vector<int64_t> sizes;       // per centroid: points assigned
   double inertia = 0;               // sum of squared distances to centroid
-  int iterations = 0;               // Lloyd rounds run
+  int iterations = 0;               // Lloyd rounds of the winning run
 };
 
 // Clusters the rows of `points`. InvalidArgument when k < 1, when there
 // are fewer distinct-enough points than k (fewer rows than k), or when
-// max_iterations < 1. A cluster that empties is re-seeded with the point
-// farthest from its centroid, so every centroid keeps at least one point.
+// max_iterations < 1 or restarts < 1. A cluster that empties is re-seeded with
+// the point farthest from its centroid, so every centroid keeps at least one
+// point.
 absl::StatusOr<KMeansResult> KMeans(const RowMatrix& points,
                                     const KMeansOptions& options);
 

@@ -82,6 +82,7 @@ class RecommenderService::ExportReactor
     page.set_model_version(model_version_);
     const size_t end = std::min(members_.size(), next_ + page_size_);
     for (; next_ < end; ++next_) page.add_user_ids(members_[next_]);
+    buffer_.Clear();  // gRPC serializes only into an empty buffer
     if (absl::Status s = SerializeMessage(page, &buffer_); !s.ok()) {
       FinishWith(s);
       return;
