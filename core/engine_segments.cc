@@ -42,6 +42,18 @@ absl::Status NoSegments(const std::string& why) {
       "activate it"));
 }
 
+// OK when a model with segments is serving (`binding`: the engine's
+// current binding, a private type, hence the template).
+template <typename Binding>
+absl::Status HasSegments(const Binding* binding) {
+  if (binding == nullptr) return NoSegments("no model is serving");
+  if (binding->model->segments().empty()) {
+    return NoSegments(absl::StrCat("model ", binding->model->version(),
+                                   " was trained without them"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int32_t Engine::State::SegmentOf(int32_t u, const Binding& b) const {
@@ -96,12 +108,8 @@ void Engine::State::DescribeTaste(int32_t u, const Binding* b,
 
 absl::StatusOr<Engine::SegmentList> Engine::ListSegments() const {
   const auto b = state_->CurrentBinding();
-  if (b == nullptr) return NoSegments("no model is serving");
+  if (absl::Status s = HasSegments(b.get()); !s.ok()) return s;
   const Segments& segments = b->model->segments();
-  if (segments.empty()) {
-    return NoSegments(absl::StrCat("model ", b->model->version(),
-                                   " was trained without them"));
-  }
   SegmentList list;
   list.model_version = b->model->version();
   for (const SegmentInfo& info : segments.info) {
@@ -118,12 +126,8 @@ absl::StatusOr<Engine::SegmentList> Engine::ListSegments() const {
 absl::StatusOr<std::vector<std::string>> Engine::SegmentMembers(
     int32_t segment_id) const {
   const auto b = state_->CurrentBinding();
-  if (b == nullptr) return NoSegments("no model is serving");
+  if (absl::Status s = HasSegments(b.get()); !s.ok()) return s;
   const Segments& segments = b->model->segments();
-  if (segments.empty()) {
-    return NoSegments(absl::StrCat("model ", b->model->version(),
-                                   " was trained without them"));
-  }
   if (segment_id < 0 ||
       static_cast<size_t>(segment_id) >= segments.info.size()) {
     return absl::NotFoundError(
