@@ -29,9 +29,10 @@
 
 namespace aisle::core {
 
-// Segments learned by default (`--segments`). Chosen by the silhouette of
-// k = 2..16 on the demo store and ML-100K (README "Segments").
-inline constexpr int kDefaultSegments = 8;
+// Segments learned by default (`--segments`): the elbow of the
+// within-cluster sum of squares on ML-100K (k = 2..16; docs/segments.md
+// has the figures and the criterion).
+inline constexpr int kDefaultSegments = 6;
 // The most `--segments` accepts (a list a person reads).
 inline constexpr int kMaxSegments = 256;
 

@@ -326,7 +326,7 @@ const std::vector<Option>& Options() {
       {"segments", "K",
        "User segments learned with the demo model (k-means on the user "
        "vectors; `aisle train --segments` for stored data); 0 = none "
-       "(default 8).",
+       "(default 6).",
        false, IntSetter(&ServerConfig::segments, 0, 256)},
       {"popularity-half-life", "DAYS",
        "Half-life of popularity, in days (default 14).", false,
