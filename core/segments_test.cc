@@ -1,9 +1,12 @@
 #include "core/segments.h"
 
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "core/crc32c.h"
+#include "core/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -58,10 +61,9 @@ Planted MakePlanted() {
 
 TEST(LearnSegmentsTest, SeparatesPlantedTastesAndLabelsThem) {
   const Planted p = MakePlanted();
-  ASSERT_OK_AND_ASSIGN(
-      LearnedSegments learned,
-      LearnSegments(p.user_items, p.user_factors, p.item_ids, p.facts,
-                    {.k = 2}));
+  ASSERT_OK_AND_ASSIGN(LearnedSegments learned,
+                       LearnSegments(p.user_items, p.user_factors, p.item_ids,
+                                     p.facts, {.k = 2}));
   const Segments& s = learned.segments;
   ASSERT_EQ(s.info.size(), 2u);
   // Each segment holds one group only, and is named after its taste.
@@ -91,17 +93,16 @@ TEST(LearnSegmentsTest, SeparatesPlantedTastesAndLabelsThem) {
 
 TEST(LearnSegmentsTest, FewerUsersThanKLowersKAndZeroVectorsHaveNoSegment) {
   Planted p = MakePlanted();
-  ASSERT_OK_AND_ASSIGN(
-      LearnedSegments learned,
-      LearnSegments(p.user_items, p.user_factors, p.item_ids, p.facts,
-                    {.k = 100}));
+  ASSERT_OK_AND_ASSIGN(LearnedSegments learned,
+                       LearnSegments(p.user_items, p.user_factors, p.item_ids,
+                                     p.facts, {.k = 100}));
   EXPECT_EQ(learned.segments.info.size(), 40u);
   EXPECT_EQ(learned.segments.Assign(Eigen::VectorXf::Zero(3)), -1);
   EXPECT_EQ(learned.segments.Assign(Eigen::VectorXf::Ones(4)), -1);
   p.facts.prices.pop_back();
-  EXPECT_FALSE(LearnSegments(p.user_items, p.user_factors, p.item_ids,
-                             p.facts, {.k = 2})
-                   .ok());
+  EXPECT_FALSE(
+      LearnSegments(p.user_items, p.user_factors, p.item_ids, p.facts, {.k = 2})
+          .ok());
 }
 
 TEST(PriceBandsTest, NamesAndWeightedMedian) {
@@ -114,6 +115,71 @@ TEST(PriceBandsTest, NamesAndWeightedMedian) {
   EXPECT_EQ(WeightedMedianPrice({{5, 1}, {60, 3}}), 60);
   EXPECT_EQ(WeightedMedianPrice({{5, 3}, {60, 1}}), 5);
   EXPECT_EQ(WeightedMedianPrice({}), 0);
+}
+
+std::shared_ptr<const FactorModel> ModelWith(Segments segments) {
+  RowMatrix items = RowMatrix::Random(4, 3);
+  ModelMetadata metadata;
+  metadata.version = "v";
+  metadata.factors = 3;
+  auto model =
+      FactorModel::Create(metadata, {"a", "b", "c", "d"}, items, {},
+                          RowMatrix(0, 3), ModelOptions{}, std::move(segments));
+  EXPECT_OK(model);
+  return model.ok() ? *model : nullptr;
+}
+
+TEST(ModelSegmentsTest, SegmentsSurviveTheBlobAndFormatOneStillLoads) {
+  const Planted p = MakePlanted();
+  ASSERT_OK_AND_ASSIGN(LearnedSegments learned,
+                       LearnSegments(p.user_items, p.user_factors, p.item_ids,
+                                     p.facts, {.k = 2}));
+  auto model = ModelWith(learned.segments);
+  ASSERT_NE(model, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto loaded,
+                       FactorModel::Deserialize(model->Serialize(), {}));
+  const Segments& s = loaded->segments();
+  ASSERT_EQ(s.info.size(), 2u);
+  EXPECT_TRUE(s.centroids.isApprox(learned.segments.centroids));
+  EXPECT_EQ(s.price_bands.premium_above,
+            learned.segments.price_bands.premium_above);
+  for (int c = 0; c < 2; ++c) {
+    EXPECT_EQ(s.info[c].id, c);
+    EXPECT_EQ(s.info[c].label, learned.segments.info[c].label);
+    EXPECT_EQ(s.info[c].users, learned.segments.info[c].users);
+    EXPECT_EQ(s.info[c].top_categories,
+              learned.segments.info[c].top_categories);
+    EXPECT_EQ(s.info[c].top_items, learned.segments.info[c].top_items);
+  }
+
+  // A format-1 blob (stored before segments existed) is the format-2 body
+  // without the segments section: it loads, with no segments.
+  const std::string v2 = ModelWith({})->Serialize();
+  // Empty segments: 0x0 matrix (8) + two bands (16) + count (4).
+  std::string body = v2.substr(24, v2.size() - 24 - 28);
+  std::string v1 = v2.substr(0, 8);
+  const uint32_t format = 1, crc = Crc32c(body);
+  const uint64_t length = body.size();
+  v1.append(reinterpret_cast<const char*>(&format), 4);
+  v1.append(reinterpret_cast<const char*>(&crc), 4);
+  v1.append(reinterpret_cast<const char*>(&length), 8);
+  v1 += body;
+  ASSERT_OK_AND_ASSIGN(auto old, FactorModel::Deserialize(v1, {}));
+  EXPECT_TRUE(old->segments().empty());
+  EXPECT_EQ(old->num_items(), 4);
+}
+
+TEST(ModelSegmentsTest, CentroidsOfAnotherWidthAreRefused) {
+  Segments bad;
+  bad.centroids = RowMatrix::Ones(1, 5);
+  bad.info.resize(1);
+  RowMatrix items = RowMatrix::Random(2, 3);
+  ModelMetadata metadata;
+  metadata.version = "v";
+  metadata.factors = 3;
+  EXPECT_FALSE(FactorModel::Create(metadata, {"a", "b"}, items, {},
+                                   RowMatrix(0, 3), ModelOptions{}, bad)
+                   .ok());
 }
 
 }  // namespace

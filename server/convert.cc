@@ -191,25 +191,6 @@ void ToProtoUserProfile(const core::UserProfile& profile,
   proto->set_activity_level(profile.activity_level);
 }
 
-void ToProtoSegments(const core::Engine::SegmentList& list,
-                     v1::ListSegmentsResponse* proto) {
-  proto->set_model_version(list.model_version);
-  for (const core::Engine::SegmentSummary& s : list.segments) {
-    v1::Segment* out = proto->add_segments();
-    out->set_id(s.info.id);
-    out->set_label(s.info.label);
-    out->set_members(s.members);
-    out->set_trained_members(s.info.users);
-    for (const auto& [category, share] : s.info.top_categories) {
-      v1::CategoryWeight* c = out->add_top_categories();
-      c->set_category(category);
-      c->set_share(share);
-    }
-    out->set_price_band(s.info.price_band);
-    for (const std::string& id : s.info.top_items) out->add_top_item_ids(id);
-  }
-}
-
 void ToProtoModelMetadata(const core::ModelMetadata& metadata,
                           v1::ModelInfo* proto) {
   proto->set_version(metadata.version);

@@ -14,7 +14,6 @@
 #define AISLE_SERVER_CONVERT_H_
 
 #include "aisle/v1/recommender.pb.h"
-#include "core/engine.h"
 #include "core/types.h"
 
 namespace aisle::server {
@@ -47,8 +46,6 @@ core::RankRequest ToCoreRankRequest(const v1::RankRequest& proto);
 void ToProtoRankResult(const core::RankResult& result, v1::RankResponse* proto);
 void ToProtoUserProfile(const core::UserProfile& profile,
                         v1::UserProfile* proto);
-void ToProtoSegments(const core::Engine::SegmentList& list,
-                     v1::ListSegmentsResponse* proto);
 void ToProtoModelMetadata(const core::ModelMetadata& metadata,
                           v1::ModelInfo* proto);
 

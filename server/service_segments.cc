@@ -13,6 +13,30 @@
 #include "server/validation.h"
 
 namespace aisle::server {
+namespace {
+
+// Here rather than in convert.h, which stays free of core/engine.h (and
+// Eigen) for the request fuzzer that links core_types only.
+void ToProtoSegments(const core::Engine::SegmentList& list,
+                     v1::ListSegmentsResponse* proto) {
+  proto->set_model_version(list.model_version);
+  for (const core::Engine::SegmentSummary& s : list.segments) {
+    v1::Segment* out = proto->add_segments();
+    out->set_id(s.info.id);
+    out->set_label(s.info.label);
+    out->set_members(s.members);
+    out->set_trained_members(s.info.users);
+    for (const auto& [category, share] : s.info.top_categories) {
+      v1::CategoryWeight* c = out->add_top_categories();
+      c->set_category(category);
+      c->set_share(share);
+    }
+    out->set_price_band(s.info.price_band);
+    for (const std::string& id : s.info.top_items) out->add_top_item_ids(id);
+  }
+}
+
+}  // namespace
 
 // The members are computed once, when the call arrives (the engine walks
 // every user: core::Engine::SegmentMembers), then sent one page per write;
