@@ -16,8 +16,8 @@ using ::testing::HasSubstr;
 
 // `per_blob` points around each of `blobs` random centres (spread
 // `spread`), and the blob each point came from.
-RowMatrix Blobs(int blobs, int per_blob, int dims, float spread,
-                uint64_t seed, std::vector<int>* truth) {
+RowMatrix Blobs(int blobs, int per_blob, int dims, float spread, uint64_t seed,
+                std::vector<int>* truth) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> noise(0, spread);
   std::uniform_real_distribution<float> centre(-10, 10);
@@ -29,7 +29,8 @@ RowMatrix Blobs(int blobs, int per_blob, int dims, float spread,
   for (int b = 0; b < blobs; ++b) {
     for (int p = 0; p < per_blob; ++p) {
       const int row = b * per_blob + p;
-      for (int d = 0; d < dims; ++d) points(row, d) = centres(b, d) + noise(rng);
+      for (int d = 0; d < dims; ++d)
+        points(row, d) = centres(b, d) + noise(rng);
       truth->push_back(b);
     }
   }
@@ -61,9 +62,8 @@ TEST(KMeansTest, RecoversSeparatedBlobs) {
     ASSERT_OK_AND_ASSIGN(KMeansResult r, KMeans(points, options));
     EXPECT_DOUBLE_EQ(Purity(r.assignment, truth), 1.0) << "seed " << seed;
     // Each blob is one whole cluster: five distinct cluster ids.
-    EXPECT_EQ(std::set<int32_t>(r.assignment.begin(), r.assignment.end())
-                  .size(),
-              5u);
+    EXPECT_EQ(
+        std::set<int32_t>(r.assignment.begin(), r.assignment.end()).size(), 5u);
     int64_t total = 0;
     for (int64_t s : r.sizes) total += s;
     EXPECT_EQ(total, points.rows());

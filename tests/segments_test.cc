@@ -70,8 +70,8 @@ class SegmentsTest : public ::testing::Test {
         AddEvent(&events, user,
                  absl::StrCat("g", any_group(rng), "-i", pick(rng)), v1::VIEW);
         v1::FeedbackResponse fed;
-        ASSERT_OK(FromGrpc(server_.stub->Feedback(ContextWithDeadline().get(),
-                                                  events, &fed)));
+        ASSERT_OK(FromGrpc(
+            server_.stub->Feedback(ContextWithDeadline().get(), events, &fed)));
       }
     }
   }
@@ -121,8 +121,7 @@ class SegmentsTest : public ::testing::Test {
     *pages = 0;
     while (reader->Read(&page)) {
       ++*pages;
-      users.insert(users.end(), page.user_ids().begin(),
-                   page.user_ids().end());
+      users.insert(users.end(), page.user_ids().begin(), page.user_ids().end());
     }
     if (absl::Status s = FromGrpc(reader->Finish()); !s.ok()) return s;
     return users;
@@ -132,8 +131,8 @@ class SegmentsTest : public ::testing::Test {
     v1::GetUserRequest request;
     request.set_user_id(user);
     v1::UserProfile profile;
-    EXPECT_OK(FromGrpc(server_.stub->GetUser(ContextWithDeadline().get(),
-                                             request, &profile)));
+    EXPECT_OK(FromGrpc(
+        server_.stub->GetUser(ContextWithDeadline().get(), request, &profile)));
     return profile;
   }
 
@@ -144,10 +143,10 @@ class SegmentsTest : public ::testing::Test {
 
 TEST_F(SegmentsTest, SegmentsSeparatePlantedTastes) {
   v1::ListSegmentsResponse list;
-  EXPECT_THAT(FromGrpc(server_.stub->ListSegments(
-                  ContextWithDeadline().get(), {}, &list)),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("--segments")))
+  EXPECT_THAT(
+      FromGrpc(
+          server_.stub->ListSegments(ContextWithDeadline().get(), {}, &list)),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("--segments")))
       << "no model yet";
   ServeModelWithSegments(kGroups);
   ASSERT_OK(FromGrpc(
@@ -227,15 +226,14 @@ TEST_F(SegmentsTest, ExportSegmentRejectsBadRequestsNamingTheField) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("no learned segments")));
   ServeModelWithSegments(3);
-  EXPECT_THAT(Export(-1, 0, &pages),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("segment_id")));
-  EXPECT_THAT(Export(0, 20000, &pages),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("page_size")));
-  EXPECT_THAT(Export(3, 0, &pages),
-              StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr("segment 3 not found")));
+  EXPECT_THAT(
+      Export(-1, 0, &pages),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("segment_id")));
+  EXPECT_THAT(
+      Export(0, 20000, &pages),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  EXPECT_THAT(Export(3, 0, &pages), StatusIs(absl::StatusCode::kNotFound,
+                                             HasSubstr("segment 3 not found")));
   EXPECT_EQ(pages, 0);
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> users, Export(2, 0, &pages));
   EXPECT_FALSE(users.empty());
@@ -244,8 +242,8 @@ TEST_F(SegmentsTest, ExportSegmentRejectsBadRequestsNamingTheField) {
 TEST_F(SegmentsTest, ModelWithoutSegmentsServesAndSaysSo) {
   ServeModelWithSegments(0);
   v1::ListSegmentsResponse list;
-  EXPECT_THAT(FromGrpc(server_.stub->ListSegments(
-                  ContextWithDeadline().get(), {}, &list)),
+  EXPECT_THAT(FromGrpc(server_.stub->ListSegments(ContextWithDeadline().get(),
+                                                  {}, &list)),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("trained without them")));
   const v1::UserProfile p = GetUser("user-1-1");
