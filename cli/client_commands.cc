@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "aisle/v1/recommender.grpc.pb.h"
@@ -89,6 +90,36 @@ int RunFeedback(const Args& args) {
 
 namespace {
 
+// The learned segment and what the user engages with (GetUser's taste
+// fields); lines without a value are left out.
+void PrintTaste(const v1::UserProfile& profile) {
+  if (profile.has_segment_id()) {
+    std::cout << "learned segment: " << profile.segment_id() << " ("
+              << profile.segment_label() << ")\n";
+  }
+  std::vector<std::string> categories, attributes;
+  for (const v1::CategoryWeight& c : profile.category_weights()) {
+    categories.push_back(
+        absl::StrFormat("%s %.0f%%", c.category(), 100 * c.share()));
+  }
+  for (const v1::AttributeWeight& a : profile.preferred_attributes()) {
+    attributes.push_back(
+        absl::StrFormat("%s=%s %.0f%%", a.key(), a.value(), 100 * a.share()));
+  }
+  if (!categories.empty()) {
+    std::cout << "category weights: " << absl::StrJoin(categories, ", ")
+              << "\n";
+  }
+  if (!profile.price_band().empty()) {
+    std::cout << "price band:     " << profile.price_band() << "\n";
+  }
+  if (!attributes.empty()) {
+    std::cout << "preferred attributes: " << absl::StrJoin(attributes, ", ")
+              << "\n";
+  }
+  std::cout << "activity:       " << profile.activity_level() << "\n";
+}
+
 int UserGet(RecommenderClient& rpc, const std::string& user_id, bool json) {
   v1::GetUserRequest request;
   request.set_user_id(user_id);
@@ -119,6 +150,7 @@ int UserGet(RecommenderClient& rpc, const std::string& user_id, bool json) {
             << absl::StrJoin(profile.recent_item_ids(), ", ") << "\n"
             << "model vector:   " << (profile.has_vector() ? "yes" : "no")
             << "\n";
+  PrintTaste(profile);
   return kExitOk;
 }
 

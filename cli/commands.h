@@ -30,6 +30,10 @@ int RunRank(const Args& args);
 // experiments report: the A/B experiments' arms with their statistics.
 int RunExperiments(const Args& args);
 
+// segments_command.cc
+// segments: the learned user segments; segments export ID: their users.
+int RunSegments(const Args& args);
+
 // client_commands.cc
 // One event through Feedback; "accepted" means it is durable.
 int RunFeedback(const Args& args);

@@ -25,6 +25,8 @@ Client (talk to a running server; --target host:port, default localhost:50051):
   rank             re-rank given items (a search or category page) for a user
   experiments report
                    A/B experiments: CTR and conversion per arm, significance
+  segments [export ID]
+                   learned user segments, or one segment's user ids
   feedback         send one event (view, click, purchase, ...)
   user get|delete  show a user's profile, or erase the user
   item get|upsert|delete
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
       {"recommend", aisle::cli::RunRecommend},
       {"rank", aisle::cli::RunRank},
       {"experiments", aisle::cli::RunExperiments},
+      {"segments", aisle::cli::RunSegments},
       {"feedback", aisle::cli::RunFeedback},
       {"user", aisle::cli::RunUser},
       {"item", aisle::cli::RunItem},

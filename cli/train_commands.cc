@@ -123,6 +123,7 @@ int RunTrain(const Args& args) {
   double validate_fraction = 0.1;
   int validate_users = 2000;
   std::string version;
+  int segments = core::kDefaultSegments;
   FlagParser parser(
       "aisle train --data-dir DIR [flags]",
       "Trains an implicit-ALS factor model from the events stored in DIR and "
@@ -147,6 +148,11 @@ int RunTrain(const Args& args) {
              "users scored for the holdout metrics (a random sample)");
   parser.String("version", &version,
                 "version string (default: <UTC time>-<4 hex>)");
+  parser.Int("segments", &segments,
+             Cat("user segments to learn (k-means on the user vectors, "
+                 "stored with the version; `aisle segments` lists them); "
+                 "0 = none (default ",
+                 core::kDefaultSegments, ")"));
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   if (data_dir.empty()) return UsageError(parser, "--data-dir is required");
   if (absl::Status s = FinishAlsFlags(&train, seed); !s.ok()) {
@@ -157,6 +163,10 @@ int RunTrain(const Args& args) {
   }
   if (validate_users < 1) {
     return UsageError(parser, "--validate-users: must be >= 1");
+  }
+  if (segments < 0 || segments > core::kMaxSegments) {
+    return UsageError(parser,
+                      Cat("--segments: must be 0..", core::kMaxSegments));
   }
   if (!fs::is_directory(data_dir)) {
     PrintError(Cat("no data dir ", data_dir),
@@ -213,6 +223,7 @@ int RunTrain(const Args& args) {
   options.validate_users = validate_users;
   options.compute_loss = loss;
   options.version = version;
+  options.segments.k = segments;
   // The ANN index is not stored with the model: the server builds it.
   core::ModelOptions model_options;
   model_options.defer_ann = true;
@@ -249,10 +260,19 @@ int RunTrain(const Args& args) {
         "  holdout (%.0f%% of each user's items, %d users):",
         validate_fraction * 100, trained->holdout_users);
     for (const auto& [name, value] : metadata.metrics) {
+      if (!name.starts_with("holdout_")) continue;
       std::cout << " " << name.substr(name.find('_') + 1) << " "
                 << FormatFixed(value, 4);
     }
     std::cout << "\n";
+  }
+  if (!model.segments().empty()) {
+    std::cout << absl::StrFormat(
+        "  %d segments: silhouette %.4f, within-cluster sum of squares "
+        "%.1f (list them: aisle segments)\n",
+        model.segments().info.size(),
+        metadata.metrics.at("segments_silhouette"),
+        metadata.metrics.at("segments_inertia"));
   }
   std::cout << absl::StrFormat("  training %.2fs, total %.2fs, %s bytes\n",
                                train_seconds, core::SecondsSince(start),

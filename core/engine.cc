@@ -120,6 +120,7 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
   // Personalised by the model: a vector solved against it, or one that
   // FOR_YOU would solve (the background re-fold has not reached the user).
   const auto b = state_->CurrentBinding();
+  state_->DescribeTaste(state_->user_index.find(user_id)->second, b.get(), &p);
   p.has_vector =
       b != nullptr &&
       ((!user->vec.empty() && user->vec_serial == b->serial) ||
@@ -161,6 +162,10 @@ Engine::TrainingData Engine::ExportTrainingData() const {
       if (col < 0) {
         col = static_cast<int32_t>(data.item_ids.size());
         data.item_ids.push_back(state_->item_ids[ui.item]);
+        const State::ItemRec& rec = state_->items[ui.item];
+        data.item_facts.categories.push_back(
+            rec.in_catalog ? rec.item.categories : std::vector<std::string>{});
+        data.item_facts.prices.push_back(rec.in_catalog ? rec.item.price : 0);
       }
       triplets.push_back({row, col, w});
       any = true;

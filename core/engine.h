@@ -42,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/model.h"
+#include "core/segments.h"
 #include "core/types.h"
 
 namespace aisle::core {
@@ -288,14 +289,39 @@ class Engine {
   // user's latest event overall. Users without positives are left out.
   // Holds the shared lock while it copies (tens of ms per million
   // interactions).
+  // item_facts (categories and price of each item column; empty for items
+  // not in the catalog) describe the learned segments (core/segments.h).
   struct TrainingData {
     std::vector<std::string> user_ids;
     std::vector<std::string> item_ids;
     SparseRows user_items;
+    ItemFacts item_facts;
   };
   TrainingData ExportTrainingData() const;
 
   EngineStats Stats() const;
+
+  // The serving model's learned segments (core/segments.h) with their
+  // current sizes: `members` counts today's users whose vector is nearest
+  // the segment's centroid (new users included), `info.users` the members
+  // at training time. FailedPrecondition (with what to do) when no model
+  // is serving or it was trained without segments.
+  struct SegmentSummary {
+    SegmentInfo info;
+    int64_t members = 0;
+  };
+  struct SegmentList {
+    std::string model_version;
+    std::vector<SegmentSummary> segments;
+  };
+  absl::StatusOr<SegmentList> ListSegments() const;
+  // The ids of the users in segment `segment_id` now, in no particular
+  // order. NotFound for an id the serving model does not have;
+  // FailedPrecondition as ListSegments. Both hold the shared lock and
+  // solve the vectors the background re-fold has not reached yet (about
+  // 20 us each), so event writes wait meanwhile.
+  absl::StatusOr<std::vector<std::string>> SegmentMembers(
+      int32_t segment_id) const;
 
   // Snapshots of the state the engine derives from events, so that a
   // restart replays only the events after one (format and sizes:

@@ -295,6 +295,15 @@ struct Engine::State {
   int64_t FoldUsers(const std::vector<int32_t>& users_to_fold, int threads = 1);
   // Every known user, for a full re-fold.
   std::vector<int32_t> AllUsers() const;
+  // Learned segments (engine_segments.cc). SegmentOf: the user's segment
+  // under `b` (their stored vector, or one solved now when it is stale);
+  // -1 when the model has no segments or the user no vector.
+  int32_t SegmentOf(int32_t u, const Binding& b) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Fills the taste fields of the profile: segment, category weights,
+  // price band, preferred attributes, activity level.
+  void DescribeTaste(int32_t u, const Binding* b, UserProfile* p) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   // The work after a swap, on `threads` threads: the deferred ANN index
   // (if any), then every user's vector. Runs on the background thread or
   // inside SwapModel (options.refold_in_background).

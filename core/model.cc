@@ -19,10 +19,14 @@ static_assert(std::endian::native == std::endian::little,
 
 // Layout: header = magic(8) | format version u32 | crc32c(body) u32 |
 // body length u64; body = metadata | item ids | user ids | item matrix |
-// user matrix. Strings are u32 length + bytes, maps u32 count + pairs,
-// matrices i32 rows | i32 cols | rows*cols float32 (row-major).
+// user matrix | segments (format 2 only). Strings are u32 length + bytes,
+// maps u32 count + pairs, matrices i32 rows | i32 cols | rows*cols float32
+// (row-major). Segments = centroid matrix | budget_below f64 |
+// premium_above f64 | u32 count | per segment: label | users i64 |
+// price band | u32 count + (category, share f64) | item ids.
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'M', 'D', 'L'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatWithoutSegments = 1;
 constexpr size_t kHeaderSize = 8 + 4 + 4 + 8;
 
 class Writer {
@@ -140,12 +144,58 @@ bool ReadMetadata(Reader* r, ModelMetadata* m) {
   return true;
 }
 
+void WriteSegments(const Segments& s, Writer* w) {
+  w->Matrix(s.centroids);
+  w->Pod<double>(s.price_bands.budget_below);
+  w->Pod<double>(s.price_bands.premium_above);
+  w->Pod<uint32_t>(static_cast<uint32_t>(s.info.size()));
+  for (const SegmentInfo& info : s.info) {
+    w->String(info.label);
+    w->Pod<int64_t>(info.users);
+    w->String(info.price_band);
+    w->Pod<uint32_t>(static_cast<uint32_t>(info.top_categories.size()));
+    for (const auto& [category, share] : info.top_categories) {
+      w->String(category);
+      w->Pod<double>(share);
+    }
+    w->Pod<uint32_t>(static_cast<uint32_t>(info.top_items.size()));
+    for (const std::string& item : info.top_items) w->String(item);
+  }
+}
+
+bool ReadSegments(Reader* r, Segments* s) {
+  uint32_t n = 0;
+  if (!r->Matrix(&s->centroids) || !r->Pod(&s->price_bands.budget_below) ||
+      !r->Pod(&s->price_bands.premium_above) || !r->Pod(&n) ||
+      static_cast<int64_t>(n) != s->centroids.rows()) {
+    return false;
+  }
+  s->info.resize(n);
+  for (uint32_t c = 0; c < n; ++c) {
+    SegmentInfo& info = s->info[c];
+    info.id = static_cast<int32_t>(c);
+    uint32_t cats = 0;
+    if (!r->String(&info.label) || !r->Pod(&info.users) ||
+        !r->String(&info.price_band) || !r->Pod(&cats) ||
+        r->remaining() / 12 < cats) {
+      return false;
+    }
+    info.top_categories.resize(cats);
+    for (auto& [category, share] : info.top_categories) {
+      if (!r->String(&category) || !r->Pod(&share)) return false;
+    }
+    if (!r->Strings(&info.top_items)) return false;
+  }
+  return true;
+}
+
 absl::Status Damaged(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("model blob ", what));
 }
 
-// Validates the header; on success returns the body.
-absl::StatusOr<std::string_view> Body(std::string_view blob, bool check_crc) {
+// Validates the header; on success returns the body and sets *format.
+absl::StatusOr<std::string_view> Body(std::string_view blob, bool check_crc,
+                                      uint32_t* format_out = nullptr) {
   if (blob.size() < kHeaderSize) return Damaged("truncated: no header");
   if (std::memcmp(blob.data(), kMagic, sizeof(kMagic)) != 0) {
     return Damaged("has a bad magic (not an Aisle model)");
@@ -156,7 +206,7 @@ absl::StatusOr<std::string_view> Body(std::string_view blob, bool check_crc) {
   r.Pod(&format);
   r.Pod(&crc);
   r.Pod(&length);
-  if (format != kFormatVersion) {
+  if (format != kFormatVersion && format != kFormatWithoutSegments) {
     return Damaged(absl::StrCat("has unsupported format version ", format));
   }
   if (length != blob.size() - kHeaderSize) {
@@ -166,6 +216,7 @@ absl::StatusOr<std::string_view> Body(std::string_view blob, bool check_crc) {
   }
   const std::string_view body = blob.substr(kHeaderSize);
   if (check_crc && Crc32c(body) != crc) return Damaged("checksum mismatch");
+  if (format_out != nullptr) *format_out = format;
   return body;
 }
 
@@ -192,7 +243,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> IndexIds(
 absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
     ModelMetadata metadata, std::vector<std::string> item_ids,
     RowMatrix item_factors, std::vector<std::string> user_ids,
-    RowMatrix user_factors, const ModelOptions& options) {
+    RowMatrix user_factors, const ModelOptions& options, Segments segments) {
   if (item_ids.empty()) {
     return absl::InvalidArgumentError("model has no items");
   }
@@ -223,8 +274,17 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
                      " columns, metadata says ", metadata.factors));
   }
   if (user_factors.rows() == 0) user_factors.resize(0, metadata.factors);
-  if (!AllFinite(item_factors) || !AllFinite(user_factors)) {
+  if (!AllFinite(item_factors) || !AllFinite(user_factors) ||
+      !AllFinite(segments.centroids)) {
     return absl::InvalidArgumentError("factors contain NaN or infinity");
+  }
+  if (!segments.empty() && (segments.centroids.cols() != metadata.factors ||
+                            segments.centroids.rows() !=
+                                static_cast<int64_t>(segments.info.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segment centroids are ", segments.centroids.rows(), "x",
+                     segments.centroids.cols(), " for ", segments.info.size(),
+                     " segments of ", metadata.factors, " factors"));
   }
   auto item_index = IndexIds(item_ids, "item");
   if (!item_index.ok()) return item_index.status();
@@ -257,6 +317,7 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   model->user_index_ = *std::move(user_index);
   model->item_factors_ = std::move(item_factors);
   model->user_factors_ = std::move(user_factors);
+  model->segments_ = std::move(segments);
   model->gramian_ = Gramian(model->item_factors_);
   if (!options.defer_ann && model->num_items() >= options.ann_min_items) {
     auto ann = AnnIndex::Build(model->item_factors_, options.ann);
@@ -290,6 +351,7 @@ std::string FactorModel::SerializeImpl(bool with_users) const {
   for (const auto& id : user_ids) w.String(id);
   w.Matrix(item_factors_);
   w.Matrix(user_factors);
+  WriteSegments(segments_, &w);
 
   std::string out;
   out.reserve(kHeaderSize + body.size());
@@ -304,20 +366,23 @@ std::string FactorModel::SerializeImpl(bool with_users) const {
 
 absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Deserialize(
     std::string_view blob, const ModelOptions& options) {
-  auto body = Body(blob, /*check_crc=*/true);
+  uint32_t format = 0;
+  auto body = Body(blob, /*check_crc=*/true, &format);
   if (!body.ok()) return body.status();
   Reader r(*body);
   ModelMetadata metadata;
   std::vector<std::string> item_ids, user_ids;
   RowMatrix items, users;
+  Segments segments;
   if (!ReadMetadata(&r, &metadata) || !r.Strings(&item_ids) ||
-      !r.Strings(&user_ids) || !r.Matrix(&items) || !r.Matrix(&users)) {
+      !r.Strings(&user_ids) || !r.Matrix(&items) || !r.Matrix(&users) ||
+      (format != kFormatWithoutSegments && !ReadSegments(&r, &segments))) {
     return Damaged("truncated or malformed body");
   }
   if (r.remaining() != 0) return Damaged("has trailing bytes");
-  auto model =
-      Create(std::move(metadata), std::move(item_ids), std::move(items),
-             std::move(user_ids), std::move(users), options);
+  auto model = Create(std::move(metadata), std::move(item_ids),
+                      std::move(items), std::move(user_ids), std::move(users),
+                      options, std::move(segments));
   // A blob that passed its checksum but is inconsistent was written wrong
   // or forged; either way the bytes are not a usable model.
   if (absl::IsInvalidArgument(model.status())) {

@@ -19,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/als.h"
+#include "core/segments.h"
 #include "core/types.h"
 #include "core/vector_index.h"
 
@@ -51,13 +52,17 @@ class FactorModel {
  public:
   // Takes ownership of the vectors; builds the Gramian and (if large
   // enough) the ANN index. InvalidArgument if shapes disagree with the id
-  // lists or with metadata.factors, or ids repeat.
+  // lists or with metadata.factors, or ids repeat, or `segments` has
+  // centroids of another width or a count that disagrees with its info.
   static absl::StatusOr<std::shared_ptr<const FactorModel>> Create(
       ModelMetadata metadata, std::vector<std::string> item_ids,
       RowMatrix item_factors, std::vector<std::string> user_ids,
-      RowMatrix user_factors, const ModelOptions& options);
+      RowMatrix user_factors, const ModelOptions& options,
+      Segments segments = {});
 
   // Versioned binary format with a magic header and a CRC32C of the body.
+  // Writes format 2 (with the segments); Deserialize also reads format 1
+  // (versions stored before segments existed: they have none).
   std::string Serialize() const;
   // The same model with no user ids and vectors. Stored versions hold
   // none (docs/security.md, "Erasure"): serving re-solves every user's
@@ -90,6 +95,9 @@ class FactorModel {
   const RowMatrix& user_factors() const { return user_factors_; }
   const Eigen::MatrixXf& gramian() const { return gramian_; }
   const AlsOptions& als_options() const { return als_; }
+  // The user segments learned with this version; empty() when it was
+  // trained without (--segments 0, or before segments existed).
+  const Segments& segments() const { return segments_; }
   // Null when the catalog is below ModelOptions::ann_min_items, or the
   // index was deferred (ModelOptions::defer_ann).
   const AnnIndex* ann() const { return ann_.get(); }
@@ -113,6 +121,7 @@ class FactorModel {
   RowMatrix user_factors_;
   Eigen::MatrixXf gramian_;
   AlsOptions als_;
+  Segments segments_;
   std::unique_ptr<AnnIndex> ann_;
 };
 

@@ -181,10 +181,25 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
   // No user vectors: serving re-solves them from each user's events, and
   // a stored vector would be personal data beyond DeleteUser's reach
   // (FactorModel::SerializeWithoutUsers).
+  Segments segments;
+  if (options.segments.k > 0) {
+    SegmentOptions segment_options = options.segments;
+    segment_options.seed = als.seed;
+    absl::StatusOr<LearnedSegments> learned =
+        LearnSegments(data.user_items, factors->users, data.item_ids,
+                      data.item_facts, segment_options);
+    if (!learned.ok()) return learned.status();
+    metadata.metrics["segments_inertia"] = learned->inertia;
+    metadata.metrics["segments_silhouette"] = learned->silhouette;
+    metadata.parameters["segments"] =
+        absl::StrCat(learned->segments.info.size());
+    segments = std::move(learned->segments);
+  }
   absl::StatusOr<std::shared_ptr<const FactorModel>> model =
       FactorModel::Create(std::move(metadata), std::move(data.item_ids),
                           std::move(factors->items), {},
-                          RowMatrix(0, als.factors), model_options);
+                          RowMatrix(0, als.factors), model_options,
+                          std::move(segments));
   if (!model.ok()) return model.status();
   out.model = *std::move(model);
   return out;

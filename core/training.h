@@ -25,8 +25,16 @@
 #include "core/engine.h"
 #include "core/eval.h"
 #include "core/model.h"
+#include "core/segments.h"
 
 namespace aisle::core {
+
+// Segments learned by default (`--segments`): the elbow of the
+// within-cluster sum of squares on ML-100K (k = 2..16; docs/segments.md
+// has the figures and the criterion).
+inline constexpr int kDefaultSegments = 6;
+// The most `--segments` accepts (a list a person reads).
+inline constexpr int kMaxSegments = 256;
 
 struct TrainingOptions {
   AlsOptions als;
@@ -41,6 +49,12 @@ struct TrainingOptions {
   std::string version;
   // Added to the metadata's parameters (e.g. {"source", "demo"}).
   std::map<std::string, std::string> extra_parameters;
+  // User segments learned from the final user vectors and stored with the
+  // version (core/segments.h); segments.k = 0 learns none. The seed is
+  // als.seed. Default k: kDefaultSegments. The figures (inertia,
+  // silhouette) go into the metadata's metrics as "segments_inertia" and
+  // "segments_silhouette".
+  SegmentOptions segments = {.k = kDefaultSegments};
 };
 
 // A per-user random holdout of a user x item matrix.

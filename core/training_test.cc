@@ -133,7 +133,13 @@ TEST(TrainModelVersionTest, MeasuresOnHoldoutAndRecordsParameters) {
   trained =
       TrainModelVersion(engine.ExportTrainingData(), options, ModelOptions{});
   ASSERT_OK(trained);
-  EXPECT_TRUE(trained->model->metadata().metrics.empty());
+  // No holdout figures; the segments' figures remain (default segments).
+  for (const auto& [name, value] : trained->model->metadata().metrics) {
+    EXPECT_FALSE(name.starts_with("holdout_")) << name;
+  }
+  EXPECT_FALSE(trained->model->segments().empty());
+  EXPECT_TRUE(
+      trained->model->metadata().metrics.contains("segments_silhouette"));
   EXPECT_EQ(trained->holdout_users, 0);
 
   Engine empty{EngineOptions{}};

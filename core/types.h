@@ -182,6 +182,14 @@ struct RankResult {
   std::string fallback_reason;
 };
 
+// An item attribute value a user engages with, and its share (0..1) of
+// the user's positive weight.
+struct AttributePreference {
+  std::string key;
+  std::string value;
+  double share = 0;
+};
+
 struct UserProfile {
   std::string user_id;
   std::map<EventType, int64_t> event_counts;
@@ -191,6 +199,21 @@ struct UserProfile {
   std::string segment;  // "new", "casual", "engaged", "loyal"
   std::vector<std::string> top_categories;
   bool has_vector = false;
+  // The learned segment (core/segments.h) of the model serving; -1 when
+  // there is none (no model, a model without segments, no vector yet).
+  int32_t segment_id = -1;
+  std::string segment_label;
+  // Full category paths with their share (0..1) of the user's positive
+  // weight, strongest first, at most 5.
+  std::vector<std::pair<std::string, double>> category_weights;
+  // "budget", "mid-range" or "premium" by the weighted median price of the
+  // user's items against the model's price bands; "" when unknown.
+  std::string price_band;
+  // The item attribute values the user engages with most, strongest
+  // first, at most 5.
+  std::vector<AttributePreference> preferred_attributes;
+  // The activity tier: the value `segment` has always had.
+  std::string activity_level;
 };
 
 // Metadata of one trained model version.

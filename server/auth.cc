@@ -55,6 +55,8 @@ constexpr MethodRole kMethodRoles[] = {
     {Method::kActivateModel, Role::kAdmin},
     {Method::kGetExperimentReport, Role::kRead},
     {Method::kRank, Role::kRead},
+    {Method::kListSegments, Role::kRead},
+    {Method::kExportSegment, Role::kRead},
 };
 static_assert(std::size(kMethodRoles) == kNumMethods,
               "every method of the service has a role");

@@ -323,6 +323,11 @@ const std::vector<Option>& Options() {
       {"train-threads", "N",
        "Threads for training the demo model; 0 = all cores (default 0).", false,
        IntSetter(&ServerConfig::train_threads, 0, 1024)},
+      {"segments", "K",
+       "User segments learned with the demo model (k-means on the user "
+       "vectors; `aisle train --segments` for stored data); 0 = none "
+       "(default 6).",
+       false, IntSetter(&ServerConfig::segments, 0, 256)},
       {"popularity-half-life", "DAYS",
        "Half-life of popularity, in days (default 14).", false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
@@ -465,12 +470,16 @@ const std::vector<Option>& Options() {
        "Exploration of a Recommend that does not set it: popularity "
        "penalty and slots for under-exposed items, 0..1 (default 0).",
        false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<double> d = ParseDouble(v, 0, 1);
-         if (!d.ok()) return d.status();
-         c->default_exploration = *d;
-         return absl::OkStatus();
-       }},
+       [](absl::string_view v, ServerConfig* c) -> absl::
+                                                    Status {
+                                                      absl::StatusOr<double> d =
+                                                          ParseDouble(v, 0, 1);
+                                                      if (!d.ok())
+                                                        return d.status();
+                                                      c->default_exploration =
+                                                          *d;
+                                                      return absl::OkStatus();
+                                                    }},
       {"attribution-window", "DURATION",
        "Events count for the recommendation whose id they carry for this "
        "long after it was issued (default 7d).",
@@ -479,13 +488,18 @@ const std::vector<Option>& Options() {
        "How often the TLS files are re-read, so rotated certificates apply "
        "without a restart (default 60s).",
        false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> ms = ParseDurationMs(core::ToStd(v));
-         if (!ms.ok()) return ms.status();
-         if (*ms < 1000 || *ms > 86'400'000) return Bad("must be 1s..1d");
-         c->tls.reload_interval_s = static_cast<int>(*ms / 1000);
-         return absl::OkStatus();
-       }},
+       [](absl::string_view v,
+          ServerConfig* c) -> absl::
+                               Status {
+                                 absl::StatusOr<int64_t> ms =
+                                     ParseDurationMs(core::ToStd(v));
+                                 if (!ms.ok()) return ms.status();
+                                 if (*ms < 1000 || *ms > 86'400'000)
+                                   return Bad("must be 1s..1d");
+                                 c->tls.reload_interval_s =
+                                     static_cast<int>(*ms / 1000);
+                                 return absl::OkStatus();
+                               }},
   };
   return *options;
 }

@@ -124,6 +124,9 @@ struct ServerConfig {
   // Demo generation: ALS threads for the initial training (0 = all cores).
   // Default: 0.
   int train_threads = 0;
+  // Demo generation: user segments learned with the initial model
+  // (core/segments.h; 0 = none). Default: core::kDefaultSegments (6).
+  int segments = 6;
   // Cluster mode (docs/cluster.md): the NATS servers of the replicated log,
   // comma-separated ("nats://h1:4222,nats://h2:4222,nats://h3:4222").
   // Default: "" = single-node mode (RocksDB only, no other process).

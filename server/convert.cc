@@ -174,6 +174,21 @@ void ToProtoUserProfile(const core::UserProfile& profile,
     proto->add_top_categories(c);
   }
   proto->set_has_vector(profile.has_vector);
+  if (profile.segment_id >= 0) proto->set_segment_id(profile.segment_id);
+  proto->set_segment_label(profile.segment_label);
+  for (const auto& [category, share] : profile.category_weights) {
+    v1::CategoryWeight* c = proto->add_category_weights();
+    c->set_category(category);
+    c->set_share(share);
+  }
+  proto->set_price_band(profile.price_band);
+  for (const core::AttributePreference& a : profile.preferred_attributes) {
+    v1::AttributeWeight* w = proto->add_preferred_attributes();
+    w->set_key(a.key);
+    w->set_value(a.value);
+    w->set_share(a.share);
+  }
+  proto->set_activity_level(profile.activity_level);
 }
 
 void ToProtoModelMetadata(const core::ModelMetadata& metadata,

@@ -16,10 +16,10 @@ using prometheus::BuildHistogram;
 using prometheus::Histogram;
 
 constexpr std::array<std::string_view, kNumMethods> kMethodNames = {
-    "Recommend",    "Feedback",   "ImportEvents",  "UpsertItems",
-    "DeleteItems",  "GetItem",    "GetUser",       "DeleteUser",
-    "GetModelInfo", "ListModels", "ActivateModel", "GetExperimentReport",
-    "Rank",
+    "Recommend",    "Feedback",     "ImportEvents",  "UpsertItems",
+    "DeleteItems",  "GetItem",      "GetUser",       "DeleteUser",
+    "GetModelInfo", "ListModels",   "ActivateModel", "GetExperimentReport",
+    "Rank",         "ListSegments", "ExportSegment",
 };
 
 const Histogram::BucketBoundaries& LatencyBuckets() {

@@ -62,8 +62,10 @@ enum class Method {
   kActivateModel,
   kGetExperimentReport,
   kRank,
+  kListSegments,
+  kExportSegment,
 };
-inline constexpr int kNumMethods = 13;
+inline constexpr int kNumMethods = 15;
 std::string_view MethodName(Method method);  // "Recommend", ...
 
 // Why a request was refused without doing its work (aisle_rpc_shed_total).

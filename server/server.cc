@@ -311,7 +311,7 @@ absl::Status AisleServer::Impl::LoadState() {
   if (config.demo && !restored.from_snapshot && replayed.items == 0 &&
       replayed.events == 0) {
     return GenerateDemo(*store, *engine, *models, config.engine.model,
-                        config.train_threads);
+                        config.train_threads, config.segments);
   }
   if (absl::StatusOr<int> stripped = models->StripStoredUserVectors();
       !stripped.ok()) {

@@ -53,6 +53,9 @@ MethodClass ClassOf(Method method) {
     case Method::kListModels:
     case Method::kActivateModel:
     case Method::kGetExperimentReport:
+    // Segments walk every user: kept off the read class's latency.
+    case Method::kListSegments:
+    case Method::kExportSegment:
       return MethodClass::kAdmin;
   }
   return MethodClass::kAdmin;

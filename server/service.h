@@ -93,19 +93,20 @@ namespace aisle::server {
 // a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase =
-    R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
-        R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
-            R::WithRawCallbackMethod_UpsertItems<
-                R::WithRawCallbackMethod_DeleteItems<
-                    R::WithRawCallbackMethod_GetItem<
-                        R::WithRawCallbackMethod_GetUser<
-                            R::WithRawCallbackMethod_DeleteUser<
-                                R::WithRawCallbackMethod_GetModelInfo<
-                                    R::WithRawCallbackMethod_ListModels<
-                                        R::WithRawCallbackMethod_ActivateModel<
-                                            R::WithRawMethod_Recommend<
-                                                R::Service>>>>>>>>>>>>>;
+using ServiceBase = R::WithRawCallbackMethod_ExportSegment<
+    R::WithRawCallbackMethod_ListSegments<R::WithRawCallbackMethod_Rank<
+        R::WithRawCallbackMethod_GetExperimentReport<
+            R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
+                R::WithRawCallbackMethod_UpsertItems<
+                    R::WithRawCallbackMethod_DeleteItems<
+                        R::WithRawCallbackMethod_GetItem<
+                            R::WithRawCallbackMethod_GetUser<
+                                R::WithRawCallbackMethod_DeleteUser<
+                                    R::WithRawCallbackMethod_GetModelInfo<
+                                        R::WithRawCallbackMethod_ListModels<
+                                            R::WithRawCallbackMethod_ActivateModel<
+                                                R::WithRawMethod_Recommend<
+                                                    R::Service>>>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {
@@ -202,6 +203,11 @@ class RecommenderService final : public internal::ServiceBase {
   Reactor* GetExperimentReport(Context* ctx, const Bytes* request,
                                Bytes* response) override;
   Reactor* Rank(Context* ctx, const Bytes* request, Bytes* response) override;
+  Reactor* ListSegments(Context* ctx, const Bytes* request,
+                        Bytes* response) override;
+  // Server streaming (service_segments.cc): a segment's user ids in pages.
+  grpc::ServerWriteReactor<Bytes>* ExportSegment(Context* ctx,
+                                                 const Bytes* request) override;
 
   // A request of `method` that could not be parsed (`error`, from
   // raw_messages.h): counts it (aisle_rpc_unparsable_requests_total and the
@@ -237,9 +243,12 @@ class RecommenderService final : public internal::ServiceBase {
                                  UnaryCall* call);
   void HandleRank(Context* ctx, const v1::RankRequest* request,
                   v1::RankResponse* response, UnaryCall* call);
+  void HandleListSegments(Context* ctx, const v1::ListSegmentsRequest* request,
+                          v1::ListSegmentsResponse* response, UnaryCall* call);
 
  private:
   class ImportReactor;
+  class ExportReactor;
 
   // Converts and validates events[index] of a Feedback or ImportEvents
   // message.

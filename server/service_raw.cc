@@ -114,4 +114,11 @@ RecommenderService::Reactor* RecommenderService::Rank(Context* ctx,
       ctx, request, response, Method::kRank, &RecommenderService::HandleRank);
 }
 
+RecommenderService::Reactor* RecommenderService::ListSegments(
+    Context* ctx, const Bytes* request, Bytes* response) {
+  return Dispatch<v1::ListSegmentsRequest, v1::ListSegmentsResponse>(
+      ctx, request, response, Method::kListSegments,
+      &RecommenderService::HandleListSegments);
+}
+
 }  // namespace aisle::server

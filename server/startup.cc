@@ -89,7 +89,7 @@ absl::Status ReplayStore(const storage::Store& store, core::Engine& engine,
 absl::Status GenerateDemo(storage::Store& store, core::Engine& engine,
                           ModelManager& models,
                           const core::ModelOptions& model_options,
-                          int train_threads) {
+                          int train_threads, int segments) {
   const auto start = core::SteadyClock::now();
   spdlog::info("--demo with an empty data dir: generating the demo store");
   core::DemoData demo = core::GenerateDemoData(core::DemoOptions{});
@@ -101,6 +101,7 @@ absl::Status GenerateDemo(storage::Store& store, core::Engine& engine,
 
   core::TrainingOptions training;
   training.als.threads = train_threads;
+  training.segments.k = segments;
   training.version = DemoModelVersion();
   training.extra_parameters = {{"source", "demo"}};
   const auto train_start = core::SteadyClock::now();

@@ -35,12 +35,13 @@ absl::Status ReplayStore(const storage::Store& store, core::Engine& engine,
 
 // --demo with an empty store: generates the demo catalog and events, stores
 // and replays them, trains an initial model (`train_threads` ALS threads,
-// 0 = all cores), stores it as the active version and serves it through
+// 0 = all cores) with `segments` user segments (0 = none), stores it as
+// the active version and serves it through
 // `models`. Errors: storage or training failures, with what was being done.
 absl::Status GenerateDemo(storage::Store& store, core::Engine& engine,
                           ModelManager& models,
                           const core::ModelOptions& model_options,
-                          int train_threads);
+                          int train_threads, int segments);
 
 }  // namespace aisle::server
 

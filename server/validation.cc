@@ -295,6 +295,20 @@ absl::Status ValidateRankRequest(const core::RankRequest& request) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateExportSegment(int64_t segment_id, int64_t page_size) {
+  if (segment_id < 0) {
+    return Invalid("segment_id",
+                   absl::StrCat("must be >= 0 (aisle segments lists the "
+                                "ids), got ",
+                                segment_id));
+  }
+  if (page_size < 0 || page_size > kMaxSegmentPage) {
+    return Invalid("page_size", absl::StrCat("must be 0..", kMaxSegmentPage,
+                                             ", got ", page_size));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateExperimentReport(std::string_view experiment,
                                       double confidence) {
   if (!experiment.empty()) {

@@ -89,6 +89,11 @@ absl::Status EventIdConflict(std::string_view field, std::string_view event_id);
 // duplicates ("item_ids[4]: duplicate of item_ids[1]").
 absl::Status ValidateRankRequest(const core::RankRequest& request);
 
+// ExportSegment: segment_id >= 0; page_size 0 (the default, 1000) or
+// 1..10000.
+inline constexpr int kMaxSegmentPage = 10000;
+absl::Status ValidateExportSegment(int64_t segment_id, int64_t page_size);
+
 // GetExperimentReport: experiment empty or a valid id; confidence 0 (the
 // default, 0.95) or 0.5..0.999.
 absl::Status ValidateExperimentReport(std::string_view experiment,
