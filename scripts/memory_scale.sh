@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Memory per user and per event: how much resident memory `aisle serve`
+# needs as a store grows, so that the size where one node's memory stops
+# being enough (docs/cluster.md, "When the state outgrows one node") is a
+# number. A measurement, not a test: it prints one Markdown table and exits
+# 0 whatever the figures (non-zero only when it cannot run at all).
+#
+#   scripts/memory_scale.sh                # 3 stores, ~15 min on 2 cores
+#   MEMORY_SIZES="20000:200000 200000:200000 200000:600000" \
+#     scripts/memory_scale.sh              # a quick variant
+#
+# For each store "USERS:EVENTS" in $MEMORY_SIZES (items fixed at
+# $MEMORY_ITEMS): `aisle generate` it into a temp dir, `aisle train` a
+# model, `aisle serve` it on loopback, wait for SERVING and for the
+# background ANN build and user re-fold, and read the server's VmRSS. The
+# slopes between the first and second store (users grow, events fixed)
+# and between the second and third (events grow, users fixed) give bytes
+# per user and bytes per event. Every server is stopped and every temp dir
+# removed on exit.
+#
+# Environment (defaults in brackets):
+#   AISLE_BIN      the aisle binary [./build/aisle]
+#   MEMORY_ITEMS   catalog items [100000]
+#   MEMORY_SIZES   three USERS:EVENTS stores
+#                  [100000:1000000 1000000:1000000 1000000:3000000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AISLE=${AISLE_BIN:-$PWD/build/aisle}
+ITEMS=${MEMORY_ITEMS:-100000}
+read -r -a SIZES <<<"${MEMORY_SIZES:-100000:1000000 1000000:1000000 1000000:3000000}"
+
+log() { printf '[memory] %s\n' "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+[[ -x $AISLE ]] || die "no aisle binary at $AISLE (build it: ./scripts/build.sh aisle, or set AISLE_BIN)"
+((${#SIZES[@]} == 3)) || die "MEMORY_SIZES needs three USERS:EVENTS stores"
+command -v curl >/dev/null || die "curl is needed to read /metrics"
+
+WORK=$(mktemp -d /tmp/aisle-memory.XXXXXX)
+PID=""
+stop_server() {
+  [[ -n $PID ]] || return 0
+  kill -TERM "$PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=""
+}
+cleanup() { stop_server; rm -rf "$WORK"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# measure USERS EVENTS: prints "rss_kib data_dir_kib seconds_to_serving"
+measure() {
+  local users=$1 events=$2 dir=$WORK/u$1-e$2
+  log "store: $ITEMS items, $users users, $events events: generating"
+  "$AISLE" generate --data-dir "$dir" --items "$ITEMS" --users "$users" \
+    --events "$events" >"$dir.generate.log" 2>&1 || { tail "$dir.generate.log"; die "generate"; }
+  log "  training"
+  "$AISLE" train --data-dir "$dir" --validate-fraction 0 >"$dir.train.log" 2>&1 ||
+    { tail "$dir.train.log"; die "train"; }
+  local grpc metrics
+  grpc=$(port)
+  metrics=$(port)
+  log "  serving"
+  local t0=$SECONDS
+  "$AISLE" serve --data-dir "$dir" --host 127.0.0.1 --port "$grpc" \
+    --metrics-port "$metrics" --log-level info >"$dir.serve.log" 2>&1 &
+  PID=$!
+  local ok=0
+  for _ in $(seq 1 12000); do  # at most 20 minutes
+    kill -0 "$PID" 2>/dev/null || { tail "$dir.serve.log"; die "the server exited"; }
+    if curl -sf "http://127.0.0.1:$metrics/metrics" 2>/dev/null | grep -Eq '^aisle_up 1(\.0+)?( |$)' &&
+      grep -q "re-solved" "$dir.serve.log"; then
+      ok=1
+      break
+    fi
+    sleep 0.1
+  done
+  ((ok)) || die "the server was not SERVING with its background work done after 20 minutes"
+  local seconds=$((SECONDS - t0)) rss disk
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+  stop_server
+  disk=$(du -sk "$dir" | cut -f1)
+  rm -rf "$dir"
+  log "  VmRSS $((rss / 1024)) MiB, data dir $((disk / 1024)) MiB, SERVING + background work in $seconds s"
+  echo "$rss $disk $seconds"
+}
+
+declare -a U E RSS DISK SECS
+for i in 0 1 2; do
+  U[i]=${SIZES[i]%%:*}
+  E[i]=${SIZES[i]##*:}
+  read -r RSS[i] DISK[i] SECS[i] < <(measure "${U[i]}" "${E[i]}")
+done
+
+per() {  # DELTA_KIB DELTA_COUNT -> bytes per unit
+  python3 -c "import sys; d,n=int(sys.argv[1]),int(sys.argv[2]); print(round(d*1024/n) if n else 'n.a.')" "$1" "$2"
+}
+PER_USER=$(per $((RSS[1] - RSS[0])) $((U[1] - U[0])))
+PER_EVENT=$(per $((RSS[2] - RSS[1])) $((E[2] - E[1])))
+DISK_PER_EVENT=$(per $((DISK[2] - DISK[1])) $((E[2] - E[1])))
+
+echo "### Memory: $ITEMS items; tree at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo
+echo "| users | events | VmRSS MiB | data dir MiB | SERVING + background s |"
+echo "|---|---|---|---|---|"
+for i in 0 1 2; do
+  echo "| ${U[i]} | ${E[i]} | $((RSS[i] / 1024)) | $((DISK[i] / 1024)) | ${SECS[i]} |"
+done
+echo
+echo "Resident bytes per user (users grow, events fixed): $PER_USER"
+echo "Resident bytes per event (events grow, users fixed): $PER_EVENT"
+echo "Data dir bytes per event: $DISK_PER_EVENT"
