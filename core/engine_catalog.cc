@@ -20,6 +20,7 @@ void Engine::State::Upsert(const Item& item) {
   rec.leaves.clear();
   if (!rec.in_catalog) ++catalog_size;
   rec.in_catalog = true;
+  listed[i] = 1;
   rec.item = item;
   for (const std::string& path : item.categories) {
     const std::string_view p = TrimSlashes(path);
@@ -51,6 +52,7 @@ bool Engine::State::Delete(std::string_view id) {
     list.erase(std::remove(list.begin(), list.end(), i), list.end());
   }
   rec = ItemRec();
+  listed[i] = 0;
   --catalog_size;
   return true;
 }

@@ -474,6 +474,7 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
     return Damaged("duplicate user ids");
   }
   s.items.assign(n_items, State::ItemRec());
+  s.listed.assign(n_items, 0);  // the catalog is upserted after the load
   s.n_all = std::move(n_all);
   s.n_cart = std::move(n_cart);
   s.co_all = std::move(co_all);

@@ -68,6 +68,11 @@ class Engine::State::Runner {
     std::optional<double> min_price, max_price;
     bool available_only = false;
 
+    // Passes every catalog item: nothing to read from the item's record.
+    bool Trivial() const {
+      return !has_include && exclude.empty() && !min_price && !max_price &&
+             !available_only;
+    }
     bool Passes(const ItemRec& rec) const {
       if (available_only && !rec.item.available) return false;
       if (min_price && rec.item.price < *min_price) return false;
@@ -85,16 +90,19 @@ class Engine::State::Runner {
   };
 
   // Eligible, Full and Add run for every candidate: inline here.
+  // Reads the item's record only when the request filters on it.
   bool Eligible(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
-    if (i < 0 || static_cast<size_t>(i) >= s_.items.size()) return false;
-    const ItemRec& rec = s_.items[i];
-    if (!rec.in_catalog || excluded_.contains(i)) return false;
+    if (i < 0 || static_cast<size_t>(i) >= s_.listed.size() ||
+        s_.listed[i] == 0) {
+      return false;
+    }
+    if (!excluded_.empty() && excluded_.contains(i)) return false;
     if (user_ != nullptr) {
       if (const UserItem* ui = user_->Find(i)) {
         if ((ui->flags & kBlocked) || !include_seen_) return false;
       }
     }
-    return filter_.Passes(rec);
+    return filter_.Trivial() || filter_.Passes(s_.items[i]);
   }
   bool Full() const { return out_.size() >= want_; }
   // Appends `c` unless the list is full, or it is taken or not eligible.
