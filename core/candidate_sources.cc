@@ -35,23 +35,9 @@ const float* Engine::State::Runner::UserVector() {
 // Items paired with the seeds, scored sum_seed log1p(w_seed) * c / sqrt(n n')
 // (cosine over the binary user-item matrix, so that popular items do not
 // dominate merely by being everywhere).
-bool Engine::State::Runner::AnyColdNeighbor(
-    const std::vector<std::pair<int32_t, float>>& seeds) const {
-  if (b_ == nullptr) return false;
-  for (const auto& [seed, w] : seeds) {
-    if (static_cast<size_t>(seed) >= s_.co_all.size()) continue;
-    for (const auto& [other, c] : s_.co_all[seed]) {
-      if (s_.n_all[other] > 0 && b_->Row(other) < 0) return true;
-    }
-  }
-  return false;
-}
-
-std::vector<Engine::State::Runner::Candidate>
-Engine::State::Runner::CoOccurrence(
+absl::flat_hash_map<int32_t, Engine::State::Runner::Candidate>
+Engine::State::Runner::CoOccurring(
     const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
-  std::vector<Candidate> out;
-  if (Full()) return out;
   const auto& co = cart ? s_.co_cart : s_.co_all;
   const auto& n = cart ? s_.n_cart : s_.n_all;
   absl::flat_hash_map<int32_t, Candidate> acc;
@@ -74,16 +60,47 @@ Engine::State::Runner::CoOccurrence(
       }
     }
   }
+  return acc;
+}
+
+// Best first; hash order is arbitrary, so ties resolve by id.
+void Engine::State::Runner::SortBestFirst(std::vector<Candidate>* out) {
+  std::sort(out->begin(), out->end(),
+            [](const Candidate& a, const Candidate& b) {
+              return a.score != b.score ? a.score > b.score : a.item < b.item;
+            });
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::CoOccurrence(
+    const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
+  std::vector<Candidate> out;
+  if (Full()) return out;
+  const absl::flat_hash_map<int32_t, Candidate> acc = CoOccurring(seeds, cart);
   // Eligibility once per distinct candidate, not per pair.
   out.reserve(acc.size());
-  for (auto& [item, c] : acc) {
+  for (const auto& [item, c] : acc) {
     if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
   }
-  // Hash order is arbitrary: fix it so ties resolve the same every time.
-  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  });
+  SortBestFirst(&out);
   return out;
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::ColdCoOccurrence(
+    const std::vector<std::pair<int32_t, float>>& seeds, double* best) const {
+  *best = 0;
+  std::vector<Candidate> cold;
+  if (b_ == nullptr || Full()) return cold;
+  for (const auto& [item, c] : CoOccurring(seeds, /*cart=*/false)) {
+    if (taken_.contains(item) || !Eligible(item)) continue;
+    *best = std::max(*best, c.score);
+    if (b_->Row(item) < 0) cold.push_back(c);
+  }
+  // Only the cold ones are sorted: on a store where most co-occurring
+  // items are in the model this is the small part of the list.
+  SortBestFirst(&cold);
+  return cold;
 }
 
 // Items sharing a full category path with the seeds, by popularity.
@@ -109,9 +126,7 @@ std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Content(
   std::vector<Candidate> out;
   out.reserve(acc.size());
   for (auto& [item, c] : acc) out.push_back(c);
-  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  });
+  SortBestFirst(&out);
   return out;
 }
 

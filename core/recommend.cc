@@ -223,23 +223,19 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
       const std::vector<std::pair<int32_t, float>> seeds(
           recent_.begin(),
           recent_.begin() + std::min(kColdSeeds, recent_.size()));
-      // One pass over the co-occurrences, when there is a cold item
-      // among them at all: the cold items, and the strongest
-      // co-occurring item of any kind to scale them by (the list is
-      // sorted, best first).
-      const std::vector<Candidate> co = AnyColdNeighbor(seeds)
-                                            ? CoOccurrence(seeds, false)
-                                            : std::vector<Candidate>();
+      // One pass over the co-occurrences: the cold items, and the
+      // strongest co-occurring item of any kind to scale them by.
+      double best = 0;
+      const std::vector<Candidate> co = ColdCoOccurrence(seeds, &best);
       double hi = 1, lo = 0;
       if (!cands.empty()) {
         hi = cands.front().score;
         lo = cands.back().score;
       }
       for (const Candidate& c : co) {
-        if (b_->Row(c.item) >= 0) continue;  // the model ranked it
         Candidate cold = c;
         cold.reason = ReasonCode::kBecauseYouInteracted;
-        cold.score = lo + (hi - lo) * (c.score / co.front().score);
+        cold.score = lo + (hi - lo) * (best > 0 ? c.score / best : 0);
         cands.push_back(cold);
       }
     }

@@ -129,13 +129,23 @@ class Engine::State::Runner {
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // candidate_sources.cc
-  // Whether any seed co-occurs with an item the model does not know (a
-  // cheap scan: no allocation, stops at the first).
-  bool AnyColdNeighbor(const std::vector<std::pair<int32_t, float>>& seeds)
-      const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Every item co-occurring with the seeds, scored (unfiltered).
+  absl::flat_hash_map<int32_t, Candidate> CoOccurring(
+      const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Sorts by score, best first, ties by id (a fixed order whatever the
+  // hash order the candidates came in).
+  static void SortBestFirst(std::vector<Candidate>* out);
   // Eligible co-occurring items of the seeds, best first (ties by id).
   std::vector<Candidate> CoOccurrence(
       const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The eligible co-occurring items of the seeds that the model does not
+  // know (no row), best first (ties by id), in one pass; *best is the
+  // highest score of any eligible co-occurring item (0 if none), to place
+  // the cold ones on the model's scale.
+  std::vector<Candidate> ColdCoOccurrence(
+      const std::vector<std::pair<int32_t, float>>& seeds, double* best) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   // Eligible items sharing a full category path with the seeds, by
   // popularity.
