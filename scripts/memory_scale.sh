@@ -12,10 +12,11 @@
 # For each store "USERS:EVENTS" in $MEMORY_SIZES (items fixed at
 # $MEMORY_ITEMS): `aisle generate` it into a temp dir, `aisle train` a
 # model, `aisle serve` it on loopback, wait for SERVING and for the
-# background ANN build and user re-fold, and read the server's VmRSS. The
-# slopes between the first and second store (users grow, events fixed)
-# and between the second and third (events grow, users fixed) give bytes
-# per user and bytes per event. Every server is stopped and every temp dir
+# background ANN build and user re-fold, and read the server's VmRSS and
+# the users with events (from the train log). A linear fit through the
+# three stores, RSS = base + a x users with events + b x events, gives
+# bytes per user and bytes per event (choose stores that move users and
+# events independently, as the defaults do). Every server is stopped and every temp dir
 # removed on exit.
 #
 # Environment (defaults in brackets):
@@ -49,7 +50,8 @@ cleanup() { stop_server; rm -rf "$WORK"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# measure USERS EVENTS: prints "rss_kib data_dir_kib seconds_to_serving"
+# measure USERS EVENTS: prints "rss_kib data_dir_kib seconds_to_serving
+# active_users" (active: the users with events, the ones the engine holds)
 measure() {
   local users=$1 events=$2 dir=$WORK/u$1-e$2
   log "store: $ITEMS items, $users users, $events events: generating"
@@ -77,37 +79,61 @@ measure() {
     sleep 0.1
   done
   ((ok)) || die "the server was not SERVING with its background work done after 20 minutes"
-  local seconds=$((SECONDS - t0)) rss disk
+  local seconds=$((SECONDS - t0)) rss disk active
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+  active=$(sed -nE 's/.*loaded [0-9,]+ items, [0-9,]+ events: ([0-9,]+) users x.*/\1/p' "$dir.train.log" | head -1 | tr -d ,)
   stop_server
   disk=$(du -sk "$dir" | cut -f1)
   rm -rf "$dir"
   log "  VmRSS $((rss / 1024)) MiB, data dir $((disk / 1024)) MiB, SERVING + background work in $seconds s"
-  echo "$rss $disk $seconds"
+  echo "$rss $disk $seconds ${active:-0}"
 }
 
-declare -a U E RSS DISK SECS
+declare -a U E RSS DISK SECS ACTIVE
 for i in 0 1 2; do
   U[i]=${SIZES[i]%%:*}
   E[i]=${SIZES[i]##*:}
-  read -r RSS[i] DISK[i] SECS[i] < <(measure "${U[i]}" "${E[i]}")
+  read -r RSS[i] DISK[i] SECS[i] ACTIVE[i] < <(measure "${U[i]}" "${E[i]}")
 done
 
-per() {  # DELTA_KIB DELTA_COUNT -> bytes per unit
-  python3 -c "import sys; d,n=int(sys.argv[1]),int(sys.argv[2]); print(round(d*1024/n) if n else 'n.a.')" "$1" "$2"
-}
-PER_USER=$(per $((RSS[1] - RSS[0])) $((U[1] - U[0])))
-PER_EVENT=$(per $((RSS[2] - RSS[1])) $((E[2] - E[1])))
-DISK_PER_EVENT=$(per $((DISK[2] - DISK[1])) $((E[2] - E[1])))
-
+# RSS = base + a * users_with_events + b * events through the three stores
+# (three equations, three unknowns); the data dir per event likewise.
+read -r PER_USER PER_EVENT BASE DISK_PER_USER DISK_PER_EVENT < <(python3 - \
+  "${ACTIVE[*]}" "${E[*]}" "${RSS[*]}" "${DISK[*]}" <<'PY'
+import sys
+users, events, rss, disk = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+def det(m):
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+def solve(y):  # Cramer's rule for [users events 1] x = y
+    m = [[users[i], events[i], 1.0] for i in range(3)]
+    d = det(m)
+    if abs(d) < 1e-9:
+        return None
+    out = []
+    for c in range(3):
+        mc = [row[:] for row in m]
+        for i in range(3):
+            mc[i][c] = y[i]
+        out.append(det(mc) / d)
+    return out
+r = solve([x * 1024 for x in rss])
+d = solve([x * 1024 for x in disk])
+if r is None or d is None:
+    print("n.a. n.a. n.a. n.a. n.a.")
+else:
+    print(round(r[0]), round(r[1]), round(r[2] / 2**20), round(d[0]), round(d[1]))
+PY
+)
 echo "### Memory: $ITEMS items; tree at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo
-echo "| users | events | VmRSS MiB | data dir MiB | SERVING + background s |"
-echo "|---|---|---|---|---|"
+echo "| users | users with events | events | VmRSS MiB | data dir MiB | SERVING + background s |"
+echo "|---|---|---|---|---|---|"
 for i in 0 1 2; do
-  echo "| ${U[i]} | ${E[i]} | $((RSS[i] / 1024)) | $((DISK[i] / 1024)) | ${SECS[i]} |"
+  echo "| ${U[i]} | ${ACTIVE[i]} | ${E[i]} | $((RSS[i] / 1024)) | $((DISK[i] / 1024)) | ${SECS[i]} |"
 done
 echo
-echo "Resident bytes per user (users grow, events fixed): $PER_USER"
-echo "Resident bytes per event (events grow, users fixed): $PER_EVENT"
-echo "Data dir bytes per event: $DISK_PER_EVENT"
+echo "Fit of RSS = base + a x users with events + b x events through the three stores:"
+echo "resident bytes per user with events a = $PER_USER, per event b = $PER_EVENT, base $BASE MiB;"
+echo "data dir bytes per user $DISK_PER_USER, per event $DISK_PER_EVENT."
