@@ -4,7 +4,10 @@
 // (docs/experiments.example.json). Checks that every page loads without
 // console errors, that a user lookup shows recommendations with reasons,
 // that a test event changes the next list, that the exploration knob
-// changes it, that the item page counts what was sent for the item, that
+// changes it, that the shopper's learned segment links to the Segments
+// page, which charts every segment's size as the API answers it with a
+// profile each and opens a member on the Shopper page without putting the
+// user id in the URL, that the item page counts what was sent for the item, that
 // the experiments page shows every arm with the impressions, clicks and
 // purchases sent with the lists' recommendation ids, and that a model
 // rollback works with an admin token and is refused with a read token.
@@ -137,6 +140,53 @@ async function runExperiment(users) {
   return { sent, bought };
 }
 
+// The shopper on the page has a learned segment (the demo model learns
+// 6): its link opens the Segments page at that segment, which shows every
+// segment with the size ListSegments answers, a chart and a profile; a
+// member opens on the Shopper page with their segment and no user id in
+// the URL.
+async function checkSegments(page, bearer) {
+  const shopper = await page.inputValue('#sh-user');
+  await page.waitForSelector('#sh-segment');
+  const segmentId = await page.getAttribute('#sh-segment', 'data-segment-id');
+  const categories = await page.$$eval('#sh-profile ul.shares li', (li) => li.map((l) => l.dataset.category));
+  check(segmentId !== null && categories.length > 0,
+    `shopper ${shopper}: learned segment #${segmentId} "${await page.textContent('#sh-segment a')}", top categories ${categories}`);
+  await page.click('#sh-segment a');
+  await page.waitForSelector(`#sg-list .segment.focus[data-segment-id="${segmentId}"]`);
+  const listed = await api('GET', '/api/segments', bearer);
+  const expected = Object.fromEntries((listed.json.segments?.segments || []).map((s) => [s.id, Number(s.members)]));
+  const shown = JSON.parse(await page.getAttribute('#sg-sizes', 'data-members'));
+  const panels = await page.$$eval('#sg-list .segment', (list) => list.map((p) => ({
+    id: Number(p.dataset.segmentId),
+    members: Number(p.querySelector('dl.facts dd').textContent.replace(/\D/g, '')),
+    categories: p.querySelectorAll('ul.shares li').length,
+    items: p.querySelectorAll('.item-card .title').length,
+  })));
+  check(Object.keys(expected).length > 0 && JSON.stringify(shown) === JSON.stringify(expected),
+    `segments: the chart's sizes are ListSegments' (${JSON.stringify(shown)})`);
+  check(panels.length === Object.keys(expected).length &&
+    panels.every((p) => p.members === expected[p.id] && p.categories > 0 && p.items > 0),
+    `segments: one profile each with its size, top categories and item cards (${JSON.stringify(panels)})`);
+  const bars = await page.$$eval('#sg-sizes svg rect.bar', (r) => r.length);
+  check(bars === 2 * panels.length, `segments: members now and at training charted (${bars} bars)`);
+  await page.screenshot({ path: path.join(shots, 'segments.png'), fullPage: true });
+  // A member of the shopper's segment, opened on the Shopper page.
+  const panel = `#sg-list .segment[data-segment-id="${segmentId}"]`;
+  await page.click(`${panel} button.members-open`);
+  await page.waitForSelector(`${panel} .members button[data-user-id]`);
+  const members = await page.$$eval(`${panel} .members button`, (b) => b.map((x) => x.dataset.userId));
+  const member = members.find((m) => m !== shopper) || members[0];
+  await page.click(`${panel} .members button[data-user-id="${member}"]`);
+  await page.waitForFunction((m) => {
+    const p = document.querySelector('#sh-profile dd');
+    return p && p.textContent === m && !document.getElementById('sh-go').disabled;
+  }, member);
+  const memberSegment = await page.getAttribute('#sh-segment', 'data-segment-id');
+  check(memberSegment === segmentId && !page.url().includes(member),
+    `segments: member ${member} of ${members.length} listed opens on the Shopper page in segment #${memberSegment}; URL ${page.url()}`);
+}
+
 let browser = null;
 try {
   await until('the demo server to load', START_TIMEOUT_MS, async () => {
@@ -217,6 +267,7 @@ try {
     knob.value = '0';
     knob.dispatchEvent(new Event('input'));
   });
+  await checkSegments(page, readToken);
 
   // Item page.
   await page.click('a[data-page=item]');
@@ -265,7 +316,6 @@ try {
     'experiments: each arm against the control, significant at 95% or not');
   const intervals = await page.$$eval('#ex-list .experiment g.interval', (g) => g.length);
   check(intervals === 2 * arms.length, `experiments: CTR and conversion intervals charted (${intervals} bars)`);
-  check(await page.isVisible('#sg-unavailable'), 'segments: labelled not available in this build');
   await page.screenshot({ path: path.join(shots, 'experiments.png'), fullPage: true });
   // The overview again, once it has redrawn with the calls made above.
   await page.click('a[data-page=overview]');
