@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "tests/test_util.h"
 
 namespace aisle::testing {
 
@@ -49,6 +50,13 @@ absl::StatusOr<HttpResponse> Http(int port, const std::string& method,
 std::string StringField(const std::string& json, const std::string& key) {
   google::protobuf::Struct s = Parse<google::protobuf::Struct>(json);
   return s.fields().contains(key) ? s.fields().at(key).string_value() : "";
+}
+
+std::unique_ptr<grpc::ClientContext> ContextWithToken(
+    const std::string& token) {
+  auto ctx = ContextWithDeadline();
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  return ctx;
 }
 
 absl::StatusOr<ConsoleClient> ConsoleClient::Connect(int port) {

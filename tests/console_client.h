@@ -9,6 +9,7 @@
 #define AISLE_TESTS_CONSOLE_CLIENT_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
 namespace aisle::testing {
@@ -64,6 +66,11 @@ Message Member(const std::string& json, const std::string& key) {
 
 // The value of "key": "..." in a flat JSON object; "" when absent.
 std::string StringField(const std::string& json, const std::string& key);
+
+// A gRPC ClientContext with the test deadline (ContextWithDeadline) and
+// `token` as its bearer credential: the gRPC call a console answer is
+// compared with.
+std::unique_ptr<grpc::ClientContext> ContextWithToken(const std::string& token);
 
 // Calls to one console as its page makes them.
 struct ConsoleClient {

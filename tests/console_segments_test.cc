@@ -49,9 +49,7 @@ class ConsoleSegmentsTest : public ::testing::Test {
   }
 
   std::unique_ptr<grpc::ClientContext> Admin() {
-    auto ctx = ContextWithDeadline();
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
-    return ctx;
+    return ContextWithToken(kAdminToken);
   }
 
   // Groups of users who each buy items of their group's own category.

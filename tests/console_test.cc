@@ -56,9 +56,7 @@ class ConsoleTest : public ::testing::Test {
   }
 
   std::unique_ptr<grpc::ClientContext> Admin() {
-    auto ctx = ContextWithDeadline();
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
-    return ctx;
+    return ContextWithToken(kAdminToken);
   }
 
   // 12 items in two categories; users u0..u5 bought items of their own.

@@ -260,13 +260,20 @@ async function models() {
   const metricNames = [...new Set(versions.flatMap((m) => Object.keys(m.metrics || {})))].sort();
   const paramNames = [...new Set(versions.flatMap((m) => Object.keys(m.parameters || {})))].sort();
   const oldestFirst = [...versions].reverse();
-  barChart(document.getElementById('md-chart'), metricNames,
-    oldestFirst.map((m) => ({ name: m.version, values: metricNames.map((k) => (m.metrics || {})[k] || 0) })),
+  // The chart is for the holdout figures (fractions, one axis): the
+  // segments' own figures (segments_inertia is in the thousands) would
+  // flatten them, so they are in the table only.
+  const holdout = metricNames.filter((k) => !k.startsWith('segments_'));
+  barChart(document.getElementById('md-chart'), holdout,
+    oldestFirst.map((m) => ({ name: m.version, values: holdout.map((k) => (m.metrics || {})[k] || 0) })),
     'No holdout figures: models trained without a validation split have none.');
   const table = el('table');
   const head = el('tr', {}, el('th', { text: 'Version' }), el('th', { text: 'Trained' }),
     el('th', { text: 'Factors' }), el('th', { text: 'Users × items' }),
-    ...metricNames.map((k) => el('th', { text: k })), el('th', { text: 'Parameters' }), el('th'));
+    // Short headers keep the parameters on screen; the full name is the
+    // header's tooltip.
+    ...metricNames.map((k) => el('th', { title: k, text: k.replace(/^holdout_/, 'holdout ').replace(/^segments_/, 'segments ') })),
+    el('th', { text: 'Parameters' }), el('th'));
   table.append(head);
   for (const m of versions) {
     const active = m.version === list.activeVersion;

@@ -59,7 +59,7 @@ function segmentPanel(segment, cards, showError, openShopper) {
       ['At training', trained.toLocaleString()],
       ['Price band', segment.priceBand || '— (no prices in the catalog)'],
     ]),
-    el('h3', { class: 'sub', text: 'Top categories (share of the members\' weight)' }),
+    el('h3', { class: 'sub', text: 'Top categories (what sets the members apart; share of their weight)' }),
     shareList(segment.topCategories, 'No categories.'),
     el('h3', { class: 'sub', text: 'Top items' }), items,
     el('div', { class: 'members-row' }, button), membersBox);

@@ -170,7 +170,13 @@ async function checkSegments(page, bearer) {
     `segments: one profile each with its size, top categories and item cards (${JSON.stringify(panels)})`);
   const bars = await page.$$eval('#sg-sizes svg rect.bar', (r) => r.length);
   check(bars === 2 * panels.length, `segments: members now and at training charted (${bars} bars)`);
-  await page.screenshot({ path: path.join(shots, 'segments.png'), fullPage: true });
+  // The chart and the first two rows of profiles (the rest repeat them).
+  const bottom = await page.$$eval('#sg-list .segment', (list) => {
+    const last = list[Math.min(3, list.length - 1)];
+    return last.getBoundingClientRect().bottom + window.scrollY;
+  });
+  await page.screenshot({ path: path.join(shots, 'segments.png'), fullPage: true,
+    clip: { x: 0, y: 0, width: 1360, height: Math.ceil(bottom) + 16 } });
   // A member of the shopper's segment, opened on the Shopper page.
   const panel = `#sg-list .segment[data-segment-id="${segmentId}"]`;
   await page.click(`${panel} button.members-open`);
@@ -225,7 +231,12 @@ try {
   await page.waitForSelector('#ov-rates svg', { timeout: 20_000 });
   const catalog = await page.textContent('#ov-cards .card .value');
   check(Number(catalog.replace(/\D/g, '')) > 0, `overview shows the catalog size (${catalog})`);
-  check(await page.isVisible('#ov-model dl'), 'overview shows the active model');
+  const model = await page.textContent('#ov-model dl');
+  check(/holdout_ndcg@10/.test(model) && / ago\)/.test(model),
+    'overview shows the active model with its holdout figures and age');
+  const cards = await page.$$eval('#ov-cards .card .label', (labels) => labels.map((l) => l.textContent));
+  check(['Shed / s', 'Calls shed', 'Recommend / s', 'Feedback / s', 'Events / s'].every((c) => cards.includes(c)),
+    `overview shows rates and load shedding (${cards})`);
 
   // Shopper: lists with reasons, then a test event changes the next list.
   await page.click('a[data-page=shopper]');
@@ -288,6 +299,11 @@ try {
   await page.waitForSelector('#md-table tr[data-version]');
   const active = () => page.getAttribute('#md-table tr.active-model', 'data-version');
   const activeBefore = await active();
+  // The holdout figures side by side: a visible bar per figure and version.
+  const chart = await page.$$eval('#md-chart svg rect.bar', (bars) => bars.map((b) => Number(b.getAttribute('height'))));
+  const figures = Object.keys(models.models[0].metrics || {}).filter((k) => k.startsWith('holdout_')).length;
+  check(figures > 0 && chart.length === figures * models.models.length && chart.every((h) => h > 1),
+    `models: ${figures} holdout figures charted for ${models.models.length} versions, every bar visible (heights ${chart.map((h) => h.toFixed(0))})`);
   await page.screenshot({ path: path.join(shots, 'models.png'), fullPage: true });
   await page.click('#md-rollback');
   await page.click('#confirm-ok');
