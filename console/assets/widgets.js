@@ -67,6 +67,8 @@ export function age(ms) {
 // reasons. `isNew`: not in the previous list for the same request.
 export function itemCard(rank, rec, item, isNew) {
   const card = cardHead(rank, rec.itemId, item, isNew);
+  // Every category path, for whoever checks a filter (the browser test).
+  if (item) card.dataset.categories = (item.categories || []).join('|');
   const meta = el('div', { class: 'meta' });
   if (isNew) meta.append(el('span', { class: 'badge new', text: 'new' }));
   meta.append(
