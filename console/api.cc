@@ -1,7 +1,9 @@
 #include "console/api.h"
 
 #include <chrono>
+#include <memory>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -86,24 +88,32 @@ class ConsoleApi::Call {
                                                          const Request&,
                                                          Response*);
 
-  // Asks options.authorize whether the caller may call `name`, then calls
-  // it with a deadline.
+  // Asks options.authorize whether the caller may call `name`.
+  static absl::Status Authorize(const ConsoleApi& api, const ApiRequest& r,
+                                std::string_view name) {
+    if (!api.options_.authorize) return absl::OkStatus();
+    std::optional<std::string_view> authorization;
+    if (r.authorization.has_value()) authorization = *r.authorization;
+    return api.options_.authorize(
+        std::string("/aisle.v1.Recommender/").append(name), authorization);
+  }
+
+  // Authorize, then calls `method` with a deadline.
   template <class Request, class Response>
   static absl::Status Run(ConsoleApi& api, const ApiRequest& r,
                           std::string_view name,
                           Method<Request, Response> method,
                           const Request& request, Response* response,
                           std::chrono::seconds deadline = kCallDeadline) {
-    if (api.options_.authorize) {
-      std::optional<std::string_view> authorization;
-      if (r.authorization.has_value()) authorization = *r.authorization;
-      absl::Status allowed = api.options_.authorize(
-          std::string("/aisle.v1.Recommender/").append(name), authorization);
-      if (!allowed.ok()) return allowed;
+    if (absl::Status allowed = Authorize(api, r, name); !allowed.ok()) {
+      return allowed;
     }
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + deadline);
-    grpc::Status status = ((*api.stub_).*method)(&context, request, response);
+    return FromGrpc(((*api.stub_).*method)(&context, request, response));
+  }
+
+  static absl::Status FromGrpc(const grpc::Status& status) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         status.error_message());
   }
@@ -140,6 +150,8 @@ ApiAnswer ConsoleApi::Handle(const ApiRequest& r) {
       {"/api/models", "GET", &ConsoleApi::Models},
       {"/api/models/activate", "POST", &ConsoleApi::Activate},
       {"/api/experiments", "POST", &ConsoleApi::Experiments},
+      {"/api/segments", "GET", &ConsoleApi::SegmentList},
+      {"/api/segments/users", "POST", &ConsoleApi::SegmentUsers},
   };
   if (r.path == "/api/session") {
     if (r.method != "GET") {
@@ -166,10 +178,10 @@ ApiAnswer ConsoleApi::Session() {
   auto& fields = *session.mutable_fields();
   fields["csrfToken"].set_string_value(csrf_token_);
   fields["authRequired"].set_bool_value(options_.authorize != nullptr);
-  // The API has experiment reports (GetExperimentReport) but no segment
-  // report: the page labels segment listings as not available.
+  // The API has experiment reports (GetExperimentReport) and learned
+  // segments (ListSegments, ExportSegment).
   fields["experiments"].set_bool_value(true);
-  fields["segments"].set_bool_value(false);
+  fields["segments"].set_bool_value(true);
   // Whether RecommendRequest has the exploration knob: the page offers it
   // only when the API takes it.
   fields["exploration"].set_bool_value(
@@ -198,7 +210,9 @@ absl::Status ConsoleApi::ItemsJson(
     const ApiRequest& r,
     const google::protobuf::RepeatedPtrField<std::string>& ids,
     std::string* json) {
-  *json = "[";
+  // clear + push_back, not `= "["`: GCC 12 warns (-Wrestrict) on that.
+  json->clear();
+  json->push_back('[');
   bool first = true;
   for (const std::string& id : ids) {
     v1::GetItemRequest request;
@@ -339,6 +353,52 @@ ApiAnswer ConsoleApi::Experiments(const ApiRequest& r) {
                 &v1::Recommender::Stub::GetExperimentReport, request, &report);
   if (!status.ok()) return Error(status);
   return Ok(ToJson(report));
+}
+
+ApiAnswer ConsoleApi::SegmentList(const ApiRequest& r) {
+  v1::ListSegmentsResponse response;
+  absl::Status status =
+      Call::Run(*this, r, "ListSegments", &v1::Recommender::Stub::ListSegments,
+                v1::ListSegmentsRequest(), &response);
+  if (!status.ok()) return Error(status);
+  // One card per top item, however many segments list it.
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  std::unordered_set<std::string> carded;
+  for (const v1::Segment& segment : response.segments()) {
+    for (const std::string& id : segment.top_item_ids()) {
+      if (carded.insert(id).second) *ids.Add() = id;
+    }
+  }
+  std::string items;
+  if (status = ItemsJson(r, ids, &items); !status.ok()) return Error(status);
+  return Ok(absl::StrCat("{\"segments\":", ToJson(response),
+                         ",\"items\":", items, "}"));
+}
+
+// The first page of ExportSegment, and whether there is another: the
+// second page is read (at most page_size more ids) only to say so, then
+// the call is cancelled, so a segment of a million users costs the
+// console two pages, not the whole list.
+ApiAnswer ConsoleApi::SegmentUsers(const ApiRequest& r) {
+  v1::ExportSegmentRequest request;
+  if (absl::Status s = FromJson(r.body, &request); !s.ok()) return Error(s);
+  if (absl::Status s = Call::Authorize(*this, r, "ExportSegment"); !s.ok()) {
+    return Error(s);
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+  std::unique_ptr<grpc::ClientReader<v1::ExportSegmentResponse>> reader =
+      stub_->ExportSegment(&context, request);
+  v1::ExportSegmentResponse first;
+  v1::ExportSegmentResponse next;
+  // An empty segment sends no page and finishes OK.
+  const bool more = reader->Read(&first) && reader->Read(&next);
+  if (more) context.TryCancel();
+  const grpc::Status finished = reader->Finish();
+  // Cancelled by us: the pages read are complete messages.
+  if (!more && !finished.ok()) return Error(Call::FromGrpc(finished));
+  return Ok(absl::StrCat("{\"page\":", ToJson(first),
+                         ",\"more\":", more ? "true" : "false", "}"));
 }
 
 }  // namespace aisle::console

@@ -67,6 +67,8 @@ class ConsoleApi {
   ApiAnswer Models(const ApiRequest& r);
   ApiAnswer Activate(const ApiRequest& r);
   ApiAnswer Experiments(const ApiRequest& r);
+  ApiAnswer SegmentList(const ApiRequest& r);
+  ApiAnswer SegmentUsers(const ApiRequest& r);
 
   // A Recommend call with explain set, and the Item of every recommended
   // item that still exists: {"response": RecommendResponse, "items":

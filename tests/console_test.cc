@@ -3,8 +3,6 @@
 // compared with what the gRPC API answers for the same request, and the
 // refusals (no token, too low a role, no CSRF token, a foreign Origin or
 // Host, a body that is not JSON) are checked one by one.
-#include <civetweb.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,13 +10,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/console_client.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
@@ -30,83 +28,6 @@ using ::testing::HasSubstr;
 constexpr char kReadToken[] = "console-read-token-0123456789";
 constexpr char kWriteToken[] = "console-write-token-0123456789";
 constexpr char kAdminToken[] = "console-admin-token-0123456789";
-
-struct HttpResponse {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
-// One HTTP/1.1 request to 127.0.0.1:port with civetweb's client; "Host"
-// is 127.0.0.1:port unless `headers` sets it.
-absl::StatusOr<HttpResponse> Http(int port, const std::string& method,
-                                  const std::string& path,
-                                  const Headers& headers = {},
-                                  const std::string& body = "") {
-  char error[256] = "";
-  mg_connection* conn =
-      mg_connect_client("127.0.0.1", port, 0, error, sizeof(error));
-  if (conn == nullptr) return absl::UnavailableError(error);
-  std::string request = absl::StrCat(method, " ", path, " HTTP/1.1\r\n");
-  bool host = false;
-  for (const auto& [name, value] : headers) {
-    absl::StrAppend(&request, name, ": ", value, "\r\n");
-    host = host || absl::AsciiStrToLower(name) == "host";
-  }
-  if (!host) absl::StrAppend(&request, "Host: 127.0.0.1:", port, "\r\n");
-  absl::StrAppend(&request, "Content-Length: ", body.size(),
-                  "\r\nConnection: close\r\n\r\n", body);
-  mg_write(conn, request.data(), request.size());
-  if (mg_get_response(conn, error, sizeof(error), 30000) < 0) {
-    mg_close_connection(conn);
-    return absl::UnavailableError(error);
-  }
-  HttpResponse response;
-  const mg_response_info* info = mg_get_response_info(conn);
-  response.status = info->status_code;
-  for (int i = 0; i < info->num_headers; ++i) {
-    response.headers[absl::AsciiStrToLower(info->http_headers[i].name)] =
-        info->http_headers[i].value;
-  }
-  char buffer[8192];
-  int n;
-  while ((n = mg_read(conn, buffer, sizeof(buffer))) > 0) {
-    response.body.append(buffer, n);
-  }
-  mg_close_connection(conn);
-  return response;
-}
-
-template <class Message>
-Message Parse(const std::string& json) {
-  Message message;
-  google::protobuf::util::JsonParseOptions options;
-  EXPECT_TRUE(
-      google::protobuf::util::JsonStringToMessage(json, &message, options).ok())
-      << json;
-  return message;
-}
-
-// The member `key` of the JSON object `json`, parsed as a Message.
-template <class Message>
-Message Member(const std::string& json, const std::string& key) {
-  google::protobuf::Struct s = Parse<google::protobuf::Struct>(json);
-  std::string member;
-  if (s.fields().contains(key)) {
-    EXPECT_TRUE(
-        google::protobuf::util::MessageToJsonString(s.fields().at(key), &member)
-            .ok());
-  }
-  return Parse<Message>(member.empty() ? "{}" : member);
-}
-
-// The value of "key": "..." in a flat JSON object (the session's token).
-std::string StringField(const std::string& json, const std::string& key) {
-  google::protobuf::Struct s = Parse<google::protobuf::Struct>(json);
-  return s.fields().contains(key) ? s.fields().at(key).string_value() : "";
-}
 
 class ConsoleTest : public ::testing::Test {
  protected:
@@ -135,9 +56,7 @@ class ConsoleTest : public ::testing::Test {
   }
 
   std::unique_ptr<grpc::ClientContext> Admin() {
-    auto ctx = ContextWithDeadline();
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
-    return ctx;
+    return ContextWithToken(kAdminToken);
   }
 
   // 12 items in two categories; users u0..u5 bought items of their own.
@@ -172,21 +91,11 @@ class ConsoleTest : public ::testing::Test {
   absl::StatusOr<HttpResponse> Post(const std::string& path,
                                     const std::string& token,
                                     const std::string& body) {
-    Headers headers = {{"Content-Type", "application/json"},
-                       {"X-Aisle-Csrf", csrf_},
-                       {"Origin", absl::StrCat("http://127.0.0.1:", port_)}};
-    if (!token.empty()) {
-      headers.emplace_back("Authorization", absl::StrCat("Bearer ", token));
-    }
-    return Http(port_, "POST", path, headers, body);
+    return ConsoleClient{port_, csrf_}.Post(path, token, body);
   }
   absl::StatusOr<HttpResponse> Get(const std::string& path,
                                    const std::string& token) {
-    Headers headers;
-    if (!token.empty()) {
-      headers.emplace_back("Authorization", absl::StrCat("Bearer ", token));
-    }
-    return Http(port_, "GET", path, headers);
+    return ConsoleClient{port_, csrf_}.Get(path, token);
   }
 
   TempDir dir_;

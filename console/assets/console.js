@@ -1,13 +1,14 @@
 // The console's pages (docs/console.md): Overview, Shopper, Item, Models,
-// Segments & experiments. Each page asks the JSON API and draws what it
+// Segments, Experiments. Each page asks the JSON API and draws what it
 // answers; nothing is computed here that the server did not say.
 import { ApiError, get, loadSession, post, session, setToken, token } from './api.js';
 import { barChart, intervalChart, lineChart } from './charts.js';
+import { focusSegment, segments } from './segments.js';
 import {
-  age, banner, confirmAction, el, explain, facts, price, recommendationList, time,
+  age, banner, confirmAction, el, explain, facts, price, recommendationList, shareList, time,
 } from './widgets.js';
 
-const PAGES = ['overview', 'shopper', 'item', 'models', 'experiments'];
+const PAGES = ['overview', 'shopper', 'item', 'models', 'segments', 'experiments'];
 const REFRESH_MS = 2000;
 let refreshTimer = null;
 
@@ -114,14 +115,22 @@ async function showProfile(userId) {
   try {
     const u = await post('/api/user', { userId });
     const p = u.profile;
+    // With shares when the server has them (categoryWeights), else the
+    // plain list older servers answer.
+    const weights = (p.categoryWeights || []).length ? p.categoryWeights
+      : (p.topCategories || []).map((category) => ({ category }));
+    const attributes = (p.preferredAttributes || []).map((a) => `${a.key}: ${a.value}`).join(', ');
     box.replaceChildren(el('h3', { text: 'Profile' }), facts([
       ['User', p.userId],
-      ['Segment', p.segment || '—'],
-      ['Top categories', (p.topCategories || []).join(', ') || '—'],
+      ['Activity', p.activityLevel || p.segment || '—'],
+      ['Price band', p.priceBand || '—'],
+      ['Preferred', attributes || '—'],
       ['First seen', time(p.firstSeenMs)],
       ['Last seen', `${time(p.lastSeenMs)} (${age(p.lastSeenMs)} ago)`],
       ['Personalised by the model', p.hasVector ? 'yes' : 'no'],
-    ]));
+    ]), learnedSegment(p), el('h3', { class: 'sub', text: 'Top categories' }),
+    p.categoryWeights && p.categoryWeights.length ? shareList(weights)
+      : el('p', { text: weights.map((w) => w.category).join(', ') || '—' }));
     const byType = (p.eventCounts || []).filter((c) => c.type !== 'IMPRESSION');
     barChart(counts, byType.map((c) => c.type.toLowerCase()),
       [{ name: 'events', values: byType.map((c) => Number(c.count)) }], 'No events.');
@@ -142,6 +151,22 @@ async function showProfile(userId) {
     counts.replaceChildren();
     timeline.replaceChildren();
   }
+}
+
+// The user's learned segment (segmentId is absent when the serving model
+// has none or the user has no vector yet), linked to its profile on the
+// Segments page.
+function learnedSegment(p) {
+  const line = el('p', { id: 'sh-segment' }, el('span', { class: 'muted', text: 'Learned segment: ' }));
+  if (p.segmentId === undefined) {
+    line.append(p.hasVector ? 'none (the serving model has no segments)' : 'none yet (no vector: no positive events, or no model)');
+    return line;
+  }
+  line.dataset.segmentId = String(p.segmentId);
+  const link = el('a', { href: '#segments', text: `#${p.segmentId} · ${p.segmentLabel}` });
+  link.addEventListener('click', () => focusSegment(p.segmentId));
+  line.append(link);
+  return line;
 }
 
 async function showLists(userId) {
@@ -235,13 +260,20 @@ async function models() {
   const metricNames = [...new Set(versions.flatMap((m) => Object.keys(m.metrics || {})))].sort();
   const paramNames = [...new Set(versions.flatMap((m) => Object.keys(m.parameters || {})))].sort();
   const oldestFirst = [...versions].reverse();
-  barChart(document.getElementById('md-chart'), metricNames,
-    oldestFirst.map((m) => ({ name: m.version, values: metricNames.map((k) => (m.metrics || {})[k] || 0) })),
+  // The chart is for the holdout figures (fractions, one axis): the
+  // segments' own figures (segments_inertia is in the thousands) would
+  // flatten them, so they are in the table only.
+  const holdout = metricNames.filter((k) => !k.startsWith('segments_'));
+  barChart(document.getElementById('md-chart'), holdout,
+    oldestFirst.map((m) => ({ name: m.version, values: holdout.map((k) => (m.metrics || {})[k] || 0) })),
     'No holdout figures: models trained without a validation split have none.');
   const table = el('table');
   const head = el('tr', {}, el('th', { text: 'Version' }), el('th', { text: 'Trained' }),
     el('th', { text: 'Factors' }), el('th', { text: 'Users × items' }),
-    ...metricNames.map((k) => el('th', { text: k })), el('th', { text: 'Parameters' }), el('th'));
+    // Short headers keep the parameters on screen; the full name is the
+    // header's tooltip.
+    ...metricNames.map((k) => el('th', { title: k, text: k.replace(/^holdout_/, 'holdout ').replace(/^segments_/, 'segments ') })),
+    el('th', { text: 'Parameters' }), el('th'));
   table.append(head);
   for (const m of versions) {
     const active = m.version === list.activeVersion;
@@ -267,7 +299,7 @@ async function models() {
   document.getElementById('md-rollback').disabled = versions.length < 2;
 }
 
-// --- Segments & experiments ----------------------------------------------
+// --- Experiments ----------------------------------------------------------
 
 function percent(v) {
   return `${(100 * (Number(v) || 0)).toFixed(2)}%`;
@@ -363,12 +395,22 @@ async function render() {
       refreshTimer = setTimeout(() => { if (currentPage() === 'overview') render(); }, REFRESH_MS);
     } else if (page === 'models') {
       await models();
+    } else if (page === 'segments') {
+      await segments(showError, openShopper);
     } else if (page === 'experiments') {
       await experiments();
     }
   } catch (error) {
     showError(error);
   }
+}
+
+// Shows `userId` on the Shopper page (from a segment's members): the id
+// goes into the form, not into the URL.
+function openShopper(userId) {
+  document.getElementById('sh-user').value = userId;
+  location.hash = 'shopper';
+  document.getElementById('shopper-form').requestSubmit();
 }
 
 function handle(form, action) {
@@ -412,7 +454,6 @@ async function start() {
   }
   document.getElementById('sh-exploration-box').hidden = !session.exploration;
   document.getElementById('sh-exploration-none').hidden = session.exploration;
-  document.getElementById('sg-unavailable').hidden = session.segments;
   handle(document.getElementById('shopper-form'), lookUp);
   handle(document.getElementById('event-form'), sendEvent);
   handle(document.getElementById('item-form'), showItem);

@@ -66,12 +66,9 @@ export function age(ms) {
 // One recommended item: rank, title, category, price, score, source and
 // reasons. `isNew`: not in the previous list for the same request.
 export function itemCard(rank, rec, item, isNew) {
-  const card = el('div', { class: 'item-card' + (isNew ? ' new' : ''), 'data-item-id': rec.itemId });
-  card.append(
-    el('span', { class: 'rank', text: String(rank) }),
-    el('span', { class: 'title', text: item ? item.title || rec.itemId : rec.itemId }),
-    el('span', { class: 'price', text: item ? price(item.price) : '' }),
-  );
+  const card = cardHead(rank, rec.itemId, item, isNew);
+  // Every category path, for whoever checks a filter (the browser test).
+  if (item) card.dataset.categories = (item.categories || []).join('|');
   const meta = el('div', { class: 'meta' });
   if (isNew) meta.append(el('span', { class: 'badge new', text: 'new' }));
   meta.append(
@@ -88,6 +85,47 @@ export function itemCard(rank, rec, item, isNew) {
     card.append(list);
   }
   return card;
+}
+
+// An item card's first line: rank, title (the id when the item is gone)
+// and price.
+function cardHead(rank, itemId, item, isNew) {
+  const card = el('div', { class: 'item-card' + (isNew ? ' new' : ''), 'data-item-id': itemId });
+  card.append(
+    el('span', { class: 'rank', text: String(rank) }),
+    el('span', { class: 'title', text: item ? item.title || itemId : itemId }),
+    el('span', { class: 'price', text: item ? price(item.price) : '' }),
+  );
+  return card;
+}
+
+// An item's card outside a recommendation list (a segment's top items):
+// rank, title, price, id and category.
+export function catalogCard(rank, itemId, item) {
+  const card = cardHead(rank, itemId, item, false);
+  card.append(el('div', { class: 'meta' },
+    el('span', { class: 'badge', text: itemId }),
+    !item ? 'no longer in the catalog' : (item.categories || [])[0] || '',
+    item && item.available === false ? ' · unavailable' : ''));
+  return card;
+}
+
+// Category paths with their share (0..1) of a user's or a segment's
+// weight: [{category, share}], each with its percentage and a meter
+// scaled to the largest share of the list (shares of a few percent would
+// not show on a 0..1 scale).
+export function shareList(weights, emptyText) {
+  if (!weights || !weights.length) return el('p', { class: 'muted', text: emptyText || '—' });
+  const list = el('ul', { class: 'shares' });
+  const top = Math.max(...weights.map((w) => Number(w.share) || 0)) || 1;
+  for (const w of weights) {
+    const share = Number(w.share) || 0;
+    list.append(el('li', { 'data-category': w.category },
+      el('meter', { min: '0', max: String(top), value: String(share) }),
+      el('span', { class: 'share', text: `${(100 * share).toFixed(1)}%` }),
+      el('span', { text: w.category })));
+  }
+  return list;
 }
 
 // A titled list of recommendations: answer is {response, items} from the
