@@ -153,6 +153,13 @@ struct EngineOptions {
   // cores (one fewer in the background, to leave a core to serving).
   // Default: 0.
   int refold_threads = 0;
+  // Nice value (0..19, Linux) of the background thread of
+  // refold_in_background and of the threads it starts (the deferred ANN
+  // build, the re-solve), so that on a busy core that work yields to
+  // requests: at start-up it otherwise competes with the first seconds of
+  // traffic. 0 keeps the process's priority. Default: 10 (about a tenth
+  // of a core that requests keep busy; all of an idle one).
+  int background_nice = 10;
   // Called with a line for the log when the work after a swap completes
   // (on the thread that did it): a deferred ANN index built, every user
   // re-solved; not for work a later swap cancelled. Optional.

@@ -3,6 +3,10 @@
 // with the binding of a model to engine item ids, and the work after a
 // swap (a deferred ANN index first, then every user), in the background or
 // before SwapModel returns (EngineOptions::refold_in_background).
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -234,8 +238,16 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
           std::max(2u, std::thread::hardware_concurrency()) - 1);
     }
     State* s = state_.get();
-    state_->refold_thread =
-        std::thread([s, threads] { s->AfterSwap(threads); });
+    const int nice = state_->options.background_nice;
+    state_->refold_thread = std::thread([s, threads, nice] {
+      // Per thread on Linux, and inherited by the threads this one starts.
+      // Best effort: without the permission the work runs as before.
+      if (nice > 0) {
+        setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                    std::min(nice, 19));
+      }
+      s->AfterSwap(threads);
+    });
   } else {
     state_->AfterSwap(state_->options.refold_threads);
   }
