@@ -89,6 +89,11 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
       p.recent_item_ids.push_back(state_->item_ids[it->item]);
     }
   }
+  constexpr size_t kTimeline = 20;
+  for (auto it = user->history.rbegin();
+       it != user->history.rend() && p.recent_events.size() < kTimeline; ++it) {
+    p.recent_events.push_back({state_->item_ids[it->item], it->type, it->ts});
+  }
   p.first_seen_ms = user->first_seen;
   p.last_seen_ms = user->last_seen;
   const int64_t purchases =

@@ -875,6 +875,15 @@ TEST(EngineTest, GetUserProfileAndSegments) {
   EXPECT_EQ(p->event_counts[EventType::kPurchase], 1);
   EXPECT_EQ(p->event_counts[EventType::kImpression], 1);
   EXPECT_EQ(p->recent_item_ids, (std::vector<std::string>{"t0", "k1"}));
+  // The timeline keeps every event but impressions, latest first.
+  ASSERT_EQ(p->recent_events.size(), 3u);
+  EXPECT_EQ(p->recent_events[0].item_id, "t0");
+  EXPECT_EQ(p->recent_events[0].timestamp_ms, kT0 + 20);
+  EXPECT_EQ(p->recent_events[1].item_id, "k1");
+  EXPECT_EQ(p->recent_events[1].type, EventType::kPurchase);
+  EXPECT_EQ(p->recent_events[1].timestamp_ms, kT0 + 9);
+  EXPECT_EQ(p->recent_events[2].type, EventType::kView);
+  EXPECT_EQ(p->recent_events[2].timestamp_ms, kT0 + 5);
   EXPECT_EQ(p->first_seen_ms, kT0 + 5);
   EXPECT_EQ(p->last_seen_ms, kT0 + 30);
   EXPECT_EQ(p->top_categories,

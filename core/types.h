@@ -190,6 +190,13 @@ struct AttributePreference {
   double share = 0;
 };
 
+// One event of a user's timeline (UserProfile::recent_events).
+struct ProfileEvent {
+  std::string item_id;
+  EventType type = EventType::kUnspecified;
+  int64_t timestamp_ms = 0;
+};
+
 struct UserProfile {
   std::string user_id;
   std::map<EventType, int64_t> event_counts;
@@ -214,6 +221,8 @@ struct UserProfile {
   std::vector<AttributePreference> preferred_attributes;
   // The activity tier: the value `segment` has always had.
   std::string activity_level;
+  // The latest events, most recent first, at most 20.
+  std::vector<ProfileEvent> recent_events;
 };
 
 // Metadata of one trained model version.

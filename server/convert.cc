@@ -167,6 +167,12 @@ void ToProtoUserProfile(const core::UserProfile& profile,
   for (const std::string& id : profile.recent_item_ids) {
     proto->add_recent_item_ids(id);
   }
+  for (const core::ProfileEvent& e : profile.recent_events) {
+    v1::ProfileEvent* event = proto->add_recent_events();
+    event->set_item_id(e.item_id);
+    event->set_type(ToProtoEventType(e.type));
+    event->set_timestamp_ms(e.timestamp_ms);
+  }
   proto->set_first_seen_ms(profile.first_seen_ms);
   proto->set_last_seen_ms(profile.last_seen_ms);
   proto->set_segment(profile.segment);

@@ -287,6 +287,10 @@ TEST_F(IntegrationTest, FeedbackIsReflectedByTheNextRecommend) {
   EXPECT_EQ(profile.event_counts(0).type(), v1::CLICK);
   EXPECT_EQ(profile.event_counts(0).count(), 1);
   EXPECT_THAT(profile.recent_item_ids(), Contains(top));
+  ASSERT_EQ(profile.recent_events_size(), 1);
+  EXPECT_EQ(profile.recent_events(0).item_id(), top);
+  EXPECT_EQ(profile.recent_events(0).type(), v1::CLICK);
+  EXPECT_GT(profile.recent_events(0).timestamp_ms(), 0);
 }
 
 TEST_F(IntegrationTest, DuplicatesAreCountedOnce) {

@@ -272,6 +272,8 @@ try {
     `the test event changed the next list (${before[0]} gone; ${before.slice(0, 3)} -> ${after.slice(0, 3)})`);
   const timelineFirst = await page.getAttribute('#sh-timeline .step', 'data-item-id');
   check(timelineFirst === before[0], 'the event is first on the timeline');
+  const timelineType = await page.getAttribute('#sh-timeline .step', 'data-type');
+  check(timelineType === 'PURCHASE', `the timeline names the event's type (${timelineType})`);
   // The exploration knob: full exploration re-ranks the list (u42's arm,
   // "control", sets no exploration of its own, so the knob is used).
   const arm = await page.textContent('#sh-lists .list:first-child .arm');
