@@ -43,7 +43,7 @@ int RunFeedback(const Args& args) {
   parser.String("item", &item, "item id (required)");
   parser.String("type", &type,
                 "view, click, add_to_cart, remove_from_cart, purchase, "
-                "rating, dislike or impression (required)");
+                "rating, dislike, impression or favorite (required)");
   parser.Double("value", &value,
                 "rating (0..10) for rating, quantity for purchase and "
                 "add_to_cart (0 means 1)");
@@ -170,23 +170,52 @@ int UserDelete(RecommenderClient& rpc, const std::string& user_id) {
   return kExitOk;
 }
 
+int UserMerge(RecommenderClient& rpc, const std::string& from,
+              const std::string& to) {
+  v1::MergeUsersRequest request;
+  request.set_from_user_id(from);
+  request.set_to_user_id(to);
+  v1::MergeUsersResponse response;
+  if (auto exit = rpc.CallOrExit(&Stub::MergeUsers, request, &response)) {
+    return *exit;
+  }
+  std::cout << "merged user " << from << " into " << to << ": "
+            << response.events_moved() << " events moved, "
+            << response.idempotency_keys_moved()
+            << " idempotency keys moved, profile "
+            << (response.profile_merged() ? "merged" : "absent") << "; " << from
+            << " erased\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunUser(const Args& args) {
   ClientFlags client;
   bool json = false;
-  FlagParser parser("aisle user get|delete USER_ID [flags]",
-                    "get: prints the user's profile (event counts, segment, "
-                    "recent items).\ndelete: erases everything stored about "
-                    "the user (right to be forgotten); the user's events "
-                    "stay counted in anonymous aggregates.");
+  FlagParser parser(
+      "aisle user get|delete USER_ID [flags]\n"
+      "       aisle user merge FROM_USER_ID TO_USER_ID [flags]",
+      "get: prints the user's profile (event counts, segment, "
+      "recent items).\ndelete: erases everything stored about "
+      "the user (right to be forgotten); the user's events "
+      "stay counted in anonymous aggregates.\nmerge: an "
+      "anonymous visitor logged in: moves FROM's events and "
+      "session to TO, then erases FROM (MergeUsers; repeating "
+      "it changes nothing).");
   client.Register(parser);
   parser.Bool("json", &json, "print the raw response as JSON (get)");
   std::vector<std::string> positional;
   if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
+  if (positional.size() == 3 && positional[0] == "merge") {
+    RecommenderClient rpc(client);
+    return UserMerge(rpc, positional[1], positional[2]);
+  }
   if (positional.size() != 2 ||
       (positional[0] != "get" && positional[0] != "delete")) {
-    return UsageError(parser, "expected 'get USER_ID' or 'delete USER_ID'");
+    return UsageError(parser,
+                      "expected 'get USER_ID', 'delete USER_ID' or 'merge "
+                      "FROM_USER_ID TO_USER_ID'");
   }
   RecommenderClient rpc(client);
   return positional[0] == "get" ? UserGet(rpc, positional[1], json)

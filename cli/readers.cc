@@ -242,7 +242,7 @@ absl::StatusOr<core::Event> ParseEventRow(
       return absl::InvalidArgumentError(Cat(
           "type: unknown event type '", text,
           "' (view, click, add_to_cart, remove_from_cart, purchase, rating, "
-          "dislike, impression)"));
+          "dislike, impression, favorite)"));
     }
     event.type = *type;
   } else if (default_type.has_value()) {

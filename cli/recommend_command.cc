@@ -110,7 +110,7 @@ int RunRecommend(const Args& args) {
                 "--context)");
   parser.String("scenario", &scenario,
                 "for_you, similar_items, frequently_bought_together, "
-                "recently_viewed or trending");
+                "recently_viewed, trending or popular (bestsellers)");
   parser.String("context", &context_items,
                 "comma-separated item ids: the item page or the cart");
   parser.Int("count", &count, "how many items (1..500)");
@@ -146,7 +146,8 @@ int RunRecommend(const Args& args) {
                       Cat("--scenario: unknown scenario '", scenario, "'"));
   }
   if (user.empty() && context_items.empty() &&
-      *parsed_scenario != core::Scenario::kTrending) {
+      *parsed_scenario != core::Scenario::kTrending &&
+      *parsed_scenario != core::Scenario::kPopular) {
     return UsageError(parser,
                       "give --user, or --context for an anonymous "
                       "visitor");

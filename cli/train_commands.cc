@@ -26,6 +26,7 @@
 #include "core/eval.h"
 #include "core/model.h"
 #include "core/training.h"
+#include "core/weights_config.h"
 #include "server/model_manager.h"
 #include "storage/store.h"
 
@@ -307,7 +308,8 @@ int RunEval(const Args& args) {
   parser.String("test", &test_path, "test ratings file (required)");
   parser.Int("k", &k, "list length");
   parser.String("model", &models,
-                "popular, cooccurrence, als, or all (comma-separated); "
+                "popular, cooccurrence, als, people_like_you, or all "
+                "(comma-separated); "
                 "next-item also markov, blend");
   parser.String("protocol", &protocol,
                 "split (--train/--test) or next-item (--ratings: each "
@@ -322,6 +324,12 @@ int RunEval(const Args& args) {
   parser.Int("seed", &seed, "ALS seed");
   parser.Bool("binary", &binary,
               "weigh every rating 1 instead of by its value");
+  std::string event_weights, blend_weights;
+  parser.String("event-weights", &event_weights,
+                "split: event weights as aisle serve takes them "
+                "(core/weights_config.h), e.g. rating=0.5");
+  parser.String("blend-weights", &blend_weights,
+                "split: FOR_YOU blend weights as aisle serve takes them");
   std::string explorations = "0";
   parser.String("exploration", &explorations,
                 "exploration of every request, 0..1; a comma-separated "
@@ -363,12 +371,25 @@ int RunEval(const Args& args) {
       variants.push_back(core::EvalVariant::kCoOccurrence);
     } else if (name == "als") {
       variants.push_back(core::EvalVariant::kAls);
+    } else if (name == "people_like_you") {
+      variants.push_back(core::EvalVariant::kPeopleLikeYou);
     } else {
-      return UsageError(parser, Cat("--model: unknown model '", name,
-                                    "' (popular, cooccurrence, als, all)"));
+      return UsageError(
+          parser, Cat("--model: unknown model '", name,
+                      "' (popular, cooccurrence, als, people_like_you, all)"));
     }
   }
   if (variants.empty()) return UsageError(parser, "--model: empty");
+  core::EngineOptions engine_options;
+  if (absl::Status s =
+          core::ParseEventWeights(event_weights, &engine_options.weights);
+      !s.ok()) {
+    return UsageError(parser, Cat("--event-weights: ", s.message()));
+  }
+  if (absl::Status s = core::ParseBlendWeights(blend_weights, &engine_options);
+      !s.ok()) {
+    return UsageError(parser, Cat("--blend-weights: ", s.message()));
+  }
   std::vector<double> exploration_levels;
   for (const std::string& text : SplitList(explorations)) {
     double e = 0;
@@ -387,6 +408,7 @@ int RunEval(const Args& args) {
   for (core::EvalVariant variant : variants) {
     for (double exploration : exploration_levels) {
       core::EvalOptions options;
+      options.engine = engine_options;
       options.exploration = exploration;
       options.train_path = train_path;
       options.test_path = test_path;

@@ -134,7 +134,7 @@ std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Content(
 // enough eligible items exist) from the rest of the catalog in id order.
 void Engine::State::Runner::Ranked(const DecayedCounters& counter,
                                    RankCache& cache, Source source,
-                                   ReasonCode reason) {
+                                   ReasonCode reason, bool catalog_top_up) {
   size_t depth = std::max<size_t>(64, want_ * 4);
   size_t pos = 0;
   while (!Full()) {
@@ -146,6 +146,7 @@ void Engine::State::Runner::Ranked(const DecayedCounters& counter,
     if (order->size() < depth) break;
     depth *= 4;
   }
+  if (!catalog_top_up) return;
   for (size_t i = 0; i < s_.items.size() && !Full(); ++i) {
     const auto item = static_cast<int32_t>(i);
     if (counter.Key(item) <= 0) Add({item, 0, source, reason, -1, 0});

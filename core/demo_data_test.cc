@@ -141,7 +141,7 @@ TEST(DemoDataTest, AlsBeatsPopularityOnHeldOutEvents) {
   };
 
   EngineOptions popular_options;
-  popular_options.for_you = {false, false, false, false};
+  popular_options.for_you = {false, false, false, false, false};
   Engine popular(popular_options);
   popular.UpsertItems(d.items);
   popular.ReplayEvents(train);

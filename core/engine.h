@@ -61,6 +61,9 @@ struct EventWeights {
   // 0.4916 vs 0.4219 with the default AlsOptions).
   float rating_scale = 1.0f;
   float impression = 0.0f;  // impressions are attribution, not taste
+  // FAVORITE ("save for later"): more than a click, less than the cart.
+  // Not measured (ML-100K has no such event); chosen by that order.
+  float favorite = 3.0f;
   // DISLIKE has no weight: it removes the item from the user's positives
   // and from every recommendation to that user.
 
@@ -112,6 +115,24 @@ struct SessionOptions {
 // transition_span 0..20, transition_max_neighbors >= 1, candidates 1..10000.
 absl::Status ValidateSessionOptions(const SessionOptions& o);
 
+// "People like you" (core/people_like_you.cc): the `neighbors` users
+// whose vectors are closest (cosine) to the user's, among at most
+// `max_scan_users` users with a current vector (an even sample when there
+// are more), score the items among their last `items_per_neighbor`
+// distinct positive items by sum of similarity x log1p(weight). FOR_YOU
+// blends the best `candidates` into the factor model's scores as the
+// session is blended: score = (1 - W) * model + W * people_like_you, both
+// scaled to their best candidate, W = blend_weight (`--blend-weights
+// people_like_you=W`). Default 0 (off): on ML-100K it did not beat the
+// factor model alone (README "Quality").
+struct PeopleLikeYouOptions {
+  double blend_weight = 0;
+  int neighbors = 30;
+  int items_per_neighbor = 50;
+  int max_scan_users = 20000;
+  int candidates = 200;
+};
+
 struct EngineOptions {
   EventWeights weights;
   // Half-life of event weight for popularity (days) and trending (hours).
@@ -139,6 +160,7 @@ struct EngineOptions {
   // (core/session_source.cc). Defaults measured with `aisle eval --protocol
   // next-item` on ML-100K (README "Next item").
   SessionOptions session;
+  PeopleLikeYouOptions people_like_you;
   ModelOptions model;
   // SwapModel re-solves every user's vector against the new model. When
   // false (default) it does so before returning. When true it returns
@@ -216,6 +238,19 @@ class Engine {
   // Forgets everything about the user held in memory. Returns false if the
   // user was unknown.
   bool EraseUser(std::string_view user_id);
+
+  // Moves `from`'s state to `to` (an anonymous visitor who logged in):
+  // forgets `from` as EraseUser does, then adds `moved` (from's stored
+  // events, Store::MergeUsers; their user_id is ignored) to `to`'s
+  // history, items and counts, after to's own events, so that the
+  // visitor's session is `to`'s latest; re-solves to's vector before
+  // returning. The anonymous aggregates (popularity, co-occurrence,
+  // transitions) already counted the events and stay as they are:
+  // co-occurrence between from's and to's items is not added (a replay
+  // after a restart counts it; docs/signals.md). REQUIRES: as
+  // ApplyEvents for `moved`; from != to (core/engine_merge.cc).
+  void MergeUsers(std::string_view from, std::string_view to,
+                  std::span<const Event> moved);
 
   // Installs `model` (may be null: no factor model) and re-folds users
   // against it. Returns the previous model. The re-fold runs after the

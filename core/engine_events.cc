@@ -22,6 +22,8 @@ int TypeRank(EventType t) {
       return 5;
     case EventType::kAddToCart:
       return 4;
+    case EventType::kFavorite:
+      return 3;
     case EventType::kRating:
       return 3;
     case EventType::kClick:
@@ -51,6 +53,8 @@ float EventWeights::For(EventType type, double value) const {
       return static_cast<float>(rating_scale * value);
     case EventType::kImpression:
       return impression;
+    case EventType::kFavorite:
+      return favorite;
     default:
       return 0;
   }
@@ -86,7 +90,8 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
   for (int32_t other : seen) PruneNeighbors(co[other], cap);
 }
 
-void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
+void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
+                          bool aggregates) {
   // What server::ValidateEvent and the store guarantee (see ApplyEvents).
   AISLE_DCHECK(!e.user_id.empty() && !e.item_id.empty());
   AISLE_DCHECK(e.type != EventType::kUnspecified &&
@@ -94,7 +99,7 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
   const int32_t item = InternItem(e.item_id);
   const int32_t u = InternUser(e.user_id);
   UserRec& user = users[u];
-  ++events;
+  if (aggregates) ++events;
   now_ms = std::max(now_ms, e.timestamp_ms);
   ++user.counts[static_cast<int>(e.type)];
   if (user.first_seen == 0 || e.timestamp_ms < user.first_seen) {
@@ -103,14 +108,17 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
   user.last_seen = std::max(user.last_seen, e.timestamp_ms);
   // Impressions are attribution, not taste: counted, nothing else.
   if (e.type == EventType::kImpression) {
-    impressions.Add(item, 1, e.timestamp_ms);
+    if (aggregates) impressions.Add(item, 1, e.timestamp_ms);
     return;
   }
 
   const float w = options.weights.For(e.type, e.value);
-  if (w > 0) {
+  if (w > 0 && aggregates) {
     popularity.Add(item, w, e.timestamp_ms);
     trending.Add(item, w, e.timestamp_ms);
+  }
+  if (e.type == EventType::kPurchase && aggregates) {
+    bestsellers.Add(item, 1, e.timestamp_ms);
   }
   UserItem& ui = user.FindOrInsert(item);
   ui.last_sec = std::max<uint32_t>(
@@ -135,11 +143,11 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched) {
   if (count_cart) ui.flags |= kCarted;
   const bool follows = w > 0 && !(ui.flags & kBlocked);
   // `ui` may move when CountPairs looks other items up: flags are set first.
-  if (count_all) CountPairs(user, item, /*cart=*/false);
-  if (count_cart) CountPairs(user, item, /*cart=*/true);
+  if (count_all && aggregates) CountPairs(user, item, /*cart=*/false);
+  if (count_cart && aggregates) CountPairs(user, item, /*cart=*/true);
 
   // Before the event joins the history: it follows the user's earlier items.
-  if (follows) CountTransitions(user, item, e.timestamp_ms);
+  if (follows && aggregates) CountTransitions(user, item, e.timestamp_ms);
   user.history.push_back({e.timestamp_ms, item, e.type});
   const size_t max_history =
       static_cast<size_t>(std::max(1, options.max_history_per_user));

@@ -1,16 +1,18 @@
 // Engine::SaveSnapshot and Engine::LoadSnapshot: the state derived from
 // events as bytes, so that a restart replays only the events after it.
 //
-// Format (version 1; numbers little-endian as in memory, which the magic
+// Format (version 3; numbers little-endian as in memory, which the magic
 // checks: a big-endian reader sees a foreign magic):
 //   header   "AISLESNP" | u32 format version | u32 options fingerprint
 //   body     i64 now_ms | i64 events
 //            u32 n_items | n_items x (u32 length, id bytes)
-//            popularity, trending: i64 base | u8 has_base | u32 n | n x f64
-//            n_all, n_cart: n_items x f32 each
+//            popularity, trending, impressions, bestsellers: i64 base | u8
+//            has_base | u32 n | n x f64 n_all, n_cart: n_items x f32 each
 //            co_all, co_cart: n_items x (u32 k | k x (i32 item, f32 w))
 //            u32 n_users | per user: u32 length, id bytes | i64 first_seen
-//              | i64 last_seen | kNumEventTypes x i32 counts
+//              | i64 last_seen | u32 c | c x i32 counts (c <= the
+//              number of event types this build knows, so that adding an
+//              event type does not change the format)
 //              | u32 h | h x (i64 ts, i32 item, i32 type)
 //              | u32 k | k x (i32 item, f32 weight, u32 last_sec,
 //                             u8 flags, u8 best)
@@ -42,7 +44,7 @@ namespace aisle::core {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'S', 'N', 'P'};
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 constexpr size_t kPieceBytes = 4 << 20;
 constexpr size_t kTrailerBytes = 8 + 4;
 
@@ -177,7 +179,7 @@ uint32_t OptionsFingerprint(const EngineOptions& o) {
   };
   const EventWeights& w = o.weights;
   for (float f : {w.view, w.click, w.add_to_cart, w.remove_from_cart,
-                  w.purchase, w.rating_scale, w.impression}) {
+                  w.purchase, w.rating_scale, w.impression, w.favorite}) {
     add(f);
   }
   add(o.popularity_half_life_days);
@@ -268,6 +270,7 @@ std::vector<std::string> Engine::SaveSnapshot() const {
   WriteCounters(s.popularity, w);
   WriteCounters(s.trending, w);
   WriteCounters(s.impressions, w);
+  WriteCounters(s.bestsellers, w);
   w.Bytes(s.n_all.data(), s.n_all.size() * sizeof(float));
   w.Bytes(s.n_cart.data(), s.n_cart.size() * sizeof(float));
   for (const auto* co : {&s.co_all, &s.co_cart}) {
@@ -296,6 +299,7 @@ std::vector<std::string> Engine::SaveSnapshot() const {
     w.String(user.id);
     w.Put(user.first_seen);
     w.Put(user.last_seen);
+    w.Put(static_cast<uint32_t>(user.counts.size()));
     w.Bytes(user.counts.data(), sizeof(user.counts));
     w.Put(static_cast<uint32_t>(user.history.size()));
     w.Bytes(user.history.data(),
@@ -373,10 +377,11 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
       return Damaged("item ids");
     }
   }
-  Counters popularity, trending, impressions;
+  Counters popularity, trending, impressions, bestsellers;
   if (!ReadCounters(r, n_items, &popularity) ||
       !ReadCounters(r, n_items, &trending) ||
-      !ReadCounters(r, n_items, &impressions)) {
+      !ReadCounters(r, n_items, &impressions) ||
+      !ReadCounters(r, n_items, &bestsellers)) {
     return Damaged("counters");
   }
   std::vector<float> n_all(n_items), n_cart(n_items);
@@ -407,10 +412,10 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
     return i >= 0 && static_cast<uint32_t>(i) < n_items;
   };
   for (State::UserRec& user : users) {
-    uint32_t h, k;
+    uint32_t h, k, c;
     if (!r.String(&user.id) || user.id.empty() || !r.Get(&user.first_seen) ||
-        !r.Get(&user.last_seen) ||
-        !r.Bytes(user.counts.data(), sizeof(user.counts)) ||
+        !r.Get(&user.last_seen) || !r.Get(&c) || c > user.counts.size() ||
+        !r.Bytes(user.counts.data(), c * sizeof(int32_t)) ||
         !r.Count(&h, sizeof(State::HistoryEntry))) {
       return Damaged("user record");
     }
@@ -486,6 +491,8 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
                      std::move(trending.values));
   s.impressions.Restore(impressions.base, impressions.has_base,
                         std::move(impressions.values));
+  s.bestsellers.Restore(bestsellers.base, bestsellers.has_base,
+                        std::move(bestsellers.values));
   s.now_ms = now_ms;
   s.events = events;
   return absl::OkStatus();

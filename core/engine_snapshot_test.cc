@@ -102,7 +102,7 @@ TEST(EngineSnapshotTest, SnapshotPlusTailEqualsFullReplay) {
 // fed by them alone, a snapshot that lost them would answer differently.
 TEST(EngineSnapshotTest, SessionTransitionsSurviveASnapshot) {
   EngineOptions o;
-  o.for_you = {false, false, false, true};
+  o.for_you = {false, false, false, true, false};
   o.session.co_occurrence_weight = 0;
   const DemoData demo = SmallDemo();
   const size_t half = demo.events.size() / 2;

@@ -134,6 +134,7 @@ struct Engine::State {
         popularity(options.popularity_half_life_days * kMsPerDay),
         trending(options.trending_half_life_hours * kMsPerHour),
         impressions(options.popularity_half_life_days * kMsPerDay),
+        bestsellers(options.popularity_half_life_days * kMsPerDay),
         transitions(options.session.transition_max_neighbors) {}
 
   const EngineOptions options;
@@ -167,7 +168,12 @@ struct Engine::State {
   // IMPRESSION events per item, decayed like popularity: how exposed an
   // item is (exploration.cc).
   DecayedCounters impressions ABSL_GUARDED_BY(mu);
+  // PURCHASE events per item (orders, not units, so that one bulk order
+  // does not make a bestseller), decayed like popularity: the POPULAR
+  // scenario's ranking.
+  DecayedCounters bestsellers ABSL_GUARDED_BY(mu);
   mutable RankCache popularity_rank;
+  mutable RankCache bestseller_rank;
   mutable RankCache trending_rank;
   int64_t now_ms ABSL_GUARDED_BY(mu) = 0;  // latest event timestamp
   int64_t events ABSL_GUARDED_BY(mu) = 0;
@@ -264,9 +270,13 @@ struct Engine::State {
   bool Delete(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Events (engine_events.cc). Apply appends the user's index to
-  // `touched` (if not null) when their items changed.
-  void Apply(const Event& e, std::vector<int32_t>* touched)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // `touched` (if not null) when their items changed. aggregates = false
+  // changes only the user's own state (history, items, counts), not the
+  // anonymous aggregates (event count, popularity, trending, bestsellers,
+  // impressions, co-occurrence, transitions): for events that were already
+  // counted under another user id (Engine::MergeUsers).
+  void Apply(const Event& e, std::vector<int32_t>* touched,
+             bool aggregates = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void CountPairs(UserRec& user, int32_t item, bool cart)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Adds transitions to `item` (at `ts`) from the user's previous distinct

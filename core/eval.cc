@@ -71,6 +71,8 @@ std::string_view EvalVariantName(EvalVariant variant) {
       return "cooccurrence";
     case EvalVariant::kAls:
       return "als";
+    case EvalVariant::kPeopleLikeYou:
+      return "people_like_you";
   }
   return "unknown";
 }
@@ -250,12 +252,12 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   bool binary = !options.rating_as_weight;
   switch (options.variant) {
     case EvalVariant::kPopular:
-      eo.for_you = {false, false, false, false};
+      eo.for_you = {false, false, false, false, false};
       eo.popularity_half_life_days = 0;
       binary = true;
       break;
     case EvalVariant::kCoOccurrence:
-      eo.for_you = {false, true, false, false};
+      eo.for_you = {false, true, false, false, false};
       // Count every pair of a user's items, as batch item-item CF does.
       eo.co_occurrence_window = std::max(eo.co_occurrence_window, 100000);
       eo.co_occurrence_max_neighbors =
@@ -263,6 +265,9 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
       eo.max_history_per_user = std::max(eo.max_history_per_user, 100000);
       break;
     case EvalVariant::kAls:
+      break;
+    case EvalVariant::kPeopleLikeYou:
+      eo.for_you = {false, false, false, false, true};
       break;
   }
   Engine engine(eo);
@@ -275,7 +280,8 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   report.train_ratings = static_cast<int64_t>(train->size());
   report.test_ratings = static_cast<int64_t>(test->size());
 
-  if (options.variant == EvalVariant::kAls) {
+  if (options.variant == EvalVariant::kAls ||
+      options.variant == EvalVariant::kPeopleLikeYou) {
     const auto start = SteadyClock::now();
     if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
       return s;

@@ -40,6 +40,8 @@ enum class EvalVariant {
   kPopular,       // most popular, plain counts, no time decay
   kCoOccurrence,  // FOR_YOU from item co-occurrence only
   kAls,           // implicit ALS trained on the engine's export
+  // FOR_YOU from "people like you" alone (nearest users by ALS vector)
+  kPeopleLikeYou,
 };
 std::string_view EvalVariantName(EvalVariant variant);
 

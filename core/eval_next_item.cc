@@ -22,11 +22,11 @@ EngineOptions VariantOptions(const NextItemOptions& options) {
   baseline.fresh_half_life_seconds = 0;
   switch (options.variant) {
     case NextItemVariant::kPopular:
-      eo.for_you = {false, false, false, false};
+      eo.for_you = {false, false, false, false, false};
       eo.popularity_half_life_days = 0;
       break;
     case NextItemVariant::kMarkov:
-      eo.for_you = {false, false, false, true};
+      eo.for_you = {false, false, false, true, false};
       baseline.max_items = 1;
       baseline.transition_span = 1;
       baseline.transition_gap_half_life_seconds = 0;
@@ -35,14 +35,14 @@ EngineOptions VariantOptions(const NextItemOptions& options) {
       eo.session = baseline;
       break;
     case NextItemVariant::kCoOccurrence:
-      eo.for_you = {false, false, false, true};
+      eo.for_you = {false, false, false, true, false};
       baseline.max_items = 5;
       baseline.transition_weight = 0;
       baseline.co_occurrence_weight = 1;
       eo.session = baseline;
       break;
     case NextItemVariant::kFactorModel:
-      eo.for_you = {true, false, false, false};
+      eo.for_you = {true, false, false, false, false};
       break;
     case NextItemVariant::kBlend:
       break;

@@ -17,6 +17,8 @@ std::string_view Verb(EventType t) {
       return "bought";
     case EventType::kAddToCart:
       return "added to cart";
+    case EventType::kFavorite:
+      return "saved";
     case EventType::kRating:
       return "rated";
     case EventType::kClick:
@@ -96,8 +98,24 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
     case ReasonCode::kTrending:
       r.detail = "Trending now";
       break;
+    case ReasonCode::kPeopleLikeYou:
+      r.detail = absl::StrCat(
+          "People with similar taste ",
+          ToAbsl(Verb(static_cast<EventType>(c.neighbors_best))), " this");
+      break;
     case ReasonCode::kRecentlyViewedByYou:
       r.detail = absl::StrCat("You ", ToAbsl(verb(c.item)), " this recently");
+      break;
+    case ReasonCode::kPopular:
+      if (req_.scenario == Scenario::kPopular &&
+          s_.bestsellers.Key(c.item) > 0) {
+        r.detail = req_.filter.include_categories.size() == 1
+                       ? absl::StrCat("Bestseller in ",
+                                      req_.filter.include_categories.front())
+                       : std::string("Bestseller in the store");
+      } else {
+        r.detail = "Popular in the store";
+      }
       break;
     default:
       r.detail = "Popular in the store";

@@ -9,14 +9,20 @@
 //     vector, e.g. an anonymous visitor's context items); then
 //     co-occurrence of the user's recent items (or, for an unknown user,
 //     of context_item_ids, then their vector similarity); then same
-//     category (content); then popularity. EngineOptions::for_you turns
-//     the sources off one by one (for the offline evaluation).
+//     category (content); then popularity. "People like you"
+//     (people_like_you.cc) is blended into the model's scores when its
+//     weight is > 0, and is the first source when the factor model is off.
+//     EngineOptions::for_you turns the sources off one by one (for the
+//     offline evaluation).
 //   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
 //   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
 //     co-occurrence, item-vector cosine, content, popularity.
 //   RECENTLY_VIEWED: the user's distinct history, most recent first (no
 //     top-up; include_seen implied).
 //   TRENDING: trending, then popularity order of the rest.
+//   POPULAR (bestsellers): decayed purchase count (orders, half-life
+//     popularity_half_life_days), then popularity order of the rest; per
+//     category through filter.include_categories.
 // The popularity and trending top-ups end with the rest of the catalog in
 // id order, so the list is full whenever enough eligible items exist.
 // fallback_reason names why the scenario's own sources produced nothing.
@@ -134,7 +140,7 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
                                 scenario == Scenario::kFrequentlyBoughtTogether;
   // The REQUIRES of Engine::Recommend (server/validation.cc checks them).
   AISLE_DCHECK(static_cast<int>(scenario) >= 1 &&
-               static_cast<int>(scenario) <= 5);
+               static_cast<int>(scenario) < kNumScenarios);
   AISLE_DCHECK(req_.count >= 0);
   AISLE_DCHECK(!context_scenario || !req_.context_item_ids.empty());
   if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
@@ -164,6 +170,12 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
     case Scenario::kTrending:
       Ranked(s_.trending, s_.trending_rank, Source::kTrending,
              ReasonCode::kTrending);
+      break;
+    case Scenario::kPopular:
+      Ranked(s_.bestsellers, s_.bestseller_rank, Source::kPopularity,
+             ReasonCode::kPopular, /*catalog_top_up=*/false);
+      Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
+             ReasonCode::kPopular);
       break;
   }
   if (context_scenario && context_.empty() && out_.empty()) {
@@ -206,10 +218,12 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
 
 void Engine::State::Runner::ForYou(std::string* fallback_reason) {
   const ForYouSources& on = s_.options.for_you;
-  const ForYouSources sources{on.factor_model && req_.sources.factor_model,
-                              on.co_occurrence && req_.sources.co_occurrence,
-                              on.content && req_.sources.content,
-                              on.session && req_.sources.session};
+  const ForYouSources sources{
+      on.factor_model && req_.sources.factor_model,
+      on.co_occurrence && req_.sources.co_occurrence,
+      on.content && req_.sources.content, on.session && req_.sources.session,
+      on.people_like_you && req_.sources.people_like_you};
+  const double people_weight = s_.options.people_like_you.blend_weight;
   const bool has_vector = user_ != nullptr && b_ != nullptr &&
                           sources.factor_model && UserVector() != nullptr;
   if (has_vector) {
@@ -240,9 +254,18 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
       }
     }
     if (!session_.empty()) cands = BlendSession(std::move(cands));
+    if (sources.people_like_you && people_weight > 0) {
+      cands = Blend(std::move(cands), PeopleLikeYouCandidates(), people_weight,
+                    Source::kPeopleLikeYou, ReasonCode::kPeopleLikeYou);
+    }
     AddAll(std::move(cands));
   } else if (!session_.empty()) {
     AddAll(SessionCandidates());
+  } else if (sources.people_like_you && !sources.factor_model &&
+             user_ != nullptr && b_ != nullptr) {
+    // The source alone (the factor model turned off: the evaluation's
+    // `people_like_you` row); it still needs the user's vector.
+    AddAll(PeopleLikeYouCandidates());
   }
   if (!recent_.empty() && sources.co_occurrence) {
     std::vector<Candidate> co = CoOccurrence(recent_, false);

@@ -58,6 +58,9 @@ class Engine::State::Runner {
     ReasonCode reason = ReasonCode::kUnspecified;
     int32_t related = -1;       // engine item the candidate came from, if any
     double related_weight = 0;  // that item's contribution to `score`
+    // kPeopleLikeYou: the strongest event type of the neighbours on the
+    // item (an EventType number), for "People with similar taste bought".
+    uint8_t neighbors_best = 0;
   };
 
   // The request's filter against the category index.
@@ -152,9 +155,11 @@ class Engine::State::Runner {
   std::vector<Candidate> Content(
       const std::vector<std::pair<int32_t, float>>& seeds) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
-  // Tops the list up from a counter's ranking, then from the catalog.
+  // Tops the list up from a counter's ranking, then (unless
+  // catalog_top_up is false) from the rest of the catalog in id order.
   void Ranked(const DecayedCounters& counter, RankCache& cache, Source source,
-              ReasonCode reason) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+              ReasonCode reason, bool catalog_top_up = true)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   // The user's vector against b_: the stored one when it was solved
   // against this model, else solved now (once per request; see
   // EngineOptions::refold_in_background). Null when the user has no
@@ -176,6 +181,20 @@ class Engine::State::Runner {
   // The factor model's candidates (best first; REQUIRES a user vector)
   // blended with the session's by SessionOptions' rule; unsorted.
   std::vector<Candidate> BlendSession(std::vector<Candidate> model)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The factor model's candidates (REQUIRES a user vector) blended with
+  // `other`'s (best first): (1 - weight) * model + weight * other, both
+  // scaled to their best candidate; an item where the other part is the
+  // stronger takes `source`, `reason` and related item from it. Unsorted.
+  std::vector<Candidate> Blend(std::vector<Candidate> model,
+                               const std::vector<Candidate>& other,
+                               double weight, Source source, ReasonCode reason)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // people_like_you.cc
+  // Eligible items the user's nearest users (PeopleLikeYouOptions) engaged
+  // with, best first, at most `candidates`; empty without a user vector.
+  std::vector<Candidate> PeopleLikeYouCandidates()
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // retrieval.cc

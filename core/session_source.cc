@@ -120,23 +120,34 @@ Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
   if (session_blend_ <= 0) return model;
   std::vector<Candidate> session = SessionCandidates();
   if (session.empty()) return model;
+  return Blend(std::move(model), session, session_blend_, Source::kSession,
+               ReasonCode::kJustViewed);
+}
+
+std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Blend(
+    std::vector<Candidate> model, const std::vector<Candidate>& other,
+    double weight, Source source, ReasonCode reason) {
+  if (other.empty() || weight <= 0) return model;
   const float* uv = UserVector();
   const FactorModel& m = *b_->model;
   const Eigen::Map<const Eigen::VectorXf> u(uv, m.factors());
   // Both signals scaled to their best candidate, so that the blend weight
   // means the same whatever the model's score range.
-  const double model_top = !model.empty() ? model.front().score : 0;
+  // (The best, not the first: a second blend gets the first's unsorted.)
+  double model_top = 0;
+  for (const Candidate& c : model) model_top = std::max(model_top, c.score);
   const double model_scale = model_top > 0 ? 1.0 / model_top : 0;
-  const double session_scale = 1.0 / session.front().score;
-  const double l = session_blend_;
+  const double other_scale =
+      other.front().score > 0 ? 1.0 / other.front().score : 0;
+  const double l = weight;
   absl::flat_hash_map<int32_t, size_t> index;
   for (size_t k = 0; k < model.size(); ++k) {
     index[model[k].item] = k;
-    model[k].related_weight = 0;  // the session part, set below
+    model[k].related_weight = 0;  // the other part, set below
     model[k].score = (1 - l) * std::max(0.0, model[k].score * model_scale);
   }
-  for (const Candidate& c : session) {
-    const double part = l * c.score * session_scale;
+  for (const Candidate& c : other) {
+    const double part = l * c.score * other_scale;
     Candidate* target;
     if (auto it = index.find(c.item); it != index.end()) {
       target = &model[it->second];
@@ -154,9 +165,10 @@ Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
     }
     // The stronger part names the source and the reason.
     if (part >= target->score) {
-      target->source = Source::kSession;
-      target->reason = ReasonCode::kJustViewed;
+      target->source = source;
+      target->reason = reason;
       target->related = c.related;
+      target->neighbors_best = c.neighbors_best;
     }
     target->score += part;
   }

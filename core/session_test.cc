@@ -54,7 +54,7 @@ void AddFollows(Engine& engine, const std::string& from, const std::string& to,
 // what is measured.
 EngineOptions TransitionsOnly() {
   EngineOptions o;
-  o.for_you = {false, false, false, true};
+  o.for_you = {false, false, false, true, false};
   o.session.co_occurrence_weight = 0;
   return o;
 }
@@ -150,7 +150,7 @@ TEST(SessionTest, AnonymousContextItemsAreTheSessionInOrder) {
 // model alone.
 TEST(SessionTest, BlendAdaptsToHowFreshTheSessionIs) {
   EngineOptions o;
-  o.for_you = {true, false, false, true};
+  o.for_you = {true, false, false, true, false};
   o.session.co_occurrence_weight = 0;
   o.session.fresh_half_life_seconds = 60;
   Engine engine(o);

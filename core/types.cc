@@ -9,13 +9,16 @@ namespace {
 
 constexpr std::array<std::string_view, kNumEventTypes> kEventTypeNames = {
     "unspecified", "view",   "click",   "add_to_cart", "remove_from_cart",
-    "purchase",    "rating", "dislike", "impression"};
-constexpr std::array<std::string_view, 6> kScenarioNames = {
-    "unspecified",     "for_you", "similar_items", "frequently_bought_together",
-    "recently_viewed", "trending"};
+    "purchase",    "rating", "dislike", "impression",  "favorite"};
+constexpr std::array<std::string_view, 7> kScenarioNames = {
+    "unspecified",     "for_you",
+    "similar_items",   "frequently_bought_together",
+    "recently_viewed", "trending",
+    "popular"};
 constexpr std::array<std::string_view, kNumSources> kSourceNames = {
-    "unspecified",  "factor_model", "co_occurrence",   "popularity", "trending",
-    "user_history", "content",      "item_similarity", "session"};
+    "unspecified", "factor_model",   "co_occurrence", "popularity",
+    "trending",    "user_history",   "content",       "item_similarity",
+    "session",     "people_like_you"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);

@@ -28,8 +28,11 @@ enum class EventType : int32_t {
   kRating = 6,
   kDislike = 7,
   kImpression = 8,
+  // "Save for later" (a wishlist): intent short of the cart. Its weight is
+  // EventWeights::favorite.
+  kFavorite = 9,
 };
-inline constexpr int kNumEventTypes = 9;
+inline constexpr int kNumEventTypes = 10;
 
 // "view", "click", "add_to_cart", ... (lower case, as in the import files).
 std::string_view EventTypeName(EventType type);
@@ -65,7 +68,10 @@ enum class Scenario : int32_t {
   kFrequentlyBoughtTogether = 3,
   kRecentlyViewed = 4,
   kTrending = 5,
+  // Bestsellers: ranked by decayed purchases (Engine::Recommend).
+  kPopular = 6,
 };
+inline constexpr int kNumScenarios = 7;            // including 0 (unspecified)
 std::string_view ScenarioName(Scenario scenario);  // "for_you", ...
 std::optional<Scenario> ParseScenario(std::string_view name);
 
@@ -79,9 +85,10 @@ enum class Source : uint8_t {
   kUserHistory = 5,
   kContent = 6,
   kItemSimilarity = 7,
-  kSession = 8,  // the user's (or visitor's) last few items: what follows
+  kSession = 8,        // the user's (or visitor's) last few items: what follows
+  kPeopleLikeYou = 9,  // the nearest users by vector: what they engaged with
 };
-inline constexpr int kNumSources = 9;
+inline constexpr int kNumSources = 10;
 std::string_view SourceName(Source source);  // "factor_model", ...
 
 // Numbering matches aisle.v1.ReasonCode.
@@ -96,7 +103,8 @@ enum class ReasonCode : uint8_t {
   kRecentlyViewedByYou = 7,
   kSameCategory = 8,
   kNewUserFallback = 9,
-  kJustViewed = 10,  // follows the session's related item ("just viewed")
+  kJustViewed = 10,     // follows the session's related item ("just viewed")
+  kPeopleLikeYou = 11,  // "People with similar taste bought ..."
 };
 
 struct Reason {
@@ -120,6 +128,9 @@ struct ForYouSources {
   bool co_occurrence = true;
   bool content = true;
   bool session = true;  // EngineOptions::session (core/engine.h)
+  // EngineOptions::people_like_you; blended only when its weight > 0, or
+  // alone when factor_model is off.
+  bool people_like_you = true;
 };
 
 struct RecommendRequest {

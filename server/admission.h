@@ -4,7 +4,7 @@
 //
 // Classes (service.cc maps each RPC to one):
 //   read   Recommend, GetItem, GetUser, Rank    the traffic that spikes
-//   write  Feedback, ImportEvents, UpsertItems, DeleteItems
+//   write  Feedback, ImportEvents, UpsertItems, DeleteItems, MergeUsers
 //   admin  GetModelInfo, ListModels, ActivateModel, DeleteUser,
 //          GetExperimentReport
 // The operator's calls are a class of their own so that they still get

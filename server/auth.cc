@@ -57,6 +57,7 @@ constexpr MethodRole kMethodRoles[] = {
     {Method::kRank, Role::kRead},
     {Method::kListSegments, Role::kRead},
     {Method::kExportSegment, Role::kRead},
+    {Method::kMergeUsers, Role::kWrite},
 };
 static_assert(std::size(kMethodRoles) == kNumMethods,
               "every method of the service has a role");

@@ -106,6 +106,14 @@ absl::StatusOr<UserErasure> ClusterWrites::EraseUser(
   return logged->result.erasure;
 }
 
+absl::StatusOr<UserMerge> ClusterWrites::MergeUsers(const std::string& from,
+                                                    const std::string& to) {
+  absl::StatusOr<Logged> logged =
+      AppendAndApply(UniqueEntryId(), MergeUsersEntry(from, to, NowMs()));
+  if (!logged.ok()) return logged.status();
+  return logged->result.merge;
+}
+
 absl::StatusOr<core::ModelMetadata> ClusterWrites::ActivateModel(
     const std::string& requested, bool rollback) {
   absl::StatusOr<std::string> resolved =

@@ -51,6 +51,8 @@ class ClusterWrites final : public Writes {
   absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) override;
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override;
+  absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
+                                       const std::string& to) override;
   // Resolves a rollback to a version on this node, checks it is stored
   // here (NotFound otherwise, nothing logged), then logs "activate V".
   absl::StatusOr<core::ModelMetadata> ActivateModel(const std::string& version,

@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "cluster/event_log.h"
 #include "core/string_view.h"
+#include "core/weights_config.h"
 
 namespace aisle::server {
 namespace {
@@ -370,6 +371,24 @@ const std::vector<Option>& Options() {
          if (!n.ok()) return n.status();
          c->engine.co_occurrence_window = static_cast<int>(*n);
          return absl::OkStatus();
+       }},
+      {"event-weights", "NAME=W,...",
+       "How much each event type says about taste (training, fold-in, "
+       "popularity, co-occurrence); names not given keep their default "
+       "(default view=1,click=2,add_to_cart=4,remove_from_cart=-2,"
+       "purchase=8,rating=1,impression=0,favorite=3; rating multiplies the "
+       "rating's value).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         return core::ParseEventWeights(core::ToStd(v), &c->engine.weights);
+       }},
+      {"blend-weights", "NAME=W,...",
+       "Weights of the sources FOR_YOU blends into the factor model's "
+       "scores, 0..1 (default session=0.9; --session-blend sets the same "
+       "weight).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         return core::ParseBlendWeights(core::ToStd(v), &c->engine);
        }},
       {"session-blend", "WEIGHT",
        "Weight of the session signal (the last few events) against the "

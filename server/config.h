@@ -144,7 +144,8 @@ struct ServerConfig {
   //   --exact-below-selectivity (0.05), --ann-min-items (20000); the
   //   session signal: --session-blend, --session-items, --session-window,
   //   --session-decay, --session-fresh-half-life,
-  //   --session-transition-weight, --session-cooccurrence-weight.
+  //   --session-transition-weight, --session-cooccurrence-weight;
+  //   --event-weights and --blend-weights (core/weights_config.h).
   core::EngineOptions engine;
   // TLS of the gRPC port (server/tls.h): --tls-cert, --tls-key,
   // --tls-client-ca, --tls-reload-interval (default 60s). Default: none =

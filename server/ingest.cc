@@ -226,4 +226,22 @@ absl::StatusOr<UserErasure> Ingest::EraseUser(const std::string& user_id,
   return erasure;
 }
 
+absl::StatusOr<UserMerge> Ingest::MergeUsers(const std::string& from,
+                                             const std::string& to,
+                                             uint64_t log_sequence) {
+  absl::WriterMutexLock erase_lock(&erase_mu_);
+  absl::StatusOr<storage::MergeResult> merged =
+      store_->MergeUsers(from, to, log_sequence);
+  if (!merged.ok()) return merged.status();
+  engine_->MergeUsers(from, to, merged->moved);
+  UserMerge result;
+  result.events_moved = static_cast<int64_t>(merged->moved.size());
+  result.idempotency_keys_moved = merged->idempotency_keys_moved;
+  result.profile_merged = merged->profile_merged;
+  spdlog::info("merged user {} into {}: {} events",
+               access_log_->HashUserId(from), access_log_->HashUserId(to),
+               result.events_moved);
+  return result;
+}
+
 }  // namespace aisle::server

@@ -80,6 +80,13 @@ struct UserErasure {
   bool vector_deleted = false;   // the engine had a factor vector
 };
 
+// What a MergeUsers did (storage::MergeResult without the events).
+struct UserMerge {
+  int64_t events_moved = 0;
+  int64_t idempotency_keys_moved = 0;
+  bool profile_merged = false;
+};
+
 class Ingest {
  public:
   // Borrowed pointers; all must outlive the Ingest.
@@ -132,6 +139,14 @@ class Ingest {
   // with the user id hashed.
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id,
                                         uint64_t log_sequence = 0);
+
+  // Moves `from`'s stored events and profile to `to` and erases `from`
+  // (storage::Store::MergeUsers), then the same in the engine
+  // (core::Engine::MergeUsers). Event writes wait meanwhile, as for
+  // EraseUser. REQUIRES: both ids valid (ValidateMergeUsers), from != to.
+  absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
+                                       const std::string& to,
+                                       uint64_t log_sequence = 0);
 
   // Calls `fn` while no event write or erasure is in flight, so that the
   // store and the engine hold the same events (engine snapshots,

@@ -307,6 +307,16 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
       result.status = erased.status();
       break;
     }
+    case cluster::v1::LogEntry::kMergeUsers: {
+      // The node that took the write validated it; the store refuses
+      // equal ids and NUL in an id, whoever wrote the entry.
+      const auto& m = entry.merge_users();
+      absl::StatusOr<UserMerge> merged =
+          ingest_->MergeUsers(m.from_user_id(), m.to_user_id(), seq);
+      if (merged.ok()) result.merge = *merged;
+      result.status = merged.status();
+      break;
+    }
     case cluster::v1::LogEntry::kActivateModel: {
       // Activation is idempotent, so recording the position after it (not
       // in the same batch) is enough: a crash in between re-activates.

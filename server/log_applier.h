@@ -54,6 +54,7 @@ struct ApplyResult {
   EventsStored events;        // events entries
   int items_deleted = 0;      // delete_items entries
   UserErasure erasure;        // delete_user entries
+  UserMerge merge;            // merge_users entries
   core::ModelMetadata model;  // activate_model entries
 };
 

@@ -46,6 +46,14 @@ std::string DeleteUserEntry(const std::string& user_id, int64_t now_ms) {
   return Serialize(entry, now_ms);
 }
 
+std::string MergeUsersEntry(const std::string& from, const std::string& to,
+                            int64_t now_ms) {
+  cluster::v1::LogEntry entry;
+  entry.mutable_merge_users()->set_from_user_id(from);
+  entry.mutable_merge_users()->set_to_user_id(to);
+  return Serialize(entry, now_ms);
+}
+
 std::string ActivateModelEntry(const std::string& version, int64_t now_ms) {
   cluster::v1::LogEntry entry;
   entry.set_activate_model(version);

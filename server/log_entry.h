@@ -27,6 +27,8 @@ std::string UpsertItemsEntry(const std::vector<core::Item>& items,
 std::string DeleteItemsEntry(const std::vector<std::string>& item_ids,
                              int64_t now_ms);
 std::string DeleteUserEntry(const std::string& user_id, int64_t now_ms);
+std::string MergeUsersEntry(const std::string& from, const std::string& to,
+                            int64_t now_ms);
 std::string ActivateModelEntry(const std::string& version, int64_t now_ms);
 
 // The de-duplication id of an entry that has no natural one (items, user

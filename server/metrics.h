@@ -64,8 +64,9 @@ enum class Method {
   kRank,
   kListSegments,
   kExportSegment,
+  kMergeUsers,
 };
-inline constexpr int kNumMethods = 15;
+inline constexpr int kNumMethods = 16;
 std::string_view MethodName(Method method);  // "Recommend", ...
 
 // Why a request was refused without doing its work (aisle_rpc_shed_total).
@@ -197,9 +198,10 @@ class Metrics {
   prometheus::Histogram* retrieval_ann_;
   prometheus::Histogram* retrieval_exact_;
   std::array<prometheus::Counter*, core::kNumSources>
-      candidates_{};                                       // by core::Source
-  std::array<prometheus::Counter*, 6> recommendations_{};  // by Scenario
-  std::array<prometheus::Counter*, 6> fallbacks_{};
+      candidates_{};  // by core::Source
+  std::array<prometheus::Counter*, core::kNumScenarios>
+      recommendations_{};  // by Scenario
+  std::array<prometheus::Counter*, core::kNumScenarios> fallbacks_{};
   prometheus::Histogram* storage_write_;
   prometheus::Histogram* storage_read_;
   prometheus::Gauge* log_connected_;

@@ -168,8 +168,9 @@ TEST(MetricsTest, KnownSeriesExistFromStartAtZero) {
   EXPECT_EQ(count("aisle_grpc_requests_total"), kNumMethods * 17);
   EXPECT_EQ(count("aisle_auth_refused_total"), kNumMethods * 2);
   EXPECT_EQ(count("aisle_rpc_shed_total"), kNumMethods * kNumShedReasons);
-  EXPECT_EQ(count("aisle_attributed_events_total"), 5 * 4);
-  EXPECT_EQ(count("aisle_recommended_items_total"), 5);
+  EXPECT_EQ(count("aisle_attributed_events_total"),
+            (core::kNumScenarios - 1) * 4);
+  EXPECT_EQ(count("aisle_recommended_items_total"), core::kNumScenarios - 1);
   EXPECT_EQ(count("aisle_attribution_rejected_total"), kNumIdRejections);
   EXPECT_EQ(count("aisle_events_total"), core::kNumEventTypes - 1);
 }

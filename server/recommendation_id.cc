@@ -157,7 +157,7 @@ RecommendationIds::Checked RecommendationIds::Check(std::string_view id,
   if (parts.size() != 7 || parts[0] != "r2") return result;
   int scenario = 0;
   if (!absl::SimpleAtoi(parts[1], &scenario) || scenario < 1 ||
-      scenario > static_cast<int>(core::Scenario::kTrending)) {
+      scenario >= core::kNumScenarios) {
     return result;
   }
   if (parts[2].empty() || parts[2].size() > 64) return result;

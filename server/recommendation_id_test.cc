@@ -96,7 +96,7 @@ TEST(RecommendationIdTest, RejectsMalformed) {
   for (const std::string& id : std::vector<std::string>{
            "", "r2", "r1-1-default-0123456789abcdef",
            "r2-0-default-1-0123456789abcdef-u-" + mac,
-           "r2-6-default-1-0123456789abcdef-u-" + mac,
+           "r2-99-default-1-0123456789abcdef-u-" + mac,
            "r2-1--1-0123456789abcdef-u-" + mac,
            "r2-1-a b-1-0123456789abcdef-u-" + mac,
            "r2-1-default-xyz-0123456789abcdef-u-" + mac,

@@ -47,6 +47,7 @@ MethodClass ClassOf(Method method) {
     case Method::kImportEvents:
     case Method::kUpsertItems:
     case Method::kDeleteItems:
+    case Method::kMergeUsers:
       return MethodClass::kWrite;
     case Method::kDeleteUser:
     case Method::kGetModelInfo:
@@ -160,7 +161,8 @@ void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
   absl::Status status = AdmitCall(*ctx, method, &permit);
   const bool through_log =
       method == Method::kFeedback || method == Method::kUpsertItems ||
-      method == Method::kDeleteItems || method == Method::kDeleteUser;
+      method == Method::kDeleteItems || method == Method::kDeleteUser ||
+      method == Method::kMergeUsers;
   if (status.ok() && write_pool_ != nullptr && through_log) {
     write_pool_->Post([this, call, method, start_ns,
                        user = std::string(user_id), body = std::move(body),
@@ -493,6 +495,30 @@ absl::Status RecommenderService::DoDeleteUser(
   response->set_idempotency_keys_deleted(erased->idempotency_keys_deleted);
   response->set_profile_deleted(erased->profile_deleted);
   response->set_vector_deleted(erased->vector_deleted);
+  return absl::OkStatus();
+}
+
+void RecommenderService::HandleMergeUsers(Context* ctx,
+                                          const v1::MergeUsersRequest* request,
+                                          v1::MergeUsersResponse* response,
+                                          UnaryCall* call) {
+  Unary(ctx, call, Method::kMergeUsers, request->to_user_id(),
+        [this, request, response] { return DoMergeUsers(*request, response); });
+}
+
+absl::Status RecommenderService::DoMergeUsers(
+    const v1::MergeUsersRequest& request, v1::MergeUsersResponse* response) {
+  if (absl::Status s =
+          ValidateMergeUsers(request.from_user_id(), request.to_user_id());
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<UserMerge> merged =
+      units_.writes->MergeUsers(request.from_user_id(), request.to_user_id());
+  if (!merged.ok()) return merged.status();
+  response->set_events_moved(merged->events_moved);
+  response->set_idempotency_keys_moved(merged->idempotency_keys_moved);
+  response->set_profile_merged(merged->profile_merged);
   return absl::OkStatus();
 }
 

@@ -93,9 +93,9 @@ namespace aisle::server {
 // a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase = R::WithRawCallbackMethod_ExportSegment<
-    R::WithRawCallbackMethod_ListSegments<R::WithRawCallbackMethod_Rank<
-        R::WithRawCallbackMethod_GetExperimentReport<
+using ServiceBase = R::WithRawCallbackMethod_MergeUsers<
+    R::WithRawCallbackMethod_ExportSegment<R::WithRawCallbackMethod_ListSegments<
+        R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
             R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
                 R::WithRawCallbackMethod_UpsertItems<
                     R::WithRawCallbackMethod_DeleteItems<
@@ -106,7 +106,7 @@ using ServiceBase = R::WithRawCallbackMethod_ExportSegment<
                                         R::WithRawCallbackMethod_ListModels<
                                             R::WithRawCallbackMethod_ActivateModel<
                                                 R::WithRawMethod_Recommend<
-                                                    R::Service>>>>>>>>>>>>>>>;
+                                                    R::Service>>>>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {
@@ -194,6 +194,8 @@ class RecommenderService final : public internal::ServiceBase {
                    Bytes* response) override;
   Reactor* DeleteUser(Context* ctx, const Bytes* request,
                       Bytes* response) override;
+  Reactor* MergeUsers(Context* ctx, const Bytes* request,
+                      Bytes* response) override;
   Reactor* GetModelInfo(Context* ctx, const Bytes* request,
                         Bytes* response) override;
   Reactor* ListModels(Context* ctx, const Bytes* request,
@@ -230,6 +232,8 @@ class RecommenderService final : public internal::ServiceBase {
                      v1::UserProfile* response, UnaryCall* call);
   void HandleDeleteUser(Context* ctx, const v1::DeleteUserRequest* request,
                         v1::DeleteUserResponse* response, UnaryCall* call);
+  void HandleMergeUsers(Context* ctx, const v1::MergeUsersRequest* request,
+                        v1::MergeUsersResponse* response, UnaryCall* call);
   void HandleGetModelInfo(Context* ctx, const v1::GetModelInfoRequest* request,
                           v1::ModelInfo* response, UnaryCall* call);
   void HandleListModels(Context* ctx, const v1::ListModelsRequest* request,
@@ -266,6 +270,8 @@ class RecommenderService final : public internal::ServiceBase {
                          v1::UserProfile* response);
   absl::Status DoDeleteUser(const v1::DeleteUserRequest& request,
                             v1::DeleteUserResponse* response);
+  absl::Status DoMergeUsers(const v1::MergeUsersRequest& request,
+                            v1::MergeUsersResponse* response);
   // Fills the serving model's metadata (unless already set) and the
   // engine's counts.
   void FillModelInfo(v1::ModelInfo* response);

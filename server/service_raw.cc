@@ -79,6 +79,13 @@ RecommenderService::Reactor* RecommenderService::DeleteUser(
       &RecommenderService::HandleDeleteUser);
 }
 
+RecommenderService::Reactor* RecommenderService::MergeUsers(
+    Context* ctx, const Bytes* request, Bytes* response) {
+  return Dispatch<v1::MergeUsersRequest, v1::MergeUsersResponse>(
+      ctx, request, response, Method::kMergeUsers,
+      &RecommenderService::HandleMergeUsers);
+}
+
 RecommenderService::Reactor* RecommenderService::GetModelInfo(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::GetModelInfoRequest, v1::ModelInfo>(

@@ -180,7 +180,7 @@ absl::Status ValidateItem(const core::Item& item, std::string_view field_in) {
 absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
   const int scenario = static_cast<int>(r.scenario);
   if (scenario < static_cast<int>(core::Scenario::kForYou) ||
-      scenario > static_cast<int>(core::Scenario::kTrending)) {
+      scenario >= core::kNumScenarios) {
     return Invalid("scenario", absl::StrCat("unknown value ", scenario));
   }
   if (!r.user_id.empty()) {
@@ -258,6 +258,7 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
       break;
     case core::Scenario::kForYou:
     case core::Scenario::kTrending:
+    case core::Scenario::kPopular:
       break;
   }
   return absl::OkStatus();
@@ -268,6 +269,20 @@ absl::Status ValidateBatchSize(size_t size, std::string_view field_in) {
     return Invalid(
         core::ToAbsl(field_in),
         absl::StrCat("must have 1..", kMaxBatch, " entries, got ", size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMergeUsers(std::string_view from_user_id,
+                                std::string_view to_user_id) {
+  if (absl::Status s = ValidateId(from_user_id, "from_user_id"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateId(to_user_id, "to_user_id"); !s.ok()) {
+    return s;
+  }
+  if (from_user_id == to_user_id) {
+    return Invalid("to_user_id", "must differ from from_user_id");
   }
   return absl::OkStatus();
 }

@@ -89,6 +89,11 @@ absl::Status EventIdConflict(std::string_view field, std::string_view event_id);
 // duplicates ("item_ids[4]: duplicate of item_ids[1]").
 absl::Status ValidateRankRequest(const core::RankRequest& request);
 
+// MergeUsers: from_user_id and to_user_id are ids (ValidateId) and differ
+// ("to_user_id: must differ from from_user_id").
+absl::Status ValidateMergeUsers(std::string_view from_user_id,
+                                std::string_view to_user_id);
+
 // ExportSegment: segment_id >= 0; page_size 0 (the default, 1000) or
 // 1..10000.
 inline constexpr int kMaxSegmentPage = 10000;

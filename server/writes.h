@@ -1,5 +1,6 @@
 // Writes: the one seam every write RPC goes through (Feedback,
-// ImportEvents, UpsertItems, DeleteItems, DeleteUser, ActivateModel), so
+// ImportEvents, UpsertItems, DeleteItems, DeleteUser, MergeUsers,
+// ActivateModel), so
 // that single-node and cluster mode differ in one place:
 //   - LocalWrites (single-node, the default): straight to Ingest (durable
 //     in the local store, then the engine) and ModelManager;
@@ -39,6 +40,8 @@ class Writes {
   virtual absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) = 0;
   virtual absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) = 0;
+  virtual absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
+                                               const std::string& to) = 0;
   // An empty version with rollback: the previous active version.
   virtual absl::StatusOr<core::ModelMetadata> ActivateModel(
       const std::string& version, bool rollback) = 0;
@@ -66,6 +69,10 @@ class LocalWrites final : public Writes {
   }
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override {
     return ingest_->EraseUser(user_id);
+  }
+  absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
+                                       const std::string& to) override {
+    return ingest_->MergeUsers(from, to);
   }
   absl::StatusOr<core::ModelMetadata> ActivateModel(const std::string& version,
                                                     bool rollback) override {

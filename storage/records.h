@@ -26,6 +26,15 @@ struct AppendResult {
   std::vector<size_t> conflicts;
 };
 
+// What Store::MergeUsers did.
+struct MergeResult {
+  // The source's events, now the target's (user_id rewritten, event ids,
+  // timestamps and everything else unchanged), in key (time) order.
+  std::vector<core::Event> moved;
+  int64_t idempotency_keys_moved = 0;
+  bool profile_merged = false;  // the source had a user record
+};
+
 struct EraseResult {
   int64_t events_deleted = 0;
   int64_t idempotency_keys_deleted = 0;

@@ -163,6 +163,10 @@ struct Store::Impl {
   // Flushes every column family, then compacts `ranges` down to the last
   // level, so that deleted records leave the WAL and the SST files.
   absl::Status Purge(std::span<const PurgeRange> ranges);
+  // Purge of what an erased user leaves behind: their events, their user
+  // record, the (dropped) snapshot and the idempotency keys `event_ids`.
+  absl::Status PurgeUser(std::string_view user_id,
+                         const std::vector<std::string>& event_ids);
 
   // --- model_versions.cc --------------------------------------------------
   // Stored models with their metadata, newest first (by trained_at, then

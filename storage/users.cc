@@ -91,20 +91,24 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
       !w.ok()) {
     return w;
   }
+  if (absl::Status p = impl.PurgeUser(user_id, event_ids); !p.ok()) return p;
+  return result;
+}
+
+absl::Status Store::Impl::PurgeUser(std::string_view user_id,
+                                    const std::vector<std::string>& event_ids) {
   // Erasure means the bytes too, not just a tombstone over them: only the
   // files that hold the user's keys are rewritten.
-  std::vector<Impl::PurgeRange> ranges = {
-      {impl.events, UserKeyPrefix(user_id),
-       PrefixSuccessor(UserKeyPrefix(user_id))},
-      {impl.users, std::string(user_id), std::string(user_id)},
-      {impl.snapshot, "", ""}};
+  std::vector<PurgeRange> ranges = {
+      {events, UserKeyPrefix(user_id), PrefixSuccessor(UserKeyPrefix(user_id))},
+      {users, std::string(user_id), std::string(user_id)},
+      {snapshot, "", ""}};
   if (!event_ids.empty()) {
     auto [lowest, highest] =
         std::minmax_element(event_ids.begin(), event_ids.end());
-    ranges.push_back({impl.event_ids, *lowest, *highest});
+    ranges.push_back({this->event_ids, *lowest, *highest});
   }
-  if (absl::Status p = impl.Purge(ranges); !p.ok()) return p;
-  return result;
+  return Purge(ranges);
 }
 
 absl::StatusOr<int64_t> Store::CountUserRecords(

@@ -23,6 +23,7 @@ const SOURCES = {
   SOURCE_USER_HISTORY: 'user history',
   SOURCE_CONTENT: 'content',
   SOURCE_ITEM_SIMILARITY: 'item similarity',
+  SOURCE_PEOPLE_LIKE_YOU: 'people like you',
 };
 export const sourceName = (s) => SOURCES[s] || String(s || 'unknown').toLowerCase();
 
@@ -36,6 +37,7 @@ const REASONS = {
   REASON_RECENTLY_VIEWED_BY_YOU: 'Recently viewed',
   REASON_SAME_CATEGORY: 'Same category',
   REASON_NEW_USER_FALLBACK: 'New shopper: popular items',
+  REASON_PEOPLE_LIKE_YOU: 'People with similar taste',
 };
 
 export function reasonText(reason) {
