@@ -9,7 +9,9 @@
 //     vector, e.g. an anonymous visitor's context items); then
 //     co-occurrence of the user's recent items (or, for an unknown user,
 //     of context_item_ids, then their vector similarity); then same
-//     category (content); then popularity. EngineOptions::for_you turns
+//     category (content); for a user with no history of their own but
+//     attributes (Engine::UpsertUsers), what users with the same
+//     attributes engage with; then popularity. EngineOptions::for_you turns
 //     the sources off one by one (for the offline evaluation).
 //   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
 //   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
@@ -257,6 +259,9 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
   }
   if (sources.content) {
     AddAll(Content(!recent_.empty() ? recent_ : context_seeds_));
+  }
+  if (recent_.empty() && on.attributes && req_.sources.attributes) {
+    AddAll(AttributeCandidates());
   }
   if (out_.empty()) {
     if (req_.user_id.empty() && context_.empty()) {

@@ -14,8 +14,9 @@ constexpr std::array<std::string_view, 6> kScenarioNames = {
     "unspecified",     "for_you", "similar_items", "frequently_bought_together",
     "recently_viewed", "trending"};
 constexpr std::array<std::string_view, kNumSources> kSourceNames = {
-    "unspecified",  "factor_model", "co_occurrence",   "popularity", "trending",
-    "user_history", "content",      "item_similarity", "session"};
+    "unspecified", "factor_model",    "co_occurrence", "popularity",
+    "trending",    "user_history",    "content",       "item_similarity",
+    "session",     "people_like_you", "attributes"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);

@@ -58,6 +58,14 @@ struct Item {
   int64_t updated_at_ms = 0;
 };
 
+// A user's own attributes (UpsertUsers): age band, gender, region, ...
+// free key/value strings. Keys are unique per user (a map).
+struct UserAttributes {
+  std::string user_id;
+  std::map<std::string, std::string> attributes;
+  int64_t updated_at_ms = 0;  // set by the server when stored
+};
+
 // Numbering matches aisle.v1.Scenario; int32_t as EventType's.
 enum class Scenario : int32_t {
   kForYou = 1,
@@ -80,8 +88,12 @@ enum class Source : uint8_t {
   kContent = 6,
   kItemSimilarity = 7,
   kSession = 8,  // the user's (or visitor's) last few items: what follows
+  // 9 is reserved (people like you).
+  // What users with the same attributes engage with (core/attribute_
+  // popularity.h): a new user with attributes and no history.
+  kAttributes = 10,
 };
-inline constexpr int kNumSources = 9;
+inline constexpr int kNumSources = 11;
 std::string_view SourceName(Source source);  // "factor_model", ...
 
 // Numbering matches aisle.v1.ReasonCode.
@@ -97,6 +109,9 @@ enum class ReasonCode : uint8_t {
   kSameCategory = 8,
   kNewUserFallback = 9,
   kJustViewed = 10,  // follows the session's related item ("just viewed")
+  // 11 is reserved (people like you).
+  // Source kAttributes; detail names the attributes ("age_band=25-34").
+  kPopularWithSimilarShoppers = 12,
 };
 
 struct Reason {
@@ -120,6 +135,9 @@ struct ForYouSources {
   bool co_occurrence = true;
   bool content = true;
   bool session = true;  // EngineOptions::session (core/engine.h)
+  // What users with the same attributes engage with, for a user with
+  // attributes and no history (Engine::UpsertUsers).
+  bool attributes = true;
 };
 
 struct RecommendRequest {
@@ -214,6 +232,8 @@ struct UserProfile {
   std::vector<AttributePreference> preferred_attributes;
   // The activity tier: the value `segment` has always had.
   std::string activity_level;
+  // The user's own attributes (UpsertUsers); empty when none were given.
+  std::map<std::string, std::string> attributes;
 };
 
 // Metadata of one trained model version.

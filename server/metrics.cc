@@ -19,7 +19,7 @@ constexpr std::array<std::string_view, kNumMethods> kMethodNames = {
     "Recommend",    "Feedback",     "ImportEvents",  "UpsertItems",
     "DeleteItems",  "GetItem",      "GetUser",       "DeleteUser",
     "GetModelInfo", "ListModels",   "ActivateModel", "GetExperimentReport",
-    "Rank",         "ListSegments", "ExportSegment",
+    "Rank",         "ListSegments", "ExportSegment", "UpsertUsers",
 };
 
 const Histogram::BucketBoundaries& LatencyBuckets() {

@@ -64,8 +64,9 @@ enum class Method {
   kRank,
   kListSegments,
   kExportSegment,
+  kUpsertUsers,
 };
-inline constexpr int kNumMethods = 15;
+inline constexpr int kNumMethods = 16;
 std::string_view MethodName(Method method);  // "Recommend", ...
 
 // Why a request was refused without doing its work (aisle_rpc_shed_total).

@@ -1,5 +1,6 @@
 // Writes: the one seam every write RPC goes through (Feedback,
-// ImportEvents, UpsertItems, DeleteItems, DeleteUser, ActivateModel), so
+// ImportEvents, UpsertItems, DeleteItems, UpsertUsers, DeleteUser,
+// ActivateModel), so
 // that single-node and cluster mode differ in one place:
 //   - LocalWrites (single-node, the default): straight to Ingest (durable
 //     in the local store, then the engine) and ModelManager;
@@ -38,6 +39,8 @@ class Writes {
                                    int64_t now_ms) = 0;
   virtual absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) = 0;
+  virtual absl::Status UpsertUsers(std::vector<core::UserAttributes> users,
+                                   int64_t now_ms) = 0;
   virtual absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) = 0;
   // An empty version with rollback: the previous active version.
   virtual absl::StatusOr<core::ModelMetadata> ActivateModel(
@@ -63,6 +66,10 @@ class LocalWrites final : public Writes {
   absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) override {
     return ingest_->DeleteItems(item_ids);
+  }
+  absl::Status UpsertUsers(std::vector<core::UserAttributes> users,
+                           int64_t now_ms) override {
+    return ingest_->UpsertUsers(std::move(users), now_ms);
   }
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override {
     return ingest_->EraseUser(user_id);

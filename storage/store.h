@@ -6,7 +6,8 @@
 //   items       item_id -> Item
 //   events      user_id \0 ts(8B big-endian) seq(8B big-endian) -> Event
 //   event_ids   event_id -> (user_id, ts)   (idempotency keys)
-//   users       user_id -> UserRecord (first/last seen, counts)
+//   users       user_id -> UserRecord (first/last seen, counts);
+//               "\0a" user_id -> the user's attributes (UpsertUsers)
 //   models      version -> model blob;  "meta:" version -> metadata
 //   meta        "active_model", "previous_active_model", "schema_version",
 //               "open_generation", "applied_log_sequence",
@@ -186,7 +187,8 @@ class Store {
   // Each takes a user id; InvalidArgument if it contains '\0'.
   // NotFound if the user has no events.
   absl::StatusOr<UserRecord> GetUser(std::string_view user_id) const;
-  // Removes every record of the user in every column family, in one fsynced
+  // Removes every record of the user (events, idempotency keys, record,
+  // attributes) in every column family, in one fsynced
   // batch. Appends wait while it runs: every event whose append returned
   // before the call is erased; events appended afterwards are kept. Then
   // purges (PurgeDeleted): when it returns OK, no file of the data dir
@@ -194,6 +196,22 @@ class Store {
   // log_sequence: as for AppendEvents.
   absl::StatusOr<EraseResult> EraseUser(std::string_view user_id,
                                         uint64_t log_sequence = 0);
+  // A user's own attributes (UpsertUsers): each user's record replaces
+  // the stored one; one with no attributes deletes it. One write batch,
+  // synced like events (Durability). InvalidArgument (nothing written) if
+  // a user id contains '\0'. log_sequence: as for AppendEvents.
+  absl::Status PutUsers(std::span<const core::UserAttributes> users,
+                        uint64_t log_sequence = 0);
+  // NotFound if the user has no stored attributes.
+  absl::StatusOr<core::UserAttributes> GetUserAttributes(
+      std::string_view user_id) const;
+  // Every stored user's attributes (for start-up), in batches of up to
+  // batch_size; stops at the first non-OK status of `fn` and returns it;
+  // DataLoss naming the user for a record that does not decode.
+  absl::Status ScanUserAttributes(
+      const std::function<absl::Status(std::span<const core::UserAttributes>)>&
+          fn,
+      size_t batch_size = 4096) const;
   // Test/audit helper: number of keys in any column family that belong to
   // the user (by key prefix or, for event_ids, by value).
   absl::StatusOr<int64_t> CountUserRecords(std::string_view user_id) const;
