@@ -22,7 +22,8 @@
 // Items that appear in events before they are upserted are tracked (their
 // events count for popularity, co-occurrence and training) but are never
 // recommended until they are in the catalog. Aggregates (popularity,
-// co-occurrence) are anonymous and are kept when a user is erased.
+// co-occurrence) are anonymous and are kept when a user is erased; the
+// attribute counts (UpsertUsers) lose the erased user's share.
 //
 // Thread safety: every method may be called concurrently. Reads take shared
 // locks; a model swap is a pointer swap under a short lock, and a Recommend
