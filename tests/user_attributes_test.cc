@@ -167,7 +167,7 @@ TEST_F(UserAttributesTest, UpsertUsersRejectsBadInputNamingTheField) {
   v1::UserProfile profile;
   EXPECT_THAT(FromGrpc(server.stub->GetUser(ContextWithDeadline().get(), get,
                                             &profile)),
-              StatusIs(absl::StatusCode::kNotFound));
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
 }
 
 TEST_F(UserAttributesTest, AttributesSurviveARestartAndDeleteUserErasesThem) {
@@ -209,7 +209,7 @@ TEST_F(UserAttributesTest, AttributesSurviveARestartAndDeleteUserErasesThem) {
       v1::UserProfile profile;
       EXPECT_THAT(FromGrpc(server.stub->GetUser(ContextWithDeadline().get(),
                                                 get, &profile)),
-                  StatusIs(absl::StatusCode::kNotFound))
+                  StatusIs(absl::StatusCode::kNotFound, ::testing::_))
           << id;
     }
   }
@@ -220,7 +220,7 @@ TEST_F(UserAttributesTest, AttributesSurviveARestartAndDeleteUserErasesThem) {
     v1::UserProfile profile;
     EXPECT_THAT(FromGrpc(server.stub->GetUser(ContextWithDeadline().get(), get,
                                               &profile)),
-                StatusIs(absl::StatusCode::kNotFound))
+                StatusIs(absl::StatusCode::kNotFound, ::testing::_))
         << id;
   }
 }
