@@ -1,12 +1,11 @@
 // The attribute source through the Engine: counts independent of the
 // order of events, attributes and snapshots; erasure removes a user's
-// share; the demo store's attributes carry its planted taste.
+// share.
 #include "core/attribute_popularity.h"
 
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/demo_data.h"
 #include "core/engine.h"
@@ -88,10 +87,13 @@ TEST_F(EngineAttributesTest, ErasureRemovesTheUsersShare) {
   Engine engine{EngineOptions{}};
   engine.UpsertItems(demo_.items);
   engine.ReplayEvents(demo_.events);
+  engine.UpsertUsers(demo_.users);
   const std::vector<UserAttributes> newcomer = {
       {"new", {{"region", "east"}}, 0}};
   engine.UpsertUsers(newcomer);
-  const std::vector<std::string> without = ForYou(engine, "new");
+  Source source = Source::kUnspecified;
+  const std::vector<std::string> without = ForYou(engine, "new", &source);
+  EXPECT_EQ(source, Source::kAttributes);
   // One easterner buys one item many times: it tops the easterners' list,
   // and goes back down once the buyer is erased.
   const std::vector<UserAttributes> buyer = {
@@ -107,42 +109,6 @@ TEST_F(EngineAttributesTest, ErasureRemovesTheUsersShare) {
   ASSERT_TRUE(engine.EraseUser("buyer"));
   EXPECT_EQ(ForYou(engine, "new"), without);
   EXPECT_FALSE(engine.GetUser("buyer").has_value());
-}
-
-TEST_F(EngineAttributesTest, DemoAttributesCarryThePlantedTaste) {
-  // Users u0..u199 train; u200.. are new: only their attributes are known.
-  Engine engine{EngineOptions{}};
-  engine.UpsertItems(demo_.items);
-  std::vector<Event> train;
-  for (const Event& e : demo_.events) {
-    if (std::stoi(e.user_id.substr(1)) < 200) train.push_back(e);
-  }
-  engine.ReplayEvents(train);
-  engine.UpsertUsers(demo_.users);
-  // Hits: recommended items the new user went on to engage with.
-  int attribute_hits = 0, popular_hits = 0;
-  for (int u = 200; u < 300; ++u) {
-    const std::string id = absl::StrCat("u", u);
-    absl::flat_hash_set<std::string> engaged;
-    for (const Event& e : demo_.events) {
-      if (e.user_id == id && e.type != EventType::kImpression) {
-        engaged.insert(e.item_id);
-      }
-    }
-    RecommendRequest req;
-    req.user_id = id;
-    req.count = 10;
-    for (bool attributes : {true, false}) {
-      req.sources.attributes = attributes;
-      absl::StatusOr<Recommendation> rec = engine.Recommend(req);
-      ASSERT_TRUE(rec.ok());
-      for (const ScoredItem& s : rec->items) {
-        (attributes ? attribute_hits : popular_hits) +=
-            engaged.contains(s.item_id) ? 1 : 0;
-      }
-    }
-  }
-  EXPECT_GT(attribute_hits, popular_hits);
 }
 
 }  // namespace

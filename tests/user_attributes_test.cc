@@ -235,14 +235,18 @@ TEST_F(UserAttributesTest, NewUserWithAttributesGetsWhatSimilarUsersLike) {
   ASSERT_EQ(north.items_size(), 5);
   EXPECT_EQ(north.source(), v1::SOURCE_ATTRIBUTES);
   EXPECT_FALSE(north.fallback());
-  EXPECT_EQ(Share(north, "book"), 1.0);
+  // Mostly books (the smoothing mixes in what all attributed users buy).
+  EXPECT_GE(Share(north, "book"), 0.6);
+  EXPECT_EQ(Share(north, "garden"), 0.0);
   for (const v1::RecommendedItem& item : north.items()) {
     EXPECT_EQ(item.source(), v1::SOURCE_ATTRIBUTES);
     ASSERT_GE(item.reasons_size(), 1);
     EXPECT_EQ(item.reasons(0).code(), v1::REASON_POPULAR_WITH_SIMILAR_SHOPPERS);
     EXPECT_THAT(item.reasons(0).detail(), HasSubstr("region=north"));
   }
-  EXPECT_EQ(Share(ForYou(server, "new-south"), "garden"), 1.0);
+  const v1::RecommendResponse south = ForYou(server, "new-south");
+  EXPECT_GE(Share(south, "garden"), 0.6);
+  EXPECT_EQ(Share(south, "book"), 0.0);
 
   // A new user without attributes gets plain popularity: the hits.
   const v1::RecommendResponse plain = ForYou(server, "new-plain");
