@@ -90,6 +90,21 @@ int RunFeedback(const Args& args) {
 
 namespace {
 
+// "k=v,k2=v2" into `out`; the usage error for a pair without '=' or key.
+std::optional<std::string> ParseAttributeList(
+    const std::string& text,
+    google::protobuf::Map<std::string, std::string>* out) {
+  for (const std::string& pair : SplitList(text)) {
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || pair.find('=') == std::string::npos) {
+      return Cat("--attributes: '", pair, "' is not key=value");
+    }
+    (*out)[kv.first] = kv.second;
+  }
+  return std::nullopt;
+}
+
 // The learned segment and what the user engages with (GetUser's taste
 // fields); lines without a value are left out.
 void PrintTaste(const v1::UserProfile& profile) {
@@ -150,6 +165,14 @@ int UserGet(RecommenderClient& rpc, const std::string& user_id, bool json) {
             << absl::StrJoin(profile.recent_item_ids(), ", ") << "\n"
             << "model vector:   " << (profile.has_vector() ? "yes" : "no")
             << "\n";
+  if (!profile.attributes().empty()) {
+    std::vector<std::string> attrs;
+    for (const auto& [k, v] : profile.attributes()) {
+      attrs.push_back(Cat(k, "=", v));
+    }
+    std::sort(attrs.begin(), attrs.end());
+    std::cout << "attributes:     " << absl::StrJoin(attrs, ", ") << "\n";
+  }
   PrintTaste(profile);
   return kExitOk;
 }
@@ -185,6 +208,20 @@ int UserMerge(RecommenderClient& rpc, const std::string& from,
             << " idempotency keys moved, profile "
             << (response.profile_merged() ? "merged" : "absent") << "; " << from
             << " erased\n";
+int UserUpsert(RecommenderClient& rpc, const FlagParser& parser,
+               const std::string& user_id, const std::string& attributes) {
+  v1::UpsertUsersRequest request;
+  v1::User* user = request.add_users();
+  user->set_user_id(user_id);
+  if (auto error = ParseAttributeList(attributes, user->mutable_attributes())) {
+    return UsageError(parser, *error);
+  }
+  v1::UpsertUsersResponse response;
+  if (auto exit = rpc.CallOrExit(&Stub::UpsertUsers, request, &response)) {
+    return *exit;
+  }
+  std::cout << "upserted user " << user_id << " (" << user->attributes().size()
+            << " attributes)\n";
   return kExitOk;
 }
 
@@ -193,18 +230,24 @@ int UserMerge(RecommenderClient& rpc, const std::string& from,
 int RunUser(const Args& args) {
   ClientFlags client;
   bool json = false;
+  std::string attributes;
   FlagParser parser(
-      "aisle user get|delete USER_ID [flags]\n"
+      "aisle user get|delete|upsert USER_ID [flags]\n"
       "       aisle user merge FROM_USER_ID TO_USER_ID [flags]",
       "get: prints the user's profile (event counts, segment, "
-      "recent items).\ndelete: erases everything stored about "
+      "recent items, attributes).\ndelete: erases everything stored about "
       "the user (right to be forgotten); the user's events "
-      "stay counted in anonymous aggregates.\nmerge: an "
+      "stay counted in anonymous aggregates.\n"
+      "upsert: replaces the user's own attributes (--attributes "
+      "age_band=25-34,region=north; none removes them): a new "
+      "user with attributes gets what similar users like.\nmerge: an "
       "anonymous visitor logged in: moves FROM's events and "
       "session to TO, then erases FROM (MergeUsers; repeating "
       "it changes nothing).");
   client.Register(parser);
   parser.Bool("json", &json, "print the raw response as JSON (get)");
+  parser.String("attributes", &attributes,
+                "comma-separated key=value pairs (upsert)");
   std::vector<std::string> positional;
   if (auto exit = ParseOrExit(parser, args, &positional)) return *exit;
   if (positional.size() == 3 && positional[0] == "merge") {
@@ -212,12 +255,17 @@ int RunUser(const Args& args) {
     return UserMerge(rpc, positional[1], positional[2]);
   }
   if (positional.size() != 2 ||
-      (positional[0] != "get" && positional[0] != "delete")) {
+      (positional[0] != "get" && positional[0] != "delete" &&
+       positional[0] != "upsert")) {
     return UsageError(parser,
-                      "expected 'get USER_ID', 'delete USER_ID' or 'merge "
-                      "FROM_USER_ID TO_USER_ID'");
+                      "expected 'get USER_ID', 'delete USER_ID', 'upsert "
+                      "USER_ID --attributes k=v,...' or 'merge FROM_USER_ID "
+                      "TO_USER_ID'");
   }
   RecommenderClient rpc(client);
+  if (positional[0] == "upsert") {
+    return UserUpsert(rpc, parser, positional[1], attributes);
+  }
   return positional[0] == "get" ? UserGet(rpc, positional[1], json)
                                 : UserDelete(rpc, positional[1]);
 }
@@ -269,14 +317,9 @@ int ItemUpsert(RecommenderClient& rpc, const FlagParser& parser,
   for (std::string& t : SplitList(fields.tags)) item->add_tags(std::move(t));
   item->set_price(fields.price);
   item->set_available(fields.available);
-  for (const std::string& pair : SplitList(fields.attributes)) {
-    std::pair<std::string, std::string> kv =
-        absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (kv.first.empty() || pair.find('=') == std::string::npos) {
-      return UsageError(parser,
-                        Cat("--attributes: '", pair, "' is not key=value"));
-    }
-    (*item->mutable_attributes())[kv.first] = kv.second;
+  if (auto error =
+          ParseAttributeList(fields.attributes, item->mutable_attributes())) {
+    return UsageError(parser, *error);
   }
   v1::UpsertItemsResponse response;
   if (auto exit = rpc.CallOrExit(&Stub::UpsertItems, request, &response)) {

@@ -101,6 +101,13 @@ int RunGenerate(const Args& args) {
         return sink->WriteItems(items);
       });
   if (status.ok()) {
+    status = WriteInBatches<core::UserAttributes>(
+        "users", data.users, batch,
+        [&](std::span<const core::UserAttributes> users) {
+          return sink->WriteUsers(users);
+        });
+  }
+  if (status.ok()) {
     // Generated events come from no file: every line is 0.
     const std::vector<int64_t> no_lines(batch, 0);
     status = WriteInBatches<core::Event>(
@@ -118,6 +125,8 @@ int RunGenerate(const Args& args) {
   }
   const double write_seconds = core::SecondsSince(write_start);
   std::cout << "items:  " << FormatCount(data.items.size()) << " upserted\n"
+            << "users:  " << FormatCount(data.users.size())
+            << " with attributes\n"
             << "events: " << FormatCount(sink->accepted) << " accepted, "
             << FormatCount(sink->duplicates) << " duplicates, "
             << FormatCount(sink->server_rejected) << " rejected\n"

@@ -3,6 +3,7 @@
 // both destinations: read a record, parse and validate it (a bad row is
 // counted and reported by line, never silently dropped), batch, write
 // through the ImportSink, show progress.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -27,6 +28,7 @@
 #include "cli/readers.h"
 #include "cli/text.h"
 #include "core/clock.h"
+#include "core/eval_cold_user.h"
 #include "server/validation.h"
 
 namespace aisle::cli {
@@ -37,6 +39,7 @@ namespace fs = std::filesystem;
 struct ImportOptions {
   std::string events_path;
   std::string items_path;
+  std::string users_path;  // users' attributes (UpsertUsers)
   std::string format;
   std::optional<core::EventType> default_type;
   bool movielens = false;
@@ -245,11 +248,38 @@ absl::Status ImportEvents(const ImportOptions& options, ImportSink& sink,
   return ImportFile(file, options.batch, stats);
 }
 
+// The users file (core::LoadUserAttributes: a header user_id,KEY,... or
+// MovieLens u.user), written in batches; *users counts those written.
+absl::Status ImportUsers(const ImportOptions& options, ImportSink& sink,
+                         int64_t* users) {
+  absl::StatusOr<core::AttributeTable> table =
+      core::LoadUserAttributes(options.users_path);
+  if (!table.ok()) return table.status();
+  std::vector<core::UserAttributes> all;
+  for (auto& [id, attributes] : *table) all.push_back({id, attributes, 0});
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
+  const size_t batch = static_cast<size_t>(std::max(1, options.batch));
+  for (size_t i = 0; i < all.size(); i += batch) {
+    const size_t n = std::min(batch, all.size() - i);
+    if (absl::Status s = sink.WriteUsers({all.data() + i, n}); !s.ok()) {
+      return absl::Status(s.code(), Cat(options.users_path, ": users ", i + 1,
+                                        "..", i + n, ": ", s.message()));
+    }
+    *users += static_cast<int64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 void AddImportFlags(FlagParser& parser, ImportOptions* options,
                     std::string* type) {
   parser.String("events", &options->events_path, "events file");
   parser.String("items", &options->items_path,
                 "items file (imported before the events)");
+  parser.String("users", &options->users_path,
+                "users' attributes: a header user_id,KEY,... (tab or comma "
+                "separated) and one user per row, or MovieLens u.user "
+                "(age becomes age_band)");
   parser.String("format", &options->format,
                 "tsv or csv (default: by extension, .csv = CSV, else TSV)");
   parser.String("type", type,
@@ -363,8 +393,9 @@ int RunImport(const Args& args) {
   AddImportFlags(parser, &options, &type);
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   if (auto error = sink_flags.Check()) return UsageError(parser, *error);
-  if (options.events_path.empty() && options.items_path.empty()) {
-    return UsageError(parser, "give --events FILE and/or --items FILE");
+  if (options.events_path.empty() && options.items_path.empty() &&
+      options.users_path.empty()) {
+    return UsageError(parser, "give --events, --items and/or --users FILE");
   }
   options.batch = sink_flags.batch;
   if (!type.empty()) {
@@ -376,7 +407,8 @@ int RunImport(const Args& args) {
   if (absl::Status s = ResolveFormat(options.format, "").status(); !s.ok()) {
     return UsageError(parser, s.message());
   }
-  for (const std::string* path : {&options.events_path, &options.items_path}) {
+  for (const std::string* path :
+       {&options.events_path, &options.items_path, &options.users_path}) {
     if (!path->empty() && !fs::is_regular_file(*path)) {
       PrintError(Cat("cannot read ", *path), "check the path");
       return kExitFailure;
@@ -392,6 +424,14 @@ int RunImport(const Args& args) {
   absl::Status status;
   if (!options.items_path.empty()) {
     status = ImportItems(options, *sink, &items);
+  }
+  int64_t users = 0;
+  if (status.ok() && !options.users_path.empty()) {
+    status = ImportUsers(options, *sink, &users);
+    if (status.ok()) {
+      std::cout << "users:  " << FormatCount(users)
+                << " with attributes upserted\n";
+    }
   }
   if (status.ok() && !options.events_path.empty()) {
     status = ImportEvents(options, *sink, &events);

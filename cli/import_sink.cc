@@ -60,6 +60,12 @@ class StoreSink : public ImportSink {
   absl::Status WriteItems(std::span<const core::Item> items) override {
     return store_->PutItems(items);
   }
+  absl::Status WriteUsers(
+      std::span<const core::UserAttributes> users) override {
+    // The server's rules, as for events: this store bypasses the server.
+    if (absl::Status s = server::ValidateUsers(users); !s.ok()) return s;
+    return store_->PutUsers(users);
+  }
   absl::Status WriteEvents(std::span<const core::Event> events,
                            std::span<const int64_t>) override {
     absl::StatusOr<storage::AppendResult> r = store_->AppendEvents(events);
@@ -94,6 +100,17 @@ class ServerSink : public ImportSink {
     v1::UpsertItemsResponse response;
     return ToStatus(
         rpc_.Call(&RecommenderClient::Stub::UpsertItems, request, &response));
+  }
+
+  absl::Status WriteUsers(
+      std::span<const core::UserAttributes> users) override {
+    v1::UpsertUsersRequest request;
+    for (const core::UserAttributes& user : users) {
+      server::ToProtoUser(user, request.add_users());
+    }
+    v1::UpsertUsersResponse response;
+    return ToStatus(
+        rpc_.Call(&RecommenderClient::Stub::UpsertUsers, request, &response));
   }
 
   absl::Status WriteEvents(std::span<const core::Event> events,

@@ -1,6 +1,7 @@
 // Where `aisle import` and `aisle generate` write: a data directory opened
 // by this process (--data-dir) or a running server (--target, events
-// streamed through ImportEvents, items through UpsertItems). Both commands
+// streamed through ImportEvents, items through UpsertItems, users'
+// attributes through UpsertUsers). Both commands
 // write in batches through ImportSink and never know which one they have.
 //
 // Thread safety: plain objects for one thread.
@@ -29,6 +30,9 @@ class ImportSink {
   // Writes one batch (at most SinkFlags::batch entries). The error says
   // what went wrong and, for a server, what to do ("...\nhint: ...").
   virtual absl::Status WriteItems(std::span<const core::Item> items) = 0;
+  // Users' attributes (UpsertUsers), at most SinkFlags::batch per call.
+  virtual absl::Status WriteUsers(
+      std::span<const core::UserAttributes> users) = 0;
   // `lines[i]` is the file line of events[i], for error messages (0 when
   // the events come from no file).
   virtual absl::Status WriteEvents(std::span<const core::Event> events,

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
+#include "cli/eval_cold_user.h"
 #include "cli/eval_next_item.h"
 #include "cli/flags.h"
 #include "cli/model_delivery.h"
@@ -285,6 +286,7 @@ int RunTrain(const Args& args) {
 // --- Eval --------------------------------------------------------------------
 
 int RunEval(const Args& args) {
+  if (IsColdUserProtocol(args)) return RunColdUserEval(args);
   std::string train_path;
   std::string test_path;
   int k = 10;
@@ -351,7 +353,7 @@ int RunEval(const Args& args) {
                            !binary, validation);
   }
   if (protocol != "split") {
-    return UsageError(parser, "--protocol: split or next-item");
+    return UsageError(parser, "--protocol: split, next-item or cold-user");
   }
   if (train_path.empty() || test_path.empty()) {
     return UsageError(parser, "--train and --test are required");

@@ -199,6 +199,28 @@ DemoData GenerateDemoData(const DemoOptions& o) {
   }
   const std::vector<double> user_cdf = Cdf(activity);
 
+  // Attributes that follow the taste, from a stream of their own.
+  Random attribute_rnd(o.seed ^ 0x5bd1e995a1b2c3d4ULL);
+  const auto department_of = [&](int u, size_t k) {
+    const std::vector<int>& ls = users[u].leaves;
+    if (ls.empty()) return attribute_rnd.Below(departments);
+    return ls[std::min(k, ls.size() - 1)] / (categories * subs);
+  };
+  out.users.resize(n_users);
+  for (int u = 0; u < n_users; ++u) {
+    UserAttributes& a = out.users[u];
+    a.user_id = absl::StrCat("u", u);
+    const int band = attribute_rnd.Chance(o.attribute_signal)
+                         ? department_of(u, 0) % 5
+                         : attribute_rnd.Below(5);
+    const int region = attribute_rnd.Chance(o.attribute_signal)
+                           ? department_of(u, 1) % 4
+                           : attribute_rnd.Below(4);
+    a.attributes["age_band"] = kDemoAgeBands[band];
+    a.attributes["region"] = kDemoRegions[region];
+    a.updated_at_ms = o.end_ms - int64_t{o.days} * 86400000;
+  }
+
   // Events: funnels of one user and one item at a random time.
   const int64_t start_ms = o.end_ms - int64_t{std::max(1, o.days)} * 86400000;
   const double span_ms = static_cast<double>(o.end_ms - start_ms);

@@ -37,11 +37,27 @@ struct DemoOptions {
   double available_fraction = 0.95;
   // Share of a user's item picks from their preferred categories.
   double taste_strength = 0.8;
+  // How often a user's attributes follow their taste (DemoData::users).
+  double attribute_signal = 0.75;
 };
+
+// The demo's attribute values: kDemoAgeBands[d % 5] is department d's
+// age band, kDemoRegions[d % 4] its region.
+inline constexpr const char* kDemoAgeBands[] = {"18-24", "25-34", "35-44",
+                                                "45-54", "55+"};
+inline constexpr const char* kDemoRegions[] = {"north", "south", "east",
+                                               "west"};
 
 struct DemoData {
   std::vector<Item> items;    // ids "i0".."i<N-1>"
   std::vector<Event> events;  // by timestamp; ids "e0".., users "u0"..
+  // Every user's attributes, "u0".. in order: age_band (one of five) and
+  // region (one of four) carry the planted taste: with probability
+  // attribute_signal the age band is the one of the department of the
+  // user's first preferred category (department d: band d % 5), the
+  // region that of their second (d % 4); otherwise uniform. Drawn from
+  // their own random stream: items and events are the same as without.
+  std::vector<UserAttributes> users;
 };
 
 // Returns the demo store; sizes are clamped to at least 1.

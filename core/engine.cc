@@ -71,9 +71,16 @@ void Engine::ReplayEvents(std::span<const Event> events) {
 std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
   absl::ReaderMutexLock lock(&state_->mu);
   const State::UserRec* user = state_->FindUser(user_id);
-  if (user == nullptr) return std::nullopt;
+  const State::AttributedUser* attributed = state_->FindAttributed(user_id);
+  if (user == nullptr && attributed == nullptr) return std::nullopt;
   UserProfile p;
-  p.user_id = user->id;
+  p.user_id = std::string(user_id);
+  if (attributed != nullptr) p.attributes = attributed->attributes;
+  if (user == nullptr) {  // attributes only: no history yet
+    p.segment = "new";
+    p.activity_level = "new";
+    return p;
+  }
   int64_t events = 0;
   for (int t = 1; t < kNumEventTypes; ++t) {
     if (user->counts[t] == 0) continue;
@@ -137,7 +144,17 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
 bool Engine::EraseUser(std::string_view user_id) {
   absl::MutexLock lock(&state_->mu);
   auto it = state_->user_index.find(user_id);
-  if (it == state_->user_index.end()) return false;
+  bool had_attributes = false;
+  if (auto a = state_->attributed_users.find(ToAbsl(user_id));
+      a != state_->attributed_users.end()) {
+    if (it != state_->user_index.end()) {
+      state_->CountUserAttributes(state_->users[it->second], a->second.values,
+                                  -1);
+    }
+    state_->attributed_users.erase(a);
+    had_attributes = true;
+  }
+  if (it == state_->user_index.end()) return had_attributes;
   const int32_t u = it->second;
   state_->user_index.erase(it);
   state_->users[u] = State::UserRec();

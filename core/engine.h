@@ -22,7 +22,8 @@
 // Items that appear in events before they are upserted are tracked (their
 // events count for popularity, co-occurrence and training) but are never
 // recommended until they are in the catalog. Aggregates (popularity,
-// co-occurrence) are anonymous and are kept when a user is erased.
+// co-occurrence) are anonymous and are kept when a user is erased; the
+// attribute counts (UpsertUsers) lose the erased user's share.
 //
 // Thread safety: every method may be called concurrently. Reads take shared
 // locks; a model swap is a pointer swap under a short lock, and a Recommend
@@ -41,6 +42,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/attribute_popularity.h"
 #include "core/model.h"
 #include "core/segments.h"
 #include "core/types.h"
@@ -161,6 +163,8 @@ struct EngineOptions {
   // next-item` on ML-100K (README "Next item").
   SessionOptions session;
   PeopleLikeYouOptions people_like_you;
+  // Cold start from a user's own attributes (core/attribute_popularity.h).
+  AttributeOptions attributes;
   ModelOptions model;
   // SwapModel re-solves every user's vector against the new model. When
   // false (default) it does so before returning. When true it returns
@@ -234,9 +238,12 @@ class Engine {
   // Re-solves every known user's vector against the current model.
   void RefreshUserVectors();
 
+  // A user with events or attributes; nullopt for neither. A user with
+  // attributes only has activity "new" and no history.
   std::optional<UserProfile> GetUser(std::string_view user_id) const;
-  // Forgets everything about the user held in memory. Returns false if the
-  // user was unknown.
+  // Forgets everything about the user held in memory, their attributes
+  // and their share of the attribute counts included. Returns false if
+  // the user was unknown.
   bool EraseUser(std::string_view user_id);
 
   // Moves `from`'s state to `to` (an anonymous visitor who logged in):
@@ -251,6 +258,16 @@ class Engine {
   // ApplyEvents for `moved`; from != to (core/engine_merge.cc).
   void MergeUsers(std::string_view from, std::string_view to,
                   std::span<const Event> moved);
+  // Users' own attributes (the UpsertUsers RPC): replaces each user's
+  // attributes (an empty map removes them) and moves the user's share of
+  // the attribute-conditional counts (core/attribute_popularity.h) to the
+  // new values. Every later event of the user updates those counts. A
+  // user with attributes and no history gets, in FOR_YOU, what users with
+  // matching attributes engage with (Source kAttributes, reason
+  // kPopularWithSimilarShoppers naming the attributes) instead of plain
+  // popularity. May be called before or after the events and a snapshot
+  // (the counts are the same either way). Empty user ids are skipped.
+  void UpsertUsers(std::span<const UserAttributes> users);
 
   // Installs `model` (may be null: no factor model) and re-folds users
   // against it. Returns the previous model. The re-fold runs after the
@@ -371,7 +388,8 @@ class Engine {
   // and first/last seen; popularity and trending counters; co-occurrence;
   // the event count and latest timestamp; the item ids they refer to. Not
   // held: the catalog (stored with the items: UpsertItems after loading),
-  // the model and user vectors (SwapModel re-solves them).
+  // the model and user vectors (SwapModel re-solves them), users'
+  // attributes (stored with the users: UpsertUsers after loading).
   //
   // SaveSnapshot returns the snapshot as consecutive pieces of about 4 MiB
   // (their concatenation is the snapshot; the pieces let a store write it

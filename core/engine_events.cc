@@ -128,11 +128,16 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
   if (TypeRank(e.type) > TypeRank(static_cast<EventType>(ui.best))) {
     ui.best = static_cast<uint8_t>(e.type);
   }
+  const double attribute_weight = AttributeWeight(ui);
   if (e.type == EventType::kDislike) {
     ui.flags |= kBlocked;
     ui.weight = 0;
   } else if (!(ui.flags & kBlocked)) {
     ui.weight = std::max(0.0f, ui.weight + w);
+  }
+  if (const AttributedUser* a = FindAttributed(user.id)) {
+    attribute_popularity.Add(a->values, item,
+                             AttributeWeight(ui) - attribute_weight);
   }
   const bool positive = ui.weight > 0;
   const bool count_all = positive && !(ui.flags & kCounted);

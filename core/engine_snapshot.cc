@@ -495,6 +495,9 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
                         std::move(bestsellers.values));
   s.now_ms = now_ms;
   s.events = events;
+  // Attributes are not in the snapshot (stored with the users): any given
+  // before it count against the users it brought.
+  s.RecountAttributes();
   return absl::OkStatus();
 }
 

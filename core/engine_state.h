@@ -17,7 +17,9 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,6 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "core/attribute_popularity.h"
 #include "core/decayed_counter.h"
 #include "core/engine.h"
 #include "core/model.h"
@@ -135,7 +138,8 @@ struct Engine::State {
         trending(options.trending_half_life_hours * kMsPerHour),
         impressions(options.popularity_half_life_days * kMsPerDay),
         bestsellers(options.popularity_half_life_days * kMsPerDay),
-        transitions(options.session.transition_max_neighbors) {}
+        transitions(options.session.transition_max_neighbors),
+        attribute_popularity(options.attributes) {}
 
   const EngineOptions options;
 
@@ -186,6 +190,17 @@ struct Engine::State {
   std::vector<float> n_cart ABSL_GUARDED_BY(mu);
   // What follows what, for the session signal (core/engine_session.cc).
   Transitions transitions ABSL_GUARDED_BY(mu);
+
+  // Users' own attributes (Engine::UpsertUsers), apart from UserRec: a
+  // user may have attributes and no events yet. They feed the
+  // attribute-conditional counts (engine_attributes.cc).
+  struct AttributedUser {
+    std::map<std::string, std::string> attributes;
+    std::vector<int32_t> values;  // interned in attribute_popularity
+  };
+  absl::flat_hash_map<std::string, AttributedUser> attributed_users
+      ABSL_GUARDED_BY(mu);
+  AttributePopularity attribute_popularity ABSL_GUARDED_BY(mu);
 
   mutable absl::Mutex model_mu;
   std::shared_ptr<const Binding> binding ABSL_GUARDED_BY(model_mu);
@@ -302,6 +317,25 @@ struct Engine::State {
         ui.weight *
         std::exp2(-age_ms / (options.user_half_life_days * kMsPerDay)));
   }
+
+  // Attributes (engine_attributes.cc). The user's attributes, or null.
+  const AttributedUser* FindAttributed(std::string_view id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (attributed_users.empty()) return nullptr;
+    auto it = attributed_users.find(ToAbsl(id));
+    return it == attributed_users.end() ? nullptr : &it->second;
+  }
+  // A pair's weight in the attribute counts: r_ui undecayed (so that it
+  // changes only with the pair's own events), 0 when blocked.
+  static double AttributeWeight(const UserItem& ui) {
+    return (ui.flags & kBlocked) ? 0.0 : static_cast<double>(ui.weight);
+  }
+  // Adds (sign +1) or removes (-1) all of `user`'s pairs under `values`.
+  void CountUserAttributes(const UserRec& user, std::span<const int32_t> values,
+                           double sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Rebuilds the attribute counts from every attributed user's pairs
+  // (after a snapshot replaced the users).
+  void RecountAttributes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Folding users (refold.cc).
   FoldJob MakeFoldJob(int32_t u, const Binding& b) const

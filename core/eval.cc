@@ -167,79 +167,60 @@ absl::Status InstallAls(const AlsOptions& als,
   return absl::OkStatus();
 }
 
-namespace {
-
-// Novelty, popularity and intra-list diversity of the recommended lists,
-// from the train users of each item.
-class BeyondAccuracy {
- public:
-  explicit BeyondAccuracy(const std::vector<Rating>& train) {
-    absl::flat_hash_map<std::string, int32_t> user_index;
-    for (const Rating& r : train) {
-      const auto u = user_index.try_emplace(r.user_id, user_index.size());
-      item_users_[r.item_id].push_back(u.first->second);
-    }
-    for (auto& [item, users] : item_users_) {
-      std::sort(users.begin(), users.end());
-      users.erase(std::unique(users.begin(), users.end()), users.end());
-    }
-    users_ = std::max<double>(1, static_cast<double>(user_index.size()));
+BeyondAccuracy::BeyondAccuracy(std::span<const Rating> train) {
+  absl::flat_hash_map<std::string, int32_t> user_index;
+  for (const Rating& r : train) {
+    const auto u = user_index.try_emplace(r.user_id, user_index.size());
+    item_users_[r.item_id].push_back(u.first->second);
   }
+  for (auto& [item, users] : item_users_) {
+    std::sort(users.begin(), users.end());
+    users.erase(std::unique(users.begin(), users.end()), users.end());
+  }
+  users_ = std::max<double>(1, static_cast<double>(user_index.size()));
+}
 
-  void Add(const std::vector<std::string>& ids) {
-    for (const std::string& id : ids) {
-      const double share = static_cast<double>(Users(id).size()) / users_;
-      popularity_ += share;
-      novelty_ += -std::log2(std::max(share, 1 / users_));
-      ++items_;
+void BeyondAccuracy::Add(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    const double share = static_cast<double>(Users(id).size()) / users_;
+    popularity_ += share;
+    novelty_ += -std::log2(std::max(share, 1 / users_));
+    ++items_;
+  }
+  if (ids.size() < 2) return;
+  double distance = 0;
+  int pairs = 0;
+  for (size_t a = 0; a < ids.size(); ++a) {
+    for (size_t b = a + 1; b < ids.size(); ++b, ++pairs) {
+      distance += 1 - Cosine(Users(ids[a]), Users(ids[b]));
     }
-    if (ids.size() < 2) return;
-    double distance = 0;
-    int pairs = 0;
-    for (size_t a = 0; a < ids.size(); ++a) {
-      for (size_t b = a + 1; b < ids.size(); ++b, ++pairs) {
-        distance += 1 - Cosine(Users(ids[a]), Users(ids[b]));
-      }
+  }
+  diversity_ += distance / pairs;
+  ++lists_;
+}
+
+const std::vector<int32_t>& BeyondAccuracy::Users(const std::string& id) const {
+  static const std::vector<int32_t> kNone;
+  auto it = item_users_.find(id);
+  return it == item_users_.end() ? kNone : it->second;
+}
+
+double BeyondAccuracy::Cosine(const std::vector<int32_t>& a,
+                              const std::vector<int32_t>& b) {
+  if (a.empty() || b.empty()) return 0;
+  size_t i = 0, j = 0, common = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i] < b[j]) {
+      ++i;
+    } else if (b[j] < a[i]) {
+      ++j;
+    } else {
+      ++common, ++i, ++j;
     }
-    diversity_ += distance / pairs;
-    ++lists_;
   }
-  double novelty() const { return items_ > 0 ? novelty_ / items_ : 0; }
-  double popularity() const { return items_ > 0 ? popularity_ / items_ : 0; }
-  double intra_list_diversity() const {
-    return lists_ > 0 ? diversity_ / lists_ : 0;
-  }
-
- private:
-  const std::vector<int32_t>& Users(const std::string& id) const {
-    static const std::vector<int32_t> kNone;
-    auto it = item_users_.find(id);
-    return it == item_users_.end() ? kNone : it->second;
-  }
-  static double Cosine(const std::vector<int32_t>& a,
-                       const std::vector<int32_t>& b) {
-    if (a.empty() || b.empty()) return 0;
-    size_t i = 0, j = 0, common = 0;
-    while (i < a.size() && j < b.size()) {
-      if (a[i] < b[j]) {
-        ++i;
-      } else if (b[j] < a[i]) {
-        ++j;
-      } else {
-        ++common, ++i, ++j;
-      }
-    }
-    return static_cast<double>(common) /
-           std::sqrt(static_cast<double>(a.size()) * b.size());
-  }
-
-  absl::flat_hash_map<std::string, std::vector<int32_t>> item_users_;
-  double users_ = 1;
-  double novelty_ = 0, popularity_ = 0, diversity_ = 0;
-  int64_t items_ = 0, lists_ = 0;
-};
-
-}  // namespace
+  return static_cast<double>(common) /
+         std::sqrt(static_cast<double>(a.size()) * b.size());
+}
 
 absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
   if (options.k <= 0) return absl::InvalidArgumentError("k must be positive");

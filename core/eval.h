@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "core/als.h"
@@ -120,6 +121,31 @@ absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
 // Errors: those of TrainAls and FactorModel::Create.
 absl::Status InstallAls(const AlsOptions& als,
                         const ModelOptions& model_options, Engine& engine);
+
+// Novelty, popularity and intra-list diversity of recommended lists, from
+// the train users of each item (EvalReport's definitions). Not
+// thread-safe.
+class BeyondAccuracy {
+ public:
+  explicit BeyondAccuracy(std::span<const Rating> train);
+  // One user's list, best first.
+  void Add(const std::vector<std::string>& ids);
+  double novelty() const { return items_ > 0 ? novelty_ / items_ : 0; }
+  double popularity() const { return items_ > 0 ? popularity_ / items_ : 0; }
+  double intra_list_diversity() const {
+    return lists_ > 0 ? diversity_ / lists_ : 0;
+  }
+
+ private:
+  const std::vector<int32_t>& Users(const std::string& id) const;
+  static double Cosine(const std::vector<int32_t>& a,
+                       const std::vector<int32_t>& b);
+
+  absl::flat_hash_map<std::string, std::vector<int32_t>> item_users_;
+  double users_ = 1;
+  double novelty_ = 0, popularity_ = 0, diversity_ = 0;
+  int64_t items_ = 0, lists_ = 0;
+};
 
 }  // namespace aisle::core
 

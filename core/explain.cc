@@ -95,6 +95,9 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
                      : absl::StrCat("More from ", rec.item.categories.front());
       break;
     }
+    case ReasonCode::kPopularWithSimilarShoppers:
+      r.detail = AttributeDetail();
+      break;
     case ReasonCode::kTrending:
       r.detail = "Trending now";
       break;

@@ -9,7 +9,9 @@
 //     vector, e.g. an anonymous visitor's context items); then
 //     co-occurrence of the user's recent items (or, for an unknown user,
 //     of context_item_ids, then their vector similarity); then same
-//     category (content); then popularity. "People like you"
+//     category (content); for a user with no history of their own but
+//     attributes (Engine::UpsertUsers), what users with the same
+//     attributes engage with; then popularity. "People like you"
 //     (people_like_you.cc) is blended into the model's scores when its
 //     weight is > 0, and is the first source when the factor model is off.
 //     EngineOptions::for_you turns the sources off one by one (for the
@@ -280,6 +282,9 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
   }
   if (sources.content) {
     AddAll(Content(!recent_.empty() ? recent_ : context_seeds_));
+  }
+  if (recent_.empty() && on.attributes && req_.sources.attributes) {
+    AddAll(AttributeCandidates());
   }
   if (out_.empty()) {
     if (req_.user_id.empty() && context_.empty()) {

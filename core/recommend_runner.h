@@ -12,6 +12,7 @@
 //   diversity.cc          the MMR re-rank
 //   session_source.cc     the session signal and its blend with the model
 //   exploration.cc        the popularity penalty and exploration slots
+//   engine_attributes.cc  what users with the same attributes engage with
 //   rank.cc               Engine::Rank (re-ranking the caller's items)
 //   explain.cc            the reason shown with each item
 #ifndef AISLE_CORE_RECOMMEND_RUNNER_H_
@@ -196,6 +197,14 @@ class Engine::State::Runner {
   // with, best first, at most `candidates`; empty without a user vector.
   std::vector<Candidate> PeopleLikeYouCandidates()
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
+  // engine_attributes.cc
+  // What users with the request user's attributes engage with, best
+  // first (none for a user without attributes).
+  std::vector<Candidate> AttributeCandidates() const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // "Popular with shoppers like you (age_band=25-34, region=north)".
+  std::string AttributeDetail() const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // retrieval.cc
   double Selectivity() const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);

@@ -16,9 +16,9 @@ constexpr std::array<std::string_view, 7> kScenarioNames = {
     "recently_viewed", "trending",
     "popular"};
 constexpr std::array<std::string_view, kNumSources> kSourceNames = {
-    "unspecified", "factor_model",   "co_occurrence", "popularity",
-    "trending",    "user_history",   "content",       "item_similarity",
-    "session",     "people_like_you"};
+    "unspecified", "factor_model",    "co_occurrence", "popularity",
+    "trending",    "user_history",    "content",       "item_similarity",
+    "session",     "people_like_you", "attributes"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);

@@ -61,6 +61,14 @@ struct Item {
   int64_t updated_at_ms = 0;
 };
 
+// A user's own attributes (UpsertUsers): age band, gender, region, ...
+// free key/value strings. Keys are unique per user (a map).
+struct UserAttributes {
+  std::string user_id;
+  std::map<std::string, std::string> attributes;
+  int64_t updated_at_ms = 0;  // set by the server when stored
+};
+
 // Numbering matches aisle.v1.Scenario; int32_t as EventType's.
 enum class Scenario : int32_t {
   kForYou = 1,
@@ -87,8 +95,11 @@ enum class Source : uint8_t {
   kItemSimilarity = 7,
   kSession = 8,        // the user's (or visitor's) last few items: what follows
   kPeopleLikeYou = 9,  // the nearest users by vector: what they engaged with
+  // What users with the same attributes engage with (core/attribute_
+  // popularity.h): a new user with attributes and no history.
+  kAttributes = 10,
 };
-inline constexpr int kNumSources = 10;
+inline constexpr int kNumSources = 11;
 std::string_view SourceName(Source source);  // "factor_model", ...
 
 // Numbering matches aisle.v1.ReasonCode.
@@ -105,6 +116,8 @@ enum class ReasonCode : uint8_t {
   kNewUserFallback = 9,
   kJustViewed = 10,     // follows the session's related item ("just viewed")
   kPeopleLikeYou = 11,  // "People with similar taste bought ..."
+  // Source kAttributes; detail names the attributes ("age_band=25-34").
+  kPopularWithSimilarShoppers = 12,
 };
 
 struct Reason {
@@ -131,6 +144,9 @@ struct ForYouSources {
   // EngineOptions::people_like_you; blended only when its weight > 0, or
   // alone when factor_model is off.
   bool people_like_you = true;
+  // What users with the same attributes engage with, for a user with
+  // attributes and no history (Engine::UpsertUsers).
+  bool attributes = true;
 };
 
 struct RecommendRequest {
@@ -234,6 +250,8 @@ struct UserProfile {
   std::string activity_level;
   // The latest events, most recent first, at most 20.
   std::vector<ProfileEvent> recent_events;
+  // The user's own attributes (UpsertUsers); empty when none were given.
+  std::map<std::string, std::string> attributes;
 };
 
 // Metadata of one trained model version.

@@ -50,6 +50,7 @@ constexpr MethodRole kMethodRoles[] = {
     {Method::kImportEvents, Role::kWrite},
     {Method::kUpsertItems, Role::kWrite},
     {Method::kDeleteItems, Role::kWrite},
+    {Method::kUpsertUsers, Role::kWrite},
     {Method::kGetUser, Role::kAdmin},
     {Method::kDeleteUser, Role::kAdmin},
     {Method::kActivateModel, Role::kAdmin},

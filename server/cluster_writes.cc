@@ -98,6 +98,12 @@ absl::StatusOr<int> ClusterWrites::DeleteItems(
   return logged->result.items_deleted;
 }
 
+absl::Status ClusterWrites::UpsertUsers(std::vector<core::UserAttributes> users,
+                                        int64_t now_ms) {
+  return AppendAndApply(UniqueEntryId(), UpsertUsersEntry(users, now_ms))
+      .status();
+}
+
 absl::StatusOr<UserErasure> ClusterWrites::EraseUser(
     const std::string& user_id) {
   absl::StatusOr<Logged> logged =

@@ -50,6 +50,8 @@ class ClusterWrites final : public Writes {
                            int64_t now_ms) override;
   absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) override;
+  absl::Status UpsertUsers(std::vector<core::UserAttributes> users,
+                           int64_t now_ms) override;
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override;
   absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
                                        const std::string& to) override;

@@ -76,6 +76,24 @@ void ToProtoItem(const core::Item& item, v1::Item* proto) {
   proto->set_updated_at_ms(item.updated_at_ms);
 }
 
+core::UserAttributes ToCoreUser(const v1::User& proto) {
+  core::UserAttributes user;
+  user.user_id = proto.user_id();
+  for (const auto& [key, value] : proto.attributes()) {
+    user.attributes.emplace(key, value);
+  }
+  user.updated_at_ms = proto.updated_at_ms();
+  return user;
+}
+
+void ToProtoUser(const core::UserAttributes& user, v1::User* proto) {
+  proto->set_user_id(user.user_id);
+  for (const auto& [key, value] : user.attributes) {
+    (*proto->mutable_attributes())[key] = value;
+  }
+  proto->set_updated_at_ms(user.updated_at_ms);
+}
+
 core::Filter ToCoreFilter(const v1::Filter& proto) {
   core::Filter filter;
   filter.include_categories.assign(proto.include_categories().begin(),
@@ -159,6 +177,9 @@ void ToProtoRankResult(const core::RankResult& result,
 void ToProtoUserProfile(const core::UserProfile& profile,
                         v1::UserProfile* proto) {
   proto->set_user_id(profile.user_id);
+  for (const auto& [key, value] : profile.attributes) {
+    (*proto->mutable_attributes())[key] = value;
+  }
   for (const auto& [type, count] : profile.event_counts) {
     v1::EventCount* ec = proto->add_event_counts();
     ec->set_type(ToProtoEventType(type));

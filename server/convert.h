@@ -32,6 +32,8 @@ void ToProtoEvent(const core::Event& event, v1::Event* proto);
 
 core::Item ToCoreItem(const v1::Item& proto);
 void ToProtoItem(const core::Item& item, v1::Item* proto);
+core::UserAttributes ToCoreUser(const v1::User& proto);
+void ToProtoUser(const core::UserAttributes& user, v1::User* proto);
 
 core::RecommendRequest ToCoreRecommendRequest(
     const v1::RecommendRequest& proto);

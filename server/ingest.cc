@@ -197,6 +197,20 @@ absl::Status Ingest::UpsertItems(std::vector<core::Item> items, int64_t now_ms,
   return absl::OkStatus();
 }
 
+absl::Status Ingest::UpsertUsers(std::vector<core::UserAttributes> users,
+                                 int64_t now_ms, uint64_t log_sequence) {
+  for (core::UserAttributes& user : users) user.updated_at_ms = now_ms;
+  // Under the erasure lock, as events: an erasure never leaves attributes
+  // stored before it in the engine, or lets them slip in between.
+  absl::ReaderMutexLock erase_lock(&erase_mu_);
+  const int64_t write_start = core::SteadyNanos();
+  absl::Status status = store_->PutUsers(users, log_sequence);
+  metrics_->ObserveStorageWrite(core::SecondsSinceNanos(write_start));
+  if (!status.ok()) return status;
+  engine_->UpsertUsers(users);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> Ingest::DeleteItems(
     const std::vector<std::string>& item_ids, uint64_t log_sequence) {
   const int64_t write_start = core::SteadyNanos();

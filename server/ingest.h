@@ -9,6 +9,7 @@
 //   Ingest ingest(&engine, &store, &metrics, &access_log);
 //   ASSIGN_OR_RETURN(EventsStored r, ingest.AddEvents(events, now_ms));
 //   RETURN_IF_ERROR(ingest.UpsertItems(items, now_ms));
+//   RETURN_IF_ERROR(ingest.UpsertUsers(users, now_ms));
 //   ASSIGN_OR_RETURN(UserErasure e, ingest.EraseUser("u1"));
 //
 // Inputs are validated by the caller (validation.h); Ingest fills defaults
@@ -128,6 +129,11 @@ class Ingest {
   // REQUIRES: every item passed ValidateItem.
   absl::Status UpsertItems(std::vector<core::Item> items, int64_t now_ms,
                            uint64_t log_sequence = 0);
+
+  // Users' own attributes: stamps updated_at_ms = now_ms, stores, then
+  // gives them to the engine. REQUIRES: ValidateUsers passed.
+  absl::Status UpsertUsers(std::vector<core::UserAttributes> users,
+                           int64_t now_ms, uint64_t log_sequence = 0);
 
   // Deletes from the store, then from the engine. Returns how many ids
   // were stored (the others were not found).

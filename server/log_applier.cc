@@ -291,6 +291,15 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
           ingest_->UpsertItems(std::move(items), entry.written_at_ms(), seq);
       break;
     }
+    case cluster::v1::LogEntry::kUpsertUsers: {
+      std::vector<core::UserAttributes> users;
+      for (const v1::User& user : entry.upsert_users().users()) {
+        users.push_back(ToCoreUser(user));
+      }
+      result.status =
+          ingest_->UpsertUsers(std::move(users), entry.written_at_ms(), seq);
+      break;
+    }
     case cluster::v1::LogEntry::kDeleteItems: {
       const std::vector<std::string> ids(
           entry.delete_items().item_ids().begin(),

@@ -40,6 +40,16 @@ std::string DeleteItemsEntry(const std::vector<std::string>& item_ids,
   return Serialize(entry, now_ms);
 }
 
+std::string UpsertUsersEntry(const std::vector<core::UserAttributes>& users,
+                             int64_t now_ms) {
+  cluster::v1::LogEntry entry;
+  cluster::v1::Users* out = entry.mutable_upsert_users();
+  for (const core::UserAttributes& user : users) {
+    ToProtoUser(user, out->add_users());
+  }
+  return Serialize(entry, now_ms);
+}
+
 std::string DeleteUserEntry(const std::string& user_id, int64_t now_ms) {
   cluster::v1::LogEntry entry;
   entry.set_delete_user(user_id);

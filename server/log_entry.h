@@ -26,14 +26,16 @@ std::string UpsertItemsEntry(const std::vector<core::Item>& items,
                              int64_t now_ms);
 std::string DeleteItemsEntry(const std::vector<std::string>& item_ids,
                              int64_t now_ms);
+std::string UpsertUsersEntry(const std::vector<core::UserAttributes>& users,
+                             int64_t now_ms);
 std::string DeleteUserEntry(const std::string& user_id, int64_t now_ms);
 std::string MergeUsersEntry(const std::string& from, const std::string& to,
                             int64_t now_ms);
 std::string ActivateModelEntry(const std::string& version, int64_t now_ms);
 
-// The de-duplication id of an entry that has no natural one (items, user
-// erasure, model activation): unique per call. Retrying those writes
-// through another node appends them again, which is harmless: applying
+// The de-duplication id of an entry that has no natural one (items, users'
+// attributes, user erasure, model activation): unique per call. Retrying those
+// writes through another node appends them again, which is harmless: applying
 // them twice leaves the same state.
 std::string UniqueEntryId();
 

@@ -20,6 +20,7 @@ constexpr std::array<std::string_view, kNumMethods> kMethodNames = {
     "DeleteItems",  "GetItem",      "GetUser",       "DeleteUser",
     "GetModelInfo", "ListModels",   "ActivateModel", "GetExperimentReport",
     "Rank",         "ListSegments", "ExportSegment", "MergeUsers",
+    "UpsertUsers",
 };
 
 const Histogram::BucketBoundaries& LatencyBuckets() {

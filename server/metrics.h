@@ -65,6 +65,7 @@ enum class Method {
   kListSegments,
   kExportSegment,
   kMergeUsers,
+  kUpsertUsers,
 };
 inline constexpr int kNumMethods = 16;
 std::string_view MethodName(Method method);  // "Recommend", ...

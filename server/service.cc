@@ -48,6 +48,7 @@ MethodClass ClassOf(Method method) {
     case Method::kUpsertItems:
     case Method::kDeleteItems:
     case Method::kMergeUsers:
+    case Method::kUpsertUsers:
       return MethodClass::kWrite;
     case Method::kDeleteUser:
     case Method::kGetModelInfo:
@@ -162,7 +163,7 @@ void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
   const bool through_log =
       method == Method::kFeedback || method == Method::kUpsertItems ||
       method == Method::kDeleteItems || method == Method::kDeleteUser ||
-      method == Method::kMergeUsers;
+      method == Method::kMergeUsers || method == Method::kUpsertUsers;
   if (status.ok() && write_pool_ != nullptr && through_log) {
     write_pool_->Post([this, call, method, start_ns,
                        user = std::string(user_id), body = std::move(body),
@@ -202,6 +203,14 @@ void RecommenderService::HandleUpsertItems(
     v1::UpsertItemsResponse* response, UnaryCall* call) {
   Unary(ctx, call, Method::kUpsertItems, "", [this, request, response] {
     return DoUpsertItems(*request, response);
+  });
+}
+
+void RecommenderService::HandleUpsertUsers(
+    Context* ctx, const v1::UpsertUsersRequest* request,
+    v1::UpsertUsersResponse* response, UnaryCall* call) {
+  Unary(ctx, call, Method::kUpsertUsers, "", [this, request, response] {
+    return DoUpsertUsers(*request, response);
   });
 }
 
@@ -413,6 +422,22 @@ absl::Status RecommenderService::DoUpsertItems(
   }
   const int count = static_cast<int>(items.size());
   if (absl::Status s = units_.writes->UpsertItems(std::move(items), NowMs());
+      !s.ok()) {
+    return s;
+  }
+  response->set_upserted(count);
+  return absl::OkStatus();
+}
+
+absl::Status RecommenderService::DoUpsertUsers(
+    const v1::UpsertUsersRequest& request, v1::UpsertUsersResponse* response) {
+  std::vector<core::UserAttributes> users;
+  users.reserve(request.users_size());
+  for (const v1::User& user : request.users())
+    users.push_back(ToCoreUser(user));
+  if (absl::Status s = ValidateUsers(users); !s.ok()) return s;
+  const int count = static_cast<int>(users.size());
+  if (absl::Status s = units_.writes->UpsertUsers(std::move(users), NowMs());
       !s.ok()) {
     return s;
   }

@@ -20,9 +20,9 @@
 //
 // Deadlines: Recommend hands the call's deadline and cancellation to the
 // engine, which checks them between its stages (core/engine.h). A write
-// (Feedback, ImportEvents, UpsertItems, DeleteItems, ActivateModel,
-// DeleteUser) checks them only before it starts: once the store write has
-// begun it completes and the answer is OK even if late. So the server
+// (Feedback, ImportEvents, UpsertItems, DeleteItems, UpsertUsers,
+// ActivateModel, DeleteUser) checks them only before it starts: once the store
+// write has begun it completes and the answer is OK even if late. So the server
 // never answers an error for a write it made durable. A client whose own
 // deadline fired meanwhile sees DEADLINE_EXCEEDED although the write
 // happened; its retry carries the same event ids (or, without ids, the same
@@ -42,7 +42,8 @@
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
 // and finishes the RPC from there. In cluster mode the writes that go
-// through the log (Feedback, UpsertItems, DeleteItems, DeleteUser) wait
+// through the log (Feedback, UpsertItems, DeleteItems, UpsertUsers,
+// DeleteUser) wait
 // for a log round trip and this node's apply: they run on a pool of
 // cluster_write_threads, so that gRPC's few callback threads (about one
 // per core) are never blocked and concurrent writes share the log's round
@@ -93,7 +94,8 @@ namespace aisle::server {
 // a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase = R::WithRawCallbackMethod_MergeUsers<
+using ServiceBase = R::WithRawCallbackMethod_UpsertUsers<
+    R::WithRawCallbackMethod_MergeUsers<
     R::WithRawCallbackMethod_ExportSegment<R::WithRawCallbackMethod_ListSegments<
         R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
             R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
@@ -207,6 +209,8 @@ class RecommenderService final : public internal::ServiceBase {
   Reactor* Rank(Context* ctx, const Bytes* request, Bytes* response) override;
   Reactor* ListSegments(Context* ctx, const Bytes* request,
                         Bytes* response) override;
+  Reactor* UpsertUsers(Context* ctx, const Bytes* request,
+                       Bytes* response) override;
   // Server streaming (service_segments.cc): a segment's user ids in pages.
   grpc::ServerWriteReactor<Bytes>* ExportSegment(Context* ctx,
                                                  const Bytes* request) override;
@@ -226,6 +230,8 @@ class RecommenderService final : public internal::ServiceBase {
                          v1::UpsertItemsResponse* response, UnaryCall* call);
   void HandleDeleteItems(Context* ctx, const v1::DeleteItemsRequest* request,
                          v1::DeleteItemsResponse* response, UnaryCall* call);
+  void HandleUpsertUsers(Context* ctx, const v1::UpsertUsersRequest* request,
+                         v1::UpsertUsersResponse* response, UnaryCall* call);
   void HandleGetItem(Context* ctx, const v1::GetItemRequest* request,
                      v1::Item* response, UnaryCall* call);
   void HandleGetUser(Context* ctx, const v1::GetUserRequest* request,
@@ -265,6 +271,8 @@ class RecommenderService final : public internal::ServiceBase {
                              v1::UpsertItemsResponse* response);
   absl::Status DoDeleteItems(const v1::DeleteItemsRequest& request,
                              v1::DeleteItemsResponse* response);
+  absl::Status DoUpsertUsers(const v1::UpsertUsersRequest& request,
+                             v1::UpsertUsersResponse* response);
   absl::Status DoGetItem(const v1::GetItemRequest& request, v1::Item* response);
   absl::Status DoGetUser(const v1::GetUserRequest& request,
                          v1::UserProfile* response);

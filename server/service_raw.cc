@@ -49,6 +49,13 @@ RecommenderService::Reactor* RecommenderService::UpsertItems(
       &RecommenderService::HandleUpsertItems);
 }
 
+RecommenderService::Reactor* RecommenderService::UpsertUsers(
+    Context* ctx, const Bytes* request, Bytes* response) {
+  return Dispatch<v1::UpsertUsersRequest, v1::UpsertUsersResponse>(
+      ctx, request, response, Method::kUpsertUsers,
+      &RecommenderService::HandleUpsertUsers);
+}
+
 RecommenderService::Reactor* RecommenderService::DeleteItems(
     Context* ctx, const Bytes* request, Bytes* response) {
   return Dispatch<v1::DeleteItemsRequest, v1::DeleteItemsResponse>(

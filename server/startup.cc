@@ -33,7 +33,8 @@ std::string DemoModelVersion() {
       "-demo");
 }
 
-// Stores the demo catalog and events in batches and replays them.
+// Stores the demo catalog, users' attributes and events in batches and
+// replays them.
 absl::Status StoreDemoData(const core::DemoData& demo, storage::Store& store,
                            core::Engine& engine) {
   constexpr size_t kBatch = 1000;
@@ -45,6 +46,14 @@ absl::Status StoreDemoData(const core::DemoData& demo, storage::Store& store,
     }
   }
   engine.UpsertItems(demo.items);
+  for (size_t i = 0; i < demo.users.size(); i += kBatch) {
+    std::span<const core::UserAttributes> batch(
+        demo.users.data() + i, std::min(kBatch, demo.users.size() - i));
+    if (absl::Status s = store.PutUsers(batch); !s.ok()) {
+      return Annotate(s, "storing demo users");
+    }
+  }
+  engine.UpsertUsers(demo.users);
   for (size_t i = 0; i < demo.events.size(); i += kBatch) {
     std::span<const core::Event> batch(
         demo.events.data() + i, std::min(kBatch, demo.events.size() - i));
@@ -66,7 +75,14 @@ absl::Status LoadItems(const storage::Store& store, core::Engine& engine,
     counts->items += static_cast<int64_t>(batch.size());
     return absl::OkStatus();
   });
-  return Annotate(status, "loading items");
+  if (!status.ok()) return Annotate(status, "loading items");
+  status = store.ScanUserAttributes(
+      [&](std::span<const core::UserAttributes> batch) {
+        engine.UpsertUsers(batch);
+        counts->users += static_cast<int64_t>(batch.size());
+        return absl::OkStatus();
+      });
+  return Annotate(status, "loading user attributes");
 }
 
 absl::Status ReplayStore(const storage::Store& store, core::Engine& engine,

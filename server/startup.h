@@ -20,10 +20,13 @@ namespace aisle::server {
 struct ReplayCounts {
   int64_t items = 0;
   int64_t events = 0;
+  int64_t users = 0;  // users with attributes
 };
 
-// Upserts every stored item into `engine`, counting them in counts->items.
-// Errors: the store's, prefixed with "loading items".
+// Upserts every stored item into `engine`, counting them in counts->items,
+// then every stored user's attributes (counts->users): both are stored
+// state the engine snapshot does not hold. Errors: the store's, prefixed
+// with "loading items" or "loading user attributes".
 absl::Status LoadItems(const storage::Store& store, core::Engine& engine,
                        ReplayCounts* counts);
 

@@ -357,4 +357,46 @@ absl::Status ValidateActivateModel(std::string_view version, bool rollback) {
   return ValidateId(version, "version");
 }
 
+absl::Status ValidateUsers(std::span<const core::UserAttributes> users) {
+  if (absl::Status s = ValidateBatchSize(users.size(), "users"); !s.ok()) {
+    return s;
+  }
+  absl::flat_hash_map<absl::string_view, size_t> first;
+  for (size_t i = 0; i < users.size(); ++i) {
+    const core::UserAttributes& user = users[i];
+    const std::string field = absl::StrCat("users[", i, "]");
+    const std::string id_field = absl::StrCat(field, ".user_id");
+    if (absl::Status s = ValidateId(user.user_id, id_field); !s.ok()) return s;
+    auto [it, inserted] = first.emplace(core::ToAbsl(user.user_id), i);
+    if (!inserted) {
+      return Invalid(id_field,
+                     absl::StrCat("duplicate of users[", it->second, "]"));
+    }
+    const std::string attr_field = absl::StrCat(field, ".attributes");
+    if (user.attributes.size() > kMaxUserAttributes) {
+      return Invalid(attr_field,
+                     absl::StrCat("at most ", kMaxUserAttributes,
+                                  " entries, got ", user.attributes.size()));
+    }
+    for (const auto& [key, value] : user.attributes) {
+      if (key.empty() || key.size() > kMaxUserAttributeKeyBytes ||
+          FindControl(key) != absl::string_view::npos) {
+        return Invalid(
+            attr_field,
+            absl::StrCat("keys must be 1..", kMaxUserAttributeKeyBytes,
+                         " bytes without control characters, got "
+                         "one of ",
+                         key.size(), " bytes"));
+      }
+      // Values are labels: 1..256 bytes without control characters.
+      if (absl::Status s =
+              ValidateLabel(value, absl::StrCat(attr_field, "[\"", key, "\"]"));
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace aisle::server

@@ -20,6 +20,7 @@
 #define AISLE_SERVER_VALIDATION_H_
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -108,6 +109,16 @@ absl::Status ValidateExperimentReport(std::string_view experiment,
 // empty version means the previous active one); a given version must be a
 // valid id.
 absl::Status ValidateActivateModel(std::string_view version, bool rollback);
+
+// UpsertUsers: 1..1000 users (ValidateBatchSize), each `field` e.g.
+// "users[0]": user_id a valid id, not a duplicate of an earlier one in
+// the request ("users[3].user_id: duplicate of users[1]"); at most 32
+// attributes, keys 1..128 bytes and values 1..256 bytes, neither with
+// control characters ("users[0].attributes[\"age\"]: must be 1..256
+// bytes, got 0").
+inline constexpr size_t kMaxUserAttributes = 32;
+inline constexpr size_t kMaxUserAttributeKeyBytes = 128;
+absl::Status ValidateUsers(std::span<const core::UserAttributes> users);
 
 }  // namespace aisle::server
 

@@ -1,5 +1,6 @@
 // Writes: the one seam every write RPC goes through (Feedback,
-// ImportEvents, UpsertItems, DeleteItems, DeleteUser, MergeUsers,
+// ImportEvents, UpsertItems, DeleteItems, UpsertUsers, DeleteUser,
+// MergeUsers,
 // ActivateModel), so
 // that single-node and cluster mode differ in one place:
 //   - LocalWrites (single-node, the default): straight to Ingest (durable
@@ -39,6 +40,8 @@ class Writes {
                                    int64_t now_ms) = 0;
   virtual absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) = 0;
+  virtual absl::Status UpsertUsers(std::vector<core::UserAttributes> users,
+                                   int64_t now_ms) = 0;
   virtual absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) = 0;
   virtual absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
                                                const std::string& to) = 0;
@@ -66,6 +69,10 @@ class LocalWrites final : public Writes {
   absl::StatusOr<int> DeleteItems(
       const std::vector<std::string>& item_ids) override {
     return ingest_->DeleteItems(item_ids);
+  }
+  absl::Status UpsertUsers(std::vector<core::UserAttributes> users,
+                           int64_t now_ms) override {
+    return ingest_->UpsertUsers(std::move(users), now_ms);
   }
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override {
     return ingest_->EraseUser(user_id);

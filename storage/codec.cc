@@ -243,6 +243,30 @@ absl::StatusOr<core::Item> DecodeItem(std::string_view bytes) {
   return item;
 }
 
+std::string EncodeUserAttributes(const core::UserAttributes& user) {
+  Writer w(kFormatV1);
+  w.String(user.user_id);
+  w.Map(user.attributes);
+  w.Signed(user.updated_at_ms);
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<core::UserAttributes> DecodeUserAttributes(
+    std::string_view bytes) {
+  Reader r(bytes);
+  core::UserAttributes user;
+  r.Format(kFormatV1) && r.String(&user.user_id) && r.Map(&user.attributes) &&
+      r.Signed(&user.updated_at_ms);
+  if (absl::Status s = r.Done("user attributes"); !s.ok()) return s;
+  return user;
+}
+
+std::string UserAttributesKey(std::string_view user_id) {
+  std::string key(kUserAttributesPrefix);
+  key.append(user_id);
+  return key;
+}
+
 std::string EncodeUserRecord(const UserRecord& record) {
   Writer w(kFormatV1);
   w.Signed(record.first_seen_ms);

@@ -42,6 +42,11 @@ absl::StatusOr<UserRecord> DecodeUserRecord(std::string_view bytes);
 // merge operands in any grouping.
 UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b);
 
+// A user's own attributes (users column family, UserAttributesKey).
+std::string EncodeUserAttributes(const core::UserAttributes& user);
+absl::StatusOr<core::UserAttributes> DecodeUserAttributes(
+    std::string_view bytes);
+
 std::string EncodeStoredModel(const StoredModel& model);
 absl::StatusOr<StoredModel> DecodeStoredModel(std::string_view bytes);
 
@@ -63,6 +68,11 @@ std::string EventKey(std::string_view user_id, int64_t timestamp_ms,
 std::optional<int64_t> EventKeyTimestamp(std::string_view key);
 // "user_id\0": every events key of the user starts with it.
 std::string UserKeyPrefix(std::string_view user_id);
+// Users column family: "\0a" user_id -> a user's attributes. A user id
+// never contains '\0', so these keys never meet a UserRecord's (the bare
+// user id) and all sort together, first, for the scan at start-up.
+inline constexpr std::string_view kUserAttributesPrefix{"\0a", 2};
+std::string UserAttributesKey(std::string_view user_id);
 // The smallest key greater than every key starting with `prefix`, or "" if
 // there is none (prefix of all 0xff bytes); for iterate_upper_bound.
 std::string PrefixSuccessor(std::string_view prefix);

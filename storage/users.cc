@@ -1,5 +1,5 @@
-// Users: GetUser, EraseUser (every record of a user, in one batch) and the
-// CountUserRecords audit.
+// Users: GetUser, EraseUser (every record of a user, attributes included,
+// in one batch) and the CountUserRecords audit. Attributes: user_attributes.cc.
 #include <algorithm>
 #include <mutex>
 #include <optional>
@@ -83,6 +83,14 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
     return impl.Error(s, "reading a user record");
   }
   batch.Delete(impl.users, ToSlice(user_id));
+  const std::string attributes_key = UserAttributesKey(user_id);
+  s = impl.db->Get(rocksdb::ReadOptions(), impl.users, attributes_key, &record);
+  if (s.ok()) {
+    result.profile_deleted = true;
+  } else if (!s.IsNotFound()) {
+    return impl.Error(s, "reading user attributes");
+  }
+  batch.Delete(impl.users, attributes_key);
   // The stored engine snapshot may hold the user: it goes, and the server
   // writes a new one (without the user) later.
   impl.DropSnapshotInBatch(&batch);
@@ -99,9 +107,11 @@ absl::Status Store::Impl::PurgeUser(std::string_view user_id,
                                     const std::vector<std::string>& event_ids) {
   // Erasure means the bytes too, not just a tombstone over them: only the
   // files that hold the user's keys are rewritten.
+  const std::string attributes_key = UserAttributesKey(user_id);
   std::vector<PurgeRange> ranges = {
       {events, UserKeyPrefix(user_id), PrefixSuccessor(UserKeyPrefix(user_id))},
       {users, std::string(user_id), std::string(user_id)},
+      {users, attributes_key, attributes_key},
       {snapshot, "", ""}};
   if (!event_ids.empty()) {
     auto [lowest, highest] =
@@ -116,6 +126,7 @@ absl::StatusOr<int64_t> Store::CountUserRecords(
   const Impl& impl = *impl_;
   if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
   const std::string prefix = UserKeyPrefix(user_id);
+  const std::string attributes_key = UserAttributesKey(user_id);
   rocksdb::ManagedSnapshot snapshot(impl.db);
   int64_t count = 0;
   for (rocksdb::ColumnFamilyHandle* cf : impl.handles) {
@@ -125,7 +136,8 @@ absl::StatusOr<int64_t> Store::CountUserRecords(
         "auditing a user's records",
         [&](std::string_view key, std::string_view value) {
           bool mine =
-              key.starts_with(prefix) || (cf == impl.users && key == user_id);
+              key.starts_with(prefix) ||
+              (cf == impl.users && (key == user_id || key == attributes_key));
           if (!mine && cf == impl.event_ids) {
             absl::StatusOr<IdempotencyRecord> r =
                 DecodeIdempotencyRecord(value);

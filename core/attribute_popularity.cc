@@ -1,0 +1,122 @@
+#include "core/attribute_popularity.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace aisle::core {
+namespace {
+
+// Below this a weight is rounding left over from removals: dropped, so
+// that erased users leave no entries behind.
+constexpr double kNegligible = 1e-9;
+
+}  // namespace
+
+AttributePopularity::AttributePopularity(AttributeOptions options)
+    : options_(options) {}
+
+std::vector<int32_t> AttributePopularity::Intern(
+    const std::map<std::string, std::string>& attributes) {
+  std::vector<int32_t> ids;
+  ids.reserve(attributes.size());
+  for (const auto& [key, value] : attributes) {
+    std::string name = absl::StrCat(key, "=", value);
+    auto it = index_.find(name);
+    if (it == index_.end()) {
+      const auto id = static_cast<int32_t>(values_.size());
+      values_.push_back(std::make_unique<Counts>());
+      values_.back()->name = name;
+      it = index_.emplace(std::move(name), id).first;
+    }
+    ids.push_back(it->second);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+void AttributePopularity::Counts::Add(int32_t item, double delta) {
+  double& w = weights[item];
+  w += delta;
+  sum += delta;
+  if (w <= kNegligible) weights.erase(item);
+  if (weights.empty()) sum = 0;  // no drift once everyone left
+  ++version;
+}
+
+void AttributePopularity::Add(std::span<const int32_t> values, int32_t item,
+                              double delta) {
+  if (delta == 0) return;
+  for (int32_t v : values) values_[v]->Add(item, delta);
+  total_.Add(item, delta);
+}
+
+void AttributePopularity::Clear() {
+  index_.clear();
+  values_.clear();
+  total_.weights.clear();
+  total_.sum = 0;
+  ++total_.version;
+}
+
+std::shared_ptr<const std::vector<int32_t>>
+AttributePopularity::Counts::TopItems(size_t n) const {
+  absl::MutexLock lock(&mu);
+  if (top != nullptr && top_version == version) return top;
+  std::vector<std::pair<double, int32_t>> all;
+  all.reserve(weights.size());
+  for (const auto& [item, w] : weights) all.emplace_back(-w, item);
+  const size_t keep = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<int64_t>(keep),
+                    all.end());
+  auto out = std::make_shared<std::vector<int32_t>>();
+  out->reserve(keep);
+  for (size_t k = 0; k < keep; ++k) out->push_back(all[k].second);
+  top = out;
+  top_version = version;
+  return out;
+}
+
+std::vector<std::pair<int32_t, double>> AttributePopularity::Top(
+    std::span<const int32_t> values, size_t limit, int64_t users) const {
+  std::vector<std::pair<int32_t, double>> out;
+  if (empty() || limit == 0 || total_.sum <= 0) return out;
+  const size_t per_value =
+      static_cast<size_t>(std::max(1, options_.candidates_per_value));
+  absl::flat_hash_set<int32_t> candidates;
+  for (int32_t item : *total_.TopItems(per_value)) candidates.insert(item);
+  for (int32_t v : values) {
+    for (int32_t item : *values_[v]->TopItems(per_value)) {
+      candidates.insert(item);
+    }
+  }
+  const double m = std::max(0.0, options_.smoothing) * total_.sum /
+                   static_cast<double>(std::max<int64_t>(1, users));
+  out.reserve(candidates.size());
+  for (int32_t item : candidates) {
+    auto it = total_.weights.find(item);
+    if (it == total_.weights.end()) continue;
+    const double p = it->second / total_.sum;
+    // Logs: a product of many small lifts stays representable.
+    double log_score = std::log(p);
+    for (int32_t v : values) {
+      const Counts& c = *values_[v];
+      if (c.sum + m <= 0) continue;
+      auto w = c.weights.find(item);
+      const double c_ai = w == c.weights.end() ? 0 : w->second;
+      const double conditional = (c_ai + m * p) / (c.sum + m);
+      log_score += std::log(conditional / p);
+    }
+    out.emplace_back(item, std::exp(log_score));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace aisle::core

@@ -1,0 +1,115 @@
+// The attribute source through the Engine: counts independent of the
+// order of events, attributes and snapshots; erasure removes a user's
+// share.
+#include "core/attribute_popularity.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/demo_data.h"
+#include "core/engine.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+namespace aisle::core {
+namespace {
+
+std::vector<std::string> ForYou(const Engine& engine, const std::string& user,
+                                Source* source = nullptr) {
+  RecommendRequest req;
+  req.user_id = user;
+  req.count = 10;
+  absl::StatusOr<Recommendation> rec = engine.Recommend(req);
+  EXPECT_TRUE(rec.ok());
+  std::vector<std::string> ids;
+  if (!rec.ok()) return ids;
+  for (const ScoredItem& s : rec->items) ids.push_back(s.item_id);
+  if (source != nullptr) *source = rec->source;
+  return ids;
+}
+
+TEST(AttributePopularityTest, TopIsEmptyUntilAnAttributedUserEngages) {
+  AttributePopularity counts;
+  const std::vector<int32_t> values = counts.Intern({{"region", "north"}});
+  EXPECT_TRUE(counts.Top(values, 10, 1).empty());
+  counts.Add(values, 3, 2.0);
+  EXPECT_EQ(counts.Top(values, 10, 1).size(), 1u);
+  counts.Add(values, 3, -2.0);
+  EXPECT_TRUE(counts.empty());
+}
+
+class EngineAttributesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DemoOptions o;
+    o.items = 400;
+    o.users = 300;
+    o.events = 20000;
+    demo_ = GenerateDemoData(o);
+  }
+  DemoData demo_;
+};
+
+TEST_F(EngineAttributesTest, SameListsWhateverTheOrderOfEventsAndAttributes) {
+  Engine before{EngineOptions{}};
+  before.UpsertItems(demo_.items);
+  before.UpsertUsers(demo_.users);
+  before.ReplayEvents(demo_.events);
+
+  Engine after{EngineOptions{}};
+  after.UpsertItems(demo_.items);
+  after.ReplayEvents(demo_.events);
+  after.UpsertUsers(demo_.users);
+
+  // A snapshot holds no attributes: given before it is loaded, they are
+  // counted against the users it brings.
+  Engine restored{EngineOptions{}};
+  restored.UpsertUsers(demo_.users);
+  ASSERT_OK(restored.LoadSnapshot(before.SaveSnapshot()));
+  restored.UpsertItems(demo_.items);
+
+  const std::vector<UserAttributes> newcomers = {
+      {"new-a", {{"region", "north"}, {"age_band", "25-34"}}, 0},
+      {"new-b", {{"region", "west"}}, 0}};
+  for (Engine* e : {&before, &after, &restored}) e->UpsertUsers(newcomers);
+  for (const UserAttributes& n : newcomers) {
+    Source source = Source::kUnspecified;
+    const std::vector<std::string> list = ForYou(before, n.user_id, &source);
+    EXPECT_EQ(source, Source::kAttributes);
+    EXPECT_EQ(ForYou(after, n.user_id), list);
+    EXPECT_EQ(ForYou(restored, n.user_id), list);
+  }
+}
+
+TEST_F(EngineAttributesTest, ErasureRemovesTheUsersShare) {
+  Engine engine{EngineOptions{}};
+  engine.UpsertItems(demo_.items);
+  engine.ReplayEvents(demo_.events);
+  engine.UpsertUsers(demo_.users);
+  const std::vector<UserAttributes> newcomer = {
+      {"new", {{"region", "east"}}, 0}};
+  engine.UpsertUsers(newcomer);
+  Source source = Source::kUnspecified;
+  const std::vector<std::string> without = ForYou(engine, "new", &source);
+  EXPECT_EQ(source, Source::kAttributes);
+  // One easterner buys one item many times: it tops the easterners' list,
+  // and goes back down once the buyer is erased.
+  const std::vector<UserAttributes> buyer = {
+      {"buyer", {{"region", "east"}}, 0}};
+  engine.UpsertUsers(buyer);
+  std::vector<Event> buys;
+  for (int k = 0; k < 200; ++k) {
+    buys.push_back({absl::StrCat("b", k), "buyer", "i399", EventType::kPurchase,
+                    1, 1793491200000 + k, ""});
+  }
+  engine.ApplyEvents(buys);
+  EXPECT_EQ(ForYou(engine, "new").front(), "i399");
+  ASSERT_TRUE(engine.EraseUser("buyer"));
+  EXPECT_EQ(ForYou(engine, "new"), without);
+  EXPECT_FALSE(engine.GetUser("buyer").has_value());
+}
+
+}  // namespace
+}  // namespace aisle::core

@@ -1,0 +1,88 @@
+// Users' own attributes in the engine: Engine::UpsertUsers, keeping the
+// attribute-conditional counts (core/attribute_popularity.h) in step with
+// the users' pairs, and the Runner's attribute candidate source (FOR_YOU
+// for a user with attributes and no history).
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/recommend_runner.h"
+
+namespace aisle::core {
+
+void Engine::State::CountUserAttributes(const UserRec& user,
+                                        std::span<const int32_t> values,
+                                        double sign) {
+  if (values.empty()) return;
+  for (const UserItem& ui : user.items) {
+    attribute_popularity.Add(values, ui.item, sign * AttributeWeight(ui));
+  }
+}
+
+void Engine::State::RecountAttributes() {
+  // Counts are sums of the users' current pairs: rebuilt from scratch.
+  std::vector<std::pair<std::string, AttributedUser>> kept(
+      attributed_users.begin(), attributed_users.end());
+  attributed_users.clear();
+  attribute_popularity.Clear();
+  for (auto& [id, a] : kept) {
+    a.values = attribute_popularity.Intern(a.attributes);
+    if (const UserRec* user = FindUser(id)) {
+      CountUserAttributes(*user, a.values, +1);
+    }
+    attributed_users.emplace(id, std::move(a));
+  }
+}
+
+void Engine::UpsertUsers(std::span<const UserAttributes> users) {
+  absl::MutexLock lock(&state_->mu);
+  State& s = *state_;
+  for (const UserAttributes& u : users) {
+    if (u.user_id.empty()) continue;
+    const State::UserRec* rec = s.FindUser(u.user_id);
+    auto it = s.attributed_users.find(u.user_id);
+    if (it != s.attributed_users.end()) {
+      if (rec != nullptr) s.CountUserAttributes(*rec, it->second.values, -1);
+      s.attributed_users.erase(it);
+    }
+    if (u.attributes.empty()) continue;
+    State::AttributedUser a;
+    a.attributes = u.attributes;
+    a.values = s.attribute_popularity.Intern(u.attributes);
+    if (rec != nullptr) s.CountUserAttributes(*rec, a.values, +1);
+    s.attributed_users.emplace(u.user_id, std::move(a));
+  }
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::AttributeCandidates() const {
+  if (Full() || req_.user_id.empty()) return {};
+  const AttributedUser* a = s_.FindAttributed(req_.user_id);
+  if (a == nullptr) return {};
+  // Over-fetch: seen, filtered and taken items are skipped by AddAll.
+  const size_t limit = 4 * want_ + 64;
+  std::vector<Candidate> out;
+  for (const auto& [item, score] : s_.attribute_popularity.Top(
+           a->values, limit,
+           static_cast<int64_t>(s_.attributed_users.size()))) {
+    out.push_back({item, score, Source::kAttributes,
+                   ReasonCode::kPopularWithSimilarShoppers, -1, 0});
+  }
+  return out;
+}
+
+std::string Engine::State::Runner::AttributeDetail() const {
+  const AttributedUser* a = s_.FindAttributed(req_.user_id);
+  if (a == nullptr) return "Popular with shoppers like you";
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : a->attributes) {
+    parts.push_back(absl::StrCat(key, "=", value));
+  }
+  return absl::StrCat("Popular with shoppers like you (",
+                      absl::StrJoin(parts, ", "), ")");
+}
+
+}  // namespace aisle::core

@@ -1,0 +1,260 @@
+#include "core/eval_cold_user.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace aisle::core {
+namespace {
+
+// One u.user line: "user|age|gender|occupation|zip".
+bool ParseMovieLensUser(absl::string_view line, AttributeTable* out) {
+  std::vector<std::string> f = absl::StrSplit(line, '|');
+  int age = 0;
+  if (f.size() != 5 || f[0].empty() || !absl::SimpleAtoi(f[1], &age) ||
+      age < 0) {
+    return false;
+  }
+  auto& a = (*out)[f[0]];
+  a["age_band"] = AgeBand(age);
+  if (!f[2].empty()) a["gender"] = f[2];
+  if (!f[3].empty()) a["occupation"] = f[3];
+  return true;
+}
+
+// Per-user sums of the ranking metrics of one variant and seed.
+struct Sums {
+  std::vector<double> precision, recall, ndcg, map, f1;
+  EvalReport report;
+};
+
+double Mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+double StandardError(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = Mean(v);
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return std::sqrt(ss / static_cast<double>(v.size() - 1) /
+                   static_cast<double>(v.size()));
+}
+
+// Recommends to each held-out user through `engine` and scores the lists.
+Sums Score(const Engine& engine, const std::vector<std::string>& held_out,
+           const absl::flat_hash_map<std::string,
+                                     absl::flat_hash_set<std::string>>& truth,
+           std::span<const Rating> train, size_t train_items, int k) {
+  Sums sums;
+  BeyondAccuracy beyond(train);
+  absl::flat_hash_set<std::string> recommended;
+  for (const std::string& user : held_out) {
+    RecommendRequest req;
+    req.user_id = user;
+    req.scenario = Scenario::kForYou;
+    req.count = k;
+    absl::StatusOr<Recommendation> rec = engine.Recommend(req);
+    std::vector<std::string> ids;
+    if (rec.ok()) {
+      for (const ScoredItem& s : rec->items) ids.push_back(s.item_id);
+    }
+    recommended.insert(ids.begin(), ids.end());
+    beyond.Add(ids);
+    const RankingScores s = ScoreRanking(ids, truth.at(user), k);
+    sums.precision.push_back(s.precision);
+    sums.recall.push_back(s.recall);
+    sums.ndcg.push_back(s.ndcg);
+    sums.map.push_back(s.average_precision);
+    sums.f1.push_back(s.f1);
+  }
+  EvalReport& r = sums.report;
+  r.k = k;
+  r.precision = Mean(sums.precision);
+  r.recall = Mean(sums.recall);
+  r.ndcg = Mean(sums.ndcg);
+  r.map = Mean(sums.map);
+  r.f1 = Mean(sums.f1);
+  r.novelty = beyond.novelty();
+  r.popularity = beyond.popularity();
+  r.intra_list_diversity = beyond.intra_list_diversity();
+  r.coverage = train_items == 0 ? 0
+                                : static_cast<double>(recommended.size()) /
+                                      static_cast<double>(train_items);
+  r.users_evaluated = static_cast<int64_t>(held_out.size());
+  return sums;
+}
+
+// The mean of each figure over seeds, and the standard errors.
+ColdUserVariant Combine(std::string name, const std::vector<Sums>& runs) {
+  ColdUserVariant v;
+  v.variant = std::move(name);
+  auto over_seeds = [&](double EvalReport::*field) {
+    std::vector<double> xs;
+    for (const Sums& s : runs) xs.push_back(s.report.*field);
+    v.mean.*field = Mean(xs);
+    v.standard_error.*field = StandardError(xs);
+  };
+  for (double EvalReport::*f :
+       {&EvalReport::precision, &EvalReport::recall, &EvalReport::ndcg,
+        &EvalReport::map, &EvalReport::f1, &EvalReport::coverage,
+        &EvalReport::novelty, &EvalReport::popularity,
+        &EvalReport::intra_list_diversity}) {
+    over_seeds(f);
+  }
+  v.mean.k = runs.front().report.k;
+  for (const Sums& s : runs) v.mean.users_evaluated += s.report.users_evaluated;
+  if (runs.size() == 1) {  // one seed: the spread over users
+    const Sums& s = runs.front();
+    v.standard_error.precision = StandardError(s.precision);
+    v.standard_error.recall = StandardError(s.recall);
+    v.standard_error.ndcg = StandardError(s.ndcg);
+    v.standard_error.map = StandardError(s.map);
+    v.standard_error.f1 = StandardError(s.f1);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string AgeBand(int age) {
+  if (age < 18) return "under 18";
+  if (age < 25) return "18-24";
+  if (age < 35) return "25-34";
+  if (age < 45) return "35-44";
+  if (age < 50) return "45-49";
+  if (age < 56) return "50-55";
+  return "56+";
+}
+
+absl::StatusOr<AttributeTable> LoadUserAttributes(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  AttributeTable table;
+  std::vector<std::string> header;
+  std::vector<std::string> bad;
+  int64_t bad_count = 0;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    bool ok = false;
+    if (number == 1 && line.find('|') == std::string::npos) {
+      header = absl::StrSplit(line, absl::ByAnyChar("\t,"));
+      ok = header.size() >= 2;
+    } else if (header.empty()) {
+      ok = ParseMovieLensUser(line, &table);
+    } else {
+      std::vector<std::string> f = absl::StrSplit(line, absl::ByAnyChar("\t,"));
+      ok = f.size() == header.size() && !f[0].empty();
+      if (ok) {
+        auto& a = table[f[0]];
+        for (size_t c = 1; c < f.size(); ++c) {
+          if (!f[c].empty()) a[header[c]] = f[c];
+        }
+      }
+    }
+    if (!ok && ++bad_count <= 5) bad.push_back(absl::StrCat(number));
+  }
+  if (bad_count > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", bad_count, " malformed line(s), e.g. line ",
+        absl::StrJoin(bad, ", "),
+        " (expected: MovieLens user|age|gender|occupation|zip, or a header "
+        "user_id,KEY,... and one user per line)"));
+  }
+  return table;
+}
+
+absl::StatusOr<ColdUserReport> EvaluateColdUser(
+    std::span<const Rating> ratings, const AttributeTable& users,
+    const ColdUserOptions& options) {
+  if (options.k <= 0) return absl::InvalidArgumentError("k must be positive");
+  if (!(options.holdout > 0 && options.holdout < 1)) {
+    return absl::InvalidArgumentError("holdout must be in (0, 1)");
+  }
+  if (options.seeds.empty()) {
+    return absl::InvalidArgumentError("at least one seed is needed");
+  }
+  // Users in order of first appearance (the shuffle's fixed input).
+  std::vector<std::string> all_users;
+  absl::flat_hash_set<std::string> seen;
+  for (const Rating& r : ratings) {
+    if (seen.insert(r.user_id).second) all_users.push_back(r.user_id);
+  }
+  std::vector<UserAttributes> attributes;
+  for (const std::string& u : all_users) {
+    auto it = users.find(u);
+    if (it != users.end() && !it->second.empty()) {
+      attributes.push_back({u, it->second, 0});
+    }
+  }
+
+  ColdUserReport report;
+  report.k = options.k;
+  report.seeds = static_cast<int64_t>(options.seeds.size());
+  std::vector<Sums> popular_runs, attribute_runs;
+  for (uint64_t seed : options.seeds) {
+    std::vector<std::string> order = all_users;
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    const size_t n_held = std::max<size_t>(
+        1, static_cast<size_t>(std::llround(
+               options.holdout * static_cast<double>(order.size()))));
+    absl::flat_hash_set<std::string> held_set;
+    std::vector<std::string> held_out;
+    for (size_t i = 0; i < n_held && i < order.size(); ++i) {
+      if (users.contains(order[i])) {  // attributes are the point
+        held_set.insert(order[i]);
+        held_out.push_back(order[i]);
+      }
+    }
+    if (held_out.empty()) {
+      return absl::InvalidArgumentError(
+          "no held-out user has attributes: do the users file's ids match "
+          "the ratings'?");
+    }
+    std::vector<Rating> train;
+    absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> truth;
+    for (const Rating& r : ratings) {
+      if (held_set.contains(r.user_id)) {
+        truth[r.user_id].insert(r.item_id);
+      } else {
+        train.push_back(r);
+      }
+    }
+    report.users_evaluated += static_cast<int64_t>(held_out.size());
+    report.users_with_attributes = static_cast<int64_t>(attributes.size());
+
+    EngineOptions popular_options = options.engine;
+    popular_options.for_you = {false, false, false, false, false};
+    popular_options.popularity_half_life_days = 0;
+    Engine popular(popular_options);
+    const size_t train_items = ReplayRatings(train, true, popular).size();
+    popular_runs.push_back(
+        Score(popular, held_out, truth, train, train_items, options.k));
+
+    Engine engine(options.engine);
+    ReplayRatings(train, !options.rating_as_weight, engine);
+    engine.UpsertUsers(attributes);
+    attribute_runs.push_back(
+        Score(engine, held_out, truth, train, train_items, options.k));
+  }
+  report.variants.push_back(Combine("popular", popular_runs));
+  report.variants.push_back(Combine("attributes", attribute_runs));
+  return report;
+}
+
+}  // namespace aisle::core
