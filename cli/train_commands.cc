@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
+#include "cli/eval_cold_item.h"
 #include "cli/eval_next_item.h"
 #include "cli/flags.h"
 #include "cli/model_delivery.h"
@@ -293,6 +294,7 @@ int RunEval(const Args& args) {
   bool binary = false;
   std::string protocol = "split";
   std::string ratings_path;
+  std::string items_path;  // cold-item: MovieLens u.item
   core::SessionOptions session;
   bool validation = false;
   FlagParser parser(
@@ -310,10 +312,14 @@ int RunEval(const Args& args) {
                 "popular, cooccurrence, als, or all (comma-separated); "
                 "next-item also markov, blend");
   parser.String("protocol", &protocol,
-                "split (--train/--test) or next-item (--ratings: each "
-                "user's last item held out, the one before posted live)");
+                "split (--train/--test), next-item (--ratings: each "
+                "user's last item held out, the one before posted live) or "
+                "cold-item (--ratings, --items: 10% of items held out, ranked "
+                "by content alone)");
   parser.String("ratings", &ratings_path,
-                "ratings file with timestamps (next-item)");
+                "ratings file with timestamps (next-item, cold-item)");
+  parser.String("items", &items_path,
+                "cold-item: MovieLens u.item (genres, title, year)");
   RegisterSessionFlags(parser, &session);
   parser.Bool("validation", &validation,
               "next-item: drop each user's last rating first and score the "
@@ -331,6 +337,9 @@ int RunEval(const Args& args) {
       "  aisle eval --train ml-100k-split-by-user/train.tsv \\\n"
       "             --test ml-100k-split-by-user/test.tsv");
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
+  if (protocol == "cold-item") {
+    return RunColdItemEval(parser, ratings_path, items_path, k, seed);
+  }
   if (protocol == "next-item") {
     if (ratings_path.empty()) {
       return UsageError(parser, "--ratings is required with next-item");
@@ -343,7 +352,7 @@ int RunEval(const Args& args) {
                            !binary, validation);
   }
   if (protocol != "split") {
-    return UsageError(parser, "--protocol: split or next-item");
+    return UsageError(parser, "--protocol: split, next-item or cold-item");
   }
   if (train_path.empty() || test_path.empty()) {
     return UsageError(parser, "--train and --test are required");

@@ -1,7 +1,7 @@
 // Engine::SaveSnapshot and Engine::LoadSnapshot: the state derived from
 // events as bytes, so that a restart replays only the events after it.
 //
-// Format (version 1; numbers little-endian as in memory, which the magic
+// Format (version 3; numbers little-endian as in memory, which the magic
 // checks: a big-endian reader sees a foreign magic):
 //   header   "AISLESNP" | u32 format version | u32 options fingerprint
 //   body     i64 now_ms | i64 events
@@ -14,6 +14,7 @@
 //              | u32 h | h x (i64 ts, i32 item, i32 type)
 //              | u32 k | k x (i32 item, f32 weight, u32 last_sec,
 //                             u8 flags, u8 best)
+//              | u32 q | q x (i64 ts, u32 length, query bytes)  (searches)
 //   trailer  u64 bytes before the trailer | u32 CRC32C of those bytes
 // The pieces are cut every ~4 MiB regardless of records: the reader joins
 // them. Only live users are written (erased users' slots are dropped), so
@@ -42,7 +43,7 @@ namespace aisle::core {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'S', 'N', 'P'};
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 constexpr size_t kPieceBytes = 4 << 20;
 constexpr size_t kTrailerBytes = 8 + 4;
 
@@ -190,6 +191,7 @@ uint32_t OptionsFingerprint(const EngineOptions& o) {
   add(session.transition_span);
   add(session.transition_gap_half_life_seconds);
   add(session.transition_max_neighbors);
+  add(o.content.max_searches);
   return Crc32c(bytes);
 }
 
@@ -307,6 +309,11 @@ std::vector<std::string> Engine::SaveSnapshot() const {
       w.Put(ui.last_sec);
       w.Put(ui.flags);
       w.Put(ui.best);
+    }
+    w.Put(static_cast<uint32_t>(user.searches.size()));
+    for (const State::SearchEntry& q : user.searches) {
+      w.Put(q.ts);
+      w.String(q.query);
     }
   }
   return w.Finish();
@@ -437,6 +444,14 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
     for (size_t j = 1; j < user.items.size(); ++j) {
       if (user.items[j - 1].item >= user.items[j].item) {
         return Damaged("user items out of order");
+      }
+    }
+    uint32_t q;
+    if (!r.Count(&q, 12)) return Damaged("user searches");
+    user.searches.resize(q);
+    for (State::SearchEntry& e : user.searches) {
+      if (!r.Get(&e.ts) || !r.String(&e.query) || e.query.empty()) {
+        return Damaged("user searches");
       }
     }
     user.generation = 1;

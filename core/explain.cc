@@ -93,6 +93,10 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
                      : absl::StrCat("More from ", rec.item.categories.front());
       break;
     }
+    case ReasonCode::kSimilarContent:
+    case ReasonCode::kNewItem:
+      r.detail = ContentDetail(c);
+      break;
     case ReasonCode::kTrending:
       r.detail = "Trending now";
       break;

@@ -8,8 +8,10 @@ namespace aisle::core {
 namespace {
 
 constexpr std::array<std::string_view, kNumEventTypes> kEventTypeNames = {
-    "unspecified", "view",   "click",   "add_to_cart", "remove_from_cart",
-    "purchase",    "rating", "dislike", "impression"};
+    "unspecified", "view", "click", "add_to_cart", "remove_from_cart",
+    "purchase", "rating", "dislike", "impression",
+    // 9 is not assigned (yet): ValidateEvent refuses a type without a name.
+    "", "search"};
 constexpr std::array<std::string_view, 6> kScenarioNames = {
     "unspecified",     "for_you", "similar_items", "frequently_bought_together",
     "recently_viewed", "trending"};
@@ -34,7 +36,8 @@ std::string_view EventTypeName(EventType type) {
 std::optional<EventType> ParseEventType(std::string_view name) {
   const std::string lower = Lower(name);
   for (size_t i = 1; i < kEventTypeNames.size(); ++i) {
-    if (lower == kEventTypeNames[i]) return static_cast<EventType>(i);
+    if (!lower.empty() && lower == kEventTypeNames[i])
+      return static_cast<EventType>(i);
   }
   return std::nullopt;
 }

@@ -163,6 +163,8 @@ class Reader {
     return true;
   }
 
+  // Whether every byte was read (an optional trailing field is absent).
+  bool AtEnd() const { return in_.empty(); }
   // OK if every read succeeded and the input was consumed exactly.
   absl::Status Done(std::string_view what) const {
     if (ok_ && in_.empty()) return absl::OkStatus();
@@ -200,6 +202,9 @@ std::string EncodeEvent(const core::Event& event) {
   w.Double(event.value);
   w.Signed(event.timestamp_ms);
   w.String(event.recommendation_id);
+  // Last and only when set, so records written before SEARCH existed and
+  // the events without a query keep one encoding.
+  if (!event.query.empty()) w.String(event.query);
   return std::move(w).Finish();
 }
 
@@ -207,10 +212,14 @@ absl::StatusOr<core::Event> DecodeEvent(std::string_view bytes) {
   Reader r(bytes);
   core::Event e;
   uint8_t type = 0;
-  r.Format(kFormatV1) && r.String(&e.event_id) && r.String(&e.user_id) &&
-      r.String(&e.item_id) && r.Byte(&type) && r.Double(&e.value) &&
-      r.Signed(&e.timestamp_ms) && r.String(&e.recommendation_id);
+  const bool ok = r.Format(kFormatV1) && r.String(&e.event_id) &&
+                  r.String(&e.user_id) && r.String(&e.item_id) &&
+                  r.Byte(&type) && r.Double(&e.value) &&
+                  r.Signed(&e.timestamp_ms) && r.String(&e.recommendation_id) &&
+                  (r.AtEnd() || (r.String(&e.query) && !e.query.empty()));
   if (absl::Status s = r.Done("event"); !s.ok()) return s;
+  // An empty query present would not re-encode to the same bytes.
+  if (!ok) return absl::DataLossError("malformed event record (empty query)");
   if (type >= core::kNumEventTypes) {
     return absl::DataLossError(
         absl::StrCat("malformed event record (event type ", type, ")"));
