@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/engine.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -98,8 +99,8 @@ std::unique_ptr<Engine> Store() {
   int64_t ts = 1000;
   for (int u = 0; u < 6; ++u) {
     for (int i = 0; i < 6; ++i) {
-      const std::string genre = u % 2 == 0 ? "jazz" : "rock";
-      events.push_back(Ev("u" + std::to_string(u), genre + std::to_string(i),
+      events.push_back(Ev(absl::StrCat("u", u),
+                          absl::StrCat(u % 2 == 0 ? "jazz" : "rock", i),
                           EventType::kView, ts++));
     }
   }
@@ -140,8 +141,8 @@ TEST(EngineContentTest, NewItemIsSimilarToItemsSharingItsContent) {
   RecommendRequest req;
   req.scenario = Scenario::kSimilarItems;
   req.context_item_ids = {"jazz0"};
-  req.count = 5;
-  req.new_item_slots = 0;  // found by the content blend alone
+  req.count = 8;           // without a model, after the 5 co-occurring items
+  req.new_item_slots = 0;  // found by content similarity, not the slot
   req.explain = true;
   ASSERT_OK_AND_ASSIGN(Recommendation r, engine->Recommend(req));
   ASSERT_TRUE(Has(r, "newjazz"));
