@@ -103,18 +103,22 @@ TEST(StorageCodecTest, EventRoundTrip) {
 }
 
 TEST(StorageCodecTest, EventWithoutQueryKeepsTheEncodingOfEarlierBuilds) {
-  // Records written before queries existed end after the recommendation
-  // id; they decode with no query, and the query's bytes come last.
+  // Records written before queries existed are format 1 and still decode;
+  // a query makes the record format 2, which must carry one.
   const Event plain = SampleEvents()[0];
   Event with_query = plain;
   with_query.query = "jazz";
   const std::string old_bytes = EncodeEvent(plain);
   const std::string new_bytes = EncodeEvent(with_query);
-  EXPECT_EQ(new_bytes.substr(0, old_bytes.size()), old_bytes);
+  EXPECT_EQ(old_bytes[0], static_cast<char>(kFormatV1));
+  EXPECT_EQ(new_bytes[0], static_cast<char>(kFormatV2));
+  EXPECT_EQ(new_bytes.substr(1, old_bytes.size() - 1), old_bytes.substr(1));
   ASSERT_OK_AND_ASSIGN(Event decoded, DecodeEvent(old_bytes));
   EXPECT_EQ(decoded.query, "");
-  // A present but empty query is not canonical: refused.
-  EXPECT_THAT(DecodeEvent(old_bytes + std::string(1, '\0')),
+  // Format 2 with an empty query is not canonical: refused.
+  std::string empty_query = old_bytes + std::string(1, '\0');
+  empty_query[0] = static_cast<char>(kFormatV2);
+  EXPECT_THAT(DecodeEvent(empty_query),
               StatusIs(absl::StatusCode::kDataLoss, _));
 }
 
