@@ -34,16 +34,19 @@ int RunFeedback(const Args& args) {
   std::string event_id;
   std::string recommendation_id;
   int64_t timestamp_ms = 0;
+  std::string query;
   FlagParser parser(
-      "aisle feedback --user USER --item ITEM --type TYPE [flags]",
+      "aisle feedback --user USER --item ITEM --type TYPE [flags]\n"
+      "       aisle feedback --user USER --type search --query TEXT",
       "Sends one event to the server. It is durable when this prints "
       "'accepted'.");
   client.Register(parser);
   parser.String("user", &user, "user id (required)");
-  parser.String("item", &item, "item id (required)");
+  parser.String("item", &item, "item id (required, except for search)");
   parser.String("type", &type,
                 "view, click, add_to_cart, remove_from_cart, purchase, "
-                "rating, dislike, impression or favorite (required)");
+                "rating, dislike, impression, favorite or search (required)");
+  parser.String("query", &query, "search: what the user searched for");
   parser.Double("value", &value,
                 "rating (0..10) for rating, quantity for purchase and "
                 "add_to_cart (0 means 1)");
@@ -55,14 +58,16 @@ int RunFeedback(const Args& args) {
                 "attribution");
   parser.Int("timestamp-ms", &timestamp_ms, "unix ms; 0 = now");
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
-  for (auto [flag, v] : {std::pair<const char*, std::string*>{"user", &user},
-                         {"item", &item},
-                         {"type", &type}}) {
+  for (auto [flag, v] :
+       {std::pair<const char*, std::string*>{"user", &user}, {"type", &type}}) {
     if (v->empty()) return UsageError(parser, Cat("--", flag, " is required"));
   }
   std::optional<core::EventType> parsed_type = core::ParseEventType(type);
   if (!parsed_type.has_value()) {
     return UsageError(parser, Cat("--type: unknown event type '", type, "'"));
+  }
+  if (item.empty() && *parsed_type != core::EventType::kSearch) {
+    return UsageError(parser, "--item is required (except for search)");
   }
   v1::FeedbackRequest request;
   v1::Event* event = request.add_events();
@@ -73,6 +78,7 @@ int RunFeedback(const Args& args) {
   event->set_value(value);
   event->set_timestamp_ms(timestamp_ms);
   event->set_recommendation_id(recommendation_id);
+  event->set_query(query);
 
   v1::FeedbackResponse response;
   if (auto exit = RecommenderClient(client).CallOrExit(&Stub::Feedback, request,

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/eval_cold_user.h"
+#include "cli/eval_cold_item.h"
 #include "cli/eval_next_item.h"
 #include "cli/flags.h"
 #include "cli/model_delivery.h"
@@ -296,6 +297,7 @@ int RunEval(const Args& args) {
   bool binary = false;
   std::string protocol = "split";
   std::string ratings_path;
+  std::string items_path;  // cold-item: MovieLens u.item
   core::SessionOptions session;
   bool validation = false;
   FlagParser parser(
@@ -314,10 +316,15 @@ int RunEval(const Args& args) {
                 "(comma-separated); "
                 "next-item also markov, blend");
   parser.String("protocol", &protocol,
-                "split (--train/--test) or next-item (--ratings: each "
-                "user's last item held out, the one before posted live)");
+                "split (--train/--test), next-item (--ratings: each "
+                "user's last item held out, the one before posted live) or "
+                "cold-item (--ratings, --items: 10% of items held out, ranked "
+                "by content alone) or cold-user (--ratings, --users: 10% of "
+                "users held out, served from their attributes alone)");
   parser.String("ratings", &ratings_path,
-                "ratings file with timestamps (next-item)");
+                "ratings file with timestamps (next-item, cold-item)");
+  parser.String("items", &items_path,
+                "cold-item: MovieLens u.item (genres, title, year)");
   RegisterSessionFlags(parser, &session);
   parser.Bool("validation", &validation,
               "next-item: drop each user's last rating first and score the "
@@ -341,6 +348,9 @@ int RunEval(const Args& args) {
       "  aisle eval --train ml-100k-split-by-user/train.tsv \\\n"
       "             --test ml-100k-split-by-user/test.tsv");
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
+  if (protocol == "cold-item") {
+    return RunColdItemEval(parser, ratings_path, items_path, k, seed);
+  }
   if (protocol == "next-item") {
     if (ratings_path.empty()) {
       return UsageError(parser, "--ratings is required with next-item");
@@ -353,7 +363,8 @@ int RunEval(const Args& args) {
                            !binary, validation);
   }
   if (protocol != "split") {
-    return UsageError(parser, "--protocol: split, next-item or cold-user");
+    return UsageError(parser,
+                      "--protocol: split, next-item, cold-user or cold-item");
   }
   if (train_path.empty() || test_path.empty()) {
     return UsageError(parser, "--train and --test are required");

@@ -165,7 +165,10 @@ DemoData GenerateDemoData(const DemoOptions& o) {
     item.available = rnd.Chance(o.available_fraction);
     item.tags = {std::string(
         kDepartments[l / (categories * subs)].subcategories[l % subs])};
-    item.attributes["brand"] = absl::StrCat("Brand ", (i * 7919) % 97);
+    // Each leaf has three house brands, so a brand (like the path, the
+    // style tag and the title words) says which taste group an item is
+    // for: the content vectors (core/content.h) carry signal.
+    item.attributes["brand"] = absl::StrCat("Brand ", (l * 3 + i % 3) % 97);
     item.updated_at_ms = o.end_ms - int64_t{o.days} * 86400000;
     popularity[i] = 1.0 / std::pow(rank[i] + 10.0, 0.9);
     leaf[l].items.push_back(i);

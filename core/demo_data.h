@@ -1,5 +1,6 @@
 // Deterministic synthetic store for demos, load tests and tests of the
-// engine: a category tree of items with titles and prices, users with
+// engine: a category tree of items with titles, prices, a style tag and a
+// brand of their leaf (so content predicts taste), users with
 // planted tastes (a few preferred categories and a price band), and a
 // funnel of events (impression, view >> click > add_to_cart > purchase,
 // some ratings and dislikes) over a period of days.

@@ -66,6 +66,12 @@ struct EventWeights {
   // FAVORITE ("save for later"): more than a click, less than the cart.
   // Not measured (ML-100K has no such event); chosen by that order.
   float favorite = 3.0f;
+  // A SEARCH query's weight in the user's content profile, on the scale of
+  // the item weights above (the profile sums each item's unit content
+  // vector times its r_ui, and each recent query's unit vector times
+  // this): a query counts like two views. Not an item weight: a search
+  // changes no r_ui, popularity or co-occurrence.
+  float search = 2.0f;
   // DISLIKE has no weight: it removes the item from the user's positives
   // and from every recommendation to that user.
 
@@ -135,8 +141,45 @@ struct PeopleLikeYouOptions {
   int candidates = 200;
 };
 
+// Content-based matching (core/content.h, core/content_source.cc): the
+// item content vectors, the user's content profile (the r_ui-weighted sum
+// of the unit content vectors of their `profile_items` most recent
+// positive items plus EventWeights::search times each of their
+// `max_searches` most recent queries), and what the engine does with them.
+struct ContentOptions {
+  // Slots of each FOR_YOU and SIMILAR_ITEMS list kept for new items (in
+  // the catalog, no positive event yet, unknown to the model) whose
+  // content matches the user's profile or the context items (cosine >=
+  // min_similarity): they take the last slots of the list, best match
+  // first, so the top picks keep their places and new items are never
+  // crowded out for good. At most half the list (none in a list of one).
+  // RecommendRequest::new_item_slots overrides it. 0 = off. Default: 1.
+  int new_item_slots = 1;
+  // The least content cosine that earns a new item a slot. Default 0.1.
+  double min_similarity = 0.1;
+  // SIMILAR_ITEMS ranks the model's neighbours (items with events) and the
+  // new items on one cosine scale: the model's cosine for the former,
+  // (1 - similar_blend) * model cosine + similar_blend * content cosine
+  // when similar_blend > 0; the content cosine for new items, which have
+  // no model vector. Default 0: the model's neighbours keep their scores.
+  double similar_blend = 0;
+  // FOR_YOU right after a search: the list is re-scored as (1 - L) * rank
+  // score + L * the query's content cosine, L = search_blend * 2^(-age /
+  // search_half_life_seconds) of the latest query (the rank score falls
+  // linearly from 1 at the top to 0 at the bottom of the list), and the
+  // query's best matches join. L under 0.001 costs nothing.
+  double search_blend = 0.5;
+  double search_half_life_seconds = 3600;
+  int max_searches = 20;   // queries kept per user (most recent)
+  int profile_items = 50;  // recent positive items in the profile
+  int profile_terms = 64;  // strongest profile terms matched
+  // Postings read per match (bounds the cost of very common terms).
+  int max_postings = 200000;
+};
+
 struct EngineOptions {
   EventWeights weights;
+  ContentOptions content;
   // Half-life of event weight for popularity (days) and trending (hours).
   double popularity_half_life_days = 14.0;
   double trending_half_life_hours = 24.0;
@@ -228,9 +271,10 @@ class Engine {
   // Recommend reflects it). Events for items not in the catalog are still
   // recorded (the item may arrive later).
   // REQUIRES: every event is valid as server::ValidateEvent defines it; the
-  // engine relies on a non-empty user_id and item_id and a type other than
-  // kUnspecified and below kNumEventTypes, and asserts that (AISLE_DCHECK,
-  // core/check.h); it does not skip or report bad events.
+  // engine relies on a non-empty user_id and item_id (item_id may be empty
+  // for kSearch) and a type other than kUnspecified and below
+  // kNumEventTypes, and asserts that (AISLE_DCHECK, core/check.h); it does
+  // not skip or report bad events.
   void ApplyEvents(std::span<const Event> events);
   // Same without fold-in, for replaying history at start-up; call
   // RefreshUserVectors() once afterwards. REQUIRES: as ApplyEvents.
@@ -338,6 +382,14 @@ class Engine {
   // Thread safety: as Recommend.
   RankResult Rank(const RankRequest& request) const;
 
+  // The content cosine (core/content.h) of each item against the user's
+  // content profile (ContentOptions: their recent positive items and
+  // queries), in request order; 0 for an item not in the catalog or
+  // sharing no term, all 0 for an unknown user. Used by the cold-item
+  // evaluation (core/eval_cold_item.h). Thread safety: as Recommend.
+  std::vector<double> ContentScores(
+      std::string_view user_id, std::span<const std::string> item_ids) const;
+
   // Training input: every user's positive interactions with catalog items
   // as weights (r_ui), plus the id maps. Used by `aisle train`. Items only
   // seen in events so far, and deleted items, are included: they are
@@ -385,8 +437,9 @@ class Engine {
   // Snapshots of the state the engine derives from events, so that a
   // restart replays only the events after one (format and sizes:
   // core/engine_snapshot.cc). Held: every user's history, items, counts
-  // and first/last seen; popularity and trending counters; co-occurrence;
-  // the event count and latest timestamp; the item ids they refer to. Not
+  // and first/last seen, recent search queries; popularity and trending
+  // counters; co-occurrence; the event count and latest timestamp; the
+  // item ids they refer to. Not
   // held: the catalog (stored with the items: UpsertItems after loading),
   // the model and user vectors (SwapModel re-solves them), users'
   // attributes (stored with the users: UpsertUsers after loading).
@@ -403,8 +456,9 @@ class Engine {
   // truncated snapshot (checksum, lengths, out-of-range ids);
   // FailedPrecondition for another format version, a snapshot written with
   // EngineOptions that shape the derived state differently (event weights,
-  // half-lives, history length, co-occurrence window and neighbours: the
-  // state would differ from a replay), or an engine that is not fresh.
+  // half-lives, history length, co-occurrence window and neighbours,
+  // searches kept per user: the state would differ from a replay), or an
+  // engine that is not fresh.
   absl::Status LoadSnapshot(std::span<const std::string> pieces);
 
  private:

@@ -1,6 +1,7 @@
 // The catalog side of Engine::State: upserting and deleting items, and the
 // category index (every prefix of every category path, with the catalog
-// items under it) that filters and the content source read.
+// items under it) that filters and the content source read, and the
+// content vectors (core/content.h).
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@ void Engine::State::Upsert(const Item& item) {
   rec.in_catalog = true;
   listed[i] = 1;
   rec.item = item;
+  content.Upsert(i, item);
   for (const std::string& path : item.categories) {
     const std::string_view p = TrimSlashes(path);
     if (p.empty()) continue;
@@ -53,6 +55,7 @@ bool Engine::State::Delete(std::string_view id) {
   }
   rec = ItemRec();
   listed[i] = 0;
+  content.Remove(i);
   --catalog_size;
   return true;
 }

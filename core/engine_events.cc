@@ -93,10 +93,10 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
 void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
                           bool aggregates) {
   // What server::ValidateEvent and the store guarantee (see ApplyEvents).
-  AISLE_DCHECK(!e.user_id.empty() && !e.item_id.empty());
+  AISLE_DCHECK(!e.user_id.empty() &&
+               (!e.item_id.empty() || e.type == EventType::kSearch));
   AISLE_DCHECK(e.type != EventType::kUnspecified &&
                static_cast<int>(e.type) < kNumEventTypes);
-  const int32_t item = InternItem(e.item_id);
   const int32_t u = InternUser(e.user_id);
   UserRec& user = users[u];
   if (aggregates) ++events;
@@ -106,6 +106,23 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
     user.first_seen = e.timestamp_ms;
   }
   user.last_seen = std::max(user.last_seen, e.timestamp_ms);
+  // A search is taste in words, not in an item: it joins the user's
+  // content profile only (its item_id, if any, carries nothing).
+  if (e.type == EventType::kSearch) {
+    if (e.query.empty()) return;
+    auto& searches = user.searches;
+    // Arrival order, as the history: a late-arriving older query still
+    // counts among the latest received.
+    searches.push_back({e.timestamp_ms, e.query});
+    const size_t keep =
+        static_cast<size_t>(std::max(0, options.content.max_searches));
+    if (searches.size() > keep) {
+      searches.erase(searches.begin(),
+                     searches.end() - static_cast<int64_t>(keep));
+    }
+    return;
+  }
+  const int32_t item = InternItem(e.item_id);
   // Impressions are attribution, not taste: counted, nothing else.
   if (e.type == EventType::kImpression) {
     if (aggregates) impressions.Add(item, 1, e.timestamp_ms);

@@ -16,6 +16,7 @@
 //              | u32 h | h x (i64 ts, i32 item, i32 type)
 //              | u32 k | k x (i32 item, f32 weight, u32 last_sec,
 //                             u8 flags, u8 best)
+//              | u32 q | q x (i64 ts, u32 length, query bytes)  (searches)
 //   trailer  u64 bytes before the trailer | u32 CRC32C of those bytes
 // The pieces are cut every ~4 MiB regardless of records: the reader joins
 // them. Only live users are written (erased users' slots are dropped), so
@@ -192,6 +193,7 @@ uint32_t OptionsFingerprint(const EngineOptions& o) {
   add(session.transition_span);
   add(session.transition_gap_half_life_seconds);
   add(session.transition_max_neighbors);
+  add(o.content.max_searches);
   return Crc32c(bytes);
 }
 
@@ -311,6 +313,11 @@ std::vector<std::string> Engine::SaveSnapshot() const {
       w.Put(ui.last_sec);
       w.Put(ui.flags);
       w.Put(ui.best);
+    }
+    w.Put(static_cast<uint32_t>(user.searches.size()));
+    for (const State::SearchEntry& q : user.searches) {
+      w.Put(q.ts);
+      w.String(q.query);
     }
   }
   return w.Finish();
@@ -442,6 +449,14 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
     for (size_t j = 1; j < user.items.size(); ++j) {
       if (user.items[j - 1].item >= user.items[j].item) {
         return Damaged("user items out of order");
+      }
+    }
+    uint32_t q;
+    if (!r.Count(&q, 12)) return Damaged("user searches");
+    user.searches.resize(q);
+    for (State::SearchEntry& e : user.searches) {
+      if (!r.Get(&e.ts) || !r.String(&e.query) || e.query.empty()) {
+        return Damaged("user searches");
       }
     }
     user.generation = 1;

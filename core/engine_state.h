@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "core/attribute_popularity.h"
+#include "core/content.h"
 #include "core/decayed_counter.h"
 #include "core/engine.h"
 #include "core/model.h"
@@ -65,10 +66,18 @@ struct Engine::State {
     uint8_t best = 0;
   };
 
+  // A SEARCH event's query, kept for the user's content profile.
+  struct SearchEntry {
+    int64_t ts = 0;
+    std::string query;
+  };
+
   struct UserRec {
     std::string id;                     // empty: a free slot (erased user)
     std::vector<HistoryEntry> history;  // arrival order, oldest first
     std::vector<UserItem> items;        // sorted by item
+    // The latest ContentOptions::max_searches queries, oldest first.
+    std::vector<SearchEntry> searches;
     std::array<int32_t, kNumEventTypes> counts{};
     int64_t first_seen = 0;
     int64_t last_seen = 0;
@@ -162,6 +171,8 @@ struct Engine::State {
   std::vector<std::string> prefix_names ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, int32_t> prefix_index ABSL_GUARDED_BY(mu);
   std::vector<std::vector<int32_t>> prefix_items ABSL_GUARDED_BY(mu);
+  // Content vectors of the catalog items (core/content.h).
+  ContentIndex content ABSL_GUARDED_BY(mu);
 
   std::deque<UserRec> users ABSL_GUARDED_BY(mu);
   std::vector<int32_t> free_users ABSL_GUARDED_BY(mu);

@@ -98,6 +98,10 @@ Reason Engine::State::Runner::Explain(const Candidate& c) const {
     case ReasonCode::kPopularWithSimilarShoppers:
       r.detail = AttributeDetail();
       break;
+    case ReasonCode::kSimilarContent:
+    case ReasonCode::kNewItem:
+      r.detail = ContentDetail(c);
+      break;
     case ReasonCode::kTrending:
       r.detail = "Trending now";
       break;

@@ -16,7 +16,12 @@
 //     weight is > 0, and is the first source when the factor model is off.
 //     EngineOptions::for_you turns the sources off one by one (for the
 //     offline evaluation).
-//   SIMILAR_ITEMS: item-vector cosine, co-occurrence, content, popularity.
+//   SIMILAR_ITEMS: item-vector cosine merged with the content cosine of
+//     new items (content_source.cc), co-occurrence (then, without a model,
+//     the new items), same category (content), popularity.
+//   FOR_YOU and SIMILAR_ITEMS then keep their last new-item slots for new
+//   items whose content matches (ContentOptions), and FOR_YOU is steered
+//   toward the user's latest query while it is fresh.
 //   FREQUENTLY_BOUGHT_TOGETHER: cart/purchase co-occurrence, all
 //     co-occurrence, item-vector cosine, content, popularity.
 //   RECENTLY_VIEWED: the user's distinct history, most recent first (no
@@ -189,6 +194,11 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
     Explore(count);
   }
   if (diversity > 0) Diversify(count);
+  if (scenario == Scenario::kSimilarItems ||
+      (scenario == Scenario::kForYou && s_.options.for_you.content &&
+       req_.sources.content)) {
+    NewItemSlots(count);
+  }
   if (absl::Status stop = CheckStop(); !stop.ok()) return stop;
   if (out_.size() > count) out_.resize(count);
   rec.fallback = !fallback_reason.empty();
@@ -203,6 +213,11 @@ absl::StatusOr<Recommendation> Engine::State::Runner::Run() {
     item.source = c.source;
     if (req_.explain) {
       item.reasons.push_back(Explain(c));
+      if (c.reason == ReasonCode::kNewItem) {
+        Candidate shared = c;
+        shared.reason = ReasonCode::kSimilarContent;
+        item.reasons.push_back(Explain(shared));
+      }
       if (new_user && c.source == Source::kPopularity) {
         item.reasons.push_back(
             {ReasonCode::kNewUserFallback, "", "Popular with other shoppers"});
@@ -301,13 +316,16 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
   }
   Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
          ReasonCode::kPopular);
+  if (sources.content) SteerBySearch();
 }
 
 void Engine::State::Runner::SimilarItems(std::string* fallback_reason) {
-  if (b_ != nullptr) AddAll(VectorSimilar());
+  if (b_ != nullptr) AddAll(BlendContent(VectorSimilar()));
   std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
   for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
   AddAll(std::move(co));
+  // Without a model, new items sharing content follow what the events say.
+  if (b_ == nullptr) AddAll(BlendContent({}));
   AddAll(Content(context_seeds_));
   if (out_.empty()) {
     *fallback_reason =

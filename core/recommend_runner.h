@@ -13,6 +13,8 @@
 //   session_source.cc     the session signal and its blend with the model
 //   exploration.cc        the popularity penalty and exploration slots
 //   engine_attributes.cc  what users with the same attributes engage with
+//   content_source.cc     content vectors: SIMILAR_ITEMS blend, search
+//                         steering, the new-item slots
 //   rank.cc               Engine::Rank (re-ranking the caller's items)
 //   explain.cc            the reason shown with each item
 #ifndef AISLE_CORE_RECOMMEND_RUNNER_H_
@@ -23,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +53,9 @@ class Engine::State::Runner {
   // rank.cc: Engine::Rank's work (instead of Run).
   RankResult Rank(const std::vector<std::string>& item_ids)
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // content_source.cc: Engine::ContentScores's work (instead of Run).
+  std::vector<double> ContentScores(std::span<const std::string> item_ids)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
  private:
   struct Candidate {
@@ -62,6 +68,7 @@ class Engine::State::Runner {
     // kPeopleLikeYou: the strongest event type of the neighbours on the
     // item (an EventType number), for "People with similar taste bought".
     uint8_t neighbors_best = 0;
+    bool from_search = false;   // matched the user's latest query
   };
 
   // The request's filter against the category index.
@@ -220,6 +227,30 @@ class Engine::State::Runner {
   // slots for the least exposed of the over-fetched candidates.
   void Explore(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
+  // content_source.cc (ContentOptions, core/engine.h)
+  // Whether item i is new: no positive event yet, unknown to the model.
+  bool IsNew(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    return s_.n_all[i] <= 0 && (b_ == nullptr || b_->Row(i) < 0);
+  }
+  // The content profile the request matches against (normalised; computed
+  // once): the user's (recent positive items and queries) for FOR_YOU, the
+  // context items' otherwise and for a visitor without history.
+  const ContentVector& Profile() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The context item whose content is closest to item i, or -1.
+  int32_t ClosestContext(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // SIMILAR_ITEMS: the model's candidates blended with content cosine,
+  // plus the new items that share content with the context.
+  std::vector<Candidate> BlendContent(std::vector<Candidate> model)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // FOR_YOU: re-scores out_ toward the user's latest query while fresh.
+  void SteerBySearch() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // Puts up to the request's new-item slots of matching new items in the
+  // last slots of the first `count`.
+  void NewItemSlots(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The reason of a kSimilarContent or kNewItem candidate.
+  std::string ContentDetail(const Candidate& c) const
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+
   // diversity.cc: re-ranks out_ down to `count` items.
   void Diversify(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
@@ -250,6 +281,9 @@ class Engine::State::Runner {
   absl::flat_hash_set<int32_t> taken_;
   std::vector<Candidate> out_;
   std::array<int, kNumSources> by_source_{};
+  bool profile_built_ = false;
+  ContentVector profile_;
+  ContentVector search_vector_;  // the latest query's, while it steers
   bool vector_solved_ = false;
   Eigen::VectorXf solved_vector_;
 };

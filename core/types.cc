@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::array<std::string_view, kNumEventTypes> kEventTypeNames = {
     "unspecified", "view",   "click",   "add_to_cart", "remove_from_cart",
-    "purchase",    "rating", "dislike", "impression",  "favorite"};
+    "purchase",    "rating", "dislike", "impression",  "favorite",
+    "search"};
 constexpr std::array<std::string_view, 7> kScenarioNames = {
     "unspecified",     "for_you",
     "similar_items",   "frequently_bought_together",
@@ -37,7 +38,8 @@ std::string_view EventTypeName(EventType type) {
 std::optional<EventType> ParseEventType(std::string_view name) {
   const std::string lower = Lower(name);
   for (size_t i = 1; i < kEventTypeNames.size(); ++i) {
-    if (lower == kEventTypeNames[i]) return static_cast<EventType>(i);
+    if (!lower.empty() && lower == kEventTypeNames[i])
+      return static_cast<EventType>(i);
   }
   return std::nullopt;
 }

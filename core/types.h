@@ -31,10 +31,14 @@ enum class EventType : int32_t {
   // "Save for later" (a wishlist): intent short of the cart. Its weight is
   // EventWeights::favorite.
   kFavorite = 9,
+  // A search: Event::query holds the words (item_id may be empty). The
+  // words feed the user's content profile (core/content.h).
+  kSearch = 10,
 };
-inline constexpr int kNumEventTypes = 10;
+inline constexpr int kNumEventTypes = 11;
 
-// "view", "click", "add_to_cart", ... (lower case, as in the import files).
+// "view", "click", "add_to_cart", ... (lower case, as in the import files);
+// "" for a number below kNumEventTypes that names no type.
 std::string_view EventTypeName(EventType type);
 // Accepts the lower-case names above and the upper-case proto names.
 // Returns nullopt for anything else (including "unspecified").
@@ -48,6 +52,7 @@ struct Event {
   double value = 0;          // rating, or quantity
   int64_t timestamp_ms = 0;  // unix ms
   std::string recommendation_id;
+  std::string query;  // SEARCH: what the user searched for
 };
 
 struct Item {
@@ -118,6 +123,10 @@ enum class ReasonCode : uint8_t {
   kPeopleLikeYou = 11,  // "People with similar taste bought ..."
   // Source kAttributes; detail names the attributes ("age_band=25-34").
   kPopularWithSimilarShoppers = 12,
+  // Shares content terms (categories, tags, attributes, title words) with
+  // the related item or the user's profile; detail names the terms.
+  kSimilarContent = 13,
+  kNewItem = 14,  // a new item (no events yet) in the slots kept for them
 };
 
 struct Reason {
@@ -164,6 +173,10 @@ struct RecommendRequest {
   // 0..1: popularity penalty and slots for under-exposed items (see
   // Engine::Recommend). Default 0: pure relevance.
   double exploration = 0;
+  // Slots of FOR_YOU and SIMILAR_ITEMS kept for new items (no events yet)
+  // that match the user's or the context's content (ContentOptions).
+  // nullopt: ContentOptions::new_item_slots.
+  std::optional<int> new_item_slots;
   // When to give up (the caller's deadline, e.g. a gRPC call's); never
   // changes the ranking, only whether one is returned. The engine checks
   // both between stages (see Engine::Recommend). Default: no deadline, not

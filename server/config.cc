@@ -390,6 +390,27 @@ const std::vector<Option>& Options() {
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
          return core::ParseBlendWeights(core::ToStd(v), &c->engine);
        }},
+      {"new-item-slots", "N",
+       "Slots of each FOR_YOU / SIMILAR_ITEMS list kept for new items that "
+       "match the user's or the item's content; RecommendRequest."
+       "new_item_slots overrides it (default 1, 0 = off).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseInt(v, 0, 500);
+         if (!n.ok()) return n.status();
+         c->engine.content.new_item_slots = static_cast<int>(*n);
+         return absl::OkStatus();
+       }},
+      {"search-weight", "WEIGHT",
+       "Weight of a SEARCH query in the user's content profile, on the "
+       "scale of the event weights (view 1, purchase 8; default 2).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<double> d = ParseDouble(v, 0, 1000);
+         if (!d.ok()) return d.status();
+         c->engine.weights.search = static_cast<float>(*d);
+         return absl::OkStatus();
+       }},
       {"session-blend", "WEIGHT",
        "Weight of the session signal (the last few events) against the "
        "factor model for a fresh session, 0..1 (default 0.9).",

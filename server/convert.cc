@@ -35,6 +35,7 @@ core::Event ToCoreEvent(const v1::Event& proto) {
   event.value = proto.value();
   event.timestamp_ms = proto.timestamp_ms();
   event.recommendation_id = proto.recommendation_id();
+  event.query = proto.query();
   return event;
 }
 
@@ -46,6 +47,7 @@ void ToProtoEvent(const core::Event& event, v1::Event* proto) {
   proto->set_value(event.value);
   proto->set_timestamp_ms(event.timestamp_ms);
   proto->set_recommendation_id(event.recommendation_id);
+  proto->set_query(event.query);
 }
 
 core::Item ToCoreItem(const v1::Item& proto) {
@@ -121,6 +123,9 @@ core::RecommendRequest ToCoreRecommendRequest(
   request.diversity = proto.diversity();
   request.explain = proto.explain();
   request.exploration = proto.exploration();  // unset: the caller's default
+  if (proto.has_new_item_slots()) {
+    request.new_item_slots = proto.new_item_slots();
+  }
   return request;
 }
 

@@ -53,6 +53,9 @@ std::string DerivedEventId(const core::Event& event) {
     h.Add(event.item_id);
     h.AddInt(static_cast<uint64_t>(event.type));
     h.AddInt(static_cast<uint64_t>(event.timestamp_ms));
+    // Only when set, so ids derived before SEARCH existed stay the same;
+    // two searches in one millisecond are two events.
+    if (!event.query.empty()) h.Add(event.query);
     absl::StrAppend(&out, absl::Hex(h.Finish(), absl::kZeroPad16));
   }
   return out;

@@ -45,7 +45,10 @@ void ItemActivity::Recommended(const core::Recommendation& recommendation) {
 
 void ItemActivity::EventStored(const core::Event& event) {
   const int type = static_cast<int>(event.type);
-  if (type < 0 || type >= core::kNumEventTypes) return;
+  // A SEARCH may name no item.
+  if (type < 0 || type >= core::kNumEventTypes || event.item_id.empty()) {
+    return;
+  }
   Shard& shard = ShardOf(event.item_id);
   absl::MutexLock lock(&shard.mu);
   if (Counts* counts = Find(shard, event.item_id)) ++counts->events[type];

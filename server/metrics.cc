@@ -197,8 +197,10 @@ Metrics::Metrics(std::string_view build_version)
                      .Help("Events accepted (stored), by type")
                      .Register(r);
   for (int t = 1; t < core::kNumEventTypes; ++t) {
-    events_[t] = &events.Add(
-        {{"type", Str(core::EventTypeName(static_cast<core::EventType>(t)))}});
+    const std::string_view name =
+        core::EventTypeName(static_cast<core::EventType>(t));
+    if (name.empty()) continue;  // a number no type has (never validated)
+    events_[t] = &events.Add({{"type", Str(name)}});
   }
   duplicates_ = &BuildCounter()
                      .Name("aisle_events_duplicate_total")
@@ -438,7 +440,9 @@ void Metrics::SetStorageStats(const storage::StoreStats& stats) {
 
 void Metrics::EventStored(core::EventType type) {
   int t = static_cast<int>(type);
-  if (t > 0 && t < core::kNumEventTypes) events_[t]->Increment();
+  if (t > 0 && t < core::kNumEventTypes && events_[t] != nullptr) {
+    events_[t]->Increment();
+  }
 }
 
 void Metrics::AttributionRejected(IdRejection rejection) {

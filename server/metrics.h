@@ -67,7 +67,7 @@ enum class Method {
   kMergeUsers,
   kUpsertUsers,
 };
-inline constexpr int kNumMethods = 16;
+inline constexpr int kNumMethods = 17;
 std::string_view MethodName(Method method);  // "Recommend", ...
 
 // Why a request was refused without doing its work (aisle_rpc_shed_total).

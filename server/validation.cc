@@ -54,6 +54,63 @@ absl::Status ValidateLabels(const std::vector<std::string>& values,
   return absl::OkStatus();
 }
 
+// Offset of the first byte that is not part of well-formed UTF-8 (no
+// overlong forms, surrogates or code points past U+10FFFF), or npos.
+size_t FindInvalidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0, min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return i;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n + 1;
+  }
+  return absl::string_view::npos;
+}
+
+// SEARCH's query: required there, refused elsewhere.
+absl::Status ValidateQuery(const core::Event& e, absl::string_view field) {
+  const std::string query_field = absl::StrCat(field, ".query");
+  if (e.type != core::EventType::kSearch) {
+    if (e.query.empty()) return absl::OkStatus();
+    return Invalid(query_field, "only SEARCH events carry a query");
+  }
+  if (e.query.empty() || e.query.size() > kMaxQueryBytes) {
+    return Invalid(query_field,
+                   absl::StrCat("must be 1..", kMaxQueryBytes,
+                                " bytes for SEARCH, got ", e.query.size()));
+  }
+  if (size_t pos = FindInvalidUtf8(e.query); pos != absl::string_view::npos) {
+    return Invalid(
+        query_field,
+        absl::StrCat("must be UTF-8 (bad byte at offset ", pos, ")"));
+  }
+  if (size_t pos = FindControl(e.query); pos != absl::string_view::npos) {
+    return Invalid(
+        query_field,
+        absl::StrCat("must not contain control characters (offset ", pos, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateFinite(double value, absl::string_view field) {
   if (!std::isfinite(value)) {
     return Invalid(field, absl::StrCat("must be finite, got ", value));
@@ -87,7 +144,8 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
   // The type first: it is what a client most often gets wrong, and the
   // message names the number it sent.
   const int type = static_cast<int>(e.type);
-  if (type <= 0 || type >= core::kNumEventTypes) {
+  if (type <= 0 || type >= core::kNumEventTypes ||
+      core::EventTypeName(e.type).empty()) {
     return Invalid(absl::StrCat(field, ".type"),
                    type == 0 ? std::string("must be set (VIEW, CLICK, ...)")
                              : absl::StrCat("unknown value ", type));
@@ -98,7 +156,12 @@ absl::Status ValidateEvent(const core::Event& e, int64_t now_ms,
   }
   absl::Status s = ValidateId(e.user_id, absl::StrCat(field, ".user_id"));
   if (!s.ok()) return s;
-  s = ValidateId(e.item_id, absl::StrCat(field, ".item_id"));
+  // A search need not happen on an item page.
+  if (e.type != core::EventType::kSearch || !e.item_id.empty()) {
+    s = ValidateId(e.item_id, absl::StrCat(field, ".item_id"));
+    if (!s.ok()) return s;
+  }
+  s = ValidateQuery(e, field);
   if (!s.ok()) return s;
 
   const std::string value_field = absl::StrCat(field, ".value");
@@ -210,6 +273,12 @@ absl::Status ValidateRecommendRequest(const core::RecommendRequest& r) {
     return Invalid("exploration", absl::StrCat("must be a finite number in "
                                                "0..1, got ",
                                                r.exploration));
+  }
+  if (r.new_item_slots &&
+      (*r.new_item_slots < 0 || *r.new_item_slots > r.count)) {
+    return Invalid("new_item_slots",
+                   absl::StrCat("must be 0..count (", r.count, "), got ",
+                                *r.new_item_slots));
   }
   const core::Filter& f = r.filter;
   absl::Status s =

@@ -36,6 +36,7 @@ inline constexpr int kDefaultCount = 10;
 inline constexpr size_t kMaxCategories = 100;  // also tags
 inline constexpr size_t kMaxCategoryBytes = 256;
 inline constexpr size_t kMaxTitleBytes = 1024;
+inline constexpr size_t kMaxQueryBytes = 1024;  // a SEARCH event's query
 inline constexpr size_t kMaxAttributes = 64;
 inline constexpr size_t kMaxAttributeBytes = 1024;  // key or value
 inline constexpr double kMaxRating = 10;

@@ -84,6 +84,42 @@ INSTANTIATE_TEST_SUITE_P(
             "UnknownType",
             [](core::Event* e) { e->type = static_cast<core::EventType>(42); },
             "events[3].type: unknown value 42"},
+        EventCase{"SearchWithoutItem",
+                  [](core::Event* e) {
+                    e->type = core::EventType::kSearch;
+                    e->item_id.clear();
+                    e->query = "blue jazz";
+                  },
+                  ""},
+        EventCase{"SearchWithoutQuery",
+                  [](core::Event* e) { e->type = core::EventType::kSearch; },
+                  "events[3].query: must be 1..1024 bytes for SEARCH, got 0"},
+        EventCase{"LongQuery",
+                  [](core::Event* e) {
+                    e->type = core::EventType::kSearch;
+                    e->query = std::string(1025, 'q');
+                  },
+                  "events[3].query: must be 1..1024 bytes"},
+        EventCase{"QueryNotUtf8",
+                  [](core::Event* e) {
+                    e->type = core::EventType::kSearch;
+                    e->query = "caf\xe9";  // Latin-1
+                  },
+                  "events[3].query: must be UTF-8 (bad byte at offset 3)"},
+        EventCase{"OverlongUtf8",
+                  [](core::Event* e) {
+                    e->type = core::EventType::kSearch;
+                    e->query = "a\xc0\xaf";
+                  },
+                  "events[3].query: must be UTF-8"},
+        EventCase{"ControlInQuery",
+                  [](core::Event* e) {
+                    e->type = core::EventType::kSearch;
+                    e->query = "a\tb";
+                  },
+                  "events[3].query: must not contain control characters"},
+        EventCase{"QueryOnAView", [](core::Event* e) { e->query = "jazz"; },
+                  "events[3].query: only SEARCH events carry a query"},
         EventCase{"NanValue", [](core::Event* e) { e->value = std::nan(""); },
                   "events[3].value: must be finite"},
         EventCase{"InfValue",
@@ -119,9 +155,8 @@ INSTANTIATE_TEST_SUITE_P(
         EventCase{"JustUnderADayAhead",
                   [](core::Event* e) { e->timestamp_ms = kNow + kDay; }, ""},
         EventCase{"LongRecommendationId",
-                  [](core::Event* e) {
-                    e->recommendation_id = std::string(300, 'r');
-                  },
+                  [](core::Event*
+                         e) { e->recommendation_id = std::string(300, 'r'); },
                   "events[3].recommendation_id"}),
     [](const ::testing::TestParamInfo<EventCase>& info) {
       return info.param.name;

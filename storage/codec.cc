@@ -192,7 +192,10 @@ void PutBigEndian64(uint64_t v, std::string* out) {
 }  // namespace
 
 std::string EncodeEvent(const core::Event& event) {
-  Writer w(kFormatV1);
+  // A query (SEARCH) makes it format 2; without one the bytes are those
+  // every earlier build wrote.
+  const bool v2 = !event.query.empty();
+  Writer w(v2 ? kFormatV2 : kFormatV1);
   w.String(event.event_id);
   w.String(event.user_id);
   w.String(event.item_id);
@@ -200,17 +203,23 @@ std::string EncodeEvent(const core::Event& event) {
   w.Double(event.value);
   w.Signed(event.timestamp_ms);
   w.String(event.recommendation_id);
+  if (v2) w.String(event.query);
   return std::move(w).Finish();
 }
 
 absl::StatusOr<core::Event> DecodeEvent(std::string_view bytes) {
+  const bool v2 = !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kFormatV2;
   Reader r(bytes);
   core::Event e;
   uint8_t type = 0;
-  r.Format(kFormatV1) && r.String(&e.event_id) && r.String(&e.user_id) &&
-      r.String(&e.item_id) && r.Byte(&type) && r.Double(&e.value) &&
-      r.Signed(&e.timestamp_ms) && r.String(&e.recommendation_id);
+  const bool ok = r.Format(v2 ? kFormatV2 : kFormatV1) &&
+                  r.String(&e.event_id) && r.String(&e.user_id) &&
+                  r.String(&e.item_id) && r.Byte(&type) && r.Double(&e.value) &&
+                  r.Signed(&e.timestamp_ms) && r.String(&e.recommendation_id) &&
+                  (!v2 || (r.String(&e.query) && !e.query.empty()));
   if (absl::Status s = r.Done("event"); !s.ok()) return s;
+  // Format 2 with an empty query would not re-encode to the same bytes.
+  if (!ok) return absl::DataLossError("malformed event record (empty query)");
   if (type >= core::kNumEventTypes) {
     return absl::DataLossError(
         absl::StrCat("malformed event record (event type ", type, ")"));

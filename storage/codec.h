@@ -25,9 +25,11 @@
 namespace aisle::storage {
 
 inline constexpr uint8_t kFormatV1 = 1;
-// Idempotency records since they carry stored_at_ms.
+// Idempotency records since they carry stored_at_ms; events with a query
+// (SEARCH), which end with it.
 inline constexpr uint8_t kFormatV2 = 2;
 
+// Format 1 without a query, 2 with one (decodes both).
 std::string EncodeEvent(const core::Event& event);
 // DataLoss on malformed input.
 absl::StatusOr<core::Event> DecodeEvent(std::string_view bytes);

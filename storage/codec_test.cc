@@ -47,7 +47,13 @@ std::vector<Event> SampleEvents() {
   Event max_ts = plain;
   max_ts.timestamp_ms = std::numeric_limits<int64_t>::max();
   max_ts.value = std::numeric_limits<double>::denorm_min();
-  return {plain, empty_optional, extremes, max_ts};
+
+  Event search;  // no item, a query
+  search.event_id = "e5";
+  search.user_id = "carol";
+  search.type = EventType::kSearch;
+  search.query = "caf\xc3\xa9 jazz";
+  return {plain, empty_optional, extremes, max_ts, search};
 }
 
 void ExpectEventEq(const Event& a, const Event& b) {
@@ -58,6 +64,7 @@ void ExpectEventEq(const Event& a, const Event& b) {
   EXPECT_EQ(a.value, b.value);
   EXPECT_EQ(a.timestamp_ms, b.timestamp_ms);
   EXPECT_EQ(a.recommendation_id, b.recommendation_id);
+  EXPECT_EQ(a.query, b.query);
 }
 
 Item SampleItem() {
@@ -93,6 +100,26 @@ TEST(StorageCodecTest, EventRoundTrip) {
     ASSERT_OK(decoded);
     ExpectEventEq(*decoded, e);
   }
+}
+
+TEST(StorageCodecTest, EventWithoutQueryKeepsTheEncodingOfEarlierBuilds) {
+  // Records written before queries existed are format 1 and still decode;
+  // a query makes the record format 2, which must carry one.
+  const Event plain = SampleEvents()[0];
+  Event with_query = plain;
+  with_query.query = "jazz";
+  const std::string old_bytes = EncodeEvent(plain);
+  const std::string new_bytes = EncodeEvent(with_query);
+  EXPECT_EQ(old_bytes[0], static_cast<char>(kFormatV1));
+  EXPECT_EQ(new_bytes[0], static_cast<char>(kFormatV2));
+  EXPECT_EQ(new_bytes.substr(1, old_bytes.size() - 1), old_bytes.substr(1));
+  ASSERT_OK_AND_ASSIGN(Event decoded, DecodeEvent(old_bytes));
+  EXPECT_EQ(decoded.query, "");
+  // Format 2 with an empty query is not canonical: refused.
+  std::string empty_query = old_bytes + std::string(1, '\0');
+  empty_query[0] = static_cast<char>(kFormatV2);
+  EXPECT_THAT(DecodeEvent(empty_query),
+              StatusIs(absl::StatusCode::kDataLoss, _));
 }
 
 TEST(StorageCodecTest, EventKeepsNaNValue) {

@@ -94,7 +94,7 @@ TEST_F(StoreTest, UnstorableEventRejectsTheWholeBatch) {
        "event 1: user_id contains a NUL byte"},
       {{MakeEvent("ok3", "u", 1),
         MakeEvent("z", "u", 2, static_cast<EventType>(core::kNumEventTypes))},
-       "event 1: unknown event type 10"},
+       absl::StrCat("event 1: unknown event type ", core::kNumEventTypes)},
   };
   for (const auto& c : cases) {
     EXPECT_THAT(store->AppendEvents(c.batch),

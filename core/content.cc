@@ -1,0 +1,287 @@
+#include "core/content.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+
+namespace aisle::core {
+namespace {
+
+// Words too common to say anything about an item (English, short list:
+// titles are short, so only the words nearly every title has).
+bool IsStopWord(std::string_view w) {
+  static const absl::flat_hash_set<std::string_view>* const kStop =
+      new absl::flat_hash_set<std::string_view>{
+          "a",   "an",   "and", "are",  "as",   "at",   "be",  "by",
+          "for", "from", "in",  "is",   "it",   "its",  "of",  "on",
+          "or",  "the",  "to",  "with", "this", "that", "der", "die",
+          "das", "le",   "la",  "les",  "el",   "los",  "de",  "du",
+          "des", "il",   "et",  "und",  "vs"};
+  return kStop->contains(w);
+}
+
+bool IsWordByte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+std::string Lower(std::string_view s) {
+  return absl::AsciiStrToLower(absl::string_view(s.data(), s.size()));
+}
+
+// Calls fn(term, a_w * b_w) for every term of both (sorted) vectors.
+template <typename Fn>
+void ForEachShared(const ContentVector& a, const ContentVector& b, Fn fn) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i].first < b[j].first) {
+      ++i;
+    } else if (b[j].first < a[i].first) {
+      ++j;
+    } else {
+      fn(a[i].first, static_cast<double>(a[i].second) * b[j].second);
+      ++i;
+      ++j;
+    }
+  }
+}
+
+std::string_view DisplayName(std::string_view term) {
+  return term.size() > 2 ? term.substr(2) : term;
+}
+
+}  // namespace
+
+std::vector<std::string> ContentIndex::Words(std::string_view text) {
+  const std::string lower = Lower(text);
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < lower.size()) {
+    while (i < lower.size() &&
+           !IsWordByte(static_cast<unsigned char>(lower[i]))) {
+      ++i;
+    }
+    size_t j = i;
+    while (j < lower.size() && IsWordByte(static_cast<unsigned char>(lower[j])))
+      ++j;
+    if (j - i >= 2) {
+      std::string_view w(lower.data() + i, j - i);
+      if (!IsStopWord(w)) out.emplace_back(w);
+    }
+    i = j;
+  }
+  return out;
+}
+
+std::vector<std::string> ContentIndex::ItemTerms(const Item& item) {
+  std::vector<std::string> terms;
+  const auto add_words = [&terms](std::string_view text) {
+    for (std::string& w : Words(text)) terms.push_back("w:" + std::move(w));
+  };
+  for (const std::string& path : item.categories) {
+    std::string p = Lower(path);
+    while (!p.empty() && p.front() == '/') p.erase(0, 1);
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    if (p.empty()) continue;
+    for (size_t slash = p.find('/');; slash = p.find('/', slash + 1)) {
+      terms.push_back("c:" + p.substr(0, slash));
+      if (slash == std::string::npos) break;
+    }
+    add_words(p);
+  }
+  for (const std::string& tag : item.tags) {
+    if (tag.empty()) continue;
+    terms.push_back("t:" + Lower(tag));
+    add_words(tag);
+  }
+  for (const auto& [key, value] : item.attributes) {
+    terms.push_back("a:" + Lower(key) + "=" + Lower(value));
+    add_words(value);
+  }
+  add_words(item.title);
+  return terms;
+}
+
+int32_t ContentIndex::Intern(const std::string& term) {
+  auto [it, inserted] =
+      index_.try_emplace(term, static_cast<int32_t>(names_.size()));
+  if (inserted) {
+    names_.push_back(term);
+    postings_.emplace_back();
+  }
+  return it->second;
+}
+
+void ContentIndex::Upsert(int32_t item, const Item& record) {
+  Remove(item);
+  absl::flat_hash_map<int32_t, float> tf;
+  for (const std::string& term : ItemTerms(record)) tf[Intern(term)] += 1;
+  if (static_cast<size_t>(item) >= item_terms_.size()) {
+    item_terms_.resize(item + 1);
+  }
+  auto& terms = item_terms_[item];
+  terms.assign(tf.begin(), tf.end());
+  std::sort(terms.begin(), terms.end());
+  for (const auto& [term, count] : terms) {
+    postings_[term].emplace_back(item, count);
+  }
+  ++items_;
+}
+
+void ContentIndex::Remove(int32_t item) {
+  if (item < 0 || static_cast<size_t>(item) >= item_terms_.size()) return;
+  auto& terms = item_terms_[item];
+  if (terms.empty()) return;
+  for (const auto& [term, count] : terms) {
+    auto& list = postings_[term];
+    list.erase(
+        std::remove_if(list.begin(), list.end(),
+                       [item](const auto& p) { return p.first == item; }),
+        list.end());
+  }
+  terms.clear();
+  terms.shrink_to_fit();
+  --items_;
+}
+
+float ContentIndex::Idf(int32_t term) const {
+  const double df = static_cast<double>(postings_[term].size());
+  return static_cast<float>(
+      std::log((1.0 + static_cast<double>(items_)) / (1.0 + df)) + 1.0);
+}
+
+float ContentIndex::Weight(int32_t term, float tf) const {
+  return (1.0f + std::log(tf)) * Idf(term);
+}
+
+double ContentIndex::Norm(int32_t item) const {
+  double norm = 0;
+  for (const auto& [term, tf] : item_terms_[item]) {
+    const double w = Weight(term, tf);
+    norm += w * w;
+  }
+  return std::sqrt(norm);
+}
+
+ContentVector ContentIndex::ItemVector(int32_t item) const {
+  ContentVector v;
+  if (item < 0 || static_cast<size_t>(item) >= item_terms_.size()) return v;
+  const double norm = Norm(item);
+  if (norm <= 0) return v;
+  for (const auto& [term, tf] : item_terms_[item]) {
+    v.emplace_back(term, static_cast<float>(Weight(term, tf) / norm));
+  }
+  return v;
+}
+
+ContentVector ContentIndex::QueryVector(std::string_view query) const {
+  ContentProfile tf;
+  for (const std::string& w : Words(query)) {
+    auto it = index_.find("w:" + w);
+    if (it != index_.end() && !postings_[it->second].empty()) {
+      tf[it->second] += 1;
+    }
+  }
+  ContentProfile weighted;
+  for (const auto& [term, count] : tf) {
+    weighted[term] = Weight(term, static_cast<float>(count));
+  }
+  return Normalize(weighted, weighted.size());
+}
+
+void ContentIndex::Accumulate(const ContentVector& v, double weight,
+                              ContentProfile* profile) {
+  for (const auto& [term, w] : v) (*profile)[term] += weight * w;
+}
+
+ContentVector ContentIndex::Normalize(const ContentProfile& profile,
+                                      size_t max_terms) {
+  std::vector<std::pair<double, int32_t>> top;
+  top.reserve(profile.size());
+  for (const auto& [term, w] : profile) {
+    if (w > 0) top.emplace_back(w, term);
+  }
+  // Strongest first, ties by term id: hash order must not decide.
+  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  if (top.size() > max_terms) top.resize(max_terms);
+  double norm = 0;
+  for (const auto& [w, term] : top) norm += w * w;
+  ContentVector v;
+  if (norm <= 0) return v;
+  const double inv = 1.0 / std::sqrt(norm);
+  v.reserve(top.size());
+  for (const auto& [w, term] : top) {
+    v.emplace_back(term, static_cast<float>(w * inv));
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+double ContentIndex::Dot(const ContentVector& a, const ContentVector& b) {
+  double sum = 0;
+  ForEachShared(a, b, [&sum](int32_t, double product) { sum += product; });
+  return sum;
+}
+
+std::vector<std::pair<int32_t, double>> ContentIndex::Match(
+    const ContentVector& q, size_t max_postings) const {
+  std::vector<std::pair<float, int32_t>> order;
+  for (const auto& [term, w] : q) {
+    if (static_cast<size_t>(term) < postings_.size())
+      order.emplace_back(w, term);
+  }
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  absl::flat_hash_map<int32_t, double> dot;
+  size_t visited = 0;
+  for (const auto& [qw, term] : order) {
+    if (visited >= max_postings) break;
+    for (const auto& [item, tf] : postings_[term]) {
+      dot[item] += static_cast<double>(qw) * Weight(term, tf);
+    }
+    visited += postings_[term].size();
+  }
+  std::vector<std::pair<int32_t, double>> out;
+  out.reserve(dot.size());
+  for (const auto& [item, d] : dot) {
+    if (const double norm = Norm(item); norm > 0) {
+      out.emplace_back(item, d / norm);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  return out;
+}
+
+std::vector<std::string> ContentIndex::SharedTerms(const ContentVector& q,
+                                                   int32_t item,
+                                                   size_t n) const {
+  const ContentVector v = ItemVector(item);
+  std::vector<std::pair<double, int32_t>> shared;
+  ForEachShared(q, v, [&shared](int32_t term, double product) {
+    shared.emplace_back(product, term);
+  });
+  std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::string> out;
+  for (const auto& [w, term] : shared) {
+    if (out.size() >= n) break;
+    std::string name(DisplayName(names_[term]));
+    if (std::find(out.begin(), out.end(), name) == out.end()) {
+      out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
+}  // namespace aisle::core

@@ -1,0 +1,112 @@
+// ContentIndex: TF-IDF content vectors of catalog items, kept up to date as
+// items are upserted and deleted, and cosine matching of a profile (a
+// user's taste in terms, a search query, an item page) against them.
+//
+// Terms of an item (all lower-cased; a prefix keeps the fields apart):
+//   "c:" every prefix of every category path ("c:music", "c:music/jazz")
+//   "t:" every tag, whole ("t:vinyl")
+//   "a:" every attribute as key=value ("a:brand=acme")
+//   "w:" every word of the title, the tags, the category path segments
+//        and the attribute values (Words(): split on what is not a letter
+//        or digit, bytes >= 0x80 kept as letters so UTF-8 words survive,
+//        words of one byte and English stop words dropped). A search
+//        query's words are "w:" terms, so "jazz" matches the title word,
+//        the tag and the category segment alike.
+// Weight of a term in an item: (1 + ln tf) * idf, idf = ln((1 + N) / (1 +
+// df)) + 1 (N: items indexed, df: items with the term), the vector then
+// L2-normalised. idf is read at query time, so vectors always reflect the
+// catalog as it is now (no re-indexing pass; an item's norm is recomputed
+// from its ~10-50 terms when it is scored).
+//
+// Thread safety: none; the engine guards it with its mutex (reads shared,
+// Upsert/Remove exclusive).
+#ifndef AISLE_CORE_CONTENT_H_
+#define AISLE_CORE_CONTENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/types.h"
+
+namespace aisle::core {
+
+// A sparse vector: (term id, weight) sorted by term id.
+using ContentVector = std::vector<std::pair<int32_t, float>>;
+
+// An unnormalised sum of vectors (a profile being built).
+using ContentProfile = absl::flat_hash_map<int32_t, double>;
+
+class ContentIndex {
+ public:
+  ContentIndex() = default;
+  ContentIndex(const ContentIndex&) = delete;
+  ContentIndex& operator=(const ContentIndex&) = delete;
+
+  // The words of free text (titles, queries), in order, repeats kept.
+  static std::vector<std::string> Words(std::string_view text);
+  // The terms of an item as described above, repeats kept (they are tf).
+  static std::vector<std::string> ItemTerms(const Item& item);
+
+  // Indexes (or re-indexes) engine item `item`. `item` >= 0.
+  void Upsert(int32_t item, const Item& record);
+  // Drops the item from the index; unknown items are ignored.
+  void Remove(int32_t item);
+
+  // The item's L2-normalised vector; empty for an item not indexed or
+  // without terms.
+  ContentVector ItemVector(int32_t item) const;
+  // The L2-normalised vector of a query's words, over words the catalog
+  // has (idf-weighted; unknown words carry nothing); may be empty.
+  ContentVector QueryVector(std::string_view query) const;
+
+  // profile += weight * v.
+  static void Accumulate(const ContentVector& v, double weight,
+                         ContentProfile* profile);
+  // The profile's `max_terms` strongest positive terms, L2-normalised
+  // (empty when it has none).
+  static ContentVector Normalize(const ContentProfile& profile,
+                                 size_t max_terms);
+  // Cosine of two normalised vectors.
+  static double Dot(const ContentVector& a, const ContentVector& b);
+
+  // Every indexed item sharing a term with `q` (normalised), with its
+  // cosine, best first (ties by item). Visits the postings of q's terms
+  // strongest first and stops adding terms once `max_postings` postings
+  // were read (a bound on the cost for very common terms; their idf is low
+  // anyway).
+  std::vector<std::pair<int32_t, double>> Match(const ContentVector& q,
+                                                size_t max_postings) const;
+
+  // Display names of the terms `q` and the item share, by their product,
+  // strongest first, de-duplicated ("c:music/jazz" -> "music/jazz", "w:jazz"
+  // and "t:jazz" -> "jazz"), at most `n`.
+  std::vector<std::string> SharedTerms(const ContentVector& q, int32_t item,
+                                       size_t n) const;
+
+  int64_t items() const { return items_; }
+
+ private:
+  float Idf(int32_t term) const;
+  // (1 + ln tf) * idf.
+  float Weight(int32_t term, float tf) const;
+  // |vector| of an indexed item before normalisation.
+  double Norm(int32_t item) const;
+  int32_t Intern(const std::string& term);
+
+  std::vector<std::string> names_;
+  absl::flat_hash_map<std::string, int32_t> index_;
+  // Per term: (item, tf) of every item holding it; df = its size.
+  std::vector<std::vector<std::pair<int32_t, float>>> postings_;
+  // Per engine item: (term, tf) sorted by term; empty when not indexed.
+  std::vector<std::vector<std::pair<int32_t, float>>> item_terms_;
+  int64_t items_ = 0;
+};
+
+}  // namespace aisle::core
+
+#endif  // AISLE_CORE_CONTENT_H_

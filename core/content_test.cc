@@ -1,0 +1,187 @@
+// ContentIndex (TF-IDF vectors, matching) and the engine's use of it: new
+// items in SIMILAR_ITEMS and FOR_YOU slots, search steering, snapshots.
+#include "core/content.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/engine.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+namespace aisle::core {
+namespace {
+
+Item MakeItem(std::string id, std::string title, std::string category,
+              std::vector<std::string> tags) {
+  Item item;
+  item.item_id = std::move(id);
+  item.title = std::move(title);
+  item.categories = {std::move(category)};
+  item.tags = std::move(tags);
+  return item;
+}
+
+Event Ev(std::string user, std::string item, EventType type, int64_t ts) {
+  Event e;
+  e.user_id = std::move(user);
+  e.item_id = std::move(item);
+  e.type = type;
+  e.timestamp_ms = ts;
+  e.event_id = e.user_id + e.item_id + std::to_string(ts);
+  return e;
+}
+
+TEST(ContentIndexTest, WordsDropStopWordsAndShortWordsKeepUtf8) {
+  EXPECT_EQ(ContentIndex::Words("The Best of JAZZ, Vol. 2 - café"),
+            (std::vector<std::string>{"best", "jazz", "vol", "café"}));
+}
+
+TEST(ContentIndexTest, TermsCoverCategoryPrefixesTagsAttributesAndTitle) {
+  Item item = MakeItem("i", "Blue Train", "Music/Jazz", {"Vinyl"});
+  item.attributes["label"] = "Blue Note";
+  const std::vector<std::string> terms = ContentIndex::ItemTerms(item);
+  for (const char* want : {"c:music", "c:music/jazz", "t:vinyl",
+                           "a:label=blue note", "w:jazz", "w:train"}) {
+    EXPECT_NE(std::find(terms.begin(), terms.end(), want), terms.end()) << want;
+  }
+}
+
+TEST(ContentIndexTest, VectorsAreUnitAndSharedRareTermsMatchBest) {
+  ContentIndex index;
+  index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
+  index.Upsert(1, MakeItem("b", "Kind of Blue", "music/jazz", {"vinyl"}));
+  index.Upsert(2, MakeItem("c", "Nevermind", "music/rock", {"cd"}));
+  const ContentVector a = index.ItemVector(0);
+  EXPECT_NEAR(ContentIndex::Dot(a, a), 1.0, 1e-5);
+  const auto matches = index.Match(a, 1000);
+  ASSERT_GE(matches.size(), 3u);
+  EXPECT_EQ(matches[0].first, 0);
+  EXPECT_EQ(matches[1].first, 1);  // shares jazz, vinyl, blue
+  EXPECT_GT(matches[1].second, matches[2].second);
+  const auto shared = index.SharedTerms(a, 1, 5);
+  EXPECT_NE(std::find(shared.begin(), shared.end(), "jazz"), shared.end());
+  // Removal takes the item out of every posting list.
+  index.Remove(1);
+  EXPECT_TRUE(index.ItemVector(1).empty());
+  for (const auto& [item, cos] : index.Match(a, 1000)) EXPECT_NE(item, 1);
+  EXPECT_EQ(index.items(), 2);
+}
+
+TEST(ContentIndexTest, QueryVectorUsesKnownWordsOnly) {
+  ContentIndex index;
+  index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {}));
+  EXPECT_TRUE(index.QueryVector("polka").empty());
+  const ContentVector q = index.QueryVector("JAZZ polka");
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_NEAR(q[0].second, 1.0, 1e-6);
+}
+
+// Two taste groups with events and no word in common, and one new jazz
+// item without any events.
+std::unique_ptr<Engine> Store() {
+  auto engine = std::make_unique<Engine>(EngineOptions{});
+  std::vector<Item> items;
+  for (int i = 0; i < 6; ++i) {
+    items.push_back(MakeItem("jazz" + std::to_string(i), "Bebop session",
+                             "jazz/bebop", {"saxophone"}));
+    items.push_back(MakeItem("rock" + std::to_string(i), "Indie record",
+                             "rock/indie", {"guitar"}));
+  }
+  // Shares the "jazz" prefix, a tag and a title word, not the leaf.
+  items.push_back(
+      MakeItem("newjazz", "Fusion session", "jazz/fusion", {"saxophone"}));
+  engine->UpsertItems(items);
+  std::vector<Event> events;
+  int64_t ts = 1000;
+  for (int u = 0; u < 6; ++u) {
+    for (int i = 0; i < 6; ++i) {
+      events.push_back(Ev(absl::StrCat("u", u),
+                          absl::StrCat(u % 2 == 0 ? "jazz" : "rock", i),
+                          EventType::kView, ts++));
+    }
+  }
+  engine->ApplyEvents(events);
+  return engine;
+}
+
+bool Has(const Recommendation& r, const std::string& id) {
+  for (const ScoredItem& s : r.items) {
+    if (s.item_id == id) return true;
+  }
+  return false;
+}
+
+TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
+  auto engine = Store();
+  RecommendRequest req;
+  req.user_id = "u0";  // a jazz listener
+  req.count = 3;
+  req.include_seen = true;
+  req.explain = true;
+  ASSERT_OK_AND_ASSIGN(Recommendation jazz, engine->Recommend(req));
+  ASSERT_TRUE(Has(jazz, "newjazz"));
+  EXPECT_EQ(jazz.items.back().item_id, "newjazz");  // the last slot
+  EXPECT_EQ(jazz.items.back().reasons[0].code, ReasonCode::kNewItem);
+  EXPECT_EQ(jazz.items.back().reasons[1].code, ReasonCode::kSimilarContent);
+  req.user_id = "u1";  // rock
+  ASSERT_OK_AND_ASSIGN(Recommendation rock, engine->Recommend(req));
+  EXPECT_FALSE(Has(rock, "newjazz"));
+  req.user_id = "u0";
+  req.new_item_slots = 0;
+  ASSERT_OK_AND_ASSIGN(Recommendation off, engine->Recommend(req));
+  EXPECT_FALSE(Has(off, "newjazz"));
+}
+
+TEST(EngineContentTest, NewItemIsSimilarToItemsSharingItsContent) {
+  auto engine = Store();
+  RecommendRequest req;
+  req.scenario = Scenario::kSimilarItems;
+  req.context_item_ids = {"jazz0"};
+  req.count = 8;           // without a model, after the 5 co-occurring items
+  req.new_item_slots = 0;  // found by content similarity, not the slot
+  req.explain = true;
+  ASSERT_OK_AND_ASSIGN(Recommendation r, engine->Recommend(req));
+  ASSERT_TRUE(Has(r, "newjazz"));
+  for (const ScoredItem& s : r.items) {
+    if (s.item_id != "newjazz") continue;
+    EXPECT_EQ(s.reasons[0].code, ReasonCode::kSimilarContent);
+    EXPECT_EQ(s.reasons[0].related_item_id, "jazz0");
+    EXPECT_NE(s.reasons[0].detail.find("jazz"), std::string::npos);
+  }
+  req.context_item_ids = {"rock0"};
+  ASSERT_OK_AND_ASSIGN(Recommendation rock, engine->Recommend(req));
+  EXPECT_FALSE(Has(rock, "newjazz"));
+}
+
+TEST(EngineContentTest, SearchIsKeptInSnapshotsAndErasedWithTheUser) {
+  auto engine = Store();
+  Event search = Ev("u1", "", EventType::kSearch, 9000);
+  search.query = "saxophone jazz";
+  engine->ApplyEvents(std::vector<Event>{search});
+  const auto scores = [](const Engine& e) {
+    return e.ContentScores("u1", std::vector<std::string>{"newjazz"})[0];
+  };
+  const double after_search = scores(*engine);
+  EXPECT_GT(after_search, scores(*Store()));  // the query counts
+  // A restart from a snapshot (then the catalog) has the same profile.
+  Engine restored{EngineOptions{}};
+  ASSERT_OK(restored.LoadSnapshot(engine->SaveSnapshot()));
+  std::vector<Item> items;
+  for (const std::string genre : {"jazz", "rock"}) {
+    for (int i = 0; i < 6; ++i) {
+      items.push_back(*engine->GetItem(genre + std::to_string(i)));
+    }
+  }
+  items.push_back(*engine->GetItem("newjazz"));
+  restored.UpsertItems(items);
+  EXPECT_DOUBLE_EQ(scores(restored), after_search);
+  EXPECT_TRUE(engine->EraseUser("u1"));
+  EXPECT_EQ(scores(*engine), 0);
+}
+
+}  // namespace
+}  // namespace aisle::core
