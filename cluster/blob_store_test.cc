@@ -11,7 +11,6 @@
 #include "cluster/testing/nats_cluster.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "nats/nats.h"
 #include "tests/status_matchers.h"
 
 namespace aisle::cluster {
@@ -44,21 +43,8 @@ class BlobStoreTest : public ::testing::Test {
   }
   // Overwrites (value set) or purges (nullopt) one key of the bucket.
   void Damage(const std::string& key, std::optional<std::string> value) {
-    natsConnection* conn = nullptr;
-    ASSERT_EQ(natsConnection_ConnectTo(&conn, nats_->url(0).c_str()), NATS_OK);
-    jsCtx* js = nullptr;
-    ASSERT_EQ(natsConnection_JetStream(&js, conn, nullptr), NATS_OK);
-    kvStore* kv = nullptr;
-    ASSERT_EQ(js_KeyValue(&kv, js, "AISLE_MODELS"), NATS_OK);
-    uint64_t rev = 0;
-    EXPECT_EQ(value.has_value()
-                  ? kvStore_Put(&rev, kv, key.c_str(), value->data(),
-                                static_cast<int>(value->size()))
-                  : kvStore_Purge(kv, key.c_str(), nullptr),
-              NATS_OK);
-    kvStore_Destroy(kv);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(conn);
+    ASSERT_OK(testing::SetBucketKey(nats_->url(0), "AISLE_MODELS", key,
+                                    std::move(value)));
   }
 
   std::unique_ptr<NatsCluster> nats_;
