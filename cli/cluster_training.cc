@@ -1,6 +1,7 @@
 #include "cli/cluster_training.h"
 
 #include <filesystem>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -13,6 +14,7 @@
 #include "core/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "server/cluster_models.h"
+#include "server/logging.h"
 
 namespace aisle::cli {
 
@@ -47,6 +49,16 @@ absl::StatusOr<std::unique_ptr<ClusterFollower>> ClusterFollower::Start(
   config.data_dir = data_dir;
   config.cluster = flags.urls;
   config.cluster_stream = flags.stream;
+  // The follower's own log lines would interleave with the command's
+  // output, and its warnings (a plaintext port without tokens) do not
+  // apply to a loopback port only this command uses: errors only.
+  if (absl::Status s =
+          server::ConfigureLogging(server::LogFormat::kText, "error");
+      !s.ok()) {
+    return s;
+  }
+  std::cerr << "applying the cluster's log (" << flags.urls << ", stream "
+            << flags.stream << ") into " << data_dir << "\n";
   const auto start = core::SteadyClock::now();
   absl::StatusOr<std::unique_ptr<server::AisleServer>> started =
       server::AisleServer::Start(config);

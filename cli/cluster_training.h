@@ -10,7 +10,8 @@
 // since the last run), then the new version is published to the
 // cluster's model bucket (cluster/blob_store.h) and its activation is
 // logged through the follower, so every node fetches it and switches at
-// the same log position.
+// the same log position. The follower logs errors only (to stderr): its
+// progress is the command's own output.
 //
 //   ASSIGN_OR_RETURN(auto follower, ClusterFollower::Start(urls, "AISLE",
 //                                                           dir));

@@ -1,5 +1,6 @@
 // Models through the cluster (docs/cluster.md, "Models through the
-// cluster"): `aisle train --cluster` (the real binary) trains on the log,
+// cluster"): `aisle train --cluster` and `aisle models import --cluster`
+// (the real binary) train on (or check against) the log,
 // publishes the version to the cluster's model bucket and logs its
 // activation; every node, including one that joins afterwards, ends up
 // serving it with the same answers; an inbox drop in cluster mode reaches
@@ -115,7 +116,8 @@ class ClusterModelsTest : public ClusterNodes {
   }
 };
 
-TEST_F(ClusterModelsTest, TrainPublishesAndEveryNodeIncludingALateOneSwitches) {
+TEST_F(ClusterModelsTest,
+       TrainAndImportPublishAndEveryNodeIncludingALateOneSwitches) {
   StartNats(3);
   StartNode();
   StartNode();
@@ -145,6 +147,26 @@ TEST_F(ClusterModelsTest, TrainPublishesAndEveryNodeIncludingALateOneSwitches) {
   StartNode();
   EXPECT_EQ(ModelVersion(2), version);
   ExpectSameAnswers(version, after.log_position());
+
+  // Factors trained elsewhere go the same way (aisle models import).
+  const std::string factors = dir_.Sub("items.tsv");
+  {
+    std::ofstream out(factors);
+    for (int i = 0; i < 40; ++i) {
+      out << "i" << i << "\t" << (i % 5) * 0.1 << " " << (i % 7) * 0.1
+          << " 0.5 " << (i % 3) * 0.2 << "\n";
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(
+      RunResult imported,
+      RunAisle({"models", "import", "--cluster", nats_->url_list(),
+                "--data-dir", dir_.Sub("trainer"), "--item-factors", factors,
+                "--version", "20260305T000000Z-imp"},
+               {}, std::chrono::seconds(120)));
+  ASSERT_EQ(imported.exit_code, 0) << imported.err << imported.out;
+  EXPECT_THAT(imported.out, HasSubstr("40 of 40 items have a vector"));
+  ASSERT_TRUE(AllServe("20260305T000000Z-imp"));
+  ExpectSameAnswers("20260305T000000Z-imp", after.log_position());
 }
 
 TEST_F(ClusterModelsTest, AnInboxDropReachesEveryNode) {
