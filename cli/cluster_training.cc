@@ -74,6 +74,18 @@ absl::StatusOr<std::unique_ptr<ClusterFollower>> ClusterFollower::Start(
   return follower;
 }
 
+std::unique_ptr<ClusterFollower> StartFollowerOrReport(
+    const ClusterFlags& flags, const std::string& data_dir) {
+  absl::StatusOr<std::unique_ptr<ClusterFollower>> started =
+      ClusterFollower::Start(flags, data_dir);
+  if (!started.ok()) {
+    PrintError(Cat("following the cluster's log: ", started.status().message()),
+               "check --cluster and that the NATS servers are running");
+    return nullptr;
+  }
+  return *std::move(started);
+}
+
 ClusterFollower::~ClusterFollower() {
   if (server_ != nullptr) server_->Shutdown();
 }

@@ -80,6 +80,11 @@ class ClusterFollower {
   double catch_up_seconds_ = 0;
 };
 
+// ClusterFollower::Start for a command: on failure prints the error and
+// what to check, and returns null.
+std::unique_ptr<ClusterFollower> StartFollowerOrReport(
+    const ClusterFlags& flags, const std::string& data_dir);
+
 }  // namespace aisle::cli
 
 #endif  // AISLE_CLI_CLUSTER_TRAINING_H_

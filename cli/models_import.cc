@@ -144,15 +144,8 @@ int RunModelsImport(const Args& args) {
   StoreOrError store = absl::FailedPreconditionError("no store");
   if (cluster.enabled()) {
     // The catalog is the cluster's log; the model goes to every node.
-    absl::StatusOr<std::unique_ptr<ClusterFollower>> started =
-        ClusterFollower::Start(cluster, data_dir);
-    if (!started.ok()) {
-      PrintError(
-          Cat("following the cluster's log: ", started.status().message()),
-          "check --cluster and that the NATS servers are running");
-      return kExitFailure;
-    }
-    follower = *std::move(started);
+    follower = StartFollowerOrReport(cluster, data_dir);
+    if (follower == nullptr) return kExitFailure;
   } else {
     store = OpenBesideServer(
         [&](bool read_only) { return OpenExisting(data_dir, read_only); },

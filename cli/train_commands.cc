@@ -185,15 +185,8 @@ int RunTrain(const Args& args) {
   core::Engine::TrainingData data;
   if (cluster.enabled()) {
     // The training data is the cluster's log, applied by a follower.
-    absl::StatusOr<std::unique_ptr<ClusterFollower>> started =
-        ClusterFollower::Start(cluster, data_dir);
-    if (!started.ok()) {
-      PrintError(
-          Cat("following the cluster's log: ", started.status().message()),
-          "check --cluster and that the NATS servers are running");
-      return kExitFailure;
-    }
-    follower = *std::move(started);
+    follower = StartFollowerOrReport(cluster, data_dir);
+    if (follower == nullptr) return kExitFailure;
     const core::EngineStats stats = follower->engine().Stats();
     items = stats.items;
     events = stats.events;

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cluster/blob_store.h"
+#include "cluster/nats_connection.h"
 #include "nats/nats.h"
 
 namespace aisle::cluster {
@@ -28,15 +29,6 @@ namespace {
 constexpr size_t kMaxNameBytes = 200;
 constexpr char kManifestMagic[] = "aisle-blob 1";
 
-struct OptionsDeleter {
-  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
-};
-struct ConnectionDeleter {
-  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
-};
-struct JsDeleter {
-  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
-};
 struct KvDeleter {
   void operator()(kvStore* p) const { kvStore_Destroy(p); }
 };
@@ -45,11 +37,7 @@ struct EntryDeleter {
 };
 
 absl::Status Unavailable(natsStatus s, absl::string_view what) {
-  std::string detail = natsStatus_GetText(s);
-  const char* last = nats_GetLastError(nullptr);
-  if (last != nullptr && *last != '\0') absl::StrAppend(&detail, ": ", last);
-  return absl::UnavailableError(
-      absl::StrCat(what, ": ", detail, "; check that NATS is running"));
+  return NatsError(s, static_cast<jsErrCode>(0), what);
 }
 
 std::string Sha256Hex(std::string_view bytes) {
@@ -140,47 +128,18 @@ class JetStreamBlobs final : public BlobStore {
 };
 
 absl::Status JetStreamBlobs::Connect() {
-  natsOptions* raw_options = nullptr;
-  if (natsOptions_Create(&raw_options) != NATS_OK) {
-    return absl::ResourceExhaustedError("cannot allocate NATS options");
-  }
-  nats_options_.reset(raw_options);
-  natsOptions* o = nats_options_.get();
-  std::vector<const char*> urls;
-  for (const std::string& url : options_.servers) urls.push_back(url.c_str());
-  natsStatus s =
-      natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size()));
-  if (s == NATS_OK) {
-    s = natsOptions_SetName(o, options_.connection_name.c_str());
-  }
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 250);
-  if (s == NATS_OK) s = natsOptions_SetTimeout(o, 2000);
-  // With a connected callback (even one doing nothing) the connect call
-  // returns at once and retries in the background; without one it blocks
-  // until a server answers.
-  if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(
-        o, true, [](natsConnection*, void*) {}, nullptr);
-  }
-  if (s != NATS_OK) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("NATS options: ", natsStatus_GetText(s), " (servers ",
-                     absl::StrJoin(options_.servers, ","), ")"));
-  }
-  natsConnection* raw_conn = nullptr;
-  s = natsConnection_Connect(&raw_conn, o);
-  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    return Unavailable(s, "connecting to NATS");
-  }
-  conn_.reset(raw_conn);
   jsOptions js_options;
   jsOptions_Init(&js_options);
-  js_options.Wait = absl::ToInt64Milliseconds(options_.request_timeout);
-  jsCtx* raw_js = nullptr;
-  s = natsConnection_JetStream(&raw_js, conn_.get(), &js_options);
-  if (s != NATS_OK) return Unavailable(s, "opening JetStream");
-  js_.reset(raw_js);
+  js_options.Wait = Millis(options_.request_timeout);
+  NatsConnection nats;
+  if (absl::Status s = ConnectNats(options_.servers, options_.connection_name,
+                                   NatsCallbacks(), &js_options, &nats);
+      !s.ok()) {
+    return s;
+  }
+  nats_options_ = std::move(nats.options);
+  conn_ = std::move(nats.conn);
+  js_ = std::move(nats.js);
   return absl::OkStatus();
 }
 
