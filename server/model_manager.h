@@ -15,7 +15,9 @@
 // name and renamed, so a file with that extension is complete).
 // PollInboxOnce installs them in name order (versions sort by training
 // time, so the newest ends up active) and deletes them; a file that does
-// not deserialize is renamed to "<name>.rejected" and logged.
+// not deserialize is renamed to "<name>.rejected" and logged. In cluster
+// mode (SetInboxActivation) inbox models are stored here and activated
+// through the log, on every node at once, instead.
 //
 // Example (start-up, then the RPC and the poller):
 //   ModelManager models(&engine, &store, &metrics, options, inbox_dir);
