@@ -6,14 +6,13 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "aisle/v1/recommender.grpc.pb.h"
 #include "cli/output.h"
 #include "cli/text.h"
 #include "cluster/blob_store.h"
 #include "cluster/event_log.h"
 #include "core/clock.h"
-#include "grpcpp/grpcpp.h"
 #include "server/cluster_models.h"
+#include "server/log_entry.h"
 #include "server/logging.h"
 
 namespace aisle::cli {
@@ -124,31 +123,43 @@ absl::StatusOr<std::string> ClusterFollower::Deliver(
                "activate ",
                metadata.version, " --target NODE` (every node switches)");
   }
-  auto channel = grpc::CreateChannel(Cat("127.0.0.1:", server_->port()),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::Recommender::NewStub(channel);
-  v1::ActivateModelRequest request;
-  request.set_version(metadata.version);
-  v1::ModelInfo info;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(60));
+  // The activation entry is appended here, not through the follower's
+  // write path: that path answers after the follower applied it, which
+  // for a large model (loading it, building its ANN index) can exceed its
+  // 10 s bound although the entry is logged. The nodes apply the entry
+  // whatever the follower does.
+  cluster::LogOptions log_options;
+  log_options.servers = options.servers;
+  log_options.stream = flags_.stream;
+  log_options.connection_name = "aisle train";
+  absl::StatusOr<std::unique_ptr<cluster::EventLog>> log =
+      cluster::ConnectJetStream(log_options);
+  if (!log.ok()) return log.status();
   const auto activate_start = core::SteadyClock::now();
-  grpc::Status status = stub->ActivateModel(&context, request, &info);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+  absl::StatusOr<cluster::Appended> appended =
+      absl::UnavailableError("not tried");
+  // Bounded retries while JetStream fails over; a retry may append the
+  // entry twice, which is harmless (activating twice leaves one state).
+  for (int attempt = 0; attempt < 3 && !appended.ok(); ++attempt) {
+    appended =
+        (*log)->Append(server::UniqueEntryId(),
+                       server::ActivateModelEntry(
+                           metadata.version, absl::ToUnixMillis(absl::Now())));
+  }
+  if (!appended.ok()) {
+    return absl::Status(appended.status().code(),
                         Cat("logging the activation of ", metadata.version,
-                            ": ", status.error_message(),
-                            "; the version is published, retry with "
+                            ": ", appended.status().message(),
+                            "; the version is published, activate it with "
                             "`aisle models activate ",
                             metadata.version, " --target NODE`"));
   }
-  return Cat(lines,
-             absl::StrFormat("\nactivation logged and applied by this "
-                             "follower in %.2f s: every node fetches the "
-                             "version if it lacks it and switches at that "
-                             "log position",
-                             core::SecondsSince(activate_start)));
+  return Cat(
+      lines,
+      absl::StrFormat("\nactivation logged at position %d in %.2f s: "
+                      "every node fetches the version if it lacks it "
+                      "and switches at that log position",
+                      appended->sequence, core::SecondsSince(activate_start)));
 }
 
 }  // namespace aisle::cli

@@ -9,7 +9,7 @@
 // and erasures included; with a kept data directory only the log's tail
 // since the last run), then the new version is published to the
 // cluster's model bucket (cluster/blob_store.h) and its activation is
-// logged through the follower, so every node fetches it and switches at
+// appended to the log, so every node fetches it and switches at
 // the same log position. The follower logs errors only (to stderr): its
 // progress is the command's own output.
 //
@@ -65,10 +65,10 @@ class ClusterFollower {
   double catch_up_seconds() const { return catch_up_seconds_; }
 
   // Publishes `blob` (version `metadata`) to the cluster's model bucket
-  // and, with `activate`, logs its activation and waits until the
-  // follower applied it. Returns lines for the user (sizes, times, what
-  // happens next). Errors: Unavailable from NATS; AlreadyExists when the
-  // version is published with other bytes.
+  // and, with `activate`, appends its activation to the log (every node,
+  // this follower included, applies it in log order). Returns lines for the
+  // user (sizes, times, what happens next). Errors: Unavailable from NATS;
+  // AlreadyExists when the version is published with other bytes.
   absl::StatusOr<std::string> Deliver(const core::ModelMetadata& metadata,
                                       const std::string& blob, bool activate);
 

@@ -132,7 +132,7 @@ TEST_F(ClusterModelsTest,
                {}, std::chrono::seconds(120)));
   ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
   EXPECT_THAT(run.out, HasSubstr("published to bucket AISLE_MODELS"));
-  EXPECT_THAT(run.out, HasSubstr("activation logged"));
+  EXPECT_THAT(run.out, HasSubstr("activation logged at position"));
   // The trainer applied the log: it trained on all 20 users.
   EXPECT_THAT(run.out, HasSubstr("20 users x "));
   ASSERT_TRUE(AllServe(version));
