@@ -32,8 +32,8 @@ absl::Status ParseJsonLine(absl::string_view line, Row* row) {
   google::protobuf::Struct obj;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  if (auto s = google::protobuf::util::JsonStringToMessage(
-          std::string(line), &obj, options);
+  if (auto s = google::protobuf::util::JsonStringToMessage(std::string(line),
+                                                           &obj, options);
       !s.ok()) {
     return absl::InvalidArgumentError(
         Cat("not a JSON object: ", std::string(s.message())));
@@ -75,9 +75,8 @@ absl::Status ParseTextLine(absl::string_view line, Row* row) {
         "expected ID<TAB>values (or a JSON object)");
   }
   row->id = std::string(line.substr(0, tab));
-  for (absl::string_view v :
-       absl::StrSplit(line.substr(tab + 1), absl::ByAnyChar(" ,\t"),
-                      absl::SkipEmpty())) {
+  for (absl::string_view v : absl::StrSplit(
+           line.substr(tab + 1), absl::ByAnyChar(" ,\t"), absl::SkipEmpty())) {
     float f;
     if (!absl::SimpleAtof(v, &f)) {
       return absl::InvalidArgumentError(

@@ -70,11 +70,11 @@ absl::StatusOr<std::string> DeliverModel(const std::string& data_dir,
     if (absl::Status s = WriteFileAtomically(inbox, name, blob); !s.ok()) {
       return s;
     }
-    std::string where = Cat(
-        "written to ", (inbox / name).string(),
-        "; the running server will validate, store and activate it at its "
-        "next model poll (check with `aisle models list --data-dir ",
-        data_dir, "` or `aisle model info`)");
+    std::string where =
+        Cat("written to ", (inbox / name).string(),
+            "; the running server will validate, store and activate it at its "
+            "next model poll (check with `aisle models list --data-dir ",
+            data_dir, "` or `aisle model info`)");
     if (!activate) {
       where +=
           "; note: --no-activate does not apply to the inbox, the server "

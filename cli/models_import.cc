@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "cli/cluster_training.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/factor_files.h"
@@ -46,8 +47,10 @@ absl::StatusOr<Coverage> CatalogCoverage(const storage::Store& store,
   if (!s.ok()) return s;
   Coverage c;
   c.catalog = static_cast<int64_t>(catalog.size());
-  for (const std::string& id : catalog) c.catalog_with_vector += vectors.count(id);
-  for (const std::string& id : ids) c.vectors_without_item += !catalog.count(id);
+  for (const std::string& id : catalog)
+    c.catalog_with_vector += vectors.count(id);
+  for (const std::string& id : ids)
+    c.vectors_without_item += !catalog.count(id);
   return c;
 }
 
@@ -71,8 +74,12 @@ int RunModelsImport(const Args& args) {
       "[...]}. Users get their vectors from their events (fold-in, with "
       "--alpha and --regularization, which should match training). As with "
       "`aisle train`, a running server on DIR gets the model through its "
-      "model inbox. Format and Spark recipe: docs/models.md.");
+      "model inbox; with --cluster the catalog is the cluster's log and "
+      "the model is published to every node as `aisle train --cluster` "
+      "does (docs/cluster.md). Format and Spark recipe: docs/models.md.");
   parser.String("data-dir", &data_dir, "data directory (required)");
+  ClusterFlags cluster;
+  cluster.Register(parser);
   parser.String("item-factors", &item_factors,
                 "item vectors: file or directory (required)");
   parser.String("user-factors", &user_factors,
@@ -101,18 +108,18 @@ int RunModelsImport(const Args& args) {
     }
   }
 
-  absl::StatusOr<FactorFile> items = ReadFactorFile(item_factors,
-                                                    "--item-factors");
+  absl::StatusOr<FactorFile> items =
+      ReadFactorFile(item_factors, "--item-factors");
   if (!items.ok()) {
     PrintError(items.status().message(),
                "fix the file, or see docs/models.md for the format");
     return kExitFailure;
   }
-  std::cerr << absl::StrFormat("read %s item vectors of %d factors from %d "
-                               "file(s)\n",
-                               FormatCount(static_cast<int64_t>(
-                                   items->ids.size())),
-                               items->factors, items->files);
+  std::cerr << absl::StrFormat(
+      "read %s item vectors of %d factors from %d "
+      "file(s)\n",
+      FormatCount(static_cast<int64_t>(items->ids.size())), items->factors,
+      items->files);
   int64_t users_checked = 0;
   if (!user_factors.empty()) {
     absl::StatusOr<FactorFile> users =
@@ -133,16 +140,25 @@ int RunModelsImport(const Args& args) {
   }
 
   bool server_running = false;
-  StoreOrError store = OpenBesideServer(
-      [&](bool read_only) { return OpenExisting(data_dir, read_only); },
-      &server_running);
-  if (!store.ok()) {
+  std::unique_ptr<ClusterFollower> follower;
+  StoreOrError store = absl::FailedPreconditionError("no store");
+  if (cluster.enabled()) {
+    // The catalog is the cluster's log; the model goes to every node.
+    follower = StartFollowerOrReport(cluster, data_dir);
+    if (follower == nullptr) return kExitFailure;
+  } else {
+    store = OpenBesideServer(
+        [&](bool read_only) { return OpenExisting(data_dir, read_only); },
+        &server_running);
+  }
+  if (follower == nullptr && !store.ok()) {
     PrintError(store.status().message(),
                "create the data dir first: aisle import --data-dir DIR "
                "--items FILE");
     return kExitFailure;
   }
-  absl::StatusOr<Coverage> coverage = CatalogCoverage(**store, items->ids);
+  absl::StatusOr<Coverage> coverage = CatalogCoverage(
+      follower != nullptr ? follower->store() : **store, items->ids);
   if (!coverage.ok()) {
     PrintError(Cat("reading the catalog of ", data_dir, ": ",
                    coverage.status().message()));
@@ -152,8 +168,8 @@ int RunModelsImport(const Args& args) {
   const absl::Time now = absl::Now();
   core::ModelMetadata meta;
   meta.version = version.empty()
-                     ? core::ModelVersion(now, static_cast<uint64_t>(
-                                                   absl::ToUnixNanos(now)))
+                     ? core::ModelVersion(
+                           now, static_cast<uint64_t>(absl::ToUnixNanos(now)))
                      : version;
   meta.trained_at_ms = absl::ToUnixMillis(now);
   meta.factors = items->factors;
@@ -169,17 +185,18 @@ int RunModelsImport(const Args& args) {
   core::ModelOptions model_options;
   model_options.defer_ann = true;  // the server builds (and caches) it
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Create(meta, std::move(items->ids),
-                                std::move(items->vectors), {},
-                                core::RowMatrix(0, items->factors),
-                                model_options);
+      core::FactorModel::Create(
+          meta, std::move(items->ids), std::move(items->vectors), {},
+          core::RowMatrix(0, items->factors), model_options);
   if (!model.ok()) {
     PrintError(Cat("building the model: ", model.status().message()));
     return kExitFailure;
   }
   absl::StatusOr<std::string> where =
-      DeliverModel(data_dir, server_running, **store, meta,
-                   (*model)->Serialize(), activate);
+      follower != nullptr
+          ? follower->Deliver(meta, (*model)->Serialize(), activate)
+          : DeliverModel(data_dir, server_running, **store, meta,
+                         (*model)->Serialize(), activate);
   if (!where.ok()) {
     PrintError(where.status().message());
     return kExitFailure;

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "cli/cluster_training.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/eval_cold_user.h"
@@ -136,8 +137,15 @@ int RunTrain(const Args& args) {
       "If a server is running on DIR, the store is read read-only and the "
       "model is written to DIR/model-inbox/<version>.model, which the server "
       "validates, stores and activates at its next model poll "
-      "(--model-poll-interval).");
+      "(--model-poll-interval).\n"
+      "With --cluster the events come from the cluster's log instead: DIR "
+      "is this command's own cache of it (kept between runs, only the "
+      "log's tail is applied), and the model is published to the "
+      "cluster's model bucket and activated through the log, so every node "
+      "switches at the same position (docs/cluster.md).");
   parser.String("data-dir", &data_dir, "data directory (required)");
+  ClusterFlags cluster;
+  cluster.Register(parser);
   RegisterAlsFlags(parser, &train);
   parser.Int("seed", &seed, "random seed (initial factors, holdout split)");
   parser.Bool("activate", &activate,
@@ -171,41 +179,57 @@ int RunTrain(const Args& args) {
     return UsageError(parser,
                       Cat("--segments: must be 0..", core::kMaxSegments));
   }
-  if (!fs::is_directory(data_dir)) {
-    PrintError(Cat("no data dir ", data_dir),
-               "import events first: aisle import --data-dir DIR --events "
-               "FILE");
-    return kExitFailure;
-  }
-
   const auto start = core::SteadyClock::now();
   bool server_running = false;
-  StoreOrError store = OpenBesideServer(
-      [&](bool read_only) {
-        storage::StoreOptions store_options;
-        store_options.data_dir = data_dir;
-        store_options.read_only = read_only;
-        return storage::Store::Open(store_options);
-      },
-      &server_running);
-  if (!store.ok()) {
-    PrintError(store.status().message());
-    return kExitFailure;
-  }
-  if (server_running) {
-    std::cerr << "a server holds " << data_dir
-              << ": reading it read-only; the model will go to its "
-                 "model-inbox\n";
-  }
-
-  core::Engine engine{core::EngineOptions{}};
+  StoreOrError store = absl::FailedPreconditionError("no store");
+  std::unique_ptr<ClusterFollower> follower;
   int64_t items = 0;
   int64_t events = 0;
-  if (absl::Status s = LoadEngine(**store, &engine, &items, &events); !s.ok()) {
-    PrintError(Cat("reading ", data_dir, ": ", s.message()));
-    return kExitFailure;
+  core::Engine::TrainingData data;
+  if (cluster.enabled()) {
+    // The training data is the cluster's log, applied by a follower.
+    follower = StartFollowerOrReport(cluster, data_dir);
+    if (follower == nullptr) return kExitFailure;
+    const core::EngineStats stats = follower->engine().Stats();
+    items = stats.items;
+    events = stats.events;
+    std::cerr << absl::StrFormat(
+        "applied the cluster's log up to position %d in %.1fs (cache %s)\n",
+        follower->position(), follower->catch_up_seconds(), data_dir);
+    data = follower->engine().ExportTrainingData();
+  } else {
+    if (!fs::is_directory(data_dir)) {
+      PrintError(Cat("no data dir ", data_dir),
+                 "import events first: aisle import --data-dir DIR --events "
+                 "FILE");
+      return kExitFailure;
+    }
+
+    store = OpenBesideServer(
+        [&](bool read_only) {
+          storage::StoreOptions store_options;
+          store_options.data_dir = data_dir;
+          store_options.read_only = read_only;
+          return storage::Store::Open(store_options);
+        },
+        &server_running);
+    if (!store.ok()) {
+      PrintError(store.status().message());
+      return kExitFailure;
+    }
+    if (server_running) {
+      std::cerr << "a server holds " << data_dir
+                << ": reading it read-only; the model will go to its "
+                   "model-inbox\n";
+    }
+    core::Engine engine{core::EngineOptions{}};
+    if (absl::Status s = LoadEngine(**store, &engine, &items, &events);
+        !s.ok()) {
+      PrintError(Cat("reading ", data_dir, ": ", s.message()));
+      return kExitFailure;
+    }
+    data = engine.ExportTrainingData();
   }
-  core::Engine::TrainingData data = engine.ExportTrainingData();
   std::cerr << absl::StrFormat(
       "loaded %s items, %s events: %s users x %s items, %s interactions "
       "(%.1fs)\n",
@@ -248,7 +272,9 @@ int RunTrain(const Args& args) {
   const std::string blob = model.Serialize();
 
   absl::StatusOr<std::string> where =
-      DeliverModel(data_dir, server_running, **store, metadata, blob, activate);
+      follower != nullptr ? follower->Deliver(metadata, blob, activate)
+                          : DeliverModel(data_dir, server_running, **store,
+                                         metadata, blob, activate);
   if (!where.ok()) {
     PrintError(where.status().message());
     return kExitFailure;

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cluster/event_log.h"
+#include "cluster/nats_connection.h"
 #include "nats/nats.h"
 
 namespace aisle::cluster {
@@ -36,15 +37,6 @@ constexpr absl::Duration kReaderHeartbeat = absl::Seconds(1);
 // acknowledgement. Far above the RPC threads that append concurrently.
 constexpr int64_t kMaxAppendsInFlight = 4096;
 
-struct OptionsDeleter {
-  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
-};
-struct ConnectionDeleter {
-  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
-};
-struct JsDeleter {
-  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
-};
 struct SubscriptionDeleter {
   void operator()(natsSubscription* p) const {
     // Unsubscribe first: destroying a live JetStream subscription lets the
@@ -63,23 +55,6 @@ struct MetaDeleter {
 struct StreamInfoDeleter {
   void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
 };
-
-int64_t Millis(absl::Duration d) {
-  return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
-}
-
-// A NATS failure as UNAVAILABLE (everything NATS reports at run time is a
-// reason to retry later or elsewhere), with the library's last error.
-absl::Status NatsError(natsStatus s, jsErrCode js_error,
-                       absl::string_view what) {
-  std::string detail = natsStatus_GetText(s);
-  const char* last = nats_GetLastError(nullptr);
-  if (last != nullptr && *last != '\0') absl::StrAppend(&detail, ": ", last);
-  if (js_error != 0)
-    absl::StrAppend(&detail, " (JetStream error ", js_error, ")");
-  return absl::UnavailableError(
-      absl::StrCat(what, ": ", detail, "; check that NATS is running"));
-}
 
 class JetStreamReader final : public LogReader {
  public:
@@ -252,51 +227,27 @@ JetStreamLog::~JetStreamLog() {
 }
 
 absl::Status JetStreamLog::Connect() {
-  natsOptions* raw_options = nullptr;
-  if (natsOptions_Create(&raw_options) != NATS_OK) {
-    return absl::ResourceExhaustedError("cannot allocate NATS options");
-  }
-  nats_options_.reset(raw_options);
-  natsOptions* o = nats_options_.get();
-  std::vector<const char*> urls;
-  for (const std::string& url : options_.servers) urls.push_back(url.c_str());
-  natsStatus s =
-      natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size()));
-  if (s == NATS_OK)
-    s = natsOptions_SetName(o, options_.connection_name.c_str());
-  // Reconnect forever, quickly: a node without NATS cannot take writes.
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 250);
-  if (s == NATS_OK) s = natsOptions_SetTimeout(o, 2000);
-  // A dead server is noticed within ~2 pings, not the default 4 minutes.
-  if (s == NATS_OK) s = natsOptions_SetPingInterval(o, 1000);
-  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
-  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, OnDisconnected, this);
-  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, OnConnected, this);
-  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, OnClosed, this);
-  if (s == NATS_OK)
-    s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
-  if (s != NATS_OK) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("NATS options: ", natsStatus_GetText(s), " (servers ",
-                     absl::StrJoin(options_.servers, ","), ")"));
-  }
-  natsConnection* raw_conn = nullptr;
-  s = natsConnection_Connect(&raw_conn, o);
-  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-    return NatsError(s, kNoJsError, "connecting to NATS");
-  }
-  conn_.reset(raw_conn);
+  NatsCallbacks callbacks;
+  callbacks.disconnected = OnDisconnected;
+  callbacks.reconnected = OnConnected;
+  callbacks.closed = OnClosed;
+  callbacks.connected = OnConnected;
+  callbacks.closure = this;
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = Millis(options_.append_timeout);
   js_options.PublishAsync.AckHandler = OnAck;
   js_options.PublishAsync.AckHandlerClosure = this;
   js_options.PublishAsync.MaxPending = kMaxAppendsInFlight;
-  jsCtx* raw_js = nullptr;
-  s = natsConnection_JetStream(&raw_js, conn_.get(), &js_options);
-  if (s != NATS_OK) return NatsError(s, kNoJsError, "opening JetStream");
-  js_.reset(raw_js);
+  NatsConnection nats;
+  if (absl::Status s = ConnectNats(options_.servers, options_.connection_name,
+                                   callbacks, &js_options, &nats);
+      !s.ok()) {
+    return s;
+  }
+  nats_options_ = std::move(nats.options);
+  conn_ = std::move(nats.conn);
+  js_ = std::move(nats.js);
   if (connected()) {
     // Best effort now; Append and OpenReader retry while it fails (e.g. the
     // NATS cluster has no quorum yet).

@@ -85,14 +85,15 @@ done
 # --- negative checks: each broken copy must be rejected, for the right reason.
 BASE_JSON=$WORK/deploy_k8s_base.json
 negatives=0
-negative() {  # negative NAME EXPECTED_MESSAGE PYTHON_MUTATION
-  local name=$1 expected=$2 mutation=$3
+CLUSTER_JSON=$WORK/deploy_k8s_overlays_cluster.json
+negative() {  # negative NAME EXPECTED_MESSAGE PYTHON_MUTATION [RENDERED_JSON]
+  local name=$1 expected=$2 mutation=$3 rendered=${4:-$BASE_JSON}
   negatives=$((negatives + 1))
-  $PY - "$BASE_JSON" "$WORK/neg-$name.json" "$mutation" <<'EOF'
+  $PY - "$rendered" "$WORK/neg-$name.json" "$mutation" <<'EOF'
 import json, sys
 objs = json.load(open(sys.argv[1]))
-by = lambda kind: next(o for o in objs if o["kind"] == kind)
-ss = by("StatefulSet")
+by = lambda kind, name=None: next(o for o in objs if o["kind"] == kind and name in (None, o["metadata"]["name"]))
+ss = by("StatefulSet", "aisle")
 c = ss["spec"]["template"]["spec"]["containers"][0]
 exec(sys.argv[3])
 json.dump(objs, open(sys.argv[2], "w"))
@@ -123,6 +124,16 @@ if [[ -f $BASE_JSON ]]; then
   negative grace "terminationGracePeriodSeconds 5 must exceed" 'ss["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 5'
   negative service-links "enableServiceLinks must be false" 'del ss["spec"]["template"]["spec"]["enableServiceLinks"]'
   negative replicas "replicas is 3" 'ss["spec"]["replicas"] = 3'
+  negative hpa-single-node "which is not in cluster mode" 'objs.append({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "aisle"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "aisle"}, "minReplicas": 2, "maxReplicas": 4}})'
+fi
+if [[ -f $CLUSTER_JSON ]]; then
+  negative cluster-flag-dropped "replicas is 3" 'i = c["args"].index("--cluster"); del c["args"][i:i + 2]' "$CLUSTER_JSON"
+  negative cluster-url "is not a pod and client port of a rendered NATS StatefulSet" 'i = c["args"].index("--cluster"); c["args"][i + 1] = c["args"][i + 1].replace("nats-2.", "nats-3.")' "$CLUSTER_JSON"
+  negative nats-even "JetStream needs an odd number" 'by("StatefulSet", "nats")["spec"]["replicas"] = 2' "$CLUSTER_JSON"
+  negative nats-no-volume "NATS needs a volumeClaimTemplate" 'del by("StatefulSet", "nats")["spec"]["volumeClaimTemplates"]' "$CLUSTER_JSON"
+  negative hpa-min "minReplicas 1 must be >= 2" 'by("HorizontalPodAutoscaler")["spec"]["minReplicas"] = 1' "$CLUSTER_JSON"
+  negative cronjob-root "container train: allowPrivilegeEscalation must be false" 'by("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True' "$CLUSTER_JSON"
+  negative cronjob-data-dir "container train: --data-dir /elsewhere is not on a mounted volume" 'a = by("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]; a[a.index("--data-dir") + 1] = "/elsewhere"' "$CLUSTER_JSON"
 fi
 
 if ((failures)); then

@@ -16,12 +16,12 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 ClusterWrites::ClusterWrites(cluster::EventLog* log, LogApplier* applier,
                              const ModelManager* models,
-                             const storage::Store* store, Metrics* metrics,
+                             ClusterModels* cluster_models, Metrics* metrics,
                              absl::Duration apply_timeout)
     : log_(log),
       applier_(applier),
       models_(models),
-      store_(store),
+      cluster_models_(cluster_models),
       metrics_(metrics),
       apply_timeout_(apply_timeout) {}
 
@@ -126,17 +126,7 @@ absl::StatusOr<core::ModelMetadata> ClusterWrites::ActivateModel(
       models_->ResolveVersion(requested, rollback);
   if (!resolved.ok()) return resolved.status();
   const std::string& version = *resolved;
-  absl::StatusOr<std::vector<storage::StoredModel>> models =
-      store_->ListModels();
-  if (!models.ok()) return models.status();
-  bool stored = false;
-  for (const storage::StoredModel& m : *models) {
-    stored = stored || m.metadata.version == version;
-  }
-  if (!stored) {
-    return absl::NotFoundError(
-        absl::StrCat("model version \"", version, "\" is not stored"));
-  }
+  if (absl::Status s = cluster_models_->Publish(version); !s.ok()) return s;
   absl::StatusOr<Logged> logged =
       AppendAndApply(UniqueEntryId(), ActivateModelEntry(version, NowMs()));
   if (!logged.ok()) return logged.status();

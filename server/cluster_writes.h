@@ -23,6 +23,7 @@
 
 #include "absl/time/time.h"
 #include "cluster/event_log.h"
+#include "server/cluster_models.h"
 #include "server/log_applier.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
@@ -34,10 +35,10 @@ namespace aisle::server {
 class ClusterWrites final : public Writes {
  public:
   // Borrowed pointers; all must outlive it. `models` resolves a rollback
-  // and `store` is read to check that a version exists before logging its
-  // activation.
+  // and `cluster_models` publishes a version before its activation is
+  // logged.
   ClusterWrites(cluster::EventLog* log, LogApplier* applier,
-                const ModelManager* models, const storage::Store* store,
+                const ModelManager* models, ClusterModels* cluster_models,
                 Metrics* metrics,
                 absl::Duration apply_timeout = absl::Seconds(10));
 
@@ -55,8 +56,11 @@ class ClusterWrites final : public Writes {
   absl::StatusOr<UserErasure> EraseUser(const std::string& user_id) override;
   absl::StatusOr<UserMerge> MergeUsers(const std::string& from,
                                        const std::string& to) override;
-  // Resolves a rollback to a version on this node, checks it is stored
-  // here (NotFound otherwise, nothing logged), then logs "activate V".
+  // Resolves a rollback to a version on this node, publishes it to the
+  // cluster's model bucket unless it is there already (NotFound when
+  // neither this node nor the bucket holds it; nothing is logged then),
+  // then logs "activate V": every node fetches it if needed and switches
+  // at that position.
   absl::StatusOr<core::ModelMetadata> ActivateModel(const std::string& version,
                                                     bool rollback) override;
 
@@ -75,7 +79,7 @@ class ClusterWrites final : public Writes {
   cluster::EventLog* const log_;
   LogApplier* const applier_;
   const ModelManager* const models_;
-  const storage::Store* const store_;
+  ClusterModels* const cluster_models_;
   Metrics* const metrics_;
   const absl::Duration apply_timeout_;
 };

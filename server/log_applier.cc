@@ -329,6 +329,10 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
     case cluster::v1::LogEntry::kActivateModel: {
       // Activation is idempotent, so recording the position after it (not
       // in the same batch) is enough: a crash in between re-activates.
+      if (options_.ensure_model) {
+        result.status = options_.ensure_model(entry.activate_model());
+        if (!result.status.ok()) break;
+      }
       absl::StatusOr<core::ModelMetadata> model =
           models_->Activate(entry.activate_model(), /*rollback=*/false);
       if (model.ok()) {

@@ -28,7 +28,9 @@
 #define AISLE_SERVER_LOG_APPLIER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -70,6 +72,11 @@ struct LogApplierOptions {
   // Defaults: 256 entries, 20000 events.
   size_t max_run_entries = 256;
   size_t max_run_events = 20000;
+  // Called before an activate_model entry is applied, to make sure this
+  // node stores the version (cluster_models.h fetches it from the
+  // cluster). Its error is the entry's: one every node shares is recorded,
+  // any other is retried. Optional.
+  std::function<absl::Status(const std::string& version)> ensure_model;
 };
 
 class LogApplier {

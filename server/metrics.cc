@@ -300,6 +300,23 @@ Metrics::Metrics(std::string_view build_version)
                               .Help("Appends to the log that failed")
                               .Register(r)
                               .Add({});
+  model_fetches_family_ =
+      &BuildCounter()
+           .Name("aisle_cluster_model_fetches_total")
+           .Help(
+               "Model versions fetched from the cluster's model bucket, by "
+               "result (ok, not_found, refused, unavailable)")
+           .Register(r);
+  for (const char* result : {"ok", "not_found", "refused", "unavailable"}) {
+    model_fetches_family_->Add({{"result", result}});
+  }
+  model_fetch_seconds_ =
+      &BuildHistogram()
+           .Name("aisle_cluster_model_fetch_seconds")
+           .Help("Fetching a model version from the cluster's model bucket")
+           .Register(r)
+           .Add({}, Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1,
+                                                2.5, 5, 10, 30, 60, 120});
   storage_live_bytes_ = &BuildGauge()
                              .Name("aisle_storage_live_data_bytes")
                              .Help("RocksDB live SST bytes")
@@ -539,6 +556,11 @@ void Metrics::SetLogEnd(uint64_t sequence) {
 void Metrics::ObserveLogAppend(double seconds, bool ok) {
   log_append_->Observe(seconds);
   if (!ok) log_append_failures_->Increment();
+}
+
+void Metrics::ModelFetched(std::string_view result, double seconds) {
+  model_fetches_family_->Add({{"result", std::string(result)}}).Increment();
+  model_fetch_seconds_->Observe(seconds);
 }
 
 }  // namespace aisle::server

@@ -151,6 +151,9 @@ class Metrics {
   void SetLogEnd(uint64_t sequence);
   // One append to the log (until acknowledged, or failed).
   void ObserveLogAppend(double seconds, bool ok);
+  // A model version fetched from the cluster's model bucket
+  // (cluster_models.h); result: ok, not_found, refused or unavailable.
+  void ModelFetched(std::string_view result, double seconds);
 
  private:
   class Scraper;
@@ -168,6 +171,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* model_info_family_;
   prometheus::Family<prometheus::Counter>* attributed_family_;
   prometheus::Family<prometheus::Counter>* recommended_items_family_;
+  prometheus::Family<prometheus::Counter>* model_fetches_family_;
+  prometheus::Histogram* model_fetch_seconds_;
 
   static constexpr int kNumCodes = 17;
   std::mutex series_mu_;  // guards creation of lazily added series

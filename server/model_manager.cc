@@ -142,9 +142,8 @@ absl::StatusOr<std::string> ModelManager::ResolveVersion(
   return *std::move(previous);
 }
 
-absl::StatusOr<core::ModelMetadata> ModelManager::Install(
-    std::string_view blob) {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<core::ModelMetadata> ModelManager::StoreLocked(
+    std::string_view blob, std::shared_ptr<const core::FactorModel>* out) {
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
       core::FactorModel::Deserialize(blob, options_);
   if (!model.ok()) return model.status();
@@ -156,13 +155,34 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Install(
     blob = without_users;
   }
   if (absl::Status s = store_->PutModel(metadata, blob); !s.ok()) return s;
-  if (absl::Status s = store_->SetActiveModel(metadata.version); !s.ok()) {
+  *out = *std::move(model);
+  return metadata;
+}
+
+absl::StatusOr<core::ModelMetadata> ModelManager::Install(
+    std::string_view blob) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<const core::FactorModel> model;
+  absl::StatusOr<core::ModelMetadata> metadata = StoreLocked(blob, &model);
+  if (!metadata.ok()) return metadata.status();
+  if (absl::Status s = store_->SetActiveModel(metadata->version); !s.ok()) {
     return s;
   }
-  ServeLocked(*std::move(model));
+  ServeLocked(std::move(model));
   spdlog::info("model {} installed from the inbox and activated",
-               metadata.version);
+               metadata->version);
   return metadata;
+}
+
+absl::StatusOr<core::ModelMetadata> ModelManager::Store(std::string_view blob) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<const core::FactorModel> model;
+  return StoreLocked(blob, &model);
+}
+
+void ModelManager::SetInboxActivation(
+    std::function<absl::Status(const std::string& version)> activate) {
+  inbox_activation_ = std::move(activate);
 }
 
 absl::StatusOr<int> ModelManager::StripStoredUserVectors() {
@@ -247,7 +267,8 @@ absl::Status ModelManager::PollInboxOnce() {
   for (const fs::path& file : *files) {
     absl::StatusOr<std::string> blob = ReadFile(file);
     if (!blob.ok()) return blob.status();
-    absl::StatusOr<core::ModelMetadata> installed = Install(*blob);
+    absl::StatusOr<core::ModelMetadata> installed =
+        inbox_activation_ ? Store(*blob) : Install(*blob);
     std::error_code ec;
     if (absl::IsDataLoss(installed.status()) ||
         absl::IsInvalidArgument(installed.status())) {
@@ -262,6 +283,20 @@ absl::Status ModelManager::PollInboxOnce() {
       return absl::Status(installed.status().code(),
                           absl::StrCat("installing ", file.string(), ": ",
                                        installed.status().message()));
+    }
+    if (inbox_activation_) {
+      // Cluster mode: activated through the log, on every node alike.
+      if (absl::Status s = inbox_activation_(installed->version); !s.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat("activating ", installed->version,
+                                   " from the inbox through the cluster (the "
+                                   "file stays, retried next poll): ",
+                                   s.message()));
+      }
+      spdlog::info(
+          "model {} from the inbox stored; its activation is logged for "
+          "every node",
+          installed->version);
     }
     fs::remove(file, ec);
     if (ec) {

@@ -15,7 +15,9 @@
 // name and renamed, so a file with that extension is complete).
 // PollInboxOnce installs them in name order (versions sort by training
 // time, so the newest ends up active) and deletes them; a file that does
-// not deserialize is renamed to "<name>.rejected" and logged.
+// not deserialize is renamed to "<name>.rejected" and logged. In cluster
+// mode (SetInboxActivation) inbox models are stored here and activated
+// through the log, on every node at once, instead.
 //
 // Example (start-up, then the RPC and the poller):
 //   ModelManager models(&engine, &store, &metrics, options, inbox_dir);
@@ -29,6 +31,7 @@
 #ifndef AISLE_SERVER_MODEL_MANAGER_H_
 #define AISLE_SERVER_MODEL_MANAGER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,6 +87,19 @@ class ModelManager {
   // load; nothing changes), store without user vectors, activate, swap.
   absl::StatusOr<core::ModelMetadata> Install(std::string_view blob);
 
+  // Stores a serialized model without activating it (cluster mode: a
+  // version fetched from the cluster, or an inbox drop whose activation is
+  // then logged). Errors as Install; the serving version is unchanged.
+  absl::StatusOr<core::ModelMetadata> Store(std::string_view blob);
+
+  // Cluster mode: the inbox poller stores each model (Store) and hands its
+  // version to `activate`, which logs the activation so that every node
+  // switches at the same log position, instead of activating it on this
+  // node only. A file whose `activate` fails stays in the inbox and is
+  // tried again at the next poll. Call before the poller starts.
+  void SetInboxActivation(
+      std::function<absl::Status(const std::string& version)> activate);
+
   // Start-up: serves the store's active version; when it does not load,
   // logs and falls back to the previous active version, else serves none
   // (popularity and co-occurrence only). A bad model never prevents
@@ -116,12 +132,19 @@ class ModelManager {
   // Swaps `model` in and updates the model metrics.
   void ServeLocked(std::shared_ptr<const core::FactorModel> model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deserializes `blob` and stores it (without user vectors); `model` gets
+  // the loaded model.
+  absl::StatusOr<core::ModelMetadata> StoreLocked(
+      std::string_view blob, std::shared_ptr<const core::FactorModel>* model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   core::Engine* const engine_;
   storage::Store* const store_;
   Metrics* const metrics_;
   const core::ModelOptions options_;
   const std::string inbox_dir_;
+  // Set once before the poller starts (SetInboxActivation).
+  std::function<absl::Status(const std::string&)> inbox_activation_;
 
   // Serializes model changes, so the store's active version and the served
   // one change together.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cluster/blob_store.h"
 #include "cluster/event_log.h"
 #include "core/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -22,6 +23,7 @@
 #include "grpcpp/resource_quota.h"
 #include "prometheus/exposer.h"
 #include "server/auth.h"
+#include "server/cluster_models.h"
 #include "server/cluster_writes.h"
 #include "server/console_seam.h"
 #include "server/experiment_stats.h"
@@ -67,6 +69,8 @@ struct AisleServer::Impl {
   std::unique_ptr<ModelManager> models;
   // Cluster mode only: the replicated log and this node's applier of it.
   std::unique_ptr<cluster::EventLog> log;
+  std::unique_ptr<cluster::BlobStore> blobs;  // the model bucket
+  std::unique_ptr<ClusterModels> cluster_models;
   std::unique_ptr<LogApplier> applier;
   std::unique_ptr<Writes> writes;  // LocalWrites or ClusterWrites
   std::unique_ptr<Admission> admission;
@@ -219,10 +223,33 @@ absl::Status AisleServer::Impl::StartCluster() {
   log = *std::move(connected);
   metrics->SetLogConnected(log->connected());
   SetLogConnected(log->connected());
-  applier = std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),
-                                         store.get(), metrics.get());
-  writes = std::make_unique<ClusterWrites>(
-      log.get(), applier.get(), models.get(), store.get(), metrics.get());
+  // Model versions travel through the cluster's model bucket
+  // (cluster_models.h); like the log, it is reached lazily.
+  cluster::BlobStoreOptions blob_options;
+  blob_options.servers = options.servers;
+  blob_options.bucket = ModelBucketName(config.cluster_stream);
+  blob_options.connection_name = absl::StrCat("aisle models ", config.host);
+  absl::StatusOr<std::unique_ptr<cluster::BlobStore>> bucket =
+      cluster::ConnectJetStreamBlobs(blob_options);
+  if (!bucket.ok()) return bucket.status();
+  blobs = *std::move(bucket);
+  cluster_models = std::make_unique<ClusterModels>(blobs.get(), store.get(),
+                                                   models.get(), metrics.get());
+  LogApplierOptions applier_options;
+  applier_options.ensure_model = [this](const std::string& version) {
+    return cluster_models->EnsureStored(version);
+  };
+  applier =
+      std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),
+                                   store.get(), metrics.get(), applier_options);
+  writes =
+      std::make_unique<ClusterWrites>(log.get(), applier.get(), models.get(),
+                                      cluster_models.get(), metrics.get());
+  // A model dropped into this node's inbox is activated through the log,
+  // so that every node switches, not this one alone.
+  models->SetInboxActivation([this](const std::string& version) {
+    return writes->ActivateModel(version, /*rollback=*/false).status();
+  });
   return absl::OkStatus();
 }
 
@@ -334,6 +361,8 @@ AisleServer::~AisleServer() {
   // drained by Shutdown, so nothing calls the write path any more).
   impl_->writes.reset();
   impl_->applier.reset();  // stops applying before the units it calls go
+  impl_->cluster_models.reset();
+  impl_->blobs.reset();
   impl_->log.reset();
   {
     std::lock_guard<std::mutex> lock(impl_->health_mu);
@@ -618,6 +647,14 @@ bool AisleServer::serving() const { return impl_->service->serving(); }
 
 absl::Status AisleServer::PollModelsOnce() {
   return impl_->models->PollInboxOnce();
+}
+
+absl::StatusOr<uint64_t> AisleServer::CatchUpWithLog(absl::Time deadline) {
+  if (impl_->applier == nullptr) {
+    return absl::FailedPreconditionError("not in cluster mode (--cluster)");
+  }
+  if (absl::Status s = impl_->applier->CatchUp(deadline); !s.ok()) return s;
+  return impl_->applier->applied();
 }
 
 absl::Status AisleServer::SnapshotEngine() {

@@ -39,11 +39,13 @@
 #ifndef AISLE_SERVER_SERVER_H_
 #define AISLE_SERVER_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/engine.h"
 #include "server/admission.h"
 #include "server/config.h"
@@ -91,6 +93,12 @@ class AisleServer {
   // Writes an engine snapshot now (server/snapshots.h), as the background
   // thread does every snapshot_interval_ms when something changed.
   absl::Status SnapshotEngine();
+
+  // Cluster mode: waits until this node applied everything the log held
+  // when called (LogApplier::CatchUp) and returns the position applied.
+  // FailedPrecondition in single-node mode; Unavailable without NATS;
+  // DeadlineExceeded at `deadline`.
+  absl::StatusOr<uint64_t> CatchUpWithLog(absl::Time deadline);
 
   core::Engine& engine();
   storage::Store& store();

@@ -300,3 +300,35 @@ std::string NatsCluster::LogTail(int i) const {
 }
 
 }  // namespace aisle::cluster::testing
+
+namespace aisle::cluster::testing {
+
+absl::Status SetBucketKey(const std::string& url, const std::string& bucket,
+                          const std::string& key,
+                          std::optional<std::string> value) {
+  natsConnection* conn = nullptr;
+  if (natsConnection_ConnectTo(&conn, url.c_str()) != NATS_OK) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", url));
+  }
+  jsCtx* js = nullptr;
+  kvStore* kv = nullptr;
+  natsStatus s = natsConnection_JetStream(&js, conn, nullptr);
+  if (s == NATS_OK) s = js_KeyValue(&kv, js, bucket.c_str());
+  if (s == NATS_OK) {
+    uint64_t revision = 0;
+    s = value.has_value()
+            ? kvStore_Put(&revision, kv, key.c_str(), value->data(),
+                          static_cast<int>(value->size()))
+            : kvStore_Purge(kv, key.c_str(), nullptr);
+  }
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(conn);
+  if (s != NATS_OK) {
+    return absl::UnavailableError(absl::StrCat("setting ", bucket, "/", key,
+                                               ": ", natsStatus_GetText(s)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace aisle::cluster::testing

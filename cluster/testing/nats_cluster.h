@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,13 @@ absl::StatusOr<std::string> NatsServerBinary();
 
 // A free TCP port on 127.0.0.1 (bound, then released: a small race).
 int FreeLoopbackPort();
+
+// Overwrites (`value` set) or purges (nullopt) `key` of the JetStream KV
+// `bucket` through the server at `url`: how tests damage a stored blob
+// (cluster/blob_store.h). Unavailable on any NATS error.
+absl::Status SetBucketKey(const std::string& url, const std::string& bucket,
+                          const std::string& key,
+                          std::optional<std::string> value);
 
 class NatsCluster {
  public:

@@ -12,8 +12,12 @@
 //  2. Consistency and policy across objects: selectors match the pods,
 //     named ports exist, the ServiceMonitor finds the metrics port and
 //     yields job="aisle" (what the alerts select), gRPC probes, the
-//     "restricted" pod security profile, resources, a termination grace
-//     longer than the server's shutdown grace, one replica per store.
+//     "restricted" pod security profile and resources for every container
+//     (StatefulSets, CronJobs, Jobs), a termination grace longer than the
+//     server's shutdown grace, one replica per store unless the server runs
+//     in cluster mode (--cluster); in cluster mode: the NATS URLs name pods
+//     of a rendered NATS StatefulSet (odd, >= 3 replicas, a volume for
+//     JetStream), and only cluster-mode servers are autoscaled.
 // Prints every problem and exits 1 if there is any.
 import { readFileSync } from "node:fs";
 import { unknownFields } from "./fields.mjs";
@@ -86,6 +90,73 @@ const selectsPods = (selector) =>
   Object.keys(selector || {}).length > 0 &&
   podLabelsList.some((labels) => matches(selector, labels));
 
+// The pod specs of every workload, with where they come from.
+const workloads = [
+  ...sets.map((s) => ({ o: s, pod: s.spec?.template?.spec || {} })),
+  ...ofKind("Job").map((j) => ({ o: j, pod: j.spec?.template?.spec || {} })),
+  ...ofKind("CronJob").map((c) => ({ o: c, pod: c.spec?.jobTemplate?.spec?.template?.spec || {} })),
+];
+const argAfter = (c, flag) => {
+  const args = c.args || [];
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const isServer = (c) => (c.args || [])[0] === "serve";
+const isNats = (c) => /^(docker\.io\/(library\/)?)?nats[:@]/.test(String(c.image || ""));
+const serverContainers = (s) => (s.spec?.template?.spec?.containers || []).filter(isServer);
+const clusterMode = (s) => serverContainers(s).some((c) => argAfter(c, "--cluster"));
+const natsSets = sets.filter((s) => (s.spec?.template?.spec?.containers || []).some(isNats));
+
+// Every container: Pod Security Standards ("restricted"), resources, and
+// volumes for its mounts and --data-dir.
+for (const { o, pod } of workloads) {
+  const psc = pod.securityContext || {};
+  const volumeNames = new Set([
+    ...(pod.volumes || []).map((v) => v.name),
+    ...(o.spec?.volumeClaimTemplates || []).map((v) => v.metadata?.name),
+  ]);
+  if (pod.enableServiceLinks !== false) {
+    problem(o, "enableServiceLinks must be false: the Service `aisle` would inject AISLE_PORT=tcp://...");
+  }
+  for (const c of pod.containers || []) {
+    const where = `container ${c.name}`;
+    const csc = c.securityContext || {};
+    if (!String(c.image || "").match(/[:@]/)) problem(o, `${where}: image ${c.image} has no tag or digest`);
+    if (!(csc.runAsNonRoot ?? psc.runAsNonRoot)) problem(o, `${where}: runAsNonRoot must be true`);
+    if ((csc.runAsUser ?? psc.runAsUser) === 0) problem(o, `${where}: runAsUser must not be 0`);
+    if (csc.allowPrivilegeEscalation !== false) problem(o, `${where}: allowPrivilegeEscalation must be false`);
+    if (!(csc.capabilities?.drop || []).includes("ALL")) problem(o, `${where}: capabilities must drop ALL`);
+    const seccomp = (csc.seccompProfile ?? psc.seccompProfile)?.type;
+    if (!["RuntimeDefault", "Localhost"].includes(seccomp)) problem(o, `${where}: seccompProfile must be RuntimeDefault`);
+    if (csc.readOnlyRootFilesystem !== true) problem(o, `${where}: readOnlyRootFilesystem must be true`);
+    for (const kind of ["requests", "limits"]) {
+      for (const r of ["cpu", "memory"]) {
+        if (!c.resources?.[kind]?.[r]) problem(o, `${where}: resources.${kind}.${r} is not set`);
+      }
+    }
+    const mounts = (c.volumeMounts || []).map((m) => m.mountPath);
+    for (const m of c.volumeMounts || []) {
+      if (!volumeNames.has(m.name)) problem(o, `${where}: volumeMount ${m.name} has no volume`);
+    }
+    const dataDir = argAfter(c, "--data-dir");
+    if ((isServer(c) || dataDir !== undefined) &&
+        (!dataDir || !mounts.some((p) => dataDir === p || dataDir.startsWith(p + "/")))) {
+      problem(o, `${where}: --data-dir ${dataDir} is not on a mounted volume`);
+    }
+    // Cluster mode: each NATS URL is a pod of a rendered NATS StatefulSet
+    // (<set>-<i>.<its headless Service>) and a port it listens on.
+    const urls = argAfter(c, "--cluster");
+    for (const url of urls ? urls.split(",") : []) {
+      const m = /^nats:\/\/([^.:\/]+)-(\d+)\.([^.:\/]+)(?:\.[^:\/]*)?:(\d+)$/.exec(url.trim());
+      const target = m && natsSets.find((n) => n.metadata?.name === m[1] && n.spec?.serviceName === m[3]);
+      const ports = (target?.spec?.template?.spec?.containers || []).flatMap((x) => (x.ports || []).map((p) => p.containerPort));
+      if (!target || Number(m[2]) >= (target.spec?.replicas ?? 1) || !ports.includes(Number(m[4]))) {
+        problem(o, `${where}: --cluster URL ${url} is not a pod and client port of a rendered NATS StatefulSet`);
+      }
+    }
+  }
+}
+
 for (const s of sets) {
   const spec = s.spec || {};
   const pod = spec.template?.spec || {};
@@ -93,28 +164,33 @@ for (const s of sets) {
   if (!matches(spec.selector?.matchLabels, podLabels)) {
     problem(s, "spec.selector.matchLabels does not match the pod template labels");
   }
-  if (spec.replicas !== 1) {
-    problem(s, `replicas is ${spec.replicas}: each replica is an independent store (docs/deploy.md#replicas)`);
-  }
   const governing = services.find((svc) => svc.metadata?.name === spec.serviceName);
   if (!governing) problem(s, `serviceName ${spec.serviceName} is not a rendered Service`);
   else if (governing.spec?.clusterIP !== "None") {
     problem(s, `serviceName ${spec.serviceName} is not headless (clusterIP: None)`);
   }
-  if (pod.enableServiceLinks !== false) {
-    problem(s, "enableServiceLinks must be false: the Service `aisle` would inject AISLE_PORT=tcp://...");
+  if (natsSets.includes(s)) {
+    // Raft: an odd number of servers, at least 3 to survive losing one.
+    if (!(spec.replicas >= 3 && spec.replicas % 2 === 1)) {
+      problem(s, `NATS replicas is ${spec.replicas}: JetStream needs an odd number >= 3 for its quorum`);
+    }
+    if (!(spec.volumeClaimTemplates || []).length) {
+      problem(s, "NATS needs a volumeClaimTemplate: JetStream's file store must survive a restart");
+    }
+    for (const c of pod.containers || []) {
+      for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+        if (!c[probe]) problem(s, `container ${c.name}: ${probe} is not set`);
+      }
+    }
+    continue;
   }
-  const psc = pod.securityContext || {};
-  const volumeNames = new Set([
-    ...(pod.volumes || []).map((v) => v.name),
-    ...(spec.volumeClaimTemplates || []).map((v) => v.metadata?.name),
-  ]);
-  for (const c of pod.containers || []) {
+  if (spec.replicas !== 1 && !clusterMode(s)) {
+    problem(s, `replicas is ${spec.replicas}: each replica is an independent store (docs/deploy.md#replicas)`);
+  }
+  for (const c of serverContainers(s)) {
     const where = `container ${c.name}`;
-    const csc = c.securityContext || {};
     const portNames = new Map((c.ports || []).map((p) => [p.name, p.containerPort]));
     const portNumbers = new Set((c.ports || []).map((p) => p.containerPort));
-    if (!String(c.image || "").match(/[:@]/)) problem(s, `${where}: image ${c.image} has no tag or digest`);
     for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
       const port = c[probe]?.grpc?.port;
       if (port === undefined) problem(s, `${where}: ${probe} must be a gRPC probe`);
@@ -126,27 +202,6 @@ for (const s of sets) {
     }
     if (!portNames.has("grpc") || !portNames.has("metrics")) {
       problem(s, `${where}: needs container ports named grpc and metrics`);
-    }
-    // Pod Security Standards, "restricted" profile.
-    if (!(csc.runAsNonRoot ?? psc.runAsNonRoot)) problem(s, `${where}: runAsNonRoot must be true`);
-    if ((csc.runAsUser ?? psc.runAsUser) === 0) problem(s, `${where}: runAsUser must not be 0`);
-    if (csc.allowPrivilegeEscalation !== false) problem(s, `${where}: allowPrivilegeEscalation must be false`);
-    if (!(csc.capabilities?.drop || []).includes("ALL")) problem(s, `${where}: capabilities must drop ALL`);
-    const seccomp = (csc.seccompProfile ?? psc.seccompProfile)?.type;
-    if (!["RuntimeDefault", "Localhost"].includes(seccomp)) problem(s, `${where}: seccompProfile must be RuntimeDefault`);
-    if (csc.readOnlyRootFilesystem !== true) problem(s, `${where}: readOnlyRootFilesystem must be true`);
-    for (const kind of ["requests", "limits"]) {
-      for (const r of ["cpu", "memory"]) {
-        if (!c.resources?.[kind]?.[r]) problem(s, `${where}: resources.${kind}.${r} is not set`);
-      }
-    }
-    const mounts = (c.volumeMounts || []).map((m) => m.mountPath);
-    for (const m of c.volumeMounts || []) {
-      if (!volumeNames.has(m.name)) problem(s, `${where}: volumeMount ${m.name} has no volume`);
-    }
-    const dataDir = (c.args || [])[(c.args || []).indexOf("--data-dir") + 1];
-    if (!dataDir || !mounts.some((p) => dataDir === p || dataDir.startsWith(p + "/"))) {
-      problem(s, `${where}: --data-dir ${dataDir} is not on a mounted volume`);
     }
     // The pod must outlive the server's drain (AISLE_SHUTDOWN_GRACE).
     let grace = 10; // the server's default
@@ -162,6 +217,19 @@ for (const s of sets) {
     if (!(termination >= grace + 10)) {
       problem(s, `terminationGracePeriodSeconds ${termination} must exceed AISLE_SHUTDOWN_GRACE (${grace}s) by 10s for the flush`);
     }
+  }
+}
+
+// Only cluster-mode servers may be scaled out: single-node replicas are
+// independent stores.
+for (const hpa of ofKind("HorizontalPodAutoscaler")) {
+  const ref = hpa.spec?.scaleTargetRef || {};
+  const target = objects.find((o) => o?.kind === ref.kind && o?.metadata?.name === ref.name);
+  if (!target) problem(hpa, `scaleTargetRef ${ref.kind}/${ref.name} is not rendered`);
+  else if (!clusterMode(target)) {
+    problem(hpa, `scales ${ref.kind}/${ref.name}, which is not in cluster mode (--cluster): each replica would be an independent store`);
+  } else if (!(hpa.spec?.minReplicas >= 2)) {
+    problem(hpa, `minReplicas ${hpa.spec?.minReplicas} must be >= 2 so that a node can be lost`);
   }
 }
 

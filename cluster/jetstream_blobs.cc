@@ -1,0 +1,347 @@
+// BlobStore on a JetStream key-value bucket (blob_store.h has the
+// contract), with the NATS C client (libnats 3.4). Keys of blob N:
+//   <prefix(N)>.chunk.<i>   chunk i (i = 0..chunks-1), raw bytes
+//   <prefix(N)>.manifest    "aisle-blob 1\nsize S\nchunks C\nsha256 H\n"
+// The manifest is written after every chunk and deleted before them, so a
+// manifest always describes a complete chunk set unless a chunk was lost
+// or overwritten afterwards, which the SHA-256 check catches.
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cluster/blob_store.h"
+#include "cluster/nats_connection.h"
+#include "nats/nats.h"
+
+namespace aisle::cluster {
+namespace {
+
+constexpr size_t kMaxNameBytes = 200;
+constexpr char kManifestMagic[] = "aisle-blob 1";
+
+struct KvDeleter {
+  void operator()(kvStore* p) const { kvStore_Destroy(p); }
+};
+struct EntryDeleter {
+  void operator()(kvEntry* p) const { kvEntry_Destroy(p); }
+};
+
+absl::Status Unavailable(natsStatus s, absl::string_view what) {
+  return NatsError(s, static_cast<jsErrCode>(0), what);
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(),
+             nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    absl::StrAppendFormat(&hex, "%02x", digest[i]);
+  }
+  return hex;
+}
+
+std::string ManifestText(const BlobInfo& info) {
+  return absl::StrCat(kManifestMagic, "\nsize ", info.size, "\nchunks ",
+                      info.chunks, "\nsha256 ", info.sha256, "\n");
+}
+
+// DataLoss when the text is not a manifest this version wrote.
+absl::StatusOr<BlobInfo> ParseManifest(absl::string_view name,
+                                       absl::string_view text) {
+  BlobInfo info;
+  bool magic = false;
+  int fields = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.empty()) continue;
+    if (line == kManifestMagic) {
+      magic = true;
+      continue;
+    }
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits(' ', 1));
+    if (kv.first == "size" && absl::SimpleAtoi(kv.second, &info.size)) {
+      ++fields;
+    } else if (kv.first == "chunks" &&
+               absl::SimpleAtoi(kv.second, &info.chunks)) {
+      ++fields;
+    } else if (kv.first == "sha256" && kv.second.size() == 64) {
+      info.sha256 = std::string(kv.second);
+      ++fields;
+    }
+  }
+  if (!magic || fields != 3 || info.size < 0 || info.chunks < 0) {
+    return absl::DataLossError(absl::StrCat(
+        "the manifest of blob \"", name, "\" is damaged or of another format"));
+  }
+  return info;
+}
+
+class JetStreamBlobs final : public BlobStore {
+ public:
+  explicit JetStreamBlobs(BlobStoreOptions options)
+      : options_(std::move(options)) {
+    if (options_.replicas <= 0) {
+      options_.replicas =
+          std::min<int>(3, static_cast<int>(options_.servers.size()));
+    }
+  }
+  ~JetStreamBlobs() override {
+    kv_.reset();
+    js_.reset();
+    if (conn_ != nullptr) natsConnection_Close(conn_.get());
+  }
+
+  absl::Status Connect();
+
+  absl::StatusOr<BlobInfo> Put(std::string_view name,
+                               std::string_view bytes) override;
+  absl::StatusOr<std::optional<BlobInfo>> Stat(std::string_view name) override;
+  absl::StatusOr<std::string> Get(std::string_view name) override;
+  absl::Status Delete(std::string_view name) override;
+
+ private:
+  // The bucket, opened (or created) on first use: a node starts while NATS
+  // is down and gets its models once it is back.
+  absl::StatusOr<kvStore*> Bucket();
+  // The value of `key`; nullopt when it is not stored.
+  absl::StatusOr<std::optional<std::string>> GetValue(kvStore* kv,
+                                                      const std::string& key);
+
+  BlobStoreOptions options_;
+  std::unique_ptr<natsOptions, OptionsDeleter> nats_options_;
+  std::unique_ptr<natsConnection, ConnectionDeleter> conn_;
+  std::unique_ptr<jsCtx, JsDeleter> js_;
+  std::mutex bucket_mu_;
+  std::unique_ptr<kvStore, KvDeleter> kv_;  // guarded by bucket_mu_ (set once)
+};
+
+absl::Status JetStreamBlobs::Connect() {
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = Millis(options_.request_timeout);
+  NatsConnection nats;
+  if (absl::Status s = ConnectNats(options_.servers, options_.connection_name,
+                                   NatsCallbacks(), &js_options, &nats);
+      !s.ok()) {
+    return s;
+  }
+  nats_options_ = std::move(nats.options);
+  conn_ = std::move(nats.conn);
+  js_ = std::move(nats.js);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kvStore*> JetStreamBlobs::Bucket() {
+  std::lock_guard<std::mutex> lock(bucket_mu_);
+  if (kv_ != nullptr) return kv_.get();
+  if (natsConnection_Status(conn_.get()) != NATS_CONN_STATUS_CONNECTED) {
+    return absl::UnavailableError(absl::StrCat(
+        "not connected to NATS (", absl::StrJoin(options_.servers, ","),
+        "); the model bucket cannot be reached"));
+  }
+  kvStore* raw = nullptr;
+  natsStatus s = js_KeyValue(&raw, js_.get(), options_.bucket.c_str());
+  if (s == NATS_NOT_FOUND) {
+    kvConfig config;
+    kvConfig_Init(&config);
+    config.Bucket = options_.bucket.c_str();
+    config.Description = "Aisle model versions, chunked (docs/cluster.md)";
+    config.History = 1;
+    config.StorageType = js_FileStorage;
+    config.Replicas = options_.replicas;
+    config.MaxValueSize =
+        static_cast<int32_t>(std::max<int64_t>(options_.chunk_bytes, 4096));
+    s = js_CreateKeyValue(&raw, js_.get(), &config);
+  }
+  if (s != NATS_OK) {
+    return Unavailable(s, absl::StrCat("opening the bucket ", options_.bucket));
+  }
+  kv_.reset(raw);
+  return kv_.get();
+}
+
+absl::StatusOr<std::optional<std::string>> JetStreamBlobs::GetValue(
+    kvStore* kv, const std::string& key) {
+  kvEntry* raw = nullptr;
+  natsStatus s = kvStore_Get(&raw, kv, key.c_str());
+  if (s == NATS_NOT_FOUND) return std::nullopt;
+  if (s != NATS_OK) return Unavailable(s, absl::StrCat("reading ", key));
+  std::unique_ptr<kvEntry, EntryDeleter> entry(raw);
+  const char* data = static_cast<const char*>(kvEntry_Value(entry.get()));
+  const int length = kvEntry_ValueLen(entry.get());
+  return std::string(data == nullptr ? "" : data,
+                     data == nullptr ? 0 : static_cast<size_t>(length));
+}
+
+absl::StatusOr<std::optional<BlobInfo>> JetStreamBlobs::Stat(
+    std::string_view name_in) {
+  const absl::string_view name(name_in.data(), name_in.size());
+  if (name.empty() || name.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("blob name must be 1..", kMaxNameBytes, " bytes"));
+  }
+  absl::StatusOr<kvStore*> kv = Bucket();
+  if (!kv.ok()) return kv.status();
+  absl::StatusOr<std::optional<std::string>> text =
+      GetValue(*kv, BlobKeyPrefix(name_in) + ".manifest");
+  if (!text.ok()) return text.status();
+  if (!text->has_value()) return std::nullopt;
+  absl::StatusOr<BlobInfo> info =
+      ParseManifest(name, absl::string_view((*text)->data(), (*text)->size()));
+  if (!info.ok()) return info.status();
+  return *info;
+}
+
+absl::StatusOr<BlobInfo> JetStreamBlobs::Put(std::string_view name_in,
+                                             std::string_view bytes) {
+  const absl::string_view name(name_in.data(), name_in.size());
+  absl::StatusOr<std::optional<BlobInfo>> existing = Stat(name_in);
+  if (!existing.ok() && !absl::IsDataLoss(existing.status())) {
+    return existing.status();
+  }
+  BlobInfo info;
+  info.size = static_cast<int64_t>(bytes.size());
+  info.sha256 = Sha256Hex(bytes);
+  const int64_t chunk = std::max<int64_t>(options_.chunk_bytes, 1);
+  info.chunks = (info.size + chunk - 1) / chunk;
+  if (existing.ok() && existing->has_value()) {
+    if ((*existing)->sha256 == info.sha256 && (*existing)->size == info.size) {
+      return info;  // already published
+    }
+    return absl::AlreadyExistsError(absl::StrCat(
+        "blob \"", name, "\" is already stored with other contents (sha256 ",
+        (*existing)->sha256, "); names are immutable"));
+  }
+  absl::StatusOr<kvStore*> kv = Bucket();
+  if (!kv.ok()) return kv.status();
+  const std::string prefix = BlobKeyPrefix(name_in);
+  for (int64_t i = 0; i < info.chunks; ++i) {
+    const std::string_view part = bytes.substr(
+        static_cast<size_t>(i * chunk),
+        static_cast<size_t>(std::min<int64_t>(chunk, info.size - i * chunk)));
+    const std::string key = absl::StrCat(prefix, ".chunk.", i);
+    uint64_t revision = 0;
+    natsStatus s = kvStore_Put(&revision, *kv, key.c_str(), part.data(),
+                               static_cast<int>(part.size()));
+    if (s != NATS_OK) {
+      return Unavailable(s, absl::StrCat("storing chunk ", i, " of ",
+                                         info.chunks, " of \"", name, "\""));
+    }
+  }
+  const std::string manifest = ManifestText(info);
+  uint64_t revision = 0;
+  natsStatus s =
+      kvStore_Put(&revision, *kv, (prefix + ".manifest").c_str(),
+                  manifest.data(), static_cast<int>(manifest.size()));
+  if (s != NATS_OK) {
+    return Unavailable(s, absl::StrCat("storing the manifest of \"", name,
+                                       "\" (its chunks are stored; retry)"));
+  }
+  return info;
+}
+
+absl::StatusOr<std::string> JetStreamBlobs::Get(std::string_view name_in) {
+  const absl::string_view name(name_in.data(), name_in.size());
+  absl::StatusOr<std::optional<BlobInfo>> info = Stat(name_in);
+  if (!info.ok()) return info.status();
+  if (!info->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("blob \"", name, "\" is not stored in bucket ",
+                     options_.bucket, " (never published, or deleted)"));
+  }
+  const BlobInfo& manifest = **info;
+  absl::StatusOr<kvStore*> kv = Bucket();
+  if (!kv.ok()) return kv.status();
+  const std::string prefix = BlobKeyPrefix(name_in);
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(manifest.size));
+  for (int64_t i = 0; i < manifest.chunks; ++i) {
+    absl::StatusOr<std::optional<std::string>> part =
+        GetValue(*kv, absl::StrCat(prefix, ".chunk.", i));
+    if (!part.ok()) return part.status();
+    if (!part->has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("blob \"", name, "\": chunk ", i, " of ",
+                       manifest.chunks, " is missing (a partial chunk set)"));
+    }
+    bytes += **part;
+    if (static_cast<int64_t>(bytes.size()) > manifest.size) break;
+  }
+  if (static_cast<int64_t>(bytes.size()) != manifest.size) {
+    return absl::DataLossError(
+        absl::StrCat("blob \"", name, "\": its chunks hold ", bytes.size(),
+                     " bytes, the manifest says ", manifest.size));
+  }
+  const std::string sha256 = Sha256Hex(bytes);
+  if (sha256 != manifest.sha256) {
+    return absl::DataLossError(absl::StrCat(
+        "blob \"", name, "\": SHA-256 ", sha256, " does not match the ",
+        "manifest's ", manifest.sha256, " (a damaged or mixed chunk set)"));
+  }
+  return bytes;
+}
+
+absl::Status JetStreamBlobs::Delete(std::string_view name_in) {
+  const absl::string_view name(name_in.data(), name_in.size());
+  absl::StatusOr<std::optional<BlobInfo>> info = Stat(name_in);
+  if (!info.ok() && !absl::IsDataLoss(info.status())) return info.status();
+  absl::StatusOr<kvStore*> kv = Bucket();
+  if (!kv.ok()) return kv.status();
+  const std::string prefix = BlobKeyPrefix(name_in);
+  natsStatus s = kvStore_Purge(*kv, (prefix + ".manifest").c_str(), nullptr);
+  if (s != NATS_OK && s != NATS_NOT_FOUND) {
+    return Unavailable(s, absl::StrCat("deleting \"", name, "\""));
+  }
+  const int64_t chunks =
+      info.ok() && info->has_value() ? (*info)->chunks : int64_t{0};
+  for (int64_t i = 0; i < chunks; ++i) {
+    const std::string key = absl::StrCat(prefix, ".chunk.", i);
+    s = kvStore_Purge(*kv, key.c_str(), nullptr);
+    if (s != NATS_OK && s != NATS_NOT_FOUND) {
+      return Unavailable(s, absl::StrCat("deleting ", key));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string BlobKeyPrefix(std::string_view name) {
+  std::string key;
+  for (char c : name) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+        c == '-') {
+      key.push_back(c);
+    } else {
+      absl::StrAppendFormat(&key, "=%02X", static_cast<unsigned char>(c));
+    }
+  }
+  return key;
+}
+
+absl::StatusOr<std::unique_ptr<BlobStore>> ConnectJetStreamBlobs(
+    const BlobStoreOptions& options) {
+  if (options.servers.empty()) {
+    return absl::InvalidArgumentError("no NATS server given");
+  }
+  if (options.bucket.empty() || options.chunk_bytes < 1) {
+    return absl::InvalidArgumentError("empty bucket name or chunk size < 1");
+  }
+  auto blobs = std::make_unique<JetStreamBlobs>(options);
+  if (absl::Status s = blobs->Connect(); !s.ok()) return s;
+  return std::unique_ptr<BlobStore>(std::move(blobs));
+}
+
+}  // namespace aisle::cluster
