@@ -214,6 +214,9 @@ int UserMerge(RecommenderClient& rpc, const std::string& from,
             << " idempotency keys moved, profile "
             << (response.profile_merged() ? "merged" : "absent") << "; " << from
             << " erased\n";
+  return kExitOk;
+}
+
 int UserUpsert(RecommenderClient& rpc, const FlagParser& parser,
                const std::string& user_id, const std::string& attributes) {
   v1::UpsertUsersRequest request;

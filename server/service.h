@@ -108,7 +108,7 @@ using ServiceBase = R::WithRawCallbackMethod_UpsertUsers<
                                         R::WithRawCallbackMethod_ListModels<
                                             R::WithRawCallbackMethod_ActivateModel<
                                                 R::WithRawMethod_Recommend<
-                                                    R::Service>>>>>>>>>>>>>>>>;
+                                                    R::Service>>>>>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {
