@@ -95,20 +95,20 @@ namespace aisle::server {
 namespace internal {
 using R = v1::Recommender;
 using ServiceBase = R::WithRawCallbackMethod_UpsertUsers<
-    R::WithRawCallbackMethod_MergeUsers<
-    R::WithRawCallbackMethod_ExportSegment<R::WithRawCallbackMethod_ListSegments<
-        R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
-            R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
-                R::WithRawCallbackMethod_UpsertItems<
-                    R::WithRawCallbackMethod_DeleteItems<
-                        R::WithRawCallbackMethod_GetItem<
-                            R::WithRawCallbackMethod_GetUser<
-                                R::WithRawCallbackMethod_DeleteUser<
-                                    R::WithRawCallbackMethod_GetModelInfo<
-                                        R::WithRawCallbackMethod_ListModels<
-                                            R::WithRawCallbackMethod_ActivateModel<
-                                                R::WithRawMethod_Recommend<
-                                                    R::Service>>>>>>>>>>>>>>>>>;
+    R::WithRawCallbackMethod_MergeUsers<R::WithRawCallbackMethod_ExportSegment<
+        R::WithRawCallbackMethod_ListSegments<R::WithRawCallbackMethod_Rank<
+            R::WithRawCallbackMethod_GetExperimentReport<
+                R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
+                    R::WithRawCallbackMethod_UpsertItems<
+                        R::WithRawCallbackMethod_DeleteItems<
+                            R::WithRawCallbackMethod_GetItem<
+                                R::WithRawCallbackMethod_GetUser<
+                                    R::WithRawCallbackMethod_DeleteUser<
+                                        R::WithRawCallbackMethod_GetModelInfo<
+                                            R::WithRawCallbackMethod_ListModels<
+                                                R::WithRawCallbackMethod_ActivateModel<
+                                                    R::WithRawMethod_Recommend<
+                                                        R::Service>>>>>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {

@@ -238,13 +238,18 @@ TEST_F(HostileClientTest,
     EXPECT_FALSE(UserExists("uc"));
   }
   // Pins the library behaviour the proto's "Message framing" note
-  // describes: an empty RecommendRequest is valid, so this is answered. If
-  // this fails after a gRPC upgrade, gRPC now rejects the frame itself:
-  // update that note and this expectation.
+  // describes: the frame reaches Recommend as an empty (valid) request and
+  // is answered, or, when the transport's error wins the race with the
+  // message (about 1 run in 3 here), the async API ends the call INTERNAL.
+  // Either way it is not run as the request it carries, and nothing else
+  // is answered. If this fails after a gRPC upgrade, gRPC now handles the
+  // frame differently: update that note and this expectation.
   absl::StatusOr<RawGrpcResponse> recommend =
       Call("Recommend", GrpcMessageFrame(Field(1, "u1"), 2));
   ASSERT_OK(recommend);
-  EXPECT_EQ(recommend->grpc_status, grpc::StatusCode::OK);
+  EXPECT_THAT(
+      recommend->grpc_status,
+      ::testing::AnyOf(grpc::StatusCode::OK, grpc::StatusCode::INTERNAL));
 }
 
 TEST_F(HostileClientTest, OverLimitListsAreInvalidArgumentNamingTheField) {
