@@ -183,9 +183,10 @@ void Engine::State::Runner::NewItemSlots(size_t count) {
   for (const auto& [item, c] : s_.content.Match(q, MaxPostings(o))) {
     if (picks.size() >= slots - have || c < o.min_similarity) break;
     if (!IsNew(item)) continue;
-    auto at =
-        std::find_if(out_.begin(), out_.end(),
-                     [item](const Candidate& x) { return x.item == item; });
+    // A copy: clang 14 cannot capture a structured binding.
+    const int32_t id = item;
+    auto at = std::find_if(out_.begin(), out_.end(),
+                           [id](const Candidate& x) { return x.item == id; });
     if (at != out_.end()) {
       if (at < out_.begin() + static_cast<std::ptrdiff_t>(window)) continue;
       out_.erase(at);  // below the fold: moved up into its slot

@@ -38,8 +38,8 @@ void Engine::State::RecountAttributes() {
 }
 
 void Engine::UpsertUsers(std::span<const UserAttributes> users) {
-  absl::MutexLock lock(&state_->mu);
   State& s = *state_;
+  absl::MutexLock lock(&s.mu);  // through `s`, for clang's -Wthread-safety
   for (const UserAttributes& u : users) {
     if (u.user_id.empty()) continue;
     const State::UserRec* rec = s.FindUser(u.user_id);
