@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -113,50 +114,104 @@ int32_t ContentIndex::Intern(const std::string& term) {
   if (inserted) {
     names_.push_back(term);
     postings_.emplace_back();
+    fresh_postings_.emplace_back();
+    log_df_.push_back(0);
   }
   return it->second;
 }
 
 void ContentIndex::Upsert(int32_t item, const Item& record) {
-  Remove(item);
   absl::flat_hash_map<int32_t, float> tf;
   for (const std::string& term : ItemTerms(record)) tf[Intern(term)] += 1;
+  std::vector<std::pair<int32_t, float>> terms(tf.begin(), tf.end());
+  std::sort(terms.begin(), terms.end());
+  if (static_cast<size_t>(item) < item_terms_.size() &&
+      !item_terms_[item].empty() && item_terms_[item] == terms) {
+    return;  // unchanged content: re-importing a catalog costs no rewrite
+  }
+  const bool fresh = IsFresh(item);
+  Remove(item);
   if (static_cast<size_t>(item) >= item_terms_.size()) {
     item_terms_.resize(item + 1);
   }
-  auto& terms = item_terms_[item];
-  terms.assign(tf.begin(), tf.end());
-  std::sort(terms.begin(), terms.end());
-  for (const auto& [term, count] : terms) {
+  item_terms_[item] = std::move(terms);
+  for (const auto& [term, count] : item_terms_[item]) {
     postings_[term].emplace_back(item, count);
+    Recount(term);
   }
-  ++items_;
+  if (!item_terms_[item].empty()) ++items_;  // as Remove counts
+  log_n_ = std::log1p(static_cast<double>(items_));
+  if (fresh) SetFresh(item, true);
 }
+
+namespace {
+
+void Erase(std::vector<std::pair<int32_t, float>>& list, int32_t item) {
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [item](const auto& p) { return p.first == item; }),
+             list.end());
+}
+
+}  // namespace
 
 void ContentIndex::Remove(int32_t item) {
   if (item < 0 || static_cast<size_t>(item) >= item_terms_.size()) return;
   auto& terms = item_terms_[item];
   if (terms.empty()) return;
+  SetFresh(item, false);
   for (const auto& [term, count] : terms) {
-    auto& list = postings_[term];
-    list.erase(
-        std::remove_if(list.begin(), list.end(),
-                       [item](const auto& p) { return p.first == item; }),
-        list.end());
+    Erase(postings_[term], item);
+    Recount(term);
   }
   terms.clear();
   terms.shrink_to_fit();
   --items_;
+  log_n_ = std::log1p(static_cast<double>(items_));
 }
 
-float ContentIndex::Idf(int32_t term) const {
-  const double df = static_cast<double>(postings_[term].size());
-  return static_cast<float>(
-      std::log((1.0 + static_cast<double>(items_)) / (1.0 + df)) + 1.0);
+void ContentIndex::SetFresh(int32_t item, bool fresh) {
+  if (item < 0 || static_cast<size_t>(item) >= item_terms_.size() ||
+      item_terms_[item].empty()) {
+    return;  // not indexed (Remove clears the mark before it unindexes)
+  }
+  if (static_cast<size_t>(item) >= fresh_.size()) {
+    if (!fresh) return;
+    fresh_.resize(item + 1, 0);
+  }
+  if ((fresh_[item] != 0) == fresh) return;
+  fresh_[item] = fresh ? 1 : 0;
+  IndexFresh(item, fresh);
 }
+
+void ContentIndex::IndexFresh(int32_t item, bool add) {
+  if (static_cast<size_t>(item) >= item_terms_.size()) return;
+  for (const auto& [term, count] : item_terms_[item]) {
+    if (add) {
+      fresh_postings_[term].emplace_back(item, count);
+    } else {
+      Erase(fresh_postings_[term], item);
+    }
+  }
+}
+
+void ContentIndex::Recount(int32_t term) {
+  log_df_[term] = std::log1p(static_cast<double>(postings_[term].size()));
+}
+
+// ln((1 + N) / (1 + df)) + 1 from the logs kept on every change, so that
+// scoring an item costs no logarithm (a match scores thousands).
+float ContentIndex::Idf(int32_t term) const {
+  return static_cast<float>(log_n_ - log_df_[term] + 1.0);
+}
+
+namespace {
+
+float TfWeight(float tf) { return tf == 1.0f ? 1.0f : 1.0f + std::log(tf); }
+
+}  // namespace
 
 float ContentIndex::Weight(int32_t term, float tf) const {
-  return (1.0f + std::log(tf)) * Idf(term);
+  return TfWeight(tf) * Idf(term);
 }
 
 double ContentIndex::Norm(int32_t item) const {
@@ -232,9 +287,22 @@ double ContentIndex::Dot(const ContentVector& a, const ContentVector& b) {
 
 std::vector<std::pair<int32_t, double>> ContentIndex::Match(
     const ContentVector& q, size_t max_postings) const {
+  return MatchIn(postings_, q, max_postings, /*newest_first=*/false,
+                 std::numeric_limits<size_t>::max());
+}
+
+std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
+    const ContentVector& q, size_t max_postings, size_t limit) const {
+  return MatchIn(fresh_postings_, q, max_postings, /*newest_first=*/true,
+                 limit);
+}
+
+std::vector<std::pair<int32_t, double>> ContentIndex::MatchIn(
+    const Postings& postings, const ContentVector& q, size_t max_postings,
+    bool newest_first, size_t limit) const {
   std::vector<std::pair<float, int32_t>> order;
   for (const auto& [term, w] : q) {
-    if (static_cast<size_t>(term) < postings_.size())
+    if (static_cast<size_t>(term) < postings.size())
       order.emplace_back(w, term);
   }
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
@@ -244,10 +312,18 @@ std::vector<std::pair<int32_t, double>> ContentIndex::Match(
   size_t visited = 0;
   for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;
-    for (const auto& [item, tf] : postings_[term]) {
-      dot[item] += static_cast<double>(qw) * Weight(term, tf);
+    const auto& list = postings[term];
+    const double w = static_cast<double>(qw) * Idf(term);
+    if (newest_first) {  // a term's list is in indexing order: newest last
+      const size_t n = std::min(list.size(), max_postings - visited);
+      for (size_t k = list.size(); k > list.size() - n; --k) {
+        dot[list[k - 1].first] += w * TfWeight(list[k - 1].second);
+      }
+      visited += n;
+    } else {
+      for (const auto& [item, tf] : list) dot[item] += w * TfWeight(tf);
+      visited += list.size();
     }
-    visited += postings_[term].size();
   }
   std::vector<std::pair<int32_t, double>> out;
   out.reserve(dot.size());
@@ -256,9 +332,17 @@ std::vector<std::pair<int32_t, double>> ContentIndex::Match(
       out.emplace_back(item, d / norm);
     }
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+  const auto better = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
+  };
+  if (out.size() > limit) {
+    std::partial_sort(out.begin(),
+                      out.begin() + static_cast<std::ptrdiff_t>(limit),
+                      out.end(), better);
+    out.resize(limit);
+  } else {
+    std::sort(out.begin(), out.end(), better);
+  }
   return out;
 }
 

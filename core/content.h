@@ -16,7 +16,7 @@
 // df)) + 1 (N: items indexed, df: items with the term), the vector then
 // L2-normalised. idf is read at query time, so vectors always reflect the
 // catalog as it is now (no re-indexing pass; an item's norm is recomputed
-// from its ~10-50 terms when it is scored).
+// from its ~10-50 terms when it is scored, from logarithms kept per term).
 //
 // Thread safety: none; the engine guards it with its mutex (reads shared,
 // Upsert/Remove exclusive).
@@ -82,6 +82,26 @@ class ContentIndex {
   std::vector<std::pair<int32_t, double>> Match(const ContentVector& q,
                                                 size_t max_postings) const;
 
+  // Whether an indexed item may still be new (no events yet). Only such
+  // items are in MatchFresh's postings, so that finding new items for a
+  // profile costs what the new items cost, not what the catalog does (a
+  // common term's postings hold most of the catalog). The engine clears
+  // the mark at an item's first event; a re-upsert keeps it, Remove drops
+  // it. Items not indexed are ignored.
+  void SetFresh(int32_t item, bool fresh);
+  bool IsFresh(int32_t item) const {
+    return item >= 0 && static_cast<size_t>(item) < fresh_.size() &&
+           fresh_[item] != 0;
+  }
+  // Match() over the items marked fresh only (same cosine, same order), at
+  // most the `limit` best. Within a term the newest fresh items are read
+  // first, and reading stops after `max_postings` postings even inside a
+  // term: a catalog can hold tens of thousands of items nobody touched, and
+  // a request must not pay for all of them.
+  std::vector<std::pair<int32_t, double>> MatchFresh(const ContentVector& q,
+                                                     size_t max_postings,
+                                                     size_t limit) const;
+
   // Display names of the terms `q` and the item share, by their product,
   // strongest first, de-duplicated ("c:music/jazz" -> "music/jazz", "w:jazz"
   // and "t:jazz" -> "jazz"), at most `n`.
@@ -97,11 +117,28 @@ class ContentIndex {
   // |vector| of an indexed item before normalisation.
   double Norm(int32_t item) const;
   int32_t Intern(const std::string& term);
+  using Postings = std::vector<std::vector<std::pair<int32_t, float>>>;
+  std::vector<std::pair<int32_t, double>> MatchIn(const Postings& postings,
+                                                  const ContentVector& q,
+                                                  size_t max_postings,
+                                                  bool newest_first,
+                                                  size_t limit) const;
+  // log_df_[term] = ln(1 + df) after the term's postings changed.
+  void Recount(int32_t term);
+  // Adds (fresh) or drops the item's entries in fresh_postings_.
+  void IndexFresh(int32_t item, bool add);
 
   std::vector<std::string> names_;
   absl::flat_hash_map<std::string, int32_t> index_;
   // Per term: (item, tf) of every item holding it; df = its size.
-  std::vector<std::vector<std::pair<int32_t, float>>> postings_;
+  Postings postings_;
+  // ln(1 + df) per term and ln(1 + items_): Idf() without a logarithm.
+  std::vector<double> log_df_;
+  double log_n_ = 0;
+  // Per term: the entries of postings_ whose item is marked fresh.
+  Postings fresh_postings_;
+  // Per engine item: 1 when marked fresh (see SetFresh).
+  std::vector<uint8_t> fresh_;
   // Per engine item: (term, tf) sorted by term; empty when not indexed.
   std::vector<std::vector<std::pair<int32_t, float>>> item_terms_;
   int64_t items_ = 0;

@@ -80,6 +80,34 @@ TEST(ContentIndexTest, QueryVectorUsesKnownWordsOnly) {
   EXPECT_NEAR(q[0].second, 1.0, 1e-6);
 }
 
+TEST(ContentIndexTest, MatchFreshSeesOnlyItemsStillMarkedNew) {
+  ContentIndex index;
+  index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
+  index.Upsert(1, MakeItem("b", "Kind of Blue", "music/jazz", {"vinyl"}));
+  index.SetFresh(1, true);
+  const ContentVector q = index.ItemVector(0);
+  EXPECT_EQ(index.Match(q, 1000).size(), 2u);
+  auto fresh = index.MatchFresh(q, 1000, 10);
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0].first, 1);
+  EXPECT_NEAR(fresh[0].second, index.Match(q, 1000)[1].second, 1e-9);
+  // A re-upsert, changed or not, keeps the mark; an event ends it.
+  index.Upsert(1, MakeItem("b", "Kind of Blue", "music/jazz", {"vinyl"}));
+  EXPECT_EQ(index.MatchFresh(q, 1000, 10).size(), 1u);
+  index.Upsert(1, MakeItem("b", "Kind of Blue", "music/jazz", {"cd"}));
+  EXPECT_EQ(index.MatchFresh(q, 1000, 10).size(), 1u);
+  index.SetFresh(1, false);
+  EXPECT_TRUE(index.MatchFresh(q, 1000, 10).empty());
+  // Removing an item drops its mark with it.
+  index.SetFresh(1, true);
+  index.Remove(1);
+  EXPECT_FALSE(index.IsFresh(1));
+  EXPECT_TRUE(index.MatchFresh(q, 1000, 10).empty());
+  EXPECT_EQ(index.items(), 1);
+  index.SetFresh(7, true);  // not indexed: ignored
+  EXPECT_FALSE(index.IsFresh(7));
+}
+
 // Two taste groups with events and no word in common, and one new jazz
 // item without any events.
 std::unique_ptr<Engine> Store() {
@@ -134,6 +162,26 @@ TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
   req.new_item_slots = 0;
   ASSERT_OK_AND_ASSIGN(Recommendation off, engine->Recommend(req));
   EXPECT_FALSE(Has(off, "newjazz"));
+}
+
+TEST(EngineContentTest, AnItemStopsBeingNewAtItsFirstEvent) {
+  auto engine = Store();
+  RecommendRequest req;
+  req.user_id = "u0";  // a jazz listener
+  req.count = 3;
+  req.include_seen = true;
+  req.explain = true;
+  ASSERT_OK_AND_ASSIGN(Recommendation before, engine->Recommend(req));
+  ASSERT_TRUE(Has(before, "newjazz"));
+  // A first view, by a shopper with no other history (no co-occurrence).
+  const std::vector<Event> first = {
+      Ev("other", "newjazz", EventType::kView, 5000)};
+  engine->ApplyEvents(first);
+  ASSERT_OK_AND_ASSIGN(Recommendation after, engine->Recommend(req));
+  for (const ScoredItem& s : after.items) {
+    ASSERT_FALSE(s.reasons.empty());
+    EXPECT_NE(s.reasons[0].code, ReasonCode::kNewItem) << s.item_id;
+  }
 }
 
 TEST(EngineContentTest, NewItemIsSimilarToItemsSharingItsContent) {

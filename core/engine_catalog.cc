@@ -24,6 +24,7 @@ void Engine::State::Upsert(const Item& item) {
   listed[i] = 1;
   rec.item = item;
   content.Upsert(i, item);
+  content.SetFresh(i, n_all[i] <= 0);
   for (const std::string& path : item.categories) {
     const std::string_view p = TrimSlashes(path);
     if (p.empty()) continue;

@@ -66,6 +66,7 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
   auto& co = cart ? co_cart : co_all;
   auto& n = cart ? n_cart : n_all;
   n[item] += 1;
+  if (!cart) content.SetFresh(item, false);  // its first event ends "new"
   const int window = std::max(0, options.co_occurrence_window);
   absl::flat_hash_set<int32_t> seen;
   for (auto it = user.history.rbegin();
