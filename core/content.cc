@@ -141,6 +141,10 @@ void ContentIndex::Upsert(int32_t item, const Item& record) {
   }
   if (!item_terms_[item].empty()) ++items_;  // as Remove counts
   log_n_ = std::log1p(static_cast<double>(items_));
+  if (static_cast<size_t>(item) >= norm_hint_.size()) {
+    norm_hint_.resize(item + 1, 0);
+  }
+  norm_hint_[item] = static_cast<float>(Norm(item));
   if (fresh) SetFresh(item, true);
 }
 
@@ -327,22 +331,39 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchIn(
   }
   std::vector<std::pair<int32_t, double>> out;
   out.reserve(dot.size());
-  for (const auto& [item, d] : dot) {
-    if (const double norm = Norm(item); norm > 0) {
-      out.emplace_back(item, d / norm);
-    }
-  }
   const auto better = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };
-  if (out.size() > limit) {
-    std::partial_sort(out.begin(),
-                      out.begin() + static_cast<std::ptrdiff_t>(limit),
+  const auto best = [&out, &better](size_t n) {
+    if (out.size() <= n) {
+      std::sort(out.begin(), out.end(), better);
+      return;
+    }
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n),
                       out.end(), better);
-    out.resize(limit);
+    out.resize(n);
+  };
+  if (newest_first && dot.size() > limit) {
+    // Norms cost a cache miss per item: rank by the hint kept since the
+    // item was indexed, then give the best few their exact cosine.
+    for (const auto& [item, d] : dot) {
+      if (const float hint = norm_hint_[item]; hint > 0) {
+        out.emplace_back(item, d / hint);
+      }
+    }
+    best(std::min(dot.size(), limit * 4));
+    for (auto& [item, c] : out) {
+      const double norm = Norm(item);
+      c = norm > 0 ? dot[item] / norm : 0;
+    }
   } else {
-    std::sort(out.begin(), out.end(), better);
+    for (const auto& [item, d] : dot) {
+      if (const double norm = Norm(item); norm > 0) {
+        out.emplace_back(item, d / norm);
+      }
+    }
   }
+  best(limit);
   return out;
 }
 

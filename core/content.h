@@ -132,6 +132,9 @@ class ContentIndex {
   absl::flat_hash_map<std::string, int32_t> index_;
   // Per term: (item, tf) of every item holding it; df = its size.
   Postings postings_;
+  // Per engine item: its norm when it was last indexed (idf moves as the
+  // catalog does), MatchFresh's first cut.
+  std::vector<float> norm_hint_;
   // ln(1 + df) per term and ln(1 + items_): Idf() without a logarithm.
   std::vector<double> log_df_;
   double log_n_ = 0;

@@ -29,8 +29,8 @@ size_t MaxPostings(const ContentOptions& o) {
 // many of the best it looks at: a store can hold tens of thousands of
 // items nobody has touched yet (measured: all of them cost 75 ms per
 // FOR_YOU at 100k items), and the slots need one or two.
-constexpr size_t kFreshPostings = 4096;
-constexpr size_t kFreshLimit = 256;
+constexpr size_t kFreshPostings = 1024;
+constexpr size_t kFreshLimit = 32;
 
 }  // namespace
 
@@ -117,7 +117,7 @@ Engine::State::Runner::BlendContent(std::vector<Candidate> model) {
   // model's.
   size_t added = 0;
   for (const auto& [item, c] :
-       s_.content.MatchFresh(q, kFreshPostings, kFreshLimit)) {
+       s_.content.MatchFresh(q, kFreshPostings, std::max(kFreshLimit, want_))) {
     if (added >= want_ || c < o.min_similarity) break;
     if (in_model.contains(item) || !IsNew(item) || taken_.contains(item) ||
         !Eligible(item)) {
