@@ -29,8 +29,8 @@ size_t MaxPostings(const ContentOptions& o) {
 // many of the best it looks at: a store can hold tens of thousands of
 // items nobody has touched yet (measured: all of them cost 75 ms per
 // FOR_YOU at 100k items), and the slots need one or two.
-constexpr size_t kFreshPostings = 1024;
-constexpr size_t kFreshLimit = 32;
+constexpr size_t kFreshPostings = 512;
+constexpr size_t kFreshLimit = 16;
 
 }  // namespace
 
