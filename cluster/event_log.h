@@ -16,7 +16,7 @@
 //     the loss of a minority of the NATS servers.
 //   - Every entry has a sequence; sequences increase in append order and
 //     are the same for every reader. Entries may be missing from the
-//     sequence (erased), never reordered.
+//     sequence (erased: Erase), never reordered.
 //   - An Append whose id equals that of an entry appended within
 //     LogOptions::duplicate_window stores nothing and returns that entry's
 //     sequence with duplicate = true. Retrying an Append whose outcome is
@@ -111,6 +111,17 @@ class EventLog {
   // The sequence of the newest entry (0 for an empty log). UNAVAILABLE
   // when NATS cannot be reached.
   virtual absl::StatusOr<uint64_t> LastSequence() = 0;
+
+  // The entry at `sequence`; nullopt when the log holds none there (never
+  // appended, or erased). UNAVAILABLE when NATS cannot be reached.
+  virtual absl::StatusOr<std::optional<LogEntry>> Get(uint64_t sequence) = 0;
+
+  // Removes the entry at `sequence` and overwrites its bytes in the
+  // servers' storage, on every replica (JetStream's erase: used to erase
+  // a user's data from the log). Readers skip it from then on. OK when it
+  // is gone already, so several nodes may erase the same entry.
+  // UNAVAILABLE when NATS cannot be reached (retry).
+  virtual absl::Status Erase(uint64_t sequence) = 0;
 
   // Whether the client is connected to a NATS server right now (it may
   // still lack a quorum; Append then answers UNAVAILABLE).

@@ -28,6 +28,8 @@ namespace {
 
 // JetStream's "stream name already in use" (with another configuration).
 constexpr jsErrCode kStreamNameExists = static_cast<jsErrCode>(10058);
+// JetStream's "no message found" (a sequence never stored, or deleted).
+constexpr jsErrCode kNoMessageFound = static_cast<jsErrCode>(10037);
 constexpr jsErrCode kNoJsError = static_cast<jsErrCode>(0);
 // How long the server keeps an ordered consumer's heartbeat interval: the
 // client re-creates the consumer after two are missed, so this bounds how
@@ -123,6 +125,8 @@ class JetStreamLog final : public EventLog {
                                   std::string_view payload) override;
   absl::StatusOr<std::unique_ptr<LogReader>> OpenReader(uint64_t from) override;
   absl::StatusOr<uint64_t> LastSequence() override;
+  absl::StatusOr<std::optional<LogEntry>> Get(uint64_t sequence) override;
+  absl::Status Erase(uint64_t sequence) override;
   bool connected() const override {
     return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;
   }
@@ -373,6 +377,41 @@ absl::StatusOr<uint64_t> JetStreamLog::LastSequence() {
   std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
   if (s != NATS_OK) return NatsError(s, js_error, "reading the stream's state");
   return info->State.LastSeq;
+}
+
+absl::StatusOr<std::optional<LogEntry>> JetStreamLog::Get(uint64_t sequence) {
+  if (absl::Status s = CheckConnected(); !s.ok()) return s;
+  if (absl::Status s = EnsureStream(); !s.ok()) return s;
+  natsMsg* raw = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s = js_GetMsg(&raw, js_.get(), options_.stream.c_str(), sequence,
+                           nullptr, &js_error);
+  std::unique_ptr<natsMsg, MsgDeleter> msg(raw);
+  if (s == NATS_NOT_FOUND || js_error == kNoMessageFound) return std::nullopt;
+  if (s != NATS_OK) {
+    return NatsError(s, js_error, absl::StrCat("reading log entry ", sequence));
+  }
+  LogEntry entry;
+  entry.sequence = sequence;
+  entry.payload.assign(natsMsg_GetData(msg.get()),
+                       static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+  // A message read this way has no JetStream metadata; its time is
+  // not needed by the callers (erasure).
+  return entry;
+}
+
+absl::Status JetStreamLog::Erase(uint64_t sequence) {
+  if (absl::Status s = CheckConnected(); !s.ok()) return s;
+  if (absl::Status s = EnsureStream(); !s.ok()) return s;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s = js_EraseMsg(js_.get(), options_.stream.c_str(), sequence,
+                             nullptr, &js_error);
+  if (s == NATS_OK) return absl::OkStatus();
+  // Erased by another node already? JetStream answers that with a generic
+  // "delete failed": ask whether the entry is still there.
+  absl::StatusOr<std::optional<LogEntry>> still = Get(sequence);
+  if (still.ok() && !still->has_value()) return absl::OkStatus();
+  return NatsError(s, js_error, absl::StrCat("erasing log entry ", sequence));
 }
 
 }  // namespace

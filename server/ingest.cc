@@ -96,7 +96,7 @@ absl::StatusOr<EventsStored> Ingest::AddEvents(
     std::vector<core::Event> events, int64_t now_ms, uint64_t log_sequence,
     storage::Store::OnIdConflict on_conflict) {
   std::vector<EventsInput> inputs(1);
-  inputs[0] = {std::move(events), now_ms, on_conflict};
+  inputs[0] = {std::move(events), now_ms, on_conflict, log_sequence};
   absl::StatusOr<std::vector<EventsStored>> stored =
       AddEventGroups(std::move(inputs), log_sequence);
   if (!stored.ok()) return stored.status();
@@ -109,7 +109,7 @@ absl::StatusOr<std::vector<EventsStored>> Ingest::AddEventGroups(
   groups.reserve(inputs.size());
   for (EventsInput& in : inputs) {
     FillEventDefaults(in.events, in.now_ms);
-    groups.push_back({in.events, in.on_conflict});
+    groups.push_back({in.events, in.on_conflict, in.log_ref});
   }
 
   absl::ReaderMutexLock erase_lock(&erase_mu_);

@@ -121,6 +121,9 @@ class Ingest {
     int64_t now_ms = 0;
     storage::Store::OnIdConflict on_conflict =
         storage::Store::OnIdConflict::kStoreNothing;
+    // The log entry the events came from (storage::Store::EventGroup::
+    // log_ref); AddEvents uses its log_sequence.
+    uint64_t log_ref = 0;
   };
   absl::StatusOr<std::vector<EventsStored>> AddEventGroups(
       std::vector<EventsInput> inputs, uint64_t log_sequence);

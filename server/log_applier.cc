@@ -36,7 +36,8 @@ LogApplier::LogApplier(cluster::EventLog* log, Ingest* ingest,
       models_(models),
       store_(store),
       metrics_(metrics),
-      options_(options) {}
+      options_(options),
+      erasure_(log, store) {}
 
 LogApplier::~LogApplier() { Stop(); }
 
@@ -160,8 +161,10 @@ void LogApplier::Run() {
            run_events < options_.max_run_events) {
       absl::StatusOr<cluster::v1::LogEntry> parsed =
           ParseLogEntry(next->payload);
+      // A replacement (log_erasure.h) is applied on its own.
       if (!parsed.ok() ||
-          parsed->kind_case() != cluster::v1::LogEntry::kEvents) {
+          parsed->kind_case() != cluster::v1::LogEntry::kEvents ||
+          parsed->events().replaces() != 0) {
         break;
       }
       run_events += static_cast<size_t>(parsed->events().events_size());
@@ -194,6 +197,7 @@ bool LogApplier::ApplyEventsRun(std::vector<EventsRunEntry>& run) {
         in.events.push_back(ToCoreEvent(event));
       }
       in.now_ms = e.parsed.written_at_ms();
+      in.log_ref = e.raw.sequence;
       in.on_conflict = e.parsed.events().skip_id_conflicts()
                            ? storage::Store::OnIdConflict::kSkipConflicts
                            : storage::Store::OnIdConflict::kStoreNothing;
@@ -268,6 +272,18 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
   const cluster::v1::LogEntry& entry = *parsed;
   switch (entry.kind_case()) {
     case cluster::v1::LogEntry::kEvents: {
+      if (entry.events().replaces() != 0) {
+        absl::StatusOr<bool> handled = erasure_.ApplyReplacement(entry, seq);
+        if (!handled.ok()) {
+          result.status = handled.status();
+          break;
+        }
+        if (*handled) {
+          result.events.duplicates = entry.events().events_size();
+          result.events.log_position = seq;
+          break;
+        }
+      }
       std::vector<core::Event> events;
       events.reserve(entry.events().events_size());
       for (const v1::Event& e : entry.events().events()) {
@@ -310,6 +326,16 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
       break;
     }
     case cluster::v1::LogEntry::kDeleteUser: {
+      // The log first, while this node's refs still say where the user's
+      // events are; the store's erasure then deletes the refs. A failure
+      // (NATS unreachable) retries the whole entry.
+      absl::StatusOr<LogErasureStats> from_log =
+          erasure_.EraseUserEntries(entry.delete_user());
+      if (!from_log.ok()) {
+        result.status = from_log.status();
+        break;
+      }
+      result.log_erased = *from_log;
       absl::StatusOr<UserErasure> erased =
           ingest_->EraseUser(entry.delete_user(), seq);
       if (erased.ok()) result.erasure = *erased;
@@ -333,8 +359,11 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
         result.status = options_.ensure_model(entry.activate_model());
         if (!result.status.ok()) break;
       }
+      // The index is built in the background: a large model's build would
+      // hold this thread, and so every node's writes, for its duration.
       absl::StatusOr<core::ModelMetadata> model =
-          models_->Activate(entry.activate_model(), /*rollback=*/false);
+          models_->Activate(entry.activate_model(), /*rollback=*/false,
+                            IndexBuild::kInBackground);
       if (model.ok()) {
         result.model = *model;
         result.status = store_->SetAppliedLogSequence(seq);

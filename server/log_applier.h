@@ -10,6 +10,10 @@
 // AddEventGroups): the same state and results as one at a time, and
 // still exactly once (the batch and its position commit together).
 //
+// A delete_user entry also erases the user's events from the log itself
+// (log_erasure.h) before the user is erased here; an events entry that
+// replaces an erased one is applied as LogErasure::ApplyReplacement says.
+//
 // Entries that fail for a reason every node shares (an invalid or unknown
 // entry, a model version this node lacks) are recorded as applied with
 // that error as their result; failures of this node (disk full, I/O) are
@@ -44,6 +48,7 @@
 #include "cluster/event_log.h"
 #include "core/model.h"
 #include "server/ingest.h"
+#include "server/log_erasure.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "storage/store.h"
@@ -56,6 +61,7 @@ struct ApplyResult {
   EventsStored events;        // events entries
   int items_deleted = 0;      // delete_items entries
   UserErasure erasure;        // delete_user entries
+  LogErasureStats log_erased;  // delete_user entries: the log's part
   UserMerge merge;            // merge_users entries
   core::ModelMetadata model;  // activate_model entries
 };
@@ -138,6 +144,7 @@ class LogApplier {
   storage::Store* const store_;
   Metrics* const metrics_;
   const LogApplierOptions options_;
+  LogErasure erasure_;  // used by the applier's thread only
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;

@@ -100,8 +100,14 @@ void ModelManager::Serve(std::shared_ptr<const core::FactorModel> model) {
   ServeLocked(std::move(model));
 }
 
+core::ModelOptions ModelManager::DeferredIndexOptions() const {
+  core::ModelOptions options = options_;
+  options.defer_ann = true;
+  return options;
+}
+
 absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
-    const std::string& requested, bool rollback) {
+    const std::string& requested, bool rollback, IndexBuild index) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::string> resolved = ResolveVersion(requested, rollback);
   if (!resolved.ok()) return resolved.status();
@@ -113,7 +119,9 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
   }
   if (!blob.ok()) return blob.status();
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Deserialize(*blob, options_);
+      core::FactorModel::Deserialize(
+          *blob, index == IndexBuild::kInBackground ? DeferredIndexOptions()
+                                                    : options_);
   if (!model.ok()) {
     spdlog::error("model {} cannot be loaded, keeping the current one: {}",
                   version, model.status().ToString());
@@ -143,9 +151,10 @@ absl::StatusOr<std::string> ModelManager::ResolveVersion(
 }
 
 absl::StatusOr<core::ModelMetadata> ModelManager::StoreLocked(
-    std::string_view blob, std::shared_ptr<const core::FactorModel>* out) {
+    std::string_view blob, const core::ModelOptions& options,
+    std::shared_ptr<const core::FactorModel>* out) {
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Deserialize(blob, options_);
+      core::FactorModel::Deserialize(blob, options);
   if (!model.ok()) return model.status();
   core::ModelMetadata metadata = (*model)->metadata();
   // A model trained by an older build holds user vectors; none are stored.
@@ -163,7 +172,8 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Install(
     std::string_view blob) {
   absl::MutexLock lock(&mu_);
   std::shared_ptr<const core::FactorModel> model;
-  absl::StatusOr<core::ModelMetadata> metadata = StoreLocked(blob, &model);
+  absl::StatusOr<core::ModelMetadata> metadata =
+      StoreLocked(blob, options_, &model);
   if (!metadata.ok()) return metadata.status();
   if (absl::Status s = store_->SetActiveModel(metadata->version); !s.ok()) {
     return s;
@@ -176,8 +186,10 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Install(
 
 absl::StatusOr<core::ModelMetadata> ModelManager::Store(std::string_view blob) {
   absl::MutexLock lock(&mu_);
+  // Loaded only to be checked: building its index would be wasted (and
+  // would hold the log applier that fetched it).
   std::shared_ptr<const core::FactorModel> model;
-  return StoreLocked(blob, &model);
+  return StoreLocked(blob, DeferredIndexOptions(), &model);
 }
 
 void ModelManager::SetInboxActivation(
@@ -190,8 +202,7 @@ absl::StatusOr<int> ModelManager::StripStoredUserVectors() {
   absl::StatusOr<std::vector<storage::StoredModel>> stored =
       store_->ListModels();
   if (!stored.ok()) return stored.status();
-  core::ModelOptions options = options_;
-  options.defer_ann = true;
+  const core::ModelOptions options = DeferredIndexOptions();
   int rewritten = 0;
   for (const storage::StoredModel& m : *stored) {
     absl::StatusOr<std::string> blob = store_->GetModelBlob(m.metadata.version);
@@ -224,8 +235,7 @@ absl::Status ModelManager::LoadAtStartup() {
   if (!previous.ok()) return previous.status();
   // Serving starts without waiting for the ANN index: the engine builds it
   // in the background and searches exactly until then.
-  core::ModelOptions options = options_;
-  options.defer_ann = true;
+  const core::ModelOptions options = DeferredIndexOptions();
   for (const std::string& version : {*active, *previous}) {
     if (version.empty()) continue;
     const auto load_start = core::SteadyClock::now();

@@ -59,6 +59,20 @@ std::string AnnCacheDir(const std::string& data_dir);
 // by models_to_keep or erased). Best effort: errors are logged.
 void PruneAnnCache(const storage::Store& store, const std::string& dir);
 
+// When Activate builds the new version's ANN index.
+enum class IndexBuild {
+  // Before the swap: the call lasts as long as the build, and the version
+  // answers with its index from its first request (single-node
+  // ActivateModel).
+  kBeforeSwap,
+  // After the swap, by the engine's background worker, as at start-up:
+  // the call returns once the blob is loaded, and searches are exact
+  // until the index is in place (ModelOptions::defer_ann). Cluster mode's
+  // log applier: an activation must not hold every node's applier (and
+  // so every write) for the seconds a large index takes.
+  kInBackground,
+};
+
 class ModelManager {
  public:
   // Borrowed pointers; all must outlive the manager. `options` are used to
@@ -72,9 +86,10 @@ class ModelManager {
   // the previous active version. Errors: NotFound for a version that is
   // not stored; FailedPrecondition when the blob does not load or there is
   // no previous version (the serving version is unchanged); storage
-  // errors.
-  absl::StatusOr<core::ModelMetadata> Activate(const std::string& version,
-                                               bool rollback);
+  // errors. `index` says when the ANN index is built.
+  absl::StatusOr<core::ModelMetadata> Activate(
+      const std::string& version, bool rollback,
+      IndexBuild index = IndexBuild::kBeforeSwap);
 
   // The version Activate(version, rollback) would activate: `version`, or
   // with an empty one and rollback the previous active version
@@ -89,7 +104,8 @@ class ModelManager {
 
   // Stores a serialized model without activating it (cluster mode: a
   // version fetched from the cluster, or an inbox drop whose activation is
-  // then logged). Errors as Install; the serving version is unchanged.
+  // then logged). Loads it to check it, without building its ANN index.
+  // Errors as Install; the serving version is unchanged.
   absl::StatusOr<core::ModelMetadata> Store(std::string_view blob);
 
   // Cluster mode: the inbox poller stores each model (Store) and hands its
@@ -135,8 +151,11 @@ class ModelManager {
   // Deserializes `blob` and stores it (without user vectors); `model` gets
   // the loaded model.
   absl::StatusOr<core::ModelMetadata> StoreLocked(
-      std::string_view blob, std::shared_ptr<const core::FactorModel>* model)
+      std::string_view blob, const core::ModelOptions& options,
+      std::shared_ptr<const core::FactorModel>* model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // options_ with the ANN index deferred to the engine.
+  core::ModelOptions DeferredIndexOptions() const;
 
   core::Engine* const engine_;
   storage::Store* const store_;

@@ -391,6 +391,21 @@ std::optional<uint64_t> EventKeySequence(std::string_view key) {
   return seq;
 }
 
+std::string LogRefKey(std::string_view user_id, uint64_t log_sequence) {
+  std::string key = UserKeyPrefix(user_id);
+  PutBigEndian64(log_sequence, &key);
+  return key;
+}
+
+std::optional<uint64_t> LogRefSequence(std::string_view key) {
+  if (key.size() < 9 || key[key.size() - 9] != '\0') return std::nullopt;
+  uint64_t seq = 0;
+  for (size_t i = key.size() - 8; i < key.size(); ++i) {
+    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
+  }
+  return seq;
+}
+
 std::string EventLogKey(uint64_t sequence) {
   std::string key(kEventLogPrefix);
   PutBigEndian64(sequence, &key);

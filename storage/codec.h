@@ -103,6 +103,13 @@ struct SnapshotManifest {
 std::string EncodeSnapshotManifest(const SnapshotManifest& manifest);
 absl::StatusOr<SnapshotManifest> DecodeSnapshotManifest(std::string_view bytes);
 
+// Log refs column family (cluster mode): user_id '\0' log_sequence (8B
+// big-endian) -> "": the replicated-log entries that hold the user's id,
+// so that erasing the user can erase them from the log too.
+std::string LogRefKey(std::string_view user_id, uint64_t log_sequence);
+// The log sequence in a LogRefKey; nullopt if `key` is not one.
+std::optional<uint64_t> LogRefSequence(std::string_view key);
+
 // Models column family: the blob under the bare version, its StoredModel
 // under "meta:" version. A version must therefore not start with "meta:".
 inline constexpr std::string_view kModelMetaPrefix = "meta:";

@@ -108,6 +108,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> AisleColumnFamilies(
   // soon, compacted early so a replaced snapshot's files go.
   cfs[kSnapshotCf].options = MakeCfOptions(cache, false, 16 << 20);
   cfs[kSnapshotCf].options.level0_file_num_compaction_trigger = 2;
+  cfs[kLogRefsCf].options = MakeCfOptions(cache, true, 8 << 20);
   return cfs;
 }
 
@@ -155,10 +156,15 @@ ColumnFamiliesToOpen(const rocksdb::DBOptions& db_options,
   };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       AisleColumnFamilies(cache);
-  // A store written before engine snapshots has no snapshot column family;
-  // read-only it opens without one (Store::GetSnapshot then finds none).
-  if (read_only && !holds(kColumnFamilyNames[kSnapshotCf])) {
-    descriptors.erase(descriptors.begin() + kSnapshotCf);
+  // A store written before engine snapshots (or before log refs) lacks
+  // that column family; read-only it opens without it (Store::GetSnapshot
+  // then finds none, LogRefs none).
+  if (read_only) {
+    std::erase_if(descriptors, [&](const rocksdb::ColumnFamilyDescriptor& d) {
+      return (d.name == kColumnFamilyNames[kSnapshotCf] ||
+              d.name == kColumnFamilyNames[kLogRefsCf]) &&
+             !holds(d.name);
+    });
   }
   for (const rocksdb::ColumnFamilyDescriptor& d : descriptors) {
     if (read_only && !holds(d.name)) {

@@ -30,11 +30,13 @@ enum ColumnFamilyIndex : size_t {
   kModelsCf,
   kMetaCf,
   kSnapshotCf,  // engine snapshots and the event log after them
+  kLogRefsCf,   // cluster mode: which log entries hold a user's id
   kNumColumnFamilies,
 };
 inline constexpr std::array<const char*, kNumColumnFamilies>
-    kColumnFamilyNames = {"default", "items",  "events", "event_ids",
-                          "users",   "models", "meta",   "snapshot"};
+    kColumnFamilyNames = {"default", "items", "events",   "event_ids",
+                          "users",   "models", "meta",    "snapshot",
+                          "log_refs"};
 
 // Database-wide options: crash recovery up to the last intact WAL record,
 // paranoid checks, bounded WAL and memtable memory. Creates a missing store

@@ -54,7 +54,13 @@ struct Store::Impl::EventBatchBuilder {
   absl::flat_hash_map<std::string_view, UserRecord> deltas;
 
   absl::StatusOr<AppendResult> Add(std::span<const core::Event> events,
-                                   Store::OnIdConflict on_conflict) {
+                                   Store::OnIdConflict on_conflict,
+                                   uint64_t log_ref) {
+    if (log_ref != 0 && impl.log_refs != nullptr) {
+      for (const core::Event& e : events) {
+        batch.Put(impl.log_refs, LogRefKey(e.user_id, log_ref), "");
+      }
+    }
     AppendResult result;
     result.stored.assign(events.size(), false);
     const BatchIds ids = DistinctEventIds(events);
@@ -159,7 +165,7 @@ absl::StatusOr<std::vector<AppendResult>> Store::AppendEventGroups(
   results.reserve(groups.size());
   for (const EventGroup& group : groups) {
     absl::StatusOr<AppendResult> r =
-        builder.Add(group.events, group.on_conflict);
+        builder.Add(group.events, group.on_conflict, group.log_ref);
     if (!r.ok()) return r.status();
     results.push_back(*std::move(r));
   }

@@ -101,6 +101,12 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
   } else if (!s.IsNotFound()) {
     return impl.Error(s, "reading a user record");
   }
+  // The entries that held `from`'s events now hold `to`'s (a ref only
+  // says which entries to erase with the user; the entries themselves
+  // keep `from`'s id: docs/cluster.md).
+  absl::StatusOr<std::vector<uint64_t>> refs =
+      impl.MoveUserLogRefs(from, to, &batch);
+  if (!refs.ok()) return refs.status();
   if (result.moved.empty() && !result.profile_merged) {
     // Nothing of `from` is stored: a repeated merge. Still record the log
     // position, so a cluster node does not apply the entry again.

@@ -55,7 +55,8 @@ absl::Status Store::PurgeDeleted() {
                                   {impl.event_ids, "", ""},
                                   {impl.users, "", ""},
                                   {impl.models, "", ""},
-                                  {impl.snapshot, "", ""}};
+                                  {impl.snapshot, "", ""},
+                                  {impl.log_refs, "", ""}};
   return impl.Purge(all);
 }
 

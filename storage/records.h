@@ -39,6 +39,9 @@ struct EraseResult {
   int64_t events_deleted = 0;
   int64_t idempotency_keys_deleted = 0;
   bool profile_deleted = false;
+  // Cluster mode: the log entries that held the user's id, by the log refs
+  // this store had (now deleted with the user), ascending.
+  std::vector<uint64_t> log_refs;
 };
 
 struct StoreStats {

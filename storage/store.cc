@@ -157,9 +157,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   impl->models = impl->handles[kModelsCf];
   impl->meta = impl->handles[kMetaCf];
   // By name: absent when opened read-only on a store written before
-  // snapshots (column_families.cc).
+  // snapshots or log refs (column_families.cc).
   for (rocksdb::ColumnFamilyHandle* h : impl->handles) {
     if (h->GetName() == kColumnFamilyNames[kSnapshotCf]) impl->snapshot = h;
+    if (h->GetName() == kColumnFamilyNames[kLogRefsCf]) impl->log_refs = h;
   }
 
   if (absl::Status m = impl->CheckAndWriteMarkers(); !m.ok()) return m;

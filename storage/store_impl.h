@@ -77,6 +77,8 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   // Null only when opened read-only on a store from before snapshots.
   rocksdb::ColumnFamilyHandle* snapshot = nullptr;
+  // Null only when opened read-only on a store from before log refs.
+  rocksdb::ColumnFamilyHandle* log_refs = nullptr;
 
   std::atomic<uint64_t> next_sequence{0};
   uint64_t sequence_limit = 0;  // first sequence of the next generation
@@ -167,6 +169,13 @@ struct Store::Impl {
   // record, the (dropped) snapshot and the idempotency keys `event_ids`.
   absl::Status PurgeUser(std::string_view user_id,
                          const std::vector<std::string>& event_ids);
+
+  // --- log_refs.cc --------------------------------------------------------
+  // Adds to `batch` the move of every log ref of `from` to `to` (`to`
+  // empty: their deletion) and returns their sequences, ascending.
+  absl::StatusOr<std::vector<uint64_t>> MoveUserLogRefs(
+      std::string_view from, std::string_view to,
+      rocksdb::WriteBatch* batch) const;
 
   // --- model_versions.cc --------------------------------------------------
   // Stored models with their metadata, newest first (by trained_at, then

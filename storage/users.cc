@@ -73,6 +73,10 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
       impl.DeleteIdempotencyKeys(user_id, event_ids, &batch);
   if (!keys.ok()) return keys.status();
   result.idempotency_keys_deleted = *keys;
+  absl::StatusOr<std::vector<uint64_t>> refs =
+      impl.MoveUserLogRefs(user_id, "", &batch);
+  if (!refs.ok()) return refs.status();
+  result.log_refs = *std::move(refs);
 
   std::string record;
   rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.users,
@@ -113,6 +117,10 @@ absl::Status Store::Impl::PurgeUser(std::string_view user_id,
       {users, std::string(user_id), std::string(user_id)},
       {users, attributes_key, attributes_key},
       {snapshot, "", ""}};
+  if (log_refs != nullptr) {
+    ranges.push_back({log_refs, UserKeyPrefix(user_id),
+                      PrefixSuccessor(UserKeyPrefix(user_id))});
+  }
   if (!event_ids.empty()) {
     auto [lowest, highest] =
         std::minmax_element(event_ids.begin(), event_ids.end());

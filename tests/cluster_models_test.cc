@@ -6,6 +6,10 @@
 // serving it with the same answers; an inbox drop in cluster mode reaches
 // every node; a damaged chunk set is refused by a node that must fetch it.
 // Real nats-server processes, in-process nodes over real gRPC sockets.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +34,27 @@ namespace aisle::testing {
 namespace {
 
 using ::testing::HasSubstr;
+
+// Whether node `server`'s engine answered `user`'s FOR_YOU with the ANN
+// index (true) or by exact search (false: no index in place yet).
+bool UsedAnnIndex(server::AisleServer& server, const std::string& user) {
+  core::RecommendRequest request;
+  request.user_id = user;
+  request.scenario = core::Scenario::kForYou;
+  request.include_seen = true;
+  core::RecommendTrace trace;
+  EXPECT_OK(server.engine().Recommend(request, &trace).status());
+  return trace.used_ann;
+}
+
+// Lets go of a FIFO that a reader may be blocked opening: a writer opens
+// and closes it (the reader then reads EOF), and the name is removed (a
+// later open finds no file). Never blocks: O_RDWR on a FIFO does not wait.
+void ReleaseFifo(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDWR | O_NONBLOCK);
+  unlink(path.c_str());
+  if (fd >= 0) close(fd);
+}
 
 class ClusterModelsTest : public ClusterNodes {
  protected:
@@ -229,6 +254,57 @@ TEST_F(ClusterModelsTest, ADamagedChunkSetIsRefusedAndTheOldModelServes) {
   EXPECT_EQ(samples["aisle_cluster_model_fetches_total{result=\"ok\"}"], 1);
   EXPECT_EQ(samples["aisle_cluster_model_fetches_total{result=\"refused\"}"],
             1);
+}
+
+// Applying an activation must not build the model's ANN index on the log
+// applier's thread: a large index takes seconds, and meanwhile every
+// write through every node would wait for the applier. The engine builds
+// it in the background instead. Here that build is held at a step the
+// test controls (the engine first reads the index cache, and this
+// version's cached checksum file is a FIFO nobody writes to yet), so the
+// test can tell, whatever the machine's speed, that a later write through
+// the node was applied and acknowledged while the index was still pending.
+TEST_F(ClusterModelsTest, AnActivationDoesNotHoldTheApplierWhileItsIndexBuilds) {
+  StartNats(1);
+  auto small_index = [](server::ServerConfig& config) {
+    config.engine.model.ann_min_items = 10;  // the 40 items get an index
+    config.engine.model.ann.threads = 1;
+  };
+  StartNode(small_index);
+  StartNode(small_index);
+  Feed();
+  const std::string version = "20260306T000000Z-ix";
+  std::shared_ptr<const core::FactorModel> model = Train(version);
+  ASSERT_NE(model, nullptr);
+  ASSERT_OK(nodes_[0].server->store().PutModel(model->metadata(),
+                                               model->Serialize()));
+  const std::string fifo =
+      server::AnnCacheDir(nodes_[1].server->config().data_dir) + "/" +
+      version + ".hnsw.sum";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << fifo;
+  struct Release {
+    std::string path;
+    ~Release() { ReleaseFifo(path); }  // also when an assertion fails
+  } release{fifo};
+
+  v1::ActivateModelRequest activate;
+  activate.set_version(version);
+  v1::ModelInfo info;
+  ASSERT_OK(FromGrpc(
+      stub(0).ActivateModel(ContextWithDeadline().get(), activate, &info)));
+  // A write through node 1 after the activation: acknowledged only once
+  // node 1 applied it, i.e. after it applied the activation before it.
+  ASSERT_OK_AND_ASSIGN(v1::FeedbackResponse later,
+                       SendFeedback(stub(1), {MakeEvent("late", "u1", "i3")}));
+  EXPECT_EQ(later.accepted(), 1);
+  EXPECT_EQ(ModelVersion(1), version);
+  // ... while its index is still pending: searches are exact.
+  EXPECT_FALSE(UsedAnnIndex(*nodes_[1].server, "u1"));
+  // Node 0 had no such obstacle: its index comes in the background.
+  EXPECT_TRUE(WaitFor([&] { return UsedAnnIndex(*nodes_[0].server, "u1"); }));
+
+  ReleaseFifo(fifo);  // node 1's engine now builds the index
+  EXPECT_TRUE(WaitFor([&] { return UsedAnnIndex(*nodes_[1].server, "u1"); }));
 }
 
 }  // namespace

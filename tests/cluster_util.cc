@@ -76,6 +76,14 @@ absl::StatusOr<v1::RecommendResponse> Recommend(v1::Recommender::Stub& stub,
   return response;
 }
 
+bool WaitForPosition(v1::Recommender::Stub& stub, uint64_t position) {
+  return WaitFor([&] {
+    absl::StatusOr<v1::RecommendResponse> r =
+        Recommend(stub, "position-probe", position);
+    return r.ok() && !r->stale();
+  });
+}
+
 void ClusterNodes::StartNats(int servers) {
   absl::StatusOr<std::unique_ptr<cluster::testing::NatsCluster>> nats =
       cluster::testing::NatsCluster::Start(servers);

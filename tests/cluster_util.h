@@ -63,6 +63,13 @@ absl::StatusOr<v1::RecommendResponse> Recommend(v1::Recommender::Stub& stub,
                                                 const std::string& user,
                                                 uint64_t min_position);
 
+// Waits (up to 30 s) until the node behind `stub` has applied log
+// position `position`: a Recommend carrying it as min_log_position is
+// answered without `stale`. The condition to wait on before comparing a
+// node's state with what was written through another node (one call's
+// bounded wait, --cluster-read-wait, is not enough on a loaded machine).
+bool WaitForPosition(v1::Recommender::Stub& stub, uint64_t position);
+
 // A fixture of in-process cluster nodes over real nats-server processes.
 class ClusterNodes : public ::testing::Test {
  protected:

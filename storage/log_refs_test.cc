@@ -1,0 +1,81 @@
+// Log refs (cluster mode): which log entries hold a user's id. Recorded
+// with the events of each entry for every user it names, moved by
+// MergeUsers and MoveLogRefs, deleted (and reported) by EraseUser.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "storage/store.h"
+#include "storage/store_test_util.h"
+#include "tests/status_matchers.h"
+
+namespace aisle::storage {
+namespace {
+
+using ::aisle::core::Event;
+using ::aisle::testing::IsOkAndHolds;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST_F(StoreTest, EveryUserOfAnEntryGetsARefEvenForDuplicatesAndConflicts) {
+  auto store = OpenOrDie();
+  const std::vector<Event> first = {MakeEvent("a1", "ann", 1),
+                                    MakeEvent("b1", "bob", 2)};
+  const std::vector<Event> second = {MakeEvent("a1", "ann", 1),   // duplicate
+                                     MakeEvent("b1", "cy", 3)};   // conflict
+  const std::vector<Event> single_node = {MakeEvent("a2", "ann", 4)};
+  const Store::EventGroup groups[] = {
+      {first, Store::OnIdConflict::kStoreNothing, 7},
+      {second, Store::OnIdConflict::kSkipConflicts, 9}};
+  ASSERT_OK(store->AppendEventGroups(groups, 9).status());
+  ASSERT_OK(store->AppendEvents(single_node).status());  // no log ref
+  EXPECT_THAT(store->LogRefs("ann"), IsOkAndHolds(ElementsAre(7u, 9u)));
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(7u)));
+  EXPECT_THAT(store->LogRefs("cy"), IsOkAndHolds(ElementsAre(9u)));
+  EXPECT_THAT(store->HasLogRef("bob", 7), IsOkAndHolds(true));
+  EXPECT_THAT(store->HasLogRef("bob", 9), IsOkAndHolds(false));
+  // A user id that is a prefix of another's has only its own refs.
+  EXPECT_THAT(store->LogRefs("an"), IsOkAndHolds(IsEmpty()));
+}
+
+TEST_F(StoreTest, EraseUserReportsAndDeletesTheRefsAndMergeMovesThem) {
+  auto store = OpenOrDie();
+  const std::vector<Event> mixed = {MakeEvent("a1", "ann", 1),
+                                    MakeEvent("b1", "bob", 2)};
+  const std::vector<Event> anns = {MakeEvent("a2", "ann", 3)};
+  const std::vector<Event> guest = {MakeEvent("g1", "guest", 4)};
+  ASSERT_OK(store->AppendEvents(mixed, 3).status());
+  ASSERT_OK(store->AppendEvents(anns, 5).status());
+  ASSERT_OK(store->AppendEvents(guest, 6).status());
+
+  ASSERT_OK(store->MergeUsers("guest", "bob", 7).status());
+  EXPECT_THAT(store->LogRefs("guest"), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 6u)));
+
+  ASSERT_OK_AND_ASSIGN(EraseResult erased, store->EraseUser("ann", 8));
+  EXPECT_THAT(erased.log_refs, ElementsAre(3u, 5u));
+  EXPECT_THAT(store->LogRefs("ann"), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(store->CountUserRecords("ann"), IsOkAndHolds(0));
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 6u)));
+}
+
+TEST_F(StoreTest, MoveLogRefsMovesOnlyExistingRefsAndRecordsThePosition) {
+  auto store = OpenOrDie();
+  const std::vector<Event> mixed = {MakeEvent("b1", "bob", 1),
+                                    MakeEvent("c1", "cy", 2)};
+  ASSERT_OK(store->AppendEvents(mixed, 4).status());
+  const std::vector<std::string> users = {"bob", "cy", "dan"};
+  EXPECT_THAT(store->MoveLogRefs(users, 4, 11, 11), IsOkAndHolds(2));
+  EXPECT_THAT(store->AppliedLogSequence(), IsOkAndHolds(11u));
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(11u)));
+  EXPECT_THAT(store->LogRefs("cy"), IsOkAndHolds(ElementsAre(11u)));
+  EXPECT_THAT(store->LogRefs("dan"), IsOkAndHolds(IsEmpty()));
+  // Kept across reopening, like every record.
+  store.reset();
+  auto reopened = OpenOrDie();
+  EXPECT_THAT(reopened->LogRefs("bob"), IsOkAndHolds(ElementsAre(11u)));
+}
+
+}  // namespace
+}  // namespace aisle::storage
