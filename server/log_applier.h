@@ -57,13 +57,13 @@ namespace aisle::server {
 
 // What applying one entry did on this node.
 struct ApplyResult {
-  absl::Status status;        // the entry's own error, if it had one
-  EventsStored events;        // events entries
-  int items_deleted = 0;      // delete_items entries
-  UserErasure erasure;        // delete_user entries
+  absl::Status status;         // the entry's own error, if it had one
+  EventsStored events;         // events entries
+  int items_deleted = 0;       // delete_items entries
+  UserErasure erasure;         // delete_user entries
   LogErasureStats log_erased;  // delete_user entries: the log's part
-  UserMerge merge;            // merge_users entries
-  core::ModelMetadata model;  // activate_model entries
+  UserMerge merge;             // merge_users entries
+  core::ModelMetadata model;   // activate_model entries
 };
 
 struct LogApplierOptions {

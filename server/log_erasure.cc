@@ -18,9 +18,9 @@ namespace {
 // `events`: the same on every node that computes it, so that concurrent
 // nodes append it once (within JetStream's duplicate window; after it the
 // replaced entry is gone and nobody computes it again).
-std::string ReplacementId(uint64_t replaced,
-                          const google::protobuf::RepeatedPtrField<v1::Event>&
-                              events) {
+std::string ReplacementId(
+    uint64_t replaced,
+    const google::protobuf::RepeatedPtrField<v1::Event>& events) {
   std::vector<core::Event> core_events;
   core_events.reserve(events.size());
   for (const v1::Event& e : events) core_events.push_back(ToCoreEvent(e));

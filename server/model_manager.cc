@@ -119,9 +119,9 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
   }
   if (!blob.ok()) return blob.status();
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Deserialize(
-          *blob, index == IndexBuild::kInBackground ? DeferredIndexOptions()
-                                                    : options_);
+      core::FactorModel::Deserialize(*blob, index == IndexBuild::kInBackground
+                                                ? DeferredIndexOptions()
+                                                : options_);
   if (!model.ok()) {
     spdlog::error("model {} cannot be loaded, keeping the current one: {}",
                   version, model.status().ToString());

@@ -34,9 +34,8 @@ enum ColumnFamilyIndex : size_t {
   kNumColumnFamilies,
 };
 inline constexpr std::array<const char*, kNumColumnFamilies>
-    kColumnFamilyNames = {"default", "items", "events",   "event_ids",
-                          "users",   "models", "meta",    "snapshot",
-                          "log_refs"};
+    kColumnFamilyNames = {"default", "items", "events",   "event_ids", "users",
+                          "models",  "meta",  "snapshot", "log_refs"};
 
 // Database-wide options: crash recovery up to the last intact WAL record,
 // paranoid checks, bounded WAL and memtable memory. Creates a missing store

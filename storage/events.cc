@@ -131,7 +131,7 @@ absl::StatusOr<AppendResult> Store::AppendEvents(
     if (absl::Status s = impl_->CheckWritable(); !s.ok()) return s;
     return AppendResult{};
   }
-  const EventGroup group{events, on_conflict};
+  const EventGroup group{events, on_conflict, log_sequence};
   absl::StatusOr<std::vector<AppendResult>> results =
       AppendEventGroups(std::span<const EventGroup>(&group, 1), log_sequence);
   if (!results.ok()) return results.status();

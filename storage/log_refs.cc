@@ -47,9 +47,8 @@ absl::StatusOr<bool> Store::HasLogRef(std::string_view user_id,
   if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
   if (impl.log_refs == nullptr) return false;
   std::string value;
-  rocksdb::Status s =
-      impl.db->Get(rocksdb::ReadOptions(), impl.log_refs,
-                   LogRefKey(user_id, log_sequence), &value);
+  rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.log_refs,
+                                   LogRefKey(user_id, log_sequence), &value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) return impl.Error(s, "reading a log ref");
   return true;
@@ -77,8 +76,7 @@ absl::StatusOr<int> Store::MoveLogRefs(std::span<const std::string> users,
     ++moved;
   }
   impl.RecordLogSequence(&batch, log_sequence);
-  if (absl::Status w =
-          impl.Write(&batch, impl.SyncEvents(), "moving log refs");
+  if (absl::Status w = impl.Write(&batch, impl.SyncEvents(), "moving log refs");
       !w.ok()) {
     return w;
   }

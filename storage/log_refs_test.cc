@@ -22,8 +22,8 @@ TEST_F(StoreTest, EveryUserOfAnEntryGetsARefEvenForDuplicatesAndConflicts) {
   auto store = OpenOrDie();
   const std::vector<Event> first = {MakeEvent("a1", "ann", 1),
                                     MakeEvent("b1", "bob", 2)};
-  const std::vector<Event> second = {MakeEvent("a1", "ann", 1),   // duplicate
-                                     MakeEvent("b1", "cy", 3)};   // conflict
+  const std::vector<Event> second = {MakeEvent("a1", "ann", 1),  // duplicate
+                                     MakeEvent("b1", "cy", 3)};  // conflict
   const std::vector<Event> single_node = {MakeEvent("a2", "ann", 4)};
   const Store::EventGroup groups[] = {
       {first, Store::OnIdConflict::kStoreNothing, 7},

@@ -51,12 +51,9 @@ absl::Status Store::Impl::Purge(std::span<const PurgeRange> ranges) {
 
 absl::Status Store::PurgeDeleted() {
   Impl& impl = *impl_;
-  const Impl::PurgeRange all[] = {{impl.events, "", ""},
-                                  {impl.event_ids, "", ""},
-                                  {impl.users, "", ""},
-                                  {impl.models, "", ""},
-                                  {impl.snapshot, "", ""},
-                                  {impl.log_refs, "", ""}};
+  const Impl::PurgeRange all[] = {
+      {impl.events, "", ""}, {impl.event_ids, "", ""}, {impl.users, "", ""},
+      {impl.models, "", ""}, {impl.snapshot, "", ""},  {impl.log_refs, "", ""}};
   return impl.Purge(all);
 }
 

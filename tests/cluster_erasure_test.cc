@@ -124,8 +124,7 @@ TEST_F(ClusterErasureTest, DeleteUserErasesTheUserFromTheLogAndEveryNode) {
       v1::FeedbackResponse fence,
       SendFeedbackWithRetry(stub(2), {MakeEvent("z1", "zed", "i1")}));
   for (int n = 0; n < 3; ++n) {
-    ASSERT_TRUE(WaitForPosition(stub(n), fence.log_position()))
-        << "node " << n;
+    ASSERT_TRUE(WaitForPosition(stub(n), fence.log_position())) << "node " << n;
   }
 
   // The log: no entry holds the id but the DeleteUser entry itself (a

@@ -264,7 +264,8 @@ TEST_F(ClusterModelsTest, ADamagedChunkSetIsRefusedAndTheOldModelServes) {
 // version's cached checksum file is a FIFO nobody writes to yet), so the
 // test can tell, whatever the machine's speed, that a later write through
 // the node was applied and acknowledged while the index was still pending.
-TEST_F(ClusterModelsTest, AnActivationDoesNotHoldTheApplierWhileItsIndexBuilds) {
+TEST_F(ClusterModelsTest,
+       AnActivationDoesNotHoldTheApplierWhileItsIndexBuilds) {
   StartNats(1);
   auto small_index = [](server::ServerConfig& config) {
     config.engine.model.ann_min_items = 10;  // the 40 items get an index
@@ -273,14 +274,37 @@ TEST_F(ClusterModelsTest, AnActivationDoesNotHoldTheApplierWhileItsIndexBuilds) 
   StartNode(small_index);
   StartNode(small_index);
   Feed();
+  // The index is searched when the catalog is large next to what a
+  // request needs (core/retrieval.cc): 400 items with vectors.
+  constexpr int kItems = 400;
+  v1::UpsertItemsRequest upsert;
+  for (int i = 0; i < kItems; ++i) {
+    upsert.add_items()->set_item_id(absl::StrCat("i", i));
+  }
+  v1::UpsertItemsResponse upserted;
+  ASSERT_OK(FromGrpc(
+      stub(0).UpsertItems(ContextWithDeadline().get(), upsert, &upserted)));
   const std::string version = "20260306T000000Z-ix";
-  std::shared_ptr<const core::FactorModel> model = Train(version);
-  ASSERT_NE(model, nullptr);
+  core::ModelMetadata metadata;
+  metadata.version = version;
+  metadata.factors = 4;
+  metadata.parameters = {{"regularization", "0.1"}};
+  std::vector<std::string> ids;
+  core::RowMatrix vectors(kItems, 4);
+  for (int i = 0; i < kItems; ++i) {
+    ids.push_back(absl::StrCat("i", i));
+    for (int f = 0; f < 4; ++f)
+      vectors(i, f) = 0.1f + ((i * 7 + f * 3) % 11) * 0.05f;
+  }
+  ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const core::FactorModel> model,
+      core::FactorModel::Create(metadata, ids, vectors, {}, core::RowMatrix(),
+                                core::ModelOptions{}));
   ASSERT_OK(nodes_[0].server->store().PutModel(model->metadata(),
                                                model->Serialize()));
   const std::string fifo =
-      server::AnnCacheDir(nodes_[1].server->config().data_dir) + "/" +
-      version + ".hnsw.sum";
+      server::AnnCacheDir(nodes_[1].server->config().data_dir) + "/" + version +
+      ".hnsw.sum";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << fifo;
   struct Release {
     std::string path;

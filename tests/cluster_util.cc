@@ -27,14 +27,20 @@ absl::StatusOr<v1::FeedbackResponse> SendFeedback(
   return response;
 }
 
-// Retries while the cluster fails over (UNAVAILABLE), as a client would.
+// Retries while the cluster fails over, as a client would: UNAVAILABLE,
+// and DEADLINE_EXCEEDED (a node's own bound on a write, an append of up
+// to 6 s then up to 10 s for its apply, can outlast the call's 15 s on a
+// loaded machine; the write is idempotent, so retrying is safe).
 absl::StatusOr<v1::FeedbackResponse> SendFeedbackWithRetry(
     v1::Recommender::Stub& stub, const std::vector<v1::Event>& events) {
   absl::StatusOr<v1::FeedbackResponse> response;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   do {
     response = SendFeedback(stub, events);
-    if (response.ok() || !absl::IsUnavailable(response.status())) break;
+    if (response.ok() || !(absl::IsUnavailable(response.status()) ||
+                           absl::IsDeadlineExceeded(response.status()))) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   } while (absl::Now() < deadline);
   return response;

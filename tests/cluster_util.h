@@ -46,7 +46,8 @@ v1::Event MakeEvent(const std::string& id, const std::string& user,
 absl::StatusOr<v1::FeedbackResponse> SendFeedback(
     v1::Recommender::Stub& stub, const std::vector<v1::Event>& events);
 
-// Retries while the cluster fails over (UNAVAILABLE), as a client would.
+// Retries while the cluster fails over (UNAVAILABLE, DEADLINE_EXCEEDED),
+// as a client would, for up to 60 s.
 absl::StatusOr<v1::FeedbackResponse> SendFeedbackWithRetry(
     v1::Recommender::Stub& stub, const std::vector<v1::Event>& events);
 
