@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/string_view.h"
 #include "storage/codec.h"
@@ -57,8 +58,11 @@ struct Store::Impl::EventBatchBuilder {
                                    Store::OnIdConflict on_conflict,
                                    uint64_t log_ref) {
     if (log_ref != 0 && impl.log_refs != nullptr) {
+      absl::flat_hash_set<std::string_view> users;
       for (const core::Event& e : events) {
-        batch.Put(impl.log_refs, LogRefKey(e.user_id, log_ref), "");
+        if (users.insert(e.user_id).second) {
+          batch.Put(impl.log_refs, LogRefKey(e.user_id, log_ref), "");
+        }
       }
     }
     AppendResult result;

@@ -77,5 +77,35 @@ TEST_F(StoreTest, MoveLogRefsMovesOnlyExistingRefsAndRecordsThePosition) {
   EXPECT_THAT(reopened->LogRefs("bob"), IsOkAndHolds(ElementsAre(11u)));
 }
 
+// A store written before log refs has no such column family: read-only it
+// opens without one (no refs); opened for writing, it gets one.
+TEST_F(StoreTest, AStoreWithoutTheLogRefsFamilyOpensAndGetsOne) {
+  {
+    std::unique_ptr<Store> store = OpenOrDie();
+    ASSERT_OK(store->AppendEvents({{MakeEvent("e1", "u", 1)}}, 3).status());
+  }
+  WithRawDb(options_.data_dir,
+            [](const std::vector<std::string>& names,
+               const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+               rocksdb::DB* raw) {
+              for (size_t i = 0; i < names.size(); ++i) {
+                if (names[i] == "log_refs") {
+                  EXPECT_TRUE(raw->DropColumnFamily(handles[i]).ok());
+                }
+              }
+            });
+  StoreOptions read_only = options_;
+  read_only.read_only = true;
+  {
+    std::unique_ptr<Store> store = OpenOrDie(read_only);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(ScanAll(*store).size(), 1u);
+    EXPECT_THAT(store->LogRefs("u"), IsOkAndHolds(IsEmpty()));
+  }
+  std::unique_ptr<Store> store = OpenOrDie();
+  ASSERT_OK(store->AppendEvents({{MakeEvent("e2", "u", 2)}}, 4).status());
+  EXPECT_THAT(store->LogRefs("u"), IsOkAndHolds(ElementsAre(4u)));
+}
+
 }  // namespace
 }  // namespace aisle::storage
