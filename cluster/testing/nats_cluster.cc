@@ -51,6 +51,43 @@ bool JetStreamAnswers(const std::string& url) {
   return ok;
 }
 
+// Whether JetStream (through `url`) can place a stream with `replicas`
+// replicas now: it creates, then deletes, a small probe stream. A cluster
+// whose servers all answer may not know all its peers yet ("no suitable
+// peers for placement"), and then a node's first write fails.
+bool CanPlaceStream(const std::string& url, int replicas) {
+  natsOptions* options = nullptr;
+  if (natsOptions_Create(&options) != NATS_OK) return false;
+  natsOptions_SetURL(options, url.c_str());
+  natsOptions_SetTimeout(options, 500);
+  natsOptions_SetMaxReconnect(options, 0);
+  natsConnection* conn = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* info = nullptr;
+  bool ok = natsConnection_Connect(&conn, options) == NATS_OK;
+  if (ok) {
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.Wait = 2000;
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    const char* subjects[] = {"aisle-test.placement-probe"};
+    config.Name = "PLACEMENT_PROBE";
+    config.Subjects = subjects;
+    config.SubjectsLen = 1;
+    config.Storage = js_MemoryStorage;
+    config.Replicas = replicas;
+    ok = natsConnection_JetStream(&js, conn, &js_options) == NATS_OK &&
+         js_AddStream(&info, js, &config, nullptr, nullptr) == NATS_OK;
+    if (ok) js_DeleteStream(js, "PLACEMENT_PROBE", nullptr, nullptr);
+  }
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (conn != nullptr) natsConnection_Destroy(conn);
+  natsOptions_Destroy(options);
+  return ok;
+}
+
 // "" when `stream` (seen through `url`) has a leader and all replicas
 // online and current, else what is missing.
 std::string StreamProblem(const std::string& url, const std::string& stream,
@@ -175,6 +212,19 @@ absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(
   for (int i = 0; i < servers; ++i) {
     absl::Status s = cluster->WaitReady(i, deadline - absl::Now());
     if (!s.ok()) return s;
+  }
+  // Ready means a stream with every server as a replica can be created
+  // (what the first write of a node does), not only that each answers.
+  while (servers > 1 && !CanPlaceStream(cluster->url(0), servers)) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the ", servers,
+                       " NATS servers cannot place a replicated stream in "
+                       "time:\n",
+                       cluster->LogTail(0)));
+    }
+    // Polling interval, bounded by the deadline above.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return cluster;
 }

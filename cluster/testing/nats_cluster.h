@@ -47,7 +47,9 @@ absl::Status SetBucketKey(const std::string& url, const std::string& bucket,
 class NatsCluster {
  public:
   // Starts `servers` (1 or 3) nats-server processes with JetStream and
-  // waits (up to `timeout`) until JetStream answers on every one of them.
+  // waits (up to `timeout`) until JetStream answers on every one of them
+  // and, with 3, can place a stream on all three (the nodes' first write
+  // creates one).
   // Errors: NotFound without nats-server; DeadlineExceeded when they do not
   // become ready (the message holds the tail of their logs).
   static absl::StatusOr<std::unique_ptr<NatsCluster>> Start(
