@@ -198,8 +198,11 @@ TEST(EventLogTest, ThreeServersKeepTakingAppendsWhenOneIsKilled) {
     }
     return absl::OkStatus();
   };
-  ASSERT_OK(nats->WaitStreamHealthy("AISLE"));
+  // The stream exists once an append made sure of it (connecting only
+  // tries to create it, and may time out on a loaded machine); then every
+  // replica must be current before one is killed.
   ASSERT_OK(append_phase());
+  ASSERT_OK(nats->WaitStreamHealthy("AISLE"));
   for (int victim : {0, 2}) {
     // One server down at a time: the other two are a quorum.
     ASSERT_OK(nats->Kill(victim));
