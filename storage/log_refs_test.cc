@@ -84,16 +84,7 @@ TEST_F(StoreTest, AStoreWithoutTheLogRefsFamilyOpensAndGetsOne) {
     std::unique_ptr<Store> store = OpenOrDie();
     ASSERT_OK(store->AppendEvents({{MakeEvent("e1", "u", 1)}}, 3).status());
   }
-  WithRawDb(options_.data_dir,
-            [](const std::vector<std::string>& names,
-               const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
-               rocksdb::DB* raw) {
-              for (size_t i = 0; i < names.size(); ++i) {
-                if (names[i] == "log_refs") {
-                  EXPECT_TRUE(raw->DropColumnFamily(handles[i]).ok());
-                }
-              }
-            });
+  DropRawColumnFamily(options_.data_dir, "log_refs");
   StoreOptions read_only = options_;
   read_only.read_only = true;
   {

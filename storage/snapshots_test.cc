@@ -147,17 +147,7 @@ TEST_F(StoreTest, ReadOnlyOpenOfAStoreWithoutTheSnapshotFamily) {
     std::unique_ptr<Store> store = OpenOrDie();
     ASSERT_OK(store->AppendEvents({{MakeEvent("e1", "u", 1)}}).status());
   }
-  // Drop the column family, as in a store written before snapshots.
-  WithRawDb(options_.data_dir,
-            [](const std::vector<std::string>& names,
-               const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
-               rocksdb::DB* raw) {
-              for (size_t i = 0; i < names.size(); ++i) {
-                if (names[i] == "snapshot") {
-                  EXPECT_TRUE(raw->DropColumnFamily(handles[i]).ok());
-                }
-              }
-            });
+  DropRawColumnFamily(options_.data_dir, "snapshot");
   StoreOptions read_only = options_;
   read_only.read_only = true;
   std::unique_ptr<Store> store = OpenOrDie(read_only);

@@ -133,6 +133,22 @@ inline void WithRawDb(
   delete raw;
 }
 
+// Drops column family `family` of the closed store in `data_dir`, as in a
+// store written before that family existed (WithRawDb).
+inline void DropRawColumnFamily(const std::string& data_dir,
+                                const std::string& family) {
+  WithRawDb(data_dir,
+            [&](const std::vector<std::string>& names,
+                const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                rocksdb::DB* raw) {
+              for (size_t i = 0; i < names.size(); ++i) {
+                if (names[i] == family) {
+                  EXPECT_TRUE(raw->DropColumnFamily(handles[i]).ok());
+                }
+              }
+            });
+}
+
 // Writes key -> value into column family `family` of the closed store in
 // `data_dir` (WithRawDb).
 inline void PutRaw(const std::string& data_dir, const std::string& family,

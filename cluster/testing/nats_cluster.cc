@@ -25,29 +25,53 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A short-lived connection to one server for the readiness probes below:
+// 500 ms to connect, no reconnection, a JetStream context whose requests
+// wait `wait_ms`.
+class Probe {
+ public:
+  Probe(const std::string& url, int64_t wait_ms) {
+    if (natsOptions_Create(&options_) != NATS_OK) return;
+    natsOptions_SetURL(options_, url.c_str());
+    natsOptions_SetTimeout(options_, 500);
+    natsOptions_SetMaxReconnect(options_, 0);
+    if (natsConnection_Connect(&conn_, options_) != NATS_OK) {
+      conn_ = nullptr;
+      return;
+    }
+    jsOptions js_options;
+    jsOptions_Init(&js_options);
+    js_options.Wait = wait_ms;
+    if (natsConnection_JetStream(&js_, conn_, &js_options) != NATS_OK) {
+      js_ = nullptr;
+    }
+  }
+  ~Probe() {
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (conn_ != nullptr) natsConnection_Destroy(conn_);
+    if (options_ != nullptr) natsOptions_Destroy(options_);
+  }
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+  bool connected() const { return conn_ != nullptr; }
+  jsCtx* js() const { return js_; }  // null when not connected
+
+ private:
+  natsOptions* options_ = nullptr;
+  natsConnection* conn_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
 // Whether JetStream answers an account-info request on `url` within a
 // short timeout (in a JetStream cluster that needs an elected meta leader).
 bool JetStreamAnswers(const std::string& url) {
-  natsOptions* options = nullptr;
-  if (natsOptions_Create(&options) != NATS_OK) return false;
-  natsOptions_SetURL(options, url.c_str());
-  natsOptions_SetTimeout(options, 500);
-  natsOptions_SetMaxReconnect(options, 0);
-  natsConnection* conn = nullptr;
-  bool ok = natsConnection_Connect(&conn, options) == NATS_OK;
-  jsCtx* js = nullptr;
+  Probe probe(url, 500);
   jsAccountInfo* info = nullptr;
-  if (ok) {
-    jsOptions js_options;
-    jsOptions_Init(&js_options);
-    js_options.Wait = 500;
-    ok = natsConnection_JetStream(&js, conn, &js_options) == NATS_OK &&
-         js_GetAccountInfo(&info, js, nullptr, nullptr) == NATS_OK;
-  }
+  const bool ok =
+      probe.js() != nullptr &&
+      js_GetAccountInfo(&info, probe.js(), nullptr, nullptr) == NATS_OK;
   if (info != nullptr) jsAccountInfo_Destroy(info);
-  if (js != nullptr) jsCtx_Destroy(js);
-  if (conn != nullptr) natsConnection_Destroy(conn);
-  natsOptions_Destroy(options);
   return ok;
 }
 
@@ -56,35 +80,21 @@ bool JetStreamAnswers(const std::string& url) {
 // whose servers all answer may not know all its peers yet ("no suitable
 // peers for placement"), and then a node's first write fails.
 bool CanPlaceStream(const std::string& url, int replicas) {
-  natsOptions* options = nullptr;
-  if (natsOptions_Create(&options) != NATS_OK) return false;
-  natsOptions_SetURL(options, url.c_str());
-  natsOptions_SetTimeout(options, 500);
-  natsOptions_SetMaxReconnect(options, 0);
-  natsConnection* conn = nullptr;
-  jsCtx* js = nullptr;
+  Probe probe(url, 2000);
+  if (probe.js() == nullptr) return false;
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  const char* subjects[] = {"aisle-test.placement-probe"};
+  config.Name = "PLACEMENT_PROBE";
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.Storage = js_MemoryStorage;
+  config.Replicas = replicas;
   jsStreamInfo* info = nullptr;
-  bool ok = natsConnection_Connect(&conn, options) == NATS_OK;
-  if (ok) {
-    jsOptions js_options;
-    jsOptions_Init(&js_options);
-    js_options.Wait = 2000;
-    jsStreamConfig config;
-    jsStreamConfig_Init(&config);
-    const char* subjects[] = {"aisle-test.placement-probe"};
-    config.Name = "PLACEMENT_PROBE";
-    config.Subjects = subjects;
-    config.SubjectsLen = 1;
-    config.Storage = js_MemoryStorage;
-    config.Replicas = replicas;
-    ok = natsConnection_JetStream(&js, conn, &js_options) == NATS_OK &&
-         js_AddStream(&info, js, &config, nullptr, nullptr) == NATS_OK;
-    if (ok) js_DeleteStream(js, "PLACEMENT_PROBE", nullptr, nullptr);
-  }
+  const bool ok =
+      js_AddStream(&info, probe.js(), &config, nullptr, nullptr) == NATS_OK;
   if (info != nullptr) jsStreamInfo_Destroy(info);
-  if (js != nullptr) jsCtx_Destroy(js);
-  if (conn != nullptr) natsConnection_Destroy(conn);
-  natsOptions_Destroy(options);
+  if (ok) js_DeleteStream(probe.js(), "PLACEMENT_PROBE", nullptr, nullptr);
   return ok;
 }
 
@@ -92,46 +102,31 @@ bool CanPlaceStream(const std::string& url, int replicas) {
 // online and current, else what is missing.
 std::string StreamProblem(const std::string& url, const std::string& stream,
                           int expected_replicas) {
-  natsOptions* options = nullptr;
-  if (natsOptions_Create(&options) != NATS_OK) return "no memory";
-  natsOptions_SetURL(options, url.c_str());
-  natsOptions_SetTimeout(options, 500);
-  natsOptions_SetMaxReconnect(options, 0);
-  natsConnection* conn = nullptr;
-  jsCtx* js = nullptr;
+  Probe probe(url, 1000);
+  if (!probe.connected()) return "cannot connect";
   jsStreamInfo* info = nullptr;
   std::string problem;
-  if (natsConnection_Connect(&conn, options) != NATS_OK) {
-    problem = "cannot connect";
-  } else {
-    jsOptions js_options;
-    jsOptions_Init(&js_options);
-    js_options.Wait = 1000;
-    if (natsConnection_JetStream(&js, conn, &js_options) != NATS_OK ||
-        js_GetStreamInfo(&info, js, stream.c_str(), nullptr, nullptr) !=
-            NATS_OK) {
-      problem = "no stream info";
-    } else if (expected_replicas > 1) {
-      const jsClusterInfo* cluster = info->Cluster;
-      if (cluster == nullptr || cluster->Leader == nullptr ||
-          *cluster->Leader == '\0') {
-        problem = "no leader";
-      } else if (cluster->ReplicasLen != expected_replicas - 1) {
-        problem = absl::StrCat(cluster->ReplicasLen, " followers");
-      } else {
-        for (int r = 0; r < cluster->ReplicasLen; ++r) {
-          const jsPeerInfo* peer = cluster->Replicas[r];
-          if (peer->Offline || !peer->Current) {
-            problem = absl::StrCat("replica ", peer->Name, " not current");
-          }
+  if (probe.js() == nullptr ||
+      js_GetStreamInfo(&info, probe.js(), stream.c_str(), nullptr, nullptr) !=
+          NATS_OK) {
+    problem = "no stream info";
+  } else if (expected_replicas > 1) {
+    const jsClusterInfo* cluster = info->Cluster;
+    if (cluster == nullptr || cluster->Leader == nullptr ||
+        *cluster->Leader == '\0') {
+      problem = "no leader";
+    } else if (cluster->ReplicasLen != expected_replicas - 1) {
+      problem = absl::StrCat(cluster->ReplicasLen, " followers");
+    } else {
+      for (int r = 0; r < cluster->ReplicasLen; ++r) {
+        const jsPeerInfo* peer = cluster->Replicas[r];
+        if (peer->Offline || !peer->Current) {
+          problem = absl::StrCat("replica ", peer->Name, " not current");
         }
       }
     }
   }
   if (info != nullptr) jsStreamInfo_Destroy(info);
-  if (js != nullptr) jsCtx_Destroy(js);
-  if (conn != nullptr) natsConnection_Destroy(conn);
-  natsOptions_Destroy(options);
   return problem;
 }
 
