@@ -5,7 +5,6 @@
 #include <functional>
 #include <optional>
 #include <sstream>
-#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -16,20 +15,10 @@
 #include "absl/strings/strip.h"
 #include "cluster/event_log.h"
 #include "core/string_view.h"
-#include "core/weights_config.h"
+#include "server/config_flags.h"
 
 namespace aisle::server {
-namespace {
-
-using Setter = std::function<absl::Status(absl::string_view, ServerConfig*)>;
-
-struct Option {
-  absl::string_view name;  // flag name without dashes
-  absl::string_view value_name;
-  absl::string_view help;
-  bool is_bool = false;
-  Setter set;
-};
+namespace config_internal {
 
 absl::Status Bad(absl::string_view what) {
   return absl::InvalidArgumentError(what);
@@ -71,31 +60,17 @@ absl::StatusOr<bool> ParseBool(absl::string_view text) {
   return Bad(absl::StrCat("must be true or false, got \"", text, "\""));
 }
 
-// Setters for the common shapes. `field` points into ServerConfig (or the
-// engine options inside it).
-template <typename T>
-Setter IntSetter(T ServerConfig::*field, int64_t min, int64_t max) {
-  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
-    absl::StatusOr<int64_t> n = ParseInt(v, min, max);
-    if (!n.ok()) return n.status();
-    c->*field = static_cast<T>(*n);
-    return absl::OkStatus();
-  };
-}
+}  // namespace config_internal
 
-// A field of the engine's SessionOptions (core/engine.h), in min..max.
-template <typename T>
-Setter SessionSetter(T core::SessionOptions::*field, double min, double max) {
-  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
-    absl::StatusOr<double> d = ParseDouble(v, min, max);
-    if (!d.ok()) return d.status();
-    if (std::is_integral_v<T> && *d != std::floor(*d)) {
-      return Bad(absl::StrCat("must be an integer, got \"", v, "\""));
-    }
-    c->engine.session.*field = static_cast<T>(*d);
-    return absl::OkStatus();
-  };
-}
+namespace {
+
+using config_internal::Bad;
+using config_internal::FlagOption;
+using config_internal::IntSetter;
+using config_internal::ParseBool;
+using config_internal::ParseDouble;
+using config_internal::ParseInt;
+using config_internal::Setter;
 
 Setter DurationSetter(int64_t ServerConfig::*field, bool allow_disable) {
   return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
@@ -128,8 +103,9 @@ Setter PathSetter(std::string TlsFiles::*field) {
   };
 }
 
-const std::vector<Option>& Options() {
-  static const auto* options = new std::vector<Option>{
+// Every flag but the engine-tuning ones, in the order --help lists them.
+std::vector<FlagOption> ServerFlagOptions() {
+  return {
       {"host", "ADDR",
        "Address to bind the gRPC server (default 0.0.0.0: all interfaces, "
        "for containers; 127.0.0.1 keeps it local).",
@@ -321,143 +297,6 @@ const std::vector<Option>& Options() {
        "How long Recommend waits for its min_log_position before answering "
        "stale (default 50ms).",
        false, DurationSetter(&ServerConfig::cluster_read_wait_ms, false)},
-      {"train-threads", "N",
-       "Threads for training the demo model; 0 = all cores (default 0).", false,
-       IntSetter(&ServerConfig::train_threads, 0, 1024)},
-      {"segments", "K",
-       "User segments learned with the demo model (k-means on the user "
-       "vectors; `aisle train --segments` for stored data); 0 = none "
-       "(default 6).",
-       false, IntSetter(&ServerConfig::segments, 0, 256)},
-      {"popularity-half-life", "DAYS",
-       "Half-life of popularity, in days (default 14).", false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<double> d = ParseDouble(v, 0.001, 1e6);
-         if (!d.ok()) return d.status();
-         c->engine.popularity_half_life_days = *d;
-         return absl::OkStatus();
-       }},
-      {"trending-half-life", "HOURS",
-       "Half-life of trending, in hours (default 24).", false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<double> d = ParseDouble(v, 0.001, 1e6);
-         if (!d.ok()) return d.status();
-         c->engine.trending_half_life_hours = *d;
-         return absl::OkStatus();
-       }},
-      {"user-half-life", "DAYS",
-       "Decay of a user's own events in fold-in, in days; 0 = none "
-       "(default 0).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<double> d = ParseDouble(v, 0, 1e6);
-         if (!d.ok()) return d.status();
-         c->engine.user_half_life_days = *d;
-         return absl::OkStatus();
-       }},
-      {"max-history-per-user", "N",
-       "Events per user kept in memory (default 500).", false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n = ParseInt(v, 1, 1000000);
-         if (!n.ok()) return n.status();
-         c->engine.max_history_per_user = static_cast<int>(*n);
-         return absl::OkStatus();
-       }},
-      {"co-occurrence-window", "N",
-       "Co-occurrence counted within a user's last N items (default 50).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n = ParseInt(v, 1, 10000);
-         if (!n.ok()) return n.status();
-         c->engine.co_occurrence_window = static_cast<int>(*n);
-         return absl::OkStatus();
-       }},
-      {"event-weights", "NAME=W,...",
-       "How much each event type says about taste (training, fold-in, "
-       "popularity, co-occurrence); names not given keep their default "
-       "(default view=1,click=2,add_to_cart=4,remove_from_cart=-2,"
-       "purchase=8,rating=1,impression=0,favorite=3; rating multiplies the "
-       "rating's value).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         return core::ParseEventWeights(core::ToStd(v), &c->engine.weights);
-       }},
-      {"blend-weights", "NAME=W,...",
-       "Weights of the sources FOR_YOU blends into the factor model's "
-       "scores, 0..1 (default session=0.9; --session-blend sets the same "
-       "weight).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         return core::ParseBlendWeights(core::ToStd(v), &c->engine);
-       }},
-      {"new-item-slots", "N",
-       "Slots of each FOR_YOU / SIMILAR_ITEMS list kept for new items that "
-       "match the user's or the item's content; RecommendRequest."
-       "new_item_slots overrides it (default 1, 0 = off).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n = ParseInt(v, 0, 500);
-         if (!n.ok()) return n.status();
-         c->engine.content.new_item_slots = static_cast<int>(*n);
-         return absl::OkStatus();
-       }},
-      {"search-weight", "WEIGHT",
-       "Weight of a SEARCH query in the user's content profile, on the "
-       "scale of the event weights (view 1, purchase 8; default 2).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<double> d = ParseDouble(v, 0, 1000);
-         if (!d.ok()) return d.status();
-         c->engine.weights.search = static_cast<float>(*d);
-         return absl::OkStatus();
-       }},
-      {"session-blend", "WEIGHT",
-       "Weight of the session signal (the last few events) against the "
-       "factor model for a fresh session, 0..1 (default 0.9).",
-       false, SessionSetter(&core::SessionOptions::blend_weight, 0, 1)},
-      {"session-items", "N",
-       "Distinct recent items in a session, 0 = no session signal "
-       "(default 5).",
-       false, SessionSetter(&core::SessionOptions::max_items, 0, 100)},
-      {"session-window", "SECONDS",
-       "How far before a user's latest event the session reaches (default "
-       "86400).",
-       false, SessionSetter(&core::SessionOptions::window_seconds, 1, 1e9)},
-      {"session-decay", "FACTOR",
-       "Weight of each older session item relative to the next, 0..1 "
-       "(default 0.7).",
-       false, SessionSetter(&core::SessionOptions::position_decay, 0, 1)},
-      {"session-fresh-half-life", "SECONDS",
-       "Age of a user's latest event at which the session weighs half; 0 = "
-       "never stale (default 3600).",
-       false,
-       SessionSetter(&core::SessionOptions::fresh_half_life_seconds, 0, 1e9)},
-      {"session-transition-weight", "WEIGHT",
-       "Weight of 'what followed' in the session score (default 3).", false,
-       SessionSetter(&core::SessionOptions::transition_weight, 0, 1e6)},
-      {"session-cooccurrence-weight", "WEIGHT",
-       "Weight of co-occurrence in the session score (default 0.5).", false,
-       SessionSetter(&core::SessionOptions::co_occurrence_weight, 0, 1e6)},
-      {"exact-below-selectivity", "FRACTION",
-       "Use exact search when a filter keeps less than this fraction of "
-       "the catalog (default 0.05).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<double> d = ParseDouble(v, 0, 1);
-         if (!d.ok()) return d.status();
-         c->engine.exact_below_selectivity = *d;
-         return absl::OkStatus();
-       }},
-      {"ann-min-items", "N",
-       "Build an ANN index for models with at least N items (default "
-       "20000).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<int64_t> n = ParseInt(v, 0, (1LL << 31) - 1);
-         if (!n.ok()) return n.status();
-         c->engine.model.ann_min_items = static_cast<int32_t>(*n);
-         return absl::OkStatus();
-       }},
       {"tls-cert", "FILE",
        "PEM certificate chain of the gRPC port; with --tls-key turns on "
        "TLS (default: none = plaintext, with a warning).",
@@ -506,20 +345,6 @@ const std::vector<Option>& Options() {
        "A/B experiments, JSON (docs/experiments.md): arms with traffic "
        "shares and engine settings (default: none).",
        false, StringSetter(&ServerConfig::experiments_file, false)},
-      {"exploration", "FRACTION",
-       "Exploration of a Recommend that does not set it: popularity "
-       "penalty and slots for under-exposed items, 0..1 (default 0).",
-       false,
-       [](absl::string_view v, ServerConfig* c) -> absl::
-                                                    Status {
-                                                      absl::StatusOr<double> d =
-                                                          ParseDouble(v, 0, 1);
-                                                      if (!d.ok())
-                                                        return d.status();
-                                                      c->default_exploration =
-                                                          *d;
-                                                      return absl::OkStatus();
-                                                    }},
       {"attribution-window", "DURATION",
        "Events count for the recommendation whose id they carry for this "
        "long after it was issued (default 7d).",
@@ -528,24 +353,30 @@ const std::vector<Option>& Options() {
        "How often the TLS files are re-read, so rotated certificates apply "
        "without a restart (default 60s).",
        false,
-       [](absl::string_view v,
-          ServerConfig* c) -> absl::
-                               Status {
-                                 absl::StatusOr<int64_t> ms =
-                                     ParseDurationMs(core::ToStd(v));
-                                 if (!ms.ok()) return ms.status();
-                                 if (*ms < 1000 || *ms > 86'400'000)
-                                   return Bad("must be 1s..1d");
-                                 c->tls.reload_interval_s =
-                                     static_cast<int>(*ms / 1000);
-                                 return absl::OkStatus();
-                               }},
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> ms = ParseDurationMs(core::ToStd(v));
+         if (!ms.ok()) return ms.status();
+         if (*ms < 1000 || *ms > 86'400'000) return Bad("must be 1s..1d");
+         c->tls.reload_interval_s = static_cast<int>(*ms / 1000);
+         return absl::OkStatus();
+       }},
   };
+}
+
+// The one flag table: the server's flags, then the engine-tuning ones
+// (config_engine_flags.cc).
+const std::vector<FlagOption>& Options() {
+  static const std::vector<FlagOption>* options = [] {
+    auto* all = new std::vector<FlagOption>(ServerFlagOptions());
+    std::vector<FlagOption> engine = config_internal::EngineFlagOptions();
+    all->insert(all->end(), engine.begin(), engine.end());
+    return all;
+  }();
   return *options;
 }
 
-const Option* FindOption(absl::string_view name) {
-  for (const Option& option : Options()) {
+const FlagOption* FindOption(absl::string_view name) {
+  for (const FlagOption& option : Options()) {
     if (option.name == name) return &option;
   }
   return nullptr;
@@ -711,7 +542,7 @@ absl::StatusOr<ServerConfig> ParseServeArgs(
     } else {
       name = std::string(arg);
     }
-    const Option* option = FindOption(name);
+    const FlagOption* option = FindOption(name);
     if (option == nullptr && name != "config") {
       return Bad(absl::StrCat("unknown flag --", name, " (see --help)"));
     }
@@ -747,7 +578,7 @@ absl::StatusOr<ServerConfig> ParseServeArgs(
   if (config_file.has_value()) config.config_file = config_file->value;
   // Lowest precedence first; later layers overwrite.
   std::map<std::string, Setting> merged = std::move(file_settings);
-  for (const Option& option : Options()) {
+  for (const FlagOption& option : Options()) {
     std::string env_name = EnvName(option.name);
     if (auto it = env.find(env_name); it != env.end()) {
       merged[std::string(option.name)] = Setting{it->second, env_name};
@@ -756,7 +587,7 @@ absl::StatusOr<ServerConfig> ParseServeArgs(
   for (auto& [name, setting] : flags) merged[name] = setting;
 
   for (const auto& [name, setting] : merged) {
-    const Option* option = FindOption(name);
+    const FlagOption* option = FindOption(name);
     absl::Status status = option->set(setting.value, &config);
     if (!status.ok()) {
       return Bad(absl::StrCat(setting.source, ": ", status.message()));
@@ -777,7 +608,7 @@ std::string ServeUsage() {
       "Flags:\n"
       "  --config FILE\n      Read options from FILE (`key = value` "
       "lines, # comments).\n";
-  for (const Option& option : Options()) {
+  for (const FlagOption& option : Options()) {
     absl::StrAppend(&usage, "  --", option.name);
     if (!option.value_name.empty()) {
       absl::StrAppend(&usage, " ", option.value_name);
