@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -17,12 +16,9 @@
 #include "cluster/blob_store.h"
 #include "cluster/event_log.h"
 #include "core/clock.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/resource_quota.h"
 #include "prometheus/exposer.h"
-#include "server/auth.h"
 #include "server/cluster_models.h"
 #include "server/cluster_writes.h"
 #include "server/console_seam.h"
@@ -36,10 +32,10 @@
 #include "server/model_manager.h"
 #include "server/read_loop.h"
 #include "server/recommendation_id.h"
+#include "server/server_impl.h"
 #include "server/service.h"
 #include "server/snapshots.h"
 #include "server/startup.h"
-#include "server/tls.h"
 #include "server/writes.h"
 #include "spdlog/spdlog.h"
 
@@ -55,143 +51,79 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 }  // namespace
 
-struct AisleServer::Impl {
-  ServerConfig config;
-  std::unique_ptr<storage::Store> store;
-  std::unique_ptr<core::Engine> engine;
-  std::unique_ptr<Metrics> metrics;
-  std::unique_ptr<AccessLog> access_log;
-  std::unique_ptr<RecommendationIds> ids;
-  std::unique_ptr<Experiments> experiments;
-  std::unique_ptr<ExperimentStats> experiment_stats;
-  std::unique_ptr<ItemActivity> item_activity;
-  std::unique_ptr<Ingest> ingest;
-  std::unique_ptr<ModelManager> models;
-  // Cluster mode only: the replicated log and this node's applier of it.
-  std::unique_ptr<cluster::EventLog> log;
-  std::unique_ptr<cluster::BlobStore> blobs;  // the model bucket
-  std::unique_ptr<ClusterModels> cluster_models;
-  std::unique_ptr<LogApplier> applier;
-  std::unique_ptr<Writes> writes;  // LocalWrites or ClusterWrites
-  std::unique_ptr<Admission> admission;
-  std::unique_ptr<RecommenderService> service;
-  std::unique_ptr<ReadLoop> read_loop;  // serves the service's Recommend
-  // Shared with the port's credentials, which gRPC keeps until the server
-  // is destroyed.
-  std::shared_ptr<Authenticator> auth;
-  std::unique_ptr<grpc::Server> grpc_server;
-  std::unique_ptr<prometheus::Exposer> exposer;
-  std::unique_ptr<console::ConsoleServer> console;  // null when off
-  int port = 0;
-  int metrics_port = -1;
+void AisleServer::Impl::SetHealth(bool serving) {
+  std::lock_guard<std::mutex> lock(health_mu);
+  health_serving = serving;
+  ApplyHealthLocked();
+}
 
-  std::thread background;
-  std::mutex mu;
-  std::condition_variable cv;
-  // Set once LoadState succeeded: only then is the engine a snapshot of
-  // the store (a failed start must not store a partial one).
-  std::atomic<bool> state_loaded{false};
-  // Orders snapshot writers (background thread, Shutdown, tests).
-  std::mutex snapshot_mu;
-  // What the last engine snapshot covered.
-  std::optional<storage::SnapshotPosition> last_snapshot;  // snapshot_mu
-  bool stopping = false;                                   // guarded by mu
-  bool shut_down = false;                                  // guarded by mu
+void AisleServer::Impl::SetLogConnected(bool connected) {
+  std::lock_guard<std::mutex> lock(health_mu);
+  health_log_connected = connected;
+  ApplyHealthLocked();
+}
 
-  // Orders health changes (serving, and the log's connection, reported
-  // from a NATS thread) and guards grpc_server against that thread.
-  std::mutex health_mu;
-  bool health_serving = false;       // guarded by health_mu
-  bool health_log_connected = true;  // guarded by health_mu
+void AisleServer::Impl::ApplyHealthLocked() {
+  if (grpc_server == nullptr) return;
+  grpc::HealthCheckServiceInterface* health =
+      grpc_server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(health_serving);
+  health->SetServingStatus(kServiceName, health_serving);
+  health->SetServingStatus(kWriteServiceName,
+                           health_serving && health_log_connected);
+}
 
-  void SetHealth(bool serving) {
-    std::lock_guard<std::mutex> lock(health_mu);
-    health_serving = serving;
-    ApplyHealthLocked();
+void AisleServer::Impl::RefreshGauges() {
+  metrics->UpdateModelAge(NowMs());
+  core::EngineStats stats = engine->Stats();
+  metrics->SetCatalog(stats.items, stats.users);
+  metrics->SetStorageStats(store->Stats());
+  for (int c = 0; c < kNumMethodClasses; ++c) {
+    const AdmissionLimiter& limiter =
+        admission->limiter(static_cast<MethodClass>(c));
+    metrics->SetAdmission(static_cast<MethodClass>(c), limiter.limit(),
+                          limiter.in_flight());
   }
-  void SetLogConnected(bool connected) {
-    std::lock_guard<std::mutex> lock(health_mu);
-    health_log_connected = connected;
-    ApplyHealthLocked();
-  }
-  void ApplyHealthLocked() {
-    if (grpc_server == nullptr) return;
-    grpc::HealthCheckServiceInterface* health =
-        grpc_server->GetHealthCheckService();
-    if (health == nullptr) return;
-    health->SetServingStatus(health_serving);
-    health->SetServingStatus(kServiceName, health_serving);
-    health->SetServingStatus(kWriteServiceName,
-                             health_serving && health_log_connected);
-  }
+}
 
-  void RefreshGauges() {
-    metrics->UpdateModelAge(NowMs());
-    core::EngineStats stats = engine->Stats();
-    metrics->SetCatalog(stats.items, stats.users);
-    metrics->SetStorageStats(store->Stats());
-    for (int c = 0; c < kNumMethodClasses; ++c) {
-      const AdmissionLimiter& limiter =
-          admission->limiter(static_cast<MethodClass>(c));
-      metrics->SetAdmission(static_cast<MethodClass>(c), limiter.limit(),
-                            limiter.in_flight());
-    }
+absl::Status AisleServer::Impl::SnapshotIfChanged(bool force) {
+  if (!state_loaded) {
+    return absl::FailedPreconditionError("the state is not loaded yet");
   }
-
-  // Writes an engine snapshot when events or erasures happened since the
-  // last one (or always, if `force`); logs the outcome.
-  absl::Status SnapshotIfChanged(bool force) {
-    if (!state_loaded) {
-      return absl::FailedPreconditionError("the state is not loaded yet");
-    }
-    std::lock_guard<std::mutex> lock(snapshot_mu);
-    absl::StatusOr<storage::SnapshotPosition> now =
-        store->SnapshotPositionNow();
-    if (!now.ok()) return now.status();
-    if (!force && last_snapshot.has_value() &&
-        last_snapshot->event_sequence == now->event_sequence &&
-        last_snapshot->erasures == now->erasures) {
-      return absl::OkStatus();
-    }
-    absl::StatusOr<SnapshotWritten> written =
-        WriteEngineSnapshot(*store, *engine, *ingest);
-    if (!written.ok()) {
-      spdlog::warn("engine snapshot not written: {}",
-                   written.status().ToString());
-      return written.status();
-    }
-    last_snapshot = written->position;
-    spdlog::info(
-        "engine snapshot written: {:.1f} MB, writes paused {:.3f} s, stored "
-        "in {:.2f} s",
-        written->bytes / 1e6, written->paused_seconds, written->store_seconds);
+  std::lock_guard<std::mutex> lock(snapshot_mu);
+  absl::StatusOr<storage::SnapshotPosition> now = store->SnapshotPositionNow();
+  if (!now.ok()) return now.status();
+  if (!force && last_snapshot.has_value() &&
+      last_snapshot->event_sequence == now->event_sequence &&
+      last_snapshot->erasures == now->erasures) {
     return absl::OkStatus();
   }
-
-  // Replays the store into the engine, then loads the active model (or,
-  // with --demo and an empty store, generates the demo data and model).
-  absl::Status LoadState();
-  // Model inbox polling (unless disabled), idempotency-key pruning and
-  // event retention.
-  void BackgroundLoop();
-  // Cluster mode: connects to the log and sets up the applier and the
-  // cluster write path (not started yet).
-  absl::Status StartCluster();
-  // Cluster mode, after LoadState: applies the log from the store's
-  // position and waits (bounded) until this node has caught up.
-  void CatchUpWithLog();
-  // Deletes the events older than config.event_retention_ms.
-  void EnforceRetention() {
-    absl::StatusOr<int64_t> deleted =
-        store->DeleteEventsBefore(NowMs() - config.event_retention_ms);
-    if (!deleted.ok()) {
-      spdlog::error("event retention: {}", deleted.status().ToString());
-    } else if (*deleted > 0) {
-      spdlog::info("event retention: deleted {} events older than {} days",
-                   *deleted, config.event_retention_ms / 86'400'000.0);
-    }
+  absl::StatusOr<SnapshotWritten> written =
+      WriteEngineSnapshot(*store, *engine, *ingest);
+  if (!written.ok()) {
+    spdlog::warn("engine snapshot not written: {}",
+                 written.status().ToString());
+    return written.status();
   }
-};
+  last_snapshot = written->position;
+  spdlog::info(
+      "engine snapshot written: {:.1f} MB, writes paused {:.3f} s, stored "
+      "in {:.2f} s",
+      written->bytes / 1e6, written->paused_seconds, written->store_seconds);
+  return absl::OkStatus();
+}
+
+void AisleServer::Impl::EnforceRetention() {
+  absl::StatusOr<int64_t> deleted =
+      store->DeleteEventsBefore(NowMs() - config.event_retention_ms);
+  if (!deleted.ok()) {
+    spdlog::error("event retention: {}", deleted.status().ToString());
+  } else if (*deleted > 0) {
+    spdlog::info("event retention: deleted {} events older than {} days",
+                 *deleted, config.event_retention_ms / 86'400'000.0);
+  }
+}
 
 absl::Status AisleServer::Impl::StartCluster() {
   if (config.demo) {
@@ -497,123 +429,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   // From here on the destructor of `server` tears down whatever started.
   std::unique_ptr<AisleServer> server(new AisleServer(std::move(impl)));
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  const std::string address = absl::StrCat(config.host, ":", config.port);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(config.tls);
-  if (!credentials.ok()) return credentials.status();
-  if (!config.tls.enabled()) {
-    spdlog::warn(
-        "gRPC on {}:{} is plaintext: anyone who can reach the port can read "
-        "and send requests; set --tls-cert and --tls-key (docs/security.md)",
-        config.host, config.port);
-  }
-  {
-    AuthOptions auth_options;
-    auth_options.tokens_file = config.auth_tokens_file;
-    auth_options.tls_roles_file = config.tls_roles_file;
-    auth_options.reload_check_ms = config.auth_reload_check_ms;
-    absl::StatusOr<std::unique_ptr<Authenticator>> auth =
-        Authenticator::Create(auth_options, s.metrics.get());
-    if (!auth.ok()) return auth.status();
-    s.auth = *std::move(auth);
-  }
-  if (s.auth->enabled()) {
-    *credentials =
-        WithAuthentication(*credentials, config.tls.enabled(), s.auth);
-    if (!config.tls.enabled()) {
-      spdlog::warn(
-          "bearer tokens travel in clear text on a plaintext port; use TLS "
-          "unless a sidecar encrypts the traffic");
-    }
-  } else {
-    spdlog::warn(
-        "no --auth-tokens or --tls-roles: every client that reaches the port "
-        "may call every method, DeleteUser and ActivateModel included");
-  }
-  builder.AddListeningPort(address, *credentials, &s.port);
-  // Where a call can wait before or while it is worked on, and what bounds
-  // each place:
-  //   - in the client, for a free stream on its connection: at most
-  //     max_concurrent_streams calls per connection are open on the server;
-  //     the rest wait in the client, where their deadline applies;
-  //   - in the server's transport and callback queue, not yet handled: at
-  //     most max_concurrent_streams per connection, their buffers within
-  //     the ResourceQuota's memory (past it gRPC refuses new calls), each
-  //     message within max_message_bytes; a call whose deadline passed
-  //     meanwhile is dropped unworked when picked up (service.h);
-  //   - being handled: the admission limit of its class (admission.h);
-  //     past it a call is refused at once. Recommend calls are taken off
-  //     gRPC at once by the read loop (read_loop.h), whose queue holds at
-  //     most max_queued_read per thread and sheds calls that waited past
-  //     max_queue_delay or their deadline;
-  //   - for the store's write lock (Ingest) and the engine's lock: only
-  //     admitted calls, so at most the write limit.
-  // So memory stays bounded by connections x streams x message size and the
-  // quota, whatever the offered load.
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::min<int64_t>(config.max_message_bytes, INT32_MAX)));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                             config.max_concurrent_streams);
-  grpc::ResourceQuota quota("aisle");
-  quota.Resize(static_cast<size_t>(config.grpc_memory_bytes));
-  if (config.threads > 0) quota.SetMaxThreads(config.threads);
-  builder.SetResourceQuota(quota);
-  builder.RegisterService(s.service.get());
-  s.read_loop->AddTo(&builder);
-  {
-    std::lock_guard<std::mutex> lock(s.health_mu);
-    s.grpc_server = builder.BuildAndStart();
-    if (s.port == 0) s.grpc_server.reset();
-  }
-  if (s.grpc_server == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address,
-                     " (port in use? pick another with --port)"));
-  }
-  // Calls arriving while the state loads are answered UNAVAILABLE by it.
-  s.read_loop->Start();
-  // Bound before loading, so clients see NOT_SERVING / UNAVAILABLE while
-  // the state is replayed instead of "connection refused".
-  s.SetHealth(false);
-
-  std::string metrics_host;
-  if (config.metrics_port >= 0) {
-    metrics_host =
-        config.metrics_address.empty() ? config.host : config.metrics_address;
-    const std::string metrics_address =
-        absl::StrCat(metrics_host, ":", config.metrics_port);
-    try {
-      s.exposer = std::make_unique<prometheus::Exposer>(metrics_address);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot serve metrics on ", metrics_address, ": ",
-                       e.what(), " (pick another --metrics-port or -1)"));
-    }
-    std::vector<int> ports = s.exposer->GetListeningPorts();
-    s.metrics_port = ports.empty() ? config.metrics_port : ports.front();
-    s.exposer->RegisterCollectable(s.metrics->collectable());
-    s.metrics->SetScrapeCallback([&s] { s.RefreshGauges(); });
-  }
-
-  {
-    auto console = StartConsole(config, s.grpc_server.get(), s.auth,
-                                s.metrics.get(), s.item_activity.get());
-    if (!console.ok()) return console.status();
-    s.console = *std::move(console);
-  }
-
-  spdlog::info("aisle {}: gRPC on {}:{} ({}), metrics {}; loading {}",
-               AISLE_VERSION, config.host, s.port,
-               config.tls.mutual()    ? "mutual TLS"
-               : config.tls.enabled() ? "TLS"
-                                      : "plaintext",
-               s.metrics_port < 0 ? std::string("disabled")
-                                  : absl::StrCat("on ", metrics_host, ":",
-                                                 s.metrics_port, "/metrics"),
-               config.data_dir);
+  if (absl::Status status = s.StartPorts(); !status.ok()) return status;
   if (absl::Status status = s.LoadState(); !status.ok()) return status;
   s.state_loaded = true;
   if (s.applier != nullptr) {
