@@ -118,10 +118,7 @@ TEST_F(ErasureTest, DeleteUserLeavesNoTraceInTheDataDirOrALaterBackup) {
   // arrives through the inbox; it is stored without user vectors.
   const std::string blob = LegacyModelBlob(
       server.server->engine().ExportTrainingData(), "20260101T000000-legacy");
-  const fs::path inbox = server::ModelInboxDir(data_);
-  fs::create_directories(inbox);
-  std::ofstream(inbox / "m.tmp", std::ios::binary) << blob;
-  fs::rename(inbox / "m.tmp", inbox / "20260101T000000-legacy.model");
+  ASSERT_OK(DropModelInInbox(data_, "20260101T000000-legacy.model", blob));
   ASSERT_OK(server.server->PollModelsOnce());
   ASSERT_OK_AND_ASSIGN(std::string stored, server.server->store().GetModelBlob(
                                                "20260101T000000-legacy"));

@@ -181,14 +181,7 @@ class IntegrationTest : public ::testing::Test {
   // Drops a model file into the inbox the way `aisle train` does: write a
   // temporary file, then rename it into place.
   void DropInInbox(const std::string& name, const std::string& blob) {
-    const fs::path inbox = server::ModelInboxDir(server().config().data_dir);
-    fs::create_directories(inbox);
-    const fs::path tmp = inbox / (name + ".tmp");
-    {
-      std::ofstream out(tmp, std::ios::binary);
-      out << blob;
-    }
-    fs::rename(tmp, inbox / name);
+    ASSERT_OK(DropModelInInbox(server().config().data_dir, name, blob));
   }
 
   TempDir dir_;

@@ -3,8 +3,6 @@
 // group-0 shopper names SOURCE_PEOPLE_LIKE_YOU and its reason, and
 // recommends what the shopper's group bought; with the default weight (0)
 // the source is not used.
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 
@@ -13,14 +11,11 @@
 #include "core/weights_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/model_manager.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
 namespace aisle::testing {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr int kGroups = 2;
 constexpr int kUsersPerGroup = 20;
@@ -61,24 +56,8 @@ class PeopleLikeYouTest : public ::testing::Test {
     ASSERT_OK(FromGrpc(
         server_.stub->Feedback(ContextWithDeadline().get(), events, &fed)));
 
-    core::TrainingOptions options;
-    options.als.factors = 8;
-    options.als.iterations = 10;
-    options.als.regularization = 0.5f;
-    options.als.threads = 1;
-    options.validate_fraction = 0;
-    options.version = "20260101T000000Z-ply";
-    ASSERT_OK_AND_ASSIGN(
-        core::TrainedModel trained,
-        core::TrainModelVersion(server_.server->engine().ExportTrainingData(),
-                                options, core::ModelOptions{}));
-    const fs::path inbox = server::ModelInboxDir(dir_.Sub("data"));
-    fs::create_directories(inbox);
-    std::ofstream(inbox / "m.tmp", std::ios::binary)
-        << trained.model->Serialize();
-    fs::rename(inbox / "m.tmp", inbox / (options.version + ".model"));
-    ASSERT_OK(server_.server->PollModelsOnce());
-    server_.server->engine().WaitForRefold();
+    ASSERT_OK(TrainAndServeModel(*server_.server,
+                                 SmallModelOptions("20260101T000000Z-ply")));
   }
 
   static void Add(v1::FeedbackRequest* request, const std::string& user,

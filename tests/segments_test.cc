@@ -5,8 +5,6 @@
 // GetUser must show segments that separate the groups (measured as
 // purity, not by hard-coded segment ids), give a new user a segment at
 // once, and refuse bad requests naming the field.
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -17,14 +15,12 @@
 #include "core/training.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/model_manager.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
 namespace aisle::testing {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 constexpr int kGroups = 4;
@@ -87,25 +83,9 @@ class SegmentsTest : public ::testing::Test {
   // Trains a model with `segments` segments on the server's events and
   // lets the server pick it up from its inbox.
   void ServeModelWithSegments(int segments) {
-    core::TrainingOptions options;
-    options.als.factors = 8;
-    options.als.iterations = 10;
-    options.als.regularization = 0.5f;
-    options.als.threads = 1;
-    options.validate_fraction = 0;
-    options.version = "20260101T000000Z-segs";
+    core::TrainingOptions options = SmallModelOptions("20260101T000000Z-segs");
     options.segments.k = segments;
-    ASSERT_OK_AND_ASSIGN(
-        core::TrainedModel trained,
-        core::TrainModelVersion(server_.server->engine().ExportTrainingData(),
-                                options, core::ModelOptions{}));
-    const fs::path inbox = server::ModelInboxDir(dir_.Sub("data"));
-    fs::create_directories(inbox);
-    std::ofstream(inbox / "m.tmp", std::ios::binary)
-        << trained.model->Serialize();
-    fs::rename(inbox / "m.tmp", inbox / (options.version + ".model"));
-    ASSERT_OK(server_.server->PollModelsOnce());
-    server_.server->engine().WaitForRefold();
+    ASSERT_OK(TrainAndServeModel(*server_.server, options));
   }
 
   absl::StatusOr<std::vector<std::string>> Export(int32_t segment,

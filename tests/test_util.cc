@@ -26,6 +26,7 @@
 #include "grpcpp/impl/rpc_method.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/sync_stream.h"
+#include "server/model_manager.h"
 
 extern char** environ;
 
@@ -554,6 +555,59 @@ absl::StatusOr<ServeProcess> SpawnServe(
   return absl::DeadlineExceededError(absl::StrCat(
       "aisle serve on ", serve.address, " not SERVING in time; last: ", last,
       "; stderr:\n", serve.process->Stderr()));
+}
+
+core::TrainingOptions SmallModelOptions(const std::string& version) {
+  core::TrainingOptions options;
+  options.als.factors = 8;
+  options.als.iterations = 10;
+  options.als.regularization = 0.5f;
+  options.als.threads = 1;
+  options.validate_fraction = 0;
+  options.version = version;
+  return options;
+}
+
+absl::Status DropModelInInbox(const std::string& data_dir,
+                              const std::string& file_name,
+                              const std::string& blob) {
+  const fs::path inbox = server::ModelInboxDir(data_dir);
+  std::error_code ec;
+  fs::create_directories(inbox, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("creating ", inbox.string(), ": ", ec.message()));
+  }
+  const fs::path tmp = inbox / (file_name + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << blob;
+    if (!out.flush()) {
+      return absl::InternalError(absl::StrCat("writing ", tmp.string()));
+    }
+  }
+  fs::rename(tmp, inbox / file_name, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("renaming ", tmp.string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainAndServeModel(server::AisleServer& server,
+                                const core::TrainingOptions& options) {
+  absl::StatusOr<core::TrainedModel> trained = core::TrainModelVersion(
+      server.engine().ExportTrainingData(), options, core::ModelOptions{});
+  if (!trained.ok()) return trained.status();
+  if (absl::Status s =
+          DropModelInInbox(server.config().data_dir, options.version + ".model",
+                           trained->model->Serialize());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = server.PollModelsOnce(); !s.ok()) return s;
+  server.engine().WaitForRefold();
+  return absl::OkStatus();
 }
 
 }  // namespace aisle::testing

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "aisle/v1/recommender.grpc.pb.h"
+#include "core/training.h"
 #include "grpcpp/grpcpp.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -154,6 +155,25 @@ absl::StatusOr<ServeProcess> SpawnServe(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
     const std::string& log_dir,
     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Training options for a small, quick model on a test server's events: 8
+// factors, 10 ALS iterations, regularization 0.5, one thread, no holdout,
+// version `version`; segments as TrainingOptions' default.
+core::TrainingOptions SmallModelOptions(const std::string& version);
+
+// Writes `blob` as <data_dir>/model-inbox/<file_name> the way `aisle train`
+// does (a temporary file, then a rename), creating the inbox if needed.
+// Internal on a file error.
+absl::Status DropModelInInbox(const std::string& data_dir,
+                              const std::string& file_name,
+                              const std::string& blob);
+
+// Trains a model with `options` on `server`'s events, drops it into the
+// server's inbox as <options.version>.model, has the server install it
+// (PollModelsOnce) and waits until every user is re-folded against it.
+// Errors: training's, DropModelInInbox's, PollModelsOnce's.
+absl::Status TrainAndServeModel(server::AisleServer& server,
+                                const core::TrainingOptions& options);
 
 // The path of the `aisle` binary under test.
 std::string AisleBinary();
