@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "core/clock.h"
 #include "core/model.h"
+#include "core/string_view.h"
 
 namespace aisle::core {
 namespace {
@@ -35,31 +36,41 @@ bool ParseRatingLine(absl::string_view line, Rating* out) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Rating>> LoadRatings(const std::string& path) {
+absl::Status ForEachDataLine(
+    const std::string& path, std::string_view expected,
+    const std::function<bool(const std::string& line, int64_t number)>& parse) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::vector<Rating> ratings;
   std::vector<std::string> bad;
   int64_t bad_count = 0;
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    Rating r;
-    if (ParseRatingLine(line, &r)) {
-      ratings.push_back(std::move(r));
-    } else if (number == 1) {
-      continue;  // header
-    } else {
-      if (++bad_count <= 5) bad.push_back(absl::StrCat(number));
+    if (!parse(line, number) && ++bad_count <= 5) {
+      bad.push_back(absl::StrCat(number));
     }
   }
   if (bad_count > 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", bad_count, " malformed line(s), e.g. line ",
-                     absl::StrJoin(bad, ", "),
-                     " (expected: user item rating unix_seconds)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", bad_count, " malformed line(s), e.g. line ",
+        absl::StrJoin(bad, ", "), " (expected: ", ToAbsl(expected), ")"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Rating>> LoadRatings(const std::string& path) {
+  std::vector<Rating> ratings;
+  absl::Status status =
+      ForEachDataLine(path, "user item rating unix_seconds",
+                      [&](const std::string& line, int64_t number) {
+                        Rating r;
+                        if (!ParseRatingLine(line, &r))
+                          return number == 1;  // a header
+                        ratings.push_back(std::move(r));
+                        return true;
+                      });
+  if (!status.ok()) return status;
   return ratings;
 }
 

@@ -12,8 +12,10 @@
 #define AISLE_CORE_EVAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -36,6 +38,16 @@ struct Rating {
 // NotFound if the file cannot be opened, InvalidArgument naming the line
 // numbers (first few) of malformed lines.
 absl::StatusOr<std::vector<Rating>> LoadRatings(const std::string& path);
+
+// The line loop of the data-file readers (LoadRatings, LoadUserAttributes):
+// calls parse(line, number) for every non-empty line of `path` (a trailing
+// '\r' removed; numbers count from 1), which returns false for a malformed
+// line. NotFound if the file cannot be opened; InvalidArgument "<path>: N
+// malformed line(s), e.g. line a, b (expected: <expected>)" naming the first
+// five.
+absl::Status ForEachDataLine(
+    const std::string& path, std::string_view expected,
+    const std::function<bool(const std::string& line, int64_t number)>& parse);
 
 enum class EvalVariant {
   kPopular,       // most popular, plain counts, no time decay

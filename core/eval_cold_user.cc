@@ -140,41 +140,28 @@ std::string AgeBand(int age) {
 }
 
 absl::StatusOr<AttributeTable> LoadUserAttributes(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   AttributeTable table;
   std::vector<std::string> header;
-  std::vector<std::string> bad;
-  int64_t bad_count = 0;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    bool ok = false;
-    if (number == 1 && line.find('|') == std::string::npos) {
-      header = absl::StrSplit(line, absl::ByAnyChar("\t,"));
-      ok = header.size() >= 2;
-    } else if (header.empty()) {
-      ok = ParseMovieLensUser(line, &table);
-    } else {
-      std::vector<std::string> f = absl::StrSplit(line, absl::ByAnyChar("\t,"));
-      ok = f.size() == header.size() && !f[0].empty();
-      if (ok) {
+  absl::Status status = ForEachDataLine(
+      path,
+      "MovieLens user|age|gender|occupation|zip, or a header "
+      "user_id,KEY,... and one user per line",
+      [&](const std::string& line, int64_t number) {
+        if (number == 1 && line.find('|') == std::string::npos) {
+          header = absl::StrSplit(line, absl::ByAnyChar("\t,"));
+          return header.size() >= 2;
+        }
+        if (header.empty()) return ParseMovieLensUser(line, &table);
+        std::vector<std::string> f =
+            absl::StrSplit(line, absl::ByAnyChar("\t,"));
+        if (f.size() != header.size() || f[0].empty()) return false;
         auto& a = table[f[0]];
         for (size_t c = 1; c < f.size(); ++c) {
           if (!f[c].empty()) a[header[c]] = f[c];
         }
-      }
-    }
-    if (!ok && ++bad_count <= 5) bad.push_back(absl::StrCat(number));
-  }
-  if (bad_count > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", bad_count, " malformed line(s), e.g. line ",
-        absl::StrJoin(bad, ", "),
-        " (expected: MovieLens user|age|gender|occupation|zip, or a header "
-        "user_id,KEY,... and one user per line)"));
-  }
+        return true;
+      });
+  if (!status.ok()) return status;
   return table;
 }
 
