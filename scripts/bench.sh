@@ -47,6 +47,7 @@
 # shellcheck disable=SC2317  # cleanup and the wait checks run indirectly
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/server.sh  # stop_server, free_port
 
 ITEMS=100000 USERS="" EVENTS="" PHASE_S=10 PROBE_RATE=200 DELTA=20000
 QUICK=0 OUT=bench README=1 CONCURRENCY=24
@@ -107,14 +108,6 @@ fi
 
 WORK=$(mktemp -d /tmp/aisle-bench.XXXXXX)
 PID=""
-stop_server() {
-  [[ -n $PID ]] || return 0
-  kill -TERM "$PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-}
 cleanup() {
   stop_server
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
@@ -137,9 +130,8 @@ TRAIN_S=$(elapsed "$t")
 log "generate ${GENERATE_S}s, train ${TRAIN_S}s"
 
 # --- 2. the server ----------------------------------------------------------------
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-GRPC_PORT=$(port)
-METRICS_PORT=$(port)
+GRPC_PORT=$(free_port)
+METRICS_PORT=$(free_port)
 TARGET=127.0.0.1:$GRPC_PORT
 serving() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep -Eq '^aisle_up 1(\.0+)?( |$)'; }
 start_server() {  # LOG: starts the server, sets PID and STARTED_S (to SERVING)

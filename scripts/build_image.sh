@@ -20,6 +20,7 @@
 # Debian if missing. Not part of the test suite: it takes long.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/server.sh  # stop_server, free_port
 ROOT=$PWD
 
 BASE_ONLY=0
@@ -149,9 +150,6 @@ if [[ ! -x "$AISLE_BIN" ]]; then
   AISLE_JOBS=$JOBS ./scripts/build.sh aisle >/dev/null
 fi
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 PORT=$(free_port)
 METRICS_PORT=$(free_port)
 # chroot isolation shares the host's network namespace: the server's

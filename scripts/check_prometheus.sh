@@ -27,6 +27,7 @@
 # missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/server.sh  # stop_server, free_port
 ROOT=$PWD
 PROM_DIR=$ROOT/deploy/prometheus
 DASHBOARD=$ROOT/deploy/grafana/aisle-dashboard.json
@@ -71,9 +72,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.5s.
 wait_for() {
   local what=$1 seconds=$2

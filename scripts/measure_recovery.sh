@@ -13,6 +13,7 @@
 # a SIGTERM shutdown. Prints a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/server.sh  # stop_server, free_port
 ITEMS=${1:-100000}
 USERS=${2:-1000000}
 EVENTS=${3:-10000000}
@@ -28,9 +29,8 @@ if [[ ! -f $DIR/.trained ]]; then
   "$AISLE" train --data-dir "$DIR" --validate-fraction 0
   touch "$DIR/.trained"
 fi
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-GRPC_PORT=$(port)
-METRICS_PORT=$(port)
+GRPC_PORT=$(free_port)
+METRICS_PORT=$(free_port)
 since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}'; }
 rss_mb() { awk '/VmRSS/ {printf "%d", $2/1024}' "/proc/$1/status"; }
 

@@ -26,6 +26,7 @@
 #                  [100000:1000000 1000000:1000000 1000000:3000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/server.sh  # stop_server, free_port
 AISLE=${AISLE_BIN:-$PWD/build/aisle}
 ITEMS=${MEMORY_ITEMS:-100000}
 read -r -a SIZES <<<"${MEMORY_SIZES:-100000:1000000 1000000:1000000 1000000:3000000}"
@@ -38,17 +39,8 @@ command -v curl >/dev/null || die "curl is needed to read /metrics"
 
 WORK=$(mktemp -d /tmp/aisle-memory.XXXXXX)
 PID=""
-stop_server() {
-  [[ -n $PID ]] || return 0
-  kill -TERM "$PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=""
-}
 cleanup() { stop_server; rm -rf "$WORK"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # measure USERS EVENTS: prints "rss_kib data_dir_kib seconds_to_serving
 # active_users" (active: the users with events, the ones the engine holds)
@@ -61,8 +53,8 @@ measure() {
   "$AISLE" train --data-dir "$dir" --validate-fraction 0 >"$dir.train.log" 2>&1 ||
     { tail "$dir.train.log"; die "train"; }
   local grpc metrics
-  grpc=$(port)
-  metrics=$(port)
+  grpc=$(free_port)
+  metrics=$(free_port)
   log "  serving"
   local t0=$SECONDS
   "$AISLE" serve --data-dir "$dir" --host 127.0.0.1 --port "$grpc" \

@@ -54,6 +54,7 @@
 # shellcheck disable=SC2317  # cleanup and the wait_for checks run indirectly
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/server.sh  # stop_server, free_port
 AISLE=${AISLE_BIN:-$PWD/build/aisle}
 ITEMS=${OVERLOAD_ITEMS:-100000}
 USERS=${OVERLOAD_USERS:-100000}
@@ -93,11 +94,7 @@ fi
 WORK=$(mktemp -d /tmp/aisle-overload.XXXXXX)
 PID=""
 cleanup() {
-  if [[ -n $PID ]]; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
+  stop_server
   if [[ ${OVERLOAD_KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -112,9 +109,8 @@ t0=$(date +%s)
 log "store and model ready in $(($(date +%s) - t0)) s"
 
 # --- 2. the server --------------------------------------------------------
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-GRPC_PORT=$(port)
-METRICS_PORT=$(port)
+GRPC_PORT=$(free_port)
+METRICS_PORT=$(free_port)
 TARGET=127.0.0.1:$GRPC_PORT
 METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics
 "${PIN_SERVER[@]}" "$AISLE" serve --data-dir "$WORK/data" --host 127.0.0.1 \
