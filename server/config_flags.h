@@ -1,9 +1,10 @@
 // The entries of `aisle serve`'s flag table and the value parsers they
 // share. Internal to server/config*.cc: server/config.cc owns the one table
 // and the parsing of flags, AISLE_* variables and the config file;
-// server/config_engine_flags.cc contributes the engine-tuning entries (the
-// session signal, content, weights, exploration, segments...), which are
-// many and change with the engine, so that config.cc stays readable.
+// server/config_values.cc defines the parsers; server/config_engine_flags.cc
+// contributes the engine-tuning entries (the session signal, content,
+// weights, exploration, segments...), which are many and change with the
+// engine, so that config.cc stays readable.
 //
 // Errors: every parser and setter returns InvalidArgument with a short
 // reason ("must be 0..65535, got 70000"); the table's owner prefixes the
