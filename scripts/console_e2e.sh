@@ -7,6 +7,8 @@
 # page go to $BUILD_DIR/console-e2e/.
 #
 #   AISLE_BUILD_DIR=build ./scripts/console_e2e.sh
+#   ./scripts/console_e2e.sh --deps-only   # npm ci only (scripts/test.sh
+#                                          # runs it during the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${AISLE_BUILD_DIR:-build}
@@ -16,8 +18,12 @@ for tool in node npm; do
     exit 1
   }
 done
-echo "console e2e: npm ci (playwright-core, no browser download)"
-(cd console/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+E2E=console/e2e
+if [[ ! -d $E2E/node_modules/playwright-core || $E2E/package-lock.json -nt $E2E/node_modules/.package-lock.json ]]; then
+  echo "console e2e: npm ci (playwright-core, no browser download)"
+  (cd "$E2E" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+[[ ${1:-} == --deps-only ]] && exit 0
 AISLE_BIN="$PWD/$BUILD_DIR/aisle" \
   AISLE_CONSOLE_SHOTS="$PWD/$BUILD_DIR/console-e2e" \
   node console/e2e/console_e2e.mjs

@@ -21,9 +21,12 @@ PACKAGES=(
 if ! command -v npm >/dev/null; then
   PACKAGES+=(nodejs npm)
 fi
-# Extra tools used by the deployment checks (scripts/check_*.sh).
+# Extra tools used by the deployment checks (scripts/check_prometheus.sh,
+# scripts/validate_k8s.sh; Node.js comes above). scripts/test.sh sets
+# AISLE_SETUP_DEPLOY=1 unless AISLE_SKIP_DEPLOY_CHECKS=1, so that they are
+# installed with the rest (one apt-get update) and not by the checks.
 if [[ "${AISLE_SETUP_DEPLOY:-0}" == "1" ]]; then
-  PACKAGES+=(prometheus nodejs npm)
+  PACKAGES+=(prometheus python3-yaml curl)
 fi
 
 missing=()

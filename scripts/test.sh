@@ -11,8 +11,9 @@
 #      (scripts/check_prometheus.sh), and the Kubernetes manifests against
 #      the Kubernetes schemas (scripts/validate_k8s.sh). Skip them with
 #      AISLE_SKIP_DEPLOY_CHECKS=1.
-#   3. the lock annotations (ABSL_GUARDED_BY ...), checked by a clang build
-#      with -Werror=thread-safety (scripts/check_thread_safety.sh).
+#   3. the lock annotations (ABSL_GUARDED_BY ...), checked by clang's front
+#      end with -Werror=thread-safety on every unit of `aisle`
+#      (scripts/check_thread_safety.sh).
 #   4. cluster mode with real processes: scripts/cluster_test.sh --small.
 #   5. the web console in a real browser (scripts/console_e2e.sh: the
 #      system Chromium driven by playwright-core; screenshots in
@@ -24,27 +25,104 @@
 # runs (see docs/security.md).
 # The container image check (scripts/build_image.sh, ~7 minutes, needs
 # root) is run separately.
+#
+# Time (CI has 2 cores and ~20 minutes): every step prints its seconds and
+# a table closes the run. Two things overlap: the npm packages of the
+# console and Kubernetes checks download while the build compiles, and
+# check_prometheus (mostly waiting for Prometheus' 1 s scrapes and rule
+# evaluations) runs while check_thread_safety compiles, at a lower
+# priority, so that the check's server is not starved; its output is
+# printed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
-./scripts/build.sh
 BUILD_DIR=${AISLE_BUILD_DIR:-build}
-
+START=$(date +%s)
 failed=()
-if [[ "${AISLE_SKIP_DEPLOY_CHECKS:-0}" != "1" ]]; then
-  AISLE_BIN="$PWD/$BUILD_DIR/aisle" ./scripts/check_prometheus.sh ||
-    failed+=(check_prometheus.sh)
-  ./scripts/validate_k8s.sh || failed+=(validate_k8s.sh)
+timings=()
+# step NAME COMMAND...: runs COMMAND, then prints and records how many
+# seconds it took and whether it passed (the summary at the end lists every
+# step); a failure is recorded, not fatal.
+step() {
+  local name=$1 t0 rc=0
+  shift
+  t0=$(date +%s)
+  echo "=== test.sh: $name"
+  "$@" || rc=$?
+  local line
+  line=$(printf '%-22s %5d s  %s' "$name" $(($(date +%s) - t0)) \
+    "$( ((rc == 0)) && echo ok || echo "FAILED (exit $rc)")")
+  echo "=== test.sh: $line"
+  timings+=("$line")
+  ((rc == 0)) || failed+=("$name")
+}
+summary() {
+  echo "=== test.sh: seconds per step"
+  printf '  %s\n' "${timings[@]}"
+  echo "  total                  $(($(date +%s) - START)) s"
+}
+
+deploy_checks=1
+[[ "${AISLE_SKIP_DEPLOY_CHECKS:-0}" == "1" ]] && deploy_checks=0
+
+# Without the packages and the build nothing else can run. The deployment
+# checks' packages (prometheus...) come with the others: one apt-get update.
+step setup env AISLE_SETUP_DEPLOY=$deploy_checks ./scripts/setup.sh
+if ((${#failed[@]} == 0)); then
+  # Network, not CPU: while the build runs. A failure shows again, with
+  # its message, in the check that needs the packages.
+  npm_log=$(mktemp /tmp/aisle-npm.XXXXXX)
+  {
+    ./scripts/console_e2e.sh --deps-only
+    if ((deploy_checks)); then ./scripts/validate_k8s.sh --deps-only; fi
+  } >"$npm_log" 2>&1 &
+  npm_pid=$!
+  step build ./scripts/build.sh
+  wait "$npm_pid" || echo "=== test.sh: npm prefetch failed (see below)"
+  cat "$npm_log"
+  rm -f "$npm_log"
 fi
-./scripts/check_thread_safety.sh || failed+=(check_thread_safety.sh)
+if ((${#failed[@]})); then
+  summary
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+
+if ((deploy_checks)); then
+  prom_log=$(mktemp /tmp/aisle-prom-check.XXXXXX)
+  (
+    t0=$(date +%s)
+    rc=0
+    AISLE_BIN="$PWD/$BUILD_DIR/aisle" ./scripts/check_prometheus.sh || rc=$?
+    echo $(($(date +%s) - t0)) >"$prom_log.seconds"
+    exit "$rc"
+  ) >"$prom_log" 2>&1 &
+  prom_pid=$!
+fi
+step check_thread_safety nice -n 10 ./scripts/check_thread_safety.sh
+if ((deploy_checks)); then
+  rc=0
+  wait "$prom_pid" || rc=$?
+  echo "=== test.sh: check_prometheus (ran during check_thread_safety)"
+  cat "$prom_log"
+  line=$(printf '%-22s %5d s  %s' check_prometheus \
+    "$(cat "$prom_log.seconds" 2>/dev/null || echo 0)" \
+    "$( ((rc == 0)) && echo "ok (during check_thread_safety)" ||
+      echo "FAILED (exit $rc)")")
+  rm -f "$prom_log" "$prom_log.seconds"
+  echo "=== test.sh: $line"
+  timings+=("$line")
+  ((rc == 0)) || failed+=(check_prometheus)
+  step validate_k8s ./scripts/validate_k8s.sh
+fi
 # Cluster mode with real processes (3 NATS + 3 Aisle, kill -9 of one of
 # each under load); the full run with measurements is run by hand.
-AISLE_BUILD_DIR=$BUILD_DIR ./scripts/cluster_test.sh --small ||
-  failed+=(cluster_test.sh)
-AISLE_BUILD_DIR=$BUILD_DIR ./scripts/console_e2e.sh || failed+=(console_e2e.sh)
-# CTest last, so that its summary closes the output.
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" \
-  --timeout 600 || failed+=(ctest)
+step cluster_test env AISLE_BUILD_DIR="$BUILD_DIR" \
+  ./scripts/cluster_test.sh --small
+step console_e2e env AISLE_BUILD_DIR="$BUILD_DIR" ./scripts/console_e2e.sh
+# CTest last, so that its summary closes the output (before the timings).
+step ctest ctest --test-dir "$BUILD_DIR" --output-on-failure \
+  -j "${AISLE_TEST_JOBS:-2}" --timeout 600
+summary
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}" >&2
   exit 1

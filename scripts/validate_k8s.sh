@@ -5,6 +5,8 @@
 # Needs no cluster.
 #
 #   scripts/validate_k8s.sh
+#   scripts/validate_k8s.sh --deps-only   # the packages only (scripts/test.sh
+#                                         # installs them during the build)
 #
 # Rendering: `kubectl kustomize` when kubectl exists, and then the
 # fallback renderer scripts/k8s-validate/render.py must produce the same
@@ -37,6 +39,7 @@ if [[ ! -d $TOOLS/node_modules/kubernetes-models || $TOOLS/package-lock.json -nt
   log "npm ci in scripts/k8s-validate"
   (cd "$TOOLS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+[[ ${1:-} == --deps-only ]] && exit 0
 
 WORK=$(mktemp -d /tmp/aisle-k8s.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
