@@ -96,15 +96,8 @@ if ((missing)); then
   cmake --build "$BUILD" -j2 --target aisle "${BENCHES[@]##*/}" >&2
 fi
 
-PIN_SERVER=() PIN_CLIENT=()
 SERVER_CPU=${BENCH_SERVER_CPU:-0} CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
-if command -v taskset >/dev/null && (($(nproc) > SERVER_CPU && $(nproc) > CLIENT_CPU)); then
-  PIN_SERVER=(taskset -c "$SERVER_CPU")
-  PIN_CLIENT=(taskset -c "$CLIENT_CPU")
-  PINNING="server on core $SERVER_CPU, client on core $CLIENT_CPU (taskset)"
-else
-  PINNING="not pinned (no taskset or fewer than 2 cores)"
-fi
+pin_cores "$SERVER_CPU" "$CLIENT_CPU"
 
 WORK=$(mktemp -d /tmp/aisle-bench.XXXXXX)
 PID=""

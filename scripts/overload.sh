@@ -81,15 +81,7 @@ command -v curl >/dev/null || die "curl is needed to read /metrics"
 
 # Pinning needs taskset and the two cores; without them everything shares
 # the machine (said in the output, the figures are then not comparable).
-PIN_SERVER=()
-PIN_CLIENT=()
-if command -v taskset >/dev/null && (($(nproc) > SERVER_CPU && $(nproc) > CLIENT_CPU)); then
-  PIN_SERVER=(taskset -c "$SERVER_CPU")
-  PIN_CLIENT=(taskset -c "$CLIENT_CPU")
-  PINNING="server on core $SERVER_CPU, client on core $CLIENT_CPU"
-else
-  PINNING="not pinned (no taskset or too few cores)"
-fi
+pin_cores "$SERVER_CPU" "$CLIENT_CPU"
 
 WORK=$(mktemp -d /tmp/aisle-overload.XXXXXX)
 PID=""

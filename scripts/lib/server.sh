@@ -1,6 +1,7 @@
 # Sourced (not run) by the scripts that start `aisle serve` or another
 # server in the background on loopback: bench.sh, memory_scale.sh,
-# overload.sh, measure_recovery.sh, check_prometheus.sh, build_image.sh.
+# overload.sh, measure_recovery.sh, check_prometheus.sh, build_image.sh
+# (pin_cores: bench.sh, overload.sh).
 #
 #   source scripts/lib/server.sh   # after cd to the repository root
 
@@ -21,4 +22,19 @@ stop_server() {
   kill -KILL "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
   PID=""
+}
+
+# pin_cores SERVER_CPU CLIENT_CPU: sets PIN_SERVER and PIN_CLIENT (command
+# prefixes: taskset -c N) and PINNING (what the report says). Without
+# taskset or those cores both prefixes are empty and everything shares the
+# machine: the figures are then not comparable, and PINNING says so.
+pin_cores() {
+  PIN_SERVER=() PIN_CLIENT=()
+  if command -v taskset >/dev/null && (($(nproc) > $1 && $(nproc) > $2)); then
+    PIN_SERVER=(taskset -c "$1")
+    PIN_CLIENT=(taskset -c "$2")
+    PINNING="server on core $1, client on core $2 (taskset)"
+  else
+    PINNING="not pinned (no taskset or fewer than 2 cores)"
+  fi
 }
