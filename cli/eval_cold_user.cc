@@ -83,7 +83,7 @@ int RunColdUserEval(const Args& args) {
   std::string ratings_path;
   std::string users_path;
   core::ColdUserOptions options;
-  int seeds = 5;
+  int seeds = 10;
   bool rating_weights = false;
   std::string tune_text;
   FlagParser parser(
