@@ -93,7 +93,9 @@ int RunColdUserEval(const Args& args) {
       "to each held-out user FOR_YOU from attributes alone (the engine's "
       "attribute source), against plain popularity. Every item the "
       "held-out user rated is relevant. Figures are means over the seeds "
-      "(1..--seeds), +- their standard error.");
+      "(1..--seeds), +- their standard error; then the two are compared "
+      "paired on the same users (per-user difference, standard error, "
+      "paired t, sign test), per seed and over all.");
   parser.String("protocol", &protocol, "cold-user");
   parser.String("ratings", &ratings_path,
                 "ratings 'user item rating unix_seconds' (required)");
@@ -116,7 +118,8 @@ int RunColdUserEval(const Args& args) {
   parser.AddNotes(
       "Example (MovieLens-100K in ../shared/data):\n"
       "  aisle eval --protocol cold-user --ratings ml-100k/u.data \\\n"
-      "             --users ml-100k/u.user");
+      "             --users ml-100k/u.user --tune-smoothing "
+      "12.5,25,50,100,200");
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   if (ratings_path.empty() || users_path.empty()) {
     return UsageError(parser, "--ratings and --users are required");
