@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <initializer_list>
 #include <random>
 #include <string_view>
 
@@ -184,45 +185,63 @@ DemoData GenerateDemoData(const DemoOptions& o) {
     leaf_weight[l] = leaf[l].cdf.empty() ? 0 : leaf[l].cdf.back();
   const std::vector<double> leaf_cdf = Cdf(leaf_weight);
 
-  // Users: 2-3 preferred leaves, a price band, an activity level.
+  // Users: attributes first (from a stream of their own), then 2-3
+  // preferred leaves that lean on them (kBandDepartments,
+  // kRegionDepartment), a price band and an activity level. Each leaf costs
+  // `rnd` one draw whatever its cdf, so the rest of the stream (events
+  // included) keeps its shape.
+  const auto restricted_cdf = [&](std::initializer_list<int> wanted) {
+    std::vector<double> w(leaves, 0);
+    double sum = 0;
+    for (int l = 0; l < leaves; ++l) {
+      const int d = l / (categories * subs);
+      for (int want : wanted) {
+        if (d == want % departments) w[l] = leaf_weight[l];
+      }
+      sum += w[l];
+    }
+    return sum > 0 ? Cdf(w) : leaf_cdf;
+  };
+  std::vector<std::vector<double>> band_cdf, region_cdf;
+  for (const auto& ds : kBandDepartments) {
+    band_cdf.push_back(restricted_cdf({ds[0], ds[1]}));
+  }
+  for (int d : kRegionDepartment) region_cdf.push_back(restricted_cdf({d}));
+  Random attribute_rnd(o.seed ^ 0x5bd1e995a1b2c3d4ULL);
   struct User {
     std::vector<int> leaves;
     double price_offset;
   };
   std::vector<User> users(n_users);
   std::vector<double> activity(n_users);
+  out.users.resize(n_users);
+  out.preferred_categories.resize(n_users);
   for (int u = 0; u < n_users; ++u) {
+    const int band = attribute_rnd.Below(5);
+    const int region = attribute_rnd.Below(4);
+    UserAttributes& a = out.users[u];
+    a.user_id = absl::StrCat("u", u);
+    a.attributes["age_band"] = kDemoAgeBands[band];
+    a.attributes["region"] = kDemoRegions[region];
+    a.updated_at_ms = o.end_ms - int64_t{o.days} * 86400000;
     const int n = 2 + rnd.Below(2);
     for (int k = 0; k < n; ++k) {
-      const int l = rnd.Pick(leaf_cdf);
-      if (!leaf[l].items.empty()) users[u].leaves.push_back(l);
+      const std::vector<double>* cdf = &leaf_cdf;
+      if (k == 0 && attribute_rnd.Chance(o.attribute_signal)) {
+        cdf = &band_cdf[band];
+      } else if (k == 1 && attribute_rnd.Chance(o.attribute_signal)) {
+        cdf = &region_cdf[region];
+      }
+      const int l = rnd.Pick(*cdf);
+      if (!leaf[l].items.empty()) {
+        users[u].leaves.push_back(l);
+        out.preferred_categories[u].push_back(leaf[l].path);
+      }
     }
     users[u].price_offset = 0.5 * rnd.Normal();
     activity[u] = std::exp(1.0 * rnd.Normal());
   }
   const std::vector<double> user_cdf = Cdf(activity);
-
-  // Attributes that follow the taste, from a stream of their own.
-  Random attribute_rnd(o.seed ^ 0x5bd1e995a1b2c3d4ULL);
-  const auto department_of = [&](int u, size_t k) {
-    const std::vector<int>& ls = users[u].leaves;
-    if (ls.empty()) return attribute_rnd.Below(departments);
-    return ls[std::min(k, ls.size() - 1)] / (categories * subs);
-  };
-  out.users.resize(n_users);
-  for (int u = 0; u < n_users; ++u) {
-    UserAttributes& a = out.users[u];
-    a.user_id = absl::StrCat("u", u);
-    const int band = attribute_rnd.Chance(o.attribute_signal)
-                         ? department_of(u, 0) % 5
-                         : attribute_rnd.Below(5);
-    const int region = attribute_rnd.Chance(o.attribute_signal)
-                           ? department_of(u, 1) % 4
-                           : attribute_rnd.Below(4);
-    a.attributes["age_band"] = kDemoAgeBands[band];
-    a.attributes["region"] = kDemoRegions[region];
-    a.updated_at_ms = o.end_ms - int64_t{o.days} * 86400000;
-  }
 
   // Events: funnels of one user and one item at a random time.
   const int64_t start_ms = o.end_ms - int64_t{std::max(1, o.days)} * 86400000;

@@ -32,6 +32,50 @@ bool ParseMovieLensUser(absl::string_view line, AttributeTable* out) {
   return true;
 }
 
+// Users in order of first appearance (the shuffle's fixed input).
+std::vector<std::string> UsersOf(std::span<const Rating> ratings) {
+  std::vector<std::string> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const Rating& r : ratings) {
+    if (seen.insert(r.user_id).second) out.push_back(r.user_id);
+  }
+  return out;
+}
+
+// One hold-out draw: the held-out users that have attributes (the point
+// of the protocol), every item each of them rated, and the other users'
+// ratings.
+struct Split {
+  std::vector<std::string> held_out;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> truth;
+  std::vector<Rating> train;
+};
+
+Split DrawSplit(std::span<const Rating> ratings, std::vector<std::string> order,
+                uint64_t seed, double holdout, const AttributeTable& users) {
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  const size_t n_held = std::max<size_t>(
+      1, static_cast<size_t>(
+             std::llround(holdout * static_cast<double>(order.size()))));
+  Split split;
+  absl::flat_hash_set<std::string> held_set;
+  for (size_t i = 0; i < n_held && i < order.size(); ++i) {
+    if (users.contains(order[i])) {
+      held_set.insert(order[i]);
+      split.held_out.push_back(order[i]);
+    }
+  }
+  for (const Rating& r : ratings) {
+    if (held_set.contains(r.user_id)) {
+      split.truth[r.user_id].insert(r.item_id);
+    } else {
+      split.train.push_back(r);
+    }
+  }
+  return split;
+}
+
 // Per-user sums of the ranking metrics of one variant and seed.
 struct Sums {
   std::vector<double> precision, recall, ndcg, map, f1;
@@ -54,12 +98,11 @@ double StandardError(const std::vector<double>& v) {
 }
 
 // Recommends to each held-out user through `engine` and scores the lists.
-Sums Score(const Engine& engine, const std::vector<std::string>& held_out,
-           const absl::flat_hash_map<std::string,
-                                     absl::flat_hash_set<std::string>>& truth,
-           std::span<const Rating> train, size_t train_items, int k) {
+Sums Score(const Engine& engine, const Split& split, size_t train_items,
+           int k) {
+  const std::vector<std::string>& held_out = split.held_out;
   Sums sums;
-  BeyondAccuracy beyond(train);
+  BeyondAccuracy beyond(split.train);
   absl::flat_hash_set<std::string> recommended;
   for (const std::string& user : held_out) {
     RecommendRequest req;
@@ -73,7 +116,7 @@ Sums Score(const Engine& engine, const std::vector<std::string>& held_out,
     }
     recommended.insert(ids.begin(), ids.end());
     beyond.Add(ids);
-    const RankingScores s = ScoreRanking(ids, truth.at(user), k);
+    const RankingScores s = ScoreRanking(ids, split.truth.at(user), k);
     sums.precision.push_back(s.precision);
     sums.recall.push_back(s.recall);
     sums.ndcg.push_back(s.ndcg);
@@ -127,6 +170,69 @@ ColdUserVariant Combine(std::string name, const std::vector<Sums>& runs) {
   return v;
 }
 
+// The attribute variant on one split: an engine fed the split's training
+// ratings and every user's attributes (held-out users included: they are
+// the new users who just signed up).
+Sums ScoreAttributes(const Split& split,
+                     const std::vector<UserAttributes>& attributes,
+                     const EngineOptions& engine_options,
+                     const ColdUserOptions& options, size_t train_items) {
+  Engine engine(engine_options);
+  ReplayRatings(split.train, !options.rating_as_weight, engine);
+  engine.UpsertUsers(attributes);
+  return Score(engine, split, train_items, options.k);
+}
+
+// The smoothing of options.smoothing_grid with the best nDCG on a
+// validation draw from the TRAINING users of an outer split (the outer
+// held-out users are never looked at). Ties keep the earlier value.
+double TuneSmoothing(std::span<const Rating> train, const AttributeTable& users,
+                     const std::vector<UserAttributes>& attributes,
+                     const ColdUserOptions& options, uint64_t seed) {
+  // Another stream than the outer draw's, so the validation users are not
+  // simply the next ones in the outer shuffle.
+  const Split inner =
+      DrawSplit(train, UsersOf(train), seed ^ 0x9e3779b97f4a7c15ULL,
+                options.validation_holdout, users);
+  double best = options.smoothing_grid.front();
+  if (inner.held_out.empty()) return options.engine.attributes.smoothing;
+  double best_ndcg = -1;
+  for (double m : options.smoothing_grid) {
+    EngineOptions engine_options = options.engine;
+    engine_options.attributes.smoothing = m;
+    const double ndcg = Mean(
+        ScoreAttributes(inner, attributes, engine_options, options, 0).ndcg);
+    if (ndcg > best_ndcg) {
+      best = m;
+      best_ndcg = ndcg;
+    }
+  }
+  return best;
+}
+
+// Pairs the per-user figures of the two variants on one split.
+ColdUserPaired ComparePair(uint64_t seed, const Sums& popular,
+                           const Sums& attributes) {
+  ColdUserPaired p;
+  p.seed = seed;
+  p.ndcg = ComparePaired(popular.ndcg, attributes.ndcg);
+  p.precision = ComparePaired(popular.precision, attributes.precision);
+  p.recall = ComparePaired(popular.recall, attributes.recall);
+  return p;
+}
+
+// Every seed's users in one run, for the pooled comparison.
+Sums Concatenate(const std::vector<Sums>& runs) {
+  Sums all;
+  for (const Sums& s : runs) {
+    all.ndcg.insert(all.ndcg.end(), s.ndcg.begin(), s.ndcg.end());
+    all.precision.insert(all.precision.end(), s.precision.begin(),
+                         s.precision.end());
+    all.recall.insert(all.recall.end(), s.recall.begin(), s.recall.end());
+  }
+  return all;
+}
+
 }  // namespace
 
 std::string AgeBand(int age) {
@@ -175,12 +281,17 @@ absl::StatusOr<ColdUserReport> EvaluateColdUser(
   if (options.seeds.empty()) {
     return absl::InvalidArgumentError("at least one seed is needed");
   }
-  // Users in order of first appearance (the shuffle's fixed input).
-  std::vector<std::string> all_users;
-  absl::flat_hash_set<std::string> seen;
-  for (const Rating& r : ratings) {
-    if (seen.insert(r.user_id).second) all_users.push_back(r.user_id);
+  if (!options.smoothing_grid.empty() &&
+      !(options.validation_holdout > 0 && options.validation_holdout < 1)) {
+    return absl::InvalidArgumentError("validation_holdout must be in (0, 1)");
   }
+  for (double m : options.smoothing_grid) {
+    if (!(m >= 0 && std::isfinite(m))) {
+      return absl::InvalidArgumentError(
+          "smoothing_grid: values must be finite and >= 0");
+    }
+  }
+  const std::vector<std::string> all_users = UsersOf(ratings);
   std::vector<UserAttributes> attributes;
   for (const std::string& u : all_users) {
     auto it = users.find(u);
@@ -192,53 +303,43 @@ absl::StatusOr<ColdUserReport> EvaluateColdUser(
   ColdUserReport report;
   report.k = options.k;
   report.seeds = static_cast<int64_t>(options.seeds.size());
+  report.users_with_attributes = static_cast<int64_t>(attributes.size());
   std::vector<Sums> popular_runs, attribute_runs;
   for (uint64_t seed : options.seeds) {
-    std::vector<std::string> order = all_users;
-    std::mt19937_64 rng(seed);
-    std::shuffle(order.begin(), order.end(), rng);
-    const size_t n_held = std::max<size_t>(
-        1, static_cast<size_t>(std::llround(
-               options.holdout * static_cast<double>(order.size()))));
-    absl::flat_hash_set<std::string> held_set;
-    std::vector<std::string> held_out;
-    for (size_t i = 0; i < n_held && i < order.size(); ++i) {
-      if (users.contains(order[i])) {  // attributes are the point
-        held_set.insert(order[i]);
-        held_out.push_back(order[i]);
-      }
-    }
-    if (held_out.empty()) {
+    const Split split =
+        DrawSplit(ratings, all_users, seed, options.holdout, users);
+    if (split.held_out.empty()) {
       return absl::InvalidArgumentError(
           "no held-out user has attributes: do the users file's ids match "
           "the ratings'?");
     }
-    std::vector<Rating> train;
-    absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> truth;
-    for (const Rating& r : ratings) {
-      if (held_set.contains(r.user_id)) {
-        truth[r.user_id].insert(r.item_id);
-      } else {
-        train.push_back(r);
-      }
-    }
-    report.users_evaluated += static_cast<int64_t>(held_out.size());
-    report.users_with_attributes = static_cast<int64_t>(attributes.size());
+    report.users_evaluated += static_cast<int64_t>(split.held_out.size());
 
     EngineOptions popular_options = options.engine;
     popular_options.for_you = {false, false, false, false, false};
     popular_options.popularity_half_life_days = 0;
     Engine popular(popular_options);
-    const size_t train_items = ReplayRatings(train, true, popular).size();
-    popular_runs.push_back(
-        Score(popular, held_out, truth, train, train_items, options.k));
+    const size_t train_items = ReplayRatings(split.train, true, popular).size();
+    popular_runs.push_back(Score(popular, split, train_items, options.k));
 
-    Engine engine(options.engine);
-    ReplayRatings(train, !options.rating_as_weight, engine);
-    engine.UpsertUsers(attributes);
-    attribute_runs.push_back(
-        Score(engine, held_out, truth, train, train_items, options.k));
+    EngineOptions engine_options = options.engine;
+    if (!options.smoothing_grid.empty()) {
+      engine_options.attributes.smoothing =
+          TuneSmoothing(split.train, users, attributes, options, seed);
+    }
+    attribute_runs.push_back(ScoreAttributes(split, attributes, engine_options,
+                                             options, train_items));
+    report.per_seed.push_back(
+        ComparePair(seed, popular_runs.back(), attribute_runs.back()));
+    report.per_seed.back().smoothing = engine_options.attributes.smoothing;
+    const double gain = report.per_seed.back().ndcg.mean_difference;
+    report.seeds_better += gain > 0 ? 1 : 0;
+    report.seeds_worse += gain < 0 ? 1 : 0;
   }
+  report.pooled =
+      ComparePair(0, Concatenate(popular_runs), Concatenate(attribute_runs));
+  report.seeds_sign_p_value =
+      SignTestPValue(report.seeds_better, report.seeds_worse);
   report.variants.push_back(Combine("popular", popular_runs));
   report.variants.push_back(Combine("attributes", attribute_runs));
   return report;

@@ -129,6 +129,53 @@ TEST(EvaluateColdUserTest, AttributesBeatPopularityOnAPlantedTaste) {
   EXPECT_GT(report.variants[1].standard_error.ndcg, 0);
 }
 
+TEST(EvaluateColdUserTest, PairsTheVariantsPerSeedAndOverAll) {
+  const Planted p = MakePlanted();
+  ColdUserOptions options;
+  options.seeds = {1, 2, 3};
+  ASSERT_OK_AND_ASSIGN(ColdUserReport report,
+                       EvaluateColdUser(p.ratings, p.users, options));
+  ASSERT_EQ(report.per_seed.size(), 3u);
+  int64_t users = 0;
+  double sum_a = 0, sum_b = 0;
+  for (const ColdUserPaired& s : report.per_seed) {
+    users += s.ndcg.users;
+    sum_a += s.ndcg.mean_a * static_cast<double>(s.ndcg.users);
+    sum_b += s.ndcg.mean_b * static_cast<double>(s.ndcg.users);
+    EXPECT_EQ(s.smoothing, options.engine.attributes.smoothing);
+  }
+  EXPECT_EQ(users, report.users_evaluated);
+  EXPECT_EQ(report.pooled.ndcg.users, report.users_evaluated);
+  // The pooled means weigh every held-out user once.
+  EXPECT_NEAR(report.pooled.ndcg.mean_a, sum_a / static_cast<double>(users),
+              1e-9);
+  EXPECT_NEAR(report.pooled.ndcg.mean_b, sum_b / static_cast<double>(users),
+              1e-9);
+  // The planted groups: attributes win on every seed and for most users.
+  EXPECT_EQ(report.seeds_better, 3);
+  EXPECT_GT(report.pooled.ndcg.mean_difference, 0);
+  EXPECT_GT(report.pooled.ndcg.better, report.pooled.ndcg.worse);
+  EXPECT_LT(report.pooled.ndcg.sign_p_value, 0.01);
+}
+
+TEST(EvaluateColdUserTest, TunesTheSmoothingOnTrainingUsersOnly) {
+  const Planted p = MakePlanted();
+  ColdUserOptions options;
+  options.seeds = {1, 2};
+  options.smoothing_grid = {0.5, 5000};
+  ASSERT_OK_AND_ASSIGN(ColdUserReport report,
+                       EvaluateColdUser(p.ratings, p.users, options));
+  // 5000 users' worth drowns the groups in popularity (the hits): the
+  // validation users, like the held-out ones, prefer the small value.
+  for (const ColdUserPaired& s : report.per_seed) {
+    EXPECT_EQ(s.smoothing, 0.5) << "seed " << s.seed;
+  }
+  options.smoothing_grid = {-1};
+  EXPECT_THAT(EvaluateColdUser(p.ratings, p.users, options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("smoothing_grid")));
+}
+
 TEST(EvaluateColdUserTest, SameSeedSameFigures) {
   const Planted p = MakePlanted();
   ColdUserOptions options;
