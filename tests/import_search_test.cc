@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/cluster_util.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
@@ -76,15 +77,6 @@ class ImportSearchTest : public ::testing::Test {
     return r.ok() ? *r : RunResult{};
   }
 
-  v1::UserProfile GetUser(const std::string& user) {
-    v1::GetUserRequest request;
-    request.set_user_id(user);
-    v1::UserProfile profile;
-    EXPECT_OK(FromGrpc(
-        server_.stub->GetUser(ContextWithDeadline().get(), request, &profile)));
-    return profile;
-  }
-
   // How many of the user's FOR_YOU top 5 are classical items; *named: how
   // many of them give the search as their reason.
   int ClassicalInForYou(const std::string& user, int* named) {
@@ -126,7 +118,8 @@ TEST_F(ImportSearchTest, SearchRowsAreStoredShownAndSteerForYou) {
   EXPECT_THAT(first.err, HasSubstr("line 64: query: must be 1..1024 bytes for "
                                    "SEARCH, got 0"));
 
-  const v1::UserProfile fan = GetUser("jazz-fan1");
+  ASSERT_OK_AND_ASSIGN(v1::UserProfile fan,
+                       GetUser(*server_.stub, "jazz-fan1"));
   ASSERT_GT(fan.recent_events_size(), 1);
   EXPECT_EQ(fan.recent_events(0).type(), v1::SEARCH);
   EXPECT_EQ(fan.recent_events(0).query(), "piano, sonatas");
@@ -154,8 +147,8 @@ TEST_F(ImportSearchTest, SearchRowsAreStoredShownAndSteerForYou) {
   const RunResult again = Import({"--events", dir_.Sub("events.csv")});
   EXPECT_THAT(again.out, HasSubstr("0 accepted, 61 duplicates, 2 rejected"))
       << Describe(again);
-  EXPECT_EQ(GetUser("jazz-fan1").recent_events(1).type(), v1::VIEW)
-      << "still one search";
+  ASSERT_OK_AND_ASSIGN(fan, GetUser(*server_.stub, "jazz-fan1"));
+  EXPECT_EQ(fan.recent_events(1).type(), v1::VIEW) << "still one search";
 
   // A file of searches only: no item column, the type from --type.
   WriteFile(dir_.Sub("searches.csv"),
@@ -165,7 +158,8 @@ TEST_F(ImportSearchTest, SearchRowsAreStoredShownAndSteerForYou) {
   EXPECT_EQ(searches.exit_code, 0) << Describe(searches);
   EXPECT_THAT(searches.out, HasSubstr("2 accepted"));
   std::vector<std::string> queries;
-  const v1::UserProfile fan2 = GetUser("jazz-fan2");
+  ASSERT_OK_AND_ASSIGN(const v1::UserProfile fan2,
+                       GetUser(*server_.stub, "jazz-fan2"));
   for (const v1::ProfileEvent& e : fan2.recent_events()) {
     if (e.type() == v1::SEARCH) queries.push_back(e.query());
   }
