@@ -379,10 +379,10 @@ class Engine {
   // the items users with matching attributes engage with first, by that
   // score (Source kAttributes), the others after them by popularity.
   // Otherwise, without a user vector (fallback, with fallback_reason
-  // "unknown user", "no model" or "no history") all by popularity.
-  // Items not in the catalog go last,
-  // unscored, and are listed in unknown_item_ids. Seen, disliked and
-  // filtered items are kept: the caller's page decides what is shown.
+  // "unknown user", "no model" or "no history") all by popularity. Items
+  // not in the catalog go last, unscored, and are listed in
+  // unknown_item_ids. Seen, disliked and filtered items are kept: the
+  // caller's page decides what is shown.
   // Thread safety: as Recommend.
   RankResult Rank(const RankRequest& request) const;
 
