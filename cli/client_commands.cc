@@ -171,6 +171,13 @@ int UserGet(RecommenderClient& rpc, const std::string& user_id, bool json) {
             << absl::StrJoin(profile.recent_item_ids(), ", ") << "\n"
             << "model vector:   " << (profile.has_vector() ? "yes" : "no")
             << "\n";
+  std::vector<std::string> searches;
+  for (const v1::ProfileEvent& e : profile.recent_events()) {
+    if (e.type() == v1::SEARCH) searches.push_back(Cat("\"", e.query(), "\""));
+  }
+  if (!searches.empty()) {
+    std::cout << "recent searches: " << absl::StrJoin(searches, ", ") << "\n";
+  }
   if (!profile.attributes().empty()) {
     std::vector<std::string> attrs;
     for (const auto& [k, v] : profile.attributes()) {

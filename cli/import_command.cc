@@ -288,20 +288,29 @@ void AddImportFlags(FlagParser& parser, ImportOptions* options,
               "MovieLens-100K files: --events u.data (headerless 'user item "
               "rating unix_seconds', type rating), --items u.item (pipe-"
               "separated, Latin-1, genres become categories)");
-  parser.AddNotes(
+  parser.AddNotes(Cat(
       "Events file: a header row naming the columns, then one event per "
       "row.\n"
-      "  user_id, item_id       required\n"
+      "  user_id, item_id       required (item_id may be empty on a\n"
+      "                         search row)\n"
       "  type                   view, click, add_to_cart, remove_from_cart,\n"
       "                         purchase, rating, dislike, impression,\n"
-      "                         favorite\n"
+      "                         favorite, search\n"
       "                         (required unless --type is given)\n"
       "  value                  rating, or quantity (also 'rating')\n"
       "  timestamp_ms           unix milliseconds, or\n"
       "  timestamp              unix seconds; absent/empty = now\n"
       "  event_id               idempotency key; when absent it is derived\n"
-      "                         from (user_id, item_id, type, timestamp)\n"
+      "                         from (user_id, item_id, type, timestamp,\n"
+      "                         query)\n"
       "  recommendation_id      for attribution\n"
+      "  query                  what the user searched for: required on\n"
+      "                         search rows (1..",
+      server::kMaxQueryBytes,
+      " bytes of UTF-8), empty\n"
+      "                         on the others. A file of searches only may\n"
+      "                         leave out item_id. Use CSV for queries with\n"
+      "                         tabs or commas: \"garden chair, teak\"\n"
       "Items file: item_id, title, categories (a|b), tags (a|b), price,\n"
       "available (true/false).\n"
       "\n"
@@ -317,7 +326,9 @@ void AddImportFlags(FlagParser& parser, ImportOptions* options,
       "items.tsv\n"
       "  aisle import --data-dir ./aisle-data --movielens --events "
       "ml-100k/u.data --items ml-100k/u.item\n"
-      "  aisle import --target localhost:50051 --events events.csv");
+      "  aisle import --target localhost:50051 --events events.csv\n"
+      "  aisle import --target localhost:50051 --type search --events "
+      "searches.csv   # header: user_id,query,timestamp"));
 }
 
 // The summary on stdout and the rejections on stderr; the exit code.

@@ -192,6 +192,8 @@ absl::StatusOr<EventColumns> MapEventHeader(
       s = Assign(&cols.event_id, idx, name);
     } else if (name == "recommendation_id") {
       s = Assign(&cols.recommendation_id, idx, name);
+    } else if (name == "query") {
+      s = Assign(&cols.query, idx, name);
     } else {
       cols.ignored.push_back(std::string(header[i]));
     }
@@ -204,7 +206,7 @@ absl::StatusOr<EventColumns> MapEventHeader(
   }
   std::vector<std::string> missing;
   if (cols.user_id == -1) missing.push_back("user_id");
-  if (cols.item_id == -1) missing.push_back("item_id");
+  if (cols.item_id == -1 && cols.query == -1) missing.push_back("item_id");
   if (cols.type == -1 && !default_type.has_value()) missing.push_back("type");
   if (!missing.empty()) {
     return absl::InvalidArgumentError(
@@ -239,10 +241,14 @@ absl::StatusOr<core::Event> ParseEventRow(
     std::string_view text = Field(record, columns.type);
     std::optional<core::EventType> type = core::ParseEventType(text);
     if (!type.has_value()) {
-      return absl::InvalidArgumentError(Cat(
-          "type: unknown event type '", text,
-          "' (view, click, add_to_cart, remove_from_cart, purchase, rating, "
-          "dislike, impression, favorite)"));
+      std::vector<std::string> names;
+      for (int t = 1; t < core::kNumEventTypes; ++t) {
+        names.emplace_back(
+            core::EventTypeName(static_cast<core::EventType>(t)));
+      }
+      return absl::InvalidArgumentError(Cat("type: unknown event type '", text,
+                                            "' (", absl::StrJoin(names, ", "),
+                                            ")"));
     }
     event.type = *type;
   } else if (default_type.has_value()) {
@@ -272,6 +278,7 @@ absl::StatusOr<core::Event> ParseEventRow(
   }
   event.recommendation_id =
       std::string(Field(record, columns.recommendation_id));
+  event.query = std::string(Field(record, columns.query));
   event.event_id = std::string(Field(record, columns.event_id));
   if (event.event_id.empty()) event.event_id = server::DerivedEventId(event);
   return event;

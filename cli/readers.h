@@ -71,15 +71,17 @@ struct EventColumns {
   int timestamp_s = -1;   // column "timestamp": unix seconds
   int event_id = -1;
   int recommendation_id = -1;
+  int query = -1;                    // SEARCH rows: what the user searched for
   std::vector<std::string> ignored;  // header names not understood
 };
 
 // Maps a header row (names case-insensitive): user_id|user, item_id|item,
 // type|event_type, value|rating|quantity, timestamp_ms, timestamp (seconds),
-// event_id, recommendation_id. Other names are listed in `ignored`.
-// InvalidArgument if user_id or item_id is missing, if a name repeats, or
-// if there is no type column and `default_type` is unset, naming the
-// expected header.
+// event_id, recommendation_id, query. Other names are listed in `ignored`.
+// InvalidArgument if user_id is missing, if item_id is missing from a file
+// without a query column (a file of searches needs no item), if a name
+// repeats, or if there is no type column and `default_type` is unset,
+// naming the expected header.
 absl::StatusOr<EventColumns> MapEventHeader(
     const std::vector<std::string>& header,
     std::optional<core::EventType> default_type);
@@ -88,9 +90,12 @@ absl::StatusOr<EventColumns> MapEventHeader(
 EventColumns MovieLensColumns();
 
 // Converts one row. Empty value means 0 (the API's default); empty or absent
-// timestamp means 0 ("now" for the server). An absent or empty event_id is
-// derived deterministically (server::DerivedEventId) from the row, so
-// importing the same file again yields duplicates instead of new events.
+// timestamp means 0 ("now" for the server). The query (trimmed) is copied
+// as it is: whether a row may or must carry one (SEARCH only), and its
+// length and bytes, are server::ValidateEvent's rules. An absent or empty
+// event_id is derived deterministically (server::DerivedEventId, which
+// hashes the query too) from the row, so importing the same file again
+// yields duplicates instead of new events.
 // InvalidArgument "<column>: <problem>" for a wrong number of fields,
 // unknown type, or non-numeric value/timestamp. Range checks are left to
 // server::ValidateEvent.

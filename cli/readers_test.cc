@@ -198,6 +198,71 @@ TEST(ReaderEventRowTest, RejectsMalformedFields) {
   }
 }
 
+TEST(ReaderEventRowTest, SearchRowsCarryTheirQuery) {
+  // CSV: a query may hold commas and quotes.
+  const std::vector<Record> rows = ReadAll(
+      "user_id,item_id,type,query,timestamp_ms\n"
+      "u1,,search,\"garden chair, teak\",1000\n"
+      "u1,i9,view,,1001\n"
+      "u1,i9,search,\" \"\"xl\"\" lamp \",1002\n",
+      FileFormat::kCsv);
+  ASSERT_EQ(rows.size(), 4u);
+  auto cols = MapEventHeader(rows[0].fields, std::nullopt);
+  ASSERT_OK(cols);
+  EXPECT_EQ(cols->query, 3);
+  EXPECT_TRUE(cols->ignored.empty());
+  auto search = ParseEventRow(rows[1], *cols, std::nullopt, 5);
+  ASSERT_OK(search);
+  EXPECT_EQ(search->type, core::EventType::kSearch);
+  EXPECT_EQ(search->item_id, "");
+  EXPECT_EQ(search->query, "garden chair, teak");
+  auto view = ParseEventRow(rows[2], *cols, std::nullopt, 5);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->query, "");
+  auto on_page = ParseEventRow(rows[3], *cols, std::nullopt, 5);
+  ASSERT_OK(on_page);
+  EXPECT_EQ(on_page->item_id, "i9");
+  EXPECT_EQ(on_page->query, "\"xl\" lamp");  // the ends trimmed
+
+  // The derived id covers the query: two searches in one millisecond are
+  // two events, and a re-read row is the same event.
+  Record other = rows[1];
+  other.fields[3] = "garden bench";
+  auto other_search = ParseEventRow(other, *cols, std::nullopt, 5);
+  ASSERT_OK(other_search);
+  EXPECT_NE(other_search->event_id, search->event_id);
+  EXPECT_EQ(ParseEventRow(rows[1], *cols, std::nullopt, 5)->event_id,
+            search->event_id);
+  EXPECT_EQ(search->event_id, server::DerivedEventId([&] {
+              core::Event e = *search;
+              e.event_id.clear();
+              return e;
+            }()));
+}
+
+TEST(ReaderEventHeaderTest, AFileOfSearchesNeedsNoItemColumn) {
+  auto cols = MapEventHeader({"user_id", "query", "timestamp"},
+                             core::EventType::kSearch);
+  ASSERT_OK(cols);
+  EXPECT_EQ(cols->item_id, -1);
+  auto e = ParseEventRow(Row(2, {"u1", "jazz", "1700000000"}), *cols,
+                         core::EventType::kSearch, 3);
+  ASSERT_OK(e);
+  EXPECT_EQ(e->item_id, "");
+  EXPECT_EQ(e->query, "jazz");
+  EXPECT_THAT(MapEventHeader({"user_id", "query", "Query"}, std::nullopt),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("column 'query' given twice")));
+  // Without a query column the item is still required.
+  EXPECT_THAT(MapEventHeader({"user_id", "timestamp"}, core::EventType::kView),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("missing column(s) item_id")));
+  EXPECT_THAT(
+      ParseEventRow(Row(2, {"u1", "jazz", "1700000000"}), *cols, std::nullopt,
+                    3),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("type: empty")));
+}
+
 TEST(ReaderEventRowTest, MovieLensRowsAreRatings) {
   auto e = ParseEventRow(Row(1, {"196", "242", "3", "881250949"}),
                          MovieLensColumns(), core::EventType::kRating, 4);

@@ -96,10 +96,23 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
       p.recent_item_ids.push_back(state_->item_ids[it->item]);
     }
   }
+  // The timeline merges the item history with the searches the engine
+  // keeps (ContentOptions::max_searches), by time, both most recent first.
   constexpr size_t kTimeline = 20;
-  for (auto it = user->history.rbegin();
-       it != user->history.rend() && p.recent_events.size() < kTimeline; ++it) {
-    p.recent_events.push_back({state_->item_ids[it->item], it->type, it->ts});
+  auto it = user->history.rbegin();
+  auto search = user->searches.rbegin();
+  while (p.recent_events.size() < kTimeline &&
+         (it != user->history.rend() || search != user->searches.rend())) {
+    if (search == user->searches.rend() ||
+        (it != user->history.rend() && it->ts >= search->ts)) {
+      p.recent_events.push_back(
+          {state_->item_ids[it->item], it->type, it->ts, ""});
+      ++it;
+    } else {
+      p.recent_events.push_back(
+          {"", EventType::kSearch, search->ts, search->query});
+      ++search;
+    }
   }
   p.first_seen_ms = user->first_seen;
   p.last_seen_ms = user->last_seen;

@@ -374,11 +374,15 @@ class Engine {
 
   // The request's items ordered for the user: by the factor model's score
   // (user vector . item vector) when the user has a vector, the items the
-  // model does not know after them by popularity; without a user vector
-  // (fallback, with fallback_reason "unknown user", "no model" or "no
-  // history") all by popularity. Items not in the catalog go last,
-  // unscored, and are listed in unknown_item_ids. Seen, disliked and
-  // filtered items are kept: the caller's page decides what is shown.
+  // model does not know after them by popularity. A user FOR_YOU serves
+  // from their attributes (attributes and no positive event of their own):
+  // the items users with matching attributes engage with first, by that
+  // score (Source kAttributes), the others after them by popularity.
+  // Otherwise, without a user vector (fallback, with fallback_reason
+  // "unknown user", "no model" or "no history") all by popularity. Items
+  // not in the catalog go last, unscored, and are listed in
+  // unknown_item_ids. Seen, disliked and filtered items are kept: the
+  // caller's page decides what is shown.
   // Thread safety: as Recommend.
   RankResult Rank(const RankRequest& request) const;
 

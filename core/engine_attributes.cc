@@ -58,12 +58,10 @@ void Engine::UpsertUsers(std::span<const UserAttributes> users) {
 }
 
 std::vector<Engine::State::Runner::Candidate>
-Engine::State::Runner::AttributeCandidates() const {
-  if (Full() || req_.user_id.empty()) return {};
+Engine::State::Runner::AttributeCandidates(size_t limit) const {
+  if (req_.user_id.empty()) return {};
   const AttributedUser* a = s_.FindAttributed(req_.user_id);
   if (a == nullptr) return {};
-  // Over-fetch: seen, filtered and taken items are skipped by AddAll.
-  const size_t limit = 4 * want_ + 64;
   std::vector<Candidate> out;
   for (const auto& [item, score] : s_.attribute_popularity.Top(
            a->values, limit,

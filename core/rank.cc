@@ -1,12 +1,17 @@
 // Engine::Rank: re-ranking the caller's items (a search result or category
 // page) for one user. Reuses the Runner's user lookup, vector solving and
-// explanations; the candidates are the caller's, not the sources'.
+// explanations; the candidates are the caller's, not the sources'. The
+// order follows FOR_YOU's cascade: the factor model's scores; for a user
+// FOR_YOU serves from their attributes (Runner::FromAttributes), the
+// attribute-conditional popularity of the items users like them engage
+// with; then popularity for the rest.
 #include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "Eigen/Core"
+#include "absl/container/flat_hash_map.h"
 #include "core/recommend_runner.h"
 
 namespace aisle::core {
@@ -29,11 +34,13 @@ RankResult Engine::State::Runner::Rank(
   RankResult result;
   if (b_ != nullptr) result.model_version = b_->model->version();
   const float* vec = UserVector();
-  if (vec == nullptr) {
-    result.fallback = true;
-    result.fallback_reason = user_ == nullptr ? "unknown user"
-                             : b_ == nullptr  ? "no model"
-                                              : "no history";
+  // Without a vector, the attribute candidates FOR_YOU would show, each
+  // with its score; the limit takes every candidate the counts offer.
+  absl::flat_hash_map<int32_t, Candidate> by_attributes;
+  if (vec == nullptr && FromAttributes()) {
+    for (const Candidate& c : AttributeCandidates(s_.items.size())) {
+      by_attributes.emplace(c.item, c);
+    }
   }
   std::vector<Candidate> modelled, by_popularity;
   for (const std::string& id : item_ids) {
@@ -43,7 +50,9 @@ RankResult Engine::State::Runner::Rank(
       continue;
     }
     const int32_t row = vec != nullptr ? b_->Row(i) : -1;
-    if (row >= 0) {
+    if (auto it = by_attributes.find(i); it != by_attributes.end()) {
+      modelled.push_back(it->second);
+    } else if (row >= 0) {
       const FactorModel& m = *b_->model;
       const double score = m.item_factors().row(row).dot(
           Eigen::Map<const Eigen::RowVectorXf>(vec, m.factors()));
@@ -54,6 +63,14 @@ RankResult Engine::State::Runner::Rank(
                                Source::kPopularity, ReasonCode::kPopular, -1,
                                0});
     }
+  }
+  // Popularity alone is the fallback, as in FOR_YOU: a user ranked by
+  // their attributes is not falling back.
+  if (vec == nullptr && modelled.empty()) {
+    result.fallback = true;
+    result.fallback_reason = user_ == nullptr ? "unknown user"
+                             : b_ == nullptr  ? "no model"
+                                              : "no history";
   }
   const auto best_first = [](const Candidate& a, const Candidate& b) {
     return a.score > b.score;

@@ -298,8 +298,9 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
   if (sources.content) {
     AddAll(Content(!recent_.empty() ? recent_ : context_seeds_));
   }
-  if (recent_.empty() && on.attributes && req_.sources.attributes) {
-    AddAll(AttributeCandidates());
+  if (FromAttributes() && !Full()) {
+    // Over-fetch: seen, filtered and taken items are skipped by AddAll.
+    AddAll(AttributeCandidates(4 * want_ + 64));
   }
   if (out_.empty()) {
     if (req_.user_id.empty() && context_.empty()) {

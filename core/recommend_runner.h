@@ -68,7 +68,7 @@ class Engine::State::Runner {
     // kPeopleLikeYou: the strongest event type of the neighbours on the
     // item (an EventType number), for "People with similar taste bought".
     uint8_t neighbors_best = 0;
-    bool from_search = false;   // matched the user's latest query
+    bool from_search = false;  // matched the user's latest query
   };
 
   // The request's filter against the category index.
@@ -206,9 +206,16 @@ class Engine::State::Runner {
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // engine_attributes.cc
+  // Whether FOR_YOU (and Rank) turn to the user's attributes: the user has
+  // no positive item of their own (recent_, after Prepare) and the source
+  // is on in the options and the request. The one place of that rule.
+  bool FromAttributes() const {
+    return recent_.empty() && s_.options.for_you.attributes &&
+           req_.sources.attributes;
+  }
   // What users with the request user's attributes engage with, best
-  // first (none for a user without attributes).
-  std::vector<Candidate> AttributeCandidates() const
+  // first (none for a user without attributes), at most `limit`.
+  std::vector<Candidate> AttributeCandidates(size_t limit) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   // "Popular with shoppers like you (age_band=25-34, region=north)".
   std::string AttributeDetail() const ABSL_SHARED_LOCKS_REQUIRED(s_.mu);

@@ -218,7 +218,9 @@ struct RankResult {
   std::vector<ScoredItem> items;
   std::vector<std::string> unknown_item_ids;  // not in the catalog
   std::string model_version;
-  bool fallback = false;  // no user vector: ranked by popularity
+  // No user vector, and no attribute scores (a user with attributes and
+  // no history is ranked as FOR_YOU serves them): ranked by popularity.
+  bool fallback = false;
   std::string fallback_reason;
 };
 
@@ -232,9 +234,10 @@ struct AttributePreference {
 
 // One event of a user's timeline (UserProfile::recent_events).
 struct ProfileEvent {
-  std::string item_id;
+  std::string item_id;  // empty for a SEARCH
   EventType type = EventType::kUnspecified;
   int64_t timestamp_ms = 0;
+  std::string query;  // SEARCH: what the user searched for
 };
 
 struct UserProfile {
@@ -261,7 +264,8 @@ struct UserProfile {
   std::vector<AttributePreference> preferred_attributes;
   // The activity tier: the value `segment` has always had.
   std::string activity_level;
-  // The latest events, most recent first, at most 20.
+  // The latest events, most recent first, at most 20: the item history
+  // and the kept searches (ContentOptions::max_searches), merged by time.
   std::vector<ProfileEvent> recent_events;
   // The user's own attributes (UpsertUsers); empty when none were given.
   std::map<std::string, std::string> attributes;

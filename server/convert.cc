@@ -198,6 +198,7 @@ void ToProtoUserProfile(const core::UserProfile& profile,
     event->set_item_id(e.item_id);
     event->set_type(ToProtoEventType(e.type));
     event->set_timestamp_ms(e.timestamp_ms);
+    event->set_query(e.query);
   }
   proto->set_first_seen_ms(profile.first_seen_ms);
   proto->set_last_seen_ms(profile.last_seen_ms);

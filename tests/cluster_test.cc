@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -69,6 +70,48 @@ TEST_F(ClusterTest, WritesToOneNodeAreSeenOnEveryNode) {
       [&] { return absl::IsNotFound(GetUser(stub(0), "ann").status()); }));
   for (TestServer& node : nodes_) {
     EXPECT_THAT(node.server->store().CountUserRecords("ann"), IsOkAndHolds(0));
+  }
+}
+
+TEST_F(ClusterTest, UserAttributesReachEveryNodeAndAreErasedOnEvery) {
+  StartNats(1);
+  StartNode();
+  StartNode();
+  v1::UpsertUsersRequest upsert;
+  v1::User* user = upsert.add_users();
+  user->set_user_id("ada");
+  (*user->mutable_attributes())["region"] = "north";
+  (*user->mutable_attributes())["age_band"] = "25-34";
+  v1::UpsertUsersResponse upserted;
+  ASSERT_OK(FromGrpc(
+      stub(0).UpsertUsers(ContextWithDeadline().get(), upsert, &upserted)));
+  EXPECT_EQ(upserted.upserted(), 1);
+  const auto attributes = [&](int node) {
+    absl::StatusOr<v1::UserProfile> profile = GetUser(stub(node), "ada");
+    std::map<std::string, std::string> out;
+    if (profile.ok())
+      out.insert(profile->attributes().begin(), profile->attributes().end());
+    return out;
+  };
+  const std::map<std::string, std::string> expected = {{"age_band", "25-34"},
+                                                       {"region", "north"}};
+  EXPECT_EQ(attributes(0), expected);  // read-your-writes
+  EXPECT_TRUE(WaitFor([&] { return attributes(1) == expected; }));
+
+  v1::DeleteUserRequest erase;
+  erase.set_user_id("ada");
+  v1::DeleteUserResponse erased;
+  ASSERT_OK(FromGrpc(
+      stub(1).DeleteUser(ContextWithDeadline().get(), erase, &erased)));
+  EXPECT_TRUE(erased.profile_deleted());
+  for (int node = 0; node < 2; ++node) {
+    EXPECT_TRUE(WaitFor([&] {
+      return absl::IsNotFound(GetUser(stub(node), "ada").status());
+    })) << "node "
+        << node;
+    EXPECT_THAT(nodes_[node].server->store().CountUserRecords("ada"),
+                IsOkAndHolds(0))
+        << "node " << node;
   }
 }
 

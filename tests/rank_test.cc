@@ -1,7 +1,9 @@
 // Rank through the real gRPC API: the caller's items come back ordered
 // for the user (here by popularity: no model is loaded, and the answer
-// says so), unknown items last and reported; bad requests are refused
-// naming the field.
+// says so), unknown items last and reported; a new user with attributes
+// gets the order FOR_YOU gives them (what users with matching attributes
+// engage with); bad requests are refused naming the field.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,16 @@ class RankTest : public ::testing::Test {
         server_.stub->Rank(ContextWithDeadline().get(), request, out));
   }
 
+  // Item ids in response order.
+  template <typename Response>
+  static std::vector<std::string> Order(const Response& response) {
+    std::vector<std::string> ids;
+    for (const v1::RecommendedItem& item : response.items()) {
+      ids.push_back(item.item_id());
+    }
+    return ids;
+  }
+
   TempDir dir_;
   TestServer server_;
 };
@@ -77,6 +89,109 @@ TEST_F(RankTest, OrdersTheItemsAndKeepsUnknownOnesLast) {
   ASSERT_GT(response.items(0).reasons_size(), 0);
   EXPECT_EQ(response.items(3).source(), v1::SOURCE_UNSPECIFIED);
   EXPECT_EQ(response.items(3).reasons_size(), 0);
+}
+
+// Users in the north buy book items, in the south garden items (one
+// item of each bought by all ten, the other by fewer); thirty users
+// without attributes buy the hits, the most popular items overall.
+TEST_F(RankTest, ANewUserWithAttributesIsRankedAsForYouServesThem) {
+  v1::UpsertItemsRequest items;
+  for (const char* id :
+       {"book0", "book1", "garden0", "garden1", "hit0", "hit1"}) {
+    items.add_items()->set_item_id(id);
+  }
+  v1::UpsertItemsResponse upserted;
+  ASSERT_OK(FromGrpc(server_.stub->UpsertItems(ContextWithDeadline().get(),
+                                               items, &upserted)));
+  v1::UpsertUsersRequest users;
+  auto attributed = [&](const std::string& id, const std::string& region) {
+    v1::User* user = users.add_users();
+    user->set_user_id(id);
+    (*user->mutable_attributes())["region"] = region;
+  };
+  v1::FeedbackRequest events;
+  auto buy = [&](const std::string& user, const std::string& item) {
+    v1::Event* e = events.add_events();
+    e->set_user_id(user);
+    e->set_item_id(item);
+    e->set_type(v1::PURCHASE);
+  };
+  for (int k = 0; k < 10; ++k) {
+    attributed(absl::StrCat("n", k), "north");
+    attributed(absl::StrCat("s", k), "south");
+    buy(absl::StrCat("n", k), "book0");
+    buy(absl::StrCat("s", k), "garden0");
+    if (k < 4) buy(absl::StrCat("n", k), "book1");
+    if (k < 4) buy(absl::StrCat("s", k), "garden1");
+  }
+  for (int k = 0; k < 30; ++k) {
+    buy(absl::StrCat("p", k), "hit0");
+    if (k % 2 == 0) buy(absl::StrCat("p", k), "hit1");
+  }
+  attributed("new-north", "north");
+  attributed("new-south", "south");
+  v1::UpsertUsersResponse upserted_users;
+  ASSERT_OK(FromGrpc(server_.stub->UpsertUsers(ContextWithDeadline().get(),
+                                               users, &upserted_users)));
+  v1::FeedbackResponse fed;
+  ASSERT_OK(FromGrpc(
+      server_.stub->Feedback(ContextWithDeadline().get(), events, &fed)));
+
+  const std::vector<std::string> page = {"hit0",    "garden1", "book1", "hit1",
+                                         "garden0", "book0",   "nope"};
+  auto rank = [&](const std::string& user) {
+    v1::RankRequest request;
+    request.set_user_id(user);
+    for (const std::string& id : page) request.add_item_ids(id);
+    request.set_explain(true);
+    v1::RankResponse response;
+    EXPECT_OK(Rank(request, &response));
+    return response;
+  };
+  const v1::RankResponse north = rank("new-north");
+  EXPECT_FALSE(north.fallback()) << north.fallback_reason();
+  ASSERT_EQ(north.items_size(), 7);
+  // Each region's own best item first; the hits, which only users without
+  // attributes bought, after every attribute-scored item, by popularity.
+  EXPECT_EQ(north.items(0).item_id(), "book0");
+  for (int i = 0; i < 4; ++i) {
+    const v1::RecommendedItem& item = north.items(i);
+    EXPECT_EQ(item.source(), v1::SOURCE_ATTRIBUTES) << item.item_id();
+    ASSERT_GT(item.reasons_size(), 0);
+    EXPECT_EQ(item.reasons(0).code(), v1::REASON_POPULAR_WITH_SIMILAR_SHOPPERS);
+    EXPECT_THAT(item.reasons(0).detail(), HasSubstr("region=north"));
+  }
+  EXPECT_EQ(north.items(4).item_id(), "hit0");
+  EXPECT_EQ(north.items(4).source(), v1::SOURCE_POPULARITY);
+  EXPECT_EQ(north.items(5).item_id(), "hit1");
+  EXPECT_EQ(north.items(6).item_id(), "nope");
+  const std::vector<std::string> north_order = Order(north);
+  const auto at = [&](const std::string& id) {
+    return std::find(north_order.begin(), north_order.end(), id) -
+           north_order.begin();
+  };
+  EXPECT_LT(at("book0"), at("garden0"));
+  EXPECT_LT(at("book1"), at("garden1"));
+  const v1::RankResponse south = rank("new-south");
+  EXPECT_EQ(south.items(0).item_id(), "garden0");
+  EXPECT_THAT(south.items(0).reasons(0).detail(), HasSubstr("region=south"));
+
+  // The same order as FOR_YOU's attribute items for the same user: one
+  // rule and one score behind both.
+  v1::RecommendRequest for_you;
+  for_you.set_user_id("new-north");
+  for_you.set_count(10);
+  v1::RecommendResponse recommended;
+  ASSERT_OK(FromGrpc(server_.stub->Recommend(ContextWithDeadline().get(),
+                                             for_you, &recommended)));
+  std::vector<std::string> from_attributes;
+  for (const v1::RecommendedItem& item : recommended.items()) {
+    if (item.source() == v1::SOURCE_ATTRIBUTES) {
+      from_attributes.push_back(item.item_id());
+    }
+  }
+  EXPECT_EQ(from_attributes, std::vector<std::string>(north_order.begin(),
+                                                      north_order.begin() + 4));
 }
 
 TEST_F(RankTest, RefusesBadRequestsNamingTheField) {

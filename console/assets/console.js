@@ -138,13 +138,13 @@ async function showProfile(userId) {
     // The timeline: each of the latest events with its type and time
     // (recentEvents), or the distinct recent items older servers answer.
     const steps = (p.recentEvents || []).length
-      ? p.recentEvents.map((e) => ({ id: e.itemId, type: e.type, ms: e.timestampMs }))
+      ? p.recentEvents.map((e) => ({ id: e.itemId || '', type: e.type, ms: e.timestampMs, query: e.query }))
       : (p.recentItemIds || []).map((id) => ({ id }));
     timeline.replaceChildren(...steps.map((s, k) => {
       const item = cards.get(s.id);
       const when = s.type ? `${s.type.toLowerCase().replace(/_/g, ' ')} · ${age(s.ms)} ago` : `#${k + 1}`;
       return el('div', { class: 'step', 'data-item-id': s.id, 'data-type': s.type || '', title: s.ms ? time(s.ms) : '' },
-        el('div', { class: 'title', text: item ? item.title : s.id }),
+        el('div', { class: 'title', text: item ? item.title : s.query ? `Search "${s.query}"` : s.id }),
         el('div', { class: 'meta', text: `${when} · ${s.id}${item && item.categories.length ? ' · ' + item.categories[0] : ''}${item ? ' · ' + price(item.price) : ''}` }));
     }));
     if (!timeline.children.length) timeline.append(el('p', { class: 'muted', text: 'No recent events.' }));
