@@ -19,9 +19,9 @@ constexpr int32_t kItems = 12;
 SasRecOptions SmallOptions() {
   SasRecOptions o;
   o.max_length = 20;
-  o.hidden = 32;
+  o.hidden = 16;
   o.dropout = 0.1;
-  o.learning_rate = 5e-3;
+  o.learning_rate = 1e-2;
   o.batch_size = 16;
   o.seed = 7;
   return o;
@@ -42,7 +42,7 @@ std::vector<std::vector<int32_t>> CycleSequences() {
 TEST(SasRecTest, LearnsADeterministicCycle) {
   ASSERT_OK_AND_ASSIGN(auto model, NewSasRec(SmallOptions()));
   const auto sequences = CycleSequences();
-  ASSERT_OK(model->Train(sequences, kItems, 60));
+  ASSERT_OK(model->Train(sequences, kItems, 30));
   int hits = 0;
   for (int32_t last = 0; last < kItems; ++last) {
     const std::vector<int32_t> input = {(last + kItems - 2) % kItems,
