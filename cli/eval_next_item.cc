@@ -1,6 +1,7 @@
 #include "cli/eval_next_item.h"
 
 #include <iostream>
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -8,6 +9,9 @@
 #include "cli/text.h"
 #include "core/eval.h"
 #include "core/eval_next_item.h"
+#if AISLE_WITH_TORCH
+#include "seqmodel/sasrec.h"
+#endif
 
 namespace aisle::cli {
 
@@ -39,40 +43,142 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
                 "seconds of pause that halve a transition; 0 = none");
 }
 
+void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags) {
+  RegisterSessionFlags(parser, &flags->session);
+#if AISLE_WITH_TORCH
+  parser.String("sasrec-epochs", &flags->sasrec_epochs,
+                "sasrec: training epochs; a comma-separated increasing list "
+                "evaluates after each (one training run)");
+  parser.Int("sasrec-max-length", &flags->sasrec_max_length,
+             "sasrec: most recent items per user the model reads");
+  parser.Int("sasrec-hidden", &flags->sasrec_hidden,
+             "sasrec: embedding and hidden size");
+  parser.Int("sasrec-blocks", &flags->sasrec_blocks,
+             "sasrec: self-attention blocks");
+  parser.Double("sasrec-dropout", &flags->sasrec_dropout,
+                "sasrec: dropout rate, 0..1");
+  parser.Double("sasrec-learning-rate", &flags->sasrec_learning_rate,
+                "sasrec: Adam learning rate");
+  parser.Int("sasrec-batch", &flags->sasrec_batch, "sasrec: users per batch");
+  parser.Int("sasrec-threads", &flags->sasrec_threads,
+             "sasrec: libtorch threads (0 = every core)");
+  parser.Int("sasrec-seed", &flags->sasrec_seed,
+             "sasrec: initialisation and batch-order seed");
+  parser.String("fusion-weights", &flags->fusion_weights,
+                "blend+sasrec: weight of sasrec in the rank fusion, 0..1; "
+                "a comma-separated list evaluates each (1 = sasrec alone, "
+                "0 = blend alone); choose it with --validation");
+  parser.Double("fusion-rank-offset", &flags->fusion_rank_offset,
+                "blend+sasrec: c in w / (c + rank)");
+  parser.Int("fusion-depth", &flags->fusion_depth,
+             "blend+sasrec: blend candidates fused per user");
+#endif
+}
+
+namespace {
+
+constexpr core::NextItemVariant kAllVariants[] = {
+    core::NextItemVariant::kPopular,       core::NextItemVariant::kMarkov,
+    core::NextItemVariant::kCoOccurrence,  core::NextItemVariant::kFactorModel,
+    core::NextItemVariant::kBlend,         core::NextItemVariant::kSequence,
+    core::NextItemVariant::kBlendSequence,
+};
+
+bool IsSequenceVariant(core::NextItemVariant v) {
+  return v == core::NextItemVariant::kSequence ||
+         v == core::NextItemVariant::kBlendSequence;
+}
+
+// --sasrec-epochs and --fusion-weights into `options`; a usage error
+// message, or empty.
+std::string ParseSequenceFlags(const NextItemFlags& flags,
+                               core::NextItemOptions& options) {
+  options.sequence_epochs.clear();
+  for (const std::string& text : SplitList(flags.sasrec_epochs)) {
+    absl::StatusOr<double> e = ParseDoubleText(text);
+    if (!e.ok() || *e < 0 || *e != static_cast<int>(*e)) {
+      return Cat("--sasrec-epochs: not a whole number >= 0: '", text, "'");
+    }
+    options.sequence_epochs.push_back(static_cast<int>(*e));
+  }
+  options.fusion_weights.clear();
+  for (const std::string& text : SplitList(flags.fusion_weights)) {
+    absl::StatusOr<double> w = ParseDoubleText(text);
+    if (!w.ok()) return Cat("--fusion-weights: not a number: '", text, "'");
+    options.fusion_weights.push_back(*w);
+  }
+  options.fusion_rank_offset = flags.fusion_rank_offset;
+  options.fusion_depth = flags.fusion_depth;
+  return "";
+}
+
+#if AISLE_WITH_TORCH
+absl::StatusOr<std::unique_ptr<core::SequenceModel>> NewSequenceModel(
+    const NextItemFlags& flags) {
+  seqmodel::SasRecOptions o;
+  o.max_length = flags.sasrec_max_length;
+  o.hidden = flags.sasrec_hidden;
+  o.blocks = flags.sasrec_blocks;
+  o.dropout = flags.sasrec_dropout;
+  o.learning_rate = flags.sasrec_learning_rate;
+  o.batch_size = flags.sasrec_batch;
+  o.threads = flags.sasrec_threads;
+  o.seed = static_cast<uint64_t>(flags.sasrec_seed);
+  o.on_epoch = [](int epoch, double loss) {
+    std::cerr << "  sasrec epoch " << epoch << ": loss " << loss << "\n";
+  };
+  return seqmodel::NewSasRec(o);
+}
+#else
+absl::StatusOr<std::unique_ptr<core::SequenceModel>> NewSequenceModel(
+    const NextItemFlags&) {
+  return absl::FailedPreconditionError(
+      "this aisle was built without libtorch: apt-get install libtorch-dev, "
+      "then configure with -DAISLE_WITH_TORCH=ON");
+}
+#endif
+
+}  // namespace
+
 int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
                     const std::string& models, int k,
-                    const core::AlsOptions& als,
-                    const core::SessionOptions& session, bool rating_as_weight,
-                    bool validation) {
-  if (absl::Status s = core::ValidateSessionOptions(session); !s.ok()) {
+                    const core::AlsOptions& als, const NextItemFlags& flags,
+                    bool rating_as_weight, bool validation) {
+  if (absl::Status s = core::ValidateSessionOptions(flags.session); !s.ok()) {
     return UsageError(parser, s.message());
   }
   std::vector<core::NextItemVariant> variants;
   for (const std::string& name : SplitList(models)) {
     if (name == "all") {
-      variants = {
-          core::NextItemVariant::kPopular, core::NextItemVariant::kMarkov,
-          core::NextItemVariant::kCoOccurrence,
-          core::NextItemVariant::kFactorModel, core::NextItemVariant::kBlend};
+      for (auto v : kAllVariants) {
+        if (!IsSequenceVariant(v)) variants.push_back(v);
+      }
       continue;
     }
     bool known = false;
-    for (auto v :
-         {core::NextItemVariant::kPopular, core::NextItemVariant::kMarkov,
-          core::NextItemVariant::kCoOccurrence,
-          core::NextItemVariant::kFactorModel, core::NextItemVariant::kBlend}) {
+    for (auto v : kAllVariants) {
       if (name == core::NextItemVariantName(v)) {
         variants.push_back(v);
         known = true;
       }
     }
     if (!known) {
-      return UsageError(
-          parser, Cat("--model: unknown model '", name,
-                      "' (popular, markov, cooccurrence, als, blend, all)"));
+      return UsageError(parser,
+                        Cat("--model: unknown model '", name,
+                            "' (popular, markov, cooccurrence, als, blend, "
+                            "sasrec, blend+sasrec, all)"));
     }
   }
   if (variants.empty()) return UsageError(parser, "--model: empty");
+  core::NextItemOptions base;
+  base.k = k;
+  base.als = als;
+  base.engine.session = flags.session;
+  base.rating_as_weight = rating_as_weight;
+  base.validation = validation;
+  if (std::string error = ParseSequenceFlags(flags, base); !error.empty()) {
+    return UsageError(parser, error);
+  }
   absl::StatusOr<std::vector<core::Rating>> ratings =
       core::LoadRatings(ratings_path);
   if (!ratings.ok()) {
@@ -83,15 +189,18 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
   }
   const std::string kk = Cat("@", k);
   Table table({"model", Cat("HR", kk), Cat("NDCG", kk), "users", "train_s",
-               "recommend_s"});
+               "recommend_s", "score_ms"});
   for (core::NextItemVariant variant : variants) {
-    core::NextItemOptions options;
+    core::NextItemOptions options = base;
     options.variant = variant;
-    options.k = k;
-    options.als = als;
-    options.engine.session = session;
-    options.rating_as_weight = rating_as_weight;
-    options.validation = validation;
+    std::unique_ptr<core::SequenceModel> model;
+    if (IsSequenceVariant(variant)) {
+      absl::StatusOr<std::unique_ptr<core::SequenceModel>> made =
+          NewSequenceModel(flags);
+      if (!made.ok()) return UsageError(parser, made.status().message());
+      model = *std::move(made);
+      options.sequence_model = model.get();
+    }
     std::cerr << "evaluating " << core::NextItemVariantName(variant)
               << " (next item)...\n";
     absl::StatusOr<core::NextItemReport> report =
@@ -100,10 +209,28 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
       PrintError(report.status().message(), "");
       return kExitFailure;
     }
-    table.AddRow({report->variant, FormatFixed(report->hit_rate, 4),
-                  FormatFixed(report->ndcg, 4), Cat(report->users_evaluated),
-                  FormatFixed(report->train_seconds, 2),
-                  FormatFixed(report->recommend_seconds, 2)});
+    const std::string users = Cat(report->users_evaluated);
+    if (report->points.empty()) {
+      table.AddRow({report->variant, FormatFixed(report->hit_rate, 4),
+                    FormatFixed(report->ndcg, 4), users,
+                    FormatFixed(report->train_seconds, 2),
+                    FormatFixed(report->recommend_seconds, 2), ""});
+      continue;
+    }
+    // One row per checkpoint (and fusion weight); the training time is
+    // the sequence model's, up to the last checkpoint.
+    for (const core::NextItemPoint& p : report->points) {
+      std::string name = Cat(report->variant, " e", p.epochs);
+      if (variant == core::NextItemVariant::kBlendSequence) {
+        name += Cat(" w", FormatFixed(p.fusion_weight, 2));
+      }
+      table.AddRow(
+          {name, FormatFixed(p.hit_rate, 4), FormatFixed(p.ndcg, 4), users,
+           FormatFixed(report->train_seconds + report->sequence_train_seconds,
+                       2),
+           FormatFixed(report->recommend_seconds, 2),
+           FormatFixed(report->score_ms, 3)});
+    }
   }
   std::cout << table.Render();
   return kExitOk;

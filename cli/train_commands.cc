@@ -16,8 +16,8 @@
 #include "cli/cluster_training.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
-#include "cli/eval_cold_user.h"
 #include "cli/eval_cold_item.h"
+#include "cli/eval_cold_user.h"
 #include "cli/eval_next_item.h"
 #include "cli/flags.h"
 #include "cli/model_delivery.h"
@@ -323,8 +323,8 @@ int RunEval(const Args& args) {
   bool binary = false;
   std::string protocol = "split";
   std::string ratings_path;
-  std::string items_path;  // cold-item: MovieLens u.item
-  core::SessionOptions session;
+  std::string items_path;   // cold-item: MovieLens u.item
+  NextItemFlags next_item;  // session and sequence-model flags
   bool validation = false;
   FlagParser parser(
       "aisle eval --train FILE --test FILE [flags]\n"
@@ -351,7 +351,7 @@ int RunEval(const Args& args) {
                 "ratings file with timestamps (next-item, cold-item)");
   parser.String("items", &items_path,
                 "cold-item: MovieLens u.item (genres, title, year)");
-  RegisterSessionFlags(parser, &session);
+  RegisterNextItemFlags(parser, &next_item);
   parser.Bool("validation", &validation,
               "next-item: drop each user's last rating first and score the "
               "one before (a validation split, for tuning)");
@@ -385,8 +385,8 @@ int RunEval(const Args& args) {
     if (absl::Status s = FinishAlsFlags(&train, seed); !s.ok()) {
       return UsageError(parser, s.message());
     }
-    return RunNextItemEval(parser, ratings_path, models, k, train.als, session,
-                           !binary, validation);
+    return RunNextItemEval(parser, ratings_path, models, k, train.als,
+                           next_item, !binary, validation);
   }
   if (protocol != "split") {
     return UsageError(parser,

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/clock.h"
+#include "core/eval_next_item_sequence.h"
 
 namespace aisle::core {
 namespace {
@@ -45,6 +46,8 @@ EngineOptions VariantOptions(const NextItemOptions& options) {
       eo.for_you = {true, false, false, false, false};
       break;
     case NextItemVariant::kBlend:
+    case NextItemVariant::kBlendSequence:
+    case NextItemVariant::kSequence:  // no engine
       break;
   }
   return eo;
@@ -64,16 +67,16 @@ std::string_view NextItemVariantName(NextItemVariant variant) {
       return "als";
     case NextItemVariant::kBlend:
       return "blend";
+    case NextItemVariant::kSequence:
+      return "sasrec";
+    case NextItemVariant::kBlendSequence:
+      return "blend+sasrec";
   }
   return "unknown";
 }
 
-absl::StatusOr<NextItemReport> EvaluateNextItem(
-    std::span<const Rating> ratings, const NextItemOptions& options) {
-  if (options.k <= 0) return absl::InvalidArgumentError("k must be positive");
-  const bool binary =
-      !options.rating_as_weight || options.variant == NextItemVariant::kPopular;
-  // Each user's ratings in time order (ties in file order).
+NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
+                                bool validation) {
   std::vector<std::string> users;
   absl::flat_hash_map<std::string, std::vector<size_t>> by_user;
   for (size_t i = 0; i < ratings.size(); ++i) {
@@ -81,32 +84,72 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
     if (inserted) users.push_back(ratings[i].user_id);
     it->second.push_back(i);
   }
-  std::vector<Rating> train;
-  // Per evaluated user: the live rating and the held-out one.
-  std::vector<std::pair<size_t, size_t>> held_out;
+  NextItemSplit split;
   for (const std::string& user : users) {
     std::vector<size_t>& rows = by_user[user];
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) {
       return ratings[a].timestamp_ms < ratings[b].timestamp_ms;
     });
-    if (options.validation && !rows.empty()) rows.pop_back();
+    if (validation && !rows.empty()) rows.pop_back();
     const size_t keep = rows.size() >= 3 ? rows.size() - 2 : rows.size();
-    for (size_t j = 0; j < keep; ++j) train.push_back(ratings[rows[j]]);
-    if (rows.size() >= 3) held_out.emplace_back(rows[keep], rows[keep + 1]);
+    const size_t begin = split.train.size();
+    for (size_t j = 0; j < keep; ++j) split.train.push_back(ratings[rows[j]]);
+    split.user_train.emplace_back(begin, split.train.size());
+    if (rows.size() >= 3) {
+      split.held_out.push_back(
+          {rows[keep], rows[keep + 1], split.user_train.size() - 1});
+    }
   }
-  if (held_out.empty()) {
+  return split;
+}
+
+void HitCounter::AddRank(int64_t rank, int k) {
+  users_ += 1;
+  if (rank < 0 || rank >= k) return;
+  hits_ += 1;
+  ndcg_ += 1.0 / std::log2(static_cast<double>(rank) + 2.0);
+}
+
+void HitCounter::Add(std::span<const std::string> list, const std::string& next,
+                     int k) {
+  const auto it = std::find(list.begin(), list.end(), next);
+  AddRank(it == list.end() ? -1 : it - list.begin(), k);
+}
+
+absl::StatusOr<NextItemReport> EvaluateNextItem(
+    std::span<const Rating> ratings, const NextItemOptions& options) {
+  if (options.k <= 0) return absl::InvalidArgumentError("k must be positive");
+  const bool sequence = options.variant == NextItemVariant::kSequence ||
+                        options.variant == NextItemVariant::kBlendSequence;
+  if (sequence) {
+    if (absl::Status s = ValidateSequenceOptions(options); !s.ok()) return s;
+  }
+  const bool binary =
+      !options.rating_as_weight || options.variant == NextItemVariant::kPopular;
+  const NextItemSplit split = MakeNextItemSplit(ratings, options.validation);
+  if (split.held_out.empty()) {
     return absl::InvalidArgumentError("no user has 3 ratings to evaluate");
+  }
+  NextItemReport report;
+  report.variant = std::string(NextItemVariantName(options.variant));
+  report.k = options.k;
+  report.train_ratings = static_cast<int64_t>(split.train.size());
+  report.users_evaluated = static_cast<int64_t>(split.held_out.size());
+  if (options.variant == NextItemVariant::kSequence) {
+    if (absl::Status s =
+            EvaluateSequenceModel(ratings, split, {}, options, report);
+        !s.ok()) {
+      return s;
+    }
+    return report;
   }
 
   const EngineOptions eo = VariantOptions(options);
   Engine engine(eo);
-  ReplayRatings(train, binary, engine);
-  NextItemReport report;
-  report.variant = std::string(NextItemVariantName(options.variant));
-  report.k = options.k;
-  report.train_ratings = static_cast<int64_t>(train.size());
+  ReplayRatings(split.train, binary, engine);
   const bool uses_model = options.variant == NextItemVariant::kFactorModel ||
-                          options.variant == NextItemVariant::kBlend;
+                          options.variant == NextItemVariant::kBlend ||
+                          options.variant == NextItemVariant::kBlendSequence;
   if (uses_model) {
     const auto start = SteadyClock::now();
     if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
@@ -118,31 +161,41 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
   }
 
   const auto start = SteadyClock::now();
-  double hits = 0, ndcg = 0;
-  for (size_t u = 0; u < held_out.size(); ++u) {
-    const Rating& live = ratings[held_out[u].first];
-    const Rating& next = ratings[held_out[u].second];
+  // kBlendSequence: each user's blend list, to fuse after training.
+  std::vector<std::vector<std::string>> blend_lists;
+  HitCounter counter;
+  for (size_t u = 0; u < split.held_out.size(); ++u) {
+    const Rating& live = ratings[split.held_out[u].live];
+    const Rating& next = ratings[split.held_out[u].next];
     const Event event = RatingEvent(live, binary, absl::StrCat("live-", u));
     engine.ApplyEvents({&event, 1});
     RecommendRequest req;
     req.user_id = live.user_id;
     req.scenario = Scenario::kForYou;
-    req.count = options.k;
+    req.count = sequence ? options.fusion_depth : options.k;
     req.now_ms = live.timestamp_ms;
     auto rec = engine.Recommend(req);
-    if (!rec.ok()) continue;  // scores zero, as in Evaluate
-    for (size_t r = 0; r < rec->items.size(); ++r) {
-      if (rec->items[r].item_id != next.item_id) continue;
-      hits += 1;
-      ndcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
-      break;
+    std::vector<std::string> list;
+    if (rec.ok()) {  // else scores zero, as in Evaluate
+      for (const ScoredItem& item : rec->items) list.push_back(item.item_id);
+    }
+    if (sequence) {
+      blend_lists.push_back(std::move(list));
+    } else {
+      counter.Add(list, next.item_id, options.k);
     }
   }
   report.recommend_seconds = SecondsSince(start);
-  report.users_evaluated = static_cast<int64_t>(held_out.size());
-  const auto n = static_cast<double>(held_out.size());
-  report.hit_rate = hits / n;
-  report.ndcg = ndcg / n;
+  if (sequence) {
+    if (absl::Status s =
+            EvaluateSequenceModel(ratings, split, blend_lists, options, report);
+        !s.ok()) {
+      return s;
+    }
+    return report;
+  }
+  report.hit_rate = counter.hit_rate();
+  report.ndcg = counter.ndcg();
   return report;
 }
 

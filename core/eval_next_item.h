@@ -10,6 +10,12 @@
 // first appearance in the file, on one engine: a user's live event stays
 // applied (as in production), their held-out item never is.
 //
+// A sequence model (core/sequence_model.h) is evaluated on the same split:
+// trained on every user's training part (time order), then per evaluated
+// user it scores every item after the training part plus the live item,
+// the items of that sequence excluded. kBlendSequence fuses its ranking
+// with the blend's by weighted reciprocal ranks.
+//
 // Thread safety: reentrant.
 #ifndef AISLE_CORE_EVAL_NEXT_ITEM_H_
 #define AISLE_CORE_EVAL_NEXT_ITEM_H_
@@ -18,20 +24,24 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/als.h"
 #include "core/engine.h"
 #include "core/eval.h"
+#include "core/sequence_model.h"
 
 namespace aisle::core {
 
 enum class NextItemVariant {
-  kPopular,       // most popular (plain counts)
-  kMarkov,        // first-order Markov: what followed the last item
-  kCoOccurrence,  // recency-weighted co-occurrence of the last 5 items
-  kFactorModel,   // implicit ALS alone (fold-in of the live event)
-  kBlend,         // Aisle's FOR_YOU as configured (EngineOptions)
+  kPopular,        // most popular (plain counts)
+  kMarkov,         // first-order Markov: what followed the last item
+  kCoOccurrence,   // recency-weighted co-occurrence of the last 5 items
+  kFactorModel,    // implicit ALS alone (fold-in of the live event)
+  kBlend,          // Aisle's FOR_YOU as configured (EngineOptions)
+  kSequence,       // NextItemOptions::sequence_model alone
+  kBlendSequence,  // kBlend and the sequence model, rank fusion
 };
 std::string_view NextItemVariantName(NextItemVariant variant);
 
@@ -47,6 +57,29 @@ struct NextItemOptions {
   // live and the second-to-last scored: a validation split made from
   // the training part, to tune on without looking at the test items.
   bool validation = false;
+
+  // kSequence, kBlendSequence: the model, trained here (so pass a fresh
+  // one); not owned.
+  SequenceModel* sequence_model = nullptr;
+  // Total training epochs after which to evaluate, increasing: one
+  // training run, one result per entry (NextItemReport::points).
+  std::vector<int> sequence_epochs = {20};
+  // kBlendSequence: the sequence model's weight w, each one evaluated:
+  //   fused(i) = w / (offset + rank_seq(i)) + (1 - w) / (offset +
+  //   rank_blend(i))
+  // ranks from 1; the blend's term is 0 for an item beyond its first
+  // fusion_depth. w = 1 ranks as the sequence model, w = 0 as the blend.
+  std::vector<double> fusion_weights = {0.5};
+  double fusion_rank_offset = 10;
+  int fusion_depth = 100;
+};
+
+// One evaluated point of a sequence variant.
+struct NextItemPoint {
+  int epochs = 0;
+  double fusion_weight = 1;  // 1 for kSequence
+  double hit_rate = 0;
+  double ndcg = 0;
 };
 
 struct NextItemReport {
@@ -58,11 +91,18 @@ struct NextItemReport {
   int64_t train_ratings = 0;
   double train_seconds = 0;
   double recommend_seconds = 0;  // the live events and Recommend calls
+  // kSequence, kBlendSequence: one per (epochs, fusion weight), in order;
+  // hit_rate and ndcg above are the last point's.
+  std::vector<NextItemPoint> points;
+  double sequence_train_seconds = 0;  // every Train call
+  double score_ms = 0;  // mean SequenceModel::Score call (one user, all items)
 };
 
-// Runs the protocol on `ratings`. Errors: InvalidArgument for k <= 0 or
-// no user with 3 ratings (4 with `validation`); training errors (see
-// InstallAls).
+// Runs the protocol on `ratings`. Errors: InvalidArgument for k <= 0, no
+// user with 3 ratings (4 with `validation`), a sequence variant without a
+// model, sequence_epochs not increasing from >= 0, a fusion weight outside
+// [0, 1], fusion_depth < 1 or fusion_rank_offset < 0; training and scoring
+// errors (InstallAls, SequenceModel::Train and Score).
 absl::StatusOr<NextItemReport> EvaluateNextItem(std::span<const Rating> ratings,
                                                 const NextItemOptions& options);
 
