@@ -143,13 +143,19 @@ bool Has(const Recommendation& r, const std::string& id) {
   return false;
 }
 
-TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
-  auto engine = Store();
+// FOR_YOU top 3 for u0, a jazz listener, seen items kept, with reasons.
+RecommendRequest JazzListenerTop3() {
   RecommendRequest req;
-  req.user_id = "u0";  // a jazz listener
+  req.user_id = "u0";
   req.count = 3;
   req.include_seen = true;
   req.explain = true;
+  return req;
+}
+
+TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
+  auto engine = Store();
+  RecommendRequest req = JazzListenerTop3();
   ASSERT_OK_AND_ASSIGN(Recommendation jazz, engine->Recommend(req));
   ASSERT_TRUE(Has(jazz, "newjazz"));
   EXPECT_EQ(jazz.items.back().item_id, "newjazz");  // the last slot
@@ -166,11 +172,7 @@ TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
 
 TEST(EngineContentTest, AnItemStopsBeingNewAtItsFirstEvent) {
   auto engine = Store();
-  RecommendRequest req;
-  req.user_id = "u0";  // a jazz listener
-  req.count = 3;
-  req.include_seen = true;
-  req.explain = true;
+  RecommendRequest req = JazzListenerTop3();
   ASSERT_OK_AND_ASSIGN(Recommendation before, engine->Recommend(req));
   ASSERT_TRUE(Has(before, "newjazz"));
   // A first view, by a shopper with no other history (no co-occurrence).
