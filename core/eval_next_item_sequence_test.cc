@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_cat.h"
 #include "core/eval_next_item.h"
+#include "core/next_item_test_data.h"
 #include "core/sequence_model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -57,22 +57,6 @@ class SuccessorModel final : public SequenceModel {
   int epochs_ = 0;
   absl::flat_hash_map<std::pair<int32_t, int32_t>, int> follows_;
 };
-
-// Each user walks a cycle through the catalog from their own start.
-std::vector<Rating> Cycles(int users, int items, int length) {
-  std::vector<Rating> ratings;
-  for (int u = 0; u < users; ++u) {
-    for (int k = 0; k < length; ++k) {
-      Rating r;
-      r.user_id = absl::StrCat("u", u);
-      r.item_id = absl::StrCat("i", (u + k) % items);
-      r.rating = 4;
-      r.timestamp_ms = 1'000'000'000'000 + (u * 100 + k) * 60'000;
-      ratings.push_back(r);
-    }
-  }
-  return ratings;
-}
 
 TEST(NextItemSequenceTest, ScoresAfterTheLiveItemWithSeenItemsExcluded) {
   const std::vector<Rating> ratings = Cycles(60, 30, 6);

@@ -6,27 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "core/next_item_test_data.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 
 namespace aisle::core {
 namespace {
-
-std::vector<Rating> Cycles(int users, int items, int length) {
-  std::vector<Rating> ratings;
-  for (int u = 0; u < users; ++u) {
-    for (int k = 0; k < length; ++k) {
-      Rating r;
-      r.user_id = absl::StrCat("u", u);
-      r.item_id = absl::StrCat("i", (u + k) % items);
-      r.rating = 4;
-      r.timestamp_ms = 1'000'000'000'000 + (u * 100 + k) * 60'000;
-      ratings.push_back(r);
-    }
-  }
-  return ratings;
-}
 
 TEST(NextItemEvalTest, MarkovFindsADeterministicSuccessorPopularityDoesNot) {
   const std::vector<Rating> ratings = Cycles(60, 30, 6);
