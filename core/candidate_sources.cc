@@ -92,6 +92,24 @@ Engine::State::Runner::ColdCoOccurrence(
   *best = 0;
   std::vector<Candidate> cold;
   if (b_ == nullptr || Full()) return cold;
+  // Cold items are the ones with events since the model was trained, so
+  // most seeds have none among their co-occurring items. A plain scan of
+  // the seeds' lists finds out; only a seed list with a cold item pays for
+  // the sum over every co-occurring item (which *best needs).
+  bool any_cold = false;
+  for (const auto& [seed, w] : seeds) {
+    if (static_cast<size_t>(seed) >= s_.co_all.size() || s_.n_all[seed] <= 0) {
+      continue;
+    }
+    for (const auto& [other, c] : s_.co_all[seed]) {
+      if (s_.n_all[other] > 0 && b_->Row(other) < 0) {
+        any_cold = true;
+        break;
+      }
+    }
+    if (any_cold) break;
+  }
+  if (!any_cold) return cold;
   for (const auto& [item, c] : CoOccurring(seeds, /*cart=*/false)) {
     if (taken_.contains(item) || !Eligible(item)) continue;
     *best = std::max(*best, c.score);

@@ -313,6 +313,7 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchIn(
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   absl::flat_hash_map<int32_t, double> dot;
+  if (newest_first) dot.reserve(max_postings);  // no rehash while summing
   size_t visited = 0;
   for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;

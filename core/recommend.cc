@@ -284,18 +284,20 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
     // `people_like_you` row); it still needs the user's vector.
     AddAll(PeopleLikeYouCandidates());
   }
-  if (!recent_.empty() && sources.co_occurrence) {
+  // The top-ups below only fill what is left: a full list skips their
+  // work (they could add nothing).
+  if (!Full() && !recent_.empty() && sources.co_occurrence) {
     std::vector<Candidate> co = CoOccurrence(recent_, false);
     for (Candidate& c : co) c.reason = ReasonCode::kBecauseYouInteracted;
     AddAll(std::move(co));
   }
-  if (user_ == nullptr && !context_seeds_.empty()) {
+  if (!Full() && user_ == nullptr && !context_seeds_.empty()) {
     std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
     for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
     AddAll(std::move(co));
-    if (b_ != nullptr) AddAll(VectorSimilar());
+    if (b_ != nullptr && !Full()) AddAll(VectorSimilar());
   }
-  if (sources.content) {
+  if (!Full() && sources.content) {
     AddAll(Content(!recent_.empty() ? recent_ : context_seeds_));
   }
   if (FromAttributes() && !Full()) {
@@ -322,12 +324,15 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
 
 void Engine::State::Runner::SimilarItems(std::string* fallback_reason) {
   if (b_ != nullptr) AddAll(BlendContent(VectorSimilar()));
-  std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
-  for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
-  AddAll(std::move(co));
+  // Each top-up only fills what is left: a full list skips its work.
+  if (!Full()) {
+    std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+    for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
+    AddAll(std::move(co));
+  }
   // Without a model, new items sharing content follow what the events say.
-  if (b_ == nullptr) AddAll(BlendContent({}));
-  AddAll(Content(context_seeds_));
+  if (b_ == nullptr && !Full()) AddAll(BlendContent({}));
+  if (!Full()) AddAll(Content(context_seeds_));
   if (out_.empty()) {
     *fallback_reason =
         context_.empty() ? "unknown context items" : "no similar items";
@@ -341,15 +346,18 @@ void Engine::State::Runner::FrequentlyBoughtTogether(
   std::vector<Candidate> cart = CoOccurrence(context_seeds_, true);
   for (Candidate& c : cart) c.reason = ReasonCode::kBoughtTogether;
   AddAll(std::move(cart));
-  std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
-  for (Candidate& c : co) c.reason = ReasonCode::kBoughtTogether;
-  AddAll(std::move(co));
+  // Each top-up only fills what is left: a full list skips its work.
+  if (!Full()) {
+    std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+    for (Candidate& c : co) c.reason = ReasonCode::kBoughtTogether;
+    AddAll(std::move(co));
+  }
   if (out_.empty()) {
     *fallback_reason =
         context_.empty() ? "unknown context items" : "no co-purchase data";
   }
-  if (b_ != nullptr) AddAll(VectorSimilar());
-  AddAll(Content(context_seeds_));
+  if (b_ != nullptr && !Full()) AddAll(VectorSimilar());
+  if (!Full()) AddAll(Content(context_seeds_));
   Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
          ReasonCode::kPopular);
 }

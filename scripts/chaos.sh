@@ -377,6 +377,22 @@ disk_inside() {
   else
     inside_result FAIL "unclear error: $(head -c 300 "$work/disk-gen.err")" $res
   fi
+  # More writes while the disk is still full, several at once: each gets a
+  # clear error and the server stays up (a write that reaches RocksDB's
+  # failed WAL writer again would abort the process).
+  local w fails=0
+  for w in 1 2 3 4 5 6 7 8; do
+    "$AISLE" feedback --target "$target" --user full$w --item i1 --type view \
+      >/dev/null 2>"$work/disk-fb$w.err" &
+  done
+  wait_children_of_feedback() { local p; for p in $(jobs -p); do [[ $p == "$server_pid" ]] || wait "$p" || fails=$((fails + 1)); done; }
+  wait_children_of_feedback
+  if kill -0 "$server_pid" 2>/dev/null && ((fails == 8)) &&
+    grep -qiE "disk|space|restart" "$work/disk-fb1.err"; then
+    inside_result ok "8 concurrent writes on the full disk are refused, the server stays up: $(head -c 120 "$work/disk-fb1.err")" $res
+  else
+    inside_result FAIL "writes on a full disk: $fails of 8 refused, server $(kill -0 "$server_pid" 2>/dev/null && echo up || echo DOWN): $(head -c 200 "$work/disk-fb1.err"; tail -3 "$work/disk-serve.log")" $res
+  fi
   [[ "$(serving_version)" == v1 ]] && inside_result ok "reads keep serving v1 on a full disk" $res ||
     inside_result FAIL "model info failed or changed on a full disk" $res
   local acked

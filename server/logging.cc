@@ -162,4 +162,31 @@ void AccessLog::Record(std::string_view method, std::string_view code,
                code, latency_seconds * 1000, HashUserId(user_id));
 }
 
+void AccessLog::Fault(std::string_view method, std::string_view code,
+                      std::string_view message, int64_t now_ns) {
+  constexpr int64_t kFaultLogIntervalNs = 5'000'000'000;
+  if (code != "INTERNAL" && code != "DATA_LOSS" && code != "UNAVAILABLE" &&
+      code != "UNKNOWN" && code != "RESOURCE_EXHAUSTED") {
+    return;
+  }
+  // Load shedding is counted by aisle_shed_total, not logged.
+  constexpr std::string_view kShed = "server overloaded";
+  if (code == "RESOURCE_EXHAUSTED" &&
+      message.substr(0, kShed.size()) == kShed) {
+    return;
+  }
+  int64_t last = last_fault_ns_.load(std::memory_order_relaxed);
+  if ((last != 0 && now_ns - last < kFaultLogIntervalNs) ||
+      !last_fault_ns_.compare_exchange_strong(last, now_ns)) {
+    skipped_faults_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const uint64_t skipped = skipped_faults_.exchange(0);
+  spdlog::warn("{} failed with {}: {}{}", method, code, message,
+               skipped == 0 ? std::string()
+                            : absl::StrCat(" (", skipped,
+                                           " more server-side failures in "
+                                           "the last 5 s not logged)"));
+}
+
 }  // namespace aisle::server

@@ -45,8 +45,19 @@ class AccessLog {
   void Record(std::string_view method, std::string_view code,
               double latency_seconds, std::string_view user_id);
 
+  // Logs a failure on the server's side (`code` INTERNAL, DATA_LOSS,
+  // UNAVAILABLE, UNKNOWN or RESOURCE_EXHAUSTED other than load shedding)
+  // at warning level with its message, whatever the sample: at most one
+  // line per 5 s, which counts the ones skipped since. Messages of those
+  // codes name directories and causes, never a user id. Other codes are
+  // the client's and are not logged here.
+  void Fault(std::string_view method, std::string_view code,
+             std::string_view message, int64_t now_ns);
+
  private:
   bool Sampled();
+  std::atomic<int64_t> last_fault_ns_{0};
+  std::atomic<uint64_t> skipped_faults_{0};
   const uint64_t threshold_;  // sampled iff hash(counter) < threshold_
   const bool all_;
   std::string salt_;

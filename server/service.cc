@@ -141,6 +141,11 @@ grpc::Status RecommenderService::FinishCall(Method method, int64_t start_ns,
   units_.access_log->Record(MethodName(method),
                             GrpcCodeName(grpc_status.error_code()), seconds,
                             user_id);
+  if (!grpc_status.ok()) {
+    units_.access_log->Fault(
+        MethodName(method), GrpcCodeName(grpc_status.error_code()),
+        core::ToStd(status.message()), core::SteadyNanos());
+  }
   return grpc_status;
 }
 

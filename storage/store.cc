@@ -69,6 +69,14 @@ absl::Status Store::Impl::Write(rocksdb::WriteBatch* batch, bool sync,
                                 std::string_view what) {
   if (write_failed.load(std::memory_order_relaxed)) {
     rocksdb::Status resumed = db->Resume();
+    if (resumed.IsBusy()) {
+      // RocksDB's own recovery (it polls for free space) is under way.
+      return absl::UnavailableError(absl::StrCat(
+          core::ToAbsl(what), " in ", options.data_dir,
+          ": an earlier write failed (see the server log; a full disk is "
+          "the usual cause) and the store is recovering: free space if the "
+          "disk is full, then retry; no acknowledged data was lost"));
+    }
     if (!resumed.ok()) return Error(resumed, what);
     write_failed.store(false, std::memory_order_relaxed);
   }
