@@ -82,6 +82,37 @@ AttributePopularity::Counts::TopItems(size_t n) const {
 
 std::vector<std::pair<int32_t, double>> AttributePopularity::Top(
     std::span<const int32_t> values, size_t limit, int64_t users) const {
+  const auto fresh = [&](const CachedTop& c) {
+    if (c.total_version != total_.version || c.users != users ||
+        c.limit < limit) {
+      return false;
+    }
+    for (size_t k = 0; k < values.size(); ++k) {
+      if (c.value_versions[k] != values_[values[k]]->version) return false;
+    }
+    return true;
+  };
+  std::vector<int32_t> key(values.begin(), values.end());
+  {
+    absl::MutexLock lock(&cache_mu_);
+    if (auto it = cache_.find(key); it != cache_.end() && fresh(it->second)) {
+      const auto& items = it->second.items;
+      return {items.begin(),
+              items.begin() + static_cast<std::ptrdiff_t>(
+                                  std::min(limit, items.size()))};
+    }
+  }
+  std::vector<std::pair<int32_t, double>> out = Score(values, limit, users);
+  CachedTop entry{total_.version, {}, users, limit, out};
+  for (int32_t v : values) entry.value_versions.push_back(values_[v]->version);
+  absl::MutexLock lock(&cache_mu_);
+  if (cache_.size() >= kMaxCachedTops) cache_.clear();
+  cache_.insert_or_assign(std::move(key), std::move(entry));
+  return out;
+}
+
+std::vector<std::pair<int32_t, double>> AttributePopularity::Score(
+    std::span<const int32_t> values, size_t limit, int64_t users) const {
   std::vector<std::pair<int32_t, double>> out;
   if (empty() || limit == 0 || total_.sum <= 0) return out;
   const size_t per_value =

@@ -107,7 +107,27 @@ class AttributePopularity {
     std::shared_ptr<const std::vector<int32_t>> TopItems(size_t n) const;
   };
 
+  // A scored list as Top returned it, valid while no count it read has
+  // changed: total_.version (which also moves at Clear, so it never
+  // repeats) and each value's version are compared.
+  struct CachedTop {
+    uint64_t total_version = 0;
+    std::vector<uint64_t> value_versions;
+    int64_t users = 0;
+    size_t limit = 0;
+    std::vector<std::pair<int32_t, double>> items;
+  };
+  std::vector<std::pair<int32_t, double>> Score(
+      std::span<const int32_t> values, size_t limit, int64_t users) const;
+
   const AttributeOptions options_;
+  // Top's answers by value set: cold users share few attribute
+  // combinations, and the counts change only with their events. Bounded:
+  // emptied when it reaches kMaxCachedTops entries.
+  static constexpr size_t kMaxCachedTops = 4096;
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::vector<int32_t>, CachedTop> cache_
+      ABSL_GUARDED_BY(cache_mu_);
   absl::flat_hash_map<std::string, int32_t> index_;
   std::deque<std::unique_ptr<Counts>> values_;
   Counts total_;

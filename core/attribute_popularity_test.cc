@@ -30,6 +30,39 @@ std::vector<std::string> ForYou(const Engine& engine, const std::string& user,
   return ids;
 }
 
+// Top keeps its answers; every change of a count it read must show.
+TEST(AttributePopularityTest, TopSeesEveryChangeOfTheCountsItRead) {
+  AttributePopularity counts;
+  const std::vector<int32_t> north = counts.Intern({{"region", "north"}});
+  const std::vector<int32_t> south = counts.Intern({{"region", "south"}});
+  counts.Add(north, 1, 5.0);
+  counts.Add(north, 2, 1.0);
+  counts.Add(south, 3, 4.0);
+  const auto first = [&](const std::vector<int32_t>& v) {
+    return counts.Top(v, 10, 2).front().first;
+  };
+  EXPECT_EQ(first(north), 1);
+  EXPECT_EQ(first(north), 1);  // the kept answer
+  counts.Add(north, 2, 10.0);  // the value's own counts change
+  EXPECT_EQ(first(north), 2);
+  EXPECT_EQ(counts.Top(north, 1, 2).size(), 1u);  // a shorter limit
+  EXPECT_EQ(counts.Top(north, 10, 2).size(), 3u);
+  const auto score_of_3 = [&] {
+    for (const auto& [item, score] : counts.Top(north, 10, 2)) {
+      if (item == 3) return score;
+    }
+    return -1.0;
+  };
+  const double before = score_of_3();
+  counts.Add(south, 3, 100.0);  // for north, only the total moves
+  EXPECT_GT(score_of_3(), before);
+  counts.Clear();  // value ids are reused afterwards: "east" is north's id
+  const std::vector<int32_t> again = counts.Intern({{"region", "east"}});
+  EXPECT_TRUE(counts.Top(again, 10, 1).empty());
+  counts.Add(again, 7, 1.0);
+  EXPECT_EQ(first(again), 7);
+}
+
 TEST(AttributePopularityTest, TopIsEmptyUntilAnAttributedUserEngages) {
   AttributePopularity counts;
   const std::vector<int32_t> values = counts.Intern({{"region", "north"}});

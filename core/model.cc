@@ -170,6 +170,11 @@ bool ReadSegments(Reader* r, Segments* s) {
       static_cast<int64_t>(n) != s->centroids.rows()) {
     return false;
   }
+  // Each segment takes at least 24 bytes (four lengths and a count); a
+  // count the rest of the blob cannot hold is damage (a centroid matrix
+  // with no columns costs no bytes for any number of rows).
+  constexpr size_t kMinSegmentBytes = 24;
+  if (r->remaining() / kMinSegmentBytes < n) return false;
   s->info.resize(n);
   for (uint32_t c = 0; c < n; ++c) {
     SegmentInfo& info = s->info[c];
