@@ -98,8 +98,8 @@ std::vector<std::pair<int32_t, double>> AttributePopularity::Top(
     if (auto it = cache_.find(key); it != cache_.end() && fresh(it->second)) {
       const auto& items = it->second.items;
       return {items.begin(),
-              items.begin() + static_cast<std::ptrdiff_t>(
-                                  std::min(limit, items.size()))};
+              items.begin() +
+                  static_cast<std::ptrdiff_t>(std::min(limit, items.size()))};
     }
   }
   std::vector<std::pair<int32_t, double>> out = Score(values, limit, users);
