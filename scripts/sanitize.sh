@@ -8,6 +8,8 @@
 # AISLE_JOBS (default nproc) bounds the build; AISLE_TEST_JOBS (2) ctest.
 # Third-party exclusions, each with its reason, are in scripts/sanitizers/:
 # asan_ignorelist.txt (compile time) and tsan_suppressions.txt (run time).
+# tsan also builds Debian's abseil with TSan once (scripts/sanitizers/
+# abseil_tsan.sh): without it TSan cannot see absl::Mutex.
 # Uses clang (Debian's clang 14). A full run takes long on a small machine
 # (a build from scratch, tests 2-5x slower): it is not part of
 # scripts/test.sh. Debian's gRPC, protobuf and RocksDB are not instrumented,
@@ -42,6 +44,13 @@ echo "sanitize: building $dir (AISLE_JOBS=${AISLE_JOBS:-$(nproc)})"
 cmake --build "$dir" -j "${AISLE_JOBS:-$(nproc)}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if [[ $kind == thread ]]; then
+  # absl::Mutex must be instrumented for TSan to see the locks: Debian's
+  # abseil rebuilt with -fsanitize=thread (scripts/sanitizers/abseil_tsan.sh)
+  # is loaded in place of the system's.
+  AISLE_JOBS=${AISLE_JOBS:-$(nproc)} scripts/sanitizers/abseil_tsan.sh "$dir/abseil-tsan"
+  export LD_LIBRARY_PATH=$PWD/$dir/abseil-tsan/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 # Races inside Debian's uninstrumented gRPC/RocksDB only; see the file.
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/sanitizers/tsan_suppressions.txt}
 ctest --test-dir "$dir" --output-on-failure -j "${AISLE_TEST_JOBS:-2}" --timeout 1800 "$@"
