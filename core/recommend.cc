@@ -284,20 +284,18 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
     // `people_like_you` row); it still needs the user's vector.
     AddAll(PeopleLikeYouCandidates());
   }
-  // The top-ups below only fill what is left: a full list skips their
-  // work (they could add nothing).
-  if (!Full() && !recent_.empty() && sources.co_occurrence) {
+  if (!recent_.empty() && sources.co_occurrence) {
     std::vector<Candidate> co = CoOccurrence(recent_, false);
     for (Candidate& c : co) c.reason = ReasonCode::kBecauseYouInteracted;
     AddAll(std::move(co));
   }
-  if (!Full() && user_ == nullptr && !context_seeds_.empty()) {
+  if (user_ == nullptr && !context_seeds_.empty()) {
     std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
     for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
     AddAll(std::move(co));
-    if (b_ != nullptr && !Full()) AddAll(VectorSimilar());
+    if (b_ != nullptr) AddAll(VectorSimilar());
   }
-  if (!Full() && sources.content) {
+  if (sources.content) {
     AddAll(Content(!recent_.empty() ? recent_ : context_seeds_));
   }
   if (FromAttributes() && !Full()) {
@@ -324,15 +322,14 @@ void Engine::State::Runner::ForYou(std::string* fallback_reason) {
 
 void Engine::State::Runner::SimilarItems(std::string* fallback_reason) {
   if (b_ != nullptr) AddAll(BlendContent(VectorSimilar()));
-  // Each top-up only fills what is left: a full list skips its work.
-  if (!Full()) {
-    std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
-    for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
-    AddAll(std::move(co));
-  }
+  std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+  for (Candidate& c : co) c.reason = ReasonCode::kSimilarTo;
+  AddAll(std::move(co));
   // Without a model, new items sharing content follow what the events say.
+  // (The other sources return nothing for a full list themselves;
+  // BlendContent also re-scores a list, so the check is here.)
   if (b_ == nullptr && !Full()) AddAll(BlendContent({}));
-  if (!Full()) AddAll(Content(context_seeds_));
+  AddAll(Content(context_seeds_));
   if (out_.empty()) {
     *fallback_reason =
         context_.empty() ? "unknown context items" : "no similar items";
@@ -346,18 +343,15 @@ void Engine::State::Runner::FrequentlyBoughtTogether(
   std::vector<Candidate> cart = CoOccurrence(context_seeds_, true);
   for (Candidate& c : cart) c.reason = ReasonCode::kBoughtTogether;
   AddAll(std::move(cart));
-  // Each top-up only fills what is left: a full list skips its work.
-  if (!Full()) {
-    std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
-    for (Candidate& c : co) c.reason = ReasonCode::kBoughtTogether;
-    AddAll(std::move(co));
-  }
+  std::vector<Candidate> co = CoOccurrence(context_seeds_, false);
+  for (Candidate& c : co) c.reason = ReasonCode::kBoughtTogether;
+  AddAll(std::move(co));
   if (out_.empty()) {
     *fallback_reason =
         context_.empty() ? "unknown context items" : "no co-purchase data";
   }
-  if (b_ != nullptr && !Full()) AddAll(VectorSimilar());
-  if (!Full()) AddAll(Content(context_seeds_));
+  if (b_ != nullptr) AddAll(VectorSimilar());
+  AddAll(Content(context_seeds_));
   Ranked(s_.popularity, s_.popularity_rank, Source::kPopularity,
          ReasonCode::kPopular);
 }
