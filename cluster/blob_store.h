@@ -50,6 +50,8 @@ struct BlobStoreOptions {
   absl::Duration request_timeout = absl::Seconds(10);
   // Shown in NATS's connection list. Default: "aisle-blobs".
   std::string connection_name = "aisle-blobs";
+  // The bucket's description when it is created.
+  std::string description = "Aisle model versions, chunked (docs/cluster.md)";
 };
 
 // What a stored blob's manifest says.
@@ -85,6 +87,11 @@ class BlobStore {
   // Removes the blob (manifest first, so readers stop seeing it, then its
   // chunks). OK when it was not stored.
   virtual absl::Status Delete(std::string_view name) = 0;
+
+  // The names of the stored blobs (those with a manifest), sorted. Chunks
+  // left without a manifest (an interrupted Put or Delete) are not listed.
+  // Unavailable when NATS cannot be reached.
+  virtual absl::StatusOr<std::vector<std::string>> List() = 0;
 };
 
 // Connects to NATS and opens (or creates) options.bucket. Errors:
@@ -97,6 +104,9 @@ absl::StatusOr<std::unique_ptr<BlobStore>> ConnectJetStreamBlobs(
 // escaped as "=XX"): its manifest is "<prefix>.manifest", chunk i
 // "<prefix>.chunk.<i>". Exposed for tests that damage a chunk.
 std::string BlobKeyPrefix(std::string_view name);
+// The blob name of a key prefix (BlobKeyPrefix's inverse); nullopt when
+// `prefix` is not one BlobKeyPrefix makes.
+std::optional<std::string> BlobNameOfPrefix(std::string_view prefix);
 
 }  // namespace aisle::cluster
 

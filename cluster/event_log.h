@@ -61,6 +61,12 @@ struct LogOptions {
   // How long Append waits for JetStream's acknowledgement before answering
   // UNAVAILABLE. Default: 5 s.
   absl::Duration append_timeout = absl::Seconds(5);
+  // Retention: JetStream deletes entries older than this (zero = never).
+  // Applied to the stream when it is created and, when set, to an existing
+  // stream; nullopt leaves an existing stream's limits as they are.
+  // Nodes then join from a snapshot (docs/cluster.md): the log need not
+  // hold all history.
+  std::optional<absl::Duration> max_age;
   // Shown in NATS's connection list (e.g. the node name). Default: "aisle".
   std::string connection_name = "aisle";
   // Called (from a NATS thread; must not block) when the connection to
@@ -104,7 +110,11 @@ class EventLog {
                                           std::string_view payload) = 0;
 
   // A reader starting at the first entry with sequence >= `from` (1 = the
-  // start of the log). Errors: UNAVAILABLE when NATS cannot be reached.
+  // start of the log). Errors: UNAVAILABLE when NATS cannot be reached;
+  // OUT_OF_RANGE when the stream has a retention limit (max age, messages
+  // or bytes) and its oldest entry is past `from`: entries from `from` on
+  // may have been deleted, so reading on would skip them. (Entries erased
+  // at the head are indistinguishable then and count as deleted.)
   virtual absl::StatusOr<std::unique_ptr<LogReader>> OpenReader(
       uint64_t from) = 0;
 

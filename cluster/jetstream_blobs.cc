@@ -110,6 +110,7 @@ class JetStreamBlobs final : public BlobStore {
   absl::StatusOr<std::optional<BlobInfo>> Stat(std::string_view name) override;
   absl::StatusOr<std::string> Get(std::string_view name) override;
   absl::Status Delete(std::string_view name) override;
+  absl::StatusOr<std::vector<std::string>> List() override;
 
  private:
   // The bucket, opened (or created) on first use: a node starts while NATS
@@ -157,7 +158,7 @@ absl::StatusOr<kvStore*> JetStreamBlobs::Bucket() {
     kvConfig config;
     kvConfig_Init(&config);
     config.Bucket = options_.bucket.c_str();
-    config.Description = "Aisle model versions, chunked (docs/cluster.md)";
+    config.Description = options_.description.c_str();
     config.History = 1;
     config.StorageType = js_FileStorage;
     config.Replicas = options_.replicas;
@@ -316,7 +317,66 @@ absl::Status JetStreamBlobs::Delete(std::string_view name_in) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<std::string>> JetStreamBlobs::List() {
+  absl::StatusOr<kvStore*> kv = Bucket();
+  if (!kv.ok()) return kv.status();
+  kvWatchOptions watch;
+  kvWatchOptions_Init(&watch);
+  watch.Timeout = Millis(options_.request_timeout);
+  kvKeysList keys = {nullptr, 0};
+  natsStatus s = kvStore_Keys(&keys, *kv, &watch);
+  std::vector<std::string> names;
+  if (s == NATS_NOT_FOUND) return names;  // an empty bucket
+  if (s != NATS_OK) {
+    return Unavailable(s, absl::StrCat("listing the bucket ", options_.bucket));
+  }
+  constexpr std::string_view kManifest = ".manifest";
+  for (int i = 0; i < keys.Count; ++i) {
+    const std::string_view key(keys.Keys[i]);
+    if (!key.ends_with(kManifest)) continue;
+    std::optional<std::string> name =
+        BlobNameOfPrefix(key.substr(0, key.size() - kManifest.size()));
+    if (name.has_value()) names.push_back(*std::move(name));
+  }
+  kvKeysList_Destroy(&keys);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 }  // namespace
+
+std::optional<std::string> BlobNameOfPrefix(std::string_view prefix) {
+  std::string name;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    const char c = prefix[i];
+    if (c != '=') {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
+          c != '-') {
+        return std::nullopt;
+      }
+      name.push_back(c);
+      continue;
+    }
+    int value = 0;
+    if (i + 2 >= prefix.size()) return std::nullopt;
+    for (size_t k = i + 1; k <= i + 2; ++k) {
+      const char h = prefix[k];
+      int digit;
+      if (h >= '0' && h <= '9') {
+        digit = h - '0';
+      } else if (h >= 'A' && h <= 'F') {
+        digit = h - 'A' + 10;
+      } else {
+        return std::nullopt;
+      }
+      value = value * 16 + digit;
+    }
+    name.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  if (name.empty()) return std::nullopt;
+  return name;
+}
 
 std::string BlobKeyPrefix(std::string_view name) {
   std::string key;

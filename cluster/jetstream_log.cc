@@ -124,6 +124,8 @@ class JetStreamLog final : public EventLog {
   absl::StatusOr<Appended> Append(std::string_view id,
                                   std::string_view payload) override;
   absl::StatusOr<std::unique_ptr<LogReader>> OpenReader(uint64_t from) override;
+  // Sets the existing stream's max age (EnsureStream).
+  absl::Status UpdateMaxAge(absl::Duration max_age);
   absl::StatusOr<uint64_t> LastSequence() override;
   absl::StatusOr<std::optional<LogEntry>> Get(uint64_t sequence) override;
   absl::Status Erase(uint64_t sequence) override;
@@ -272,18 +274,47 @@ absl::Status JetStreamLog::EnsureStream() {
   config.Storage = js_FileStorage;
   config.Replicas = options_.replicas;
   config.Duplicates = absl::ToInt64Nanoseconds(options_.duplicate_window);
+  if (options_.max_age.has_value()) {
+    config.MaxAge = absl::ToInt64Nanoseconds(*options_.max_age);
+  }
   jsStreamInfo* raw_info = nullptr;
   jsErrCode js_error = kNoJsError;
   natsStatus s =
       js_AddStream(&raw_info, js_.get(), &config, nullptr, &js_error);
   std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
   // Exists with another configuration (e.g. created by an operator with
-  // other limits): use it as it is.
+  // other limits): use it as it is, but for the retention when it is set.
   if (s != NATS_OK && js_error != kStreamNameExists) {
     return NatsError(s, js_error,
                      absl::StrCat("creating the stream ", options_.stream));
   }
+  if (s != NATS_OK && options_.max_age.has_value()) {
+    if (absl::Status u = UpdateMaxAge(*options_.max_age); !u.ok()) return u;
+  }
   stream_ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status JetStreamLog::UpdateMaxAge(absl::Duration max_age) {
+  jsStreamInfo* raw_info = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s = js_GetStreamInfo(&raw_info, js_.get(), options_.stream.c_str(),
+                                  nullptr, &js_error);
+  std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
+  if (s != NATS_OK)
+    return NatsError(s, js_error, "reading the stream's limits");
+  const int64_t want = absl::ToInt64Nanoseconds(max_age);
+  if (info->Config->MaxAge == want) return absl::OkStatus();
+  info->Config->MaxAge = want;
+  jsStreamInfo* raw_updated = nullptr;
+  s = js_UpdateStream(&raw_updated, js_.get(), info->Config, nullptr,
+                      &js_error);
+  std::unique_ptr<jsStreamInfo, StreamInfoDeleter> updated(raw_updated);
+  if (s != NATS_OK) {
+    return NatsError(s, js_error,
+                     absl::StrCat("setting the stream's max age to ",
+                                  absl::FormatDuration(max_age)));
+  }
   return absl::OkStatus();
 }
 
@@ -349,6 +380,27 @@ absl::StatusOr<std::unique_ptr<LogReader>> JetStreamLog::OpenReader(
     uint64_t from) {
   if (absl::Status s = CheckConnected(); !s.ok()) return s;
   if (absl::Status s = EnsureStream(); !s.ok()) return s;
+  {
+    jsStreamInfo* raw_info = nullptr;
+    jsErrCode js_error = kNoJsError;
+    natsStatus s = js_GetStreamInfo(
+        &raw_info, js_.get(), options_.stream.c_str(), nullptr, &js_error);
+    std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
+    if (s != NATS_OK) {
+      return NatsError(s, js_error, "reading the stream's state");
+    }
+    const jsStreamConfig& config = *info->Config;
+    const bool limited =
+        config.MaxAge > 0 || config.MaxMsgs > 0 || config.MaxBytes > 0;
+    const uint64_t first = info->State.FirstSeq;
+    if (limited && std::max<uint64_t>(from, 1) < first) {
+      return absl::OutOfRangeError(
+          absl::StrCat("the log now starts at entry ", first, " (the stream ",
+                       options_.stream, " deletes old entries: max age ",
+                       absl::FormatDuration(absl::Nanoseconds(config.MaxAge)),
+                       "); entries from ", from, " on may be gone"));
+    }
+  }
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   sub_options.Stream = options_.stream.c_str();

@@ -249,6 +249,24 @@ std::vector<FlagOption> ServerFlagOptions() {
        "How long Recommend waits for its min_log_position before answering "
        "stale (default 50ms).",
        false, DurationSetter(&ServerConfig::cluster_read_wait_ms, false)},
+      {"cluster-snapshot-interval", "DURATION",
+       "Cluster mode: publish this node's store for joining nodes when "
+       "the newest published snapshot is older than this; -1 = never "
+       "(default 1h).",
+       false,
+       DurationSetter(&ServerConfig::cluster_snapshot_interval_ms, true)},
+      {"cluster-max-age", "DURATION",
+       "Cluster mode: the log keeps entries this long (at least 3 "
+       "snapshot intervals); 0 = forever (default: the stream's limits "
+       "as they are).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> ms = ParseDurationMs(core::ToStd(v));
+         if (!ms.ok()) return ms.status();
+         if (*ms < 0) return Bad("must be 0 (forever) or positive");
+         c->cluster_max_age_ms = *ms;
+         return absl::OkStatus();
+       }},
       {"tls-cert", "FILE",
        "PEM certificate chain of the gRPC port; with --tls-key turns on "
        "TLS (default: none = plaintext, with a warning).",
@@ -448,6 +466,21 @@ absl::StatusOr<ServerConfig> ParseServeArgs(
     absl::Status status = option->set(setting.value, &config);
     if (!status.ok()) {
       return Bad(absl::StrCat(setting.source, ": ", status.message()));
+    }
+  }
+  if (config.cluster_max_age_ms > 0) {
+    if (config.cluster_snapshot_interval_ms <= 0) {
+      return Bad(
+          "--cluster-max-age needs snapshots (--cluster-snapshot-interval "
+          "is -1): without them a joining node cannot get the deleted "
+          "entries");
+    }
+    if (config.cluster_max_age_ms < 3 * config.cluster_snapshot_interval_ms) {
+      return Bad(absl::StrCat(
+          "--cluster-max-age (", config.cluster_max_age_ms,
+          " ms) must be at least 3 x --cluster-snapshot-interval (",
+          config.cluster_snapshot_interval_ms,
+          " ms), so that a joining node finds a snapshot the log continues"));
     }
   }
   return config;

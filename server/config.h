@@ -137,6 +137,17 @@ struct ServerConfig {
   // How long Recommend waits for its min_log_position to be applied on
   // this node before answering with stale = true. Default: 50 ms.
   int64_t cluster_read_wait_ms = 50;
+  // Node snapshots for joining nodes (server/cluster_snapshots.h): a node
+  // publishes its store to the cluster's snapshot bucket when the newest
+  // published one is older than this (or older than a DeleteUser), and
+  // deletes the older ones. -1 = this node never publishes.
+  // --cluster-snapshot-interval. Default: 1 hour.
+  int64_t cluster_snapshot_interval_ms = 3'600'000;
+  // Retention of the log (--cluster-max-age): JetStream deletes entries
+  // older than this; must be at least 3 snapshot intervals, so that a
+  // joining node always finds a snapshot the log's tail continues. -1 =
+  // leave the stream's limits as they are (default); 0 = keep forever.
+  int64_t cluster_max_age_ms = -1;
   // Engine knobs (see core/engine.h for meaning and defaults):
   //   --popularity-half-life (days, default 14), --trending-half-life
   //   (hours, default 24), --user-half-life (days, default 0 = off),

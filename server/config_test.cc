@@ -106,6 +106,24 @@ TEST(ConfigTest, OverloadOptions) {
   EXPECT_THAT(ServeUsage(), HasSubstr("--admission adaptive|fixed|off"));
 }
 
+TEST(ConfigTest, ClusterRetentionNeedsSnapshotsAtLeastAThirdAsOld) {
+  absl::StatusOr<ServerConfig> c = Parse({"--cluster-max-age", "3h"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cluster_max_age_ms, 3 * 3'600'000);
+  EXPECT_EQ(c->cluster_snapshot_interval_ms, 3'600'000);
+  c = Parse({"--cluster-max-age", "2h"});
+  EXPECT_TRUE(absl::IsInvalidArgument(c.status()));
+  EXPECT_NE(c.status().message().find("3 x --cluster-snapshot-interval"),
+            std::string::npos)
+      << c.status();
+  c = Parse({"--cluster-max-age", "1d", "--cluster-snapshot-interval", "-1"});
+  EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << c.status();
+  c = Parse({"--cluster-max-age", "0"});  // forever
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cluster_max_age_ms, 0);
+  EXPECT_EQ(Parse({})->cluster_max_age_ms, -1);  // the stream as it is
+}
+
 TEST(ConfigTest, FlagsInBothForms) {
   absl::StatusOr<ServerConfig> c =
       Parse({"--port", "6000", "--metrics-port=-1", "--demo",

@@ -95,7 +95,16 @@ absl::StatusOr<ApplyResult> LogApplier::WaitResult(uint64_t sequence,
 absl::Status LogApplier::CatchUp(absl::Time deadline) {
   absl::StatusOr<uint64_t> last = log_->LastSequence();
   if (!last.ok()) return last.status();
-  if (WaitApplied(*last, deadline)) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&mu_);
+    const uint64_t target = *last;
+    auto done = [this, target]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return applied_ >= target || !gap_.ok();
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+    if (!gap_.ok()) return gap_;
+    if (applied_ >= target) return absl::OkStatus();
+  }
   return absl::DeadlineExceededError(
       absl::StrCat("applied ", applied(), " of ", *last, " log entries"));
 }
@@ -127,6 +136,25 @@ void LogApplier::Run() {
     if (reader == nullptr) {
       absl::StatusOr<std::unique_ptr<cluster::LogReader>> opened =
           log_->OpenReader(applied() + 1);
+      if (absl::IsOutOfRange(opened.status())) {
+        // Retention deleted entries this node has not applied: nothing it
+        // reads from here on would be right. Only a snapshot can help
+        // (docs/cluster.md "Snapshots and joining").
+        bool first = false;
+        {
+          absl::MutexLock lock(&mu_);
+          first = gap_.ok();
+          gap_ = absl::OutOfRangeError(absl::StrCat(
+              "this node applied the log up to entry ", applied_, ", but ",
+              opened.status().message(),
+              ": it cannot catch up. Empty its data directory (or delete "
+              "its volume) and restart it, so that it joins from the newest "
+              "snapshot"));
+          if (first) spdlog::error("cluster: {}", std::string(gap_.message()));
+        }
+        if (!WaitToRetry()) return;
+        continue;
+      }
       if (!opened.ok()) {
         spdlog::debug("cluster: cannot read the log yet: {}",
                       opened.status().ToString());
@@ -340,6 +368,7 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
           ingest_->EraseUser(entry.delete_user(), seq);
       if (erased.ok()) result.erasure = *erased;
       result.status = erased.status();
+      if (erased.ok() && options_.on_user_erased) options_.on_user_erased(seq);
       break;
     }
     case cluster::v1::LogEntry::kMergeUsers: {

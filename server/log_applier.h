@@ -83,6 +83,9 @@ struct LogApplierOptions {
   // cluster). Its error is the entry's: one every node shares is recorded,
   // any other is retried. Optional.
   std::function<absl::Status(const std::string& version)> ensure_model;
+  // Called (on the applier's thread; must not block) after a delete_user
+  // entry erased the user here, with its sequence. Optional.
+  std::function<void(uint64_t sequence)> on_user_erased;
 };
 
 class LogApplier {
@@ -115,8 +118,16 @@ class LogApplier {
   bool log_connected() const { return log_->connected(); }
   // Start-up catch-up: waits until everything in the log when called is
   // applied. Errors: Unavailable when the log cannot be reached;
-  // DeadlineExceeded at `deadline`.
+  // DeadlineExceeded at `deadline`; OutOfRange (as gap()) when the log no
+  // longer holds the entries after this node's position.
   absl::Status CatchUp(absl::Time deadline);
+  // OK, or OutOfRange (saying what to do) once the log was found to start
+  // past the entry this node needs next (retention deleted it): the
+  // applier then applies nothing more.
+  absl::Status gap() const {
+    absl::MutexLock lock(&mu_);
+    return gap_;
+  }
 
  private:
   void Run();
@@ -150,6 +161,7 @@ class LogApplier {
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, ApplyResult> results_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status gap_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

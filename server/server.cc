@@ -137,6 +137,9 @@ absl::Status AisleServer::Impl::StartCluster() {
   cluster::LogOptions options;
   options.servers = *std::move(servers);
   options.stream = config.cluster_stream;
+  if (config.cluster_max_age_ms >= 0) {
+    options.max_age = absl::Milliseconds(config.cluster_max_age_ms);
+  }
   options.connection_name = absl::StrCat("aisle ", config.host);
   options.on_connection_change = [this](bool connected) {
     metrics->SetLogConnected(connected);
@@ -171,6 +174,12 @@ absl::Status AisleServer::Impl::StartCluster() {
   applier_options.ensure_model = [this](const std::string& version) {
     return cluster_models->EnsureStored(version);
   };
+  cluster_snapshots = std::make_unique<ClusterSnapshots>(
+      snapshot_blobs.get(), store.get(), config.data_dir,
+      [this] { return SnapshotIfChanged(/*force=*/false); });
+  applier_options.on_user_erased = [this](uint64_t sequence) {
+    cluster_snapshots->NoteErasure(sequence);
+  };
   applier =
       std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),
                                    store.get(), metrics.get(), applier_options);
@@ -185,7 +194,33 @@ absl::Status AisleServer::Impl::StartCluster() {
   return absl::OkStatus();
 }
 
-void AisleServer::Impl::CatchUpWithLog() {
+absl::Status AisleServer::Impl::JoinCluster() {
+  absl::StatusOr<std::vector<std::string>> servers =
+      cluster::ParseServerList(config.cluster);
+  if (!servers.ok()) return servers.status();
+  cluster::BlobStoreOptions options;
+  options.servers = *std::move(servers);
+  options.bucket = SnapshotBucketName(config.cluster_stream);
+  options.description = "Aisle node snapshots, chunked (docs/cluster.md)";
+  options.connection_name = absl::StrCat("aisle snapshots ", config.host);
+  absl::StatusOr<std::unique_ptr<cluster::BlobStore>> bucket =
+      cluster::ConnectJetStreamBlobs(options);
+  if (!bucket.ok()) return bucket.status();
+  snapshot_blobs = *std::move(bucket);
+  absl::StatusOr<std::optional<SnapshotJoined>> joined =
+      JoinFromSnapshot(*snapshot_blobs, config.data_dir);
+  if (!joined.ok()) return joined.status();
+  if (joined->has_value()) {
+    const SnapshotJoined& j = **joined;
+    spdlog::info(
+        "cluster: joined from snapshot {} ({:.1f} MB, log position {}) in "
+        "{:.2f} s; the log's tail follows",
+        j.name, j.bytes / 1e6, j.position, j.seconds);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AisleServer::Impl::CatchUpWithLog() {
   const auto start = core::SteadyClock::now();
   // Bounded: a node far behind serves (its answers are those of an older
   // position) rather than staying down; it keeps applying meanwhile.
@@ -193,10 +228,13 @@ void AisleServer::Impl::CatchUpWithLog() {
   if (status.ok()) {
     spdlog::info("cluster: caught up with the log at position {} in {:.2f} s",
                  applier->applied(), core::SecondsSince(start));
+  } else if (absl::IsOutOfRange(status)) {
+    return status;  // its answers would miss what the log lost: refuse
   } else {
     spdlog::warn("cluster: serving before catching up with the log: {}",
                  status.ToString());
   }
+  return absl::OkStatus();
 }
 
 void AisleServer::Impl::BackgroundLoop() {
@@ -217,11 +255,21 @@ void AisleServer::Impl::BackgroundLoop() {
   const auto snapshot_interval = std::chrono::milliseconds(
       std::max<int64_t>(config.snapshot_interval_ms, 1));
   auto next_snapshot = Clock::now() + snapshot_interval;
+  // Cluster snapshots: whether one is due is checked 4 times an interval
+  // (at most every 30 s): a DeleteUser is out of the bucket by then.
+  const bool publish =
+      cluster_snapshots != nullptr && config.cluster_snapshot_interval_ms > 0;
+  const auto publish_interval = absl::Milliseconds(
+      std::max<int64_t>(config.cluster_snapshot_interval_ms, 1));
+  const auto publish_check = std::chrono::milliseconds(
+      std::clamp<int64_t>(config.cluster_snapshot_interval_ms / 4, 10, 30'000));
+  auto next_publish = Clock::now() + publish_check;
   std::unique_lock<std::mutex> lock(mu);
   while (true) {
     auto wake = poll_models ? std::min(next_poll, next_prune) : next_prune;
     if (retention) wake = std::min(wake, next_retention);
     if (snapshots) wake = std::min(wake, next_snapshot);
+    if (publish) wake = std::min(wake, next_publish);
     if (cv.wait_until(lock, wake, [this] { return stopping; })) return;
     lock.unlock();
     const auto now = Clock::now();
@@ -248,6 +296,15 @@ void AisleServer::Impl::BackgroundLoop() {
     if (snapshots && now >= next_snapshot) {
       SnapshotIfChanged(/*force=*/false).IgnoreError();  // logged
       next_snapshot = Clock::now() + snapshot_interval;
+    }
+    if (publish && now >= next_publish) {
+      absl::StatusOr<std::optional<SnapshotPublished>> published =
+          cluster_snapshots->PublishIfDue(publish_interval);
+      if (!published.ok()) {
+        spdlog::warn("cluster snapshot not published: {}",
+                     published.status().ToString());
+      }
+      next_publish = Clock::now() + publish_check;
     }
     lock.lock();
   }
@@ -294,6 +351,8 @@ AisleServer::~AisleServer() {
   impl_->writes.reset();
   impl_->applier.reset();  // stops applying before the units it calls go
   impl_->cluster_models.reset();
+  impl_->cluster_snapshots.reset();
+  impl_->snapshot_blobs.reset();
   impl_->blobs.reset();
   impl_->log.reset();
   {
@@ -315,6 +374,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   Impl& s = *impl;
   s.config = config;
 
+  if (!config.cluster.empty()) {
+    if (absl::Status joined = s.JoinCluster(); !joined.ok()) return joined;
+  }
   storage::StoreOptions store_options;
   store_options.data_dir = config.data_dir;
   store_options.durability = config.durability;
@@ -434,7 +496,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   s.state_loaded = true;
   if (s.applier != nullptr) {
     if (absl::Status status = s.applier->Start(); !status.ok()) return status;
-    s.CatchUpWithLog();
+    if (absl::Status status = s.CatchUpWithLog(); !status.ok()) return status;
   }
   s.RefreshGauges();
   s.service->SetServing(true);
@@ -476,6 +538,16 @@ absl::StatusOr<uint64_t> AisleServer::CatchUpWithLog(absl::Time deadline) {
 absl::Status AisleServer::SnapshotEngine() {
   // Serialised with the background thread by the store (PutSnapshot).
   return impl_->SnapshotIfChanged(/*force=*/true);
+}
+
+absl::StatusOr<std::string> AisleServer::PublishClusterSnapshot() {
+  if (impl_->cluster_snapshots == nullptr) {
+    return absl::FailedPreconditionError("not in cluster mode (--cluster)");
+  }
+  absl::StatusOr<SnapshotPublished> published =
+      impl_->cluster_snapshots->Publish();
+  if (!published.ok()) return published.status();
+  return published->name;
 }
 
 void AisleServer::Shutdown() {

@@ -93,6 +93,9 @@ class AisleServer {
   // Writes an engine snapshot now (server/snapshots.h), as the background
   // thread does every snapshot_interval_ms when something changed.
   absl::Status SnapshotEngine();
+  // Cluster mode: publishes a node snapshot now (server/cluster_snapshots.h)
+  // and returns its blob name. FailedPrecondition in single-node mode.
+  absl::StatusOr<std::string> PublishClusterSnapshot();
 
   // Cluster mode: waits until this node applied everything the log held
   // when called (LogApplier::CatchUp) and returns the position applied.

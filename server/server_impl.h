@@ -25,6 +25,7 @@
 #include "prometheus/exposer.h"
 #include "server/auth.h"
 #include "server/cluster_models.h"
+#include "server/cluster_snapshots.h"
 #include "server/console_seam.h"
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
@@ -58,6 +59,10 @@ struct AisleServer::Impl {
   std::unique_ptr<cluster::EventLog> log;
   std::unique_ptr<cluster::BlobStore> blobs;  // the model bucket
   std::unique_ptr<ClusterModels> cluster_models;
+  // The snapshot bucket (connected before the store opens: an empty node
+  // joins from it) and this node's publisher to it.
+  std::unique_ptr<cluster::BlobStore> snapshot_blobs;
+  std::unique_ptr<ClusterSnapshots> cluster_snapshots;
   std::unique_ptr<LogApplier> applier;
   std::unique_ptr<Writes> writes;  // LocalWrites or ClusterWrites
   std::unique_ptr<Admission> admission;
@@ -116,9 +121,13 @@ struct AisleServer::Impl {
   // Cluster mode: connects to the log and sets up the applier and the
   // cluster write path (not started yet).
   absl::Status StartCluster();
+  // Cluster mode, before the store opens: connects the snapshot bucket
+  // and, when the data dir is empty, restores the newest snapshot into it.
+  absl::Status JoinCluster();
   // Cluster mode, after LoadState: applies the log from the store's
   // position and waits (bounded) until this node has caught up.
-  void CatchUpWithLog();
+  // OutOfRange when the log no longer holds what this node needs next.
+  absl::Status CatchUpWithLog();
   // Deletes the events older than config.event_retention_ms.
   void EnforceRetention();
 };

@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/store.h"
@@ -157,6 +159,93 @@ absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
   const fs::path parent =
       target.has_parent_path() ? target.parent_path() : fs::path(".");
   return FsyncPath(parent.string(), true);
+}
+
+absl::Status AdoptCheckpoint(const std::string& checkpoint_dir,
+                             const std::string& data_dir,
+                             const std::vector<std::string>& keep) {
+  std::error_code ec;
+  fs::path source = fs::path(checkpoint_dir).lexically_normal();
+  if (!source.has_filename()) source = source.parent_path();
+  fs::path target = fs::path(data_dir).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  if (!fs::exists(source / "CURRENT", ec)) {
+    return absl::NotFoundError(
+        absl::StrCat(checkpoint_dir, " is not a checkpoint (no CURRENT file)"));
+  }
+  if (source.parent_path() != target) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", checkpoint_dir, " is not a directory of ", data_dir));
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(target, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path() == source ||
+        std::find(keep.begin(), keep.end(), name) != keep.end()) {
+      continue;
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", data_dir, " holds ", name,
+                     "; a checkpoint is adopted only into an empty one"));
+  }
+  // Removes what this function put there (and what opening it made, such
+  // as RocksDB's info LOG): the dir held only `keep` before.
+  auto abandon = [&](absl::Status status) {
+    std::error_code ignored;
+    for (const fs::directory_entry& entry :
+         fs::directory_iterator(target, ignored)) {
+      const std::string name = entry.path().filename().string();
+      if (std::find(keep.begin(), keep.end(), name) == keep.end()) {
+        fs::remove_all(entry.path(), ignored);
+      }
+    }
+    return status;
+  };
+  std::vector<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(source, ec)) {
+    if (entry.is_regular_file()) names.push_back(entry.path().filename());
+  }
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("listing ", checkpoint_dir, ": ", ec.message()));
+  }
+  // CURRENT names the MANIFEST: without it nothing opens the store.
+  std::stable_partition(names.begin(), names.end(),
+                        [](const std::string& n) { return n != "CURRENT"; });
+  for (const std::string& name : names) {
+    if (absl::Status s = FsyncPath((source / name).string(), false); !s.ok()) {
+      return abandon(s);
+    }
+    if (name == "CURRENT") {
+      if (absl::Status s = FsyncPath(target.string(), true); !s.ok()) {
+        return abandon(s);
+      }
+    }
+    fs::rename(source / name, target / name, ec);
+    if (ec) {
+      return abandon(absl::UnavailableError(
+          absl::StrCat("moving ", (source / name).string(), " into ", data_dir,
+                       ": ", ec.message())));
+    }
+  }
+  if (absl::Status s = FsyncPath(target.string(), true); !s.ok()) {
+    return abandon(s);
+  }
+  fs::remove_all(source, ec);
+  StoreOptions verify;
+  verify.data_dir = target.string();
+  verify.read_only = true;
+  verify.block_cache_bytes = 8 << 20;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(verify);
+  if (!store.ok()) {
+    return abandon(absl::DataLossError(absl::StrCat(
+        "the checkpoint does not open: ", store.status().message())));
+  }
+  if (absl::Status s = (*store)->VerifyChecksums(); !s.ok()) {
+    store->reset();
+    return abandon(absl::DataLossError(
+        absl::StrCat("the checkpoint is damaged: ", s.message())));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace aisle::storage

@@ -136,5 +136,68 @@ TEST_F(StoreTest, RestoreRejectsACheckpointWithADamagedBlock) {
   ASSERT_OK(RestoreCheckpoint(root_ + "/checkpoint", target));
 }
 
+// A joining cluster node: the checkpoint sits inside the (mounted, so not
+// renamable) data dir and becomes its store in place.
+TEST_F(StoreTest, AdoptCheckpointMakesItTheDataDirsStoreInPlace) {
+  const std::string target = root_ + "/node";
+  const std::string inside = target + "/.join";
+  fs::create_directories(target);
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    const std::vector<Event> two = {MakeEvent("e1", "u", 1),
+                                    MakeEvent("e2", "u", 2)};
+    ASSERT_OK(store->AppendEvents(two).status());
+    ASSERT_OK(store->Checkpoint(inside));
+  }
+  // Not while the data dir holds something else.
+  std::ofstream(target + "/stray") << "x";
+  EXPECT_THAT(
+      AdoptCheckpoint(inside, target, {}),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stray")));
+  ASSERT_OK(AdoptCheckpoint(inside, target, {"stray"}));
+  EXPECT_FALSE(fs::exists(inside));
+  fs::remove(target + "/stray");
+  StoreOptions options = options_;
+  options.data_dir = target;
+  auto adopted = OpenOrDie(options);
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_EQ(ScanAll(*adopted).size(), 2u);
+}
+
+TEST_F(StoreTest, AdoptCheckpointRemovesADamagedCheckpointsFiles) {
+  const std::string target = root_ + "/node";
+  const std::string inside = target + "/.join";
+  fs::create_directories(target);
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    std::vector<Event> batch;
+    for (int i = 0; i < 2000; ++i) {
+      batch.push_back(MakeEvent(absl::StrCat("d", i), "u", i));
+    }
+    ASSERT_OK(store->AppendEvents(batch).status());
+    ASSERT_OK(store->Checkpoint(inside));
+  }
+  fs::path largest;
+  for (const auto& entry : fs::directory_iterator(inside)) {
+    if (entry.path().extension() == ".sst" &&
+        (largest.empty() || entry.file_size() > fs::file_size(largest))) {
+      largest = entry.path();
+    }
+  }
+  ASSERT_FALSE(largest.empty());
+  {
+    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(largest) / 3));
+    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+  }
+  EXPECT_THAT(AdoptCheckpoint(inside, target, {}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("damaged")));
+  // Nothing that opens is left: the data dir is empty again.
+  EXPECT_FALSE(fs::exists(target + "/CURRENT"));
+  EXPECT_TRUE(fs::is_empty(target));
+}
+
 }  // namespace
 }  // namespace aisle::storage

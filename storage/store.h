@@ -368,6 +368,19 @@ class Store {
 absl::Status RestoreCheckpoint(const std::string& checkpoint_dir,
                                const std::string& data_dir);
 
+// Makes the checkpoint `checkpoint_dir` (made by Checkpoint; consumed) the
+// store of `data_dir`, in place: for a data dir that is a mount point and
+// cannot be renamed (a cluster node joining from a snapshot). The
+// checkpoint must be a directory inside data_dir, and data_dir must hold
+// nothing else but `keep` (file names left alone). Its files are moved up
+// with CURRENT last, so an interruption never leaves a store that opens;
+// then the store is opened and every block's checksum verified. DataLoss
+// when it does not open or a checksum does not match, and the moved files
+// are removed again; FailedPrecondition when data_dir holds other files.
+absl::Status AdoptCheckpoint(const std::string& checkpoint_dir,
+                             const std::string& data_dir,
+                             const std::vector<std::string>& keep);
+
 }  // namespace aisle::storage
 
 #endif  // AISLE_STORAGE_STORE_H_

@@ -376,4 +376,29 @@ absl::Status SetBucketKey(const std::string& url, const std::string& bucket,
   return absl::OkStatus();
 }
 
+absl::Status PurgeStreamBelow(const std::string& url, const std::string& stream,
+                              uint64_t sequence) {
+  natsConnection* conn = nullptr;
+  if (natsConnection_ConnectTo(&conn, url.c_str()) != NATS_OK) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", url));
+  }
+  jsCtx* js = nullptr;
+  natsStatus s = natsConnection_JetStream(&js, conn, nullptr);
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  if (s == NATS_OK) {
+    jsOptions options;
+    jsOptions_Init(&options);
+    options.Stream.Purge.Sequence = sequence;
+    s = js_PurgeStream(js, stream.c_str(), &options, &js_error);
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(conn);
+  if (s != NATS_OK) {
+    return absl::UnavailableError(absl::StrCat(
+        "purging ", stream, " below ", sequence, ": ", natsStatus_GetText(s),
+        " (JetStream error ", static_cast<int>(js_error), ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace aisle::cluster::testing

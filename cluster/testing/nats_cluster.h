@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,12 @@ int FreeLoopbackPort();
 absl::Status SetBucketKey(const std::string& url, const std::string& bucket,
                           const std::string& key,
                           std::optional<std::string> value);
+
+// Deletes the entries of `stream` below `sequence` through the server at
+// `url`, as a retention limit would (JetStream's purge up to a sequence).
+// Unavailable on any NATS error.
+absl::Status PurgeStreamBelow(const std::string& url, const std::string& stream,
+                              uint64_t sequence);
 
 class NatsCluster {
  public:

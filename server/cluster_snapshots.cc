@@ -1,0 +1,349 @@
+#include "server/cluster_snapshots.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "core/clock.h"
+#include "spdlog/spdlog.h"
+
+namespace aisle::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kPackMagic = "aisle-snapshot 1\n";
+constexpr std::string_view kNamePrefix = "snapshot-";
+// Inside the data dir: the checkpoint being published, the snapshot being
+// joined, and the marker that says a join into this (empty) dir started.
+constexpr char kPublishDir[] = ".snapshot-publish";
+constexpr char kJoinDir[] = ".snapshot-join";
+constexpr char kJoinMarker[] = ".snapshot-joining";
+
+void PutFixed(std::string* out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) {
+    out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  }
+}
+
+bool GetFixed(std::string_view* in, int bytes, uint64_t* value) {
+  if (in->size() < static_cast<size_t>(bytes)) return false;
+  *value = 0;
+  for (int i = 0; i < bytes; ++i) {
+    *value |= static_cast<uint64_t>(static_cast<unsigned char>((*in)[i]))
+              << (8 * i);
+  }
+  in->remove_prefix(static_cast<size_t>(bytes));
+  return true;
+}
+
+absl::Status WriteFileSynced(const fs::path& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", path.string(), ": ", strerror(errno)));
+  }
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return absl::UnavailableError(
+          absl::StrCat("writing ", path.string(), ": ", strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) {
+    return absl::UnavailableError(absl::StrCat("fsync ", path.string()));
+  }
+  return absl::OkStatus();
+}
+
+bool HasStore(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / "CURRENT", ec);
+}
+
+// Whether `dir` is absent or empty, or holds what an interrupted join
+// left (the marker says this function owned it).
+bool JoinableDir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return true;
+  if (fs::is_empty(dir, ec)) return true;
+  return fs::exists(dir / kJoinMarker, ec) && !HasStore(dir);
+}
+
+}  // namespace
+
+std::string SnapshotBucketName(const std::string& stream) {
+  return stream + "_SNAPSHOTS";
+}
+
+std::string SnapshotBlobName(const SnapshotName& name) {
+  return absl::StrFormat("%s%020u-%013d", kNamePrefix, name.position,
+                         name.taken_ms);
+}
+
+std::optional<SnapshotName> ParseSnapshotBlobName(std::string_view name) {
+  if (!name.starts_with(kNamePrefix)) return std::nullopt;
+  name.remove_prefix(kNamePrefix.size());
+  const size_t dash = name.find('-');
+  if (dash != 20 || name.size() != 20 + 1 + 13) return std::nullopt;
+  SnapshotName out;
+  if (!absl::SimpleAtoi(absl::string_view(name.data(), 20), &out.position) ||
+      !absl::SimpleAtoi(absl::string_view(name.data() + 21, 13),
+                        &out.taken_ms)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> PackDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("listing ", dir, ": ", ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  std::string out(kPackMagic);
+  for (const fs::path& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot read ", file.string()));
+    }
+    const std::string name = file.filename().string();
+    PutFixed(&out, name.size(), 4);
+    out += name;
+    PutFixed(&out, bytes.size(), 8);
+    out += bytes;
+  }
+  return out;
+}
+
+absl::Status UnpackDirectory(std::string_view packed, const std::string& dir) {
+  if (!packed.starts_with(kPackMagic)) {
+    return absl::InvalidArgumentError(
+        "not a packed snapshot (no \"aisle-snapshot 1\" header)");
+  }
+  packed.remove_prefix(kPackMagic.size());
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " exists"));
+  }
+  if (!fs::create_directories(dir, ec) || ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  }
+  while (!packed.empty()) {
+    uint64_t name_size = 0;
+    uint64_t size = 0;
+    if (!GetFixed(&packed, 4, &name_size) || name_size == 0 ||
+        name_size > 255 || packed.size() < name_size) {
+      return absl::InvalidArgumentError("packed snapshot: bad file name");
+    }
+    const std::string name(packed.substr(0, name_size));
+    packed.remove_prefix(name_size);
+    if (name == "." || name == ".." ||
+        name.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("packed snapshot: bad file name \"", name, "\""));
+    }
+    if (!GetFixed(&packed, 8, &size) || packed.size() < size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("packed snapshot: file ", name, " runs past the end"));
+    }
+    if (absl::Status s =
+            WriteFileSynced(fs::path(dir) / name, packed.substr(0, size));
+        !s.ok()) {
+      return s;
+    }
+    packed.remove_prefix(size);
+  }
+  return absl::OkStatus();
+}
+
+ClusterSnapshots::ClusterSnapshots(
+    cluster::BlobStore* bucket, storage::Store* store, std::string data_dir,
+    std::function<absl::Status()> refresh_engine_snapshot)
+    : bucket_(bucket),
+      store_(store),
+      data_dir_(std::move(data_dir)),
+      refresh_engine_snapshot_(std::move(refresh_engine_snapshot)) {}
+
+void ClusterSnapshots::NoteErasure(uint64_t sequence) {
+  uint64_t seen = erased_at_.load();
+  while (seen < sequence && !erased_at_.compare_exchange_weak(seen, sequence)) {
+  }
+}
+
+absl::StatusOr<std::optional<SnapshotPublished>> ClusterSnapshots::PublishIfDue(
+    absl::Duration interval) {
+  absl::StatusOr<std::vector<std::string>> names = bucket_->List();
+  if (!names.ok()) return names.status();
+  std::optional<SnapshotName> newest;
+  for (const std::string& name : *names) {
+    std::optional<SnapshotName> parsed = ParseSnapshotBlobName(name);
+    if (parsed.has_value() &&
+        (!newest.has_value() || parsed->position > newest->position)) {
+      newest = parsed;
+    }
+  }
+  absl::StatusOr<uint64_t> applied = store_->AppliedLogSequence();
+  if (!applied.ok()) return applied.status();
+  if (*applied == 0) return std::nullopt;  // nothing to publish
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  bool due = !newest.has_value();
+  if (newest.has_value()) {
+    const bool old =
+        now_ms - newest->taken_ms >= absl::ToInt64Milliseconds(interval);
+    // Only a node that got further publishes: a newer copy is not older.
+    due = (old && *applied > newest->position) ||
+          erased_at_.load() > newest->position;
+  }
+  if (!due) return std::nullopt;
+  absl::StatusOr<SnapshotPublished> published = Publish();
+  if (!published.ok()) return published.status();
+  return *published;
+}
+
+absl::StatusOr<SnapshotPublished> ClusterSnapshots::Publish() {
+  std::lock_guard<std::mutex> lock(publish_mu_);
+  const auto start = core::SteadyClock::now();
+  if (absl::Status s = refresh_engine_snapshot_(); !s.ok()) {
+    spdlog::warn(
+        "cluster snapshot: the engine snapshot was not refreshed ({}); a "
+        "node joining from it replays the stored events after the older one",
+        s.ToString());
+  }
+  absl::StatusOr<uint64_t> applied = store_->AppliedLogSequence();
+  if (!applied.ok()) return applied.status();
+  const fs::path dir = fs::path(data_dir_) / kPublishDir;
+  std::error_code ec;
+  fs::remove_all(dir, ec);  // left by an interrupted publish
+  if (absl::Status s = store_->Checkpoint(dir.string()); !s.ok()) return s;
+  absl::StatusOr<std::string> packed = PackDirectory(dir.string());
+  fs::remove_all(dir, ec);
+  if (!packed.ok()) return packed.status();
+
+  SnapshotPublished out;
+  out.position = *applied;
+  out.name = SnapshotBlobName({*applied, absl::ToUnixMillis(absl::Now())});
+  out.bytes = static_cast<int64_t>(packed->size());
+  absl::StatusOr<cluster::BlobInfo> put = bucket_->Put(out.name, *packed);
+  if (!put.ok()) return put.status();
+  // Older snapshots go: the newest is all a joiner needs, and an older one
+  // may hold a user erased since.
+  absl::StatusOr<std::vector<std::string>> names = bucket_->List();
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    std::optional<SnapshotName> parsed = ParseSnapshotBlobName(name);
+    if (!parsed.has_value() || name == out.name ||
+        parsed->position > out.position) {
+      continue;
+    }
+    if (absl::Status s = bucket_->Delete(name); !s.ok()) return s;
+    ++out.deleted_older;
+  }
+  out.seconds = core::SecondsSince(start);
+  spdlog::info(
+      "cluster snapshot: published {} ({:.1f} MB, log position {}) in "
+      "{:.2f} s; {} older deleted",
+      out.name, out.bytes / 1e6, out.position, out.seconds, out.deleted_older);
+  return out;
+}
+
+absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
+    cluster::BlobStore& bucket, const std::string& data_dir) {
+  const fs::path dir(data_dir);
+  if (HasStore(dir) || !JoinableDir(dir)) return std::nullopt;
+  const auto start = core::SteadyClock::now();
+  absl::StatusOr<std::vector<std::string>> names = bucket.List();
+  if (!names.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("this node's data dir is empty and the cluster's "
+                     "snapshots cannot be listed (",
+                     names.status().message(), "); retry when NATS is up"));
+  }
+  std::vector<std::pair<SnapshotName, std::string>> snapshots;
+  for (const std::string& name : *names) {
+    if (std::optional<SnapshotName> p = ParseSnapshotBlobName(name)) {
+      snapshots.emplace_back(*p, name);
+    }
+  }
+  std::sort(snapshots.begin(), snapshots.end(),
+            [](const auto& a, const auto& b) {
+              return a.first.position > b.first.position;
+            });
+  for (const auto& [parsed, name] : snapshots) {
+    absl::StatusOr<std::string> bytes = bucket.Get(name);
+    if (absl::IsNotFound(bytes.status()) || absl::IsDataLoss(bytes.status())) {
+      spdlog::warn(
+          "cluster: snapshot {} cannot be used ({}); trying an older one", name,
+          bytes.status().ToString());
+      continue;
+    }
+    if (!bytes.ok()) return bytes.status();
+    std::error_code ec;
+    if (fs::exists(dir, ec)) {
+      // An interrupted join's leftovers (JoinableDir checked the marker).
+      for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+        fs::remove_all(e.path(), ec);
+      }
+    }
+    fs::create_directories(dir, ec);
+    if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
+      return s;
+    }
+    const fs::path staging = dir / kJoinDir;
+    if (absl::Status s = UnpackDirectory(*bytes, staging.string()); !s.ok()) {
+      return s;
+    }
+    absl::Status adopted =
+        storage::AdoptCheckpoint(staging.string(), dir.string(), {kJoinMarker});
+    if (absl::IsDataLoss(adopted)) {
+      spdlog::warn("cluster: snapshot {} is damaged ({}); trying an older one",
+                   name, adopted.ToString());
+      fs::remove_all(staging, ec);
+      continue;
+    }
+    if (!adopted.ok()) return adopted;
+    fs::remove(dir / kJoinMarker, ec);
+    SnapshotJoined joined;
+    joined.name = name;
+    joined.position = parsed.position;
+    joined.bytes = static_cast<int64_t>(bytes->size());
+    joined.seconds = core::SecondsSince(start);
+    return joined;
+  }
+  std::error_code ec;
+  if (fs::exists(dir / kJoinMarker, ec)) {  // every snapshot failed
+    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+      fs::remove_all(e.path(), ec);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace aisle::server

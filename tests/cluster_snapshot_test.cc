@@ -1,0 +1,191 @@
+// Snapshots and joining (docs/cluster.md): a node with an empty data dir
+// joins from the newest published node snapshot plus the log's tail, so
+// the log need not hold all history; a node that needs entries the log no
+// longer holds refuses to start, saying what to do; after DeleteUser the
+// bucket holds no snapshot with the user. Real nats-server processes,
+// in-process nodes over real gRPC sockets.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cluster/blob_store.h"
+#include "cluster/event_log.h"
+#include "cluster/testing/nats_cluster.h"
+#include "gtest/gtest.h"
+#include "server/cluster_snapshots.h"
+#include "tests/cluster_util.h"
+#include "tests/status_matchers.h"
+#include "tests/test_util.h"
+
+namespace aisle::testing {
+namespace {
+
+constexpr char kErased[] = "erase-me-5b1d0e";
+
+class ClusterSnapshotTest : public ClusterNodes {
+ protected:
+  std::unique_ptr<cluster::BlobStore> Bucket() {
+    cluster::BlobStoreOptions options;
+    options.servers = nats_->urls();
+    options.bucket = server::SnapshotBucketName("AISLE");
+    options.connection_name = "snapshot-test";
+    absl::StatusOr<std::unique_ptr<cluster::BlobStore>> bucket =
+        cluster::ConnectJetStreamBlobs(options);
+    EXPECT_OK(bucket.status());
+    return bucket.ok() ? *std::move(bucket) : nullptr;
+  }
+
+  std::unique_ptr<cluster::EventLog> Log() {
+    cluster::LogOptions options;
+    options.servers = nats_->urls();
+    options.connection_name = "snapshot-test";
+    absl::StatusOr<std::unique_ptr<cluster::EventLog>> log =
+        cluster::ConnectJetStream(options);
+    EXPECT_OK(log.status());
+    return log.ok() ? *std::move(log) : nullptr;
+  }
+
+  // The snapshots in the bucket, by name.
+  std::vector<std::string> Snapshots(cluster::BlobStore& bucket) {
+    absl::StatusOr<std::vector<std::string>> names = bucket.List();
+    EXPECT_OK(names.status());
+    std::vector<std::string> out;
+    if (!names.ok()) return out;
+    for (const std::string& name : *names) {
+      if (server::ParseSnapshotBlobName(name).has_value()) out.push_back(name);
+    }
+    return out;
+  }
+};
+
+// Publishing is by hand here (interval -1); the stream has a retention
+// limit (1 h, so nothing ages out during the test) and its head is purged
+// as retention would, at a known sequence.
+void ManualSnapshots(server::ServerConfig& config) {
+  config.cluster_snapshot_interval_ms = -1;
+  config.cluster_max_age_ms = 3'600'000;
+}
+
+TEST_F(ClusterSnapshotTest, AnEmptyNodeJoinsFromTheSnapshotAndTheLogsTail) {
+  StartNats(1);
+  StartNode(ManualSnapshots);
+  // Before the snapshot: events of two users.
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse before,
+      SendFeedbackWithRetry(
+          stub(0), {MakeEvent("a1", "ann", "i1"), MakeEvent("a2", "ann", "i2"),
+                    MakeEvent("b1", "bo", "i1")}));
+  ASSERT_TRUE(WaitForPosition(stub(0), before.log_position()));
+  ASSERT_OK_AND_ASSIGN(std::string name,
+                       nodes_[0].server->PublishClusterSnapshot());
+  std::optional<server::SnapshotName> parsed =
+      server::ParseSnapshotBlobName(name);
+  ASSERT_TRUE(parsed.has_value()) << name;
+  EXPECT_GE(parsed->position, before.log_position());
+
+  // After it: the tail, which only the log holds.
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse after,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("a3", "ann", "i3"),
+                                      MakeEvent("c1", "cy", "i2")}));
+  ASSERT_GT(after.log_position(), parsed->position);
+
+  // Retention deletes everything the snapshot covers: the log no longer
+  // has its start.
+  ASSERT_OK(cluster::testing::PurgeStreamBelow(nats_->url(0), "AISLE",
+                                               parsed->position + 1));
+  std::unique_ptr<cluster::EventLog> log = Log();
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(absl::IsOutOfRange(log->OpenReader(1).status()))
+      << log->OpenReader(1).status();
+
+  // A node with an empty data dir gets both parts.
+  StartNode(ManualSnapshots);
+  ASSERT_TRUE(WaitForPosition(stub(1), after.log_position()));
+  EXPECT_EQ(Views(stub(1), "ann"), 3);
+  EXPECT_EQ(Views(stub(1), "bo"), 1);
+  EXPECT_EQ(Views(stub(1), "cy"), 1);
+  // And goes on applying what comes next.
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse later,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("b2", "bo", "i3")}));
+  ASSERT_TRUE(WaitForPosition(stub(1), later.log_position()));
+  EXPECT_EQ(Views(stub(1), "bo"), 2);
+
+  // Without a snapshot, an empty node cannot catch up with that log: it
+  // refuses to start and says what to do (not serve a partial state).
+  std::unique_ptr<cluster::BlobStore> bucket = Bucket();
+  ASSERT_NE(bucket, nullptr);
+  ASSERT_OK(bucket->Delete(name));
+  server::ServerConfig config = TestServerConfig(dir_.Sub("no-snapshot"));
+  config.cluster = nats_->url_list();
+  ManualSnapshots(config);
+  absl::StatusOr<TestServer> refused = StartTestServer(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsOutOfRange(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("snapshot"), std::string::npos)
+      << refused.status();
+}
+
+TEST_F(ClusterSnapshotTest, AfterDeleteUserNoSnapshotInTheBucketHoldsTheUser) {
+  StartNats(1);
+  StartNode([](server::ServerConfig& config) {
+    config.cluster_snapshot_interval_ms = 200;  // checked every 50 ms
+  });
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse fed,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("x1", kErased, "i1"),
+                                      MakeEvent("x2", kErased, "i2"),
+                                      MakeEvent("b1", "bob", "i1")}));
+  std::unique_ptr<cluster::BlobStore> bucket = Bucket();
+  ASSERT_NE(bucket, nullptr);
+  // Published on its own, holding the user (which also shows that the
+  // search below can find the id in a snapshot's bytes).
+  std::string holding;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const std::string& name : Snapshots(*bucket)) {
+      if (server::ParseSnapshotBlobName(name)->position >= fed.log_position()) {
+        absl::StatusOr<std::string> bytes = bucket->Get(name);
+        if (!bytes.ok()) continue;  // replaced meanwhile
+        holding = *std::move(bytes);
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_NE(holding.find(kErased), std::string::npos);
+
+  v1::DeleteUserRequest erase;
+  erase.set_user_id(kErased);
+  v1::DeleteUserResponse erased;
+  ASSERT_OK(FromGrpc(
+      stub(0).DeleteUser(ContextWithDeadline().get(), erase, &erased)));
+  std::unique_ptr<cluster::EventLog> log = Log();
+  ASSERT_NE(log, nullptr);
+  ASSERT_OK_AND_ASSIGN(uint64_t deleted_at, log->LastSequence());
+
+  // Within a few checks the bucket holds one snapshot, taken after the
+  // DeleteUser, and none of its bytes is the user's id.
+  std::vector<std::string> left;
+  ASSERT_TRUE(WaitFor([&] {
+    left = Snapshots(*bucket);
+    return left.size() == 1 &&
+           server::ParseSnapshotBlobName(left[0])->position >= deleted_at;
+  })) << absl::StrJoin(left, ", ");
+  ASSERT_OK_AND_ASSIGN(std::string bytes, bucket->Get(left[0]));
+  EXPECT_EQ(bytes.find(kErased), std::string::npos);
+
+  // A node joining from it knows bob and not the erased user.
+  StartNode([](server::ServerConfig& config) {
+    config.cluster_snapshot_interval_ms = -1;
+  });
+  ASSERT_TRUE(WaitForPosition(stub(1), deleted_at));
+  EXPECT_EQ(Views(stub(1), "bob"), 1);
+  EXPECT_EQ(Views(stub(1), kErased), 0);
+}
+
+}  // namespace
+}  // namespace aisle::testing
