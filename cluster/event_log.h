@@ -136,6 +136,13 @@ class EventLog {
   // Whether the client is connected to a NATS server right now (it may
   // still lack a quorum; Append then answers UNAVAILABLE).
   virtual bool connected() const = 0;
+
+  // A round trip that needs what an append needs (a JetStream quorum for
+  // the log's replicas), without touching the log: a publish, acknowledged
+  // within `timeout`, to a small stream of its own ("<stream>_PROBE", as
+  // many replicas as the log, at most 8 messages kept). UNAVAILABLE when
+  // it is not acknowledged in time (no quorum, not connected).
+  virtual absl::Status Probe(absl::Duration timeout) = 0;
 };
 
 // Connects to NATS and returns a log on the JetStream stream

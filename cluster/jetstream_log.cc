@@ -129,6 +129,7 @@ class JetStreamLog final : public EventLog {
   absl::StatusOr<uint64_t> LastSequence() override;
   absl::StatusOr<std::optional<LogEntry>> Get(uint64_t sequence) override;
   absl::Status Erase(uint64_t sequence) override;
+  absl::Status Probe(absl::Duration timeout) override;
   bool connected() const override {
     return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;
   }
@@ -215,6 +216,7 @@ class JetStreamLog final : public EventLog {
   std::unique_ptr<jsCtx, JsDeleter> js_;
   std::mutex stream_mu_;
   bool stream_ready_ = false;  // guarded by stream_mu_
+  bool probe_ready_ = false;   // guarded by stream_mu_
   std::mutex closed_mu_;
   std::condition_variable closed_cv_;
   bool closed_ = false;  // guarded by closed_mu_
@@ -464,6 +466,52 @@ absl::Status JetStreamLog::Erase(uint64_t sequence) {
   absl::StatusOr<std::optional<LogEntry>> still = Get(sequence);
   if (still.ok() && !still->has_value()) return absl::OkStatus();
   return NatsError(s, js_error, absl::StrCat("erasing log entry ", sequence));
+}
+
+absl::Status JetStreamLog::Probe(absl::Duration timeout) {
+  if (absl::Status s = CheckConnected(); !s.ok()) return s;
+  const std::string stream = options_.stream + "_PROBE";
+  const std::string subject = "aisle.probe." + options_.stream;
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = Millis(timeout);
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    if (!probe_ready_) {
+      jsStreamConfig config;
+      jsStreamConfig_Init(&config);
+      const char* subjects[] = {subject.c_str()};
+      config.Name = stream.c_str();
+      config.Subjects = subjects;
+      config.SubjectsLen = 1;
+      config.Storage = js_MemoryStorage;
+      config.Replicas = options_.replicas;
+      config.MaxMsgs = 8;
+      config.Discard = js_DiscardOld;
+      jsStreamInfo* raw_info = nullptr;
+      jsErrCode js_error = kNoJsError;
+      natsStatus s =
+          js_AddStream(&raw_info, js_.get(), &config, &js_options, &js_error);
+      std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
+      if (s != NATS_OK && js_error != kStreamNameExists) {
+        return NatsError(s, js_error, "creating the probe stream " + stream);
+      }
+      probe_ready_ = true;
+    }
+  }
+  jsPubOptions pub;
+  jsPubOptions_Init(&pub);
+  pub.MaxWait = Millis(timeout);
+  pub.ExpectStream = stream.c_str();
+  jsPubAck* raw_ack = nullptr;
+  jsErrCode js_error = kNoJsError;
+  natsStatus s = js_Publish(&raw_ack, js_.get(), subject.c_str(), "p", 1, &pub,
+                            &js_error);
+  jsPubAck_Destroy(raw_ack);
+  if (s != NATS_OK) {
+    return NatsError(s, js_error, "probing the log (no JetStream quorum?)");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -15,8 +15,10 @@ namespace {
 
 // How long one read waits for an entry: bounds how long Stop takes.
 constexpr absl::Duration kReadTimeout = absl::Milliseconds(200);
-// How often the distance to the log's end is refreshed for the metric.
+// How often the distance to the log's end is refreshed for the metric,
+// and the log probed (LogApplierOptions::on_log_answering).
 constexpr absl::Duration kBehindRefresh = absl::Seconds(1);
+constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
 
 // Errors every node meets in the same way for the same entry: recorded as
 // the entry's result and skipped. Anything else is this node's trouble
@@ -123,6 +125,7 @@ void LogApplier::Run() {
   // entries).
   std::optional<cluster::LogEntry> next;
   absl::Time next_behind_refresh = absl::Now();
+  bool answering = true;  // what on_log_answering was last told
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -131,6 +134,24 @@ void LogApplier::Run() {
     if (absl::Now() >= next_behind_refresh) {
       absl::StatusOr<uint64_t> last = log_->LastSequence();
       if (last.ok()) metrics_->SetLogEnd(*last);
+      // Connected but unanswered: the NATS server this node talks to has
+      // lost the quorum (appends would time out).
+      if (options_.on_log_answering && log_->connected()) {
+        const absl::Status probe = log_->Probe(kProbeTimeout);
+        const bool now_answering = probe.ok();
+        if (now_answering != answering) {
+          answering = now_answering;
+          if (!answering) {
+            spdlog::warn(
+                "cluster: the log does not answer ({}); writes answer "
+                "UNAVAILABLE until it does",
+                probe.ToString());
+          } else {
+            spdlog::info("cluster: the log answers again");
+          }
+          if (options_.on_log_answering) options_.on_log_answering(answering);
+        }
+      }
       next_behind_refresh = absl::Now() + kBehindRefresh;
     }
     if (reader == nullptr) {

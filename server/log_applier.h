@@ -86,6 +86,12 @@ struct LogApplierOptions {
   // Called (on the applier's thread; must not block) after a delete_user
   // entry erased the user here, with its sequence. Optional.
   std::function<void(uint64_t sequence)> on_user_erased;
+  // Called (on the applier's thread; must not block) when the log starts
+  // or stops answering while this node is connected to a NATS server:
+  // false when EventLog::Probe is not acknowledged within 2 s (no
+  // JetStream quorum), true when it is again. Probed every second.
+  // Optional.
+  std::function<void(bool answering)> on_log_answering;
 };
 
 class LogApplier {

@@ -44,7 +44,8 @@ namespace {
 
 constexpr char kServiceName[] = "aisle.v1.Recommender";
 // Health of writes alone: NOT_SERVING while a cluster node cannot reach the
-// log (it still serves reads). Single-node: follows the server.
+// log, or reaches a NATS server that cannot answer for it (no quorum); it
+// still serves reads. Single-node: follows the server.
 constexpr char kWriteServiceName[] = "aisle.v1.Recommender.writes";
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
@@ -63,6 +64,12 @@ void AisleServer::Impl::SetLogConnected(bool connected) {
   ApplyHealthLocked();
 }
 
+void AisleServer::Impl::SetLogAnswering(bool answering) {
+  std::lock_guard<std::mutex> lock(health_mu);
+  health_log_answering = answering;
+  ApplyHealthLocked();
+}
+
 void AisleServer::Impl::ApplyHealthLocked() {
   if (grpc_server == nullptr) return;
   grpc::HealthCheckServiceInterface* health =
@@ -70,8 +77,9 @@ void AisleServer::Impl::ApplyHealthLocked() {
   if (health == nullptr) return;
   health->SetServingStatus(health_serving);
   health->SetServingStatus(kServiceName, health_serving);
-  health->SetServingStatus(kWriteServiceName,
-                           health_serving && health_log_connected);
+  health->SetServingStatus(kWriteServiceName, health_serving &&
+                                                  health_log_connected &&
+                                                  health_log_answering);
 }
 
 void AisleServer::Impl::RefreshGauges() {
@@ -179,6 +187,9 @@ absl::Status AisleServer::Impl::StartCluster() {
       [this] { return SnapshotIfChanged(/*force=*/false); });
   applier_options.on_user_erased = [this](uint64_t sequence) {
     cluster_snapshots->NoteErasure(sequence);
+  };
+  applier_options.on_log_answering = [this](bool answering) {
+    SetLogAnswering(answering);
   };
   applier =
       std::make_unique<LogApplier>(log.get(), ingest.get(), models.get(),

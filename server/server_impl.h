@@ -95,11 +95,15 @@ struct AisleServer::Impl {
   std::mutex health_mu;
   bool health_serving = false;       // guarded by health_mu
   bool health_log_connected = true;  // guarded by health_mu
+  bool health_log_answering = true;  // guarded by health_mu
 
   // Sets the health of "", the service and its writes (NOT_SERVING while
   // a cluster node cannot reach the log).
   void SetHealth(bool serving);
   void SetLogConnected(bool connected);
+  // Connected, but the log does not answer (LogApplierOptions::
+  // on_log_answering): writes NOT_SERVING as well.
+  void SetLogAnswering(bool answering);
   void ApplyHealthLocked();  // requires health_mu
   // Refreshes the gauges a scrape reads (model age, catalog, storage,
   // admission).

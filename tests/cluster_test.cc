@@ -229,6 +229,40 @@ TEST_F(ClusterTest, WithoutNatsWritesAreRefusedAndReadsMarkedStale) {
       WaitFor([&] { return health("aisle.v1.Recommender.writes") == 1; }));
 }
 
+// Connected to a NATS server that lost the stream's quorum: appends time
+// out, so writes report NOT_SERVING (a load balancer or client can route
+// writes elsewhere) while reads stay SERVING; back with the quorum.
+TEST_F(ClusterTest, WithoutAQuorumWritesReportNotServingWhileConnected) {
+  StartNats(3);
+  StartNode();
+  ASSERT_OK(SendFeedbackWithRetry(stub(0), {MakeEvent("q1", "quinn", "i1")})
+                .status());
+  auto health = [&](const std::string& service) {
+    absl::StatusOr<int> status = HealthCheck(nodes_[0].channel, service,
+                                             std::chrono::milliseconds(2000));
+    return status.ok() ? *status : -1;
+  };
+  ASSERT_EQ(health("aisle.v1.Recommender.writes"), 1);
+  // Two of three servers gone: the node stays (or gets) connected to the
+  // third, which cannot form a quorum.
+  ASSERT_OK(nats_->Kill(1));
+  ASSERT_OK(nats_->Kill(2));
+  EXPECT_TRUE(
+      WaitFor([&] { return health("aisle.v1.Recommender.writes") == 2; },
+              absl::Seconds(60)));
+  EXPECT_EQ(health("aisle.v1.Recommender"), 1);
+  EXPECT_EQ(Views(stub(0), "quinn"), 1);  // reads go on
+
+  ASSERT_OK(nats_->Restart(1));
+  EXPECT_TRUE(
+      WaitFor([&] { return health("aisle.v1.Recommender.writes") == 1; },
+              absl::Seconds(60)));
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse fed,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("q2", "quinn", "i2")}));
+  EXPECT_EQ(fed.accepted(), 1);
+}
+
 TEST_F(ClusterTest, AModelActivationSwitchesEveryNode) {
   StartNats(1);
   StartNode();
