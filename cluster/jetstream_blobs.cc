@@ -320,6 +320,21 @@ absl::Status JetStreamBlobs::Delete(std::string_view name_in) {
 absl::StatusOr<std::vector<std::string>> JetStreamBlobs::List() {
   absl::StatusOr<kvStore*> kv = Bucket();
   if (!kv.ok()) return kv.status();
+  {
+    // An empty bucket's key watch may wait for its whole timeout (seen
+    // with libnats 3.4 on a loaded machine): ask the stream first.
+    jsStreamInfo* raw_info = nullptr;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    const std::string stream = "KV_" + options_.bucket;
+    natsStatus s = js_GetStreamInfo(&raw_info, js_.get(), stream.c_str(),
+                                    nullptr, &js_error);
+    std::unique_ptr<jsStreamInfo, StreamInfoDeleter> info(raw_info);
+    if (s != NATS_OK) {
+      return Unavailable(s,
+                         absl::StrCat("reading the bucket ", options_.bucket));
+    }
+    if (info->State.Msgs == 0) return std::vector<std::string>();
+  }
   kvWatchOptions watch;
   kvWatchOptions_Init(&watch);
   watch.Timeout = Millis(options_.request_timeout);

@@ -54,9 +54,6 @@ struct MsgDeleter {
 struct MetaDeleter {
   void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
 };
-struct StreamInfoDeleter {
-  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
-};
 
 class JetStreamReader final : public LogReader {
  public:

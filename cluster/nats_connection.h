@@ -29,6 +29,9 @@ struct ConnectionDeleter {
 struct JsDeleter {
   void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
 };
+struct StreamInfoDeleter {
+  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
+};
 
 // A connection, the options it was made with (which must outlive it) and
 // its JetStream context.
