@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cluster/testing/nats_cluster.h"
@@ -118,6 +119,23 @@ TEST_F(BlobStoreTest, ChunksWithoutAManifestAreNotABlob) {
   // Publishing again completes it.
   ASSERT_OK(blobs_->Put("v9", Pattern(1500, 9)).status());
   EXPECT_THAT(blobs_->Get("v9"), IsOkAndHolds(Pattern(1500, 9)));
+}
+
+TEST_F(BlobStoreTest, ListNamesTheCompleteBlobsOnly) {
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> none, blobs_->List());
+  EXPECT_TRUE(none.empty());
+  ASSERT_OK(blobs_->Put("v2/odd name.x", Pattern(5'500, 2)).status());
+  ASSERT_OK(blobs_->Put("v1", Pattern(10, 1)).status());
+  // Chunks without a manifest are no blob.
+  Damage(BlobKeyPrefix("v3") + ".chunk.0", Pattern(1000, 3));
+  EXPECT_THAT(blobs_->List(),
+              IsOkAndHolds(std::vector<std::string>{"v1", "v2/odd name.x"}));
+  ASSERT_OK(blobs_->Delete("v1"));
+  EXPECT_THAT(blobs_->List(),
+              IsOkAndHolds(std::vector<std::string>{"v2/odd name.x"}));
+  EXPECT_EQ(BlobNameOfPrefix(BlobKeyPrefix("a.b/c=d")), "a.b/c=d");
+  EXPECT_EQ(BlobNameOfPrefix("bad.key"), std::nullopt);
+  EXPECT_EQ(BlobNameOfPrefix("=4"), std::nullopt);
 }
 
 TEST(BlobStoreNoNatsTest, WithoutNatsCallsAreUnavailable) {

@@ -320,9 +320,10 @@ absl::Status JetStreamBlobs::Delete(std::string_view name_in) {
 absl::StatusOr<std::vector<std::string>> JetStreamBlobs::List() {
   absl::StatusOr<kvStore*> kv = Bucket();
   if (!kv.ok()) return kv.status();
+  std::vector<std::string> names;
   {
-    // An empty bucket's key watch may wait for its whole timeout (seen
-    // with libnats 3.4 on a loaded machine): ask the stream first.
+    // An empty bucket: nothing to watch (its watch may wait for its whole
+    // timeout, seen with libnats 3.4 on a loaded machine).
     jsStreamInfo* raw_info = nullptr;
     jsErrCode js_error = static_cast<jsErrCode>(0);
     const std::string stream = "KV_" + options_.bucket;
@@ -333,28 +334,42 @@ absl::StatusOr<std::vector<std::string>> JetStreamBlobs::List() {
       return Unavailable(s,
                          absl::StrCat("reading the bucket ", options_.bucket));
     }
-    if (info->State.Msgs == 0) return std::vector<std::string>();
+    if (info->State.Msgs == 0) return names;
   }
+  // Manifests only ("<prefix>.manifest": two tokens, where chunk keys
+  // have three): a blob's chunks are never read here, headers only.
   kvWatchOptions watch;
   kvWatchOptions_Init(&watch);
-  watch.Timeout = Millis(options_.request_timeout);
-  kvKeysList keys = {nullptr, 0};
-  natsStatus s = kvStore_Keys(&keys, *kv, &watch);
-  std::vector<std::string> names;
-  if (s == NATS_NOT_FOUND) return names;  // an empty bucket
+  watch.IgnoreDeletes = true;
+  watch.MetaOnly = true;
+  kvWatcher* raw_watcher = nullptr;
+  natsStatus s = kvStore_Watch(&raw_watcher, *kv, "*.manifest", &watch);
   if (s != NATS_OK) {
     return Unavailable(s, absl::StrCat("listing the bucket ", options_.bucket));
   }
+  struct WatcherDeleter {
+    void operator()(kvWatcher* w) const { kvWatcher_Destroy(w); }
+  };
+  std::unique_ptr<kvWatcher, WatcherDeleter> watcher(raw_watcher);
   constexpr std::string_view kManifest = ".manifest";
-  for (int i = 0; i < keys.Count; ++i) {
-    const std::string_view key(keys.Keys[i]);
+  while (true) {
+    kvEntry* raw_entry = nullptr;
+    s = kvWatcher_Next(&raw_entry, watcher.get(),
+                       Millis(options_.request_timeout));
+    if (s != NATS_OK) {
+      return Unavailable(s,
+                         absl::StrCat("listing the bucket ", options_.bucket));
+    }
+    if (raw_entry == nullptr) break;  // every current manifest delivered
+    std::unique_ptr<kvEntry, EntryDeleter> entry(raw_entry);
+    const std::string_view key(kvEntry_Key(entry.get()));
     if (!key.ends_with(kManifest)) continue;
     std::optional<std::string> name =
         BlobNameOfPrefix(key.substr(0, key.size() - kManifest.size()));
     if (name.has_value()) names.push_back(*std::move(name));
   }
-  kvKeysList_Destroy(&keys);
   std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
 }
 

@@ -254,16 +254,24 @@ absl::StatusOr<SnapshotPublished> ClusterSnapshots::Publish() {
   absl::StatusOr<cluster::BlobInfo> put = bucket_->Put(out.name, *packed);
   if (!put.ok()) return put.status();
   // Older snapshots go: the newest is all a joiner needs, and an older one
-  // may hold a user erased since.
+  // may hold a user erased since. A failure here leaves them for the next
+  // publish (this one is stored).
   absl::StatusOr<std::vector<std::string>> names = bucket_->List();
-  if (!names.ok()) return names.status();
+  if (!names.ok()) {
+    spdlog::warn("cluster snapshot: older snapshots not deleted: {}",
+                 names.status().ToString());
+    names = std::vector<std::string>();
+  }
   for (const std::string& name : *names) {
     std::optional<SnapshotName> parsed = ParseSnapshotBlobName(name);
     if (!parsed.has_value() || name == out.name ||
         parsed->position > out.position) {
       continue;
     }
-    if (absl::Status s = bucket_->Delete(name); !s.ok()) return s;
+    if (absl::Status s = bucket_->Delete(name); !s.ok()) {
+      spdlog::warn("cluster snapshot: {} not deleted: {}", name, s.ToString());
+      continue;
+    }
     ++out.deleted_older;
   }
   out.seconds = core::SecondsSince(start);
