@@ -45,6 +45,17 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
 
 void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags) {
   RegisterSessionFlags(parser, &flags->session);
+  parser.Int("session-ranker-fit-steps", &flags->ranker_fit_steps,
+             "blend: fit a learned re-scoring of the session's and the "
+             "model's candidates on this many next-item steps of the "
+             "training part first, and evaluate with it; 0 = hand blend");
+  parser.Double("session-ranker-l2", &flags->ranker_l2,
+                "L2 penalty of the learned re-scoring's fit");
+  parser.String("session-ranker-features", &flags->ranker_features,
+                "features of the learned re-scoring, comma-separated "
+                "(blend, model, in_model_top, trans_last, trans_older, "
+                "co_last, co_older, seeds, log_trans, log_co, log_users, "
+                "log_popularity, log_trending) or all");
 #if AISLE_WITH_TORCH
   parser.String("sasrec-epochs", &flags->sasrec_epochs,
                 "sasrec: training epochs; a comma-separated increasing list "
@@ -179,6 +190,29 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
   if (std::string error = ParseSequenceFlags(flags, base); !error.empty()) {
     return UsageError(parser, error);
   }
+  base.ranker_fit_steps = flags.ranker_fit_steps;
+  base.ranker_fit.l2 = flags.ranker_l2;
+  if (flags.ranker_fit_steps < 0 || flags.ranker_fit_steps > 20) {
+    return UsageError(parser, "--session-ranker-fit-steps: must be 0..20");
+  }
+  if (!(flags.ranker_l2 >= 0)) {
+    return UsageError(parser, "--session-ranker-l2: must be >= 0");
+  }
+  if (flags.ranker_features != "all") {
+    base.ranker_fit.feature_mask = 0;
+    for (const std::string& name : SplitList(flags.ranker_features)) {
+      int found = -1;
+      for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
+        if (name == core::SessionRankerFeatureName(f)) found = f;
+      }
+      if (found < 0) {
+        return UsageError(parser, Cat("--session-ranker-features: unknown "
+                                      "feature '",
+                                      name, "'"));
+      }
+      base.ranker_fit.feature_mask |= 1u << found;
+    }
+  }
   absl::StatusOr<std::vector<core::Rating>> ratings =
       core::LoadRatings(ratings_path);
   if (!ratings.ok()) {
@@ -208,6 +242,18 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
     if (!report.ok()) {
       PrintError(report.status().message(), "");
       return kExitFailure;
+    }
+    if (!report->ranker_weights.empty()) {
+      std::cerr << "  session ranker: " << report->ranker_queries << " of "
+                << report->ranker_fit_users
+                << " fit queries with the label among the candidates, loss "
+                << FormatFixed(report->ranker_loss, 4) << ", "
+                << FormatFixed(report->ranker_fit_seconds, 1) << " s;";
+      for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
+        std::cerr << " " << core::SessionRankerFeatureName(f) << "="
+                  << report->ranker_weights[f];
+      }
+      std::cerr << "\n";
     }
     const std::string users = Cat(report->users_evaluated);
     if (report->points.empty()) {

@@ -35,6 +35,11 @@ struct NextItemFlags {
   std::string fusion_weights = "0.5";  // comma-separated
   double fusion_rank_offset = 10;
   int fusion_depth = 100;
+  // blend: fit SessionOptions::ranker_weights on the training part first
+  // (core::NextItemOptions::ranker_fit_steps); 0 = the hand blend.
+  int ranker_fit_steps = 0;
+  double ranker_l2 = 1e-3;
+  std::string ranker_features = "all";  // comma-separated feature names
 };
 void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags);
 

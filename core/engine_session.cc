@@ -63,7 +63,26 @@ absl::Status ValidateSessionOptions(const SessionOptions& o) {
   if (o.candidates < 1 || o.candidates > 10000) {
     return OutOfRange("candidates", "1..10000");
   }
+  if (!o.ranker_weights.empty()) {
+    if (o.ranker_weights.size() != kSessionRankerFeatures) {
+      return OutOfRange("ranker_weights",
+                        "empty or one weight per SessionRankerFeature");
+    }
+    for (double w : o.ranker_weights) {
+      if (!std::isfinite(w)) return OutOfRange("ranker_weights", "finite");
+    }
+  }
   return absl::OkStatus();
+}
+
+std::string_view SessionRankerFeatureName(int feature) {
+  static constexpr std::string_view kNames[kSessionRankerFeatures] = {
+      "blend",       "model",   "in_model_top", "trans_last",
+      "trans_older", "co_last", "co_older",     "seeds",
+      "log_trans",   "log_co",  "log_users",    "log_popularity",
+      "log_trending"};
+  return feature >= 0 && feature < kSessionRankerFeatures ? kNames[feature]
+                                                          : "unknown";
 }
 
 void Engine::State::CountTransitions(const UserRec& user, int32_t item,

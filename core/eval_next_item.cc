@@ -53,6 +53,53 @@ EngineOptions VariantOptions(const NextItemOptions& options) {
   return eo;
 }
 
+// Fits the session ranker on the protocol moved 1 + s ratings back into
+// the training part (s = 1..ranker_fit_steps): see NextItemOptions.
+absl::Status FitRanker(std::span<const Rating> ratings, EngineOptions eo,
+                       const NextItemOptions& options, bool binary,
+                       NextItemReport& report) {
+  const auto start = SteadyClock::now();
+  eo.session.ranker_weights.clear();
+  std::vector<SessionRankerQuery> queries;
+  const int base = options.validation ? 1 : 0;
+  for (int step = 1; step <= options.ranker_fit_steps; ++step) {
+    const NextItemSplit split = MakeNextItemSplit(ratings, base + 1 + step);
+    Engine engine(eo);
+    ReplayRatings(split.train, binary, engine);
+    if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
+      return s;
+    }
+    for (size_t u = 0; u < split.held_out.size(); ++u) {
+      const Rating& live = ratings[split.held_out[u].live];
+      const Rating& next = ratings[split.held_out[u].next];
+      const Event event =
+          RatingEvent(live, binary, absl::StrCat("fit-", step, "-", u));
+      engine.ApplyEvents({&event, 1});
+      RecommendRequest req;
+      req.user_id = live.user_id;
+      req.scenario = Scenario::kForYou;
+      req.count = options.k;
+      req.now_ms = live.timestamp_ms;
+      std::vector<SessionRankerRow> rows = engine.SessionRankerRows(req);
+      ++report.ranker_fit_users;
+      SessionRankerQuery q;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        if (rows[r].item_id == next.item_id) q.positive = static_cast<int>(r);
+        q.rows.push_back(rows[r].features);
+      }
+      if (q.positive >= 0) queries.push_back(std::move(q));
+    }
+  }
+  absl::StatusOr<SessionRankerFit> fit =
+      FitSessionRanker(queries, options.ranker_fit);
+  if (!fit.ok()) return fit.status();
+  report.ranker_weights = fit->weights;
+  report.ranker_queries = fit->queries;
+  report.ranker_loss = fit->loss;
+  report.ranker_fit_seconds = SecondsSince(start);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string_view NextItemVariantName(NextItemVariant variant) {
@@ -77,6 +124,11 @@ std::string_view NextItemVariantName(NextItemVariant variant) {
 
 NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
                                 bool validation) {
+  return MakeNextItemSplit(ratings, validation ? 1 : 0);
+}
+
+NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
+                                int drop_last) {
   std::vector<std::string> users;
   absl::flat_hash_map<std::string, std::vector<size_t>> by_user;
   for (size_t i = 0; i < ratings.size(); ++i) {
@@ -90,7 +142,7 @@ NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) {
       return ratings[a].timestamp_ms < ratings[b].timestamp_ms;
     });
-    if (validation && !rows.empty()) rows.pop_back();
+    for (int d = 0; d < drop_last && !rows.empty(); ++d) rows.pop_back();
     const size_t keep = rows.size() >= 3 ? rows.size() - 2 : rows.size();
     const size_t begin = split.train.size();
     for (size_t j = 0; j < keep; ++j) split.train.push_back(ratings[rows[j]]);
@@ -144,7 +196,15 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
     return report;
   }
 
-  const EngineOptions eo = VariantOptions(options);
+  EngineOptions eo = VariantOptions(options);
+  if (options.variant == NextItemVariant::kBlend &&
+      options.ranker_fit_steps > 0) {
+    if (absl::Status s = FitRanker(ratings, eo, options, binary, report);
+        !s.ok()) {
+      return s;
+    }
+    eo.session.ranker_weights = report.ranker_weights;
+  }
   Engine engine(eo);
   ReplayRatings(split.train, binary, engine);
   const bool uses_model = options.variant == NextItemVariant::kFactorModel ||

@@ -31,6 +31,7 @@
 #include "core/engine.h"
 #include "core/eval.h"
 #include "core/sequence_model.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 
@@ -72,6 +73,15 @@ struct NextItemOptions {
   std::vector<double> fusion_weights = {0.5};
   double fusion_rank_offset = 10;
   int fusion_depth = 100;
+
+  // kBlend: when > 0, fits SessionOptions::ranker_weights first, on the
+  // training part only (core/session_ranker.h), and evaluates with them.
+  // Step s (1..ranker_fit_steps) is this protocol moved back inside the
+  // training part (which ends before the live rating): each user's last
+  // 1 + s training ratings dropped, the one before them posted live, the
+  // next one the label; one engine and factor model per step.
+  int ranker_fit_steps = 0;
+  SessionRankerFitOptions ranker_fit;
 };
 
 // One evaluated point of a sequence variant.
@@ -96,6 +106,12 @@ struct NextItemReport {
   std::vector<NextItemPoint> points;
   double sequence_train_seconds = 0;  // every Train call
   double score_ms = 0;  // mean SequenceModel::Score call (one user, all items)
+  // ranker_fit_steps > 0: the fitted weights and the fit's figures.
+  std::vector<double> ranker_weights;
+  int ranker_queries = 0;    // fit queries with the label among candidates
+  int ranker_fit_users = 0;  // fit queries in all
+  double ranker_loss = 0;
+  double ranker_fit_seconds = 0;
 };
 
 // Runs the protocol on `ratings`. Errors: InvalidArgument for k <= 0, no

@@ -2,7 +2,11 @@
 // last few items say comes next, and its blend with the factor model (the
 // rule is in SessionOptions, core/engine.h).
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -33,6 +37,7 @@ void Engine::State::Runner::PrepareSession() {
                           ? std::min(1.0, static_cast<double>(session_.size()) /
                                               o.full_at_items)
                           : 1.0;
+  session_freshness_ = freshness;
   session_blend_ = std::clamp(o.blend_weight * freshness * fill, 0.0, 1.0);
   // A session hours old would move scores by under a thousandth of the
   // best candidate's: not worth its cost (about a third of FOR_YOU's).
@@ -120,8 +125,127 @@ Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
   if (session_blend_ <= 0) return model;
   std::vector<Candidate> session = SessionCandidates();
   if (session.empty()) return model;
-  return Blend(std::move(model), session, session_blend_, Source::kSession,
-               ReasonCode::kJustViewed);
+  const bool ranked =
+      ranker_rows_ != nullptr || !s_.options.session.ranker_weights.empty();
+  double model_top = 0;
+  const size_t model_count = model.size();
+  if (ranked) {
+    for (const Candidate& c : model) model_top = std::max(model_top, c.score);
+  }
+  std::vector<Candidate> blended =
+      Blend(std::move(model), session, session_blend_, Source::kSession,
+            ReasonCode::kJustViewed);
+  if (!ranked) return blended;
+  return RankSession(std::move(blended), model_top, model_count);
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::RankSession(std::vector<Candidate> blended,
+                                   double model_top, size_t model_count) {
+  const SessionOptions& o = s_.options.session;
+  const float* uv = UserVector();
+  const FactorModel& m = *b_->model;
+  const Eigen::Map<const Eigen::VectorXf> u(uv, m.factors());
+  const double model_scale = model_top > 0 ? 1.0 / model_top : 0;
+  const double fresh = session_freshness_;
+  // The seeds' successor lists and outgoing totals, looked up once.
+  struct Seed {
+    const absl::flat_hash_map<int32_t, float>* next;
+    double out_inverse;
+    const absl::flat_hash_map<int32_t, float>* co;
+    double n;
+    double w;
+  };
+  std::vector<Seed> seeds;
+  seeds.reserve(session_.size());
+  for (const auto& [item, w] : session_) {
+    const float out = s_.transitions.Out(item);
+    const bool has_co =
+        static_cast<size_t>(item) < s_.co_all.size() && s_.n_all[item] > 0;
+    seeds.push_back({s_.transitions.Next(item), out > 0 ? 1.0 / out : 0,
+                     has_co ? &s_.co_all[item] : nullptr,
+                     has_co ? static_cast<double>(s_.n_all[item]) : 0, w});
+  }
+  const std::vector<double>& weights = o.ranker_weights;
+  std::array<double, kSessionRankerFeatures> f;
+  for (size_t k = 0; k < blended.size(); ++k) {
+    Candidate& c = blended[k];
+    f.fill(0);
+    f[kRankerBlend] = c.score;
+    const int32_t row = b_->Row(c.item);
+    if (row >= 0) {
+      f[kRankerModel] = std::max(
+          0.0, m.item_factors().row(row).dot(u.transpose()) * model_scale);
+    }
+    // Blend keeps the model's candidates first, in their order.
+    f[kRankerInModelTop] = k < model_count ? 1 : 0;
+    const double n_item = s_.n_all[c.item];
+    int supported = 0;
+    for (size_t j = 0; j < seeds.size(); ++j) {
+      const Seed& seed = seeds[j];
+      double trans = 0, co = 0;
+      if (seed.next != nullptr) {
+        if (auto it = seed.next->find(c.item); it != seed.next->end()) {
+          trans = it->second * seed.out_inverse;
+        }
+      }
+      if (seed.co != nullptr && n_item > 0) {
+        if (auto it = seed.co->find(c.item); it != seed.co->end()) {
+          co = it->second / std::sqrt(seed.n * n_item);
+        }
+      }
+      if (trans > 0 || co > 0) ++supported;
+      if (j == 0) {
+        f[kRankerTransLast] = trans;
+        f[kRankerCoLast] = co;
+      } else {
+        f[kRankerTransOlder] += seed.w * trans;
+        f[kRankerCoOlder] += seed.w * co;
+      }
+    }
+    for (int g :
+         {kRankerTransLast, kRankerTransOlder, kRankerCoLast, kRankerCoOlder}) {
+      f[g] *= fresh;
+    }
+    f[kRankerSeeds] = fresh * supported /
+                      static_cast<double>(std::max<size_t>(1, seeds.size()));
+    f[kRankerLogTrans] =
+        std::log(1e-3 + f[kRankerTransLast] + f[kRankerTransOlder]);
+    f[kRankerLogCo] = std::log(1e-3 + f[kRankerCoLast] + f[kRankerCoOlder]);
+    f[kRankerLogUsers] = std::log1p(std::max(0.0, n_item));
+    f[kRankerLogPopularity] =
+        std::log1p(std::max(0.0, s_.popularity.ScoreAt(c.item, s_.now_ms)));
+    f[kRankerLogTrending] =
+        std::log1p(std::max(0.0, s_.trending.ScoreAt(c.item, s_.now_ms)));
+    if (ranker_rows_ != nullptr) {
+      ranker_rows_->push_back({s_.item_ids[c.item], f});
+      continue;
+    }
+    double score = 0;
+    for (int g = 0; g < kSessionRankerFeatures; ++g) score += weights[g] * f[g];
+    c.score = score;
+  }
+  return blended;
+}
+
+std::vector<SessionRankerRow> Engine::SessionRankerRows(
+    const RecommendRequest& request) const {
+  const std::shared_ptr<const State::Binding> b = state_->CurrentBinding();
+  State::Runner runner(*state_, b.get(), request, nullptr);
+  absl::ReaderMutexLock lock(&runner.mu());
+  return runner.RankerRows();
+}
+
+std::vector<SessionRankerRow> Engine::State::Runner::RankerRows() {
+  std::vector<SessionRankerRow> rows;
+  if (req_.scenario != Scenario::kForYou) return rows;
+  ranker_rows_ = &rows;
+  Prepare();
+  want_ = static_cast<size_t>(std::max(0, req_.count));
+  std::string fallback_reason;
+  ForYou(&fallback_reason);
+  ranker_rows_ = nullptr;
+  return rows;
 }
 
 std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Blend(

@@ -1,6 +1,7 @@
 // The session signal: transitions (directed, pruned), a session's recency
 // decay, the blend's adaptation to how fresh the session is, "just viewed"
 // reasons, and anonymous context items as a session.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -189,6 +190,68 @@ TEST(SessionTest, BlendAdaptsToHowFreshTheSessionIs) {
   EXPECT_EQ(r.items[0].source, Source::kFactorModel);
 }
 
+// The learned re-scoring: its features, and a ranking that follows its
+// weights rather than the hand blend.
+TEST(SessionTest, RankerWeightsReScoreTheCandidates) {
+  EngineOptions o;
+  o.for_you = {true, false, false, true, false};
+  o.session.co_occurrence_weight = 0;
+  const auto make = [](EngineOptions options, int64_t now) {
+    auto engine = std::make_unique<Engine>(options);
+    AddItems(*engine);
+    std::vector<Event> taste;
+    for (int u = 0; u < 8; ++u) {
+      const std::string user = absl::StrCat("t", u);
+      for (const char* i : {"e", "f", "g"}) {
+        taste.push_back(View(user, i, kT0 - 1000 * kMinute));
+      }
+    }
+    taste.push_back(View("me", "e", kT0 - 1000 * kMinute));
+    taste.push_back(View("me", "f", kT0 - 1000 * kMinute));
+    engine->ApplyEvents(taste);
+    AddFollows(*engine, "a", "b", 2);
+    AlsOptions als;
+    als.factors = 4;
+    als.threads = 1;
+    EXPECT_OK(InstallAls(als, options.model, *engine));
+    engine->ApplyEvents(std::vector<Event>{View("me", "a", now)});
+    return engine;
+  };
+  const int64_t now = kT0 + 10 * kMinute;
+  RecommendRequest req = ForYou("me");
+  req.now_ms = now;
+
+  const std::unique_ptr<Engine> hand = make(o, now);
+  const std::vector<SessionRankerRow> rows = hand->SessionRankerRows(req);
+  const SessionRankerRow* b = nullptr;
+  const SessionRankerRow* g = nullptr;
+  for (const SessionRankerRow& r : rows) {
+    if (r.item_id == "b") b = &r;
+    if (r.item_id == "g") g = &r;
+  }
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(g, nullptr);
+  EXPECT_DOUBLE_EQ(b->features[kRankerTransLast], 1.0) << "b always follows a";
+  EXPECT_EQ(b->features[kRankerInModelTop], 0.0);
+  EXPECT_EQ(g->features[kRankerTransLast], 0.0);
+  EXPECT_EQ(g->features[kRankerInModelTop], 1.0) << "the model's top pick";
+  EXPECT_DOUBLE_EQ(g->features[kRankerModel], 1.0);
+  EXPECT_DOUBLE_EQ(b->features[kRankerSeeds], 1.0);
+  ASSERT_OK_AND_ASSIGN(Recommendation r, hand->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "b") << "the hand blend follows the session";
+
+  // Weights on the model's score alone: the model's pick wins.
+  o.session.ranker_weights.assign(kSessionRankerFeatures, 0.0);
+  o.session.ranker_weights[kRankerModel] = 1;
+  const std::unique_ptr<Engine> learned = make(o, now);
+  ASSERT_OK_AND_ASSIGN(r, learned->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "g");
+  EXPECT_EQ(r.items[0].source, Source::kFactorModel);
+  EXPECT_TRUE(learned->SessionRankerRows(ForYou("nobody")).empty());
+}
+
 TEST(SessionTest, OptionsOutOfRangeNameTheField) {
   SessionOptions o;
   EXPECT_OK(ValidateSessionOptions(o));
@@ -196,6 +259,14 @@ TEST(SessionTest, OptionsOutOfRangeNameTheField) {
   EXPECT_THAT(ValidateSessionOptions(o),
               ::aisle::testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                          ::testing::HasSubstr("blend_weight")));
+  o.blend_weight = 0.9;
+  o.ranker_weights = {1.0, 2.0};
+  EXPECT_THAT(
+      ValidateSessionOptions(o),
+      ::aisle::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                 ::testing::HasSubstr("ranker_weights")));
+  o.ranker_weights.assign(kSessionRankerFeatures, 0.5);
+  EXPECT_OK(ValidateSessionOptions(o));
 }
 
 }  // namespace
