@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "cli/output.h"
 #include "cli/text.h"
 #include "core/eval.h"
 #include "core/eval_next_item.h"
+#include "core/session_ranker.h"
 #if AISLE_WITH_TORCH
 #include "seqmodel/sasrec.h"
 #endif
@@ -49,13 +51,19 @@ void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags) {
              "blend: fit a learned re-scoring of the session's and the "
              "model's candidates on this many next-item steps of the "
              "training part first, and evaluate with it; 0 = hand blend");
+  parser.String("session-ranker-weights", &flags->ranker_weights,
+                "fixed weights of the learned re-scoring, one per feature, "
+                "comma-separated (as --session-ranker-fit-steps prints "
+                "them); empty = the hand blend");
   parser.Double("session-ranker-l2", &flags->ranker_l2,
                 "L2 penalty of the learned re-scoring's fit");
   parser.String("session-ranker-features", &flags->ranker_features,
                 "features of the learned re-scoring, comma-separated "
-                "(blend, model, in_model_top, trans_last, trans_older, "
-                "co_last, co_older, seeds, log_trans, log_co, log_users, "
-                "log_popularity, log_trending) or all");
+                "(core/session_ranker.h: blend, model, in_model_top, "
+                "trans_last, trans_older, co_last, co_older, seeds, "
+                "log_trans, log_co, log_users, log_popularity, log_trending, "
+                "log_trans_last, log_co_last, log_model, user_mainstream, "
+                "trans_gap) or all");
 #if AISLE_WITH_TORCH
   parser.String("sasrec-epochs", &flags->sasrec_epochs,
                 "sasrec: training epochs; a comma-separated increasing list "
@@ -151,6 +159,24 @@ absl::StatusOr<std::unique_ptr<core::SequenceModel>> NewSequenceModel(
 
 }  // namespace
 
+std::string ParseRankerWeights(const std::string& text,
+                               std::vector<double>* weights) {
+  weights->clear();
+  if (text.empty()) return "";
+  for (const std::string& item : SplitList(text)) {
+    absl::StatusOr<double> w = ParseDoubleText(item);
+    if (!w.ok())
+      return Cat("--session-ranker-weights: not a number: '", item, "'");
+    weights->push_back(*w);
+  }
+  core::SessionOptions check;
+  check.ranker_weights = *weights;
+  if (absl::Status s = core::ValidateSessionOptions(check); !s.ok()) {
+    return Cat("--session-ranker-weights: ", s.message());
+  }
+  return "";
+}
+
 int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
                     const std::string& models, int k,
                     const core::AlsOptions& als, const NextItemFlags& flags,
@@ -188,6 +214,11 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
   base.rating_as_weight = rating_as_weight;
   base.validation = validation;
   if (std::string error = ParseSequenceFlags(flags, base); !error.empty()) {
+    return UsageError(parser, error);
+  }
+  if (std::string error = ParseRankerWeights(
+          flags.ranker_weights, &base.engine.session.ranker_weights);
+      !error.empty()) {
     return UsageError(parser, error);
   }
   base.ranker_fit_steps = flags.ranker_fit_steps;
@@ -251,7 +282,12 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
                 << FormatFixed(report->ranker_fit_seconds, 1) << " s;";
       for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
         std::cerr << " " << core::SessionRankerFeatureName(f) << "="
-                  << report->ranker_weights[f];
+                  << absl::StrFormat("%.9g", report->ranker_weights[f]);
+      }
+      std::cerr << "\n  --session-ranker-weights ";
+      for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
+        std::cerr << (f > 0 ? "," : "")
+                  << absl::StrFormat("%.9g", report->ranker_weights[f]);
       }
       std::cerr << "\n";
     }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cli/flags.h"
 #include "core/als.h"
@@ -40,7 +41,15 @@ struct NextItemFlags {
   int ranker_fit_steps = 0;
   double ranker_l2 = 1e-3;
   std::string ranker_features = "all";  // comma-separated feature names
+  // Fixed SessionOptions::ranker_weights, comma-separated (as the fit
+  // prints them); empty = none. Also read by the split protocol.
+  std::string ranker_weights;
 };
+
+// --session-ranker-weights into `weights` (empty text: none); a usage
+// error message, or empty.
+std::string ParseRankerWeights(const std::string& text,
+                               std::vector<double>* weights);
 void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags);
 
 // Runs the protocol for each model of `models` ("popular, markov,

@@ -429,6 +429,13 @@ int RunEval(const Args& args) {
       !s.ok()) {
     return UsageError(parser, Cat("--blend-weights: ", s.message()));
   }
+  // The learned session re-scoring, when given (it applies to a fresh
+  // session only; the other session options keep their defaults here).
+  if (std::string error = ParseRankerWeights(
+          next_item.ranker_weights, &engine_options.session.ranker_weights);
+      !error.empty()) {
+    return UsageError(parser, error);
+  }
   std::vector<double> exploration_levels;
   for (const std::string& text : SplitList(explorations)) {
     double e = 0;

@@ -119,44 +119,35 @@ struct SessionOptions {
   // not empty (kSessionRankerFeatures weights), FOR_YOU scores the union
   // of the factor model's candidates and the session's as the dot product
   // of these weights with each candidate's SessionRankerFeature values
+  // (core/session_ranker.h)
   // instead of the hand blend above (which stays one of the features);
   // the session's features are multiplied by the session's freshness.
   // Fitted by FitSessionRanker (core/session_ranker.h) on next-item pairs
   // of the training events. Empty (default): the hand blend.
   std::vector<double> ranker_weights;
+  // The re-scoring applies only to a session at least this fresh (it was
+  // fitted on sessions of freshness 1, right after an event); an older
+  // one gets the hand blend. Default 0.5: within one fresh_half_life.
+  double ranker_min_freshness = 0.5;
+  // The factor model's candidates the re-scoring sees (the list's length
+  // when that is longer). Default 50.
+  int ranker_model_candidates = 50;
 };
-
-// The per-candidate features of SessionOptions::ranker_weights, in order.
-enum SessionRankerFeature {
-  kRankerBlend = 0,      // the hand blend's score (SessionOptions)
-  kRankerModel,          // factor-model score / best model candidate's
-  kRankerInModelTop,     // 1 if among the model's retrieved candidates
-  kRankerTransLast,      // P(j follows the latest session item)
-  kRankerTransOlder,     // sum of decay^k P(j follows the k-th older one)
-  kRankerCoLast,         // co-occurrence cosine with the latest item
-  kRankerCoOlder,        // sum of decay^k cosine with the older ones
-  kRankerSeeds,          // share of session items with a transition or co
-  kRankerLogTrans,       // log(1e-3 + trans_last + trans_older)
-  kRankerLogCo,          // log(1e-3 + co_last + co_older)
-  kRankerLogUsers,       // log(1 + users with a positive event on j)
-  kRankerLogPopularity,  // log(1 + decayed popularity at request time)
-  kRankerLogTrending,    // log(1 + trending (hours half-life) at request time)
-  kSessionRankerFeatures
-};
-// Short names of the features ("blend", "model", ...), in order.
-std::string_view SessionRankerFeatureName(int feature);
 
 // One FOR_YOU candidate and its ranker features (Engine::SessionRankerRows).
 struct SessionRankerRow {
   std::string item_id;
-  std::array<double, kSessionRankerFeatures> features{};
+  // kSessionRankerFeatures values, by SessionRankerFeature
+  // (core/session_ranker.h).
+  std::vector<double> features;
 };
 
 // OK, or InvalidArgument naming the first field out of range: max_items
 // 0..100, window_seconds > 0, position_decay 0..1, the three weights >= 0,
 // blend_weight 0..1, full_at_items >= 0, the half-lives >= 0,
 // transition_span 0..20, transition_max_neighbors >= 1, candidates 1..10000,
-// ranker_weights empty or kSessionRankerFeatures finite values.
+// ranker_weights empty or kSessionRankerFeatures finite values,
+// ranker_min_freshness 0..1, ranker_model_candidates 1..10000.
 absl::Status ValidateSessionOptions(const SessionOptions& o);
 
 // "People like you" (core/people_like_you.cc): the `neighbors` users

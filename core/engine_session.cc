@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/engine_state.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 namespace {
@@ -72,17 +73,13 @@ absl::Status ValidateSessionOptions(const SessionOptions& o) {
       if (!std::isfinite(w)) return OutOfRange("ranker_weights", "finite");
     }
   }
+  if (!(o.ranker_min_freshness >= 0 && o.ranker_min_freshness <= 1)) {
+    return OutOfRange("ranker_min_freshness", "0..1");
+  }
+  if (o.ranker_model_candidates < 1 || o.ranker_model_candidates > 10000) {
+    return OutOfRange("ranker_model_candidates", "1..10000");
+  }
   return absl::OkStatus();
-}
-
-std::string_view SessionRankerFeatureName(int feature) {
-  static constexpr std::string_view kNames[kSessionRankerFeatures] = {
-      "blend",       "model",   "in_model_top", "trans_last",
-      "trans_older", "co_last", "co_older",     "seeds",
-      "log_trans",   "log_co",  "log_users",    "log_popularity",
-      "log_trending"};
-  return feature >= 0 && feature < kSessionRankerFeatures ? kNames[feature]
-                                                          : "unknown";
 }
 
 void Engine::State::CountTransitions(const UserRec& user, int32_t item,

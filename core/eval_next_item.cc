@@ -1,6 +1,7 @@
 #include "core/eval_next_item.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -85,7 +86,9 @@ absl::Status FitRanker(std::span<const Rating> ratings, EngineOptions eo,
       SessionRankerQuery q;
       for (size_t r = 0; r < rows.size(); ++r) {
         if (rows[r].item_id == next.item_id) q.positive = static_cast<int>(r);
-        q.rows.push_back(rows[r].features);
+        std::array<double, kSessionRankerFeatures> f{};
+        std::copy(rows[r].features.begin(), rows[r].features.end(), f.begin());
+        q.rows.push_back(f);
       }
       if (q.positive >= 0) queries.push_back(std::move(q));
     }

@@ -38,8 +38,7 @@ NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
                                 bool validation);
 // The same with each user's last `drop_last` ratings removed first
 // (validation: 1).
-NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
-                                int drop_last);
+NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings, int drop_last);
 
 // HR@k and NDCG@k accumulated over users.
 class HitCounter {

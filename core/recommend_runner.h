@@ -295,6 +295,15 @@ class Engine::State::Runner {
   std::vector<std::pair<int32_t, float>> session_;
   double session_blend_ = 0;
   double session_freshness_ = 0;
+  // Whether RankSession re-scores this request's candidates (or collects
+  // their features): SessionOptions::ranker_weights or ranker_rows_, and
+  // a session at least ranker_min_freshness fresh (after PrepareSession).
+  bool Ranked() const {
+    return session_blend_ > 0 &&
+           (ranker_rows_ != nullptr ||
+            !s_.options.session.ranker_weights.empty()) &&
+           session_freshness_ >= s_.options.session.ranker_min_freshness;
+  }
   // Engine::SessionRankerRows: where RankSession puts the features.
   std::vector<SessionRankerRow>* ranker_rows_ = nullptr;
   bool include_seen_ = false;

@@ -54,6 +54,17 @@ double Evaluate(const Standardised& d, const Eigen::VectorXd& w, double l2,
 
 }  // namespace
 
+std::string_view SessionRankerFeatureName(int feature) {
+  static constexpr std::string_view kNames[kSessionRankerFeatures] = {
+      "blend",           "model",          "in_model_top", "trans_last",
+      "trans_older",     "co_last",        "co_older",     "seeds",
+      "log_trans",       "log_co",         "log_users",    "log_popularity",
+      "log_trending",    "log_trans_last", "log_co_last",  "log_model",
+      "user_mainstream", "trans_gap",      "log_reverse"};
+  return feature >= 0 && feature < kSessionRankerFeatures ? kNames[feature]
+                                                          : "unknown";
+}
+
 absl::StatusOr<SessionRankerFit> FitSessionRanker(
     std::span<const SessionRankerQuery> queries,
     const SessionRankerFitOptions& options) {

@@ -12,12 +12,40 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/engine.h"
 
 namespace aisle::core {
+
+// The per-candidate features of SessionOptions::ranker_weights, in order
+// (computed in core/session_source.cc). "Session" features are multiplied
+// by the session's freshness.
+enum SessionRankerFeature {
+  kRankerBlend = 0,       // the hand blend's score (SessionOptions)
+  kRankerModel,           // factor-model score / best model candidate's, >= 0
+  kRankerInModelTop,      // 1 if among the model's retrieved candidates
+  kRankerTransLast,       // session: P(j follows the latest session item)
+  kRankerTransOlder,      // session: sum of decay^k P(j follows the k-th older)
+  kRankerCoLast,          // session: co-occurrence cosine with the latest item
+  kRankerCoOlder,         // session: sum of decay^k cosine with the older ones
+  kRankerSeeds,           // session: share of session items with either
+  kRankerLogTrans,        // log(1e-3 + trans_last + trans_older)
+  kRankerLogCo,           // log(1e-3 + co_last + co_older)
+  kRankerLogUsers,        // log(1 + users with a positive event on j)
+  kRankerLogPopularity,   // log(1 + decayed popularity)
+  kRankerLogTrending,     // log(1 + trending, hours half-life)
+  kRankerLogTransLast,    // log(1e-3 + trans_last)
+  kRankerLogCoLast,       // log(1e-3 + co_last)
+  kRankerLogModel,        // log(1e-2 + model)
+  kRankerUserMainstream,  // log_users x the user's mean log_users (recent)
+  kRankerTransGap,    // trans_last x log(1 + seconds since the previous event)
+  kRankerLogReverse,  // log(1e-3 + P(the latest session item follows j))
+  kSessionRankerFeatures
+};
+// Short names of the features ("blend", "model", ...), in order.
+std::string_view SessionRankerFeatureName(int feature);
 
 // One request: its candidates' features and which one the user took.
 struct SessionRankerQuery {

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/recommend_runner.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 
@@ -125,8 +126,7 @@ Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
   if (session_blend_ <= 0) return model;
   std::vector<Candidate> session = SessionCandidates();
   if (session.empty()) return model;
-  const bool ranked =
-      ranker_rows_ != nullptr || !s_.options.session.ranker_weights.empty();
+  const bool ranked = Ranked();
   double model_top = 0;
   const size_t model_count = model.size();
   if (ranked) {
@@ -166,6 +166,20 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
                      has_co ? &s_.co_all[item] : nullptr,
                      has_co ? static_cast<double>(s_.n_all[item]) : 0, w});
   }
+  // The user's taste for popular items: the mean log user count of their
+  // recent items; and the pause before their latest event.
+  double mainstream = 0;
+  for (const auto& [item, w] : recent_) {
+    mainstream += std::log1p(std::max(0.0f, s_.n_all[item]));
+  }
+  if (!recent_.empty()) mainstream /= static_cast<double>(recent_.size());
+  double gap_seconds = 0;
+  if (user_ != nullptr && user_->history.size() >= 2) {
+    const auto& h = user_->history;
+    gap_seconds =
+        std::max<double>(0, (h.back().ts - h[h.size() - 2].ts) / 1000.0);
+  }
+  const double log_gap = std::log1p(gap_seconds);
   const std::vector<double>& weights = o.ranker_weights;
   std::array<double, kSessionRankerFeatures> f;
   for (size_t k = 0; k < blended.size(); ++k) {
@@ -217,8 +231,23 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
         std::log1p(std::max(0.0, s_.popularity.ScoreAt(c.item, s_.now_ms)));
     f[kRankerLogTrending] =
         std::log1p(std::max(0.0, s_.trending.ScoreAt(c.item, s_.now_ms)));
+    f[kRankerLogTransLast] = std::log(1e-3 + f[kRankerTransLast]);
+    f[kRankerLogCoLast] = std::log(1e-3 + f[kRankerCoLast]);
+    f[kRankerLogModel] = std::log(1e-2 + f[kRankerModel]);
+    f[kRankerUserMainstream] = f[kRankerLogUsers] * mainstream;
+    f[kRankerTransGap] = f[kRankerTransLast] * log_gap;
+    double reverse = 0;
+    if (!session_.empty()) {
+      if (const auto* next = s_.transitions.Next(c.item); next != nullptr) {
+        if (auto it = next->find(session_.front().first); it != next->end()) {
+          reverse = it->second / s_.transitions.Out(c.item);
+        }
+      }
+    }
+    f[kRankerLogReverse] = std::log(1e-3 + fresh * reverse);
     if (ranker_rows_ != nullptr) {
-      ranker_rows_->push_back({s_.item_ids[c.item], f});
+      ranker_rows_->push_back(
+          {s_.item_ids[c.item], std::vector<double>(f.begin(), f.end())});
       continue;
     }
     double score = 0;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/engine.h"
 #include "core/eval.h"
+#include "core/session_ranker.h"
 #include "core/transitions.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -187,7 +188,6 @@ TEST(SessionTest, BlendAdaptsToHowFreshTheSessionIs) {
   ASSERT_OK_AND_ASSIGN(r, engine.Recommend(stale));
   ASSERT_EQ(r.items.size(), 1u);
   EXPECT_EQ(r.items[0].item_id, "g");
-  EXPECT_EQ(r.items[0].source, Source::kFactorModel);
 }
 
 // The learned re-scoring: its features, and a ranking that follows its
@@ -196,6 +196,7 @@ TEST(SessionTest, RankerWeightsReScoreTheCandidates) {
   EngineOptions o;
   o.for_you = {true, false, false, true, false};
   o.session.co_occurrence_weight = 0;
+  o.session.ranker_model_candidates = 1;  // the model's top pick only
   const auto make = [](EngineOptions options, int64_t now) {
     auto engine = std::make_unique<Engine>(options);
     AddItems(*engine);
@@ -236,7 +237,8 @@ TEST(SessionTest, RankerWeightsReScoreTheCandidates) {
   EXPECT_EQ(g->features[kRankerTransLast], 0.0);
   EXPECT_EQ(g->features[kRankerInModelTop], 1.0) << "the model's top pick";
   EXPECT_DOUBLE_EQ(g->features[kRankerModel], 1.0);
-  EXPECT_DOUBLE_EQ(b->features[kRankerSeeds], 1.0);
+  // The session is a, f, e (e and f 16 hours earlier): only a leads to b.
+  EXPECT_DOUBLE_EQ(b->features[kRankerSeeds], 1.0 / 3);
   ASSERT_OK_AND_ASSIGN(Recommendation r, hand->Recommend(req));
   ASSERT_EQ(r.items.size(), 1u);
   EXPECT_EQ(r.items[0].item_id, "b") << "the hand blend follows the session";
@@ -248,8 +250,19 @@ TEST(SessionTest, RankerWeightsReScoreTheCandidates) {
   ASSERT_OK_AND_ASSIGN(r, learned->Recommend(req));
   ASSERT_EQ(r.items.size(), 1u);
   EXPECT_EQ(r.items[0].item_id, "g");
-  EXPECT_EQ(r.items[0].source, Source::kFactorModel);
   EXPECT_TRUE(learned->SessionRankerRows(ForYou("nobody")).empty());
+
+  // A session less fresh than ranker_min_freshness keeps the hand blend.
+  o.session.ranker_min_freshness = 1;
+  const std::unique_ptr<Engine> strict = make(o, now);
+  RecommendRequest later = req;
+  later.now_ms = now + kMinute;  // freshness 2^(-1/60) < 1
+  ASSERT_OK_AND_ASSIGN(r, strict->Recommend(later));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "b");
+  EXPECT_TRUE(strict->SessionRankerRows(later).empty());
+  ASSERT_OK_AND_ASSIGN(r, strict->Recommend(req));  // freshness 1
+  EXPECT_EQ(r.items[0].item_id, "g");
 }
 
 TEST(SessionTest, OptionsOutOfRangeNameTheField) {
