@@ -304,6 +304,19 @@ class Engine::State::Runner {
             !s_.options.session.ranker_weights.empty()) &&
            session_freshness_ >= s_.options.session.ranker_min_freshness;
   }
+  // A session candidate and its parts, per session item `j` (0 = the
+  // latest, weight w_j): the transition probability and co-occurrence
+  // cosine from the latest, the w_j-weighted sums from the older ones,
+  // and how many session items credited it (SessionCandidates fills them,
+  // RankSession reads them).
+  struct SessionAcc {
+    Candidate c;
+    double trans_last = 0, trans_older = 0, co_last = 0, co_older = 0;
+    int32_t last_seed = -1;
+    int32_t seeds = 0;
+  };
+  // Every item SessionCandidates credited, this request.
+  mutable absl::flat_hash_map<int32_t, SessionAcc> session_acc_;
   // Engine::SessionRankerRows: where RankSession puts the features.
   std::vector<SessionRankerRow>* ranker_rows_ = nullptr;
   bool include_seen_ = false;

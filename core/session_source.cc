@@ -51,9 +51,14 @@ Engine::State::Runner::SessionCandidates() const {
   std::vector<Candidate> out;
   if (Full() || session_.empty()) return out;
   const SessionOptions& o = s_.options.session;
-  absl::flat_hash_map<int32_t, Candidate> acc;
-  const auto credit = [&acc](int32_t item, int32_t seed, double contribution) {
-    Candidate& c = acc[item];
+  // Each item's candidate and its parts (the features of RankSession).
+  absl::flat_hash_map<int32_t, SessionAcc>& acc = session_acc_;
+  acc.clear();
+  // `raw`: the transition probability or cosine, from session item `j`.
+  const auto credit = [&acc](int32_t item, int32_t seed, size_t j, double w,
+                             double contribution, double raw, bool trans) {
+    SessionAcc& a = acc[item];
+    Candidate& c = a.c;
     if (c.item < 0) {
       c.item = item;
       c.source = Source::kSession;
@@ -64,30 +69,43 @@ Engine::State::Runner::SessionCandidates() const {
       c.related = seed;
       c.related_weight = contribution;
     }
+    if (j == 0) {
+      (trans ? a.trans_last : a.co_last) += static_cast<float>(raw);
+    } else {
+      (trans ? a.trans_older : a.co_older) += static_cast<float>(w * raw);
+    }
+    if (a.last_seed != static_cast<int32_t>(j)) {
+      a.last_seed = static_cast<int32_t>(j);
+      ++a.seeds;
+    }
   };
-  for (const auto& [seed, w] : session_) {
+  for (size_t j = 0; j < session_.size(); ++j) {
+    const auto& [seed, w] = session_[j];
     if (o.transition_weight > 0) {
       const float out_weight = s_.transitions.Out(seed);
       if (const auto* next = s_.transitions.Next(seed); next != nullptr) {
-        const double scale = w * o.transition_weight / out_weight;
-        for (const auto& [item, t] : *next) credit(item, seed, scale * t);
+        const double inverse = 1.0 / out_weight;
+        const double scale = w * o.transition_weight;
+        for (const auto& [item, t] : *next) {
+          const double p = t * inverse;
+          credit(item, seed, j, w, scale * p, p, true);
+        }
       }
     }
     if (o.co_occurrence_weight > 0 &&
         static_cast<size_t>(seed) < s_.co_all.size() && s_.n_all[seed] > 0) {
       const double scale = w * o.co_occurrence_weight;
+      const auto n_seed = static_cast<double>(s_.n_all[seed]);
       for (const auto& [item, c] : s_.co_all[seed]) {
         if (s_.n_all[item] <= 0) continue;
-        credit(item, seed,
-               scale * c /
-                   std::sqrt(static_cast<double>(s_.n_all[seed]) *
-                             s_.n_all[item]));
+        const double cos = c / std::sqrt(n_seed * s_.n_all[item]);
+        credit(item, seed, j, w, scale * cos, cos, false);
       }
     }
   }
   out.reserve(acc.size());
-  for (auto& [item, c] : acc) {
-    if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
+  for (auto& [item, a] : acc) {
+    if (!taken_.contains(item) && Eligible(item)) out.push_back(a.c);
   }
   if (o.vector_weight > 0 && b_ != nullptr) {
     // The factor model's item-item view of the same candidates: cosine of
@@ -148,24 +166,6 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
   const Eigen::Map<const Eigen::VectorXf> u(uv, m.factors());
   const double model_scale = model_top > 0 ? 1.0 / model_top : 0;
   const double fresh = session_freshness_;
-  // The seeds' successor lists and outgoing totals, looked up once.
-  struct Seed {
-    const absl::flat_hash_map<int32_t, float>* next;
-    double out_inverse;
-    const absl::flat_hash_map<int32_t, float>* co;
-    double n;
-    double w;
-  };
-  std::vector<Seed> seeds;
-  seeds.reserve(session_.size());
-  for (const auto& [item, w] : session_) {
-    const float out = s_.transitions.Out(item);
-    const bool has_co =
-        static_cast<size_t>(item) < s_.co_all.size() && s_.n_all[item] > 0;
-    seeds.push_back({s_.transitions.Next(item), out > 0 ? 1.0 / out : 0,
-                     has_co ? &s_.co_all[item] : nullptr,
-                     has_co ? static_cast<double>(s_.n_all[item]) : 0, w});
-  }
   // The user's taste for popular items: the mean log user count of their
   // recent items; and the pause before their latest event.
   double mainstream = 0;
@@ -188,41 +188,25 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
     f[kRankerBlend] = c.score;
     const int32_t row = b_->Row(c.item);
     if (row >= 0) {
-      f[kRankerModel] = std::max(
-          0.0, m.item_factors().row(row).dot(u.transpose()) * model_scale);
+      // A plain dot product (Eigen's row-times-vector goes through gemv).
+      const Eigen::Map<const Eigen::VectorXf> y(
+          m.item_factors().row(row).data(), m.factors());
+      f[kRankerModel] = std::max(0.0, y.dot(u) * model_scale);
     }
     // Blend keeps the model's candidates first, in their order.
     f[kRankerInModelTop] = k < model_count ? 1 : 0;
     const double n_item = s_.n_all[c.item];
-    int supported = 0;
-    for (size_t j = 0; j < seeds.size(); ++j) {
-      const Seed& seed = seeds[j];
-      double trans = 0, co = 0;
-      if (seed.next != nullptr) {
-        if (auto it = seed.next->find(c.item); it != seed.next->end()) {
-          trans = it->second * seed.out_inverse;
-        }
-      }
-      if (seed.co != nullptr && n_item > 0) {
-        if (auto it = seed.co->find(c.item); it != seed.co->end()) {
-          co = it->second / std::sqrt(seed.n * n_item);
-        }
-      }
-      if (trans > 0 || co > 0) ++supported;
-      if (j == 0) {
-        f[kRankerTransLast] = trans;
-        f[kRankerCoLast] = co;
-      } else {
-        f[kRankerTransOlder] += seed.w * trans;
-        f[kRankerCoOlder] += seed.w * co;
-      }
-    }
-    for (int g :
-         {kRankerTransLast, kRankerTransOlder, kRankerCoLast, kRankerCoOlder}) {
-      f[g] *= fresh;
+    double supported = 0;
+    if (auto it = session_acc_.find(c.item); it != session_acc_.end()) {
+      const SessionAcc& a = it->second;
+      f[kRankerTransLast] = fresh * a.trans_last;
+      f[kRankerTransOlder] = fresh * a.trans_older;
+      f[kRankerCoLast] = fresh * a.co_last;
+      f[kRankerCoOlder] = fresh * a.co_older;
+      supported = a.seeds;
     }
     f[kRankerSeeds] = fresh * supported /
-                      static_cast<double>(std::max<size_t>(1, seeds.size()));
+                      static_cast<double>(std::max<size_t>(1, session_.size()));
     f[kRankerLogTrans] =
         std::log(1e-3 + f[kRankerTransLast] + f[kRankerTransOlder]);
     f[kRankerLogCo] = std::log(1e-3 + f[kRankerCoLast] + f[kRankerCoOlder]);
