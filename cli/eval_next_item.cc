@@ -48,13 +48,15 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
 void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags) {
   RegisterSessionFlags(parser, &flags->session);
   parser.Int("session-ranker-fit-steps", &flags->ranker_fit_steps,
-             "blend: fit a learned re-scoring of the session's and the "
-             "model's candidates on this many next-item steps of the "
-             "training part first, and evaluate with it; 0 = hand blend");
+             "next-item blend, split als: fit the learned re-scoring of a "
+             "fresh session's candidates on this many next-item steps of "
+             "the training part, as `aisle train` does, and store it with "
+             "the model version; 0 = the hand blend");
   parser.String("session-ranker-weights", &flags->ranker_weights,
                 "fixed weights of the learned re-scoring, one per feature, "
                 "comma-separated (as --session-ranker-fit-steps prints "
-                "them); empty = the hand blend");
+                "them); they override the fitted ones; empty = the fitted "
+                "ones (or the hand blend with --session-ranker-fit-steps 0)");
   parser.Double("session-ranker-l2", &flags->ranker_l2,
                 "L2 penalty of the learned re-scoring's fit");
   parser.String("session-ranker-features", &flags->ranker_features,

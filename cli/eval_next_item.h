@@ -11,6 +11,7 @@
 #include "cli/flags.h"
 #include "core/als.h"
 #include "core/engine.h"
+#include "core/session_ranker.h"
 
 namespace aisle::cli {
 
@@ -36,9 +37,10 @@ struct NextItemFlags {
   std::string fusion_weights = "0.5";  // comma-separated
   double fusion_rank_offset = 10;
   int fusion_depth = 100;
-  // blend: fit SessionOptions::ranker_weights on the training part first
+  // next-item blend and split als: fit the session ranker's weights on
+  // the training part as `aisle train` does and store them with the model
   // (core::NextItemOptions::ranker_fit_steps); 0 = the hand blend.
-  int ranker_fit_steps = 0;
+  int ranker_fit_steps = core::kDefaultSessionRankerFitSteps;
   double ranker_l2 = 1e-3;
   std::string ranker_features = "all";  // comma-separated feature names
   // Fixed SessionOptions::ranker_weights, comma-separated (as the fit

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/clock.h"
 #include "core/eval_next_item_sequence.h"
+#include "core/training.h"
 
 namespace aisle::core {
 namespace {
@@ -54,52 +57,23 @@ EngineOptions VariantOptions(const NextItemOptions& options) {
   return eo;
 }
 
-// Fits the session ranker on the protocol moved 1 + s ratings back into
-// the training part (s = 1..ranker_fit_steps): see NextItemOptions.
-absl::Status FitRanker(std::span<const Rating> ratings, EngineOptions eo,
+// Fits the session ranker on the training part as `aisle train` fits it
+// on its events (FitSessionRankerOnEvents): see NextItemOptions.
+absl::Status FitRanker(std::span<const Rating> train, const EngineOptions& eo,
                        const NextItemOptions& options, bool binary,
                        NextItemReport& report) {
-  const auto start = SteadyClock::now();
-  eo.session.ranker_weights.clear();
-  std::vector<SessionRankerQuery> queries;
-  const int base = options.validation ? 1 : 0;
-  for (int step = 1; step <= options.ranker_fit_steps; ++step) {
-    const NextItemSplit split = MakeNextItemSplit(ratings, base + 1 + step);
-    Engine engine(eo);
-    ReplayRatings(split.train, binary, engine);
-    if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
-      return s;
-    }
-    for (size_t u = 0; u < split.held_out.size(); ++u) {
-      const Rating& live = ratings[split.held_out[u].live];
-      const Rating& next = ratings[split.held_out[u].next];
-      const Event event =
-          RatingEvent(live, binary, absl::StrCat("fit-", step, "-", u));
-      engine.ApplyEvents({&event, 1});
-      RecommendRequest req;
-      req.user_id = live.user_id;
-      req.scenario = Scenario::kForYou;
-      req.count = options.k;
-      req.now_ms = live.timestamp_ms;
-      std::vector<SessionRankerRow> rows = engine.SessionRankerRows(req);
-      ++report.ranker_fit_users;
-      SessionRankerQuery q;
-      for (size_t r = 0; r < rows.size(); ++r) {
-        if (rows[r].item_id == next.item_id) q.positive = static_cast<int>(r);
-        std::array<double, kSessionRankerFeatures> f{};
-        std::copy(rows[r].features.begin(), rows[r].features.end(), f.begin());
-        q.rows.push_back(f);
-      }
-      if (q.positive >= 0) queries.push_back(std::move(q));
-    }
-  }
-  absl::StatusOr<SessionRankerFit> fit =
-      FitSessionRanker(queries, options.ranker_fit);
-  if (!fit.ok()) return fit.status();
-  report.ranker_weights = fit->weights;
-  report.ranker_queries = fit->queries;
-  report.ranker_loss = fit->loss;
-  report.ranker_fit_seconds = SecondsSince(start);
+  SessionRankerTrainingOptions fit;
+  fit.steps = options.ranker_fit_steps;
+  fit.fit = options.ranker_fit;
+  fit.count = options.k;
+  absl::StatusOr<SessionRankerTraining> ranker = FitSessionRankerOnEvents(
+      RatingItems(train), RatingEvents(train, binary), eo, options.als, fit);
+  if (!ranker.ok()) return ranker.status();
+  report.ranker_weights = ranker->fit.weights;
+  report.ranker_queries = ranker->fit.queries;
+  report.ranker_fit_users = ranker->requests;
+  report.ranker_loss = ranker->fit.loss;
+  report.ranker_fit_seconds = ranker->seconds;
   return absl::OkStatus();
 }
 
@@ -199,14 +173,21 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
     return report;
   }
 
-  EngineOptions eo = VariantOptions(options);
+  const EngineOptions eo = VariantOptions(options);
+  // The model version's stored weights, as `aisle train` stores them.
+  std::map<std::string, std::string> parameters;
   if (options.variant == NextItemVariant::kBlend &&
-      options.ranker_fit_steps > 0) {
-    if (absl::Status s = FitRanker(ratings, eo, options, binary, report);
-        !s.ok()) {
+      options.ranker_fit_steps > 0 && eo.session.ranker_weights.empty()) {
+    // FailedPrecondition: nothing to fit on (as `aisle train`, the hand blend
+    // then).
+    if (absl::Status s = FitRanker(split.train, eo, options, binary, report);
+        !s.ok() && !absl::IsFailedPrecondition(s)) {
       return s;
     }
-    eo.session.ranker_weights = report.ranker_weights;
+    if (!report.ranker_weights.empty()) {
+      parameters[std::string(kSessionRankerWeightsParameter)] =
+          FormatSessionRankerWeights(report.ranker_weights);
+    }
   }
   Engine engine(eo);
   ReplayRatings(split.train, binary, engine);
@@ -215,7 +196,8 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
                           options.variant == NextItemVariant::kBlendSequence;
   if (uses_model) {
     const auto start = SteadyClock::now();
-    if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
+    if (absl::Status s = InstallAls(options.als, eo.model, engine, parameters);
+        !s.ok()) {
       return s;
     }
     report.train_seconds = SecondsSince(start);

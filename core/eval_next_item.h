@@ -74,13 +74,13 @@ struct NextItemOptions {
   double fusion_rank_offset = 10;
   int fusion_depth = 100;
 
-  // kBlend: when > 0, fits SessionOptions::ranker_weights first, on the
-  // training part only (core/session_ranker.h), and evaluates with them.
-  // Step s (1..ranker_fit_steps) is this protocol moved back inside the
-  // training part (which ends before the live rating): each user's last
-  // 1 + s training ratings dropped, the one before them posted live, the
-  // next one the label; one engine and factor model per step.
-  int ranker_fit_steps = 0;
+  // kBlend: when > 0 and engine.session.ranker_weights is empty, fits the
+  // session ranker's weights on the training part first, as `aisle train`
+  // fits them on its events (FitSessionRankerOnEvents, core/training.h,
+  // this many steps), and stores them with the model version the engine
+  // serves, as `aisle train` does. 0: the hand blend. Default: as
+  // `aisle train`.
+  int ranker_fit_steps = kDefaultSessionRankerFitSteps;
   SessionRankerFitOptions ranker_fit;
 };
 

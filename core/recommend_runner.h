@@ -300,9 +300,17 @@ class Engine::State::Runner {
   // a session at least ranker_min_freshness fresh (after PrepareSession).
   bool Ranked() const {
     return session_blend_ > 0 &&
-           (ranker_rows_ != nullptr ||
-            !s_.options.session.ranker_weights.empty()) &&
+           (ranker_rows_ != nullptr || !RankerWeights().empty()) &&
            session_freshness_ >= s_.options.session.ranker_min_freshness;
+  }
+  // The re-scoring's weights: SessionOptions::ranker_weights when set,
+  // else the model version's stored ones (Binding::ranker_weights), else
+  // empty (the hand blend).
+  const std::vector<double>& RankerWeights() const {
+    if (!s_.options.session.ranker_weights.empty() || b_ == nullptr) {
+      return s_.options.session.ranker_weights;
+    }
+    return b_->ranker_weights;
   }
   // A session candidate and its parts, per session item `j` (0 = the
   // latest, weight w_j): the transition probability and co-occurrence

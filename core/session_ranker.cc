@@ -3,9 +3,13 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace aisle::core {
 namespace {
@@ -143,6 +147,34 @@ absl::StatusOr<SessionRankerFit> FitSessionRanker(
     if (sd(f) > 0) fit.weights[f] = w(k) / sd(f);
   }
   return fit;
+}
+
+std::string FormatSessionRankerWeights(std::span<const double> weights) {
+  std::string out;
+  for (size_t f = 0; f < weights.size(); ++f) {
+    absl::StrAppendFormat(&out, "%s%.9g", f > 0 ? "," : "", weights[f]);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> ParseSessionRankerWeights(
+    std::string_view text) {
+  std::vector<double> weights;
+  const std::vector<std::string> parts =
+      absl::StrSplit(absl::string_view(text.data(), text.size()), ',');
+  for (const std::string& part : parts) {
+    double w = 0;
+    if (!absl::SimpleAtod(part, &w) || !std::isfinite(w)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "session ranker weight '%s' is not a finite number", part));
+    }
+    weights.push_back(w);
+  }
+  if (weights.size() != kF) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d session ranker weights, want %d", weights.size(), kF));
+  }
+  return weights;
 }
 
 }  // namespace aisle::core

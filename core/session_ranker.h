@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -74,6 +75,39 @@ struct SessionRankerFit {
 absl::StatusOr<SessionRankerFit> FitSessionRanker(
     std::span<const SessionRankerQuery> queries,
     const SessionRankerFitOptions& options);
+
+// How `aisle train` and `aisle eval` fit the weights from events
+// (FitSessionRankerOnEvents, core/training.h).
+inline constexpr int kDefaultSessionRankerFitSteps = 1;
+
+struct SessionRankerTrainingOptions {
+  // Step s (1..steps): each user's events in time order, the last s - 1
+  // dropped; of the rest, the last is the label, the one before it is
+  // posted live to an engine that replayed the others (with a factor
+  // model trained on them), and the FOR_YOU request right after it gives
+  // the candidates (Engine::SessionRankerRows). One engine and one ALS
+  // training per step. Users with fewer than 3 events left give none.
+  // 0: no fit. Default: kDefaultSessionRankerFitSteps.
+  int steps = kDefaultSessionRankerFitSteps;
+  // Requests per step at most (users taken in order of first event,
+  // every n-th when there are more): bounds the cost on a large store.
+  int max_requests = 20000;
+  int count = 10;  // the request's count
+  SessionRankerFitOptions fit;
+};
+
+// The key of ModelMetadata::parameters under which `aisle train` stores
+// the fitted weights with the model version; the engine uses them when
+// SessionOptions::ranker_weights is empty.
+inline constexpr std::string_view kSessionRankerWeightsParameter =
+    "session_ranker_weights";
+// "w0,w1,..." with 9 significant digits (round-trips what the fit gives
+// closely enough to reproduce its rankings).
+std::string FormatSessionRankerWeights(std::span<const double> weights);
+// The inverse; InvalidArgument unless kSessionRankerFeatures finite
+// numbers.
+absl::StatusOr<std::vector<double>> ParseSessionRankerWeights(
+    std::string_view text);
 
 }  // namespace aisle::core
 

@@ -160,7 +160,6 @@ Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
 std::vector<Engine::State::Runner::Candidate>
 Engine::State::Runner::RankSession(std::vector<Candidate> blended,
                                    double model_top, size_t model_count) {
-  const SessionOptions& o = s_.options.session;
   const float* uv = UserVector();
   const FactorModel& m = *b_->model;
   const Eigen::Map<const Eigen::VectorXf> u(uv, m.factors());
@@ -180,7 +179,7 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
         std::max<double>(0, (h.back().ts - h[h.size() - 2].ts) / 1000.0);
   }
   const double log_gap = std::log1p(gap_seconds);
-  const std::vector<double>& weights = o.ranker_weights;
+  const std::vector<double>& weights = RankerWeights();
   std::array<double, kSessionRankerFeatures> f;
   for (size_t k = 0; k < blended.size(); ++k) {
     Candidate& c = blended[k];
