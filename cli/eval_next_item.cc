@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "cli/output.h"
 #include "cli/text.h"
 #include "core/eval.h"
 #include "core/eval_next_item.h"
+#include "core/session_ranker.h"
 #if AISLE_WITH_TORCH
 #include "seqmodel/sasrec.h"
 #endif
@@ -45,6 +47,25 @@ void RegisterSessionFlags(FlagParser& parser, core::SessionOptions* session) {
 
 void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags) {
   RegisterSessionFlags(parser, &flags->session);
+  parser.Int("session-ranker-fit-steps", &flags->ranker_fit_steps,
+             "next-item blend, split als: fit the learned re-scoring of a "
+             "fresh session's candidates on this many next-item steps of "
+             "the training part, as `aisle train` does, and store it with "
+             "the model version; 0 = the hand blend");
+  parser.String("session-ranker-weights", &flags->ranker_weights,
+                "fixed weights of the learned re-scoring, one per feature, "
+                "comma-separated (as --session-ranker-fit-steps prints "
+                "them); they override the fitted ones; empty = the fitted "
+                "ones (or the hand blend with --session-ranker-fit-steps 0)");
+  parser.Double("session-ranker-l2", &flags->ranker_l2,
+                "L2 penalty of the learned re-scoring's fit");
+  parser.String("session-ranker-features", &flags->ranker_features,
+                "features of the learned re-scoring, comma-separated "
+                "(core/session_ranker.h: blend, model, in_model_top, "
+                "trans_last, trans_older, co_last, co_older, seeds, "
+                "log_trans, log_co, log_users, log_popularity, log_trending, "
+                "log_trans_last, log_co_last, log_model, user_mainstream, "
+                "trans_gap) or all");
 #if AISLE_WITH_TORCH
   parser.String("sasrec-epochs", &flags->sasrec_epochs,
                 "sasrec: training epochs; a comma-separated increasing list "
@@ -140,6 +161,24 @@ absl::StatusOr<std::unique_ptr<core::SequenceModel>> NewSequenceModel(
 
 }  // namespace
 
+std::string ParseRankerWeights(const std::string& text,
+                               std::vector<double>* weights) {
+  weights->clear();
+  if (text.empty()) return "";
+  for (const std::string& item : SplitList(text)) {
+    absl::StatusOr<double> w = ParseDoubleText(item);
+    if (!w.ok())
+      return Cat("--session-ranker-weights: not a number: '", item, "'");
+    weights->push_back(*w);
+  }
+  core::SessionOptions check;
+  check.ranker_weights = *weights;
+  if (absl::Status s = core::ValidateSessionOptions(check); !s.ok()) {
+    return Cat("--session-ranker-weights: ", s.message());
+  }
+  return "";
+}
+
 int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
                     const std::string& models, int k,
                     const core::AlsOptions& als, const NextItemFlags& flags,
@@ -179,6 +218,34 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
   if (std::string error = ParseSequenceFlags(flags, base); !error.empty()) {
     return UsageError(parser, error);
   }
+  if (std::string error = ParseRankerWeights(
+          flags.ranker_weights, &base.engine.session.ranker_weights);
+      !error.empty()) {
+    return UsageError(parser, error);
+  }
+  base.ranker_fit_steps = flags.ranker_fit_steps;
+  base.ranker_fit.l2 = flags.ranker_l2;
+  if (flags.ranker_fit_steps < 0 || flags.ranker_fit_steps > 20) {
+    return UsageError(parser, "--session-ranker-fit-steps: must be 0..20");
+  }
+  if (!(flags.ranker_l2 >= 0)) {
+    return UsageError(parser, "--session-ranker-l2: must be >= 0");
+  }
+  if (flags.ranker_features != "all") {
+    base.ranker_fit.feature_mask = 0;
+    for (const std::string& name : SplitList(flags.ranker_features)) {
+      int found = -1;
+      for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
+        if (name == core::SessionRankerFeatureName(f)) found = f;
+      }
+      if (found < 0) {
+        return UsageError(parser, Cat("--session-ranker-features: unknown "
+                                      "feature '",
+                                      name, "'"));
+      }
+      base.ranker_fit.feature_mask |= 1u << found;
+    }
+  }
   absl::StatusOr<std::vector<core::Rating>> ratings =
       core::LoadRatings(ratings_path);
   if (!ratings.ok()) {
@@ -208,6 +275,23 @@ int RunNextItemEval(const FlagParser& parser, const std::string& ratings_path,
     if (!report.ok()) {
       PrintError(report.status().message(), "");
       return kExitFailure;
+    }
+    if (!report->ranker_weights.empty()) {
+      std::cerr << "  session ranker: " << report->ranker_queries << " of "
+                << report->ranker_fit_users
+                << " fit queries with the label among the candidates, loss "
+                << FormatFixed(report->ranker_loss, 4) << ", "
+                << FormatFixed(report->ranker_fit_seconds, 1) << " s;";
+      for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
+        std::cerr << " " << core::SessionRankerFeatureName(f) << "="
+                  << absl::StrFormat("%.9g", report->ranker_weights[f]);
+      }
+      std::cerr << "\n  --session-ranker-weights ";
+      for (int f = 0; f < core::kSessionRankerFeatures; ++f) {
+        std::cerr << (f > 0 ? "," : "")
+                  << absl::StrFormat("%.9g", report->ranker_weights[f]);
+      }
+      std::cerr << "\n";
     }
     const std::string users = Cat(report->users_evaluated);
     if (report->points.empty()) {

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cli/flags.h"
 #include "core/als.h"
 #include "core/engine.h"
+#include "core/session_ranker.h"
 
 namespace aisle::cli {
 
@@ -35,7 +37,21 @@ struct NextItemFlags {
   std::string fusion_weights = "0.5";  // comma-separated
   double fusion_rank_offset = 10;
   int fusion_depth = 100;
+  // next-item blend and split als: fit the session ranker's weights on
+  // the training part as `aisle train` does and store them with the model
+  // (core::NextItemOptions::ranker_fit_steps); 0 = the hand blend.
+  int ranker_fit_steps = core::kDefaultSessionRankerFitSteps;
+  double ranker_l2 = 1e-3;
+  std::string ranker_features = "all";  // comma-separated feature names
+  // Fixed SessionOptions::ranker_weights, comma-separated (as the fit
+  // prints them); empty = none. Also read by the split protocol.
+  std::string ranker_weights;
 };
+
+// --session-ranker-weights into `weights` (empty text: none); a usage
+// error message, or empty.
+std::string ParseRankerWeights(const std::string& text,
+                               std::vector<double>* weights);
 void RegisterNextItemFlags(FlagParser& parser, NextItemFlags* flags);
 
 // Runs the protocol for each model of `models` ("popular, markov,

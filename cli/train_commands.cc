@@ -41,10 +41,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// `kept_items` and `kept_events`, when not null, get a copy of what was
+// read (for fitting the session ranker).
 absl::Status LoadEngine(const storage::Store& store, core::Engine* engine,
-                        int64_t* items, int64_t* events) {
+                        int64_t* items, int64_t* events,
+                        std::vector<core::Item>* kept_items = nullptr,
+                        std::vector<core::Event>* kept_events = nullptr) {
   absl::Status s = store.ScanItems([&](std::span<const core::Item> batch) {
     engine->UpsertItems(batch);
+    if (kept_items != nullptr) {
+      kept_items->insert(kept_items->end(), batch.begin(), batch.end());
+    }
     *items += static_cast<int64_t>(batch.size());
     return absl::OkStatus();
   });
@@ -52,6 +59,9 @@ absl::Status LoadEngine(const storage::Store& store, core::Engine* engine,
   ProgressLine progress("loading", 0);
   s = store.ScanEvents([&](std::span<const core::Event> batch) {
     engine->ReplayEvents(batch);
+    if (kept_events != nullptr) {
+      kept_events->insert(kept_events->end(), batch.begin(), batch.end());
+    }
     *events += static_cast<int64_t>(batch.size());
     progress.Update(0, *events);
     return absl::OkStatus();
@@ -128,6 +138,7 @@ int RunTrain(const Args& args) {
   int validate_users = 2000;
   std::string version;
   int segments = core::kDefaultSegments;
+  int ranker_fit_steps = core::kDefaultSessionRankerFitSteps;
   FlagParser parser(
       "aisle train --data-dir DIR [flags]",
       "Trains an implicit-ALS factor model from the events stored in DIR and "
@@ -164,8 +175,19 @@ int RunTrain(const Args& args) {
                  "stored with the version; `aisle segments` lists them); "
                  "0 = none (default ",
                  core::kDefaultSegments, ")"));
+  parser.Int("session-ranker-fit-steps", &ranker_fit_steps,
+             Cat("fit the learned re-scoring of a fresh session's FOR_YOU "
+                 "candidates on this many next-item steps of the events "
+                 "(one engine replay and ALS training each) and store its "
+                 "weights with the version, which the server then uses "
+                 "unless --session-ranker-weights is given; 0 = none (the "
+                 "hand blend); not with --cluster (default ",
+                 core::kDefaultSessionRankerFitSteps, ")"));
   if (auto exit = ParseFlagsOrExit(parser, args)) return *exit;
   if (data_dir.empty()) return UsageError(parser, "--data-dir is required");
+  if (ranker_fit_steps < 0 || ranker_fit_steps > 20) {
+    return UsageError(parser, "--session-ranker-fit-steps: must be 0..20");
+  }
   if (absl::Status s = FinishAlsFlags(&train, seed); !s.ok()) {
     return UsageError(parser, s.message());
   }
@@ -186,6 +208,8 @@ int RunTrain(const Args& args) {
   int64_t items = 0;
   int64_t events = 0;
   core::Engine::TrainingData data;
+  std::vector<core::Item> ranker_items;
+  std::vector<core::Event> ranker_events;
   if (cluster.enabled()) {
     // The training data is the cluster's log, applied by a follower.
     follower = StartFollowerOrReport(cluster, data_dir);
@@ -223,7 +247,10 @@ int RunTrain(const Args& args) {
                    "model-inbox\n";
     }
     core::Engine engine{core::EngineOptions{}};
-    if (absl::Status s = LoadEngine(**store, &engine, &items, &events);
+    const bool keep = ranker_fit_steps > 0;
+    if (absl::Status s = LoadEngine(**store, &engine, &items, &events,
+                                    keep ? &ranker_items : nullptr,
+                                    keep ? &ranker_events : nullptr);
         !s.ok()) {
       PrintError(Cat("reading ", data_dir, ": ", s.message()));
       return kExitFailure;
@@ -251,6 +278,38 @@ int RunTrain(const Args& args) {
   options.compute_loss = loss;
   options.version = version;
   options.segments.k = segments;
+  if (!ranker_events.empty()) {
+    // The session ranker's weights, stored with the version
+    // (core::kSessionRankerWeightsParameter): the engine's FOR_YOU uses
+    // them for a fresh session. With too few sequences to fit, none.
+    core::SessionRankerTrainingOptions ranker;
+    ranker.steps = ranker_fit_steps;
+    absl::StatusOr<core::SessionRankerTraining> fit =
+        core::FitSessionRankerOnEvents(ranker_items, ranker_events,
+                                       core::EngineOptions{}, train.als,
+                                       ranker);
+    if (fit.ok()) {
+      options
+          .extra_parameters[std::string(core::kSessionRankerWeightsParameter)] =
+          core::FormatSessionRankerWeights(fit->fit.weights);
+      std::cerr << absl::StrFormat(
+          "session ranker: %d steps, %d of %d requests with the next item "
+          "among the candidates, loss %.4f (%.1fs)\n",
+          ranker.steps, fit->fit.queries, fit->requests, fit->fit.loss,
+          fit->seconds);
+    } else if (absl::IsFailedPrecondition(fit.status())) {
+      std::cerr << "session ranker not fitted (" << fit.status().message()
+                << "): the version keeps the hand blend\n";
+    } else {
+      PrintError(Cat("fitting the session ranker: ", fit.status().message()),
+                 "--session-ranker-fit-steps 0 trains without it");
+      return kExitFailure;
+    }
+    ranker_events.clear();
+    ranker_events.shrink_to_fit();
+    ranker_items.clear();
+    ranker_items.shrink_to_fit();
+  }
   // The ANN index is not stored with the model: the server builds it.
   core::ModelOptions model_options;
   model_options.defer_ann = true;
@@ -429,6 +488,13 @@ int RunEval(const Args& args) {
       !s.ok()) {
     return UsageError(parser, Cat("--blend-weights: ", s.message()));
   }
+  // The learned session re-scoring, when given (it applies to a fresh
+  // session only; the other session options keep their defaults here).
+  if (std::string error = ParseRankerWeights(
+          next_item.ranker_weights, &engine_options.session.ranker_weights);
+      !error.empty()) {
+    return UsageError(parser, error);
+  }
   std::vector<double> exploration_levels;
   for (const std::string& text : SplitList(explorations)) {
     double e = 0;
@@ -455,6 +521,8 @@ int RunEval(const Args& args) {
       options.k = k;
       options.als = train.als;
       options.rating_as_weight = !binary;
+      options.session_ranker.steps = next_item.ranker_fit_steps;
+      options.session_ranker.fit.l2 = next_item.ranker_l2;
       std::cerr << "evaluating " << core::EvalVariantName(variant)
                 << " (exploration " << exploration << ")...\n";
       absl::StatusOr<core::EvalReport> report = core::Evaluate(options);
@@ -464,6 +532,13 @@ int RunEval(const Args& args) {
                        ? "check the --train/--test paths"
                        : "");
         return kExitFailure;
+      }
+      if (!report->ranker_weights.empty()) {
+        std::cerr << "  session ranker fitted in "
+                  << FormatFixed(report->ranker_fit_seconds, 1)
+                  << " s, stored with the model: --session-ranker-weights "
+                  << core::FormatSessionRankerWeights(report->ranker_weights)
+                  << "\n";
       }
       table.AddRow(
           {report->variant, FormatFixed(exploration, 2),

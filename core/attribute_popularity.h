@@ -117,8 +117,9 @@ class AttributePopularity {
     size_t limit = 0;
     std::vector<std::pair<int32_t, double>> items;
   };
-  std::vector<std::pair<int32_t, double>> Score(
-      std::span<const int32_t> values, size_t limit, int64_t users) const;
+  std::vector<std::pair<int32_t, double>> Score(std::span<const int32_t> values,
+                                                size_t limit,
+                                                int64_t users) const;
 
   const AttributeOptions options_;
   // Top's answers by value set: cold users share few attribute

@@ -175,8 +175,14 @@ std::vector<Engine::State::Runner::Candidate>
 Engine::State::Runner::ModelForYou() {
   if (Full()) return {};
   std::vector<Candidate> out;
-  for (const SearchHit& h :
-       Retrieve(UserVector(), want_ - out_.size(), /*cosine=*/false)) {
+  size_t need = want_ - out_.size();
+  // The learned re-scoring of a fresh session sees more of the model's
+  // candidates (core/session_ranker.h).
+  if (Ranked()) {
+    need = std::max(
+        need, static_cast<size_t>(s_.options.session.ranker_model_candidates));
+  }
+  for (const SearchHit& h : Retrieve(UserVector(), need, /*cosine=*/false)) {
     out.push_back({b_->model_to_engine[h.index], h.score, Source::kFactorModel,
                    ReasonCode::kMatchesYourTaste, -1, 0});
   }

@@ -115,12 +115,39 @@ struct SessionOptions {
   int transition_max_neighbors = 200;
   // Session candidates scored per request (bounds the cost).
   int candidates = 100;
+  // A learned re-scoring of a fresh session's candidates (issue 14): when
+  // not empty (kSessionRankerFeatures weights), FOR_YOU scores the union
+  // of the factor model's candidates and the session's as the dot product
+  // of these weights with each candidate's SessionRankerFeature values
+  // (core/session_ranker.h)
+  // instead of the hand blend above (which stays one of the features);
+  // the session's features are multiplied by the session's freshness.
+  // Fitted by FitSessionRanker (core/session_ranker.h) on next-item pairs
+  // of the training events. Empty (default): the hand blend.
+  std::vector<double> ranker_weights;
+  // The re-scoring applies only to a session at least this fresh (it was
+  // fitted on sessions of freshness 1, right after an event); an older
+  // one gets the hand blend. Default 0.5: within one fresh_half_life.
+  double ranker_min_freshness = 0.5;
+  // The factor model's candidates the re-scoring sees (the list's length
+  // when that is longer). Default 50.
+  int ranker_model_candidates = 50;
+};
+
+// One FOR_YOU candidate and its ranker features (Engine::SessionRankerRows).
+struct SessionRankerRow {
+  std::string item_id;
+  // kSessionRankerFeatures values, by SessionRankerFeature
+  // (core/session_ranker.h).
+  std::vector<double> features;
 };
 
 // OK, or InvalidArgument naming the first field out of range: max_items
 // 0..100, window_seconds > 0, position_decay 0..1, the three weights >= 0,
 // blend_weight 0..1, full_at_items >= 0, the half-lives >= 0,
-// transition_span 0..20, transition_max_neighbors >= 1, candidates 1..10000.
+// transition_span 0..20, transition_max_neighbors >= 1, candidates 1..10000,
+// ranker_weights empty or kSessionRankerFeatures finite values,
+// ranker_min_freshness 0..1, ranker_model_candidates 1..10000.
 absl::Status ValidateSessionOptions(const SessionOptions& o);
 
 // "People like you" (core/people_like_you.cc): the `neighbors` users
@@ -393,6 +420,14 @@ class Engine {
   // evaluation (core/eval_cold_item.h). Thread safety: as Recommend.
   std::vector<double> ContentScores(
       std::string_view user_id, std::span<const std::string> item_ids) const;
+
+  // The candidates a FOR_YOU `request` with a fresh session would re-score
+  // with SessionOptions::ranker_weights (the factor model's and the
+  // session's), each with its features, for fitting the weights
+  // (core/session_ranker.h); empty when the user has no vector or no
+  // fresh session. Thread safety: as Recommend.
+  std::vector<SessionRankerRow> SessionRankerRows(
+      const RecommendRequest& request) const;
 
   // Training input: every user's positive interactions with catalog items
   // as weights (r_ui), plus the id maps. Used by `aisle train`. Items only

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -28,10 +29,25 @@ struct Store {
   int items = 0;
 };
 
-// Built once per catalog size and shared by the benchmarks.
-Store& Get(int items) {
-  static std::map<int, std::unique_ptr<Store>> cache;
-  auto& slot = cache[items];
+// The learned session re-scoring's weights as fitted on ML-100K (README
+// "A learned re-scoring"): only their cost matters here.
+const std::vector<double>& RankerWeights() {
+  static const std::vector<double> w = {
+      0.155372473, 1.42320618,    0.0664351118,  -4.36806692, 11.8152218,
+      2.64244674,  2.15509596,    0.774195821,   0.307441691, -0.0786780408,
+      -1.07404773, -0.0418046101, 0.00231214505, 0.06226104,  -0.0365629439,
+      0.874676055, 0.0441863412,  1.29846588,    0.197147112};
+  return w;
+}
+
+// Stores: the default options, or with every session fresh (a session
+// never goes stale), with the hand blend or the learned re-scoring.
+enum class Sessions { kDefault, kFreshHand, kFreshRanker };
+
+// Built once per catalog size and options and shared by the benchmarks.
+Store& Get(int items, Sessions sessions = Sessions::kDefault) {
+  static std::map<std::pair<int, Sessions>, std::unique_ptr<Store>> cache;
+  auto& slot = cache[{items, sessions}];
   if (slot) return *slot;
   slot = std::make_unique<Store>();
   DemoOptions demo;
@@ -41,7 +57,14 @@ Store& Get(int items) {
   DemoData data = GenerateDemoData(demo);
   slot->users = demo.users;
   slot->items = demo.items;
-  slot->engine = std::make_unique<Engine>(EngineOptions{});
+  EngineOptions options;
+  if (sessions != Sessions::kDefault) {
+    options.session.fresh_half_life_seconds = 0;
+  }
+  if (sessions == Sessions::kFreshRanker) {
+    options.session.ranker_weights = RankerWeights();
+  }
+  slot->engine = std::make_unique<Engine>(options);
   Engine& engine = *slot->engine;
   engine.UpsertItems(data.items);
   engine.ReplayEvents(data.events);
@@ -60,8 +83,9 @@ Store& Get(int items) {
 }
 
 void Run(benchmark::State& state, Scenario scenario, bool with_user,
-         int context_items, bool session = true) {
-  Store& s = Get(static_cast<int>(state.range(0)));
+         int context_items, bool session = true,
+         Sessions sessions = Sessions::kDefault) {
+  Store& s = Get(static_cast<int>(state.range(0)), sessions);
   if (s.engine->model() == nullptr) {
     state.SkipWithError("no model");
     return;
@@ -98,6 +122,14 @@ void BM_ForYou(benchmark::State& state) {
 void BM_ForYouNoSession(benchmark::State& state) {
   Run(state, Scenario::kForYou, true, 0, /*session=*/false);
 }
+// Every user's session fresh: the hand blend against the learned
+// re-scoring of its candidates (run interleaved, as above).
+void BM_ForYouFreshHand(benchmark::State& state) {
+  Run(state, Scenario::kForYou, true, 0, true, Sessions::kFreshHand);
+}
+void BM_ForYouFreshRanker(benchmark::State& state) {
+  Run(state, Scenario::kForYou, true, 0, true, Sessions::kFreshRanker);
+}
 void BM_SimilarItems(benchmark::State& state) {
   Run(state, Scenario::kSimilarItems, false, 1);
 }
@@ -129,6 +161,8 @@ BENCHMARK(BM_ForYouNoSession)
     ->Arg(20000)
     ->Arg(200000)
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ForYouFreshHand)->Arg(20000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ForYouFreshRanker)->Arg(20000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SimilarItems)
     ->Arg(20000)
     ->Arg(200000)

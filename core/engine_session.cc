@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/engine_state.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 namespace {
@@ -62,6 +63,21 @@ absl::Status ValidateSessionOptions(const SessionOptions& o) {
   }
   if (o.candidates < 1 || o.candidates > 10000) {
     return OutOfRange("candidates", "1..10000");
+  }
+  if (!o.ranker_weights.empty()) {
+    if (o.ranker_weights.size() != kSessionRankerFeatures) {
+      return OutOfRange("ranker_weights",
+                        "empty or one weight per SessionRankerFeature");
+    }
+    for (double w : o.ranker_weights) {
+      if (!std::isfinite(w)) return OutOfRange("ranker_weights", "finite");
+    }
+  }
+  if (!(o.ranker_min_freshness >= 0 && o.ranker_min_freshness <= 1)) {
+    return OutOfRange("ranker_min_freshness", "0..1");
+  }
+  if (o.ranker_model_candidates < 1 || o.ranker_model_candidates > 10000) {
+    return OutOfRange("ranker_model_candidates", "1..10000");
   }
   return absl::OkStatus();
 }

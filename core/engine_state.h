@@ -119,6 +119,11 @@ struct Engine::State {
     uint64_t serial = 0;
     // Built after the swap when the model's own was deferred.
     std::shared_ptr<const AnnIndex> deferred_ann;
+    // The model version's stored session ranker weights
+    // (kSessionRankerWeightsParameter, core/session_ranker.h); empty when
+    // it has none (or unreadable ones). Used when
+    // SessionOptions::ranker_weights is empty.
+    std::vector<double> ranker_weights;
 
     const AnnIndex* Ann() const {
       return deferred_ann != nullptr ? deferred_ann.get() : model->ann();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,6 +16,7 @@
 #include "core/clock.h"
 #include "core/model.h"
 #include "core/string_view.h"
+#include "core/training.h"
 
 namespace aisle::core {
 namespace {
@@ -117,10 +120,7 @@ RankingScores ScoreRanking(std::span<const std::string> recommended,
   return s;
 }
 
-absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
-                                               bool binary, Engine& engine) {
-  // Items exist only as ids, created in order of first appearance (which
-  // is also the popularity tie-break order).
+std::vector<Item> RatingItems(std::span<const Rating> ratings) {
   std::vector<Item> items;
   absl::flat_hash_set<std::string> item_set;
   for (const Rating& r : ratings) {
@@ -130,13 +130,28 @@ absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
       items.push_back(std::move(item));
     }
   }
-  engine.UpsertItems(items);
+  return items;
+}
+
+std::vector<Event> RatingEvents(std::span<const Rating> ratings, bool binary) {
   std::vector<Event> events;
   events.reserve(ratings.size());
   for (size_t i = 0; i < ratings.size(); ++i) {
     events.push_back(
         RatingEvent(ratings[i], binary, absl::StrCat("train-", i)));
   }
+  return events;
+}
+
+absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
+                                               bool binary, Engine& engine) {
+  // Items exist only as ids, created in order of first appearance (which
+  // is also the popularity tie-break order).
+  const std::vector<Item> items = RatingItems(ratings);
+  absl::flat_hash_set<std::string> item_set;
+  for (const Item& item : items) item_set.insert(item.item_id);
+  engine.UpsertItems(items);
+  std::vector<Event> events = RatingEvents(ratings, binary);
   // History order is arrival order: replay chronologically.
   std::stable_sort(events.begin(), events.end(),
                    [](const Event& a, const Event& b) {
@@ -158,7 +173,8 @@ Event RatingEvent(const Rating& r, bool binary, std::string event_id) {
 }
 
 absl::Status InstallAls(const AlsOptions& als,
-                        const ModelOptions& model_options, Engine& engine) {
+                        const ModelOptions& model_options, Engine& engine,
+                        const std::map<std::string, std::string>& parameters) {
   Engine::TrainingData data = engine.ExportTrainingData();
   auto factors = TrainAls(data.user_items, als);
   if (!factors.ok()) return factors.status();
@@ -168,6 +184,7 @@ absl::Status InstallAls(const AlsOptions& als,
   meta.interactions = data.user_items.nnz();
   meta.parameters["alpha"] = absl::StrCat(als.alpha);
   meta.parameters["regularization"] = absl::StrCat(als.regularization);
+  for (const auto& [key, value] : parameters) meta.parameters[key] = value;
   ModelOptions mo = model_options;
   mo.als = als;
   auto model = FactorModel::Create(
@@ -274,8 +291,27 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& options) {
 
   if (options.variant == EvalVariant::kAls ||
       options.variant == EvalVariant::kPeopleLikeYou) {
+    std::map<std::string, std::string> parameters;
+    if (options.variant == EvalVariant::kAls &&
+        options.session_ranker.steps > 0 && eo.session.ranker_weights.empty()) {
+      absl::StatusOr<SessionRankerTraining> ranker = FitSessionRankerOnEvents(
+          RatingItems(*train), RatingEvents(*train, binary), eo, options.als,
+          options.session_ranker);
+      // FailedPrecondition: nothing to fit on (as `aisle train`, the hand
+      // blend then).
+      if (!ranker.ok() && !absl::IsFailedPrecondition(ranker.status())) {
+        return ranker.status();
+      }
+      if (ranker.ok()) {
+        report.ranker_weights = ranker->fit.weights;
+        report.ranker_fit_seconds = ranker->seconds;
+        parameters[std::string(kSessionRankerWeightsParameter)] =
+            FormatSessionRankerWeights(ranker->fit.weights);
+      }
+    }
     const auto start = SteadyClock::now();
-    if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
+    if (absl::Status s = InstallAls(options.als, eo.model, engine, parameters);
+        !s.ok()) {
       return s;
     }
     report.train_seconds = SecondsSince(start);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "core/als.h"
 #include "core/engine.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 
@@ -76,6 +78,11 @@ struct EvalOptions {
   bool rating_as_weight = true;
   // RecommendRequest::exploration of every request. Default 0.
   double exploration = 0;
+  // kAls: the session ranker's weights are fitted on the
+  // training ratings as `aisle train` fits them (FitSessionRankerOnEvents)
+  // and stored with the model, unless engine.session.ranker_weights is
+  // set; steps 0: none (the hand blend).
+  SessionRankerTrainingOptions session_ranker;
 };
 
 struct EvalReport {
@@ -100,6 +107,9 @@ struct EvalReport {
   int64_t test_ratings = 0;
   double train_seconds = 0;      // model training (kAls), else 0
   double recommend_seconds = 0;  // all Recommend calls
+  // The session ranker's fitted weights (empty: not fitted).
+  std::vector<double> ranker_weights;
+  double ranker_fit_seconds = 0;
 };
 
 // Runs the protocol. Errors: those of LoadRatings, InvalidArgument for
@@ -124,15 +134,22 @@ RankingScores ScoreRanking(std::span<const std::string> recommended,
 // Shared by the evaluation protocols (eval.cc, eval_next_item.cc).
 // The event of a rating: kRating, value = the rating (1 when binary).
 Event RatingEvent(const Rating& r, bool binary, std::string event_id);
+// The rated items (ids only) in order of first appearance.
+std::vector<Item> RatingItems(std::span<const Rating> ratings);
+// RatingEvent of each rating, in input order, ids "train-<index>".
+std::vector<Event> RatingEvents(std::span<const Rating> ratings, bool binary);
 // Upserts the rated items (ids only, in order of first appearance) and
 // replays the ratings in time order (ties in file order) through
 // Engine::ReplayEvents. Returns the item ids.
 absl::flat_hash_set<std::string> ReplayRatings(std::span<const Rating> ratings,
                                                bool binary, Engine& engine);
-// Trains implicit ALS on the engine's export and swaps the model in.
-// Errors: those of TrainAls and FactorModel::Create.
-absl::Status InstallAls(const AlsOptions& als,
-                        const ModelOptions& model_options, Engine& engine);
+// Trains implicit ALS on the engine's export and swaps the model in;
+// `parameters` go into its metadata (e.g. the session ranker's weights,
+// kSessionRankerWeightsParameter). Errors: those of TrainAls and
+// FactorModel::Create.
+absl::Status InstallAls(
+    const AlsOptions& als, const ModelOptions& model_options, Engine& engine,
+    const std::map<std::string, std::string>& parameters = {});
 
 // Novelty, popularity and intra-list diversity of recommended lists, from
 // the train users of each item (EvalReport's definitions). Not

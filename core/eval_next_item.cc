@@ -1,7 +1,10 @@
 #include "core/eval_next_item.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -10,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/clock.h"
 #include "core/eval_next_item_sequence.h"
+#include "core/training.h"
 
 namespace aisle::core {
 namespace {
@@ -53,6 +57,26 @@ EngineOptions VariantOptions(const NextItemOptions& options) {
   return eo;
 }
 
+// Fits the session ranker on the training part as `aisle train` fits it
+// on its events (FitSessionRankerOnEvents): see NextItemOptions.
+absl::Status FitRanker(std::span<const Rating> train, const EngineOptions& eo,
+                       const NextItemOptions& options, bool binary,
+                       NextItemReport& report) {
+  SessionRankerTrainingOptions fit;
+  fit.steps = options.ranker_fit_steps;
+  fit.fit = options.ranker_fit;
+  fit.count = options.k;
+  absl::StatusOr<SessionRankerTraining> ranker = FitSessionRankerOnEvents(
+      RatingItems(train), RatingEvents(train, binary), eo, options.als, fit);
+  if (!ranker.ok()) return ranker.status();
+  report.ranker_weights = ranker->fit.weights;
+  report.ranker_queries = ranker->fit.queries;
+  report.ranker_fit_users = ranker->requests;
+  report.ranker_loss = ranker->fit.loss;
+  report.ranker_fit_seconds = ranker->seconds;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string_view NextItemVariantName(NextItemVariant variant) {
@@ -77,6 +101,11 @@ std::string_view NextItemVariantName(NextItemVariant variant) {
 
 NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
                                 bool validation) {
+  return MakeNextItemSplit(ratings, validation ? 1 : 0);
+}
+
+NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
+                                int drop_last) {
   std::vector<std::string> users;
   absl::flat_hash_map<std::string, std::vector<size_t>> by_user;
   for (size_t i = 0; i < ratings.size(); ++i) {
@@ -90,7 +119,7 @@ NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) {
       return ratings[a].timestamp_ms < ratings[b].timestamp_ms;
     });
-    if (validation && !rows.empty()) rows.pop_back();
+    for (int d = 0; d < drop_last && !rows.empty(); ++d) rows.pop_back();
     const size_t keep = rows.size() >= 3 ? rows.size() - 2 : rows.size();
     const size_t begin = split.train.size();
     for (size_t j = 0; j < keep; ++j) split.train.push_back(ratings[rows[j]]);
@@ -145,6 +174,21 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
   }
 
   const EngineOptions eo = VariantOptions(options);
+  // The model version's stored weights, as `aisle train` stores them.
+  std::map<std::string, std::string> parameters;
+  if (options.variant == NextItemVariant::kBlend &&
+      options.ranker_fit_steps > 0 && eo.session.ranker_weights.empty()) {
+    // FailedPrecondition: nothing to fit on (as `aisle train`, the hand blend
+    // then).
+    if (absl::Status s = FitRanker(split.train, eo, options, binary, report);
+        !s.ok() && !absl::IsFailedPrecondition(s)) {
+      return s;
+    }
+    if (!report.ranker_weights.empty()) {
+      parameters[std::string(kSessionRankerWeightsParameter)] =
+          FormatSessionRankerWeights(report.ranker_weights);
+    }
+  }
   Engine engine(eo);
   ReplayRatings(split.train, binary, engine);
   const bool uses_model = options.variant == NextItemVariant::kFactorModel ||
@@ -152,7 +196,8 @@ absl::StatusOr<NextItemReport> EvaluateNextItem(
                           options.variant == NextItemVariant::kBlendSequence;
   if (uses_model) {
     const auto start = SteadyClock::now();
-    if (absl::Status s = InstallAls(options.als, eo.model, engine); !s.ok()) {
+    if (absl::Status s = InstallAls(options.als, eo.model, engine, parameters);
+        !s.ok()) {
       return s;
     }
     report.train_seconds = SecondsSince(start);

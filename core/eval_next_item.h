@@ -31,6 +31,7 @@
 #include "core/engine.h"
 #include "core/eval.h"
 #include "core/sequence_model.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 
@@ -72,6 +73,15 @@ struct NextItemOptions {
   std::vector<double> fusion_weights = {0.5};
   double fusion_rank_offset = 10;
   int fusion_depth = 100;
+
+  // kBlend: when > 0 and engine.session.ranker_weights is empty, fits the
+  // session ranker's weights on the training part first, as `aisle train`
+  // fits them on its events (FitSessionRankerOnEvents, core/training.h,
+  // this many steps), and stores them with the model version the engine
+  // serves, as `aisle train` does. 0: the hand blend. Default: as
+  // `aisle train`.
+  int ranker_fit_steps = kDefaultSessionRankerFitSteps;
+  SessionRankerFitOptions ranker_fit;
 };
 
 // One evaluated point of a sequence variant.
@@ -96,6 +106,12 @@ struct NextItemReport {
   std::vector<NextItemPoint> points;
   double sequence_train_seconds = 0;  // every Train call
   double score_ms = 0;  // mean SequenceModel::Score call (one user, all items)
+  // ranker_fit_steps > 0: the fitted weights and the fit's figures.
+  std::vector<double> ranker_weights;
+  int ranker_queries = 0;    // fit queries with the label among candidates
+  int ranker_fit_users = 0;  // fit queries in all
+  double ranker_loss = 0;
+  double ranker_fit_seconds = 0;
 };
 
 // Runs the protocol on `ratings`. Errors: InvalidArgument for k <= 0, no

@@ -36,6 +36,9 @@ struct NextItemSplit {
 // The protocol's split of `ratings` (see NextItemOptions::validation).
 NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings,
                                 bool validation);
+// The same with each user's last `drop_last` ratings removed first
+// (validation: 1).
+NextItemSplit MakeNextItemSplit(std::span<const Rating> ratings, int drop_last);
 
 // HR@k and NDCG@k accumulated over users.
 class HitCounter {

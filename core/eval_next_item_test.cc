@@ -43,6 +43,27 @@ TEST(NextItemEvalTest, BlendRunsThroughTheFactorModel) {
   EXPECT_GT(blend.hit_rate, 0.9) << "the session signal carries the cycle";
 }
 
+// The learned re-scoring, fitted on the training part (the cycle one
+// step back), learns to follow the cycle too.
+TEST(NextItemEvalTest, SessionRankerIsFittedOnTheTrainingPart) {
+  const std::vector<Rating> ratings = Cycles(60, 30, 8);
+  NextItemOptions options;
+  options.k = 3;
+  options.variant = NextItemVariant::kBlend;
+  options.als.factors = 8;
+  options.als.threads = 1;
+  options.ranker_fit_steps = 2;
+  ASSERT_OK_AND_ASSIGN(NextItemReport learned,
+                       EvaluateNextItem(ratings, options));
+  ASSERT_EQ(learned.ranker_weights.size(),
+            static_cast<size_t>(kSessionRankerFeatures));
+  EXPECT_EQ(learned.ranker_fit_users, 2 * 60) << "one query per user and step";
+  EXPECT_GT(learned.ranker_queries, 60);
+  EXPECT_GT(learned.hit_rate, 0.9);
+  options.ranker_fit.l2 = -1;
+  EXPECT_FALSE(EvaluateNextItem(ratings, options).ok());
+}
+
 TEST(NextItemEvalTest, ValidationScoresTheSecondToLastWithoutTheLast) {
   const std::vector<Rating> ratings = Cycles(60, 30, 6);
   NextItemOptions options;

@@ -56,6 +56,8 @@ class Engine::State::Runner {
   // content_source.cc: Engine::ContentScores's work (instead of Run).
   std::vector<double> ContentScores(std::span<const std::string> item_ids)
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // session_source.cc: Engine::SessionRankerRows's work (instead of Run).
+  std::vector<SessionRankerRow> RankerRows() ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
  private:
   struct Candidate {
@@ -190,6 +192,15 @@ class Engine::State::Runner {
   // blended with the session's by SessionOptions' rule; unsorted.
   std::vector<Candidate> BlendSession(std::vector<Candidate> model)
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
+  // The learned re-scoring (SessionOptions::ranker_weights): `blended`
+  // (the hand blend of the model's `model_count` candidates, first, whose
+  // best score was `model_top`, with the session's) re-scored by the
+  // weights, or, when
+  // ranker_rows_ is set, each candidate's features appended there (scores
+  // unchanged). Unsorted.
+  std::vector<Candidate> RankSession(std::vector<Candidate> blended,
+                                     double model_top, size_t model_count)
+      ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   // The factor model's candidates (REQUIRES a user vector) blended with
   // `other`'s (best first): (1 - weight) * model + weight * other, both
   // scaled to their best candidate; an item where the other part is the
@@ -283,6 +294,39 @@ class Engine::State::Runner {
   // in the blend (0: none).
   std::vector<std::pair<int32_t, float>> session_;
   double session_blend_ = 0;
+  double session_freshness_ = 0;
+  // Whether RankSession re-scores this request's candidates (or collects
+  // their features): SessionOptions::ranker_weights or ranker_rows_, and
+  // a session at least ranker_min_freshness fresh (after PrepareSession).
+  bool Ranked() const {
+    return session_blend_ > 0 &&
+           (ranker_rows_ != nullptr || !RankerWeights().empty()) &&
+           session_freshness_ >= s_.options.session.ranker_min_freshness;
+  }
+  // The re-scoring's weights: SessionOptions::ranker_weights when set,
+  // else the model version's stored ones (Binding::ranker_weights), else
+  // empty (the hand blend).
+  const std::vector<double>& RankerWeights() const {
+    if (!s_.options.session.ranker_weights.empty() || b_ == nullptr) {
+      return s_.options.session.ranker_weights;
+    }
+    return b_->ranker_weights;
+  }
+  // A session candidate and its parts, per session item `j` (0 = the
+  // latest, weight w_j): the transition probability and co-occurrence
+  // cosine from the latest, the w_j-weighted sums from the older ones,
+  // and how many session items credited it (SessionCandidates fills them,
+  // RankSession reads them).
+  struct SessionAcc {
+    Candidate c;
+    double trans_last = 0, trans_older = 0, co_last = 0, co_older = 0;
+    int32_t last_seed = -1;
+    int32_t seeds = 0;
+  };
+  // Every item SessionCandidates credited, this request.
+  mutable absl::flat_hash_map<int32_t, SessionAcc> session_acc_;
+  // Engine::SessionRankerRows: where RankSession puts the features.
+  std::vector<SessionRankerRow>* ranker_rows_ = nullptr;
   bool include_seen_ = false;
   size_t want_ = 0;
   absl::flat_hash_set<int32_t> taken_;

@@ -21,6 +21,7 @@
 #include "core/als.h"
 #include "core/clock.h"
 #include "core/engine_state.h"
+#include "core/session_ranker.h"
 #include "core/vector_index.h"
 
 namespace aisle::core {
@@ -213,6 +214,14 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
     b->engine_to_model.assign(state_->items.size(), -1);
     for (int32_t r = 0; r < model->num_items(); ++r) {
       b->engine_to_model[b->model_to_engine[r]] = r;
+    }
+    const auto& parameters = model->metadata().parameters;
+    if (auto it = parameters.find(std::string(kSessionRankerWeightsParameter));
+        it != parameters.end()) {
+      // Unreadable weights (a version from elsewhere): the hand blend.
+      absl::StatusOr<std::vector<double>> weights =
+          ParseSessionRankerWeights(it->second);
+      if (weights.ok()) b->ranker_weights = *std::move(weights);
     }
     b->model = std::move(model);
   }

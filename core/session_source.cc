@@ -2,12 +2,17 @@
 // last few items say comes next, and its blend with the factor model (the
 // rule is in SessionOptions, core/engine.h).
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "core/recommend_runner.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 
@@ -33,6 +38,7 @@ void Engine::State::Runner::PrepareSession() {
                           ? std::min(1.0, static_cast<double>(session_.size()) /
                                               o.full_at_items)
                           : 1.0;
+  session_freshness_ = freshness;
   session_blend_ = std::clamp(o.blend_weight * freshness * fill, 0.0, 1.0);
   // A session hours old would move scores by under a thousandth of the
   // best candidate's: not worth its cost (about a third of FOR_YOU's).
@@ -45,9 +51,14 @@ Engine::State::Runner::SessionCandidates() const {
   std::vector<Candidate> out;
   if (Full() || session_.empty()) return out;
   const SessionOptions& o = s_.options.session;
-  absl::flat_hash_map<int32_t, Candidate> acc;
-  const auto credit = [&acc](int32_t item, int32_t seed, double contribution) {
-    Candidate& c = acc[item];
+  // Each item's candidate and its parts (the features of RankSession).
+  absl::flat_hash_map<int32_t, SessionAcc>& acc = session_acc_;
+  acc.clear();
+  // `raw`: the transition probability or cosine, from session item `j`.
+  const auto credit = [&acc](int32_t item, int32_t seed, size_t j, double w,
+                             double contribution, double raw, bool trans) {
+    SessionAcc& a = acc[item];
+    Candidate& c = a.c;
     if (c.item < 0) {
       c.item = item;
       c.source = Source::kSession;
@@ -58,30 +69,43 @@ Engine::State::Runner::SessionCandidates() const {
       c.related = seed;
       c.related_weight = contribution;
     }
+    if (j == 0) {
+      (trans ? a.trans_last : a.co_last) += static_cast<float>(raw);
+    } else {
+      (trans ? a.trans_older : a.co_older) += static_cast<float>(w * raw);
+    }
+    if (a.last_seed != static_cast<int32_t>(j)) {
+      a.last_seed = static_cast<int32_t>(j);
+      ++a.seeds;
+    }
   };
-  for (const auto& [seed, w] : session_) {
+  for (size_t j = 0; j < session_.size(); ++j) {
+    const auto& [seed, w] = session_[j];
     if (o.transition_weight > 0) {
       const float out_weight = s_.transitions.Out(seed);
       if (const auto* next = s_.transitions.Next(seed); next != nullptr) {
-        const double scale = w * o.transition_weight / out_weight;
-        for (const auto& [item, t] : *next) credit(item, seed, scale * t);
+        const double inverse = 1.0 / out_weight;
+        const double scale = w * o.transition_weight;
+        for (const auto& [item, t] : *next) {
+          const double p = t * inverse;
+          credit(item, seed, j, w, scale * p, p, true);
+        }
       }
     }
     if (o.co_occurrence_weight > 0 &&
         static_cast<size_t>(seed) < s_.co_all.size() && s_.n_all[seed] > 0) {
       const double scale = w * o.co_occurrence_weight;
+      const auto n_seed = static_cast<double>(s_.n_all[seed]);
       for (const auto& [item, c] : s_.co_all[seed]) {
         if (s_.n_all[item] <= 0) continue;
-        credit(item, seed,
-               scale * c /
-                   std::sqrt(static_cast<double>(s_.n_all[seed]) *
-                             s_.n_all[item]));
+        const double cos = c / std::sqrt(n_seed * s_.n_all[item]);
+        credit(item, seed, j, w, scale * cos, cos, false);
       }
     }
   }
   out.reserve(acc.size());
-  for (auto& [item, c] : acc) {
-    if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
+  for (auto& [item, a] : acc) {
+    if (!taken_.contains(item) && Eligible(item)) out.push_back(a.c);
   }
   if (o.vector_weight > 0 && b_ != nullptr) {
     // The factor model's item-item view of the same candidates: cosine of
@@ -120,8 +144,120 @@ Engine::State::Runner::BlendSession(std::vector<Candidate> model) {
   if (session_blend_ <= 0) return model;
   std::vector<Candidate> session = SessionCandidates();
   if (session.empty()) return model;
-  return Blend(std::move(model), session, session_blend_, Source::kSession,
-               ReasonCode::kJustViewed);
+  const bool ranked = Ranked();
+  double model_top = 0;
+  const size_t model_count = model.size();
+  if (ranked) {
+    for (const Candidate& c : model) model_top = std::max(model_top, c.score);
+  }
+  std::vector<Candidate> blended =
+      Blend(std::move(model), session, session_blend_, Source::kSession,
+            ReasonCode::kJustViewed);
+  if (!ranked) return blended;
+  return RankSession(std::move(blended), model_top, model_count);
+}
+
+std::vector<Engine::State::Runner::Candidate>
+Engine::State::Runner::RankSession(std::vector<Candidate> blended,
+                                   double model_top, size_t model_count) {
+  const float* uv = UserVector();
+  const FactorModel& m = *b_->model;
+  const Eigen::Map<const Eigen::VectorXf> u(uv, m.factors());
+  const double model_scale = model_top > 0 ? 1.0 / model_top : 0;
+  const double fresh = session_freshness_;
+  // The user's taste for popular items: the mean log user count of their
+  // recent items; and the pause before their latest event.
+  double mainstream = 0;
+  for (const auto& [item, w] : recent_) {
+    mainstream += std::log1p(std::max(0.0f, s_.n_all[item]));
+  }
+  if (!recent_.empty()) mainstream /= static_cast<double>(recent_.size());
+  double gap_seconds = 0;
+  if (user_ != nullptr && user_->history.size() >= 2) {
+    const auto& h = user_->history;
+    gap_seconds =
+        std::max<double>(0, (h.back().ts - h[h.size() - 2].ts) / 1000.0);
+  }
+  const double log_gap = std::log1p(gap_seconds);
+  const std::vector<double>& weights = RankerWeights();
+  std::array<double, kSessionRankerFeatures> f;
+  for (size_t k = 0; k < blended.size(); ++k) {
+    Candidate& c = blended[k];
+    f.fill(0);
+    f[kRankerBlend] = c.score;
+    const int32_t row = b_->Row(c.item);
+    if (row >= 0) {
+      // A plain dot product (Eigen's row-times-vector goes through gemv).
+      const Eigen::Map<const Eigen::VectorXf> y(
+          m.item_factors().row(row).data(), m.factors());
+      f[kRankerModel] = std::max(0.0, y.dot(u) * model_scale);
+    }
+    // Blend keeps the model's candidates first, in their order.
+    f[kRankerInModelTop] = k < model_count ? 1 : 0;
+    const double n_item = s_.n_all[c.item];
+    double supported = 0;
+    if (auto it = session_acc_.find(c.item); it != session_acc_.end()) {
+      const SessionAcc& a = it->second;
+      f[kRankerTransLast] = fresh * a.trans_last;
+      f[kRankerTransOlder] = fresh * a.trans_older;
+      f[kRankerCoLast] = fresh * a.co_last;
+      f[kRankerCoOlder] = fresh * a.co_older;
+      supported = a.seeds;
+    }
+    f[kRankerSeeds] = fresh * supported /
+                      static_cast<double>(std::max<size_t>(1, session_.size()));
+    f[kRankerLogTrans] =
+        std::log(1e-3 + f[kRankerTransLast] + f[kRankerTransOlder]);
+    f[kRankerLogCo] = std::log(1e-3 + f[kRankerCoLast] + f[kRankerCoOlder]);
+    f[kRankerLogUsers] = std::log1p(std::max(0.0, n_item));
+    f[kRankerLogPopularity] =
+        std::log1p(std::max(0.0, s_.popularity.ScoreAt(c.item, s_.now_ms)));
+    f[kRankerLogTrending] =
+        std::log1p(std::max(0.0, s_.trending.ScoreAt(c.item, s_.now_ms)));
+    f[kRankerLogTransLast] = std::log(1e-3 + f[kRankerTransLast]);
+    f[kRankerLogCoLast] = std::log(1e-3 + f[kRankerCoLast]);
+    f[kRankerLogModel] = std::log(1e-2 + f[kRankerModel]);
+    f[kRankerUserMainstream] = f[kRankerLogUsers] * mainstream;
+    f[kRankerTransGap] = f[kRankerTransLast] * log_gap;
+    double reverse = 0;
+    if (!session_.empty()) {
+      if (const auto* next = s_.transitions.Next(c.item); next != nullptr) {
+        if (auto it = next->find(session_.front().first); it != next->end()) {
+          reverse = it->second / s_.transitions.Out(c.item);
+        }
+      }
+    }
+    f[kRankerLogReverse] = std::log(1e-3 + fresh * reverse);
+    if (ranker_rows_ != nullptr) {
+      ranker_rows_->push_back(
+          {s_.item_ids[c.item], std::vector<double>(f.begin(), f.end())});
+      continue;
+    }
+    double score = 0;
+    for (int g = 0; g < kSessionRankerFeatures; ++g) score += weights[g] * f[g];
+    c.score = score;
+  }
+  return blended;
+}
+
+std::vector<SessionRankerRow> Engine::SessionRankerRows(
+    const RecommendRequest& request) const {
+  const std::shared_ptr<const State::Binding> b = state_->CurrentBinding();
+  State::Runner runner(*state_, b.get(), request, nullptr);
+  absl::ReaderMutexLock lock(&runner.mu());
+  return runner.RankerRows();
+}
+
+std::vector<SessionRankerRow> Engine::State::Runner::RankerRows() {
+  std::vector<SessionRankerRow> rows;
+  if (req_.scenario != Scenario::kForYou) return rows;
+  ranker_rows_ = &rows;
+  Prepare();
+  want_ = static_cast<size_t>(std::max(0, req_.count));
+  std::string fallback_reason;
+  ForYou(&fallback_reason);
+  ranker_rows_ = nullptr;
+  return rows;
 }
 
 std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Blend(

@@ -1,12 +1,16 @@
 // The session signal: transitions (directed, pruned), a session's recency
 // decay, the blend's adaptation to how fresh the session is, "just viewed"
 // reasons, and anonymous context items as a session.
+#include <cmath>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/engine.h"
 #include "core/eval.h"
+#include "core/session_ranker.h"
 #include "core/transitions.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -186,7 +190,166 @@ TEST(SessionTest, BlendAdaptsToHowFreshTheSessionIs) {
   ASSERT_OK_AND_ASSIGN(r, engine.Recommend(stale));
   ASSERT_EQ(r.items.size(), 1u);
   EXPECT_EQ(r.items[0].item_id, "g");
-  EXPECT_EQ(r.items[0].source, Source::kFactorModel);
+}
+
+// The learned re-scoring: its features, and a ranking that follows its
+// weights rather than the hand blend.
+TEST(SessionTest, RankerWeightsReScoreTheCandidates) {
+  EngineOptions o;
+  o.for_you = {true, false, false, true, false};
+  o.session.co_occurrence_weight = 0;
+  o.session.ranker_model_candidates = 1;  // the model's top pick only
+  const auto make = [](EngineOptions options, int64_t now) {
+    auto engine = std::make_unique<Engine>(options);
+    AddItems(*engine);
+    std::vector<Event> taste;
+    for (int u = 0; u < 8; ++u) {
+      const std::string user = absl::StrCat("t", u);
+      for (const char* i : {"e", "f", "g"}) {
+        taste.push_back(View(user, i, kT0 - 1000 * kMinute));
+      }
+    }
+    taste.push_back(View("me", "e", kT0 - 1000 * kMinute));
+    taste.push_back(View("me", "f", kT0 - 1000 * kMinute));
+    engine->ApplyEvents(taste);
+    AddFollows(*engine, "a", "b", 2);
+    AlsOptions als;
+    als.factors = 4;
+    als.threads = 1;
+    EXPECT_OK(InstallAls(als, options.model, *engine));
+    engine->ApplyEvents(std::vector<Event>{View("me", "a", now)});
+    return engine;
+  };
+  const int64_t now = kT0 + 10 * kMinute;
+  RecommendRequest req = ForYou("me");
+  req.now_ms = now;
+
+  const std::unique_ptr<Engine> hand = make(o, now);
+  const std::vector<SessionRankerRow> rows = hand->SessionRankerRows(req);
+  const SessionRankerRow* b = nullptr;
+  const SessionRankerRow* g = nullptr;
+  for (const SessionRankerRow& r : rows) {
+    if (r.item_id == "b") b = &r;
+    if (r.item_id == "g") g = &r;
+  }
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(g, nullptr);
+  EXPECT_DOUBLE_EQ(b->features[kRankerTransLast], 1.0) << "b always follows a";
+  EXPECT_EQ(b->features[kRankerInModelTop], 0.0);
+  EXPECT_EQ(g->features[kRankerTransLast], 0.0);
+  EXPECT_EQ(g->features[kRankerInModelTop], 1.0) << "the model's top pick";
+  EXPECT_DOUBLE_EQ(g->features[kRankerModel], 1.0);
+  // The session is a, f, e (e and f 16 hours earlier): only a leads to b.
+  EXPECT_DOUBLE_EQ(b->features[kRankerSeeds], 1.0 / 3);
+  ASSERT_OK_AND_ASSIGN(Recommendation r, hand->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "b") << "the hand blend follows the session";
+
+  // Weights on the model's score alone: the model's pick wins.
+  o.session.ranker_weights.assign(kSessionRankerFeatures, 0.0);
+  o.session.ranker_weights[kRankerModel] = 1;
+  const std::unique_ptr<Engine> learned = make(o, now);
+  ASSERT_OK_AND_ASSIGN(r, learned->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "g");
+  EXPECT_TRUE(learned->SessionRankerRows(ForYou("nobody")).empty());
+
+  // A session less fresh than ranker_min_freshness keeps the hand blend.
+  o.session.ranker_min_freshness = 1;
+  const std::unique_ptr<Engine> strict = make(o, now);
+  RecommendRequest later = req;
+  later.now_ms = now + kMinute;  // freshness 2^(-1/60) < 1
+  ASSERT_OK_AND_ASSIGN(r, strict->Recommend(later));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "b");
+  EXPECT_TRUE(strict->SessionRankerRows(later).empty());
+  ASSERT_OK_AND_ASSIGN(r, strict->Recommend(req));  // freshness 1
+  EXPECT_EQ(r.items[0].item_id, "g");
+}
+
+// The weights stored with the model version (`aisle train`) re-score a
+// fresh session when SessionOptions::ranker_weights is empty; explicit
+// weights override them; a version without weights keeps the hand blend.
+TEST(SessionTest, ModelVersionWeightsReScoreUnlessConfigured) {
+  EngineOptions o;
+  o.for_you = {true, false, false, true, false};
+  o.session.co_occurrence_weight = 0;
+  o.session.ranker_model_candidates = 1;
+  const int64_t now = kT0 + 10 * kMinute;
+  const auto make = [now](EngineOptions options,
+                          std::map<std::string, std::string> parameters) {
+    auto engine = std::make_unique<Engine>(options);
+    AddItems(*engine);
+    std::vector<Event> taste;
+    for (int u = 0; u < 8; ++u) {
+      const std::string user = absl::StrCat("t", u);
+      for (const char* i : {"e", "f", "g"}) {
+        taste.push_back(View(user, i, kT0 - 1000 * kMinute));
+      }
+    }
+    taste.push_back(View("me", "e", kT0 - 1000 * kMinute));
+    taste.push_back(View("me", "f", kT0 - 1000 * kMinute));
+    engine->ApplyEvents(taste);
+    AddFollows(*engine, "a", "b", 2);
+    AlsOptions als;
+    als.factors = 4;
+    als.threads = 1;
+    EXPECT_OK(InstallAls(als, options.model, *engine, parameters));
+    engine->ApplyEvents(std::vector<Event>{View("me", "a", now)});
+    return engine;
+  };
+  RecommendRequest req = ForYou("me");
+  req.now_ms = now;
+  std::vector<double> model_only(kSessionRankerFeatures, 0.0);
+  model_only[kRankerModel] = 1;
+  const std::map<std::string, std::string> stored = {
+      {std::string(kSessionRankerWeightsParameter),
+       FormatSessionRankerWeights(model_only)}};
+
+  // Without stored weights: the hand blend follows the session.
+  ASSERT_OK_AND_ASSIGN(Recommendation r, make(o, {})->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "b");
+  // Unreadable stored weights: the hand blend too.
+  ASSERT_OK_AND_ASSIGN(
+      r, make(o, {{std::string(kSessionRankerWeightsParameter), "1,2"}})
+             ->Recommend(req));
+  EXPECT_EQ(r.items[0].item_id, "b");
+
+  // The version's weights (the model's score alone): the model's pick.
+  const std::unique_ptr<Engine> engine = make(o, stored);
+  ASSERT_OK_AND_ASSIGN(r, engine->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "g");
+
+  // Swapping in a version without weights brings the hand blend back.
+  AlsOptions als;
+  als.factors = 4;
+  als.threads = 1;
+  ASSERT_OK(InstallAls(als, o.model, *engine));
+  ASSERT_OK_AND_ASSIGN(r, engine->Recommend(req));
+  EXPECT_EQ(r.items[0].item_id, "b");
+
+  // Explicit weights override the version's: the session's transition.
+  o.session.ranker_weights.assign(kSessionRankerFeatures, 0.0);
+  o.session.ranker_weights[kRankerTransLast] = 1;
+  ASSERT_OK_AND_ASSIGN(r, make(o, stored)->Recommend(req));
+  ASSERT_EQ(r.items.size(), 1u);
+  EXPECT_EQ(r.items[0].item_id, "b");
+}
+
+TEST(SessionTest, RankerWeightsRoundTripAsText) {
+  std::vector<double> w(kSessionRankerFeatures, 0.0);
+  w[0] = 0.123456789;
+  w[kRankerLogReverse] = -3.5e-7;
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<double> back,
+      ParseSessionRankerWeights(FormatSessionRankerWeights(w)));
+  EXPECT_EQ(back, w);
+  EXPECT_FALSE(ParseSessionRankerWeights("1,2").ok());
+  EXPECT_FALSE(ParseSessionRankerWeights("").ok());
+  w[1] = std::nan("");
+  EXPECT_FALSE(ParseSessionRankerWeights(FormatSessionRankerWeights(w)).ok());
 }
 
 TEST(SessionTest, OptionsOutOfRangeNameTheField) {
@@ -196,6 +359,14 @@ TEST(SessionTest, OptionsOutOfRangeNameTheField) {
   EXPECT_THAT(ValidateSessionOptions(o),
               ::aisle::testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                          ::testing::HasSubstr("blend_weight")));
+  o.blend_weight = 0.9;
+  o.ranker_weights = {1.0, 2.0};
+  EXPECT_THAT(
+      ValidateSessionOptions(o),
+      ::aisle::testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                 ::testing::HasSubstr("ranker_weights")));
+  o.ranker_weights.assign(kSessionRankerFeatures, 0.5);
+  EXPECT_OK(ValidateSessionOptions(o));
 }
 
 }  // namespace

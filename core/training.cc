@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,7 @@
 #include "absl/time/time.h"
 #include "core/clock.h"
 #include "core/crc32c.h"
+#include "core/eval.h"
 
 namespace aisle::core {
 
@@ -202,6 +205,95 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
                           std::move(segments));
   if (!model.ok()) return model.status();
   out.model = *std::move(model);
+  return out;
+}
+
+absl::StatusOr<SessionRankerTraining> FitSessionRankerOnEvents(
+    std::span<const Item> items, std::span<const Event> events,
+    const EngineOptions& engine_options, const AlsOptions& als,
+    const SessionRankerTrainingOptions& options) {
+  if (options.steps < 1) {
+    return absl::InvalidArgumentError("session ranker steps must be >= 1");
+  }
+  if (options.max_requests < 1) {
+    return absl::InvalidArgumentError(
+        "session ranker max_requests must be >= 1");
+  }
+  const auto start = SteadyClock::now();
+  // Each user's events in time order (ties in input order).
+  std::vector<std::vector<size_t>> by_user;
+  {
+    absl::flat_hash_map<std::string_view, size_t> index;
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto [it, inserted] =
+          index.try_emplace(events[i].user_id, by_user.size());
+      if (inserted) by_user.emplace_back();
+      by_user[it->second].push_back(i);
+    }
+  }
+  for (std::vector<size_t>& rows : by_user) {
+    std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) {
+      return events[a].timestamp_ms < events[b].timestamp_ms;
+    });
+  }
+  EngineOptions eo = engine_options;
+  eo.session.ranker_weights.clear();
+  SessionRankerTraining out;
+  std::vector<SessionRankerQuery> queries;
+  for (int step = 1; step <= options.steps; ++step) {
+    std::vector<Event> train;
+    train.reserve(events.size());
+    std::vector<std::pair<size_t, size_t>> held;  // live, label
+    for (const std::vector<size_t>& rows : by_user) {
+      const size_t drop = static_cast<size_t>(step - 1);
+      const size_t n = rows.size() > drop ? rows.size() - drop : 0;
+      const size_t keep = n >= 3 ? n - 2 : n;
+      for (size_t j = 0; j < keep; ++j) train.push_back(events[rows[j]]);
+      if (n >= 3) held.emplace_back(rows[n - 2], rows[n - 1]);
+    }
+    std::stable_sort(train.begin(), train.end(),
+                     [](const Event& a, const Event& b) {
+                       return a.timestamp_ms < b.timestamp_ms;
+                     });
+    Engine engine(eo);
+    engine.UpsertItems(items);
+    engine.ReplayEvents(train);
+    train.clear();
+    train.shrink_to_fit();
+    if (absl::Status s = InstallAls(als, eo.model, engine); !s.ok()) return s;
+    const size_t every =
+        (held.size() + options.max_requests - 1) / options.max_requests;
+    for (size_t u = 0; u < held.size(); u += std::max<size_t>(1, every)) {
+      const Event& live = events[held[u].first];
+      const Event& next = events[held[u].second];
+      engine.ApplyEvents({&live, 1});
+      RecommendRequest req;
+      req.user_id = live.user_id;
+      req.scenario = Scenario::kForYou;
+      req.count = options.count;
+      req.now_ms = live.timestamp_ms;
+      std::vector<SessionRankerRow> rows = engine.SessionRankerRows(req);
+      ++out.requests;
+      SessionRankerQuery q;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        if (rows[r].item_id == next.item_id) q.positive = static_cast<int>(r);
+        std::array<double, kSessionRankerFeatures> f{};
+        std::copy(rows[r].features.begin(), rows[r].features.end(), f.begin());
+        q.rows.push_back(f);
+      }
+      if (q.positive >= 0) queries.push_back(std::move(q));
+    }
+  }
+  if (std::none_of(
+          queries.begin(), queries.end(),
+          [](const SessionRankerQuery& q) { return q.rows.size() >= 2; })) {
+    return absl::FailedPreconditionError(
+        "no request with the next item among two or more candidates");
+  }
+  absl::StatusOr<SessionRankerFit> fit = FitSessionRanker(queries, options.fit);
+  if (!fit.ok()) return fit.status();
+  out.fit = *std::move(fit);
+  out.seconds = SecondsSince(start);
   return out;
 }
 

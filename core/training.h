@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,7 @@
 #include "core/eval.h"
 #include "core/model.h"
 #include "core/segments.h"
+#include "core/session_ranker.h"
 
 namespace aisle::core {
 
@@ -100,6 +102,28 @@ absl::StatusOr<TrainedModel> TrainModelVersion(
     Engine::TrainingData data, const TrainingOptions& options,
     const ModelOptions& model_options,
     const TrainingProgress& progress = nullptr);
+
+// The learned re-scoring of FOR_YOU's fresh-session candidates
+// (SessionOptions::ranker_weights, core/session_ranker.h), fitted from
+// the events `aisle train` reads and stored with the model version under
+// kSessionRankerWeightsParameter; `aisle eval` fits it the same way on its
+// training part (SessionRankerTrainingOptions: core/session_ranker.h).
+struct SessionRankerTraining {
+  SessionRankerFit fit;
+  int requests = 0;  // requests made; fit.queries had the label
+  double seconds = 0;
+};
+
+// `items` are upserted first; `events` need not be sorted. The engines
+// use `engine_options` (its ranker_weights ignored) and the ALS of `als`.
+// Errors: InvalidArgument for steps < 1 or max_requests < 1;
+// FailedPrecondition when no request had the next item among two or more
+// candidates (nothing to fit: callers keep the hand blend); those of
+// TrainAls, FactorModel::Create and FitSessionRanker.
+absl::StatusOr<SessionRankerTraining> FitSessionRankerOnEvents(
+    std::span<const Item> items, std::span<const Event> events,
+    const EngineOptions& engine_options, const AlsOptions& als,
+    const SessionRankerTrainingOptions& options);
 
 }  // namespace aisle::core
 

@@ -4,9 +4,13 @@
 // exploration. server/config.cc owns the table and the parsing.
 #include <cmath>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/string_view.h"
 #include "core/weights_config.h"
 #include "server/config_flags.h"
@@ -149,6 +153,31 @@ std::vector<FlagOption> EngineFlagOptions() {
       {"session-cooccurrence-weight", "WEIGHT",
        "Weight of co-occurrence in the session score (default 0.5).", false,
        SessionSetter(&core::SessionOptions::co_occurrence_weight, 0, 1e6)},
+      {"session-ranker-weights", "W1,W2,...",
+       "Learned re-scoring of a fresh session's candidates: one weight per "
+       "feature of core/session_ranker.h, comma-separated, as `aisle eval "
+       "--protocol next-item --session-ranker-fit-steps N` prints them; "
+       "empty = the hand blend (default).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         std::vector<double> weights;
+         for (absl::string_view part : absl::StrSplit(v, ',')) {
+           part = absl::StripAsciiWhitespace(part);
+           if (part.empty()) continue;
+           double w = 0;
+           if (!absl::SimpleAtod(part, &w)) {
+             return Bad(absl::StrCat("not a number: \"", part, "\""));
+           }
+           weights.push_back(w);
+         }
+         core::SessionOptions check;
+         check.ranker_weights = weights;
+         if (absl::Status s = core::ValidateSessionOptions(check); !s.ok()) {
+           return Bad(s.message());
+         }
+         c->engine.session.ranker_weights = std::move(weights);
+         return absl::OkStatus();
+       }},
       {"exact-below-selectivity", "FRACTION",
        "Use exact search when a filter keeps less than this fraction of "
        "the catalog (default 0.05).",

@@ -124,6 +124,20 @@ TEST(ConfigTest, ClusterRetentionNeedsSnapshotsAtLeastAThirdAsOld) {
   EXPECT_EQ(Parse({})->cluster_max_age_ms, -1);  // the stream as it is
 }
 
+TEST(ConfigTest, SessionRankerWeights) {
+  std::string weights;
+  for (int f = 0; f < 19; ++f) weights += f == 0 ? "0.5" : ",-1.25";
+  absl::StatusOr<ServerConfig> c = Parse({"--session-ranker-weights", weights});
+  ASSERT_OK(c);
+  ASSERT_EQ(c->engine.session.ranker_weights.size(), 19u);
+  EXPECT_EQ(c->engine.session.ranker_weights[0], 0.5);
+  EXPECT_EQ(c->engine.session.ranker_weights[18], -1.25);
+  EXPECT_TRUE(Parse({})->engine.session.ranker_weights.empty());
+  EXPECT_FALSE(Parse({"--session-ranker-weights", "1,2"}).ok())
+      << "one weight per feature";
+  EXPECT_FALSE(Parse({"--session-ranker-weights", weights + "x"}).ok());
+}
+
 TEST(ConfigTest, FlagsInBothForms) {
   absl::StatusOr<ServerConfig> c =
       Parse({"--port", "6000", "--metrics-port=-1", "--demo",

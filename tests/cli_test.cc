@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/session_ranker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
@@ -320,6 +321,38 @@ TEST_F(CliTest, TrainStoresVersionsThatModelsCanSwitch) {
   EXPECT_EQ(missing.exit_code, 1) << Describe(missing);
 }
 
+// `aisle train` fits the session ranker's weights and stores them with
+// the version (FOR_YOU uses them); --session-ranker-fit-steps 0 does not.
+TEST_F(CliTest, TrainStoresSessionRankerWeightsWithTheVersion) {
+  ImportGood();
+  const std::string fitted = Train();
+  const std::string plain =
+      Train({"--no-activate", "--session-ranker-fit-steps", "0"});
+  ASSERT_FALSE(fitted.empty());
+  ASSERT_FALSE(plain.empty());
+  storage::StoreOptions options;
+  options.data_dir = DataDir();
+  options.read_only = true;
+  auto store = storage::Store::Open(options);
+  ASSERT_OK(store);
+  auto models = (*store)->ListModels();
+  ASSERT_OK(models);
+  const std::string key(core::kSessionRankerWeightsParameter);
+  int seen = 0;
+  for (const storage::StoredModel& m : *models) {
+    const auto& p = m.metadata.parameters;
+    if (m.metadata.version == fitted) {
+      ++seen;
+      ASSERT_TRUE(p.contains(key)) << "no weights stored";
+      EXPECT_OK(core::ParseSessionRankerWeights(p.at(key)));
+    } else if (m.metadata.version == plain) {
+      ++seen;
+      EXPECT_FALSE(p.contains(key));
+    }
+  }
+  EXPECT_EQ(seen, 2);
+}
+
 TEST_F(CliTest, TrainWithoutEventsSaysWhatToDo) {
   RunResult r = Aisle({"train", "--data-dir", dir_.Sub("absent")});
   EXPECT_EQ(r.exit_code, 1) << Describe(r);
@@ -427,15 +460,16 @@ TEST_F(CliTest, ImportedFactorsServeAsAModelVersion) {
 
   ASSERT_OK_AND_ASSIGN(testing::ServeProcess serve,
                        testing::SpawnServe(DataDir(), {}, dir_.path()));
-  RunResult rec = Aisle({"recommend", "--target", serve.address, "--user",
-                         "u0", "--count", "4"});
+  RunResult rec = Aisle(
+      {"recommend", "--target", serve.address, "--user", "u0", "--count", "4"});
   ASSERT_EQ(rec.exit_code, 0) << Describe(rec);
   EXPECT_THAT(rec.out, HasSubstr("model: " + version));
   // u0 (group 0) saw i0..i5: the model puts i6..i9 first.
   for (int rank = 1; rank <= 4; ++rank) {
     EXPECT_TRUE(std::regex_search(
         rec.out, std::regex(absl::StrCat("\\n\\s+", rank, "\\s+i[6-9]\\s"))))
-        << "rank " << rank << "\n" << Describe(rec);
+        << "rank " << rank << "\n"
+        << Describe(rec);
   }
 }
 
