@@ -17,7 +17,7 @@
 # SERVING. Prints a summary with the parts of B's start from its log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/server.sh  # free_port
+source scripts/lib/server.sh  # free_port, recovery_store
 ITEMS=${1:-100000}
 USERS=${2:-1000000}
 EVENTS=${3:-10000000}
@@ -26,7 +26,6 @@ AISLE=${AISLE_BIN:-$PWD/build/aisle}
 [[ -x $AISLE ]] || ./scripts/build.sh aisle
 NATS=$(command -v nats-server || echo /usr/sbin/nats-server)
 [[ -x $NATS ]] || { echo "measure_join: no nats-server; run scripts/setup.sh" >&2; exit 1; }
-STORE=/tmp/aisle-recovery-$ITEMS-$USERS-$EVENTS
 WORK=$(mktemp -d /tmp/aisle-join.XXXXXX)
 log() { printf '[measure_join] %s\n' "$*"; }
 pids=()
@@ -45,12 +44,7 @@ wait_log() {  # FILE PATTERN SECONDS PID
   tail -20 "$1"; log "FAILED: no '$2' in $1 after $3 s"; exit 1
 }
 
-if [[ ! -f $STORE/.trained ]]; then
-  log "generating $ITEMS items, $USERS users, $EVENTS events into $STORE (once)"
-  "$AISLE" generate --data-dir "$STORE" --items "$ITEMS" --users "$USERS" --events "$EVENTS" | tail -4
-  "$AISLE" train --data-dir "$STORE" --validate-fraction 0
-  touch "$STORE/.trained"
-fi
+STORE=$(recovery_store "$AISLE" "$ITEMS" "$USERS" "$EVENTS")
 
 NATS_PORT=$(free_port)
 "$NATS" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &

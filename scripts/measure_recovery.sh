@@ -13,22 +13,15 @@
 # a SIGTERM shutdown. Prints a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/server.sh  # stop_server, free_port
+source scripts/lib/server.sh  # stop_server, free_port, recovery_store
 ITEMS=${1:-100000}
 USERS=${2:-1000000}
 EVENTS=${3:-10000000}
 AISLE=${AISLE_BIN:-$PWD/build/aisle}
 [[ -x $AISLE ]] || ./scripts/build.sh aisle
-DIR=/tmp/aisle-recovery-$ITEMS-$USERS-$EVENTS
 LOG=$(mktemp /tmp/aisle-recovery.XXXXXX.log)
 log() { printf '[measure_recovery] %s\n' "$*"; }
-
-if [[ ! -f $DIR/.trained ]]; then
-  log "generating $ITEMS items, $USERS users, $EVENTS events into $DIR"
-  "$AISLE" generate --data-dir "$DIR" --items "$ITEMS" --users "$USERS" --events "$EVENTS" | tail -4
-  "$AISLE" train --data-dir "$DIR" --validate-fraction 0
-  touch "$DIR/.trained"
-fi
+DIR=$(recovery_store "$AISLE" "$ITEMS" "$USERS" "$EVENTS")
 GRPC_PORT=$(free_port)
 METRICS_PORT=$(free_port)
 since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}'; }

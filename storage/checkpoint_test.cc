@@ -22,6 +22,24 @@ using ::aisle::testing::StatusIs;
 using ::testing::_;
 using ::testing::HasSubstr;
 
+// Overwrites 8 bytes in the middle of the largest table file in `dir`:
+// its footer and index still read, so only a checksum pass sees it.
+// False when `dir` holds no table file.
+bool DamageLargestTable(const fs::path& dir) {
+  fs::path largest;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".sst" &&
+        (largest.empty() || entry.file_size() > fs::file_size(largest))) {
+      largest = entry.path();
+    }
+  }
+  if (largest.empty()) return false;
+  std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(largest) / 3));
+  f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+  return true;
+}
+
 TEST_F(StoreTest, CheckpointWhileWritingRestoresConsistentState) {
   options_.durability = Durability::kMachine;
   auto store = OpenOrDie();
@@ -110,23 +128,10 @@ TEST_F(StoreTest, RestoreRejectsACheckpointWithADamagedBlock) {
     ASSERT_OK(store->AppendEvents(batch).status());
     ASSERT_OK(store->Checkpoint(root_ + "/checkpoint"));
   }
-  // Damage the middle of the largest table file of a copy: its footer and
-  // index still read, so only a checksum pass sees it.
+  // A damaged copy.
   const fs::path copy = root_ + "/damaged";
   fs::copy(root_ + "/checkpoint", copy);
-  fs::path largest;
-  for (const auto& entry : fs::directory_iterator(copy)) {
-    if (entry.path().extension() == ".sst" &&
-        (largest.empty() || entry.file_size() > fs::file_size(largest))) {
-      largest = entry.path();
-    }
-  }
-  ASSERT_FALSE(largest.empty());
-  {
-    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(largest) / 3));
-    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
-  }
+  ASSERT_TRUE(DamageLargestTable(copy));
   const std::string target = root_ + "/restored";
   EXPECT_THAT(RestoreCheckpoint(copy.string(), target),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("damaged")));
@@ -179,19 +184,7 @@ TEST_F(StoreTest, AdoptCheckpointRemovesADamagedCheckpointsFiles) {
     ASSERT_OK(store->AppendEvents(batch).status());
     ASSERT_OK(store->Checkpoint(inside));
   }
-  fs::path largest;
-  for (const auto& entry : fs::directory_iterator(inside)) {
-    if (entry.path().extension() == ".sst" &&
-        (largest.empty() || entry.file_size() > fs::file_size(largest))) {
-      largest = entry.path();
-    }
-  }
-  ASSERT_FALSE(largest.empty());
-  {
-    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(largest) / 3));
-    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
-  }
+  ASSERT_TRUE(DamageLargestTable(inside));
   EXPECT_THAT(AdoptCheckpoint(inside, target, {}),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("damaged")));
   // Nothing that opens is left: the data dir is empty again.

@@ -1,7 +1,8 @@
 # Sourced (not run) by the scripts that start `aisle serve` or another
 # server in the background on loopback: bench.sh, memory_scale.sh,
 # overload.sh, measure_recovery.sh, check_prometheus.sh, build_image.sh
-# (pin_cores: bench.sh, overload.sh).
+# (pin_cores: bench.sh, overload.sh; recovery_store: measure_recovery.sh,
+# measure_join.sh).
 #
 #   source scripts/lib/server.sh   # after cd to the repository root
 
@@ -37,4 +38,19 @@ pin_cores() {
   else
     PINNING="not pinned (no taskset or fewer than 2 cores)"
   fi
+}
+
+# recovery_store AISLE ITEMS USERS EVENTS: prints the directory of a
+# generated and trained store of that scale, /tmp/aisle-recovery-ITEMS-
+# USERS-EVENTS, making it on first use (`aisle generate` + `aisle train`;
+# progress on stderr). Shared by measure_recovery.sh and measure_join.sh.
+recovery_store() {
+  local aisle=$1 dir=/tmp/aisle-recovery-$2-$3-$4
+  if [[ ! -f $dir/.trained ]]; then
+    echo "generating $2 items, $3 users, $4 events into $dir (once)" >&2
+    "$aisle" generate --data-dir "$dir" --items "$2" --users "$3" --events "$4" | tail -4 >&2
+    "$aisle" train --data-dir "$dir" --validate-fraction 0 >&2
+    touch "$dir/.trained"
+  fi
+  echo "$dir"
 }
