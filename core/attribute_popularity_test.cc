@@ -135,7 +135,7 @@ TEST_F(EngineAttributesTest, ErasureRemovesTheUsersShare) {
   std::vector<Event> buys;
   for (int k = 0; k < 200; ++k) {
     buys.push_back({absl::StrCat("b", k), "buyer", "i399", EventType::kPurchase,
-                    1, 1793491200000 + k, ""});
+                    1, 1793491200000 + k, "", ""});
   }
   engine.ApplyEvents(buys);
   EXPECT_EQ(ForYou(engine, "new").front(), "i399");

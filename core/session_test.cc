@@ -276,8 +276,8 @@ TEST(SessionTest, ModelVersionWeightsReScoreUnlessConfigured) {
   o.session.co_occurrence_weight = 0;
   o.session.ranker_model_candidates = 1;
   const int64_t now = kT0 + 10 * kMinute;
-  const auto make = [now](EngineOptions options,
-                          std::map<std::string, std::string> parameters) {
+  const auto make = [=](EngineOptions options,
+                        std::map<std::string, std::string> parameters) {
     auto engine = std::make_unique<Engine>(options);
     AddItems(*engine);
     std::vector<Event> taste;

@@ -19,7 +19,6 @@
 namespace aisle::core {
 namespace {
 
-constexpr int kDim = 64;
 constexpr int kQueries = 500;
 constexpr int kTopK = 10;
 

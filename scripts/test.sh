@@ -11,9 +11,13 @@
 #      (scripts/check_prometheus.sh), and the Kubernetes manifests against
 #      the Kubernetes schemas (scripts/validate_k8s.sh). Skip them with
 #      AISLE_SKIP_DEPLOY_CHECKS=1.
-#   3. the lock annotations (ABSL_GUARDED_BY ...), checked by clang's front
-#      end with -Werror=thread-safety on every unit of `aisle`
-#      (scripts/check_thread_safety.sh).
+#   3. the lock annotations (ABSL_GUARDED_BY ...) and clang's warnings,
+#      every one an error. A new build directory is built with clang and
+#      -DAISLE_WERROR=ON (clang adds -Wthread-safety), so the build itself
+#      is that check, on every unit including the tests; a build directory
+#      configured with another compiler gets clang's front end over the
+#      units of `aisle` instead (scripts/check_thread_safety.sh, ~250 s on
+#      2 cores).
 #   4. cluster mode with real processes: scripts/cluster_test.sh --small.
 #   5. the web console in a real browser (scripts/console_e2e.sh: the
 #      system Chromium driven by playwright-core; screenshots in
@@ -30,9 +34,9 @@
 # a table closes the run. Two things overlap: the npm packages of the
 # console and Kubernetes checks download while the build compiles, and
 # check_prometheus (mostly waiting for Prometheus' 1 s scrapes and rule
-# evaluations) runs while check_thread_safety compiles, at a lower
-# priority, so that the check's server is not starved; its output is
-# printed when it ends.
+# evaluations) runs beside the thread-safety check (when it compiles, at a
+# lower priority, so that the check's server is not starved), the
+# Kubernetes and the cluster checks; its output is printed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${AISLE_BUILD_DIR:-build}
@@ -76,7 +80,14 @@ if ((${#failed[@]} == 0)); then
     if ((deploy_checks)); then ./scripts/validate_k8s.sh --deps-only; fi
   } >"$npm_log" 2>&1 &
   npm_pid=$!
-  step build ./scripts/build.sh
+  # clang with every warning an error when the build directory is new
+  # (setup.sh installs clang): clang's -Wthread-safety then checks the lock
+  # annotations as it compiles, which makes step 3 free.
+  build_env=()
+  if [[ ! -f "$BUILD_DIR/build.ninja" ]] && command -v clang++ >/dev/null; then
+    build_env=(CXX=clang++ "AISLE_CMAKE_ARGS=-DAISLE_WERROR=ON")
+  fi
+  step build env "${build_env[@]}" ./scripts/build.sh
   wait "$npm_pid" || echo "=== test.sh: npm prefetch failed (see below)"
   cat "$npm_log"
   rm -f "$npm_log"
@@ -98,26 +109,35 @@ if ((deploy_checks)); then
   ) >"$prom_log" 2>&1 &
   prom_pid=$!
 fi
-step check_thread_safety nice -n 10 ./scripts/check_thread_safety.sh
+# Step 3: done by the build when it was clang's with -Werror.
+if grep -q '^CMAKE_CXX_COMPILER:.*clang' "$BUILD_DIR/CMakeCache.txt" &&
+  grep -q '^AISLE_WERROR:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+  echo "=== test.sh: check_thread_safety: done by the build" \
+    "(clang, -Wthread-safety, -Werror, every unit)"
+else
+  step check_thread_safety nice -n 10 ./scripts/check_thread_safety.sh
+fi
 if ((deploy_checks)); then
-  rc=0
-  wait "$prom_pid" || rc=$?
-  echo "=== test.sh: check_prometheus (ran during check_thread_safety)"
-  cat "$prom_log"
-  line=$(printf '%-22s %5d s  %s' check_prometheus \
-    "$(cat "$prom_log.seconds" 2>/dev/null || echo 0)" \
-    "$( ((rc == 0)) && echo "ok (during check_thread_safety)" ||
-      echo "FAILED (exit $rc)")")
-  rm -f "$prom_log" "$prom_log.seconds"
-  echo "=== test.sh: $line"
-  timings+=("$line")
-  ((rc == 0)) || failed+=(check_prometheus)
   step validate_k8s ./scripts/validate_k8s.sh
 fi
 # Cluster mode with real processes (3 NATS + 3 Aisle, kill -9 of one of
 # each under load); the full run with measurements is run by hand.
 step cluster_test env AISLE_BUILD_DIR="$BUILD_DIR" \
   ./scripts/cluster_test.sh --small
+if ((deploy_checks)); then
+  rc=0
+  wait "$prom_pid" || rc=$?
+  echo "=== test.sh: check_prometheus (ran beside the steps above)"
+  cat "$prom_log"
+  line=$(printf '%-22s %5d s  %s' check_prometheus \
+    "$(cat "$prom_log.seconds" 2>/dev/null || echo 0)" \
+    "$( ((rc == 0)) && echo "ok (beside the steps above)" ||
+      echo "FAILED (exit $rc)")")
+  rm -f "$prom_log" "$prom_log.seconds"
+  echo "=== test.sh: $line"
+  timings+=("$line")
+  ((rc == 0)) || failed+=(check_prometheus)
+fi
 step console_e2e env AISLE_BUILD_DIR="$BUILD_DIR" ./scripts/console_e2e.sh
 step chaos env AISLE_BIN="$PWD/$BUILD_DIR/aisle" ./scripts/chaos.sh
 # CTest last, so that its summary closes the output (before the timings).
