@@ -133,6 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 5:
       (void)EventKeyTimestamp(bytes);
+      // A log ref's value: every byte string is one, and comes back whole.
+      if (EncodeLogRefValue(DecodeLogRefValue(bytes)) != bytes) std::abort();
       break;
     case 6:
       Merge(bytes);

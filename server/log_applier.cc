@@ -1,6 +1,8 @@
 #include "server/log_applier.h"
 
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -358,8 +360,24 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
     }
     case cluster::v1::LogEntry::kUpsertUsers: {
       std::vector<core::UserAttributes> users;
-      for (const v1::User& user : entry.upsert_users().users()) {
-        users.push_back(ToCoreUser(user));
+      if (entry.upsert_users().replaces() != 0) {
+        absl::StatusOr<bool> handled = erasure_.ApplyReplacement(entry, seq);
+        if (!handled.ok()) {
+          result.status = handled.status();
+          break;
+        }
+        if (*handled) break;
+        absl::StatusOr<std::vector<core::UserAttributes>> due =
+            erasure_.UsersStillDue(entry);
+        if (!due.ok()) {
+          result.status = due.status();
+          break;
+        }
+        users = *std::move(due);
+      } else {
+        for (const v1::User& user : entry.upsert_users().users()) {
+          users.push_back(ToCoreUser(user));
+        }
       }
       result.status =
           ingest_->UpsertUsers(std::move(users), entry.written_at_ms(), seq);
@@ -374,22 +392,22 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
       result.status = deleted.status();
       break;
     }
-    case cluster::v1::LogEntry::kDeleteUser: {
-      // The log first, while this node's refs still say where the user's
-      // events are; the store's erasure then deletes the refs. A failure
-      // (NATS unreachable) retries the whole entry.
-      absl::StatusOr<LogErasureStats> from_log =
-          erasure_.EraseUserEntries(entry.delete_user());
-      if (!from_log.ok()) {
-        result.status = from_log.status();
-        break;
+    case cluster::v1::LogEntry::kDeleteUser:
+      result = EraseUser(entry.delete_user(), seq);
+      break;
+    case cluster::v1::LogEntry::kDeleteUserDigest: {
+      // Every node stores the same users at this position, so every node
+      // finds the same one, or none (then nothing is stored to erase).
+      const std::string& digest = entry.delete_user_digest();
+      absl::StatusOr<std::optional<std::string>> user = store_->FindUser(
+          [&](std::string_view id) { return UserDigest(id) == digest; });
+      if (!user.ok()) {
+        result.status = user.status();
+      } else if (user->has_value()) {
+        result = EraseUser(**user, seq);
+      } else {
+        result.status = store_->SetAppliedLogSequence(seq);
       }
-      result.log_erased = *from_log;
-      absl::StatusOr<UserErasure> erased =
-          ingest_->EraseUser(entry.delete_user(), seq);
-      if (erased.ok()) result.erasure = *erased;
-      result.status = erased.status();
-      if (erased.ok() && options_.on_user_erased) options_.on_user_erased(seq);
       break;
     }
     case cluster::v1::LogEntry::kMergeUsers: {
@@ -426,6 +444,24 @@ ApplyResult LogApplier::Apply(const cluster::LogEntry& log_entry) {
       result.status = absl::FailedPreconditionError("empty log entry");
       break;
   }
+  return result;
+}
+
+ApplyResult LogApplier::EraseUser(const std::string& user_id, uint64_t seq) {
+  ApplyResult result;
+  // The log first, while this node's refs still say where the user's
+  // events are; the store's erasure then deletes the refs. A failure
+  // (NATS unreachable) retries the whole entry.
+  absl::StatusOr<LogErasureStats> from_log = erasure_.EraseUserEntries(user_id);
+  if (!from_log.ok()) {
+    result.status = from_log.status();
+    return result;
+  }
+  result.log_erased = *from_log;
+  absl::StatusOr<UserErasure> erased = ingest_->EraseUser(user_id, seq);
+  if (erased.ok()) result.erasure = *erased;
+  result.status = erased.status();
+  if (erased.ok() && options_.on_user_erased) options_.on_user_erased(seq);
   return result;
 }
 

@@ -141,6 +141,9 @@ class LogApplier {
   // applier stopped first.
   bool ApplyWithRetry(const cluster::LogEntry& entry);
   ApplyResult Apply(const cluster::LogEntry& entry);
+  // A DeleteUser entry for `user_id`: from the log (LogErasure), then
+  // from this node's store and engine.
+  ApplyResult EraseUser(const std::string& user_id, uint64_t seq);
   // An events entry of a run applied together.
   struct EventsRunEntry {
     cluster::LogEntry raw;

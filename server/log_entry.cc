@@ -1,5 +1,7 @@
 #include "server/log_entry.h"
 
+#include <openssl/sha.h>
+
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "server/convert.h"
@@ -52,7 +54,7 @@ std::string UpsertUsersEntry(const std::vector<core::UserAttributes>& users,
 
 std::string DeleteUserEntry(const std::string& user_id, int64_t now_ms) {
   cluster::v1::LogEntry entry;
-  entry.set_delete_user(user_id);
+  entry.set_delete_user_digest(UserDigest(user_id));
   return Serialize(entry, now_ms);
 }
 
@@ -68,6 +70,17 @@ std::string ActivateModelEntry(const std::string& version, int64_t now_ms) {
   cluster::v1::LogEntry entry;
   entry.set_activate_model(version);
   return Serialize(entry, now_ms);
+}
+
+std::string UserDigest(std::string_view user_id) {
+  // The tag keeps these digests apart from any other SHA-256 of an id.
+  std::string input("aisle.user-erasure.v1");
+  input.push_back('\0');
+  input.append(user_id);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+         digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
 std::string UniqueEntryId() {

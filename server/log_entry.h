@@ -28,10 +28,18 @@ std::string DeleteItemsEntry(const std::vector<std::string>& item_ids,
                              int64_t now_ms);
 std::string UpsertUsersEntry(const std::vector<core::UserAttributes>& users,
                              int64_t now_ms);
+// Holds UserDigest(user_id), not the id (delete_user_digest).
 std::string DeleteUserEntry(const std::string& user_id, int64_t now_ms);
 std::string MergeUsersEntry(const std::string& from, const std::string& to,
                             int64_t now_ms);
 std::string ActivateModelEntry(const std::string& version, int64_t now_ms);
+
+// The 32-byte SHA-256 of a domain tag and `user_id`: what a DeleteUser
+// entry holds instead of the id. Anyone holding a candidate id can test
+// it against a digest (ids are often guessable), so a digest says "this id
+// was erased at this time" to whoever already knows the id, and nothing
+// about the erased user's data, which is gone from the log and every node.
+std::string UserDigest(std::string_view user_id);
 
 // The de-duplication id of an entry that has no natural one (items, users'
 // attributes, user erasure, model activation): unique per call. Retrying those

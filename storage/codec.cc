@@ -391,6 +391,27 @@ std::optional<uint64_t> EventKeySequence(std::string_view key) {
   return seq;
 }
 
+std::string EncodeLogRefValue(const LogRefValue& value) {
+  std::string out = value.kind;
+  for (const std::string& alias : value.aliases) {
+    out.push_back('\0');
+    out.append(alias);
+  }
+  return out;
+}
+
+LogRefValue DecodeLogRefValue(std::string_view bytes) {
+  LogRefValue value;
+  size_t end = bytes.find('\0');
+  value.kind = std::string(bytes.substr(0, end));
+  while (end != std::string_view::npos) {
+    const size_t start = end + 1;
+    end = bytes.find('\0', start);
+    value.aliases.emplace_back(bytes.substr(start, end - start));
+  }
+  return value;
+}
+
 std::string LogRefKey(std::string_view user_id, uint64_t log_sequence) {
   std::string key = UserKeyPrefix(user_id);
   PutBigEndian64(log_sequence, &key);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/types.h"
@@ -104,8 +105,21 @@ std::string EncodeSnapshotManifest(const SnapshotManifest& manifest);
 absl::StatusOr<SnapshotManifest> DecodeSnapshotManifest(std::string_view bytes);
 
 // Log refs column family (cluster mode): user_id '\0' log_sequence (8B
-// big-endian) -> "": the replicated-log entries that hold the user's id,
-// so that erasing the user can erase them from the log too.
+// big-endian) -> kind ('\0' alias)*: the replicated-log entries that hold
+// the user's data, so that erasing the user can erase them from the log
+// too. The kind is "" for an events entry, kAttributesLogRef for a users'
+// attributes entry, kMergeLogRef for the MergeUsers entry that merged
+// another user into this one. The aliases are the other ids under which
+// the entry holds this user's data: the ids of users merged into it.
+inline constexpr std::string_view kAttributesLogRef = "u";
+inline constexpr std::string_view kMergeLogRef = "m";
+// A log ref's value, and back.
+struct LogRefValue {
+  std::string kind;
+  std::vector<std::string> aliases;
+};
+std::string EncodeLogRefValue(const LogRefValue& value);
+LogRefValue DecodeLogRefValue(std::string_view bytes);
 std::string LogRefKey(std::string_view user_id, uint64_t log_sequence);
 // The log sequence in a LogRefKey; nullopt if `key` is not one.
 std::optional<uint64_t> LogRefSequence(std::string_view key);

@@ -22,12 +22,30 @@ absl::StatusOr<std::vector<uint64_t>> Store::Impl::MoveUserLogRefs(
   ro.fill_cache = false;
   absl::Status scanned = ForEachInPrefix(
       log_refs, UserKeyPrefix(from), ro, "reading a user's log refs",
-      [&](std::string_view key, std::string_view) -> absl::Status {
+      [&](std::string_view key, std::string_view value) -> absl::Status {
         batch->Delete(log_refs, ToSlice(key));
-        if (std::optional<uint64_t> seq = LogRefSequence(key)) {
-          sequences.push_back(*seq);
-          if (!to.empty()) batch->Put(log_refs, LogRefKey(to, *seq), "");
+        std::optional<uint64_t> seq = LogRefSequence(key);
+        if (!seq.has_value()) return absl::OkStatus();
+        sequences.push_back(*seq);
+        if (to.empty()) return absl::OkStatus();
+        // The entry holds `from`'s id (and its aliases'): `to`'s ref there
+        // names them, next to what `to` may already have at that entry.
+        LogRefValue moved = DecodeLogRefValue(value);
+        moved.aliases.emplace_back(from);
+        const std::string to_key = LogRefKey(to, *seq);
+        std::string existing;
+        rocksdb::Status s =
+            db->Get(rocksdb::ReadOptions(), log_refs, to_key, &existing);
+        if (s.ok()) {
+          LogRefValue merged = DecodeLogRefValue(existing);
+          for (std::string& alias : moved.aliases) {
+            if (alias != to) merged.aliases.push_back(std::move(alias));
+          }
+          moved = std::move(merged);
+        } else if (!s.IsNotFound()) {
+          return Error(s, "reading a log ref");
         }
+        batch->Put(log_refs, to_key, EncodeLogRefValue(moved));
         return absl::OkStatus();
       });
   if (!scanned.ok()) return scanned;
@@ -41,6 +59,35 @@ absl::StatusOr<std::vector<uint64_t>> Store::LogRefs(
   return impl_->MoveUserLogRefs(user_id, "", &unused);
 }
 
+absl::StatusOr<std::vector<LogRef>> Store::UserLogRefs(
+    std::string_view user_id) const {
+  const Impl& impl = *impl_;
+  if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  std::vector<LogRef> refs;
+  if (impl.log_refs == nullptr) return refs;
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  absl::Status scanned = impl.ForEachInPrefix(
+      impl.log_refs, UserKeyPrefix(user_id), ro, "reading a user's log refs",
+      [&](std::string_view key, std::string_view bytes) -> absl::Status {
+        std::optional<uint64_t> seq = LogRefSequence(key);
+        if (!seq.has_value()) return absl::OkStatus();
+        LogRefValue value = DecodeLogRefValue(bytes);
+        LogRef ref;
+        ref.sequence = *seq;
+        if (value.kind == kAttributesLogRef) {
+          ref.kind = LogRef::Kind::kAttributes;
+        } else if (value.kind == kMergeLogRef) {
+          ref.kind = LogRef::Kind::kMerge;
+        }
+        ref.aliases = std::move(value.aliases);
+        refs.push_back(std::move(ref));
+        return absl::OkStatus();
+      });
+  if (!scanned.ok()) return scanned;
+  return refs;
+}
+
 absl::StatusOr<bool> Store::HasLogRef(std::string_view user_id,
                                       uint64_t log_sequence) const {
   const Impl& impl = *impl_;
@@ -52,6 +99,33 @@ absl::StatusOr<bool> Store::HasLogRef(std::string_view user_id,
   if (s.IsNotFound()) return false;
   if (!s.ok()) return impl.Error(s, "reading a log ref");
   return true;
+}
+
+absl::StatusOr<bool> Store::HasAttributesRefAfter(std::string_view user_id,
+                                                  uint64_t log_sequence) const {
+  const Impl& impl = *impl_;
+  if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  if (impl.log_refs == nullptr) return false;
+  bool found = false;
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  // Newest first: a user's refs after log_sequence are few.
+  absl::Status scanned = impl.ForEachInPrefix(
+      impl.log_refs, UserKeyPrefix(user_id), ro, "reading a user's log refs",
+      [&](std::string_view key, std::string_view kind) -> absl::Status {
+        const std::optional<uint64_t> seq = LogRefSequence(key);
+        if (!seq.has_value() || *seq <= log_sequence) {
+          return absl::CancelledError("done");  // older from here on
+        }
+        if (DecodeLogRefValue(kind).kind == kAttributesLogRef) {
+          found = true;
+          return absl::CancelledError("found");
+        }
+        return absl::OkStatus();
+      },
+      ScanOrder::kBackward);
+  if (!scanned.ok() && !absl::IsCancelled(scanned)) return scanned;
+  return found;
 }
 
 absl::StatusOr<int> Store::MoveLogRefs(std::span<const std::string> users,
@@ -68,11 +142,13 @@ absl::StatusOr<int> Store::MoveLogRefs(std::span<const std::string> users,
   rocksdb::WriteBatch batch;
   int moved = 0;
   for (const std::string& user : users) {
-    absl::StatusOr<bool> has = HasLogRef(user, from);
-    if (!has.ok()) return has.status();
-    if (!*has) continue;
+    std::string kind;
+    rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.log_refs,
+                                     LogRefKey(user, from), &kind);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return impl.Error(s, "reading a log ref");
     batch.Delete(impl.log_refs, LogRefKey(user, from));
-    batch.Put(impl.log_refs, LogRefKey(user, to), "");
+    batch.Put(impl.log_refs, LogRefKey(user, to), kind);
     ++moved;
   }
   impl.RecordLogSequence(&batch, log_sequence);

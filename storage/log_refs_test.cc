@@ -2,7 +2,9 @@
 // with the events of each entry for every user it names, moved by
 // MergeUsers and MoveLogRefs, deleted (and reported) by EraseUser.
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -51,13 +53,38 @@ TEST_F(StoreTest, EraseUserReportsAndDeletesTheRefsAndMergeMovesThem) {
 
   ASSERT_OK(store->MergeUsers("guest", "bob", 7).status());
   EXPECT_THAT(store->LogRefs("guest"), IsOkAndHolds(IsEmpty()));
-  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 6u)));
+  // Bob's refs: his own at 3, guest's entry at 6 (which holds guest's id:
+  // an alias), and the merge entry at 7.
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 6u, 7u)));
+  ASSERT_OK_AND_ASSIGN(std::vector<LogRef> bobs, store->UserLogRefs("bob"));
+  ASSERT_EQ(bobs.size(), 3u);
+  EXPECT_THAT(bobs[0].aliases, IsEmpty());
+  EXPECT_EQ(bobs[0].kind, LogRef::Kind::kEvents);
+  EXPECT_THAT(bobs[1].aliases, ElementsAre("guest"));
+  EXPECT_EQ(bobs[2].kind, LogRef::Kind::kMerge);
 
   ASSERT_OK_AND_ASSIGN(EraseResult erased, store->EraseUser("ann", 8));
   EXPECT_THAT(erased.log_refs, ElementsAre(3u, 5u));
   EXPECT_THAT(store->LogRefs("ann"), IsOkAndHolds(IsEmpty()));
   EXPECT_THAT(store->CountUserRecords("ann"), IsOkAndHolds(0));
-  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 6u)));
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 6u, 7u)));
+}
+
+// Merging into a user that already has a ref at the same entry keeps both
+// ids; merging the merged user on keeps the aliases it had.
+TEST_F(StoreTest, MergedRefsKeepEveryIdTheEntryHolds) {
+  auto store = OpenOrDie();
+  const std::vector<Event> shared = {MakeEvent("a1", "anon", 1),
+                                     MakeEvent("b1", "bob", 2)};
+  ASSERT_OK(store->AppendEvents(shared, 3).status());
+  ASSERT_OK(store->MergeUsers("anon", "bob", 4).status());
+  ASSERT_OK(store->MergeUsers("bob", "carl", 5).status());
+  ASSERT_OK_AND_ASSIGN(std::vector<LogRef> refs, store->UserLogRefs("carl"));
+  ASSERT_EQ(refs.size(), 3u);  // 3 (events), 4 (bob's merge), 5 (merge)
+  EXPECT_THAT(refs[0].aliases, ::testing::UnorderedElementsAre("anon", "bob"));
+  EXPECT_EQ(refs[1].kind, LogRef::Kind::kMerge);
+  EXPECT_THAT(refs[1].aliases, ElementsAre("bob"));
+  EXPECT_EQ(refs[2].kind, LogRef::Kind::kMerge);
 }
 
 TEST_F(StoreTest, MoveLogRefsMovesOnlyExistingRefsAndRecordsThePosition) {
@@ -75,6 +102,54 @@ TEST_F(StoreTest, MoveLogRefsMovesOnlyExistingRefsAndRecordsThePosition) {
   store.reset();
   auto reopened = OpenOrDie();
   EXPECT_THAT(reopened->LogRefs("bob"), IsOkAndHolds(ElementsAre(11u)));
+}
+
+// Attributes entries (PutUsers with a position) record refs of their own
+// kind, which moves keep, and which say whether a later entry set a
+// user's attributes.
+TEST_F(StoreTest, AttributesRefsAreKeptApartFromEventRefs) {
+  auto store = OpenOrDie();
+  const std::vector<core::UserAttributes> both = {
+      {"ann", {{"tier", "gold"}}, 1}, {"bob", {{"tier", "old"}}, 1}};
+  ASSERT_OK(store->PutUsers(both, 3));
+  const std::vector<Event> view = {MakeEvent("b1", "bob", 1)};
+  ASSERT_OK(store->AppendEvents(view, 5).status());
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 5u)));
+  // Bob's later ref (5) is an events entry's: no later attributes.
+  EXPECT_THAT(store->HasAttributesRefAfter("bob", 3), IsOkAndHolds(false));
+  const std::vector<core::UserAttributes> bob = {{"bob", {{"tier", "new"}}, 2}};
+  ASSERT_OK(store->PutUsers(bob, 8));
+  EXPECT_THAT(store->HasAttributesRefAfter("bob", 3), IsOkAndHolds(true));
+  EXPECT_THAT(store->HasAttributesRefAfter("bob", 8), IsOkAndHolds(false));
+  EXPECT_THAT(store->HasAttributesRefAfter("ann", 3), IsOkAndHolds(false));
+  // A move keeps the kind: the ref at 8 moves to 12 and is still one.
+  const std::vector<std::string> users = {"bob"};
+  EXPECT_THAT(store->MoveLogRefs(users, 8, 12, 12), IsOkAndHolds(1));
+  EXPECT_THAT(store->HasAttributesRefAfter("bob", 11), IsOkAndHolds(true));
+  // Without a position (single-node mode) no ref is recorded.
+  ASSERT_OK(store->PutUsers(bob));
+  EXPECT_THAT(store->LogRefs("bob"), IsOkAndHolds(ElementsAre(3u, 5u, 12u)));
+}
+
+// FindUser: users with a record or only attributes, none past a miss.
+TEST_F(StoreTest, FindUserMatchesRecordsAndAttributesOnly) {
+  auto store = OpenOrDie();
+  const std::vector<Event> view = {MakeEvent("a1", "ann", 1)};
+  ASSERT_OK(store->AppendEvents(view).status());
+  const std::vector<core::UserAttributes> cy = {{"cy", {{"tier", "x"}}, 1}};
+  ASSERT_OK(store->PutUsers(cy));
+  std::vector<std::string> seen;
+  const auto collect = [&](std::string_view id) {
+    seen.emplace_back(id);
+    return false;
+  };
+  EXPECT_THAT(store->FindUser(collect), IsOkAndHolds(std::nullopt));
+  EXPECT_THAT(seen, ::testing::UnorderedElementsAre("ann", "cy"));
+  EXPECT_THAT(store->FindUser([](std::string_view id) { return id == "cy"; }),
+              IsOkAndHolds(std::optional<std::string>("cy")));
+  ASSERT_OK(store->EraseUser("cy").status());
+  EXPECT_THAT(store->FindUser([](std::string_view id) { return id == "cy"; }),
+              IsOkAndHolds(std::nullopt));
 }
 
 // A store written before log refs has no such column family: read-only it

@@ -101,12 +101,18 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
   } else if (!s.IsNotFound()) {
     return impl.Error(s, "reading a user record");
   }
-  // The entries that held `from`'s events now hold `to`'s (a ref only
-  // says which entries to erase with the user; the entries themselves
-  // keep `from`'s id: docs/cluster.md).
+  // The entries that held `from`'s events are now `to`'s refs, with
+  // `from` as an alias: the entries themselves keep `from`'s id, and
+  // erasing `to` removes it from them (docs/cluster.md).
   absl::StatusOr<std::vector<uint64_t>> refs =
       impl.MoveUserLogRefs(from, to, &batch);
   if (!refs.ok()) return refs.status();
+  // The merge entry names both ids: erasing `to` erases it too.
+  if (log_sequence != 0 && impl.log_refs != nullptr &&
+      (!refs->empty() || !result.moved.empty() || result.profile_merged)) {
+    batch.Put(impl.log_refs, LogRefKey(to, log_sequence),
+              ToSlice(kMergeLogRef));
+  }
   if (result.moved.empty() && !result.profile_merged) {
     // Nothing of `from` is stored: a repeated merge. Still record the log
     // position, so a cluster node does not apply the entry again.

@@ -44,6 +44,17 @@ struct EraseResult {
   std::vector<uint64_t> log_refs;
 };
 
+// A log ref (cluster mode, Store::UserLogRefs): an entry of the replicated
+// log that holds a user's data.
+struct LogRef {
+  enum class Kind { kEvents, kAttributes, kMerge };
+  uint64_t sequence = 0;
+  Kind kind = Kind::kEvents;
+  // The ids under which the entry holds the user's data besides the
+  // user's own: those of users merged into it (MergeUsers).
+  std::vector<std::string> aliases;
+};
+
 struct StoreStats {
   int64_t items = 0;   // estimate
   int64_t events = 0;  // estimate

@@ -65,6 +65,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -222,7 +223,8 @@ class Store {
   // A user's own attributes (UpsertUsers): each user's record replaces
   // the stored one; one with no attributes deletes it. One write batch,
   // synced like events (Durability). InvalidArgument (nothing written) if
-  // a user id contains '\0'. log_sequence: as for AppendEvents.
+  // a user id contains '\0'. log_sequence: as for AppendEvents; non-zero
+  // also records an attributes log ref for each user (Log refs, below).
   absl::Status PutUsers(std::span<const core::UserAttributes> users,
                         uint64_t log_sequence = 0);
   // NotFound if the user has no stored attributes.
@@ -235,6 +237,15 @@ class Store {
       const std::function<absl::Status(std::span<const core::UserAttributes>)>&
           fn,
       size_t batch_size = 4096) const;
+  // The first stored user (one with a user record, attributes or, in
+  // cluster mode, only log refs) for whom `match(user_id)` is true;
+  // nullopt when there is none. Reads every user's key in the worst case
+  // (records and attributes on one snapshot, then one seek per user with
+  // log refs): for the
+  // rare lookup that has no id to go by (cluster mode's DeleteUser entry
+  // names the user by digest). Errors: storage errors.
+  absl::StatusOr<std::optional<std::string>> FindUser(
+      const std::function<bool(std::string_view user_id)>& match) const;
   // Test/audit helper: number of keys in any column family that belong to
   // the user (by key prefix or, for event_ids, by value).
   absl::StatusOr<int64_t> CountUserRecords(std::string_view user_id) const;
@@ -268,10 +279,13 @@ class Store {
   absl::Status SetAppliedLogSequence(uint64_t log_sequence);
 
   // --- Log refs (cluster mode, storage/log_refs.cc) -----------------------
-  // Which log entries hold a user's id (EventGroup::log_ref records them),
-  // so that erasing the user can erase those entries from the log too
-  // (docs/cluster.md, "Erasure in the stream"). MergeUsers moves the
-  // source's refs to the target; EraseUser deletes them.
+  // Which log entries hold a user's id (EventGroup::log_ref records them
+  // for events, PutUsers' log_sequence for attributes), so that erasing
+  // the user can erase those entries from the log too (docs/cluster.md,
+  // "Erasure in the stream"). MergeUsers moves the source's refs to the
+  // target (recording the source's id as an alias: the entries hold it),
+  // and records a merge ref for the target at its own log_sequence;
+  // EraseUser deletes them.
   //
   // The user's refs, ascending. InvalidArgument for a '\0' in the id.
   absl::StatusOr<std::vector<uint64_t>> LogRefs(std::string_view user_id) const;
@@ -286,6 +300,15 @@ class Store {
   absl::StatusOr<int> MoveLogRefs(std::span<const std::string> users,
                                   uint64_t from, uint64_t to,
                                   uint64_t log_sequence);
+  // The user's refs with their kinds and aliases, ascending.
+  // InvalidArgument for a '\0' in the id.
+  absl::StatusOr<std::vector<LogRef>> UserLogRefs(
+      std::string_view user_id) const;
+  // Whether an attributes entry (PutUsers with a log_sequence) after
+  // `log_sequence` set the user's attributes here: a replacement of an
+  // older attributes entry must then not set them again.
+  absl::StatusOr<bool> HasAttributesRefAfter(std::string_view user_id,
+                                             uint64_t log_sequence) const;
 
   // --- Engine snapshots (storage/snapshots.cc) ----------------------------
   // The store keeps one snapshot of the engine's derived state (opaque

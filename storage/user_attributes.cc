@@ -45,6 +45,10 @@ absl::Status Store::PutUsers(std::span<const core::UserAttributes> users,
     } else {
       batch.Put(impl.users, key, EncodeUserAttributes(user));
     }
+    if (log_sequence != 0 && impl.log_refs != nullptr) {
+      batch.Put(impl.log_refs, LogRefKey(user.user_id, log_sequence),
+                ToSlice(kAttributesLogRef));
+    }
   }
   impl.RecordLogSequence(&batch, log_sequence);
   return impl.Write(&batch, impl.SyncEvents(), "storing user attributes");

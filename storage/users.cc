@@ -1,6 +1,7 @@
 // Users: GetUser, EraseUser (every record of a user, attributes included,
 // in one batch) and the CountUserRecords audit. Attributes: user_attributes.cc.
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -127,6 +128,44 @@ absl::Status Store::Impl::PurgeUser(std::string_view user_id,
     ranges.push_back({this->event_ids, *lowest, *highest});
   }
   return Purge(ranges);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::FindUser(
+    const std::function<bool(std::string_view user_id)>& match) const {
+  const Impl& impl = *impl_;
+  rocksdb::ManagedSnapshot snapshot(impl.db);
+  std::optional<std::string> found;
+  // Ids cannot hold '\0', so a key that starts with it is an attributes
+  // key (kUserAttributesPrefix + id); every other key is a user record's.
+  absl::Status s = impl.ForEachInPrefix(
+      impl.users, "", Impl::BulkReadOptions(snapshot.snapshot()),
+      "looking for a user",
+      [&](std::string_view key, std::string_view) -> absl::Status {
+        std::string_view id = key;
+        if (id.starts_with(kUserAttributesPrefix)) {
+          id.remove_prefix(kUserAttributesPrefix.size());
+        } else if (id.starts_with('\0')) {
+          return absl::OkStatus();
+        }
+        if (!match(id)) return absl::OkStatus();
+        found = std::string(id);
+        return absl::CancelledError("found");  // stops the scan
+      });
+  if (!s.ok() && !found.has_value()) return s;
+  if (found.has_value() || impl.log_refs == nullptr) return found;
+  // A user whose every event was refused (an id conflict) has log refs
+  // (the entries hold its id) and nothing else: one seek per user there.
+  rocksdb::ReadOptions ro = Impl::BulkReadOptions(snapshot.snapshot());
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl.db->NewIterator(ro, impl.log_refs));
+  for (it->SeekToFirst(); it->Valid();) {
+    const std::string_view key = ToView(it->key());
+    const std::string_view id = key.substr(0, key.find('\0'));
+    if (match(id)) return std::optional<std::string>(std::string(id));
+    it->Seek(PrefixSuccessor(UserKeyPrefix(id)));
+  }
+  if (!it->status().ok()) return impl.Error(it->status(), "looking for a user");
+  return found;
 }
 
 absl::StatusOr<int64_t> Store::CountUserRecords(

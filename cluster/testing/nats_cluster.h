@@ -72,6 +72,8 @@ class NatsCluster {
   // The same, comma-separated (what `aisle serve --cluster` takes).
   std::string url_list() const;
   pid_t pid(int i) const { return servers_[i].pid; }
+  // The directory that holds every server's store and log.
+  const std::string& dir() const { return dir_; }
 
   // SIGKILL server i and reap it. OK if it was not running.
   absl::Status Kill(int i);
