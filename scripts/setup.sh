@@ -12,7 +12,7 @@ PACKAGES=(
   libnghttp2-dev  # tests/raw_grpc.h: raw HTTP/2 frames for hostile-client tests
   python3 python3-grpcio python3-protobuf
   libssl-dev openssl  # TLS checks, HMAC; the TLS tests make certificates
-  clang  # scripts/check_thread_safety.sh, scripts/sanitize.sh
+  clang  # the build of scripts/test.sh, scripts/sanitize.sh
   libcivetweb-dev  # the web console's HTTP server (console/)
   chromium  # scripts/console_e2e.sh: the console in a real browser
 )
