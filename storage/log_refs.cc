@@ -12,6 +12,16 @@
 #include "storage/store_impl.h"
 
 namespace aisle::storage {
+namespace {
+
+// What a ref's value says its entry is (codec.h, log refs).
+LogRef::Kind KindOf(const LogRefValue& value) {
+  if (value.kind == kAttributesLogRef) return LogRef::Kind::kAttributes;
+  if (value.kind == kMergeLogRef) return LogRef::Kind::kMerge;
+  return LogRef::Kind::kEvents;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<uint64_t>> Store::Impl::MoveUserLogRefs(
     std::string_view from, std::string_view to,
@@ -75,11 +85,7 @@ absl::StatusOr<std::vector<LogRef>> Store::UserLogRefs(
         LogRefValue value = DecodeLogRefValue(bytes);
         LogRef ref;
         ref.sequence = *seq;
-        if (value.kind == kAttributesLogRef) {
-          ref.kind = LogRef::Kind::kAttributes;
-        } else if (value.kind == kMergeLogRef) {
-          ref.kind = LogRef::Kind::kMerge;
-        }
+        ref.kind = KindOf(value);
         ref.aliases = std::move(value.aliases);
         refs.push_back(std::move(ref));
         return absl::OkStatus();
@@ -117,7 +123,7 @@ absl::StatusOr<bool> Store::HasAttributesRefAfter(std::string_view user_id,
         if (!seq.has_value() || *seq <= log_sequence) {
           return absl::CancelledError("done");  // older from here on
         }
-        if (DecodeLogRefValue(kind).kind == kAttributesLogRef) {
+        if (KindOf(DecodeLogRefValue(kind)) == LogRef::Kind::kAttributes) {
           found = true;
           return absl::CancelledError("found");
         }
