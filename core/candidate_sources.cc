@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/als.h"
+#include "core/dense_slots.h"
 #include "core/recommend_runner.h"
 
 namespace aisle::core {
@@ -35,12 +36,13 @@ const float* Engine::State::Runner::UserVector() {
 // Items paired with the seeds, scored sum_seed log1p(w_seed) * c / sqrt(n n')
 // (cosine over the binary user-item matrix, so that popular items do not
 // dominate merely by being everywhere).
-absl::flat_hash_map<int32_t, Engine::State::Runner::Candidate>
+std::vector<Engine::State::Runner::Candidate>
 Engine::State::Runner::CoOccurring(
     const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
   const auto& co = cart ? s_.co_cart : s_.co_all;
   const auto& n = cart ? s_.n_cart : s_.n_all;
-  absl::flat_hash_map<int32_t, Candidate> acc;
+  std::vector<Candidate> acc;
+  DenseSlots at(co.size());
   for (const auto& [seed, w] : seeds) {
     if (static_cast<size_t>(seed) >= co.size() || n[seed] <= 0) continue;
     const double wseed = std::log1p(static_cast<double>(w));
@@ -48,11 +50,14 @@ Engine::State::Runner::CoOccurring(
       if (n[other] <= 0) continue;
       const double contribution =
           wseed * c / std::sqrt(static_cast<double>(n[seed]) * n[other]);
-      Candidate& cand = acc[other];
-      if (cand.item < 0) {
-        cand.item = other;
-        cand.source = Source::kCoOccurrence;
+      int32_t& slot = at[other];
+      if (slot < 0) {
+        slot = static_cast<int32_t>(acc.size());
+        acc.emplace_back();
+        acc.back().item = other;
+        acc.back().source = Source::kCoOccurrence;
       }
+      Candidate& cand = acc[static_cast<size_t>(slot)];
       cand.score += contribution;
       if (contribution > cand.related_weight) {
         cand.related = seed;
@@ -76,11 +81,11 @@ Engine::State::Runner::CoOccurrence(
     const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const {
   std::vector<Candidate> out;
   if (Full()) return out;
-  const absl::flat_hash_map<int32_t, Candidate> acc = CoOccurring(seeds, cart);
+  const std::vector<Candidate> acc = CoOccurring(seeds, cart);
   // Eligibility once per distinct candidate, not per pair.
   out.reserve(acc.size());
-  for (const auto& [item, c] : acc) {
-    if (!taken_.contains(item) && Eligible(item)) out.push_back(c);
+  for (const Candidate& c : acc) {
+    if (!taken_.contains(c.item) && Eligible(c.item)) out.push_back(c);
   }
   SortBestFirst(&out);
   return out;
@@ -110,10 +115,14 @@ Engine::State::Runner::ColdCoOccurrence(
     if (any_cold) break;
   }
   if (!any_cold) return cold;
-  for (const auto& [item, c] : CoOccurring(seeds, /*cart=*/false)) {
-    if (taken_.contains(item) || !Eligible(item)) continue;
+  for (const Candidate& c : CoOccurring(seeds, /*cart=*/false)) {
+    // Only a cold item, or one that would raise *best, needs the
+    // eligibility check (most do neither).
+    const bool is_cold = b_->Row(c.item) < 0;
+    if (!is_cold && c.score <= *best) continue;
+    if (taken_.contains(c.item) || !Eligible(c.item)) continue;
     *best = std::max(*best, c.score);
-    if (b_->Row(item) < 0) cold.push_back(c);
+    if (is_cold) cold.push_back(c);
   }
   // Only the cold ones are sorted: on a store where most co-occurring
   // items are in the model this is the small part of the list.

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "core/dense_slots.h"
 
 namespace aisle::core {
 namespace {
@@ -156,6 +157,12 @@ void Erase(std::vector<std::pair<int32_t, float>>& list, int32_t item) {
              list.end());
 }
 
+void Erase(std::vector<ContentIndex::FreshPosting>& list, int32_t item) {
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [item](const auto& p) { return p.item == item; }),
+             list.end());
+}
+
 }  // namespace
 
 void ContentIndex::Remove(int32_t item) {
@@ -191,7 +198,7 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   if (static_cast<size_t>(item) >= item_terms_.size()) return;
   for (const auto& [term, count] : item_terms_[item]) {
     if (add) {
-      fresh_postings_[term].emplace_back(item, count);
+      fresh_postings_[term].push_back({item, count, norm_hint_[item]});
     } else {
       Erase(fresh_postings_[term], item);
     }
@@ -289,82 +296,119 @@ double ContentIndex::Dot(const ContentVector& a, const ContentVector& b) {
   return sum;
 }
 
-std::vector<std::pair<int32_t, double>> ContentIndex::Match(
-    const ContentVector& q, size_t max_postings) const {
-  return MatchIn(postings_, q, max_postings, /*newest_first=*/false,
-                 std::numeric_limits<size_t>::max());
-}
+namespace {
 
-std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
-    const ContentVector& q, size_t max_postings, size_t limit) const {
-  return MatchIn(fresh_postings_, q, max_postings, /*newest_first=*/true,
-                 limit);
-}
-
-std::vector<std::pair<int32_t, double>> ContentIndex::MatchIn(
-    const Postings& postings, const ContentVector& q, size_t max_postings,
-    bool newest_first, size_t limit) const {
+// q's terms that have postings, strongest first (ties by term id).
+std::vector<std::pair<float, int32_t>> TermOrder(const ContentVector& q,
+                                                 size_t terms) {
   std::vector<std::pair<float, int32_t>> order;
   for (const auto& [term, w] : q) {
-    if (static_cast<size_t>(term) < postings.size())
-      order.emplace_back(w, term);
+    if (static_cast<size_t>(term) < terms) order.emplace_back(w, term);
   }
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
-  absl::flat_hash_map<int32_t, double> dot;
-  if (newest_first) dot.reserve(max_postings);  // no rehash while summing
-  size_t visited = 0;
-  for (const auto& [qw, term] : order) {
-    if (visited >= max_postings) break;
-    const auto& list = postings[term];
-    const double w = static_cast<double>(qw) * Idf(term);
-    if (newest_first) {  // a term's list is in indexing order: newest last
-      const size_t n = std::min(list.size(), max_postings - visited);
-      for (size_t k = list.size(); k > list.size() - n; --k) {
-        dot[list[k - 1].first] += w * TfWeight(list[k - 1].second);
-      }
-      visited += n;
-    } else {
-      for (const auto& [item, tf] : list) dot[item] += w * TfWeight(tf);
-      visited += list.size();
-    }
-  }
-  std::vector<std::pair<int32_t, double>> out;
-  out.reserve(dot.size());
+  return order;
+}
+
+// Keeps the n best of (item, cosine), best first, ties by item.
+void KeepBest(std::vector<std::pair<int32_t, double>>* out, size_t n) {
   const auto better = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };
-  const auto best = [&out, &better](size_t n) {
-    if (out.size() <= n) {
-      std::sort(out.begin(), out.end(), better);
-      return;
-    }
-    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n),
-                      out.end(), better);
-    out.resize(n);
-  };
-  if (newest_first && dot.size() > limit) {
-    // Norms cost a cache miss per item: rank by the hint kept since the
-    // item was indexed, then give the best few their exact cosine.
-    for (const auto& [item, d] : dot) {
-      if (const float hint = norm_hint_[item]; hint > 0) {
-        out.emplace_back(item, d / hint);
+  if (out->size() <= n) {
+    std::sort(out->begin(), out->end(), better);
+    return;
+  }
+  std::partial_sort(out->begin(), out->begin() + static_cast<std::ptrdiff_t>(n),
+                    out->end(), better);
+  out->resize(n);
+}
+
+}  // namespace
+
+std::vector<std::pair<int32_t, double>> ContentIndex::Match(
+    const ContentVector& q, size_t max_postings) const {
+  // (item, sum of its products with q), in the order items were met.
+  std::vector<std::pair<int32_t, double>> dot;
+  DenseSlots at(item_terms_.size());
+  size_t visited = 0;
+  for (const auto& [qw, term] : TermOrder(q, postings_.size())) {
+    if (visited >= max_postings) break;
+    const double w = static_cast<double>(qw) * Idf(term);
+    for (const auto& [item, tf] : postings_[term]) {
+      int32_t& slot = at[item];
+      if (slot < 0) {
+        slot = static_cast<int32_t>(dot.size());
+        dot.emplace_back(item, 0.0);
       }
+      dot[static_cast<size_t>(slot)].second += w * TfWeight(tf);
     }
-    best(std::min(dot.size(), limit * 4));
-    for (auto& [item, c] : out) {
-      const double norm = Norm(item);
-      c = norm > 0 ? dot[item] / norm : 0;
-    }
-  } else {
-    for (const auto& [item, d] : dot) {
-      if (const double norm = Norm(item); norm > 0) {
-        out.emplace_back(item, d / norm);
-      }
+    visited += postings_[term].size();
+  }
+  std::vector<std::pair<int32_t, double>> out;
+  out.reserve(dot.size());
+  for (const auto& [item, d] : dot) {
+    if (const double norm = Norm(item); norm > 0) {
+      out.emplace_back(item, d / norm);
     }
   }
-  best(limit);
+  KeepBest(&out, out.size());
+  return out;
+}
+
+std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
+    const ContentVector& q, size_t max_postings, size_t limit) const {
+  struct Sum {
+    int32_t item;
+    float norm_hint;
+    double dot;    // sum of the item's products with q
+    double score;  // dot / norm_hint
+  };
+  std::vector<Sum> sums;
+  DenseSlots at(item_terms_.size());
+  size_t visited = 0;
+  for (const auto& [qw, term] : TermOrder(q, fresh_postings_.size())) {
+    if (visited >= max_postings) break;
+    const auto& list = fresh_postings_[term];
+    const double w = static_cast<double>(qw) * Idf(term);
+    // A term's list is in indexing order: newest last.
+    const size_t n = std::min(list.size(), max_postings - visited);
+    for (size_t k = list.size(); k > list.size() - n; --k) {
+      const FreshPosting& p = list[k - 1];
+      int32_t& slot = at[p.item];
+      if (slot < 0) {
+        slot = static_cast<int32_t>(sums.size());
+        sums.push_back({p.item, p.norm_hint, 0, 0});
+      }
+      sums[static_cast<size_t>(slot)].dot += w * TfWeight(p.tf);
+    }
+    visited += n;
+  }
+  // An exact norm costs a pass over the item's terms (cache misses): rank
+  // by the norm the item had when it was indexed (carried in its
+  // postings), then give the best 2 * limit their exact cosine.
+  size_t exact = sums.size();
+  if (sums.size() > limit) {
+    for (Sum& sum : sums) {
+      sum.score = sum.norm_hint > 0 ? sum.dot / sum.norm_hint : -1;
+    }
+    exact = std::min(sums.size(), 2 * limit);
+    std::partial_sort(
+        sums.begin(), sums.begin() + static_cast<std::ptrdiff_t>(exact),
+        sums.end(), [](const Sum& a, const Sum& b) {
+          return a.score != b.score ? a.score > b.score : a.item < b.item;
+        });
+  }
+  std::vector<std::pair<int32_t, double>> out;
+  out.reserve(exact);
+  for (size_t k = 0; k < exact; ++k) {
+    if (sums[k].score < 0) continue;  // no hint: not indexed with terms
+    if (const double norm = Norm(sums[k].item); norm > 0) {
+      out.emplace_back(sums[k].item, sums[k].dot / norm);
+    }
+  }
+  KeepBest(&out, limit);
   return out;
 }
 

@@ -97,7 +97,11 @@ class ContentIndex {
   // most the `limit` best. Within a term the newest fresh items are read
   // first, and reading stops after `max_postings` postings even inside a
   // term: a catalog can hold tens of thousands of items nobody touched, and
-  // a request must not pay for all of them.
+  // a request must not pay for all of them. When more than `limit` items
+  // match, they are first ranked with the norm each had when it was
+  // indexed, and the best 2 * limit of those get their exact cosine (idf
+  // drifts slowly as the catalog changes; an exact norm costs a pass over
+  // the item's terms).
   std::vector<std::pair<int32_t, double>> MatchFresh(const ContentVector& q,
                                                      size_t max_postings,
                                                      size_t limit) const;
@@ -110,6 +114,13 @@ class ContentIndex {
 
   int64_t items() const { return items_; }
 
+  // A posting of a fresh item (content.cc's Erase needs the type).
+  struct FreshPosting {
+    int32_t item;
+    float tf;
+    float norm_hint;
+  };
+
  private:
   float Idf(int32_t term) const;
   // (1 + ln tf) * idf.
@@ -118,11 +129,6 @@ class ContentIndex {
   double Norm(int32_t item) const;
   int32_t Intern(const std::string& term);
   using Postings = std::vector<std::vector<std::pair<int32_t, float>>>;
-  std::vector<std::pair<int32_t, double>> MatchIn(const Postings& postings,
-                                                  const ContentVector& q,
-                                                  size_t max_postings,
-                                                  bool newest_first,
-                                                  size_t limit) const;
   // log_df_[term] = ln(1 + df) after the term's postings changed.
   void Recount(int32_t term);
   // Adds (fresh) or drops the item's entries in fresh_postings_.
@@ -138,8 +144,9 @@ class ContentIndex {
   // ln(1 + df) per term and ln(1 + items_): Idf() without a logarithm.
   std::vector<double> log_df_;
   double log_n_ = 0;
-  // Per term: the entries of postings_ whose item is marked fresh.
-  Postings fresh_postings_;
+  // Per term: the entries of postings_ whose item is marked fresh, with
+  // the item's norm_hint_ (read in the same cache line).
+  std::vector<std::vector<FreshPosting>> fresh_postings_;
   // Per engine item: 1 when marked fresh (see SetFresh).
   std::vector<uint8_t> fresh_;
   // Per engine item: (term, tf) sorted by term; empty when not indexed.

@@ -142,8 +142,9 @@ class Engine::State::Runner {
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
   // candidate_sources.cc
-  // Every item co-occurring with the seeds, scored (unfiltered).
-  absl::flat_hash_map<int32_t, Candidate> CoOccurring(
+  // Every item co-occurring with the seeds, scored (unfiltered), in no
+  // particular order.
+  std::vector<Candidate> CoOccurring(
       const std::vector<std::pair<int32_t, float>>& seeds, bool cart) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
   // Sorts by score, best first, ties by id (a fixed order whatever the

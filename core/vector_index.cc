@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
+#include "core/simd_distance.h"
 
 namespace aisle::core {
 namespace {
@@ -151,13 +152,35 @@ std::string IndexSum(int32_t rows, int dim, std::string_view bytes) {
 
 }  // namespace
 
+namespace {
+
+// hnswlib's inner-product space with the distance function this CPU runs
+// fastest (core/simd_distance.h); the same distance either way.
+class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit InnerProductSpace(size_t dim) : dim_(dim), fallback_(dim) {
+    func_ = FastInnerProductDistance();
+    if (func_ == nullptr) func_ = fallback_.get_dist_func();
+  }
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  size_t dim_;
+  hnswlib::InnerProductSpace fallback_;
+  hnswlib::DISTFUNC<float> func_;
+};
+
+}  // namespace
+
 struct AnnIndex::Impl {
   int dim = 0;
   int32_t size = 0;
   int ef_search = 0;
   int build_threads = 1;
   size_t upper_link_bytes = 0;
-  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<InnerProductSpace> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
   // hnswlib keeps one visited-list (2 bytes per element) per concurrent
   // search ever seen; tracking the peak keeps MemoryBytes honest.
@@ -184,7 +207,7 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
   impl->ef_search = options.ef_search;
   impl->build_threads = ResolveThreads(options.threads);
   try {
-    impl->space = std::make_unique<hnswlib::InnerProductSpace>(impl->dim);
+    impl->space = std::make_unique<InnerProductSpace>(impl->dim);
     impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
         impl->space.get(), vectors.rows(), options.m, options.ef_construction,
         options.seed);
@@ -293,7 +316,7 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
   impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
   impl->build_threads = 1;
   try {
-    impl->space = std::make_unique<hnswlib::InnerProductSpace>(impl->dim);
+    impl->space = std::make_unique<InnerProductSpace>(impl->dim);
     impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
         impl->space.get(), path, false, vectors.rows());
   } catch (const std::bad_alloc& e) {
