@@ -366,24 +366,39 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
     double score;  // dot / norm_hint
   };
   std::vector<Sum> sums;
-  DenseSlots at(item_terms_.size());
-  size_t visited = 0;
+  size_t visited = 0, terms_read = 0;
   for (const auto& [qw, term] : TermOrder(q, fresh_postings_.size())) {
     if (visited >= max_postings) break;
     const auto& list = fresh_postings_[term];
+    if (list.empty()) continue;
     const double w = static_cast<double>(qw) * Idf(term);
     // A term's list is in indexing order: newest last.
     const size_t n = std::min(list.size(), max_postings - visited);
     for (size_t k = list.size(); k > list.size() - n; --k) {
       const FreshPosting& p = list[k - 1];
-      int32_t& slot = at[p.item];
-      if (slot < 0) {
-        slot = static_cast<int32_t>(sums.size());
-        sums.push_back({p.item, p.norm_hint, 0, 0});
-      }
-      sums[static_cast<size_t>(slot)].dot += w * TfWeight(p.tf);
+      sums.push_back({p.item, p.norm_hint, w * TfWeight(p.tf), 0});
     }
     visited += n;
+    ++terms_read;
+  }
+  // An item is in a term's list once: only items read under several terms
+  // need their products summed. Sorting the (few hundred) entries by item
+  // reads memory in order, where a per-item table would miss the cache
+  // once per posting.
+  if (terms_read > 1) {
+    // Stable: an item's products are summed in term order, as before.
+    std::stable_sort(sums.begin(), sums.end(), [](const Sum& a, const Sum& b) {
+      return a.item < b.item;
+    });
+    size_t out = 0;
+    for (size_t k = 0; k < sums.size(); ++k) {
+      if (out > 0 && sums[out - 1].item == sums[k].item) {
+        sums[out - 1].dot += sums[k].dot;
+      } else {
+        sums[out++] = sums[k];
+      }
+    }
+    sums.resize(out);
   }
   // An exact norm costs a pass over the item's terms (cache misses): rank
   // by the norm the item had when it was indexed (carried in its
