@@ -50,11 +50,67 @@ void AttributePopularity::Counts::Add(int32_t item, double delta) {
 void AttributePopularity::Add(std::span<const int32_t> values, int32_t item,
                               double delta) {
   if (delta == 0) return;
+  if (bulk_items_ > 0) {
+    if (delta > 0 && item >= 0 && static_cast<size_t>(item) < bulk_items_) {
+      for (int32_t v : values) Dense(v)[item] += delta;
+      Dense(-1)[item] += delta;
+      return;
+    }
+    FoldBulk();  // a removal applies after the additions before it
+  }
   for (int32_t v : values) values_[v]->Add(item, delta);
   total_.Add(item, delta);
 }
 
+void AttributePopularity::BeginBulk(size_t items, size_t max_bytes) {
+  FoldBulk();
+  bulk_items_ = items;
+  bulk_max_bytes_ = max_bytes;
+}
+
+void AttributePopularity::EndBulk() {
+  FoldBulk();
+  bulk_items_ = 0;
+}
+
+double* AttributePopularity::Dense(int32_t v) {
+  std::vector<double>* array = &bulk_total_;
+  if (v >= 0) {
+    if (static_cast<size_t>(v) >= bulk_.size()) bulk_.resize(v + 1);
+    array = &bulk_[static_cast<size_t>(v)];
+  }
+  if (array->empty()) {
+    const size_t bytes = bulk_items_ * sizeof(double);
+    if (bulk_bytes_ > 0 && bulk_bytes_ + bytes > bulk_max_bytes_) {
+      FoldBulk();  // frees every array, `array` included (still valid)
+    }
+    array->assign(bulk_items_, 0.0);
+    bulk_bytes_ += bytes;
+  }
+  return array->data();
+}
+
+void AttributePopularity::FoldBulk() {
+  const auto fold = [](std::vector<double>& dense, Counts& counts) {
+    if (dense.empty()) return;
+    size_t nonzero = 0;
+    for (double d : dense) nonzero += d != 0 ? 1 : 0;
+    counts.weights.reserve(counts.weights.size() + nonzero);
+    for (size_t item = 0; item < dense.size(); ++item) {
+      if (dense[item] != 0) counts.Add(static_cast<int32_t>(item), dense[item]);
+    }
+    std::vector<double>().swap(dense);
+  };
+  for (size_t v = 0; v < bulk_.size(); ++v) fold(bulk_[v], *values_[v]);
+  fold(bulk_total_, total_);
+  bulk_bytes_ = 0;
+}
+
 void AttributePopularity::Clear() {
+  bulk_.clear();
+  bulk_total_.clear();
+  bulk_bytes_ = 0;
+  bulk_items_ = 0;
   index_.clear();
   values_.clear();
   total_.weights.clear();

@@ -86,7 +86,20 @@ class AttributePopularity {
                                               size_t limit,
                                               int64_t users) const;
 
-  // Forgets every value and count.
+  // Bulk loading (every stored user's attributes at start): between
+  // BeginBulk and EndBulk, Add with a positive delta for an item below
+  // `items` sums into a dense array per value (8 bytes per item), which
+  // EndBulk folds into the counts. A count's hash map misses the cache
+  // once per (user item, value) pair: 2.4 s for the 10M-event store's
+  // 912k attributed users, where dense sums take a fraction of that.
+  // Arrays past `max_bytes` in all are folded in early and started
+  // again; a negative delta folds them in first. Top reads only what was
+  // folded in (answers are incomplete until EndBulk). Sums per item may
+  // differ from one-by-one adds in the last bits.
+  void BeginBulk(size_t items, size_t max_bytes = size_t{256} << 20);
+  void EndBulk();
+
+  // Forgets every value and count (and ends a bulk load).
   void Clear();
 
   // Whether any attributed user engaged with anything.
@@ -121,7 +134,17 @@ class AttributePopularity {
                                                 size_t limit,
                                                 int64_t users) const;
 
+  // The dense array of value `v` (-1: the total) during a bulk load.
+  double* Dense(int32_t v);
+  // Adds the dense arrays into the counts and frees them.
+  void FoldBulk();
+
   const AttributeOptions options_;
+  size_t bulk_items_ = 0;  // > 0 during a bulk load
+  size_t bulk_max_bytes_ = 0;
+  size_t bulk_bytes_ = 0;
+  std::vector<std::vector<double>> bulk_;  // per value; empty: untouched
+  std::vector<double> bulk_total_;
   // Top's answers by value set: cold users share few attribute
   // combinations, and the counts change only with their events. Bounded:
   // emptied when it reaches kMaxCachedTops entries.

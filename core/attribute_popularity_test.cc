@@ -3,6 +3,9 @@
 // share.
 #include "core/attribute_popularity.h"
 
+#include <algorithm>
+#include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,6 +76,49 @@ TEST(AttributePopularityTest, TopIsEmptyUntilAnAttributedUserEngages) {
   EXPECT_TRUE(counts.empty());
 }
 
+// A bulk load (folded early by a small byte bound, interrupted by a
+// removal, with an item past its dense range) ends with the counts that
+// one-by-one adds give.
+TEST(AttributePopularityTest, BulkLoadCountsWhatOneByOneAddsCount) {
+  AttributePopularity one, bulk;
+  const std::vector<std::map<std::string, std::string>> kinds = {
+      {{"region", "north"}, {"age", "18-24"}},
+      {{"region", "south"}},
+      {{"region", "north"}, {"tier", "gold"}},
+      {}};
+  constexpr int kItems = 50;
+  bulk.BeginBulk(kItems, /*max_bytes=*/3 * kItems * sizeof(double));
+  for (int user = 0; user < 200; ++user) {
+    const auto& attributes = kinds[static_cast<size_t>(user) % kinds.size()];
+    const std::vector<int32_t> a = one.Intern(attributes);
+    const std::vector<int32_t> b = bulk.Intern(attributes);
+    ASSERT_EQ(a, b);
+    for (int k = 0; k < 7; ++k) {
+      const int32_t item = (user * 13 + k * 7) % (kItems + 5);  // some >= 50
+      const double w = 1.0 + (user + k) % 4;
+      one.Add(a, item, w);
+      bulk.Add(b, item, w);
+    }
+    if (user == 120) {  // a removal in the middle of the load
+      one.Add(a, 3, -0.5);
+      bulk.Add(b, 3, -0.5);
+    }
+  }
+  // Before EndBulk, Top sees only what was folded in; after, everything.
+  bulk.EndBulk();
+  for (const auto& attributes : kinds) {
+    const std::vector<int32_t> values = one.Intern(attributes);
+    const auto expected = one.Top(values, 100, 150);
+    const auto got = bulk.Top(bulk.Intern(attributes), 100, 150);
+    ASSERT_EQ(got.size(), expected.size());
+    ASSERT_FALSE(got.empty());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].first, expected[i].first) << i;
+      EXPECT_NEAR(got[i].second, expected[i].second, 1e-9 * expected[i].second);
+    }
+  }
+}
+
 class EngineAttributesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -103,16 +149,31 @@ TEST_F(EngineAttributesTest, SameListsWhateverTheOrderOfEventsAndAttributes) {
   ASSERT_OK(restored.LoadSnapshot(before.SaveSnapshot()));
   restored.UpsertItems(demo_.items);
 
+  // The start-up path: attributes counted in bulk, in batches.
+  Engine bulk{EngineOptions{}};
+  bulk.UpsertItems(demo_.items);
+  bulk.ReplayEvents(demo_.events);
+  bulk.BeginUserLoad();
+  for (size_t i = 0; i < demo_.users.size(); i += 64) {
+    bulk.UpsertUsers(
+        std::span<const UserAttributes>(demo_.users)
+            .subspan(i, std::min<size_t>(64, demo_.users.size() - i)));
+  }
+  bulk.EndUserLoad();
+
   const std::vector<UserAttributes> newcomers = {
       {"new-a", {{"region", "north"}, {"age_band", "25-34"}}, 0},
       {"new-b", {{"region", "west"}}, 0}};
-  for (Engine* e : {&before, &after, &restored}) e->UpsertUsers(newcomers);
+  for (Engine* e : {&before, &after, &restored, &bulk}) {
+    e->UpsertUsers(newcomers);
+  }
   for (const UserAttributes& n : newcomers) {
     Source source = Source::kUnspecified;
     const std::vector<std::string> list = ForYou(before, n.user_id, &source);
     EXPECT_EQ(source, Source::kAttributes);
     EXPECT_EQ(ForYou(after, n.user_id), list);
     EXPECT_EQ(ForYou(restored, n.user_id), list);
+    EXPECT_EQ(ForYou(bulk, n.user_id), list);
   }
 }
 

@@ -339,6 +339,11 @@ class Engine {
   // popularity. May be called before or after the events and a snapshot
   // (the counts are the same either way). Empty user ids are skipped.
   void UpsertUsers(std::span<const UserAttributes> users);
+  // Loading every stored user's attributes at start: UpsertUsers calls
+  // between these two count in bulk (AttributePopularity::BeginBulk);
+  // attribute-based answers are complete after EndUserLoad.
+  void BeginUserLoad();
+  void EndUserLoad();
 
   // Installs `model` (may be null: no factor model) and re-folds users
   // against it. Returns the previous model. The re-fold runs after the

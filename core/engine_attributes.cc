@@ -28,6 +28,7 @@ void Engine::State::RecountAttributes() {
       attributed_users.begin(), attributed_users.end());
   attributed_users.clear();
   attribute_popularity.Clear();
+  attribute_popularity.BeginBulk(items.size());
   for (auto& [id, a] : kept) {
     a.values = attribute_popularity.Intern(a.attributes);
     if (const UserRec* user = FindUser(id)) {
@@ -35,6 +36,19 @@ void Engine::State::RecountAttributes() {
     }
     attributed_users.emplace(id, std::move(a));
   }
+  attribute_popularity.EndBulk();
+}
+
+void Engine::BeginUserLoad() {
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  s.attribute_popularity.BeginBulk(s.items.size());
+}
+
+void Engine::EndUserLoad() {
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  s.attribute_popularity.EndBulk();
 }
 
 void Engine::UpsertUsers(std::span<const UserAttributes> users) {

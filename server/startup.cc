@@ -76,12 +76,14 @@ absl::Status LoadItems(const storage::Store& store, core::Engine& engine,
     return absl::OkStatus();
   });
   if (!status.ok()) return Annotate(status, "loading items");
+  engine.BeginUserLoad();
   status = store.ScanUserAttributes(
       [&](std::span<const core::UserAttributes> batch) {
         engine.UpsertUsers(batch);
         counts->users += static_cast<int64_t>(batch.size());
         return absl::OkStatus();
       });
+  engine.EndUserLoad();
   return Annotate(status, "loading user attributes");
 }
 
