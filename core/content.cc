@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -116,6 +117,7 @@ int32_t ContentIndex::Intern(const std::string& term) {
     names_.push_back(term);
     postings_.emplace_back();
     fresh_postings_.emplace_back();
+    fresh_version_.push_back(0);
     log_df_.push_back(0);
   }
   return it->second;
@@ -199,8 +201,10 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   for (const auto& [term, count] : item_terms_[item]) {
     if (add) {
       fresh_postings_[term].push_back({item, count, norm_hint_[item]});
+      ++fresh_version_[term];
     } else {
       Erase(fresh_postings_[term], item);
+      ++fresh_version_[term];
     }
   }
 }
@@ -365,9 +369,31 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
     double dot;    // sum of the item's products with q
     double score;  // dot / norm_hint
   };
+  const std::vector<std::pair<float, int32_t>> order =
+      TermOrder(q, fresh_postings_.size());
+  // The strongest term with fresh items fills max_postings alone: its
+  // kept best list (BestFresh) gives what the scan below would.
+  for (const auto& [qw, term] : order) {
+    const auto& list = fresh_postings_[term];
+    if (list.empty()) continue;
+    if (list.size() < max_postings || max_postings <= limit) break;
+    const double w = static_cast<double>(qw) * Idf(term);
+    const size_t exact = 2 * limit;
+    const std::shared_ptr<const FreshTop> top =
+        BestFresh(term, max_postings, exact);
+    std::vector<std::pair<int32_t, double>> out;
+    for (size_t k = 0; k < top->best.size() && k < exact; ++k) {
+      const FreshPosting& p = top->best[k];
+      if (const double norm = Norm(p.item); norm > 0) {
+        out.emplace_back(p.item, w * TfWeight(p.tf) / norm);
+      }
+    }
+    KeepBest(&out, limit);
+    return out;
+  }
   std::vector<Sum> sums;
   size_t visited = 0, terms_read = 0;
-  for (const auto& [qw, term] : TermOrder(q, fresh_postings_.size())) {
+  for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;
     const auto& list = fresh_postings_[term];
     if (list.empty()) continue;
@@ -425,6 +451,44 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
   }
   KeepBest(&out, limit);
   return out;
+}
+
+std::shared_ptr<const ContentIndex::FreshTop> ContentIndex::BestFresh(
+    int32_t term, size_t max_postings, size_t keep) const {
+  const uint64_t version = fresh_version_[term];
+  {
+    absl::MutexLock lock(&fresh_top_mu_);
+    auto it = fresh_top_.find(term);
+    if (it != fresh_top_.end() && it->second->version == version &&
+        it->second->max_postings == max_postings && it->second->keep >= keep) {
+      return it->second;
+    }
+  }
+  auto top = std::make_shared<FreshTop>();
+  top->version = version;
+  top->max_postings = max_postings;
+  top->keep = std::max<size_t>(keep, 32);
+  const auto& list = fresh_postings_[term];
+  const size_t n = std::min(list.size(), max_postings);
+  std::vector<std::pair<double, FreshPosting>> scored;
+  scored.reserve(n);
+  for (size_t k = list.size(); k > list.size() - n; --k) {  // newest first
+    const FreshPosting& p = list[k - 1];
+    if (p.norm_hint > 0) scored.emplace_back(TfWeight(p.tf) / p.norm_hint, p);
+  }
+  const size_t m = std::min(scored.size(), top->keep);
+  std::partial_sort(scored.begin(),
+                    scored.begin() + static_cast<std::ptrdiff_t>(m),
+                    scored.end(), [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first
+                                                : a.second.item < b.second.item;
+                    });
+  top->best.reserve(m);
+  for (size_t k = 0; k < m; ++k) top->best.push_back(scored[k].second);
+  absl::MutexLock lock(&fresh_top_mu_);
+  if (fresh_top_.size() >= kMaxFreshTops) fresh_top_.clear();
+  fresh_top_[term] = top;
+  return top;
 }
 
 std::vector<std::string> ContentIndex::SharedTerms(const ContentVector& q,

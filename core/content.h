@@ -19,18 +19,22 @@
 // from its ~10-50 terms when it is scored, from logarithms kept per term).
 //
 // Thread safety: none; the engine guards it with its mutex (reads shared,
-// Upsert/Remove exclusive).
+// Upsert/Remove exclusive). MatchFresh's per-term cache has its own lock,
+// so concurrent reads stay safe.
 #ifndef AISLE_CORE_CONTENT_H_
 #define AISLE_CORE_CONTENT_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "core/types.h"
 
 namespace aisle::core {
@@ -134,6 +138,20 @@ class ContentIndex {
   // Adds (fresh) or drops the item's entries in fresh_postings_.
   void IndexFresh(int32_t item, bool add);
 
+  // MatchFresh when it reads one term only (the strongest term of the
+  // query has max_postings fresh items or more, the usual case): within one
+  // term the order by tf weight / norm hint is the same for every query,
+  // so the best `keep` of the term's newest `max_postings` postings are
+  // kept per term until its fresh list changes (fresh_version_).
+  struct FreshTop {
+    uint64_t version = 0;
+    size_t max_postings = 0;
+    size_t keep = 0;
+    std::vector<FreshPosting> best;  // best first, ties by item
+  };
+  std::shared_ptr<const FreshTop> BestFresh(int32_t term, size_t max_postings,
+                                            size_t keep) const;
+
   std::vector<std::string> names_;
   absl::flat_hash_map<std::string, int32_t> index_;
   // Per term: (item, tf) of every item holding it; df = its size.
@@ -147,6 +165,13 @@ class ContentIndex {
   // Per term: the entries of postings_ whose item is marked fresh, with
   // the item's norm_hint_ (read in the same cache line).
   std::vector<std::vector<FreshPosting>> fresh_postings_;
+  // Per term: bumped whenever its fresh_postings_ list changes.
+  std::vector<uint64_t> fresh_version_;
+  // BestFresh's lists by term; emptied when it reaches kMaxFreshTops.
+  static constexpr size_t kMaxFreshTops = 4096;
+  mutable absl::Mutex fresh_top_mu_;
+  mutable absl::flat_hash_map<int32_t, std::shared_ptr<const FreshTop>>
+      fresh_top_ ABSL_GUARDED_BY(fresh_top_mu_);
   // Per engine item: 1 when marked fresh (see SetFresh).
   std::vector<uint8_t> fresh_;
   // Per engine item: (term, tf) sorted by term; empty when not indexed.

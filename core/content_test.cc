@@ -153,6 +153,48 @@ RecommendRequest JazzListenerTop3() {
   return req;
 }
 
+// A query whose strongest term has max_postings fresh items or more reads
+// that term alone, through a per-term list kept until the term's fresh
+// items change: every change must show, and the answer must be the scan's.
+TEST(ContentIndexTest, MatchFreshOnOneTermSeesEveryChangeOfItsFreshItems) {
+  ContentIndex index;
+  constexpr int kItems = 40;
+  for (int i = 0; i < kItems; ++i) {
+    // Titles of different lengths: different norms, so a clear order.
+    std::string title = "jazz";
+    for (int w = 0; w < i % 7; ++w)
+      title += " word" + std::to_string(i * 10 + w);
+    index.Upsert(i, MakeItem("i" + std::to_string(i), title, "music", {}));
+    index.SetFresh(i, true);
+  }
+  const ContentVector q = index.QueryVector("jazz");
+  ASSERT_EQ(q.size(), 1u);
+  // max_postings 30 <= 40 fresh items with the term: the kept list; 1000:
+  // the scan over every posting. The newest 30 are items 10..39.
+  const auto kept = index.MatchFresh(q, 30, 5);
+  ASSERT_EQ(kept.size(), 5u);
+  for (const auto& [item, cos] : kept) EXPECT_GE(item, 10);
+  EXPECT_EQ(index.MatchFresh(q, 30, 5), kept);  // the kept answer again
+  // The best one gets an event: it must go, at once.
+  index.SetFresh(kept[0].first, false);
+  const auto after = index.MatchFresh(q, 30, 5);
+  ASSERT_EQ(after.size(), 5u);
+  for (const auto& [item, cos] : after) EXPECT_NE(item, kept[0].first);
+  EXPECT_EQ(after[0], kept[1]);
+  // A new item matching better (the term twice in its title) comes first.
+  index.Upsert(kItems, MakeItem("new", "jazz jazz", "music", {}));
+  index.SetFresh(kItems, true);
+  EXPECT_EQ(index.MatchFresh(q, 30, 5)[0].first, kItems);
+  // With every fresh item of the term read, the scan gives the same order.
+  const auto scan = index.MatchFresh(q, 1000, 5);
+  const auto one_term = index.MatchFresh(q, kItems, 5);
+  ASSERT_EQ(scan.size(), one_term.size());
+  for (size_t k = 0; k < scan.size(); ++k) {
+    EXPECT_EQ(scan[k].first, one_term[k].first);
+    EXPECT_NEAR(scan[k].second, one_term[k].second, 1e-12);
+  }
+}
+
 TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
   auto engine = Store();
   RecommendRequest req = JazzListenerTop3();
