@@ -153,16 +153,20 @@ void ContentIndex::Upsert(int32_t item, const Item& record) {
 
 namespace {
 
-void Erase(std::vector<std::pair<int32_t, float>>& list, int32_t item) {
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [item](const auto& p) { return p.first == item; }),
-             list.end());
+int32_t ItemOf(const std::pair<int32_t, float>& posting) {
+  return posting.first;
+}
+int32_t ItemOf(const ContentIndex::FreshPosting& posting) {
+  return posting.item;
 }
 
-void Erase(std::vector<ContentIndex::FreshPosting>& list, int32_t item) {
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [item](const auto& p) { return p.item == item; }),
-             list.end());
+// Drops `item`'s entry from a posting list of either kind.
+template <typename Posting>
+void Erase(std::vector<Posting>& list, int32_t item) {
+  list.erase(
+      std::remove_if(list.begin(), list.end(),
+                     [item](const Posting& p) { return ItemOf(p) == item; }),
+      list.end());
 }
 
 }  // namespace
@@ -467,7 +471,7 @@ std::shared_ptr<const ContentIndex::FreshTop> ContentIndex::BestFresh(
   auto top = std::make_shared<FreshTop>();
   top->version = version;
   top->max_postings = max_postings;
-  top->keep = std::max<size_t>(keep, 32);
+  top->keep = std::max(keep, kMinFreshKeep);
   const auto& list = fresh_postings_[term];
   const size_t n = std::min(list.size(), max_postings);
   std::vector<std::pair<double, FreshPosting>> scored;

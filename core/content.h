@@ -169,6 +169,9 @@ class ContentIndex {
   std::vector<uint64_t> fresh_version_;
   // BestFresh's lists by term; emptied when it reaches kMaxFreshTops.
   static constexpr size_t kMaxFreshTops = 4096;
+  // BestFresh keeps at least this many per term, so that requests asking
+  // for a few more (a longer list) find them already kept.
+  static constexpr size_t kMinFreshKeep = 32;
   mutable absl::Mutex fresh_top_mu_;
   mutable absl::flat_hash_map<int32_t, std::shared_ptr<const FreshTop>>
       fresh_top_ ABSL_GUARDED_BY(fresh_top_mu_);
