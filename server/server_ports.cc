@@ -57,6 +57,11 @@ absl::Status AisleServer::Impl::StartPorts() {
         "may call every method, DeleteUser and ActivateModel included");
   }
   builder.AddListeningPort(address, *credentials, &port);
+  // gRPC sets SO_REUSEPORT by default: a second server on a taken port
+  // would then start without error and the kernel would spread new
+  // connections over both processes (two stores answering for one
+  // address). Sharing a port is refused instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Where a call can wait before or while it is worked on, and what bounds
   // each place:
   //   - in the client, for a free stream on its connection: at most

@@ -812,7 +812,8 @@ TEST_F(IntegrationTest, GracefulShutdownCompletesAnInFlightStream) {
 }
 
 // The real binary: `aisle serve` starts, serves, and exits 0 on SIGTERM;
-// a second server on the same data dir refuses to start.
+// a second server on the same data dir, or on the same port, refuses to
+// start.
 TEST(ServeBinaryTest, StartsServesAndStopsOnSigterm) {
   TempDir dir;
   absl::StatusOr<ServeProcess> serve =
@@ -837,6 +838,16 @@ TEST(ServeBinaryTest, StartsServesAndStopsOnSigterm) {
   ASSERT_OK(second);
   EXPECT_EQ(second->exit_code, 1) << second->err;
   EXPECT_THAT(second->err, HasSubstr("error: "));
+
+  // Another store on the same port is refused, not given half of the
+  // connections (gRPC would share the port through SO_REUSEPORT).
+  absl::StatusOr<RunResult> same_port =
+      RunAisle({"serve", "--data-dir", dir.Sub("other"), "--host", "127.0.0.1",
+                "--port", absl::StrCat(serve->port), "--metrics-port", "-1"},
+               {}, std::chrono::seconds(30));
+  ASSERT_OK(same_port) << "a second server started on a port in use";
+  EXPECT_EQ(same_port->exit_code, 1) << same_port->err;
+  EXPECT_THAT(same_port->err, HasSubstr("port in use?"));
 
   ASSERT_OK(serve->process->Signal(SIGTERM));
   absl::StatusOr<int> code = serve->process->Wait(std::chrono::seconds(30));

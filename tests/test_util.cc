@@ -16,8 +16,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -509,41 +511,73 @@ absl::StatusOr<RunResult> RunAisle(
   return result;
 }
 
+namespace {
+
+// The port in aisle serve's start-up line ("... gRPC on <host>:<port> (...")
+// of its captured stderr, or 0 while the line is not there yet (an earlier
+// warning names the requested port, 0).
+int ListeningPortInLog(const std::string& log) {
+  static constexpr std::string_view kMarker = "gRPC on 127.0.0.1:";
+  for (size_t at = log.find(kMarker); at != std::string::npos;
+       at = log.find(kMarker, at + 1)) {
+    const size_t begin = at + kMarker.size();
+    const size_t end = log.find_first_not_of("0123456789", begin);
+    if (end == std::string::npos || end == begin) continue;
+    int port = 0;
+    if (absl::SimpleAtoi(log.substr(begin, end - begin), &port) && port > 0) {
+      return port;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 absl::StatusOr<ServeProcess> SpawnServe(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
     const std::string& log_dir, std::chrono::milliseconds timeout) {
   ServeProcess serve;
-  serve.port = PickUnusedPort();
-  if (serve.port <= 0) return absl::UnavailableError("no free port");
-  serve.address = absl::StrCat("127.0.0.1:", serve.port);
-  std::vector<std::string> args = {"serve",
-                                   "--data-dir",
-                                   data_dir,
-                                   "--host",
-                                   "127.0.0.1",
-                                   "--port",
-                                   absl::StrCat(serve.port),
-                                   "--metrics-port",
-                                   "-1",
-                                   "--model-poll-interval",
+  // The kernel picks the port (--port 0) and the server's log names it: a
+  // port picked here and bound later could be taken by a concurrent test's
+  // server in between, and then both would fail or answer for each other.
+  // The log is needed to read the port, so it is kept somewhere always.
+  std::string logs = log_dir;
+  if (logs.empty()) {
+    serve.logs = std::make_shared<TempDir>();
+    logs = serve.logs->path();
+  }
+  std::vector<std::string> args = {"serve",     "--data-dir",
+                                   data_dir,    "--host",
+                                   "127.0.0.1", "--port",
+                                   "0",         "--metrics-port",
+                                   "-1",        "--model-poll-interval",
                                    "-1"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   absl::StatusOr<std::unique_ptr<AisleProcess>> process =
-      AisleProcess::Spawn(args, {}, log_dir);
+      AisleProcess::Spawn(args, {}, logs);
   if (!process.ok()) return process.status();
   serve.process = *std::move(process);
 
   const auto deadline = Clock::now() + timeout;
   std::string last = "no answer yet";
   while (Clock::now() < deadline) {
-    // A fresh channel per poll: a channel whose first connect raced the
-    // server's start-up keeps failing its handshakes for ~5 s.
-    std::shared_ptr<grpc::Channel> channel = MakeChannel(serve.address);
     if (std::optional<int> code = serve.process->TryWait(); code.has_value()) {
       return absl::UnavailableError(
           absl::StrCat("aisle serve exited with code ", *code,
                        " before serving; stderr:\n", serve.process->Stderr()));
     }
+    if (serve.port == 0) {
+      serve.port = ListeningPortInLog(serve.process->Stderr());
+      if (serve.port == 0) {
+        last = "no listening port in its log yet";
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      serve.address = absl::StrCat("127.0.0.1:", serve.port);
+    }
+    // A fresh channel per poll: a channel whose first connect raced the
+    // server's start-up keeps failing its handshakes for ~5 s.
+    std::shared_ptr<grpc::Channel> channel = MakeChannel(serve.address);
     // The service-specific status is set only once loading is done.
     absl::StatusOr<int> status = HealthCheck(channel, "aisle.v1.Recommender",
                                              std::chrono::milliseconds(500));
@@ -553,8 +587,9 @@ absl::StatusOr<ServeProcess> SpawnServe(
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return absl::DeadlineExceededError(absl::StrCat(
-      "aisle serve on ", serve.address, " not SERVING in time; last: ", last,
-      "; stderr:\n", serve.process->Stderr()));
+      "aisle serve (", serve.address.empty() ? "port unknown" : serve.address,
+      ") not SERVING in time; last: ", last, "; stderr:\n",
+      serve.process->Stderr()));
 }
 
 core::TrainingOptions SmallModelOptions(const std::string& version) {

@@ -144,12 +144,15 @@ absl::StatusOr<RunResult> RunAisle(
     const std::map<std::string, std::string>& env = {},
     std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// Spawns `aisle serve --data-dir <data_dir> --port <free> --metrics-port -1
-// --model-poll-interval -1 <extra_args>` and waits until it is SERVING.
+// Spawns `aisle serve --data-dir <data_dir> --port 0 --metrics-port -1
+// --model-poll-interval -1 <extra_args>` and waits until it is SERVING; the
+// port is the one the server reports in its log (captured in `log_dir`, or
+// in a directory of its own when `log_dir` is empty).
 struct ServeProcess {
   std::unique_ptr<AisleProcess> process;
   std::string address;  // "127.0.0.1:<port>"
   int port = 0;
+  std::shared_ptr<TempDir> logs;  // set when no log_dir was given
 };
 absl::StatusOr<ServeProcess> SpawnServe(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
