@@ -74,6 +74,18 @@ absl::Status WriteFileSynced(const fs::path& path, std::string_view bytes) {
   return absl::OkStatus();
 }
 
+absl::Status SyncDirectory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open ", dir.string(), ": ", strerror(errno)));
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return absl::UnavailableError("fsync " + dir.string());
+  return absl::OkStatus();
+}
+
 bool HasStore(const fs::path& dir) {
   std::error_code ec;
   return fs::exists(dir / "CURRENT", ec);
@@ -283,15 +295,18 @@ absl::StatusOr<SnapshotPublished> ClusterSnapshots::Publish() {
 }
 
 absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
-    cluster::BlobStore& bucket, const std::string& data_dir) {
+    cluster::BlobStore& bucket, const std::string& data_dir,
+    const JoinOptions& options) {
   const fs::path dir(data_dir);
-  if (HasStore(dir) || !JoinableDir(dir)) return std::nullopt;
+  bool replacing = options.replace_store && HasStore(dir);
+  if (!replacing && (HasStore(dir) || !JoinableDir(dir))) return std::nullopt;
   const auto start = core::SteadyClock::now();
   absl::StatusOr<std::vector<std::string>> names = bucket.List();
   if (!names.ok()) {
     return absl::UnavailableError(
-        absl::StrCat("this node's data dir is empty and the cluster's "
-                     "snapshots cannot be listed (",
+        absl::StrCat(replacing ? "this node's store is behind the log"
+                               : "this node's data dir is empty",
+                     " and the cluster's snapshots cannot be listed (",
                      names.status().message(), "); retry when NATS is up"));
   }
   std::vector<std::pair<SnapshotName, std::string>> snapshots;
@@ -305,6 +320,7 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
               return a.first.position > b.first.position;
             });
   for (const auto& [parsed, name] : snapshots) {
+    if (parsed.position <= options.newer_than) break;  // newest first
     absl::StatusOr<std::string> bytes = bucket.Get(name);
     if (absl::IsNotFound(bytes.status()) || absl::IsDataLoss(bytes.status())) {
       spdlog::warn(
@@ -314,6 +330,23 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
     }
     if (!bytes.ok()) return bytes.status();
     std::error_code ec;
+    if (replacing) {
+      // The old store goes only now that a snapshot is in hand. The marker
+      // first, then CURRENT: from here on an interruption leaves a dir that
+      // does not open as a store and that the next start joins into again.
+      if (!fs::exists(dir / kJoinMarker, ec)) {
+        if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
+          return s;
+        }
+      }
+      if (!fs::remove(dir / "CURRENT", ec) || ec) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot remove ", (dir / "CURRENT").string(),
+                         " to replace the store: ", ec.message()));
+      }
+      if (absl::Status s = SyncDirectory(dir); !s.ok()) return s;
+      replacing = false;
+    }
     if (fs::exists(dir, ec)) {
       // An interrupted join's leftovers (JoinableDir checked the marker).
       for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {

@@ -106,15 +106,28 @@ struct SnapshotJoined {
   double seconds = 0;
 };
 
+struct JoinOptions {
+  // Also replace a store that `data_dir` holds (one the log has moved past:
+  // retention deleted entries it has not applied). It is removed only once
+  // a snapshot's bytes are in hand; an interruption from then on leaves a
+  // dir that the next JoinFromSnapshot joins into.
+  bool replace_store = false;
+  // Only snapshots at a later position than this are used.
+  uint64_t newer_than = 0;
+};
+
 // If `data_dir` holds no store (absent or empty, or an interrupted join
-// of this function), restores the newest published snapshot into it.
-// nullopt when there is a store already, or no snapshot is published (the
-// node then reads the log from its start). A snapshot deleted or found
+// of this function), or holds one and options.replace_store is set,
+// restores the newest published snapshot into it. nullopt when there is a
+// store (and no replace_store), or no snapshot newer than
+// options.newer_than is published (the node then reads the log from its
+// start, or from its store's position). A snapshot deleted or found
 // damaged while being read is skipped for the next newest. Errors:
 // Unavailable when the bucket cannot be reached (an empty node has
 // nothing to serve: retry); the file system's.
 absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
-    cluster::BlobStore& bucket, const std::string& data_dir);
+    cluster::BlobStore& bucket, const std::string& data_dir,
+    const JoinOptions& options = {});
 
 }  // namespace aisle::server
 

@@ -170,9 +170,9 @@ void LogApplier::Run() {
           gap_ = absl::OutOfRangeError(absl::StrCat(
               "this node applied the log up to entry ", applied_, ", but ",
               opened.status().message(),
-              ": it cannot catch up. Empty its data directory (or delete "
-              "its volume) and restart it, so that it joins from the newest "
-              "snapshot"));
+              ": it cannot catch up from the log. Restart it: at start it "
+              "replaces its store with the newest snapshot and reads the "
+              "log's tail from there"));
           if (first) spdlog::error("cluster: {}", std::string(gap_.message()));
         }
         if (!WaitToRetry()) return;

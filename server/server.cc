@@ -50,6 +50,22 @@ constexpr char kWriteServiceName[] = "aisle.v1.Recommender.writes";
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
+// The log's options from the flags (without callbacks).
+absl::StatusOr<cluster::LogOptions> ClusterLogOptions(
+    const ServerConfig& config, std::string connection_name) {
+  absl::StatusOr<std::vector<std::string>> servers =
+      cluster::ParseServerList(config.cluster);
+  if (!servers.ok()) return servers.status();
+  cluster::LogOptions options;
+  options.servers = *std::move(servers);
+  options.stream = config.cluster_stream;
+  if (config.cluster_max_age_ms >= 0) {
+    options.max_age = absl::Milliseconds(config.cluster_max_age_ms);
+  }
+  options.connection_name = std::move(connection_name);
+  return options;
+}
+
 }  // namespace
 
 void AisleServer::Impl::SetHealth(bool serving) {
@@ -139,16 +155,10 @@ absl::Status AisleServer::Impl::StartCluster() {
         "--demo is single-node only: in cluster mode load data through the "
         "API (aisle import --server ...), so that it goes through the log");
   }
-  absl::StatusOr<std::vector<std::string>> servers =
-      cluster::ParseServerList(config.cluster);
-  if (!servers.ok()) return servers.status();
-  cluster::LogOptions options;
-  options.servers = *std::move(servers);
-  options.stream = config.cluster_stream;
-  if (config.cluster_max_age_ms >= 0) {
-    options.max_age = absl::Milliseconds(config.cluster_max_age_ms);
-  }
-  options.connection_name = absl::StrCat("aisle ", config.host);
+  absl::StatusOr<cluster::LogOptions> log_options =
+      ClusterLogOptions(config, absl::StrCat("aisle ", config.host));
+  if (!log_options.ok()) return log_options.status();
+  cluster::LogOptions& options = *log_options;
   options.on_connection_change = [this](bool connected) {
     metrics->SetLogConnected(connected);
     SetLogConnected(connected);
@@ -228,6 +238,50 @@ absl::Status AisleServer::Impl::JoinCluster() {
         "{:.2f} s; the log's tail follows",
         j.name, j.bytes / 1e6, j.position, j.seconds);
   }
+  return absl::OkStatus();
+}
+
+absl::Status AisleServer::Impl::RejoinIfBehindLog(
+    const storage::StoreOptions& store_options) {
+  absl::StatusOr<uint64_t> applied = store->AppliedLogSequence();
+  if (!applied.ok()) return applied.status();
+  absl::StatusOr<cluster::LogOptions> options =
+      ClusterLogOptions(config, absl::StrCat("aisle start ", config.host));
+  if (!options.ok()) return options.status();
+  absl::StatusOr<std::unique_ptr<cluster::EventLog>> log =
+      cluster::ConnectJetStream(*options);
+  if (!log.ok()) return absl::OkStatus();  // the applier will find out
+  absl::StatusOr<std::unique_ptr<cluster::LogReader>> reader =
+      (*log)->OpenReader(*applied + 1);
+  if (!absl::IsOutOfRange(reader.status())) return absl::OkStatus();
+  spdlog::warn(
+      "cluster: this node applied the log up to entry {}, but {}: replacing "
+      "its store with the newest snapshot",
+      *applied, std::string(reader.status().message()));
+  store.reset();
+  JoinOptions join;
+  join.replace_store = true;
+  join.newer_than = *applied;
+  absl::StatusOr<std::optional<SnapshotJoined>> joined =
+      JoinFromSnapshot(*snapshot_blobs, config.data_dir, join);
+  if (!joined.ok()) return joined.status();
+  if (!joined->has_value()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "this node applied the log up to entry ", *applied, ", but ",
+        reader.status().message(),
+        ", and the cluster has no snapshot later than that to re-join from: "
+        "let a node that is up to date publish one "
+        "(--cluster-snapshot-interval), then restart this one"));
+  }
+  const SnapshotJoined& j = **joined;
+  spdlog::info(
+      "cluster: re-joined from snapshot {} ({:.1f} MB, log position {}) in "
+      "{:.2f} s; the log's tail follows",
+      j.name, j.bytes / 1e6, j.position, j.seconds);
+  absl::StatusOr<std::unique_ptr<storage::Store>> reopened =
+      storage::Store::Open(store_options);
+  if (!reopened.ok()) return reopened.status();
+  store = *std::move(reopened);
   return absl::OkStatus();
 }
 
@@ -399,6 +453,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
       storage::Store::Open(store_options);
   if (!store.ok()) return store.status();
   s.store = *std::move(store);
+  if (!config.cluster.empty()) {
+    if (absl::Status r = s.RejoinIfBehindLog(store_options); !r.ok()) return r;
+  }
   {
     // Neither start-up nor a model swap waits for every user's vector to be
     // re-solved: FOR_YOU solves a stale one on the fly meanwhile.

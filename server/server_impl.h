@@ -128,6 +128,13 @@ struct AisleServer::Impl {
   // Cluster mode, before the store opens: connects the snapshot bucket
   // and, when the data dir is empty, restores the newest snapshot into it.
   absl::Status JoinCluster();
+  // Cluster mode, right after the store opened: when the log no longer
+  // holds the entries after the store's position (retention deleted them
+  // while this node was down), replaces the store with the newest snapshot
+  // later than that position and reopens it. OutOfRange when there is no
+  // such snapshot; Open's and JoinFromSnapshot's errors. A log that cannot
+  // be reached now is left to the applier.
+  absl::Status RejoinIfBehindLog(const storage::StoreOptions& store_options);
   // Cluster mode, after LoadState: applies the log from the store's
   // position and waits (bounded) until this node has caught up.
   // OutOfRange when the log no longer holds what this node needs next.

@@ -1,7 +1,8 @@
 // Snapshots and joining (docs/cluster.md): a node with an empty data dir
 // joins from the newest published node snapshot plus the log's tail, so
-// the log need not hold all history; a node that needs entries the log no
-// longer holds refuses to start, saying what to do; after DeleteUser the
+// the log need not hold all history; a node whose store is behind what the
+// log still holds re-joins from a later snapshot at restart, and without
+// one refuses to start, saying what to do; after DeleteUser the
 // bucket holds no snapshot with the user. Real nats-server processes,
 // in-process nodes over real gRPC sockets.
 #include <memory>
@@ -128,6 +129,71 @@ TEST_F(ClusterSnapshotTest, AnEmptyNodeJoinsFromTheSnapshotAndTheLogsTail) {
   EXPECT_TRUE(absl::IsOutOfRange(refused.status())) << refused.status();
   EXPECT_NE(refused.status().message().find("snapshot"), std::string::npos)
       << refused.status();
+}
+
+TEST_F(ClusterSnapshotTest, ANodeLeftBehindByRetentionReJoinsAtRestart) {
+  StartNats(1);
+  StartNode(ManualSnapshots);
+  StartNode(ManualSnapshots);
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse first,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("a1", "ann", "i1"),
+                                      MakeEvent("b1", "bo", "i1")}));
+  ASSERT_TRUE(WaitForPosition(stub(1), first.log_position()));
+  // Node 1 stops with its store at `first`; the cluster goes on.
+  nodes_[1].server->Shutdown();
+  nodes_[1] = TestServer{};
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse missed,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("a2", "ann", "i2"),
+                                      MakeEvent("c1", "cy", "i1")}));
+  ASSERT_TRUE(WaitForPosition(stub(0), missed.log_position()));
+  ASSERT_OK_AND_ASSIGN(std::string name,
+                       nodes_[0].server->PublishClusterSnapshot());
+  const uint64_t snapshot_at = server::ParseSnapshotBlobName(name)->position;
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse tail,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("a3", "ann", "i3")}));
+  // Retention deletes what the snapshot covers, entries node 1 never read
+  // among them.
+  ASSERT_OK(cluster::testing::PurgeStreamBelow(nats_->url(0), "AISLE",
+                                               snapshot_at + 1));
+
+  // Restarted on its old data dir, node 1 replaces its store with the
+  // snapshot and reads the tail: it has everything, once.
+  server::ServerConfig config = TestServerConfig(dir_.Sub("node1"));
+  config.cluster = nats_->url_list();
+  ManualSnapshots(config);
+  ASSERT_OK_AND_ASSIGN(nodes_[1], StartTestServer(config));
+  ASSERT_TRUE(WaitForPosition(stub(1), tail.log_position()));
+  EXPECT_EQ(Views(stub(1), "ann"), 3);
+  EXPECT_EQ(Views(stub(1), "bo"), 1);
+  EXPECT_EQ(Views(stub(1), "cy"), 1);
+
+  // Left behind again with no snapshot later than its position, it
+  // refuses to start (its store is kept) and says what to do.
+  nodes_[1].server->Shutdown();
+  nodes_[1] = TestServer{};
+  ASSERT_OK(
+      SendFeedbackWithRetry(stub(0), {MakeEvent("b2", "bo", "i2")}).status());
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse last,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("b3", "bo", "i3")}));
+  ASSERT_OK(cluster::testing::PurgeStreamBelow(nats_->url(0), "AISLE",
+                                               last.log_position()));
+  absl::StatusOr<TestServer> refused = StartTestServer(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsOutOfRange(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("no snapshot later"),
+            std::string::npos)
+      << refused.status();
+  // Once a node that is up to date published one, the restart works.
+  ASSERT_TRUE(WaitForPosition(stub(0), last.log_position()));
+  ASSERT_OK(nodes_[0].server->PublishClusterSnapshot().status());
+  ASSERT_OK_AND_ASSIGN(nodes_[1], StartTestServer(config));
+  ASSERT_TRUE(WaitForPosition(stub(1), last.log_position()));
+  EXPECT_EQ(Views(stub(1), "bo"), 3);
+  EXPECT_EQ(Views(stub(1), "ann"), 3);
 }
 
 TEST_F(ClusterSnapshotTest, AfterDeleteUserNoSnapshotInTheBucketHoldsTheUser) {
