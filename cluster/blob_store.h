@@ -23,6 +23,7 @@
 #define AISLE_CLUSTER_BLOB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,13 @@ struct BlobInfo {
   std::string sha256;  // lower-case hex
 };
 
+// Fills `out` with the `n` bytes of a blob at `offset` (PutFrom reads
+// each byte twice: once for the SHA-256, once to store it).
+using BlobReader =
+    std::function<absl::Status(uint64_t offset, size_t n, char* out)>;
+// Receives a blob's bytes in order, one chunk at a time (GetTo).
+using BlobWriter = std::function<absl::Status(std::string_view bytes)>;
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -70,8 +78,13 @@ class BlobStore {
   // bytes again is a no-op (OK); other bytes under a stored name are
   // AlreadyExists. Errors: InvalidArgument for a bad name; Unavailable
   // when NATS cannot be reached (nothing readable was stored: retry).
-  virtual absl::StatusOr<BlobInfo> Put(std::string_view name,
-                                       std::string_view bytes) = 0;
+  absl::StatusOr<BlobInfo> Put(std::string_view name, std::string_view bytes);
+
+  // As Put, for a blob of `size` bytes read through `read` when needed:
+  // at most one chunk is in memory (a node snapshot is about the size of
+  // the store). Errors: Put's, and `read`'s.
+  virtual absl::StatusOr<BlobInfo> PutFrom(std::string_view name, uint64_t size,
+                                           const BlobReader& read) = 0;
 
   // The manifest of `name`; nullopt when no complete blob of that name is
   // stored. Unavailable when NATS cannot be reached.
@@ -82,7 +95,15 @@ class BlobStore {
   // published, or deleted); DataLoss when a chunk is missing or the
   // size or SHA-256 do not match (a partial or damaged chunk set: nothing
   // is returned); Unavailable when NATS cannot be reached.
-  virtual absl::StatusOr<std::string> Get(std::string_view name) = 0;
+  absl::StatusOr<std::string> Get(std::string_view name);
+
+  // As Get, handing the blob to `write` chunk by chunk instead of
+  // returning it: at most one chunk is in memory. `write` sees the bytes
+  // before they are verified: when the size or SHA-256 turn out wrong
+  // (DataLoss, after the last chunk) the caller drops what it was given.
+  // Returns the manifest. Errors: Get's, and `write`'s.
+  virtual absl::StatusOr<BlobInfo> GetTo(std::string_view name,
+                                         const BlobWriter& write) = 0;
 
   // Removes the blob (manifest first, so readers stop seeing it, then its
   // chunks). OK when it was not stored.

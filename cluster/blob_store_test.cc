@@ -4,8 +4,11 @@
 // look in the bucket.
 #include "cluster/blob_store.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -66,6 +69,73 @@ TEST_F(BlobStoreTest, ABlobComesBackWholeFromItsChunks) {
   // An empty blob is a blob too.
   ASSERT_OK(blobs_->Put("empty", "").status());
   EXPECT_THAT(blobs_->Get("empty"), IsOkAndHolds(""));
+}
+
+TEST_F(BlobStoreTest, StreamedBothWaysOneChunkAtATime) {
+  const std::string bytes = Pattern(10'500, 3);
+  // Read on demand, each read within one chunk.
+  size_t largest_read = 0;
+  ASSERT_OK_AND_ASSIGN(
+      BlobInfo info, blobs_->PutFrom("streamed", bytes.size(),
+                                     [&](uint64_t offset, size_t n, char* out) {
+                                       largest_read = std::max(largest_read, n);
+                                       bytes.copy(out, n, offset);
+                                       return absl::OkStatus();
+                                     }));
+  EXPECT_EQ(info.chunks, 11);
+  EXPECT_LE(largest_read, 1000u);
+  EXPECT_THAT(blobs_->Get("streamed"), IsOkAndHolds(bytes));
+  // Handed over chunk by chunk, in order.
+  std::vector<std::string> parts;
+  ASSERT_OK_AND_ASSIGN(BlobInfo got,
+                       blobs_->GetTo("streamed", [&](std::string_view part) {
+                         parts.emplace_back(part);
+                         return absl::OkStatus();
+                       }));
+  EXPECT_EQ(got.sha256, info.sha256);
+  ASSERT_EQ(parts.size(), 11u);
+  EXPECT_EQ(parts.back().size(), 500u);
+  std::string joined;
+  for (const std::string& part : parts) joined += part;
+  EXPECT_EQ(joined, bytes);
+  // A writer's error stops the read and is returned.
+  int calls = 0;
+  EXPECT_THAT(blobs_->GetTo("streamed",
+                            [&](std::string_view) {
+                              ++calls;
+                              return absl::ResourceExhaustedError("disk full");
+                            }),
+              StatusIs(absl::StatusCode::kResourceExhausted, "disk full"));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(BlobStoreTest, AFailedOrChangingReadStoresNothingReadable) {
+  const std::string bytes = Pattern(5000, 4);
+  EXPECT_THAT(blobs_->PutFrom("unreadable", bytes.size(),
+                              [&](uint64_t offset, size_t n, char* out) {
+                                if (offset >= 3000) {
+                                  return absl::UnavailableError("read error");
+                                }
+                                bytes.copy(out, n, offset);
+                                return absl::OkStatus();
+                              }),
+              StatusIs(absl::StatusCode::kUnavailable, "read error"));
+  ASSERT_OK_AND_ASSIGN(std::optional<BlobInfo> none,
+                       blobs_->Stat("unreadable"));
+  EXPECT_FALSE(none.has_value());
+  // Bytes that differ between the checksum pass and the storing pass (a
+  // file changed underneath) are not published.
+  int pass = 0;
+  EXPECT_THAT(blobs_->PutFrom("changing", bytes.size(),
+                              [&](uint64_t offset, size_t n, char* out) {
+                                if (offset == 0) ++pass;
+                                bytes.copy(out, n, offset);
+                                if (pass == 2 && offset == 0) out[0] ^= 1;
+                                return absl::OkStatus();
+                              }),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("changed")));
+  ASSERT_OK_AND_ASSIGN(none, blobs_->Stat("changing"));
+  EXPECT_FALSE(none.has_value());
 }
 
 TEST_F(BlobStoreTest, NamesAreImmutable) {

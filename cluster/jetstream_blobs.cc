@@ -40,17 +40,33 @@ absl::Status Unavailable(natsStatus s, absl::string_view what) {
   return NatsError(s, static_cast<jsErrCode>(0), what);
 }
 
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(),
-             nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    absl::StrAppendFormat(&hex, "%02x", digest[i]);
+// SHA-256 over bytes given in parts.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
   }
-  return hex;
-}
+  void Update(std::string_view bytes) {
+    EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size());
+  }
+  // Lower-case hex; call once.
+  std::string Hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(ctx_.get(), digest, &length);
+    std::string hex;
+    for (unsigned int i = 0; i < length; ++i) {
+      absl::StrAppendFormat(&hex, "%02x", digest[i]);
+    }
+    return hex;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
 
 std::string ManifestText(const BlobInfo& info) {
   return absl::StrCat(kManifestMagic, "\nsize ", info.size, "\nchunks ",
@@ -105,10 +121,11 @@ class JetStreamBlobs final : public BlobStore {
 
   absl::Status Connect();
 
-  absl::StatusOr<BlobInfo> Put(std::string_view name,
-                               std::string_view bytes) override;
+  absl::StatusOr<BlobInfo> PutFrom(std::string_view name, uint64_t size,
+                                   const BlobReader& read) override;
   absl::StatusOr<std::optional<BlobInfo>> Stat(std::string_view name) override;
-  absl::StatusOr<std::string> Get(std::string_view name) override;
+  absl::StatusOr<BlobInfo> GetTo(std::string_view name,
+                                 const BlobWriter& write) override;
   absl::Status Delete(std::string_view name) override;
   absl::StatusOr<std::vector<std::string>> List() override;
 
@@ -205,18 +222,33 @@ absl::StatusOr<std::optional<BlobInfo>> JetStreamBlobs::Stat(
   return *info;
 }
 
-absl::StatusOr<BlobInfo> JetStreamBlobs::Put(std::string_view name_in,
-                                             std::string_view bytes) {
+absl::StatusOr<BlobInfo> JetStreamBlobs::PutFrom(std::string_view name_in,
+                                                 uint64_t size,
+                                                 const BlobReader& read) {
   const absl::string_view name(name_in.data(), name_in.size());
   absl::StatusOr<std::optional<BlobInfo>> existing = Stat(name_in);
   if (!existing.ok() && !absl::IsDataLoss(existing.status())) {
     return existing.status();
   }
-  BlobInfo info;
-  info.size = static_cast<int64_t>(bytes.size());
-  info.sha256 = Sha256Hex(bytes);
   const int64_t chunk = std::max<int64_t>(options_.chunk_bytes, 1);
+  BlobInfo info;
+  info.size = static_cast<int64_t>(size);
   info.chunks = (info.size + chunk - 1) / chunk;
+  std::string part;
+  // Chunk i of the blob into `part`.
+  const auto read_chunk = [&](int64_t i) {
+    part.resize(
+        static_cast<size_t>(std::min<int64_t>(chunk, info.size - i * chunk)));
+    return read(static_cast<uint64_t>(i * chunk), part.size(), part.data());
+  };
+  {
+    Sha256 sha;
+    for (int64_t i = 0; i < info.chunks; ++i) {
+      if (absl::Status s = read_chunk(i); !s.ok()) return s;
+      sha.Update(part);
+    }
+    info.sha256 = sha.Hex();
+  }
   if (existing.ok() && existing->has_value()) {
     if ((*existing)->sha256 == info.sha256 && (*existing)->size == info.size) {
       return info;  // already published
@@ -228,10 +260,10 @@ absl::StatusOr<BlobInfo> JetStreamBlobs::Put(std::string_view name_in,
   absl::StatusOr<kvStore*> kv = Bucket();
   if (!kv.ok()) return kv.status();
   const std::string prefix = BlobKeyPrefix(name_in);
+  Sha256 stored;  // what was read the second time, which is what is stored
   for (int64_t i = 0; i < info.chunks; ++i) {
-    const std::string_view part = bytes.substr(
-        static_cast<size_t>(i * chunk),
-        static_cast<size_t>(std::min<int64_t>(chunk, info.size - i * chunk)));
+    if (absl::Status s = read_chunk(i); !s.ok()) return s;
+    stored.Update(part);
     const std::string key = absl::StrCat(prefix, ".chunk.", i);
     uint64_t revision = 0;
     natsStatus s = kvStore_Put(&revision, *kv, key.c_str(), part.data(),
@@ -240,6 +272,12 @@ absl::StatusOr<BlobInfo> JetStreamBlobs::Put(std::string_view name_in,
       return Unavailable(s, absl::StrCat("storing chunk ", i, " of ",
                                          info.chunks, " of \"", name, "\""));
     }
+  }
+  if (stored.Hex() != info.sha256) {
+    return absl::AbortedError(
+        absl::StrCat("blob \"", name,
+                     "\" changed while it was stored; nothing readable "
+                     "was stored: retry"));
   }
   const std::string manifest = ManifestText(info);
   uint64_t revision = 0;
@@ -253,7 +291,8 @@ absl::StatusOr<BlobInfo> JetStreamBlobs::Put(std::string_view name_in,
   return info;
 }
 
-absl::StatusOr<std::string> JetStreamBlobs::Get(std::string_view name_in) {
+absl::StatusOr<BlobInfo> JetStreamBlobs::GetTo(std::string_view name_in,
+                                               const BlobWriter& write) {
   const absl::string_view name(name_in.data(), name_in.size());
   absl::StatusOr<std::optional<BlobInfo>> info = Stat(name_in);
   if (!info.ok()) return info.status();
@@ -266,8 +305,8 @@ absl::StatusOr<std::string> JetStreamBlobs::Get(std::string_view name_in) {
   absl::StatusOr<kvStore*> kv = Bucket();
   if (!kv.ok()) return kv.status();
   const std::string prefix = BlobKeyPrefix(name_in);
-  std::string bytes;
-  bytes.reserve(static_cast<size_t>(manifest.size));
+  Sha256 sha;
+  int64_t size = 0;
   for (int64_t i = 0; i < manifest.chunks; ++i) {
     absl::StatusOr<std::optional<std::string>> part =
         GetValue(*kv, absl::StrCat(prefix, ".chunk.", i));
@@ -277,21 +316,23 @@ absl::StatusOr<std::string> JetStreamBlobs::Get(std::string_view name_in) {
           absl::StrCat("blob \"", name, "\": chunk ", i, " of ",
                        manifest.chunks, " is missing (a partial chunk set)"));
     }
-    bytes += **part;
-    if (static_cast<int64_t>(bytes.size()) > manifest.size) break;
+    size += static_cast<int64_t>((*part)->size());
+    if (size > manifest.size) break;
+    sha.Update(**part);
+    if (absl::Status s = write(**part); !s.ok()) return s;
   }
-  if (static_cast<int64_t>(bytes.size()) != manifest.size) {
+  if (size != manifest.size) {
     return absl::DataLossError(
-        absl::StrCat("blob \"", name, "\": its chunks hold ", bytes.size(),
+        absl::StrCat("blob \"", name, "\": its chunks hold ", size,
                      " bytes, the manifest says ", manifest.size));
   }
-  const std::string sha256 = Sha256Hex(bytes);
+  const std::string sha256 = sha.Hex();
   if (sha256 != manifest.sha256) {
     return absl::DataLossError(absl::StrCat(
         "blob \"", name, "\": SHA-256 ", sha256, " does not match the ",
         "manifest's ", manifest.sha256, " (a damaged or mixed chunk set)"));
   }
-  return bytes;
+  return manifest;
 }
 
 absl::Status JetStreamBlobs::Delete(std::string_view name_in) {

@@ -72,10 +72,13 @@ feedback() {  # N: N Feedback events with unique ids through node A
     --users "$USERS" --items "$ITEMS" --total "$1" --duration 10m \
     --concurrency 8 >"$WORK/loadgen.log" 2>&1 || { cat "$WORK/loadgen.log"; exit 1; }
 }
+mb() { awk -v k="$2:" '$1 == k {printf "%d MB", $2 / 1024}' "/proc/$1/status"; }
 log "node A: $TAIL events through the log, then a snapshot (checked every 30 s)"
 feedback "$TAIL"
+a_peak_before=$(mb $A VmHWM)
 wait_log "$WORK/a.log" "cluster snapshot: published" 600 $A
 grep "cluster snapshot: published" "$WORK/a.log" | tail -1
+a_peak_after=$(mb $A VmHWM)
 log "node A: $TAIL more events (the log's tail after the snapshot)"
 feedback "$TAIL"
 
@@ -94,4 +97,5 @@ echo
 log "summary ($ITEMS items, $USERS users, $EVENTS events in the snapshot, $((2 * TAIL)) through the log)"
 grep -E "joined from snapshot|engine snapshot|replayed|caught up with the log|ready in" "$WORK/b.log" |
   sed -E 's/^\[[^]]*\] \[[^]]*\] //' | sed 's/^/  B: /'
-log "node B SERVING ${serving_s} s after its start; resident memory $(awk '/VmRSS/ {printf "%d MB", $2/1024}' /proc/$B/status)"
+log "node B SERVING ${serving_s} s after its start; resident memory $(mb $B VmRSS), peak $(mb $B VmHWM)"
+log "node A peak resident memory: $a_peak_before before publishing, $a_peak_after after"

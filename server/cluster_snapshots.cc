@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/clock.h"
+#include "server/directory_pack.h"
 #include "spdlog/spdlog.h"
 
 namespace aisle::server {
@@ -23,30 +24,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kPackMagic = "aisle-snapshot 1\n";
 constexpr std::string_view kNamePrefix = "snapshot-";
 // Inside the data dir: the checkpoint being published, the snapshot being
 // joined, and the marker that says a join into this (empty) dir started.
 constexpr char kPublishDir[] = ".snapshot-publish";
 constexpr char kJoinDir[] = ".snapshot-join";
 constexpr char kJoinMarker[] = ".snapshot-joining";
-
-void PutFixed(std::string* out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) {
-    out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-  }
-}
-
-bool GetFixed(std::string_view* in, int bytes, uint64_t* value) {
-  if (in->size() < static_cast<size_t>(bytes)) return false;
-  *value = 0;
-  for (int i = 0; i < bytes; ++i) {
-    *value |= static_cast<uint64_t>(static_cast<unsigned char>((*in)[i]))
-              << (8 * i);
-  }
-  in->remove_prefix(static_cast<size_t>(bytes));
-  return true;
-}
 
 absl::Status WriteFileSynced(const fs::path& path, std::string_view bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -125,77 +108,6 @@ std::optional<SnapshotName> ParseSnapshotBlobName(std::string_view name) {
   return out;
 }
 
-absl::StatusOr<std::string> PackDirectory(const std::string& dir) {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file()) files.push_back(entry.path());
-  }
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("listing ", dir, ": ", ec.message()));
-  }
-  std::sort(files.begin(), files.end());
-  std::string out(kPackMagic);
-  for (const fs::path& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)),
-                      std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot read ", file.string()));
-    }
-    const std::string name = file.filename().string();
-    PutFixed(&out, name.size(), 4);
-    out += name;
-    PutFixed(&out, bytes.size(), 8);
-    out += bytes;
-  }
-  return out;
-}
-
-absl::Status UnpackDirectory(std::string_view packed, const std::string& dir) {
-  if (!packed.starts_with(kPackMagic)) {
-    return absl::InvalidArgumentError(
-        "not a packed snapshot (no \"aisle-snapshot 1\" header)");
-  }
-  packed.remove_prefix(kPackMagic.size());
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(dir, " exists"));
-  }
-  if (!fs::create_directories(dir, ec) || ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  }
-  while (!packed.empty()) {
-    uint64_t name_size = 0;
-    uint64_t size = 0;
-    if (!GetFixed(&packed, 4, &name_size) || name_size == 0 ||
-        name_size > 255 || packed.size() < name_size) {
-      return absl::InvalidArgumentError("packed snapshot: bad file name");
-    }
-    const std::string name(packed.substr(0, name_size));
-    packed.remove_prefix(name_size);
-    if (name == "." || name == ".." ||
-        name.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("packed snapshot: bad file name \"", name, "\""));
-    }
-    if (!GetFixed(&packed, 8, &size) || packed.size() < size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("packed snapshot: file ", name, " runs past the end"));
-    }
-    if (absl::Status s =
-            WriteFileSynced(fs::path(dir) / name, packed.substr(0, size));
-        !s.ok()) {
-      return s;
-    }
-    packed.remove_prefix(size);
-  }
-  return absl::OkStatus();
-}
-
 ClusterSnapshots::ClusterSnapshots(
     cluster::BlobStore* bucket, storage::Store* store, std::string data_dir,
     std::function<absl::Status()> refresh_engine_snapshot)
@@ -255,15 +167,24 @@ absl::StatusOr<SnapshotPublished> ClusterSnapshots::Publish() {
   std::error_code ec;
   fs::remove_all(dir, ec);  // left by an interrupted publish
   if (absl::Status s = store_->Checkpoint(dir.string()); !s.ok()) return s;
-  absl::StatusOr<std::string> packed = PackDirectory(dir.string());
-  fs::remove_all(dir, ec);
-  if (!packed.ok()) return packed.status();
+  // Streamed from the checkpoint's files (hard links, unchanged while
+  // read): one chunk in memory, not the store's size.
+  absl::StatusOr<PackedDirectory> packed = PackedDirectory::Open(dir.string());
+  if (!packed.ok()) {
+    fs::remove_all(dir, ec);
+    return packed.status();
+  }
 
   SnapshotPublished out;
   out.position = *applied;
   out.name = SnapshotBlobName({*applied, absl::ToUnixMillis(absl::Now())});
   out.bytes = static_cast<int64_t>(packed->size());
-  absl::StatusOr<cluster::BlobInfo> put = bucket_->Put(out.name, *packed);
+  absl::StatusOr<cluster::BlobInfo> put =
+      bucket_->PutFrom(out.name, packed->size(),
+                       [&packed](uint64_t offset, size_t n, char* bytes) {
+                         return packed->Read(offset, n, bytes);
+                       });
+  fs::remove_all(dir, ec);
   if (!put.ok()) return put.status();
   // Older snapshots go: the newest is all a joiner needs, and an older one
   // may hold a user erased since. A failure here leaves them for the next
@@ -319,21 +240,59 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
             [](const auto& a, const auto& b) {
               return a.first.position > b.first.position;
             });
+  const fs::path staging = dir / kJoinDir;
   for (const auto& [parsed, name] : snapshots) {
     if (parsed.position <= options.newer_than) break;  // newest first
-    absl::StatusOr<std::string> bytes = bucket.Get(name);
-    if (absl::IsNotFound(bytes.status()) || absl::IsDataLoss(bytes.status())) {
+    std::error_code ec;
+    if (!replacing) {
+      // Empty, or an interrupted join's leftovers (JoinableDir checked the
+      // marker): cleared, and marked as this function's.
+      if (fs::exists(dir, ec)) {
+        for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+          fs::remove_all(e.path(), ec);
+        }
+      }
+      fs::create_directories(dir, ec);
+      if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
+        return s;
+      }
+    }
+    // Streamed into the staging directory as it arrives (one chunk in
+    // memory); used only once the whole blob's SHA-256 matched. A store
+    // being replaced stays as it is meanwhile (RocksDB ignores the
+    // subdirectory).
+    fs::remove_all(staging, ec);
+    DirectoryUnpacker unpacker(staging.string());
+    absl::StatusOr<cluster::BlobInfo> got =
+        bucket.GetTo(name, [&](std::string_view part) {
+          absl::Status s = unpacker.Add(part);
+          // Bytes that do not unpack are a damaged snapshot.
+          if (absl::IsInvalidArgument(s)) {
+            return absl::DataLossError(s.message());
+          }
+          return s;
+        });
+    if (got.ok()) {
+      if (absl::Status s = unpacker.Finish(); !s.ok()) {
+        got = absl::DataLossError(s.message());
+      }
+    }
+    if (absl::IsNotFound(got.status()) || absl::IsDataLoss(got.status())) {
       spdlog::warn(
           "cluster: snapshot {} cannot be used ({}); trying an older one", name,
-          bytes.status().ToString());
+          got.status().ToString());
+      fs::remove_all(staging, ec);
       continue;
     }
-    if (!bytes.ok()) return bytes.status();
-    std::error_code ec;
+    if (!got.ok()) {
+      fs::remove_all(staging, ec);
+      return got.status();
+    }
     if (replacing) {
-      // The old store goes only now that a snapshot is in hand. The marker
-      // first, then CURRENT: from here on an interruption leaves a dir that
-      // does not open as a store and that the next start joins into again.
+      // The old store goes only now that a verified snapshot is in hand.
+      // The marker first, then CURRENT: from here on an interruption
+      // leaves a dir that does not open as a store and that the next
+      // start joins into again.
       if (!fs::exists(dir / kJoinMarker, ec)) {
         if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
           return s;
@@ -345,21 +304,13 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
                          " to replace the store: ", ec.message()));
       }
       if (absl::Status s = SyncDirectory(dir); !s.ok()) return s;
-      replacing = false;
-    }
-    if (fs::exists(dir, ec)) {
-      // An interrupted join's leftovers (JoinableDir checked the marker).
       for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-        fs::remove_all(e.path(), ec);
+        const fs::path entry_name = e.path().filename();
+        if (entry_name != kJoinMarker && entry_name != kJoinDir) {
+          fs::remove_all(e.path(), ec);
+        }
       }
-    }
-    fs::create_directories(dir, ec);
-    if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
-      return s;
-    }
-    const fs::path staging = dir / kJoinDir;
-    if (absl::Status s = UnpackDirectory(*bytes, staging.string()); !s.ok()) {
-      return s;
+      replacing = false;
     }
     absl::Status adopted =
         storage::AdoptCheckpoint(staging.string(), dir.string(), {kJoinMarker});
@@ -374,7 +325,7 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
     SnapshotJoined joined;
     joined.name = name;
     joined.position = parsed.position;
-    joined.bytes = static_cast<int64_t>(bytes->size());
+    joined.bytes = got->size;
     joined.seconds = core::SecondsSince(start);
     return joined;
   }

@@ -10,7 +10,9 @@
 // so names sort by position); <position> is a lower bound of the applied
 // position inside (read before the checkpoint). A snapshot is one blob
 // (cluster/blob_store.h: chunked, SHA-256 checked; a joiner never restores
-// a partial one) holding the checkpoint's files (PackDirectory).
+// a partial one) holding the checkpoint's files (directory_pack.h),
+// streamed both ways: neither the publisher nor the joiner holds it in
+// memory.
 //
 // Publishing (ClusterSnapshots::PublishIfDue, from the server's
 // background thread): when the newest published snapshot is older than
@@ -37,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cluster/blob_store.h"
+#include "server/directory_pack.h"
 #include "storage/store.h"
 
 namespace aisle::server {
@@ -51,13 +54,6 @@ struct SnapshotName {
 std::string SnapshotBlobName(const SnapshotName& name);
 // nullopt for a name SnapshotBlobName does not make.
 std::optional<SnapshotName> ParseSnapshotBlobName(std::string_view name);
-
-// The regular files of `dir` (not its subdirectories) as one byte string,
-// and back. UnpackDirectory writes into `dir` (created; must not exist)
-// and fsyncs each file; InvalidArgument for bytes PackDirectory did not
-// make (a bad file name, a size past the end).
-absl::StatusOr<std::string> PackDirectory(const std::string& dir);
-absl::Status UnpackDirectory(std::string_view packed, const std::string& dir);
 
 struct SnapshotPublished {
   std::string name;
