@@ -18,18 +18,23 @@ constexpr double kNegligible = 1e-9;
 AttributePopularity::AttributePopularity(AttributeOptions options)
     : options_(options) {}
 
-std::vector<int32_t> AttributePopularity::Intern(
+AttributePopularity::Values AttributePopularity::Intern(
     const std::map<std::string, std::string>& attributes) {
-  std::vector<int32_t> ids;
+  Values ids;
   ids.reserve(attributes.size());
   for (const auto& [key, value] : attributes) {
-    std::string name = absl::StrCat(key, "=", value);
-    auto it = index_.find(name);
+    // key NUL value: keys have no control characters, so no two pairs
+    // share a lookup key (with "=", a=b:c and a:b=c would).
+    lookup_.assign(key);
+    lookup_.push_back('\0');
+    lookup_.append(value);
+    auto it = index_.find(lookup_);
     if (it == index_.end()) {
       const auto id = static_cast<int32_t>(values_.size());
       values_.push_back(std::make_unique<Counts>());
-      values_.back()->name = name;
-      it = index_.emplace(std::move(name), id).first;
+      values_.back()->name = lookup_;
+      values_.back()->key_bytes = key.size();
+      it = index_.emplace(lookup_, id).first;
     }
     ids.push_back(it->second);
   }
@@ -104,6 +109,16 @@ void AttributePopularity::FoldBulk() {
   for (size_t v = 0; v < bulk_.size(); ++v) fold(bulk_[v], *values_[v]);
   fold(bulk_total_, total_);
   bulk_bytes_ = 0;
+}
+
+std::map<std::string, std::string> AttributePopularity::Attributes(
+    std::span<const int32_t> values) const {
+  std::map<std::string, std::string> out;
+  for (int32_t v : values) {
+    const Counts& c = *values_[v];
+    out.emplace(c.name.substr(0, c.key_bytes), c.name.substr(c.key_bytes + 1));
+  }
+  return out;
 }
 
 void AttributePopularity::Clear() {

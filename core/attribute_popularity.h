@@ -26,9 +26,10 @@
 // the value engaged with: at most (attributes per user) x (distinct user
 // item pairs), bounded in practice by values x catalog.
 //
-// Thread safety: not thread-safe except Top, which may run concurrently
-// with other Top calls (its cache has its own lock); the engine guards
-// the rest with its mutex (writers exclusive, Top under the shared lock).
+// Thread safety: not thread-safe except Top and Attributes, which may run
+// concurrently with each other (Top's cache has its own lock); the engine
+// guards the rest with its mutex (writers exclusive, Top and Attributes
+// under the shared lock).
 #ifndef AISLE_CORE_ATTRIBUTE_POPULARITY_H_
 #define AISLE_CORE_ATTRIBUTE_POPULARITY_H_
 
@@ -43,6 +44,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 
 namespace aisle::core {
@@ -67,11 +69,13 @@ class AttributePopularity {
   AttributePopularity(const AttributePopularity&) = delete;
   AttributePopularity& operator=(const AttributePopularity&) = delete;
 
-  // The ids of the user's attribute values, interning new ones; ascending.
-  std::vector<int32_t> Intern(
-      const std::map<std::string, std::string>& attributes);
-  // "key=value" of an interned value.
-  const std::string& Name(int32_t value) const { return values_[value]->name; }
+  // The ids of the user's attribute values, interning new ones; ascending
+  // (inline up to 4: a user's ids are kept by the engine, one per user).
+  using Values = absl::InlinedVector<int32_t, 4>;
+  Values Intern(const std::map<std::string, std::string>& attributes);
+  // The attributes that interned to `values` (Intern's inverse).
+  std::map<std::string, std::string> Attributes(
+      std::span<const int32_t> values) const;
 
   // Adds `delta` (negative to remove) to item `item` under each value and
   // under the total. Entries that fall to ~0 are dropped.
@@ -107,7 +111,8 @@ class AttributePopularity {
 
  private:
   struct Counts {
-    std::string name;
+    std::string name;  // key NUL value
+    size_t key_bytes = 0;
     absl::flat_hash_map<int32_t, double> weights;
     double sum = 0;
     uint64_t version = 0;  // bumped by every Add
@@ -152,7 +157,8 @@ class AttributePopularity {
   mutable absl::Mutex cache_mu_;
   mutable absl::flat_hash_map<std::vector<int32_t>, CachedTop> cache_
       ABSL_GUARDED_BY(cache_mu_);
-  absl::flat_hash_map<std::string, int32_t> index_;
+  absl::flat_hash_map<std::string, int32_t> index_;  // by Counts::name
+  std::string lookup_;                               // Intern's buffer
   std::deque<std::unique_ptr<Counts>> values_;
   Counts total_;
 };

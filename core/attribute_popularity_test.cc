@@ -36,12 +36,12 @@ std::vector<std::string> ForYou(const Engine& engine, const std::string& user,
 // Top keeps its answers; every change of a count it read must show.
 TEST(AttributePopularityTest, TopSeesEveryChangeOfTheCountsItRead) {
   AttributePopularity counts;
-  const std::vector<int32_t> north = counts.Intern({{"region", "north"}});
-  const std::vector<int32_t> south = counts.Intern({{"region", "south"}});
+  const auto north = counts.Intern({{"region", "north"}});
+  const auto south = counts.Intern({{"region", "south"}});
   counts.Add(north, 1, 5.0);
   counts.Add(north, 2, 1.0);
   counts.Add(south, 3, 4.0);
-  const auto first = [&](const std::vector<int32_t>& v) {
+  const auto first = [&](const AttributePopularity::Values& v) {
     return counts.Top(v, 10, 2).front().first;
   };
   EXPECT_EQ(first(north), 1);
@@ -60,15 +60,33 @@ TEST(AttributePopularityTest, TopSeesEveryChangeOfTheCountsItRead) {
   counts.Add(south, 3, 100.0);  // for north, only the total moves
   EXPECT_GT(score_of_3(), before);
   counts.Clear();  // value ids are reused afterwards: "east" is north's id
-  const std::vector<int32_t> again = counts.Intern({{"region", "east"}});
+  const auto again = counts.Intern({{"region", "east"}});
   EXPECT_TRUE(counts.Top(again, 10, 1).empty());
   counts.Add(again, 7, 1.0);
   EXPECT_EQ(first(again), 7);
 }
 
+// Values are named by their ids alone (the engine keeps only the ids), and
+// a key or value holding "=" is its own value.
+TEST(AttributePopularityTest, InternedValuesNameTheirAttributesBack) {
+  AttributePopularity counts;
+  const std::map<std::string, std::string> one = {{"a=b", "c"}, {"z", ""}};
+  const std::map<std::string, std::string> other = {{"a", "b=c"}};
+  const auto a = counts.Intern(one);
+  const auto b = counts.Intern(other);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_NE(b[0], a[0]);
+  EXPECT_NE(b[0], a[1]);
+  EXPECT_EQ(counts.Intern(one), a);  // the same pairs, the same ids
+  EXPECT_EQ(counts.Attributes(a), one);
+  EXPECT_EQ(counts.Attributes(b), other);
+  EXPECT_TRUE(counts.Attributes({}).empty());
+}
+
 TEST(AttributePopularityTest, TopIsEmptyUntilAnAttributedUserEngages) {
   AttributePopularity counts;
-  const std::vector<int32_t> values = counts.Intern({{"region", "north"}});
+  const auto values = counts.Intern({{"region", "north"}});
   EXPECT_TRUE(counts.Top(values, 10, 1).empty());
   counts.Add(values, 3, 2.0);
   EXPECT_EQ(counts.Top(values, 10, 1).size(), 1u);
@@ -90,8 +108,8 @@ TEST(AttributePopularityTest, BulkLoadCountsWhatOneByOneAddsCount) {
   bulk.BeginBulk(kItems, /*max_bytes=*/3 * kItems * sizeof(double));
   for (int user = 0; user < 200; ++user) {
     const auto& attributes = kinds[static_cast<size_t>(user) % kinds.size()];
-    const std::vector<int32_t> a = one.Intern(attributes);
-    const std::vector<int32_t> b = bulk.Intern(attributes);
+    const auto a = one.Intern(attributes);
+    const auto b = bulk.Intern(attributes);
     ASSERT_EQ(a, b);
     for (int k = 0; k < 7; ++k) {
       const int32_t item = (user * 13 + k * 7) % (kItems + 5);  // some >= 50
@@ -107,7 +125,7 @@ TEST(AttributePopularityTest, BulkLoadCountsWhatOneByOneAddsCount) {
   // Before EndBulk, Top sees only what was folded in; after, everything.
   bulk.EndBulk();
   for (const auto& attributes : kinds) {
-    const std::vector<int32_t> values = one.Intern(attributes);
+    const auto values = one.Intern(attributes);
     const auto expected = one.Top(values, 100, 150);
     const auto got = bulk.Top(bulk.Intern(attributes), 100, 150);
     ASSERT_EQ(got.size(), expected.size());

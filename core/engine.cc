@@ -75,7 +75,9 @@ std::optional<UserProfile> Engine::GetUser(std::string_view user_id) const {
   if (user == nullptr && attributed == nullptr) return std::nullopt;
   UserProfile p;
   p.user_id = std::string(user_id);
-  if (attributed != nullptr) p.attributes = attributed->attributes;
+  if (attributed != nullptr) {
+    p.attributes = state_->attribute_popularity.Attributes(attributed->values);
+  }
   if (user == nullptr) {  // attributes only: no history yet
     p.segment = "new";
     p.activity_level = "new";

@@ -2,6 +2,7 @@
 // attribute-conditional counts (core/attribute_popularity.h) in step with
 // the users' pairs, and the Runner's attribute candidate source (FOR_YOU
 // for a user with attributes and no history).
+#include <map>
 #include <span>
 #include <string>
 #include <utility>
@@ -23,14 +24,19 @@ void Engine::State::CountUserAttributes(const UserRec& user,
 }
 
 void Engine::State::RecountAttributes() {
-  // Counts are sums of the users' current pairs: rebuilt from scratch.
-  std::vector<std::pair<std::string, AttributedUser>> kept(
-      attributed_users.begin(), attributed_users.end());
+  // Counts are sums of the users' current pairs: rebuilt from scratch
+  // (the values are interned again, so their names are read first).
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> kept;
+  kept.reserve(attributed_users.size());
+  for (const auto& [id, a] : attributed_users) {
+    kept.emplace_back(id, attribute_popularity.Attributes(a.values));
+  }
   attributed_users.clear();
   attribute_popularity.Clear();
   attribute_popularity.BeginBulk(items.size());
-  for (auto& [id, a] : kept) {
-    a.values = attribute_popularity.Intern(a.attributes);
+  for (auto& [id, attributes] : kept) {
+    AttributedUser a;
+    a.values = attribute_popularity.Intern(attributes);
     if (const UserRec* user = FindUser(id)) {
       CountUserAttributes(*user, a.values, +1);
     }
@@ -64,7 +70,6 @@ void Engine::UpsertUsers(std::span<const UserAttributes> users) {
     }
     if (u.attributes.empty()) continue;
     State::AttributedUser a;
-    a.attributes = u.attributes;
     a.values = s.attribute_popularity.Intern(u.attributes);
     if (rec != nullptr) s.CountUserAttributes(*rec, a.values, +1);
     s.attributed_users.emplace(u.user_id, std::move(a));
@@ -90,7 +95,8 @@ std::string Engine::State::Runner::AttributeDetail() const {
   const AttributedUser* a = s_.FindAttributed(req_.user_id);
   if (a == nullptr) return "Popular with shoppers like you";
   std::vector<std::string> parts;
-  for (const auto& [key, value] : a->attributes) {
+  for (const auto& [key, value] :
+       s_.attribute_popularity.Attributes(a->values)) {
     parts.push_back(absl::StrCat(key, "=", value));
   }
   return absl::StrCat("Popular with shoppers like you (",

@@ -31,6 +31,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -251,6 +252,16 @@ bool ReadNeighborLists(PieceReader& r, uint32_t lists, uint32_t n_items,
   return true;
 }
 
+// Skips `lists` neighbour lists (their bytes only; ReadNeighborLists
+// checks their contents).
+bool SkipNeighborLists(PieceReader& r, uint32_t lists) {
+  for (uint32_t i = 0; i < lists; ++i) {
+    uint32_t k;
+    if (!r.Count(&k, 8) || !r.Skip(uint64_t{k} * 8)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::string> Engine::SaveSnapshot() const {
@@ -396,71 +407,92 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
       !r.Bytes(n_cart.data(), n_items * sizeof(float))) {
     return Damaged("item counts");
   }
-  std::vector<CoMap> co_all, co_cart;
-  if (!ReadNeighborLists(r, n_items, n_items, &co_all) ||
-      !ReadNeighborLists(r, n_items, n_items, &co_cart)) {
+  // The neighbour lists (hash maps to build) and the user records
+  // (vectors to fill) are the two large parts: a pass that only skips
+  // finds where the users start, and the lists are built on a second
+  // thread while this one reads the users.
+  PieceReader lists_reader = r;
+  uint32_t n_from;
+  if (!SkipNeighborLists(r, n_items) || !SkipNeighborLists(r, n_items)) {
     return Damaged("co-occurrence");
   }
-  uint32_t n_from;
-  std::vector<CoMap> next;
-  std::vector<float> out;
-  if (!r.Count(&n_from, sizeof(float)) || n_from > n_items) {
+  if (!r.Count(&n_from, sizeof(float)) || n_from > n_items ||
+      !r.Skip(uint64_t{n_from} * sizeof(float)) ||
+      !SkipNeighborLists(r, n_from)) {
     return Damaged("transitions");
   }
-  out.resize(n_from);
-  if (!r.Bytes(out.data(), n_from * sizeof(float)) ||
-      !ReadNeighborLists(r, n_from, n_items, &next)) {
-    return Damaged("transitions");
-  }
-  uint32_t n_users;
-  if (!r.Count(&n_users, 4)) return Damaged("user count");
-  std::deque<State::UserRec> users(n_users);
-  const auto valid_item = [n_items](int32_t i) {
-    return i >= 0 && static_cast<uint32_t>(i) < n_items;
-  };
-  for (State::UserRec& user : users) {
-    uint32_t h, k, c;
-    if (!r.String(&user.id) || user.id.empty() || !r.Get(&user.first_seen) ||
-        !r.Get(&user.last_seen) || !r.Get(&c) || c > user.counts.size() ||
-        !r.Bytes(user.counts.data(), c * sizeof(int32_t)) ||
-        !r.Count(&h, sizeof(State::HistoryEntry))) {
-      return Damaged("user record");
-    }
-    user.history.resize(h);
-    if (!r.Bytes(user.history.data(), h * sizeof(State::HistoryEntry))) {
-      return Damaged("user history");
-    }
-    for (const State::HistoryEntry& e : user.history) {
-      if (!valid_item(e.item) || static_cast<int>(e.type) <= 0 ||
-          static_cast<int>(e.type) >= kNumEventTypes) {
+  uint32_t n_users = 0;
+  std::deque<State::UserRec> users;
+  const auto read_users = [&]() -> absl::Status {
+    if (!r.Count(&n_users, 4)) return Damaged("user count");
+    users.resize(n_users);
+    const auto valid_item = [n_items](int32_t i) {
+      return i >= 0 && static_cast<uint32_t>(i) < n_items;
+    };
+    for (State::UserRec& user : users) {
+      uint32_t h, k, c;
+      if (!r.String(&user.id) || user.id.empty() || !r.Get(&user.first_seen) ||
+          !r.Get(&user.last_seen) || !r.Get(&c) || c > user.counts.size() ||
+          !r.Bytes(user.counts.data(), c * sizeof(int32_t)) ||
+          !r.Count(&h, sizeof(State::HistoryEntry))) {
+        return Damaged("user record");
+      }
+      user.history.resize(h);
+      if (!r.Bytes(user.history.data(), h * sizeof(State::HistoryEntry))) {
         return Damaged("user history");
       }
-    }
-    if (!r.Count(&k, 14)) return Damaged("user items");
-    user.items.resize(k);
-    for (State::UserItem& ui : user.items) {
-      if (!r.Get(&ui.item) || !r.Get(&ui.weight) || !r.Get(&ui.last_sec) ||
-          !r.Get(&ui.flags) || !r.Get(&ui.best) || !valid_item(ui.item) ||
-          ui.best >= kNumEventTypes) {
-        return Damaged("user items");
+      for (const State::HistoryEntry& e : user.history) {
+        if (!valid_item(e.item) || static_cast<int>(e.type) <= 0 ||
+            static_cast<int>(e.type) >= kNumEventTypes) {
+          return Damaged("user history");
+        }
       }
-    }
-    // UserRec::Find binary-searches them.
-    for (size_t j = 1; j < user.items.size(); ++j) {
-      if (user.items[j - 1].item >= user.items[j].item) {
-        return Damaged("user items out of order");
+      if (!r.Count(&k, 14)) return Damaged("user items");
+      user.items.resize(k);
+      for (State::UserItem& ui : user.items) {
+        if (!r.Get(&ui.item) || !r.Get(&ui.weight) || !r.Get(&ui.last_sec) ||
+            !r.Get(&ui.flags) || !r.Get(&ui.best) || !valid_item(ui.item) ||
+            ui.best >= kNumEventTypes) {
+          return Damaged("user items");
+        }
       }
-    }
-    uint32_t q;
-    if (!r.Count(&q, 12)) return Damaged("user searches");
-    user.searches.resize(q);
-    for (State::SearchEntry& e : user.searches) {
-      if (!r.Get(&e.ts) || !r.String(&e.query) || e.query.empty()) {
-        return Damaged("user searches");
+      // UserRec::Find binary-searches them.
+      for (size_t j = 1; j < user.items.size(); ++j) {
+        if (user.items[j - 1].item >= user.items[j].item) {
+          return Damaged("user items out of order");
+        }
       }
+      uint32_t q;
+      if (!r.Count(&q, 12)) return Damaged("user searches");
+      user.searches.resize(q);
+      for (State::SearchEntry& e : user.searches) {
+        if (!r.Get(&e.ts) || !r.String(&e.query) || e.query.empty()) {
+          return Damaged("user searches");
+        }
+      }
+      user.generation = 1;
     }
-    user.generation = 1;
-  }
+    return absl::OkStatus();
+  };
+  std::vector<CoMap> co_all, co_cart, next;
+  std::vector<float> out(n_from);
+  absl::Status lists_status;
+  std::thread lists_thread([&] {
+    PieceReader& lr = lists_reader;
+    uint32_t from;
+    if (!ReadNeighborLists(lr, n_items, n_items, &co_all) ||
+        !ReadNeighborLists(lr, n_items, n_items, &co_cart)) {
+      lists_status = Damaged("co-occurrence");
+    } else if (!lr.Get(&from) || from != n_from ||
+               !lr.Bytes(out.data(), n_from * sizeof(float)) ||
+               !ReadNeighborLists(lr, n_from, n_items, &next)) {
+      lists_status = Damaged("transitions");
+    }
+  });
+  absl::Status users_status = read_users();
+  lists_thread.join();
+  if (!lists_status.ok()) return lists_status;
+  if (!users_status.ok()) return users_status;
   if (r.left() != 0) return Damaged("trailing bytes");
 
   absl::MutexLock lock(&s.mu);

@@ -211,8 +211,9 @@ struct Engine::State {
   // user may have attributes and no events yet. They feed the
   // attribute-conditional counts (engine_attributes.cc).
   struct AttributedUser {
-    std::map<std::string, std::string> attributes;
-    std::vector<int32_t> values;  // interned in attribute_popularity
+    // Interned in attribute_popularity (which names them: Attributes),
+    // so that a million users' attributes are a few ints each.
+    AttributePopularity::Values values;
   };
   absl::flat_hash_map<std::string, AttributedUser> attributed_users
       ABSL_GUARDED_BY(mu);
