@@ -196,7 +196,8 @@ TEST_F(ClusterTest, WritesContinueWhenANatsServerIsKilled) {
 TEST_F(ClusterTest, WithoutNatsWritesAreRefusedAndReadsMarkedStale) {
   StartNats(1);
   StartNode();
-  ASSERT_OK(SendFeedback(stub(0), {MakeEvent("s1", "sam", "i1")}).status());
+  ASSERT_OK(
+      SendFeedbackWithRetry(stub(0), {MakeEvent("s1", "sam", "i1")}).status());
   ASSERT_OK(nats_->Kill(0));
   // Until the node notices, an append may still wait for its timeout; it
   // then answers UNAVAILABLE too. Never OK.
