@@ -117,6 +117,7 @@ int32_t ContentIndex::Intern(const std::string& term) {
     names_.push_back(term);
     postings_.emplace_back();
     fresh_postings_.emplace_back();
+    fresh_live_.push_back(0);
     fresh_version_.push_back(0);
     log_df_.push_back(0);
   }
@@ -153,20 +154,13 @@ void ContentIndex::Upsert(int32_t item, const Item& record) {
 
 namespace {
 
-int32_t ItemOf(const std::pair<int32_t, float>& posting) {
-  return posting.first;
-}
-int32_t ItemOf(const ContentIndex::FreshPosting& posting) {
-  return posting.item;
-}
-
-// Drops `item`'s entry from a posting list of either kind.
-template <typename Posting>
-void Erase(std::vector<Posting>& list, int32_t item) {
-  list.erase(
-      std::remove_if(list.begin(), list.end(),
-                     [item](const Posting& p) { return ItemOf(p) == item; }),
-      list.end());
+// Drops `item`'s entry from a posting list.
+void Erase(std::vector<std::pair<int32_t, float>>& list, int32_t item) {
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [item](const std::pair<int32_t, float>& p) {
+                              return p.first == item;
+                            }),
+             list.end());
 }
 
 }  // namespace
@@ -202,13 +196,27 @@ void ContentIndex::SetFresh(int32_t item, bool fresh) {
 
 void ContentIndex::IndexFresh(int32_t item, bool add) {
   if (static_cast<size_t>(item) >= item_terms_.size()) return;
+  if (static_cast<size_t>(item) >= fresh_generation_.size()) {
+    fresh_generation_.resize(item + 1, 0);
+  }
+  // fresh_[item] is already set: leaving entries are no longer live.
+  if (add) ++fresh_generation_[item];
   for (const auto& [term, count] : item_terms_[item]) {
+    std::vector<FreshPosting>& list = fresh_postings_[term];
+    ++fresh_version_[term];
     if (add) {
-      fresh_postings_[term].push_back({item, count, norm_hint_[item]});
-      ++fresh_version_[term];
-    } else {
-      Erase(fresh_postings_[term], item);
-      ++fresh_version_[term];
+      list.push_back({item, count, norm_hint_[item], fresh_generation_[item]});
+      ++fresh_live_[term];
+      continue;
+    }
+    --fresh_live_[term];
+    // Compacted when more than half is dead: each dead entry is moved at
+    // most once per doubling, so leaving costs O(1) amortized.
+    if (list.size() > 2 * static_cast<size_t>(fresh_live_[term]) + 16) {
+      list.erase(std::remove_if(
+                     list.begin(), list.end(),
+                     [this](const FreshPosting& p) { return !LiveFresh(p); }),
+                 list.end());
     }
   }
 }
@@ -378,9 +386,9 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
   // The strongest term with fresh items fills max_postings alone: its
   // kept best list (BestFresh) gives what the scan below would.
   for (const auto& [qw, term] : order) {
-    const auto& list = fresh_postings_[term];
-    if (list.empty()) continue;
-    if (list.size() < max_postings || max_postings <= limit) break;
+    const size_t live = fresh_live_[term];
+    if (live == 0) continue;
+    if (live < max_postings || max_postings <= limit) break;
     const double w = static_cast<double>(qw) * Idf(term);
     const size_t exact = 2 * limit;
     const std::shared_ptr<const FreshTop> top =
@@ -400,13 +408,17 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
   for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;
     const auto& list = fresh_postings_[term];
-    if (list.empty()) continue;
+    if (fresh_live_[term] == 0) continue;
     const double w = static_cast<double>(qw) * Idf(term);
     // A term's list is in indexing order: newest last.
-    const size_t n = std::min(list.size(), max_postings - visited);
-    for (size_t k = list.size(); k > list.size() - n; --k) {
+    const size_t n =
+        std::min<size_t>(fresh_live_[term], max_postings - visited);
+    size_t taken = 0;
+    for (size_t k = list.size(); k > 0 && taken < n; --k) {
       const FreshPosting& p = list[k - 1];
+      if (!LiveFresh(p)) continue;
       sums.push_back({p.item, p.norm_hint, w * TfWeight(p.tf), 0});
+      ++taken;
     }
     visited += n;
     ++terms_read;
@@ -473,11 +485,14 @@ std::shared_ptr<const ContentIndex::FreshTop> ContentIndex::BestFresh(
   top->max_postings = max_postings;
   top->keep = std::max(keep, kMinFreshKeep);
   const auto& list = fresh_postings_[term];
-  const size_t n = std::min(list.size(), max_postings);
+  const size_t n = std::min<size_t>(fresh_live_[term], max_postings);
   std::vector<std::pair<double, FreshPosting>> scored;
   scored.reserve(n);
-  for (size_t k = list.size(); k > list.size() - n; --k) {  // newest first
+  size_t taken = 0;
+  for (size_t k = list.size(); k > 0 && taken < n; --k) {  // newest first
     const FreshPosting& p = list[k - 1];
+    if (!LiveFresh(p)) continue;
+    ++taken;
     if (p.norm_hint > 0) scored.emplace_back(TfWeight(p.tf) / p.norm_hint, p);
   }
   const size_t m = std::min(scored.size(), top->keep);

@@ -123,6 +123,7 @@ class ContentIndex {
     int32_t item;
     float tf;
     float norm_hint;
+    uint32_t generation;  // the item's fresh_generation_ when added
   };
 
  private:
@@ -163,8 +164,20 @@ class ContentIndex {
   std::vector<double> log_df_;
   double log_n_ = 0;
   // Per term: the entries of postings_ whose item is marked fresh, with
-  // the item's norm_hint_ (read in the same cache line).
+  // the item's norm_hint_ (read in the same cache line), oldest first.
+  // An item leaving (its first event) is not erased at once, which would
+  // cost a scan of every list it is in, with most of a large catalog in a
+  // common term's list: its entries stay until the list is more than half
+  // such (then it is compacted), and readers skip them (LiveFresh).
   std::vector<std::vector<FreshPosting>> fresh_postings_;
+  // Per term: how many of its fresh_postings_ are live.
+  std::vector<uint32_t> fresh_live_;
+  // Per item: bumped each time it becomes fresh, so that an entry left
+  // from an earlier time is never taken for a current one.
+  std::vector<uint32_t> fresh_generation_;
+  bool LiveFresh(const FreshPosting& p) const {
+    return fresh_[p.item] != 0 && fresh_generation_[p.item] == p.generation;
+  }
   // Per term: bumped whenever its fresh_postings_ list changes.
   std::vector<uint64_t> fresh_version_;
   // BestFresh's lists by term; emptied when it reaches kMaxFreshTops.
