@@ -221,6 +221,17 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   }
 }
 
+template <typename Fn>
+void ContentIndex::ForNewestFresh(int32_t term, size_t n, Fn fn) const {
+  // A term's list is in indexing order: newest last.
+  const std::vector<FreshPosting>& list = fresh_postings_[term];
+  for (size_t k = list.size(); k > 0 && n > 0; --k) {
+    if (!LiveFresh(list[k - 1])) continue;
+    fn(list[k - 1]);
+    --n;
+  }
+}
+
 void ContentIndex::Recount(int32_t term) {
   log_df_[term] = std::log1p(static_cast<double>(postings_[term].size()));
 }
@@ -407,19 +418,13 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
   size_t visited = 0, terms_read = 0;
   for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;
-    const auto& list = fresh_postings_[term];
     if (fresh_live_[term] == 0) continue;
     const double w = static_cast<double>(qw) * Idf(term);
-    // A term's list is in indexing order: newest last.
     const size_t n =
         std::min<size_t>(fresh_live_[term], max_postings - visited);
-    size_t taken = 0;
-    for (size_t k = list.size(); k > 0 && taken < n; --k) {
-      const FreshPosting& p = list[k - 1];
-      if (!LiveFresh(p)) continue;
+    ForNewestFresh(term, n, [&](const FreshPosting& p) {
       sums.push_back({p.item, p.norm_hint, w * TfWeight(p.tf), 0});
-      ++taken;
-    }
+    });
     visited += n;
     ++terms_read;
   }
@@ -484,17 +489,12 @@ std::shared_ptr<const ContentIndex::FreshTop> ContentIndex::BestFresh(
   top->version = version;
   top->max_postings = max_postings;
   top->keep = std::max(keep, kMinFreshKeep);
-  const auto& list = fresh_postings_[term];
   const size_t n = std::min<size_t>(fresh_live_[term], max_postings);
   std::vector<std::pair<double, FreshPosting>> scored;
   scored.reserve(n);
-  size_t taken = 0;
-  for (size_t k = list.size(); k > 0 && taken < n; --k) {  // newest first
-    const FreshPosting& p = list[k - 1];
-    if (!LiveFresh(p)) continue;
-    ++taken;
+  ForNewestFresh(term, n, [&](const FreshPosting& p) {
     if (p.norm_hint > 0) scored.emplace_back(TfWeight(p.tf) / p.norm_hint, p);
-  }
+  });
   const size_t m = std::min(scored.size(), top->keep);
   std::partial_sort(scored.begin(),
                     scored.begin() + static_cast<std::ptrdiff_t>(m),

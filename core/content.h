@@ -178,6 +178,10 @@ class ContentIndex {
   bool LiveFresh(const FreshPosting& p) const {
     return fresh_[p.item] != 0 && fresh_generation_[p.item] == p.generation;
   }
+  // Calls fn(posting) on the term's `n` newest live fresh postings, newest
+  // first (n <= fresh_live_[term]).
+  template <typename Fn>
+  void ForNewestFresh(int32_t term, size_t n, Fn fn) const;
   // Per term: bumped whenever its fresh_postings_ list changes.
   std::vector<uint64_t> fresh_version_;
   // BestFresh's lists by term; emptied when it reaches kMaxFreshTops.

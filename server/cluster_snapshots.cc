@@ -7,7 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <initializer_list>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,23 +32,13 @@ constexpr char kPublishDir[] = ".snapshot-publish";
 constexpr char kJoinDir[] = ".snapshot-join";
 constexpr char kJoinMarker[] = ".snapshot-joining";
 
-absl::Status WriteFileSynced(const fs::path& path, std::string_view bytes) {
+// Creates the empty file `path` (which must not exist) and fsyncs it: the
+// join marker.
+absl::Status CreateMarker(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot create ", path.string(), ": ", strerror(errno)));
-  }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return absl::UnavailableError(
-          absl::StrCat("writing ", path.string(), ": ", strerror(err)));
-    }
-    done += static_cast<size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
@@ -55,6 +46,18 @@ absl::Status WriteFileSynced(const fs::path& path, std::string_view bytes) {
     return absl::UnavailableError(absl::StrCat("fsync ", path.string()));
   }
   return absl::OkStatus();
+}
+
+// Removes everything in `dir` but the entries named in `keep`.
+void RemoveEntriesExcept(const fs::path& dir,
+                         std::initializer_list<std::string_view> keep) {
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (std::find(keep.begin(), keep.end(), name) == keep.end()) {
+      fs::remove_all(e.path(), ec);
+    }
+  }
 }
 
 absl::Status SyncDirectory(const fs::path& dir) {
@@ -247,15 +250,9 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
     if (!replacing) {
       // Empty, or an interrupted join's leftovers (JoinableDir checked the
       // marker): cleared, and marked as this function's.
-      if (fs::exists(dir, ec)) {
-        for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-          fs::remove_all(e.path(), ec);
-        }
-      }
+      if (fs::exists(dir, ec)) RemoveEntriesExcept(dir, {});
       fs::create_directories(dir, ec);
-      if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
-        return s;
-      }
+      if (absl::Status s = CreateMarker(dir / kJoinMarker); !s.ok()) return s;
     }
     // Streamed into the staging directory as it arrives (one chunk in
     // memory); used only once the whole blob's SHA-256 matched. A store
@@ -294,9 +291,7 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
       // leaves a dir that does not open as a store and that the next
       // start joins into again.
       if (!fs::exists(dir / kJoinMarker, ec)) {
-        if (absl::Status s = WriteFileSynced(dir / kJoinMarker, ""); !s.ok()) {
-          return s;
-        }
+        if (absl::Status s = CreateMarker(dir / kJoinMarker); !s.ok()) return s;
       }
       if (!fs::remove(dir / "CURRENT", ec) || ec) {
         return absl::UnavailableError(
@@ -304,12 +299,7 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
                          " to replace the store: ", ec.message()));
       }
       if (absl::Status s = SyncDirectory(dir); !s.ok()) return s;
-      for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-        const fs::path entry_name = e.path().filename();
-        if (entry_name != kJoinMarker && entry_name != kJoinDir) {
-          fs::remove_all(e.path(), ec);
-        }
-      }
+      RemoveEntriesExcept(dir, {kJoinMarker, kJoinDir});
       replacing = false;
     }
     absl::Status adopted =
@@ -331,9 +321,7 @@ absl::StatusOr<std::optional<SnapshotJoined>> JoinFromSnapshot(
   }
   std::error_code ec;
   if (fs::exists(dir / kJoinMarker, ec)) {  // every snapshot failed
-    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-      fs::remove_all(e.path(), ec);
-    }
+    RemoveEntriesExcept(dir, {});
   }
   return std::nullopt;
 }
