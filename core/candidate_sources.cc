@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -101,18 +102,28 @@ Engine::State::Runner::ColdCoOccurrence(
   // most seeds have none among their co-occurring items. A plain scan of
   // the seeds' lists finds out; only a seed list with a cold item pays for
   // the sum over every co-occurring item (which *best needs).
+  // Each seed's answer is remembered for this binding until its list
+  // gains a pair (ModelFlags), so the scan runs once per seed and model.
   bool any_cold = false;
   for (const auto& [seed, w] : seeds) {
     if (static_cast<size_t>(seed) >= s_.co_all.size() || s_.n_all[seed] <= 0) {
       continue;
     }
-    for (const auto& [other, c] : s_.co_all[seed]) {
-      if (s_.n_all[other] > 0 && b_->Row(other) < 0) {
-        any_cold = true;
-        break;
+    std::optional<bool> near = s_.near_cold.Get(seed, b_->serial);
+    if (!near) {
+      near = false;
+      for (const auto& [other, c] : s_.co_all[seed]) {
+        if (s_.n_all[other] > 0 && b_->Row(other) < 0) {
+          near = true;
+          break;
+        }
       }
+      s_.near_cold.Put(seed, b_->serial, *near);
     }
-    if (any_cold) break;
+    if (*near) {
+      any_cold = true;
+      break;
+    }
   }
   if (!any_cold) return cold;
   for (const Candidate& c : CoOccurring(seeds, /*cart=*/false)) {

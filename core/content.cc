@@ -1,6 +1,7 @@
 #include "core/content.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -145,8 +146,11 @@ void ContentIndex::Upsert(int32_t item, const Item& record) {
   }
   if (!item_terms_[item].empty()) ++items_;  // as Remove counts
   log_n_ = std::log1p(static_cast<double>(items_));
+  ++idf_epoch_;
   if (static_cast<size_t>(item) >= norm_hint_.size()) {
     norm_hint_.resize(item + 1, 0);
+    norm_cache_.resize(item + 1, 0);
+    norm_epoch_.resize(item + 1, 0);
   }
   norm_hint_[item] = static_cast<float>(Norm(item));
   if (fresh) SetFresh(item, true);
@@ -178,6 +182,7 @@ void ContentIndex::Remove(int32_t item) {
   terms.shrink_to_fit();
   --items_;
   log_n_ = std::log1p(static_cast<double>(items_));
+  ++idf_epoch_;
 }
 
 void ContentIndex::SetFresh(int32_t item, bool fresh) {
@@ -199,8 +204,8 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   if (static_cast<size_t>(item) >= fresh_generation_.size()) {
     fresh_generation_.resize(item + 1, 0);
   }
-  // fresh_[item] is already set: leaving entries are no longer live.
-  if (add) ++fresh_generation_[item];
+  // Odd while fresh: the bump makes leaving entries dead (LiveFresh).
+  ++fresh_generation_[item];
   for (const auto& [term, count] : item_terms_[item]) {
     std::vector<FreshPosting>& list = fresh_postings_[term];
     ++fresh_version_[term];
@@ -253,6 +258,19 @@ float ContentIndex::Weight(int32_t term, float tf) const {
 }
 
 double ContentIndex::Norm(int32_t item) const {
+  if (static_cast<size_t>(item) >= norm_epoch_.size()) return ComputeNorm(item);
+  std::atomic_ref<uint32_t> epoch(norm_epoch_[item]);
+  std::atomic_ref<double> cached(norm_cache_[item]);
+  if (epoch.load(std::memory_order_acquire) == idf_epoch_) {
+    return cached.load(std::memory_order_relaxed);
+  }
+  const double norm = ComputeNorm(item);
+  cached.store(norm, std::memory_order_relaxed);
+  epoch.store(idf_epoch_, std::memory_order_release);
+  return norm;
+}
+
+double ContentIndex::ComputeNorm(int32_t item) const {
   double norm = 0;
   for (const auto& [term, tf] : item_terms_[item]) {
     const double w = Weight(term, tf);

@@ -16,11 +16,12 @@
 // df)) + 1 (N: items indexed, df: items with the term), the vector then
 // L2-normalised. idf is read at query time, so vectors always reflect the
 // catalog as it is now (no re-indexing pass; an item's norm is recomputed
-// from its ~10-50 terms when it is scored, from logarithms kept per term).
+// from its ~10-50 terms, from logarithms kept per term, once per change
+// of the catalog: Norm).
 //
 // Thread safety: none; the engine guards it with its mutex (reads shared,
-// Upsert/Remove exclusive). MatchFresh's per-term cache has its own lock,
-// so concurrent reads stay safe.
+// Upsert/Remove exclusive). MatchFresh's per-term cache has its own lock
+// and the norms' cache atomic views, so concurrent reads stay safe.
 #ifndef AISLE_CORE_CONTENT_H_
 #define AISLE_CORE_CONTENT_H_
 
@@ -130,8 +131,10 @@ class ContentIndex {
   float Idf(int32_t term) const;
   // (1 + ln tf) * idf.
   float Weight(int32_t term, float tf) const;
-  // |vector| of an indexed item before normalisation.
+  // |vector| of an indexed item before normalisation: remembered per idf
+  // epoch (norm_cache_), computed by ComputeNorm.
   double Norm(int32_t item) const;
+  double ComputeNorm(int32_t item) const;
   int32_t Intern(const std::string& term);
   using Postings = std::vector<std::vector<std::pair<int32_t, float>>>;
   // log_df_[term] = ln(1 + df) after the term's postings changed.
@@ -172,11 +175,21 @@ class ContentIndex {
   std::vector<std::vector<FreshPosting>> fresh_postings_;
   // Per term: how many of its fresh_postings_ are live.
   std::vector<uint32_t> fresh_live_;
-  // Per item: bumped each time it becomes fresh, so that an entry left
-  // from an earlier time is never taken for a current one.
+  // Per item: bumped each time it becomes fresh or stops being fresh (odd
+  // while fresh), so that an entry is live only if it was added since the
+  // item last became fresh: one lookup per entry read.
   std::vector<uint32_t> fresh_generation_;
+  // Norm(item) as of idf_epoch_, which every Upsert and Remove bumps (they
+  // move idf). Filled by readers holding the engine's shared lock, through
+  // atomic views: the epoch is stored (release) after the norm and read
+  // (acquire) before it, and every reader of one epoch computes the same
+  // norm. A steady catalog computes an item's norm once, not at every
+  // match (each norm is a pass over the item's terms, cache misses).
+  uint32_t idf_epoch_ = 1;
+  mutable std::vector<double> norm_cache_;
+  mutable std::vector<uint32_t> norm_epoch_;  // 0: never computed
   bool LiveFresh(const FreshPosting& p) const {
-    return fresh_[p.item] != 0 && fresh_generation_[p.item] == p.generation;
+    return fresh_generation_[p.item] == p.generation;
   }
   // Calls fn(posting) on the term's `n` newest live fresh postings, newest
   // first (n <= fresh_live_[term]).

@@ -3,6 +3,7 @@
 #include "core/content.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,6 +51,38 @@ TEST(ContentIndexTest, TermsCoverCategoryPrefixesTagsAttributesAndTitle) {
                            "a:label=blue note", "w:jazz", "w:train"}) {
     EXPECT_NE(std::find(terms.begin(), terms.end(), want), terms.end()) << want;
   }
+}
+
+// Norms are remembered between catalog changes: a vector read before
+// other items moved its terms' idf must follow them (as an index built
+// with the whole catalog at once does), and the same after a removal.
+TEST(ContentIndexTest, VectorsFollowIdfAfterTheCatalogChanges) {
+  const std::vector<Item> items = {
+      MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}),
+      MakeItem("b", "Kind of Blue", "music/jazz", {"cd"}),
+      MakeItem("c", "Giant Steps", "music/jazz", {"vinyl"}),
+      MakeItem("d", "Blue Monk", "music/bebop", {"vinyl"})};
+  ContentIndex live;
+  live.Upsert(0, items[0]);
+  const ContentVector alone = live.ItemVector(0);
+  ContentIndex whole;
+  for (size_t k = 0; k < items.size(); ++k) {
+    live.Upsert(static_cast<int32_t>(k), items[k]);
+    whole.Upsert(static_cast<int32_t>(k), items[k]);
+  }
+  const auto unit = [](const ContentVector& v) {
+    double sum = 0;
+    for (const auto& [term, w] : v) sum += static_cast<double>(w) * w;
+    return std::abs(sum - 1) < 1e-5;
+  };
+  const ContentVector after = live.ItemVector(0);
+  EXPECT_TRUE(unit(after));
+  EXPECT_EQ(after, whole.ItemVector(0));
+  EXPECT_NE(after, alone) << "idf did not move: the test proves nothing";
+  live.Remove(3);
+  EXPECT_TRUE(unit(live.ItemVector(0)));
+  EXPECT_NE(live.ItemVector(0), after);
+  EXPECT_EQ(live.ItemVector(0), live.ItemVector(0));
 }
 
 TEST(ContentIndexTest, VectorsAreUnitAndSharedRareTermsMatchBest) {

@@ -84,6 +84,10 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
     if (!seen.insert(other).second) continue;
     co[item][other] += 1;
     co[other][item] += 1;
+    if (!cart) {
+      near_cold.Forget(item);
+      near_cold.Forget(other);
+    }
   }
   const size_t cap =
       static_cast<size_t>(std::max(1, options.co_occurrence_max_neighbors));

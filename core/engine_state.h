@@ -34,6 +34,7 @@
 #include "core/decayed_counter.h"
 #include "core/engine.h"
 #include "core/model.h"
+#include "core/model_flags.h"
 #include "core/string_view.h"
 #include "core/transitions.h"
 #include "core/types.h"
@@ -204,6 +205,9 @@ struct Engine::State {
   std::vector<absl::flat_hash_map<int32_t, float>> co_cart ABSL_GUARDED_BY(mu);
   std::vector<float> n_all ABSL_GUARDED_BY(mu);
   std::vector<float> n_cart ABSL_GUARDED_BY(mu);
+  // Per item and model binding: does co_all[item] hold a cold item (events,
+  // not in the model)? Forgotten when the item's list gains a pair.
+  ModelFlags near_cold ABSL_GUARDED_BY(mu);
   // What follows what, for the session signal (core/engine_session.cc).
   Transitions transitions ABSL_GUARDED_BY(mu);
 
@@ -261,6 +265,7 @@ struct Engine::State {
     co_cart.emplace_back();
     n_all.push_back(0);
     n_cart.push_back(0);
+    near_cold.Grow(items.size());
     return i;
   }
   const UserRec* FindUser(std::string_view id) const

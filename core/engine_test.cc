@@ -566,6 +566,31 @@ TEST(EngineTest, ForYouBlendsItemsTheModelDoesNotKnow) {
             3);
 }
 
+// Whether a seed's list holds a cold item is remembered per seed
+// (ModelFlags): a pair gained after a call must still bring the item in.
+TEST(EngineTest, ForYouBlendsAColdItemPairedAfterTheSeedWasLookedAt) {
+  auto engine = NewEngine(WithoutSession());
+  engine->UpsertItems(std::vector<Item>{MakeItem("new", "books/fiction")});
+  engine->SwapModel(TasteModel("m1"));  // has no vector for "new"
+  std::vector<Event> events = {Ev("u", "t0", EventType::kPurchase)};
+  for (int u = 0; u < 3; ++u) {
+    events.push_back(Ev(absl::StrCat("f", u), "t0", EventType::kView));
+  }
+  engine->ApplyEvents(events);
+  const auto req = Req(Scenario::kForYou, "u", 4);
+  auto before = engine->Recommend(req);
+  ASSERT_OK(before);
+  EXPECT_FALSE(Contains(Ids(*before), "new"));
+  std::vector<Event> pairs;
+  for (int u = 0; u < 3; ++u) {
+    pairs.push_back(Ev(absl::StrCat("f", u), "new", EventType::kView));
+  }
+  engine->ApplyEvents(pairs);
+  auto after = engine->Recommend(req);
+  ASSERT_OK(after);
+  EXPECT_TRUE(Contains(Ids(*after), "new")) << "cold item not blended in";
+}
+
 TEST(EngineTest, ContentCoversUsersWhoseItemsCoOccurWithNothing) {
   auto engine = NewEngine();
   AddCrowd(*engine);  // books and kitchen are the popular ones

@@ -1,12 +1,13 @@
 #include "server/recommendation_id.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -29,24 +30,19 @@ constexpr size_t kMacBytes = 16;  // 128 bits: forging takes 2^128 guesses
 constexpr int64_t kFutureSkewMs = 5 * 60 * 1000;
 constexpr char kKeyFileName[] = "attribution.key";
 
+// OpenSSL fails here only without memory (or without its default
+// provider): nothing to answer with, so the process stops, saying why.
+void OrDie(bool ok, const char* what) {
+  if (ok) return;
+  spdlog::critical("HMAC-SHA256 of recommendation ids: {} failed", what);
+  std::abort();
+}
+
 bool IsHex(absl::string_view text) {
   for (char c : text) {
     if (!absl::ascii_isxdigit(c)) return false;
   }
   return !text.empty();
-}
-
-// Hex of the first kMacBytes of HMAC-SHA256(key, signed_part '\n' user).
-std::string Mac(const std::string& key, absl::string_view signed_part,
-                absl::string_view user_id) {
-  const std::string message = absl::StrCat(signed_part, "\n", user_id);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       digest, &length);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), kMacBytes));
 }
 
 absl::StatusOr<std::vector<std::string>> ReadKeys(const std::string& path,
@@ -131,9 +127,60 @@ absl::StatusOr<std::unique_ptr<RecommendationIds>> RecommendationIds::Open(
   return std::make_unique<RecommendationIds>(*std::move(keys), ttl_ms);
 }
 
+class RecommendationIds::KeyedMac {
+ public:
+  explicit KeyedMac(const std::string& key) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    OrDie(mac != nullptr, "EVP_MAC_fetch");
+    ctx_ = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end()};
+    OrDie(ctx_ != nullptr &&
+              EVP_MAC_init(ctx_,
+                           reinterpret_cast<const unsigned char*>(key.data()),
+                           key.size(), params) == 1,
+          "EVP_MAC_init");
+  }
+  ~KeyedMac() { EVP_MAC_CTX_free(ctx_); }
+  KeyedMac(const KeyedMac&) = delete;
+  KeyedMac& operator=(const KeyedMac&) = delete;
+
+  // Hex of the first kMacBytes of HMAC-SHA256(key, signed_part '\n' user).
+  // Thread-safe: each call works on its own copy of the keyed context.
+  std::string Hex(absl::string_view signed_part,
+                  absl::string_view user_id) const {
+    EVP_MAC_CTX* c = EVP_MAC_CTX_dup(ctx_);
+    OrDie(c != nullptr, "EVP_MAC_CTX_dup");
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    size_t length = 0;
+    for (absl::string_view part :
+         {signed_part, absl::string_view("\n"), user_id}) {
+      EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(part.data()),
+                     part.size());
+    }
+    const bool ok = EVP_MAC_final(c, digest, &length, sizeof(digest)) == 1;
+    EVP_MAC_CTX_free(c);
+    OrDie(ok && length >= kMacBytes, "EVP_MAC_final");
+    return absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), kMacBytes));
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
 RecommendationIds::RecommendationIds(std::vector<std::string> keys,
                                      int64_t ttl_ms)
-    : keys_(std::move(keys)), ttl_ms_(ttl_ms) {}
+    : ttl_ms_(ttl_ms) {
+  for (const std::string& key : keys) {
+    macs_.push_back(std::make_unique<const KeyedMac>(key));
+  }
+}
+
+RecommendationIds::~RecommendationIds() = default;
 
 std::string RecommendationIds::Issue(core::Scenario scenario,
                                      std::string_view variant,
@@ -145,7 +192,7 @@ std::string RecommendationIds::Issue(core::Scenario scenario,
       absl::Hex(now_ms / 1000), "-", absl::Hex(rng(), absl::kZeroPad16), "-",
       user_id.empty() ? "a" : "u");
   return absl::StrCat(signed_part, "-",
-                      Mac(keys_.front(), signed_part, core::ToAbsl(user_id)));
+                      macs_.front()->Hex(signed_part, core::ToAbsl(user_id)));
 }
 
 RecommendationIds::Checked RecommendationIds::Check(std::string_view id,
@@ -179,8 +226,8 @@ RecommendationIds::Checked RecommendationIds::Check(std::string_view id,
       parts[5] == "a" ? absl::string_view() : core::ToAbsl(user_id);
   const std::string presented = absl::AsciiStrToLower(parts[6]);
   bool authentic = false;
-  for (const std::string& key : keys_) {
-    const std::string expected = Mac(key, signed_part, bound_user);
+  for (const auto& mac : macs_) {
+    const std::string expected = mac->Hex(signed_part, bound_user);
     // Constant time, so that timing does not reveal how much of a guess
     // was right.
     authentic |=
