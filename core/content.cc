@@ -190,12 +190,7 @@ void ContentIndex::SetFresh(int32_t item, bool fresh) {
       item_terms_[item].empty()) {
     return;  // not indexed (Remove clears the mark before it unindexes)
   }
-  if (static_cast<size_t>(item) >= fresh_.size()) {
-    if (!fresh) return;
-    fresh_.resize(item + 1, 0);
-  }
-  if ((fresh_[item] != 0) == fresh) return;
-  fresh_[item] = fresh ? 1 : 0;
+  if (IsFresh(item) == fresh) return;
   IndexFresh(item, fresh);
 }
 
@@ -204,7 +199,7 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   if (static_cast<size_t>(item) >= fresh_generation_.size()) {
     fresh_generation_.resize(item + 1, 0);
   }
-  // Odd while fresh: the bump makes leaving entries dead (LiveFresh).
+  // The bump flips IsFresh and makes leaving entries dead (LiveFresh).
   ++fresh_generation_[item];
   for (const auto& [term, count] : item_terms_[item]) {
     std::vector<FreshPosting>& list = fresh_postings_[term];

@@ -95,8 +95,8 @@ class ContentIndex {
   // it. Items not indexed are ignored.
   void SetFresh(int32_t item, bool fresh);
   bool IsFresh(int32_t item) const {
-    return item >= 0 && static_cast<size_t>(item) < fresh_.size() &&
-           fresh_[item] != 0;
+    return item >= 0 && static_cast<size_t>(item) < fresh_generation_.size() &&
+           (fresh_generation_[item] & 1) != 0;
   }
   // Match() over the items marked fresh only (same cosine, same order), at
   // most the `limit` best. Within a term the newest fresh items are read
@@ -175,9 +175,9 @@ class ContentIndex {
   std::vector<std::vector<FreshPosting>> fresh_postings_;
   // Per term: how many of its fresh_postings_ are live.
   std::vector<uint32_t> fresh_live_;
-  // Per item: bumped each time it becomes fresh or stops being fresh (odd
-  // while fresh), so that an entry is live only if it was added since the
-  // item last became fresh: one lookup per entry read.
+  // Per item: bumped each time it becomes fresh or stops being fresh, so
+  // odd exactly while fresh (IsFresh), and an entry is live only if it was
+  // added since the item last became fresh: one lookup per entry read.
   std::vector<uint32_t> fresh_generation_;
   // Norm(item) as of idf_epoch_, which every Upsert and Remove bumps (they
   // move idf). Filled by readers holding the engine's shared lock, through
@@ -205,8 +205,6 @@ class ContentIndex {
   mutable absl::Mutex fresh_top_mu_;
   mutable absl::flat_hash_map<int32_t, std::shared_ptr<const FreshTop>>
       fresh_top_ ABSL_GUARDED_BY(fresh_top_mu_);
-  // Per engine item: 1 when marked fresh (see SetFresh).
-  std::vector<uint8_t> fresh_;
   // Per engine item: (term, tf) sorted by term; empty when not indexed.
   std::vector<std::vector<std::pair<int32_t, float>>> item_terms_;
   int64_t items_ = 0;
