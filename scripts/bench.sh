@@ -20,7 +20,7 @@
 #      (one event per call, distinct ids): req/s, p50/p99, and the ratio to
 #      the ceiling measured by the same client in the same run.
 #   4. Steady-state latency: FOR_YOU, users spread, at a fixed rate (-r)
-#      for 10 s.
+#      for 10 s; and open loop at half of step 3's FOR_YOU maximum.
 #   5. Memory per item and per user: RSS deltas over --delta new items
 #      (UpsertItems) and new users (one Feedback event each).
 #   6. Restart on the trained store: time to SERVING, then the same fixed
@@ -41,6 +41,9 @@
 #   --quick         2000 items, 2000 users, 20000 events, 2 s phases
 #   --out DIR       where REPORT.md and report.json go [bench]
 #   --no-readme     leave README.md alone
+#   --no-gbench     skip step 7 (at 1M items its ANN build and model load
+#                   benchmarks alone take most of an hour); the report
+#                   leaves those figures out
 # Environment: AISLE_BUILD_DIR [build] (built with benchmarks when a binary
 # is missing), BENCH_SERVER_CPU [0], BENCH_CLIENT_CPU [1], BENCH_KEEP=1
 # keeps the temp dir.
@@ -50,7 +53,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/server.sh  # stop_server, free_port
 
 ITEMS=100000 USERS="" EVENTS="" PHASE_S=10 PROBE_RATE=200 DELTA=20000
-QUICK=0 OUT=bench README=1 CONCURRENCY=24
+QUICK=0 OUT=bench README=1 CONCURRENCY=24 GBENCH=1
 while (($#)); do
   case $1 in
     --items) ITEMS=$2; shift ;;
@@ -63,7 +66,8 @@ while (($#)); do
     --quick) QUICK=1 ;;
     --out) OUT=$2; shift ;;
     --no-readme) README=0 ;;
-    -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-gbench) GBENCH=0 ;;
+    -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -191,6 +195,15 @@ closed feedback --call aisle.v1.Recommender.Feedback \
 PROBE=(--call $REC -c 16 -r "$PROBE_RATE" -z "${PROBE_S}s" -t 1s
   -d "{\"user_id\":\"$U\",\"scenario\":\"FOR_YOU\",\"count\":10}")
 load steady "${PROBE[@]}"
+# Open loop at half of the closed-loop maximum of FOR_YOU (users spread):
+# calls start on a fixed schedule whatever the answers (`loadgen --rate`),
+# the latency a server sized at twice its load gives.
+HALF_RATE=$(python3 -c "import json; r = json.load(open('$WORK/for_you_spread.json')); \
+print(max(1, round(r['statusCodeDistribution'].get('OK', 0) / (r['total'] / 1e9) / 2)))")
+log "load: half_load (open loop, $HALF_RATE calls/s)"
+"${PIN_CLIENT[@]}" "$AISLE" loadgen --target "$TARGET" --rate "$HALF_RATE" --deadline 1s \
+  --duration "${PROBE_S}s" --mix recommend=1 --users "$USERS" --items "$ITEMS" \
+  --json "$WORK/half_load_open.json" >"$WORK/half_load.out" 2>&1 || true
 
 # --- 5. memory per item and per user -----------------------------------------------------
 RSS_BEFORE_ITEMS_KB=$(rss_kb)
@@ -216,6 +229,7 @@ MIN_TIME=0.5
 gbench() {  # NAME FILTER [ENV...]: one benchmark binary, JSON in $WORK/NAME.json
   local name=$1 filter=$2
   shift 2
+  ((GBENCH)) || return 0
   log "benchmark: $name ($filter)"
   env "$@" "${PIN_SERVER[@]}" "$BUILD/$name" --benchmark_filter="$filter" \
     --benchmark_min_time="$MIN_TIME" --benchmark_format=json \

@@ -64,6 +64,20 @@ def load_summary(name):
     }
 
 
+def half_load():
+    """The open-loop run at half of FOR_YOU's maximum (`loadgen --rate`)."""
+    r = read_json("half_load_open.json")
+    if r is None:
+        return None
+    s = r["summary"]
+    c = s["counts"] if "counts" in s else s
+    lat = s["latency_ms"]
+    return {"rate": round(r["rate"]), "offered": c["offered"], "sent": c["sent"],
+            "late": c["late"], "ok": c["ok_in_time"], "codes": c["codes"],
+            "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
+            "max_ms": lat["max"]}
+
+
 def gbench(name):
     """name -> benchmark entries of a Google Benchmark JSON file."""
     r = read_json("gb_" + name + ".json")
@@ -173,6 +187,7 @@ def main():
             "p99_first10_over_steady": (round(first10["p99_ms"] / steady["p99_ms"], 2)
                                         if first10 and steady and steady["p99_ms"] else None),
         },
+        "half_load": half_load(),
         "memory": rss,
         "micro": micro,
     }
@@ -221,6 +236,12 @@ def render_table(r):
         rows.append((label, "%d req/s, p50 %s, p99 %s" % (
             round(s["ok_per_s"]), fmt(s["p50_ms"], " ms"), fmt(s["p99_ms"], " ms")),
             fmt(r["ratios_to_ceiling"][key], digits=3)))
+    h = r.get("half_load")
+    if h:
+        rows.append(("FOR_YOU, users spread, open loop at half its maximum (%s calls/s)" % h["rate"],
+                     "p50 %s, p99 %s, max %s; %s of %s OK" % (
+                         fmt(h["p50_ms"], " ms"), fmt(h["p99_ms"], " ms"), fmt(h["max_ms"], " ms"),
+                         h["ok"], h["offered"]), ""))
     rs = r["restart"]
     rows.append(("restart on the trained store: time to SERVING", fmt(rs["to_serving_s"], " s"), ""))
     rows.append(("FOR_YOU at %d req/s, first %d s after SERVING vs steady" % (

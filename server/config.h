@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "core/engine.h"
 #include "server/admission.h"
+#include "server/cpu_policy.h"
 #include "server/tls.h"
 #include "storage/store.h"
 
@@ -89,6 +90,12 @@ struct ServerConfig {
   int max_in_flight_read = 64;
   int max_in_flight_write = 32;
   int max_in_flight_admin = 4;
+  // The scheduling policy of the process's threads (server/cpu_policy.h):
+  // kBatch keeps gRPC's I/O threads from preempting a call being worked on
+  // at every arriving request. Applied by `aisle serve`, not by
+  // AisleServer::Start (a library does not change its host's scheduling).
+  // Default: kBatch.
+  CpuPolicy cpu_policy = CpuPolicy::kBatch;
   // Threads of the read loop that serves Recommend (server/read_loop.h),
   // each with its own completion queue and queue of waiting calls; 0 =
   // twice the cores the process may run on (read_loop.h says why).

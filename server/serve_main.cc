@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "server/config.h"
+#include "server/cpu_policy.h"
 #include "server/logging.h"
 #include "server/server.h"
 #include "spdlog/spdlog.h"
@@ -66,6 +67,13 @@ int ServeMain(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Before AisleServer::Start creates gRPC's, RocksDB's and the read
+  // loop's threads, so that they inherit it.
+  if (absl::Status s = ApplyCpuPolicy(config->cpu_policy); !s.ok()) {
+    spdlog::warn("--cpu-policy {}: {}; the threads keep their policy",
+                 CpuPolicyName(config->cpu_policy), s.ToString());
+  }
 
   absl::StatusOr<std::unique_ptr<AisleServer>> server =
       AisleServer::Start(*config);
