@@ -19,8 +19,9 @@
 #      FREQUENTLY_BOUGHT_TOGETHER, RECENTLY_VIEWED, TRENDING) and Feedback
 #      (one event per call, distinct ids): req/s, p50/p99, and the ratio to
 #      the ceiling measured by the same client in the same run.
+#      Open loop at half of FOR_YOU's maximum (after FOR_YOU spread).
 #   4. Steady-state latency: FOR_YOU, users spread, at a fixed rate (-r)
-#      for 10 s; and open loop at half of step 3's FOR_YOU maximum.
+#      for 10 s.
 #   5. Memory per item and per user: RSS deltas over --delta new items
 #      (UpsertItems) and new users (one Feedback event each).
 #   6. Restart on the trained store: time to SERVING, then the same fixed
@@ -184,6 +185,16 @@ PIN_CLIENT=("${CLIENT_TIME[@]}" "${PIN_CLIENT_SAVED[@]}")
 closed health --call grpc.health.v1.Health.Check
 PIN_CLIENT=("${PIN_CLIENT_SAVED[@]}")
 closed for_you_spread --call $REC -d "{\"user_id\":\"$U\",\"scenario\":\"FOR_YOU\",\"count\":10}"
+# Open loop at half of the closed-loop maximum of FOR_YOU (users spread):
+# calls start on a fixed schedule whatever the answers (`loadgen --rate`),
+# the latency a server sized at twice its load gives. Here, before the
+# Feedback phase, whose writes leave the server busy for a while after.
+HALF_RATE=$(python3 -c "import json; r = json.load(open('$WORK/for_you_spread.json')); \
+print(max(1, round(r['statusCodeDistribution'].get('OK', 0) / (r['total'] / 1e9) / 2)))")
+log "load: half_load (open loop, $HALF_RATE calls/s)"
+"${PIN_CLIENT[@]}" "$AISLE" loadgen --target "$TARGET" --rate "$HALF_RATE" --deadline 1s \
+  --duration "${PROBE_S}s" --mix recommend=1 --users "$USERS" --items "$ITEMS" \
+  --json "$WORK/half_load_open.json" >"$WORK/half_load.out" 2>&1 || true
 closed for_you_fixed --call $REC -d '{"user_id":"u1","scenario":"FOR_YOU","count":10}'
 closed similar_items --call $REC -d "{\"context_item_ids\":[\"$I\"],\"scenario\":\"SIMILAR_ITEMS\",\"count\":10}"
 closed frequently_bought_together --call $REC -d "{\"context_item_ids\":[\"$I\"],\"scenario\":\"FREQUENTLY_BOUGHT_TOGETHER\",\"count\":10}"
@@ -195,15 +206,6 @@ closed feedback --call aisle.v1.Recommender.Feedback \
 PROBE=(--call $REC -c 16 -r "$PROBE_RATE" -z "${PROBE_S}s" -t 1s
   -d "{\"user_id\":\"$U\",\"scenario\":\"FOR_YOU\",\"count\":10}")
 load steady "${PROBE[@]}"
-# Open loop at half of the closed-loop maximum of FOR_YOU (users spread):
-# calls start on a fixed schedule whatever the answers (`loadgen --rate`),
-# the latency a server sized at twice its load gives.
-HALF_RATE=$(python3 -c "import json; r = json.load(open('$WORK/for_you_spread.json')); \
-print(max(1, round(r['statusCodeDistribution'].get('OK', 0) / (r['total'] / 1e9) / 2)))")
-log "load: half_load (open loop, $HALF_RATE calls/s)"
-"${PIN_CLIENT[@]}" "$AISLE" loadgen --target "$TARGET" --rate "$HALF_RATE" --deadline 1s \
-  --duration "${PROBE_S}s" --mix recommend=1 --users "$USERS" --items "$ITEMS" \
-  --json "$WORK/half_load_open.json" >"$WORK/half_load.out" 2>&1 || true
 
 # --- 5. memory per item and per user -----------------------------------------------------
 RSS_BEFORE_ITEMS_KB=$(rss_kb)
