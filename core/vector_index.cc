@@ -174,9 +174,10 @@ class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
 };
 
 using Graph = hnswlib::HierarchicalNSW<float>;
-using Queue = std::priority_queue<std::pair<float, hnswlib::tableint>,
-                                  std::vector<std::pair<float, hnswlib::tableint>>,
-                                  Graph::CompareByFirst>;
+using Queue =
+    std::priority_queue<std::pair<float, hnswlib::tableint>,
+                        std::vector<std::pair<float, hnswlib::tableint>>,
+                        Graph::CompareByFirst>;
 
 // Asks for every cache line of node `id`'s vector. hnswlib prefetches only
 // the first line of the next neighbour's vector; a 64-factor vector spans
@@ -199,8 +200,8 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   const hnswlib::vl_type tag = visited->curV;
   Queue top;         // worst kept on top
   Queue candidates;  // negated distances: best on top
-  float bound = g.fstdistfunc_(query, g.getDataByInternalId(entry),
-                               g.dist_func_param_);
+  float bound =
+      g.fstdistfunc_(query, g.getDataByInternalId(entry), g.dist_func_param_);
   top.emplace(bound, entry);
   candidates.emplace(-bound, entry);
   mark[entry] = tag;
@@ -222,8 +223,8 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
       PrefetchVector(g, id);
     }
     for (const hnswlib::tableint id : fresh) {
-      const float d = g.fstdistfunc_(query, g.getDataByInternalId(id),
-                                     g.dist_func_param_);
+      const float d =
+          g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
       if (top.size() < ef || bound > d) {
         candidates.emplace(-d, id);
         top.emplace(d, id);
