@@ -192,9 +192,11 @@ std::vector<FlagOption> ServerFlagOptions() {
       {"cpu-policy", "batch|normal",
        "Linux scheduling policy of the server's threads. batch "
        "(SCHED_BATCH): a thread woken by an arriving request does not "
-       "preempt the one working on a call, which answers more calls per "
-       "core at lower tail latency; normal: the kernel's default "
-       "(default batch).",
+       "preempt the one working on a call: more calls per core and a lower "
+       "p99 near capacity, but calls arriving while background work runs "
+       "(after a start or model swap) wait a few ms; normal: the policy the "
+       "process was started with, the kernel's default unless chrt(1) set "
+       "another (default normal).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
          if (v == "batch") {

@@ -92,10 +92,11 @@ struct ServerConfig {
   int max_in_flight_admin = 4;
   // The scheduling policy of the process's threads (server/cpu_policy.h):
   // kBatch keeps gRPC's I/O threads from preempting a call being worked on
-  // at every arriving request. Applied by `aisle serve`, not by
-  // AisleServer::Start (a library does not change its host's scheduling).
-  // Default: kBatch.
-  CpuPolicy cpu_policy = CpuPolicy::kBatch;
+  // at every arriving request (more calls per core), at the price of a few
+  // milliseconds for calls that arrive while background work runs.
+  // Applied by `aisle serve`, not by AisleServer::Start (a library does
+  // not change its host's scheduling). Default: kNormal.
+  CpuPolicy cpu_policy = CpuPolicy::kNormal;
   // Threads of the read loop that serves Recommend (server/read_loop.h),
   // each with its own completion queue and queue of waiting calls; 0 =
   // twice the cores the process may run on (read_loop.h says why).

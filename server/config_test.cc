@@ -80,6 +80,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->models_to_keep, 5);
   EXPECT_EQ(c->shutdown_grace_ms, 10'000);
   EXPECT_EQ(c->admission, AdmissionMode::kAdaptive);
+  EXPECT_EQ(c->cpu_policy, CpuPolicy::kNormal);
   EXPECT_EQ(c->max_in_flight_read, 64);
   EXPECT_EQ(c->max_in_flight_write, 32);
   EXPECT_EQ(c->max_in_flight_admin, 4);
@@ -104,6 +105,12 @@ TEST(ConfigTest, OverloadOptions) {
               IsOkAndHolds(::testing::Field(&ServerConfig::admission,
                                             AdmissionMode::kOff)));
   EXPECT_THAT(ServeUsage(), HasSubstr("--admission adaptive|fixed|off"));
+  EXPECT_THAT(Parse({"--cpu-policy=batch"}),
+              IsOkAndHolds(::testing::Field(&ServerConfig::cpu_policy,
+                                            CpuPolicy::kBatch)));
+  EXPECT_THAT(Parse({}, {{"AISLE_CPU_POLICY", "batch"}}),
+              IsOkAndHolds(::testing::Field(&ServerConfig::cpu_policy,
+                                            CpuPolicy::kBatch)));
 }
 
 TEST(ConfigTest, ClusterRetentionNeedsSnapshotsAtLeastAThirdAsOld) {
@@ -216,6 +223,9 @@ TEST(ConfigTest, BadValuesAreRejectedWithClearMessages) {
       {{"--admission", "lifo"},
        {},
        "--admission: must be adaptive, fixed or off, got \"lifo\""},
+      {{"--cpu-policy", "fifo"},
+       {},
+       "--cpu-policy: must be batch or normal, got \"fifo\""},
       {{"--max-in-flight-read", "0"},
        {},
        "--max-in-flight-read: must be 1..100000, got 0"},

@@ -1,18 +1,21 @@
-// The Linux scheduling policy `aisle serve` runs its threads under.
+// The Linux scheduling policy `aisle serve` runs its threads under
+// (--cpu-policy): a trade between throughput and latency while the
+// server's own background work runs.
 //
-// Why: on a loaded core the threads of one server take turns. gRPC's I/O
-// threads wake for every request that arrives; under the default policy
-// (SCHED_OTHER) a waking thread preempts the one working on a Recommend,
-// so a call is cut into pieces, each piece pays a context switch and finds
-// the engine's data evicted from the cache, and each wake-up reads one
-// request instead of the several that arrive meanwhile. SCHED_BATCH
-// (sched(7)) keeps the fairness of SCHED_OTHER but does not preempt on
-// wake-up: the worker finishes its call, then the I/O thread reads
-// everything that arrived. Measured on one core, 100k items (README
-// "Performance"): FOR_YOU +30-60% calls/s at the same CPU, and lower p99
-// in the open loop; on an idle core a waking thread still runs at once.
+// On a loaded core the threads of one server take turns. gRPC's I/O
+// threads wake for every request that arrives; under the kernel's default
+// policy (SCHED_OTHER, kNormal) a waking thread preempts the one working
+// on a Recommend, so a call is cut into pieces, each paying a context
+// switch and a cold cache, and each wake-up reads one request instead of
+// the several that arrive meanwhile. SCHED_BATCH (kBatch, sched(7)) keeps
+// the fair share but never preempts on wake-up: more calls per core and a
+// lower p99 near saturation. The cost: a request that arrives while the
+// server's background work (re-solving user vectors after a start or a
+// model swap, index builds) holds the core waits for the scheduler tick,
+// a few milliseconds. Measured figures: README "Performance". kNormal is
+// the default; kBatch suits a server sized near its capacity.
 //
-// SCHED_BATCH needs no privilege. It does not change the nice value.
+// SCHED_BATCH needs no privilege. Neither policy changes the nice value.
 #ifndef AISLE_SERVER_CPU_POLICY_H_
 #define AISLE_SERVER_CPU_POLICY_H_
 
@@ -21,8 +24,8 @@
 namespace aisle::server {
 
 enum class CpuPolicy {
-  kBatch,   // SCHED_BATCH: no preemption on wake-up (the default)
-  kNormal,  // SCHED_OTHER: the kernel's default
+  kBatch,   // SCHED_BATCH: no preemption on wake-up
+  kNormal,  // SCHED_OTHER: the kernel's default (the default)
 };
 
 // Puts every thread of this process under `policy`; threads created later

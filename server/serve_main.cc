@@ -69,10 +69,13 @@ int ServeMain(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Before AisleServer::Start creates gRPC's, RocksDB's and the read
-  // loop's threads, so that they inherit it.
-  if (absl::Status s = ApplyCpuPolicy(config->cpu_policy); !s.ok()) {
-    spdlog::warn("--cpu-policy {}: {}; the threads keep their policy",
-                 CpuPolicyName(config->cpu_policy), s.ToString());
+  // loop's threads, so that they inherit it. `normal` leaves the policy
+  // the process was started with (chrt(1) can set one).
+  if (config->cpu_policy == CpuPolicy::kBatch) {
+    if (absl::Status s = ApplyCpuPolicy(config->cpu_policy); !s.ok()) {
+      spdlog::warn("--cpu-policy batch: {}; the threads keep their policy",
+                   s.ToString());
+    }
   }
 
   absl::StatusOr<std::unique_ptr<AisleServer>> server =
