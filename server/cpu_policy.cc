@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <string>
 
 #include "absl/strings/str_cat.h"
 
