@@ -167,7 +167,7 @@ absl::StatusOr<kvStore*> JetStreamBlobs::Bucket() {
   if (natsConnection_Status(conn_.get()) != NATS_CONN_STATUS_CONNECTED) {
     return absl::UnavailableError(absl::StrCat(
         "not connected to NATS (", absl::StrJoin(options_.servers, ","),
-        "); the model bucket cannot be reached"));
+        "); the bucket ", options_.bucket, " cannot be reached"));
   }
   kvStore* raw = nullptr;
   natsStatus s = js_KeyValue(&raw, js_.get(), options_.bucket.c_str());

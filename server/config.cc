@@ -274,6 +274,10 @@ std::vector<FlagOption> ServerFlagOptions() {
        "(default 1h).",
        false,
        DurationSetter(&ServerConfig::cluster_snapshot_interval_ms, true)},
+      {"cluster-join-wait", "DURATION",
+       "Cluster mode: how long a node with an empty data dir waits at "
+       "start for NATS to list the cluster's snapshots (default 60s).",
+       false, DurationSetter(&ServerConfig::cluster_join_wait_ms, false)},
       {"cluster-max-age", "DURATION",
        "Cluster mode: the log keeps entries this long (at least 3 "
        "snapshot intervals); 0 = forever (default: the stream's limits "

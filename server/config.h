@@ -151,6 +151,10 @@ struct ServerConfig {
   // deletes the older ones. -1 = this node never publishes.
   // --cluster-snapshot-interval. Default: 1 hour.
   int64_t cluster_snapshot_interval_ms = 3'600'000;
+  // How long a node with an empty data dir retries, at start, while the
+  // cluster's snapshots cannot be listed (NATS starting, no JetStream
+  // quorum yet) before it exits. --cluster-join-wait. Default: 60 s.
+  int64_t cluster_join_wait_ms = 60'000;
   // Retention of the log (--cluster-max-age): JetStream deletes entries
   // older than this; must be at least 3 snapshot intervals, so that a
   // joining node always finds a snapshot the log's tail continues. -1 =

@@ -113,6 +113,18 @@ TEST(ConfigTest, OverloadOptions) {
                                             CpuPolicy::kBatch)));
 }
 
+TEST(ConfigTest, ClusterJoinWaitIsADuration) {
+  EXPECT_THAT(Parse({}), IsOkAndHolds(::testing::Field(
+                             &ServerConfig::cluster_join_wait_ms, 60'000)));
+  EXPECT_THAT(Parse({"--cluster-join-wait", "5s"}),
+              IsOkAndHolds(::testing::Field(&ServerConfig::cluster_join_wait_ms,
+                                            5'000)));
+  absl::StatusOr<ServerConfig> c = Parse({"--cluster-join-wait", "soon"});
+  EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << c.status();
+  EXPECT_NE(c.status().message().find("--cluster-join-wait"), std::string::npos)
+      << c.status();
+}
+
 TEST(ConfigTest, ClusterRetentionNeedsSnapshotsAtLeastAThirdAsOld) {
   absl::StatusOr<ServerConfig> c = Parse({"--cluster-max-age", "3h"});
   ASSERT_TRUE(c.ok()) << c.status();

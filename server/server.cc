@@ -228,8 +228,25 @@ absl::Status AisleServer::Impl::JoinCluster() {
       cluster::ConnectJetStreamBlobs(options);
   if (!bucket.ok()) return bucket.status();
   snapshot_blobs = *std::move(bucket);
+  // NATS may be starting with this node (a fresh cluster, a rolling
+  // restart): its JetStream quorum can take seconds to form. A node that
+  // must fetch a snapshot waits for it, up to --cluster-join-wait.
+  const auto give_up = core::SteadyClock::now() +
+                       std::chrono::milliseconds(config.cluster_join_wait_ms);
+  auto pause = std::chrono::milliseconds(250);
   absl::StatusOr<std::optional<SnapshotJoined>> joined =
       JoinFromSnapshot(*snapshot_blobs, config.data_dir);
+  while (absl::IsUnavailable(joined.status()) &&
+         core::SteadyClock::now() + pause < give_up) {
+    spdlog::warn(
+        "cluster: {}; waiting for NATS: retrying in {} ms (up to "
+        "--cluster-join-wait, {} ms)",
+        std::string(joined.status().message()), pause.count(),
+        config.cluster_join_wait_ms);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+    joined = JoinFromSnapshot(*snapshot_blobs, config.data_dir);
+  }
   if (!joined.ok()) return joined.status();
   if (joined->has_value()) {
     const SnapshotJoined& j = **joined;

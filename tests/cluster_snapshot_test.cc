@@ -5,18 +5,24 @@
 // one refuses to start, saying what to do; after DeleteUser the
 // bucket holds no snapshot with the user. Real nats-server processes,
 // in-process nodes over real gRPC sockets.
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "cluster/blob_store.h"
 #include "cluster/event_log.h"
 #include "cluster/testing/nats_cluster.h"
 #include "gtest/gtest.h"
 #include "server/cluster_snapshots.h"
+#include "spdlog/sinks/base_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/cluster_util.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
@@ -25,6 +31,26 @@ namespace aisle::testing {
 namespace {
 
 constexpr char kErased[] = "erase-me-5b1d0e";
+
+// Notified when the default logger writes a line containing `text`; added
+// to the default logger for the object's life.
+class LogWatch : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit LogWatch(std::string text) : text_(std::move(text)) {}
+  absl::Notification seen;
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::string_view line(msg.payload.data(), msg.payload.size());
+    if (!seen.HasBeenNotified() && line.find(text_) != std::string_view::npos) {
+      seen.Notify();
+    }
+  }
+  void flush_() override {}
+
+ private:
+  const std::string text_;
+};
 
 class ClusterSnapshotTest : public ClusterNodes {
  protected:
@@ -251,6 +277,48 @@ TEST_F(ClusterSnapshotTest, AfterDeleteUserNoSnapshotInTheBucketHoldsTheUser) {
   ASSERT_TRUE(WaitForPosition(stub(1), deleted_at));
   EXPECT_EQ(Views(stub(1), "bob"), 1);
   EXPECT_EQ(Views(stub(1), kErased), 0);
+}
+
+// NATS starting with the node (a new cluster, every pod restarted at
+// once): until NATS answers, the snapshot bucket cannot be listed. An
+// empty node retries for --cluster-join-wait, then exits saying why.
+TEST_F(ClusterSnapshotTest, AnEmptyNodeWaitsForNatsBeforeJoining) {
+  StartNats(1);
+  ASSERT_OK(nats_->Kill(0));
+  server::ServerConfig config = TestServerConfig(dir_.Sub("gives-up"));
+  config.cluster = nats_->url_list();
+  config.cluster_join_wait_ms = 500;
+  absl::StatusOr<TestServer> gave_up = StartTestServer(config);
+  ASSERT_FALSE(gave_up.ok());
+  EXPECT_TRUE(absl::IsUnavailable(gave_up.status())) << gave_up.status();
+  EXPECT_NE(gave_up.status().message().find("snapshots cannot be listed"),
+            std::string::npos)
+      << gave_up.status();
+
+  // Given time, it joins once NATS is back (started only after the node
+  // said it retries, so the first attempt surely failed).
+  auto watch = std::make_shared<LogWatch>("retrying in");
+  spdlog::default_logger()->sinks().push_back(watch);
+  config = TestServerConfig(dir_.Sub("waits"));
+  config.cluster = nats_->url_list();
+  config.cluster_join_wait_ms = 120'000;
+  absl::StatusOr<TestServer> joined = absl::UnknownError("not started");
+  std::thread starter([&] { joined = StartTestServer(config); });
+  const bool retried =
+      watch->seen.WaitForNotificationWithTimeout(absl::Seconds(60));
+  const absl::Status restarted = nats_->Restart(0);
+  starter.join();
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::find(sinks.begin(), sinks.end(), watch));
+  ASSERT_OK(restarted);
+  EXPECT_TRUE(retried);
+  ASSERT_OK(joined.status());
+  nodes_.push_back(*std::move(joined));
+  ASSERT_OK_AND_ASSIGN(
+      v1::FeedbackResponse fed,
+      SendFeedbackWithRetry(stub(0), {MakeEvent("w1", "wes", "i1")}));
+  ASSERT_TRUE(WaitForPosition(stub(0), fed.log_position()));
+  EXPECT_EQ(Views(stub(0), "wes"), 1);
 }
 
 }  // namespace
