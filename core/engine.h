@@ -258,7 +258,8 @@ struct EngineOptions {
   int background_nice = 10;
   // Called with a line for the log when the work after a swap completes
   // (on the thread that did it): a deferred ANN index built, every user
-  // re-solved; not for work a later swap cancelled. Optional.
+  // re-solved; not for work a later swap cancelled. Also called by
+  // SwapModel itself when it loaded a stored ANN index. Optional.
   std::function<void(const std::string& message)> on_background_done;
 };
 
@@ -352,10 +353,17 @@ class Engine {
   // re-solved, FOR_YOU solves it on the fly for that request. See
   // EngineOptions::refold_in_background for who waits for it. A swap
   // during a background re-fold cancels it. A model whose ANN index was
-  // deferred (ModelOptions::defer_ann) gets it built first, by the same
-  // worker; searches are exact until it is in place.
+  // deferred (ModelOptions::defer_ann) gets it built first by the same
+  // worker, or loaded from ModelOptions::ann_cache_dir when a stored one
+  // matches; searches are exact until it is in place. `stored_index`
+  // says whether that load happens before the swap (the call lasts as
+  // long: seconds at 1M items; the version searches with its index from
+  // its first request) or on the worker after it (the call returns at
+  // once: a caller that other work waits on).
+  enum class StoredIndex { kLoadBeforeSwap, kLoadAfterSwap };
   std::shared_ptr<const FactorModel> SwapModel(
-      std::shared_ptr<const FactorModel> model);
+      std::shared_ptr<const FactorModel> model,
+      StoredIndex stored_index = StoredIndex::kLoadBeforeSwap);
   std::shared_ptr<const FactorModel> model() const;
   // Blocks until no background re-solve is running (refold_in_background);
   // returns at once otherwise. Returns the seconds the last completed

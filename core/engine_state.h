@@ -377,8 +377,14 @@ struct Engine::State {
   // price band, preferred attributes, activity level.
   void DescribeTaste(int32_t u, const Binding* b, UserProfile* p) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // The model's ANN index as stored in options.model.ann_cache_dir
+  // (`<version>.hnsw`): NotFound when there is no cache or no file for
+  // this version; DataLoss when the file is damaged or of other vectors.
+  absl::StatusOr<std::unique_ptr<AnnIndex>> LoadCachedAnn(
+      const FactorModel& model, const AnnOptions& ann_options) const;
   // The work after a swap, on `threads` threads: the deferred ANN index
-  // (if any), then every user's vector. Runs on the background thread or
+  // (if any, and not loaded from the cache by SwapModel), then every
+  // user's vector. Runs on the background thread or
   // inside SwapModel (options.refold_in_background).
   void AfterSwap(int threads);
 };

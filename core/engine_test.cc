@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
@@ -694,10 +696,12 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
   meta.factors = 4;
   meta.parameters = {{"regularization", "0.1"}};
 
-  auto make_engine = [&](bool background, std::vector<std::string>* log) {
+  auto make_engine = [&](bool background, std::vector<std::string>* log,
+                         const std::string& ann_cache = "") {
     EngineOptions options = WithoutSession();
     options.model.ann_min_items = 100;
     options.model.ann.threads = 1;
+    options.model.ann_cache_dir = ann_cache;
     options.refold_in_background = background;
     if (log != nullptr) {
       options.on_background_done = [log](const std::string& m) {
@@ -774,6 +778,35 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
   background->ApplyEvents(
       std::vector<Event>{Ev("new", "a8", EventType::kPurchase)});
   EXPECT_TRUE(background->GetUser("new")->has_vector);
+
+  // With a cache directory the first engine builds the index and keeps
+  // it; the next (a restart) loads it before SwapModel returns, so even
+  // its first request searches with it, and nothing is built again.
+  std::string cache = ::testing::TempDir() + "/ann-cache-XXXXXX";
+  ASSERT_NE(mkdtemp(cache.data()), nullptr);
+  std::vector<std::string> first_log;
+  make_engine(true, &first_log, cache)->WaitForRefold();
+  ASSERT_FALSE(first_log.empty());
+  EXPECT_NE(first_log[0].find("built the ANN index"), std::string::npos)
+      << first_log[0];
+  std::vector<std::string> restart_log;
+  auto restarted = make_engine(true, &restart_log, cache);
+  ASSERT_FALSE(restart_log.empty());
+  EXPECT_NE(restart_log[0].find("loaded the stored ANN index over 400 items "
+                                "of model bg"),
+            std::string::npos)
+      << restart_log[0];
+  RecommendTrace first_trace;
+  ASSERT_OK(
+      restarted->Recommend(Req(Scenario::kForYou, "u1", 10), &first_trace));
+  EXPECT_TRUE(first_trace.used_ann);
+  restarted->WaitForRefold();
+  for (const std::string& line : restart_log) {
+    EXPECT_EQ(line.find("built"), std::string::npos) << line;
+  }
+  bool ann_restarted = false;
+  EXPECT_EQ(answers(*restarted, &ann_restarted), expected);
+  std::filesystem::remove_all(cache);
 }
 
 TEST(EngineTest, RecentlyViewedIsTheUsersOwnDistinctHistory) {

@@ -37,10 +37,11 @@ struct ModelOptions {
   bool defer_ann = false;
   // Where deferred indexes are kept, one file per model version
   // (`<dir>/<version>.hnsw` and its `.sum`): the engine loads the index
-  // from there instead of building it when the file is present and is an
-  // index of this model's vectors (AnnIndex::Load), and saves it there
-  // after building it, so a restart or a swap back to a version does not
-  // search exactly while the graph is rebuilt. The directory must exist.
+  // from there (before the swap) instead of building it when the file is
+  // present and is an index of this model's vectors (AnnIndex::Load), and
+  // saves it there after building it, so a restart or a swap back to a
+  // version does not search exactly while the graph is rebuilt. The
+  // directory must exist.
   // Empty: no cache, always build. Default: empty.
   std::string ann_cache_dir;
   // Fold-in options: alpha and regularization must match training; they are

@@ -115,6 +115,24 @@ std::vector<int32_t> Engine::State::AllUsers() const {
   return all;
 }
 
+namespace {
+
+// "" when there is no cache directory.
+std::string CachedAnnPath(const ModelOptions& options,
+                          const FactorModel& model) {
+  if (options.ann_cache_dir.empty()) return "";
+  return absl::StrCat(options.ann_cache_dir, "/", model.version(), ".hnsw");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> Engine::State::LoadCachedAnn(
+    const FactorModel& model, const AnnOptions& ann_options) const {
+  const std::string path = CachedAnnPath(options.model, model);
+  if (path.empty()) return absl::NotFoundError("no ANN cache");
+  return AnnIndex::Load(path, model.item_factors(), ann_options);
+}
+
 void Engine::State::AfterSwap(int threads) {
   std::shared_ptr<const Binding> b = CurrentBinding();
   if (b != nullptr && b->Ann() == nullptr &&
@@ -124,14 +142,11 @@ void Engine::State::AfterSwap(int threads) {
     ann_options.cancel = &cancel_background;
     // In the background, leave a core to serving as the re-fold does.
     if (ann_options.threads <= 0) ann_options.threads = threads;
-    const std::string& cache = options.model.ann_cache_dir;
-    const std::string cached =
-        cache.empty() ? ""
-                      : absl::StrCat(cache, "/", b->model->version(), ".hnsw");
+    const std::string cached = CachedAnnPath(options.model, *b->model);
+    // SwapModel loads a cached index before the swap; here when that
+    // failed or the file appeared since (the version was swapped in again).
     absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
-        cached.empty()
-            ? absl::NotFoundError("no ANN cache")
-            : AnnIndex::Load(cached, b->model->item_factors(), ann_options);
+        LoadCachedAnn(*b->model, ann_options);
     const bool loaded = ann.ok();
     if (!loaded && !absl::IsNotFound(ann.status()) &&
         options.on_background_done) {
@@ -196,7 +211,7 @@ void Engine::RefreshUserVectors() {
 }
 
 std::shared_ptr<const FactorModel> Engine::SwapModel(
-    std::shared_ptr<const FactorModel> model) {
+    std::shared_ptr<const FactorModel> model, StoredIndex stored_index) {
   std::shared_ptr<State::Binding> b;
   if (model != nullptr) {
     b = std::make_shared<State::Binding>();
@@ -224,6 +239,27 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
       if (weights.ok()) b->ranker_weights = *std::move(weights);
     }
     b->model = std::move(model);
+    // A deferred index kept from an earlier build is loaded now, before
+    // the swap (seconds at 1M items, against minutes to build it), so the
+    // version answers with its index from its first request; any other
+    // outcome is AfterSwap's (which reports a damaged file and rebuilds).
+    if (stored_index == StoredIndex::kLoadBeforeSwap &&
+        b->model->ann() == nullptr &&
+        b->model->num_items() >= state_->options.model.ann_min_items) {
+      const auto start = SteadyClock::now();
+      absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
+          state_->LoadCachedAnn(*b->model, state_->options.model.ann);
+      if (ann.ok()) {
+        b->deferred_ann = *std::move(ann);
+        if (state_->options.on_background_done) {
+          state_->options.on_background_done(absl::StrFormat(
+              "loaded the stored ANN index over %d items of model %s in "
+              "%.2f s (index %d MB), before the swap",
+              b->model->num_items(), b->model->version(), SecondsSince(start),
+              b->deferred_ann->MemoryBytes() >> 20));
+        }
+      }
+    }
   }
   std::shared_ptr<const FactorModel> previous;
   // Held across the swap so that swaps and their re-folds stay in order.

@@ -88,10 +88,14 @@ ModelManager::ModelManager(core::Engine* engine, storage::Store* store,
       options_(std::move(options)),
       inbox_dir_(std::move(inbox_dir)) {}
 
-void ModelManager::ServeLocked(std::shared_ptr<const core::FactorModel> model) {
+void ModelManager::ServeLocked(std::shared_ptr<const core::FactorModel> model,
+                               IndexBuild index) {
   std::string version = model != nullptr ? model->version() : "";
   int64_t trained_at = model != nullptr ? model->metadata().trained_at_ms : 0;
-  engine_->SwapModel(std::move(model));
+  engine_->SwapModel(std::move(model),
+                     index == IndexBuild::kInBackground
+                         ? core::Engine::StoredIndex::kLoadAfterSwap
+                         : core::Engine::StoredIndex::kLoadBeforeSwap);
   metrics_->SetModel(version, trained_at);
 }
 
@@ -133,7 +137,7 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
   }
   if (absl::Status s = store_->SetActiveModel(version); !s.ok()) return s;
   core::ModelMetadata metadata = (*model)->metadata();
-  ServeLocked(*std::move(model));
+  ServeLocked(*std::move(model), index);
   spdlog::info("model {} activated{}", version, rollback ? " (rollback)" : "");
   return metadata;
 }
@@ -233,8 +237,10 @@ absl::Status ModelManager::LoadAtStartup() {
   if (!active.ok()) return active.status();
   absl::StatusOr<std::string> previous = store_->GetPreviousActiveModel();
   if (!previous.ok()) return previous.status();
-  // Serving starts without waiting for the ANN index: the engine builds it
-  // in the background and searches exactly until then.
+  // Serving starts without waiting for an ANN index to be built: the
+  // engine loads a cached one before the swap (ModelOptions::
+  // ann_cache_dir) or builds it in the background, searching exactly
+  // until then.
   const core::ModelOptions options = DeferredIndexOptions();
   for (const std::string& version : {*active, *previous}) {
     if (version.empty()) continue;

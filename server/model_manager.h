@@ -65,9 +65,11 @@ enum class IndexBuild {
   // answers with its index from its first request (single-node
   // ActivateModel).
   kBeforeSwap,
-  // After the swap, by the engine's background worker, as at start-up:
-  // the call returns once the blob is loaded, and searches are exact
-  // until the index is in place (ModelOptions::defer_ann). Cluster mode's
+  // After the swap, by the engine's background worker: the call returns
+  // once the blob is loaded, and searches are exact until the index is in
+  // place (ModelOptions::defer_ann), even when the index is only loaded
+  // from the ANN cache. (Start-up loads a cached index before the swap and
+  // builds a missing one after it.) Cluster mode's
   // log applier: an activation must not hold every node's applier (and
   // so every write) for the seconds a large index takes.
   kInBackground,
@@ -145,8 +147,11 @@ class ModelManager {
   absl::StatusOr<Listing> List() const;
 
  private:
-  // Swaps `model` in and updates the model metrics.
-  void ServeLocked(std::shared_ptr<const core::FactorModel> model)
+  // Swaps `model` in and updates the model metrics. A deferred index kept
+  // in the ANN cache is loaded before the swap unless `index` is
+  // kInBackground (core::Engine::SwapModel).
+  void ServeLocked(std::shared_ptr<const core::FactorModel> model,
+                   IndexBuild index = IndexBuild::kBeforeSwap)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deserializes `blob` and stores it (without user vectors); `model` gets
   // the loaded model.
