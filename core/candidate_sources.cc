@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "core/als.h"
 #include "core/dense_slots.h"
 #include "core/recommend_runner.h"
@@ -141,30 +142,66 @@ Engine::State::Runner::ColdCoOccurrence(
   return cold;
 }
 
-// Items sharing a full category path with the seeds, by popularity.
+// Items sharing a full category path with the seeds, by popularity: the
+// best `want_ - out_.size()` only (AddAll takes no more), kept in a
+// bounded heap while the seeds' categories are scanned, so that a
+// category of a million-item catalog costs one pass over its ids, not a
+// hash map and a sort of all of them. Ranked by the counter's key (the
+// score's order at any "now"); the score is computed for the kept ones.
 std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Content(
     const std::vector<std::pair<int32_t, float>>& seeds) const {
   if (Full()) return {};
   constexpr size_t kMaxSeeds = 10;
-  absl::flat_hash_map<int32_t, Candidate> acc;
+  const size_t need = want_ - out_.size();
+  struct Kept {
+    double key;
+    int32_t item;
+    int32_t seed;
+  };
+  // Best first: the higher key, then the lower id. As the heap's order,
+  // the front is the worst kept.
+  const auto better = [](const Kept& a, const Kept& b) {
+    return a.key != b.key ? a.key > b.key : a.item < b.item;
+  };
+  std::vector<Kept> kept;
+  kept.reserve(need + 1);
+  // An item in two of the scanned categories is seen twice: only then is
+  // a set of the scanned ones needed.
+  size_t lists = 0;
+  for (size_t k = 0; k < seeds.size() && k < kMaxSeeds; ++k) {
+    lists += s_.items[seeds[k].first].leaves.size();
+  }
+  absl::flat_hash_set<int32_t> scanned;
   for (size_t k = 0; k < seeds.size() && k < kMaxSeeds; ++k) {
     const int32_t seed = seeds[k].first;
     for (int32_t leaf : s_.items[seed].leaves) {
       for (int32_t i : s_.prefix_items[leaf]) {
-        if (taken_.contains(i) || acc.contains(i) || !Eligible(i)) continue;
-        acc[i] = Candidate{i,
-                           s_.popularity.ScoreAt(i, s_.now_ms),
-                           Source::kContent,
-                           ReasonCode::kSameCategory,
-                           seed,
-                           0};
+        const Kept c{s_.popularity.Key(i), i, seed};
+        // Most of a large category cannot enter a full heap: that is
+        // decided on the key alone, before the lookups of eligibility.
+        const bool full = kept.size() >= need;
+        if (full && !better(c, kept.front())) continue;
+        if (taken_.contains(i) || !Eligible(i)) continue;
+        if (lists > 1 && !scanned.insert(i).second) continue;
+        if (!full) {
+          kept.push_back(c);
+          std::push_heap(kept.begin(), kept.end(), better);
+        } else if (better(c, kept.front())) {
+          std::pop_heap(kept.begin(), kept.end(), better);
+          kept.back() = c;
+          std::push_heap(kept.begin(), kept.end(), better);
+        }
       }
     }
   }
+  std::sort_heap(kept.begin(), kept.end(), better);
   std::vector<Candidate> out;
-  out.reserve(acc.size());
-  for (auto& [item, c] : acc) out.push_back(c);
-  SortBestFirst(&out);
+  out.reserve(kept.size());
+  for (const Kept& c : kept) {
+    out.push_back(Candidate{c.item, s_.popularity.ScoreAt(c.item, s_.now_ms),
+                            Source::kContent, ReasonCode::kSameCategory, c.seed,
+                            0});
+  }
   return out;
 }
 

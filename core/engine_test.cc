@@ -615,6 +615,45 @@ TEST(EngineTest, ContentCoversUsersWhoseItemsCoOccurWithNothing) {
   EXPECT_EQ(r->items[5].item_id, "b0");
 }
 
+// A category larger than the list: only its most popular eligible items,
+// best first (ties by id), each once though it is in both of the seed's
+// categories, the context item never.
+TEST(EngineTest, ContentTakesTheMostPopularOfALargeCategoryOnce) {
+  Engine engine(WithoutSession());
+  std::vector<Item> items;
+  for (int i = 0; i < 300; ++i) {
+    items.push_back(MakeItem(absl::StrCat("x", i), "big/a"));
+    items.back().categories.push_back("big/b");
+  }
+  items[120].available = false;
+  engine.UpsertItems(items);
+  // One viewer per view: popularity without co-occurrence.
+  int viewer = 0;
+  for (const auto& [item, views] :
+       std::vector<std::pair<std::string, int>>{{"x250", 3},
+                                                {"x120", 3},
+                                                {"x7", 2},
+                                                {"x0", 2},
+                                                {"x181", 2},
+                                                {"x3", 1},
+                                                {"x299", 1}}) {
+    for (int v = 0; v < views; ++v) {
+      engine.ApplyEvents(std::vector<Event>{
+          Ev(absl::StrCat("v", viewer++), item, EventType::kView)});
+    }
+  }
+  auto req = Req(Scenario::kFrequentlyBoughtTogether, "", 5);
+  req.context_item_ids = {"x0"};
+  req.filter.available_only = true;
+  auto r = engine.Recommend(req);
+  ASSERT_OK(r);
+  EXPECT_EQ(Ids(*r),
+            (std::vector<std::string>{"x250", "x7", "x181", "x3", "x299"}));
+  for (const auto& item : r->items) {
+    EXPECT_EQ(item.source, Source::kContent) << item.item_id;
+  }
+}
+
 TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   EngineOptions options;
   options.model.ann_min_items = 100;

@@ -161,8 +161,9 @@ class Engine::State::Runner {
   std::vector<Candidate> ColdCoOccurrence(
       const std::vector<std::pair<int32_t, float>>& seeds, double* best) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
-  // Eligible items sharing a full category path with the seeds, by
-  // popularity.
+  // Eligible items sharing a full category path with the seeds (the
+  // first 10), by popularity, best first: as many as the list still
+  // needs.
   std::vector<Candidate> Content(
       const std::vector<std::pair<int32_t, float>>& seeds) const
       ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
