@@ -54,8 +54,11 @@ class DecayedCounters {
     return static_cast<size_t>(i) < values_.size() ? values_[i] : 0;
   }
   // The decayed score at `now` (ms).
-  double ScoreAt(int32_t i, int64_t now) const {
-    return Key(i) * std::exp(-lambda_ * static_cast<double>(now - base_));
+  double ScoreAt(int32_t i, int64_t now) const { return Key(i) * DecayAt(now); }
+  // The factor from a key to its score at `now`: Key(i) * DecayAt(now) ==
+  // ScoreAt(i, now), for scoring many items at one "now" with one exp.
+  double DecayAt(int64_t now) const {
+    return std::exp(-lambda_ * static_cast<double>(now - base_));
   }
   size_t size() const { return values_.size(); }
   // Changes on every Add: a ranking built at another version is stale.

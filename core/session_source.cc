@@ -180,6 +180,15 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
   }
   const double log_gap = std::log1p(gap_seconds);
   const std::vector<double>& weights = RankerWeights();
+  // Per candidate only what differs: one exp per counter for the request,
+  // and the log of a zero session feature (most of the model's candidates
+  // have none) is a constant.
+  const double popularity_decay = s_.popularity.DecayAt(s_.now_ms);
+  const double trending_decay = s_.trending.DecayAt(s_.now_ms);
+  static const double kLogOfNone = std::log(1e-3);
+  const auto log_or_none = [](double x) {
+    return x == 0 ? kLogOfNone : std::log(1e-3 + x);
+  };
   std::array<double, kSessionRankerFeatures> f;
   for (size_t k = 0; k < blended.size(); ++k) {
     Candidate& c = blended[k];
@@ -207,15 +216,15 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
     f[kRankerSeeds] = fresh * supported /
                       static_cast<double>(std::max<size_t>(1, session_.size()));
     f[kRankerLogTrans] =
-        std::log(1e-3 + f[kRankerTransLast] + f[kRankerTransOlder]);
-    f[kRankerLogCo] = std::log(1e-3 + f[kRankerCoLast] + f[kRankerCoOlder]);
+        log_or_none(f[kRankerTransLast] + f[kRankerTransOlder]);
+    f[kRankerLogCo] = log_or_none(f[kRankerCoLast] + f[kRankerCoOlder]);
     f[kRankerLogUsers] = std::log1p(std::max(0.0, n_item));
     f[kRankerLogPopularity] =
-        std::log1p(std::max(0.0, s_.popularity.ScoreAt(c.item, s_.now_ms)));
+        std::log1p(std::max(0.0, s_.popularity.Key(c.item) * popularity_decay));
     f[kRankerLogTrending] =
-        std::log1p(std::max(0.0, s_.trending.ScoreAt(c.item, s_.now_ms)));
-    f[kRankerLogTransLast] = std::log(1e-3 + f[kRankerTransLast]);
-    f[kRankerLogCoLast] = std::log(1e-3 + f[kRankerCoLast]);
+        std::log1p(std::max(0.0, s_.trending.Key(c.item) * trending_decay));
+    f[kRankerLogTransLast] = log_or_none(f[kRankerTransLast]);
+    f[kRankerLogCoLast] = log_or_none(f[kRankerCoLast]);
     f[kRankerLogModel] = std::log(1e-2 + f[kRankerModel]);
     f[kRankerUserMainstream] = f[kRankerLogUsers] * mainstream;
     f[kRankerTransGap] = f[kRankerTransLast] * log_gap;
@@ -227,7 +236,7 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
         }
       }
     }
-    f[kRankerLogReverse] = std::log(1e-3 + fresh * reverse);
+    f[kRankerLogReverse] = log_or_none(fresh * reverse);
     if (ranker_rows_ != nullptr) {
       ranker_rows_->push_back(
           {s_.item_ids[c.item], std::vector<double>(f.begin(), f.end())});
