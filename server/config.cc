@@ -208,6 +208,19 @@ std::vector<FlagOption> ServerFlagOptions() {
          }
          return absl::OkStatus();
        }},
+      {"grpc-poll-strategy", "poll|epoll1",
+       "gRPC's poll strategy. poll: each connection is read by the threads "
+       "that serve it: about 10% less CPU per Recommend, but past capacity "
+       "fewer calls answered in time; epoll1: any thread (default: "
+       "GRPC_POLL_STRATEGY when set, else epoll1).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         if (v != "poll" && v != "epoll1") {
+           return Bad(absl::StrCat("must be poll or epoll1, got \"", v, "\""));
+         }
+         c->grpc_poll_strategy = std::string(v);
+         return absl::OkStatus();
+       }},
       {"max-queued-read", "N",
        "Recommend calls waiting per read-loop thread; past it a call is "
        "refused at once with RESOURCE_EXHAUSTED (default 64).",
@@ -416,6 +429,12 @@ absl::Status ParseConfigFile(const std::string& path,
 constexpr absl::string_view kHelpMessage = "help";
 
 }  // namespace
+
+std::string GrpcPollStrategy(const ServerConfig& config, const char* grpc_env) {
+  if (!config.grpc_poll_strategy.empty()) return config.grpc_poll_strategy;
+  if (grpc_env != nullptr && grpc_env[0] != '\0') return grpc_env;
+  return "epoll1";
+}
 
 bool IsHelpRequest(const absl::Status& status) {
   return absl::IsInvalidArgument(status) && status.message() == kHelpMessage;

@@ -97,6 +97,20 @@ struct ServerConfig {
   // Applied by `aisle serve`, not by AisleServer::Start (a library does
   // not change its host's scheduling). Default: kNormal.
   CpuPolicy cpu_policy = CpuPolicy::kNormal;
+  // gRPC's poll strategy ("poll" or "epoll1"), set by `aisle serve` before
+  // gRPC starts (GrpcPollStrategy below). With "poll" a connection is
+  // polled by the threads of the completion queue it is bound to, so the
+  // read loop's threads read their own calls; with epoll1 (gRPC's default
+  // on Linux) any polling thread may, and hands the call over. Measured
+  // on one core (scripts/ab_server.sh, server CPU per call, poll vs
+  // epoll1): FOR_YOU users spread x0.88, one user x0.97, TRENDING x0.88,
+  // Feedback x0.93, health check x1.06; but past capacity poll sheds
+  // worse (scripts/overload.sh: at 2x the sustainable rate 51% of it
+  // answered in time against 73%, at 4x 21% against 31%), and poll()'s
+  // cost grows with the connections per queue. --grpc-poll-strategy.
+  // Default: "" = GRPC_POLL_STRATEGY from the environment when set, else
+  // gRPC's default (epoll1).
+  std::string grpc_poll_strategy;
   // Threads of the read loop that serves Recommend (server/read_loop.h),
   // each with its own completion queue and queue of waiting calls; 0 =
   // twice the cores the process may run on (read_loop.h says why).
@@ -241,6 +255,11 @@ bool IsHelpRequest(const absl::Status& status);
 
 // The text of `aisle serve --help`.
 std::string ServeUsage();
+
+// The poll strategy `aisle serve` gives gRPC: config.grpc_poll_strategy
+// when set, else `grpc_env` (the environment's GRPC_POLL_STRATEGY; null
+// or empty when unset), else "epoll1" (gRPC's default on Linux).
+std::string GrpcPollStrategy(const ServerConfig& config, const char* grpc_env);
 
 // The files named by flags (config, tokens, roles, keys, certificates).
 // NotFound "<flag>: cannot read \"<path>\"" when the file cannot be read.

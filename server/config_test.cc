@@ -113,6 +113,24 @@ TEST(ConfigTest, OverloadOptions) {
                                             CpuPolicy::kBatch)));
 }
 
+TEST(ConfigTest, GrpcPollStrategyFlagThenEnvironmentThenEpoll1) {
+  absl::StatusOr<ServerConfig> c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(GrpcPollStrategy(*c, nullptr), "epoll1");
+  EXPECT_EQ(GrpcPollStrategy(*c, ""), "epoll1");
+  EXPECT_EQ(GrpcPollStrategy(*c, "poll"), "poll");
+  c = Parse({"--grpc-poll-strategy", "epoll1"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(GrpcPollStrategy(*c, nullptr), "epoll1");
+  c = Parse({"--grpc-poll-strategy=poll"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(GrpcPollStrategy(*c, "epoll1"), "poll");
+  c = Parse({"--grpc-poll-strategy", "select"});
+  EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << c.status();
+  EXPECT_THAT(c.status().message(), HasSubstr("--grpc-poll-strategy"));
+  EXPECT_THAT(c.status().message(), HasSubstr("poll or epoll1"));
+}
+
 TEST(ConfigTest, ClusterJoinWaitIsADuration) {
   EXPECT_THAT(Parse({}), IsOkAndHolds(::testing::Field(
                              &ServerConfig::cluster_join_wait_ms, 60'000)));

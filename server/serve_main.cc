@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -77,6 +78,12 @@ int ServeMain(int argc, char** argv) {
                    s.ToString());
     }
   }
+
+  // gRPC reads it when it first starts, inside AisleServer::Start.
+  const std::string poll_strategy =
+      GrpcPollStrategy(*config, std::getenv("GRPC_POLL_STRATEGY"));
+  setenv("GRPC_POLL_STRATEGY", poll_strategy.c_str(), 1);
+  spdlog::info("gRPC poll strategy: {}", poll_strategy);
 
   absl::StatusOr<std::unique_ptr<AisleServer>> server =
       AisleServer::Start(*config);
