@@ -215,6 +215,29 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
   std::shared_ptr<State::Binding> b;
   if (model != nullptr) {
     b = std::make_shared<State::Binding>();
+    // A deferred index kept from an earlier build is loaded now, before
+    // the swap (seconds at 1M items, against minutes to build it), so the
+    // version answers with its index from its first request; any other
+    // outcome is AfterSwap's (which reports a damaged file and rebuilds).
+    // Not under the engine's mutex: a swap while serving (the model inbox)
+    // must not stall every request for that long.
+    if (stored_index == StoredIndex::kLoadBeforeSwap &&
+        model->ann() == nullptr &&
+        model->num_items() >= state_->options.model.ann_min_items) {
+      const auto start = SteadyClock::now();
+      absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
+          state_->LoadCachedAnn(*model, state_->options.model.ann);
+      if (ann.ok()) {
+        b->deferred_ann = *std::move(ann);
+        if (state_->options.on_background_done) {
+          state_->options.on_background_done(absl::StrFormat(
+              "loaded the stored ANN index over %d items of model %s in "
+              "%.2f s (index %d MB), before the swap",
+              model->num_items(), model->version(), SecondsSince(start),
+              b->deferred_ann->MemoryBytes() >> 20));
+        }
+      }
+    }
     const RowMatrix& y = model->item_factors();
     b->inv_norms.resize(model->num_items());
     for (int32_t r = 0; r < model->num_items(); ++r) {
@@ -239,27 +262,6 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
       if (weights.ok()) b->ranker_weights = *std::move(weights);
     }
     b->model = std::move(model);
-    // A deferred index kept from an earlier build is loaded now, before
-    // the swap (seconds at 1M items, against minutes to build it), so the
-    // version answers with its index from its first request; any other
-    // outcome is AfterSwap's (which reports a damaged file and rebuilds).
-    if (stored_index == StoredIndex::kLoadBeforeSwap &&
-        b->model->ann() == nullptr &&
-        b->model->num_items() >= state_->options.model.ann_min_items) {
-      const auto start = SteadyClock::now();
-      absl::StatusOr<std::unique_ptr<AnnIndex>> ann =
-          state_->LoadCachedAnn(*b->model, state_->options.model.ann);
-      if (ann.ok()) {
-        b->deferred_ann = *std::move(ann);
-        if (state_->options.on_background_done) {
-          state_->options.on_background_done(absl::StrFormat(
-              "loaded the stored ANN index over %d items of model %s in "
-              "%.2f s (index %d MB), before the swap",
-              b->model->num_items(), b->model->version(), SecondsSince(start),
-              b->deferred_ann->MemoryBytes() >> 20));
-        }
-      }
-    }
   }
   std::shared_ptr<const FactorModel> previous;
   // Held across the swap so that swaps and their re-folds stay in order.
