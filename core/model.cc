@@ -245,6 +245,13 @@ absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> IndexIds(
 
 }  // namespace
 
+std::string AnnCachePath(const ModelOptions& options,
+                         std::string_view version) {
+  if (options.ann_cache_dir.empty()) return "";
+  return absl::StrCat(options.ann_cache_dir, "/", std::string(version),
+                      ".hnsw");
+}
+
 absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
     ModelMetadata metadata, std::vector<std::string> item_ids,
     RowMatrix item_factors, std::vector<std::string> user_ids,

@@ -49,6 +49,11 @@ struct ModelOptions {
   AlsOptions als;
 };
 
+// The file ModelOptions::ann_cache_dir keeps `version`'s ANN index in
+// ("<dir>/<version>.hnsw", with AnnIndex::Save's checksum beside it in
+// "<dir>/<version>.hnsw.sum"); "" when there is no cache directory.
+std::string AnnCachePath(const ModelOptions& options, std::string_view version);
+
 class FactorModel {
  public:
   // Takes ownership of the vectors; builds the Gramian and (if large

@@ -115,20 +115,9 @@ std::vector<int32_t> Engine::State::AllUsers() const {
   return all;
 }
 
-namespace {
-
-// "" when there is no cache directory.
-std::string CachedAnnPath(const ModelOptions& options,
-                          const FactorModel& model) {
-  if (options.ann_cache_dir.empty()) return "";
-  return absl::StrCat(options.ann_cache_dir, "/", model.version(), ".hnsw");
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<AnnIndex>> Engine::State::LoadCachedAnn(
     const FactorModel& model, const AnnOptions& ann_options) const {
-  const std::string path = CachedAnnPath(options.model, model);
+  const std::string path = AnnCachePath(options.model, model.version());
   if (path.empty()) return absl::NotFoundError("no ANN cache");
   return AnnIndex::Load(path, model.item_factors(), ann_options);
 }
@@ -142,7 +131,7 @@ void Engine::State::AfterSwap(int threads) {
     ann_options.cancel = &cancel_background;
     // In the background, leave a core to serving as the re-fold does.
     if (ann_options.threads <= 0) ann_options.threads = threads;
-    const std::string cached = CachedAnnPath(options.model, *b->model);
+    const std::string cached = AnnCachePath(options.model, b->model->version());
     // SwapModel loads a cached index before the swap; here when that
     // failed or the file appeared since (the version was swapped in again).
     absl::StatusOr<std::unique_ptr<AnnIndex>> ann =

@@ -122,10 +122,16 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
         absl::StrCat("model version \"", version, "\" is not stored"));
   }
   if (!blob.ok()) return blob.status();
+  // A version whose index the ANN cache keeps (it served before: a
+  // rollback) is loaded without one, and the engine reads the index from
+  // the cache before the swap: seconds instead of minutes at 1M items.
+  const std::string cache_path = core::AnnCachePath(options_, version);
+  std::error_code ec;
+  const bool defer = index == IndexBuild::kInBackground ||
+                     (!cache_path.empty() && fs::exists(cache_path, ec));
   absl::StatusOr<std::shared_ptr<const core::FactorModel>> model =
-      core::FactorModel::Deserialize(*blob, index == IndexBuild::kInBackground
-                                                ? DeferredIndexOptions()
-                                                : options_);
+      core::FactorModel::Deserialize(*blob,
+                                     defer ? DeferredIndexOptions() : options_);
   if (!model.ok()) {
     spdlog::error("model {} cannot be loaded, keeping the current one: {}",
                   version, model.status().ToString());
@@ -137,6 +143,16 @@ absl::StatusOr<core::ModelMetadata> ModelManager::Activate(
   }
   if (absl::Status s = store_->SetActiveModel(version); !s.ok()) return s;
   core::ModelMetadata metadata = (*model)->metadata();
+  // An index built here is kept, so that the next start (or a swap back)
+  // loads it instead of searching exactly while it is built again.
+  if (const core::AnnIndex* built = (*model)->ann();
+      built != nullptr && !cache_path.empty()) {
+    if (absl::Status saved = built->Save(cache_path); !saved.ok()) {
+      spdlog::warn(
+          "the ANN index of model {} is not kept for the next start: {}",
+          version, saved.ToString());
+    }
+  }
   ServeLocked(*std::move(model), index);
   spdlog::info("model {} activated{}", version, rollback ? " (rollback)" : "");
   return metadata;

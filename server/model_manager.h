@@ -63,7 +63,9 @@ void PruneAnnCache(const storage::Store& store, const std::string& dir);
 enum class IndexBuild {
   // Before the swap: the call lasts as long as the build, and the version
   // answers with its index from its first request (single-node
-  // ActivateModel).
+  // ActivateModel). A version whose index the ANN cache keeps gets it
+  // loaded from there instead (a rollback); an index built here is saved
+  // there for the next start.
   kBeforeSwap,
   // After the swap, by the engine's background worker: the call returns
   // once the blob is loaded, and searches are exact until the index is in

@@ -473,6 +473,8 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   if (!config.cluster.empty()) {
     if (absl::Status r = s.RejoinIfBehindLog(store_options); !r.ok()) return r;
   }
+  // The engine's and the model manager's: where built ANN indexes are kept.
+  core::ModelOptions model_options = config.engine.model;
   {
     // Neither start-up nor a model swap waits for every user's vector to be
     // re-solved: FOR_YOU solves a stale one on the fly meanwhile.
@@ -490,8 +492,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
           ann_cache, ec.message());
     } else {
       PruneAnnCache(*s.store, ann_cache);
-      engine_options.model.ann_cache_dir = ann_cache;
+      model_options.ann_cache_dir = ann_cache;
     }
+    engine_options.model = model_options;
     engine_options.on_background_done = [](const std::string& message) {
       spdlog::info("{}", message);
     };
@@ -524,9 +527,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
       s.engine.get(), s.store.get(), s.metrics.get(), s.access_log.get(),
       s.ids.get(), s.experiments.get(), s.experiment_stats.get(),
       s.item_activity.get());
-  s.models = std::make_unique<ModelManager>(
-      s.engine.get(), s.store.get(), s.metrics.get(), config.engine.model,
-      ModelInboxDir(config.data_dir));
+  s.models = std::make_unique<ModelManager>(s.engine.get(), s.store.get(),
+                                            s.metrics.get(), model_options,
+                                            ModelInboxDir(config.data_dir));
   if (config.cluster.empty()) {
     s.writes = std::make_unique<LocalWrites>(s.ingest.get(), s.models.get());
   } else if (absl::Status c = s.StartCluster(); !c.ok()) {

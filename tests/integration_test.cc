@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/model_manager.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
 
@@ -68,6 +71,7 @@ class IntegrationTest : public ::testing::Test {
   void Start(bool with_metrics = false) {
     server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
     if (with_metrics) config.metrics_port = 0;
+    if (configure_) configure_(config);
     absl::StatusOr<TestServer> server = StartTestServer(config);
     ASSERT_OK(server);
     server_ = *std::move(server);
@@ -186,6 +190,8 @@ class IntegrationTest : public ::testing::Test {
 
   TempDir dir_;
   TestServer server_;
+  // Adjusts the config of every later Start (and Restart).
+  std::function<void(server::ServerConfig&)> configure_;
 };
 
 TEST_F(IntegrationTest, HealthIsServingAndReflectionListsTheService) {
@@ -700,6 +706,65 @@ TEST_F(IntegrationTest, ModelHotSwapViaInboxWhileServing) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("keeps serving"));
   EXPECT_EQ(ModelInfo().version(), "20260102T000000Z-b");
+}
+
+// ActivateModel keeps the ANN index it builds in the data dir's cache, so
+// that a swap back to the version (a rollback) and the next start load it
+// instead of building it again (minutes at 1M items).
+TEST_F(IntegrationTest, AnActivatedVersionsIndexIsKeptForRollbackAndRestart) {
+  configure_ = [](server::ServerConfig& config) {
+    config.engine.model.ann_min_items = 10;  // the 30 items get an index
+    config.engine.model.ann.threads = 1;
+  };
+  Restart();
+  SeedCatalogAndEvents();
+  for (const auto& [version, seed] :
+       std::vector<std::pair<std::string, uint64_t>>{
+           {"20260101T000000Z-a", 1}, {"20260102T000000Z-b", 2}}) {
+    const std::string blob = TrainModelBlob(version, seed);
+    ASSERT_OK_AND_ASSIGN(core::ModelMetadata metadata,
+                         core::FactorModel::PeekMetadata(blob));
+    ASSERT_OK(server().store().PutModel(metadata, blob));
+  }
+  const fs::path cache = server::AnnCacheDir(server().config().data_dir);
+  v1::ModelInfo info;
+  for (const std::string version :
+       {"20260101T000000Z-a", "20260102T000000Z-b"}) {
+    v1::ActivateModelRequest activate;
+    activate.set_version(version);
+    ASSERT_OK(FromGrpc(
+        stub().ActivateModel(ContextWithDeadline().get(), activate, &info)));
+    EXPECT_TRUE(fs::exists(cache / (version + ".hnsw"))) << version;
+    EXPECT_TRUE(fs::exists(cache / (version + ".hnsw.sum"))) << version;
+  }
+
+  // What the server logs while `fn` runs.
+  auto logged = [](const std::function<void()>& fn) {
+    std::ostringstream log;
+    auto previous = spdlog::default_logger();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+    fn();
+    spdlog::set_default_logger(previous);
+    return log.str();
+  };
+  const std::string loaded_a =
+      "loaded the stored ANN index over 30 items of model "
+      "20260101T000000Z-a";
+  v1::ActivateModelRequest rollback;
+  rollback.set_rollback(true);
+  grpc::Status rolled_back;
+  EXPECT_THAT(logged([&] {
+                rolled_back = stub().ActivateModel(ContextWithDeadline().get(),
+                                                   rollback, &info);
+              }),
+              HasSubstr(loaded_a));
+  ASSERT_OK(FromGrpc(rolled_back));
+  EXPECT_EQ(info.version(), "20260101T000000Z-a");
+
+  const std::string restart_log = logged([&] { Restart(); });
+  EXPECT_THAT(restart_log, HasSubstr(loaded_a));
+  EXPECT_THAT(restart_log, Not(HasSubstr("built the ANN index")));
 }
 
 TEST_F(IntegrationTest, StateSurvivesRestart) {
