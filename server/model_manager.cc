@@ -64,10 +64,13 @@ void PruneAnnCache(const storage::Store& store, const std::string& dir) {
     spdlog::warn("not pruning the ANN cache: {}", models.status().ToString());
     return;
   }
+  core::ModelOptions cache;
+  cache.ann_cache_dir = dir;
   std::set<std::string> kept;
   for (const storage::StoredModel& m : *models) {
-    kept.insert(m.metadata.version + ".hnsw");
-    kept.insert(m.metadata.version + ".hnsw.sum");
+    const std::string path = core::AnnCachePath(cache, m.metadata.version);
+    kept.insert(fs::path(path).filename().string());
+    kept.insert(fs::path(path + ".sum").filename().string());
   }
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {

@@ -762,9 +762,18 @@ TEST_F(IntegrationTest, AnActivatedVersionsIndexIsKeptForRollbackAndRestart) {
   ASSERT_OK(FromGrpc(rolled_back));
   EXPECT_EQ(info.version(), "20260101T000000Z-a");
 
+  // The start also drops the indexes of versions the store no longer has.
+  for (const char* stray :
+       {"20250101T000000Z-gone.hnsw", "20250101T000000Z-gone.hnsw.sum"}) {
+    std::ofstream(cache / stray) << "index of an erased version";
+  }
   const std::string restart_log = logged([&] { Restart(); });
   EXPECT_THAT(restart_log, HasSubstr(loaded_a));
   EXPECT_THAT(restart_log, Not(HasSubstr("built the ANN index")));
+  EXPECT_FALSE(fs::exists(cache / "20250101T000000Z-gone.hnsw"));
+  EXPECT_FALSE(fs::exists(cache / "20250101T000000Z-gone.hnsw.sum"));
+  EXPECT_TRUE(fs::exists(cache / "20260102T000000Z-b.hnsw"));
+  EXPECT_TRUE(fs::exists(cache / "20260102T000000Z-b.hnsw.sum"));
 }
 
 TEST_F(IntegrationTest, StateSurvivesRestart) {
