@@ -164,7 +164,7 @@ std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Content(
     return a.key != b.key ? a.key > b.key : a.item < b.item;
   };
   std::vector<Kept> kept;
-  kept.reserve(need + 1);
+  kept.reserve(need);
   // An item in two of the scanned categories is seen twice: only then is
   // a set of the scanned ones needed.
   size_t lists = 0;
@@ -183,14 +183,13 @@ std::vector<Engine::State::Runner::Candidate> Engine::State::Runner::Content(
         if (full && !better(c, kept.front())) continue;
         if (taken_.contains(i) || !Eligible(i)) continue;
         if (lists > 1 && !scanned.insert(i).second) continue;
-        if (!full) {
-          kept.push_back(c);
-          std::push_heap(kept.begin(), kept.end(), better);
-        } else if (better(c, kept.front())) {
+        if (full) {  // c beats the worst kept (checked above): replaces it
           std::pop_heap(kept.begin(), kept.end(), better);
           kept.back() = c;
-          std::push_heap(kept.begin(), kept.end(), better);
+        } else {
+          kept.push_back(c);
         }
+        std::push_heap(kept.begin(), kept.end(), better);
       }
     }
   }

@@ -68,9 +68,12 @@ void PruneAnnCache(const storage::Store& store, const std::string& dir) {
   cache.ann_cache_dir = dir;
   std::set<std::string> kept;
   for (const storage::StoredModel& m : *models) {
-    const std::string path = core::AnnCachePath(cache, m.metadata.version);
-    kept.insert(fs::path(path).filename().string());
-    kept.insert(fs::path(path + ".sum").filename().string());
+    const std::string name =
+        fs::path(core::AnnCachePath(cache, m.metadata.version))
+            .filename()
+            .string();
+    kept.insert(name);
+    kept.insert(name + ".sum");
   }
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
