@@ -28,6 +28,13 @@ class UnaryCall : public grpc::ServerUnaryReactor {
   void Finish(grpc::Status status);
 
   void OnDone() override { delete this; }
+  // Lets gRPC run OnDone (a delete) and OnCancel (nothing) on the thread
+  // that finished the call. Otherwise gRPC 1.51 hands every OnDone to its
+  // executor thread: one thread wake-up and context switch per call, 10% of
+  // the server's CPU per Feedback (scripts/ab_server.sh, B/A 0.896). gRPC
+  // marks the hook as internal, for reactors whose reactions are trivial,
+  // which these are; a subclass must keep them so.
+  bool InternalInlineable() override { return true; }
 
  protected:
   virtual const google::protobuf::MessageLite& response() const = 0;
