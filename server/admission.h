@@ -12,7 +12,7 @@
 //
 // Modes:
 //   fixed     the limit is max_in_flight.
-//   adaptive  (write only. Reads are fixed: the read loop's queue sheds
+//   adaptive  (write only. Reads are fixed: Recommend's CallQueue sheds
 //             what waited past its delay target, which measures overload
 //             directly; an adaptive limit on top of it counted the queue's
 //             own wait as latency and settled at a fifth of the capacity.

@@ -186,8 +186,8 @@ std::vector<FlagOption> ServerFlagOptions() {
        "always fixed (default 4).",
        false, IntSetter(&ServerConfig::max_in_flight_admin, 1, 100000)},
       {"workers", "N",
-       "Threads that serve Recommend (the read loop); 0 = twice the cores "
-       "the process may run on (default 0).",
+       "Recommend calls worked on at once; 0 = the cores the process may "
+       "run on (default 0).",
        false, IntSetter(&ServerConfig::workers, 0, 1024)},
       {"cpu-policy", "batch|normal",
        "Linux scheduling policy of the server's threads. batch "
@@ -222,7 +222,7 @@ std::vector<FlagOption> ServerFlagOptions() {
          return absl::OkStatus();
        }},
       {"max-queued-read", "N",
-       "Recommend calls waiting per read-loop thread; past it a call is "
+       "Recommend calls waiting for a worker; past it a call is "
        "refused at once with RESOURCE_EXHAUSTED (default 64).",
        false, IntSetter(&ServerConfig::max_queued_read, 1, 100000)},
       {"max-queue-delay", "DURATION",

@@ -99,10 +99,10 @@ struct ServerConfig {
   CpuPolicy cpu_policy = CpuPolicy::kNormal;
   // gRPC's poll strategy ("poll" or "epoll1"), set by `aisle serve` before
   // gRPC starts (GrpcPollStrategy below). With "poll" a connection is
-  // polled by the threads of the completion queue it is bound to, so the
-  // read loop's threads read their own calls; with epoll1 (gRPC's default
-  // on Linux) any polling thread may, and hands the call over. Measured
-  // on one core (scripts/ab_server.sh, server CPU per call, poll vs
+  // polled by the threads of the completion queue it is bound to; with
+  // epoll1 (gRPC's default on Linux) any polling thread may, and hands
+  // the call over. Measured with the earlier read loop (8ca6331) on one
+  // core (scripts/ab_server.sh, server CPU per call, poll vs
   // epoll1): FOR_YOU users spread x0.88, one user x0.97, TRENDING x0.88,
   // Feedback x0.93, health check x1.06; but past capacity poll sheds
   // worse (scripts/overload.sh: at 2x the sustainable rate 51% of it
@@ -111,12 +111,11 @@ struct ServerConfig {
   // Default: "" = GRPC_POLL_STRATEGY from the environment when set, else
   // gRPC's default (epoll1).
   std::string grpc_poll_strategy;
-  // Threads of the read loop that serves Recommend (server/read_loop.h),
-  // each with its own completion queue and queue of waiting calls; 0 =
-  // twice the cores the process may run on (read_loop.h says why).
+  // Recommend calls worked on at once, each on the gRPC thread that took
+  // it (server/call_queue.h); 0 = the cores the process may run on.
   // Default: 0.
   int workers = 0;
-  // Recommend calls waiting per loop thread; past it a call is refused at
+  // Recommend calls waiting for a worker; past it a call is refused at
   // once with RESOURCE_EXHAUSTED. At ~5k Recommend/s per core (100k items)
   // 64 is ~13 ms of work, well inside a 100 ms deadline. Default: 64.
   int max_queued_read = 64;

@@ -30,7 +30,6 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
-#include "server/read_loop.h"
 #include "server/recommendation_id.h"
 #include "server/server_impl.h"
 #include "server/service.h"
@@ -441,7 +440,6 @@ AisleServer::~AisleServer() {
     std::lock_guard<std::mutex> lock(impl_->health_mu);
     impl_->grpc_server.reset();
   }
-  impl_->read_loop.reset();
   impl_->service.reset();
   impl_->models.reset();
   impl_->ingest.reset();
@@ -566,15 +564,12 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.item_activity = s.item_activity.get();
   units.default_exploration = config.default_exploration;
   units.clock = config.deadline_clock;
+  units.recommend_queue.workers = config.workers;
+  units.recommend_queue.max_queued = config.max_queued_read;
+  units.recommend_queue.max_queue_delay =
+      absl::Milliseconds(config.max_queue_delay_ms);
+  units.recommend_queue.clock = config.deadline_clock;
   s.service = std::make_unique<RecommenderService>(units);
-  {
-    ReadLoopOptions loop;
-    loop.threads = config.workers;
-    loop.max_queued = config.max_queued_read;
-    loop.max_queue_delay = absl::Milliseconds(config.max_queue_delay_ms);
-    loop.clock = config.deadline_clock;
-    s.read_loop = std::make_unique<ReadLoop>(s.service.get(), loop);
-  }
 
   // From here on the destructor of `server` tears down whatever started.
   std::unique_ptr<AisleServer> server(new AisleServer(std::move(impl)));
@@ -659,8 +654,6 @@ void AisleServer::Shutdown() {
     spdlog::debug("shutdown: gRPC drained after {:.3f} s",
                   core::SecondsSince(start));
   }
-  // After the server's shutdown, as gRPC requires of completion queues.
-  if (s.read_loop != nullptr) s.read_loop->Shutdown();
   if (s.background.joinable()) s.background.join();
   if (s.applier != nullptr) s.applier->Stop();
   // The next start then replays nothing (writes have stopped).

@@ -35,7 +35,6 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
-#include "server/read_loop.h"
 #include "server/recommendation_id.h"
 #include "server/server.h"
 #include "server/service.h"
@@ -67,7 +66,6 @@ struct AisleServer::Impl {
   std::unique_ptr<Writes> writes;  // LocalWrites or ClusterWrites
   std::unique_ptr<Admission> admission;
   std::unique_ptr<RecommenderService> service;
-  std::unique_ptr<ReadLoop> read_loop;  // serves the service's Recommend
   // Shared with the port's credentials, which gRPC keeps until the server
   // is destroyed.
   std::shared_ptr<Authenticator> auth;
@@ -112,7 +110,7 @@ struct AisleServer::Impl {
   // last one (or always, if `force`); logs the outcome.
   absl::Status SnapshotIfChanged(bool force);
   // Binds the gRPC port (credentials, authentication, limits), starts the
-  // read loop, the /metrics listener and the web console
+  // /metrics listener and the web console
   // (server_ports.cc). Unavailable when a port cannot be bound; the
   // errors of the TLS and credential files.
   absl::Status StartPorts();

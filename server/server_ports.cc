@@ -73,10 +73,10 @@ absl::Status AisleServer::Impl::StartPorts() {
   //     message within max_message_bytes; a call whose deadline passed
   //     meanwhile is dropped unworked when picked up (service.h);
   //   - being handled: the admission limit of its class (admission.h);
-  //     past it a call is refused at once. Recommend calls are taken off
-  //     gRPC at once by the read loop (read_loop.h), whose queue holds at
-  //     most max_queued_read per thread and sheds calls that waited past
-  //     max_queue_delay or their deadline;
+  //     past it a call is refused at once. An admitted Recommend that
+  //     finds every worker busy waits in the service's CallQueue
+  //     (call_queue.h), which holds at most max_queued_read calls and sheds
+  //     those that waited past max_queue_delay or their deadline;
   //   - for the store's write lock (Ingest) and the engine's lock: only
   //     admitted calls, so at most the write limit.
   // So memory stays bounded by connections x streams x message size and the
@@ -90,7 +90,6 @@ absl::Status AisleServer::Impl::StartPorts() {
   if (config.threads > 0) quota.SetMaxThreads(config.threads);
   builder.SetResourceQuota(quota);
   builder.RegisterService(service.get());
-  read_loop->AddTo(&builder);
   {
     std::lock_guard<std::mutex> lock(health_mu);
     grpc_server = builder.BuildAndStart();
@@ -101,8 +100,6 @@ absl::Status AisleServer::Impl::StartPorts() {
         absl::StrCat("cannot listen on ", address,
                      " (port in use? pick another with --port)"));
   }
-  // Calls arriving while the state loads are answered UNAVAILABLE by it.
-  read_loop->Start();
   // Bound before loading, so clients see NOT_SERVING / UNAVAILABLE while
   // the state is replayed instead of "connection refused".
   SetHealth(false);

@@ -63,20 +63,19 @@ MethodClass ClassOf(Method method) {
   return MethodClass::kAdmin;
 }
 
-// A call's deadline as absl::Time; InfiniteFuture when it has none.
-absl::Time DeadlineOf(const grpc::ServerContextBase& ctx) {
+}  // namespace
+
+// Recommend is in service_recommend.cc, ImportEvents in service_import.cc.
+
+// --- Plumbing ----------------------------------------------------------------
+
+absl::Time RecommenderService::DeadlineOf(const grpc::ServerContextBase& ctx) {
   const std::chrono::system_clock::time_point deadline = ctx.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) {
     return absl::InfiniteFuture();
   }
   return absl::FromChrono(deadline);
 }
-
-}  // namespace
-
-// ImportEvents is in service_import.cc.
-
-// --- Plumbing ----------------------------------------------------------------
 
 absl::StatusOr<core::Event> RecommenderService::ToValidEvent(
     const v1::Event& proto, int index, int64_t now_ms) {
@@ -87,7 +86,8 @@ absl::StatusOr<core::Event> RecommenderService::ToValidEvent(
   return event;
 }
 
-RecommenderService::RecommenderService(const Units& units) : units_(units) {
+RecommenderService::RecommenderService(const Units& units)
+    : units_(units), recommend_queue_(units.recommend_queue) {
   if (units_.applier != nullptr) {
     write_pool_ =
         std::make_unique<WorkerPool>(std::max(1, units_.cluster_write_threads));
@@ -314,69 +314,6 @@ void RecommenderService::HandleRank(Context* ctx,
 }
 
 // --- Handler bodies ----------------------------------------------------------
-
-absl::Status RecommenderService::ParseCall(grpc::ByteBuffer* bytes,
-                                           v1::RecommendRequest* request) {
-  absl::Status parsed = ParseMessage(bytes, request);
-  if (!parsed.ok()) units_.metrics->Unparsable(Method::kRecommend);
-  return parsed;
-}
-
-absl::Status RecommenderService::RecommendCall(
-    const grpc::ServerContextBase& ctx, const v1::RecommendRequest& proto,
-    v1::RecommendResponse* response, std::function<bool()> cancelled) {
-  core::RecommendRequest request = ToCoreRecommendRequest(proto);
-  if (absl::Status s = ValidateRecommendRequest(request); !s.ok()) return s;
-  if (!proto.has_exploration()) {
-    request.exploration = units_.default_exploration;
-  }
-  Experiments::Assignment arm;
-  if (units_.experiments != nullptr) {
-    arm = units_.experiments->Assign(request.scenario, request.user_id);
-    if (arm.variant != nullptr) Experiments::Apply(*arm.variant, &request);
-  }
-  const std::string_view variant = arm.name();
-  request.deadline = DeadlineOf(ctx);
-  request.cancelled = std::move(cancelled);
-  bool stale = false;
-  if (units_.applier != nullptr) {
-    if (proto.min_log_position() > 0) {
-      stale = !units_.applier->WaitApplied(
-          proto.min_log_position(),
-          std::min(absl::Now() + units_.cluster_read_wait, request.deadline));
-    }
-    stale = stale || !units_.applier->log_connected();
-  }
-
-  core::RecommendTrace trace;
-  absl::StatusOr<core::Recommendation> rec =
-      units_.engine->Recommend(request, &trace);
-  if (absl::IsDeadlineExceeded(rec.status())) {
-    units_.metrics->Shed(Method::kRecommend, ShedReason::kDeadline);
-  } else if (absl::IsCancelled(rec.status())) {
-    units_.metrics->Shed(Method::kRecommend, ShedReason::kCancelled);
-  }
-  if (!rec.ok()) return rec.status();
-  if (units_.item_activity != nullptr) units_.item_activity->Recommended(*rec);
-  ToProtoRecommendation(*rec, response);
-  response->set_stale(stale);
-  response->set_variant(std::string(variant));
-  response->set_recommendation_id(
-      units_.ids->Issue(request.scenario, variant, request.user_id,
-                        absl::ToUnixMillis(absl::Now())));
-
-  Metrics& metrics = *units_.metrics;
-  if (trace.used_ann || trace.used_exact) {
-    metrics.ObserveRetrieval(trace.used_ann, trace.retrieval_seconds);
-  }
-  for (size_t s = 0; s < trace.candidates_by_source.size(); ++s) {
-    metrics.CandidatesProduced(static_cast<core::Source>(s),
-                               trace.candidates_by_source[s]);
-  }
-  metrics.Recommended(request.scenario, variant, rec->fallback,
-                      static_cast<int64_t>(rec->items.size()));
-  return absl::OkStatus();
-}
 
 absl::Status RecommenderService::DoFeedback(const v1::FeedbackRequest& request,
                                             v1::FeedbackResponse* response) {

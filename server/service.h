@@ -29,15 +29,17 @@
 // content, from which the same id is derived: ingest.h) and is skipped as
 // a duplicate, so retrying is harmless.
 //
-// Recommend is not a callback handler: it is served on gRPC's asynchronous
-// API by the ReadLoop (read_loop.h), which owns its queue and shedding and
-// calls the "for the read loop" methods below for the common steps. The
-// other reads (GetItem, GetUser) are point lookups and run inline.
+// Recommend is a callback handler too, but after step 1b it waits its turn
+// in a CallQueue (call_queue.h), which works on it on the handler's own
+// thread when a worker slot is free and otherwise keeps it, visible, to be
+// shed when it waited too long. The other reads (GetItem, GetUser) are
+// point lookups and run inline.
 //
 // Cluster mode: Recommend first waits (up to cluster_read_wait, within the
 // call's deadline) for the request's min_log_position to be applied here,
 // and marks the answer stale when it was not, or when the log cannot be
-// reached (the node answers from what it has).
+// reached (the node answers from what it has). A call that has to wait
+// waits on the write pool's threads (below), not on gRPC's.
 //
 // ActivateModel loads a model version, which can take seconds: it runs on
 // the service's own loader thread (SerialWorker), never on a gRPC thread,
@@ -67,6 +69,7 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/admission.h"
+#include "server/call_queue.h"
 #include "server/experiment_stats.h"
 #include "server/experiments.h"
 #include "server/ingest.h"
@@ -94,21 +97,20 @@ namespace aisle::server {
 // a new RPC is added here as WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
-using ServiceBase = R::WithRawCallbackMethod_UpsertUsers<
-    R::WithRawCallbackMethod_MergeUsers<R::WithRawCallbackMethod_ExportSegment<
-        R::WithRawCallbackMethod_ListSegments<R::WithRawCallbackMethod_Rank<
-            R::WithRawCallbackMethod_GetExperimentReport<
-                R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
-                    R::WithRawCallbackMethod_UpsertItems<
-                        R::WithRawCallbackMethod_DeleteItems<
-                            R::WithRawCallbackMethod_GetItem<
-                                R::WithRawCallbackMethod_GetUser<
-                                    R::WithRawCallbackMethod_DeleteUser<
-                                        R::WithRawCallbackMethod_GetModelInfo<
-                                            R::WithRawCallbackMethod_ListModels<
-                                                R::WithRawCallbackMethod_ActivateModel<
-                                                    R::WithRawMethod_Recommend<
-                                                        R::Service>>>>>>>>>>>>>>>>>;
+using ServiceBase = R::WithRawCallbackMethod_UpsertUsers<R::WithRawCallbackMethod_MergeUsers<
+    R::WithRawCallbackMethod_ExportSegment<R::WithRawCallbackMethod_ListSegments<
+        R::WithRawCallbackMethod_Rank<R::WithRawCallbackMethod_GetExperimentReport<
+            R::WithRawCallbackMethod_Feedback<R::WithRawCallbackMethod_ImportEvents<
+                R::WithRawCallbackMethod_UpsertItems<
+                    R::WithRawCallbackMethod_DeleteItems<
+                        R::WithRawCallbackMethod_GetItem<
+                            R::WithRawCallbackMethod_GetUser<
+                                R::WithRawCallbackMethod_DeleteUser<
+                                    R::WithRawCallbackMethod_GetModelInfo<
+                                        R::WithRawCallbackMethod_ListModels<
+                                            R::WithRawCallbackMethod_ActivateModel<
+                                                R::WithRawCallbackMethod_Recommend<
+                                                    R::Service>>>>>>>>>>>>>>>>>;
 }  // namespace internal
 
 class RecommenderService final : public internal::ServiceBase {
@@ -142,6 +144,8 @@ class RecommenderService final : public internal::ServiceBase {
     // Cluster mode: threads running the log-bound writes (file comment).
     // Enough for the write admission limit. Default: 64.
     int cluster_write_threads = 64;
+    // Where Recommend calls wait their turn, and how they are shed.
+    CallQueueOptions recommend_queue;
   };
   explicit RecommenderService(const Units& units);
   // Waits for queued ActivateModel calls to finish.
@@ -151,27 +155,9 @@ class RecommenderService final : public internal::ServiceBase {
   void SetServing(bool serving);
   bool serving() const { return serving_.load(); }
 
-  // --- For the read loop (read_loop.h) ---
-  // Parses a raw request; INVALID_ARGUMENT naming the field when the
-  // bytes are not one (raw_messages.h), counted as unparsable.
-  absl::Status ParseCall(grpc::ByteBuffer* bytes,
-                         v1::RecommendRequest* request);
-  // Step 1 and 1b of the file comment for a call that just arrived: OK
-  // with *permit admitted (hold it until the answer), or the error to
-  // answer with (counted in aisle_rpc_shed_total).
-  absl::Status AdmitCall(const grpc::ServerContextBase& ctx, Method method,
-                         AdmissionLimiter::Permit* permit);
-  // Steps 2-4 of Recommend: validates, asks the engine (with the call's
-  // deadline and `cancelled` checked between its stages), fills *response.
-  absl::Status RecommendCall(const grpc::ServerContextBase& ctx,
-                             const v1::RecommendRequest& request,
-                             v1::RecommendResponse* response,
-                             std::function<bool()> cancelled);
-  // Maps the status at the edge, records the RPC metrics and the access log,
-  // and returns the gRPC status to finish the call with.
-  grpc::Status FinishCall(Method method, int64_t start_ns,
-                          const absl::Status& status, std::string_view user_id);
   Metrics& metrics() { return *units_.metrics; }
+  // A call's deadline as absl::Time; InfiniteFuture when it has none.
+  static absl::Time DeadlineOf(const grpc::ServerContextBase& ctx);
 
   // --- Raw callback handlers (service_raw.cc) ---
   // Each parses the request; one that does not parse is finished with
@@ -179,6 +165,9 @@ class RecommenderService final : public internal::ServiceBase {
   using Context = grpc::CallbackServerContext;
   using Bytes = grpc::ByteBuffer;
   using Reactor = grpc::ServerUnaryReactor;
+  // Waits its turn in recommend_queue_ (service_recommend.cc).
+  Reactor* Recommend(Context* ctx, const Bytes* request,
+                     Bytes* response) override;
   Reactor* Feedback(Context* ctx, const Bytes* request,
                     Bytes* response) override;
   // Reads raw messages and parses each itself (service_import.cc), so that
@@ -259,6 +248,23 @@ class RecommenderService final : public internal::ServiceBase {
  private:
   class ImportReactor;
   class ExportReactor;
+  class RecommendReactor;
+
+  // Step 1 and 1b of the file comment for a call that just arrived: OK
+  // with *permit admitted (hold it until the answer), or the error to
+  // answer with (counted in aisle_rpc_shed_total).
+  absl::Status AdmitCall(const grpc::ServerContextBase& ctx, Method method,
+                         AdmissionLimiter::Permit* permit);
+  // Maps the status at the edge, records the RPC metrics and the access
+  // log, and returns the gRPC status to finish the call with.
+  grpc::Status FinishCall(Method method, int64_t start_ns,
+                          const absl::Status& status, std::string_view user_id);
+  // Steps 2-4 of Recommend: validates, asks the engine (with the call's
+  // deadline and `cancelled` checked between its stages), fills *response.
+  absl::Status DoRecommend(const grpc::ServerContextBase& ctx,
+                           const v1::RecommendRequest& request,
+                           v1::RecommendResponse* response,
+                           std::function<bool()> cancelled);
 
   // Converts and validates events[index] of a Feedback or ImportEvents
   // message.
@@ -309,6 +315,7 @@ class RecommenderService final : public internal::ServiceBase {
   absl::Status CheckServing() const;
 
   const Units units_;
+  CallQueue recommend_queue_;
   std::atomic<bool> serving_{false};
   // Declared last: destroyed first, so queued activations finish while the
   // rest of the service is alive.

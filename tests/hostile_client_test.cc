@@ -141,15 +141,17 @@ TEST_F(HostileClientTest, UnparsableRequestsAreInvalidArgumentNamingTheField) {
       Metric(
           R"(aisle_grpc_requests_total{code="INVALID_ARGUMENT",method="GetItem"})"),
       1);
-  // Recommend is served on gRPC's asynchronous API (server/read_loop.h),
-  // where gRPC 1.51 itself answers a call that brought no complete message
-  // (PayloadAsyncRequest::FinalizeResult, before the server sees it):
-  // INTERNAL "Unable to parse request". Pinned: not OK, not UNIMPLEMENTED.
+  // Recommend too, like every method, answers a call that brought no
+  // complete message itself, naming what was missing.
   absl::StatusOr<RawGrpcResponse> incomplete =
       Call("Recommend", GrpcMessageFrame(Field(1, "u1"), 0, 100));
   ASSERT_OK(incomplete);
-  EXPECT_EQ(incomplete->grpc_status, grpc::StatusCode::INTERNAL);
-  EXPECT_EQ(incomplete->grpc_message, "Unable to parse request");
+  EXPECT_EQ(incomplete->grpc_status, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(incomplete->grpc_message,
+              HasSubstr("request could not be parsed: no complete message "
+                        "arrived"));
+  EXPECT_EQ(
+      Metric(R"(aisle_rpc_unparsable_requests_total{method="Recommend"})"), 2);
   // A valid request over the same raw path still works.
   absl::StatusOr<RawGrpcResponse> ok =
       Call("Recommend", GrpcMessageFrame(Field(1, "u1")));

@@ -1,0 +1,143 @@
+#include "server/call_queue.h"
+
+#include <grpc/support/cpu.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace aisle::server {
+namespace {
+
+// The cores this process may run on: a server pinned with taskset works on
+// as many calls at once as cores it can use, not as the machine has.
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// The threads gRPC 1.51 runs callback handlers on (its "nexting" threads
+// of the callback completion queue): half the cores it counts, 2 to 16.
+int GrpcCallbackThreads() {
+  return std::clamp(static_cast<int>(gpr_cpu_num_cores()) / 2, 2, 16);
+}
+
+}  // namespace
+
+CallQueue::CallQueue(const CallQueueOptions& options)
+    : options_(options),
+      workers_(options.workers > 0 ? options.workers : UsableCores()),
+      inline_workers_(
+          std::min(workers_, options.inline_workers > 0
+                                 ? options.inline_workers
+                                 : std::max(1, GrpcCallbackThreads() - 1))) {
+  for (int i = inline_workers_; i < workers_; ++i) {
+    helpers_.emplace_back([this] { Help(); });
+  }
+}
+
+CallQueue::~CallQueue() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& helper : helpers_) helper.join();
+}
+
+absl::Time CallQueue::Now() const {
+  return options_.clock ? options_.clock() : absl::Now();
+}
+
+size_t CallQueue::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+void CallQueue::Submit(Call* call) {
+  bool full = false;  // too many wait to queue this one
+  size_t waiting = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (working_ < workers_ && working_inline_ < inline_workers_ &&
+        queue_.empty()) {
+      ++working_;
+      ++working_inline_;
+    } else if (static_cast<int>(queue_.size()) < options_.max_queued) {
+      // Some worker works (else this call would have been worked on): it,
+      // or a helper woken by the queue's condition, takes the call.
+      queue_.push_back({call, Now()});
+      return;
+    } else {
+      full = true;
+      waiting = queue_.size();
+    }
+  }
+  if (full) {
+    call->Refuse(absl::ResourceExhaustedError(absl::StrCat(
+                     "server overloaded: ", waiting,
+                     " Recommend calls already wait; retry with backoff")),
+                 ShedReason::kLimit);
+    return;
+  }
+  WorkOrRefuse(call, absl::ZeroDuration());
+  absl::MutexLock lock(&mu_);
+  Drain();
+  --working_inline_;
+  --working_;
+}
+
+void CallQueue::Drain() {
+  while (!queue_.empty()) {
+    const Waiting next = queue_.front();
+    queue_.pop_front();
+    mu_.Unlock();
+    WorkOrRefuse(next.call, Now() - next.arrival);
+    mu_.Lock();
+  }
+}
+
+void CallQueue::Help() {
+  absl::MutexLock lock(&mu_);
+  const auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (!queue_.empty() && working_ < workers_) ||
+           (stopping_ && queue_.empty());
+  };
+  while (true) {
+    mu_.Await(absl::Condition(&has_work));
+    if (queue_.empty()) return;  // stopping, and nothing left
+    ++working_;
+    Drain();
+    --working_;
+  }
+}
+
+void CallQueue::WorkOrRefuse(Call* call, absl::Duration waited) {
+  if (Now() >= call->deadline()) {
+    call->Refuse(absl::DeadlineExceededError(
+                     "the call's deadline passed while it waited to be "
+                     "worked on (server overloaded or deadline too short); "
+                     "nothing was done"),
+                 ShedReason::kDeadline);
+  } else if (call->cancelled()) {
+    call->Refuse(absl::CancelledError("the client cancelled the call"),
+                 ShedReason::kCancelled);
+  } else if (waited > options_.max_queue_delay) {
+    call->Refuse(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "server overloaded: waited ", absl::ToInt64Milliseconds(waited),
+            " ms in queue; retry with backoff")),
+        ShedReason::kLimit);
+  } else {
+    call->Work();
+  }
+}
+
+}  // namespace aisle::server

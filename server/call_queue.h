@@ -1,0 +1,129 @@
+// CallQueue: where Recommend calls wait to be worked on, in a queue the
+// server can see, bound and shed, worked mostly by the gRPC threads that
+// run the handlers, so that a call costs no hand-off between threads.
+//
+// Why a queue at all: gRPC's callback handlers run on its few threads
+// (half the cores, at least two, at most 16). A handler that works on its
+// call at once leaves a spike's calls waiting inside gRPC, before any
+// handler, where no bound applies and nothing is shed: at twice the
+// capacity 97% of the answers came too late. Why not only a pool of Aisle
+// threads: every call then moves between threads twice (measured: a read
+// loop on gRPC's asynchronous API cost 23% more server CPU per FOR_YOU
+// call than working in the handler, scripts/ab_server.sh).
+//
+// How: Submit() is called from the handler. While fewer than
+// `inline_workers` handlers (and fewer than `workers` threads in all) are
+// working, the caller works on its own call at once, then on whatever
+// queued meanwhile, oldest first, until the queue is empty. Otherwise the
+// handler only queues the call (or refuses it when `max_queued` already
+// wait) and returns, so at least one gRPC thread keeps reading new calls
+// off the connections and the queue sees every waiting call. The cores
+// that gRPC's threads cannot cover are worked by `workers -
+// inline_workers` helper threads of the queue, which take queued calls
+// while fewer than `workers` work. Before working on a queued call, a
+// worker refuses it unworked when
+//   1. its deadline passed          -> DEADLINE_EXCEEDED,
+//   2. the client cancelled         -> CANCELLED,
+//   3. it waited longer than max_queue_delay (CoDel's idea at its core:
+//      under a spike the stale head is shed, so the calls behind it, whose
+//      callers still wait, are answered in time) -> RESOURCE_EXHAUSTED.
+// The queue is never left non-empty without a worker: a call is queued only
+// while some worker works, and a worker leaves only when it finds the
+// queue empty, under the lock that Submit queues under.
+//
+// Thread safety: Submit may be called concurrently from any thread. The
+// destructor waits for the helpers, which finish what is queued first; all
+// submitted calls must have been answered or be queued by then.
+#ifndef AISLE_SERVER_CALL_QUEUE_H_
+#define AISLE_SERVER_CALL_QUEUE_H_
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/metrics.h"
+
+namespace aisle::server {
+
+struct CallQueueOptions {
+  // Calls worked on at once. 0 = the cores this process may run on (its
+  // CPU affinity). Default: 0.
+  int workers = 0;
+  // Of those, at most this many on the gRPC threads that submitted them.
+  // 0 = one less than gRPC's callback threads (at least 1), so that one of
+  // them is always free to read arriving calls. Default: 0.
+  int inline_workers = 0;
+  // Calls waiting, not yet worked on; past it a submitted call is refused.
+  // Default: 64 (at ~5k Recommend/s per core, 13 ms of work).
+  int max_queued = 64;
+  // Longest wait before a queued call is refused (rule 3). Default: 20 ms.
+  absl::Duration max_queue_delay = absl::Milliseconds(20);
+  // What arrivals and waits are measured with; null: absl::Now.
+  std::function<absl::Time()> clock;
+};
+
+class CallQueue {
+ public:
+  // One call as the queue sees it; the caller owns it, and it must stay
+  // valid until Work or Refuse was called on it (each answers the call).
+  class Call {
+   public:
+    virtual ~Call() = default;
+    virtual absl::Time deadline() const = 0;
+    virtual bool cancelled() const = 0;
+    // Works on the call and answers it.
+    virtual void Work() = 0;
+    // Answers the call unworked with `status` (counted by the caller as
+    // shed for `reason`).
+    virtual void Refuse(const absl::Status& status, ShedReason reason) = 0;
+  };
+
+  // Starts the helper threads.
+  explicit CallQueue(const CallQueueOptions& options);
+  ~CallQueue();
+  CallQueue(const CallQueue&) = delete;
+  CallQueue& operator=(const CallQueue&) = delete;
+
+  // Works on `call` (and then on queued calls) on this thread, or queues
+  // it, or refuses it at once when max_queued calls wait. Every call is
+  // eventually worked on or refused exactly once.
+  void Submit(Call* call);
+
+  int workers() const { return workers_; }
+  int inline_workers() const { return inline_workers_; }
+  // Calls waiting now (for tests and metrics).
+  size_t queued() const;
+
+ private:
+  struct Waiting {
+    Call* call;
+    absl::Time arrival;
+  };
+
+  absl::Time Now() const;
+  // Rules 1-3 for a call about to be worked on, then Work or Refuse.
+  void WorkOrRefuse(Call* call, absl::Duration waited);
+  // Works on queued calls until the queue is empty; returns with mu_ held.
+  void Drain() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Help();  // a helper thread
+
+  const CallQueueOptions options_;
+  const int workers_;
+  const int inline_workers_;
+  mutable absl::Mutex mu_;
+  std::deque<Waiting> queue_ ABSL_GUARDED_BY(mu_);
+  int working_ ABSL_GUARDED_BY(mu_) = 0;         // all workers
+  int working_inline_ ABSL_GUARDED_BY(mu_) = 0;  // on submitting threads
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> helpers_;  // last: start once the above exist
+};
+
+}  // namespace aisle::server
+
+#endif  // AISLE_SERVER_CALL_QUEUE_H_
