@@ -1,5 +1,7 @@
 #include "core/engine.h"
 
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -705,6 +707,45 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   ASSERT_OK(few);
   EXPECT_TRUE(exact_trace.used_exact);
   EXPECT_EQ(Ids(*few), (std::vector<std::string>{"a0", "a1", "a2", "a3"}));
+}
+
+// background_idle: the work after a swap runs under SCHED_IDLE (observed
+// on the thread that reports it done), so that it never holds a core a
+// request wants.
+TEST(EngineTest, BackgroundWorkRunsUnderTheIdlePolicyWhenAsked) {
+  std::vector<std::string> ids;
+  RowMatrix y(8, 2);
+  std::vector<Item> items;
+  for (int i = 0; i < 8; ++i) {
+    ids.push_back(absl::StrCat("a", i));
+    items.push_back(MakeItem(ids.back(), "c", i));
+    y.row(i).setConstant(0.5f + 0.1f * i);
+  }
+  for (const bool idle : {false, true}) {
+    SCOPED_TRACE(idle ? "idle" : "nice");
+    EngineOptions options = WithoutSession();
+    options.refold_in_background = true;
+    options.background_idle = idle;
+    std::atomic<int> policy{-1};
+    options.on_background_done = [&policy](const std::string&) {
+      policy = sched_getscheduler(0);
+    };
+    Engine engine(options);
+    engine.UpsertItems(items);
+    engine.ReplayEvents(
+        std::vector<Event>{Ev("u", "a1", EventType::kPurchase)});
+    ModelMetadata meta;
+    meta.version = "idle";
+    meta.factors = 2;
+    auto model =
+        FactorModel::Create(meta, ids, y, {}, RowMatrix(), ModelOptions());
+    ASSERT_OK(model);
+    engine.SwapModel(*model);
+    int64_t users = 0;
+    engine.WaitForRefold(&users);
+    EXPECT_EQ(users, 1);
+    EXPECT_EQ(policy.load(), idle ? SCHED_IDLE : sched_getscheduler(0));
+  }
 }
 
 // The server's mode: SwapModel returns at once, the deferred ANN graph and

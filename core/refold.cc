@@ -3,6 +3,7 @@
 // with the binding of a model to engine item ids, and the work after a
 // swap (a deferred ANN index first, then every user), in the background or
 // before SwapModel returns (EngineOptions::refold_in_background).
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -275,10 +276,14 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
     }
     State* s = state_.get();
     const int nice = state_->options.background_nice;
-    state_->refold_thread = std::thread([s, threads, nice] {
+    const bool idle = state_->options.background_idle;
+    state_->refold_thread = std::thread([s, threads, nice, idle] {
       // Per thread on Linux, and inherited by the threads this one starts.
       // Best effort: without the permission the work runs as before.
-      if (nice > 0) {
+      if (idle) {
+        const sched_param param{};
+        sched_setscheduler(0, SCHED_IDLE, &param);
+      } else if (nice > 0) {
         setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
                     std::min(nice, 19));
       }

@@ -478,6 +478,9 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
     // re-solved: FOR_YOU solves a stale one on the fly meanwhile.
     core::EngineOptions engine_options = config.engine;
     engine_options.refold_in_background = true;
+    // Under batch no request preempts the background work: it runs under
+    // SCHED_IDLE instead, which every request preempts (core/engine.h).
+    engine_options.background_idle = config.cpu_policy == CpuPolicy::kBatch;
     // Built ANN indexes are kept for the next start and swap (when the
     // directory cannot be made, indexes are just built every time).
     const std::string ann_cache = AnnCacheDir(config.data_dir);
