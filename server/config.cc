@@ -193,8 +193,8 @@ std::vector<FlagOption> ServerFlagOptions() {
        "Linux scheduling policy of the server's threads. batch "
        "(SCHED_BATCH): a thread woken by an arriving request does not "
        "preempt the one working on a call: more calls per core and a lower "
-       "p99 near capacity, but calls arriving while background work runs "
-       "(after a start or model swap) wait a few ms; normal: the policy the "
+       "p99 near capacity (background work then runs under SCHED_IDLE), but "
+       "fewer calls shed in time past capacity; normal: the policy the "
        "process was started with, the kernel's default unless chrt(1) set "
        "another (default normal).",
        false,

@@ -92,10 +92,11 @@ struct ServerConfig {
   int max_in_flight_admin = 4;
   // The scheduling policy of the process's threads (server/cpu_policy.h):
   // kBatch keeps gRPC's I/O threads from preempting a call being worked on
-  // at every arriving request (more calls per core), at the price of a few
-  // milliseconds for calls that arrive while background work runs.
-  // Applied by `aisle serve`, not by AisleServer::Start (a library does
-  // not change its host's scheduling). Default: kNormal.
+  // at every arriving request (more calls per core; the engine's
+  // background work then runs under SCHED_IDLE), at the price of shedding
+  // less in time past capacity. Applied by `aisle serve`, not by
+  // AisleServer::Start (a library does not change its host's scheduling).
+  // Default: kNormal.
   CpuPolicy cpu_policy = CpuPolicy::kNormal;
   // gRPC's poll strategy ("poll" or "epoll1"), set by `aisle serve` before
   // gRPC starts (GrpcPollStrategy below). With "poll" a connection is

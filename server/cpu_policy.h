@@ -9,11 +9,15 @@
 // switch and a cold cache, and each wake-up reads one request instead of
 // the several that arrive meanwhile. SCHED_BATCH (kBatch, sched(7)) keeps
 // the fair share but never preempts on wake-up: more calls per core and a
-// lower p99 near saturation. The cost: a request that arrives while the
-// server's background work (re-solving user vectors after a start or a
-// model swap, index builds) holds the core waits for the scheduler tick,
-// a few milliseconds. Measured figures: README "Performance". kNormal is
-// the default; kBatch suits a server sized near its capacity.
+// lower p99 near saturation. Under kBatch the engine's background work
+// (re-solving user vectors after a start or a model swap, deferred index
+// builds) runs under SCHED_IDLE, which a request preempts at once (else
+// a request arriving while it holds the core would wait for the
+// scheduler tick); that work then gets only the time requests leave. The
+// other cost: past capacity the thread that reads arriving calls runs
+// later, so fewer calls are seen and shed in time (scripts/overload.sh).
+// Measured figures: README "Performance". kNormal is the default; kBatch
+// suits a server sized near its capacity.
 //
 // SCHED_BATCH needs no privilege. Neither policy changes the nice value.
 #ifndef AISLE_SERVER_CPU_POLICY_H_
