@@ -1,28 +1,16 @@
 #include "server/call_queue.h"
 
 #include <grpc/support/cpu.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/cpu_policy.h"
 
 namespace aisle::server {
 namespace {
-
-// The cores this process may run on: a server pinned with taskset works on
-// as many calls at once as cores it can use, not as the machine has.
-int UsableCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 // The threads gRPC 1.51 runs callback handlers on (its "nexting" threads
 // of the callback completion queue): half the cores it counts, 2 to 16.

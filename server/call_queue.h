@@ -52,8 +52,9 @@
 namespace aisle::server {
 
 struct CallQueueOptions {
-  // Calls worked on at once. 0 = the cores this process may run on (its
-  // CPU affinity). Default: 0.
+  // Calls worked on at once. 0 = the cores this process may use
+  // (UsableCores in cpu_policy.h: its affinity and its cgroup's CPU
+  // limit). Default: 0.
   int workers = 0;
   // Of those, at most this many on the gRPC threads that submitted them.
   // 0 = one less than gRPC's callback threads (at least 1), so that one of

@@ -187,7 +187,7 @@ std::vector<FlagOption> ServerFlagOptions() {
        false, IntSetter(&ServerConfig::max_in_flight_admin, 1, 100000)},
       {"workers", "N",
        "Recommend calls worked on at once; 0 = the cores the process may "
-       "run on (default 0).",
+       "use: its CPU affinity, capped by its cgroup's CPU limit (default 0).",
        false, IntSetter(&ServerConfig::workers, 0, 1024)},
       {"cpu-policy", "batch|normal",
        "Linux scheduling policy of the server's threads. batch "

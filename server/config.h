@@ -112,9 +112,9 @@ struct ServerConfig {
   // Default: "" = GRPC_POLL_STRATEGY from the environment when set, else
   // gRPC's default (epoll1).
   std::string grpc_poll_strategy;
-  // Recommend calls worked on at once, each on the gRPC thread that took
-  // it (server/call_queue.h); 0 = the cores the process may run on.
-  // Default: 0.
+  // Recommend calls worked on at once (server/call_queue.h); 0 = the
+  // cores the process may use: its CPU affinity, capped by its cgroup's
+  // CPU limit (UsableCores, cpu_policy.h). Default: 0.
   int workers = 0;
   // Recommend calls waiting for a worker; past it a call is refused at
   // once with RESOURCE_EXHAUSTED. At ~5k Recommend/s per core (100k items)

@@ -23,6 +23,9 @@
 #ifndef AISLE_SERVER_CPU_POLICY_H_
 #define AISLE_SERVER_CPU_POLICY_H_
 
+#include <optional>
+#include <string_view>
+
 #include "absl/status/status.h"
 
 namespace aisle::server {
@@ -45,6 +48,17 @@ absl::Status ApplyCpuPolicy(CpuPolicy policy);
 
 // "batch" or "normal".
 const char* CpuPolicyName(CpuPolicy policy);
+
+// The cores this process may use: its CPU affinity (a server pinned with
+// taskset), capped by the CPU limit of its cgroup rounded up (a
+// container's limit, which does not show in the affinity): cgroup v2
+// cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us. At least 1.
+// Thread safety: safe to call from any thread.
+int UsableCores();
+
+// The limit in cores that a cgroup v2 cpu.max file states ("200000 100000"
+// -> 2.0); nullopt for "max ..." (no limit) or text that is not one.
+std::optional<double> CpuMaxLimit(std::string_view cpu_max);
 
 }  // namespace aisle::server
 

@@ -66,5 +66,39 @@ TEST(CpuPolicyTest, Names) {
   EXPECT_STREQ(CpuPolicyName(CpuPolicy::kNormal), "normal");
 }
 
+TEST(UsableCoresTest, ReadsACgroupCpuLimit) {
+  EXPECT_EQ(CpuMaxLimit("200000 100000"), 2.0);
+  EXPECT_EQ(CpuMaxLimit("150000 100000\n"), 1.5);
+  EXPECT_EQ(CpuMaxLimit("max 100000"), std::nullopt);
+  EXPECT_EQ(CpuMaxLimit("-1 100000"), std::nullopt);  // v1: no limit
+  EXPECT_EQ(CpuMaxLimit(""), std::nullopt);
+  EXPECT_EQ(CpuMaxLimit("100000"), std::nullopt);
+  EXPECT_EQ(CpuMaxLimit("a b"), std::nullopt);
+}
+
+TEST(UsableCoresTest, AtLeastOneAndNoMoreThanTheAffinity) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  const int cores = UsableCores();
+  EXPECT_GE(cores, 1);
+  EXPECT_LE(cores, CPU_COUNT(&set));
+  // Pinned to one core, as with taskset.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  int pinned = 0;
+  std::thread([&] {
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+    pinned = UsableCores();
+  }).join();
+  EXPECT_EQ(pinned, 1);
+}
+
 }  // namespace
 }  // namespace aisle::server
