@@ -89,12 +89,10 @@ namespace aisle::server {
 // server, not gRPC, parses requests: gRPC's typed handlers answer a request
 // that does not parse with UNIMPLEMENTED and no message; here it is
 // INVALID_ARGUMENT naming the field (raw_messages.h), counted in
-// aisle_rpc_unparsable_requests_total. Recommend is asynchronous (see
-// above), every other method a callback handler (service_raw.cc parses
-// and dispatches to the typed handlers below). Spelled out because the
-// order matters: gRPC only drops a method's handler when it is marked raw
-// while still synchronous, so the async raw marking must be the innermost;
-// a new RPC is added here as WithRawCallbackMethod_<Name>.
+// aisle_rpc_unparsable_requests_total. Every method is a callback handler
+// (service_raw.cc parses and dispatches to the typed handlers below;
+// Recommend's is in service_recommend.cc); a new RPC is added here as
+// WithRawCallbackMethod_<Name>.
 namespace internal {
 using R = v1::Recommender;
 using ServiceBase = R::WithRawCallbackMethod_UpsertUsers<R::WithRawCallbackMethod_MergeUsers<
