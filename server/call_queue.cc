@@ -36,6 +36,7 @@ CallQueue::~CallQueue() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    work_cv_.SignalAll();
   }
   for (std::thread& helper : helpers_) helper.join();
 }
@@ -62,6 +63,7 @@ void CallQueue::Submit(Call* call) {
       // Some worker works (else this call would have been worked on): it,
       // or a helper woken by the queue's condition, takes the call.
       queue_.push_back({call, Now()});
+      work_cv_.Signal();  // an idle helper, if any, may take it
       return;
     } else {
       full = true;
@@ -94,12 +96,13 @@ void CallQueue::Drain() {
 
 void CallQueue::Help() {
   absl::MutexLock lock(&mu_);
-  const auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (!queue_.empty() && working_ < workers_) ||
-           (stopping_ && queue_.empty());
-  };
   while (true) {
-    mu_.Await(absl::Condition(&has_work));
+    // A condition variable, not Await: Await's condition is evaluated by
+    // whichever thread unlocks, reading this thread's stack.
+    while (!((!queue_.empty() && working_ < workers_) ||
+             (stopping_ && queue_.empty()))) {
+      work_cv_.Wait(&mu_);
+    }
     if (queue_.empty()) return;  // stopping, and nothing left
     ++working_;
     Drain();

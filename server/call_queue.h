@@ -122,6 +122,7 @@ class CallQueue {
   int working_ ABSL_GUARDED_BY(mu_) = 0;         // all workers
   int working_inline_ ABSL_GUARDED_BY(mu_) = 0;  // on submitting threads
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar work_cv_;             // a call was queued, or stopping_ was set
   std::vector<std::thread> helpers_;  // last: start once the above exist
 };
 

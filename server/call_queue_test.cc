@@ -87,6 +87,8 @@ TEST(CallQueueTest, AnIdleQueueWorksOnTheCallOnTheSubmittingThread) {
 
 TEST(CallQueueTest, ACallPastTheWorkersWaitsAndTheBusyWorkerTakesItInOrder) {
   CallQueueOptions options;
+  // However long a queued call waits on a slow machine, it is not shed.
+  options.max_queue_delay = absl::InfiniteDuration();
   options.workers = 1;
   CallQueue queue(options);
   TestCall first, second, third;
@@ -112,6 +114,8 @@ TEST(CallQueueTest, ACallPastTheWorkersWaitsAndTheBusyWorkerTakesItInOrder) {
 // works on it at once when the workers allow another.
 TEST(CallQueueTest, AHelperTakesAQueuedCallWhileTheInlineWorkerIsBusy) {
   CallQueueOptions options;
+  // However long a queued call waits on a slow machine, it is not shed.
+  options.max_queue_delay = absl::InfiniteDuration();
   options.workers = 2;
   options.inline_workers = 1;
   CallQueue queue(options);
@@ -144,6 +148,8 @@ TEST(CallQueueTest, AHelperTakesAQueuedCallWhileTheInlineWorkerIsBusy) {
 
 TEST(CallQueueTest, ACallArrivingWhileTheQueueIsFullIsRefusedAtOnce) {
   CallQueueOptions options;
+  // However long a queued call waits on a slow machine, it is not shed.
+  options.max_queue_delay = absl::InfiniteDuration();
   options.workers = 1;
   options.max_queued = 2;
   CallQueue queue(options);
@@ -213,7 +219,9 @@ TEST(CallQueueTest, ConcurrentSubmitsAnswerEveryCallOnceWithinTheWorkers) {
   constexpr int kWorkers = 3;
   CallQueueOptions options;
   options.workers = kWorkers;
-  options.max_queued = 1000000;  // nothing refused
+  // Nothing refused, however slow the machine.
+  options.max_queued = 1000000;
+  options.max_queue_delay = absl::InfiniteDuration();
   auto queue = std::make_unique<CallQueue>(options);
 
   std::atomic<int> working{0}, most_working{0};
