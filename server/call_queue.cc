@@ -77,7 +77,9 @@ void CallQueue::Submit(Call* call) {
                  ShedReason::kLimit);
     return;
   }
-  WorkOrRefuse(call, absl::ZeroDuration());
+  // Not queued: the admission that came just before this checked its
+  // deadline and cancellation, so the rules are not read again here.
+  call->Work();
   absl::MutexLock lock(&mu_);
   Drain();
   --working_inline_;

@@ -93,7 +93,9 @@ class CallQueue {
 
   // Works on `call` (and then on queued calls) on this thread, or queues
   // it, or refuses it at once when max_queued calls wait. Every call is
-  // eventually worked on or refused exactly once.
+  // eventually worked on or refused exactly once. A call worked on at once
+  // is not checked against the rules (the caller admitted it just now);
+  // a queued one is, when its turn comes.
   void Submit(Call* call);
 
   int workers() const { return workers_; }

@@ -66,6 +66,15 @@ class TestCall : public CallQueue::Call {
   std::atomic<int> answers_{0};
 };
 
+// Options whose queued calls are never shed for waiting, however slow the
+// machine (a sanitizer build): only the rule under test refuses.
+CallQueueOptions Patient(int workers) {
+  CallQueueOptions options;
+  options.workers = workers;
+  options.max_queue_delay = absl::InfiniteDuration();
+  return options;
+}
+
 // Submits `call` on a thread of its own, which then works on it (and on
 // whatever queues meanwhile); returns once it is working on `call`.
 std::thread WorkOn(CallQueue* queue, TestCall* call) {
@@ -86,11 +95,7 @@ TEST(CallQueueTest, AnIdleQueueWorksOnTheCallOnTheSubmittingThread) {
 }
 
 TEST(CallQueueTest, ACallPastTheWorkersWaitsAndTheBusyWorkerTakesItInOrder) {
-  CallQueueOptions options;
-  // However long a queued call waits on a slow machine, it is not shed.
-  options.max_queue_delay = absl::InfiniteDuration();
-  options.workers = 1;
-  CallQueue queue(options);
+  CallQueue queue(Patient(1));
   TestCall first, second, third;
   std::thread worker = WorkOn(&queue, &first);
   queue.Submit(&second);  // returns at once: the only worker is busy
@@ -113,10 +118,7 @@ TEST(CallQueueTest, ACallPastTheWorkersWaitsAndTheBusyWorkerTakesItInOrder) {
 // Past the inline workers a call queues, and a helper thread of the queue
 // works on it at once when the workers allow another.
 TEST(CallQueueTest, AHelperTakesAQueuedCallWhileTheInlineWorkerIsBusy) {
-  CallQueueOptions options;
-  // However long a queued call waits on a slow machine, it is not shed.
-  options.max_queue_delay = absl::InfiniteDuration();
-  options.workers = 2;
+  CallQueueOptions options = Patient(2);
   options.inline_workers = 1;
   CallQueue queue(options);
   TestCall first, second;
@@ -147,10 +149,7 @@ TEST(CallQueueTest, AHelperTakesAQueuedCallWhileTheInlineWorkerIsBusy) {
 }
 
 TEST(CallQueueTest, ACallArrivingWhileTheQueueIsFullIsRefusedAtOnce) {
-  CallQueueOptions options;
-  // However long a queued call waits on a slow machine, it is not shed.
-  options.max_queue_delay = absl::InfiniteDuration();
-  options.workers = 1;
+  CallQueueOptions options = Patient(1);
   options.max_queued = 2;
   CallQueue queue(options);
   TestCall first, a, b, refused;
@@ -217,11 +216,8 @@ TEST(CallQueueTest, ConcurrentSubmitsAnswerEveryCallOnceWithinTheWorkers) {
   constexpr int kThreads = 8;
   constexpr int kCallsPerThread = 2000;
   constexpr int kWorkers = 3;
-  CallQueueOptions options;
-  options.workers = kWorkers;
-  // Nothing refused, however slow the machine.
-  options.max_queued = 1000000;
-  options.max_queue_delay = absl::InfiniteDuration();
+  CallQueueOptions options = Patient(kWorkers);
+  options.max_queued = 1000000;  // nothing refused for a full queue either
   auto queue = std::make_unique<CallQueue>(options);
 
   std::atomic<int> working{0}, most_working{0};
