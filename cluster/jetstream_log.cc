@@ -182,7 +182,7 @@ class JetStreamLog final : public EventLog {
             error != nullptr && error->ErrCode != 0
                 ? absl::StrCat(" (JetStream error ", error->ErrCode, ")")
                 : "",
-            "; retry with the same id"));
+            "; check that NATS is running, then retry with the same id"));
       }
       std::lock_guard<std::mutex> lock(waiter->mu);
       waiter->result = std::move(result);
