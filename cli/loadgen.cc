@@ -160,7 +160,8 @@ void RegisterLoadgenFlags(FlagParser& parser, LoadgenConfig* config,
                 "whatever the answers (async, one thread); 0 = closed loop");
   parser.Int("max-in-flight", &config->max_in_flight,
              "open loop: outstanding calls at most; a call due while the "
-             "bound is reached is counted as 'not sent'");
+             "bound is reached, or that the client reaches more than "
+             "--timeout behind schedule, is counted as 'not sent'");
   parser.Duration("duration", &config->duration, "how long to run");
   parser.Int("requests", &config->requests,
              "stop after this many requests; 0 = no limit");

@@ -4,6 +4,10 @@
 // independent users would send, not a load that politely waits for it.
 // Each call carries its own deadline; the answers arrive on gRPC's threads.
 //
+// A call due while --max-in-flight calls are outstanding, or that the
+// client reaches more than its deadline after its due time (a client too
+// slow for the rate), is not sent, so the load ends with the schedule.
+//
 // Calls are counted in the row (second) of the schedule in which they were
 // due, so a row says what became of the load offered in that second. A row
 // is printed once its calls' deadlines have passed (deadline + 250 ms after
@@ -158,7 +162,12 @@ void OpenLoopRun::SendSchedule() {
 
 void OpenLoopRun::Offer(int64_t n) {
   const int64_t row = RowOf(n);
-  if (in_flight_.load(std::memory_order_relaxed) >= config_.max_in_flight) {
+  const auto behind = Clock::now() - (start_ + DueOffset(config_.rate, n));
+  // A call more than its deadline behind schedule is not sent: its user
+  // gave up already, and sending it would stretch the load past the
+  // schedule's end (a spike would go on into the phase after it).
+  if (in_flight_.load(std::memory_order_relaxed) >= config_.max_in_flight ||
+      behind > config_.client.timeout) {
     absl::MutexLock lock(&mu_);
     ++rows_[row].counts.offered;
     ++rows_[row].counts.not_sent;
@@ -210,7 +219,6 @@ void OpenLoopRun::Offer(int64_t n) {
       break;
     }
   }
-  const auto behind = Clock::now() - (start_ + DueOffset(config_.rate, n));
   absl::MutexLock lock(&mu_);
   ++rows_[row].counts.offered;
   ++rows_[row].counts.sent;
@@ -346,7 +354,8 @@ int OpenLoopRun::Finish() {
   std::cout << "offered:   " << FormatCount(all.offered) << " in "
             << absl::StrFormat("%.2fs (%.0f/s): ", elapsed, all.offered * per_s)
             << FormatCount(all.sent) << " sent, " << FormatCount(all.not_sent)
-            << " not sent (--max-in-flight " << config_.max_in_flight << "), "
+            << " not sent (--max-in-flight " << config_.max_in_flight
+            << " reached, or more than the deadline behind schedule), "
             << FormatCount(all.late) << " sent >10ms late\n";
   std::cout << "in time:   " << FormatCount(all.ok_in_time) << " OK within "
             << config_.client.timeout.count() << "ms"

@@ -76,7 +76,8 @@ const char* CodeClassName(CodeClass c);
 struct OpenLoopCounts {
   int64_t offered = 0;     // due by the schedule
   int64_t sent = 0;        // offered and started
-  int64_t not_sent = 0;    // offered but over --max-in-flight: never started
+  int64_t not_sent = 0;    // offered but never started: over --max-in-flight,
+                           // or the client was a deadline behind schedule
   int64_t late = 0;        // started more than 10 ms behind their due time
   int64_t ok_in_time = 0;  // OK and answered within the deadline
   std::array<int64_t, kCodeClasses> codes{};  // per CodeClass, of the sent

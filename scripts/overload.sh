@@ -263,7 +263,7 @@ print("|" + "|".join("---" for _ in head) + "|")
 for r in rows:
     print("| " + " | ".join(str(v) for v in r) + " |")
 print("\nclient late or not sent: calls the load generator started >10 ms behind its schedule, or\n"
-      "not at all (--max-in-flight); when high, the client was the bottleneck, not the server.")
+      "not at all (--max-in-flight, or a deadline behind); when high, the client was the bottleneck, not the server.")
 EOF
 log "done (server log and reports in $WORK$([[ ${OVERLOAD_KEEP:-0} == 1 ]] || echo ', removed'))"
 exit 0

@@ -1,8 +1,11 @@
 #include "server/call_queue.h"
 
 #include <grpc/support/cpu.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +21,17 @@ int GrpcCallbackThreads() {
   return std::clamp(static_cast<int>(gpr_cpu_num_cores()) / 2, 2, 16);
 }
 
+std::atomic<uint64_t> next_queue_id{1};
+// The queue this thread is enrolled in (0: none).
+thread_local uint64_t t_enrolled_in = 0;
+
+void SetPolicy(int tid, bool batch) {
+  sched_param param{};
+  // Best effort: a thread that exited (ESRCH) or a sandbox that forbids it
+  // (EPERM) leaves that thread as it is, which is only slower.
+  sched_setscheduler(tid, batch ? SCHED_BATCH : SCHED_OTHER, &param);
+}
+
 }  // namespace
 
 CallQueue::CallQueue(const CallQueueOptions& options)
@@ -26,7 +40,9 @@ CallQueue::CallQueue(const CallQueueOptions& options)
       inline_workers_(
           std::min(workers_, options.inline_workers > 0
                                  ? options.inline_workers
-                                 : std::max(1, GrpcCallbackThreads() - 1))) {
+                                 : std::max(1, GrpcCallbackThreads() - 1))),
+      id_(next_queue_id.fetch_add(1)),
+      relaxed_(options.relax_readers) {
   for (int i = inline_workers_; i < workers_; ++i) {
     helpers_.emplace_back([this] { Help(); });
   }
@@ -50,7 +66,39 @@ size_t CallQueue::queued() const {
   return queue_.size();
 }
 
+bool CallQueue::relaxed() const {
+  absl::MutexLock lock(&mu_);
+  return relaxed_;
+}
+
+void CallQueue::Enrol() {
+  t_enrolled_in = id_;
+  const int tid = static_cast<int>(gettid());
+  absl::MutexLock lock(&mu_);
+  readers_.push_back(tid);
+  SetPolicy(tid, relaxed_);
+}
+
+void CallQueue::Strained() {
+  absl::MutexLock lock(&mu_);
+  last_shed_ = Now();
+  if (relaxed_) SetReaders(false);
+}
+
+void CallQueue::MaybeRelax() {
+  if (!relaxed_ && options_.relax_readers &&
+      Now() - last_shed_ > options_.relax_after) {
+    SetReaders(true);
+  }
+}
+
+void CallQueue::SetReaders(bool relaxed) {
+  relaxed_ = relaxed;
+  for (int tid : readers_) SetPolicy(tid, relaxed);
+}
+
 void CallQueue::Submit(Call* call) {
+  if (options_.relax_readers && t_enrolled_in != id_) Enrol();
   bool full = false;  // too many wait to queue this one
   size_t waiting = 0;
   {
@@ -71,6 +119,7 @@ void CallQueue::Submit(Call* call) {
     }
   }
   if (full) {
+    if (options_.relax_readers) Strained();
     call->Refuse(absl::ResourceExhaustedError(absl::StrCat(
                      "server overloaded: ", waiting,
                      " Recommend calls already wait; retry with backoff")),
@@ -84,6 +133,7 @@ void CallQueue::Submit(Call* call) {
   Drain();
   --working_inline_;
   --working_;
+  MaybeRelax();
 }
 
 void CallQueue::Drain() {
@@ -109,11 +159,17 @@ void CallQueue::Help() {
     ++working_;
     Drain();
     --working_;
+    MaybeRelax();
   }
 }
 
 void CallQueue::WorkOrRefuse(Call* call, absl::Duration waited) {
-  if (Now() >= call->deadline()) {
+  const absl::Time now = Now();
+  if (options_.relax_readers &&
+      (now >= call->deadline() || waited > options_.max_queue_delay)) {
+    Strained();
+  }
+  if (now >= call->deadline()) {
     call->Refuse(absl::DeadlineExceededError(
                      "the call's deadline passed while it waited to be "
                      "worked on (server overloaded or deadline too short); "

@@ -1,6 +1,10 @@
 #include "server/call_queue.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +36,8 @@ class TestCall : public CallQueue::Call {
   bool cancelled() const override { return cancelled_.load(); }
   void Work() override {
     worked_on = std::this_thread::get_id();
+    worker_tid = static_cast<int>(gettid());
+    policy = sched_getscheduler(0);
     order = work_order.fetch_add(1);
     started_.Notify();
     if (hold_) release_.WaitForNotification();
@@ -50,6 +56,8 @@ class TestCall : public CallQueue::Call {
   absl::Status status;  // valid once answered
   std::optional<ShedReason> reason;
   std::thread::id worked_on;
+  int worker_tid = 0;
+  int policy = -1;  // the working thread's scheduling policy
   int order = -1;
 
  private:
@@ -208,6 +216,107 @@ TEST(CallQueueTest, QueuedCallsAreRefusedUnworkedByTheRulesInTurn) {
   for (TestCall* call : {&stale, &late, &cancelled}) {
     EXPECT_EQ(call->worked_on, std::thread::id()) << "worked on, not refused";
   }
+}
+
+// A clock that moves only when the test moves it (milliseconds).
+std::function<absl::Time()> TestClock(std::shared_ptr<std::atomic<int64_t>> now,
+                                      absl::Time epoch) {
+  return [now, epoch] { return epoch + absl::Milliseconds(now->load()); };
+}
+
+TEST(CallQueueTest, WithoutRelaxedReadersThePolicyIsLeftAlone) {
+  CallQueue queue(CallQueueOptions{});
+  TestCall call;
+  queue.Submit(&call);
+  EXPECT_EQ(call.policy, SCHED_OTHER);
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  EXPECT_FALSE(queue.relaxed());
+}
+
+// relax_readers: the submitting threads run under SCHED_BATCH until a call
+// is shed for load, under SCHED_OTHER from then until relax_after passes
+// without one, then under SCHED_BATCH again.
+TEST(CallQueueTest, RelaxedReadersWakeAtOnceFromTheFirstCallShedForLoad) {
+  auto now = std::make_shared<std::atomic<int64_t>>(0);
+  CallQueueOptions options = Patient(1);
+  options.max_queued = 1;
+  options.relax_readers = true;
+  options.relax_after = absl::Seconds(1);
+  options.clock = TestClock(now, absl::Now());
+  CallQueue queue(options);
+  EXPECT_TRUE(queue.relaxed());
+
+  TestCall calm;
+  queue.Submit(&calm);
+  EXPECT_EQ(calm.policy, SCHED_BATCH);
+  EXPECT_EQ(sched_getscheduler(0), SCHED_BATCH);  // this thread, enrolled
+
+  TestCall first, queued, refused;
+  std::thread worker = WorkOn(&queue, &first);
+  EXPECT_EQ(first.policy, SCHED_BATCH);
+  queue.Submit(&queued);
+  queue.Submit(&refused);  // the queue is full: shed for load
+  EXPECT_EQ(refused.reason, ShedReason::kLimit);
+  EXPECT_FALSE(queue.relaxed());
+  // Both enrolled threads, the busy worker too, are woken at once now.
+  EXPECT_EQ(sched_getscheduler(first.worker_tid), SCHED_OTHER);
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  first.Release();
+  worker.join();
+  EXPECT_EQ(queued.policy, SCHED_OTHER);
+  EXPECT_FALSE(queue.relaxed());  // less than relax_after since the shed
+
+  *now = 900;
+  TestCall soon;
+  queue.Submit(&soon);
+  EXPECT_EQ(soon.policy, SCHED_OTHER);
+  EXPECT_FALSE(queue.relaxed());
+
+  *now = 1100;  // relax_after passed without a call shed
+  TestCall later;
+  queue.Submit(&later);
+  EXPECT_TRUE(queue.relaxed());  // once the queue was found empty
+  EXPECT_EQ(sched_getscheduler(0), SCHED_BATCH);
+  TestCall relaxed;
+  queue.Submit(&relaxed);
+  EXPECT_EQ(relaxed.policy, SCHED_BATCH);
+
+  // Leave this thread as the other tests expect it.
+  const sched_param param{};
+  ASSERT_EQ(sched_setscheduler(0, SCHED_OTHER, &param), 0);
+}
+
+// A call shed by a queue rule (waited too long, deadline passed) strains
+// the queue as a full queue does; a cancelled one does not.
+TEST(CallQueueTest, RelaxedReadersAreWokenByAStaleCallButNotByACancelledOne) {
+  auto now = std::make_shared<std::atomic<int64_t>>(0);
+  CallQueueOptions options;
+  options.workers = 1;
+  options.max_queue_delay = absl::Milliseconds(20);
+  options.relax_readers = true;
+  options.clock = TestClock(now, absl::Now());
+  CallQueue queue(options);
+
+  TestCall first, cancelled;
+  std::thread worker = WorkOn(&queue, &first);
+  queue.Submit(&cancelled);
+  cancelled.Cancel();
+  first.Release();
+  worker.join();
+  EXPECT_EQ(cancelled.reason, ShedReason::kCancelled);
+  EXPECT_TRUE(queue.relaxed());
+
+  TestCall second, stale;
+  worker = WorkOn(&queue, &second);
+  queue.Submit(&stale);
+  *now = 30;
+  second.Release();
+  worker.join();
+  EXPECT_EQ(stale.reason, ShedReason::kLimit);
+  EXPECT_FALSE(queue.relaxed());
+
+  const sched_param param{};
+  ASSERT_EQ(sched_setscheduler(0, SCHED_OTHER, &param), 0);
 }
 
 // Many threads submit at once, as gRPC's threads do: every call is

@@ -189,22 +189,28 @@ std::vector<FlagOption> ServerFlagOptions() {
        "Recommend calls worked on at once; 0 = the cores the process may "
        "use: its CPU affinity, capped by its cgroup's CPU limit (default 0).",
        false, IntSetter(&ServerConfig::workers, 0, 1024)},
-      {"cpu-policy", "batch|normal",
+      {"cpu-policy", "adaptive|batch|normal",
        "Linux scheduling policy of the server's threads. batch "
        "(SCHED_BATCH): a thread woken by an arriving request does not "
        "preempt the one working on a call: more calls per core and a lower "
        "p99 near capacity (background work then runs under SCHED_IDLE), but "
-       "fewer calls shed in time past capacity; normal: the policy the "
-       "process was started with, the kernel's default unless chrt(1) set "
-       "another (default normal).",
+       "fewer calls shed in time past capacity; adaptive: the gRPC threads "
+       "that run Recommend are under SCHED_BATCH while nothing is shed for "
+       "load and under SCHED_OTHER from the first call shed until a second "
+       "passes without one; normal: the policy the process was started "
+       "with, the kernel's default unless chrt(1) set another (default "
+       "adaptive).",
        false,
        [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         if (v == "batch") {
+         if (v == "adaptive") {
+           c->cpu_policy = CpuPolicy::kAdaptive;
+         } else if (v == "batch") {
            c->cpu_policy = CpuPolicy::kBatch;
          } else if (v == "normal") {
            c->cpu_policy = CpuPolicy::kNormal;
          } else {
-           return Bad(absl::StrCat("must be batch or normal, got \"", v, "\""));
+           return Bad(absl::StrCat("must be adaptive, batch or normal, got \"",
+                                   v, "\""));
          }
          return absl::OkStatus();
        }},

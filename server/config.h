@@ -94,10 +94,13 @@ struct ServerConfig {
   // kBatch keeps gRPC's I/O threads from preempting a call being worked on
   // at every arriving request (more calls per core; the engine's
   // background work then runs under SCHED_IDLE), at the price of shedding
-  // less in time past capacity. Applied by `aisle serve`, not by
-  // AisleServer::Start (a library does not change its host's scheduling).
-  // Default: kNormal.
-  CpuPolicy cpu_policy = CpuPolicy::kNormal;
+  // less in time past capacity; kAdaptive does so only for the gRPC
+  // threads that run Recommend and only while its queue sheds nothing.
+  // kBatch is applied by `aisle serve`, not by AisleServer::Start (a
+  // library does not change its host's scheduling); kAdaptive by the
+  // Recommend queue to the gRPC threads that submit to it. Default:
+  // kAdaptive.
+  CpuPolicy cpu_policy = CpuPolicy::kAdaptive;
   // gRPC's poll strategy ("poll" or "epoll1"), set by `aisle serve` before
   // gRPC starts (GrpcPollStrategy below). With "poll" a connection is
   // polled by the threads of the completion queue it is bound to; with

@@ -80,7 +80,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c->models_to_keep, 5);
   EXPECT_EQ(c->shutdown_grace_ms, 10'000);
   EXPECT_EQ(c->admission, AdmissionMode::kAdaptive);
-  EXPECT_EQ(c->cpu_policy, CpuPolicy::kNormal);
+  EXPECT_EQ(c->cpu_policy, CpuPolicy::kAdaptive);
   EXPECT_EQ(c->max_in_flight_read, 64);
   EXPECT_EQ(c->max_in_flight_write, 32);
   EXPECT_EQ(c->max_in_flight_admin, 4);
@@ -108,6 +108,9 @@ TEST(ConfigTest, OverloadOptions) {
   EXPECT_THAT(Parse({"--cpu-policy=batch"}),
               IsOkAndHolds(::testing::Field(&ServerConfig::cpu_policy,
                                             CpuPolicy::kBatch)));
+  EXPECT_THAT(Parse({"--cpu-policy", "normal"}),
+              IsOkAndHolds(::testing::Field(&ServerConfig::cpu_policy,
+                                            CpuPolicy::kNormal)));
   EXPECT_THAT(Parse({}, {{"AISLE_CPU_POLICY", "batch"}}),
               IsOkAndHolds(::testing::Field(&ServerConfig::cpu_policy,
                                             CpuPolicy::kBatch)));
@@ -255,7 +258,7 @@ TEST(ConfigTest, BadValuesAreRejectedWithClearMessages) {
        "--admission: must be adaptive, fixed or off, got \"lifo\""},
       {{"--cpu-policy", "fifo"},
        {},
-       "--cpu-policy: must be batch or normal, got \"fifo\""},
+       "--cpu-policy: must be adaptive, batch or normal, got \"fifo\""},
       {{"--max-in-flight-read", "0"},
        {},
        "--max-in-flight-read: must be 1..100000, got 0"},

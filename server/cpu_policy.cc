@@ -109,7 +109,15 @@ int UsableCores() {
 }
 
 const char* CpuPolicyName(CpuPolicy policy) {
-  return policy == CpuPolicy::kBatch ? "batch" : "normal";
+  switch (policy) {
+    case CpuPolicy::kAdaptive:
+      return "adaptive";
+    case CpuPolicy::kBatch:
+      return "batch";
+    case CpuPolicy::kNormal:
+      break;
+  }
+  return "normal";
 }
 
 absl::Status ApplyCpuPolicy(CpuPolicy policy) {

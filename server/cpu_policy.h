@@ -16,8 +16,12 @@
 // scheduler tick); that work then gets only the time requests leave. The
 // other cost: past capacity the thread that reads arriving calls runs
 // later, so fewer calls are seen and shed in time (scripts/overload.sh).
-// Measured figures: README "Performance". kNormal is the default; kBatch
-// suits a server sized near its capacity.
+// kAdaptive (the default) takes batch's gain where it is free: the gRPC
+// threads that run Recommend are under SCHED_BATCH while the Recommend
+// queue keeps up and under SCHED_OTHER from the first call it sheds for
+// load until a second passes without one (CallQueueOptions::relax_readers
+// in call_queue.h); every other thread keeps the process's policy.
+// Measured figures: README "Performance".
 //
 // SCHED_BATCH needs no privilege. Neither policy changes the nice value.
 #ifndef AISLE_SERVER_CPU_POLICY_H_
@@ -31,11 +35,13 @@
 namespace aisle::server {
 
 enum class CpuPolicy {
-  kBatch,   // SCHED_BATCH: no preemption on wake-up
-  kNormal,  // SCHED_OTHER: the kernel's default (the default)
+  kAdaptive,  // the threads running Recommend switch (the default)
+  kBatch,     // SCHED_BATCH: no preemption on wake-up
+  kNormal,    // SCHED_OTHER: the kernel's default
 };
 
-// Puts every thread of this process under `policy`; threads created later
+// Puts every thread of this process under `policy` (kAdaptive: SCHED_OTHER;
+// the Recommend queue switches its threads itself); threads created later
 // inherit it from their creator. Call it early, before the threads that
 // matter start, or at least from a thread whose children matter.
 //
@@ -46,7 +52,7 @@ enum class CpuPolicy {
 // (they may keep their creator's policy).
 absl::Status ApplyCpuPolicy(CpuPolicy policy);
 
-// "batch" or "normal".
+// "adaptive", "batch" or "normal".
 const char* CpuPolicyName(CpuPolicy policy);
 
 // The cores this process may use: its CPU affinity (a server pinned with

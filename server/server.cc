@@ -571,6 +571,8 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.recommend_queue.max_queued = config.max_queued_read;
   units.recommend_queue.max_queue_delay =
       absl::Milliseconds(config.max_queue_delay_ms);
+  units.recommend_queue.relax_readers =
+      config.cpu_policy == CpuPolicy::kAdaptive;
   units.recommend_queue.clock = config.deadline_clock;
   s.service = std::make_unique<RecommenderService>(units);
 
