@@ -257,13 +257,14 @@ struct EngineOptions {
   // of a core that requests keep busy; all of an idle one).
   int background_nice = 10;
   // Runs that background work under SCHED_IDLE (Linux) instead. For a
-  // process under SCHED_BATCH (`aisle serve --cpu-policy batch`), where a
-  // waking request thread never preempts the running one: an idle-policy
-  // thread is preempted at once, so requests do not wait for the
-  // scheduler's tick while user vectors are re-solved. The price: on a
-  // core that requests keep busy the background work gets only the time
-  // they leave (meanwhile answers are the same, solved on the fly).
-  // Best effort, like the nice value. Default: false.
+  // process whose request threads run under SCHED_BATCH (`aisle serve
+  // --cpu-policy adaptive` or `batch`), where a waking request thread
+  // never preempts the running one: an idle-policy thread is preempted at
+  // once, so requests do not wait for the scheduler's tick while user
+  // vectors are re-solved. The price: on a core that requests keep busy
+  // the background work gets only the time they leave (meanwhile answers
+  // are the same, solved on the fly). Best effort, like the nice value.
+  // Default: false.
   bool background_idle = false;
   // Called with a line for the log when the work after a swap completes
   // (on the thread that did it): a deferred ANN index built, every user

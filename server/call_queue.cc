@@ -72,6 +72,10 @@ bool CallQueue::relaxed() const {
 }
 
 void CallQueue::Enrol() {
+  if (options_.relax_readers && t_enrolled_in != id_) EnrolNew();
+}
+
+void CallQueue::EnrolNew() {
   t_enrolled_in = id_;
   const int tid = static_cast<int>(gettid());
   absl::MutexLock lock(&mu_);
@@ -98,7 +102,7 @@ void CallQueue::SetReaders(bool relaxed) {
 }
 
 void CallQueue::Submit(Call* call) {
-  if (options_.relax_readers && t_enrolled_in != id_) Enrol();
+  Enrol();
   bool full = false;  // too many wait to queue this one
   size_t waiting = 0;
   {

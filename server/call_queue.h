@@ -115,6 +115,13 @@ class CallQueue {
   CallQueue(const CallQueue&) = delete;
   CallQueue& operator=(const CallQueue&) = delete;
 
+  // relax_readers: puts the calling thread under the queue's policy from
+  // now on, as Submit does (a no-op for a thread already enrolled, or
+  // without relax_readers). For the gRPC threads that run other methods
+  // between Recommend calls, so that a workload without Recommend is
+  // relaxed as well.
+  void Enrol();
+
   // Works on `call` (and then on queued calls) on this thread, or queues
   // it, or refuses it at once when max_queued calls wait. Every call is
   // eventually worked on or refused exactly once. A call worked on at once
@@ -137,9 +144,8 @@ class CallQueue {
   };
 
   absl::Time Now() const;
-  // relax_readers: puts this thread under the queue's current policy the
-  // first time it submits.
-  void Enrol();
+  // Enrol for a thread not enrolled yet.
+  void EnrolNew();
   // relax_readers: a call was shed for load; the readers wake at once.
   void Strained();
   // relax_readers: the queue is empty; relaxes the readers again once

@@ -163,6 +163,7 @@ void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
                                absl::AnyInvocable<absl::Status() &&> body) {
   const int64_t start_ns = core::SteadyNanos();
   units_.metrics->RpcStarted(method);
+  recommend_queue_.Enrol();         // this gRPC thread follows its policy
   AdmissionLimiter::Permit permit;  // released when the work is done
   absl::Status status = AdmitCall(*ctx, method, &permit);
   const bool through_log =
