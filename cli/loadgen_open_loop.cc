@@ -163,11 +163,9 @@ void OpenLoopRun::SendSchedule() {
 void OpenLoopRun::Offer(int64_t n) {
   const int64_t row = RowOf(n);
   const auto behind = Clock::now() - (start_ + DueOffset(config_.rate, n));
-  // A call more than its deadline behind schedule is not sent: its user
-  // gave up already, and sending it would stretch the load past the
-  // schedule's end (a spike would go on into the phase after it).
-  if (in_flight_.load(std::memory_order_relaxed) >= config_.max_in_flight ||
-      behind > config_.client.timeout) {
+  if (!SendsDueCall(behind, config_.client.timeout,
+                    in_flight_.load(std::memory_order_relaxed),
+                    config_.max_in_flight)) {
     absl::MutexLock lock(&mu_);
     ++rows_[row].counts.offered;
     ++rows_[row].counts.not_sent;

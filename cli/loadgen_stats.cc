@@ -35,6 +35,12 @@ int64_t CallsInSchedule(double rate, std::chrono::nanoseconds duration) {
   return CallsDueBy(rate, duration - std::chrono::nanoseconds(1));
 }
 
+bool SendsDueCall(std::chrono::nanoseconds behind,
+                  std::chrono::nanoseconds deadline, int64_t in_flight,
+                  int64_t max_in_flight) {
+  return in_flight < max_in_flight && behind <= deadline;
+}
+
 int LatencyHistogram::BucketOf(uint32_t us) {
   constexpr uint32_t kExact = 2u << kSubBits;
   if (us < kExact) return static_cast<int>(us);

@@ -28,6 +28,13 @@ int64_t CallsDueBy(double rate, std::chrono::nanoseconds elapsed);
 // How many calls the schedule holds in `duration`: those due strictly
 // before its end, ceil(duration * rate). REQUIRES: rate > 0.
 int64_t CallsInSchedule(double rate, std::chrono::nanoseconds duration);
+// Whether a due call is started: not while `max_in_flight` calls are
+// outstanding, nor when the client reaches it more than `deadline` after
+// its due time (its user gave up already, and sending it would stretch
+// the load past the schedule's end). Either way it counts as not sent.
+bool SendsDueCall(std::chrono::nanoseconds behind,
+                  std::chrono::nanoseconds deadline, int64_t in_flight,
+                  int64_t max_in_flight);
 
 // Latencies in microseconds, in buckets whose width is 1/64 of their
 // power of two (values below 128 exact): at most ~1.6% relative error, a

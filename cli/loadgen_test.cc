@@ -156,6 +156,15 @@ TEST(LoadgenScheduleTest, CallsInScheduleExcludeTheEnd) {
   EXPECT_EQ(CallsInSchedule(1000, nanoseconds(0)), 0);
 }
 
+TEST(LoadgenScheduleTest, ADueCallIsNotSentPastTheBoundOrItsDeadline) {
+  const auto deadline = milliseconds(100);
+  EXPECT_TRUE(SendsDueCall(nanoseconds(0), deadline, 0, 10));
+  EXPECT_TRUE(SendsDueCall(milliseconds(100), deadline, 9, 10));
+  EXPECT_FALSE(SendsDueCall(nanoseconds(0), deadline, 10, 10));
+  EXPECT_FALSE(
+      SendsDueCall(milliseconds(100) + nanoseconds(1), deadline, 0, 10));
+}
+
 TEST(LoadgenHistogramTest, SmallValuesAreExact) {
   for (uint32_t v = 0; v < 128; ++v) {
     EXPECT_EQ(LatencyHistogram::BucketOf(v), static_cast<int>(v));
