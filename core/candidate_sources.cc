@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "core/als.h"
 #include "core/dense_slots.h"
+#include "core/prefetch_ahead.h"
 #include "core/recommend_runner.h"
 
 namespace aisle::core {
@@ -48,7 +49,14 @@ Engine::State::Runner::CoOccurring(
   for (const auto& [seed, w] : seeds) {
     if (static_cast<size_t>(seed) >= co.size() || n[seed] <= 0) continue;
     const double wseed = std::log1p(static_cast<double>(w));
+    // Each pair reads its item's count and slot: two cache misses in a
+    // large catalog, overlapped by asking for them a few pairs ahead.
+    PrefetchAhead ahead(co[seed], [&](int32_t item) {
+      __builtin_prefetch(n.data() + item);
+      at.Prefetch(item);
+    });
     for (const auto& [other, c] : co[seed]) {
+      ahead.Step();
       if (n[other] <= 0) continue;
       const double contribution =
           wseed * c / std::sqrt(static_cast<double>(n[seed]) * n[other]);
