@@ -122,7 +122,7 @@ Engine::State::Runner::ColdCoOccurrence(
     if (!near) {
       near = false;
       for (const auto& [other, c] : s_.co_all[seed]) {
-        if (s_.n_all[other] > 0 && b_->Row(other) < 0) {
+        if (s_.n_all[other] > 0 && !b_->InModel(other)) {
           near = true;
           break;
         }
@@ -138,7 +138,7 @@ Engine::State::Runner::ColdCoOccurrence(
   for (const Candidate& c : CoOccurring(seeds, /*cart=*/false)) {
     // Only a cold item, or one that would raise *best, needs the
     // eligibility check (most do neither).
-    const bool is_cold = b_->Row(c.item) < 0;
+    const bool is_cold = !b_->InModel(c.item);
     if (!is_cold && c.score <= *best) continue;
     if (taken_.contains(c.item) || !Eligible(c.item)) continue;
     *best = std::max(*best, c.score);

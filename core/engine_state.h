@@ -116,7 +116,11 @@ struct Engine::State {
     std::shared_ptr<const FactorModel> model;
     std::vector<int32_t> model_to_engine;
     std::vector<int32_t> engine_to_model;  // -1: not in the model
-    std::vector<float> inv_norms;          // 1/|y_i| (0 for zero vectors)
+    // Bit i: engine item i is in the model (engine_to_model[i] >= 0). An
+    // eighth of a megabyte per million items, so a scan that only asks
+    // "in the model?" of random items reads the cache, not memory.
+    std::vector<uint64_t> in_model_bits;
+    std::vector<float> inv_norms;  // 1/|y_i| (0 for zero vectors)
     uint64_t serial = 0;
     // Built after the swap when the model's own was deferred.
     std::shared_ptr<const AnnIndex> deferred_ann;
@@ -133,6 +137,12 @@ struct Engine::State {
       return static_cast<size_t>(engine_item) < engine_to_model.size()
                  ? engine_to_model[engine_item]
                  : -1;
+    }
+    // Row(engine_item) >= 0, from in_model_bits.
+    bool InModel(int32_t engine_item) const {
+      const size_t word = static_cast<size_t>(engine_item) / 64;
+      return word < in_model_bits.size() &&
+             (in_model_bits[word] >> (engine_item % 64) & 1) != 0;
     }
   };
 

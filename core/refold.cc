@@ -240,8 +240,11 @@ std::shared_ptr<const FactorModel> Engine::SwapModel(
       b->model_to_engine[r] = state_->InternItem(model->ItemId(r));
     }
     b->engine_to_model.assign(state_->items.size(), -1);
+    b->in_model_bits.assign((state_->items.size() + 63) / 64, 0);
     for (int32_t r = 0; r < model->num_items(); ++r) {
-      b->engine_to_model[b->model_to_engine[r]] = r;
+      const int32_t i = b->model_to_engine[r];
+      b->engine_to_model[i] = r;
+      b->in_model_bits[static_cast<size_t>(i) / 64] |= uint64_t{1} << (i % 64);
     }
     const auto& parameters = model->metadata().parameters;
     if (auto it = parameters.find(std::string(kSessionRankerWeightsParameter));

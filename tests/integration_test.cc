@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/als.h"
@@ -19,7 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/model_manager.h"
-#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/status_matchers.h"
 #include "tests/test_util.h"
@@ -738,15 +739,21 @@ TEST_F(IntegrationTest, AnActivatedVersionsIndexIsKeptForRollbackAndRestart) {
     EXPECT_TRUE(fs::exists(cache / (version + ".hnsw.sum"))) << version;
   }
 
-  // What the server logs while `fn` runs.
-  auto logged = [](const std::function<void()>& fn) {
-    std::ostringstream log;
-    auto previous = spdlog::default_logger();
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  // What the server logs while `fn` runs. The capturing logger stays the
+  // default until the server is gone (below): the server's background
+  // threads (re-solving user vectors after an activation, at the idle
+  // policy) may still be logging when `fn` returns, and swapping the
+  // default logger under a thread that is logging frees the logger it
+  // uses. The ring buffer sink is read under its own lock.
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  auto logged = [&](const std::function<void()>& fn) {
+    const size_t before = sink->last_formatted().size();
     fn();
-    spdlog::set_default_logger(previous);
-    return log.str();
+    const std::vector<std::string> lines = sink->last_formatted();
+    return absl::StrJoin(lines.begin() + static_cast<std::ptrdiff_t>(before),
+                         lines.end(), "");
   };
   const std::string loaded_a =
       "loaded the stored ANN index over 30 items of model "
@@ -774,6 +781,10 @@ TEST_F(IntegrationTest, AnActivatedVersionsIndexIsKeptForRollbackAndRestart) {
   EXPECT_FALSE(fs::exists(cache / "20250101T000000Z-gone.hnsw.sum"));
   EXPECT_TRUE(fs::exists(cache / "20260102T000000Z-b.hnsw"));
   EXPECT_TRUE(fs::exists(cache / "20260102T000000Z-b.hnsw.sum"));
+  server_.stub.reset();
+  server_.channel.reset();
+  server_.server.reset();  // its threads joined: nothing logs any more
+  spdlog::set_default_logger(previous);
 }
 
 TEST_F(IntegrationTest, StateSurvivesRestart) {
