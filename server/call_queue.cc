@@ -79,7 +79,10 @@ void CallQueue::EnrolNew() {
   t_enrolled_in = id_;
   const int tid = static_cast<int>(gettid());
   absl::MutexLock lock(&mu_);
-  readers_.push_back(tid);
+  // A thread enrolled before may come back with an id the kernel reused.
+  if (std::find(readers_.begin(), readers_.end(), tid) == readers_.end()) {
+    readers_.push_back(tid);
+  }
   SetPolicy(tid, relaxed_);
 }
 

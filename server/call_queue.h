@@ -37,13 +37,17 @@
 // shared queue), and under SCHED_OTHER the woken thread preempts the
 // worker: on one core, a FOR_YOU call was cut about once, 2.4 context
 // switches and a third more CPU per call. Under SCHED_BATCH a woken
-// thread waits for the worker's time slice or its next pause instead;
-// that reads arriving calls up to a slice later, which is harmless while
-// the queue keeps up and loses the calls a spike should shed in time
-// (measured: after a 4x spike only 68% answered in time, against 100%).
-// So the submitting threads run under SCHED_BATCH until a call is shed
-// for load (queue full, waited too long, deadline passed in the queue),
-// then under SCHED_OTHER until relax_after passes with none shed.
+// thread waits for the worker's time slice or its next pause instead, so
+// an arriving call may wait unread for up to a slice (milliseconds):
+// harmless while the queue keeps up, but past capacity the queue should
+// see and shed calls as they arrive. So the submitting threads run under
+// SCHED_BATCH until a call is shed for load (queue full, waited too long,
+// deadline passed in the queue), then under SCHED_OTHER until relax_after
+// passes with none shed. (Measured on one core with scripts/overload.sh,
+// this and SCHED_BATCH throughout answered as many calls in time past
+// capacity: README "Overload".) Enrolled threads are remembered by
+// thread id for the queue's life; gRPC's handler threads are few and
+// live as long as the server.
 //
 // Thread safety: Submit may be called concurrently from any thread. The
 // destructor waits for the helpers, which finish what is queued first; all

@@ -14,14 +14,14 @@
 // builds) runs under SCHED_IDLE, which a request preempts at once (else
 // a request arriving while it holds the core would wait for the
 // scheduler tick); that work then gets only the time requests leave. The
-// other cost: past capacity the thread that reads arriving calls runs
-// later, so fewer calls are seen and shed in time (scripts/overload.sh).
-// kAdaptive (the default) takes batch's gain where it is free: the gRPC
-// threads that run Recommend are under SCHED_BATCH while the Recommend
-// queue keeps up and under SCHED_OTHER from the first call it sheds for
-// load until a second passes without one (CallQueueOptions::relax_readers
-// in call_queue.h); every other thread keeps the process's policy.
-// Measured figures: README "Performance".
+// other cost: past capacity the thread that reads arriving calls runs up
+// to a time slice later. kAdaptive (the default) keeps batch's gain and
+// bounds that cost: the gRPC threads that run RPCs are under SCHED_BATCH
+// while the Recommend queue keeps up and under SCHED_OTHER from the first
+// call it sheds for load until a second passes without one
+// (CallQueueOptions::relax_readers in call_queue.h), and the background
+// work runs under SCHED_IDLE; every other thread keeps the process's
+// policy. Measured figures: README "Performance" and "Overload".
 //
 // SCHED_BATCH needs no privilege. Neither policy changes the nice value.
 #ifndef AISLE_SERVER_CPU_POLICY_H_
