@@ -87,6 +87,7 @@ void CallQueue::EnrolNew() {
 }
 
 void CallQueue::Strained() {
+  if (!options_.relax_readers) return;
   absl::MutexLock lock(&mu_);
   last_shed_ = Now();
   if (relaxed_) SetReaders(false);
@@ -126,7 +127,7 @@ void CallQueue::Submit(Call* call) {
     }
   }
   if (full) {
-    if (options_.relax_readers) Strained();
+    Strained();
     call->Refuse(absl::ResourceExhaustedError(absl::StrCat(
                      "server overloaded: ", waiting,
                      " Recommend calls already wait; retry with backoff")),
@@ -171,12 +172,10 @@ void CallQueue::Help() {
 }
 
 void CallQueue::WorkOrRefuse(Call* call, absl::Duration waited) {
-  const absl::Time now = Now();
-  if (options_.relax_readers &&
-      (now >= call->deadline() || waited > options_.max_queue_delay)) {
-    Strained();
-  }
-  if (now >= call->deadline()) {
+  const bool late = Now() >= call->deadline();
+  const bool stale = waited > options_.max_queue_delay;
+  if (late || stale) Strained();
+  if (late) {
     call->Refuse(absl::DeadlineExceededError(
                      "the call's deadline passed while it waited to be "
                      "worked on (server overloaded or deadline too short); "
@@ -185,7 +184,7 @@ void CallQueue::WorkOrRefuse(Call* call, absl::Duration waited) {
   } else if (call->cancelled()) {
     call->Refuse(absl::CancelledError("the client cancelled the call"),
                  ShedReason::kCancelled);
-  } else if (waited > options_.max_queue_delay) {
+  } else if (stale) {
     call->Refuse(
         absl::ResourceExhaustedError(absl::StrCat(
             "server overloaded: waited ", absl::ToInt64Milliseconds(waited),

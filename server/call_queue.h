@@ -150,7 +150,8 @@ class CallQueue {
   absl::Time Now() const;
   // Enrol for a thread not enrolled yet.
   void EnrolNew();
-  // relax_readers: a call was shed for load; the readers wake at once.
+  // A call was shed for load: with relax_readers, the readers wake at
+  // once (nothing without it).
   void Strained();
   // relax_readers: the queue is empty; relaxes the readers again once
   // relax_after passed since the last call shed.

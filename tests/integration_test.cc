@@ -78,10 +78,15 @@ class IntegrationTest : public ::testing::Test {
     server_ = *std::move(server);
   }
 
-  void Restart(bool with_metrics = false) {
+  // Shuts the server down (its threads joined) and releases the data dir.
+  void Stop() {
     server_.stub.reset();
     server_.channel.reset();
-    server_.server.reset();  // shuts down and releases the data dir
+    server_.server.reset();
+  }
+
+  void Restart(bool with_metrics = false) {
+    Stop();
     Start(with_metrics);
   }
 
@@ -781,9 +786,7 @@ TEST_F(IntegrationTest, AnActivatedVersionsIndexIsKeptForRollbackAndRestart) {
   EXPECT_FALSE(fs::exists(cache / "20250101T000000Z-gone.hnsw.sum"));
   EXPECT_TRUE(fs::exists(cache / "20260102T000000Z-b.hnsw"));
   EXPECT_TRUE(fs::exists(cache / "20260102T000000Z-b.hnsw.sum"));
-  server_.stub.reset();
-  server_.channel.reset();
-  server_.server.reset();  // its threads joined: nothing logs any more
+  Stop();  // its threads joined: nothing logs any more
   spdlog::set_default_logger(previous);
 }
 
