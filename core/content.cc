@@ -149,8 +149,7 @@ void ContentIndex::Upsert(int32_t item, const Item& record) {
   ++idf_epoch_;
   if (static_cast<size_t>(item) >= norm_hint_.size()) {
     norm_hint_.resize(item + 1, 0);
-    norm_cache_.resize(item + 1, 0);
-    norm_epoch_.resize(item + 1, 0);
+    norms_.resize(item + 1);
   }
   norm_hint_[item] = static_cast<float>(Norm(item));
   if (fresh) SetFresh(item, true);
@@ -253,9 +252,9 @@ float ContentIndex::Weight(int32_t term, float tf) const {
 }
 
 double ContentIndex::Norm(int32_t item) const {
-  if (static_cast<size_t>(item) >= norm_epoch_.size()) return ComputeNorm(item);
-  std::atomic_ref<uint32_t> epoch(norm_epoch_[item]);
-  std::atomic_ref<double> cached(norm_cache_[item]);
+  if (static_cast<size_t>(item) >= norms_.size()) return ComputeNorm(item);
+  std::atomic_ref<uint32_t> epoch(norms_[item].epoch);
+  std::atomic_ref<double> cached(norms_[item].norm);
   if (epoch.load(std::memory_order_acquire) == idf_epoch_) {
     return cached.load(std::memory_order_relaxed);
   }
@@ -283,6 +282,38 @@ ContentVector ContentIndex::ItemVector(int32_t item) const {
     v.emplace_back(term, static_cast<float>(Weight(term, tf) / norm));
   }
   return v;
+}
+
+void ContentIndex::Prefetch(std::span<const int32_t> items) const {
+  // Three waves, each of independent reads: the items' term lists and
+  // norms, then the terms themselves (each list's address is known once
+  // the first wave arrived), then the terms' weights.
+  const auto known = [this](int32_t item) {
+    return item >= 0 && static_cast<size_t>(item) < item_terms_.size();
+  };
+  for (int32_t item : items) {
+    if (!known(item)) continue;
+    __builtin_prefetch(&item_terms_[item]);
+    if (static_cast<size_t>(item) < norms_.size()) {
+      __builtin_prefetch(&norms_[item]);
+    }
+  }
+  for (int32_t item : items) {
+    if (!known(item)) continue;
+    const auto& terms = item_terms_[item];
+    const char* begin = reinterpret_cast<const char*>(terms.data());
+    const char* end =
+        reinterpret_cast<const char*>(terms.data() + terms.size());
+    for (const char* line = begin; line < end; line += 64) {
+      __builtin_prefetch(line);
+    }
+  }
+  for (int32_t item : items) {
+    if (!known(item)) continue;
+    for (const auto& [term, tf] : item_terms_[item]) {
+      __builtin_prefetch(&log_df_[term]);
+    }
+  }
 }
 
 ContentVector ContentIndex::QueryVector(std::string_view query) const {

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +66,13 @@ class ContentIndex {
   // The item's L2-normalised vector; empty for an item not indexed or
   // without terms.
   ContentVector ItemVector(int32_t item) const;
+  // Asks the cache for what ItemVector reads of each of `items` (its
+  // terms, its norm, its terms' weights), ahead of a loop that calls it on
+  // them; changes nothing. In a large catalog each of those reads is a
+  // cache miss that depends on the one before, so a loop over a user's
+  // few dozen items would otherwise wait for memory ~3 times per item, one
+  // wait after another. Unknown items are ignored.
+  void Prefetch(std::span<const int32_t> items) const;
   // The L2-normalised vector of a query's words, over words the catalog
   // has (idf-weighted; unknown words carry nothing); may be empty.
   ContentVector QueryVector(std::string_view query) const;
@@ -132,7 +140,7 @@ class ContentIndex {
   // (1 + ln tf) * idf.
   float Weight(int32_t term, float tf) const;
   // |vector| of an indexed item before normalisation: remembered per idf
-  // epoch (norm_cache_), computed by ComputeNorm.
+  // epoch (norms_), computed by ComputeNorm.
   double Norm(int32_t item) const;
   double ComputeNorm(int32_t item) const;
   int32_t Intern(const std::string& term);
@@ -185,9 +193,13 @@ class ContentIndex {
   // (acquire) before it, and every reader of one epoch computes the same
   // norm. A steady catalog computes an item's norm once, not at every
   // match (each norm is a pass over the item's terms, cache misses).
+  // The norm and its epoch side by side: one cache line per item read.
+  struct CachedNorm {
+    double norm = 0;
+    uint32_t epoch = 0;  // 0: never computed
+  };
   uint32_t idf_epoch_ = 1;
-  mutable std::vector<double> norm_cache_;
-  mutable std::vector<uint32_t> norm_epoch_;  // 0: never computed
+  mutable std::vector<CachedNorm> norms_;
   bool LiveFresh(const FreshPosting& p) const {
     return fresh_generation_[p.item] == p.generation;
   }

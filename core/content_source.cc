@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/recommend_runner.h"
@@ -66,6 +67,9 @@ const ContentVector& Engine::State::Runner::Profile() {
   if (req_.scenario == Scenario::kForYou && user_ != nullptr) {
     const size_t n = std::min(
         recent_.size(), static_cast<size_t>(std::max(0, o.profile_items)));
+    absl::InlinedVector<int32_t, 64> items;
+    for (size_t k = 0; k < n; ++k) items.push_back(recent_[k].first);
+    s_.content.Prefetch(items);
     for (size_t k = 0; k < n; ++k) {
       ContentIndex::Accumulate(s_.content.ItemVector(recent_[k].first),
                                recent_[k].second, &sum);
