@@ -85,6 +85,25 @@ TEST(ContentIndexTest, VectorsFollowIdfAfterTheCatalogChanges) {
   EXPECT_EQ(live.ItemVector(0), live.ItemVector(0));
 }
 
+// Prefetch is a hint: it takes any ids (unknown, removed, negative) and
+// leaves every vector and norm as it was.
+TEST(ContentIndexTest, PrefetchTakesAnyIdsAndChangesNothing) {
+  ContentIndex index;
+  index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
+  index.Upsert(2, MakeItem("c", "Giant Steps", "music/jazz", {"vinyl"}));
+  index.Upsert(3, MakeItem("d", "Blue Monk", "music/bebop", {"cd"}));
+  index.Remove(3);
+  std::vector<ContentVector> before;
+  for (int32_t i = 0; i < 5; ++i) before.push_back(index.ItemVector(i));
+  ASSERT_FALSE(before[0].empty());
+  ASSERT_TRUE(before[1].empty());
+  ASSERT_TRUE(before[3].empty());
+  const std::vector<int32_t> ids = {0, 1, 2, 3, 4, -1, 1 << 30, 2, 0};
+  index.Prefetch(ids);
+  index.Prefetch({});
+  for (int32_t i = 0; i < 5; ++i) EXPECT_EQ(index.ItemVector(i), before[i]);
+}
+
 TEST(ContentIndexTest, VectorsAreUnitAndSharedRareTermsMatchBest) {
   ContentIndex index;
   index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));

@@ -132,9 +132,9 @@ absl::StatusOr<std::unique_ptr<RecommendationIds>> RecommendationIds::Open(
 namespace {
 
 // Where a thread keeps its working copy of the keyed context it used last
-// (a copy per call cost about a microsecond, a third of a TRENDING call's
-// own work). `id` tells a copy of this KeyedMac from one of another, even
-// one at the same address after the first was destroyed.
+// (copying the keyed context for every id cost about 0.7 us of a TRENDING
+// call's 31 us of server CPU). `id` tells a copy of this KeyedMac from one
+// of another, even one at the same address after the first was destroyed.
 struct ThreadMac {
   uint64_t id = 0;
   EVP_MAC_CTX* ctx = nullptr;

@@ -4,8 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -55,6 +58,43 @@ TEST(RecommendationIdTest, AnotherUsersOrAlteredOrOtherKeysIdsAreForged) {
   // A made-up MAC.
   std::string guessed = id.substr(0, id.size() - 32) + std::string(32, '0');
   EXPECT_EQ(ids.Check(guessed, "u42", kNow).rejection, IdRejection::kForged);
+}
+
+// Each thread keeps a working copy of the keyed context it used last: ids
+// issued in turn with two keys, by a set that replaced a destroyed one (it
+// may reuse its memory), or on another thread, carry their own key's MAC.
+TEST(RecommendationIdTest, KeysUsedInTurnAndAcrossThreadsKeepTheirOwnMacs) {
+  RecommendationIds a({kKey}, 7 * kDay);
+  RecommendationIds b({kOtherKey}, 7 * kDay);
+  for (int i = 0; i < 3; ++i) {
+    const std::string from_a =
+        a.Issue(core::Scenario::kForYou, "default", "u42", kNow);
+    const std::string from_b =
+        b.Issue(core::Scenario::kForYou, "default", "u42", kNow);
+    EXPECT_TRUE(a.Check(from_a, "u42", kNow).parts.has_value());
+    EXPECT_TRUE(b.Check(from_b, "u42", kNow).parts.has_value());
+    EXPECT_EQ(b.Check(from_a, "u42", kNow).rejection, IdRejection::kForged);
+    EXPECT_EQ(a.Check(from_b, "u42", kNow).rejection, IdRejection::kForged);
+  }
+  std::string before;
+  {
+    auto first = std::make_unique<RecommendationIds>(
+        std::vector<std::string>{kKey}, 7 * kDay);
+    before = first->Issue(core::Scenario::kForYou, "default", "u42", kNow);
+  }
+  auto second = std::make_unique<RecommendationIds>(
+      std::vector<std::string>{kOtherKey}, 7 * kDay);
+  const std::string after =
+      second->Issue(core::Scenario::kForYou, "default", "u42", kNow);
+  EXPECT_TRUE(b.Check(after, "u42", kNow).parts.has_value());
+  EXPECT_EQ(a.Check(after, "u42", kNow).rejection, IdRejection::kForged);
+  EXPECT_TRUE(a.Check(before, "u42", kNow).parts.has_value());
+  std::string elsewhere;
+  std::thread([&] {
+    elsewhere = a.Issue(core::Scenario::kTrending, "default", "u7", kNow);
+  }).join();
+  EXPECT_TRUE(a.Check(elsewhere, "u7", kNow).parts.has_value());
+  EXPECT_EQ(b.Check(elsewhere, "u7", kNow).rejection, IdRejection::kForged);
 }
 
 TEST(RecommendationIdTest, AnonymousIdsVerifyForAnyUser) {
