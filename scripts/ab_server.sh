@@ -9,37 +9,23 @@
 #   AB_DATA='{"user_id":"u1","scenario":"FOR_YOU","count":10}' scripts/ab_server.sh ...
 #
 # The store (AB_ITEMS [100000] items, as many users, 10 x as many events)
-# is generated and trained once into /tmp/aisle-ab-ITEMS and copied for
-# each server. AB_CALL [aisle.v1.Recommender.Recommend] and AB_DATA
+# is generated and trained once (recovery_store in scripts/lib/server.sh:
+# /tmp/aisle-recovery-ITEMS-ITEMS-EVENTS) and copied for each server.
+# AB_CALL [aisle.v1.Recommender.Recommend] and AB_DATA
 # [FOR_YOU, users spread over all users] set the call (ghz syntax, as
 # `aisle loadgen --call`). Prints, per round and in all: OK calls/s and
 # server CPU microseconds per OK call for A (OLD_BIN) and B (NEW_BIN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/server.sh  # free_port, pin_cores
-(($# >= 2)) || { sed -n 2,16p "$0"; exit 2; }
+source scripts/lib/server.sh  # free_port, pin_cores, recovery_store, servers_work_dir
+(($# >= 2)) || { sed -n 2,17p "$0"; exit 2; }
 A_BIN=$(realpath "$1") B_BIN=$(realpath "$2") ROUNDS=${3:-3} SECONDS_PER=${4:-6}
 ITEMS=${AB_ITEMS:-100000}
 CALL=${AB_CALL:-aisle.v1.Recommender.Recommend}
 DATA=${AB_DATA:-"{\"user_id\":\"u{{randomInt 0 $ITEMS}}\",\"scenario\":\"FOR_YOU\",\"count\":10}"}
-STORE=/tmp/aisle-ab-$ITEMS
 log() { printf '[ab_server] %s\n' "$*" >&2; }
-if [[ ! -f $STORE/.trained ]]; then
-  rm -rf "$STORE"
-  log "generating and training $STORE (once)"
-  "$A_BIN" generate --data-dir "$STORE" --items "$ITEMS" --users "$ITEMS" \
-    --events $((ITEMS * 10)) >/dev/null
-  "$A_BIN" train --data-dir "$STORE" --validate-fraction 0 >/dev/null
-  touch "$STORE/.trained"
-fi
-WORK=$(mktemp -d /tmp/aisle-ab.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+STORE=$(recovery_store "$A_BIN" "$ITEMS" "$ITEMS" $((ITEMS * 10)))
+servers_work_dir aisle-ab
 pin_cores 0 1
 start() {  # NAME BIN: a server on a copy of the store; sets PORT_NAME, PID_NAME
   local name=$1 bin=$2 port

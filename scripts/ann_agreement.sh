@@ -11,36 +11,20 @@
 #   ANN_SCENARIO=for_you scripts/ann_agreement.sh
 #
 # ANN_ITEMS [100000] items, as many users, 10 x as many events: the store
-# of scripts/ab_server.sh (/tmp/aisle-ab-ITEMS, generated and trained
-# once). ANN_CALLS [200], ANN_COUNT [10], ANN_SCENARIO [similar_items]
+# of scripts/ab_server.sh (generated and trained once). ANN_CALLS [200], ANN_COUNT [10], ANN_SCENARIO [similar_items]
 # (similar_items: a random item as the context, anonymous; for_you: a
 # random user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/server.sh  # free_port
+source scripts/lib/server.sh  # free_port, recovery_store, servers_work_dir
 BIN=$(realpath "${1:-build/aisle}")
 ITEMS=${ANN_ITEMS:-100000}
 CALLS=${ANN_CALLS:-200}
 COUNT=${ANN_COUNT:-10}
 SCENARIO=${ANN_SCENARIO:-similar_items}
-STORE=/tmp/aisle-ab-$ITEMS
 log() { printf '[ann_agreement] %s\n' "$*" >&2; }
-if [[ ! -f $STORE/.trained ]]; then
-  rm -rf "$STORE"
-  log "generating and training $STORE (once)"
-  "$BIN" generate --data-dir "$STORE" --items "$ITEMS" --users "$ITEMS" \
-    --events $((ITEMS * 10)) >/dev/null
-  "$BIN" train --data-dir "$STORE" --validate-fraction 0 >/dev/null
-  touch "$STORE/.trained"
-fi
-WORK=$(mktemp -d /tmp/aisle-ann.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+STORE=$(recovery_store "$BIN" "$ITEMS" "$ITEMS" $((ITEMS * 10)))
+servers_work_dir aisle-ann
 start() {  # NAME [FLAGS...]: a server on a copy of the store; sets PORT_NAME
   local name=$1 port
   shift

@@ -2,7 +2,8 @@
 # server in the background on loopback: bench.sh, memory_scale.sh,
 # overload.sh, measure_recovery.sh, check_prometheus.sh, build_image.sh
 # (pin_cores: bench.sh, overload.sh; recovery_store: measure_recovery.sh,
-# measure_join.sh).
+# measure_join.sh, ab_server.sh, ann_agreement.sh; servers_work_dir:
+# ab_server.sh, ann_agreement.sh).
 #
 #   source scripts/lib/server.sh   # after cd to the repository root
 
@@ -53,4 +54,20 @@ recovery_store() {
     touch "$dir/.trained"
   fi
   echo "$dir"
+}
+
+# servers_work_dir PREFIX: sets WORK to a new directory /tmp/PREFIX.XXXXXX
+# and PIDS to an empty list, for a script that starts several background
+# servers (it appends their pids to PIDS); on exit every one of them gets
+# SIGTERM and is reaped, and WORK is removed.
+servers_work_dir() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  trap stop_servers_and_clean EXIT
+}
+# shellcheck disable=SC2317  # runs from the EXIT trap
+stop_servers_and_clean() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
 }
