@@ -347,11 +347,51 @@ double AlsLoss(const SparseRows& user_items, const AlsFactors& factors,
   return loss;
 }
 
+FoldInSystem::FoldInSystem(const Eigen::MatrixXf& gramian,
+                           const AlsOptions& options)
+    : alpha_(options.alpha),
+      yty_reg_(WithRegularization(gramian, options.regularization)) {
+  // In double: the inverse is built once and used by every fold-in.
+  const Eigen::MatrixXd a = yty_reg_.cast<double>();
+  Eigen::LLT<Eigen::MatrixXd> llt(a);
+  if (llt.info() == Eigen::Success) {
+    inverse_ =
+        llt.solve(Eigen::MatrixXd::Identity(a.rows(), a.cols())).cast<float>();
+  }
+}
+
+namespace {
+
+// Woodbury: with B = YtY + reg I, U = Y_u^T (k x n) and C = diag(c - 1),
+//   (B + U C U^T)^-1 = B^-1 - B^-1 U (C^-1 + U^T B^-1 U)^-1 U^T B^-1,
+// so x = x0 - M^T S^-1 (Y_u x0) with x0 = B^-1 b, M = Y_u B^-1 (n x k) and
+// S = C^-1 + M Y_u^T (n x n). O(n k^2 + n^2 k + n^3) instead of the
+// Cholesky solve's O(n k^2 + k^3). False (x untouched) when S is not
+// numerically positive definite; the caller then solves the k x k system.
+bool SolveRowWoodbury(const Eigen::MatrixXf& inverse, int64_t n,
+                      const Scratch& s, Eigen::VectorXf* x) {
+  const auto g = s.gathered.topRows(n);
+  const auto e = s.extra.head(n);
+  const Eigen::VectorXf b =
+      g.transpose() * (e.array() + 1.0f).matrix();  // sum_i c_i y_i
+  Eigen::VectorXf x0 = inverse * b;
+  const RowMatrix m = g * inverse;  // B symmetric: rows are B^-1 y_i
+  Eigen::MatrixXf small = m * g.transpose();
+  small.diagonal() += e.cwiseInverse();
+  Eigen::LLT<Eigen::MatrixXf> llt(small);
+  if (llt.info() != Eigen::Success) return false;
+  const Eigen::VectorXf t = g * x0;
+  x0.noalias() -= m.transpose() * llt.solve(t);
+  *x = std::move(x0);
+  return true;
+}
+
+}  // namespace
+
 Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
-                       const Eigen::MatrixXf& gramian,
+                       const FoldInSystem& system,
                        std::span<const int32_t> items,
-                       std::span<const float> weights,
-                       const AlsOptions& options) {
+                       std::span<const float> weights) {
   const int k = static_cast<int>(item_factors.cols());
   Eigen::VectorXf x = Eigen::VectorXf::Zero(k);
   // Merge duplicates the way FromTriplets does, so a folded-in user matches
@@ -385,10 +425,21 @@ Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
   row.row_ptr[1] = row.nnz();
   if (row.nnz() == 0) return x;
   Scratch s(row.nnz(), k);
-  const int64_t n = Gather(row, item_factors, options.alpha, 0, &s);
-  SolveRowCholesky(WithRegularization(gramian, options.regularization), n, &s,
-                   x.data());
+  const int64_t n = Gather(row, item_factors, system.alpha(), 0, &s);
+  if (system.inverse().size() > 0 && 2 * n <= k &&
+      SolveRowWoodbury(system.inverse(), n, s, &x)) {
+    return x;
+  }
+  SolveRowCholesky(system.regularized_gramian(), n, &s, x.data());
   return x;
+}
+
+Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
+                       const Eigen::MatrixXf& gramian,
+                       std::span<const int32_t> items,
+                       std::span<const float> weights,
+                       const AlsOptions& options) {
+  return FoldIn(item_factors, FoldInSystem(gramian, options), items, weights);
 }
 
 }  // namespace aisle::core

@@ -122,11 +122,44 @@ void SolveSide(const SparseRows& rows, const RowMatrix& fixed,
 double AlsLoss(const SparseRows& user_items, const AlsFactors& factors,
                const AlsOptions& options);
 
+// What every fold-in against one set of item factors shares: Y^T Y + reg I
+// and, when that is positive definite (always when reg > 0), its inverse.
+// Building one costs O(k^3); a model version builds it once. Immutable
+// after construction and safe to share between threads.
+class FoldInSystem {
+ public:
+  // `gramian` must be Gramian(item_factors) of the factors folded against;
+  // alpha and regularization come from `options`.
+  FoldInSystem(const Eigen::MatrixXf& gramian, const AlsOptions& options);
+
+  int factors() const { return static_cast<int>(yty_reg_.rows()); }
+  float alpha() const { return alpha_; }
+  const Eigen::MatrixXf& regularized_gramian() const { return yty_reg_; }
+  // (Y^T Y + reg I)^-1, or an empty matrix when it is not positive definite.
+  const Eigen::MatrixXf& inverse() const { return inverse_; }
+
+ private:
+  float alpha_;
+  Eigen::MatrixXf yty_reg_;
+  Eigen::MatrixXf inverse_;
+};
+
 // Fold-in: the least-squares user vector for the given (item index, r_ui)
-// pairs against fixed item factors, solved exactly (Cholesky, k x k).
-// `gramian` must be Gramian(item_factors). Items out of range are ignored.
-// Cost O(n k^2 + k^3) for n interactions. Returns a zero vector when no
-// interaction has positive weight.
+// pairs against fixed item factors, solved exactly. Duplicate items are
+// summed and items out of range or with a non-positive sum ignored, as
+// SparseRows::FromTriplets does, so the result matches the row training
+// solves for the same events (to float rounding). A user with few distinct
+// items (n <= k/2) is solved through the Woodbury identity from the
+// system's inverse, O(n k^2); others by Cholesky of the k x k system,
+// O(n k^2 + k^3). Returns a zero vector when no interaction has positive
+// weight. REQUIRES: `system` was built from Gramian(item_factors).
+Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
+                       const FoldInSystem& system,
+                       std::span<const int32_t> items,
+                       std::span<const float> weights);
+
+// The same, building the system for this one call (O(k^3) more): for tests
+// and one-off solves.
 Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
                        const Eigen::MatrixXf& gramian,
                        std::span<const int32_t> items,

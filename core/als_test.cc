@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "core/test_vectors.h"
@@ -250,6 +251,88 @@ TEST(AlsTest, FoldInEqualsExactSolveOfThatUser) {
     EXPECT_LT((x - solved.row(u).transpose()).norm(), 1e-4 * (1 + x.norm()))
         << "user " << u;
   }
+}
+
+// The fold-in system solved in double precision, for reference. REQUIRES:
+// distinct items with positive weights.
+Eigen::VectorXd ExactFoldIn(const RowMatrix& items,
+                            const std::vector<int32_t>& ids,
+                            const std::vector<float>& weights,
+                            const AlsOptions& o) {
+  const Eigen::MatrixXd y = items.cast<double>();
+  Eigen::MatrixXd a = y.transpose() * y;
+  a.diagonal().array() += o.regularization;
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(y.cols());
+  for (size_t j = 0; j < ids.size(); ++j) {
+    const Eigen::VectorXd yi = y.row(ids[j]).transpose();
+    const double e = static_cast<double>(o.alpha) * weights[j];
+    a += e * yi * yi.transpose();
+    b += (1 + e) * yi;
+  }
+  return a.llt().solve(b);
+}
+
+// Short histories (n <= k/2) take the Woodbury path, longer ones the
+// Cholesky path; both must agree with the exact solve, with the served
+// defaults and with a strong confidence and weak regularization, over
+// trained (correlated) factors and random ones.
+TEST(AlsTest, FoldInMatchesADoublePrecisionSolveForShortAndLongHistories) {
+  AlsOptions served;  // alpha 1, regularization 40
+  served.factors = 32;
+  served.iterations = 5;
+  served.threads = 1;
+  AlsOptions sharp = served;
+  sharp.alpha = 40.0f;
+  sharp.regularization = 0.5f;
+  const SparseRows m = RandomMatrix(150, 300, 40, 21);
+  for (const AlsOptions& o : {served, sharp}) {
+    auto trained = TrainAls(m, o);
+    ASSERT_OK(trained);
+    const RowMatrix random = test_vectors::Gaussian(300, 32, 0.3f, 23);
+    for (const RowMatrix* items : {&std::as_const(trained->items), &random}) {
+      const FoldInSystem system(Gramian(*items), o);
+      std::mt19937_64 rng(29);
+      for (int n : {1, 2, 5, 12, 16, 17, 30, 60}) {
+        std::set<int32_t> chosen;
+        while (static_cast<int>(chosen.size()) < n) {
+          chosen.insert(static_cast<int32_t>(rng() % 300));
+        }
+        const std::vector<int32_t> ids(chosen.begin(), chosen.end());
+        std::vector<float> weights;
+        for (size_t j = 0; j < ids.size(); ++j) {
+          weights.push_back(static_cast<float>(1 + rng() % 5));
+        }
+        const Eigen::VectorXd expected = ExactFoldIn(*items, ids, weights, o);
+        const Eigen::VectorXd x =
+            FoldIn(*items, system, ids, weights).cast<double>();
+        EXPECT_LT((x - expected).norm(), 1e-4 * expected.norm())
+            << "n " << n << " alpha " << o.alpha << " items "
+            << (items == &random ? "random" : "trained");
+      }
+    }
+  }
+}
+
+// Without regularization a catalog smaller than the factor count has a
+// singular Gramian: no inverse, and every fold-in goes the k x k way.
+TEST(AlsTest, FoldInWithoutAnInverseStillSolves) {
+  const RowMatrix items = test_vectors::Gaussian(3, 8, 0.5f, 31);
+  AlsOptions o = SmallOptions(AlsSolver::kCholesky);
+  o.regularization = 0;
+  const FoldInSystem system(Gramian(items), o);
+  EXPECT_EQ(system.inverse().size(), 0);
+  const std::vector<int32_t> ids = {0, 2};
+  const std::vector<float> weights = {1.0f, 3.0f};
+  const Eigen::VectorXf x = FoldIn(items, system, ids, weights);
+  // Any solution of the singular system reproduces b = sum_i c_i y_i.
+  Eigen::MatrixXf a = Gramian(items);
+  Eigen::VectorXf b = Eigen::VectorXf::Zero(8);
+  for (size_t j = 0; j < ids.size(); ++j) {
+    const Eigen::VectorXf yi = items.row(ids[j]).transpose();
+    a += o.alpha * weights[j] * yi * yi.transpose();
+    b += (1 + o.alpha * weights[j]) * yi;
+  }
+  EXPECT_LT((a * x - b).norm(), 1e-3 * b.norm());
 }
 
 TEST(AlsTest, FoldInMergesDuplicatesAndIgnoresOutOfRangeItems) {

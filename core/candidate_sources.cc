@@ -29,8 +29,7 @@ const float* Engine::State::Runner::UserVector() {
     const FoldJob job = s_.MakeFoldJob(user_row_, *b_);
     if (!job.rows.empty()) {
       const FactorModel& m = *b_->model;
-      solved_vector_ = core::FoldIn(m.item_factors(), m.gramian(), job.rows,
-                                    job.weights, m.als_options());
+      solved_vector_ = m.FoldIn(job.rows, job.weights);
     }
   }
   return solved_vector_.size() > 0 ? solved_vector_.data() : nullptr;

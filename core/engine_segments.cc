@@ -68,8 +68,7 @@ int32_t Engine::State::SegmentOf(int32_t u, const Binding& b) const {
   const FoldJob job = MakeFoldJob(u, b);
   if (job.rows.empty()) return -1;
   const FactorModel& m = *b.model;
-  return segments.Assign(core::FoldIn(m.item_factors(), m.gramian(), job.rows,
-                                      job.weights, m.als_options()));
+  return segments.Assign(m.FoldIn(job.rows, job.weights));
 }
 
 void Engine::State::DescribeTaste(int32_t u, const Binding* b,

@@ -331,6 +331,7 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   model->user_factors_ = std::move(user_factors);
   model->segments_ = std::move(segments);
   model->gramian_ = Gramian(model->item_factors_);
+  model->fold_in_.emplace(model->gramian_, model->als_);
   if (!options.defer_ann && model->num_items() >= options.ann_min_items) {
     auto ann = AnnIndex::Build(model->item_factors_, options.ann);
     if (!ann.ok()) return ann.status();
@@ -449,13 +450,19 @@ Eigen::VectorXf FactorModel::FoldIn(
       weights.push_back(w);
     }
   }
-  return core::FoldIn(item_factors_, gramian_, items, weights, als_);
+  return FoldIn(items, weights);
+}
+
+Eigen::VectorXf FactorModel::FoldIn(std::span<const int32_t> items,
+                                    std::span<const float> weights) const {
+  return core::FoldIn(item_factors_, *fold_in_, items, weights);
 }
 
 size_t FactorModel::MemoryBytes() const {
   size_t bytes = sizeof(*this);
+  // The fold-in system holds two more k x k matrices.
   bytes += static_cast<size_t>(item_factors_.size() + user_factors_.size() +
-                               gramian_.size()) *
+                               3 * gramian_.size()) *
            sizeof(float);
   for (const auto& id : item_ids_) bytes += sizeof(std::string) + id.capacity();
   for (const auto& id : user_ids_) bytes += sizeof(std::string) + id.capacity();

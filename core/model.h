@@ -100,6 +100,8 @@ class FactorModel {
   const RowMatrix& item_factors() const { return item_factors_; }
   const RowMatrix& user_factors() const { return user_factors_; }
   const Eigen::MatrixXf& gramian() const { return gramian_; }
+  // Y^T Y + reg I and its inverse, built with the version (see FoldIn).
+  const FoldInSystem& fold_in_system() const { return *fold_in_; }
   const AlsOptions& als_options() const { return als_; }
   // The user segments learned with this version; empty() when it was
   // trained without (--segments 0, or before segments existed).
@@ -111,6 +113,9 @@ class FactorModel {
   // Fold-in of (item id, weight) pairs; unknown item ids are ignored.
   Eigen::VectorXf FoldIn(
       std::span<const std::pair<std::string, float>> interactions) const;
+  // Fold-in of (item index, weight) pairs (core::FoldIn's contract).
+  Eigen::VectorXf FoldIn(std::span<const int32_t> items,
+                         std::span<const float> weights) const;
 
   // Bytes held by vectors, index and maps (approximate).
   size_t MemoryBytes() const;
@@ -126,6 +131,7 @@ class FactorModel {
   RowMatrix item_factors_;
   RowMatrix user_factors_;
   Eigen::MatrixXf gramian_;
+  std::optional<FoldInSystem> fold_in_;
   AlsOptions als_;
   Segments segments_;
   std::unique_ptr<AnnIndex> ann_;

@@ -78,9 +78,7 @@ int64_t Engine::State::FoldUsers(const std::vector<int32_t>& users_to_fold,
       auto solve = [&](size_t first, size_t step) {
         for (size_t j = first; j < jobs.size(); j += step) {
           if (jobs[j].rows.empty()) continue;
-          const Eigen::VectorXf x =
-              core::FoldIn(m.item_factors(), m.gramian(), jobs[j].rows,
-                           jobs[j].weights, m.als_options());
+          const Eigen::VectorXf x = m.FoldIn(jobs[j].rows, jobs[j].weights);
           vectors[j].assign(x.data(), x.data() + x.size());
         }
       };
