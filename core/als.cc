@@ -58,7 +58,7 @@ struct Scratch {
   Eigen::VectorXf extra;     // c - 1 = alpha * r per entry
   Eigen::VectorXf d;         // per-entry products in the CG solve
   Eigen::VectorXf r, p, ap;  // CG state
-  Eigen::MatrixXf a;         // Cholesky system
+  Eigen::MatrixXf a;         // Cholesky system, sized at its first use
   Eigen::VectorXf b;
 
   Scratch(int64_t max_len, int k)
@@ -68,7 +68,6 @@ struct Scratch {
         r(k),
         p(k),
         ap(k),
-        a(k, k),
         b(k) {}
 };
 

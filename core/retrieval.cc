@@ -6,8 +6,9 @@
 // EngineOptions::exact_below_selectivity of the catalog: an include
 // filter names its rows through the category index; otherwise the
 // selectivity is estimated from a fixed sample. The ANN over-fetches
-// k = (need + excluded + the user's items + 16) / selectivity (x4 for a
-// cosine ranking, which re-orders inner-product hits), doubling k until
+// k = (need + excluded + the user's items + 16) / selectivity; a cosine
+// ranking searches the index's cosine graph, or without one re-orders
+// inner-product hits from 4x as many; k doubles until
 // enough hits survive the filters or k passes half the catalog, where it
 // gives up for the exact scan.
 #include <algorithm>
@@ -67,24 +68,29 @@ std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
       rows ? static_cast<double>(rows->size()) / std::max(1, n) : Selectivity();
   std::vector<SearchHit> hits;
   bool exact = true;
+  bool unit_scores = false;  // hits scored against unit-length rows
   if (const AnnIndex* ann = b_->Ann();
       ann != nullptr && selectivity >= s_.options.exact_below_selectivity) {
     // Over-fetch: seen, blocked and filtered items are dropped afterwards,
-    // and a cosine ranking re-orders inner-product hits.
+    // and without a cosine graph a cosine ranking re-orders inner-product
+    // hits.
+    const bool cosine_graph = cosine && ann->has_cosine();
     int64_t k = static_cast<int64_t>(need + excluded_.size()) + 16;
     if (user_ != nullptr) k += static_cast<int64_t>(user_->items.size());
     k = static_cast<int64_t>(std::min<double>(
         n, std::ceil(static_cast<double>(k) / std::max(selectivity, 1e-3))));
-    if (cosine) k *= 4;
+    if (cosine && !cosine_graph) k *= 4;
     for (; k <= n / 2; k *= 2) {
       const int kk = static_cast<int>(k);
-      const std::vector<SearchHit> raw = ann->Search(q, kk, kk);
+      const std::vector<SearchHit> raw =
+          cosine_graph ? ann->SearchCosine(q, kk, kk) : ann->Search(q, kk, kk);
       hits.clear();
       for (const SearchHit& h : raw) {
         if (keep(h.index)) hits.push_back(h);
       }
       if (hits.size() >= need || static_cast<int64_t>(raw.size()) < k) {
         exact = false;
+        unit_scores = cosine_graph;
         break;
       }
     }
@@ -104,7 +110,7 @@ std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
       }
     }
   }
-  if (cosine) {
+  if (cosine && !unit_scores) {
     for (SearchHit& h : hits) h.score *= b_->inv_norms[h.index];
   }
   const size_t top = std::min(need, hits.size());

@@ -145,10 +145,24 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 }
 
 // The checksum file's content for an index file of `bytes` over rows x dim
-// vectors.
-std::string IndexSum(int32_t rows, int dim, std::string_view bytes) {
-  return absl::StrCat("aisle-ann-v1 rows=", rows, " dim=", dim,
-                      " bytes=", bytes.size(), " crc32c=", Crc32c(bytes), "\n");
+// vectors, with its cosine graph's file `cosine` (empty without one).
+std::string IndexSum(int32_t rows, int dim, std::string_view bytes,
+                     std::string_view cosine) {
+  return absl::StrCat("aisle-ann-v2 rows=", rows, " dim=", dim,
+                      " bytes=", bytes.size(), " crc32c=", Crc32c(bytes),
+                      " cosine_bytes=", cosine.size(),
+                      " cosine_crc32c=", Crc32c(cosine), "\n");
+}
+
+// The rows scaled to unit length; zero rows stay zero. Build and Load
+// both go through here, so a loaded cosine graph compares bit for bit.
+RowMatrix UnitRows(const RowMatrix& vectors) {
+  RowMatrix unit = vectors;
+  for (int64_t i = 0; i < unit.rows(); ++i) {
+    const float norm = unit.row(i).norm();
+    if (norm > 0) unit.row(i) /= norm;
+  }
+  return unit;
 }
 
 }  // namespace
@@ -237,202 +251,20 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   return top;
 }
 
-}  // namespace
-
-struct AnnIndex::Impl {
-  int dim = 0;
-  int32_t size = 0;
-  int ef_search = 0;
-  int build_threads = 1;
+// One hnswlib graph and what MemoryBytes needs to know about it.
+struct GraphHolder {
+  std::unique_ptr<Graph> hnsw;
   size_t upper_link_bytes = 0;
-  std::unique_ptr<InnerProductSpace> space;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
-  // hnswlib keeps one visited-list (2 bytes per element) per concurrent
-  // search ever seen; tracking the peak keeps MemoryBytes honest.
-  mutable std::atomic<int> active_searches{0};
-  mutable std::atomic<int> peak_searches{0};
 };
 
-AnnIndex::AnnIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-AnnIndex::~AnnIndex() = default;
-
-absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
-    const RowMatrix& vectors, const AnnOptions& options) {
-  if (vectors.rows() == 0 || vectors.cols() == 0) {
-    return absl::InvalidArgumentError("cannot index an empty matrix");
-  }
-  if (options.m < 2 || options.ef_construction <= 0 || options.ef_search <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid HNSW options: m=", options.m, " ef_construction=",
-        options.ef_construction, " ef_search=", options.ef_search));
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->dim = static_cast<int>(vectors.cols());
-  impl->size = static_cast<int32_t>(vectors.rows());
-  impl->ef_search = options.ef_search;
-  impl->build_threads = ResolveThreads(options.threads);
-  try {
-    impl->space = std::make_unique<InnerProductSpace>(impl->dim);
-    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        impl->space.get(), vectors.rows(), options.m, options.ef_construction,
-        options.seed);
-  } catch (const std::exception& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("HNSW allocation failed: ", e.what()));
-  }
-
-  // hnswlib's addPoint is meant for concurrent use. The graph it builds
-  // depends on insertion interleaving, so multi-threaded builds are not
-  // bit-for-bit reproducible (searches on a built index are). Known wart of
-  // 0.6.2: addPoint draws the node level from a shared generator without a
-  // lock, so concurrent builds race on that word (a thread sanitizer
-  // reports it); the worst outcome is a repeated level draw.
-  std::atomic<int64_t> next{0};
-  std::atomic<bool> cancelled{false};
-  std::mutex error_mu;
-  std::string error;
-  auto worker = [&] {
-    constexpr int64_t kChunk = 256;
-    for (;;) {
-      if (options.cancel != nullptr &&
-          options.cancel->load(std::memory_order_relaxed)) {
-        cancelled = true;
-        return;
-      }
-      const int64_t begin = next.fetch_add(kChunk);
-      if (begin >= vectors.rows()) return;
-      const int64_t end = std::min<int64_t>(vectors.rows(), begin + kChunk);
-      try {
-        for (int64_t i = begin; i < end; ++i) {
-          impl->hnsw->addPoint(vectors.data() + i * vectors.cols(),
-                               static_cast<hnswlib::labeltype>(i));
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (error.empty()) error = e.what();
-        next.store(vectors.rows());
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < impl->build_threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& th : pool) th.join();
-  if (!error.empty()) {
-    return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
-  }
-  if (cancelled) return absl::CancelledError("HNSW build cancelled");
-  impl->upper_link_bytes = UpperLinkBytes(*impl->hnsw);
-  return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
-}
-
-absl::Status AnnIndex::Save(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  const std::string sum_tmp = path + ".sum.tmp";
-  try {
-    impl_->hnsw->saveIndex(tmp);
-  } catch (const std::exception& e) {
-    return absl::InternalError(
-        absl::StrCat("cannot write the ANN index to ", tmp, ": ", e.what()));
-  }
-  // hnswlib does not report write errors: the file read back is what counts.
-  absl::StatusOr<std::string> bytes = ReadWholeFile(tmp);
-  if (!bytes.ok() || bytes->empty()) {
-    std::remove(tmp.c_str());
-    return absl::InternalError(
-        absl::StrCat("cannot write the ANN index to ", tmp));
-  }
-  const std::string sum = IndexSum(impl_->size, impl_->dim, *bytes);
-  {
-    std::ofstream out(sum_tmp, std::ios::binary | std::ios::trunc);
-    out << sum;
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", sum_tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0 ||
-      std::rename(sum_tmp.c_str(), (path + ".sum").c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename into ", path));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
-    const std::string& path, const RowMatrix& vectors,
-    const AnnOptions& options) {
-  absl::StatusOr<std::string> sum = ReadWholeFile(path + ".sum");
-  if (!sum.ok()) return sum.status();
-  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
-  if (!bytes.ok()) return bytes.status();
-  if (*sum != IndexSum(static_cast<int32_t>(vectors.rows()),
-                       static_cast<int>(vectors.cols()), *bytes)) {
-    return absl::DataLossError(
-        absl::StrCat(path,
-                     " does not match its checksum or is not an index of this "
-                     "model's ",
-                     vectors.rows(), "x", vectors.cols(), " item vectors"));
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->dim = static_cast<int>(vectors.cols());
-  impl->size = static_cast<int32_t>(vectors.rows());
-  impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
-  impl->build_threads = 1;
-  try {
-    impl->space = std::make_unique<InnerProductSpace>(impl->dim);
-    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        impl->space.get(), path, false, vectors.rows());
-  } catch (const std::bad_alloc& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("loading the ANN index ", path, ": ", e.what()));
-  } catch (const std::exception& e) {
-    return absl::DataLossError(
-        absl::StrCat("loading the ANN index ", path, ": ", e.what()));
-  }
-  // The checksum proves the file is what Save wrote; this proves it was
-  // written for these vectors (every row, as stored in the graph).
-  const hnswlib::HierarchicalNSW<float>& g = *impl->hnsw;
-  if (g.cur_element_count != static_cast<size_t>(vectors.rows())) {
-    return absl::DataLossError(absl::StrCat(path, " indexes ",
-                                            g.cur_element_count,
-                                            " vectors, "
-                                            "the model has ",
-                                            vectors.rows()));
-  }
-  const size_t row_bytes = static_cast<size_t>(vectors.cols()) * sizeof(float);
-  for (int64_t i = 0; i < vectors.rows(); ++i) {
-    auto it = g.label_lookup_.find(static_cast<hnswlib::labeltype>(i));
-    if (it == g.label_lookup_.end() ||
-        std::memcmp(g.getDataByInternalId(it->second),
-                    vectors.data() + i * vectors.cols(), row_bytes) != 0) {
-      return absl::DataLossError(absl::StrCat(
-          path, " is an index of other vectors than this model's (row ", i,
-          " differs)"));
-    }
-  }
-  impl->upper_link_bytes = UpperLinkBytes(g);
-  return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
-}
-
-std::vector<SearchHit> AnnIndex::Search(const float* query, int k,
-                                        int ef) const {
-  if (k <= 0) return {};
-  const hnswlib::HierarchicalNSW<float>& g = *impl_->hnsw;
-  const size_t beam =
-      static_cast<size_t>(std::max({k, ef > 0 ? ef : impl_->ef_search, 1}));
-  const int active = impl_->active_searches.fetch_add(1) + 1;
-  int peak = impl_->peak_searches.load();
-  while (active > peak &&
-         !impl_->peak_searches.compare_exchange_weak(peak, active)) {
-  }
+// Searches one graph: hnswlib's searchKnn reads a mutable member ef_
+// (setEf is not thread-safe), so this replays its greedy descent through
+// the upper layers and then runs the base-layer beam search with the
+// per-call width; everything it touches is const.
+std::vector<SearchHit> SearchGraph(const Graph& g, const float* query, int k,
+                                   size_t beam) {
   std::vector<SearchHit> hits;
   try {
-    // hnswlib's searchKnn reads a mutable member ef_ (setEf is not
-    // thread-safe), so this replays its greedy descent through the upper
-    // layers and then runs the base-layer beam search with the per-call
-    // width; everything it touches is const.
     hnswlib::tableint current = g.enterpoint_node_;
     float best = g.fstdistfunc_(query, g.getDataByInternalId(current),
                                 g.dist_func_param_);
@@ -471,8 +303,308 @@ std::vector<SearchHit> AnnIndex::Search(const float* query, int k,
     // caller fall back to exact search.
     hits.clear();
   }
-  impl_->active_searches.fetch_sub(1);
   return hits;
+}
+
+// Bytes of one graph, with `searchers` visited lists.
+size_t GraphBytes(const GraphHolder& holder, size_t searchers) {
+  const Graph& g = *holder.hnsw;
+  const size_t n = g.max_elements_;
+  // Label map: one hash node (key, value, next pointer, malloc header) per
+  // element plus the bucket array.
+  const size_t label_map =
+      g.label_lookup_.size() * 32 + g.label_lookup_.bucket_count() * 8;
+  const size_t visited_lists = searchers * n * sizeof(hnswlib::vl_type);
+  return n * g.size_data_per_element_ + holder.upper_link_bytes +
+         n * sizeof(char*) + g.element_levels_.capacity() * sizeof(int) +
+         g.link_list_locks_.size() * sizeof(std::mutex) +
+         g.link_list_update_locks_.size() * sizeof(std::mutex) + label_map +
+         visited_lists;
+}
+
+// Inserts every row of `vectors` into a new graph, on options.threads
+// threads. hnswlib's addPoint is meant for concurrent use. The graph it
+// builds depends on insertion interleaving, so multi-threaded builds are
+// not bit-for-bit reproducible (searches on a built index are). Known wart
+// of 0.6.2: addPoint draws the node level from a shared generator without
+// a lock, so concurrent builds race on that word (a thread sanitizer
+// reports it); the worst outcome is a repeated level draw.
+absl::StatusOr<GraphHolder> BuildGraph(hnswlib::SpaceInterface<float>* space,
+                                       const RowMatrix& vectors,
+                                       const AnnOptions& options, int threads) {
+  GraphHolder holder;
+  try {
+    holder.hnsw =
+        std::make_unique<Graph>(space, vectors.rows(), options.m,
+                                options.ef_construction, options.seed);
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("HNSW allocation failed: ", e.what()));
+  }
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> cancelled{false};
+  std::mutex error_mu;
+  std::string error;
+  auto worker = [&] {
+    constexpr int64_t kChunk = 256;
+    for (;;) {
+      if (options.cancel != nullptr &&
+          options.cancel->load(std::memory_order_relaxed)) {
+        cancelled = true;
+        return;
+      }
+      const int64_t begin = next.fetch_add(kChunk);
+      if (begin >= vectors.rows()) return;
+      const int64_t end = std::min<int64_t>(vectors.rows(), begin + kChunk);
+      try {
+        for (int64_t i = begin; i < end; ++i) {
+          holder.hnsw->addPoint(vectors.data() + i * vectors.cols(),
+                                static_cast<hnswlib::labeltype>(i));
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (error.empty()) error = e.what();
+        next.store(vectors.rows());
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& th : pool) th.join();
+  if (!error.empty()) {
+    return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
+  }
+  if (cancelled) return absl::CancelledError("HNSW build cancelled");
+  holder.upper_link_bytes = UpperLinkBytes(*holder.hnsw);
+  return holder;
+}
+
+// Loads the graph in `path` and checks that it holds exactly the rows of
+// `vectors` (DataLoss otherwise, naming `path`).
+absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
+                                      const std::string& path,
+                                      const RowMatrix& vectors) {
+  GraphHolder holder;
+  try {
+    holder.hnsw = std::make_unique<Graph>(space, path, false, vectors.rows());
+  } catch (const std::bad_alloc& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("loading the ANN index ", path, ": ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat("loading the ANN index ", path, ": ", e.what()));
+  }
+  // The checksum proves the file is what Save wrote; this proves it was
+  // written for these vectors (every row, as stored in the graph).
+  const Graph& g = *holder.hnsw;
+  if (g.cur_element_count != static_cast<size_t>(vectors.rows())) {
+    return absl::DataLossError(absl::StrCat(path, " indexes ",
+                                            g.cur_element_count,
+                                            " vectors, "
+                                            "the model has ",
+                                            vectors.rows()));
+  }
+  const size_t row_bytes = static_cast<size_t>(vectors.cols()) * sizeof(float);
+  for (int64_t i = 0; i < vectors.rows(); ++i) {
+    auto it = g.label_lookup_.find(static_cast<hnswlib::labeltype>(i));
+    if (it == g.label_lookup_.end() ||
+        std::memcmp(g.getDataByInternalId(it->second),
+                    vectors.data() + i * vectors.cols(), row_bytes) != 0) {
+      return absl::DataLossError(absl::StrCat(
+          path, " is an index of other vectors than this model's (row ", i,
+          " differs)"));
+    }
+  }
+  holder.upper_link_bytes = UpperLinkBytes(g);
+  return holder;
+}
+
+}  // namespace
+
+struct AnnIndex::Impl {
+  int dim = 0;
+  int32_t size = 0;
+  int ef_search = 0;
+  int build_threads = 1;
+  std::unique_ptr<InnerProductSpace> space;
+  GraphHolder inner_product;
+  GraphHolder cosine;  // hnsw is null without the cosine graph
+  // hnswlib keeps one visited-list (2 bytes per element) per concurrent
+  // search ever seen; tracking the peak keeps MemoryBytes honest.
+  mutable std::atomic<int> active_searches{0};
+  mutable std::atomic<int> peak_searches{0};
+
+  std::vector<SearchHit> Search(const Graph& g, const float* query, int k,
+                                int ef) const {
+    if (k <= 0) return {};
+    const size_t beam =
+        static_cast<size_t>(std::max({k, ef > 0 ? ef : ef_search, 1}));
+    const int active = active_searches.fetch_add(1) + 1;
+    int peak = peak_searches.load();
+    while (active > peak &&
+           !peak_searches.compare_exchange_weak(peak, active)) {
+    }
+    std::vector<SearchHit> hits = SearchGraph(g, query, k, beam);
+    active_searches.fetch_sub(1);
+    return hits;
+  }
+};
+
+AnnIndex::AnnIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AnnIndex::~AnnIndex() = default;
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
+    const RowMatrix& vectors, const AnnOptions& options) {
+  if (vectors.rows() == 0 || vectors.cols() == 0) {
+    return absl::InvalidArgumentError("cannot index an empty matrix");
+  }
+  if (options.m < 2 || options.ef_construction <= 0 || options.ef_search <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid HNSW options: m=", options.m, " ef_construction=",
+        options.ef_construction, " ef_search=", options.ef_search));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dim = static_cast<int>(vectors.cols());
+  impl->size = static_cast<int32_t>(vectors.rows());
+  impl->ef_search = options.ef_search;
+  impl->build_threads = ResolveThreads(options.threads);
+  impl->space = std::make_unique<InnerProductSpace>(impl->dim);
+  absl::StatusOr<GraphHolder> graph =
+      BuildGraph(impl->space.get(), vectors, options, impl->build_threads);
+  if (!graph.ok()) return graph.status();
+  impl->inner_product = *std::move(graph);
+  if (options.cosine) {
+    graph = BuildGraph(impl->space.get(), UnitRows(vectors), options,
+                       impl->build_threads);
+    if (!graph.ok()) return graph.status();
+    impl->cosine = *std::move(graph);
+  }
+  return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
+}
+
+namespace {
+
+// hnswlib's saveIndex to `path`, read back: hnswlib does not report write
+// errors, so the file read back is what counts.
+// (hnswlib 0.6's saveIndex only reads the graph but is not const.)
+absl::StatusOr<std::string> SaveGraph(Graph& g, const std::string& path) {
+  try {
+    g.saveIndex(path);
+  } catch (const std::exception& e) {
+    std::remove(path.c_str());
+    return absl::InternalError(
+        absl::StrCat("cannot write the ANN index to ", path, ": ", e.what()));
+  }
+  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
+  if (!bytes.ok() || bytes->empty()) {
+    std::remove(path.c_str());
+    return absl::InternalError(
+        absl::StrCat("cannot write the ANN index to ", path));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status AnnIndex::Save(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  const std::string cosine_path = path + ".cosine";
+  const std::string cosine_tmp = cosine_path + ".tmp";
+  const std::string sum_tmp = path + ".sum.tmp";
+  absl::StatusOr<std::string> bytes =
+      SaveGraph(*impl_->inner_product.hnsw, tmp);
+  if (!bytes.ok()) return bytes.status();
+  std::string cosine_bytes;
+  if (impl_->cosine.hnsw != nullptr) {
+    absl::StatusOr<std::string> c = SaveGraph(*impl_->cosine.hnsw, cosine_tmp);
+    if (!c.ok()) {
+      std::remove(tmp.c_str());
+      return c.status();
+    }
+    cosine_bytes = *std::move(c);
+  }
+  const std::string sum =
+      IndexSum(impl_->size, impl_->dim, *bytes, cosine_bytes);
+  {
+    std::ofstream out(sum_tmp, std::ios::binary | std::ios::trunc);
+    out << sum;
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      std::remove(cosine_tmp.c_str());
+      return absl::InternalError(absl::StrCat("cannot write ", sum_tmp));
+    }
+  }
+  // The checksum file goes last: until it is renamed, a reader finds the
+  // old one, which does not match the new files.
+  if (std::rename(tmp.c_str(), path.c_str()) != 0 ||
+      (impl_->cosine.hnsw != nullptr
+           ? std::rename(cosine_tmp.c_str(), cosine_path.c_str()) != 0
+           : (std::remove(cosine_path.c_str()), false)) ||
+      std::rename(sum_tmp.c_str(), (path + ".sum").c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename into ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
+    const std::string& path, const RowMatrix& vectors,
+    const AnnOptions& options) {
+  const std::string cosine_path = path + ".cosine";
+  absl::StatusOr<std::string> sum = ReadWholeFile(path + ".sum");
+  if (!sum.ok()) return sum.status();
+  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return bytes.status();
+  std::string cosine_bytes;
+  if (options.cosine) {
+    absl::StatusOr<std::string> c = ReadWholeFile(cosine_path);
+    if (!c.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          path, " has no cosine graph (", cosine_path,
+          "): saved without one, or before cosine graphs existed"));
+    }
+    cosine_bytes = *std::move(c);
+  }
+  if (*sum != IndexSum(static_cast<int32_t>(vectors.rows()),
+                       static_cast<int>(vectors.cols()), *bytes,
+                       cosine_bytes)) {
+    return absl::DataLossError(absl::StrCat(
+        path,
+        " does not match its checksum or is not an index of this model's ",
+        vectors.rows(), "x", vectors.cols(), " item vectors",
+        options.cosine ? " with a cosine graph" : " without a cosine graph"));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dim = static_cast<int>(vectors.cols());
+  impl->size = static_cast<int32_t>(vectors.rows());
+  impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
+  impl->build_threads = 1;
+  impl->space = std::make_unique<InnerProductSpace>(impl->dim);
+  absl::StatusOr<GraphHolder> graph =
+      LoadGraph(impl->space.get(), path, vectors);
+  if (!graph.ok()) return graph.status();
+  impl->inner_product = *std::move(graph);
+  if (options.cosine) {
+    graph = LoadGraph(impl->space.get(), cosine_path, UnitRows(vectors));
+    if (!graph.ok()) return graph.status();
+    impl->cosine = *std::move(graph);
+  }
+  return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
+}
+
+std::vector<SearchHit> AnnIndex::Search(const float* query, int k,
+                                        int ef) const {
+  return impl_->Search(*impl_->inner_product.hnsw, query, k, ef);
+}
+
+bool AnnIndex::has_cosine() const { return impl_->cosine.hnsw != nullptr; }
+
+std::vector<SearchHit> AnnIndex::SearchCosine(const float* query, int k,
+                                              int ef) const {
+  if (impl_->cosine.hnsw == nullptr) return {};
+  return impl_->Search(*impl_->cosine.hnsw, query, k, ef);
 }
 
 int32_t AnnIndex::size() const { return impl_->size; }
@@ -480,21 +612,13 @@ int32_t AnnIndex::size() const { return impl_->size; }
 int AnnIndex::dim() const { return impl_->dim; }
 
 size_t AnnIndex::MemoryBytes() const {
-  const hnswlib::HierarchicalNSW<float>& g = *impl_->hnsw;
-  const size_t n = g.max_elements_;
-  // Label map: one hash node (key, value, next pointer, malloc header) per
-  // element plus the bucket array.
-  const size_t label_map =
-      g.label_lookup_.size() * 32 + g.label_lookup_.bucket_count() * 8;
-  const size_t visited_lists =
-      static_cast<size_t>(
-          std::max({1, impl_->build_threads, impl_->peak_searches.load()})) *
-      n * sizeof(hnswlib::vl_type);
-  return n * g.size_data_per_element_ + impl_->upper_link_bytes +
-         n * sizeof(char*) + g.element_levels_.capacity() * sizeof(int) +
-         g.link_list_locks_.size() * sizeof(std::mutex) +
-         g.link_list_update_locks_.size() * sizeof(std::mutex) + label_map +
-         visited_lists + sizeof(*impl_);
+  const size_t searchers = static_cast<size_t>(
+      std::max({1, impl_->build_threads, impl_->peak_searches.load()}));
+  size_t bytes = GraphBytes(impl_->inner_product, searchers) + sizeof(*impl_);
+  if (impl_->cosine.hnsw != nullptr) {
+    bytes += GraphBytes(impl_->cosine, searchers);
+  }
+  return bytes;
 }
 
 }  // namespace aisle::core

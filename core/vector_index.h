@@ -1,10 +1,11 @@
-// Maximum-inner-product top-k search over item vectors.
+// Maximum-inner-product (and cosine) top-k search over item vectors.
 //
 // Two paths: ExactTopK (Eigen, brute force, exact; batched for throughput)
-// and AnnIndex (hnswlib HNSW graph in inner-product space, approximate,
-// sub-linear). The engine picks: exact for small catalogs and for selective
-// filters, ANN otherwise, over-fetching so that filtered-out items do not
-// shorten the list.
+// and AnnIndex (hnswlib HNSW graphs in inner-product space, one over the
+// rows and optionally one over the rows scaled to unit length for cosine;
+// approximate, sub-linear). The engine picks: exact for small catalogs and for
+// selective filters, ANN otherwise, over-fetching so that filtered-out items do
+// not shorten the list.
 //
 // Thread safety: concurrent searches on a const index are safe; an index is
 // built once and never mutated afterwards (a new model builds a new index).
@@ -58,6 +59,12 @@ struct AnnOptions {
   // graph depends on insertion interleaving, so it is not bit-for-bit
   // reproducible (searches on a given index are). Default: 0.
   int threads = 0;
+  // Also build a second graph over the rows scaled to unit length, for
+  // cosine searches (SearchCosine). A cosine ranking re-ordering the
+  // inner-product graph's hits misses the short rows (items with few
+  // events) that are an item's nearest neighbours by angle. Costs about
+  // as much memory and build time again. Default: true.
+  bool cosine = true;
   // Seed of hnswlib's level generator. Default: 100.
   uint64_t seed = 100;
   // If set, Build checks it between chunks of 256 insertions and returns
@@ -69,26 +76,30 @@ struct AnnOptions {
 class AnnIndex {
  public:
   // Builds an HNSW index over the rows of `vectors` (copied into the
-  // index). Returns InvalidArgument for an empty matrix or m < 2 or
-  // non-positive ef values, ResourceExhausted if hnswlib cannot allocate,
-  // Cancelled when options.cancel became true, Internal for any other
-  // hnswlib failure.
+  // index), and with options.cosine a second one over the rows scaled to
+  // unit length (zero rows stay zero). Returns InvalidArgument for an empty
+  // matrix or m < 2 or non-positive ef values, ResourceExhausted if hnswlib
+  // cannot allocate, Cancelled when options.cancel became true, Internal for
+  // any other hnswlib failure.
   static absl::StatusOr<std::unique_ptr<AnnIndex>> Build(
       const RowMatrix& vectors, const AnnOptions& options);
 
-  // Writes the index to `path` (hnswlib's format) and a checksum file
-  // `path`.sum beside it (rows, dim, bytes, CRC32C), each written under a
-  // temporary name and renamed, so a reader never takes a half-written
-  // file for an index. Internal on any I/O failure.
+  // Writes the index to `path` (hnswlib's format), its cosine graph if it
+  // has one to `path`.cosine, and a checksum file `path`.sum covering both
+  // (rows, dim, bytes, CRC32C), each written under a temporary name and
+  // renamed, so a reader never takes a half-written file for an index.
+  // Internal on any I/O failure.
   absl::Status Save(const std::string& path) const;
 
   // Loads an index that Save wrote for exactly these `vectors` (a model's
   // item factors), instead of building it again. Errors: NotFound when
   // `path` or its checksum file is absent; DataLoss when the file does not
   // match its checksum, or is an index of other vectors (other rows, dim
-  // or values: another model's); ResourceExhausted if hnswlib cannot
-  // allocate. options.ef_search applies to searches; the build options
-  // are those the index was built with.
+  // or values: another model's), or has a cosine graph where
+  // options.cosine asks for none or the other way round (an index saved
+  // before cosine graphs existed is such a file); ResourceExhausted if
+  // hnswlib cannot allocate. options.ef_search applies to searches; the
+  // build options are those the index was built with.
   static absl::StatusOr<std::unique_ptr<AnnIndex>> Load(
       const std::string& path, const RowMatrix& vectors,
       const AnnOptions& options);
@@ -103,10 +114,18 @@ class AnnIndex {
   // the beam width is a per-call argument, never shared state (hnswlib's
   // own setEf is not used). Scores are exact inner products.
   std::vector<SearchHit> Search(const float* query, int k, int ef = 0) const;
+  // Whether the index has the cosine graph (AnnOptions::cosine).
+  bool has_cosine() const;
+  // Approximate top-k by cosine with `query`, best first, from the cosine
+  // graph (empty without one; see has_cosine). Scores are inner products
+  // of `query` with the unit-length rows: the cosine times |query|. Same
+  // contract as Search otherwise.
+  std::vector<SearchHit> SearchCosine(const float* query, int k,
+                                      int ef = 0) const;
 
   int32_t size() const;
   int dim() const;
-  // Bytes held by the graph, its vector copy, its locks and label map, and
+  // Bytes held by the graphs, their vector copies, locks and label maps, and
   // the per-concurrent-search visited lists (2 bytes per element each).
   size_t MemoryBytes() const;
 

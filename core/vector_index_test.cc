@@ -229,6 +229,77 @@ TEST_F(AnnIndexRecallTest, ConcurrentSearchesMatchSequential) {
 }
 
 }  // namespace
+// Rows of very different lengths, as trained item vectors are (an item's
+// length grows with its events): the nearest rows by angle include short
+// ones that an inner-product search ranks low.
+RowMatrix VariedLengths(int rows, int dim, uint64_t seed) {
+  RowMatrix v = test_vectors::Gaussian(rows, dim, 1.0f, seed);
+  std::mt19937_64 rng(seed + 1);
+  std::uniform_real_distribution<float> scale(0.05f, 5.0f);
+  for (int r = 0; r < rows; ++r) v.row(r) *= scale(rng);
+  return v;
+}
+
+TEST(AnnIndexTest, CosineGraphFindsTheNearestRowsByAngle) {
+  const RowMatrix v = VariedLengths(20000, 16, 41);
+  RowMatrix unit = v;
+  for (int r = 0; r < unit.rows(); ++r) unit.row(r).normalize();
+  AnnOptions options;
+  options.threads = 2;
+  ASSERT_OK_AND_ASSIGN(auto index, AnnIndex::Build(v, options));
+  ASSERT_TRUE(index->has_cosine());
+  const RowMatrix queries = test_vectors::Gaussian(100, 16, 2.0f, 43);
+  const auto exact = ExactTopKBatch(unit, queries, 10);
+  int found = 0, found_by_inner_product = 0;
+  for (int q = 0; q < queries.rows(); ++q) {
+    const auto hits = index->SearchCosine(queries.row(q).data(), 10);
+    ASSERT_EQ(hits.size(), 10u);
+    for (const SearchHit& h : hits) {
+      // The cosine times |query|.
+      EXPECT_NEAR(h.score, unit.row(h.index).dot(queries.row(q)), 1e-3);
+    }
+    const auto want = Indices(exact[q]);
+    for (const SearchHit& h : hits) {
+      found += std::count(want.begin(), want.end(), h.index);
+    }
+    // What a cosine ranking got before: 4x as many inner-product hits,
+    // re-ranked by cosine.
+    std::vector<SearchHit> reranked = index->Search(queries.row(q).data(), 40);
+    for (SearchHit& h : reranked) h.score /= v.row(h.index).norm();
+    std::sort(reranked.begin(), reranked.end(),
+              [](const SearchHit& a, const SearchHit& b) {
+                return a.score > b.score;
+              });
+    reranked.resize(std::min<size_t>(10, reranked.size()));
+    for (const SearchHit& h : reranked) {
+      found_by_inner_product += std::count(want.begin(), want.end(), h.index);
+    }
+  }
+  const double recall = found / (10.0 * queries.rows());
+  const double recall_by_inner_product =
+      found_by_inner_product / (10.0 * queries.rows());
+  EXPECT_GE(recall, 0.9);
+  EXPECT_LT(recall_by_inner_product, recall);
+  RecordProperty("cosine_recall_at_10", std::to_string(recall));
+  RecordProperty("reranked_inner_product_recall_at_10",
+                 std::to_string(recall_by_inner_product));
+}
+
+TEST(AnnIndexTest, WithoutTheCosineOptionThereIsNoCosineGraph) {
+  const RowMatrix v = VariedLengths(2000, 8, 47);
+  AnnOptions without;
+  without.threads = 1;
+  without.cosine = false;
+  AnnOptions with = without;
+  with.cosine = true;
+  ASSERT_OK_AND_ASSIGN(auto a, AnnIndex::Build(v, without));
+  ASSERT_OK_AND_ASSIGN(auto b, AnnIndex::Build(v, with));
+  EXPECT_FALSE(a->has_cosine());
+  EXPECT_TRUE(a->SearchCosine(v.row(0).data(), 10).empty());
+  EXPECT_EQ(a->Search(v.row(0).data(), 10).size(), 10u);
+  EXPECT_GT(b->MemoryBytes(), a->MemoryBytes() + v.size() * sizeof(float));
+}
+
 TEST(AnnIndexTest, BuildStopsWhenCancelled) {
   RowMatrix v = RowMatrix::Random(2000, 8);
   std::atomic<bool> cancel{true};
@@ -272,16 +343,62 @@ TEST_F(AnnIndexFileTest, SavedIndexLoadsAndSearchesTheSame) {
   ASSERT_OK_AND_ASSIGN(auto loaded, AnnIndex::Load(path_, v, options));
   EXPECT_EQ(loaded->size(), 3000);
   EXPECT_EQ(loaded->dim(), 16);
+  ASSERT_TRUE(loaded->has_cosine());
   RowMatrix queries = RowMatrix::Random(20, 16);
   for (int q = 0; q < queries.rows(); ++q) {
-    const std::vector<SearchHit> a = built->Search(queries.row(q).data(), 10);
-    const std::vector<SearchHit> b = loaded->Search(queries.row(q).data(), 10);
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_EQ(a[i].index, b[i].index);
-      EXPECT_FLOAT_EQ(a[i].score, b[i].score);
+    for (const bool cosine : {false, true}) {
+      const float* query = queries.row(q).data();
+      const std::vector<SearchHit> a =
+          cosine ? built->SearchCosine(query, 10) : built->Search(query, 10);
+      const std::vector<SearchHit> b =
+          cosine ? loaded->SearchCosine(query, 10) : loaded->Search(query, 10);
+      ASSERT_EQ(a.size(), 10u);
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].index, b[i].index);
+        EXPECT_FLOAT_EQ(a[i].score, b[i].score);
+      }
     }
   }
+}
+
+// An index saved with a cosine graph is not what a server without one
+// asks for, nor the other way round (nor one saved before cosine graphs
+// existed): the caller builds again.
+TEST_F(AnnIndexFileTest, CosineGraphMustBeThereExactlyWhenAskedFor) {
+  RowMatrix v = RowMatrix::Random(500, 8);
+  AnnOptions with;
+  with.threads = 1;
+  AnnOptions without = with;
+  without.cosine = false;
+  ASSERT_OK_AND_ASSIGN(auto built, AnnIndex::Build(v, with));
+  ASSERT_OK(built->Save(path_));
+  EXPECT_TRUE(std::filesystem::exists(path_ + ".cosine"));
+  EXPECT_THAT(AnnIndex::Load(path_, v, without),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::HasSubstr("without a cosine graph")));
+  ASSERT_OK_AND_ASSIGN(auto plain, AnnIndex::Build(v, without));
+  ASSERT_OK(plain->Save(path_));
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".cosine"));
+  ASSERT_OK_AND_ASSIGN(auto loaded, AnnIndex::Load(path_, v, without));
+  EXPECT_FALSE(loaded->has_cosine());
+  EXPECT_THAT(AnnIndex::Load(path_, v, with),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::HasSubstr("no cosine graph")));
+}
+
+TEST_F(AnnIndexFileTest, CorruptedCosineGraphIsDataLoss) {
+  RowMatrix v = RowMatrix::Random(500, 8);
+  ASSERT_OK_AND_ASSIGN(auto built, AnnIndex::Build(v, AnnOptions()));
+  ASSERT_OK(built->Save(path_));
+  {
+    std::fstream f(path_ + ".cosine",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x5a');
+  }
+  EXPECT_THAT(AnnIndex::Load(path_, v, AnnOptions()),
+              StatusIs(absl::StatusCode::kDataLoss, _));
 }
 
 TEST_F(AnnIndexFileTest, MissingFileIsNotFound) {

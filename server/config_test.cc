@@ -179,12 +179,26 @@ TEST(ConfigTest, SessionRankerWeights) {
 }
 
 TEST(ConfigTest, FlagsInBothForms) {
-  absl::StatusOr<ServerConfig> c =
-      Parse({"--port", "6000", "--metrics-port=-1", "--demo",
-             "--durability=machine", "--log-format", "json",
-             "--model-poll-interval", "-1", "--max-message-bytes", "8MiB",
-             "--idempotency-retention", "7d", "--shutdown-grace", "250ms",
-             "--popularity-half-life", "3.5", "--ann-min-items", "100"});
+  absl::StatusOr<ServerConfig> c = Parse({"--port",
+                                          "6000",
+                                          "--metrics-port=-1",
+                                          "--demo",
+                                          "--durability=machine",
+                                          "--log-format",
+                                          "json",
+                                          "--model-poll-interval",
+                                          "-1",
+                                          "--max-message-bytes",
+                                          "8MiB",
+                                          "--idempotency-retention",
+                                          "7d",
+                                          "--shutdown-grace",
+                                          "250ms",
+                                          "--popularity-half-life",
+                                          "3.5",
+                                          "--ann-min-items",
+                                          "100",
+                                          "--ann-cosine-graph=false"});
   ASSERT_OK(c);
   EXPECT_EQ(c->port, 6000);
   EXPECT_EQ(c->metrics_port, -1);
@@ -197,6 +211,11 @@ TEST(ConfigTest, FlagsInBothForms) {
   EXPECT_EQ(c->shutdown_grace_ms, 250);
   EXPECT_DOUBLE_EQ(c->engine.popularity_half_life_days, 3.5);
   EXPECT_EQ(c->engine.model.ann_min_items, 100);
+  EXPECT_FALSE(c->engine.model.ann.cosine);
+  // The default keeps the cosine graph.
+  absl::StatusOr<ServerConfig> d = Parse({});
+  ASSERT_OK(d);
+  EXPECT_TRUE(d->engine.model.ann.cosine);
 }
 
 TEST(ConfigTest, PrecedenceFlagOverEnvOverFileOverDefault) {

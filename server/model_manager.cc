@@ -74,6 +74,7 @@ void PruneAnnCache(const storage::Store& store, const std::string& dir) {
             .string();
     kept.insert(name);
     kept.insert(name + ".sum");
+    kept.insert(name + ".cosine");
   }
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
