@@ -539,11 +539,16 @@ absl::Status AnnIndex::Save(const std::string& path) const {
   }
   // The checksum file goes last: until it is renamed, a reader finds the
   // old one, which does not match the new files.
-  if (std::rename(tmp.c_str(), path.c_str()) != 0 ||
-      (impl_->cosine.hnsw != nullptr
-           ? std::rename(cosine_tmp.c_str(), cosine_path.c_str()) != 0
-           : (std::remove(cosine_path.c_str()), false)) ||
-      std::rename(sum_tmp.c_str(), (path + ".sum").c_str()) != 0) {
+  bool renamed = std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (impl_->cosine.hnsw != nullptr) {
+    renamed =
+        renamed && std::rename(cosine_tmp.c_str(), cosine_path.c_str()) == 0;
+  } else {
+    std::remove(cosine_path.c_str());  // an older save's graph, if any
+  }
+  renamed =
+      renamed && std::rename(sum_tmp.c_str(), (path + ".sum").c_str()) == 0;
+  if (!renamed) {
     return absl::InternalError(absl::StrCat("cannot rename into ", path));
   }
   return absl::OkStatus();
