@@ -132,7 +132,6 @@ class FoldInSystem {
   // alpha and regularization come from `options`.
   FoldInSystem(const Eigen::MatrixXf& gramian, const AlsOptions& options);
 
-  int factors() const { return static_cast<int>(yty_reg_.rows()); }
   float alpha() const { return alpha_; }
   const Eigen::MatrixXf& regularized_gramian() const { return yty_reg_; }
   // (Y^T Y + reg I)^-1, or an empty matrix when it is not positive definite.

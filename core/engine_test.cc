@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/check.h"
+#include "core/test_vectors.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 
@@ -707,6 +709,63 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   ASSERT_OK(few);
   EXPECT_TRUE(exact_trace.used_exact);
   EXPECT_EQ(Ids(*few), (std::vector<std::string>{"a0", "a1", "a2", "a3"}));
+}
+
+// SIMILAR_ITEMS ranks by cosine. Through the index's cosine graph it
+// answers what exact search answers, also where an item's nearest
+// neighbours by angle are short vectors (items with few events), which an
+// inner-product search ranks low.
+TEST(EngineTest, SimilarItemsThroughTheIndexAgreeWithExactSearch) {
+  constexpr int kItems = 3000;
+  std::vector<Item> items;
+  std::vector<std::string> ids;
+  RowMatrix y = test_vectors::Gaussian(kItems, 8, 1.0f, 51);
+  std::mt19937_64 rng(53);
+  std::uniform_real_distribution<float> scale(0.05f, 5.0f);
+  for (int i = 0; i < kItems; ++i) {
+    y.row(i) *= scale(rng);
+    ids.push_back(absl::StrCat("a", i));
+    items.push_back(MakeItem(ids.back(), "c"));
+  }
+  ModelMetadata meta;
+  meta.version = "cosine";
+  meta.factors = 8;
+  meta.parameters = {{"regularization", "0.1"}};
+  auto answers = [&](int32_t ann_min_items, bool* used_ann) {
+    EngineOptions options = WithoutSession();
+    options.model.ann_min_items = ann_min_items;
+    options.model.ann.threads = 1;
+    Engine engine(options);
+    engine.UpsertItems(items);
+    auto model =
+        FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
+    EXPECT_OK(model);
+    engine.SwapModel(*model);
+    std::vector<std::vector<std::string>> out;
+    for (int c = 0; c < 40; ++c) {
+      RecommendRequest req = Req(Scenario::kSimilarItems, "", 10);
+      req.context_item_ids = {absl::StrCat("a", c * 71 % kItems)};
+      RecommendTrace trace;
+      auto r = engine.Recommend(req, &trace);
+      EXPECT_OK(r);
+      *used_ann = *used_ann || trace.used_ann;
+      out.push_back(Ids(*r));
+    }
+    return out;
+  };
+  bool exact_used_ann = false, indexed_used_ann = false;
+  const auto exact = answers(kItems + 1, &exact_used_ann);
+  const auto indexed = answers(100, &indexed_used_ann);
+  EXPECT_FALSE(exact_used_ann);
+  EXPECT_TRUE(indexed_used_ann);
+  int same = 0, total = 0;
+  for (size_t c = 0; c < exact.size(); ++c) {
+    ASSERT_EQ(exact[c].size(), 10u);
+    const std::set<std::string> want(exact[c].begin(), exact[c].end());
+    for (const std::string& id : indexed[c]) same += want.count(id);
+    total += 10;
+  }
+  EXPECT_GE(same, 0.95 * total) << same << " of " << total;
 }
 
 // background_idle: the work after a swap runs under SCHED_IDLE (observed

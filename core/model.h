@@ -100,8 +100,6 @@ class FactorModel {
   const RowMatrix& item_factors() const { return item_factors_; }
   const RowMatrix& user_factors() const { return user_factors_; }
   const Eigen::MatrixXf& gramian() const { return gramian_; }
-  // Y^T Y + reg I and its inverse, built with the version (see FoldIn).
-  const FoldInSystem& fold_in_system() const { return *fold_in_; }
   const AlsOptions& als_options() const { return als_; }
   // The user segments learned with this version; empty() when it was
   // trained without (--segments 0, or before segments existed).
@@ -131,6 +129,7 @@ class FactorModel {
   RowMatrix item_factors_;
   RowMatrix user_factors_;
   Eigen::MatrixXf gramian_;
+  // Y^T Y + reg I and its inverse, built with the version (see FoldIn).
   std::optional<FoldInSystem> fold_in_;
   AlsOptions als_;
   Segments segments_;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <queue>
@@ -144,14 +145,36 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return std::move(out).str();
 }
 
-// The checksum file's content for an index file of `bytes` over rows x dim
-// vectors, with its cosine graph's file `cosine` (empty without one).
-std::string IndexSum(int32_t rows, int dim, std::string_view bytes,
-                     std::string_view cosine) {
+// A file's length and CRC32C, read in 1 MiB pieces (an index file is
+// hundreds of MB at 1M items; it is never held whole in memory).
+struct FileDigest {
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+};
+
+absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return absl::NotFoundError(absl::StrCat("no ", path));
+  FileDigest digest;
+  std::string piece(1 << 20, '\0');
+  while (in) {
+    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    digest.crc = Crc32cExtend(digest.crc, std::string_view(piece.data(), n));
+    digest.bytes += n;
+  }
+  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read ", path));
+  return digest;
+}
+
+// The checksum file's content for an index file over rows x dim vectors,
+// with its cosine graph's file (zero bytes without one).
+std::string IndexSum(int32_t rows, int dim, const FileDigest& graph,
+                     const FileDigest& cosine) {
   return absl::StrCat("aisle-ann-v2 rows=", rows, " dim=", dim,
-                      " bytes=", bytes.size(), " crc32c=", Crc32c(bytes),
-                      " cosine_bytes=", cosine.size(),
-                      " cosine_crc32c=", Crc32c(cosine), "\n");
+                      " bytes=", graph.bytes, " crc32c=", graph.crc,
+                      " cosine_bytes=", cosine.bytes,
+                      " cosine_crc32c=", cosine.crc, "\n");
 }
 
 // The rows scaled to unit length; zero rows stay zero. Build and Load
@@ -489,7 +512,7 @@ namespace {
 // hnswlib's saveIndex to `path`, read back: hnswlib does not report write
 // errors, so the file read back is what counts.
 // (hnswlib 0.6's saveIndex only reads the graph but is not const.)
-absl::StatusOr<std::string> SaveGraph(Graph& g, const std::string& path) {
+absl::StatusOr<FileDigest> SaveGraph(Graph& g, const std::string& path) {
   try {
     g.saveIndex(path);
   } catch (const std::exception& e) {
@@ -497,13 +520,13 @@ absl::StatusOr<std::string> SaveGraph(Graph& g, const std::string& path) {
     return absl::InternalError(
         absl::StrCat("cannot write the ANN index to ", path, ": ", e.what()));
   }
-  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
-  if (!bytes.ok() || bytes->empty()) {
+  absl::StatusOr<FileDigest> digest = DigestFile(path);
+  if (!digest.ok() || digest->bytes == 0) {
     std::remove(path.c_str());
     return absl::InternalError(
         absl::StrCat("cannot write the ANN index to ", path));
   }
-  return bytes;
+  return digest;
 }
 
 }  // namespace
@@ -513,20 +536,18 @@ absl::Status AnnIndex::Save(const std::string& path) const {
   const std::string cosine_path = path + ".cosine";
   const std::string cosine_tmp = cosine_path + ".tmp";
   const std::string sum_tmp = path + ".sum.tmp";
-  absl::StatusOr<std::string> bytes =
-      SaveGraph(*impl_->inner_product.hnsw, tmp);
-  if (!bytes.ok()) return bytes.status();
-  std::string cosine_bytes;
+  absl::StatusOr<FileDigest> graph = SaveGraph(*impl_->inner_product.hnsw, tmp);
+  if (!graph.ok()) return graph.status();
+  FileDigest cosine;
   if (impl_->cosine.hnsw != nullptr) {
-    absl::StatusOr<std::string> c = SaveGraph(*impl_->cosine.hnsw, cosine_tmp);
+    absl::StatusOr<FileDigest> c = SaveGraph(*impl_->cosine.hnsw, cosine_tmp);
     if (!c.ok()) {
       std::remove(tmp.c_str());
       return c.status();
     }
-    cosine_bytes = *std::move(c);
+    cosine = *c;
   }
-  const std::string sum =
-      IndexSum(impl_->size, impl_->dim, *bytes, cosine_bytes);
+  const std::string sum = IndexSum(impl_->size, impl_->dim, *graph, cosine);
   {
     std::ofstream out(sum_tmp, std::ios::binary | std::ios::trunc);
     out << sum;
@@ -557,24 +578,29 @@ absl::Status AnnIndex::Save(const std::string& path) const {
 absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
     const std::string& path, const RowMatrix& vectors,
     const AnnOptions& options) {
+  // The cosine graph is read and loaded on a second thread meanwhile: at
+  // a start, this is inside the time to SERVING. (A future made by
+  // std::async waits for its thread when destroyed, early returns too.)
   const std::string cosine_path = path + ".cosine";
-  absl::StatusOr<std::string> sum = ReadWholeFile(path + ".sum");
-  if (!sum.ok()) return sum.status();
-  absl::StatusOr<std::string> bytes = ReadWholeFile(path);
-  if (!bytes.ok()) return bytes.status();
-  std::string cosine_bytes;
+  std::future<absl::StatusOr<FileDigest>> cosine_digest;
   if (options.cosine) {
-    absl::StatusOr<std::string> c = ReadWholeFile(cosine_path);
-    if (!c.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          path, " has no cosine graph (", cosine_path,
-          "): saved without one, or before cosine graphs existed"));
-    }
-    cosine_bytes = *std::move(c);
+    cosine_digest = std::async(
+        std::launch::async, [&cosine_path] { return DigestFile(cosine_path); });
+  }
+  absl::StatusOr<std::string> sum = ReadWholeFile(path + ".sum");
+  absl::StatusOr<FileDigest> graph_digest = DigestFile(path);
+  absl::StatusOr<FileDigest> cosine = FileDigest();
+  if (options.cosine) cosine = cosine_digest.get();
+  if (!sum.ok()) return sum.status();
+  if (!graph_digest.ok()) return graph_digest.status();
+  if (!cosine.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(path, " has no cosine graph (", cosine_path,
+                     "): saved without one, or before cosine graphs existed"));
   }
   if (*sum != IndexSum(static_cast<int32_t>(vectors.rows()),
-                       static_cast<int>(vectors.cols()), *bytes,
-                       cosine_bytes)) {
+                       static_cast<int>(vectors.cols()), *graph_digest,
+                       *cosine)) {
     return absl::DataLossError(absl::StrCat(
         path,
         " does not match its checksum or is not an index of this model's ",
@@ -587,15 +613,20 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
   impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
   impl->build_threads = 1;
   impl->space = std::make_unique<InnerProductSpace>(impl->dim);
+  std::future<absl::StatusOr<GraphHolder>> cosine_graph;
+  if (options.cosine) {
+    cosine_graph = std::async(std::launch::async, [&] {
+      return LoadGraph(impl->space.get(), cosine_path, UnitRows(vectors));
+    });
+  }
   absl::StatusOr<GraphHolder> graph =
       LoadGraph(impl->space.get(), path, vectors);
+  absl::StatusOr<GraphHolder> unit = GraphHolder();
+  if (options.cosine) unit = cosine_graph.get();
   if (!graph.ok()) return graph.status();
+  if (!unit.ok()) return unit.status();
   impl->inner_product = *std::move(graph);
-  if (options.cosine) {
-    graph = LoadGraph(impl->space.get(), cosine_path, UnitRows(vectors));
-    if (!graph.ok()) return graph.status();
-    impl->cosine = *std::move(graph);
-  }
+  impl->cosine = *std::move(unit);
   return std::unique_ptr<AnnIndex>(new AnnIndex(std::move(impl)));
 }
 
