@@ -17,9 +17,9 @@ namespace aisle::server {
 namespace {
 
 using config_internal::Bad;
+using config_internal::BoolSetter;
 using config_internal::FlagOption;
 using config_internal::IntSetter;
-using config_internal::ParseBool;
 using config_internal::ParseDouble;
 using config_internal::ParseInt;
 using config_internal::Setter;
@@ -73,13 +73,7 @@ std::vector<FlagOption> ServerFlagOptions() {
       {"demo", "",
        "With an empty data dir, generate a demo catalog and events and "
        "train an initial model (default off).",
-       true,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<bool> b = ParseBool(v);
-         if (!b.ok()) return b.status();
-         c->demo = *b;
-         return absl::OkStatus();
-       }},
+       true, BoolSetter([](ServerConfig* c) -> bool& { return c->demo; })},
       {"durability", "process|machine",
        "process: acknowledged events survive a process crash; machine: "
        "fsync, they survive power loss (default process).",

@@ -198,19 +198,15 @@ std::vector<FlagOption> EngineFlagOptions() {
          c->engine.model.ann_min_items = static_cast<int32_t>(*n);
          return absl::OkStatus();
        }},
-      {"ann-cosine-graph", "BOOL",
+      {"ann-cosine-graph", "",
        "Give the ANN index a second graph over unit-length vectors, which "
        "SIMILAR_ITEMS searches by cosine; without it SIMILAR_ITEMS "
        "re-ranks 4x as many inner-product hits and agrees with exact "
        "search far less (README, Quality). About doubles the index's "
        "memory and build time (default true).",
-       true,
-       [](absl::string_view v, ServerConfig* c) -> absl::Status {
-         absl::StatusOr<bool> b = ParseBool(v);
-         if (!b.ok()) return b.status();
-         c->engine.model.ann.cosine = *b;
-         return absl::OkStatus();
-       }},
+       true, BoolSetter([](ServerConfig* c) -> bool& {
+         return c->engine.model.ann.cosine;
+       })},
       {"exploration", "FRACTION",
        "Exploration of a Recommend that does not set it: popularity "
        "penalty and slots for under-exposed items, 0..1 (default 0).",

@@ -59,6 +59,19 @@ Setter IntSetter(T ServerConfig::*field, int64_t min, int64_t max) {
   };
 }
 
+// A setter of a bool field of ServerConfig, reached through `field`
+// (ServerConfig* -> bool&; the field may be nested), with ParseBool's
+// spellings.
+template <typename Field>
+Setter BoolSetter(Field field) {
+  return [=](absl::string_view v, ServerConfig* c) -> absl::Status {
+    absl::StatusOr<bool> b = ParseBool(v);
+    if (!b.ok()) return b.status();
+    field(c) = *b;
+    return absl::OkStatus();
+  };
+}
+
 // The engine-tuning entries, in the order --help lists them
 // (config_engine_flags.cc).
 std::vector<FlagOption> EngineFlagOptions();
