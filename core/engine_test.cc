@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/check.h"
-#include "core/test_vectors.h"
+#include "core/engine_test_util.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 
@@ -24,39 +24,6 @@ namespace {
 
 using ::aisle::testing::StatusIs;
 using ::testing::_;
-
-constexpr int64_t kT0 = 1'700'000'000'000;  // ms
-constexpr int64_t kDay = 86'400'000;
-
-Item MakeItem(const std::string& id, const std::string& category,
-              double price = 10, bool available = true) {
-  Item item;
-  item.item_id = id;
-  item.title = "Title " + id;
-  item.categories = {category};
-  item.price = price;
-  item.available = available;
-  return item;
-}
-
-Event Ev(const std::string& user, const std::string& item, EventType type,
-         int64_t ts = kT0, double value = 0) {
-  static std::atomic<int> next{0};
-  Event e;
-  e.event_id = absl::StrCat("e", next++);
-  e.user_id = user;
-  e.item_id = item;
-  e.type = type;
-  e.value = value;
-  e.timestamp_ms = ts;
-  return e;
-}
-
-std::vector<std::string> Ids(const Recommendation& r) {
-  std::vector<std::string> ids;
-  for (const auto& s : r.items) ids.push_back(s.item_id);
-  return ids;
-}
 
 bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -98,26 +65,11 @@ void AddCrowd(Engine& engine) {
 
 // The sources before the session signal (core/session_test.cc tests it):
 // these tests pin what the others do.
-EngineOptions WithoutSession() {
-  EngineOptions o;
-  o.for_you.session = false;
-  return o;
-}
-
 std::unique_ptr<Engine> NewEngine(EngineOptions options = {}) {
   auto engine = std::make_unique<Engine>(options);
   const auto items = Catalog();
   engine->UpsertItems(items);
   return engine;
-}
-
-RecommendRequest Req(Scenario scenario, const std::string& user = "",
-                     int count = 5) {
-  RecommendRequest r;
-  r.scenario = scenario;
-  r.user_id = user;
-  r.count = count;
-  return r;
 }
 
 // A model with 2 factors: shoes point along x, books along y, kitchen
@@ -658,116 +610,6 @@ TEST(EngineTest, ContentTakesTheMostPopularOfALargeCategoryOnce) {
   }
 }
 
-TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
-  EngineOptions options;
-  options.model.ann_min_items = 100;
-  options.model.ann.threads = 1;
-  Engine engine(options);
-  // 400 items in 4 categories, vectors pointing by category.
-  std::vector<Item> items;
-  std::vector<std::string> ids;
-  RowMatrix y(400, 4);
-  for (int i = 0; i < 400; ++i) {
-    ids.push_back(absl::StrCat("a", i));
-    items.push_back(MakeItem(ids.back(), absl::StrCat("c", i % 4), i));
-    y.row(i).setConstant(0.01f);
-    y(i, i % 4) = 1.0f + 0.001f * i;
-  }
-  engine.UpsertItems(items);
-  ModelMetadata meta;
-  meta.version = "ann";
-  meta.factors = 4;
-  meta.parameters = {{"regularization", "0.1"}};
-  auto model =
-      FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
-  ASSERT_OK(model);
-  ASSERT_NE((*model)->ann(), nullptr);
-  engine.SwapModel(*model);
-  // The user has seen the 60 best c0 items; over-fetch must get past them.
-  std::vector<Event> events;
-  for (int i = 399; events.size() < 60; --i) {
-    if (i % 4 == 0)
-      events.push_back(Ev("u", absl::StrCat("a", i), EventType::kPurchase));
-  }
-  engine.ApplyEvents(events);
-  RecommendTrace trace;
-  auto req = Req(Scenario::kForYou, "u", 10);
-  auto r = engine.Recommend(req, &trace);
-  ASSERT_OK(r);
-  EXPECT_TRUE(trace.used_ann);
-  ASSERT_EQ(r->items.size(), 10u);
-  for (const auto& s : r->items) {
-    EXPECT_EQ(s.source, Source::kFactorModel);
-    const int i = std::stoi(s.item_id.substr(1));
-    EXPECT_EQ(i % 4, 0) << s.item_id;
-    EXPECT_LT(i, 160) << "seen item " << s.item_id;
-  }
-  // A filter keeping 1% of the catalog: exact with the predicate.
-  RecommendTrace exact_trace;
-  req.filter.max_price = 3;
-  auto few = engine.Recommend(req, &exact_trace);
-  ASSERT_OK(few);
-  EXPECT_TRUE(exact_trace.used_exact);
-  EXPECT_EQ(Ids(*few), (std::vector<std::string>{"a0", "a1", "a2", "a3"}));
-}
-
-// SIMILAR_ITEMS ranks by cosine. Through the index's cosine graph it
-// answers what exact search answers, also where an item's nearest
-// neighbours by angle are short vectors (items with few events), which an
-// inner-product search ranks low.
-TEST(EngineTest, SimilarItemsThroughTheIndexAgreeWithExactSearch) {
-  constexpr int kItems = 3000;
-  std::vector<Item> items;
-  std::vector<std::string> ids;
-  RowMatrix y = test_vectors::Gaussian(kItems, 8, 1.0f, 51);
-  std::mt19937_64 rng(53);
-  std::uniform_real_distribution<float> scale(0.05f, 5.0f);
-  for (int i = 0; i < kItems; ++i) {
-    y.row(i) *= scale(rng);
-    ids.push_back(absl::StrCat("a", i));
-    items.push_back(MakeItem(ids.back(), "c"));
-  }
-  ModelMetadata meta;
-  meta.version = "cosine";
-  meta.factors = 8;
-  meta.parameters = {{"regularization", "0.1"}};
-  auto answers = [&](int32_t ann_min_items, bool* used_ann) {
-    EngineOptions options = WithoutSession();
-    options.model.ann_min_items = ann_min_items;
-    options.model.ann.threads = 1;
-    Engine engine(options);
-    engine.UpsertItems(items);
-    auto model =
-        FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
-    EXPECT_OK(model);
-    engine.SwapModel(*model);
-    std::vector<std::vector<std::string>> out;
-    for (int c = 0; c < 40; ++c) {
-      RecommendRequest req = Req(Scenario::kSimilarItems, "", 10);
-      req.context_item_ids = {absl::StrCat("a", c * 71 % kItems)};
-      RecommendTrace trace;
-      auto r = engine.Recommend(req, &trace);
-      EXPECT_OK(r);
-      *used_ann = *used_ann || trace.used_ann;
-      out.push_back(Ids(*r));
-    }
-    return out;
-  };
-  bool exact_used_ann = false, indexed_used_ann = false;
-  const auto exact = answers(kItems + 1, &exact_used_ann);
-  const auto indexed = answers(100, &indexed_used_ann);
-  EXPECT_FALSE(exact_used_ann);
-  EXPECT_TRUE(indexed_used_ann);
-  int same = 0, total = 0;
-  for (size_t c = 0; c < exact.size(); ++c) {
-    ASSERT_EQ(exact[c].size(), 10u);
-    const std::set<std::string> want(exact[c].begin(), exact[c].end());
-    for (const std::string& id : indexed[c]) same += want.count(id);
-    total += 10;
-  }
-  EXPECT_GE(same, 0.95 * total) << same << " of " << total;
-}
-
 // background_idle: the work after a swap runs under SCHED_IDLE (observed
 // on the thread that reports it done), so that it never holds a core a
 // request wants.
@@ -930,16 +772,17 @@ TEST(EngineTest, BackgroundRefoldAndDeferredAnnGiveTheSameResults) {
       << first_log[0];
   std::vector<std::string> restart_log;
   auto restarted = make_engine(true, &restart_log, cache);
+  RecommendTrace first_trace;
+  ASSERT_OK(
+      restarted->Recommend(Req(Scenario::kForYou, "u1", 10), &first_trace));
+  EXPECT_TRUE(first_trace.used_ann);
+  // The log is read once the background work, which appends to it, is done.
+  restarted->WaitForRefold();
   ASSERT_FALSE(restart_log.empty());
   EXPECT_NE(restart_log[0].find("loaded the stored ANN index over 400 items "
                                 "of model bg"),
             std::string::npos)
       << restart_log[0];
-  RecommendTrace first_trace;
-  ASSERT_OK(
-      restarted->Recommend(Req(Scenario::kForYou, "u1", 10), &first_trace));
-  EXPECT_TRUE(first_trace.used_ann);
-  restarted->WaitForRefold();
   for (const std::string& line : restart_log) {
     EXPECT_EQ(line.find("built"), std::string::npos) << line;
   }
