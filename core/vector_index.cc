@@ -177,13 +177,25 @@ std::string IndexSum(int32_t rows, int dim, const FileDigest& graph,
                       " cosine_crc32c=", cosine.crc, "\n");
 }
 
-// The rows scaled to unit length; zero rows stay zero. Build and Load
-// both go through here, so a loaded cosine graph compares bit for bit.
+// `row` (dim floats) scaled to unit length into `out`; a zero row stays
+// zero. Build and Load both go through here, so a loaded cosine graph
+// compares bit for bit.
+void UnitRow(const float* row, int dim, float* out) {
+  const Eigen::Map<const Eigen::VectorXf> in(row, dim);
+  Eigen::Map<Eigen::VectorXf> unit(out, dim);
+  const float norm = in.norm();
+  if (norm > 0) {
+    unit = in / norm;
+  } else {
+    unit = in;
+  }
+}
+
 RowMatrix UnitRows(const RowMatrix& vectors) {
-  RowMatrix unit = vectors;
-  for (int64_t i = 0; i < unit.rows(); ++i) {
-    const float norm = unit.row(i).norm();
-    if (norm > 0) unit.row(i) /= norm;
+  RowMatrix unit(vectors.rows(), vectors.cols());
+  const int dim = static_cast<int>(vectors.cols());
+  for (int64_t i = 0; i < vectors.rows(); ++i) {
+    UnitRow(vectors.data() + i * dim, dim, unit.data() + i * dim);
   }
   return unit;
 }
@@ -405,10 +417,11 @@ absl::StatusOr<GraphHolder> BuildGraph(hnswlib::SpaceInterface<float>* space,
 }
 
 // Loads the graph in `path` and checks that it holds exactly the rows of
-// `vectors` (DataLoss otherwise, naming `path`).
+// `vectors`, scaled to unit length when `unit` (DataLoss otherwise, naming
+// `path`). Scales row by row: no second copy of the vectors at a start.
 absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
                                       const std::string& path,
-                                      const RowMatrix& vectors) {
+                                      const RowMatrix& vectors, bool unit) {
   GraphHolder holder;
   try {
     holder.hnsw = std::make_unique<Graph>(space, path, false, vectors.rows());
@@ -429,12 +442,18 @@ absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
                                             "the model has ",
                                             vectors.rows()));
   }
-  const size_t row_bytes = static_cast<size_t>(vectors.cols()) * sizeof(float);
+  const int dim = static_cast<int>(vectors.cols());
+  const size_t row_bytes = static_cast<size_t>(dim) * sizeof(float);
+  std::vector<float> scaled(unit ? dim : 0);
   for (int64_t i = 0; i < vectors.rows(); ++i) {
+    const float* row = vectors.data() + i * dim;
+    if (unit) {
+      UnitRow(row, dim, scaled.data());
+      row = scaled.data();
+    }
     auto it = g.label_lookup_.find(static_cast<hnswlib::labeltype>(i));
     if (it == g.label_lookup_.end() ||
-        std::memcmp(g.getDataByInternalId(it->second),
-                    vectors.data() + i * vectors.cols(), row_bytes) != 0) {
+        std::memcmp(g.getDataByInternalId(it->second), row, row_bytes) != 0) {
       return absl::DataLossError(absl::StrCat(
           path, " is an index of other vectors than this model's (row ", i,
           " differs)"));
@@ -616,11 +635,11 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
   std::future<absl::StatusOr<GraphHolder>> cosine_graph;
   if (options.cosine) {
     cosine_graph = std::async(std::launch::async, [&] {
-      return LoadGraph(impl->space.get(), cosine_path, UnitRows(vectors));
+      return LoadGraph(impl->space.get(), cosine_path, vectors, true);
     });
   }
   absl::StatusOr<GraphHolder> graph =
-      LoadGraph(impl->space.get(), path, vectors);
+      LoadGraph(impl->space.get(), path, vectors, false);
   absl::StatusOr<GraphHolder> unit = GraphHolder();
   if (options.cosine) unit = cosine_graph.get();
   if (!graph.ok()) return graph.status();
