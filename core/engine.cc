@@ -231,6 +231,12 @@ EngineStats Engine::Stats() const {
   if (b != nullptr) {
     st.model_version = b->model->version();
     st.model_trained_at_ms = b->model->metadata().trained_at_ms;
+    if (const AnnIndex* ann = b->Ann(); ann != nullptr) {
+      const AnnIndex::CacheStats cache = ann->cache_stats();
+      st.ann_cache_hits = cache.hits;
+      st.ann_cache_misses = cache.misses;
+      st.ann_cache_entries = static_cast<int64_t>(cache.entries);
+    }
   }
   return st;
 }

@@ -280,6 +280,11 @@ struct EngineStats {
   int64_t users_with_vectors = 0;
   std::string model_version;
   int64_t model_trained_at_ms = 0;
+  // The serving ANN index's kept answers (AnnIndex::cache_stats); zero
+  // without an index.
+  uint64_t ann_cache_hits = 0;
+  uint64_t ann_cache_misses = 0;
+  int64_t ann_cache_entries = 0;
 };
 
 // Per-request diagnostics for metrics.

@@ -72,12 +72,16 @@ Store& Get(int items, Sessions sessions = Sessions::kDefault) {
   AlsOptions als;
   auto factors = TrainAls(training.user_items, als);
   if (!factors.ok()) return *slot;
+  // Users repeat round the loop without new events: kept ANN answers
+  // would time the cache, not the search.
+  ModelOptions model_options;
+  model_options.ann.cached_searches = 0;
   ModelMetadata meta;
   meta.version = "bench";
   meta.factors = als.factors;
   auto model = FactorModel::Create(
       meta, std::move(training.item_ids), std::move(factors->items),
-      std::move(training.user_ids), std::move(factors->users), ModelOptions{});
+      std::move(training.user_ids), std::move(factors->users), model_options);
   if (model.ok()) engine.SwapModel(*model);
   return *slot;
 }

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
+#include "core/search_cache.h"
 #include "core/simd_distance.h"
 
 namespace aisle::core {
@@ -477,12 +478,17 @@ struct AnnIndex::Impl {
   // search ever seen; tracking the peak keeps MemoryBytes honest.
   mutable std::atomic<int> active_searches{0};
   mutable std::atomic<int> peak_searches{0};
+  // Recent answers of both graphs (graph 0: inner product, 1: cosine).
+  std::unique_ptr<SearchCache> cache;
 
-  std::vector<SearchHit> Search(const Graph& g, const float* query, int k,
-                                int ef) const {
+  std::vector<SearchHit> Search(int graph, const Graph& g, const float* query,
+                                int k, int ef) const {
     if (k <= 0) return {};
     const size_t beam =
         static_cast<size_t>(std::max({k, ef > 0 ? ef : ef_search, 1}));
+    const SearchCache::Key key{graph, query, k, static_cast<int>(beam)};
+    std::vector<SearchHit> kept;
+    if (cache->Find(key, &kept)) return kept;
     const int active = active_searches.fetch_add(1) + 1;
     int peak = peak_searches.load();
     while (active > peak &&
@@ -490,6 +496,8 @@ struct AnnIndex::Impl {
     }
     std::vector<SearchHit> hits = SearchGraph(g, query, k, beam);
     active_searches.fetch_sub(1);
+    // An empty answer is a failed search (allocation): not kept.
+    if (!hits.empty()) cache->Put(key, hits);
     return hits;
   }
 };
@@ -513,6 +521,8 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
   impl->ef_search = options.ef_search;
   impl->build_threads = ResolveThreads(options.threads);
   impl->space = std::make_unique<InnerProductSpace>(impl->dim);
+  impl->cache =
+      std::make_unique<SearchCache>(options.cached_searches, impl->dim);
   absl::StatusOr<GraphHolder> graph =
       BuildGraph(impl->space.get(), vectors, options, impl->build_threads);
   if (!graph.ok()) return graph.status();
@@ -632,6 +642,8 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
   impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
   impl->build_threads = 1;
   impl->space = std::make_unique<InnerProductSpace>(impl->dim);
+  impl->cache =
+      std::make_unique<SearchCache>(options.cached_searches, impl->dim);
   std::future<absl::StatusOr<GraphHolder>> cosine_graph;
   if (options.cosine) {
     cosine_graph = std::async(std::launch::async, [&] {
@@ -651,7 +663,7 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
 
 std::vector<SearchHit> AnnIndex::Search(const float* query, int k,
                                         int ef) const {
-  return impl_->Search(*impl_->inner_product.hnsw, query, k, ef);
+  return impl_->Search(0, *impl_->inner_product.hnsw, query, k, ef);
 }
 
 bool AnnIndex::has_cosine() const { return impl_->cosine.hnsw != nullptr; }
@@ -659,7 +671,7 @@ bool AnnIndex::has_cosine() const { return impl_->cosine.hnsw != nullptr; }
 std::vector<SearchHit> AnnIndex::SearchCosine(const float* query, int k,
                                               int ef) const {
   if (impl_->cosine.hnsw == nullptr) return {};
-  return impl_->Search(*impl_->cosine.hnsw, query, k, ef);
+  return impl_->Search(1, *impl_->cosine.hnsw, query, k, ef);
 }
 
 int32_t AnnIndex::size() const { return impl_->size; }
@@ -673,7 +685,12 @@ size_t AnnIndex::MemoryBytes() const {
   if (impl_->cosine.hnsw != nullptr) {
     bytes += GraphBytes(impl_->cosine, searchers);
   }
-  return bytes;
+  return bytes + impl_->cache->stats().bytes;
+}
+
+AnnIndex::CacheStats AnnIndex::cache_stats() const {
+  const SearchCache::Stats s = impl_->cache->stats();
+  return {s.hits, s.misses, s.entries};
 }
 
 }  // namespace aisle::core

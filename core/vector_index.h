@@ -65,6 +65,12 @@ struct AnnOptions {
   // events) that are an item's nearest neighbours by angle. Costs about
   // as much memory and build time again. Default: true.
   bool cosine = true;
+  // Answers to this many recent distinct searches are kept and given again
+  // for the same query, k and ef without searching (core/search_cache.h:
+  // the same hits, bit for bit; about 600 bytes each at 64 dimensions).
+  // 0 keeps none. A serving option like ef_search, not part of the saved
+  // index. Default: 8192.
+  size_t cached_searches = 8192;
   // Seed of hnswlib's level generator. Default: 100.
   uint64_t seed = 100;
   // If set, Build checks it between chunks of 256 insertions and returns
@@ -125,9 +131,16 @@ class AnnIndex {
 
   int32_t size() const;
   int dim() const;
-  // Bytes held by the graphs, their vector copies, locks and label maps, and
-  // the per-concurrent-search visited lists (2 bytes per element each).
+  // Bytes held by the graphs, their vector copies, locks and label maps,
+  // the per-concurrent-search visited lists (2 bytes per element each) and
+  // the kept answers (AnnOptions::cached_searches).
   size_t MemoryBytes() const;
+  struct CacheStats {
+    uint64_t hits = 0;    // searches answered from the kept answers
+    uint64_t misses = 0;  // searches searched (with the cache on)
+    size_t entries = 0;   // answers kept now
+  };
+  CacheStats cache_stats() const;
 
  private:
   struct Impl;

@@ -130,6 +130,9 @@ class AnnIndexRecallTest : public ::testing::Test {
     queries_ = new RowMatrix(test_vectors::Gaussian(200, 32, 1.0f, 12));
     AnnOptions options;
     options.threads = 2;
+    // Searched, never answered from kept answers: these tests are about
+    // the graph (concurrent searches included).
+    options.cached_searches = 0;
     auto index = AnnIndex::Build(*vectors_, options);
     ASSERT_OK(index);
     index_ = index->release();
@@ -234,6 +237,37 @@ TEST_F(AnnIndexRecallTest, ConcurrentSearchesMatchSequential) {
           << "thread " << t << " query " << q;
     }
   }
+}
+
+TEST(AnnIndexTest, KeptAnswersAreWhatTheGraphAnswers) {
+  const RowMatrix v = test_vectors::Gaussian(3000, 16, 1.0f, 21);
+  const RowMatrix queries = test_vectors::Gaussian(100, 16, 1.0f, 22);
+  // One build thread: both builds make the same graphs.
+  AnnOptions searched;
+  searched.threads = 1;
+  searched.cached_searches = 0;
+  AnnOptions kept = searched;
+  kept.cached_searches = 1000;
+  ASSERT_OK_AND_ASSIGN(auto plain, AnnIndex::Build(v, searched));
+  ASSERT_OK_AND_ASSIGN(auto cached, AnnIndex::Build(v, kept));
+  for (int round = 0; round < 3; ++round) {
+    for (int q = 0; q < queries.rows(); ++q) {
+      const float* query = queries.row(q).data();
+      ExpectSameHits(cached->Search(query, 10, 20),
+                     plain->Search(query, 10, 20));
+      // The other graph, and another k, are other searches.
+      ExpectSameHits(cached->SearchCosine(query, 10, 20),
+                     plain->SearchCosine(query, 10, 20));
+      ExpectSameHits(cached->Search(query, 5, 20), plain->Search(query, 5, 20));
+    }
+  }
+  const AnnIndex::CacheStats stats = cached->cache_stats();
+  // Searched twice (kept from the second sight), then answered.
+  EXPECT_EQ(stats.misses, 600u);
+  EXPECT_EQ(stats.hits, 300u);
+  EXPECT_EQ(stats.entries, 300u);
+  EXPECT_EQ(plain->cache_stats().hits + plain->cache_stats().misses, 0u);
+  EXPECT_EQ(plain->cache_stats().entries, 0u);
 }
 
 }  // namespace

@@ -207,6 +207,18 @@ std::vector<FlagOption> EngineFlagOptions() {
        true, BoolSetter([](ServerConfig* c) -> bool& {
          return c->engine.model.ann.cosine;
        })},
+      {"ann-cached-searches", "N",
+       "Answers to this many recent distinct ANN searches are kept and "
+       "given again for the same query vector without searching: every "
+       "SIMILAR_ITEMS of one product, a user asking again before a new "
+       "event. About 600 bytes each; 0 keeps none (default 8192).",
+       false,
+       [](absl::string_view v, ServerConfig* c) -> absl::Status {
+         absl::StatusOr<int64_t> n = ParseInt(v, 0, 1LL << 24);
+         if (!n.ok()) return n.status();
+         c->engine.model.ann.cached_searches = static_cast<size_t>(*n);
+         return absl::OkStatus();
+       }},
       {"exploration", "FRACTION",
        "Exploration of a Recommend that does not set it: popularity "
        "penalty and slots for under-exposed items, 0..1 (default 0).",

@@ -198,7 +198,9 @@ TEST(ConfigTest, FlagsInBothForms) {
                                           "3.5",
                                           "--ann-min-items",
                                           "100",
-                                          "--ann-cosine-graph=false"});
+                                          "--ann-cosine-graph=false",
+                                          "--ann-cached-searches",
+                                          "0"});
   ASSERT_OK(c);
   EXPECT_EQ(c->port, 6000);
   EXPECT_EQ(c->metrics_port, -1);
@@ -212,10 +214,12 @@ TEST(ConfigTest, FlagsInBothForms) {
   EXPECT_DOUBLE_EQ(c->engine.popularity_half_life_days, 3.5);
   EXPECT_EQ(c->engine.model.ann_min_items, 100);
   EXPECT_FALSE(c->engine.model.ann.cosine);
-  // The default keeps the cosine graph.
+  EXPECT_EQ(c->engine.model.ann.cached_searches, 0u);
+  // The default keeps the cosine graph and 8192 answers.
   absl::StatusOr<ServerConfig> d = Parse({});
   ASSERT_OK(d);
   EXPECT_TRUE(d->engine.model.ann.cosine);
+  EXPECT_EQ(d->engine.model.ann.cached_searches, 8192u);
 }
 
 TEST(ConfigTest, PrecedenceFlagOverEnvOverFileOverDefault) {

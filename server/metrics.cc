@@ -333,6 +333,21 @@ Metrics::Metrics(std::string_view build_version)
                            .Help("RocksDB memtable bytes")
                            .Register(r)
                            .Add({});
+  ann_cache_hits_ = &BuildCounter()
+                         .Name("aisle_ann_cache_hits_total")
+                         .Help("ANN searches answered from kept answers")
+                         .Register(r)
+                         .Add({});
+  ann_cache_misses_ = &BuildCounter()
+                           .Name("aisle_ann_cache_misses_total")
+                           .Help("ANN searches searched (no kept answer)")
+                           .Register(r)
+                           .Add({});
+  ann_cache_entries_ = &BuildGauge()
+                            .Name("aisle_ann_cache_entries")
+                            .Help("ANN answers kept by the serving index")
+                            .Register(r)
+                            .Add({});
   attributed_family_ =
       &BuildCounter()
            .Name("aisle_attributed_events_total")
@@ -446,6 +461,19 @@ void Metrics::UpdateModelAge(int64_t now_ms) {
 void Metrics::SetCatalog(int64_t items, int64_t users) {
   catalog_items_->Set(static_cast<double>(items));
   known_users_->Set(static_cast<double>(users));
+}
+
+void Metrics::SetAnnCache(uint64_t hits, uint64_t misses, int64_t entries) {
+  absl::MutexLock lock(&ann_cache_mu_);
+  // Below the last figures: another index, counting from 0.
+  const auto added = [](uint64_t now, uint64_t& last) {
+    const uint64_t delta = now >= last ? now - last : now;
+    last = now;
+    return static_cast<double>(delta);
+  };
+  ann_cache_hits_->Increment(added(hits, last_ann_hits_));
+  ann_cache_misses_->Increment(added(misses, last_ann_misses_));
+  ann_cache_entries_->Set(static_cast<double>(entries));
 }
 
 void Metrics::SetStorageStats(const storage::StoreStats& stats) {

@@ -115,6 +115,12 @@ class Metrics {
   void SetModel(const std::string& version, int64_t trained_at_ms);
   void UpdateModelAge(int64_t now_ms);
   void SetCatalog(int64_t items, int64_t users);
+  // The serving ANN index's kept answers (core::AnnOptions::
+  // cached_searches): searches answered from them and searches searched,
+  // as counted by that index since it was loaded (a new model version's
+  // index counts from 0 again; the counters only add what is new), and
+  // answers kept now.
+  void SetAnnCache(uint64_t hits, uint64_t misses, int64_t entries);
   void SetStorageStats(const storage::StoreStats& stats);
 
   // --- Events -------------------------------------------------------------
@@ -197,6 +203,12 @@ class Metrics {
   prometheus::Gauge* storage_live_bytes_;
   prometheus::Gauge* storage_pending_compaction_;
   prometheus::Gauge* storage_memtable_;
+  prometheus::Counter* ann_cache_hits_;
+  prometheus::Counter* ann_cache_misses_;
+  prometheus::Gauge* ann_cache_entries_;
+  absl::Mutex ann_cache_mu_;
+  uint64_t last_ann_hits_ ABSL_GUARDED_BY(ann_cache_mu_) = 0;
+  uint64_t last_ann_misses_ ABSL_GUARDED_BY(ann_cache_mu_) = 0;
   std::array<prometheus::Counter*, core::kNumEventTypes> events_{};
   prometheus::Counter* duplicates_;
   std::array<prometheus::Counter*, kNumIdRejections> attribution_rejected_{};

@@ -65,7 +65,7 @@ TEST(MetricsTest, ExportsExactlyTheContract) {
   metrics.SetModel("v1", 1000);
   const std::string text = Scrape(metrics);
   const std::map<std::string, std::string> contract = ContractMetrics();
-  EXPECT_EQ(contract.size(), 38u);
+  EXPECT_EQ(contract.size(), 41u);
   EXPECT_EQ(ExportedMetrics(text), contract);
   EXPECT_THAT(text, HasSubstr("aisle_build_info{version=\"1.2.3\"} 1"));
   EXPECT_THAT(text, HasSubstr("aisle_grpc_requests_total{code=\"OK\",method="
@@ -147,6 +147,23 @@ TEST(MetricsTest, ScrapeCallbackRunsBeforeCollection) {
   const std::string text = Scrape(metrics);
   EXPECT_THAT(text, HasSubstr("aisle_catalog_items 42"));
   EXPECT_THAT(text, HasSubstr("aisle_known_users 7"));
+}
+
+// The index's own counts restart at 0 with each model version; the
+// exported counters only ever add what is new.
+TEST(MetricsTest, AnnCacheCountersAddAcrossANewIndex) {
+  Metrics metrics("x");
+  metrics.SetAnnCache(30, 70, 50);
+  metrics.SetAnnCache(45, 80, 60);  // the same index: +15, +10
+  std::string text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("aisle_ann_cache_hits_total 45"));
+  EXPECT_THAT(text, HasSubstr("aisle_ann_cache_misses_total 80"));
+  EXPECT_THAT(text, HasSubstr("aisle_ann_cache_entries 60"));
+  metrics.SetAnnCache(5, 20, 20);  // a new index counting from 0
+  text = Scrape(metrics);
+  EXPECT_THAT(text, HasSubstr("aisle_ann_cache_hits_total 50"));
+  EXPECT_THAT(text, HasSubstr("aisle_ann_cache_misses_total 100"));
+  EXPECT_THAT(text, HasSubstr("aisle_ann_cache_entries 20"));
 }
 
 // Dashboards and alerts see every series whose labels are known before

@@ -101,6 +101,8 @@ void AisleServer::Impl::RefreshGauges() {
   metrics->UpdateModelAge(NowMs());
   core::EngineStats stats = engine->Stats();
   metrics->SetCatalog(stats.items, stats.users);
+  metrics->SetAnnCache(stats.ann_cache_hits, stats.ann_cache_misses,
+                       stats.ann_cache_entries);
   metrics->SetStorageStats(store->Stats());
   for (int c = 0; c < kNumMethodClasses; ++c) {
     const AdmissionLimiter& limiter =

@@ -1,0 +1,111 @@
+#include "core/search_cache.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "absl/hash/hash.h"
+
+namespace aisle::core {
+
+SearchCache::SearchCache(size_t capacity, int dim)
+    : dim_(dim),
+      per_shard_(capacity == 0 ? 0 : std::max<size_t>(1, capacity / kShards)) {
+  if (per_shard_ > 0) {
+    seen_ = std::make_unique<std::atomic<uint32_t>[]>(kSeenSlots);
+  }
+}
+
+uint64_t SearchCache::Hash(const Key& key) const {
+  const std::string_view bytes(reinterpret_cast<const char*>(key.query),
+                               static_cast<size_t>(dim_) * sizeof(float));
+  return absl::HashOf(key.graph, key.k, key.beam, bytes);
+}
+
+bool SearchCache::Matches(const Entry& e, uint64_t hash, const Key& key) const {
+  return e.hash == hash && e.graph == key.graph && e.k == key.k &&
+         e.beam == key.beam && !e.query.empty() &&
+         std::memcmp(e.query.data(), key.query,
+                     static_cast<size_t>(dim_) * sizeof(float)) == 0;
+}
+
+bool SearchCache::Find(const Key& key, std::vector<SearchHit>* hits) const {
+  if (per_shard_ == 0) return false;
+  const uint64_t hash = Hash(key);
+  const Shard& shard = shards_[hash % kShards];
+  {
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.slot_of.find(hash);
+    if (it != shard.slot_of.end()) {
+      const Entry& e = shard.entries[it->second];
+      if (Matches(e, hash, key)) {
+        hits->assign(e.hits.begin(), e.hits.end());
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return true;
+      }
+    }
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void SearchCache::Put(const Key& key, const std::vector<SearchHit>& hits) {
+  if (per_shard_ == 0) return;
+  const uint64_t hash = Hash(key);
+  // Second sight: the slot is picked by the hash's low bits, the
+  // fingerprint is its high half (never 0, the empty slot).
+  std::atomic<uint32_t>& seen = seen_[hash % kSeenSlots];
+  const uint32_t fingerprint = static_cast<uint32_t>(hash >> 32) | 1;
+  if (seen.load(std::memory_order_relaxed) != fingerprint) {
+    seen.store(fingerprint, std::memory_order_relaxed);
+    return;
+  }
+  Shard& shard = shards_[hash % kShards];
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.slot_of.find(hash);
+  if (it != shard.slot_of.end() &&
+      Matches(shard.entries[it->second], hash, key)) {
+    return;  // another thread kept the same answer meanwhile
+  }
+  uint32_t slot;
+  if (shard.entries.size() < per_shard_) {
+    slot = static_cast<uint32_t>(shard.entries.size());
+    shard.entries.emplace_back();
+  } else {
+    slot = static_cast<uint32_t>(shard.next);
+    shard.next = (shard.next + 1) % per_shard_;
+    const Entry& oldest = shard.entries[slot];
+    auto old = shard.slot_of.find(oldest.hash);
+    if (old != shard.slot_of.end() && old->second == slot) {
+      shard.slot_of.erase(old);
+    }
+  }
+  Entry& e = shard.entries[slot];
+  e.hash = hash;
+  e.graph = key.graph;
+  e.k = key.k;
+  e.beam = key.beam;
+  e.query.assign(key.query, key.query + dim_);
+  e.hits.assign(hits.begin(), hits.end());
+  shard.slot_of[hash] = slot;
+}
+
+SearchCache::Stats SearchCache::stats() const {
+  Stats s;
+  s.hits = hits_.load(std::memory_order_relaxed);
+  s.misses = misses_.load(std::memory_order_relaxed);
+  if (seen_ != nullptr) s.bytes += kSeenSlots * sizeof(std::atomic<uint32_t>);
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    s.entries += shard.slot_of.size();
+    s.bytes += shard.slot_of.capacity() * (sizeof(uint64_t) + 8) +
+               shard.entries.capacity() * sizeof(Entry);
+    for (const Entry& e : shard.entries) {
+      s.bytes += e.query.capacity() * sizeof(float) +
+                 e.hits.capacity() * sizeof(SearchHit);
+    }
+  }
+  return s;
+}
+
+}  // namespace aisle::core
