@@ -202,6 +202,7 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   }
   // The bump flips IsFresh and makes leaving entries dead (LiveFresh).
   ++fresh_generation_[item];
+  ++fresh_epoch_;
   for (const auto& [term, count] : item_terms_[item]) {
     std::vector<FreshPosting>& list = fresh_postings_[term];
     ++fresh_version_[term];
@@ -431,6 +432,22 @@ std::vector<std::pair<int32_t, double>> ContentIndex::Match(
 }
 
 std::vector<std::pair<int32_t, double>> ContentIndex::MatchFresh(
+    const ContentVector& q, size_t max_postings, size_t limit) const {
+  static_assert(sizeof(ContentVector::value_type) ==
+                sizeof(int32_t) + sizeof(float));  // no padding bytes
+  const SearchCache<std::pair<int32_t, double>>::Key key{
+      std::string_view(reinterpret_cast<const char*>(q.data()),
+                       q.size() * sizeof(ContentVector::value_type)),
+      {static_cast<int64_t>(max_postings), static_cast<int64_t>(limit),
+       static_cast<int64_t>(idf_epoch_), static_cast<int64_t>(fresh_epoch_)}};
+  std::vector<std::pair<int32_t, double>> out;
+  if (match_fresh_kept_.Find(key, &out)) return out;
+  out = MatchFreshNow(q, max_postings, limit);
+  match_fresh_kept_.Put(key, out);
+  return out;
+}
+
+std::vector<std::pair<int32_t, double>> ContentIndex::MatchFreshNow(
     const ContentVector& q, size_t max_postings, size_t limit) const {
   struct Sum {
     int32_t item;

@@ -37,6 +37,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "core/search_cache.h"
 #include "core/types.h"
 
 namespace aisle::core {
@@ -115,9 +116,18 @@ class ContentIndex {
   // indexed, and the best 2 * limit of those get their exact cosine (idf
   // drifts slowly as the catalog changes; an exact norm costs a pass over
   // the item's terms).
+  //
+  // The answers to the last kMatchFreshKept distinct queries (q, the
+  // bounds, and the index's state: any Upsert, Remove or change of a fresh
+  // mark makes them stale) are kept and given again, kept from a query's
+  // second sight (core/search_cache.h): a shopper who asks again before a
+  // new event has the same profile, and reading up to `max_postings`
+  // postings is most of what a personal recommendation costs after the
+  // factor model's search.
   std::vector<std::pair<int32_t, double>> MatchFresh(const ContentVector& q,
                                                      size_t max_postings,
                                                      size_t limit) const;
+  static constexpr size_t kMatchFreshKept = 4096;
 
   // Display names of the terms `q` and the item share, by their product,
   // strongest first, de-duplicated ("c:music/jazz" -> "music/jazz", "w:jazz"
@@ -137,6 +147,10 @@ class ContentIndex {
 
  private:
   float Idf(int32_t term) const;
+  // MatchFresh's work, without the kept answers.
+  std::vector<std::pair<int32_t, double>> MatchFreshNow(const ContentVector& q,
+                                                        size_t max_postings,
+                                                        size_t limit) const;
   // (1 + ln tf) * idf.
   float Weight(int32_t term, float tf) const;
   // |vector| of an indexed item before normalisation: remembered per idf
@@ -209,6 +223,11 @@ class ContentIndex {
   void ForNewestFresh(int32_t term, size_t n, Fn fn) const;
   // Per term: bumped whenever its fresh_postings_ list changes.
   std::vector<uint64_t> fresh_version_;
+  // Bumped whenever any fresh_postings_ list changes (with idf_epoch_,
+  // the state MatchFresh's kept answers were computed in).
+  uint64_t fresh_epoch_ = 0;
+  mutable SearchCache<std::pair<int32_t, double>> match_fresh_kept_{
+      kMatchFreshKept};
   // BestFresh's lists by term; emptied when it reaches kMaxFreshTops.
   static constexpr size_t kMaxFreshTops = 4096;
   // BestFresh keeps at least this many per term, so that requests asking

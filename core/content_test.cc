@@ -162,6 +162,43 @@ TEST(ContentIndexTest, MatchFreshSeesOnlyItemsStillMarkedNew) {
   EXPECT_FALSE(index.IsFresh(7));
 }
 
+// An answer kept for a query is given again only while nothing it
+// depends on changed: fresh marks, the catalog (idf, norms).
+TEST(ContentIndexTest, MatchFreshKeptAnswersFollowEveryChange) {
+  ContentIndex index;
+  index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
+  index.Upsert(1, MakeItem("b", "Kind of Blue", "music/jazz", {"vinyl"}));
+  index.Upsert(2, MakeItem("c", "Blue Note", "music/jazz", {"cd"}));
+  index.SetFresh(1, true);
+  index.SetFresh(2, true);
+  const ContentVector q = index.ItemVector(0);
+  const auto ask = [&] { return index.MatchFresh(q, 1000, 10); };
+  const auto before = ask();
+  ASSERT_EQ(before.size(), 2u);
+  EXPECT_EQ(ask(), before);  // seen twice: kept
+  EXPECT_EQ(ask(), before);  // given again
+  index.SetFresh(1, false);
+  auto after = ask();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].first, 2);
+  EXPECT_EQ(ask(), after);
+  EXPECT_EQ(ask(), after);
+  // A catalog change moves idf, so every cosine: not the kept answer.
+  index.Upsert(3, MakeItem("d", "Vinyl cleaner", "care", {"vinyl"}));
+  const auto moved = ask();
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_NE(moved[0].second, after[0].second);
+  ContentIndex fresh_copy;  // the same catalog, nothing kept
+  fresh_copy.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
+  fresh_copy.Upsert(1, MakeItem("b", "Kind of Blue", "music/jazz", {"vinyl"}));
+  fresh_copy.Upsert(2, MakeItem("c", "Blue Note", "music/jazz", {"cd"}));
+  fresh_copy.Upsert(3, MakeItem("d", "Vinyl cleaner", "care", {"vinyl"}));
+  fresh_copy.SetFresh(2, true);
+  EXPECT_EQ(ask(), fresh_copy.MatchFresh(q, 1000, 10));
+  index.SetFresh(3, true);
+  EXPECT_EQ(ask().size(), 2u);
+}
+
 // Two taste groups with events and no word in common, and one new jazz
 // item without any events.
 std::unique_ptr<Engine> Store() {

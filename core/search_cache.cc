@@ -1,35 +1,35 @@
 #include "core/search_cache.h"
 
 #include <algorithm>
-#include <cstring>
-#include <string_view>
+#include <utility>
 
 #include "absl/hash/hash.h"
+#include "core/vector_index.h"
 
 namespace aisle::core {
 
-SearchCache::SearchCache(size_t capacity, int dim)
-    : dim_(dim),
-      per_shard_(capacity == 0 ? 0 : std::max<size_t>(1, capacity / kShards)) {
+template <typename Hit>
+SearchCache<Hit>::SearchCache(size_t capacity)
+    : per_shard_(capacity == 0 ? 0 : std::max<size_t>(1, capacity / kShards)) {
   if (per_shard_ > 0) {
     seen_ = std::make_unique<std::atomic<uint32_t>[]>(kSeenSlots);
   }
 }
 
-uint64_t SearchCache::Hash(const Key& key) const {
-  const std::string_view bytes(reinterpret_cast<const char*>(key.query),
-                               static_cast<size_t>(dim_) * sizeof(float));
-  return absl::HashOf(key.graph, key.k, key.beam, bytes);
+template <typename Hit>
+uint64_t SearchCache<Hit>::Hash(const Key& key) {
+  return absl::HashOf(key.numbers[0], key.numbers[1], key.numbers[2],
+                      key.numbers[3], key.query);
 }
 
-bool SearchCache::Matches(const Entry& e, uint64_t hash, const Key& key) const {
-  return e.hash == hash && e.graph == key.graph && e.k == key.k &&
-         e.beam == key.beam && !e.query.empty() &&
-         std::memcmp(e.query.data(), key.query,
-                     static_cast<size_t>(dim_) * sizeof(float)) == 0;
+template <typename Hit>
+bool SearchCache<Hit>::Matches(const Entry& e, uint64_t hash, const Key& key) {
+  return e.used && e.hash == hash && e.numbers == key.numbers &&
+         e.query == key.query;
 }
 
-bool SearchCache::Find(const Key& key, std::vector<SearchHit>* hits) const {
+template <typename Hit>
+bool SearchCache<Hit>::Find(const Key& key, std::vector<Hit>* hits) const {
   if (per_shard_ == 0) return false;
   const uint64_t hash = Hash(key);
   const Shard& shard = shards_[hash % kShards];
@@ -49,7 +49,8 @@ bool SearchCache::Find(const Key& key, std::vector<SearchHit>* hits) const {
   return false;
 }
 
-void SearchCache::Put(const Key& key, const std::vector<SearchHit>& hits) {
+template <typename Hit>
+void SearchCache<Hit>::Put(const Key& key, const std::vector<Hit>& hits) {
   if (per_shard_ == 0) return;
   const uint64_t hash = Hash(key);
   // Second sight: the slot is picked by the hash's low bits, the
@@ -82,16 +83,16 @@ void SearchCache::Put(const Key& key, const std::vector<SearchHit>& hits) {
   }
   Entry& e = shard.entries[slot];
   e.hash = hash;
-  e.graph = key.graph;
-  e.k = key.k;
-  e.beam = key.beam;
-  e.query.assign(key.query, key.query + dim_);
+  e.used = true;
+  e.numbers = key.numbers;
+  e.query.assign(key.query.data(), key.query.size());
   e.hits.assign(hits.begin(), hits.end());
   shard.slot_of[hash] = slot;
 }
 
-SearchCache::Stats SearchCache::stats() const {
-  Stats s;
+template <typename Hit>
+SearchCacheStats SearchCache<Hit>::stats() const {
+  SearchCacheStats s;
   s.hits = hits_.load(std::memory_order_relaxed);
   s.misses = misses_.load(std::memory_order_relaxed);
   if (seen_ != nullptr) s.bytes += kSeenSlots * sizeof(std::atomic<uint32_t>);
@@ -101,11 +102,14 @@ SearchCache::Stats SearchCache::stats() const {
     s.bytes += shard.slot_of.capacity() * (sizeof(uint64_t) + 8) +
                shard.entries.capacity() * sizeof(Entry);
     for (const Entry& e : shard.entries) {
-      s.bytes += e.query.capacity() * sizeof(float) +
-                 e.hits.capacity() * sizeof(SearchHit);
+      s.bytes += e.query.capacity() + e.hits.capacity() * sizeof(Hit);
     }
   }
   return s;
 }
+
+// The hit types of AnnIndex and ContentIndex::MatchFresh.
+template class SearchCache<SearchHit>;
+template class SearchCache<std::pair<int32_t, double>>;
 
 }  // namespace aisle::core

@@ -1,9 +1,12 @@
 // SearchCache: the answers to the most recent distinct searches of one
-// immutable index, to give again without searching.
+// index, to give again without searching.
 //
-// A search of an immutable index is a pure function of its query vector,
-// k and beam width, so an answer kept under the exact query bytes is the
-// answer a new search would give, bit for bit. The same query comes back
+// A search of an unchanged index is a pure function of its query and its
+// parameters, so an answer kept under the exact query bytes and
+// parameters is the answer a new search would give, bit for bit (an index
+// that changes puts its version among the parameters). Used by AnnIndex
+// (the vector searches) and ContentIndex (the new items matching a
+// shopper's content profile). The same query comes back
 // in real traffic: every shopper on a popular product page asks for the
 // items similar to that product (the same item vector), and a shopper who
 // reloads or pages without a new event asks with the same user vector.
@@ -32,49 +35,52 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
-#include "core/vector_index.h"
 
 namespace aisle::core {
 
+struct SearchCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  size_t entries = 0;
+  size_t bytes = 0;  // of entries and tables, as allocated
+};
+
+// Hit: the type of one element of an answer (trivially copyable).
+// Instantiated in search_cache.cc for the hit types of AnnIndex and
+// ContentIndex.
+template <typename Hit>
 class SearchCache {
  public:
-  // What identifies one search: which graph of the index (the caller's
-  // numbering), the query (`dim` floats, compared byte for byte), k and
-  // the beam width.
+  // What identifies one search: the query, compared byte for byte, and
+  // up to four numbers (which graph, k, beam width, index version...).
   struct Key {
-    int graph = 0;
-    const float* query = nullptr;
-    int k = 0;
-    int beam = 0;
+    std::string_view query;
+    std::array<int64_t, 4> numbers{};
   };
 
   // Keeps up to `capacity` answers (at least one per shard when
-  // capacity > 0) of queries of `dim` floats. capacity 0 keeps nothing:
-  // Find always misses and Put does nothing.
-  SearchCache(size_t capacity, int dim);
+  // capacity > 0). capacity 0 keeps nothing: Find always misses (without
+  // counting) and Put does nothing.
+  explicit SearchCache(size_t capacity);
   SearchCache(const SearchCache&) = delete;
   SearchCache& operator=(const SearchCache&) = delete;
 
   // Copies the kept answer to `key` into *hits and returns true, or
   // returns false (and leaves *hits alone) when none is kept.
-  bool Find(const Key& key, std::vector<SearchHit>* hits) const;
+  bool Find(const Key& key, std::vector<Hit>* hits) const;
   // Keeps `hits` as the answer to `key`, in place of the shard's oldest
   // entry when the shard is full, if `key` was Put before and not
   // forgotten since (else only remembers that it was seen).
-  void Put(const Key& key, const std::vector<SearchHit>& hits);
+  void Put(const Key& key, const std::vector<Hit>& hits);
 
-  struct Stats {
-    uint64_t hits = 0;
-    uint64_t misses = 0;
-    size_t entries = 0;
-    size_t bytes = 0;  // of entries and tables, as allocated
-  };
-  Stats stats() const;
+  SearchCacheStats stats() const;
 
  private:
   static constexpr size_t kShards = 8;
@@ -82,11 +88,10 @@ class SearchCache {
 
   struct Entry {
     uint64_t hash = 0;
-    int graph = 0;
-    int k = 0;
-    int beam = 0;
-    std::vector<float> query;  // empty: unused slot
-    std::vector<SearchHit> hits;
+    bool used = false;
+    std::array<int64_t, 4> numbers{};
+    std::string query;
+    std::vector<Hit> hits;
   };
   struct Shard {
     mutable absl::Mutex mu;
@@ -97,10 +102,9 @@ class SearchCache {
     size_t next ABSL_GUARDED_BY(mu) = 0;  // the slot the next Put takes
   };
 
-  uint64_t Hash(const Key& key) const;
-  bool Matches(const Entry& e, uint64_t hash, const Key& key) const;
+  static uint64_t Hash(const Key& key);
+  static bool Matches(const Entry& e, uint64_t hash, const Key& key);
 
-  const int dim_;
   const size_t per_shard_;
   std::array<Shard, kShards> shards_;
   // Fingerprints of recently Put keys, by hash (see "second sight").

@@ -3,13 +3,24 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "core/vector_index.h"
 
 namespace aisle::core {
 namespace {
 
 constexpr int kDim = 4;
+using Cache = SearchCache<SearchHit>;
+
+// The key AnnIndex uses: the query's bytes, then graph, k and beam.
+Cache::Key K(int graph, const float* q, int k, int beam) {
+  return {
+      std::string_view(reinterpret_cast<const char*>(q), kDim * sizeof(float)),
+      {graph, k, beam, 0}};
+}
 
 std::vector<SearchHit> Hits(int first, int n) {
   std::vector<SearchHit> hits;
@@ -29,16 +40,16 @@ void ExpectSameHits(const std::vector<SearchHit>& a,
 }
 
 TEST(SearchCacheTest, GivesBackWhatWasKeptForExactlyThatSearch) {
-  SearchCache cache(64, kDim);
+  Cache cache(64);
   const float q[kDim] = {0.5f, -1.0f, 2.0f, 0.25f};
   std::vector<SearchHit> got;
-  EXPECT_FALSE(cache.Find({0, q, 10, 20}, &got));
+  EXPECT_FALSE(cache.Find(K(0, q, 10, 20), &got));
   // Seen once: only remembered, not kept.
-  cache.Put({0, q, 10, 20}, Hits(7, 10));
-  EXPECT_FALSE(cache.Find({0, q, 10, 20}, &got));
+  cache.Put(K(0, q, 10, 20), Hits(7, 10));
+  EXPECT_FALSE(cache.Find(K(0, q, 10, 20), &got));
   EXPECT_EQ(cache.stats().entries, 0u);
-  cache.Put({0, q, 10, 20}, Hits(7, 10));
-  ASSERT_TRUE(cache.Find({0, q, 10, 20}, &got));
+  cache.Put(K(0, q, 10, 20), Hits(7, 10));
+  ASSERT_TRUE(cache.Find(K(0, q, 10, 20), &got));
   ExpectSameHits(got, Hits(7, 10));
 
   // Any other graph, k, beam or query bit is another search.
@@ -49,13 +60,13 @@ TEST(SearchCacheTest, GivesBackWhatWasKeptForExactlyThatSearch) {
   bits ^= 1;  // the lowest mantissa bit
   std::memcpy(&other[2], &bits, sizeof(bits));
   std::vector<SearchHit> untouched = Hits(100, 1);
-  EXPECT_FALSE(cache.Find({1, q, 10, 20}, &untouched));
-  EXPECT_FALSE(cache.Find({0, q, 11, 20}, &untouched));
-  EXPECT_FALSE(cache.Find({0, q, 10, 21}, &untouched));
-  EXPECT_FALSE(cache.Find({0, other, 10, 20}, &untouched));
+  EXPECT_FALSE(cache.Find(K(1, q, 10, 20), &untouched));
+  EXPECT_FALSE(cache.Find(K(0, q, 11, 20), &untouched));
+  EXPECT_FALSE(cache.Find(K(0, q, 10, 21), &untouched));
+  EXPECT_FALSE(cache.Find(K(0, other, 10, 20), &untouched));
   ExpectSameHits(untouched, Hits(100, 1));  // a miss leaves *hits alone
 
-  const SearchCache::Stats stats = cache.stats();
+  const SearchCacheStats stats = cache.stats();
   EXPECT_EQ(stats.hits, 1u);
   EXPECT_EQ(stats.misses, 6u);
   EXPECT_EQ(stats.entries, 1u);
@@ -63,47 +74,47 @@ TEST(SearchCacheTest, GivesBackWhatWasKeptForExactlyThatSearch) {
 }
 
 TEST(SearchCacheTest, KeepsAtMostItsCapacityAndForgetsTheOldestFirst) {
-  SearchCache cache(16, kDim);  // two per shard
+  Cache cache(16);  // two per shard
   std::vector<std::vector<float>> queries;
   for (int i = 0; i < 200; ++i) {
     queries.push_back({static_cast<float>(i), 1, 2, 3});
-    cache.Put({0, queries.back().data(), 5, 5}, Hits(i, 3));  // seen
-    cache.Put({0, queries.back().data(), 5, 5}, Hits(i, 3));  // kept
+    cache.Put(K(0, queries.back().data(), 5, 5), Hits(i, 3));  // seen
+    cache.Put(K(0, queries.back().data(), 5, 5), Hits(i, 3));  // kept
   }
   EXPECT_LE(cache.stats().entries, 16u);
   EXPECT_GE(cache.stats().entries, 8u);
   std::vector<SearchHit> got;
-  EXPECT_FALSE(cache.Find({0, queries[0].data(), 5, 5}, &got));
+  EXPECT_FALSE(cache.Find(K(0, queries[0].data(), 5, 5), &got));
   // The last query put is the newest entry of its shard: still kept.
-  ASSERT_TRUE(cache.Find({0, queries[199].data(), 5, 5}, &got));
+  ASSERT_TRUE(cache.Find(K(0, queries[199].data(), 5, 5), &got));
   ExpectSameHits(got, Hits(199, 3));
 }
 
 TEST(SearchCacheTest, CapacityZeroKeepsNothing) {
-  SearchCache cache(0, kDim);
+  Cache cache(0);
   const float q[kDim] = {1, 2, 3, 4};
-  cache.Put({0, q, 1, 1}, Hits(0, 1));
-  cache.Put({0, q, 1, 1}, Hits(0, 1));
+  cache.Put(K(0, q, 1, 1), Hits(0, 1));
+  cache.Put(K(0, q, 1, 1), Hits(0, 1));
   std::vector<SearchHit> got;
-  EXPECT_FALSE(cache.Find({0, q, 1, 1}, &got));
+  EXPECT_FALSE(cache.Find(K(0, q, 1, 1), &got));
   EXPECT_EQ(cache.stats().entries, 0u);
   EXPECT_EQ(cache.stats().misses, 0u);  // nothing looked up
   EXPECT_EQ(cache.stats().bytes, 0u);
 }
 
 TEST(SearchCacheTest, AQuerySeenOnceAmongManyOthersIsNeverKept) {
-  SearchCache cache(1024, kDim);
+  Cache cache(1024);
   std::vector<SearchHit> got;
   for (int i = 0; i < 5000; ++i) {
     const float q[kDim] = {static_cast<float>(i), 0, 1, 0};
-    EXPECT_FALSE(cache.Find({0, q, 3, 3}, &got));
-    cache.Put({0, q, 3, 3}, Hits(i, 3));
+    EXPECT_FALSE(cache.Find(K(0, q, 3, 3), &got));
+    cache.Put(K(0, q, 3, 3), Hits(i, 3));
   }
   EXPECT_EQ(cache.stats().entries, 0u);
 }
 
 TEST(SearchCacheTest, ConcurrentFindsAndPutsAlwaysGiveTheAnswerOfTheirKey) {
-  SearchCache cache(32, kDim);
+  Cache cache(32);
   // The answer to query i is Hits(i, 4): whatever a Find returns must be
   // that, however Puts and evictions interleave.
   std::vector<std::thread> threads;
@@ -114,17 +125,17 @@ TEST(SearchCacheTest, ConcurrentFindsAndPutsAlwaysGiveTheAnswerOfTheirKey) {
       for (int n = 0; n < 20000; ++n) {
         const int i = (n * 7 + t * 13) % 97;
         const float q[kDim] = {static_cast<float>(i), 0, 0, 1};
-        if (cache.Find({0, q, 4, 4}, &got)) {
+        if (cache.Find(K(0, q, 4, 4), &got)) {
           if (got.size() != 4 || got[0].index != i) ++wrong[t];
         } else {
-          cache.Put({0, q, 4, 4}, Hits(i, 4));
+          cache.Put(K(0, q, 4, 4), Hits(i, 4));
         }
       }
     });
   }
   for (std::thread& th : threads) th.join();
   for (int t = 0; t < 4; ++t) EXPECT_EQ(wrong[t], 0);
-  const SearchCache::Stats stats = cache.stats();
+  const SearchCacheStats stats = cache.stats();
   EXPECT_EQ(stats.hits + stats.misses, 4u * 20000u);
   EXPECT_GT(stats.hits, 0u);
   EXPECT_LE(stats.entries, 32u);

@@ -479,14 +479,17 @@ struct AnnIndex::Impl {
   mutable std::atomic<int> active_searches{0};
   mutable std::atomic<int> peak_searches{0};
   // Recent answers of both graphs (graph 0: inner product, 1: cosine).
-  std::unique_ptr<SearchCache> cache;
+  std::unique_ptr<SearchCache<SearchHit>> cache;
 
   std::vector<SearchHit> Search(int graph, const Graph& g, const float* query,
                                 int k, int ef) const {
     if (k <= 0) return {};
     const size_t beam =
         static_cast<size_t>(std::max({k, ef > 0 ? ef : ef_search, 1}));
-    const SearchCache::Key key{graph, query, k, static_cast<int>(beam)};
+    const SearchCache<SearchHit>::Key key{
+        std::string_view(reinterpret_cast<const char*>(query),
+                         static_cast<size_t>(dim) * sizeof(float)),
+        {graph, k, static_cast<int64_t>(beam), 0}};
     std::vector<SearchHit> kept;
     if (cache->Find(key, &kept)) return kept;
     const int active = active_searches.fetch_add(1) + 1;
@@ -522,7 +525,7 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
   impl->build_threads = ResolveThreads(options.threads);
   impl->space = std::make_unique<InnerProductSpace>(impl->dim);
   impl->cache =
-      std::make_unique<SearchCache>(options.cached_searches, impl->dim);
+      std::make_unique<SearchCache<SearchHit>>(options.cached_searches);
   absl::StatusOr<GraphHolder> graph =
       BuildGraph(impl->space.get(), vectors, options, impl->build_threads);
   if (!graph.ok()) return graph.status();
@@ -643,7 +646,7 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
   impl->build_threads = 1;
   impl->space = std::make_unique<InnerProductSpace>(impl->dim);
   impl->cache =
-      std::make_unique<SearchCache>(options.cached_searches, impl->dim);
+      std::make_unique<SearchCache<SearchHit>>(options.cached_searches);
   std::future<absl::StatusOr<GraphHolder>> cosine_graph;
   if (options.cosine) {
     cosine_graph = std::async(std::launch::async, [&] {
@@ -689,7 +692,7 @@ size_t AnnIndex::MemoryBytes() const {
 }
 
 AnnIndex::CacheStats AnnIndex::cache_stats() const {
-  const SearchCache::Stats s = impl_->cache->stats();
+  const SearchCacheStats s = impl_->cache->stats();
   return {s.hits, s.misses, s.entries};
 }
 

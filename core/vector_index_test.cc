@@ -262,10 +262,13 @@ TEST(AnnIndexTest, KeptAnswersAreWhatTheGraphAnswers) {
     }
   }
   const AnnIndex::CacheStats stats = cached->cache_stats();
-  // Searched twice (kept from the second sight), then answered.
-  EXPECT_EQ(stats.misses, 600u);
-  EXPECT_EQ(stats.hits, 300u);
-  EXPECT_EQ(stats.entries, 300u);
+  // Searched twice (kept from the second sight), then answered; a key
+  // whose remembered first sight another key's overwrote in between is
+  // searched once more (rare: 300 keys over 64k slots).
+  EXPECT_EQ(stats.hits + stats.misses, 900u);
+  EXPECT_GE(stats.hits, 290u);
+  EXPECT_GE(stats.entries, stats.hits);
+  EXPECT_LE(stats.entries, 300u);
   EXPECT_EQ(plain->cache_stats().hits + plain->cache_stats().misses, 0u);
   EXPECT_EQ(plain->cache_stats().entries, 0u);
 }
