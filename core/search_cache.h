@@ -15,10 +15,10 @@
 // Kept from the second sight: a search is kept only when its key's hash
 // was seen recently (a table of 64k fingerprints, 256 KB, each slot
 // holding the last hash that fell on it). Queries seen once, most of them
-// when users are spread over a large user base, would otherwise stream
-// through the cache and push the index's graph out of the CPU's cache:
-// keeping every search cost 6% more CPU per FOR_YOU call with users
-// spread over 100k, where hardly any repeats.
+// when users are spread over a large user base, would otherwise each
+// write a copy of themselves and their hits (about 600 bytes) into the
+// cache and stream through it, pushing the index's graph out of the
+// CPU's cache for answers that are never asked for again.
 //
 // Bounded: `capacity` entries in all, spread over shards by the query's
 // hash; a full shard overwrites its oldest entry (first in, first out).
