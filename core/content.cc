@@ -478,7 +478,6 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFreshNow(
     return out;
   }
   std::vector<Sum> sums;
-  sums.reserve(std::min<size_t>(max_postings, 1024));
   size_t visited = 0, terms_read = 0;
   for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;
