@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "core/vector_index.h"
 
 namespace aisle::core {
@@ -18,8 +19,12 @@ SearchCache<Hit>::SearchCache(size_t capacity)
 
 template <typename Hit>
 uint64_t SearchCache<Hit>::Hash(const Key& key) {
+  // As absl::string_view: Abseil's own hash of the bytes (this Abseil's
+  // string_view is not std's, whose hash it would leave to libstdc++'s
+  // slower byte-at-a-time one).
   return absl::HashOf(key.numbers[0], key.numbers[1], key.numbers[2],
-                      key.numbers[3], key.query);
+                      key.numbers[3],
+                      absl::string_view(key.query.data(), key.query.size()));
 }
 
 template <typename Hit>
