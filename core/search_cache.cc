@@ -18,32 +18,32 @@ SearchCache<Hit>::SearchCache(size_t capacity)
 }
 
 template <typename Hit>
-uint64_t SearchCache<Hit>::Hash(const Key& key) {
-  // As absl::string_view: Abseil's own hash of the bytes (this Abseil's
-  // string_view is not std's, whose hash it would leave to libstdc++'s
-  // slower byte-at-a-time one).
-  return absl::HashOf(key.numbers[0], key.numbers[1], key.numbers[2],
-                      key.numbers[3],
-                      absl::string_view(key.query.data(), key.query.size()));
-}
+SearchCache<Hit>::Key::Key(std::string_view q, const std::array<int64_t, 4>& n)
+    : query(q),
+      numbers(n),
+      // As absl::string_view: Abseil's own hash of the bytes (this
+      // Abseil's string_view is not std's, whose hash it would leave to
+      // libstdc++'s slower byte-at-a-time one).
+      hash(absl::HashOf(n[0], n[1], n[2], n[3],
+                        absl::string_view(q.data(), q.size()))) {}
 
 template <typename Hit>
-bool SearchCache<Hit>::Matches(const Entry& e, uint64_t hash, const Key& key) {
-  return e.used && e.hash == hash && e.numbers == key.numbers &&
+bool SearchCache<Hit>::Matches(const Entry& e, const Key& key) {
+  return e.used && e.hash == key.hash && e.numbers == key.numbers &&
          e.query == key.query;
 }
 
 template <typename Hit>
 bool SearchCache<Hit>::Find(const Key& key, std::vector<Hit>* hits) const {
   if (per_shard_ == 0) return false;
-  const uint64_t hash = Hash(key);
+  const uint64_t hash = key.hash;
   const Shard& shard = shards_[hash % kShards];
   {
     absl::MutexLock lock(&shard.mu);
     auto it = shard.slot_of.find(hash);
     if (it != shard.slot_of.end()) {
       const Entry& e = shard.entries[it->second];
-      if (Matches(e, hash, key)) {
+      if (Matches(e, key)) {
         hits->assign(e.hits.begin(), e.hits.end());
         hits_.fetch_add(1, std::memory_order_relaxed);
         return true;
@@ -57,7 +57,7 @@ bool SearchCache<Hit>::Find(const Key& key, std::vector<Hit>* hits) const {
 template <typename Hit>
 void SearchCache<Hit>::Put(const Key& key, const std::vector<Hit>& hits) {
   if (per_shard_ == 0) return;
-  const uint64_t hash = Hash(key);
+  const uint64_t hash = key.hash;
   // Second sight: the slot is picked by the hash's low bits, the
   // fingerprint is its high half (never 0, the empty slot).
   std::atomic<uint32_t>& seen = seen_[hash % kSeenSlots];
@@ -69,8 +69,7 @@ void SearchCache<Hit>::Put(const Key& key, const std::vector<Hit>& hits) {
   Shard& shard = shards_[hash % kShards];
   absl::MutexLock lock(&shard.mu);
   auto it = shard.slot_of.find(hash);
-  if (it != shard.slot_of.end() &&
-      Matches(shard.entries[it->second], hash, key)) {
+  if (it != shard.slot_of.end() && Matches(shard.entries[it->second], key)) {
     return;  // another thread kept the same answer meanwhile
   }
   uint32_t slot;

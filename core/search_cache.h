@@ -60,9 +60,13 @@ class SearchCache {
  public:
   // What identifies one search: the query, compared byte for byte, and
   // up to four numbers (which graph, k, beam width, index version...).
+  // The key's hash is computed once, when it is made, for both the Find
+  // and the Put of one search.
   struct Key {
+    Key(std::string_view query, const std::array<int64_t, 4>& numbers);
     std::string_view query;
-    std::array<int64_t, 4> numbers{};
+    std::array<int64_t, 4> numbers;
+    uint64_t hash;
   };
 
   // Keeps up to `capacity` answers (at least one per shard when
@@ -102,8 +106,7 @@ class SearchCache {
     size_t next ABSL_GUARDED_BY(mu) = 0;  // the slot the next Put takes
   };
 
-  static uint64_t Hash(const Key& key);
-  static bool Matches(const Entry& e, uint64_t hash, const Key& key);
+  static bool Matches(const Entry& e, const Key& key);
 
   const size_t per_shard_;
   std::array<Shard, kShards> shards_;

@@ -481,6 +481,21 @@ struct AnnIndex::Impl {
   // Recent answers of both graphs (graph 0: inner product, 1: cosine).
   std::unique_ptr<SearchCache<SearchHit>> cache;
 
+  // An index over `vectors`' shape, without graphs yet.
+  static std::unique_ptr<Impl> New(const RowMatrix& vectors,
+                                   const AnnOptions& options, int ef_search,
+                                   int build_threads) {
+    auto impl = std::make_unique<Impl>();
+    impl->dim = static_cast<int>(vectors.cols());
+    impl->size = static_cast<int32_t>(vectors.rows());
+    impl->ef_search = ef_search;
+    impl->build_threads = build_threads;
+    impl->space = std::make_unique<InnerProductSpace>(impl->dim);
+    impl->cache =
+        std::make_unique<SearchCache<SearchHit>>(options.cached_searches);
+    return impl;
+  }
+
   std::vector<SearchHit> Search(int graph, const Graph& g, const float* query,
                                 int k, int ef) const {
     if (k <= 0) return {};
@@ -518,14 +533,8 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Build(
         "invalid HNSW options: m=", options.m, " ef_construction=",
         options.ef_construction, " ef_search=", options.ef_search));
   }
-  auto impl = std::make_unique<Impl>();
-  impl->dim = static_cast<int>(vectors.cols());
-  impl->size = static_cast<int32_t>(vectors.rows());
-  impl->ef_search = options.ef_search;
-  impl->build_threads = ResolveThreads(options.threads);
-  impl->space = std::make_unique<InnerProductSpace>(impl->dim);
-  impl->cache =
-      std::make_unique<SearchCache<SearchHit>>(options.cached_searches);
+  std::unique_ptr<Impl> impl = Impl::New(vectors, options, options.ef_search,
+                                         ResolveThreads(options.threads));
   absl::StatusOr<GraphHolder> graph =
       BuildGraph(impl->space.get(), vectors, options, impl->build_threads);
   if (!graph.ok()) return graph.status();
@@ -639,14 +648,8 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
         vectors.rows(), "x", vectors.cols(), " item vectors",
         options.cosine ? " with a cosine graph" : " without a cosine graph"));
   }
-  auto impl = std::make_unique<Impl>();
-  impl->dim = static_cast<int>(vectors.cols());
-  impl->size = static_cast<int32_t>(vectors.rows());
-  impl->ef_search = options.ef_search > 0 ? options.ef_search : 64;
-  impl->build_threads = 1;
-  impl->space = std::make_unique<InnerProductSpace>(impl->dim);
-  impl->cache =
-      std::make_unique<SearchCache<SearchHit>>(options.cached_searches);
+  std::unique_ptr<Impl> impl = Impl::New(
+      vectors, options, options.ef_search > 0 ? options.ef_search : 64, 1);
   std::future<absl::StatusOr<GraphHolder>> cosine_graph;
   if (options.cosine) {
     cosine_graph = std::async(std::launch::async, [&] {
