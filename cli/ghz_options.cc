@@ -180,9 +180,16 @@ absl::Status ApplyGhzConfig(FlagParser& parser, const GhzFlags& flags,
 absl::StatusOr<GhzSettings> ResolveGhzSettings(
     const FlagParser& parser, const GhzFlags& flags, ClientFlags client,
     int concurrency, double rps, std::chrono::milliseconds duration,
-    int64_t requests, const std::vector<std::string>& positional) {
+    int64_t requests, int64_t seed,
+    const std::vector<std::string>& positional) {
   GhzSettings s;
   s.call = flags.call;
+  if (parser.IsSet("seed")) {
+    s.seed = static_cast<uint64_t>(seed);
+  } else {
+    std::random_device device;
+    s.seed = (static_cast<uint64_t>(device()) << 32) | device();
+  }
   if (positional.size() > 1) {
     return absl::InvalidArgumentError(
         Cat("give one host, not '", positional[1], "'"));

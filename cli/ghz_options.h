@@ -63,6 +63,10 @@ struct GhzSettings {
   std::string data = "{}";                // the JSON template text
   std::string format = "summary";
   std::string output;
+  // Base of the workers' random streams ({{randomInt}}, {{randomString}},
+  // {{newUUID}}): --seed when given, else drawn afresh for every run, as
+  // ghz does, so a repeated run sends new event ids, not duplicates.
+  uint64_t seed = 0;
 };
 
 // Reads `flags.config` (if set) and applies its values for the flags the
@@ -80,11 +84,12 @@ absl::Status ApplyGhzConfig(FlagParser& parser, const GhzFlags& flags,
 // ghz's defaults for the shared flags the user did not set (-c 50, -n 200
 // unless -z, -t 20s, TLS unless --insecure), the host from `positional`,
 // the data text (-d, or -D's file), and the range checks. InvalidArgument
-// naming the flag otherwise.
+// naming the flag otherwise. The seed is `seed` if --seed was set, else
+// one from std::random_device.
 absl::StatusOr<GhzSettings> ResolveGhzSettings(
     const FlagParser& parser, const GhzFlags& flags, ClientFlags client,
     int concurrency, double rps, std::chrono::milliseconds duration,
-    int64_t requests, const std::vector<std::string>& positional);
+    int64_t requests, int64_t seed, const std::vector<std::string>& positional);
 
 // A unary method the loadgen can call: its descriptors (from the compiled
 // aisle protos, or grpc.health.v1 built in) and a prototype request.

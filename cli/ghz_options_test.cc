@@ -42,7 +42,7 @@ struct Parsed {
     }
     return ResolveGhzSettings(parser, ghz, config.client, config.concurrency,
                               config.rps, config.duration, config.requests,
-                              positional);
+                              config.seed, positional);
   }
 };
 
@@ -111,6 +111,18 @@ TEST(GhzOptionsTest, DurationOverridesTotalAsInGhz) {
                                                "10", "--insecure"}));
   EXPECT_EQ(s.duration, seconds(3));
   EXPECT_EQ(s.total, 0);
+}
+
+// ghz draws its template randomness afresh for every run; --seed (an
+// aisle addition) repeats a run's ids and draws exactly.
+TEST(GhzOptionsTest, SeedIsNewEveryRunUnlessGiven) {
+  Parsed a, b, c;
+  ASSERT_OK_AND_ASSIGN(GhzSettings first, a.Parse({"--call", "x"}));
+  ASSERT_OK_AND_ASSIGN(GhzSettings second, b.Parse({"--call", "x"}));
+  EXPECT_NE(first.seed, second.seed);
+  ASSERT_OK_AND_ASSIGN(GhzSettings given,
+                       c.Parse({"--call", "x", "--seed", "7"}));
+  EXPECT_EQ(given.seed, 7u);
 }
 
 TEST(GhzOptionsTest, TlsUnlessInsecure) {

@@ -121,7 +121,8 @@ absl::Status GhzLoad::Init() {
     w.index = i;
     w.channel = i % settings_.connections;
     w.id = absl::StrFormat("g%dc%d", w.channel, i);
-    w.rng.seed(static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull + 1);
+    w.rng.seed(settings_.seed +
+               static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull);
   }
   return absl::OkStatus();
 }

@@ -174,7 +174,10 @@ void RegisterLoadgenFlags(FlagParser& parser, LoadgenConfig* config,
   parser.Int("items", &config->items,
              "item ids drawn uniformly from i0..i<N-1>");
   parser.Int("count", &config->count, "items per Recommend");
-  parser.Int("seed", &config->seed, "random seed for ids and the mix");
+  parser.Int("seed", &config->seed,
+             "random seed for ids and the mix; in ghz mode, for the data "
+             "template's random functions (default: a new one every run, "
+             "as ghz)");
   parser.String("json", &config->json_path,
                 "also write the summary and the per-second rows to this "
                 "file as JSON (for scripts)");
@@ -234,7 +237,7 @@ int RunGhzMode(FlagParser& parser, const GhzFlags& ghz,
   }
   absl::StatusOr<GhzSettings> settings = ResolveGhzSettings(
       parser, ghz, config.client, config.concurrency, config.rps,
-      config.duration, config.requests, positional);
+      config.duration, config.requests, config.seed, positional);
   if (!settings.ok()) return UsageError(parser, settings.status().message());
   absl::StatusOr<GhzMethod> method = ResolveGhzMethod(settings->call);
   if (!method.ok()) return UsageError(parser, method.status().message());

@@ -90,6 +90,47 @@ TEST_F(LoadgenGhzTest, FeedbackWithDistinctIdsIsStored) {
   EXPECT_EQ(profile.event_counts(0).count(), 40);
 }
 
+// The same {{newUUID}} load run twice stores both runs' events, as with
+// ghz (a repeated run once sent the first run's ids again, which the
+// server rightly answered as duplicates); with one --seed it repeats them.
+TEST_F(LoadgenGhzTest, NewUuidIsNewInEveryRunUnlessSeeded) {
+  auto views = [&](const std::string& user) -> int64_t {
+    v1::GetUserRequest request;
+    request.set_user_id(user);
+    v1::UserProfile profile;
+    auto context = testing::ContextWithDeadline();
+    EXPECT_OK(testing::FromGrpc(
+        server_.stub->GetUser(context.get(), request, &profile)));
+    return profile.event_counts_size() == 1 ? profile.event_counts(0).count()
+                                            : -1;
+  };
+  auto run = [&](const std::string& user, std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "--insecure",
+        "--call",
+        "aisle.v1.Recommender.Feedback",
+        "-n",
+        "30",
+        "-c",
+        "3",
+        "-O",
+        "json",
+        "-d",
+        absl::StrCat(R"({"events":[{"event_id":"{{newUUID}}","user_id":")",
+                     user, R"(","item_id":"i1","type":"VIEW"}]})")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    RunResult r = Loadgen(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(Code(Json(r), "OK"), 30);
+  };
+  run("fresh", {});
+  run("fresh", {});
+  EXPECT_EQ(views("fresh"), 60);
+  run("seeded", {"--seed", "7"});
+  run("seeded", {"--seed", "7"});
+  EXPECT_EQ(views("seeded"), 30);
+}
+
 TEST_F(LoadgenGhzTest, RecommendSummaryAndInvalidRequests) {
   RunResult ok = Loadgen(
       {"--insecure", "--call", "aisle.v1.Recommender.Recommend", "-n", "30",
