@@ -65,7 +65,9 @@ struct GhzSettings {
   std::string output;
   // Base of the workers' random streams ({{randomInt}}, {{randomString}},
   // {{newUUID}}): --seed when given, else drawn afresh for every run, as
-  // ghz does, so a repeated run sends new event ids, not duplicates.
+  // ghz does, so a repeated run sends new event ids, not duplicates. A
+  // seed repeats each worker's stream; which calls a worker makes depends
+  // on timing, so a whole run repeats only with -c 1.
   uint64_t seed = 0;
 };
 
