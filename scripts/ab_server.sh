@@ -15,7 +15,8 @@
 # The store (AB_ITEMS [100000] items, as many users, 10 x as many events)
 # is generated and trained once (recovery_store in scripts/lib/server.sh:
 # /tmp/aisle-recovery-ITEMS-ITEMS-EVENTS) and copied for each server.
-# AB_CALL [aisle.v1.Recommender.Recommend] and AB_DATA
+# AB_STORE names another store to copy instead (a 1M-item bench store,
+# say). AB_CALL [aisle.v1.Recommender.Recommend] and AB_DATA
 # [FOR_YOU, users spread over all users] set the call (ghz syntax, as
 # `aisle loadgen --call`). Prints, per round and in all: OK calls/s and
 # server CPU microseconds per OK call for A (OLD_BIN) and B (NEW_BIN).
@@ -28,7 +29,7 @@ ITEMS=${AB_ITEMS:-100000}
 CALL=${AB_CALL:-aisle.v1.Recommender.Recommend}
 DATA=${AB_DATA:-"{\"user_id\":\"u{{randomInt 0 $ITEMS}}\",\"scenario\":\"FOR_YOU\",\"count\":10}"}
 log() { printf '[ab_server] %s\n' "$*" >&2; }
-STORE=$(recovery_store "$A_BIN" "$ITEMS" "$ITEMS" $((ITEMS * 10)))
+STORE=${AB_STORE:-$(recovery_store "$A_BIN" "$ITEMS" "$ITEMS" $((ITEMS * 10)))}
 servers_work_dir aisle-ab
 pin_cores 0 1
 start() {  # NAME BIN: a server on a copy of the store; sets PORT_NAME, PID_NAME
