@@ -76,6 +76,58 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
   EXPECT_EQ(Ids(*few), (std::vector<std::string>{"a0", "a1", "a2", "a3"}));
 }
 
+// The share of the catalog an unfiltered request can reach is kept between
+// requests (Runner::Selectivity); deleting most of the catalog must still
+// send the next request to exact search, and listing it again to the index.
+TEST(EngineTest, UnfilteredShareFollowsTheCatalog) {
+  EngineOptions options;
+  options.model.ann_min_items = 100;
+  options.model.ann.threads = 1;
+  Engine engine(options);
+  std::vector<Item> items;
+  std::vector<std::string> ids;
+  RowMatrix y(400, 4);
+  for (int i = 0; i < 400; ++i) {
+    ids.push_back(absl::StrCat("a", i));
+    items.push_back(MakeItem(ids.back(), "c", i));
+    y.row(i).setConstant(0.01f);
+    y(i, i % 4) = 1.0f + 0.001f * i;
+  }
+  engine.UpsertItems(items);
+  ModelMetadata meta;
+  meta.version = "share";
+  meta.factors = 4;
+  meta.parameters = {{"regularization", "0.1"}};
+  auto model =
+      FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
+  ASSERT_OK(model);
+  engine.SwapModel(*model);
+  engine.ApplyEvents(std::vector<Event>{Ev("u", "a0", EventType::kPurchase)});
+  const auto req = Req(Scenario::kForYou, "u", 5);
+  auto traced = [&](RecommendTrace* trace) {
+    auto r = engine.Recommend(req, trace);
+    EXPECT_OK(r);
+    return r.ok() ? Ids(*r) : std::vector<std::string>();
+  };
+  RecommendTrace before;
+  traced(&before);
+  EXPECT_TRUE(before.used_ann);
+  // 2% of the model's items left: below exact_below_selectivity (5%).
+  std::vector<std::string> gone(ids.begin() + 8, ids.end());
+  engine.DeleteItems(gone);
+  RecommendTrace after_delete;
+  const std::vector<std::string> left = traced(&after_delete);
+  EXPECT_TRUE(after_delete.used_exact);
+  EXPECT_FALSE(after_delete.used_ann);
+  for (const std::string& id : left) {
+    EXPECT_LT(std::stoi(id.substr(1)), 8) << id;
+  }
+  engine.UpsertItems(std::vector<Item>(items.begin() + 8, items.end()));
+  RecommendTrace relisted;
+  traced(&relisted);
+  EXPECT_TRUE(relisted.used_ann);
+}
+
 // SIMILAR_ITEMS ranks by cosine. Through the index's cosine graph it
 // answers what exact search answers, also where an item's nearest
 // neighbours by angle are short vectors (items with few events), which an

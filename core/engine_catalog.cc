@@ -22,6 +22,7 @@ void Engine::State::Upsert(const Item& item) {
   if (!rec.in_catalog) ++catalog_size;
   rec.in_catalog = true;
   listed[i] = 1;
+  ++listed_epoch;
   rec.item = item;
   content.Upsert(i, item);
   content.SetFresh(i, n_all[i] <= 0);
@@ -56,6 +57,7 @@ bool Engine::State::Delete(std::string_view id) {
   }
   rec = ItemRec();
   listed[i] = 0;
+  ++listed_epoch;
   content.Remove(i);
   --catalog_size;
   return true;

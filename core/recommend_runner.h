@@ -105,10 +105,7 @@ class Engine::State::Runner {
   // Eligible, Full and Add run for every candidate: inline here.
   // Reads the item's record only when the request filters on it.
   bool Eligible(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
-    if (i < 0 || static_cast<size_t>(i) >= s_.listed.size() ||
-        s_.listed[i] == 0) {
-      return false;
-    }
+    if (!Listed(i)) return false;
     if (!excluded_.empty() && excluded_.contains(i)) return false;
     if (user_ != nullptr) {
       if (const UserItem* ui = user_->Find(i)) {
@@ -116,6 +113,15 @@ class Engine::State::Runner {
       }
     }
     return filter_.Trivial() || filter_.Passes(s_.items[i]);
+  }
+  // In the catalog and through the request's filter: Eligible without the
+  // request's exclusions and the user's own items.
+  bool PassesFilter(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    return Listed(i) && (filter_.Trivial() || filter_.Passes(s_.items[i]));
+  }
+  bool Listed(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    return i >= 0 && static_cast<size_t>(i) < s_.listed.size() &&
+           s_.listed[i] != 0;
   }
   bool Full() const { return out_.size() >= want_; }
   // Appends `c` unless the list is full, or it is taken or not eligible.

@@ -23,16 +23,32 @@
 namespace aisle::core {
 
 // Fraction of model items that pass the request's filters, from a fixed
-// stride sample (deterministic, ~256 predicate calls).
+// stride sample (deterministic, ~256 predicate calls). The request's
+// exclusions and the user's own items are not sampled: Retrieve adds
+// their counts to its over-fetch. Without a filter the answer depends on
+// the binding and the catalog only, and is kept (State::listed_share).
 double Engine::State::Runner::Selectivity() const {
+  const bool unfiltered = filter_.Trivial();
+  if (unfiltered) {
+    absl::MutexLock lock(&s_.listed_share_mu);
+    if (s_.listed_share.serial == b_->serial &&
+        s_.listed_share.epoch == s_.listed_epoch) {
+      return s_.listed_share.share;
+    }
+  }
   const int32_t n = b_->model->num_items();
   const int32_t step = std::max(1, n / 256);
-  int sampled = 0, kept = 0;
+  int sampled = 0, passed = 0;
   for (int32_t row = 0; row < n; row += step) {
     ++sampled;
-    kept += Eligible(b_->model_to_engine[row]) ? 1 : 0;
+    passed += PassesFilter(b_->model_to_engine[row]) ? 1 : 0;
   }
-  return sampled == 0 ? 0 : static_cast<double>(kept) / sampled;
+  const double share = sampled == 0 ? 0 : static_cast<double>(passed) / sampled;
+  if (unfiltered && b_->serial != 0) {
+    absl::MutexLock lock(&s_.listed_share_mu);
+    s_.listed_share = {b_->serial, s_.listed_epoch, share};
+  }
+  return share;
 }
 
 std::optional<std::vector<int32_t>> Engine::State::Runner::IncludedRows()
