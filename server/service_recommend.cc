@@ -17,14 +17,19 @@ namespace aisle::server {
 
 // One Recommend call from its admission to its answer: a UnaryCall that
 // gRPC deletes when done, and a CallQueue::Call.
-class RecommenderService::RecommendReactor final : public UnaryCall,
+class RecommenderService::RecommendReactor final : private CallArena,
+                                                   public UnaryCall,
                                                    public CallQueue::Call {
  public:
   RecommendReactor(RecommenderService* service, Context* ctx,
                    grpc::ByteBuffer* wire_response)
-      : UnaryCall(wire_response), service_(service), ctx_(ctx) {}
+      : UnaryCall(wire_response),
+        request(Make<v1::RecommendRequest>()),
+        service_(service),
+        ctx_(ctx),
+        reply_(Make<v1::RecommendResponse>()) {}
 
-  v1::RecommendRequest request;
+  v1::RecommendRequest& request;
   int64_t start_ns = 0;
   AdmissionLimiter::Permit permit;
 
@@ -54,7 +59,7 @@ class RecommenderService::RecommendReactor final : public UnaryCall,
 
   RecommenderService* const service_;
   Context* const ctx_;
-  v1::RecommendResponse reply_;
+  v1::RecommendResponse& reply_;
 };
 
 RecommenderService::Reactor* RecommenderService::Recommend(Context* ctx,

@@ -9,6 +9,7 @@
 #ifndef AISLE_SERVER_UNARY_CALL_H_
 #define AISLE_SERVER_UNARY_CALL_H_
 
+#include "google/protobuf/arena.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
@@ -43,13 +44,44 @@ class UnaryCall : public grpc::ServerUnaryReactor {
   grpc::ByteBuffer* const wire_response_;
 };
 
-// A UnaryCall with its request and response messages.
+// A protobuf arena whose first block is part of the object: messages made
+// on it (and their sub-messages and strings) cost no allocation of their
+// own while they fit. A FOR_YOU answer's items and strings were some
+// thirty allocations and frees per call. Base of the calls below, so that
+// the arena is made before, and destroyed after, their messages.
+class CallArena {
+ protected:
+  CallArena() : arena_(Options(block_, sizeof(block_))) {}
+
+  template <class Message>
+  Message& Make() {
+    return *google::protobuf::Arena::CreateMessage<Message>(&arena_);
+  }
+
+ private:
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
+
+  // Room for a typical answer of 10 to 20 items with their explanations;
+  // a larger one continues in blocks the arena allocates.
+  alignas(16) char block_[4096];
+  google::protobuf::Arena arena_;
+};
+
+// A UnaryCall with its request and response messages (on its CallArena).
 template <class Request, class Response>
-class MessageCall final : public UnaryCall {
+class MessageCall final : private CallArena, public UnaryCall {
  public:
-  using UnaryCall::UnaryCall;
-  Request request;
-  Response reply;
+  explicit MessageCall(grpc::ByteBuffer* wire_response)
+      : UnaryCall(wire_response),
+        request(Make<Request>()),
+        reply(Make<Response>()) {}
+  Request& request;
+  Response& reply;
 
  private:
   const google::protobuf::MessageLite& response() const override {
