@@ -23,31 +23,51 @@ extern "C" const char* __tsan_default_options() { return "detect_deadlocks=0"; }
 namespace aisle::core {
 namespace {
 
-TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
-  EngineOptions options;
-  options.model.ann_min_items = 100;
-  options.model.ann.threads = 1;
-  Engine engine(options);
-  // 400 items in 4 categories, vectors pointing by category.
+// 400 items a0..a399 priced 0..399, in `categories` categories (c0..),
+// with 4-factor vectors pointing by i % 4: upserted into `engine` and a
+// model over them (with an ANN index: ann_min_items is 100) swapped in.
+struct Catalog400 {
   std::vector<Item> items;
   std::vector<std::string> ids;
+};
+
+Catalog400 SwapInCatalog400(Engine& engine, const EngineOptions& options,
+                            int categories) {
+  Catalog400 c;
   RowMatrix y(400, 4);
   for (int i = 0; i < 400; ++i) {
-    ids.push_back(absl::StrCat("a", i));
-    items.push_back(MakeItem(ids.back(), absl::StrCat("c", i % 4), i));
+    c.ids.push_back(absl::StrCat("a", i));
+    c.items.push_back(
+        MakeItem(c.ids.back(), absl::StrCat("c", i % categories), i));
     y.row(i).setConstant(0.01f);
     y(i, i % 4) = 1.0f + 0.001f * i;
   }
-  engine.UpsertItems(items);
+  engine.UpsertItems(c.items);
   ModelMetadata meta;
   meta.version = "ann";
   meta.factors = 4;
   meta.parameters = {{"regularization", "0.1"}};
   auto model =
-      FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
-  ASSERT_OK(model);
-  ASSERT_NE((*model)->ann(), nullptr);
+      FactorModel::Create(meta, c.ids, y, {}, RowMatrix(), options.model);
+  EXPECT_OK(model);
+  if (!model.ok()) return c;
+  EXPECT_NE((*model)->ann(), nullptr);
   engine.SwapModel(*model);
+  return c;
+}
+
+EngineOptions AnnOptionsFor400() {
+  EngineOptions options;
+  options.model.ann_min_items = 100;
+  options.model.ann.threads = 1;
+  return options;
+}
+
+TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
+  const EngineOptions options = AnnOptionsFor400();
+  Engine engine(options);
+  // Vectors pointing by category.
+  SwapInCatalog400(engine, options, 4);
   // The user has seen the 60 best c0 items; over-fetch must get past them.
   std::vector<Event> events;
   for (int i = 399; events.size() < 60; --i) {
@@ -80,28 +100,11 @@ TEST(EngineTest, AnnPathOverFetchesAndSelectiveFiltersGoExact) {
 // requests (Runner::Selectivity); deleting most of the catalog must still
 // send the next request to exact search, and listing it again to the index.
 TEST(EngineTest, UnfilteredShareFollowsTheCatalog) {
-  EngineOptions options;
-  options.model.ann_min_items = 100;
-  options.model.ann.threads = 1;
+  const EngineOptions options = AnnOptionsFor400();
   Engine engine(options);
-  std::vector<Item> items;
-  std::vector<std::string> ids;
-  RowMatrix y(400, 4);
-  for (int i = 0; i < 400; ++i) {
-    ids.push_back(absl::StrCat("a", i));
-    items.push_back(MakeItem(ids.back(), "c", i));
-    y.row(i).setConstant(0.01f);
-    y(i, i % 4) = 1.0f + 0.001f * i;
-  }
-  engine.UpsertItems(items);
-  ModelMetadata meta;
-  meta.version = "share";
-  meta.factors = 4;
-  meta.parameters = {{"regularization", "0.1"}};
-  auto model =
-      FactorModel::Create(meta, ids, y, {}, RowMatrix(), options.model);
-  ASSERT_OK(model);
-  engine.SwapModel(*model);
+  const Catalog400 catalog = SwapInCatalog400(engine, options, 1);
+  const std::vector<std::string>& ids = catalog.ids;
+  const std::vector<Item>& items = catalog.items;
   engine.ApplyEvents(std::vector<Event>{Ev("u", "a0", EventType::kPurchase)});
   const auto req = Req(Scenario::kForYou, "u", 5);
   auto traced = [&](RecommendTrace* trace) {

@@ -186,8 +186,9 @@ struct Engine::State {
   uint64_t listed_epoch ABSL_GUARDED_BY(mu) = 0;
   // Runner::Selectivity of an unfiltered request: the sampled share of a
   // binding's model rows whose items are listed, as of (binding serial,
-  // listed_epoch). Computing it read 512 scattered words per Recommend,
-  // 7% of a FOR_YOU call at 100k items (scripts/ab_server.sh).
+  // listed_epoch). Computing it read 512 scattered words per Recommend:
+  // 4% of a FOR_YOU call's server CPU at 100k items, 9% at 1M
+  // (scripts/ab_server.sh).
   struct ListedShare {
     uint64_t serial = 0;  // 0: none kept
     uint64_t epoch = 0;

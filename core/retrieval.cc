@@ -31,7 +31,7 @@ double Engine::State::Runner::Selectivity() const {
   const bool unfiltered = filter_.Trivial();
   if (unfiltered) {
     absl::MutexLock lock(&s_.listed_share_mu);
-    if (s_.listed_share.serial == b_->serial &&
+    if (b_->serial != 0 && s_.listed_share.serial == b_->serial &&
         s_.listed_share.epoch == s_.listed_epoch) {
       return s_.listed_share.share;
     }
