@@ -46,9 +46,10 @@ class UnaryCall : public grpc::ServerUnaryReactor {
 
 // A protobuf arena whose first block is part of the object: messages made
 // on it (and their sub-messages and strings) cost no allocation of their
-// own while they fit. A FOR_YOU answer's items and strings were some
-// thirty allocations and frees per call. Base of the calls below, so that
-// the arena is made before, and destroyed after, their messages.
+// own while they fit (a FOR_YOU answer's items and strings were each
+// allocated and freed: x0.95 server CPU per call without that,
+// scripts/ab_server.sh). Base of the calls below, so that the arena is
+// made before, and destroyed after, their messages.
 class CallArena {
  protected:
   CallArena() : arena_(Options(block_, sizeof(block_))) {}
