@@ -2,8 +2,8 @@
 // receives every request as bytes and parses it here, so that a request
 // that is not a valid protobuf message is answered INVALID_ARGUMENT with a
 // message saying why, instead of gRPC's own deserialisation answering
-// UNIMPLEMENTED with no message (the generated typed handlers give the
-// application no say).
+// status 12, Unimplemented, with no message (the generated typed handlers give
+// the application no say).
 //
 // Thread safety: pure functions.
 #ifndef AISLE_SERVER_RAW_MESSAGES_H_

@@ -87,7 +87,7 @@ namespace aisle::server {
 
 // The generated base: every method raw (bytes in and out), so that the
 // server, not gRPC, parses requests: gRPC's typed handlers answer a request
-// that does not parse with UNIMPLEMENTED and no message; here it is
+// that does not parse with status 12 (Unimplemented) and no message; here it is
 // INVALID_ARGUMENT naming the field (raw_messages.h), counted in
 // aisle_rpc_unparsable_requests_total. Every method is a callback handler
 // (service_raw.cc parses and dispatches to the typed handlers below;
