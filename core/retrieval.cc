@@ -78,15 +78,17 @@ std::vector<SearchHit> Engine::State::Runner::Retrieve(const float* q,
   };
   const auto start = SteadyClock::now();
   // An include filter names its candidates through the category index;
-  // otherwise the selectivity is estimated from a sample.
+  // otherwise the selectivity is estimated from a sample (only needed to
+  // choose and size an ANN search).
   const std::optional<std::vector<int32_t>> rows = IncludedRows();
+  const AnnIndex* ann = b_->Ann();
   const double selectivity =
-      rows ? static_cast<double>(rows->size()) / std::max(1, n) : Selectivity();
+      rows ? static_cast<double>(rows->size()) / std::max(1, n)
+           : (ann != nullptr ? Selectivity() : 0.0);
   std::vector<SearchHit> hits;
   bool exact = true;
   bool unit_scores = false;  // hits scored against unit-length rows
-  if (const AnnIndex* ann = b_->Ann();
-      ann != nullptr && selectivity >= s_.options.exact_below_selectivity) {
+  if (ann != nullptr && selectivity >= s_.options.exact_below_selectivity) {
     // Over-fetch: seen, blocked and filtered items are dropped afterwards,
     // and without a cosine graph a cosine ranking re-orders inner-product
     // hits.
