@@ -346,11 +346,19 @@ ContentVector ContentIndex::Normalize(const ContentProfile& profile,
   for (const auto& [term, w] : profile) {
     if (w > 0) top.emplace_back(w, term);
   }
-  // Strongest first, ties by term id: hash order must not decide.
-  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-  if (top.size() > max_terms) top.resize(max_terms);
+  // The strongest max_terms, ties by term id: hash order must not decide.
+  // They are selected, not sorted (a profile holds hundreds of terms), then
+  // put in term order, which is v's and the norm's summation order.
+  if (top.size() > max_terms) {
+    std::nth_element(
+        top.begin(), top.begin() + static_cast<std::ptrdiff_t>(max_terms),
+        top.end(), [](const auto& a, const auto& b) {
+          return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+    top.resize(max_terms);
+  }
+  std::sort(top.begin(), top.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
   double norm = 0;
   for (const auto& [w, term] : top) norm += w * w;
   ContentVector v;
@@ -360,7 +368,6 @@ ContentVector ContentIndex::Normalize(const ContentProfile& profile,
   for (const auto& [w, term] : top) {
     v.emplace_back(term, static_cast<float>(w * inv));
   }
-  std::sort(v.begin(), v.end());
   return v;
 }
 
