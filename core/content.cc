@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
+#include "core/check.h"
 #include "core/dense_slots.h"
 
 namespace aisle::core {
@@ -199,27 +200,62 @@ void ContentIndex::IndexFresh(int32_t item, bool add) {
   if (static_cast<size_t>(item) >= item_terms_.size()) return;
   if (static_cast<size_t>(item) >= fresh_generation_.size()) {
     fresh_generation_.resize(item + 1, 0);
+    fresh_added_.resize(item + 1, 0);
   }
-  // The bump flips IsFresh and makes leaving entries dead (LiveFresh).
+  // The bump flips IsFresh.
   ++fresh_generation_[item];
   ++fresh_epoch_;
+  if (add) {
+    if (fresh_adds_ == std::numeric_limits<uint32_t>::max()) RenumberFresh();
+    fresh_added_[item] = ++fresh_adds_;
+  }
+  const uint32_t added = fresh_added_[item];
   for (const auto& [term, count] : item_terms_[item]) {
     std::vector<FreshPosting>& list = fresh_postings_[term];
     ++fresh_version_[term];
     if (add) {
-      list.push_back({item, count, norm_hint_[item], fresh_generation_[item]});
+      list.push_back({item, count, norm_hint_[item], added});
       ++fresh_live_[term];
       continue;
     }
+    // The item's live entry: the only one added under its number (an item
+    // leaves with the terms it came with: Upsert removes before it changes
+    // them).
+    const auto entry = std::lower_bound(
+        list.begin(), list.end(), added,
+        [](const FreshPosting& p, uint32_t a) { return p.added < a; });
+    const bool found =
+        entry != list.end() && entry->added == added && entry->item == item;
+    AISLE_DCHECK(found);
+    if (!found) continue;
+    entry->item = -1;
     --fresh_live_[term];
     // Compacted when more than half is dead: each dead entry is moved at
-    // most once per doubling, so leaving costs O(1) amortized.
+    // most once per doubling, so leaving costs O(log n) amortized.
     if (list.size() > 2 * static_cast<size_t>(fresh_live_[term]) + 16) {
-      list.erase(std::remove_if(
-                     list.begin(), list.end(),
-                     [this](const FreshPosting& p) { return !LiveFresh(p); }),
-                 list.end());
+      std::erase_if(list, [](const FreshPosting& p) { return !LiveFresh(p); });
     }
+  }
+}
+
+void ContentIndex::RenumberFresh() {
+  // Every list is in `added` order, so numbering the fresh items by their
+  // old numbers keeps each list in order.
+  std::vector<std::pair<uint32_t, int32_t>> order;
+  for (size_t item = 0; item < fresh_added_.size(); ++item) {
+    if (IsFresh(static_cast<int32_t>(item))) {
+      order.emplace_back(fresh_added_[item], static_cast<int32_t>(item));
+    }
+  }
+  std::sort(order.begin(), order.end());
+  fresh_adds_ = 0;
+  for (const auto& [old_number, item] : order)
+    fresh_added_[item] = ++fresh_adds_;
+  for (size_t term = 0; term < fresh_postings_.size(); ++term) {
+    std::vector<FreshPosting>& list = fresh_postings_[term];
+    std::erase_if(list, [](const FreshPosting& p) { return !LiveFresh(p); });
+    for (FreshPosting& p : list) p.added = fresh_added_[p.item];
+    ++fresh_version_[term];
   }
 }
 

@@ -51,6 +51,10 @@ using ContentProfile = absl::flat_hash_map<int32_t, double>;
 class ContentIndex {
  public:
   ContentIndex() = default;
+  // For tests of the fresh postings' numbering when its 32-bit counter
+  // wraps: the first item marked fresh gets `last_fresh_add` + 1.
+  explicit ContentIndex(uint32_t last_fresh_add)
+      : fresh_adds_(last_fresh_add) {}
   ContentIndex(const ContentIndex&) = delete;
   ContentIndex& operator=(const ContentIndex&) = delete;
 
@@ -137,12 +141,12 @@ class ContentIndex {
 
   int64_t items() const { return items_; }
 
-  // A posting of a fresh item (content.cc's Erase needs the type).
+  // A posting of a fresh item (content.cc's helpers need the type).
   struct FreshPosting {
-    int32_t item;
+    int32_t item;  // -1 once the item is no longer fresh (a dead entry)
     float tf;
     float norm_hint;
-    uint32_t generation;  // the item's fresh_generation_ when added
+    uint32_t added;  // the item's fresh_added_: a list is in this order
   };
 
  private:
@@ -163,6 +167,9 @@ class ContentIndex {
   void Recount(int32_t term);
   // Adds (fresh) or drops the item's entries in fresh_postings_.
   void IndexFresh(int32_t item, bool add);
+  // Numbers the fresh items 1..n again in their order (before
+  // fresh_adds_ wraps), dropping every dead entry.
+  void RenumberFresh();
 
   // MatchFresh when it reads one term only (the strongest term of the
   // query has max_postings fresh items or more, the usual case): within one
@@ -191,16 +198,22 @@ class ContentIndex {
   // Per term: the entries of postings_ whose item is marked fresh, with
   // the item's norm_hint_ (read in the same cache line), oldest first.
   // An item leaving (its first event) is not erased at once, which would
-  // cost a scan of every list it is in, with most of a large catalog in a
-  // common term's list: its entries stay until the list is more than half
-  // such (then it is compacted), and readers skip them (LiveFresh).
+  // move the rest of every list it is in, with most of a large catalog in
+  // a common term's list: its entries are found by binary search on
+  // `added` and marked dead in place, and stay until the list is more than
+  // half dead (then it is compacted); readers skip them (LiveFresh) without
+  // looking anything up.
   std::vector<std::vector<FreshPosting>> fresh_postings_;
   // Per term: how many of its fresh_postings_ are live.
   std::vector<uint32_t> fresh_live_;
   // Per item: bumped each time it becomes fresh or stops being fresh, so
-  // odd exactly while fresh (IsFresh), and an entry is live only if it was
-  // added since the item last became fresh: one lookup per entry read.
+  // odd exactly while fresh (IsFresh).
   std::vector<uint32_t> fresh_generation_;
+  // Per item: the number its entries were added under when it last became
+  // fresh, from fresh_adds_ (each item marked fresh takes the next one),
+  // so that every list is in increasing `added` order.
+  std::vector<uint32_t> fresh_added_;
+  uint32_t fresh_adds_ = 0;
   // Norm(item) as of idf_epoch_, which every Upsert and Remove bumps (they
   // move idf). Filled by readers holding the engine's shared lock, through
   // atomic views: the epoch is stored (release) after the norm and read
@@ -214,9 +227,7 @@ class ContentIndex {
   };
   uint32_t idf_epoch_ = 1;
   mutable std::vector<CachedNorm> norms_;
-  bool LiveFresh(const FreshPosting& p) const {
-    return fresh_generation_[p.item] == p.generation;
-  }
+  static bool LiveFresh(const FreshPosting& p) { return p.item >= 0; }
   // Calls fn(posting) on the term's `n` newest live fresh postings, newest
   // first (n <= fresh_live_[term]).
   template <typename Fn>

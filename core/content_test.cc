@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -290,8 +292,7 @@ TEST(ContentIndexTest, MatchFreshOnOneTermSeesEveryChangeOfItsFreshItems) {
 // those lists: what MatchFresh reads must still be exactly the items
 // marked fresh, each once, the newest first, across compactions, items
 // coming back and items re-indexed with other content.
-TEST(ContentIndexTest, MatchFreshReadsTheFreshItemsOnlyAsTheyComeAndGo) {
-  ContentIndex index;
+void ExpectFreshListsFollowTheItems(ContentIndex& index) {
   constexpr int kItems = 300;
   // Items in the order they entered the fresh lists (marked fresh, or
   // re-indexed while fresh: both append).
@@ -345,6 +346,18 @@ TEST(ContentIndexTest, MatchFreshReadsTheFreshItemsOnlyAsTheyComeAndGo) {
   std::set<int32_t> read;
   for (const auto& [item, cos] : index.MatchFresh(q, 20, 20)) read.insert(item);
   EXPECT_EQ(read, newest);
+}
+
+TEST(ContentIndexTest, MatchFreshReadsTheFreshItemsOnlyAsTheyComeAndGo) {
+  ContentIndex index;
+  ExpectFreshListsFollowTheItems(index);
+}
+
+// The same when the 32-bit number the lists are ordered by wraps halfway:
+// the fresh items are numbered again, in the same order.
+TEST(ContentIndexTest, FreshListsKeepTheirOrderWhenTheirNumberingWraps) {
+  ContentIndex index(std::numeric_limits<uint32_t>::max() - 150);
+  ExpectFreshListsFollowTheItems(index);
 }
 
 TEST(EngineContentTest, NewItemTakesASlotForMatchingUsersOnly) {
