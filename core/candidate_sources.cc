@@ -106,7 +106,7 @@ Engine::State::Runner::ColdCoOccurrence(
   *best = 0;
   std::vector<Candidate> cold;
   if (b_ == nullptr || Full()) return cold;
-  // Cold items are the ones with events since the model was trained, so
+  // Cold items are the ones with events since the model was trained (Cold), so
   // most seeds have none among their co-occurring items. A plain scan of
   // the seeds' lists finds out; only a seed list with a cold item pays for
   // the sum over every co-occurring item (which *best needs).
@@ -121,7 +121,7 @@ Engine::State::Runner::ColdCoOccurrence(
     if (!near) {
       near = false;
       for (const auto& [other, c] : s_.co_all[seed]) {
-        if (s_.n_all[other] > 0 && !b_->InModel(other)) {
+        if (Cold(other)) {
           near = true;
           break;
         }
@@ -137,7 +137,7 @@ Engine::State::Runner::ColdCoOccurrence(
   for (const Candidate& c : CoOccurring(seeds, /*cart=*/false)) {
     // Only a cold item, or one that would raise *best, needs the
     // eligibility check (most do neither).
-    const bool is_cold = !b_->InModel(c.item);
+    const bool is_cold = Cold(c.item);
     if (!is_cold && c.score <= *best) continue;
     if (taken_.contains(c.item) || !Eligible(c.item)) continue;
     *best = std::max(*best, c.score);

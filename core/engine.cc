@@ -171,6 +171,9 @@ bool Engine::EraseUser(std::string_view user_id) {
   }
   if (it == state_->user_index.end()) return had_attributes;
   const int32_t u = it->second;
+  for (const State::UserItem& ui : state_->users[u].items) {
+    if (State::PositivePair(ui)) --state_->positive_users[ui.item];
+  }
   state_->user_index.erase(it);
   state_->users[u] = State::UserRec();
   state_->free_users.push_back(u);

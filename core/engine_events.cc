@@ -143,6 +143,7 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
     bestsellers.Add(item, 1, e.timestamp_ms);
   }
   UserItem& ui = user.FindOrInsert(item);
+  const bool was_positive = PositivePair(ui);
   ui.last_sec = std::max<uint32_t>(
       ui.last_sec,
       static_cast<uint32_t>(std::clamp<int64_t>(
@@ -160,6 +161,14 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
   if (const AttributedUser* a = FindAttributed(user.id)) {
     attribute_popularity.Add(a->values, item,
                              AttributeWeight(ui) - attribute_weight);
+  }
+  if (const bool now_positive = PositivePair(ui);
+      now_positive != was_positive) {
+    positive_users[item] += now_positive ? 1 : -1;
+    // Its first positive user may make it cold for the lists it is in.
+    if (now_positive && positive_users[item] == 1) {
+      for (const auto& [other, c] : co_all[item]) near_cold.Forget(other);
+    }
   }
   const bool positive = ui.weight > 0;
   const bool count_all = positive && !(ui.flags & kCounted);
@@ -185,6 +194,15 @@ void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
   }
   ++user.generation;
   if (touched != nullptr) touched->push_back(u);
+}
+
+void Engine::State::RecountPositiveUsers() {
+  positive_users.assign(items.size(), 0);
+  for (const UserRec& user : users) {
+    for (const UserItem& ui : user.items) {
+      if (PositivePair(ui)) ++positive_users[ui.item];
+    }
+  }
 }
 
 }  // namespace aisle::core

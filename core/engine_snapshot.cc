@@ -530,6 +530,7 @@ absl::Status Engine::LoadSnapshot(std::span<const std::string> pieces) {
   s.n_all = std::move(n_all);
   s.n_cart = std::move(n_cart);
   s.co_all = std::move(co_all);
+  s.RecountPositiveUsers();
   s.near_cold.ForgetAll(n_items);
   s.co_cart = std::move(co_cart);
   s.transitions.Restore(std::move(next), std::move(out));

@@ -230,8 +230,17 @@ struct Engine::State {
   std::vector<absl::flat_hash_map<int32_t, float>> co_cart ABSL_GUARDED_BY(mu);
   std::vector<float> n_all ABSL_GUARDED_BY(mu);
   std::vector<float> n_cart ABSL_GUARDED_BY(mu);
-  // Per item and model binding: does co_all[item] hold a cold item (events,
-  // not in the model)? Forgotten when the item's list gains a pair.
+  // Per item: the users whose interaction with it is positive now
+  // (PositivePair), i.e. whom a model trained now would learn it from. An item
+  // with co-occurrences but none of these (every interaction since undone,
+  // disliked, or its users erased) is left out of training on purpose and
+  // is not cold. Kept by Apply and EraseUser; recounted after a snapshot
+  // load (RecountPositiveUsers).
+  std::vector<int32_t> positive_users ABSL_GUARDED_BY(mu);
+  // Per item and model binding: does co_all[item] hold a cold item
+  // (positive users now, not in the model)? Forgotten when the item's list
+  // gains a pair, and for the items it co-occurs with when it gains its
+  // first positive user.
   ModelFlags near_cold ABSL_GUARDED_BY(mu);
   // What follows what, for the session signal (core/engine_session.cc).
   Transitions transitions ABSL_GUARDED_BY(mu);
@@ -290,6 +299,7 @@ struct Engine::State {
     co_cart.emplace_back();
     n_all.push_back(0);
     n_cart.push_back(0);
+    positive_users.push_back(0);
     near_cold.Grow(items.size());
     return i;
   }
@@ -352,6 +362,12 @@ struct Engine::State {
                                                  int64_t now_ms,
                                                  double* freshness) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Whether the pair counts in training (Weight > 0 before decay).
+  static bool PositivePair(const UserItem& ui) {
+    return ui.weight > 0 && !(ui.flags & kBlocked);
+  }
+  // positive_users from the users' items (after a snapshot load).
+  void RecountPositiveUsers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // r_ui of the pair for training and fold-in: 0 when not positive or
   // blocked, decayed by options.user_half_life_days from the latest event
   // on the item to the user's latest event.

@@ -549,6 +549,39 @@ TEST(EngineTest, ForYouBlendsAColdItemPairedAfterTheSeedWasLookedAt) {
   EXPECT_TRUE(Contains(Ids(*after), "new")) << "cold item not blended in";
 }
 
+// A cold item is one a model trained now would learn and this one lacks:
+// an item whose every interaction was undone has co-occurrences but is
+// left out of training on purpose, and is not blended in as cold until a
+// user takes to it again (no new pair: its lists must be looked at again).
+TEST(EngineTest, ForYouBlendsAColdItemOnlyWhileSomeoneLikesIt) {
+  auto engine = NewEngine(WithoutSession());
+  engine->UpsertItems(std::vector<Item>{MakeItem("new", "books/fiction")});
+  engine->SwapModel(TasteModel("m1"));  // has no vector for "new"
+  std::vector<Event> events = {Ev("u", "t0", EventType::kPurchase)};
+  for (int u = 0; u < 3; ++u) {
+    events.push_back(Ev(absl::StrCat("f", u), "t0", EventType::kView));
+    events.push_back(Ev(absl::StrCat("f", u), "new", EventType::kView));
+    events.push_back(
+        Ev(absl::StrCat("f", u), "new", EventType::kRemoveFromCart));
+  }
+  engine->ApplyEvents(events);
+  auto req = Req(Scenario::kForYou, "u", 4);
+  RecommendTrace trace;
+  auto undone = engine->Recommend(req, &trace);
+  ASSERT_OK(undone);
+  EXPECT_FALSE(Contains(Ids(*undone), "new"));
+  EXPECT_EQ(trace.candidates_by_source[static_cast<int>(Source::kCoOccurrence)],
+            0);
+  std::vector<Event> again;
+  for (int u = 0; u < 3; ++u) {
+    again.push_back(Ev(absl::StrCat("f", u), "new", EventType::kView));
+  }
+  engine->ApplyEvents(again);
+  auto liked = engine->Recommend(req);
+  ASSERT_OK(liked);
+  EXPECT_TRUE(Contains(Ids(*liked), "new")) << "cold item not blended in";
+}
+
 TEST(EngineTest, ContentCoversUsersWhoseItemsCoOccurWithNothing) {
   auto engine = NewEngine();
   AddCrowd(*engine);  // books and kitchen are the popular ones

@@ -253,6 +253,12 @@ class Engine::State::Runner {
   // slots for the least exposed of the over-fetched candidates.
   void Explore(size_t count) ABSL_SHARED_LOCKS_REQUIRED(s_.mu);
 
+  // Whether item i is cold: the model has no row for it, and a model
+  // trained now would (it has positive users, State::positive_users).
+  bool Cold(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    return s_.positive_users[i] > 0 && !b_->InModel(i);
+  }
+
   // content_source.cc (ContentOptions, core/engine.h)
   // Whether item i is new: no positive event yet, unknown to the model.
   bool IsNew(int32_t i) const ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
