@@ -106,12 +106,13 @@ Engine::State::Runner::ColdCoOccurrence(
   *best = 0;
   std::vector<Candidate> cold;
   if (b_ == nullptr || Full()) return cold;
-  // Cold items are the ones with events since the model was trained (Cold), so
-  // most seeds have none among their co-occurring items. A plain scan of
-  // the seeds' lists finds out; only a seed list with a cold item pays for
-  // the sum over every co-occurring item (which *best needs).
+  // Cold items (Cold) are the ones with positive events the model has not
+  // seen, so most seeds have none among their co-occurring items. A plain
+  // scan of the seeds' lists finds out; only a seed list with a cold item
+  // pays for the sum over every co-occurring item (which *best needs).
   // Each seed's answer is remembered for this binding until its list
-  // gains a pair (ModelFlags), so the scan runs once per seed and model.
+  // gains a pair or one of its items its first positive user (ModelFlags),
+  // so the scan runs about once per seed and model.
   bool any_cold = false;
   for (const auto& [seed, w] : seeds) {
     if (static_cast<size_t>(seed) >= s_.co_all.size() || s_.n_all[seed] <= 0) {
