@@ -493,10 +493,28 @@ TEST(EngineTest, ForYouFollowsTheUsersVectorAndExplainsWithTheirItem) {
   EXPECT_EQ(after->items[0].item_id[0], 'b') << after->items[0].item_id;
 }
 
-TEST(EngineTest, ForYouBlendsItemsTheModelDoesNotKnow) {
+// An engine serving TasteModel("m1") with a catalog item it lacks, "new".
+std::unique_ptr<Engine> EngineWithANewItem() {
   auto engine = NewEngine(WithoutSession());
   engine->UpsertItems(std::vector<Item>{MakeItem("new", "books/fiction")});
   engine->SwapModel(TasteModel("m1"));  // has no vector for "new"
+  return engine;
+}
+
+// Three shoppers f0..f2 view "new"; FOR_YOU `req` must then blend it in.
+void ExpectNewBlendedInAfterViews(Engine& engine, const RecommendRequest& req) {
+  std::vector<Event> views;
+  for (int u = 0; u < 3; ++u) {
+    views.push_back(Ev(absl::StrCat("f", u), "new", EventType::kView));
+  }
+  engine.ApplyEvents(views);
+  auto r = engine.Recommend(req);
+  ASSERT_OK(r);
+  EXPECT_TRUE(Contains(Ids(*r), "new")) << "cold item not blended in";
+}
+
+TEST(EngineTest, ForYouBlendsItemsTheModelDoesNotKnow) {
+  auto engine = EngineWithANewItem();
   std::vector<Event> events;
   for (int u = 0; u < 3; ++u) {
     events.push_back(Ev(absl::StrCat("f", u), "t0", EventType::kView));
@@ -527,9 +545,7 @@ TEST(EngineTest, ForYouBlendsItemsTheModelDoesNotKnow) {
 // Whether a seed's list holds a cold item is remembered per seed
 // (ModelFlags): a pair gained after a call must still bring the item in.
 TEST(EngineTest, ForYouBlendsAColdItemPairedAfterTheSeedWasLookedAt) {
-  auto engine = NewEngine(WithoutSession());
-  engine->UpsertItems(std::vector<Item>{MakeItem("new", "books/fiction")});
-  engine->SwapModel(TasteModel("m1"));  // has no vector for "new"
+  auto engine = EngineWithANewItem();
   std::vector<Event> events = {Ev("u", "t0", EventType::kPurchase)};
   for (int u = 0; u < 3; ++u) {
     events.push_back(Ev(absl::StrCat("f", u), "t0", EventType::kView));
@@ -539,14 +555,7 @@ TEST(EngineTest, ForYouBlendsAColdItemPairedAfterTheSeedWasLookedAt) {
   auto before = engine->Recommend(req);
   ASSERT_OK(before);
   EXPECT_FALSE(Contains(Ids(*before), "new"));
-  std::vector<Event> pairs;
-  for (int u = 0; u < 3; ++u) {
-    pairs.push_back(Ev(absl::StrCat("f", u), "new", EventType::kView));
-  }
-  engine->ApplyEvents(pairs);
-  auto after = engine->Recommend(req);
-  ASSERT_OK(after);
-  EXPECT_TRUE(Contains(Ids(*after), "new")) << "cold item not blended in";
+  ExpectNewBlendedInAfterViews(*engine, req);
 }
 
 // A cold item is one a model trained now would learn and this one lacks:
@@ -554,9 +563,7 @@ TEST(EngineTest, ForYouBlendsAColdItemPairedAfterTheSeedWasLookedAt) {
 // left out of training on purpose, and is not blended in as cold until a
 // user takes to it again (no new pair: its lists must be looked at again).
 TEST(EngineTest, ForYouBlendsAColdItemOnlyWhileSomeoneLikesIt) {
-  auto engine = NewEngine(WithoutSession());
-  engine->UpsertItems(std::vector<Item>{MakeItem("new", "books/fiction")});
-  engine->SwapModel(TasteModel("m1"));  // has no vector for "new"
+  auto engine = EngineWithANewItem();
   std::vector<Event> events = {Ev("u", "t0", EventType::kPurchase)};
   for (int u = 0; u < 3; ++u) {
     events.push_back(Ev(absl::StrCat("f", u), "t0", EventType::kView));
@@ -572,14 +579,7 @@ TEST(EngineTest, ForYouBlendsAColdItemOnlyWhileSomeoneLikesIt) {
   EXPECT_FALSE(Contains(Ids(*undone), "new"));
   EXPECT_EQ(trace.candidates_by_source[static_cast<int>(Source::kCoOccurrence)],
             0);
-  std::vector<Event> again;
-  for (int u = 0; u < 3; ++u) {
-    again.push_back(Ev(absl::StrCat("f", u), "new", EventType::kView));
-  }
-  engine->ApplyEvents(again);
-  auto liked = engine->Recommend(req);
-  ASSERT_OK(liked);
-  EXPECT_TRUE(Contains(Ids(*liked), "new")) << "cold item not blended in";
+  ExpectNewBlendedInAfterViews(*engine, req);
 }
 
 TEST(EngineTest, ContentCoversUsersWhoseItemsCoOccurWithNothing) {
