@@ -198,12 +198,11 @@ void ContentIndex::SetFresh(int32_t item, bool fresh) {
 
 void ContentIndex::IndexFresh(int32_t item, bool add) {
   if (static_cast<size_t>(item) >= item_terms_.size()) return;
-  if (static_cast<size_t>(item) >= fresh_generation_.size()) {
-    fresh_generation_.resize(item + 1, 0);
+  if (static_cast<size_t>(item) >= fresh_.size()) {
+    fresh_.resize(item + 1, 0);
     fresh_added_.resize(item + 1, 0);
   }
-  // The bump flips IsFresh.
-  ++fresh_generation_[item];
+  fresh_[item] = add ? 1 : 0;
   ++fresh_epoch_;
   if (add) {
     if (fresh_adds_ == std::numeric_limits<uint32_t>::max()) RenumberFresh();

@@ -108,8 +108,8 @@ class ContentIndex {
   // it. Items not indexed are ignored.
   void SetFresh(int32_t item, bool fresh);
   bool IsFresh(int32_t item) const {
-    return item >= 0 && static_cast<size_t>(item) < fresh_generation_.size() &&
-           (fresh_generation_[item] & 1) != 0;
+    return item >= 0 && static_cast<size_t>(item) < fresh_.size() &&
+           fresh_[item] != 0;
   }
   // Match() over the items marked fresh only (same cosine, same order), at
   // most the `limit` best. Within a term the newest fresh items are read
@@ -206,9 +206,8 @@ class ContentIndex {
   std::vector<std::vector<FreshPosting>> fresh_postings_;
   // Per term: how many of its fresh_postings_ are live.
   std::vector<uint32_t> fresh_live_;
-  // Per item: bumped each time it becomes fresh or stops being fresh, so
-  // odd exactly while fresh (IsFresh).
-  std::vector<uint32_t> fresh_generation_;
+  // Per item: 1 while it is marked fresh (IsFresh).
+  std::vector<uint8_t> fresh_;
   // Per item: the number its entries were added under when it last became
   // fresh, from fresh_adds_ (each item marked fresh takes the next one),
   // so that every list is in increasing `added` order.
