@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
+#include "core/huge_pages.h"
 #include "core/search_cache.h"
 #include "core/simd_distance.h"
 
@@ -191,6 +192,14 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   return top;
 }
 
+// Moves the base layer (every node's links and vector, the bytes a search
+// visits at random) onto huge pages (huge_pages.h). The graph is complete:
+// hnswlib reallocates that buffer only in resizeIndex, never called here.
+void OnHugePages(Graph& g) {
+  MoveToHugePages(&g.data_level0_memory_,
+                  g.max_elements_ * g.size_data_per_element_);
+}
+
 // One hnswlib graph and what MemoryBytes needs to know about it.
 struct GraphHolder {
   std::unique_ptr<Graph> hnsw;
@@ -317,6 +326,7 @@ absl::StatusOr<GraphHolder> BuildGraph(hnswlib::SpaceInterface<float>* space,
     return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
   }
   if (cancelled) return absl::CancelledError("HNSW build cancelled");
+  OnHugePages(*holder.hnsw);
   holder.upper_link_bytes = UpperLinkBytes(*holder.hnsw);
   return holder;
 }
@@ -364,6 +374,7 @@ absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
           " differs)"));
     }
   }
+  OnHugePages(*holder.hnsw);
   holder.upper_link_bytes = UpperLinkBytes(g);
   return holder;
 }

@@ -13,6 +13,7 @@ PACKAGES=(
   python3 python3-grpcio python3-protobuf
   libssl-dev openssl  # TLS checks, HMAC; the TLS tests make certificates
   clang  # the build of scripts/test.sh, scripts/sanitize.sh
+  libgoogle-perftools-dev  # tcmalloc, the aisle binary's allocator
   libcivetweb-dev  # the web console's HTTP server (console/)
   chromium  # scripts/console_e2e.sh: the console in a real browser
 )
