@@ -2,38 +2,28 @@
 
 #include <sys/mman.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <cstdint>
+
+// Linux 6.1's synchronous collapse; glibc 2.36's headers predate it.
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
 
 namespace aisle::core {
-namespace {
 
-constexpr size_t kHugePage = size_t{2} << 20;
-
-}  // namespace
-
-void* AllocateOnHugePages(size_t bytes) {
-  const size_t rounded = bytes < kHugePage
-                             ? bytes
-                             : (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = std::aligned_alloc(bytes < kHugePage ? 64 : kHugePage,
-                               (rounded + 63) / 64 * 64);
-  if (p != nullptr && bytes >= kHugePage) {
-    // Before the first touch: the pages are then faulted in as huge pages
-    // instead of waiting for the kernel's background collapse.
-    madvise(p, rounded, MADV_HUGEPAGE);
-  }
-  return p;
-}
-
-bool MoveToHugePages(char** buffer, size_t bytes) {
-  if (*buffer == nullptr || bytes < kHugePage) return false;
-  void* p = AllocateOnHugePages(bytes);
-  if (p == nullptr) return false;
-  std::memcpy(p, *buffer, bytes);
-  std::free(*buffer);
-  *buffer = static_cast<char*>(p);
-  return true;
+size_t AdviseHugePages(const void* data, size_t bytes) {
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t begin = (start + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (start + bytes) & ~(kHugePage - 1);
+  if (end <= begin) return 0;
+  void* p = reinterpret_cast<void*>(begin);
+  const size_t length = end - begin;
+  // MADV_HUGEPAGE: pages faulted in later (and khugepaged) use huge pages;
+  // MADV_COLLAPSE: the pages already there are copied into huge pages now.
+  if (madvise(p, length, MADV_HUGEPAGE) != 0) return 0;
+  madvise(p, length, MADV_COLLAPSE);
+  return length;
 }
 
 }  // namespace aisle::core

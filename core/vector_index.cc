@@ -192,11 +192,10 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   return top;
 }
 
-// Moves the base layer (every node's links and vector, the bytes a search
-// visits at random) onto huge pages (huge_pages.h). The graph is complete:
-// hnswlib reallocates that buffer only in resizeIndex, never called here.
-void OnHugePages(Graph& g) {
-  MoveToHugePages(&g.data_level0_memory_,
+// The base layer (every node's links and vector: the bytes a search visits
+// at random) on huge pages (huge_pages.h).
+void OnHugePages(const Graph& g) {
+  AdviseHugePages(g.data_level0_memory_,
                   g.max_elements_ * g.size_data_per_element_);
 }
 
