@@ -20,7 +20,8 @@
 #      (one event per call, distinct ids): req/s, p50/p99, and the ratio to
 #      the ceiling measured by the same client in the same run.
 #      Open loop at half of FOR_YOU's maximum (after FOR_YOU spread),
-#      three 10-s runs (one with --quick): the median run's p99.
+#      three 10-s runs (one with --quick): the median run's p99; then
+#      GetItem at the same rate, the floor under those figures.
 #   4. Steady-state latency: FOR_YOU, users spread, at a fixed rate (-r)
 #      for 10 s.
 #   5. Memory per item and per user: RSS deltas over --delta new items
@@ -202,6 +203,13 @@ for run in $(seq 1 "$OPEN_RUNS"); do
     --duration "${PROBE_S}s" --mix recommend=1 --users "$USERS" --items "$ITEMS" \
     --json "$WORK/half_load_open_$run.json" >"$WORK/half_load_$run.out" 2>&1 || true
 done
+# The floor under those p99s: GetItem (one hash lookup) at the same rate,
+# so that what gRPC, the client and the machine's neighbours add to every
+# call is read next to them.
+log "load: half_load_floor (open loop GetItem, $HALF_RATE calls/s)"
+"${PIN_CLIENT[@]}" "$AISLE" loadgen --target "$TARGET" --rate "$HALF_RATE" --deadline 1s \
+  --duration "${PROBE_S}s" --mix get_item=1 --users "$USERS" --items "$ITEMS" \
+  --json "$WORK/half_load_floor.json" >"$WORK/half_load_floor.out" 2>&1 || true
 closed for_you_fixed --call $REC -d '{"user_id":"u1","scenario":"FOR_YOU","count":10}'
 closed similar_items --call $REC -d "{\"context_item_ids\":[\"$I\"],\"scenario\":\"SIMILAR_ITEMS\",\"count\":10}"
 closed frequently_bought_together --call $REC -d "{\"context_item_ids\":[\"$I\"],\"scenario\":\"FREQUENTLY_BOUGHT_TOGETHER\",\"count\":10}"

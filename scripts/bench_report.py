@@ -64,22 +64,26 @@ def load_summary(name):
     }
 
 
+def open_loop_run(name):
+    """One open-loop run (`loadgen --rate --json`): its counts and latency."""
+    r = read_json(name)
+    if r is None:
+        return None
+    s = r["summary"]
+    c = s["counts"] if "counts" in s else s
+    lat = s["latency_ms"]
+    return {"rate": round(r["rate"]), "offered": c["offered"], "sent": c["sent"],
+            "late": c["late"], "ok": c["ok_in_time"], "codes": c["codes"],
+            "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
+            "max_ms": lat["max"]}
+
+
 def half_load():
     """The open-loop runs at half of FOR_YOU's maximum (`loadgen --rate`):
     the run with the median p99 stands for them, with every run's p99 and
     the counts of all runs."""
-    runs = []
-    for k in range(1, int(num("OPEN_RUNS") or 1) + 1):
-        r = read_json("half_load_open_%d.json" % k)
-        if r is None:
-            continue
-        s = r["summary"]
-        c = s["counts"] if "counts" in s else s
-        lat = s["latency_ms"]
-        runs.append({"rate": round(r["rate"]), "offered": c["offered"], "sent": c["sent"],
-                     "late": c["late"], "ok": c["ok_in_time"], "codes": c["codes"],
-                     "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"],
-                     "max_ms": lat["max"]})
+    runs = [x for x in (open_loop_run("half_load_open_%d.json" % k)
+                        for k in range(1, int(num("OPEN_RUNS") or 1) + 1)) if x]
     if not runs:
         return None
     median = sorted(runs, key=lambda x: x["p99_ms"])[len(runs) // 2]
@@ -202,6 +206,7 @@ def main():
                                         if first10 and steady and steady["p99_ms"] else None),
         },
         "half_load": half_load(),
+        "half_load_floor": open_loop_run("half_load_floor.json"),
         "memory": rss,
         "micro": micro,
     }
@@ -259,6 +264,12 @@ def render_table(r):
                      "p50 %s, p99 %s%s, max %s; %s of %s OK" % (
                          fmt(h["p50_ms"], " ms"), fmt(h["p99_ms"], " ms"), each,
                          fmt(h["max_ms"], " ms"), h["ok"], h["offered"]), ""))
+    f = r.get("half_load_floor")
+    if f:
+        rows.append(("GetItem (a hash lookup) open loop at the same rate: what gRPC, the "
+                     "client and the machine add to any call",
+                     "p50 %s, p99 %s, max %s" % (fmt(f["p50_ms"], " ms"), fmt(f["p99_ms"], " ms"),
+                                                fmt(f["max_ms"], " ms")), ""))
     rs = r["restart"]
     rows.append(("restart on the trained store: time to SERVING", fmt(rs["to_serving_s"], " s"), ""))
     rows.append(("FOR_YOU at %d req/s, first %d s after SERVING vs steady" % (
