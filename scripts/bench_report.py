@@ -114,9 +114,11 @@ def main():
     loads = {}
     for name in ["health", "for_you_spread", "for_you_fixed", "similar_items",
                  "frequently_bought_together", "recently_viewed", "trending",
-                 "feedback", "steady", "first10", "new_items", "new_users"]:
+                 "feedback", "health_after", "steady", "first10", "new_items", "new_users"]:
         loads[name] = load_summary(name)
-    ceiling = loads["health"]["ok_per_s"] if loads["health"] else 0
+    # The better of the health runs before and after the RPC phases.
+    ceiling_runs = [loads[k]["ok_per_s"] for k in ("health", "health_after") if loads[k]]
+    ceiling = max(ceiling_runs) if ceiling_runs else 0
 
     def ratio(name):
         s = loads.get(name)
@@ -190,6 +192,7 @@ def main():
                     "first_start_to_serving": num("FIRST_START_S"),
                     "background_ann_and_refold": num("BACKGROUND_S")},
         "ceiling_health_rps": ceiling,
+        "ceiling_health_runs_rps": ceiling_runs,
         "client_cpu_us_per_call": client_cpu_us,
         "loads": loads,
         "ratios_to_ceiling": {k: ratio(k) for k in [
@@ -233,7 +236,11 @@ def render_table(r):
     L = r["loads"]
     rows = []
     c = r["ceiling_health_rps"]
-    rows.append(("health check (the ceiling)", "%d req/s" % round(c), "1"))
+    runs = r.get("ceiling_health_runs_rps") or [c]
+    rows.append(("health check (the ceiling: the better of %d runs, before and after the RPCs)"
+                 % len(runs) if len(runs) > 1 else "health check (the ceiling)",
+                 "%d req/s%s" % (round(c), " (runs: %s)" % ", ".join(
+                     str(round(x)) for x in runs) if len(runs) > 1 else ""), "1"))
     if r.get("client_cpu_us_per_call"):
         rows.append(("the client's own CPU per call (health run)",
                      "%s us: one client core drives ~%dk calls/s" % (
