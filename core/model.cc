@@ -10,7 +10,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
-#include "core/huge_pages.h"
 
 namespace aisle::core {
 namespace {
@@ -331,10 +330,6 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   model->item_factors_ = std::move(item_factors);
   model->user_factors_ = std::move(user_factors);
   model->segments_ = std::move(segments);
-  // Ranking reads the rows of the candidates, scattered over the matrix.
-  AdviseHugePages(
-      model->item_factors_.data(),
-      static_cast<size_t>(model->item_factors_.size()) * sizeof(float));
   model->gramian_ = Gramian(model->item_factors_);
   model->fold_in_.emplace(model->gramian_, model->als_);
   if (!options.defer_ann && model->num_items() >= options.ann_min_items) {

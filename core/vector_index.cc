@@ -19,7 +19,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
-#include "core/huge_pages.h"
 #include "core/search_cache.h"
 #include "core/simd_distance.h"
 
@@ -192,13 +191,6 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   return top;
 }
 
-// The base layer (every node's links and vector: the bytes a search visits
-// at random) on huge pages (huge_pages.h).
-void OnHugePages(const Graph& g) {
-  AdviseHugePages(g.data_level0_memory_,
-                  g.max_elements_ * g.size_data_per_element_);
-}
-
 // One hnswlib graph and what MemoryBytes needs to know about it.
 struct GraphHolder {
   std::unique_ptr<Graph> hnsw;
@@ -325,7 +317,6 @@ absl::StatusOr<GraphHolder> BuildGraph(hnswlib::SpaceInterface<float>* space,
     return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
   }
   if (cancelled) return absl::CancelledError("HNSW build cancelled");
-  OnHugePages(*holder.hnsw);
   holder.upper_link_bytes = UpperLinkBytes(*holder.hnsw);
   return holder;
 }
@@ -373,7 +364,6 @@ absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
           " differs)"));
     }
   }
-  OnHugePages(*holder.hnsw);
   holder.upper_link_bytes = UpperLinkBytes(g);
   return holder;
 }
