@@ -237,10 +237,12 @@ def render_table(r):
     rows = []
     c = r["ceiling_health_rps"]
     runs = r.get("ceiling_health_runs_rps") or [c]
-    rows.append(("health check (the ceiling: the better of %d runs, before and after the RPCs)"
-                 % len(runs) if len(runs) > 1 else "health check (the ceiling)",
-                 "%d req/s%s" % (round(c), " (runs: %s)" % ", ".join(
-                     str(round(x)) for x in runs) if len(runs) > 1 else ""), "1"))
+    if len(runs) > 1:
+        rows.append(("health check (the ceiling: the better of %d runs, before and after "
+                     "the RPCs)" % len(runs), "%d req/s (runs: %s)" % (
+                         round(c), ", ".join(str(round(x)) for x in runs)), "1"))
+    else:
+        rows.append(("health check (the ceiling)", "%d req/s" % round(c), "1"))
     if r.get("client_cpu_us_per_call"):
         rows.append(("the client's own CPU per call (health run)",
                      "%s us: one client core drives ~%dk calls/s" % (
