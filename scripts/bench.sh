@@ -167,12 +167,20 @@ BACKGROUND_S=$(elapsed "$t")
 RSS_LOADED_KB=$(rss_kb)
 
 # --- 3. closed-loop phases --------------------------------------------------------------
+# The server's CPU time (user + system, all its threads) in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 load() {  # NAME ARGS...: one `aisle loadgen --call` run, ghz JSON in $WORK/NAME.json
-  local name=$1
+  local name=$1 t0 ticks0
   shift
   log "load: $name"
+  t0=$(now) ticks0=$(server_ticks)
   "${PIN_CLIENT[@]}" "$AISLE" loadgen --insecure -O json -o "$WORK/$name.json" "$@" \
     "$TARGET" 2>"$WORK/$name.err" || true
+  # "CPU_SECONDS WALL_SECONDS" of the server over the run: its CPU per call
+  # and how busy its core was (a phase at ~100% was limited by the server,
+  # one well below by the client or the machine).
+  echo "$((($(server_ticks) - ticks0))) $(getconf CLK_TCK) $(elapsed "$t0")" |
+    awk '{print $1 / $2, $3}' >"$WORK/$name.cpu"
   [[ -s $WORK/$name.json ]] || { cat "$WORK/$name.err"; die "loadgen $name wrote no report"; }
 }
 closed() { load "$1" -c "$CONCURRENCY" --connections 2 -z "${PHASE_S}s" -t 1s "${@:2}"; }

@@ -51,6 +51,7 @@ def load_summary(name):
     codes = r.get("statusCodeDistribution") or {}
     total_s = r["total"] / 1e9 if r.get("total") else 0
     ok = codes.get("OK", 0)
+    cpu_us, busy = server_cpu(name, ok)
     return {
         "calls": r["count"],
         "ok": ok,
@@ -61,7 +62,22 @@ def load_summary(name):
         "p999_ms": percentile(r, 99.9),
         "codes": codes,
         "errors": r.get("errorDistribution") or {},
+        "server_cpu_us_per_ok": cpu_us,
+        "server_busy_pct": busy,
     }
+
+
+def server_cpu(name, ok):
+    """The server's CPU microseconds per OK call over a load phase and how
+    busy its core was (percent of the phase's wall time), from NAME.cpu
+    ("CPU_SECONDS WALL_SECONDS", bench.sh); (None, None) without it."""
+    try:
+        with open(os.path.join(WORK, name + ".cpu")) as f:
+            cpu_s, wall_s = (float(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return None, None
+    return (round(cpu_s * 1e6 / ok, 1) if ok else None,
+            round(100 * cpu_s / wall_s, 1) if wall_s > 0 else None)
 
 
 def open_loop_run(name):
@@ -125,6 +141,18 @@ def main():
         if not s or not ceiling:
             return None
         return round(s["ok_per_s"] / ceiling, 3)
+
+    # The same ratio in the server's CPU per call, which does not depend on
+    # whether the client or the server was the limit of a run: the
+    # cheaper of the health runs' CPU per call over the RPC's.
+    health_cpu = [loads[k]["server_cpu_us_per_ok"] for k in ("health", "health_after")
+                  if loads[k] and loads[k]["server_cpu_us_per_ok"]]
+
+    def cpu_ratio(name):
+        s = loads.get(name)
+        if not s or not s["server_cpu_us_per_ok"] or not health_cpu:
+            return None
+        return round(min(health_cpu) / s["server_cpu_us_per_ok"], 3)
 
     client_cpu_us = None
     try:
@@ -198,6 +226,9 @@ def main():
         "ratios_to_ceiling": {k: ratio(k) for k in [
             "for_you_spread", "for_you_fixed", "similar_items",
             "frequently_bought_together", "recently_viewed", "trending", "feedback"]},
+        "server_cpu_ratios": {k: cpu_ratio(k) for k in [
+            "for_you_spread", "for_you_fixed", "similar_items",
+            "frequently_bought_together", "recently_viewed", "trending", "feedback"]},
         "restart": {
             "to_serving_s": num("RESTART_S"),
             "probe_rate": num("PROBE_RATE"), "probe_s": num("PROBE_S"),
@@ -243,6 +274,15 @@ def render_table(r):
                          round(c), ", ".join(str(round(x)) for x in runs)), "1"))
     else:
         rows.append(("health check (the ceiling)", "%d req/s" % round(c), "1"))
+    health_cpu = [(k, L[k]) for k in ("health", "health_after")
+                  if L.get(k) and L[k].get("server_cpu_us_per_ok")]
+    if health_cpu:
+        rows.append(("the server's CPU per health call, and how busy its core was "
+                     "(the ratios' \"CPU:\" figures divide the lower one by each "
+                     "RPC's, whoever was the limit)",
+                     ", ".join("%s us at %d%% busy" % (
+                         fmt(s["server_cpu_us_per_ok"], digits=1), round(s["server_busy_pct"]))
+                         for _, s in health_cpu), ""))
     if r.get("client_cpu_us_per_call"):
         rows.append(("the client's own CPU per call (health run)",
                      "%s us: one client core drives ~%dk calls/s" % (
@@ -261,9 +301,13 @@ def render_table(r):
         s = L.get(key)
         if not s:
             continue
-        rows.append((label, "%d req/s, p50 %s, p99 %s" % (
-            round(s["ok_per_s"]), fmt(s["p50_ms"], " ms"), fmt(s["p99_ms"], " ms")),
-            fmt(r["ratios_to_ceiling"][key], digits=3)))
+        cpu = (r.get("server_cpu_ratios") or {}).get(key)
+        rows.append((label, "%d req/s, p50 %s, p99 %s%s" % (
+            round(s["ok_per_s"]), fmt(s["p50_ms"], " ms"), fmt(s["p99_ms"], " ms"),
+            "" if s.get("server_cpu_us_per_ok") is None else
+            ", server CPU %s us/call" % fmt(s["server_cpu_us_per_ok"], digits=1)),
+            fmt(r["ratios_to_ceiling"][key], digits=3) +
+            ("" if cpu is None else " (CPU: %s)" % fmt(cpu, digits=3))))
     h = r.get("half_load")
     if h:
         runs = h.get("runs", 1)
@@ -322,13 +366,20 @@ def render_report(r, table):
              "the raw figures are in `report.json` next to this file.", "",
              "## Summary", "", table, "## Every load phase", "",
              "Client: " + r["client"] + ".", "",
-             "| phase | calls | OK/s | p50 ms | p99 ms | p99.9 ms | codes |",
-             "|---|---|---|---|---|---|---|"]
+             "Server CPU is the server process's user + system time over the phase "
+             "(all its threads) per OK call; busy is that time over the phase's wall "
+             "time: near 100% the server's core was the limit, well below it the "
+             "client's (or the machine's).", "",
+             "| phase | calls | OK/s | p50 ms | p99 ms | p99.9 ms | server CPU us/call "
+             "| server busy | codes |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, s in r["loads"].items():
         if s:
-            parts.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            parts.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 name, s["calls"], s["ok_per_s"], fmt(s["p50_ms"]), fmt(s["p99_ms"]),
-                fmt(s["p999_ms"]), ", ".join("%s %s" % kv for kv in sorted(s["codes"].items()))))
+                fmt(s["p999_ms"]), fmt(s.get("server_cpu_us_per_ok")),
+                "n/a" if s.get("server_busy_pct") is None else "%d%%" % round(s["server_busy_pct"]),
+                ", ".join("%s %s" % kv for kv in sorted(s["codes"].items()))))
     parts += ["", "## Setup times", ""]
     for k, v in r["setup_s"].items():
         parts.append("- %s: %s s" % (k.replace("_", " "), fmt(v)))
