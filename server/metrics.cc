@@ -226,6 +226,15 @@ Metrics::Metrics(std::string_view build_version)
                       "including re-solving the users' vectors")
                   .Register(r)
                   .Add({}, LatencyBuckets());
+  feedback_batch_calls_ =
+      &BuildHistogram()
+           .Name("aisle_feedback_batch_calls")
+           .Help(
+               "Feedback calls stored together in one write (single-node "
+               "mode): one observation per batch")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32,
+                                                            64, 128, 256});
   auto& retrieval = BuildHistogram()
                         .Name("aisle_retrieval_duration_seconds")
                         .Help("Factor-model retrieval latency by path")
@@ -534,6 +543,10 @@ prometheus::Counter* Metrics::RecommendedItemsCounter(
 }
 
 void Metrics::ObserveFoldIn(double seconds) { fold_in_->Observe(seconds); }
+
+void Metrics::ObserveFeedbackBatch(size_t calls) {
+  feedback_batch_calls_->Observe(static_cast<double>(calls));
+}
 
 void Metrics::ObserveRetrieval(bool ann, double seconds) {
   (ann ? retrieval_ann_ : retrieval_exact_)->Observe(seconds);

@@ -136,6 +136,9 @@ class Metrics {
   // A stored event whose recommendation_id did not verify.
   void AttributionRejected(IdRejection rejection);
   void ObserveFoldIn(double seconds);
+  // Single-node mode: one batch of Feedback calls stored together
+  // (event_batcher.h), with the number of calls in it.
+  void ObserveFeedbackBatch(size_t calls);
 
   // --- Recommend ----------------------------------------------------------
   void ObserveRetrieval(bool ann, double seconds);
@@ -213,6 +216,7 @@ class Metrics {
   prometheus::Counter* duplicates_;
   std::array<prometheus::Counter*, kNumIdRejections> attribution_rejected_{};
   prometheus::Histogram* fold_in_;
+  prometheus::Histogram* feedback_batch_calls_;
   prometheus::Histogram* retrieval_ann_;
   prometheus::Histogram* retrieval_exact_;
   std::array<prometheus::Counter*, core::kNumSources>

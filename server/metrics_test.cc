@@ -65,7 +65,7 @@ TEST(MetricsTest, ExportsExactlyTheContract) {
   metrics.SetModel("v1", 1000);
   const std::string text = Scrape(metrics);
   const std::map<std::string, std::string> contract = ContractMetrics();
-  EXPECT_EQ(contract.size(), 41u);
+  EXPECT_EQ(contract.size(), 42u);
   EXPECT_EQ(ExportedMetrics(text), contract);
   EXPECT_THAT(text, HasSubstr("aisle_build_info{version=\"1.2.3\"} 1"));
   EXPECT_THAT(text, HasSubstr("aisle_grpc_requests_total{code=\"OK\",method="

@@ -537,7 +537,17 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
                                             s.metrics.get(), model_options,
                                             ModelInboxDir(config.data_dir));
   if (config.cluster.empty()) {
-    s.writes = std::make_unique<LocalWrites>(s.ingest.get(), s.models.get());
+    EventBatcherOptions batching;
+    batching.batch_policy = config.cpu_policy != CpuPolicy::kNormal;
+    batching.on_batch = [impl = &s](int64_t store_ns, size_t calls) {
+      AdmissionLimiter& writes = impl->admission->limiter(MethodClass::kWrite);
+      const int64_t share = store_ns / static_cast<int64_t>(calls);
+      for (size_t i = 0; i < calls; ++i) writes.RecordLatency(share);
+      impl->metrics->ObserveFeedbackBatch(calls);
+    };
+    s.event_batcher = std::make_unique<EventBatcher>(s.ingest.get(), batching);
+    s.writes = std::make_unique<LocalWrites>(s.ingest.get(), s.models.get(),
+                                             s.event_batcher.get());
   } else if (absl::Status c = s.StartCluster(); !c.ok()) {
     return c;
   }

@@ -53,6 +53,8 @@ struct AisleServer::Impl {
   std::unique_ptr<ExperimentStats> experiment_stats;
   std::unique_ptr<ItemActivity> item_activity;
   std::unique_ptr<Ingest> ingest;
+  // Single-node mode: Feedback's writes stored together (null otherwise).
+  std::unique_ptr<EventBatcher> event_batcher;
   std::unique_ptr<ModelManager> models;
   // Cluster mode only: the replicated log and this node's applier of it.
   std::unique_ptr<cluster::EventLog> log;

@@ -188,6 +188,25 @@ void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
   call->Finish(FinishCall(method, start_ns, status, user_id));
 }
 
+void RecommenderService::UnaryLater(
+    grpc::CallbackServerContext* ctx, UnaryCall* call, Method method,
+    std::string_view user_id, absl::AnyInvocable<void(Finisher) &&> start) {
+  const int64_t start_ns = core::SteadyNanos();
+  units_.metrics->RpcStarted(method);
+  recommend_queue_.Enrol();  // this gRPC thread follows its policy
+  AdmissionLimiter::Permit permit;
+  if (absl::Status status = AdmitCall(*ctx, method, &permit); !status.ok()) {
+    call->Finish(FinishCall(method, start_ns, status, user_id));
+    return;
+  }
+  std::move(start)([this, call, method, start_ns, user = std::string(user_id),
+                    permit = std::move(permit)](absl::Status status) mutable {
+    permit.SkipSample();
+    permit = AdmissionLimiter::Permit();  // released before answering
+    call->Finish(FinishCall(method, start_ns, status, user));
+  });
+}
+
 // --- RPCs (typed; service_raw.cc parses and calls them) ---------------------
 
 void RecommenderService::HandleFeedback(Context* ctx,
@@ -200,8 +219,28 @@ void RecommenderService::HandleFeedback(Context* ctx,
       request->events_size() > 0
           ? std::string_view(request->events(0).user_id())
           : std::string_view();
-  Unary(ctx, call, Method::kFeedback, user_id,
-        [this, request, response] { return DoFeedback(*request, response); });
+  if (write_pool_ != nullptr) {  // cluster mode: answered from the pool
+    Unary(ctx, call, Method::kFeedback, user_id,
+          [this, request, response] { return DoFeedback(*request, response); });
+    return;
+  }
+  UnaryLater(ctx, call, Method::kFeedback, user_id,
+             [this, request, response](Finisher finish) {
+               const int64_t now_ms = NowMs();
+               absl::StatusOr<std::vector<core::Event>> events =
+                   FeedbackEvents(*request, now_ms);
+               if (!events.ok()) {
+                 std::move(finish)(events.status());
+                 return;
+               }
+               units_.writes->AddEventsLater(
+                   *std::move(events), now_ms,
+                   [request, response, finish = std::move(finish)](
+                       absl::StatusOr<EventsStored> stored) mutable {
+                     std::move(finish)(
+                         FeedbackAnswer(*request, std::move(stored), response));
+                   });
+             });
 }
 
 void RecommenderService::HandleUpsertItems(
@@ -316,13 +355,12 @@ void RecommenderService::HandleRank(Context* ctx,
 
 // --- Handler bodies ----------------------------------------------------------
 
-absl::Status RecommenderService::DoFeedback(const v1::FeedbackRequest& request,
-                                            v1::FeedbackResponse* response) {
+absl::StatusOr<std::vector<core::Event>> RecommenderService::FeedbackEvents(
+    const v1::FeedbackRequest& request, int64_t now_ms) {
   if (absl::Status s = ValidateBatchSize(request.events_size(), "events");
       !s.ok()) {
     return s;
   }
-  const int64_t now_ms = NowMs();
   // The whole batch is validated before anything is stored: one bad event
   // rejects the request.
   std::vector<core::Event> events;
@@ -333,8 +371,22 @@ absl::Status RecommenderService::DoFeedback(const v1::FeedbackRequest& request,
     if (!event.ok()) return event.status();
     events.push_back(*std::move(event));
   }
-  absl::StatusOr<EventsStored> stored =
-      units_.writes->AddEvents(std::move(events), now_ms);
+  return events;
+}
+
+absl::Status RecommenderService::DoFeedback(const v1::FeedbackRequest& request,
+                                            v1::FeedbackResponse* response) {
+  const int64_t now_ms = NowMs();
+  absl::StatusOr<std::vector<core::Event>> events =
+      FeedbackEvents(request, now_ms);
+  if (!events.ok()) return events.status();
+  return FeedbackAnswer(
+      request, units_.writes->AddEvents(*std::move(events), now_ms), response);
+}
+
+absl::Status RecommenderService::FeedbackAnswer(
+    const v1::FeedbackRequest& request, absl::StatusOr<EventsStored> stored,
+    v1::FeedbackResponse* response) {
   if (!stored.ok()) return stored.status();
   if (!stored->conflicts.empty()) {  // nothing was stored
     const int i = static_cast<int>(stored->conflicts.front());

@@ -269,6 +269,15 @@ class RecommenderService final : public internal::ServiceBase {
   static absl::StatusOr<core::Event> ToValidEvent(const v1::Event& proto,
                                                   int index, int64_t now_ms);
 
+  // Feedback in two halves, for a write answered later
+  // (Writes::AddEventsLater): the request's events, validated; then its
+  // answer from what storing them did. DoFeedback runs both around
+  // Writes::AddEvents.
+  static absl::StatusOr<std::vector<core::Event>> FeedbackEvents(
+      const v1::FeedbackRequest& request, int64_t now_ms);
+  static absl::Status FeedbackAnswer(const v1::FeedbackRequest& request,
+                                     absl::StatusOr<EventsStored> stored,
+                                     v1::FeedbackResponse* response);
   absl::Status DoFeedback(const v1::FeedbackRequest& request,
                           v1::FeedbackResponse* response);
   absl::Status DoUpsertItems(const v1::UpsertItemsRequest& request,
@@ -301,6 +310,16 @@ class RecommenderService final : public internal::ServiceBase {
   void Unary(grpc::CallbackServerContext* ctx, UnaryCall* call, Method method,
              std::string_view user_id,
              absl::AnyInvocable<absl::Status() &&> body);
+  // Unary for a body that answers later: `start` runs here (unless the
+  // call is shed) and gets the function that finishes the RPC with the
+  // body's status, to be called once, from any thread. The call holds its
+  // admission permit until then, but gives no latency sample: its time
+  // includes waiting to be batched; the batcher reports its own
+  // (EventBatcherOptions::on_batch).
+  using Finisher = absl::AnyInvocable<void(absl::Status) &&>;
+  void UnaryLater(grpc::CallbackServerContext* ctx, UnaryCall* call,
+                  Method method, std::string_view user_id,
+                  absl::AnyInvocable<void(Finisher) &&> start);
   // Parses the raw request into a new MessageCall and runs `handler` on it,
   // or finishes the call with Unparsable's status (service_raw.cc).
   template <class Request, class Response>

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "core/model.h"
 #include "core/types.h"
+#include "server/event_batcher.h"
 #include "server/ingest.h"
 #include "server/model_manager.h"
 
@@ -36,6 +37,14 @@ class Writes {
       std::vector<core::Event> events, int64_t now_ms,
       storage::Store::OnIdConflict on_conflict =
           storage::Store::OnIdConflict::kStoreNothing) = 0;
+  // AddEvents (with kStoreNothing) that answers through `done`, once,
+  // perhaps later and on another thread: single-node mode stores
+  // concurrent calls together (event_batcher.h). By default AddEvents,
+  // then `done`, here.
+  virtual void AddEventsLater(std::vector<core::Event> events, int64_t now_ms,
+                              EventBatcher::Done done) {
+    std::move(done)(AddEvents(std::move(events), now_ms));
+  }
   virtual absl::Status UpsertItems(std::vector<core::Item> items,
                                    int64_t now_ms) = 0;
   virtual absl::StatusOr<int> DeleteItems(
@@ -50,11 +59,22 @@ class Writes {
       const std::string& version, bool rollback) = 0;
 };
 
-// Single-node mode. Borrowed pointers; both must outlive it.
+// Single-node mode. Borrowed pointers; all must outlive it. With a
+// `batcher` (over the same `ingest`), AddEventsLater goes through it.
 class LocalWrites final : public Writes {
  public:
-  LocalWrites(Ingest* ingest, ModelManager* models)
-      : ingest_(ingest), models_(models) {}
+  LocalWrites(Ingest* ingest, ModelManager* models,
+              EventBatcher* batcher = nullptr)
+      : ingest_(ingest), models_(models), batcher_(batcher) {}
+
+  void AddEventsLater(std::vector<core::Event> events, int64_t now_ms,
+                      EventBatcher::Done done) override {
+    if (batcher_ == nullptr) {
+      Writes::AddEventsLater(std::move(events), now_ms, std::move(done));
+    } else {
+      batcher_->Submit(std::move(events), now_ms, std::move(done));
+    }
+  }
 
   absl::StatusOr<EventsStored> AddEvents(
       std::vector<core::Event> events, int64_t now_ms,
@@ -89,6 +109,7 @@ class LocalWrites final : public Writes {
  private:
   Ingest* const ingest_;
   ModelManager* const models_;
+  EventBatcher* const batcher_;
 };
 
 }  // namespace aisle::server
