@@ -67,6 +67,20 @@ class EventBatcherTest : public ::testing::Test {
                    });
   }
 
+  // Submits `event` as a call whose callback then holds the batcher's
+  // thread until `release` is notified; returns once it holds it, so that
+  // the calls submitted meanwhile queue (one batch after `release`).
+  void Hold(EventBatcher& batcher, Call& first, core::Event event,
+            absl::Notification& release) {
+    batcher.Submit({std::move(event)}, 1'700'000'000'000,
+                   [&first, &release](absl::StatusOr<EventsStored> r) {
+                     first.result = std::move(r);
+                     first.done.Notify();
+                     release.WaitForNotification();
+                   });
+    first.done.WaitForNotification();
+  }
+
   std::string dir_;
   Metrics metrics_{"test"};
   AccessLog access_log_{0.0, "salt"};
@@ -92,13 +106,7 @@ TEST_F(EventBatcherTest, CallsQueuedMeanwhileAreOneBatchWithTheirOwnResults) {
   // are queued.
   absl::Notification release;
   Call first;
-  batcher.Submit({View("e0", "u0", "i0")}, 1'700'000'000'000,
-                 [&](absl::StatusOr<EventsStored> r) {
-                   first.result = std::move(r);
-                   first.done.Notify();
-                   release.WaitForNotification();
-                 });
-  first.done.WaitForNotification();
+  Hold(batcher, first, View("e0", "u0", "i0"), release);
   Call fresh, repeat, conflict, mixed;
   Submit(batcher, fresh, {View("e1", "u1", "i1"), View("e2", "u1", "i2")});
   Submit(batcher, repeat, {View("e1", "u1", "i1")});  // e1: just above
@@ -157,13 +165,7 @@ TEST_F(EventBatcherTest, BatchesStopAtMaxEventsWithoutSplittingACall) {
   EventBatcher batcher(ingest_.get(), options);
   absl::Notification release;
   Call first;
-  batcher.Submit({View("f0", "u0", "i0")}, 1'700'000'000'000,
-                 [&](absl::StatusOr<EventsStored> r) {
-                   first.result = std::move(r);
-                   first.done.Notify();
-                   release.WaitForNotification();
-                 });
-  first.done.WaitForNotification();
+  Hold(batcher, first, View("f0", "u0", "i0"), release);
   Call a, b, big, c;
   Submit(batcher, a, {View("f1", "u1", "i1")});
   Submit(batcher, b, {View("f2", "u1", "i2"), View("f3", "u1", "i3")});
@@ -199,13 +201,7 @@ TEST_F(EventBatcherTest, AStoreErrorFailsTheWholeBatch) {
   absl::Notification release;
   EventBatcher batcher(ingest_.get(), {});
   Call first;
-  batcher.Submit({View("h0", "u0", "i0")}, 1'700'000'000'000,
-                 [&](absl::StatusOr<EventsStored> r) {
-                   first.result = std::move(r);
-                   first.done.Notify();
-                   release.WaitForNotification();
-                 });
-  first.done.WaitForNotification();
+  Hold(batcher, first, View("h0", "u0", "i0"), release);
   Call a, b;
   Submit(batcher, a, {View("h1", "u1", "i1")});
   // An event the store refuses (a type past the known ones: the store's
