@@ -16,7 +16,8 @@
 # is generated and trained once (recovery_store in scripts/lib/server.sh:
 # /tmp/aisle-recovery-ITEMS-ITEMS-EVENTS) and copied for each server.
 # AB_STORE names another store to copy instead (a 1M-item bench store,
-# say). AB_CALL [aisle.v1.Recommender.Recommend] and AB_DATA
+# say); AB_STORE_B gives B another store than A's (the same binary on a
+# store in two states, say). AB_CALL [aisle.v1.Recommender.Recommend] and AB_DATA
 # [FOR_YOU, users spread over all users] set the call (ghz syntax, as
 # `aisle loadgen --call`). Prints, per round and in all: OK calls/s and
 # server CPU microseconds per OK call for A (OLD_BIN) and B (NEW_BIN).
@@ -30,11 +31,12 @@ CALL=${AB_CALL:-aisle.v1.Recommender.Recommend}
 DATA=${AB_DATA:-"{\"user_id\":\"u{{randomInt 0 $ITEMS}}\",\"scenario\":\"FOR_YOU\",\"count\":10}"}
 log() { printf '[ab_server] %s\n' "$*" >&2; }
 STORE=${AB_STORE:-$(recovery_store "$A_BIN" "$ITEMS" "$ITEMS" $((ITEMS * 10)))}
+STORE_B=${AB_STORE_B:-$STORE}
 servers_work_dir aisle-ab
 pin_cores 0 1
-start() {  # NAME BIN: a server on a copy of the store; sets PORT_NAME, PID_NAME
+start() {  # NAME BIN STORE: a server on a copy of STORE; sets PORT_NAME, PID_NAME
   local name=$1 bin=$2 port
-  cp -a "$STORE" "$WORK/$name"
+  cp -a "$3" "$WORK/$name"
   port=$(free_port)
   "${PIN_SERVER[@]}" "$bin" serve --data-dir "$WORK/$name" --host 127.0.0.1 \
     --port "$port" --metrics-port "$(free_port)" --model-poll-interval -1 \
@@ -43,8 +45,8 @@ start() {  # NAME BIN: a server on a copy of the store; sets PORT_NAME, PID_NAME
   printf -v "PORT_$name" %s "$port"
   printf -v "PID_$name" %s "$!"
 }
-start A "$A_BIN"
-start B "$B_BIN"
+start A "$A_BIN" "$STORE"
+start B "$B_BIN" "$STORE_B"
 log "waiting for both servers' background work (ANN index, user vectors)"
 for _ in $(seq 1 3000); do
   grep -q re-solved "$WORK/A.log" && grep -q re-solved "$WORK/B.log" && break
