@@ -17,7 +17,10 @@
 //             directly; an adaptive limit on top of it counted the queue's
 //             own wait as latency and settled at a fifth of the capacity.
 //             Admin is always fixed: its mix of microsecond and
-//             multi-second calls says nothing about load.)
+//             multi-second calls says nothing about load. Single-node
+//             Feedback gives no samples: its time is mostly the wait to
+//             be stored with others, event_batcher.h; the limit still
+//             bounds how many wait.)
 //             the limit moves between min_limit and max_in_flight with the
 //             latency of finished requests, AIMD in the manner of Netflix's
 //             concurrency-limits. Samples are taken in windows of

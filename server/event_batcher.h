@@ -52,10 +52,8 @@ struct EventBatcherOptions {
   // it under the process's policy (`--cpu-policy normal`).
   bool batch_policy = true;
   // Called on the batcher's thread after each batch is stored, before its
-  // callbacks, with the time storing took and the number of calls in it.
-  // The server feeds the write admission limiter from it (one sample per
-  // call: its share of the batch's time), since the time a call spends
-  // queued here grows with the batch, not with the cost of a write.
+  // callbacks, with the time storing took and the number of calls in it
+  // (the server exports the sizes: aisle_feedback_batch_calls).
   std::function<void(int64_t store_ns, size_t calls)> on_batch;
 };
 

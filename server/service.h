@@ -313,9 +313,9 @@ class RecommenderService final : public internal::ServiceBase {
   // Unary for a body that answers later: `start` runs here (unless the
   // call is shed) and gets the function that finishes the RPC with the
   // body's status, to be called once, from any thread. The call holds its
-  // admission permit until then, but gives no latency sample: its time
-  // includes waiting to be batched; the batcher reports its own
-  // (EventBatcherOptions::on_batch).
+  // admission permit until then (so the limit bounds the calls waiting
+  // in the batcher), but gives no latency sample: its time is mostly the
+  // wait to be batched, which says nothing about the cost of a write.
   using Finisher = absl::AnyInvocable<void(absl::Status) &&>;
   void UnaryLater(grpc::CallbackServerContext* ctx, UnaryCall* call,
                   Method method, std::string_view user_id,
