@@ -38,9 +38,9 @@ class Writes {
       storage::Store::OnIdConflict on_conflict =
           storage::Store::OnIdConflict::kStoreNothing) = 0;
   // AddEvents (with kStoreNothing) that answers through `done`, once,
-  // perhaps later and on another thread: single-node mode stores
-  // concurrent calls together (event_batcher.h). By default AddEvents,
-  // then `done`, here.
+  // perhaps later and on another thread: LocalWrites stores concurrent
+  // calls together (event_batcher.h). By default AddEvents, then `done`,
+  // here (cluster mode's Feedback calls AddEvents on its write pool).
   virtual void AddEventsLater(std::vector<core::Event> events, int64_t now_ms,
                               EventBatcher::Done done) {
     std::move(done)(AddEvents(std::move(events), now_ms));
@@ -59,21 +59,16 @@ class Writes {
       const std::string& version, bool rollback) = 0;
 };
 
-// Single-node mode. Borrowed pointers; all must outlive it. With a
-// `batcher` (over the same `ingest`), AddEventsLater goes through it.
+// Single-node mode. Borrowed pointers; all must outlive it. AddEventsLater
+// goes through `batcher` (over the same `ingest`).
 class LocalWrites final : public Writes {
  public:
-  LocalWrites(Ingest* ingest, ModelManager* models,
-              EventBatcher* batcher = nullptr)
+  LocalWrites(Ingest* ingest, ModelManager* models, EventBatcher* batcher)
       : ingest_(ingest), models_(models), batcher_(batcher) {}
 
   void AddEventsLater(std::vector<core::Event> events, int64_t now_ms,
                       EventBatcher::Done done) override {
-    if (batcher_ == nullptr) {
-      Writes::AddEventsLater(std::move(events), now_ms, std::move(done));
-    } else {
-      batcher_->Submit(std::move(events), now_ms, std::move(done));
-    }
+    batcher_->Submit(std::move(events), now_ms, std::move(done));
   }
 
   absl::StatusOr<EventsStored> AddEvents(
