@@ -2,7 +2,10 @@
 
 #include <dirent.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -106,6 +109,26 @@ int UsableCores() {
     cores = std::min(cores, static_cast<int>(std::ceil(*limit)));
   }
   return std::max(1, cores);
+}
+
+absl::Status DemoteThisThread(CpuPolicy policy) {
+  if (policy != CpuPolicy::kNormal) {
+    const sched_param param{};
+    if (sched_setscheduler(0, SCHED_IDLE, &param) != 0) {
+      return absl::ErrnoToStatus(errno, "sched_setscheduler(SCHED_IDLE)");
+    }
+    return absl::OkStatus();
+  }
+  // Never below the thread's own nice value (that would need privilege).
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, tid);
+  if (errno != 0) return absl::ErrnoToStatus(errno, "getpriority");
+  if (nice >= 10) return absl::OkStatus();
+  if (setpriority(PRIO_PROCESS, tid, 10) != 0) {
+    return absl::ErrnoToStatus(errno, "setpriority(10)");
+  }
+  return absl::OkStatus();
 }
 
 const char* CpuPolicyName(CpuPolicy policy) {

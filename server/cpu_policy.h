@@ -52,6 +52,17 @@ enum class CpuPolicy {
 // (they may keep their creator's policy).
 absl::Status ApplyCpuPolicy(CpuPolicy policy);
 
+// Puts the calling thread behind the requests, for long work that holds
+// no lock a request waits for (the server's housekeeping scans): under
+// `policy` kAdaptive or kBatch, SCHED_IDLE, which a request's thread
+// preempts as soon as it wakes (a SCHED_BATCH thread does not preempt a
+// normal one, however low its nice value); under kNormal, nice 10. Linux
+// keeps both per thread, and the threads the caller starts later inherit
+// them. A thread cannot undo either without CAP_SYS_NICE, so give such
+// work its own thread. Returns OK, or the error of sched_setscheduler or
+// setpriority. Thread safety: affects the calling thread only.
+absl::Status DemoteThisThread(CpuPolicy policy);
+
 // "adaptive", "batch" or "normal".
 const char* CpuPolicyName(CpuPolicy policy);
 

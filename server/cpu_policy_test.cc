@@ -2,7 +2,11 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -59,6 +63,45 @@ TEST(CpuPolicyTest, NormalPutsEveryThreadBack) {
   EXPECT_EQ(MyPolicy(), SCHED_OTHER);
   EXPECT_EQ(before.PolicyNow(), SCHED_OTHER);
   EXPECT_EQ(PolicyOfANewThread(), SCHED_OTHER);
+}
+
+// The nice value of the calling thread (per thread on Linux).
+int MyNice() {
+  return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+}
+
+// The policy and nice value of a new thread that demotes itself under
+// `policy`, and of a thread it starts.
+struct Demoted {
+  int policy = -1, nice = -100, child_policy = -1, child_nice = -100;
+};
+Demoted DemoteANewThread(CpuPolicy policy) {
+  Demoted d;
+  std::thread([&d, policy] {
+    ASSERT_TRUE(DemoteThisThread(policy).ok());
+    d.policy = MyPolicy();
+    d.nice = MyNice();
+    std::thread([&d] {
+      d.child_policy = MyPolicy();
+      d.child_nice = MyNice();
+    }).join();
+  }).join();
+  return d;
+}
+
+TEST(CpuPolicyTest, DemoteIsIdleUnderBatchAndNiceUnderNormal) {
+  ASSERT_TRUE(ApplyCpuPolicy(CpuPolicy::kNormal).ok());
+  const int mine = MyNice();
+  const Demoted idle = DemoteANewThread(CpuPolicy::kAdaptive);
+  EXPECT_EQ(idle.policy, SCHED_IDLE);
+  EXPECT_EQ(idle.child_policy, SCHED_IDLE);
+  const Demoted nice = DemoteANewThread(CpuPolicy::kNormal);
+  EXPECT_EQ(nice.policy, SCHED_OTHER);
+  EXPECT_EQ(nice.nice, std::max(mine, 10));
+  EXPECT_EQ(nice.child_nice, nice.nice);
+  // The caller is untouched.
+  EXPECT_EQ(MyPolicy(), SCHED_OTHER);
+  EXPECT_EQ(MyNice(), mine);
 }
 
 TEST(CpuPolicyTest, Names) {

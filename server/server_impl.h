@@ -77,7 +77,8 @@ struct AisleServer::Impl {
   int port = 0;
   int metrics_port = -1;
 
-  std::thread background;
+  std::thread background;    // BackgroundLoop
+  std::thread housekeeping;  // HousekeepingLoop
   std::mutex mu;
   std::condition_variable cv;
   // Set once LoadState succeeded: only then is the engine a snapshot of
@@ -119,9 +120,15 @@ struct AisleServer::Impl {
   // Replays the store into the engine, then loads the active model (or,
   // with --demo and an empty store, generates the demo data and model).
   absl::Status LoadState();
-  // Model inbox polling (unless disabled), idempotency-key pruning and
-  // event retention.
+  // Model inbox polling (unless disabled), engine snapshots and cluster
+  // snapshot publishing.
   void BackgroundLoop();
+  // Idempotency-key pruning and event retention (long scans of the store
+  // that hold no lock a request waits for), on their own thread behind
+  // the requests (DemoteThisThread, cpu_policy.h), which cannot get its
+  // priority back: BackgroundLoop's snapshots pause writes meanwhile, so
+  // they keep the normal priority.
+  void HousekeepingLoop();
   // Cluster mode: connects to the log and sets up the applier and the
   // cluster write path (not started yet).
   absl::Status StartCluster();
