@@ -20,8 +20,9 @@
 // while the Recommend queue keeps up and under SCHED_OTHER from the first
 // call it sheds for load until a second passes without one
 // (CallQueueOptions::relax_readers in call_queue.h), and the background
-// work runs under SCHED_IDLE; every other thread keeps the process's
-// policy. Measured figures: README "Performance" and "Overload".
+// work and the server's housekeeping scans (DemoteThisThread) run under
+// SCHED_IDLE; every other thread keeps the process's policy. Measured figures:
+// README "Performance" and "Overload".
 //
 // SCHED_BATCH needs no privilege. Neither policy changes the nice value.
 #ifndef AISLE_SERVER_CPU_POLICY_H_
