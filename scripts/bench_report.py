@@ -126,14 +126,20 @@ def ms(b):
     return b["real_time"] * scale
 
 
+# The closed-loop phases measured against the ceiling, in bench.sh's order.
+RPC_PHASES = ("for_you_spread", "for_you_fixed", "similar_items",
+              "frequently_bought_together", "recently_viewed", "trending", "feedback")
+# The ceiling's runs: one before the RPC phases, one after.
+HEALTH_PHASES = ("health", "health_after")
+
+
 def main():
     loads = {}
-    for name in ["health", "for_you_spread", "for_you_fixed", "similar_items",
-                 "frequently_bought_together", "recently_viewed", "trending",
-                 "feedback", "health_after", "steady", "first10", "new_items", "new_users"]:
+    for name in ("health",) + RPC_PHASES + ("health_after", "steady", "first10",
+                                            "new_items", "new_users"):
         loads[name] = load_summary(name)
     # The better of the health runs before and after the RPC phases.
-    ceiling_runs = [loads[k]["ok_per_s"] for k in ("health", "health_after") if loads[k]]
+    ceiling_runs = [loads[k]["ok_per_s"] for k in HEALTH_PHASES if loads[k]]
     ceiling = max(ceiling_runs) if ceiling_runs else 0
 
     def ratio(name):
@@ -145,7 +151,7 @@ def main():
     # The same ratio in the server's CPU per call, which does not depend on
     # whether the client or the server was the limit of a run: the
     # cheaper of the health runs' CPU per call over the RPC's.
-    health_cpu = [loads[k]["server_cpu_us_per_ok"] for k in ("health", "health_after")
+    health_cpu = [loads[k]["server_cpu_us_per_ok"] for k in HEALTH_PHASES
                   if loads[k] and loads[k]["server_cpu_us_per_ok"]]
 
     def cpu_ratio(name):
@@ -223,12 +229,8 @@ def main():
         "ceiling_health_runs_rps": ceiling_runs,
         "client_cpu_us_per_call": client_cpu_us,
         "loads": loads,
-        "ratios_to_ceiling": {k: ratio(k) for k in [
-            "for_you_spread", "for_you_fixed", "similar_items",
-            "frequently_bought_together", "recently_viewed", "trending", "feedback"]},
-        "server_cpu_ratios": {k: cpu_ratio(k) for k in [
-            "for_you_spread", "for_you_fixed", "similar_items",
-            "frequently_bought_together", "recently_viewed", "trending", "feedback"]},
+        "ratios_to_ceiling": {k: ratio(k) for k in RPC_PHASES},
+        "server_cpu_ratios": {k: cpu_ratio(k) for k in RPC_PHASES},
         "restart": {
             "to_serving_s": num("RESTART_S"),
             "probe_rate": num("PROBE_RATE"), "probe_s": num("PROBE_S"),
@@ -274,7 +276,7 @@ def render_table(r):
                          round(c), ", ".join(str(round(x)) for x in runs)), "1"))
     else:
         rows.append(("health check (the ceiling)", "%d req/s" % round(c), "1"))
-    health_cpu = [(k, L[k]) for k in ("health", "health_after")
+    health_cpu = [(k, L[k]) for k in HEALTH_PHASES
                   if L.get(k) and L[k].get("server_cpu_us_per_ok")]
     if health_cpu:
         rows.append(("the server's CPU per health call, and how busy its core was "
