@@ -157,15 +157,24 @@ grpc::Status RecommenderService::Unparsable(Method method,
   return FinishCall(method, start_ns, error, "");
 }
 
+int64_t RecommenderService::StartCall(const grpc::ServerContextBase& ctx,
+                                      Method method,
+                                      AdmissionLimiter::Permit* permit,
+                                      absl::Status* status) {
+  const int64_t start_ns = core::SteadyNanos();
+  units_.metrics->RpcStarted(method);
+  recommend_queue_.Enrol();  // this gRPC thread follows its policy
+  *status = AdmitCall(ctx, method, permit);
+  return start_ns;
+}
+
 void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
                                UnaryCall* call, Method method,
                                std::string_view user_id,
                                absl::AnyInvocable<absl::Status() &&> body) {
-  const int64_t start_ns = core::SteadyNanos();
-  units_.metrics->RpcStarted(method);
-  recommend_queue_.Enrol();         // this gRPC thread follows its policy
   AdmissionLimiter::Permit permit;  // released when the work is done
-  absl::Status status = AdmitCall(*ctx, method, &permit);
+  absl::Status status;
+  const int64_t start_ns = StartCall(*ctx, method, &permit, &status);
   const bool through_log =
       method == Method::kFeedback || method == Method::kUpsertItems ||
       method == Method::kDeleteItems || method == Method::kDeleteUser ||
@@ -191,11 +200,10 @@ void RecommenderService::Unary(grpc::CallbackServerContext* ctx,
 void RecommenderService::UnaryLater(
     grpc::CallbackServerContext* ctx, UnaryCall* call, Method method,
     std::string_view user_id, absl::AnyInvocable<void(Finisher) &&> start) {
-  const int64_t start_ns = core::SteadyNanos();
-  units_.metrics->RpcStarted(method);
-  recommend_queue_.Enrol();  // this gRPC thread follows its policy
   AdmissionLimiter::Permit permit;
-  if (absl::Status status = AdmitCall(*ctx, method, &permit); !status.ok()) {
+  absl::Status status;
+  const int64_t start_ns = StartCall(*ctx, method, &permit, &status);
+  if (!status.ok()) {
     call->Finish(FinishCall(method, start_ns, status, user_id));
     return;
   }

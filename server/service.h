@@ -303,6 +303,12 @@ class RecommenderService final : public internal::ServiceBase {
   absl::Status DoRank(const v1::RankRequest& request,
                       v1::RankResponse* response);
 
+  // The first steps of Unary and UnaryLater: reads the start time (the
+  // return value, for FinishCall), counts the call started, puts this
+  // gRPC thread under the Recommend queue's scheduling policy and sets
+  // *status to AdmitCall's answer (OK with *permit held, or why not).
+  int64_t StartCall(const grpc::ServerContextBase& ctx, Method method,
+                    AdmissionLimiter::Permit* permit, absl::Status* status);
   // Runs `body` unless the server is not serving or Admit sheds the call,
   // then finishes the RPC: here, or on write_pool_ for a log-bound write
   // in cluster mode (so `body` captures nothing from the caller's stack;
