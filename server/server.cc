@@ -197,7 +197,9 @@ void AisleServer::Impl::BackgroundLoop() {
   auto next_publish = Clock::now() + publish_check;
   std::unique_lock<std::mutex> lock(mu);
   while (true) {
-    auto wake = Clock::time_point::max();
+    // With no job on a timer it still wakes once a day (a time_point::max
+    // deadline is not one every condition variable takes).
+    auto wake = Clock::now() + std::chrono::hours(24);
     if (poll_models) wake = std::min(wake, next_poll);
     if (snapshots) wake = std::min(wake, next_snapshot);
     if (publish) wake = std::min(wake, next_publish);
