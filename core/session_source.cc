@@ -189,8 +189,40 @@ Engine::State::Runner::RankSession(std::vector<Candidate> blended,
   const auto log_or_none = [](double x) {
     return x == 0 ? kLogOfNone : std::log(1e-3 + x);
   };
+  // Each candidate reads its successor list (the reverse feature below:
+  // the list's header, then the slot of the session's first item), its
+  // model row and its counters, cache misses in a large catalog that the
+  // loop would wait for one after the other. The loop asks for them
+  // ahead: the header 2 * kAhead candidates ahead, the rest kAhead ahead.
+  constexpr size_t kAhead = 8;
+  const auto ask_header = [&](size_t j) ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    if (j < blended.size() && !session_.empty()) {
+      s_.transitions.PrefetchList(blended[j].item);
+    }
+  };
+  const auto ask_rest = [&](size_t j) ABSL_SHARED_LOCKS_REQUIRED(s_.mu) {
+    if (j >= blended.size()) return;
+    const int32_t item = blended[j].item;
+    if (!session_.empty()) {
+      s_.transitions.PrefetchLookup(item, session_.front().first);
+    }
+    s_.popularity.Prefetch(item);
+    s_.trending.Prefetch(item);
+    __builtin_prefetch(s_.n_all.data() + item);
+    if (const int32_t row = b_->Row(item); row >= 0) {
+      const char* y =
+          reinterpret_cast<const char*>(m.item_factors().row(row).data());
+      for (size_t b = 0; b < m.factors() * sizeof(float); b += 64) {
+        __builtin_prefetch(y + b);
+      }
+    }
+  };
+  for (size_t j = 0; j < 2 * kAhead; ++j) ask_header(j);
+  for (size_t j = 0; j < kAhead; ++j) ask_rest(j);
   std::array<double, kSessionRankerFeatures> f;
   for (size_t k = 0; k < blended.size(); ++k) {
+    ask_header(k + 2 * kAhead);
+    ask_rest(k + kAhead);
     Candidate& c = blended[k];
     f.fill(0);
     f[kRankerBlend] = c.score;

@@ -44,6 +44,18 @@ class Transitions {
                ? &next_[from]
                : nullptr;
   }
+  // Asks the cache for the memory Next(from) and a lookup of `to` in it
+  // read, in two dependent steps: call PrefetchList for a run of items,
+  // then PrefetchLookup for the same run, then look them up (a loop over
+  // many candidates otherwise waits for two misses per item in turn).
+  void PrefetchList(int32_t from) const {
+    if (static_cast<size_t>(from) < next_.size()) {
+      __builtin_prefetch(&next_[from]);
+    }
+  }
+  void PrefetchLookup(int32_t from, int32_t to) const {
+    if (const auto* next = Next(from)) next->prefetch(to);
+  }
   // Total weight of every transition out of `from` ever added (pruning
   // does not lower it, so probabilities stay comparable across items).
   float Out(int32_t from) const {
