@@ -19,9 +19,10 @@
 // bounds that cost: the gRPC threads that run RPCs are under SCHED_BATCH
 // while the Recommend queue keeps up and under SCHED_OTHER from the first
 // call it sheds for load until a second passes without one
-// (CallQueueOptions::relax_readers in call_queue.h), and the background
-// work and the server's housekeeping scans (DemoteThisThread) run under
-// SCHED_IDLE; every other thread keeps the process's policy. Measured figures:
+// (CallQueueOptions::relax_readers in call_queue.h), and the engine's
+// background work runs under SCHED_IDLE; the server's housekeeping, which
+// writes to the store, runs at nice 10 and paces itself (server.cc);
+// every other thread keeps the process's policy. Measured figures:
 // README "Performance" and "Overload".
 //
 // SCHED_BATCH needs no privilege. Neither policy changes the nice value.
@@ -54,7 +55,9 @@ enum class CpuPolicy {
 absl::Status ApplyCpuPolicy(CpuPolicy policy);
 
 // Puts the calling thread behind the requests, for long work that holds
-// no lock a request waits for (the server's housekeeping scans): under
+// no lock a request waits for (work that writes to the store does: a
+// starved thread inside RocksDB's write path held Feedback for seconds;
+// the server's housekeeping asks for kNormal's nice 10 instead): under
 // `policy` kAdaptive or kBatch, SCHED_IDLE, which a request's thread
 // preempts as soon as it wakes (a SCHED_BATCH thread does not preempt a
 // normal one, however low its nice value); under kNormal, nice 10. Linux

@@ -124,11 +124,14 @@ struct AisleServer::Impl {
   // snapshot publishing.
   void BackgroundLoop();
   // Idempotency-key pruning and event retention (long scans of the store
-  // that hold no lock a request waits for), on their own thread behind
-  // the requests (DemoteThisThread, cpu_policy.h), which cannot get its
-  // priority back: BackgroundLoop's snapshots pause writes meanwhile, so
-  // they keep the normal priority.
+  // that write small delete batches), on their own thread at nice 10
+  // (which it cannot undo, so BackgroundLoop's snapshots, which pause
+  // writes, keep the normal priority elsewhere), paced by
+  // PaceHousekeeping.
   void HousekeepingLoop();
+  // The housekeeping's pace (storage::Store::Pace): rests 4x as long as
+  // each batch of keys took, and stops the run once `stopping` is set.
+  storage::Store::Pace PaceHousekeeping();
   // Cluster mode: connects to the log and sets up the applier and the
   // cluster write path (not started yet).
   absl::Status StartCluster();

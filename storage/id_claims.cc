@@ -16,13 +16,6 @@
 #include "storage/store_impl.h"
 
 namespace aisle::storage {
-namespace {
-
-// Deletes per write batch when pruning idempotency keys, so a large prune
-// does not build one huge batch in memory.
-constexpr size_t kPruneBatchSize = 10000;
-
-}  // namespace
 
 void EventIdClaims::Acquire(const std::vector<uint64_t>& hashes) {
   auto free = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -110,7 +103,8 @@ absl::StatusOr<int64_t> Store::Impl::DeleteIdempotencyKeys(
   return deleted;
 }
 
-absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms) {
+absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms,
+                                                    const Pace& pace) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   // By storage time: an event's own timestamp says nothing about when a
@@ -118,6 +112,8 @@ absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms) {
   const int64_t cutoff = now_ms - impl.options.idempotency_retention_ms;
   rocksdb::ManagedSnapshot snapshot(impl.db);
   int64_t pruned = 0;
+  size_t read = 0;
+  bool stopped = false;
   rocksdb::WriteBatch batch;
   auto flush = [&]() -> absl::Status {
     if (batch.Count() == 0) return absl::OkStatus();
@@ -138,17 +134,19 @@ absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms) {
         }
         // Keys without a storage time cannot be told apart from keys
         // stored yesterday: kept.
-        if (r->stored_at_ms == kStoredAtUnknown || r->stored_at_ms >= cutoff) {
-          return absl::OkStatus();
+        if (r->stored_at_ms != kStoredAtUnknown && r->stored_at_ms < cutoff) {
+          batch.Delete(impl.event_ids, ToSlice(key));
+          ++pruned;
         }
-        batch.Delete(impl.event_ids, ToSlice(key));
-        ++pruned;
-        if (static_cast<size_t>(batch.Count()) < kPruneBatchSize) {
-          return absl::OkStatus();
+        if (++read % kBackgroundDeleteBatch != 0) return absl::OkStatus();
+        if (absl::Status s = flush(); !s.ok()) return s;
+        if (pace && !pace()) {
+          stopped = true;
+          return absl::CancelledError();
         }
-        return flush();
+        return absl::OkStatus();
       });
-  if (!scanned.ok()) return scanned;
+  if (!scanned.ok() && !stopped) return scanned;
   if (absl::Status s = flush(); !s.ok()) return s;
   return pruned;
 }

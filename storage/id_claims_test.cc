@@ -130,6 +130,46 @@ TEST_F(StoreTest, PruneIdempotencyKeysForgetsIdsStoredBeforeTheWindow) {
   EXPECT_EQ(r->stored, (std::vector<bool>{true, false}));
 }
 
+// The prune reads its keys in steps, writing each step's deletions and
+// then asking the caller's pace whether to go on: a pace that says stop
+// ends the run after the first step, with what it deleted counted and
+// gone, and the next run deletes the rest.
+TEST_F(StoreTest, PruneIdempotencyKeysStopsWhenThePaceSaysSo) {
+  int64_t now = 1'000'000;
+  options_.idempotency_retention_ms = 1000;
+  options_.now_ms = [&now] { return now; };
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  std::vector<Event> events;
+  for (int i = 0; i < 600; ++i) {
+    events.push_back(MakeEvent(absl::StrCat("id", i), "u", i));
+  }
+  ASSERT_OK(store->AppendEvents(events));
+  now += 2000;
+  int paces = 0;
+  absl::StatusOr<int64_t> first = store->PruneIdempotencyKeys(now, [&paces] {
+    ++paces;
+    return false;
+  });
+  ASSERT_OK(first);
+  EXPECT_EQ(paces, 1);
+  EXPECT_GT(*first, 0);
+  EXPECT_LT(*first, 600);
+  int more_paces = 0;
+  absl::StatusOr<int64_t> rest =
+      store->PruneIdempotencyKeys(now, [&more_paces] {
+        ++more_paces;
+        return true;
+      });
+  ASSERT_OK(rest);
+  EXPECT_EQ(*first + *rest, 600);
+  EXPECT_GE(more_paces, 1);
+  // Every id is forgotten: all 600 are stored again.
+  absl::StatusOr<AppendResult> again = store->AppendEvents(events);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->accepted, 600);
+}
+
 // Keys written before the storage time was recorded (format 1) cannot be
 // told apart from keys stored yesterday: never pruned.
 TEST_F(StoreTest, PruneKeepsIdempotencyKeysWithoutStorageTime) {

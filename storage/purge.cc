@@ -9,12 +9,6 @@
 #include "storage/store_impl.h"
 
 namespace aisle::storage {
-namespace {
-
-// Events are written in batches of this many deletions.
-constexpr int kDeleteBatch = 10'000;
-
-}  // namespace
 
 absl::Status Store::Impl::Purge(std::span<const PurgeRange> ranges) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
@@ -57,28 +51,38 @@ absl::Status Store::PurgeDeleted() {
   return impl.Purge(all);
 }
 
-absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms) {
+absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms,
+                                                  const Pace& pace) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   rocksdb::ManagedSnapshot snapshot(impl.db);
   rocksdb::WriteBatch batch;
   int64_t deleted = 0;
+  size_t read = 0;
+  bool stopped = false;
   absl::Status scanned = impl.ForEachInPrefix(
       impl.events, "", Impl::BulkReadOptions(snapshot.snapshot()),
       "scanning events for retention",
       [&](std::string_view key, std::string_view) -> absl::Status {
         std::optional<int64_t> ts = EventKeyTimestamp(key);
-        if (!ts.has_value() || *ts >= cutoff_ms) return absl::OkStatus();
-        batch.Delete(impl.events, ToSlice(key));
-        if (++deleted % kDeleteBatch == 0) {
+        if (ts.has_value() && *ts < cutoff_ms) {
+          batch.Delete(impl.events, ToSlice(key));
+          ++deleted;
+        }
+        if (++read % kBackgroundDeleteBatch != 0) return absl::OkStatus();
+        if (batch.Count() > 0) {
           absl::Status w =
               impl.Write(&batch, impl.SyncEvents(), "deleting old events");
           batch.Clear();
-          return w;
+          if (!w.ok()) return w;
+        }
+        if (pace && !pace()) {
+          stopped = true;
+          return absl::CancelledError();
         }
         return absl::OkStatus();
       });
-  if (!scanned.ok()) return scanned;
+  if (!scanned.ok() && !stopped) return scanned;
   if (batch.Count() > 0) {
     absl::Status w =
         impl.Write(&batch, impl.SyncEvents(), "deleting old events");

@@ -167,16 +167,25 @@ class Store {
   // A user's events, oldest first, at most `limit` (0 = all), newest kept.
   absl::StatusOr<std::vector<core::Event>> UserEvents(std::string_view user_id,
                                                       size_t limit = 0) const;
+  // The background deletions below scan a whole column family and write
+  // small delete batches (kBackgroundDeleteBatch, store_impl.h). `pace`,
+  // when set, is called after every such batch's worth of keys read (and
+  // after each write): it may sleep to bound the work's share of a core,
+  // and returning false stops the run early (what was deleted so far
+  // stays deleted and is counted).
+  using Pace = std::function<bool()>;
   // Drops idempotency keys stored before now_ms - retention; returns how
   // many.
-  absl::StatusOr<int64_t> PruneIdempotencyKeys(int64_t now_ms);
+  absl::StatusOr<int64_t> PruneIdempotencyKeys(int64_t now_ms,
+                                               const Pace& pace = nullptr);
   // Event retention: deletes every stored event with timestamp_ms <
   // cutoff_ms, in batches; returns how many. Their bytes leave the SST
   // files with RocksDB's next compactions of those files (no forced
   // rewrite of the whole column family every run; PurgeDeleted forces
   // it). Idempotency keys and user records (counts) follow their own
   // rules.
-  absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms);
+  absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
+                                             const Pace& pace = nullptr);
 
   // --- Items --------------------------------------------------------------
   // log_sequence: as for AppendEvents.

@@ -46,6 +46,13 @@ inline rocksdb::Slice ToSlice(std::string_view s) {
   return rocksdb::Slice(s.data(), s.size());
 }
 
+// Keys read per step of the background deletions (idempotency-key
+// pruning, event retention): each step writes its deletions as one batch
+// and then calls the caller's Store::Pace. Small steps keep each write
+// short (a Feedback write in the same RocksDB write group waits for it)
+// and let the pace spread the work out.
+inline constexpr size_t kBackgroundDeleteBatch = 256;
+
 // Event sequence numbers are (open generation << 40) | counter: unique
 // across restarts without scanning the events at open, and increasing, so
 // events with equal timestamps keep arrival order.
