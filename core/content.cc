@@ -520,6 +520,7 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFreshNow(
     return out;
   }
   std::vector<Sum> sums;
+  sums.reserve(max_postings);
   size_t visited = 0, terms_read = 0;
   for (const auto& [qw, term] : order) {
     if (visited >= max_postings) break;
@@ -566,11 +567,15 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFreshNow(
       sum.score = sum.norm_hint > 0 ? sum.dot / sum.norm_hint : -1;
     }
     exact = std::min(sums.size(), 2 * limit);
-    std::partial_sort(
-        sums.begin(), sums.begin() + static_cast<std::ptrdiff_t>(exact),
-        sums.end(), [](const Sum& a, const Sum& b) {
-          return a.score != b.score ? a.score > b.score : a.item < b.item;
-        });
+    // The best `exact` in order: a selection, then a sort of those few
+    // (a total order, so the same as a partial sort, at a fraction of the
+    // cost for a few hundred entries).
+    const auto better = [](const Sum& a, const Sum& b) {
+      return a.score != b.score ? a.score > b.score : a.item < b.item;
+    };
+    const auto cut = sums.begin() + static_cast<std::ptrdiff_t>(exact);
+    std::nth_element(sums.begin(), cut, sums.end(), better);
+    std::sort(sums.begin(), cut, better);
   }
   std::vector<std::pair<int32_t, double>> out;
   out.reserve(exact);
