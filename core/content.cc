@@ -316,6 +316,7 @@ ContentVector ContentIndex::ItemVector(int32_t item) const {
   if (item < 0 || static_cast<size_t>(item) >= item_terms_.size()) return v;
   const double norm = Norm(item);
   if (norm <= 0) return v;
+  v.reserve(item_terms_[item].size());
   for (const auto& [term, tf] : item_terms_[item]) {
     v.emplace_back(term, static_cast<float>(Weight(term, tf) / norm));
   }

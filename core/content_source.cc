@@ -32,6 +32,9 @@ size_t MaxPostings(const ContentOptions& o) {
 // FOR_YOU at 100k items), and the slots need one or two.
 constexpr size_t kFreshPostings = 512;
 constexpr size_t kFreshLimit = 16;
+// A guess at an item's distinct content terms (category path, title and
+// description words), to size a profile's sum once.
+constexpr size_t kProfileTermsPerItem = 16;
 
 }  // namespace
 
@@ -70,6 +73,9 @@ const ContentVector& Engine::State::Runner::Profile() {
     absl::InlinedVector<int32_t, 64> items;
     for (size_t k = 0; k < n; ++k) items.push_back(recent_[k].first);
     s_.content.Prefetch(items);
+    // Room for every term once (items share many): no rehash while
+    // summing.
+    sum.reserve(n * kProfileTermsPerItem);
     for (size_t k = 0; k < n; ++k) {
       ContentIndex::Accumulate(s_.content.ItemVector(recent_[k].first),
                                recent_[k].second, &sum);
