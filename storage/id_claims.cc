@@ -106,26 +106,13 @@ absl::StatusOr<int64_t> Store::Impl::DeleteIdempotencyKeys(
 absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms,
                                                     const Pace& pace) {
   Impl& impl = *impl_;
-  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
   // By storage time: an event's own timestamp says nothing about when a
   // client may re-send it (a re-import of old history).
   const int64_t cutoff = now_ms - impl.options.idempotency_retention_ms;
-  rocksdb::ManagedSnapshot snapshot(impl.db);
-  int64_t pruned = 0;
-  size_t read = 0;
-  bool stopped = false;
-  rocksdb::WriteBatch batch;
-  auto flush = [&]() -> absl::Status {
-    if (batch.Count() == 0) return absl::OkStatus();
-    absl::Status s =
-        impl.Write(&batch, impl.SyncEvents(), "pruning idempotency keys");
-    batch.Clear();
-    return s;
-  };
-  absl::Status scanned = impl.ForEachInPrefix(
-      impl.event_ids, "", Impl::BulkReadOptions(snapshot.snapshot()),
-      "scanning idempotency keys",
-      [&](std::string_view key, std::string_view value) -> absl::Status {
+  return impl.DeleteExpired(
+      impl.event_ids, "scanning idempotency keys", "pruning idempotency keys",
+      [&impl, cutoff](std::string_view,
+                      std::string_view value) -> absl::StatusOr<bool> {
         absl::StatusOr<IdempotencyRecord> r = DecodeIdempotencyRecord(value);
         if (!r.ok()) {
           return absl::DataLossError(absl::StrCat(
@@ -134,21 +121,9 @@ absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms,
         }
         // Keys without a storage time cannot be told apart from keys
         // stored yesterday: kept.
-        if (r->stored_at_ms != kStoredAtUnknown && r->stored_at_ms < cutoff) {
-          batch.Delete(impl.event_ids, ToSlice(key));
-          ++pruned;
-        }
-        if (++read % kBackgroundDeleteBatch != 0) return absl::OkStatus();
-        if (absl::Status s = flush(); !s.ok()) return s;
-        if (pace && !pace()) {
-          stopped = true;
-          return absl::CancelledError();
-        }
-        return absl::OkStatus();
-      });
-  if (!scanned.ok() && !stopped) return scanned;
-  if (absl::Status s = flush(); !s.ok()) return s;
-  return pruned;
+        return r->stored_at_ms != kStoredAtUnknown && r->stored_at_ms < cutoff;
+      },
+      pace);
 }
 
 }  // namespace aisle::storage

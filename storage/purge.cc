@@ -51,31 +51,35 @@ absl::Status Store::PurgeDeleted() {
   return impl.Purge(all);
 }
 
-absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms,
-                                                  const Pace& pace) {
-  Impl& impl = *impl_;
-  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  rocksdb::ManagedSnapshot snapshot(impl.db);
+absl::StatusOr<int64_t> Store::Impl::DeleteExpired(
+    rocksdb::ColumnFamilyHandle* cf, std::string_view scan_what,
+    std::string_view write_what,
+    const std::function<absl::StatusOr<bool>(std::string_view key,
+                                             std::string_view value)>& expired,
+    const Store::Pace& pace) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  rocksdb::ManagedSnapshot snapshot(db);
   rocksdb::WriteBatch batch;
   int64_t deleted = 0;
   size_t read = 0;
   bool stopped = false;
-  absl::Status scanned = impl.ForEachInPrefix(
-      impl.events, "", Impl::BulkReadOptions(snapshot.snapshot()),
-      "scanning events for retention",
-      [&](std::string_view key, std::string_view) -> absl::Status {
-        std::optional<int64_t> ts = EventKeyTimestamp(key);
-        if (ts.has_value() && *ts < cutoff_ms) {
-          batch.Delete(impl.events, ToSlice(key));
+  auto flush = [&]() -> absl::Status {
+    if (batch.Count() == 0) return absl::OkStatus();
+    absl::Status s = Write(&batch, SyncEvents(), write_what);
+    batch.Clear();
+    return s;
+  };
+  absl::Status scanned = ForEachInPrefix(
+      cf, "", BulkReadOptions(snapshot.snapshot()), scan_what,
+      [&](std::string_view key, std::string_view value) -> absl::Status {
+        absl::StatusOr<bool> gone = expired(key, value);
+        if (!gone.ok()) return gone.status();
+        if (*gone) {
+          batch.Delete(cf, ToSlice(key));
           ++deleted;
         }
         if (++read % kBackgroundDeleteBatch != 0) return absl::OkStatus();
-        if (batch.Count() > 0) {
-          absl::Status w =
-              impl.Write(&batch, impl.SyncEvents(), "deleting old events");
-          batch.Clear();
-          if (!w.ok()) return w;
-        }
+        if (absl::Status s = flush(); !s.ok()) return s;
         if (pace && !pace()) {
           stopped = true;
           return absl::CancelledError();
@@ -83,12 +87,20 @@ absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms,
         return absl::OkStatus();
       });
   if (!scanned.ok() && !stopped) return scanned;
-  if (batch.Count() > 0) {
-    absl::Status w =
-        impl.Write(&batch, impl.SyncEvents(), "deleting old events");
-    if (!w.ok()) return w;
-  }
+  if (absl::Status s = flush(); !s.ok()) return s;
   return deleted;
+}
+
+absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms,
+                                                  const Pace& pace) {
+  return impl_->DeleteExpired(
+      impl_->events, "scanning events for retention", "deleting old events",
+      [cutoff_ms](std::string_view key,
+                  std::string_view) -> absl::StatusOr<bool> {
+        std::optional<int64_t> ts = EventKeyTimestamp(key);
+        return ts.has_value() && *ts < cutoff_ms;
+      },
+      pace);
 }
 
 }  // namespace aisle::storage

@@ -172,6 +172,19 @@ struct Store::Impl {
   // Flushes every column family, then compacts `ranges` down to the last
   // level, so that deleted records leave the WAL and the SST files.
   absl::Status Purge(std::span<const PurgeRange> ranges);
+  // The background deletions (idempotency-key pruning, event retention):
+  // reads every key of `cf` on one snapshot and deletes those for which
+  // expired(key, value) says true, kBackgroundDeleteBatch keys read per
+  // step: each step's deletions are one write, then `pace` (if set) is
+  // called, and false from it ends the run. Returns how many were deleted
+  // (those before an early end included), or the first error of
+  // `expired`, the scan (`scan_what`) or a write (`write_what`).
+  absl::StatusOr<int64_t> DeleteExpired(
+      rocksdb::ColumnFamilyHandle* cf, std::string_view scan_what,
+      std::string_view write_what,
+      const std::function<absl::StatusOr<bool>(
+          std::string_view key, std::string_view value)>& expired,
+      const Store::Pace& pace);
   // Purge of what an erased user leaves behind: their events, their user
   // record, the (dropped) snapshot and the idempotency keys `event_ids`.
   absl::Status PurgeUser(std::string_view user_id,
