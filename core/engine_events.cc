@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "core/check.h"
 #include "core/engine_state.h"
 #include "core/transitions.h"
@@ -67,11 +68,19 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
   auto& n = cart ? n_cart : n_all;
   n[item] += 1;
   if (!cart) content.SetFresh(item, false);  // its first event ends "new"
-  const int window = std::max(0, options.co_occurrence_window);
-  absl::flat_hash_set<int32_t> seen;
+  const size_t window =
+      static_cast<size_t>(std::max(0, options.co_occurrence_window));
+  // The partners first, most recent first, then their neighbour lists
+  // asked for at once: each is a cache miss or three in a table of every
+  // item, taken in parallel instead of one after another. Repeats are
+  // found by a linear look (a window holds a few dozen; a hash set's
+  // allocation cost more), past kLinearLookLimit by a set (evaluation
+  // widens the window to whole histories).
+  constexpr size_t kLinearLookLimit = 64;
+  absl::InlinedVector<int32_t, kLinearLookLimit> others;
+  absl::flat_hash_set<int32_t> many;  // past kLinearLookLimit partners only
   for (auto it = user.history.rbegin();
-       it != user.history.rend() && static_cast<int>(seen.size()) < window;
-       ++it) {
+       it != user.history.rend() && others.size() < window; ++it) {
     const int32_t other = it->item;
     if (other == item) continue;
     if (cart) {
@@ -81,8 +90,21 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
       const UserItem* ui = user.Find(other);
       if (ui == nullptr || !(ui->flags & kCounted)) continue;
     }
-    if (!seen.insert(other).second) continue;
-    co[item][other] += 1;
+    if (others.size() <= kLinearLookLimit) {
+      if (std::find(others.begin(), others.end(), other) != others.end()) {
+        continue;
+      }
+    } else {
+      if (many.empty()) many.insert(others.begin(), others.end());
+      if (!many.insert(other).second) continue;
+    }
+    others.push_back(other);
+  }
+  for (int32_t other : others) __builtin_prefetch(&co[other]);
+  for (int32_t other : others) co[other].prefetch(item);
+  auto& mine = co[item];
+  for (int32_t other : others) {
+    mine[other] += 1;
     co[other][item] += 1;
     if (!cart) {
       near_cold.Forget(item);
@@ -91,8 +113,8 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
   }
   const size_t cap =
       static_cast<size_t>(std::max(1, options.co_occurrence_max_neighbors));
-  PruneNeighbors(co[item], cap);
-  for (int32_t other : seen) PruneNeighbors(co[other], cap);
+  PruneNeighbors(mine, cap);
+  for (int32_t other : others) PruneNeighbors(co[other], cap);
 }
 
 void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
