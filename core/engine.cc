@@ -56,6 +56,7 @@ void Engine::ApplyEvents(std::span<const Event> events) {
   std::vector<int32_t> touched;
   {
     absl::MutexLock lock(&state_->mu);
+    state_->PrefetchApply(events);
     for (const Event& e : events) state_->Apply(e, &touched);
   }
   std::sort(touched.begin(), touched.end());

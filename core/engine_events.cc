@@ -117,6 +117,36 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
   for (int32_t other : others) PruneNeighbors(co[other], cap);
 }
 
+void Engine::State::PrefetchApply(std::span<const Event> events) const {
+  // In three rounds, each reading what the one before asked for: the
+  // index slots, then the records they point to, then what those hold.
+  for (const Event& e : events) {
+    user_index.prefetch(e.user_id);
+    if (!e.item_id.empty()) item_index.prefetch(e.item_id);
+  }
+  absl::InlinedVector<const UserRec*, 32> found;
+  for (const Event& e : events) {
+    if (auto u = user_index.find(e.user_id); u != user_index.end()) {
+      found.push_back(&users[u->second]);
+      __builtin_prefetch(found.back());
+    }
+    if (e.item_id.empty()) continue;
+    if (auto i = item_index.find(e.item_id); i != item_index.end()) {
+      const int32_t item = i->second;
+      popularity.Prefetch(item);
+      trending.Prefetch(item);
+      __builtin_prefetch(&co_all[item]);
+      __builtin_prefetch(&positive_users[item]);
+    }
+  }
+  for (const UserRec* user : found) {
+    if (!user->history.empty()) __builtin_prefetch(&user->history.back());
+    if (!user->items.empty()) {
+      __builtin_prefetch(&user->items[user->items.size() / 2]);
+    }
+  }
+}
+
 void Engine::State::Apply(const Event& e, std::vector<int32_t>* touched,
                           bool aggregates) {
   // What server::ValidateEvent and the store guarantee (see ApplyEvents).

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/engine_state.h"
@@ -87,15 +88,20 @@ void Engine::State::CountTransitions(const UserRec& user, int32_t item,
   const SessionOptions& o = options.session;
   const auto span = static_cast<size_t>(std::max(0, o.transition_span));
   if (span == 0) return;
-  std::vector<int32_t> seen;
+  // The earlier items and their weights first, then their successor lists
+  // asked for at once (each a cache miss or two), then the additions.
+  absl::InlinedVector<std::pair<int32_t, double>, 8> from;
   double position_weight = 1;
   for (auto it = user.history.rbegin();
-       it != user.history.rend() && seen.size() < span; ++it) {
+       it != user.history.rend() && from.size() < span; ++it) {
     if (it->item == item || !Positive(it->type)) continue;
-    if (std::find(seen.begin(), seen.end(), it->item) != seen.end()) continue;
+    if (std::find_if(from.begin(), from.end(), [&](const auto& f) {
+          return f.first == it->item;
+        }) != from.end()) {
+      continue;
+    }
     const UserItem* ui = user.Find(it->item);
     if (ui != nullptr && (ui->flags & kBlocked)) continue;
-    seen.push_back(it->item);
     // Time-aware: a long pause makes "followed" weaker evidence.
     double w = position_weight;
     if (o.transition_gap_half_life_seconds > 0) {
@@ -104,7 +110,12 @@ void Engine::State::CountTransitions(const UserRec& user, int32_t item,
       w *= std::exp2(-gap_s / o.transition_gap_half_life_seconds);
     }
     position_weight *= o.position_decay;
-    if (w > 0) transitions.Add(it->item, item, static_cast<float>(w));
+    from.emplace_back(it->item, w);
+  }
+  for (const auto& [f, w] : from) transitions.PrefetchList(f);
+  for (const auto& [f, w] : from) transitions.PrefetchLookup(f, item);
+  for (const auto& [f, w] : from) {
+    if (w > 0) transitions.Add(f, item, static_cast<float>(w));
   }
 }
 

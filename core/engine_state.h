@@ -349,6 +349,12 @@ struct Engine::State {
   // counted under another user id (Engine::MergeUsers).
   void Apply(const Event& e, std::vector<int32_t>* touched,
              bool aggregates = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Asks the cache for what Apply reads first for each of `events` (their
+  // users' and items' index slots, records and counters), all at once:
+  // applied one after another, each event otherwise waits for a dozen
+  // dependent misses in turn. Changes nothing.
+  void PrefetchApply(std::span<const Event> events) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   void CountPairs(UserRec& user, int32_t item, bool cart)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Adds transitions to `item` (at `ts`) from the user's previous distinct
