@@ -1,6 +1,7 @@
 #include "core/content.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -281,7 +282,26 @@ float ContentIndex::Idf(int32_t term) const {
 
 namespace {
 
-float TfWeight(float tf) { return tf == 1.0f ? 1.0f : 1.0f + std::log(tf); }
+float TfWeightOf(float tf) { return tf == 1.0f ? 1.0f : 1.0f + std::log(tf); }
+
+// TfWeightOf for the small whole counts nearly every tf is (a match reads
+// hundreds of postings; a logarithm each was 1% of a FOR_YOU call).
+constexpr int kTfTableSize = 64;
+const std::array<float, kTfTableSize> kTfWeights = [] {
+  std::array<float, kTfTableSize> t{};
+  for (int i = 0; i < kTfTableSize; ++i) {
+    t[i] = TfWeightOf(static_cast<float>(i));
+  }
+  return t;
+}();
+
+float TfWeight(float tf) {
+  if (tf >= 0.0f && tf < static_cast<float>(kTfTableSize)) {
+    const auto whole = static_cast<int>(tf);
+    if (static_cast<float>(whole) == tf) return kTfWeights[whole];
+  }
+  return TfWeightOf(tf);
+}
 
 }  // namespace
 
@@ -437,9 +457,12 @@ void KeepBest(std::vector<std::pair<int32_t, double>>* out, size_t n) {
     std::sort(out->begin(), out->end(), better);
     return;
   }
-  std::partial_sort(out->begin(), out->begin() + static_cast<std::ptrdiff_t>(n),
-                    out->end(), better);
+  // A total order: a selection and a sort of the kept few give what a
+  // partial sort would, for less (its heap was 1% of a FOR_YOU call).
+  const auto cut = out->begin() + static_cast<std::ptrdiff_t>(n);
+  std::nth_element(out->begin(), cut, out->end(), better);
   out->resize(n);
+  std::sort(out->begin(), out->end(), better);
 }
 
 }  // namespace
