@@ -7,10 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/container/inlined_vector.h"
 #include "core/check.h"
 #include "core/engine_state.h"
+#include "core/small_int_set.h"
 #include "core/transitions.h"
 
 namespace aisle::core {
@@ -72,15 +71,10 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
       static_cast<size_t>(std::max(0, options.co_occurrence_window));
   // The partners first, most recent first, then their neighbour lists
   // asked for at once: each is a cache miss or three in a table of every
-  // item, taken in parallel instead of one after another. Repeats are
-  // found by a linear look (a window holds a few dozen; a hash set's
-  // allocation cost more), past kLinearLookLimit by a set (evaluation
-  // widens the window to whole histories).
-  constexpr size_t kLinearLookLimit = 64;
-  absl::InlinedVector<int32_t, kLinearLookLimit> others;
-  absl::flat_hash_set<int32_t> many;  // past kLinearLookLimit partners only
+  // item, taken in parallel instead of one after another.
+  SmallIntSet partners;
   for (auto it = user.history.rbegin();
-       it != user.history.rend() && others.size() < window; ++it) {
+       it != user.history.rend() && partners.size() < window; ++it) {
     const int32_t other = it->item;
     if (other == item) continue;
     if (cart) {
@@ -90,16 +84,9 @@ void Engine::State::CountPairs(UserRec& user, int32_t item, bool cart) {
       const UserItem* ui = user.Find(other);
       if (ui == nullptr || !(ui->flags & kCounted)) continue;
     }
-    if (others.size() <= kLinearLookLimit) {
-      if (std::find(others.begin(), others.end(), other) != others.end()) {
-        continue;
-      }
-    } else {
-      if (many.empty()) many.insert(others.begin(), others.end());
-      if (!many.insert(other).second) continue;
-    }
-    others.push_back(other);
+    partners.Insert(other);
   }
+  const std::span<const int32_t> others = partners.values();
   for (int32_t other : others) __builtin_prefetch(&co[other]);
   for (int32_t other : others) co[other].prefetch(item);
   auto& mine = co[item];

@@ -52,6 +52,7 @@
 #include "absl/time/clock.h"
 #include "core/check.h"
 #include "core/recommend_runner.h"
+#include "core/small_int_set.h"
 #include "core/string_view.h"
 
 namespace aisle::core {
@@ -124,12 +125,12 @@ void Engine::State::Runner::Prepare() {
   include_seen_ =
       req_.include_seen || req_.scenario == Scenario::kRecentlyViewed;
   if (user_ != nullptr) {
-    absl::flat_hash_set<int32_t> seen;
+    SmallIntSet seen;
     const size_t limit =
         static_cast<size_t>(std::max(1, s_.options.co_occurrence_window));
     for (auto it = user_->history.rbegin();
          it != user_->history.rend() && recent_.size() < limit; ++it) {
-      if (!seen.insert(it->item).second) continue;
+      if (!seen.Insert(it->item)) continue;
       const UserItem* ui = user_->Find(it->item);
       const float w = ui != nullptr ? s_.Weight(*user_, *ui) : 0;
       if (w > 0) recent_.emplace_back(it->item, w);
