@@ -152,8 +152,16 @@ Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   hnswlib::VisitedList* visited = g.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* mark = visited->mass;
   const hnswlib::vl_type tag = visited->curV;
-  Queue top;         // worst kept on top
-  Queue candidates;  // negated distances: best on top
+  // Room reserved up front: grown push by push, the two heaps reallocated
+  // about ten times per search.
+  const auto reserved = [](size_t n) {
+    std::vector<std::pair<float, hnswlib::tableint>> v;
+    v.reserve(n);
+    return v;
+  };
+  Queue top(Graph::CompareByFirst(), reserved(ef + 1));  // worst kept on top
+  // Negated distances: best on top.
+  Queue candidates(Graph::CompareByFirst(), reserved(4 * ef + g.maxM0_));
   float bound =
       g.fstdistfunc_(query, g.getDataByInternalId(entry), g.dist_func_param_);
   top.emplace(bound, entry);
