@@ -439,6 +439,7 @@ namespace {
 std::vector<std::pair<float, int32_t>> TermOrder(const ContentVector& q,
                                                  size_t terms) {
   std::vector<std::pair<float, int32_t>> order;
+  order.reserve(q.size());
   for (const auto& [term, w] : q) {
     if (static_cast<size_t>(term) < terms) order.emplace_back(w, term);
   }
@@ -447,6 +448,36 @@ std::vector<std::pair<float, int32_t>> TermOrder(const ContentVector& q,
   });
   return order;
 }
+
+// TermOrder's order, taken one term at a time: a heap instead of a sort,
+// for a reader that usually stops after a few of q's dozens of terms
+// (a new-item match reads max_postings, most often from one or two).
+class TermQueue {
+ public:
+  TermQueue(const ContentVector& q, size_t terms) {
+    heap_.reserve(q.size());
+    for (const auto& [term, w] : q) {
+      if (static_cast<size_t>(term) < terms) heap_.emplace_back(w, term);
+    }
+    std::make_heap(heap_.begin(), heap_.end(), Worse);
+  }
+  // The next strongest term (ties by term id); false when none is left.
+  bool Next(std::pair<float, int32_t>* next) {
+    if (heap_.empty()) return false;
+    std::pop_heap(heap_.begin(), heap_.end(), Worse);
+    *next = heap_.back();
+    heap_.pop_back();
+    return true;
+  }
+
+ private:
+  // The heap's top is the element no other is worse than: the strongest.
+  static bool Worse(const std::pair<float, int32_t>& a,
+                    const std::pair<float, int32_t>& b) {
+    return a.first != b.first ? a.first < b.first : a.second > b.second;
+  }
+  std::vector<std::pair<float, int32_t>> heap_;
+};
 
 // Keeps the n best of (item, cosine), best first, ties by item.
 void KeepBest(std::vector<std::pair<int32_t, double>>* out, size_t n) {
@@ -521,33 +552,37 @@ std::vector<std::pair<int32_t, double>> ContentIndex::MatchFreshNow(
     double dot;    // sum of the item's products with q
     double score;  // dot / norm_hint
   };
-  const std::vector<std::pair<float, int32_t>> order =
-      TermOrder(q, fresh_postings_.size());
-  // The strongest term with fresh items fills max_postings alone: its
-  // kept best list (BestFresh) gives what the scan below would.
-  for (const auto& [qw, term] : order) {
+  TermQueue order(q, fresh_postings_.size());
+  // The strongest term with fresh items first: if it fills max_postings
+  // alone, its kept best list (BestFresh) gives what the scan below would.
+  std::pair<float, int32_t> next;
+  bool more = order.Next(&next);
+  while (more && fresh_live_[next.second] == 0) more = order.Next(&next);
+  if (more) {
+    const auto [qw, term] = next;
     const size_t live = fresh_live_[term];
-    if (live == 0) continue;
-    if (live < max_postings || max_postings <= limit) break;
-    const double w = static_cast<double>(qw) * Idf(term);
-    const size_t exact = 2 * limit;
-    const std::shared_ptr<const FreshTop> top =
-        BestFresh(term, max_postings, exact);
-    std::vector<std::pair<int32_t, double>> out;
-    for (size_t k = 0; k < top->best.size() && k < exact; ++k) {
-      const FreshPosting& p = top->best[k];
-      if (const double norm = Norm(p.item); norm > 0) {
-        out.emplace_back(p.item, w * TfWeight(p.tf) / norm);
+    if (live >= max_postings && max_postings > limit) {
+      const double w = static_cast<double>(qw) * Idf(term);
+      const size_t exact = 2 * limit;
+      const std::shared_ptr<const FreshTop> top =
+          BestFresh(term, max_postings, exact);
+      std::vector<std::pair<int32_t, double>> out;
+      for (size_t k = 0; k < top->best.size() && k < exact; ++k) {
+        const FreshPosting& p = top->best[k];
+        if (const double norm = Norm(p.item); norm > 0) {
+          out.emplace_back(p.item, w * TfWeight(p.tf) / norm);
+        }
       }
+      KeepBest(&out, limit);
+      return out;
     }
-    KeepBest(&out, limit);
-    return out;
   }
   std::vector<Sum> sums;
   sums.reserve(max_postings);
   size_t visited = 0, terms_read = 0;
-  for (const auto& [qw, term] : order) {
-    if (visited >= max_postings) break;
+  // From that term on, strongest first (the ones before had no fresh items).
+  for (; more && visited < max_postings; more = order.Next(&next)) {
+    const auto [qw, term] = next;
     if (fresh_live_[term] == 0) continue;
     const double w = static_cast<double>(qw) * Idf(term);
     const size_t n =
