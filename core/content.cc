@@ -331,16 +331,30 @@ double ContentIndex::ComputeNorm(int32_t item) const {
   return std::sqrt(norm);
 }
 
+template <typename Fn>
+void ContentIndex::ForEachItemWeight(int32_t item, Fn fn) const {
+  if (item < 0 || static_cast<size_t>(item) >= item_terms_.size()) return;
+  const double norm = Norm(item);
+  if (norm <= 0) return;
+  for (const auto& [term, tf] : item_terms_[item]) {
+    fn(term, static_cast<float>(Weight(term, tf) / norm));
+  }
+}
+
 ContentVector ContentIndex::ItemVector(int32_t item) const {
   ContentVector v;
-  if (item < 0 || static_cast<size_t>(item) >= item_terms_.size()) return v;
-  const double norm = Norm(item);
-  if (norm <= 0) return v;
-  v.reserve(item_terms_[item].size());
-  for (const auto& [term, tf] : item_terms_[item]) {
-    v.emplace_back(term, static_cast<float>(Weight(term, tf) / norm));
+  if (item >= 0 && static_cast<size_t>(item) < item_terms_.size()) {
+    v.reserve(item_terms_[item].size());
   }
+  ForEachItemWeight(item,
+                    [&v](int32_t term, float w) { v.emplace_back(term, w); });
   return v;
+}
+
+void ContentIndex::AccumulateItem(int32_t item, double weight,
+                                  ContentProfile* profile) const {
+  ForEachItemWeight(
+      item, [&](int32_t term, float w) { (*profile)[term] += weight * w; });
 }
 
 void ContentIndex::Prefetch(std::span<const int32_t> items) const {

@@ -85,6 +85,10 @@ class ContentIndex {
   // profile += weight * v.
   static void Accumulate(const ContentVector& v, double weight,
                          ContentProfile* profile);
+  // Accumulate(ItemVector(item), weight, profile), the same sums, without
+  // building the vector (a FOR_YOU profile adds dozens of items).
+  void AccumulateItem(int32_t item, double weight,
+                      ContentProfile* profile) const;
   // The profile's `max_terms` strongest positive terms, L2-normalised
   // (empty when it has none).
   static ContentVector Normalize(const ContentProfile& profile,
@@ -150,6 +154,10 @@ class ContentIndex {
   };
 
  private:
+  // Calls fn(term, weight) for each of ItemVector(item)'s entries, in
+  // order: the one place its weights are computed.
+  template <typename Fn>
+  void ForEachItemWeight(int32_t item, Fn fn) const;
   float Idf(int32_t term) const;
   // MatchFresh's work, without the kept answers.
   std::vector<std::pair<int32_t, double>> MatchFreshNow(const ContentVector& q,

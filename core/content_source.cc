@@ -77,8 +77,7 @@ const ContentVector& Engine::State::Runner::Profile() {
     // summing.
     sum.reserve(n * kProfileTermsPerItem);
     for (size_t k = 0; k < n; ++k) {
-      ContentIndex::Accumulate(s_.content.ItemVector(recent_[k].first),
-                               recent_[k].second, &sum);
+      s_.content.AccumulateItem(recent_[k].first, recent_[k].second, &sum);
     }
     for (const SearchEntry& q : user_->searches) {
       ContentIndex::Accumulate(s_.content.QueryVector(q.query),

@@ -106,6 +106,26 @@ TEST(ContentIndexTest, PrefetchTakesAnyIdsAndChangesNothing) {
   for (int32_t i = 0; i < 5; ++i) EXPECT_EQ(index.ItemVector(i), before[i]);
 }
 
+// A FOR_YOU profile sums items without building their vectors: the sums
+// must be the ones Accumulate gives from ItemVector, to the last bit (a
+// profile's term order and norm depend on them), for any id.
+TEST(ContentIndexTest, AccumulateItemSumsWhatItemVectorHolds) {
+  ContentIndex index;
+  index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
+  index.Upsert(2, MakeItem("c", "Giant Steps", "music/jazz", {"vinyl"}));
+  index.Upsert(3, MakeItem("d", "Blue Monk Blue", "music/bebop", {"cd"}));
+  const std::vector<std::pair<int32_t, double>> adds = {
+      {0, 1.0},  {2, 0.37},      {3, 2.5}, {1, 1.0},
+      {-1, 1.0}, {1 << 30, 1.0}, {3, 0.1}};
+  ContentProfile direct, through_vectors;
+  for (const auto& [item, weight] : adds) {
+    index.AccumulateItem(item, weight, &direct);
+    ContentIndex::Accumulate(index.ItemVector(item), weight, &through_vectors);
+  }
+  ASSERT_FALSE(direct.empty());
+  EXPECT_EQ(direct, through_vectors);
+}
+
 TEST(ContentIndexTest, VectorsAreUnitAndSharedRareTermsMatchBest) {
   ContentIndex index;
   index.Upsert(0, MakeItem("a", "Blue Train", "music/jazz", {"vinyl"}));
