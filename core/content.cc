@@ -449,23 +449,10 @@ double ContentIndex::Dot(const ContentVector& a, const ContentVector& b) {
 
 namespace {
 
-// q's terms that have postings, strongest first (ties by term id).
-std::vector<std::pair<float, int32_t>> TermOrder(const ContentVector& q,
-                                                 size_t terms) {
-  std::vector<std::pair<float, int32_t>> order;
-  order.reserve(q.size());
-  for (const auto& [term, w] : q) {
-    if (static_cast<size_t>(term) < terms) order.emplace_back(w, term);
-  }
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-  return order;
-}
-
-// TermOrder's order, taken one term at a time: a heap instead of a sort,
-// for a reader that usually stops after a few of q's dozens of terms
-// (a new-item match reads max_postings, most often from one or two).
+// q's terms that have postings, strongest first (ties by term id), taken
+// one at a time: a heap instead of a sort, for a reader that usually stops
+// after a few of q's dozens of terms (a new-item match reads max_postings,
+// most often from one or two).
 class TermQueue {
  public:
   TermQueue(const ContentVector& q, size_t terms) {
@@ -483,15 +470,31 @@ class TermQueue {
     heap_.pop_back();
     return true;
   }
-
- private:
-  // The heap's top is the element no other is worse than: the strongest.
+  // The order's one rule: a weaker term first, ties by the larger id (the
+  // heap's top is the term no other is worse than: the strongest).
   static bool Worse(const std::pair<float, int32_t>& a,
                     const std::pair<float, int32_t>& b) {
     return a.first != b.first ? a.first < b.first : a.second > b.second;
   }
+
+ private:
   std::vector<std::pair<float, int32_t>> heap_;
 };
+
+// q's terms that have postings, strongest first (ties by term id), all
+// sorted (TermQueue takes them one at a time).
+std::vector<std::pair<float, int32_t>> TermOrder(const ContentVector& q,
+                                                 size_t terms) {
+  std::vector<std::pair<float, int32_t>> order;
+  order.reserve(q.size());
+  for (const auto& [term, w] : q) {
+    if (static_cast<size_t>(term) < terms) order.emplace_back(w, term);
+  }
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return TermQueue::Worse(b, a);
+  });
+  return order;
+}
 
 // Keeps the n best of (item, cosine), best first, ties by item.
 void KeepBest(std::vector<std::pair<int32_t, double>>* out, size_t n) {
