@@ -145,7 +145,8 @@ class ContentIndex {
 
   int64_t items() const { return items_; }
 
-  // A posting of a fresh item (content.cc's helpers need the type).
+  // A posting of a fresh item (the helpers in content.cc and
+  // content_match.cc need the type).
   struct FreshPosting {
     int32_t item;  // -1 once the item is no longer fresh (a dead entry)
     float tf;
@@ -159,6 +160,8 @@ class ContentIndex {
   template <typename Fn>
   void ForEachItemWeight(int32_t item, Fn fn) const;
   float Idf(int32_t term) const;
+  // 1 + ln(tf), from a table for small whole counts.
+  static float TfWeight(float tf);
   // MatchFresh's work, without the kept answers.
   std::vector<std::pair<int32_t, double>> MatchFreshNow(const ContentVector& q,
                                                         size_t max_postings,
