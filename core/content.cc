@@ -267,30 +267,18 @@ float ContentIndex::Idf(int32_t term) const {
   return static_cast<float>(log_n_ - log_df_[term] + 1.0);
 }
 
-namespace {
-
-float TfWeightOf(float tf) { return tf == 1.0f ? 1.0f : 1.0f + std::log(tf); }
-
-// TfWeightOf for the small whole counts nearly every tf is (a match reads
-// hundreds of postings; a logarithm each was 1% of a FOR_YOU call).
-constexpr int kTfTableSize = 64;
-const std::array<float, kTfTableSize> kTfWeights = [] {
-  std::array<float, kTfTableSize> t{};
-  for (int i = 0; i < kTfTableSize; ++i) {
-    t[i] = TfWeightOf(static_cast<float>(i));
-  }
-  return t;
-}();
-
-}  // namespace
-
-float ContentIndex::TfWeight(float tf) {
-  if (tf >= 0.0f && tf < static_cast<float>(kTfTableSize)) {
-    const auto whole = static_cast<int>(tf);
-    if (static_cast<float>(whole) == tf) return kTfWeights[whole];
-  }
-  return TfWeightOf(tf);
+float ContentIndex::TfWeightOf(float tf) {
+  return tf == 1.0f ? 1.0f : 1.0f + std::log(tf);
 }
+
+const std::array<float, ContentIndex::kTfTableSize> ContentIndex::kTfWeights =
+    [] {
+      std::array<float, kTfTableSize> t{};
+      for (int i = 0; i < kTfTableSize; ++i) {
+        t[i] = TfWeightOf(static_cast<float>(i));
+      }
+      return t;
+    }();
 
 float ContentIndex::Weight(int32_t term, float tf) const {
   return TfWeight(tf) * Idf(term);

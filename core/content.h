@@ -25,6 +25,7 @@
 #ifndef AISLE_CORE_CONTENT_H_
 #define AISLE_CORE_CONTENT_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -160,8 +161,19 @@ class ContentIndex {
   template <typename Fn>
   void ForEachItemWeight(int32_t item, Fn fn) const;
   float Idf(int32_t term) const;
-  // 1 + ln(tf), from a table for small whole counts.
-  static float TfWeight(float tf);
+  // 1 + ln(tf): from a table for the small whole counts nearly every tf is
+  // (a match reads hundreds of postings; a logarithm each was 1% of a
+  // FOR_YOU call), else computed. Inline: matching calls it per posting.
+  static float TfWeight(float tf) {
+    if (tf >= 0.0f && tf < static_cast<float>(kTfTableSize)) {
+      const auto whole = static_cast<int>(tf);
+      if (static_cast<float>(whole) == tf) return kTfWeights[whole];
+    }
+    return TfWeightOf(tf);
+  }
+  static float TfWeightOf(float tf);
+  static constexpr int kTfTableSize = 64;
+  static const std::array<float, kTfTableSize> kTfWeights;
   // MatchFresh's work, without the kept answers.
   std::vector<std::pair<int32_t, double>> MatchFreshNow(const ContentVector& q,
                                                         size_t max_postings,
