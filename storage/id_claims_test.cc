@@ -105,13 +105,22 @@ TEST_F(StoreTest, ConcurrentOverlappingAppendsStoreEachIdOnce) {
   EXPECT_EQ(counted, kIds);
 }
 
+// A store that keeps idempotency keys for 1 s of its clock, `now` (ms),
+// which a test moves.
+class PruneTest : public StoreTest {
+ protected:
+  std::unique_ptr<Store> OpenOnClock() {
+    options_.idempotency_retention_ms = 1000;
+    options_.now_ms = [this] { return now; };
+    return OpenOrDie();
+  }
+  int64_t now = 1'000'000;
+};
+
 // Retention counts from when the store stored an id, not from the event's
 // timestamp: re-importing old history within the window stores nothing.
-TEST_F(StoreTest, PruneIdempotencyKeysForgetsIdsStoredBeforeTheWindow) {
-  int64_t now = 1'000'000;
-  options_.idempotency_retention_ms = 1000;
-  options_.now_ms = [&now] { return now; };
-  auto store = OpenOrDie();
+TEST_F(PruneTest, ForgetsIdsStoredBeforeTheWindow) {
+  auto store = OpenOnClock();
   ASSERT_NE(store, nullptr);
   // Events from long ago, stored at 1'000'000 and 1'000'500.
   ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("first", "u", 0),
@@ -134,11 +143,8 @@ TEST_F(StoreTest, PruneIdempotencyKeysForgetsIdsStoredBeforeTheWindow) {
 // then asking the caller's pace whether to go on: a pace that says stop
 // ends the run after the first step, with what it deleted counted and
 // gone, and the next run deletes the rest.
-TEST_F(StoreTest, PruneIdempotencyKeysStopsWhenThePaceSaysSo) {
-  int64_t now = 1'000'000;
-  options_.idempotency_retention_ms = 1000;
-  options_.now_ms = [&now] { return now; };
-  auto store = OpenOrDie();
+TEST_F(PruneTest, StopsWhenThePaceSaysSo) {
+  auto store = OpenOnClock();
   ASSERT_NE(store, nullptr);
   std::vector<Event> events;
   for (int i = 0; i < 600; ++i) {
