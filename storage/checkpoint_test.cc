@@ -20,6 +20,7 @@ using ::aisle::core::Event;
 using ::aisle::core::EventType;
 using ::aisle::testing::StatusIs;
 using ::testing::_;
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
 // Overwrites 8 bytes in the middle of the largest table file in `dir`:
@@ -185,8 +186,12 @@ TEST_F(StoreTest, AdoptCheckpointRemovesADamagedCheckpointsFiles) {
     ASSERT_OK(store->Checkpoint(inside));
   }
   ASSERT_TRUE(DamageLargestTable(inside));
+  // Found when the checkpoint is opened (which reads the event log's tail)
+  // or when its files are verified after that.
   EXPECT_THAT(AdoptCheckpoint(inside, target, {}),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("damaged")));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AnyOf(HasSubstr("checkpoint does not open"),
+                             HasSubstr("checkpoint is damaged"))));
   // Nothing that opens is left: the data dir is empty again.
   EXPECT_FALSE(fs::exists(target + "/CURRENT"));
   EXPECT_TRUE(fs::is_empty(target));

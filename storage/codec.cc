@@ -300,6 +300,13 @@ absl::StatusOr<UserRecord> DecodeUserRecord(std::string_view bytes) {
   return record;
 }
 
+UserRecord UserRecordOf(const core::Event& e) {
+  UserRecord one;
+  one.first_seen_ms = one.last_seen_ms = e.timestamp_ms;
+  one.counts[static_cast<size_t>(e.type)] = 1;
+  return one;
+}
+
 UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b) {
   UserRecord out;
   out.first_seen_ms = std::min(a.first_seen_ms, b.first_seen_ms);

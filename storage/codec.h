@@ -44,6 +44,8 @@ absl::StatusOr<UserRecord> DecodeUserRecord(std::string_view bytes);
 // last_seen, counts added. Associative and commutative, so RocksDB may fold
 // merge operands in any grouping.
 UserRecord CombineUserRecords(const UserRecord& a, const UserRecord& b);
+// The record of one event: seen at its timestamp, one of its type.
+UserRecord UserRecordOf(const core::Event& e);
 
 // A user's own attributes (users column family, UserAttributesKey).
 std::string EncodeUserAttributes(const core::UserAttributes& user);
@@ -137,6 +139,10 @@ inline constexpr char kActiveModelKey[] = "active_model";
 // Cluster mode: the last replicated-log entry applied (decimal).
 inline constexpr char kAppliedLogSequenceKey[] = "applied_log_sequence";
 inline constexpr char kPreviousActiveModelKey[] = "previous_active_model";
+// "generation folded_through" (decimal): user-record deltas of events up
+// to arrival sequence folded_through are in the users column family,
+// written by the open of that generation (storage/user_deltas.cc).
+inline constexpr char kUserDeltasKey[] = "user_deltas";
 // Unix ms of the last Store::PurgeDeleted (written to end it, purge.cc).
 inline constexpr char kLastPurgeKey[] = "last_purge_ms";
 

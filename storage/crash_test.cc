@@ -73,6 +73,14 @@ TEST_F(StoreTest, KillNineLosesNoAcknowledgedEventEvenWithTornWalTail) {
       EXPECT_TRUE(ids.contains(e.event_id)) << e.event_id;
     }
   }
+  // The user's record counts every stored event: the killed writer folded
+  // none of their deltas, which the open rebuilt from the event log.
+  absl::StatusOr<UserRecord> record = store->GetUser("k");
+  ASSERT_OK(record);
+  EXPECT_EQ(record->counts[static_cast<size_t>(core::EventType::kView)],
+            static_cast<int64_t>(events->size()));
+  EXPECT_EQ(record->first_seen_ms, events->front().timestamp_ms);
+  EXPECT_EQ(record->last_seen_ms, events->back().timestamp_ms);
 }
 
 TEST_F(StoreTest, WritesFailCleanlyWhenFilesCannotGrow) {

@@ -1,4 +1,4 @@
-// Events: AppendEvents (idempotent, with the users' summaries, all or
+// Events: AppendEvents (idempotent, with the users' record deltas, all or
 // nothing), ScanEvents and UserEvents.
 #include <algorithm>
 #include <utility>
@@ -111,9 +111,7 @@ struct Store::Impl::EventBatchBuilder {
             impl.event_ids, e.event_id,
             EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));
         written[e.event_id] = e.user_id;
-        UserRecord one;
-        one.first_seen_ms = one.last_seen_ms = e.timestamp_ms;
-        one.counts[static_cast<size_t>(e.type)] = 1;
+        const UserRecord one = UserRecordOf(e);
         auto [it, inserted] = deltas.try_emplace(e.user_id, one);
         if (!inserted) it->second = CombineUserRecords(it->second, one);
       }
@@ -173,9 +171,6 @@ absl::StatusOr<std::vector<AppendResult>> Store::AppendEventGroups(
     if (!r.ok()) return r.status();
     results.push_back(*std::move(r));
   }
-  for (const auto& [user, delta] : builder.deltas) {
-    builder.batch.Merge(impl.users, ToSlice(user), EncodeUserRecord(delta));
-  }
   if (builder.batch.Count() == 0 && log_sequence == 0) return results;
   impl.RecordLogSequence(&builder.batch, log_sequence);
   if (absl::Status s =
@@ -185,6 +180,9 @@ absl::StatusOr<std::vector<AppendResult>> Store::AppendEventGroups(
       !s.ok()) {
     return s;
   }
+  // The users' records: folded later (user_deltas.cc), still under
+  // erase_mu, so that a fold sees every append that has written.
+  impl.AddUserDeltas(builder.deltas);
   return results;
 }
 

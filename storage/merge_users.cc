@@ -28,6 +28,7 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
   // As EraseUser: a snapshot being stored finishes first, appends wait, and
   // a snapshot taken before (which holds `from`) is refused from now on.
   std::lock_guard<std::mutex> snapshot_lock(impl.snapshot_mu);
+  absl::ReaderMutexLock fold_lock(&impl.fold_mu);
   absl::MutexLock erase_lock(&impl.erase_mu);
   ++impl.erasures;
 
@@ -101,6 +102,8 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
   } else if (!s.IsNotFound()) {
     return impl.Error(s, "reading a user record");
   }
+  // Its unfolded delta moves too (below, once the batch is written).
+  if (impl.UserDelta(from).has_value()) result.profile_merged = true;
   // The entries that held `from`'s events are now `to`'s refs, with
   // `from` as an alias: the entries themselves keep `from`'s id, and
   // erasing `to` removes it from them (docs/cluster.md).
@@ -126,6 +129,7 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
     return w;
   }
   if (result.moved.empty() && !result.profile_merged) return result;
+  impl.MoveUserDelta(from, to);
   // The source is erased: its old keys leave the files too (EraseUser).
   if (absl::Status p = impl.PurgeUser(from, event_ids); !p.ok()) return p;
   return result;

@@ -93,12 +93,25 @@ absl::StatusOr<int64_t> Store::Impl::DeleteExpired(
 
 absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms,
                                                   const Pace& pace) {
-  return impl_->DeleteExpired(
-      impl_->events, "scanning events for retention", "deleting old events",
-      [cutoff_ms](std::string_view key,
-                  std::string_view) -> absl::StatusOr<bool> {
+  Impl& impl = *impl_;
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  // Only events whose user records are folded go: an unfolded one's delta
+  // is rebuilt from the event at the next open (user_deltas.cc). Later
+  // ones go at the next run.
+  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
+  uint64_t folded_through = 0;
+  {
+    absl::ReaderMutexLock fold_lock(&impl.fold_mu);
+    folded_through = impl.folded_through;
+  }
+  return impl.DeleteExpired(
+      impl.events, "scanning events for retention", "deleting old events",
+      [cutoff_ms, folded_through](std::string_view key,
+                                  std::string_view) -> absl::StatusOr<bool> {
         std::optional<int64_t> ts = EventKeyTimestamp(key);
-        return ts.has_value() && *ts < cutoff_ms;
+        std::optional<uint64_t> seq = EventKeySequence(key);
+        return ts.has_value() && *ts < cutoff_ms &&
+               (!seq.has_value() || *seq <= folded_through);
       },
       pace);
 }

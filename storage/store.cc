@@ -32,6 +32,7 @@ Store::Impl::~Impl() { Close(); }
 
 void Store::Impl::Close() {
   if (db == nullptr) return;
+  StopFolder();
   if (!options.read_only) {
     // Best effort: a failure here leaves the data in the WAL, which the
     // next open replays.
@@ -173,12 +174,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 
   if (absl::Status m = impl->CheckAndWriteMarkers(); !m.ok()) return m;
   if (absl::Status g = impl->CheckSnapshotGeneration(); !g.ok()) return g;
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  std::unique_ptr<Store> store(new Store(std::move(impl)));
+  if (absl::Status d = store->impl_->LoadUserDeltas(*store); !d.ok()) return d;
+  return store;
 }
 
 absl::Status Store::Flush() {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
   rocksdb::FlushOptions flush;
   flush.wait = true;
   rocksdb::Status s = impl.db->Flush(flush, impl.handles);

@@ -6,7 +6,8 @@
 //   items       item_id -> Item
 //   events      user_id \0 ts(8B big-endian) seq(8B big-endian) -> Event
 //   event_ids   event_id -> (user_id, ts)   (idempotency keys)
-//   users       user_id -> UserRecord (first/last seen, counts);
+//   users       user_id -> UserRecord (first/last seen, counts; the
+//               events' deltas are folded in later, see GetUser);
 //               "\0a" user_id -> the user's attributes (UpsertUsers)
 //   models      version -> model blob;  "meta:" version -> metadata
 //   meta        "active_model", "previous_active_model", "schema_version",
@@ -183,7 +184,8 @@ class Store {
   // files with RocksDB's next compactions of those files (no forced
   // rewrite of the whole column family every run; PurgeDeleted forces
   // it). Idempotency keys and user records (counts) follow their own
-  // rules.
+  // rules. Events whose user-record deltas are not folded yet (GetUser)
+  // are left for the next run.
   absl::StatusOr<int64_t> DeleteEventsBefore(int64_t cutoff_ms,
                                              const Pace& pace = nullptr);
 
@@ -202,7 +204,12 @@ class Store {
 
   // --- Users --------------------------------------------------------------
   // Each takes a user id; InvalidArgument if it contains '\0'.
-  // NotFound if the user has no events.
+  // NotFound if the user has no events. The record counts every event
+  // appended so far: the stored record plus the deltas of the events not
+  // folded into it yet. Appends keep those in memory and fold them in
+  // later, in one sorted write (when 131,072 users have deltas, before a
+  // snapshot or retention, at Flush and at close; user_deltas.cc); an open
+  // rebuilds them from the event log.
   absl::StatusOr<UserRecord> GetUser(std::string_view user_id) const;
   // Removes every record of the user (events, idempotency keys, record,
   // attributes, log refs: EraseResult::log_refs lists them) in every
@@ -256,7 +263,8 @@ class Store {
   absl::StatusOr<std::optional<std::string>> FindUser(
       const std::function<bool(std::string_view user_id)>& match) const;
   // Test/audit helper: number of keys in any column family that belong to
-  // the user (by key prefix or, for event_ids, by value).
+  // the user (by key prefix or, for event_ids, by value); an unfolded
+  // user record (GetUser) counts as the key it becomes.
   absl::StatusOr<int64_t> CountUserRecords(std::string_view user_id) const;
 
   // --- Models -------------------------------------------------------------
@@ -372,7 +380,7 @@ class Store {
   // otherwise show up at some later read). DataLoss naming the file on a
   // mismatch. Reads the whole store: for restores, not for serving.
   absl::Status VerifyChecksums() const;
-  // Flushes memtables and syncs the WAL.
+  // Folds the user records (GetUser), flushes memtables and syncs the WAL.
   absl::Status Flush();
   // A delete in RocksDB only hides a record: its bytes stay in the
   // write-ahead log until the memtable is flushed, and in SST files until

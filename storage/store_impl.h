@@ -4,7 +4,8 @@
 // NOT part of the API; include storage/store.h instead.
 //
 // Where the methods live: store.cc (open, close, writes, flush, stats),
-// events.cc, items.cc, users.cc, model_versions.cc, checkpoint.cc,
+// events.cc, items.cc, users.cc, user_deltas.cc, model_versions.cc,
+// checkpoint.cc,
 // id_claims.cc (idempotency keys), data_dir.cc (format markers),
 // experiment_counts.cc.
 #ifndef AISLE_STORAGE_STORE_IMPL_H_
@@ -21,8 +22,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -100,6 +104,23 @@ struct Store::Impl {
   // Serialises PutSnapshot and DropSnapshot (one snapshot generation at a
   // time).
   std::mutex snapshot_mu;
+
+  // User records not yet folded into the users column family
+  // (user_deltas.cc). Lock order: snapshot_mu, fold_mu, erase_mu,
+  // deltas_mu. A fold holds fold_mu exclusively from taking the deltas to
+  // having written them; whoever reads a record (the column family plus
+  // the deltas) or changes a user's records holds it shared.
+  mutable absl::Mutex fold_mu;
+  mutable absl::Mutex deltas_mu ABSL_ACQUIRED_AFTER(fold_mu);
+  // User id -> the record delta of its events after folded_through.
+  absl::flat_hash_map<std::string, UserRecord> user_deltas
+      ABSL_GUARDED_BY(deltas_mu);
+  // Events with arrival sequence <= this are in the stored records.
+  uint64_t folded_through ABSL_GUARDED_BY(fold_mu) = 0;
+  // The background fold (writable opens): runs when user_deltas reaches
+  // kFoldUsers users, until stop_folder.
+  std::thread folder;
+  bool stop_folder ABSL_GUARDED_BY(deltas_mu) = false;
   // Serialises model writes, pruning and active-model changes, so a
   // version cannot be pruned while it is being made active.
   std::mutex models_mu;
@@ -145,6 +166,32 @@ struct Store::Impl {
   absl::StatusOr<uint64_t> AllocateSequences(uint64_t n);
   // The write batch of AppendEventGroups while it is built.
   struct EventBatchBuilder;
+
+  // --- user_deltas.cc -----------------------------------------------------
+  // At open: the deltas of the events the last writer did not fold (from
+  // the event log), then, if writable, a fold and the background folder.
+  absl::Status LoadUserDeltas(const Store& store);
+  // Adds an append's deltas (user -> delta) once its batch is written.
+  // REQUIRES: erase_mu held (shared), so that a fold sees every append
+  // that has written.
+  void AddUserDeltas(
+      const absl::flat_hash_map<std::string_view, UserRecord>& deltas);
+  // Merges every delta into the users column family, with the position it
+  // covers, in one write (deltas kept on error). Takes fold_mu, erase_mu.
+  absl::Status FoldUserDeltas();
+  // Stops the background folder and folds what is left (Close).
+  void StopFolder();
+  // `user_id`'s unfolded delta, if any. REQUIRES: fold_mu held (shared
+  // will do), so that no fold moves it into the column family meanwhile;
+  // so do the three below.
+  std::optional<UserRecord> UserDelta(std::string_view user_id) const;
+  // A user with a delta for whom match(user_id) is true, if any.
+  std::optional<std::string> FindUserDelta(
+      const std::function<bool(std::string_view user_id)>& match) const;
+  // Drops `user_id`'s delta (erased with its events).
+  void EraseUserDelta(std::string_view user_id);
+  // Adds `from`'s delta to `to`'s (merged users).
+  void MoveUserDelta(std::string_view from, std::string_view to);
 
   // --- id_claims.cc -------------------------------------------------------
   // For events[i], i in `candidates`: the user whose idempotency key the

@@ -19,10 +19,14 @@ namespace aisle::storage {
 absl::StatusOr<UserRecord> Store::GetUser(std::string_view user_id) const {
   const Impl& impl = *impl_;
   if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
+  // The stored record plus the events' deltas not folded into it yet.
+  absl::ReaderMutexLock fold_lock(&impl.fold_mu);
+  const std::optional<UserRecord> delta = impl.UserDelta(user_id);
   rocksdb::PinnableSlice value;
   rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.users,
                                    ToSlice(user_id), &value);
   if (s.IsNotFound()) {
+    if (delta.has_value()) return *delta;
     return absl::NotFoundError(
         absl::StrCat("user '", core::ToAbsl(user_id), "' not found"));
   }
@@ -33,6 +37,7 @@ absl::StatusOr<UserRecord> Store::GetUser(std::string_view user_id) const {
         "user record '", core::ToAbsl(user_id), "': ",
         record.status().message(), ": restore from a backup (aisle restore)"));
   }
+  if (delta.has_value()) return CombineUserRecords(*record, *delta);
   return record;
 }
 
@@ -44,6 +49,8 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
   // A snapshot being stored finishes first (it then holds no erased user;
   // the erasure below drops it).
   std::lock_guard<std::mutex> snapshot_lock(impl.snapshot_mu);
+  // No fold writes the user's record back while it is erased.
+  absl::ReaderMutexLock fold_lock(&impl.fold_mu);
   absl::MutexLock erase_lock(&impl.erase_mu);
   // Counted before anything is erased: a snapshot taken at the old count
   // is refused from now on (Store::PutSnapshot).
@@ -88,6 +95,7 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
     return impl.Error(s, "reading a user record");
   }
   batch.Delete(impl.users, ToSlice(user_id));
+  if (impl.UserDelta(user_id).has_value()) result.profile_deleted = true;
   const std::string attributes_key = UserAttributesKey(user_id);
   s = impl.db->Get(rocksdb::ReadOptions(), impl.users, attributes_key, &record);
   if (s.ok()) {
@@ -104,6 +112,7 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
       !w.ok()) {
     return w;
   }
+  impl.EraseUserDelta(user_id);
   if (absl::Status p = impl.PurgeUser(user_id, event_ids); !p.ok()) return p;
   return result;
 }
@@ -133,6 +142,9 @@ absl::Status Store::Impl::PurgeUser(std::string_view user_id,
 absl::StatusOr<std::optional<std::string>> Store::FindUser(
     const std::function<bool(std::string_view user_id)>& match) const {
   const Impl& impl = *impl_;
+  // Users whose records are all unfolded deltas so far count too.
+  absl::ReaderMutexLock fold_lock(&impl.fold_mu);
+  if (std::optional<std::string> id = impl.FindUserDelta(match)) return id;
   rocksdb::ManagedSnapshot snapshot(impl.db);
   std::optional<std::string> found;
   // Ids cannot hold '\0', so a key that starts with it is an attributes
@@ -174,8 +186,10 @@ absl::StatusOr<int64_t> Store::CountUserRecords(
   if (absl::Status s = CheckUserIdKey(user_id); !s.ok()) return s;
   const std::string prefix = UserKeyPrefix(user_id);
   const std::string attributes_key = UserAttributesKey(user_id);
+  absl::ReaderMutexLock fold_lock(&impl.fold_mu);
   rocksdb::ManagedSnapshot snapshot(impl.db);
   int64_t count = 0;
+  bool stored_record = false;
   for (rocksdb::ColumnFamilyHandle* cf : impl.handles) {
     // Every key, not just the prefix: event_ids keys are not the user's.
     absl::Status s = impl.ForEachInPrefix(
@@ -197,10 +211,13 @@ absl::StatusOr<int64_t> Store::CountUserRecords(
             mine = e.ok() && e->user_id == user_id;
           }
           if (mine) ++count;
+          if (cf == impl.users && key == user_id) stored_record = true;
           return absl::OkStatus();
         });
     if (!s.ok()) return s;
   }
+  // An unfolded delta is the user record it becomes at the next fold.
+  if (!stored_record && impl.UserDelta(user_id).has_value()) ++count;
   return count;
 }
 

@@ -1,0 +1,167 @@
+// User records kept as deltas until a fold (user_deltas.cc): what GetUser,
+// erasure, merges, retention and FindUser see before and after folds and
+// reopens. kill -9 with unfolded deltas: crash_test.cc.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "storage/store.h"
+#include "storage/store_test_util.h"
+#include "tests/status_matchers.h"
+
+namespace aisle::storage {
+namespace {
+
+using ::aisle::core::Event;
+using ::aisle::core::EventType;
+using ::aisle::testing::StatusIs;
+using ::testing::_;
+
+int64_t Count(const UserRecord& r, EventType type) {
+  return r.counts[static_cast<size_t>(type)];
+}
+
+TEST_F(StoreTest, UserRecordCountsUnfoldedEventsAndAFoldKeepsThem) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->AppendEvents(
+      std::vector<Event>{MakeEvent("v1", "u", 5), MakeEvent("v2", "u", 7),
+                         MakeEvent("p1", "u", 3, EventType::kPurchase)}));
+  absl::StatusOr<UserRecord> before = store->GetUser("u");
+  ASSERT_OK(before);
+  EXPECT_EQ(Count(*before, EventType::kView), 2);
+  EXPECT_EQ(Count(*before, EventType::kPurchase), 1);
+  EXPECT_EQ(before->first_seen_ms, 3);
+  EXPECT_EQ(before->last_seen_ms, 7);
+  // 3 events, 3 idempotency keys, 3 event-log entries and the record.
+  EXPECT_EQ(*store->CountUserRecords("u"), 10);
+
+  ASSERT_OK(store->Flush());  // folds
+  absl::StatusOr<UserRecord> folded = store->GetUser("u");
+  ASSERT_OK(folded);
+  EXPECT_EQ(Count(*folded, EventType::kView), 2);
+  EXPECT_EQ(Count(*folded, EventType::kPurchase), 1);
+  EXPECT_EQ(*store->CountUserRecords("u"), 10);
+
+  // A stored record and a delta add up.
+  ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("v3", "u", 9)}));
+  absl::StatusOr<UserRecord> after = store->GetUser("u");
+  ASSERT_OK(after);
+  EXPECT_EQ(Count(*after, EventType::kView), 3);
+  EXPECT_EQ(after->first_seen_ms, 3);
+  EXPECT_EQ(after->last_seen_ms, 9);
+  EXPECT_EQ(*store->CountUserRecords("u"), 13);
+  EXPECT_THAT(store->GetUser("nobody"),
+              StatusIs(absl::StatusCode::kNotFound, _));
+
+  // Whole after a reopen, read-only as writable.
+  store.reset();
+  for (bool read_only : {true, false}) {
+    StoreOptions options = options_;
+    options.read_only = read_only;
+    auto reopened = OpenOrDie(options);
+    ASSERT_NE(reopened, nullptr);
+    absl::StatusOr<UserRecord> r = reopened->GetUser("u");
+    ASSERT_OK(r);
+    EXPECT_EQ(Count(*r, EventType::kView), 3) << read_only;
+    EXPECT_EQ(Count(*r, EventType::kPurchase), 1) << read_only;
+  }
+}
+
+TEST_F(StoreTest, ErasureTakesTheUnfoldedRecordWithIt) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("u1", "u", 1),
+                                                   MakeEvent("w1", "w", 1),
+                                                   MakeEvent("u2", "u", 2)}));
+  absl::StatusOr<EraseResult> erased = store->EraseUser("u");
+  ASSERT_OK(erased);
+  EXPECT_TRUE(erased->profile_deleted);
+  EXPECT_THAT(store->GetUser("u"), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_EQ(*store->CountUserRecords("u"), 0);
+  ASSERT_OK(store->Flush());  // a fold after the erasure writes nothing back
+  EXPECT_EQ(*store->CountUserRecords("u"), 0);
+
+  store.reset();
+  store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(store->GetUser("u"), StatusIs(absl::StatusCode::kNotFound, _));
+  absl::StatusOr<UserRecord> w = store->GetUser("w");
+  ASSERT_OK(w);
+  EXPECT_EQ(Count(*w, EventType::kView), 1);
+}
+
+TEST_F(StoreTest, MergeMovesTheUnfoldedRecord) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->AppendEvents(
+      std::vector<Event>{MakeEvent("k1", "known", 10, EventType::kPurchase)}));
+  ASSERT_OK(store->Flush());  // `known` has a stored record
+  ASSERT_OK(store->AppendEvents(std::vector<Event>{
+      MakeEvent("a1", "anon", 4), MakeEvent("a2", "anon", 12)}));
+
+  absl::StatusOr<MergeResult> merged = store->MergeUsers("anon", "known");
+  ASSERT_OK(merged);
+  EXPECT_TRUE(merged->profile_merged);
+  EXPECT_THAT(store->GetUser("anon"), StatusIs(absl::StatusCode::kNotFound, _));
+  const auto expect_merged = [](const UserRecord& r) {
+    EXPECT_EQ(Count(r, EventType::kView), 2);
+    EXPECT_EQ(Count(r, EventType::kPurchase), 1);
+    EXPECT_EQ(r.first_seen_ms, 4);
+    EXPECT_EQ(r.last_seen_ms, 12);
+  };
+  absl::StatusOr<UserRecord> known = store->GetUser("known");
+  ASSERT_OK(known);
+  expect_merged(*known);
+
+  store.reset();
+  store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  known = store->GetUser("known");
+  ASSERT_OK(known);
+  expect_merged(*known);
+  EXPECT_THAT(store->GetUser("anon"), StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+TEST_F(StoreTest, RetentionKeepsTheCountsOfTheEventsItDeletes) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  std::vector<Event> events;
+  for (int t = 1; t <= 10; ++t) {
+    events.push_back(MakeEvent(absl::StrCat("e", t), "u", t));
+  }
+  ASSERT_OK(store->AppendEvents(events));  // unfolded so far
+  absl::StatusOr<int64_t> deleted = store->DeleteEventsBefore(6);
+  ASSERT_OK(deleted);
+  EXPECT_EQ(*deleted, 5);
+  EXPECT_EQ(store->UserEvents("u")->size(), 5u);
+  absl::StatusOr<UserRecord> r = store->GetUser("u");
+  ASSERT_OK(r);
+  EXPECT_EQ(Count(*r, EventType::kView), 10);
+  EXPECT_EQ(r->first_seen_ms, 1);
+
+  store.reset();
+  store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  r = store->GetUser("u");
+  ASSERT_OK(r);
+  EXPECT_EQ(Count(*r, EventType::kView), 10);
+}
+
+TEST_F(StoreTest, FindUserFindsAUserWhoseRecordIsUnfolded) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(
+      store->AppendEvents(std::vector<Event>{MakeEvent("s1", "solo", 1)}));
+  absl::StatusOr<std::optional<std::string>> found =
+      store->FindUser([](std::string_view id) { return id == "solo"; });
+  ASSERT_OK(found);
+  EXPECT_EQ(*found, std::optional<std::string>("solo"));
+  found = store->FindUser([](std::string_view id) { return id == "none"; });
+  ASSERT_OK(found);
+  EXPECT_EQ(*found, std::nullopt);
+}
+
+}  // namespace
+}  // namespace aisle::storage
