@@ -253,13 +253,13 @@ class Store {
       const std::function<absl::Status(std::span<const core::UserAttributes>)>&
           fn,
       size_t batch_size = 4096) const;
-  // The first stored user (one with a user record, attributes or, in
-  // cluster mode, only log refs) for whom `match(user_id)` is true;
-  // nullopt when there is none. Reads every user's key in the worst case
-  // (records and attributes on one snapshot, then one seek per user with
-  // log refs): for the
-  // rare lookup that has no id to go by (cluster mode's DeleteUser entry
-  // names the user by digest). Errors: storage errors.
+  // The first stored user (one with a user record, folded or not,
+  // attributes or, in cluster mode, only log refs) for whom
+  // `match(user_id)` is true; nullopt when there is none. Reads every
+  // user's key in the worst case (the unfolded records in memory, records
+  // and attributes on one snapshot, then one seek per user with log
+  // refs): for the rare lookup that has no id to go by (cluster mode's
+  // DeleteUser entry names the user by digest). Errors: storage errors.
   absl::StatusOr<std::optional<std::string>> FindUser(
       const std::function<bool(std::string_view user_id)>& match) const;
   // Test/audit helper: number of keys in any column family that belong to
