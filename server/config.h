@@ -241,6 +241,10 @@ struct ServerConfig {
   // Tests only, no flag: what call deadlines are compared with. Default:
   // null = absl::Now.
   std::function<absl::Time()> deadline_clock;
+  // Tests only, no flag: run at the start of every Recommend's work (past
+  // the call queue), on the thread that works on it; a test holds the
+  // worker with it so that calls queue behind. Default: null.
+  std::function<void()> recommend_work_hook;
 };
 
 // Parses `aisle serve` arguments. argv[0] is the subcommand name ("serve")

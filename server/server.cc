@@ -436,6 +436,7 @@ absl::StatusOr<std::unique_ptr<AisleServer>> AisleServer::Start(
   units.item_activity = s.item_activity.get();
   units.default_exploration = config.default_exploration;
   units.clock = config.deadline_clock;
+  units.recommend_work_hook = config.recommend_work_hook;
   units.recommend_queue.workers = config.workers;
   units.recommend_queue.max_queued = config.max_queued_read;
   units.recommend_queue.max_queue_delay =

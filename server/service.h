@@ -135,6 +135,8 @@ class RecommenderService final : public internal::ServiceBase {
     // What call deadlines are compared with. Null: absl::Now. Tests set a
     // clock ahead of the client's to exercise the expired-deadline path.
     std::function<absl::Time()> clock;
+    // ServerConfig::recommend_work_hook (tests). Null: none.
+    std::function<void()> recommend_work_hook;
     // Cluster mode only (null in single-node mode): the log applier, asked
     // for min_log_position and whether the log is reachable.
     LogApplier* applier = nullptr;

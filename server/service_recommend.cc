@@ -36,6 +36,9 @@ class RecommenderService::RecommendReactor final : private CallArena,
   absl::Time deadline() const override { return DeadlineOf(*ctx_); }
   bool cancelled() const override { return ctx_->IsCancelled(); }
   void Work() override {
+    if (service_->units_.recommend_work_hook) {
+      service_->units_.recommend_work_hook();
+    }
     Context* ctx = ctx_;
     Answer(service_->DoRecommend(*ctx_, request, &reply_,
                                  [ctx] { return ctx->IsCancelled(); }));

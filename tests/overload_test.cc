@@ -13,8 +13,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -251,13 +253,31 @@ TEST_P(OverloadTest, ACallWhoseDeadlinePassedIsNotWorkedOn) {
       1);
 }
 
+// Holds the first Recommend's work until opened (ServerConfig::
+// recommend_work_hook); later calls pass.
+struct WorkGate {
+  absl::Mutex mu;
+  bool open ABSL_GUARDED_BY(mu) = false;
+  int passed ABSL_GUARDED_BY(mu) = 0;
+  void Pass() {
+    absl::MutexLock lock(&mu);
+    if (passed++ == 0) mu.Await(absl::Condition(&open));
+  }
+  void Open() {
+    absl::MutexLock lock(&mu);
+    open = true;
+  }
+};
+
 // The queue-delay rule through the real server (its logic, case by case:
-// server/call_queue_test.cc). Every reading of the server's clock is a
-// second after the previous one, so a Recommend that had to wait for the
-// worker has "waited" seconds, past the 20 ms target, and is refused
-// unworked; one worked on at once is served. Calls carry no deadline, so
-// only this rule applies. With one worker and gRPC's two or more handler
-// threads, a burst makes calls wait.
+// server/call_queue_test.cc). The server's clock (deadline_clock, also
+// the call queue's) reads one
+// second later at every read, so a Recommend that waited in the queue at
+// all has "waited" seconds, past the 20 ms target, and is refused
+// unworked. The one worker is held on the burst's first call until every
+// other call of the burst is admitted (and so queued behind it): they all
+// wait, whatever the machine's load. Calls carry no deadline, so only this
+// rule applies.
 TEST_P(OverloadTest, ACallThatWaitedPastTheQueueDelayIsNotWorkedOn) {
   if (GetParam() != 1) GTEST_SKIP() << "needs one worker, so that calls wait";
   server::ServerConfig config = TestServerConfig(dir_.Sub("data"));
@@ -266,23 +286,37 @@ TEST_P(OverloadTest, ACallThatWaitedPastTheQueueDelayIsNotWorkedOn) {
   config.deadline_clock = [now, epoch] {
     return epoch + absl::Seconds(now->fetch_add(1));
   };
+  auto gate = std::make_shared<WorkGate>();
+  config.recommend_work_hook = [gate] { gate->Pass(); };
   ASSERT_NO_FATAL_FAILURE(Start(config));
+
+  constexpr int kBurst = 8;
+  std::vector<grpc::Status> statuses;
+  std::thread burst([&] { statuses = Burst(kBurst, /*with_deadline=*/false); });
+  // Bounded: each pass is one scrape of /metrics.
+  bool all_admitted = false;
+  for (int i = 0; i < 20000 && !all_admitted; ++i) {
+    all_admitted =
+        SeriesValue(Scrape(), "aisle_admission_in_flight{class=\"read\"}") ==
+        kBurst;
+  }
+  gate->Open();
+  burst.join();
+  ASSERT_TRUE(all_admitted) << "the burst's calls were not all admitted";
 
   int ok = 0;
   int refused = 0;
-  for (int round = 0; round < 50 && refused == 0; ++round) {
-    for (const grpc::Status& status : Burst(64, /*with_deadline=*/false)) {
-      if (status.ok()) {
-        ++ok;
-        continue;
-      }
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-      EXPECT_THAT(status.error_message(), HasSubstr("ms in queue; retry"));
-      ++refused;
+  for (const grpc::Status& status : statuses) {
+    if (status.ok()) {
+      ++ok;
+      continue;
     }
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(status.error_message(), HasSubstr("ms in queue; retry"));
+    ++refused;
   }
-  EXPECT_GE(refused, 1) << "no call waited for the worker in 50 bursts";
-  EXPECT_GE(ok, 1) << "the first call of a burst finds the worker free";
+  EXPECT_EQ(ok, 1) << "only the call that found the worker free is served";
+  EXPECT_EQ(refused, kBurst - 1);
 
   // Calls outside the queue are served.
   v1::GetItemRequest get;
