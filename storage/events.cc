@@ -2,6 +2,7 @@
 // nothing), ScanEvents and UserEvents.
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -41,8 +42,9 @@ absl::StatusOr<uint64_t> Store::Impl::AllocateSequences(uint64_t n) {
 }
 
 // Adds one group's events that are not stored yet (in the store, per
-// `lookup`, or earlier in `batch`, per `written`) to `batch`, with the
-// users' record deltas; fills its AppendResult (AppendEvents' rules).
+// `lookup`, or earlier in `batch`, per `written`) to `batch`, and to
+// `stored` for the users' records; fills its AppendResult (AppendEvents'
+// rules).
 struct Store::Impl::EventBatchBuilder {
   explicit EventBatchBuilder(Impl& store_impl)
       : impl(store_impl), stored_at_ms(store_impl.NowMs()) {}
@@ -52,7 +54,8 @@ struct Store::Impl::EventBatchBuilder {
   rocksdb::WriteBatch batch;
   // Event id -> user, for the ids the groups so far put in `batch`.
   absl::flat_hash_map<std::string_view, std::string_view> written;
-  absl::flat_hash_map<std::string_view, UserRecord> deltas;
+  // The events put in `batch`, whose user records follow once it is written.
+  std::vector<const core::Event*> stored;
 
   absl::StatusOr<AppendResult> Add(std::span<const core::Event> events,
                                    Store::OnIdConflict on_conflict,
@@ -111,9 +114,7 @@ struct Store::Impl::EventBatchBuilder {
             impl.event_ids, e.event_id,
             EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));
         written[e.event_id] = e.user_id;
-        const UserRecord one = UserRecordOf(e);
-        auto [it, inserted] = deltas.try_emplace(e.user_id, one);
-        if (!inserted) it->second = CombineUserRecords(it->second, one);
+        stored.push_back(&e);
       }
     }
     for (size_t i : fresh) result.stored[i] = true;
@@ -175,14 +176,14 @@ absl::StatusOr<std::vector<AppendResult>> Store::AppendEventGroups(
   impl.RecordLogSequence(&builder.batch, log_sequence);
   if (absl::Status s =
           impl.Write(&builder.batch, impl.SyncEvents(),
-                     builder.deltas.empty() ? "recording the log position"
+                     builder.stored.empty() ? "recording the log position"
                                             : "appending events");
       !s.ok()) {
     return s;
   }
   // The users' records: folded later (user_deltas.cc), still under
   // erase_mu, so that a fold sees every append that has written.
-  impl.AddUserDeltas(builder.deltas);
+  impl.AddUserDeltas(builder.stored);
   return results;
 }
 

@@ -171,11 +171,10 @@ struct Store::Impl {
   // At open: the deltas of the events the last writer did not fold (from
   // the event log), then, if writable, a fold and the background folder.
   absl::Status LoadUserDeltas(const Store& store);
-  // Adds an append's deltas (user -> delta) once its batch is written.
+  // Adds the records of an append's events once its batch is written.
   // REQUIRES: erase_mu held (shared), so that a fold sees every append
   // that has written.
-  void AddUserDeltas(
-      const absl::flat_hash_map<std::string_view, UserRecord>& deltas);
+  void AddUserDeltas(std::span<const core::Event* const> events);
   // Merges every delta into the users column family, with the position it
   // covers, in one write (deltas kept on error). Takes fold_mu, erase_mu.
   absl::Status FoldUserDeltas();

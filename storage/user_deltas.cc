@@ -60,8 +60,14 @@ absl::StatusOr<DeltasMarker> DecodeMarker(std::string_view text,
 
 void AddDelta(absl::flat_hash_map<std::string, UserRecord>* deltas,
               std::string_view user_id, const UserRecord& delta) {
-  auto [it, inserted] = deltas->try_emplace(std::string(user_id), delta);
-  if (!inserted) it->second = CombineUserRecords(it->second, delta);
+  // Looked up first: most events are of users that have a delta already,
+  // and their ids need no copy.
+  auto it = deltas->find(core::ToAbsl(user_id));
+  if (it == deltas->end()) {
+    deltas->emplace(std::string(user_id), delta);
+  } else {
+    it->second = CombineUserRecords(it->second, delta);
+  }
 }
 
 }  // namespace
@@ -127,11 +133,10 @@ absl::Status Store::Impl::LoadUserDeltas(const Store& store) {
   return absl::OkStatus();
 }
 
-void Store::Impl::AddUserDeltas(
-    const absl::flat_hash_map<std::string_view, UserRecord>& deltas) {
+void Store::Impl::AddUserDeltas(std::span<const core::Event* const> events) {
   absl::MutexLock lock(&deltas_mu);
-  for (const auto& [user_id, delta] : deltas) {
-    AddDelta(&user_deltas, user_id, delta);
+  for (const core::Event* e : events) {
+    AddDelta(&user_deltas, e->user_id, UserRecordOf(*e));
   }
 }
 
