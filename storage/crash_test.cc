@@ -81,6 +81,15 @@ TEST_F(StoreTest, KillNineLosesNoAcknowledgedEventEvenWithTornWalTail) {
             static_cast<int64_t>(events->size()));
   EXPECT_EQ(record->first_seen_ms, events->front().timestamp_ms);
   EXPECT_EQ(record->last_seen_ms, events->back().timestamp_ms);
+  // Their idempotency keys, not folded either, were rebuilt too: sent
+  // again, every acknowledged batch is a duplicate.
+  for (int b = 0; b <= acked; ++b) {
+    absl::StatusOr<AppendResult> again =
+        store->AppendEvents(NumberedBatch("k", b, kBatch));
+    ASSERT_OK(again);
+    EXPECT_EQ(again->accepted, 0) << b;
+    EXPECT_EQ(again->duplicates, kBatch) << b;
+  }
 }
 
 TEST_F(StoreTest, WritesFailCleanlyWhenFilesCannotGrow) {

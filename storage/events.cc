@@ -109,10 +109,8 @@ struct Store::Impl::EventBatchBuilder {
         const std::string key = EventKey(e.user_id, e.timestamp_ms, seq);
         batch.Put(impl.events, key, EncodeEvent(e));
         // The arrival-ordered log a restart replays after the snapshot.
+        // The idempotency key is written later, by a fold (AddUnfolded).
         batch.Put(impl.snapshot, EventLogKey(seq++), key);
-        batch.Put(
-            impl.event_ids, e.event_id,
-            EncodeIdempotencyRecord({e.user_id, e.timestamp_ms, stored_at_ms}));
         written[e.event_id] = e.user_id;
         stored.push_back(&e);
       }
@@ -181,9 +179,10 @@ absl::StatusOr<std::vector<AppendResult>> Store::AppendEventGroups(
       !s.ok()) {
     return s;
   }
-  // The users' records: folded later (user_deltas.cc), still under
-  // erase_mu, so that a fold sees every append that has written.
-  impl.AddUserDeltas(builder.stored);
+  // The users' records and the idempotency keys: folded later
+  // (user_deltas.cc), still under erase_mu, so that a fold sees every
+  // append that has written.
+  impl.AddUnfolded(builder.stored, builder.stored_at_ms);
   return results;
 }
 

@@ -52,20 +52,31 @@ BatchIds DistinctEventIds(std::span<const core::Event> events) {
 absl::StatusOr<Store::Impl::IdLookup> Store::Impl::LookUpEventIds(
     std::span<const core::Event> events,
     std::span<const size_t> candidates) const {
+  std::vector<std::string_view> ids;
+  ids.reserve(candidates.size());
+  for (size_t i : candidates) ids.push_back(events[i].event_id);
+  // The keys not folded yet, then the column family for the others.
+  IdLookup lookup;
+  lookup.stored_owner = PendingIdOwners(ids);
+  std::vector<size_t> unfolded;  // indexes into ids
   std::vector<rocksdb::Slice> keys;
-  keys.reserve(candidates.size());
-  for (size_t i : candidates) keys.push_back(ToSlice(events[i].event_id));
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (lookup.stored_owner[k].has_value()) continue;
+    unfolded.push_back(k);
+    keys.push_back(ToSlice(ids[k]));
+  }
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  db->MultiGet(rocksdb::ReadOptions(), event_ids, keys.size(), keys.data(),
-               values.data(), statuses.data());
-  IdLookup lookup;
-  lookup.stored_owner.resize(candidates.size());
-  for (size_t k = 0; k < candidates.size(); ++k) {
-    if (statuses[k].IsNotFound()) continue;
-    if (!statuses[k].ok()) return Error(statuses[k], "checking event ids");
+  if (!keys.empty()) {
+    db->MultiGet(rocksdb::ReadOptions(), event_ids, keys.size(), keys.data(),
+                 values.data(), statuses.data());
+  }
+  for (size_t j = 0; j < keys.size(); ++j) {
+    const size_t k = unfolded[j];
+    if (statuses[j].IsNotFound()) continue;
+    if (!statuses[j].ok()) return Error(statuses[j], "checking event ids");
     absl::StatusOr<IdempotencyRecord> record =
-        DecodeIdempotencyRecord(ToView(values[k]));
+        DecodeIdempotencyRecord(ToView(values[j]));
     if (!record.ok()) {
       return absl::DataLossError(
           absl::StrCat("idempotency key in ", options.data_dir, ": ",
@@ -106,6 +117,10 @@ absl::StatusOr<int64_t> Store::Impl::DeleteIdempotencyKeys(
 absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms,
                                                     const Pace& pace) {
   Impl& impl = *impl_;
+  // The keys still in memory are in the column family from here on (a
+  // quiet store may not fold for days).
+  if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
+  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
   // By storage time: an event's own timestamp says nothing about when a
   // client may re-send it (a re-import of old history).
   const int64_t cutoff = now_ms - impl.options.idempotency_retention_ms;

@@ -102,8 +102,10 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
   } else if (!s.IsNotFound()) {
     return impl.Error(s, "reading a user record");
   }
-  // Its unfolded delta moves too (below, once the batch is written).
+  // Its unfolded delta and keys move too (below, once the batch is
+  // written).
   if (impl.UserDelta(from).has_value()) result.profile_merged = true;
+  result.idempotency_keys_moved += impl.CountPendingIds(from, event_ids);
   // The entries that held `from`'s events are now `to`'s refs, with
   // `from` as an alias: the entries themselves keep `from`'s id, and
   // erasing `to` removes it from them (docs/cluster.md).
@@ -130,6 +132,7 @@ absl::StatusOr<MergeResult> Store::MergeUsers(std::string_view from,
   }
   if (result.moved.empty() && !result.profile_merged) return result;
   impl.MoveUserDelta(from, to);
+  impl.MovePendingIds(from, to, event_ids);
   // The source is erased: its old keys leave the files too (EraseUser).
   if (absl::Status p = impl.PurgeUser(from, event_ids); !p.ok()) return p;
   return result;

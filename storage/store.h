@@ -5,7 +5,9 @@
 // Column families (key layout in storage/codec.h):
 //   items       item_id -> Item
 //   events      user_id \0 ts(8B big-endian) seq(8B big-endian) -> Event
-//   event_ids   event_id -> (user_id, ts)   (idempotency keys)
+//   event_ids   event_id -> (user_id, ts, stored at)   (idempotency
+//               keys; folded in later like the users' records, see
+//               AppendEvents)
 //   users       user_id -> UserRecord (first/last seen, counts; the
 //               events' deltas are folded in later, see GetUser);
 //               "\0a" user_id -> the user's attributes (UpsertUsers)
@@ -130,7 +132,10 @@ class Store {
     kSkipConflicts  // the other events are stored (bulk loads)
   };
   // Atomically stores the events not stored before (by event_id), in one
-  // write batch, with the users' records: all or nothing. Conflicts are
+  // write batch: all or nothing. Their users' record deltas and their
+  // idempotency keys are kept in memory from then on and folded into
+  // their column families later (see GetUser): derived from the events,
+  // they are durable with them (an open rebuilds them). Conflicts are
   // listed in AppendResult::conflicts, never stored; `on_conflict` says
   // whether the rest is. REQUIRES: events validated; InvalidArgument
   // (nothing stored) for an empty event_id, a user_id containing '\0', or

@@ -105,20 +105,27 @@ struct Store::Impl {
   // time).
   std::mutex snapshot_mu;
 
-  // User records not yet folded into the users column family
-  // (user_deltas.cc). Lock order: snapshot_mu, fold_mu, erase_mu,
-  // deltas_mu. A fold holds fold_mu exclusively from taking the deltas to
-  // having written them; whoever reads a record (the column family plus
-  // the deltas) or changes a user's records holds it shared.
+  // User records and idempotency keys not yet folded into the users and
+  // event_ids column families (user_deltas.cc). Lock order: snapshot_mu,
+  // fold_mu, erase_mu, deltas_mu. A fold holds fold_mu exclusively from
+  // taking the deltas to having written them; whoever reads a user record
+  // (the column family plus the deltas) or changes a user's records holds
+  // it shared. Appends do not take fold_mu: the keys a fold is writing
+  // stay visible to them in folding_ids until written.
   mutable absl::Mutex fold_mu;
   mutable absl::Mutex deltas_mu ABSL_ACQUIRED_AFTER(fold_mu);
   // User id -> the record delta of its events after folded_through.
   absl::flat_hash_map<std::string, UserRecord> user_deltas
       ABSL_GUARDED_BY(deltas_mu);
+  // Event id -> idempotency key, of the events stored after
+  // folded_through; and those a running fold is writing (null if none).
+  using IdMap = absl::flat_hash_map<std::string, IdempotencyRecord>;
+  IdMap pending_ids ABSL_GUARDED_BY(deltas_mu);
+  std::shared_ptr<const IdMap> folding_ids ABSL_GUARDED_BY(deltas_mu);
   // Events with arrival sequence <= this are in the stored records.
   uint64_t folded_through ABSL_GUARDED_BY(fold_mu) = 0;
   // The background fold (writable opens): runs when user_deltas reaches
-  // kFoldUsers users, until stop_folder.
+  // kFoldUsers users or pending_ids kFoldIds keys, until stop_folder.
   std::thread folder;
   bool stop_folder ABSL_GUARDED_BY(deltas_mu) = false;
   // Serialises model writes, pruning and active-model changes, so a
@@ -168,15 +175,18 @@ struct Store::Impl {
   struct EventBatchBuilder;
 
   // --- user_deltas.cc -----------------------------------------------------
-  // At open: the deltas of the events the last writer did not fold (from
-  // the event log), then, if writable, a fold and the background folder.
+  // At open: the deltas and keys of the events the last writer did not
+  // fold (from the event log; their keys stored at now), then, if
+  // writable, a fold and the background folder.
   absl::Status LoadUserDeltas(const Store& store);
-  // Adds the records of an append's events once its batch is written.
-  // REQUIRES: erase_mu held (shared), so that a fold sees every append
-  // that has written.
-  void AddUserDeltas(std::span<const core::Event* const> events);
-  // Merges every delta into the users column family, with the position it
-  // covers, in one write (deltas kept on error). Takes fold_mu, erase_mu.
+  // Adds the records and idempotency keys (stored at stored_at_ms) of an
+  // append's events once its batch is written. REQUIRES: erase_mu held
+  // (shared), so that a fold sees every append that has written.
+  void AddUnfolded(std::span<const core::Event* const> events,
+                   int64_t stored_at_ms);
+  // Merges every delta into the users column family and writes every
+  // pending idempotency key, with the position they cover, in one write
+  // (all kept on error). Takes fold_mu, erase_mu.
   absl::Status FoldUserDeltas();
   // Stops the background folder and folds what is left (Close).
   void StopFolder();
@@ -191,6 +201,25 @@ struct Store::Impl {
   void EraseUserDelta(std::string_view user_id);
   // Adds `from`'s delta to `to`'s (merged users).
   void MoveUserDelta(std::string_view from, std::string_view to);
+
+  // --- pending_ids.cc -----------------------------------------------------
+  // The unfolded idempotency keys (pending_ids, folding_ids). Each takes
+  // deltas_mu.
+  // The owner of each of `ids` that has an unfolded key (parallel).
+  std::vector<std::optional<std::string>> PendingIdOwners(
+      std::span<const std::string_view> ids) const;
+  // For an erasure or a merge of `user_id`, with its events' `ids`
+  // (REQUIRES: fold_mu held, shared will do, so that no fold writes these
+  // keys meanwhile): how many have an unfolded key owned by the user; and
+  // those keys handed to `to`, or dropped.
+  int64_t CountPendingIds(std::string_view user_id,
+                          std::span<const std::string> ids) const;
+  void MovePendingIds(std::string_view from, std::string_view to,
+                      std::span<const std::string> ids);
+  void DropPendingIds(std::string_view user_id,
+                      std::span<const std::string> ids);
+  // Unfolded keys owned by `user_id` (the erasure audit; a full pass).
+  int64_t CountPendingIdsOf(std::string_view user_id) const;
 
   // --- id_claims.cc -------------------------------------------------------
   // For events[i], i in `candidates`: the user whose idempotency key the

@@ -1,6 +1,7 @@
-// User records kept as deltas until a fold (user_deltas.cc): what GetUser,
-// erasure, merges, retention and FindUser see before and after folds and
-// reopens. kill -9 with unfolded deltas: crash_test.cc.
+// User records and idempotency keys kept in memory until a fold
+// (user_deltas.cc, pending_ids.cc): what GetUser, appends, erasure,
+// merges, retention and FindUser see before and after folds and reopens.
+// kill -9 with unfolded deltas and keys: crash_test.cc.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -82,10 +83,19 @@ TEST_F(StoreTest, ErasureTakesTheUnfoldedRecordWithIt) {
   absl::StatusOr<EraseResult> erased = store->EraseUser("u");
   ASSERT_OK(erased);
   EXPECT_TRUE(erased->profile_deleted);
+  EXPECT_EQ(erased->idempotency_keys_deleted, 2);  // both unfolded
   EXPECT_THAT(store->GetUser("u"), StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_EQ(*store->CountUserRecords("u"), 0);
   ASSERT_OK(store->Flush());  // a fold after the erasure writes nothing back
   EXPECT_EQ(*store->CountUserRecords("u"), 0);
+  // The erased keys are free again; w's unfolded one is still w's.
+  absl::StatusOr<AppendResult> again = store->AppendEvents(
+      std::vector<Event>{MakeEvent("u1", "u", 3), MakeEvent("w1", "u", 3)},
+      /*log_sequence=*/0, Store::OnIdConflict::kSkipConflicts);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->accepted, 1);
+  EXPECT_EQ(again->conflicts, std::vector<size_t>{1});
+  ASSERT_OK(store->EraseUser("u"));
 
   store.reset();
   store = OpenOrDie();
@@ -108,7 +118,22 @@ TEST_F(StoreTest, MergeMovesTheUnfoldedRecord) {
   absl::StatusOr<MergeResult> merged = store->MergeUsers("anon", "known");
   ASSERT_OK(merged);
   EXPECT_TRUE(merged->profile_merged);
+  EXPECT_EQ(merged->idempotency_keys_moved, 2);  // both unfolded
   EXPECT_THAT(store->GetUser("anon"), StatusIs(absl::StatusCode::kNotFound, _));
+  // The moved keys are known's now: a duplicate for known, a conflict for
+  // anon (before a fold and, below, after a reopen).
+  const auto expect_keys_moved = [](Store& s) {
+    absl::StatusOr<AppendResult> mine =
+        s.AppendEvents(std::vector<Event>{MakeEvent("a1", "known", 4)});
+    ASSERT_OK(mine);
+    EXPECT_EQ(mine->duplicates, 1);
+    absl::StatusOr<AppendResult> theirs =
+        s.AppendEvents(std::vector<Event>{MakeEvent("a2", "anon", 12)},
+                       /*log_sequence=*/0, Store::OnIdConflict::kSkipConflicts);
+    ASSERT_OK(theirs);
+    EXPECT_EQ(theirs->conflicts, std::vector<size_t>{0});
+  };
+  expect_keys_moved(*store);
   const auto expect_merged = [](const UserRecord& r) {
     EXPECT_EQ(Count(r, EventType::kView), 2);
     EXPECT_EQ(Count(r, EventType::kPurchase), 1);
@@ -126,6 +151,43 @@ TEST_F(StoreTest, MergeMovesTheUnfoldedRecord) {
   ASSERT_OK(known);
   expect_merged(*known);
   EXPECT_THAT(store->GetUser("anon"), StatusIs(absl::StatusCode::kNotFound, _));
+  expect_keys_moved(*store);
+}
+
+// Idempotency keys are folded too (pending_ids.cc): an id is a duplicate
+// (or, for another user, a conflict) from its first append on, before a
+// fold, after one and after reopens.
+TEST_F(StoreTest, AnUnfoldedIdempotencyKeyCountsFromItsFirstAppend) {
+  const auto expect_known = [](Store& s, const std::string& when) {
+    absl::StatusOr<AppendResult> same =
+        s.AppendEvents(std::vector<Event>{MakeEvent("x", "u", 1)});
+    ASSERT_OK(same);
+    EXPECT_EQ(same->accepted, 0) << when;
+    EXPECT_EQ(same->duplicates, 1) << when;
+    absl::StatusOr<AppendResult> other =
+        s.AppendEvents(std::vector<Event>{MakeEvent("x", "v", 1)},
+                       /*log_sequence=*/0, Store::OnIdConflict::kSkipConflicts);
+    ASSERT_OK(other);
+    EXPECT_EQ(other->conflicts, std::vector<size_t>{0}) << when;
+  };
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("x", "u", 1)}));
+    expect_known(*store, "unfolded");
+    ASSERT_OK(store->Flush());
+    expect_known(*store, "folded");
+    ASSERT_OK(store->AppendEvents(std::vector<Event>{MakeEvent("y", "u", 2)}));
+  }  // closed: folds y
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  expect_known(*store, "reopened");
+  absl::StatusOr<AppendResult> y =
+      store->AppendEvents(std::vector<Event>{MakeEvent("y", "u", 2)});
+  ASSERT_OK(y);
+  EXPECT_EQ(y->duplicates, 1);
+  // 2 events, 2 keys, 2 event-log entries and the record.
+  EXPECT_EQ(*store->CountUserRecords("u"), 7);
 }
 
 TEST_F(StoreTest, RetentionKeepsTheCountsOfTheEventsItDeletes) {

@@ -80,7 +80,9 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
   absl::StatusOr<int64_t> keys =
       impl.DeleteIdempotencyKeys(user_id, event_ids, &batch);
   if (!keys.ok()) return keys.status();
-  result.idempotency_keys_deleted = *keys;
+  // And those not folded yet, dropped once the batch is written.
+  result.idempotency_keys_deleted =
+      *keys + impl.CountPendingIds(user_id, event_ids);
   absl::StatusOr<std::vector<uint64_t>> refs =
       impl.MoveUserLogRefs(user_id, "", &batch);
   if (!refs.ok()) return refs.status();
@@ -113,6 +115,7 @@ absl::StatusOr<EraseResult> Store::EraseUser(std::string_view user_id,
     return w;
   }
   impl.EraseUserDelta(user_id);
+  impl.DropPendingIds(user_id, event_ids);
   if (absl::Status p = impl.PurgeUser(user_id, event_ids); !p.ok()) return p;
   return result;
 }
@@ -218,6 +221,7 @@ absl::StatusOr<int64_t> Store::CountUserRecords(
   }
   // An unfolded delta is the user record it becomes at the next fold.
   if (!stored_record && impl.UserDelta(user_id).has_value()) ++count;
+  count += impl.CountPendingIdsOf(user_id);
   return count;
 }
 
