@@ -359,6 +359,13 @@ FoldInSystem::FoldInSystem(const Eigen::MatrixXf& gramian,
   }
 }
 
+FoldInSystem::FoldInSystem(const Eigen::MatrixXf& gramian,
+                           const AlsOptions& options,
+                           const RowMatrix& item_factors)
+    : FoldInSystem(gramian, options) {
+  if (inverse_.size() > 0) solved_rows_.noalias() = item_factors * inverse_;
+}
+
 namespace {
 
 // Woodbury: with B = YtY + reg I, U = Y_u^T (k x n) and C = diag(c - 1),
@@ -375,6 +382,31 @@ bool SolveRowWoodbury(const Eigen::MatrixXf& inverse, int64_t n,
       g.transpose() * (e.array() + 1.0f).matrix();  // sum_i c_i y_i
   Eigen::VectorXf x0 = inverse * b;
   const RowMatrix m = g * inverse;  // B symmetric: rows are B^-1 y_i
+  Eigen::MatrixXf small = m * g.transpose();
+  small.diagonal() += e.cwiseInverse();
+  Eigen::LLT<Eigen::MatrixXf> llt(small);
+  if (llt.info() != Eigen::Success) return false;
+  const Eigen::VectorXf t = g * x0;
+  x0.noalias() -= m.transpose() * llt.solve(t);
+  *x = std::move(x0);
+  return true;
+}
+
+// The same with M's rows gathered from `solved` (Y B^-1, B symmetric) for
+// the items `cols`, and x0 = B^-1 b = M^T c: no product with B^-1 left.
+bool SolveRowWoodburySolved(const RowMatrix& solved,
+                            std::span<const int32_t> cols, const Scratch& s,
+                            Eigen::VectorXf* x) {
+  const int64_t n = static_cast<int64_t>(cols.size());
+  const auto g = s.gathered.topRows(n);
+  const auto e = s.extra.head(n);
+  const int k = static_cast<int>(solved.cols());
+  RowMatrix m(n, k);
+  for (int64_t j = 0; j < n; ++j) {
+    std::copy_n(solved.data() + static_cast<int64_t>(cols[j]) * k, k,
+                m.data() + j * k);
+  }
+  Eigen::VectorXf x0 = m.transpose() * (e.array() + 1.0f).matrix();
   Eigen::MatrixXf small = m * g.transpose();
   small.diagonal() += e.cwiseInverse();
   Eigen::LLT<Eigen::MatrixXf> llt(small);
@@ -425,8 +457,12 @@ Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
   if (row.nnz() == 0) return x;
   Scratch s(row.nnz(), k);
   const int64_t n = Gather(row, item_factors, system.alpha(), 0, &s);
+  const RowMatrix& solved = system.solved_rows();
+  const bool has_solved =
+      solved.rows() == item_factors.rows() && solved.cols() == k;
   if (system.inverse().size() > 0 && 2 * n <= k &&
-      SolveRowWoodbury(system.inverse(), n, s, &x)) {
+      (has_solved ? SolveRowWoodburySolved(solved, row.col, s, &x)
+                  : SolveRowWoodbury(system.inverse(), n, s, &x))) {
     return x;
   }
   SolveRowCholesky(system.regularized_gramian(), n, &s, x.data());

@@ -123,24 +123,35 @@ double AlsLoss(const SparseRows& user_items, const AlsFactors& factors,
                const AlsOptions& options);
 
 // What every fold-in against one set of item factors shares: Y^T Y + reg I
-// and, when that is positive definite (always when reg > 0), its inverse.
-// Building one costs O(k^3); a model version builds it once. Immutable
-// after construction and safe to share between threads.
+// and, when that is positive definite (always when reg > 0), its inverse;
+// optionally also every item row times that inverse. Building one costs
+// O(k^3), O(items k^2) with the rows; a model version builds it once.
+// Immutable after construction and safe to share between threads.
 class FoldInSystem {
  public:
   // `gramian` must be Gramian(item_factors) of the factors folded against;
   // alpha and regularization come from `options`.
   FoldInSystem(const Eigen::MatrixXf& gramian, const AlsOptions& options);
+  // The same, with item_factors * inverse() kept (as much memory as the
+  // factors again): a fold-in of few items then gathers those rows
+  // instead of multiplying its rows by the inverse (O(n^2 k) instead of
+  // O(n k^2); BM_FoldIn against BM_FoldInInverseOnly).
+  FoldInSystem(const Eigen::MatrixXf& gramian, const AlsOptions& options,
+               const RowMatrix& item_factors);
 
   float alpha() const { return alpha_; }
   const Eigen::MatrixXf& regularized_gramian() const { return yty_reg_; }
   // (Y^T Y + reg I)^-1, or an empty matrix when it is not positive definite.
   const Eigen::MatrixXf& inverse() const { return inverse_; }
+  // Y * inverse(), row i for item i; empty unless built with the factors
+  // and the inverse exists.
+  const RowMatrix& solved_rows() const { return solved_rows_; }
 
  private:
   float alpha_;
   Eigen::MatrixXf yty_reg_;
   Eigen::MatrixXf inverse_;
+  RowMatrix solved_rows_;
 };
 
 // Fold-in: the least-squares user vector for the given (item index, r_ui)
@@ -149,9 +160,10 @@ class FoldInSystem {
 // SparseRows::FromTriplets does, so the result matches the row training
 // solves for the same events (to float rounding). A user with few distinct
 // items (n <= k/2) is solved through the Woodbury identity from the
-// system's inverse, O(n k^2); others by Cholesky of the k x k system,
-// O(n k^2 + k^3). Returns a zero vector when no interaction has positive
-// weight. REQUIRES: `system` was built from Gramian(item_factors).
+// system's inverse, O(n k^2) (O(n^2 k) with its solved rows); others by
+// Cholesky of the k x k system, O(n k^2 + k^3). Returns a zero vector when no
+// interaction has positive weight. REQUIRES: `system` was built from
+// Gramian(item_factors).
 Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
                        const FoldInSystem& system,
                        std::span<const int32_t> items,

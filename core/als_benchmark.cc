@@ -151,7 +151,9 @@ void BM_EigenSgemm(benchmark::State& state) {
 }
 BENCHMARK(BM_EigenSgemm)->Arg(1024)->Unit(benchmark::kMillisecond);
 
-void BM_FoldIn(benchmark::State& state) {
+// `solved_rows`: the system keeps Y (Y^T Y + reg I)^-1, as a served model's
+// does (FactorModel); without, each fold-in multiplies by the inverse.
+void FoldInBenchmark(benchmark::State& state, bool solved_rows) {
   const int events = static_cast<int>(state.range(0));
   const int32_t n_items = 50'000;
   const RowMatrix items = test_vectors::Gaussian(n_items, kFactors, 0.1f, 4);
@@ -162,12 +164,17 @@ void BM_FoldIn(benchmark::State& state) {
   std::vector<float> weights(events, 1.0f);
   for (int32_t& id : ids) id = item(rng);
   // As a served model does: the system is built once per version.
-  const FoldInSystem system(g, AlsOptions());
+  const FoldInSystem system = solved_rows ? FoldInSystem(g, AlsOptions(), items)
+                                          : FoldInSystem(g, AlsOptions());
   for (auto _ : state) {
     Eigen::VectorXf x = FoldIn(items, system, ids, weights);
     benchmark::DoNotOptimize(x.data());
   }
   state.counters["factors"] = kFactors;
+}
+void BM_FoldIn(benchmark::State& state) { FoldInBenchmark(state, true); }
+void BM_FoldInInverseOnly(benchmark::State& state) {
+  FoldInBenchmark(state, false);
 }
 BENCHMARK(BM_FoldIn)
     ->Arg(5)
@@ -176,6 +183,12 @@ BENCHMARK(BM_FoldIn)
     ->Arg(32)
     ->Arg(50)
     ->Arg(500)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FoldInInverseOnly)
+    ->Arg(5)
+    ->Arg(10)
+    ->Arg(20)
+    ->Arg(32)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -272,10 +272,11 @@ Eigen::VectorXd ExactFoldIn(const RowMatrix& items,
   return a.llt().solve(b);
 }
 
-// Short histories (n <= k/2) take the Woodbury path, longer ones the
-// Cholesky path; both must agree with the exact solve, with the served
-// defaults and with a strong confidence and weak regularization, over
-// trained (correlated) factors and random ones.
+// Short histories (n <= k/2) take the Woodbury path (from the inverse, or
+// from the solved rows a served model keeps), longer ones the Cholesky
+// path; all must agree with the exact solve, with the served defaults and
+// with a strong confidence and weak regularization, over trained
+// (correlated) factors and random ones.
 TEST(AlsTest, FoldInMatchesADoublePrecisionSolveForShortAndLongHistories) {
   AlsOptions served;  // alpha 1, regularization 40
   served.factors = 32;
@@ -290,24 +291,30 @@ TEST(AlsTest, FoldInMatchesADoublePrecisionSolveForShortAndLongHistories) {
     ASSERT_OK(trained);
     const RowMatrix random = test_vectors::Gaussian(300, 32, 0.3f, 23);
     for (const RowMatrix* items : {&std::as_const(trained->items), &random}) {
-      const FoldInSystem system(Gramian(*items), o);
-      std::mt19937_64 rng(29);
-      for (int n : {1, 2, 5, 12, 16, 17, 30, 60}) {
-        std::set<int32_t> chosen;
-        while (static_cast<int>(chosen.size()) < n) {
-          chosen.insert(static_cast<int32_t>(rng() % 300));
+      for (bool solved_rows : {false, true}) {
+        const FoldInSystem system =
+            solved_rows ? FoldInSystem(Gramian(*items), o, *items)
+                        : FoldInSystem(Gramian(*items), o);
+        ASSERT_EQ(system.solved_rows().rows(), solved_rows ? items->rows() : 0);
+        std::mt19937_64 rng(29);
+        for (int n : {1, 2, 5, 12, 16, 17, 30, 60}) {
+          std::set<int32_t> chosen;
+          while (static_cast<int>(chosen.size()) < n) {
+            chosen.insert(static_cast<int32_t>(rng() % 300));
+          }
+          const std::vector<int32_t> ids(chosen.begin(), chosen.end());
+          std::vector<float> weights;
+          for (size_t j = 0; j < ids.size(); ++j) {
+            weights.push_back(static_cast<float>(1 + rng() % 5));
+          }
+          const Eigen::VectorXd expected = ExactFoldIn(*items, ids, weights, o);
+          const Eigen::VectorXd x =
+              FoldIn(*items, system, ids, weights).cast<double>();
+          EXPECT_LT((x - expected).norm(), 1e-4 * expected.norm())
+              << "n " << n << " alpha " << o.alpha << " items "
+              << (items == &random ? "random" : "trained") << " solved rows "
+              << solved_rows;
         }
-        const std::vector<int32_t> ids(chosen.begin(), chosen.end());
-        std::vector<float> weights;
-        for (size_t j = 0; j < ids.size(); ++j) {
-          weights.push_back(static_cast<float>(1 + rng() % 5));
-        }
-        const Eigen::VectorXd expected = ExactFoldIn(*items, ids, weights, o);
-        const Eigen::VectorXd x =
-            FoldIn(*items, system, ids, weights).cast<double>();
-        EXPECT_LT((x - expected).norm(), 1e-4 * expected.norm())
-            << "n " << n << " alpha " << o.alpha << " items "
-            << (items == &random ? "random" : "trained");
       }
     }
   }
@@ -319,8 +326,9 @@ TEST(AlsTest, FoldInWithoutAnInverseStillSolves) {
   const RowMatrix items = test_vectors::Gaussian(3, 8, 0.5f, 31);
   AlsOptions o = SmallOptions(AlsSolver::kCholesky);
   o.regularization = 0;
-  const FoldInSystem system(Gramian(items), o);
+  const FoldInSystem system(Gramian(items), o, items);
   EXPECT_EQ(system.inverse().size(), 0);
+  EXPECT_EQ(system.solved_rows().size(), 0);
   const std::vector<int32_t> ids = {0, 2};
   const std::vector<float> weights = {1.0f, 3.0f};
   const Eigen::VectorXf x = FoldIn(items, system, ids, weights);

@@ -331,7 +331,7 @@ absl::StatusOr<std::shared_ptr<const FactorModel>> FactorModel::Create(
   model->user_factors_ = std::move(user_factors);
   model->segments_ = std::move(segments);
   model->gramian_ = Gramian(model->item_factors_);
-  model->fold_in_.emplace(model->gramian_, model->als_);
+  model->fold_in_.emplace(model->gramian_, model->als_, model->item_factors_);
   if (!options.defer_ann && model->num_items() >= options.ann_min_items) {
     auto ann = AnnIndex::Build(model->item_factors_, options.ann);
     if (!ann.ok()) return ann.status();
@@ -460,9 +460,11 @@ Eigen::VectorXf FactorModel::FoldIn(std::span<const int32_t> items,
 
 size_t FactorModel::MemoryBytes() const {
   size_t bytes = sizeof(*this);
-  // The fold-in system holds two more k x k matrices.
+  // The fold-in system holds two more k x k matrices and the items' rows
+  // times the inverse.
   bytes += static_cast<size_t>(item_factors_.size() + user_factors_.size() +
-                               3 * gramian_.size()) *
+                               3 * gramian_.size() +
+                               fold_in_->solved_rows().size()) *
            sizeof(float);
   for (const auto& id : item_ids_) bytes += sizeof(std::string) + id.capacity();
   for (const auto& id : user_ids_) bytes += sizeof(std::string) + id.capacity();

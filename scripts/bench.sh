@@ -271,7 +271,7 @@ gbench() {  # NAME FILTER [ENV...]: one benchmark binary, JSON in $WORK/NAME.jso
 # ALS on --events interactions, at least 1M: the benchmark draws 100 distinct
 # items per user from nnz/200 items, which never ends on a tiny catalog.
 NNZ=$((EVENTS > 1000000 ? EVENTS : 1000000))
-gbench core/als_benchmark 'BM_AlsIteration/0|BM_FoldIn' "AISLE_BENCH_NNZ=$NNZ"
+gbench core/als_benchmark 'BM_AlsIteration/0|BM_FoldIn/' "AISLE_BENCH_NNZ=$NNZ"
 # The ANN and model benchmarks have sizes 100k and 1M: those <= --items
 # (none below 100k: skipped).
 if ((ITEMS >= 100000)); then
