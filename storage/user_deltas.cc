@@ -41,8 +41,9 @@ namespace {
 // (the memtable's inserts, sorted but not in cache), so the more events
 // each user's delta sums up first, the less folding costs per event.
 constexpr size_t kFoldUsers = size_t{1} << 17;
-// Unfolded idempotency keys that start one: about 20 MB in memory, a
-// fold's write of about 8 MB (pending_ids.cc).
+// Unfolded idempotency keys that start one: up to about 30 MB in memory
+// (the table's slots and the ids), a fold's write of about 8 MB
+// (pending_ids.cc).
 constexpr size_t kFoldIds = size_t{1} << 17;
 
 struct DeltasMarker {
