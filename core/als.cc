@@ -370,41 +370,28 @@ namespace {
 
 // Woodbury: with B = YtY + reg I, U = Y_u^T (k x n) and C = diag(c - 1),
 //   (B + U C U^T)^-1 = B^-1 - B^-1 U (C^-1 + U^T B^-1 U)^-1 U^T B^-1,
-// so x = x0 - M^T S^-1 (Y_u x0) with x0 = B^-1 b, M = Y_u B^-1 (n x k) and
-// S = C^-1 + M Y_u^T (n x n). O(n k^2 + n^2 k + n^3) instead of the
-// Cholesky solve's O(n k^2 + k^3). False (x untouched) when S is not
+// so x = x0 - M^T S^-1 (Y_u x0) with M = Y_u B^-1 (n x k), x0 = B^-1 b =
+// M^T c (B symmetric, b = sum_i c_i y_i) and S = C^-1 + M Y_u^T (n x n).
+// M's rows are the system's solved rows of the items `cols` when it keeps
+// them (O(n^2 k + n^3) in all), else Y_u times the inverse (O(n k^2)
+// more); either way no k x k solve. False (x untouched) when S is not
 // numerically positive definite; the caller then solves the k x k system.
-bool SolveRowWoodbury(const Eigen::MatrixXf& inverse, int64_t n,
-                      const Scratch& s, Eigen::VectorXf* x) {
-  const auto g = s.gathered.topRows(n);
-  const auto e = s.extra.head(n);
-  const Eigen::VectorXf b =
-      g.transpose() * (e.array() + 1.0f).matrix();  // sum_i c_i y_i
-  Eigen::VectorXf x0 = inverse * b;
-  const RowMatrix m = g * inverse;  // B symmetric: rows are B^-1 y_i
-  Eigen::MatrixXf small = m * g.transpose();
-  small.diagonal() += e.cwiseInverse();
-  Eigen::LLT<Eigen::MatrixXf> llt(small);
-  if (llt.info() != Eigen::Success) return false;
-  const Eigen::VectorXf t = g * x0;
-  x0.noalias() -= m.transpose() * llt.solve(t);
-  *x = std::move(x0);
-  return true;
-}
-
-// The same with M's rows gathered from `solved` (Y B^-1, B symmetric) for
-// the items `cols`, and x0 = B^-1 b = M^T c: no product with B^-1 left.
-bool SolveRowWoodburySolved(const RowMatrix& solved,
-                            std::span<const int32_t> cols, const Scratch& s,
-                            Eigen::VectorXf* x) {
+bool SolveRowWoodbury(const FoldInSystem& system, bool solved_rows,
+                      std::span<const int32_t> cols, const Scratch& s,
+                      Eigen::VectorXf* x) {
   const int64_t n = static_cast<int64_t>(cols.size());
   const auto g = s.gathered.topRows(n);
   const auto e = s.extra.head(n);
-  const int k = static_cast<int>(solved.cols());
-  RowMatrix m(n, k);
-  for (int64_t j = 0; j < n; ++j) {
-    std::copy_n(solved.data() + static_cast<int64_t>(cols[j]) * k, k,
-                m.data() + j * k);
+  RowMatrix m;
+  if (solved_rows) {
+    const RowMatrix& solved = system.solved_rows();
+    const int64_t k = solved.cols();
+    m.resize(n, k);
+    for (int64_t j = 0; j < n; ++j) {
+      std::copy_n(solved.data() + cols[j] * k, k, m.data() + j * k);
+    }
+  } else {
+    m.noalias() = g * system.inverse();
   }
   Eigen::VectorXf x0 = m.transpose() * (e.array() + 1.0f).matrix();
   Eigen::MatrixXf small = m * g.transpose();
@@ -458,11 +445,10 @@ Eigen::VectorXf FoldIn(const RowMatrix& item_factors,
   Scratch s(row.nnz(), k);
   const int64_t n = Gather(row, item_factors, system.alpha(), 0, &s);
   const RowMatrix& solved = system.solved_rows();
-  const bool has_solved =
+  const bool solved_rows =
       solved.rows() == item_factors.rows() && solved.cols() == k;
   if (system.inverse().size() > 0 && 2 * n <= k &&
-      (has_solved ? SolveRowWoodburySolved(solved, row.col, s, &x)
-                  : SolveRowWoodbury(system.inverse(), n, s, &x))) {
+      SolveRowWoodbury(system, solved_rows, row.col, s, &x)) {
     return x;
   }
   SolveRowCholesky(system.regularized_gramian(), n, &s, x.data());
