@@ -120,7 +120,7 @@ absl::StatusOr<int64_t> Store::PruneIdempotencyKeys(int64_t now_ms,
   // The keys still in memory are in the column family from here on (a
   // quiet store may not fold for days).
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
+  if (absl::Status f = impl.FoldUnfolded(); !f.ok()) return f;
   // By storage time: an event's own timestamp says nothing about when a
   // client may re-send it (a re-import of old history).
   const int64_t cutoff = now_ms - impl.options.idempotency_retention_ms;

@@ -95,10 +95,10 @@ absl::StatusOr<int64_t> Store::DeleteEventsBefore(int64_t cutoff_ms,
                                                   const Pace& pace) {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  // Only events whose user records are folded go: an unfolded one's delta
-  // is rebuilt from the event at the next open (user_deltas.cc). Later
-  // ones go at the next run.
-  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
+  // Only events whose user records and idempotency keys are folded go: an
+  // unfolded one's are rebuilt from the event at the next open
+  // (user_deltas.cc). Later ones go at the next run.
+  if (absl::Status f = impl.FoldUnfolded(); !f.ok()) return f;
   uint64_t folded_through = 0;
   {
     absl::ReaderMutexLock fold_lock(&impl.fold_mu);

@@ -116,9 +116,9 @@ absl::Status Store::PutSnapshot(const SnapshotPosition& position,
       batch.Clear();
     }
   }
-  // The user records that the pruned part of the event log feeds are
-  // folded first (user_deltas.cc).
-  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
+  // The user records and idempotency keys that the pruned part of the
+  // event log feeds are folded first (user_deltas.cc).
+  if (absl::Status f = impl.FoldUnfolded(); !f.ok()) return f;
   // One fsynced batch makes the new pieces the snapshot, drops every other
   // generation's (the previous one, any left by a crash) and the part of
   // the event log the snapshot covers.

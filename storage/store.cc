@@ -175,14 +175,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   if (absl::Status m = impl->CheckAndWriteMarkers(); !m.ok()) return m;
   if (absl::Status g = impl->CheckSnapshotGeneration(); !g.ok()) return g;
   std::unique_ptr<Store> store(new Store(std::move(impl)));
-  if (absl::Status d = store->impl_->LoadUserDeltas(*store); !d.ok()) return d;
+  if (absl::Status d = store->impl_->LoadUnfolded(*store); !d.ok()) return d;
   return store;
 }
 
 absl::Status Store::Flush() {
   Impl& impl = *impl_;
   if (absl::Status s = impl.CheckWritable(); !s.ok()) return s;
-  if (absl::Status f = impl.FoldUserDeltas(); !f.ok()) return f;
+  if (absl::Status f = impl.FoldUnfolded(); !f.ok()) return f;
   rocksdb::FlushOptions flush;
   flush.wait = true;
   rocksdb::Status s = impl.db->Flush(flush, impl.handles);

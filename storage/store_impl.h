@@ -178,7 +178,7 @@ struct Store::Impl {
   // At open: the deltas and keys of the events the last writer did not
   // fold (from the event log; their keys stored at now), then, if
   // writable, a fold and the background folder.
-  absl::Status LoadUserDeltas(const Store& store);
+  absl::Status LoadUnfolded(const Store& store);
   // Adds the records and idempotency keys (stored at stored_at_ms) of an
   // append's events once its batch is written. REQUIRES: erase_mu held
   // (shared), so that a fold sees every append that has written.
@@ -187,7 +187,7 @@ struct Store::Impl {
   // Merges every delta into the users column family and writes every
   // pending idempotency key, with the position they cover, in one write
   // (all kept on error). Takes fold_mu, erase_mu.
-  absl::Status FoldUserDeltas();
+  absl::Status FoldUnfolded();
   // Stops the background folder and folds what is left (Close).
   void StopFolder();
   // `user_id`'s unfolded delta, if any. REQUIRES: fold_mu held (shared

@@ -106,7 +106,7 @@ void AddDelta(absl::flat_hash_map<std::string, UserRecord>* deltas,
 
 }  // namespace
 
-absl::Status Store::Impl::LoadUserDeltas(const Store& store) {
+absl::Status Store::Impl::LoadUnfolded(const Store& store) {
   absl::StatusOr<std::optional<std::string>> marker = GetMeta(kUserDeltasKey);
   if (!marker.ok()) return marker.status();
   // The open generation of the last writer before this open.
@@ -127,7 +127,7 @@ absl::Status Store::Impl::LoadUserDeltas(const Store& store) {
       if (m->generation == last_writer) {
         folded_through = m->folded_through;
         absl::flat_hash_map<std::string, UserRecord> rebuilt;
-        absl::flat_hash_map<std::string, IdempotencyRecord> ids;
+        IdMap ids;
         // When they were stored is not logged: now, which keeps them
         // longer than their retention, never shorter.
         const int64_t now_ms = NowMs();
@@ -149,7 +149,7 @@ absl::Status Store::Impl::LoadUserDeltas(const Store& store) {
   if (options.read_only) return absl::OkStatus();
   // Folded at once: the marker then names this open, and the deltas start
   // empty.
-  if (absl::Status f = FoldUserDeltas(); !f.ok()) return f;
+  if (absl::Status f = FoldUnfolded(); !f.ok()) return f;
   folder = std::thread([this] {
     const auto due = [this]() ABSL_SHARED_LOCKS_REQUIRED(deltas_mu) {
       return stop_folder || user_deltas.size() >= kFoldUsers ||
@@ -161,7 +161,7 @@ absl::Status Store::Impl::LoadUserDeltas(const Store& store) {
         deltas_mu.Await(absl::Condition(&due));
         if (stop_folder) return;
       }
-      if (!FoldUserDeltas().ok()) {
+      if (!FoldUnfolded().ok()) {
         // The store's writes fail too (and say why); try again later.
         absl::MutexLock lock(&deltas_mu);
         const auto stopped = [this]() ABSL_SHARED_LOCKS_REQUIRED(deltas_mu) {
@@ -185,7 +185,7 @@ void Store::Impl::AddUnfolded(std::span<const core::Event* const> events,
   }
 }
 
-absl::Status Store::Impl::FoldUserDeltas() {
+absl::Status Store::Impl::FoldUnfolded() {
   absl::MutexLock fold_lock(&fold_mu);
   absl::flat_hash_map<std::string, UserRecord> taken;
   std::shared_ptr<const IdMap> ids;  // folding_ids
@@ -252,7 +252,7 @@ void Store::Impl::StopFolder() {
   folder.join();
   // Best effort: what is not folded is rebuilt from the event log at the
   // next open.
-  FoldUserDeltas().IgnoreError();
+  FoldUnfolded().IgnoreError();
 }
 
 std::optional<UserRecord> Store::Impl::UserDelta(
