@@ -72,11 +72,12 @@ absl::Status Store::Impl::Write(rocksdb::WriteBatch* batch, bool sync,
     rocksdb::Status resumed = db->Resume();
     if (resumed.IsBusy()) {
       // RocksDB's own recovery (it polls for free space) is under way.
+      absl::MutexLock lock(&write_error_mu);
       return absl::UnavailableError(absl::StrCat(
           core::ToAbsl(what), " in ", options.data_dir,
-          ": an earlier write failed (see the server log; a full disk is "
-          "the usual cause) and the store is recovering: free space if the "
-          "disk is full, then retry; no acknowledged data was lost"));
+          ": an earlier write failed (", write_error,
+          ") and the store is recovering: free space if the disk is full, "
+          "then retry; no acknowledged data was lost"));
     }
     if (!resumed.ok()) return Error(resumed, what);
     write_failed.store(false, std::memory_order_relaxed);
@@ -85,8 +86,13 @@ absl::Status Store::Impl::Write(rocksdb::WriteBatch* batch, bool sync,
   wo.sync = sync;
   rocksdb::Status s = db->Write(wo, batch);
   if (!s.ok()) {
+    absl::Status error = Error(s, what);
+    {
+      absl::MutexLock lock(&write_error_mu);
+      write_error = std::string(error.message());
+    }
     write_failed.store(true, std::memory_order_relaxed);
-    return Error(s, what);
+    return error;
   }
   return absl::OkStatus();
 }

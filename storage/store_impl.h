@@ -136,6 +136,11 @@ struct Store::Impl {
   // Set when a write failed; the next write first asks RocksDB to resume
   // from a background error (e.g. a full disk that has been cleared).
   std::atomic<bool> write_failed{false};
+  // What that write's error said: a later write that cannot resume yet
+  // names it (the failed write may have been a background fold's, which
+  // no client saw).
+  absl::Mutex write_error_mu;
+  std::string write_error ABSL_GUARDED_BY(write_error_mu);
 
   ~Impl();
   // Flushes (unless read-only) and closes the database; idempotent.
