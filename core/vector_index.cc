@@ -10,12 +10,12 @@
 #include <fstream>
 #include <future>
 #include <mutex>
-#include <queue>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
@@ -116,22 +116,22 @@ class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
   explicit InnerProductSpace(size_t dim) : dim_(dim), fallback_(dim) {
     func_ = FastInnerProductDistance();
     if (func_ == nullptr) func_ = fallback_.get_dist_func();
+    distances_ = FastInnerProductDistances();
   }
   size_t get_data_size() override { return dim_ * sizeof(float); }
   hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+  // The batch form of the same distance, or null (then one by one).
+  DistancesFunction distances() const { return distances_; }
   void* get_dist_func_param() override { return &dim_; }
 
  private:
   size_t dim_;
   hnswlib::InnerProductSpace fallback_;
   hnswlib::DISTFUNC<float> func_;
+  DistancesFunction distances_ = nullptr;
 };
 
 using Graph = hnswlib::HierarchicalNSW<float>;
-using Queue =
-    std::priority_queue<std::pair<float, hnswlib::tableint>,
-                        std::vector<std::pair<float, hnswlib::tableint>>,
-                        Graph::CompareByFirst>;
 
 // Asks for every cache line of node `id`'s vector. hnswlib prefetches only
 // the first line of the next neighbour's vector; a 64-factor vector spans
@@ -143,60 +143,90 @@ inline void PrefetchVector(const Graph& g, hnswlib::tableint id) {
   }
 }
 
+// One node of a beam: its distance to the query, and whether its
+// neighbours were visited.
+struct BeamNode {
+  float distance;
+  hnswlib::tableint id;
+  bool expanded;
+};
+
+// Nearer first; at equal distances the lower node id first, so that ties
+// are cut the same way in every search (hnswlib's heaps cut them in no
+// defined order).
+inline bool Nearer(const BeamNode& a, const BeamNode& b) {
+  return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+}
+
 // hnswlib's searchBaseLayerST<false> (0.6.2), the same beam search with the
-// same visiting order and the same result, but memory-parallel: for each
-// expanded node, first the unvisited neighbours are marked and all their
-// vectors requested, then their distances computed in the list's order.
-Queue SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
-                      const void* query, size_t ef) {
+// same visiting order and the same result (but among nodes at exactly the
+// same distance, which Nearer orders), kept differently and
+// memory-parallel:
+// - hnswlib keeps the ef best nodes met in a max-heap and the ones still
+//   to expand in a min-heap that only grows; the nodes it expands are the
+//   nearest not yet expanded among the ef best, until none is left. Here
+//   the ef best are one array, nearest first, each marked when expanded:
+//   the next node to expand is the first unmarked one.
+// - For each expanded node, first its unvisited neighbours are marked and
+//   all their vectors requested, then their distances computed together
+//   (`distances`, when not null; else the graph's function one by one) and
+//   taken in the list's order.
+// Returns the beam, nearest first: at most ef nodes.
+std::vector<BeamNode> SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
+                                      const float* query, size_t ef,
+                                      DistancesFunction distances) {
   hnswlib::VisitedList* visited = g.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* mark = visited->mass;
   const hnswlib::vl_type tag = visited->curV;
-  // Room reserved up front: grown push by push, the two heaps reallocated
-  // about ten times per search.
-  const auto reserved = [](size_t n) {
-    std::vector<std::pair<float, hnswlib::tableint>> v;
-    v.reserve(n);
-    return v;
-  };
-  Queue top(Graph::CompareByFirst(), reserved(ef + 1));  // worst kept on top
-  // Negated distances: best on top.
-  Queue candidates(Graph::CompareByFirst(), reserved(4 * ef + g.maxM0_));
-  float bound =
-      g.fstdistfunc_(query, g.getDataByInternalId(entry), g.dist_func_param_);
-  top.emplace(bound, entry);
-  candidates.emplace(-bound, entry);
+  std::vector<BeamNode> beam;
+  beam.reserve(ef + 1);
+  beam.push_back(
+      {g.fstdistfunc_(query, g.getDataByInternalId(entry), g.dist_func_param_),
+       entry, false});
   mark[entry] = tag;
-  std::vector<hnswlib::tableint> fresh;
-  fresh.reserve(g.maxM0_);
-  while (!candidates.empty()) {
-    const auto [negated, node] = candidates.top();
-    if (-negated > bound) break;
-    candidates.pop();
-    hnswlib::linklistsizeint* list = g.get_linklist0(node);
+  absl::InlinedVector<hnswlib::tableint, 64> fresh;
+  absl::InlinedVector<const float*, 64> rows;
+  absl::InlinedVector<float, 64> d;
+  size_t next = 0;  // every node before it is expanded
+  while (next < beam.size()) {
+    BeamNode& node = beam[next];
+    node.expanded = true;
+    hnswlib::linklistsizeint* list = g.get_linklist0(node.id);
     const size_t count = g.getListCount(list);
     const auto* links = reinterpret_cast<const hnswlib::tableint*>(list);
     fresh.clear();
+    rows.clear();
     for (size_t j = 1; j <= count; ++j) {
       const hnswlib::tableint id = links[j];
       if (mark[id] == tag) continue;
       mark[id] = tag;
       fresh.push_back(id);
+      rows.push_back(reinterpret_cast<const float*>(g.getDataByInternalId(id)));
       PrefetchVector(g, id);
     }
-    for (const hnswlib::tableint id : fresh) {
-      const float d =
-          g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
-      if (top.size() < ef || bound > d) {
-        candidates.emplace(-d, id);
-        top.emplace(d, id);
-        if (top.size() > ef) top.pop();
-        bound = top.top().first;
+    d.resize(fresh.size());
+    if (distances != nullptr) {
+      distances(query, rows.data(), rows.size(), g.data_size_ / sizeof(float),
+                d.data());
+    } else {
+      for (size_t j = 0; j < rows.size(); ++j) {
+        d[j] = g.fstdistfunc_(query, rows[j], g.dist_func_param_);
       }
     }
+    size_t first_new = beam.size();
+    for (size_t j = 0; j < fresh.size(); ++j) {
+      const BeamNode met{d[j], fresh[j], false};
+      if (beam.size() >= ef && !Nearer(met, beam.back())) continue;
+      const auto at = std::upper_bound(beam.begin(), beam.end(), met, Nearer);
+      first_new = std::min(first_new, static_cast<size_t>(at - beam.begin()));
+      beam.insert(at, met);
+      if (beam.size() > ef) beam.pop_back();
+    }
+    next = std::min(next + 1, first_new);
+    while (next < beam.size() && beam[next].expanded) ++next;
   }
   g.visited_list_pool_->releaseVisitedList(visited);
-  return top;
+  return beam;
 }
 
 // One hnswlib graph and what MemoryBytes needs to know about it.
@@ -210,7 +240,7 @@ struct GraphHolder {
 // the upper layers and then runs the base-layer beam search with the
 // per-call width; everything it touches is const.
 std::vector<SearchHit> SearchGraph(const Graph& g, const float* query, int k,
-                                   size_t beam) {
+                                   size_t beam, DistancesFunction distances) {
   std::vector<SearchHit> hits;
   try {
     hnswlib::tableint current = g.enterpoint_node_;
@@ -235,16 +265,13 @@ std::vector<SearchHit> SearchGraph(const Graph& g, const float* query, int k,
         }
       }
     }
-    Queue top = SearchBaseLayer(g, current, query, beam);
-    while (top.size() > static_cast<size_t>(k)) top.pop();
-    hits.resize(top.size());
-    // The queue pops worst first; hnswlib's inner-product distance is
-    // 1 - dot.
-    for (size_t i = hits.size(); i-- > 0;) {
-      hits[i].index =
-          static_cast<int32_t>(g.getExternalLabel(top.top().second));
-      hits[i].score = 1.0f - top.top().first;
-      top.pop();
+    const std::vector<BeamNode> nearest =
+        SearchBaseLayer(g, current, query, beam, distances);
+    // hnswlib's inner-product distance is 1 - dot.
+    hits.resize(std::min(nearest.size(), static_cast<size_t>(k)));
+    for (size_t i = 0; i < hits.size(); ++i) {
+      hits[i].index = static_cast<int32_t>(g.getExternalLabel(nearest[i].id));
+      hits[i].score = 1.0f - nearest[i].distance;
     }
   } catch (const std::exception&) {
     // Only allocation failure can reach here; an empty answer lets the
@@ -424,7 +451,8 @@ struct AnnIndex::Impl {
     while (active > peak &&
            !peak_searches.compare_exchange_weak(peak, active)) {
     }
-    std::vector<SearchHit> hits = SearchGraph(g, query, k, beam);
+    std::vector<SearchHit> hits =
+        SearchGraph(g, query, k, beam, space->distances());
     active_searches.fetch_sub(1);
     // An empty answer is a failed search (allocation): not kept.
     if (!hits.empty()) cache->Put(key, hits);
