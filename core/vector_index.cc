@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
+#include "core/hnsw_layout.h"
 #include "core/search_cache.h"
 #include "core/simd_distance.h"
 
@@ -72,11 +73,16 @@ absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
   return digest;
 }
 
-// The checksum file's content for an index file over rows x dim vectors,
-// with its cosine graph's file (zero bytes without one).
-std::string IndexSum(int32_t rows, int dim, const FileDigest& graph,
-                     const FileDigest& cosine) {
-  return absl::StrCat("aisle-ann-v2 rows=", rows, " dim=", dim,
+// Index files' versions. v2 graphs are numbered in insertion order; v3
+// graphs, as Relayout numbers them (a v2 graph is renumbered when loaded).
+constexpr int kIndexVersion = 3;
+constexpr int kInsertionOrderVersion = 2;
+
+// The checksum file's content for an index file of `version` over rows x
+// dim vectors, with its cosine graph's file (zero bytes without one).
+std::string IndexSum(int version, int32_t rows, int dim,
+                     const FileDigest& graph, const FileDigest& cosine) {
+  return absl::StrCat("aisle-ann-v", version, " rows=", rows, " dim=", dim,
                       " bytes=", graph.bytes, " crc32c=", graph.crc,
                       " cosine_bytes=", cosine.bytes,
                       " cosine_crc32c=", cosine.crc, "\n");
@@ -352,6 +358,7 @@ absl::StatusOr<GraphHolder> BuildGraph(hnswlib::SpaceInterface<float>* space,
     return absl::InternalError(absl::StrCat("HNSW build failed: ", error));
   }
   if (cancelled) return absl::CancelledError("HNSW build cancelled");
+  Relayout(holder.hnsw.get());
   holder.upper_link_bytes = UpperLinkBytes(*holder.hnsw);
   return holder;
 }
@@ -359,9 +366,12 @@ absl::StatusOr<GraphHolder> BuildGraph(hnswlib::SpaceInterface<float>* space,
 // Loads the graph in `path` and checks that it holds exactly the rows of
 // `vectors`, scaled to unit length when `unit` (DataLoss otherwise, naming
 // `path`). Scales row by row: no second copy of the vectors at a start.
+// Renumbers the graph (Relayout) when `relayout`: a file saved before
+// graphs were.
 absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
                                       const std::string& path,
-                                      const RowMatrix& vectors, bool unit) {
+                                      const RowMatrix& vectors, bool unit,
+                                      bool relayout) {
   GraphHolder holder;
   try {
     holder.hnsw = std::make_unique<Graph>(space, path, false, vectors.rows());
@@ -398,6 +408,12 @@ absl::StatusOr<GraphHolder> LoadGraph(hnswlib::SpaceInterface<float>* space,
           path, " is an index of other vectors than this model's (row ", i,
           " differs)"));
     }
+  }
+  // Checked before a renumbering reads the links, and after it.
+  if (absl::Status graph = CheckGraph(g, path); !graph.ok()) return graph;
+  if (relayout) {
+    Relayout(holder.hnsw.get());
+    if (absl::Status graph = CheckGraph(g, path); !graph.ok()) return graph;
   }
   holder.upper_link_bytes = UpperLinkBytes(g);
   return holder;
@@ -528,7 +544,8 @@ absl::Status AnnIndex::Save(const std::string& path) const {
     }
     cosine = *c;
   }
-  const std::string sum = IndexSum(impl_->size, impl_->dim, *graph, cosine);
+  const std::string sum =
+      IndexSum(kIndexVersion, impl_->size, impl_->dim, *graph, cosine);
   {
     std::ofstream out(sum_tmp, std::ios::binary | std::ios::trunc);
     out << sum;
@@ -579,9 +596,12 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
         absl::StrCat(path, " has no cosine graph (", cosine_path,
                      "): saved without one, or before cosine graphs existed"));
   }
-  if (*sum != IndexSum(static_cast<int32_t>(vectors.rows()),
-                       static_cast<int>(vectors.cols()), *graph_digest,
-                       *cosine)) {
+  const auto sum_of = [&](int version) {
+    return IndexSum(version, static_cast<int32_t>(vectors.rows()),
+                    static_cast<int>(vectors.cols()), *graph_digest, *cosine);
+  };
+  const bool insertion_order = *sum == sum_of(kInsertionOrderVersion);
+  if (*sum != sum_of(kIndexVersion) && !insertion_order) {
     return absl::DataLossError(absl::StrCat(
         path,
         " does not match its checksum or is not an index of this model's ",
@@ -593,11 +613,12 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(
   std::future<absl::StatusOr<GraphHolder>> cosine_graph;
   if (options.cosine) {
     cosine_graph = std::async(std::launch::async, [&] {
-      return LoadGraph(impl->space.get(), cosine_path, vectors, true);
+      return LoadGraph(impl->space.get(), cosine_path, vectors, true,
+                       insertion_order);
     });
   }
   absl::StatusOr<GraphHolder> graph =
-      LoadGraph(impl->space.get(), path, vectors, false);
+      LoadGraph(impl->space.get(), path, vectors, false, insertion_order);
   absl::StatusOr<GraphHolder> unit = GraphHolder();
   if (options.cosine) unit = cosine_graph.get();
   if (!graph.ok()) return graph.status();
