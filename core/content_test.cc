@@ -184,6 +184,52 @@ TEST(ContentIndexTest, MatchFreshSeesOnlyItemsStillMarkedNew) {
   EXPECT_FALSE(index.IsFresh(7));
 }
 
+// Among many new items under several of the query's terms (more than
+// twice `limit`, so that the best are first chosen by the norm each item
+// had when indexed), MatchFresh gives the `limit` best new items by
+// cosine, as Match (every item, exact norms) ranks them. Every item is
+// indexed twice, so that each one's indexed norm is its norm in the
+// final catalog.
+TEST(ContentIndexTest, MatchFreshOverManyNewItemsGivesTheBestByCosine) {
+  ContentIndex index;
+  const std::vector<std::string> words = {
+      "blue",  "train", "night", "moon",  "river", "city",  "rain",
+      "gold",  "stone", "fire",  "glass", "wind",  "smoke", "sun",
+      "north", "ghost", "honey", "iron",  "paper", "velvet"};
+  const std::vector<std::string> tags = {"vinyl", "cd",       "tape",
+                                         "live",  "remaster", "box"};
+  std::vector<Item> items;
+  uint32_t h = 12345;
+  const auto draw = [&h](size_t n) {
+    h = h * 1664525u + 1013904223u;
+    return static_cast<size_t>(h >> 8) % n;
+  };
+  for (int i = 0; i < 400; ++i) {
+    std::string title;
+    for (int w = 0; w < 3; ++w) title += words[draw(words.size())] + " ";
+    items.push_back(MakeItem(absl::StrCat("i", i), title,
+                             absl::StrCat("music/g", draw(4)),
+                             {tags[draw(tags.size())]}));
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 400; ++i) index.Upsert(i, items[i]);
+  }
+  for (int i = 100; i < 400; ++i) index.SetFresh(i, true);
+  for (const int asker : {0, 7, 42}) {
+    const ContentVector q = index.ItemVector(asker);
+    std::vector<std::pair<int32_t, double>> expected;
+    for (const auto& [item, cos] : index.Match(q, 100000)) {
+      if (item >= 100 && expected.size() < 10) expected.emplace_back(item, cos);
+    }
+    const auto got = index.MatchFresh(q, 100000, 10);
+    ASSERT_EQ(got.size(), expected.size()) << "asker " << asker;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(got[k].first, expected[k].first) << "asker " << asker;
+      EXPECT_NEAR(got[k].second, expected[k].second, 1e-9);
+    }
+  }
+}
+
 // An answer kept for a query is given again only while nothing it
 // depends on changed: fresh marks, the catalog (idf, norms).
 TEST(ContentIndexTest, MatchFreshKeptAnswersFollowEveryChange) {

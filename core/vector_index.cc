@@ -223,10 +223,13 @@ std::vector<BeamNode> SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
     for (size_t j = 0; j < fresh.size(); ++j) {
       const BeamNode met{d[j], fresh[j], false};
       if (beam.size() >= ef && !Nearer(met, beam.back())) continue;
-      const auto at = std::upper_bound(beam.begin(), beam.end(), met, Nearer);
-      first_new = std::min(first_new, static_cast<size_t>(at - beam.begin()));
-      beam.insert(at, met);
-      if (beam.size() > ef) beam.pop_back();
+      // Into place from the far end, as in an insertion sort; a full
+      // beam drops its farthest node, which `met` is nearer than.
+      if (beam.size() < ef) beam.push_back(met);
+      size_t at = beam.size() - 1;
+      for (; at > 0 && Nearer(met, beam[at - 1]); --at) beam[at] = beam[at - 1];
+      beam[at] = met;
+      first_new = std::min(first_new, at);
     }
     next = std::min(next + 1, first_new);
     while (next < beam.size() && beam[next].expanded) ++next;
