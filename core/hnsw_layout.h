@@ -140,10 +140,6 @@ absl::Status CheckGraph(const Graph& g, const std::string& what) {
         }
       }
     }
-    const auto it = g.label_lookup_.find(g.getExternalLabel(p));
-    if (it == g.label_lookup_.end() || it->second != p) {
-      return broken("node ", p, "'s label does not lead back to it");
-    }
   }
   return absl::OkStatus();
 }
