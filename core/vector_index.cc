@@ -185,7 +185,7 @@ std::vector<BeamNode> SearchBaseLayer(const Graph& g, hnswlib::tableint entry,
   hnswlib::vl_type* mark = visited->mass;
   const hnswlib::vl_type tag = visited->curV;
   std::vector<BeamNode> beam;
-  beam.reserve(ef + 1);
+  beam.reserve(ef);
   beam.push_back(
       {g.fstdistfunc_(query, g.getDataByInternalId(entry), g.dist_func_param_),
        entry, false});

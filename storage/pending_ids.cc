@@ -17,14 +17,13 @@
 namespace aisle::storage {
 namespace {
 
-using IdMap = absl::flat_hash_map<std::string, IdempotencyRecord>;
-
-// The unfolded key of `id` owned by `user_id`, if any.
-IdempotencyRecord* Owned(IdMap& map, std::string_view id,
-                         std::string_view user_id) {
+// The unfolded key of `id` owned by `user_id`, if any (const or not, as
+// `map` is).
+template <typename Map>
+auto* Owned(Map& map, std::string_view id, std::string_view user_id) {
   auto it = map.find(core::ToAbsl(id));
-  if (it == map.end() || it->second.user_id != user_id) return nullptr;
-  return &it->second;
+  return it == map.end() || it->second.user_id != user_id ? nullptr
+                                                          : &it->second;
 }
 
 }  // namespace
@@ -51,8 +50,7 @@ int64_t Store::Impl::CountPendingIds(std::string_view user_id,
   absl::MutexLock lock(&deltas_mu);
   int64_t n = 0;
   for (const std::string& id : ids) {
-    auto it = pending_ids.find(id);
-    if (it != pending_ids.end() && it->second.user_id == user_id) ++n;
+    if (Owned(pending_ids, id, user_id) != nullptr) ++n;
   }
   return n;
 }
